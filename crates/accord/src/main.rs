@@ -1,0 +1,37 @@
+//! `accord`: the command line. Thin by design: every decision, format and check lives in
+//! the libraries (`accord-spif`, `accord-tdf`, `accord-agreement`, `accord-log`); this
+//! crate parses arguments, reads files, calls the library and formats the answer.
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod exit;
+mod input;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Accord: secure exchange of classified information between partner nations under a
+/// signed agreement.
+#[derive(Parser, Debug)]
+#[command(name = "accord", version, propagate_version = true)]
+#[command(after_help = "Example:\n  accord policy show policies/usa.xml\n\nExit codes: 0 ok, 1 negative answer (deny, invalid, integrity failure), 2 usage or input error, 3 no key released.")]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    // One variant per command group; each group lives in its own module under `cmd/`.
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = exit::Output { json: cli.json };
+    let result: anyhow::Result<exit::Code> = match cli.command {};
+    exit::finish(result)
+}
