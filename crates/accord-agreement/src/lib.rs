@@ -1,2 +1,30 @@
-//! Agreements between parties: documents, lifecycle records, hybrid signatures and the full access decision
+//! Agreements between parties: the signed document that makes an exchange lawful, its
+//! lifecycle, hybrid signatures and the full access decision.
+//!
+//! - [`Agreement`]: the document. TOML for people ([`Agreement::from_toml`],
+//!   [`Agreement::to_toml`]); RFC 8785 canonical JSON ([`canonical`]) for signing.
+//! - Lifecycle ([`verify`], [`status`]): approvals, signatures and terminations are
+//!   signed records in the document's history; the status at a time is computed from
+//!   them, never stored.
+//! - Signatures ([`signature`]): ECDSA P-384 and ML-DSA-87 together, both required.
+//! - The decision ([`decision`]): person + label + agreement + requesting party + time →
+//!   permit or deny, with every reason that applies.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod canonical;
+mod document;
+mod error;
+mod lifecycle;
+mod reader;
+pub mod signature;
+mod when;
+
+pub use document::{
+    Agreement, Body, Node, Party, Predecessor, Record, RecordKind, Scope, Translation, MAX_PARTIES,
+    MAX_RECORDS, RECORD_CONTEXT,
+};
+pub use error::Error;
+pub use lifecycle::{status, verify, verify_renewal, Finding, Invalid, Status, StatusReport};
+pub use signature::{HybridSignature, Signer, SigningKeys};
+pub use when::Time;

@@ -1,0 +1,565 @@
+//! The lifecycle: adding signed records, verifying a history, and computing the status
+//! at a time from the records alone (status is never stored).
+//!
+//! draft → approved (every party's internal approval) → signed by each party
+//! (countersigned when all have signed) → in force (countersigned and within
+//! effective-from .. expires) → expired, or terminated (a signed notice by any party,
+//! with an effective time) → renewed (a new agreement naming its predecessor).
+
+use crate::document::{Agreement, Body, Predecessor, Record, RecordKind};
+use crate::signature::{self, Signer};
+use crate::{Error, Time};
+use serde::Serialize;
+use std::fmt;
+
+/// One problem found verifying a document, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The record concerned (0-based), or `None` for the document as a whole.
+    pub record: Option<usize>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.record {
+            Some(i) => write!(f, "record {}: {}", i + 1, self.problem),
+            None => f.write_str(&self.problem),
+        }
+    }
+}
+
+/// Verify every record of the document: chained in order, signed by a party to the
+/// agreement with both halves of its hybrid key, and in an order the lifecycle allows.
+/// An empty list means the document is valid.
+pub fn verify(doc: &Agreement) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let body_digest = match doc.body.digest() {
+        Ok(d) => d,
+        Err(e) => {
+            findings.push(Finding {
+                record: None,
+                problem: e.to_string(),
+            });
+            return findings;
+        }
+    };
+    if let Some(p) = &doc.body.predecessor {
+        if doc.body.effective_from < p.ends {
+            findings.push(Finding {
+                record: None,
+                problem: format!(
+                    "the renewal takes effect on {} and overlaps its predecessor {} version {}, which ends on {}",
+                    doc.body.effective_from, p.id, p.version, p.ends
+                ),
+            });
+        }
+    }
+    let mut expected_previous = body_digest.clone();
+    let mut state = State::default();
+    let mut last_time: Option<Time> = None;
+    for (i, r) in doc.records.iter().enumerate() {
+        let mut say = |problem: String| {
+            findings.push(Finding {
+                record: Some(i),
+                problem: format!("({} by {}) {problem}", r.kind.name(), r.party),
+            })
+        };
+        if r.previous != expected_previous {
+            say(format!(
+                "does not follow {} (the chain of records is broken: a record was changed, removed, inserted or moved)",
+                if i == 0 { "the agreement body".to_string() } else { format!("record {i}") }
+            ));
+        }
+        match r.digest() {
+            Ok(d) => expected_previous = d,
+            Err(e) => say(e.to_string()),
+        }
+        let Some(party) = doc.body.party(&r.party) else {
+            say(format!(
+                "{} is not a party to the agreement (parties: {})",
+                r.party,
+                doc.body.party_codes()
+            ));
+            continue;
+        };
+        match r.message(&body_digest) {
+            Ok(msg) => {
+                if let Err(problem) = signature::verify(&party.signing_keys, &msg, &r.signature) {
+                    say(format!("signature of {}: {problem}", r.party));
+                }
+            }
+            Err(e) => say(e.to_string()),
+        }
+        if let Some(last) = last_time {
+            if r.time < last {
+                say(format!(
+                    "is dated {}, before the record it follows ({}): records out of order",
+                    r.time, last
+                ));
+            }
+        }
+        last_time = Some(last_time.map_or(r.time, |l| l.max(r.time)));
+        if let Err(problem) = state.apply(&doc.body, r) {
+            say(problem);
+        }
+    }
+    findings
+}
+
+/// What the records say so far.
+#[derive(Debug, Default, Clone)]
+struct State {
+    approved: Vec<(String, Time, String)>,
+    signed: Vec<(String, Time)>,
+    terminations: Vec<(String, Time, Time)>,
+}
+
+impl State {
+    fn approved_by(&self, code: &str) -> bool {
+        self.approved.iter().any(|(c, _, _)| c == code)
+    }
+    fn signed_by(&self, code: &str) -> bool {
+        self.signed.iter().any(|(c, _)| c == code)
+    }
+    fn all_approved(&self, body: &Body) -> bool {
+        body.parties.iter().all(|p| self.approved_by(&p.code))
+    }
+    fn countersigned(&self, body: &Body) -> Option<Time> {
+        if body.parties.iter().all(|p| self.signed_by(&p.code)) {
+            self.signed.iter().map(|(_, t)| *t).max()
+        } else {
+            None
+        }
+    }
+    /// The earliest termination: (party, notice time, effective time).
+    fn termination(&self) -> Option<&(String, Time, Time)> {
+        self.terminations.iter().min_by_key(|(_, _, eff)| *eff)
+    }
+
+    /// Apply one record, or say why the lifecycle does not allow it here.
+    fn apply(&mut self, body: &Body, r: &Record) -> Result<(), String> {
+        let code = r.party.clone();
+        match &r.kind {
+            RecordKind::Approve { reference } => {
+                if self.approved_by(&code) {
+                    return Err(format!("{code} has already approved the agreement"));
+                }
+                if self.countersigned(body).is_some() {
+                    return Err(
+                        "approval after the agreement was countersigned: records out of order"
+                            .into(),
+                    );
+                }
+                self.approved.push((code, r.time, reference.clone()));
+            }
+            RecordKind::Sign => {
+                if !self.approved_by(&code) {
+                    return Err(format!(
+                        "{code} signed before approving the agreement: records out of order"
+                    ));
+                }
+                if self.signed_by(&code) {
+                    return Err(format!("{code} has already signed the agreement"));
+                }
+                self.signed.push((code, r.time));
+            }
+            RecordKind::Terminate { effective } => {
+                if self.countersigned(body).is_none() {
+                    return Err(
+                        "termination of an agreement that is not countersigned: records out of order".into(),
+                    );
+                }
+                if *effective < r.time {
+                    return Err(format!(
+                        "termination takes effect on {effective}, before the notice was signed ({}); a termination cannot be backdated",
+                        r.time
+                    ));
+                }
+                self.terminations.push((code, r.time, *effective));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The status of an agreement at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Not every party has approved it.
+    Draft,
+    /// Every party approved; not every party has signed.
+    Approved,
+    /// Every party signed, but it has not taken effect yet.
+    Countersigned,
+    /// Countersigned, and the time is within effective-from .. expires.
+    InForce,
+    /// Past its expiry.
+    Expired,
+    /// A termination notice has taken effect.
+    Terminated,
+}
+
+impl Status {
+    /// The name printed by `accord agreement status` (`in-force`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Approved => "approved",
+            Status::Countersigned => "countersigned",
+            Status::InForce => "in-force",
+            Status::Expired => "expired",
+            Status::Terminated => "terminated",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status with the reasons for it, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    /// The status.
+    pub status: Status,
+    /// Why.
+    pub reasons: Vec<String>,
+}
+
+/// The document does not verify: the findings say where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("agreement {id} does not verify: {}", .findings.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "))]
+pub struct Invalid {
+    /// The agreement's id.
+    pub id: String,
+    /// What is wrong.
+    pub findings: Vec<Finding>,
+}
+
+/// The status at `at`, computed from the records signed at or before `at`.
+/// A document that does not verify has no status.
+pub fn status(doc: &Agreement, at: Time) -> Result<StatusReport, Invalid> {
+    let findings = verify(doc);
+    if !findings.is_empty() {
+        return Err(Invalid {
+            id: doc.body.id.clone(),
+            findings,
+        });
+    }
+    Ok(status_of_valid(doc, at))
+}
+
+fn status_of_valid(doc: &Agreement, at: Time) -> StatusReport {
+    let body = &doc.body;
+    let id = &body.id;
+    let mut state = State::default();
+    for r in doc.records.iter().filter(|r| r.time <= at) {
+        // Verified already; apply cannot fail on a valid document.
+        let _ = state.apply(body, r);
+    }
+    let mut reasons = Vec::new();
+    let countersigned = state.countersigned(body);
+    if let Some((party, notice, effective)) = state.termination() {
+        if *effective <= at {
+            reasons.push(format!(
+                "agreement {id} was terminated by {party} with effect from {effective} (notice signed {notice})"
+            ));
+            return StatusReport {
+                status: Status::Terminated,
+                reasons,
+            };
+        }
+    }
+    if at >= body.expires {
+        reasons.push(format!("agreement {id} expired on {}", body.expires));
+        if countersigned.is_none() {
+            reasons.push(format!("agreement {id} was never countersigned"));
+        }
+        return StatusReport {
+            status: Status::Expired,
+            reasons,
+        };
+    }
+    if let Some(when) = countersigned {
+        if at < body.effective_from {
+            reasons.push(format!(
+                "agreement {id} was countersigned on {when} but is not yet in force: it takes effect on {}",
+                body.effective_from
+            ));
+            return StatusReport {
+                status: Status::Countersigned,
+                reasons,
+            };
+        }
+        reasons.push(format!(
+            "agreement {id} was countersigned on {when} and is in force from {} until {}",
+            body.effective_from, body.expires
+        ));
+        if let Some((party, _, effective)) = state.termination() {
+            reasons.push(format!(
+                "{party} has given notice of termination with effect from {effective}"
+            ));
+        }
+        return StatusReport {
+            status: Status::InForce,
+            reasons,
+        };
+    }
+    let missing = |pred: &dyn Fn(&str) -> bool| -> String {
+        body.parties
+            .iter()
+            .filter(|p| !pred(&p.code))
+            .map(|p| p.code.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if state.all_approved(body) {
+        reasons.push(format!(
+            "agreement {id} is approved by every party but not countersigned: awaiting the signature of {}",
+            missing(&|c| state.signed_by(c))
+        ));
+        for (code, t) in &state.signed {
+            reasons.push(format!("signed by {code} on {t}"));
+        }
+        StatusReport {
+            status: Status::Approved,
+            reasons,
+        }
+    } else {
+        reasons.push(format!(
+            "agreement {id} is a draft: awaiting the approval of {}",
+            missing(&|c| state.approved_by(c))
+        ));
+        for (code, t, reference) in &state.approved {
+            reasons.push(format!("approved by {code} on {t} ({reference})"));
+        }
+        StatusReport {
+            status: Status::Draft,
+            reasons,
+        }
+    }
+}
+
+impl Agreement {
+    /// The party whose signing keys are the signer's, or an error naming the parties.
+    fn signing_party(&self, signer: &dyn Signer) -> Result<String, Error> {
+        let keys = signer.public_keys()?;
+        self.body
+            .parties
+            .iter()
+            .find(|p| p.signing_keys == keys)
+            .map(|p| p.code.clone())
+            .ok_or_else(|| {
+                Error::Lifecycle(format!(
+                    "the key given is not the signing key of any party to agreement {} (parties: {})",
+                    self.body.id,
+                    self.body.party_codes()
+                ))
+            })
+    }
+
+    fn append(
+        &mut self,
+        signer: &dyn Signer,
+        kind: RecordKind,
+        at: Time,
+    ) -> Result<&Record, Error> {
+        let findings = verify(self);
+        if !findings.is_empty() {
+            return Err(Error::Lifecycle(
+                Invalid {
+                    id: self.body.id.clone(),
+                    findings,
+                }
+                .to_string(),
+            ));
+        }
+        let party = self.signing_party(signer)?;
+        let body_digest = self.body.digest()?;
+        let previous = match self.records.last() {
+            Some(r) => {
+                if at < r.time {
+                    return Err(Error::Lifecycle(format!(
+                        "the record time {at} is before the last record's time {}",
+                        r.time
+                    )));
+                }
+                r.digest()?
+            }
+            None => body_digest.clone(),
+        };
+        let mut record = Record {
+            kind,
+            party,
+            time: at,
+            previous,
+            signature: crate::signature::HybridSignature {
+                ecdsa_p384: Vec::new(),
+                ml_dsa_87: Vec::new(),
+            },
+        };
+        let mut state = State::default();
+        for r in &self.records {
+            let _ = state.apply(&self.body, r);
+        }
+        state.apply(&self.body, &record).map_err(Error::Lifecycle)?;
+        record.signature = signer.sign(&record.message(&body_digest)?)?;
+        self.records.push(record);
+        Ok(self.records.last().expect("just pushed"))
+    }
+
+    /// Record the signer's party's internal approval, citing `reference`.
+    pub fn approve(
+        &mut self,
+        signer: &dyn Signer,
+        reference: &str,
+        at: Time,
+    ) -> Result<&Record, Error> {
+        if reference.trim().is_empty() || reference.len() > crate::reader::MAX_SHORT {
+            return Err(Error::Lifecycle(
+                "an approval needs a reference (such as the cabinet circulation summary), at most 1024 bytes".into(),
+            ));
+        }
+        self.append(
+            signer,
+            RecordKind::Approve {
+                reference: reference.to_string(),
+            },
+            at,
+        )
+    }
+
+    /// Record the signer's party's signature of the agreement.
+    pub fn sign(&mut self, signer: &dyn Signer, at: Time) -> Result<&Record, Error> {
+        self.append(signer, RecordKind::Sign, at)
+    }
+
+    /// Record the signer's party's notice of termination, taking effect at `effective`.
+    pub fn terminate(
+        &mut self,
+        signer: &dyn Signer,
+        effective: Time,
+        at: Time,
+    ) -> Result<&Record, Error> {
+        self.append(signer, RecordKind::Terminate { effective }, at)
+    }
+
+    /// When the agreement ends according to its valid records: its expiry, or the
+    /// effective time of a termination if earlier. `None` when it was never countersigned.
+    pub fn ends(&self) -> Option<Time> {
+        let mut state = State::default();
+        for r in &self.records {
+            let _ = state.apply(&self.body, r);
+        }
+        state.countersigned(&self.body)?;
+        Some(match state.termination() {
+            Some((_, _, eff)) => (*eff).min(self.body.expires),
+            None => self.body.expires,
+        })
+    }
+
+    /// A renewal: a new draft with the same parties, scopes, ceiling, translations and
+    /// terms, naming this agreement as its predecessor. It takes effect when this one
+    /// ends (or at `effective`, which must not be earlier) and runs for `years`.
+    pub fn renew(
+        &self,
+        years: u32,
+        effective: Option<Time>,
+        id: Option<String>,
+    ) -> Result<Agreement, Error> {
+        let findings = verify(self);
+        if !findings.is_empty() {
+            return Err(Error::Lifecycle(
+                Invalid {
+                    id: self.body.id.clone(),
+                    findings,
+                }
+                .to_string(),
+            ));
+        }
+        let ends = self.ends().ok_or_else(|| {
+            Error::Lifecycle(format!(
+                "agreement {} was never countersigned; renew only an agreement all parties signed",
+                self.body.id
+            ))
+        })?;
+        if years == 0 || years > 100 {
+            return Err(Error::Lifecycle("--years must be between 1 and 100".into()));
+        }
+        let effective_from = effective.unwrap_or(ends);
+        if effective_from < ends {
+            return Err(Error::Lifecycle(format!(
+                "the renewal would take effect on {effective_from}, before its predecessor ends on {ends}"
+            )));
+        }
+        let mut body = self.body.clone();
+        body.predecessor = Some(Predecessor {
+            id: self.body.id.clone(),
+            version: self.body.version,
+            digest: self.body.digest()?,
+            ends,
+        });
+        body.version = self.body.version + 1;
+        if let Some(id) = id {
+            body.id = id;
+        }
+        body.effective_from = effective_from;
+        body.expires = effective_from.plus_years(years)?;
+        Agreement::draft(body)
+    }
+}
+
+/// Check a renewal against the predecessor document itself: the predecessor verifies,
+/// the renewal names it by digest, and the renewal starts no earlier than it ends.
+pub fn verify_renewal(renewal: &Agreement, predecessor: &Agreement) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let say = |findings: &mut Vec<Finding>, p: String| {
+        findings.push(Finding {
+            record: None,
+            problem: p,
+        })
+    };
+    let Some(named) = &renewal.body.predecessor else {
+        say(
+            &mut findings,
+            format!("agreement {} names no predecessor", renewal.body.id),
+        );
+        return findings;
+    };
+    for f in verify(predecessor) {
+        say(
+            &mut findings,
+            format!("predecessor {}: {f}", predecessor.body.id),
+        );
+    }
+    match predecessor.body.digest() {
+        Ok(d) if d == named.digest && named.id == predecessor.body.id && named.version == predecessor.body.version => {}
+        _ => say(
+            &mut findings,
+            format!(
+                "the predecessor given ({} version {}) is not the one the renewal names ({} version {}, digest {})",
+                predecessor.body.id, predecessor.body.version, named.id, named.version, named.digest
+            ),
+        ),
+    }
+    match predecessor.ends() {
+        Some(ends) if renewal.body.effective_from < ends => say(
+            &mut findings,
+            format!(
+                "the renewal takes effect on {} and overlaps its predecessor {}, which ends on {ends}",
+                renewal.body.effective_from, predecessor.body.id
+            ),
+        ),
+        Some(_) => {}
+        None => say(
+            &mut findings,
+            format!("predecessor {} was never countersigned", predecessor.body.id),
+        ),
+    }
+    findings
+}
