@@ -354,6 +354,7 @@ impl Policy {
                         })
                         .collect();
                     let mut found = Vec::new();
+                    let mut cur = p;
                     loop {
                         let mut best_v: Option<(usize, usize)> = None;
                         for (o, ph, name) in &phrases {
@@ -361,7 +362,7 @@ impl Policy {
                                 if cand.is_empty() {
                                     continue;
                                 }
-                                if let Some(e) = match_lit(input, p, cand) {
+                                if let Some(e) = match_lit(input, cur, cand) {
                                     if at_boundary(input, e) && best_v.is_none_or(|b| e > b.0) {
                                         best_v = Some((e, *o));
                                     }
@@ -371,8 +372,9 @@ impl Policy {
                         let Some((e, o)) = best_v else { break };
                         found.push(o);
                         p = e;
+                        // The tag separator counts only when another value follows.
                         match match_lit(input, p, tsep) {
-                            Some(n) if n > p => p = n,
+                            Some(n) if n > p => cur = n,
                             _ => break,
                         }
                     }
