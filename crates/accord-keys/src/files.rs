@@ -19,7 +19,7 @@ pub const MAX_KEY_FILE: u64 = 64 * 1024;
 fn io(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     }
 }
 
@@ -71,7 +71,7 @@ pub fn read_key_file(path: &Path) -> Result<Zeroizing<String>, Error> {
 fn in_file<T>(path: &Path, r: Result<T, Error>) -> Result<T, Error> {
     r.map_err(|e| Error::InFile {
         path: path.to_path_buf(),
-        source: Box::new(e),
+        cause: Box::new(e),
     })
 }
 

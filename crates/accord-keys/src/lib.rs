@@ -87,20 +87,20 @@ pub enum Error {
     #[error("invalid party descriptor: {0}")]
     Party(String),
     /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// An error in a named file.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     InFile {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: Box<Error>,
+        cause: Box<Error>,
     },
 }
 

@@ -27,11 +27,15 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     // One variant per command group; each group lives in its own module under `cmd/`.
+    /// Generate a party's KAS key pair, signing key pair and party.json.
+    Keygen(cmd::keygen::KeygenArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = exit::Output { json: cli.json };
-    let result: anyhow::Result<exit::Code> = match cli.command {};
+    let result: anyhow::Result<exit::Code> = match cli.command {
+        Command::Keygen(args) => cmd::keygen::run(args, &out),
+    };
     exit::finish(result)
 }

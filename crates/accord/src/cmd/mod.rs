@@ -1,1 +1,2 @@
 //! One module per command group.
+pub mod keygen;
