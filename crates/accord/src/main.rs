@@ -29,6 +29,9 @@ pub enum Command {
     // One variant per command group; each group lives in its own module under `cmd/`.
     /// Generate a party's KAS key pair, signing key pair and party.json.
     Keygen(cmd::keygen::KeygenArgs),
+    /// Tamper-evident audit log: append, prove, verify, witness.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     let out = exit::Output { json: cli.json };
     let result: anyhow::Result<exit::Code> = match cli.command {
         Command::Keygen(args) => cmd::keygen::run(args, &out),
+        Command::Audit(cmd) => cmd::audit::run(cmd, &out),
     };
     exit::finish(result)
 }

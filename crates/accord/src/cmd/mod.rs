@@ -1,2 +1,3 @@
 //! One module per command group.
 pub mod keygen;
+pub mod audit;

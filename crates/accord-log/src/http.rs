@@ -1,0 +1,202 @@
+//! HTTP: the witness `add-checkpoint` server and client, and a static-file style server
+//! for a log's checkpoint and tiles (for embedding the log in a node).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::checkpoint::SignedCheckpoint;
+use crate::merkle::consistency_proof;
+use crate::note::{parse_signature_lines, Signature, VerifierKey};
+use crate::source::{install_crypto_provider, LogSource, TileNodes};
+use crate::witness::{AddCheckpoint, Witness, MAX_REQUEST};
+use crate::Error;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1)
+}
+
+async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
+    let r = tokio::task::spawn_blocking(move || w.add_checkpoint(&body, now_secs())).await;
+    match r {
+        Ok(r) => {
+            let status =
+                StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, [(header::CONTENT_TYPE, r.content_type)], r.body).into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn witness_checkpoint(
+    State(w): State<Arc<Witness>>,
+    UrlPath(hash): UrlPath<String>,
+) -> Response {
+    match w.latest(&hash) {
+        Some(b) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], b).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The witness HTTP API: `POST /add-checkpoint` and `GET /<origin hash>/checkpoint`.
+pub fn witness_router(w: Arc<Witness>) -> Router {
+    Router::new()
+        .route("/add-checkpoint", post(add_checkpoint))
+        .route("/{hash}/checkpoint", get(witness_checkpoint))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST))
+        .with_state(w)
+}
+
+type SharedSource = Arc<dyn LogSource + Send + Sync>;
+
+async fn serve_resource(src: SharedSource, path: String) -> Response {
+    let is_checkpoint = path == "checkpoint";
+    let r = tokio::task::spawn_blocking(move || src.fetch(&path)).await;
+    match r {
+        Ok(Ok(b)) => {
+            let (ct, cache) = if is_checkpoint {
+                ("text/plain; charset=utf-8", "no-cache")
+            } else {
+                (
+                    "application/octet-stream",
+                    "public, max-age=31536000, immutable",
+                )
+            };
+            (
+                [(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, cache)],
+                b,
+            )
+                .into_response()
+        }
+        Ok(Err(Error::NotFound(_))) | Ok(Err(Error::Invalid(_))) => {
+            StatusCode::NOT_FOUND.into_response()
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Serve a log's `checkpoint` and `tile/...` resources read from `src`, with the
+/// content types and caching that c2sp.org/tlog-tiles asks for.
+pub fn log_router(src: SharedSource) -> Router {
+    let s1 = src.clone();
+    Router::new()
+        .route(
+            "/checkpoint",
+            get(move || serve_resource(s1.clone(), "checkpoint".into())),
+        )
+        .route(
+            "/tile/{*rest}",
+            get(move |UrlPath(rest): UrlPath<String>| {
+                serve_resource(src.clone(), format!("tile/{rest}"))
+            }),
+        )
+}
+
+/// The outcome of submitting a checkpoint to a witness.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// Cosignatures by the witness key that verified.
+    pub cosignatures: Vec<Signature>,
+    /// The size the witness had cosigned before.
+    pub previous_size: u64,
+}
+
+/// Submit `signed` (a checkpoint of the log published by `src`) to the witness at
+/// `url` (its submission prefix), with a consistency proof from the size the witness
+/// holds. Starts from `old_size_hint` and follows one 409 answer. Blocking.
+pub fn submit_checkpoint(
+    url: &str,
+    witness_key: &VerifierKey,
+    signed: &SignedCheckpoint,
+    src: &dyn LogSource,
+    old_size_hint: u64,
+) -> Result<Submission, Error> {
+    install_crypto_provider();
+    let endpoint = format!("{}/add-checkpoint", url.trim_end_matches('/'));
+    let herr = |msg: String| Error::Http {
+        url: endpoint.clone(),
+        msg,
+    };
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| herr(e.to_string()))?;
+    let size = signed.checkpoint.size;
+    let mut old = old_size_hint.min(size);
+    for attempt in 0..2 {
+        let proof = if old == 0 {
+            vec![]
+        } else {
+            consistency_proof(&mut TileNodes::new(src, size), old, size)?
+        };
+        let body = AddCheckpoint {
+            old_size: old,
+            proof,
+            checkpoint: signed.note.to_bytes(),
+        }
+        .to_bytes();
+        let resp = client
+            .post(&endpoint)
+            .body(body)
+            .send()
+            .map_err(|e| herr(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().map_err(|e| herr(e.to_string()))?;
+        if bytes.len() > MAX_REQUEST {
+            return Err(herr("response too large".into()));
+        }
+        match status {
+            200 => {
+                let sigs = parse_signature_lines(&bytes)?;
+                let mine: Vec<Signature> = sigs
+                    .into_iter()
+                    .filter(|s| s.name == witness_key.name && s.key_id == witness_key.key_id)
+                    .collect();
+                if mine.is_empty() {
+                    return Err(Error::Signature(format!(
+                        "the witness returned no cosignature by {}",
+                        witness_key
+                    )));
+                }
+                for s in &mine {
+                    witness_key.verify(signed.note.text.as_bytes(), &s.raw[4..])?;
+                }
+                return Ok(Submission {
+                    cosignatures: mine,
+                    previous_size: old,
+                });
+            }
+            409 if attempt == 0 => {
+                let text = String::from_utf8_lossy(&bytes);
+                old = crate::checkpoint::parse_decimal(text.trim_end_matches('\n')).ok_or_else(
+                    || herr(format!("409 with a body that is not a tree size: {text:?}")),
+                )?;
+                if old > size {
+                    return Err(Error::WitnessRefused {
+                        status: 409,
+                        msg: format!("the witness has already cosigned size {old}, larger than this checkpoint's {size}: the log went backwards"),
+                    });
+                }
+            }
+            _ => {
+                let text: String = String::from_utf8_lossy(&bytes).chars().take(500).collect();
+                return Err(Error::WitnessRefused {
+                    status,
+                    msg: text.trim_end().to_string(),
+                });
+            }
+        }
+    }
+    Err(Error::WitnessRefused {
+        status: 409,
+        msg: "the witness's size changed twice".into(),
+    })
+}

@@ -1,0 +1,229 @@
+//! Reading a published log: its checkpoint, tiles and entry bundles, from a directory
+//! or over HTTP(S) from any static web server; and a [`NodeSource`] over tiles so
+//! that proofs can be generated from what is published.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::hash::{root_of, Hash};
+use crate::merkle::NodeSource;
+use crate::tile::{parse_tile, tile_path, tile_width, TILE_HEIGHT, TILE_WIDTH};
+use crate::Error;
+
+/// Largest resource read from a log (a full entry bundle is at most 256 * 65537 bytes).
+pub const MAX_RESOURCE: u64 = 256 * 65537 + 1;
+
+/// Somewhere a published log can be read from.
+pub trait LogSource {
+    /// Fetch a resource by its path relative to the log prefix (`checkpoint`,
+    /// `tile/0/000`, ...). A missing resource is [`Error::NotFound`].
+    fn fetch(&self, path: &str) -> Result<Vec<u8>, Error>;
+    /// A human name for messages.
+    fn describe(&self) -> String;
+}
+
+/// Refuse paths that could escape the log: only `checkpoint` and `tile/...` made of
+/// safe characters.
+pub fn check_resource_path(path: &str) -> Result<(), Error> {
+    let ok = (path == "checkpoint" || path.starts_with("tile/"))
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "{path:?} is not a log resource path"
+        )))
+    }
+}
+
+/// A log in a local directory.
+#[derive(Debug, Clone)]
+pub struct DirSource {
+    dir: PathBuf,
+}
+
+impl DirSource {
+    /// Read the log in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        DirSource { dir: dir.into() }
+    }
+}
+
+impl LogSource for DirSource {
+    fn fetch(&self, path: &str) -> Result<Vec<u8>, Error> {
+        check_resource_path(path)?;
+        let p = self.dir.join(path);
+        let f = match std::fs::File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(p.display().to_string()))
+            }
+            Err(e) => return Err(Error::io(p, e)),
+        };
+        let mut buf = Vec::new();
+        f.take(MAX_RESOURCE)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io(&p, e))?;
+        if buf.len() as u64 >= MAX_RESOURCE {
+            return Err(Error::Tile {
+                path: path.into(),
+                msg: "too large".into(),
+            });
+        }
+        Ok(buf)
+    }
+    fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+}
+
+/// A log served over HTTP(S) by any static web server.
+pub struct HttpSource {
+    prefix: String,
+    client: reqwest::blocking::Client,
+}
+
+/// Install the aws-lc-rs crypto provider for rustls once per process (reqwest is built
+/// without a default provider so that `ring` stays out of the tree).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+impl HttpSource {
+    /// Read the log at URL `prefix` (`https://host/path`). Must not be used from
+    /// inside an async runtime (it blocks).
+    pub fn new(prefix: &str) -> Result<Self, Error> {
+        install_crypto_provider();
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Http {
+                url: prefix.into(),
+                msg: e.to_string(),
+            })?;
+        Ok(HttpSource {
+            prefix: prefix.trim_end_matches('/').to_string(),
+            client,
+        })
+    }
+}
+
+impl LogSource for HttpSource {
+    fn fetch(&self, path: &str) -> Result<Vec<u8>, Error> {
+        check_resource_path(path)?;
+        let url = format!("{}/{}", self.prefix, path);
+        let herr = |msg: String| Error::Http {
+            url: url.clone(),
+            msg,
+        };
+        let resp = self
+            .client
+            .get(&url)
+            .send()
+            .map_err(|e| herr(e.to_string()))?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Err(Error::NotFound(url));
+        }
+        if !resp.status().is_success() {
+            return Err(herr(format!("status {}", resp.status())));
+        }
+        let mut buf = Vec::new();
+        resp.take(MAX_RESOURCE)
+            .read_to_end(&mut buf)
+            .map_err(|e| herr(e.to_string()))?;
+        if buf.len() as u64 >= MAX_RESOURCE {
+            return Err(Error::Tile {
+                path: path.into(),
+                msg: "too large".into(),
+            });
+        }
+        Ok(buf)
+    }
+    fn describe(&self) -> String {
+        self.prefix.clone()
+    }
+}
+
+/// Open a log given as a directory path or an `http://` / `https://` URL.
+pub fn open_source(log: &str) -> Result<Box<dyn LogSource>, Error> {
+    if log.starts_with("https://") || log.starts_with("http://") {
+        Ok(Box::new(HttpSource::new(log)?))
+    } else {
+        Ok(Box::new(DirSource::new(Path::new(log))))
+    }
+}
+
+/// Fetch and parse a hash tile, mapping a missing file to a verification failure that
+/// names the tile.
+pub fn fetch_tile(
+    src: &dyn LogSource,
+    level: u32,
+    index: u64,
+    width: u64,
+) -> Result<Vec<Hash>, Error> {
+    let path = tile_path(level, index, width);
+    let data = src.fetch(&path).map_err(|e| match e {
+        Error::NotFound(_) => Error::Tile {
+            path: path.clone(),
+            msg: "missing".into(),
+        },
+        e => e,
+    })?;
+    parse_tile(&path, &data, width)
+}
+
+/// Perfect-subtree hashes read from the tiles of a tree of a given size.
+pub struct TileNodes<'a> {
+    src: &'a dyn LogSource,
+    size: u64,
+    cache: HashMap<(u32, u64), Vec<Hash>>,
+}
+
+impl<'a> TileNodes<'a> {
+    /// Nodes of the tree of `size` leaves published by `src`.
+    pub fn new(src: &'a dyn LogSource, size: u64) -> Self {
+        TileNodes {
+            src,
+            size,
+            cache: HashMap::new(),
+        }
+    }
+}
+
+impl NodeSource for TileNodes<'_> {
+    fn node(&mut self, height: u32, index: u64) -> Result<Hash, Error> {
+        let level = height / TILE_HEIGHT;
+        let r = height % TILE_HEIGHT;
+        let first = index << r;
+        let n = first / TILE_WIDTH;
+        let off = (first % TILE_WIDTH) as usize;
+        let width = tile_width(level, n, self.size);
+        let count = 1usize << r;
+        if (width as usize) < off + count {
+            return Err(Error::Proof(format!(
+                "node at height {height} index {index} is not in the tree of size {}",
+                self.size
+            )));
+        }
+        if self.cache.len() > 256 {
+            self.cache.clear();
+        }
+        if !self.cache.contains_key(&(level, n)) {
+            let t = fetch_tile(self.src, level, n, width)?;
+            self.cache.insert((level, n), t);
+        }
+        let t = &self.cache[&(level, n)];
+        Ok(if count == 1 {
+            t[off]
+        } else {
+            root_of(&t[off..off + count])
+        })
+    }
+}

@@ -1,0 +1,620 @@
+//! `accord audit`: the tamper-evident audit log (C2SP tiled transparency log), its
+//! proofs, verification and witness. All logic lives in `accord-log`.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+
+use accord_log::checkpoint::SignedCheckpoint;
+use accord_log::hash::leaf_hash;
+use accord_log::merkle::{inclusion_proof, verify_inclusion};
+use accord_log::note::VerifierKey;
+use accord_log::proof::TlogProof;
+use accord_log::source::{open_source, DirSource, LogSource, TileNodes};
+use accord_log::tile::{entries_path, parse_bundle, tile_width, MAX_ENTRY_SIZE, TILE_WIDTH};
+use accord_log::verify::{fetch_checkpoint, verify_log, StateOutcome};
+use accord_log::{Log, LogOptions};
+use anyhow::{bail, Context, Result};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::exit::{Code, Output};
+use crate::input::read_bounded;
+
+/// Audit log commands.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Create a new log in a directory with a fresh Ed25519 key; prints the verifier key.
+    #[command(
+        after_help = "Example:\n  accord audit init --log /srv/audit --origin audit.pak.example/log1"
+    )]
+    Init(InitArgs),
+    /// Append entries durably: one per FILE, or one per line of standard input; prints the indices.
+    #[command(
+        after_help = "Example:\n  echo 'permit alice doc-17' | accord audit append --log /srv/audit"
+    )]
+    Append(AppendArgs),
+    /// Print the log's current signed checkpoint.
+    #[command(
+        after_help = "Example:\n  accord audit checkpoint --log https://audit.pak.example/log1"
+    )]
+    Checkpoint(LogArgs),
+    /// Print entries of the log.
+    #[command(
+        after_help = "Example:\n  accord audit show --log /srv/audit --since 100 --limit 10"
+    )]
+    Show(ShowArgs),
+    /// Write a c2sp.org/tlog-proof@v1 file proving an entry is in the log.
+    #[command(
+        after_help = "Example:\n  accord audit prove --log /srv/audit --entry 17 -o entry17.tlog-proof"
+    )]
+    Prove(ProveArgs),
+    /// Verify the whole log: every tile, the checkpoint signature, cosignatures, consistency with --state.
+    #[command(
+        after_help = "Example:\n  accord audit verify --log https://audit.pak.example/log1 --key \"$VKEY\" --state pak.state\n\nExit codes: 0 verified, 1 verification failed, 2 usage or input error."
+    )]
+    Verify(VerifyArgs),
+    /// Verify a tlog-proof file offline.
+    #[command(
+        after_help = "Example:\n  accord audit verify-proof entry17.tlog-proof --key \"$VKEY\"\n\nExit codes: 0 verified, 1 verification failed, 2 usage or input error."
+    )]
+    VerifyProof(VerifyProofArgs),
+    /// Witness: cosign a partner's checkpoints after checking consistency (c2sp.org/tlog-witness).
+    #[command(subcommand)]
+    Witness(WitnessCommand),
+}
+
+/// `--log DIR|URL`.
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// The log: a directory, or the URL prefix of a log served over HTTP(S).
+    #[arg(long, value_name = "DIR|URL")]
+    pub log: String,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Directory to create the log in.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The log's origin (checkpoint first line and key name), e.g. audit.pak.example/log1.
+    #[arg(long)]
+    pub origin: String,
+}
+
+#[derive(Args, Debug)]
+pub struct AppendArgs {
+    /// The log directory (this process becomes its writer until done).
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// Files to append, one entry each (at most 65535 bytes). Without files, each line
+    /// of standard input is one entry.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// First entry index to show.
+    #[arg(long, default_value_t = 0)]
+    pub since: u64,
+    /// Most entries to show.
+    #[arg(long)]
+    pub limit: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProveArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Index of the entry to prove.
+    #[arg(long)]
+    pub entry: u64,
+    /// Where to write the proof file.
+    #[arg(short = 'o', long = "output", value_name = "PROOF")]
+    pub output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// The log's verifier key (name+hash+base64).
+    #[arg(long, value_name = "VKEY")]
+    pub key: String,
+    /// A witness whose cosignature the checkpoint must carry (repeatable).
+    #[arg(long = "witness-key", value_name = "VKEY")]
+    pub witness_keys: Vec<String>,
+    /// File remembering the last verified checkpoint: the log must be consistent with it; updated on success.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyProofArgs {
+    /// The tlog-proof file.
+    pub proof: PathBuf,
+    /// The log's verifier key.
+    #[arg(long, value_name = "VKEY")]
+    pub key: String,
+    /// A witness whose cosignature the proof's checkpoint must carry (repeatable).
+    #[arg(long = "witness-key", value_name = "VKEY")]
+    pub witness_keys: Vec<String>,
+}
+
+/// Witness commands.
+#[derive(Subcommand, Debug)]
+pub enum WitnessCommand {
+    /// Run a witness HTTP server (POST /add-checkpoint).
+    #[command(
+        after_help = "Example:\n  accord audit witness serve --dir /srv/witness --listen 0.0.0.0:8443 --trust \"$PARTNER_LOG_VKEY\""
+    )]
+    Serve(ServeArgs),
+    /// Ask a witness to cosign the log's checkpoint; adds the cosignature to the checkpoint.
+    #[command(
+        after_help = "Example:\n  accord audit witness submit --log /srv/audit --witness https://witness.usa.example --witness-key \"$WVKEY\""
+    )]
+    Submit(SubmitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Witness state directory (key and last cosigned checkpoint per log).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
+    /// Verifier key of a log to witness (repeatable).
+    #[arg(long, value_name = "VKEY", required = true)]
+    pub trust: Vec<String>,
+    /// Name of the witness key when it is created on first start.
+    #[arg(long, default_value = "witness.accord.example")]
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The witness URL (submission prefix).
+    #[arg(long, value_name = "URL")]
+    pub witness: String,
+    /// The witness's verifier key.
+    #[arg(long = "witness-key", value_name = "VKEY")]
+    pub witness_key: String,
+}
+
+/// Run an audit command.
+pub fn run(cmd: AuditCommand, out: &Output) -> Result<Code> {
+    match cmd {
+        AuditCommand::Init(a) => init(a, out),
+        AuditCommand::Append(a) => append(a, out),
+        AuditCommand::Checkpoint(a) => checkpoint(a, out),
+        AuditCommand::Show(a) => show(a, out),
+        AuditCommand::Prove(a) => prove(a, out),
+        AuditCommand::Verify(a) => verify(a, out),
+        AuditCommand::VerifyProof(a) => verify_proof(a, out),
+        AuditCommand::Witness(WitnessCommand::Serve(a)) => serve(a, out),
+        AuditCommand::Witness(WitnessCommand::Submit(a)) => submit(a, out),
+    }
+}
+
+fn parse_key(s: &str, what: &str) -> Result<VerifierKey> {
+    VerifierKey::parse(s).with_context(|| format!("{what} {s:?}"))
+}
+
+/// Report a verification failure: exit 1, or 2 when it is an input problem.
+fn failure(e: accord_log::Error, out: &Output) -> Result<Code> {
+    if !e.is_verification_failure() {
+        return Err(e.into());
+    }
+    if out.json {
+        out.print_json(&json!({"verified": false, "error": e.to_string()}));
+    }
+    eprintln!("verification failed: {e}");
+    Ok(Code::Negative)
+}
+
+fn init(a: InitArgs, out: &Output) -> Result<Code> {
+    let key = accord_log::writer::create_log(&a.log, &a.origin)
+        .with_context(|| format!("creating log in {}", a.log.display()))?;
+    let vkey = key.verifier().to_string();
+    if out.json {
+        out.print_json(&json!({"log": a.log, "origin": a.origin, "verifier_key": vkey}));
+    } else {
+        println!("{vkey}");
+    }
+    Ok(Code::Ok)
+}
+
+fn append(a: AppendArgs, out: &Output) -> Result<Code> {
+    let log = Log::open(&a.log, LogOptions::default())
+        .with_context(|| format!("opening log {}", a.log.display()))?;
+    let appender = log.appender();
+    let mut indices = Vec::new();
+    if a.files.is_empty() {
+        let stdin = std::io::stdin();
+        let mut reader = stdin.lock();
+        let mut batch = Vec::new();
+        let mut line = Vec::new();
+        let mut line_no = 0u64;
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .context("reading standard input")?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            if line.len() > MAX_ENTRY_SIZE {
+                bail!("standard input line {line_no}: {} bytes is larger than the {MAX_ENTRY_SIZE}-byte entry limit", line.len());
+            }
+            batch.push(line.clone());
+            if batch.len() == 4096 {
+                indices.extend(appender.append_many_blocking(std::mem::take(&mut batch))?);
+            }
+        }
+        if !batch.is_empty() {
+            indices.extend(appender.append_many_blocking(batch)?);
+        }
+    } else {
+        let mut batch = Vec::new();
+        for f in &a.files {
+            let data = read_bounded(f)?;
+            if data.len() > MAX_ENTRY_SIZE {
+                bail!(
+                    "{}: {} bytes is larger than the {MAX_ENTRY_SIZE}-byte entry limit",
+                    f.display(),
+                    data.len()
+                );
+            }
+            batch.push(data);
+        }
+        indices.extend(appender.append_many_blocking(batch)?);
+    }
+    let cp = log.close()?;
+    if out.json {
+        out.print_json(&json!({
+            "indices": indices,
+            "size": cp.checkpoint.size,
+            "root": B64.encode(cp.checkpoint.root),
+        }));
+    } else {
+        for i in &indices {
+            println!("{i}");
+        }
+    }
+    Ok(Code::Ok)
+}
+
+fn checkpoint_json(cp: &SignedCheckpoint) -> serde_json::Value {
+    json!({
+        "origin": cp.checkpoint.origin,
+        "size": cp.checkpoint.size,
+        "root": B64.encode(cp.checkpoint.root),
+        "signatures": cp.note.signatures.iter().map(|s| json!({"name": s.name, "key_id": format!("{:08x}", s.key_id)})).collect::<Vec<_>>(),
+    })
+}
+
+fn checkpoint(a: LogArgs, out: &Output) -> Result<Code> {
+    let src = open_source(&a.log)?;
+    let cp = fetch_checkpoint(src.as_ref())
+        .with_context(|| format!("reading the checkpoint of {}", a.log))?;
+    if out.json {
+        out.print_json(&checkpoint_json(&cp));
+    } else {
+        print!("{}", String::from_utf8_lossy(&cp.note.to_bytes()));
+    }
+    Ok(Code::Ok)
+}
+
+fn entry_text(e: &[u8]) -> Option<&str> {
+    std::str::from_utf8(e)
+        .ok()
+        .filter(|s| !s.chars().any(|c| c.is_control() && c != '\t'))
+}
+
+/// Read entries `[start, end)` of a tree of `size`.
+fn read_entries(
+    src: &dyn LogSource,
+    size: u64,
+    start: u64,
+    end: u64,
+    mut f: impl FnMut(u64, &[u8]),
+) -> Result<()> {
+    let mut i = start;
+    while i < end {
+        let n = i / TILE_WIDTH;
+        let w = tile_width(0, n, size);
+        let path = entries_path(n, w);
+        let data = src.fetch(&path)?;
+        let entries = parse_bundle(&path, &data, w)?;
+        while i < end && i / TILE_WIDTH == n {
+            f(i, entries[(i % TILE_WIDTH) as usize]);
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+fn show(a: ShowArgs, out: &Output) -> Result<Code> {
+    let src = open_source(&a.log.log)?;
+    let cp = fetch_checkpoint(src.as_ref())?;
+    let size = cp.checkpoint.size;
+    let start = a.since.min(size);
+    let end = match a.limit {
+        Some(l) => start.saturating_add(l).min(size),
+        None => size,
+    };
+    let mut rows = Vec::new();
+    read_entries(src.as_ref(), size, start, end, |i, e| {
+        if out.json {
+            let mut v =
+                json!({"index": i, "leaf_hash": B64.encode(leaf_hash(e)), "data": B64.encode(e)});
+            if let Some(t) = entry_text(e) {
+                v["text"] = json!(t);
+            }
+            rows.push(v);
+        } else {
+            match entry_text(e) {
+                Some(t) => println!("{i}\t{t}"),
+                None => println!("{i}\tbase64:{}", B64.encode(e)),
+            }
+        }
+    })?;
+    if out.json {
+        out.print_json(&json!({"origin": cp.checkpoint.origin, "size": size, "entries": rows}));
+    }
+    Ok(Code::Ok)
+}
+
+fn prove(a: ProveArgs, out: &Output) -> Result<Code> {
+    let src = open_source(&a.log.log)?;
+    let cp = fetch_checkpoint(src.as_ref())?;
+    let size = cp.checkpoint.size;
+    if a.entry >= size {
+        bail!(
+            "entry {} is not in the log (its checkpoint has {size} entries)",
+            a.entry
+        );
+    }
+    let mut entry = Vec::new();
+    read_entries(src.as_ref(), size, a.entry, a.entry + 1, |_, e| {
+        entry = e.to_vec()
+    })?;
+    let proof = inclusion_proof(&mut TileNodes::new(src.as_ref(), size), a.entry, size)?;
+    let p: Vec<Vec<u8>> = proof.iter().map(|h| h.to_vec()).collect();
+    if let Err(e) = verify_inclusion(a.entry, size, &leaf_hash(&entry), &p, &cp.checkpoint.root) {
+        return failure(
+            accord_log::Error::Verify(format!(
+                "the log's tiles do not prove entry {}: {e}",
+                a.entry
+            )),
+            out,
+        );
+    }
+    let file = TlogProof {
+        extra: Some(entry),
+        index: a.entry,
+        proof,
+        checkpoint: cp,
+    };
+    std::fs::write(&a.output, file.to_bytes())
+        .with_context(|| format!("writing {}", a.output.display()))?;
+    if out.json {
+        out.print_json(&json!({"index": a.entry, "size": size, "proof": a.output}));
+    } else {
+        println!(
+            "wrote {} (entry {} in the tree of size {size})",
+            a.output.display(),
+            a.entry
+        );
+    }
+    Ok(Code::Ok)
+}
+
+fn verify(a: VerifyArgs, out: &Output) -> Result<Code> {
+    let key = parse_key(&a.key, "--key")?;
+    let witnesses = a
+        .witness_keys
+        .iter()
+        .map(|k| parse_key(k, "--witness-key"))
+        .collect::<Result<Vec<_>>>()?;
+    let src = open_source(&a.log.log)?;
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} entries {per_sec} {eta}")
+                .expect("valid template"),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let mut progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let res = verify_log(
+        src.as_ref(),
+        &key,
+        &witnesses,
+        a.state.as_deref(),
+        &mut progress,
+    );
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let report = match res {
+        Ok(r) => r,
+        Err(e) => return failure(e, out),
+    };
+    let cp = &report.checkpoint.checkpoint;
+    let cosigners: Vec<_> = report
+        .signatures
+        .iter()
+        .filter_map(|s| s.timestamp.map(|t| json!({"name": s.key.name, "key_id": format!("{:08x}", s.key.key_id), "timestamp": t})))
+        .collect();
+    let (state, from) = match report.state {
+        StateOutcome::NotUsed => ("not-used", None),
+        StateOutcome::Created => ("created", None),
+        StateOutcome::Consistent { from } => ("consistent", Some(from)),
+    };
+    if out.json {
+        out.print_json(&json!({
+            "verified": true,
+            "origin": cp.origin,
+            "size": cp.size,
+            "root": B64.encode(cp.root),
+            "entries": report.entries,
+            "tiles": report.tiles,
+            "witnesses": cosigners,
+            "state": state,
+            "previous_size": from,
+        }));
+    } else {
+        println!(
+            "verified {} at size {} ({} tiles, {} cosignatures)",
+            cp.origin,
+            cp.size,
+            report.tiles,
+            cosigners.len()
+        );
+        if let Some(f) = from {
+            println!("consistent with the checkpoint of size {f} verified before");
+        }
+    }
+    Ok(Code::Ok)
+}
+
+fn verify_proof(a: VerifyProofArgs, out: &Output) -> Result<Code> {
+    let key = parse_key(&a.key, "--key")?;
+    let witnesses = a
+        .witness_keys
+        .iter()
+        .map(|k| parse_key(k, "--witness-key"))
+        .collect::<Result<Vec<_>>>()?;
+    let data = read_bounded(&a.proof)?;
+    let proof =
+        TlogProof::parse(&data).with_context(|| format!("reading {}", a.proof.display()))?;
+    let sigs = match proof.verify(&key, &witnesses, None) {
+        Ok(s) => s,
+        Err(e) => return failure(e, out),
+    };
+    let entry = proof.extra.clone().unwrap_or_default();
+    let cp = &proof.checkpoint.checkpoint;
+    let cosigners: Vec<_> = sigs
+        .iter()
+        .filter(|s| s.timestamp.is_some())
+        .map(|s| s.key.name.clone())
+        .collect();
+    if out.json {
+        let mut v = json!({
+            "verified": true,
+            "origin": cp.origin,
+            "index": proof.index,
+            "size": cp.size,
+            "entry": B64.encode(&entry),
+            "witnesses": cosigners,
+        });
+        if let Some(t) = entry_text(&entry) {
+            v["text"] = json!(t);
+        }
+        out.print_json(&v);
+    } else {
+        println!(
+            "verified: entry {} is in {} at size {}",
+            proof.index, cp.origin, cp.size
+        );
+        match entry_text(&entry) {
+            Some(t) => println!("{t}"),
+            None => println!("base64:{}", B64.encode(&entry)),
+        }
+    }
+    Ok(Code::Ok)
+}
+
+fn serve(a: ServeArgs, out: &Output) -> Result<Code> {
+    let trusted = a
+        .trust
+        .iter()
+        .map(|k| parse_key(k, "--trust"))
+        .collect::<Result<Vec<_>>>()?;
+    let w = accord_log::witness::Witness::open(&a.dir, &a.name, trusted)?;
+    let vkey = w.verifier().to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .with_context(|| format!("listening on {}", a.listen))?;
+        let addr = listener.local_addr()?;
+        if out.json {
+            println!(
+                "{}",
+                json!({"witness_key": vkey, "listen": addr.to_string()})
+            );
+        } else {
+            println!("witness key: {vkey}");
+            println!("listening on {addr}");
+        }
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        let app = accord_log::http::witness_router(std::sync::Arc::new(w));
+        axum::serve(listener, app).await.context("serving")?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(Code::Ok)
+}
+
+fn hint_path(log: &Path, key: &VerifierKey) -> PathBuf {
+    log.join(".accord")
+        .join(format!("witness-{:08x}.size", key.key_id))
+}
+
+fn submit(a: SubmitArgs, out: &Output) -> Result<Code> {
+    let wkey = parse_key(&a.witness_key, "--witness-key")?;
+    let log = Log::open(&a.log, LogOptions::default())
+        .with_context(|| format!("opening log {}", a.log.display()))?;
+    let cp = log.publish_now()?;
+    let hint_file = hint_path(&a.log, &wkey);
+    let hint = std::fs::read_to_string(&hint_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let src = DirSource::new(&a.log);
+    let res = accord_log::http::submit_checkpoint(&a.witness, &wkey, &cp, &src, hint);
+    let sub = match res {
+        Ok(s) => s,
+        Err(e) => {
+            log.close()?;
+            return failure(e, out);
+        }
+    };
+    let size = cp.checkpoint.size;
+    log.add_cosignatures(size, sub.cosignatures)?;
+    log.close()?;
+    std::fs::write(&hint_file, format!("{size}\n"))
+        .with_context(|| format!("writing {}", hint_file.display()))?;
+    if out.json {
+        out.print_json(&json!({"cosigned": true, "witness": wkey.name, "size": size, "previous_size": sub.previous_size}));
+    } else {
+        println!(
+            "cosigned by {} at size {size} (consistent from size {})",
+            wkey.name, sub.previous_size
+        );
+    }
+    Ok(Code::Ok)
+}
