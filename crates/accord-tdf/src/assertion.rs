@@ -1,0 +1,260 @@
+//! Assertions: the label and its marking travel as assertions bound to the object by
+//! a JWS (compact, `ES384` or `EdDSA`) made with the originator's signing key, in the
+//! shape OpenTDF's `sdk/assertion.go` uses:
+//!
+//! * `assertionHash` claim = hex SHA-256 of the JCS form of the assertion without
+//!   `binding`;
+//! * `assertionSig` claim = base64(aggregate segment hashes ‖ raw assertion hash),
+//!   which ties the assertion to this payload;
+//! * `accordManifestDigest` claim (Accord's addition, ignored by OpenTDF readers) = hex
+//!   SHA-256 of the JCS form of the manifest without `assertions`, so any change to
+//!   key access, policy, method, segments or payload fields breaks the signature.
+//!
+//! Foreign assertions signed `HS256` with the payload key (OpenTDF's default) are
+//! verified with the payload key.
+
+use crate::crypto;
+use crate::manifest::{Assertion, Binding, Statement};
+use crate::Error;
+use accord_keys::{SignatureAlg, SigningKey, VerifyingKey};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::json;
+
+/// Id of the label assertion.
+pub const LABEL_ID: &str = "accord-label";
+/// Id of the marking assertion.
+pub const MARKING_ID: &str = "accord-marking";
+/// Schema of the label statement.
+pub const LABEL_SCHEMA: &str = "urn:nato:stanag:4774:confidentialitymetadatalabel:1:0";
+/// Schema of the marking statement.
+pub const MARKING_SCHEMA: &str = "urn:accord:marking:1";
+
+/// A new unsigned label assertion.
+pub fn label_assertion(xml: &str) -> Assertion {
+    Assertion {
+        id: LABEL_ID.into(),
+        kind: "handling".into(),
+        scope: "tdo".into(),
+        applies_to_state: "unencrypted".into(),
+        statement: Statement {
+            format: "xml-structured".into(),
+            schema: LABEL_SCHEMA.into(),
+            value: xml.into(),
+        },
+        binding: Binding::default(),
+    }
+}
+
+/// A new unsigned marking assertion.
+pub fn marking_assertion(marking: &str) -> Assertion {
+    Assertion {
+        id: MARKING_ID.into(),
+        kind: "other".into(),
+        scope: "tdo".into(),
+        applies_to_state: "unencrypted".into(),
+        statement: Statement {
+            format: "string".into(),
+            schema: MARKING_SCHEMA.into(),
+            value: marking.into(),
+        },
+        binding: Binding::default(),
+    }
+}
+
+/// SHA-256 of the JCS form of the assertion without its binding.
+pub fn assertion_hash(a: &Assertion) -> Result<[u8; 32], Error> {
+    let mut v = serde_json::to_value(a).map_err(|e| Error::Manifest(e.to_string()))?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("binding");
+    }
+    Ok(crypto::sha256(&crate::jcs::canonical(&v)?))
+}
+
+/// SHA-256 of the JCS form of a manifest JSON value without `assertions`, hex.
+pub fn manifest_digest(manifest: &serde_json::Value) -> Result<String, Error> {
+    let mut v = manifest.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("assertions");
+    }
+    Ok(hex::encode(crypto::sha256(&crate::jcs::canonical(&v)?)))
+}
+
+fn assertion_sig_claim(aggregate: &[u8], hash: &[u8; 32], legacy: bool) -> String {
+    let mut b = aggregate.to_vec();
+    if legacy {
+        b.extend_from_slice(hex::encode(hash).as_bytes());
+    } else {
+        b.extend_from_slice(hash);
+    }
+    crate::b64_encode(&b)
+}
+
+/// Sign `a` with the classical signing key.
+pub fn sign(
+    a: &mut Assertion,
+    aggregate: &[u8],
+    manifest_digest: &str,
+    signer: &SigningKey,
+) -> Result<(), Error> {
+    let hash = assertion_hash(a)?;
+    let alg = signer.classical_alg();
+    let header =
+        json!({"alg": alg.jws_name(), "kid": signer.public_keys().classical.kid(), "typ": "JWT"});
+    let claims = json!({
+        "assertionHash": hex::encode(hash),
+        "assertionSig": assertion_sig_claim(aggregate, &hash, false),
+        "accordManifestDigest": manifest_digest,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = signer
+        .sign_classical(signing_input.as_bytes())
+        .map_err(Error::Keys)?;
+    a.binding = Binding {
+        method: "jws".into(),
+        signature: format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)),
+    };
+    Ok(())
+}
+
+/// Who signed an assertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// JWS `alg`.
+    pub alg: String,
+    /// JWS `kid` (SHA-256 of the signer's SPKI for Accord signers).
+    pub kid: String,
+}
+
+/// The parsed JWS of an assertion, not yet verified.
+pub struct Jws {
+    /// Header `alg`.
+    pub alg: String,
+    /// Header `kid`, when present.
+    pub kid: String,
+    claims: serde_json::Value,
+    signing_input: String,
+    sig: Vec<u8>,
+}
+
+/// Parse an assertion's JWS compact serialization.
+pub fn parse_jws(a: &Assertion) -> Result<Jws, Error> {
+    let bad = |m: &str| Error::Integrity(format!("assertion `{}`: {m}", a.id));
+    if a.binding.method != "jws" {
+        return Err(bad("binding method is not jws"));
+    }
+    let parts: Vec<&str> = a.binding.signature.split('.').collect();
+    if parts.len() != 3 {
+        return Err(bad("binding is not a compact JWS"));
+    }
+    let dec = |s: &str| {
+        URL_SAFE_NO_PAD
+            .decode(s.trim_end_matches('='))
+            .map_err(|_| bad("JWS is not base64url"))
+    };
+    let header: serde_json::Value =
+        serde_json::from_slice(&dec(parts[0])?).map_err(|_| bad("JWS header is not JSON"))?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&dec(parts[1])?).map_err(|_| bad("JWS claims are not JSON"))?;
+    Ok(Jws {
+        alg: header["alg"].as_str().unwrap_or_default().to_string(),
+        kid: header["kid"].as_str().unwrap_or_default().to_string(),
+        claims,
+        signing_input: format!("{}.{}", parts[0], parts[1]),
+        sig: dec(parts[2])?,
+    })
+}
+
+/// Verify an assertion: signature (by a trusted key, or HS256 with the payload key when
+/// `allow_payload_key`), hash claim, payload binding claim and, when given, the
+/// manifest digest claim.
+pub fn verify(
+    a: &Assertion,
+    aggregate: &[u8],
+    legacy: bool,
+    manifest_digest: Option<&str>,
+    trusted: &[VerifyingKey],
+    payload_key: &[u8],
+    allow_payload_key: bool,
+) -> Result<Signer, Error> {
+    let bad = |m: String| Error::Integrity(format!("assertion `{}`: {m}", a.id));
+    let jws = parse_jws(a)?;
+    match jws.alg.as_str() {
+        "HS256" if allow_payload_key => {
+            let mac = crypto::hmac_sha256(payload_key, jws.signing_input.as_bytes());
+            if !crypto::ct_eq(&mac, &jws.sig) {
+                return Err(bad("assertion signature (HS256) does not verify".into()));
+            }
+        }
+        "ES384" | "EdDSA" => {
+            let alg = if jws.alg == "ES384" {
+                SignatureAlg::Es384
+            } else {
+                SignatureAlg::Ed25519
+            };
+            let candidates: Vec<&VerifyingKey> =
+                trusted.iter().filter(|k| k.alg() == alg).collect();
+            if candidates.is_empty() {
+                return Err(Error::Untrusted(format!(
+                    "assertion `{}` is signed {} by kid {}, and no trusted signer key of that kind was given",
+                    a.id, jws.alg, jws.kid
+                )));
+            }
+            let by_kid: Vec<&&VerifyingKey> =
+                candidates.iter().filter(|k| k.kid() == jws.kid).collect();
+            let ok = if by_kid.is_empty() {
+                candidates
+                    .iter()
+                    .any(|k| k.verify(jws.signing_input.as_bytes(), &jws.sig).is_ok())
+            } else {
+                by_kid
+                    .iter()
+                    .any(|k| k.verify(jws.signing_input.as_bytes(), &jws.sig).is_ok())
+            };
+            if !ok {
+                if by_kid.is_empty() {
+                    return Err(Error::Untrusted(format!(
+                        "assertion `{}` is signed by kid {}, which is not a trusted signer",
+                        a.id, jws.kid
+                    )));
+                }
+                return Err(bad(format!(
+                    "assertion signature ({}) does not verify",
+                    jws.alg
+                )));
+            }
+        }
+        other => {
+            return Err(Error::Unsupported(format!(
+                "assertion `{}` signature algorithm `{other}`",
+                a.id
+            )))
+        }
+    }
+    let hash = assertion_hash(a)?;
+    if jws.claims["assertionHash"].as_str() != Some(hex::encode(hash).as_str()) {
+        return Err(bad(
+            "assertion hash does not match its statement (statement changed)".into(),
+        ));
+    }
+    if jws.claims["assertionSig"].as_str()
+        != Some(assertion_sig_claim(aggregate, &hash, legacy).as_str())
+    {
+        return Err(bad(
+            "assertion is not bound to this payload (segment hashes differ)".into(),
+        ));
+    }
+    if let Some(d) = manifest_digest {
+        if jws.claims["accordManifestDigest"].as_str() != Some(d) {
+            return Err(bad("manifest changed after signing (key access, policy or integrity information differ)".into()));
+        }
+    }
+    Ok(Signer {
+        alg: jws.alg,
+        kid: jws.kid,
+    })
+}

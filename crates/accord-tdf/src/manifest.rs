@@ -1,0 +1,349 @@
+//! The ZTDF manifest (`0.manifest.json`), field for field as the OpenTDF platform's
+//! `sdk/manifest.go` writes it (schemaVersion 4.3.0), in the same field order.
+//!
+//! Parsing is bounded (the container reader refuses manifests over 10 MB, and
+//! [`Manifest::parse`] refuses more than [`MAX_SEGMENTS`] segments or
+//! [`MAX_KEY_ACCESS`] key access objects) and reports JSON errors with line and column.
+
+use crate::Error;
+use serde::{Deserialize, Serialize};
+
+/// The TDF spec version written.
+pub const SCHEMA_VERSION: &str = "4.3.0";
+/// Most segments accepted (64 GiB at 1 MiB segments).
+pub const MAX_SEGMENTS: usize = 1 << 17;
+/// Most key access objects accepted.
+pub const MAX_KEY_ACCESS: usize = 64;
+/// Most assertions accepted.
+pub const MAX_ASSERTIONS: usize = 16;
+
+/// The manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// How the payload is encrypted and how to get its key.
+    #[serde(rename = "encryptionInformation")]
+    pub encryption_information: EncryptionInformation,
+    /// Where the payload is.
+    pub payload: Payload,
+    /// Signed statements bound to the object (the label travels here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assertions: Vec<Assertion>,
+    /// `4.3.0`; absent in legacy TDFs (hex-encoded hashes).
+    #[serde(
+        rename = "schemaVersion",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub schema_version: String,
+}
+
+/// `encryptionInformation`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncryptionInformation {
+    /// `split`.
+    #[serde(rename = "type")]
+    pub key_access_type: String,
+    /// Base64 of the policy object JSON.
+    pub policy: String,
+    /// Key access objects.
+    #[serde(rename = "keyAccess")]
+    pub key_access: Vec<KeyAccess>,
+    /// The payload cipher.
+    pub method: Method,
+    /// Segment hashes and the root signature.
+    #[serde(rename = "integrityInformation")]
+    pub integrity_information: IntegrityInformation,
+}
+
+/// One key access object: a key share wrapped for one KAS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyAccess {
+    /// `hybrid-wrapped`, `mlkem-wrapped`, `ec-wrapped` or `wrapped`.
+    #[serde(rename = "type")]
+    pub key_type: String,
+    /// The KAS URL.
+    pub url: String,
+    /// `kas`.
+    pub protocol: String,
+    /// Base64 of the wrapped share.
+    #[serde(rename = "wrappedKey")]
+    pub wrapped_key: String,
+    /// HMAC binding the share to the policy (object form, or a bare string in old TDFs).
+    #[serde(rename = "policyBinding")]
+    pub policy_binding: serde_json::Value,
+    /// Base64 JSON of metadata encrypted with the share.
+    #[serde(
+        rename = "encryptedMetadata",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub encrypted_metadata: String,
+    /// The KAS key id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kid: String,
+    /// The split id: key access objects with the same sid hold the same share.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sid: String,
+    /// `1.0`.
+    #[serde(
+        rename = "schemaVersion",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub schema_version: String,
+    /// PEM of the ephemeral EC public key (`ec-wrapped` only).
+    #[serde(
+        rename = "ephemeralPublicKey",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub ephemeral_public_key: String,
+}
+
+/// `policyBinding` in object form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyBinding {
+    /// `HS256`.
+    pub alg: String,
+    /// Base64 of the hex HMAC-SHA256 (as OpenTDF writes it).
+    pub hash: String,
+}
+
+/// `method`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Method {
+    /// `AES-256-GCM`.
+    pub algorithm: String,
+    /// Empty: every segment carries its own nonce.
+    #[serde(default)]
+    pub iv: String,
+    /// `true`.
+    #[serde(rename = "isStreamable", default)]
+    pub is_streamable: bool,
+}
+
+/// `integrityInformation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrityInformation {
+    /// HMAC over the concatenated segment hashes.
+    #[serde(rename = "rootSignature")]
+    pub root_signature: RootSignature,
+    /// `GMAC` (the segment's GCM tag) or `HS256`.
+    #[serde(rename = "segmentHashAlg")]
+    pub segment_hash_alg: String,
+    /// Plaintext segment size.
+    #[serde(rename = "segmentSizeDefault")]
+    pub segment_size_default: u64,
+    /// Encrypted segment size (plaintext + 28).
+    #[serde(rename = "encryptedSegmentSizeDefault")]
+    pub encrypted_segment_size_default: u64,
+    /// The segments in order.
+    pub segments: Vec<Segment>,
+}
+
+/// `rootSignature`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootSignature {
+    /// `HS256` (or `GMAC`).
+    pub alg: String,
+    /// Base64 of the signature bytes.
+    pub sig: String,
+}
+
+/// One segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Base64 of the segment hash (its 16-byte GCM tag for `GMAC`).
+    pub hash: String,
+    /// Plaintext bytes.
+    #[serde(rename = "segmentSize")]
+    pub segment_size: u64,
+    /// Encrypted bytes (nonce ‖ ciphertext ‖ tag).
+    #[serde(rename = "encryptedSegmentSize")]
+    pub encrypted_segment_size: u64,
+}
+
+/// `payload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    /// `reference`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `0.payload`.
+    pub url: String,
+    /// `zip`.
+    pub protocol: String,
+    /// The plaintext MIME type.
+    #[serde(rename = "mimeType", default)]
+    pub mime_type: String,
+    /// `true`.
+    #[serde(rename = "isEncrypted")]
+    pub is_encrypted: bool,
+}
+
+/// An assertion: a statement bound to the object by a JWS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assertion {
+    /// Identifier.
+    pub id: String,
+    /// `handling` or `other`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `tdo` or `payload`.
+    pub scope: String,
+    /// `encrypted` or `unencrypted`.
+    #[serde(
+        rename = "appliesToState",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub applies_to_state: String,
+    /// The statement.
+    pub statement: Statement,
+    /// The binding.
+    #[serde(default)]
+    pub binding: Binding,
+}
+
+/// `statement`. OpenTDF accepts `value` as a string or a JSON object (kept as text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statement {
+    /// Format of `value` (`xml-structured`, `json`, `string`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub format: String,
+    /// Schema of `value`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub schema: String,
+    /// The statement.
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "string_or_object"
+    )]
+    pub value: String,
+}
+
+fn string_or_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    match v {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Object(_) => Ok(v.to_string()),
+        _ => Err(serde::de::Error::custom(
+            "statement value is neither a string nor an object",
+        )),
+    }
+}
+
+/// `binding`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// `jws`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub method: String,
+    /// The JWS compact serialization.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub signature: String,
+}
+
+/// The policy object (base64 JSON in `encryptionInformation.policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyObject {
+    /// A UUID.
+    pub uuid: String,
+    /// The body.
+    pub body: PolicyBody,
+}
+
+/// The policy body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyBody {
+    /// Attribute values the object carries (the label, as FQNs).
+    #[serde(rename = "dataAttributes", default, deserialize_with = "null_as_empty")]
+    pub data_attributes: Vec<AttributeObject>,
+    /// Dissemination list.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub dissem: Vec<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One data attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeObject {
+    /// The attribute value FQN.
+    pub attribute: String,
+    /// Display name.
+    #[serde(rename = "displayName", default)]
+    pub display_name: String,
+    /// Default flag.
+    #[serde(rename = "isDefault", default)]
+    pub is_default: bool,
+    /// KAS public key (unused here).
+    #[serde(rename = "pubKey", default)]
+    pub pub_key: String,
+    /// KAS URL (unused here).
+    #[serde(rename = "kasURL", default)]
+    pub kas_url: String,
+}
+
+fn json_error(what: &str, e: serde_json::Error) -> Error {
+    Error::Manifest(format!(
+        "{what}: line {} column {}: {e}",
+        e.line(),
+        e.column()
+    ))
+}
+
+impl Manifest {
+    /// Parse and bound-check manifest JSON.
+    pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.len() as u64 > crate::zip::MAX_MANIFEST {
+            return Err(Error::Manifest("manifest is over 10 MB".into()));
+        }
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| json_error("manifest", e))?;
+        let ii = &m.encryption_information.integrity_information;
+        if ii.segments.len() > MAX_SEGMENTS {
+            return Err(Error::Manifest(format!(
+                "{} segments, more than the {MAX_SEGMENTS} accepted",
+                ii.segments.len()
+            )));
+        }
+        if m.encryption_information.key_access.len() > MAX_KEY_ACCESS {
+            return Err(Error::Manifest("too many key access objects".into()));
+        }
+        if m.encryption_information.key_access.is_empty() {
+            return Err(Error::Manifest("no key access objects".into()));
+        }
+        if m.assertions.len() > MAX_ASSERTIONS {
+            return Err(Error::Manifest("too many assertions".into()));
+        }
+        Ok(m)
+    }
+
+    /// Serialize (compact, as OpenTDF does).
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decode the policy object.
+    pub fn policy_object(&self) -> Result<PolicyObject, Error> {
+        let raw = crate::b64_decode(
+            &self.encryption_information.policy,
+            "encryptionInformation.policy",
+        )?;
+        serde_json::from_slice(&raw).map_err(|e| json_error("policy object", e))
+    }
+
+    /// Plaintext size: the sum of segment sizes.
+    pub fn plaintext_size(&self) -> u64 {
+        self.encryption_information
+            .integrity_information
+            .segments
+            .iter()
+            .fold(0u64, |a, s| a.saturating_add(s.segment_size))
+    }
+}

@@ -1,0 +1,867 @@
+//! Sealing and opening: the streaming pipeline and every check, in order.
+
+use crate::assertion::{self, LABEL_ID, MARKING_ID};
+use crate::crypto::{self, GCM_OVERHEAD, TAG_LEN};
+use crate::keyaccess;
+use crate::label::{BoundLabel, LabelSummary};
+use crate::manifest::*;
+use crate::zip::{self, Layout, ZipWriter};
+use crate::Error;
+use accord_keys::{KasPrivateKey, KasPublicKey, SigningKey, VerifyingKey};
+use aws_lc_rs::aead::{Aad, Nonce, NONCE_LEN};
+use rayon::prelude::*;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::mpsc::{channel, sync_channel};
+use zeroize::Zeroizing;
+
+/// Default plaintext segment size (OpenTDF's default).
+pub const DEFAULT_SEGMENT_SIZE: u64 = 2 * 1024 * 1024;
+/// Smallest segment size accepted.
+pub const MIN_SEGMENT_SIZE: u64 = 16;
+/// Largest segment size accepted when sealing or opening (bounds memory).
+pub const MAX_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
+/// Bytes of segments processed per batch (two or more segments per core).
+const BATCH_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A progress callback: called with the number of plaintext bytes just processed.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// One KAS a share is wrapped for.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    /// The KAS public key.
+    pub kas: KasPublicKey,
+    /// The KAS URL written in the key access object.
+    pub url: String,
+    /// The party the KAS decides for (ISO 3166 trigraph), when known.
+    pub party: Option<String>,
+}
+
+/// How to seal.
+pub struct SealOptions<'a> {
+    /// Every KAS key to wrap shares for.
+    pub recipients: Vec<Recipient>,
+    /// Parties that must each release their own share (empty: one share for all).
+    pub require: Vec<String>,
+    /// The originator's signing key (signs the label assertion).
+    pub signer: &'a SigningKey,
+    /// The label.
+    pub label: BoundLabel,
+    /// Plaintext segment size.
+    pub segment_size: u64,
+    /// MIME type of the plaintext.
+    pub mime_type: String,
+    /// Metadata encrypted with each share (`encryptedMetadata`), if any.
+    pub metadata: Option<String>,
+    /// Progress callback.
+    pub progress: Option<Progress<'a>>,
+}
+
+/// What `seal` wrote.
+#[derive(Debug, Clone)]
+pub struct SealSummary {
+    /// Plaintext bytes.
+    pub plaintext_size: u64,
+    /// Segments.
+    pub segments: usize,
+    /// Container bytes.
+    pub container_size: u64,
+    /// The manifest written.
+    pub manifest: Manifest,
+}
+
+struct Split {
+    sid: String,
+    share: Zeroizing<[u8; 32]>,
+    recipients: Vec<Recipient>,
+}
+
+fn plan_splits(opts: &SealOptions) -> Result<Vec<Split>, Error> {
+    if opts.recipients.is_empty() {
+        return Err(Error::Usage("at least one KAS public key is needed".into()));
+    }
+    if opts.require.is_empty() {
+        return Ok(vec![Split {
+            sid: String::new(),
+            share: crypto::random_key()?,
+            recipients: opts.recipients.clone(),
+        }]);
+    }
+    let mut splits = Vec::new();
+    for party in &opts.require {
+        if splits.iter().any(|s: &Split| &s.sid == party) {
+            return Err(Error::Usage(format!("party {party} is required twice")));
+        }
+        let recipients: Vec<Recipient> = opts
+            .recipients
+            .iter()
+            .filter(|r| r.party.as_deref() == Some(party.as_str()))
+            .cloned()
+            .collect();
+        if recipients.is_empty() {
+            return Err(Error::Usage(format!(
+                "party {party} is required but no KAS key of {party} was given (use --kas-pub {party}=FILE or its party.json)"
+            )));
+        }
+        splits.push(Split {
+            sid: party.clone(),
+            share: crypto::random_key()?,
+            recipients,
+        });
+    }
+    for r in &opts.recipients {
+        match &r.party {
+            Some(p) if opts.require.contains(p) => {}
+            other => {
+                return Err(Error::Usage(format!(
+                    "KAS key {} belongs to {}, which is not in the required parties",
+                    &r.kas.kid()[..16],
+                    other.as_deref().unwrap_or("no known party")
+                )))
+            }
+        }
+    }
+    Ok(splits)
+}
+
+fn uuid_v4() -> Result<String, Error> {
+    let mut b = *crypto::random_key()?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(&b[..16]);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+fn encrypt_metadata(share: &[u8], metadata: &str) -> Result<String, Error> {
+    let emb = crypto::gcm_seal(share, metadata.as_bytes())?;
+    let j = serde_json::json!({
+        "ciphertext": crate::b64_encode(&emb),
+        "iv": crate::b64_encode(&emb[..NONCE_LEN]),
+    });
+    Ok(crate::b64_encode(j.to_string().as_bytes()))
+}
+
+fn decrypt_metadata(share: &[u8], enc: &str) -> Result<String, Error> {
+    let j: serde_json::Value =
+        serde_json::from_slice(&crate::b64_decode(enc, "encryptedMetadata")?)
+            .map_err(|e| Error::Manifest(format!("encryptedMetadata: {e}")))?;
+    let ct = crate::b64_decode(
+        j["ciphertext"].as_str().unwrap_or_default(),
+        "encryptedMetadata.ciphertext",
+    )?;
+    let pt = crypto::gcm_open(share, &ct)
+        .map_err(|_| Error::Integrity("encryptedMetadata does not decrypt".into()))?;
+    String::from_utf8(pt.to_vec())
+        .map_err(|_| Error::Manifest("encryptedMetadata is not UTF-8".into()))
+}
+
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+struct SegBuf {
+    buf: Vec<u8>,
+    len: usize,
+    crc: u32,
+}
+
+/// Seal `input` into a container written to `output`.
+pub fn seal<R: Read + Send, W: Write>(
+    mut input: R,
+    output: W,
+    opts: &SealOptions,
+) -> Result<SealSummary, Error> {
+    let seg = opts.segment_size;
+    if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&seg) {
+        return Err(Error::Usage(format!(
+            "segment size {seg} is outside {MIN_SEGMENT_SIZE}..={MAX_SEGMENT_SIZE}"
+        )));
+    }
+    let summary = LabelSummary::from_xml(&opts.label.xml)?;
+    let splits = plan_splits(opts)?;
+    let mut payload_key = Zeroizing::new([0u8; 32]);
+    for s in &splits {
+        for (k, b) in payload_key.iter_mut().zip(s.share.iter()) {
+            *k ^= b;
+        }
+    }
+    let policy = PolicyObject {
+        uuid: uuid_v4()?,
+        body: PolicyBody {
+            data_attributes: summary
+                .attribute_fqns()
+                .into_iter()
+                .map(|a| AttributeObject {
+                    attribute: a,
+                    display_name: String::new(),
+                    is_default: false,
+                    pub_key: String::new(),
+                    kas_url: String::new(),
+                })
+                .collect(),
+            dissem: Vec::new(),
+        },
+    };
+    let policy_b64 = crate::b64_encode(
+        serde_json::to_string(&policy)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    let mut key_access = Vec::new();
+    for s in &splits {
+        let binding = keyaccess::policy_binding(&s.share[..], &policy_b64);
+        let metadata = match &opts.metadata {
+            Some(m) => encrypt_metadata(&s.share[..], m)?,
+            None => String::new(),
+        };
+        for r in &s.recipients {
+            let w = keyaccess::wrap(&r.kas, &s.share[..])?;
+            key_access.push(KeyAccess {
+                key_type: w.key_type.into(),
+                url: r.url.clone(),
+                protocol: "kas".into(),
+                wrapped_key: w.wrapped_key,
+                policy_binding: serde_json::to_value(&binding).unwrap_or_default(),
+                encrypted_metadata: metadata.clone(),
+                kid: r.kas.kid(),
+                sid: s.sid.clone(),
+                schema_version: "1.0".into(),
+                ephemeral_public_key: w.ephemeral_public_key,
+            });
+        }
+    }
+
+    // Stream the payload: a reader thread fills batches of segment buffers, rayon
+    // encrypts each batch on every core, this thread writes it; buffers are recycled so
+    // memory stays at three batches whatever the input size.
+    let gcm = crypto::gcm_key(&payload_key[..])?;
+    let mut zw = ZipWriter::start(output)?;
+    let per_batch = (BATCH_BYTES / seg).clamp(2, 64) as usize;
+    let seg_len = seg as usize;
+    let mut segments = Vec::new();
+    let mut aggregate = Vec::new();
+    let mut total = 0u64;
+    let mut container = 0u64;
+    let result: Result<(), Error> = std::thread::scope(|scope| {
+        let (full_tx, full_rx) = sync_channel::<std::io::Result<Vec<SegBuf>>>(1);
+        let (free_tx, free_rx) = channel::<Vec<SegBuf>>();
+        scope.spawn(move || {
+            let mut eof = false;
+            while !eof {
+                let mut batch = free_rx.try_recv().unwrap_or_default();
+                batch.clear();
+                let mut spare = free_rx.try_recv().unwrap_or_default();
+                for _ in 0..per_batch {
+                    let mut b = spare
+                        .pop()
+                        .map(|s| s.buf)
+                        .unwrap_or_else(|| vec![0u8; seg_len + GCM_OVERHEAD]);
+                    b.resize(seg_len + GCM_OVERHEAD, 0);
+                    match read_full(&mut input, &mut b[NONCE_LEN..NONCE_LEN + seg_len]) {
+                        Ok(0) => {
+                            eof = true;
+                            break;
+                        }
+                        Ok(n) => {
+                            batch.push(SegBuf {
+                                buf: b,
+                                len: n,
+                                crc: 0,
+                            });
+                            if n < seg_len {
+                                eof = true;
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = full_tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                if batch.is_empty() || full_tx.send(Ok(batch)).is_err() {
+                    return;
+                }
+            }
+        });
+        for batch in full_rx {
+            let mut batch = batch.map_err(|e| Error::io("reading the input", e))?;
+            if segments.len() + batch.len() > MAX_SEGMENTS {
+                return Err(Error::Usage(format!(
+                    "input needs more than {MAX_SEGMENTS} segments; use a larger --segment-size"
+                )));
+            }
+            batch
+                .par_iter_mut()
+                .try_for_each(|s| -> Result<(), Error> {
+                    let mut nonce = [0u8; NONCE_LEN];
+                    aws_lc_rs::rand::fill(&mut nonce)
+                        .map_err(|_| Error::Crypto("random nonce".into()))?;
+                    s.buf[..NONCE_LEN].copy_from_slice(&nonce);
+                    let tag = gcm
+                        .seal_in_place_separate_tag(
+                            Nonce::assume_unique_for_key(nonce),
+                            Aad::empty(),
+                            &mut s.buf[NONCE_LEN..NONCE_LEN + s.len],
+                        )
+                        .map_err(|_| Error::Crypto("AES-GCM encryption failed".into()))?;
+                    s.buf[NONCE_LEN + s.len..NONCE_LEN + s.len + TAG_LEN]
+                        .copy_from_slice(tag.as_ref());
+                    let mut h = crc32fast::Hasher::new();
+                    h.update(&s.buf[..s.len + GCM_OVERHEAD]);
+                    s.crc = h.finalize();
+                    Ok(())
+                })?;
+            for s in &batch {
+                let enc = &s.buf[..s.len + GCM_OVERHEAD];
+                zw.write_payload_with_crc(enc, s.crc)?;
+                let tag = &enc[enc.len() - TAG_LEN..];
+                aggregate.extend_from_slice(tag);
+                segments.push(Segment {
+                    hash: crate::b64_encode(tag),
+                    segment_size: s.len as u64,
+                    encrypted_segment_size: enc.len() as u64,
+                });
+                total += s.len as u64;
+                container += enc.len() as u64;
+                if let Some(p) = opts.progress {
+                    p(s.len as u64);
+                }
+            }
+            let _ = free_tx.send(batch);
+        }
+        Ok(())
+    });
+    result?;
+
+    let root = crypto::hmac_sha256(&payload_key[..], &aggregate);
+    let mut manifest = Manifest {
+        encryption_information: EncryptionInformation {
+            key_access_type: "split".into(),
+            policy: policy_b64,
+            key_access,
+            method: Method {
+                algorithm: "AES-256-GCM".into(),
+                iv: String::new(),
+                is_streamable: true,
+            },
+            integrity_information: IntegrityInformation {
+                root_signature: RootSignature {
+                    alg: "HS256".into(),
+                    sig: crate::b64_encode(&root),
+                },
+                segment_hash_alg: "GMAC".into(),
+                segment_size_default: seg,
+                encrypted_segment_size_default: seg + GCM_OVERHEAD as u64,
+                segments,
+            },
+        },
+        payload: Payload {
+            kind: "reference".into(),
+            url: zip::PAYLOAD_NAME.into(),
+            protocol: "zip".into(),
+            mime_type: if opts.mime_type.is_empty() {
+                "application/octet-stream".into()
+            } else {
+                opts.mime_type.clone()
+            },
+            is_encrypted: true,
+        },
+        assertions: Vec::new(),
+        schema_version: SCHEMA_VERSION.into(),
+    };
+    let digest = assertion::manifest_digest(
+        &serde_json::to_value(&manifest).map_err(|e| Error::Manifest(e.to_string()))?,
+    )?;
+    let mut label = assertion::label_assertion(&opts.label.xml);
+    assertion::sign(&mut label, &aggregate, &digest, opts.signer)?;
+    let mut marking = assertion::marking_assertion(&opts.label.marking);
+    assertion::sign(&mut marking, &aggregate, &digest, opts.signer)?;
+    manifest.assertions = vec![label, marking];
+    let json = manifest.to_json();
+    zw.finish(&json)?;
+    let segments = manifest
+        .encryption_information
+        .integrity_information
+        .segments
+        .len();
+    Ok(SealSummary {
+        plaintext_size: total,
+        segments,
+        container_size: container,
+        manifest,
+    })
+}
+
+/// How to open.
+pub struct OpenOptions<'a> {
+    /// Local KAS private keys.
+    pub kas_keys: &'a [KasPrivateKey],
+    /// Trusted signer keys for the label assertion.
+    pub trusted_signers: &'a [VerifyingKey],
+    /// Plaintext byte range `[start, end)`; `None` for everything.
+    pub range: Option<(u64, u64)>,
+    /// Progress callback.
+    pub progress: Option<Progress<'a>>,
+}
+
+/// What `open` found and wrote.
+#[derive(Debug, Clone)]
+pub struct OpenSummary {
+    /// The label (verified).
+    pub label: LabelSummary,
+    /// The label XML.
+    pub label_xml: String,
+    /// The marking (verified).
+    pub marking: String,
+    /// Who signed the label.
+    pub signer: assertion::Signer,
+    /// Plaintext size of the whole object.
+    pub plaintext_size: u64,
+    /// Bytes written.
+    pub written: u64,
+    /// Segments decrypted.
+    pub segments_decrypted: usize,
+    /// Decrypted `encryptedMetadata`, if any.
+    pub metadata: Option<String>,
+}
+
+/// A container read without keys.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// Where things are.
+    pub layout: Layout,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The label (unverified: `inspect` holds no key).
+    pub label: Option<LabelSummary>,
+    /// The label XML.
+    pub label_xml: Option<String>,
+    /// The marking.
+    pub marking: Option<String>,
+    /// The label signer from the JWS header (unverified).
+    pub signer: Option<assertion::Signer>,
+}
+
+fn load<R: Read + Seek>(r: &mut R) -> Result<(Layout, Manifest, serde_json::Value), Error> {
+    let layout = zip::read_layout(r)?;
+    let bytes = zip::read_manifest(r, &layout)?;
+    let manifest = Manifest::parse(&bytes)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| Error::Manifest(e.to_string()))?;
+    Ok((layout, manifest, value))
+}
+
+/// Read a container's label, signer, key access and segments, without keys.
+pub fn inspect<R: Read + Seek>(r: &mut R) -> Result<Inspection, Error> {
+    let (layout, manifest, _) = load(r)?;
+    let find = |id: &str| manifest.assertions.iter().find(|a| a.id == id);
+    let label_xml = find(LABEL_ID).map(|a| a.statement.value.clone());
+    let label = label_xml
+        .as_deref()
+        .map(LabelSummary::from_xml)
+        .transpose()?;
+    let marking = find(MARKING_ID).map(|a| a.statement.value.clone());
+    let signer = find(LABEL_ID)
+        .and_then(|a| assertion::parse_jws(a).ok())
+        .map(|j| assertion::Signer {
+            alg: j.alg,
+            kid: j.kid,
+        });
+    Ok(Inspection {
+        layout,
+        manifest,
+        label,
+        label_xml,
+        marking,
+        signer,
+    })
+}
+
+/// One segment's place and expected hash.
+struct SegPlan {
+    index: usize,
+    pt_off: u64,
+    ct_off: u64,
+    size: u64,
+    enc_size: u64,
+    hash: Vec<u8>,
+}
+
+struct Plan {
+    segs: Vec<SegPlan>,
+    plaintext_size: u64,
+}
+
+fn plan(m: &Manifest, layout: &Layout, legacy: bool) -> Result<(Plan, Vec<u8>), Error> {
+    let ii = &m.encryption_information.integrity_information;
+    let (mut pt, mut ct) = (0u64, 0u64);
+    let mut segs = Vec::with_capacity(ii.segments.len());
+    let mut aggregate = Vec::new();
+    for (i, s) in ii.segments.iter().enumerate() {
+        if s.encrypted_segment_size != s.segment_size.saturating_add(GCM_OVERHEAD as u64) {
+            return Err(Error::Integrity(format!(
+                "segment {i}: encrypted size is not size + 28"
+            )));
+        }
+        if s.encrypted_segment_size > MAX_SEGMENT_SIZE + GCM_OVERHEAD as u64 {
+            return Err(Error::Unsupported(format!(
+                "segment {i} is larger than {MAX_SEGMENT_SIZE} bytes"
+            )));
+        }
+        let raw = crate::b64_decode(&s.hash, "segments.hash")?;
+        let hash = if legacy {
+            hex::decode(&raw)
+                .map_err(|_| Error::Manifest(format!("segment {i}: legacy hash is not hex")))?
+        } else {
+            raw.clone()
+        };
+        aggregate.extend_from_slice(&raw);
+        segs.push(SegPlan {
+            index: i,
+            pt_off: pt,
+            ct_off: ct,
+            size: s.segment_size,
+            enc_size: s.encrypted_segment_size,
+            hash,
+        });
+        pt += s.segment_size;
+        ct += s.encrypted_segment_size;
+    }
+    if ct != layout.payload.size {
+        return Err(Error::Integrity(format!(
+            "payload is {} bytes but the manifest's segments add up to {ct} (truncated or extended)",
+            layout.payload.size
+        )));
+    }
+    Ok((
+        Plan {
+            segs,
+            plaintext_size: pt,
+        },
+        aggregate,
+    ))
+}
+
+/// Open a container: every check, then the plaintext (or a byte range of it) to `output`.
+pub fn open<R: Read + Seek + Send, W: Write>(
+    r: &mut R,
+    mut output: W,
+    opts: &OpenOptions,
+) -> Result<OpenSummary, Error> {
+    let (layout, m, value) = load(r)?;
+    let ei = &m.encryption_information;
+    let legacy = m.schema_version.is_empty();
+    if ei.method.algorithm != "AES-256-GCM" {
+        return Err(Error::Unsupported(format!(
+            "payload cipher `{}`",
+            ei.method.algorithm
+        )));
+    }
+    let seg_alg = ei
+        .integrity_information
+        .segment_hash_alg
+        .to_ascii_uppercase();
+    if seg_alg != "GMAC" && seg_alg != "HS256" {
+        return Err(Error::Unsupported(format!(
+            "segment hash algorithm `{seg_alg}`"
+        )));
+    }
+    let root_alg = ei
+        .integrity_information
+        .root_signature
+        .alg
+        .to_ascii_uppercase();
+    if root_alg != "HS256" && root_alg != "GMAC" {
+        return Err(Error::Unsupported(format!(
+            "root signature algorithm `{root_alg}`"
+        )));
+    }
+    for k in &ei.key_access {
+        if !["hybrid-wrapped", "mlkem-wrapped", "ec-wrapped", "wrapped"]
+            .contains(&k.key_type.as_str())
+        {
+            return Err(Error::Unsupported(format!(
+                "key access type `{}`",
+                k.key_type
+            )));
+        }
+    }
+
+    // 1. Key shares: one per split id; each split needs one key that releases it.
+    let mut sids: Vec<&str> = Vec::new();
+    for k in &ei.key_access {
+        if !sids.contains(&k.sid.as_str()) {
+            sids.push(&k.sid);
+        }
+    }
+    let mut payload_key = Zeroizing::new([0u8; 32]);
+    let mut missing = Vec::new();
+    let mut metadata = None;
+    for sid in &sids {
+        let kaos: Vec<&KeyAccess> = ei.key_access.iter().filter(|k| k.sid == *sid).collect();
+        let mut share: Option<Zeroizing<Vec<u8>>> = None;
+        let mut integrity_err = None;
+        'find: for kao in &kaos {
+            let by_kid: Vec<&KasPrivateKey> = opts
+                .kas_keys
+                .iter()
+                .filter(|k| {
+                    keyaccess::key_fits(k, &kao.key_type) && k.public_key().kid() == kao.kid
+                })
+                .collect();
+            let candidates: Vec<&KasPrivateKey> = if by_kid.is_empty() {
+                opts.kas_keys
+                    .iter()
+                    .filter(|k| keyaccess::key_fits(k, &kao.key_type))
+                    .collect()
+            } else {
+                by_kid.clone()
+            };
+            for key in candidates {
+                match keyaccess::unwrap(key, kao) {
+                    Ok(s) => {
+                        keyaccess::check_policy_binding(&s, &ei.policy, &kao.policy_binding)?;
+                        if metadata.is_none() && !kao.encrypted_metadata.is_empty() {
+                            metadata = Some(decrypt_metadata(&s, &kao.encrypted_metadata)?);
+                        }
+                        share = Some(s);
+                        break 'find;
+                    }
+                    Err(e) if !by_kid.is_empty() => integrity_err = Some(e),
+                    Err(_) => {}
+                }
+            }
+        }
+        match share {
+            Some(s) => {
+                for (k, b) in payload_key.iter_mut().zip(s.iter()) {
+                    *k ^= b;
+                }
+            }
+            None => {
+                if let Some(e) = integrity_err {
+                    return Err(e);
+                }
+                let who: Vec<String> = kaos
+                    .iter()
+                    .map(|k| format!("{} kid {}", k.key_type, k.kid.get(..16).unwrap_or(&k.kid)))
+                    .collect();
+                missing.push(format!(
+                    "share {} (needs one of: {})",
+                    if sid.is_empty() { "\"\"" } else { sid },
+                    who.join(", ")
+                ));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::NoKey(format!(
+            "no given KAS key releases {}",
+            missing.join("; ")
+        )));
+    }
+
+    // 2. Root signature over the segment hashes.
+    let (plan, aggregate) = plan(&m, &layout, legacy)?;
+    let sig = crate::b64_decode(
+        &ei.integrity_information.root_signature.sig,
+        "rootSignature.sig",
+    )?;
+    let ok = if root_alg == "HS256" {
+        let mac = crypto::hmac_sha256(&payload_key[..], &aggregate);
+        if legacy {
+            crypto::ct_eq(&sig, hex::encode(mac).as_bytes())
+        } else {
+            crypto::ct_eq(&sig, &mac)
+        }
+    } else {
+        false
+    };
+    if !ok {
+        return Err(Error::Integrity(
+            "root signature does not match the segment hashes".into(),
+        ));
+    }
+
+    // 3. Assertions: the label must be there, signed by a trusted signer, and agree
+    //    with the policy; every other assertion must verify too.
+    let digest = assertion::manifest_digest(&value)?;
+    let mut signer = None;
+    for a in &m.assertions {
+        let ours = a.id == LABEL_ID || a.id == MARKING_ID;
+        let s = assertion::verify(
+            a,
+            &aggregate,
+            legacy,
+            if ours { Some(&digest) } else { None },
+            opts.trusted_signers,
+            &payload_key[..],
+            !ours,
+        )?;
+        if a.id == LABEL_ID {
+            signer = Some(s);
+        }
+    }
+    let label_a = m
+        .assertions
+        .iter()
+        .find(|a| a.id == LABEL_ID)
+        .ok_or_else(|| Error::Integrity("the object carries no signed label assertion".into()))?;
+    let marking = m
+        .assertions
+        .iter()
+        .find(|a| a.id == MARKING_ID)
+        .map(|a| a.statement.value.clone())
+        .unwrap_or_default();
+    let label = LabelSummary::from_xml(&label_a.statement.value)?;
+    let policy = m.policy_object()?;
+    let in_policy: Vec<&str> = policy
+        .body
+        .data_attributes
+        .iter()
+        .map(|a| a.attribute.as_str())
+        .collect();
+    let from_label = label.attribute_fqns();
+    if in_policy != from_label.iter().map(String::as_str).collect::<Vec<_>>() {
+        return Err(Error::Integrity(format!(
+            "label/policy mismatch: the label gives attributes [{}] but the policy has [{}]",
+            from_label.join(", "),
+            in_policy.join(", ")
+        )));
+    }
+
+    // 4. Segments: decrypt those the range needs, checking each tag against the
+    //    signed list before any of its plaintext is written.
+    let (start, end) = match opts.range {
+        Some((s, e)) if s > e || e > plan.plaintext_size => {
+            return Err(Error::Usage(format!(
+                "range {s}:{e} is outside the plaintext (0:{})",
+                plan.plaintext_size
+            )))
+        }
+        Some(r) => r,
+        None => (0, plan.plaintext_size),
+    };
+    let wanted: Vec<&SegPlan> = plan
+        .segs
+        .iter()
+        .filter(|s| s.size > 0 && s.pt_off < end && s.pt_off + s.size > start)
+        .collect();
+    let gcm = crypto::gcm_key(&payload_key[..])?;
+    let max_enc = wanted
+        .iter()
+        .map(|s| s.enc_size)
+        .max()
+        .unwrap_or(GCM_OVERHEAD as u64);
+    let per_batch = (BATCH_BYTES / max_enc).clamp(2, 64) as usize;
+    let payload_off = layout.payload.data_offset;
+    let hs256 = seg_alg == "HS256";
+    let mut written = 0u64;
+    let result: Result<(), Error> = std::thread::scope(|scope| {
+        let (full_tx, full_rx) = sync_channel::<Result<Vec<(usize, Vec<u8>)>, Error>>(1);
+        let (free_tx, free_rx) = channel::<Vec<(usize, Vec<u8>)>>();
+        let wanted_ref = &wanted;
+        scope.spawn(move || {
+            for chunk in wanted_ref.chunks(per_batch) {
+                let mut spare = free_rx.try_recv().unwrap_or_default();
+                let mut batch = Vec::with_capacity(chunk.len());
+                for s in chunk {
+                    let mut b = spare.pop().map(|x| x.1).unwrap_or_default();
+                    b.resize(s.enc_size as usize, 0);
+                    let res = r
+                        .seek(SeekFrom::Start(payload_off + s.ct_off))
+                        .and_then(|_| r.read_exact(&mut b));
+                    if let Err(e) = res {
+                        let _ = full_tx.send(Err(Error::Integrity(format!(
+                            "segment {}: cannot be read ({e})",
+                            s.index
+                        ))));
+                        return;
+                    }
+                    batch.push((s.index, b));
+                }
+                if full_tx.send(Ok(batch)).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut idx = 0usize;
+        for batch in full_rx {
+            let mut batch = batch?;
+            let metas: Vec<&SegPlan> = wanted[idx..idx + batch.len()].to_vec();
+            idx += batch.len();
+            batch
+                .par_iter_mut()
+                .zip(metas.par_iter())
+                .try_for_each(|((i, b), meta)| -> Result<(), Error> {
+                    let tag_ok = if hs256 {
+                        let mac = crypto::hmac_sha256(&payload_key[..], b);
+                        crypto::ct_eq(&mac, &meta.hash)
+                    } else {
+                        crypto::ct_eq(&b[b.len() - TAG_LEN..], &meta.hash)
+                    };
+                    if !tag_ok {
+                        return Err(Error::Integrity(format!(
+                            "segment {i}: hash does not match the signed segment list (changed or reordered)"
+                        )));
+                    }
+                    let mut nonce = [0u8; NONCE_LEN];
+                    nonce.copy_from_slice(&b[..NONCE_LEN]);
+                    gcm.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut b[NONCE_LEN..])
+                        .map_err(|_| Error::Integrity(format!("segment {i}: authentication failed (changed)")))?;
+                    Ok(())
+                })?;
+            for ((_, b), meta) in batch.iter().zip(metas.iter()) {
+                let plain = &b[NONCE_LEN..b.len() - TAG_LEN];
+                let from = start.saturating_sub(meta.pt_off) as usize;
+                let to = ((end - meta.pt_off) as usize).min(plain.len());
+                output
+                    .write_all(&plain[from..to])
+                    .map_err(|e| Error::io("writing the output", e))?;
+                written += (to - from) as u64;
+                if let Some(p) = opts.progress {
+                    p(meta.size);
+                }
+            }
+            for (_, b) in batch.iter_mut() {
+                b.iter_mut().for_each(|x| *x = 0);
+            }
+            let _ = free_tx.send(batch);
+        }
+        Ok(())
+    });
+    result?;
+    output
+        .flush()
+        .map_err(|e| Error::io("writing the output", e))?;
+    Ok(OpenSummary {
+        label_xml: label_a.statement.value.clone(),
+        label,
+        marking,
+        signer: signer.unwrap_or(assertion::Signer {
+            alg: String::new(),
+            kid: String::new(),
+        }),
+        plaintext_size: plan.plaintext_size,
+        written,
+        segments_decrypted: wanted.len(),
+        metadata,
+    })
+}
