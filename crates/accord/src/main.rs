@@ -27,6 +27,12 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     // One variant per command group; each group lives in its own module under `cmd/`.
+    /// Show a sealed object's label, signer, key access and segments (no key needed).
+    Inspect(cmd::inspect::InspectArgs),
+    /// Open a sealed object with local KAS keys.
+    Open(cmd::open::OpenArgs),
+    /// Seal a file: encrypt it into a ZTDF container with its label bound.
+    Seal(cmd::seal::SealArgs),
     /// Generate a party's KAS key pair, signing key pair and party.json.
     Keygen(cmd::keygen::KeygenArgs),
     /// Tamper-evident audit log: append, prove, verify, witness.
@@ -38,6 +44,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = exit::Output { json: cli.json };
     let result: anyhow::Result<exit::Code> = match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(args, &out),
+        Command::Open(args) => cmd::open::run(args, &out),
+        Command::Seal(args) => cmd::seal::run(args, &out),
         Command::Keygen(args) => cmd::keygen::run(args, &out),
         Command::Audit(cmd) => cmd::audit::run(cmd, &out),
     };

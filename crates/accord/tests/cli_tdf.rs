@@ -102,3 +102,253 @@ fn keygen_every_kas_algorithm() {
         keygen(&dir.path().join(kas), "USA", kas);
     }
 }
+
+const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
+
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let w = World {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        keygen(&w.p("pak"), "PAK", "hybrid-p384-mlkem1024");
+        keygen(&w.p("usa"), "USA", "mlkem1024");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(w.p("doc.bin"), data).unwrap();
+        w
+    }
+    fn p(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+    fn s(&self, name: &str) -> String {
+        self.p(name).to_str().unwrap().to_string()
+    }
+    fn seal(&self, extra: &[&str], out: &str) -> Output {
+        let mut args = vec![
+            "seal".to_string(),
+            "--policy".into(),
+            POLICIES.into(),
+            "--label".into(),
+            "SECRET//REL TO USA, PAK".into(),
+            "--signing-key".into(),
+            self.s("usa/signing.key"),
+            "--segment-size".into(),
+            "65536".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend([self.s("doc.bin"), "-o".into(), self.s(out)]);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        accord(&a)
+    }
+    fn open(&self, keys: &[&str], input: &str, out: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["open".to_string()];
+        for k in keys {
+            args.extend(["--kas-key".into(), self.s(k)]);
+        }
+        args.extend(["--trust-signer".into(), self.s("usa/party.json")]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend([self.s(input), "-o".into(), self.s(out)]);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        accord(&a)
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn seal_open_inspect_round_trip_and_json() {
+    let w = World::new();
+    let o = w.seal(
+        &[
+            "--kas-pub",
+            &w.s("pak/kas.pub"),
+            "--kas-pub",
+            &w.s("usa/party.json"),
+        ],
+        "doc.tdf",
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let o = accord(&["--json", "inspect", &w.s("doc.tdf")]);
+    assert_eq!(code(&o), 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schemaVersion"], "4.3.0");
+    assert!(v["label"]["marking"]
+        .as_str()
+        .unwrap()
+        .starts_with("SECRET//REL TO"));
+    assert!(v["label"]["xml"]
+        .as_str()
+        .unwrap()
+        .contains("urn:nato:stanag:4774"));
+    assert!(v["label"]["policy"].is_string());
+    assert_eq!(v["keyAccess"].as_array().unwrap().len(), 2);
+    assert_eq!(v["keyAccess"][0]["type"], "hybrid-wrapped");
+    assert_eq!(v["keyAccess"][1]["type"], "mlkem-wrapped");
+    for k in ["url", "kid", "sid"] {
+        assert!(v["keyAccess"][0][k].is_string(), "{k}");
+    }
+    assert_eq!(v["segments"], 5);
+    assert_eq!(v["plaintextSize"], 300_000);
+    // Either KAS alone opens a single-share object.
+    for key in ["pak/kas.key", "usa/kas.key"] {
+        let o = w.open(&[key], "doc.tdf", "out.bin", &[]);
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            std::fs::read(w.p("out.bin")).unwrap(),
+            std::fs::read(w.p("doc.bin")).unwrap()
+        );
+        std::fs::remove_file(w.p("out.bin")).unwrap();
+    }
+    // A range, to standard output.
+    let o = accord(&[
+        "open",
+        "--kas-key",
+        &w.s("pak/kas.key"),
+        "--trust-signer",
+        &w.s("usa/signing.pub"),
+        "--range",
+        "65530:65542",
+        &w.s("doc.tdf"),
+        "-o",
+        "-",
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.stdout,
+        &std::fs::read(w.p("doc.bin")).unwrap()[65530..65542]
+    );
+}
+
+#[test]
+fn exit_codes_missing_share_tamper_untrusted_and_nothing_written() {
+    let w = World::new();
+    let o = w.seal(
+        &[
+            "--require",
+            "PAK,USA",
+            "--kas-pub",
+            &format!("PAK={}", w.s("pak/kas.pub")),
+            "--kas-pub",
+            &w.s("usa/kas.pub"),
+        ],
+        "split.tdf",
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let o = w.open(&["pak/kas.key"], "split.tdf", "out.bin", &[]);
+    assert_eq!(code(&o), 3, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("share USA"));
+    assert!(!w.p("out.bin").exists());
+    let o = w.open(&["pak/kas.key", "usa/kas.key"], "split.tdf", "out.bin", &[]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_file(w.p("out.bin")).unwrap();
+
+    // A flipped payload byte near the end: exit 1, no output file, no temp file left.
+    let mut c = std::fs::read(w.p("split.tdf")).unwrap();
+    c[200_000] ^= 0x40;
+    std::fs::write(w.p("bad.tdf"), &c).unwrap();
+    let o = w.open(&["pak/kas.key", "usa/kas.key"], "bad.tdf", "out.bin", &[]);
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("segment"));
+    assert!(!w.p("out.bin").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(w.dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+
+    // Untrusted signer: exit 1.
+    let o = accord(&[
+        "open",
+        "--kas-key",
+        &w.s("pak/kas.key"),
+        "--kas-key",
+        &w.s("usa/kas.key"),
+        "--trust-signer",
+        &w.s("pak/signing.pub"),
+        &w.s("split.tdf"),
+        "-o",
+        &w.s("out.bin"),
+    ]);
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    // Wrong key type for --kas-key (a signing key): exit 2.
+    let o = w.open(&["usa/signing.key"], "split.tdf", "out.bin", &[]);
+    assert_eq!(code(&o), 2);
+    // Not a container: exit 2.
+    let o = w.open(&["pak/kas.key"], "doc.bin", "out.bin", &[]);
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
+    // A required party without a key given: exit 2.
+    let o = w.seal(
+        &["--require", "PAK,USA", "--kas-pub", &w.s("usa/kas.pub")],
+        "x.tdf",
+    );
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("party PAK is required"));
+}
+
+#[test]
+fn stdin_and_stdout_streams() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let w = World::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args([
+            "seal",
+            "--policy",
+            POLICIES,
+            "--label",
+            "SECRET//REL TO USA, PAK",
+            "--kas-pub",
+            &w.s("pak/party.json"),
+            "--signing-key",
+            &w.s("usa/signing.key"),
+            "-",
+            "-o",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from stdin")
+        .unwrap();
+    let sealed = child.wait_with_output().unwrap();
+    assert!(sealed.status.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args([
+            "open",
+            "--kas-key",
+            &w.s("pak/kas.key"),
+            "--trust-signer",
+            &w.s("usa/party.json"),
+            "-",
+            "-o",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&sealed.stdout)
+        .unwrap();
+    let opened = child.wait_with_output().unwrap();
+    assert!(
+        opened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
+    assert_eq!(opened.stdout, b"from stdin");
+}

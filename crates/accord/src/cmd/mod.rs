@@ -1,3 +1,6 @@
 //! One module per command group.
 pub mod keygen;
 pub mod audit;
+pub mod seal;
+pub mod open;
+pub mod inspect;

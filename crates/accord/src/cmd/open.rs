@@ -1,0 +1,140 @@
+//! `accord open`: check a sealed object and write its plaintext.
+
+use crate::cmd::seal::{failed, progress_bar, Sink};
+use crate::exit::{Code, Output};
+use crate::input::{display_name, read_bounded};
+use accord_keys::{PartyDescriptor, SigningPublicKeys, VerifyingKey};
+use accord_tdf::OpenOptions;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+/// Check a sealed object (key shares, policy bindings, root signature, label signature,
+/// label/policy agreement, every segment) and write its plaintext.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  accord open --kas-key keys/pak/kas.key --trust-signer keys/usa/party.json report.tdf -o report.pdf\n  accord open --kas-key keys/pak/kas.key --trust-signer keys/usa/signing.pub --range 0:4096 report.tdf -o -\n\n\
+Nothing is written unless every check passes; a file output appears only when complete.\n\
+Exit codes: 0 ok, 1 integrity or signature failure, 2 usage or input error, 3 no key could be released."
+)]
+pub struct OpenArgs {
+    /// A KAS private key (kas.key) to unwrap key shares with (repeatable).
+    #[arg(long = "kas-key", value_name = "FILE", required = true)]
+    pub kas_key: Vec<PathBuf>,
+    /// A trusted label signer: signing.pub or party.json (repeatable).
+    #[arg(long = "trust-signer", value_name = "PUBFILE")]
+    pub trust_signer: Vec<PathBuf>,
+    /// Only the plaintext bytes START..END (END exclusive).
+    #[arg(long, value_name = "START:END")]
+    pub range: Option<String>,
+    /// The sealed object (`-` for standard input).
+    pub input: PathBuf,
+    /// Where to write the plaintext (`-` for standard output).
+    #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
+    pub output: PathBuf,
+}
+
+fn parse_range(s: &str) -> Result<(u64, u64)> {
+    let (a, b) = s.split_once(':').context("--range must be START:END")?;
+    let a: u64 = a
+        .trim()
+        .parse()
+        .with_context(|| format!("--range start `{a}` is not a number"))?;
+    let b: u64 = b
+        .trim()
+        .parse()
+        .with_context(|| format!("--range end `{b}` is not a number"))?;
+    if a > b {
+        bail!("--range start {a} is after end {b}");
+    }
+    Ok((a, b))
+}
+
+/// Trusted signer keys from signing.pub or party.json files.
+pub(crate) fn trusted_signers(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
+    let mut keys = Vec::new();
+    for p in paths {
+        let bytes = read_bounded(p)?;
+        let pair: SigningPublicKeys = if bytes.first() == Some(&b'{') {
+            PartyDescriptor::from_json(&bytes)
+                .with_context(|| format!("reading {}", p.display()))?
+                .signing_public_keys()?
+        } else {
+            let text = std::str::from_utf8(&bytes)
+                .with_context(|| format!("{} is not text", p.display()))?;
+            SigningPublicKeys::from_pem(text).with_context(|| format!("reading {}", p.display()))?
+        };
+        keys.push(pair.classical);
+    }
+    Ok(keys)
+}
+
+pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
+    let range = args.range.as_deref().map(parse_range).transpose()?;
+    let mut kas = Vec::new();
+    for p in &args.kas_key {
+        kas.push(accord_keys::load_kas_private(p)?);
+    }
+    let trusted = trusted_signers(&args.trust_signer)?;
+    if trusted.is_empty() {
+        bail!("give --trust-signer (the originator's signing.pub or party.json): the label's signature must be checked against a key you trust");
+    }
+    let mut file = if args.input == Path::new("-") {
+        let mut t = tempfile::tempfile().context("creating a temporary file for standard input")?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut t).context("reading standard input")?;
+        t
+    } else {
+        std::fs::File::open(&args.input)
+            .with_context(|| format!("opening {}", args.input.display()))?
+    };
+    let total = match range {
+        Some((a, b)) => Some(b - a),
+        None => accord_tdf::inspect(&mut file)
+            .ok()
+            .map(|i| i.manifest.plaintext_size()),
+    };
+    let pb = progress_bar(total, "opening");
+    let tick = |n: u64| {
+        if let Some(pb) = &pb {
+            pb.inc(n)
+        }
+    };
+    let opts = OpenOptions {
+        kas_keys: &kas,
+        trusted_signers: &trusted,
+        range,
+        progress: Some(&tick),
+    };
+    let mut sink = Sink::new(&args.output)?;
+    let result = accord_tdf::open(&mut file, sink.writer(), &opts);
+    if let Some(pb) = &pb {
+        pb.finish_and_clear();
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => return Ok(failed(&e)),
+    };
+    sink.commit()?;
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "input": display_name(&args.input),
+            "output": display_name(&args.output),
+            "label": {"marking": summary.marking, "policy": summary.label.policy},
+            "signer": {"alg": summary.signer.alg, "kid": summary.signer.kid},
+            "plaintextSize": summary.plaintext_size,
+            "written": summary.written,
+            "segmentsDecrypted": summary.segments_decrypted,
+        }));
+    } else if args.output != Path::new("-") {
+        eprintln!(
+            "opened {} ({}, signed by {} {}): {} bytes written to {}",
+            display_name(&args.input),
+            summary.marking,
+            summary.signer.alg,
+            &summary.signer.kid.get(..16).unwrap_or(&summary.signer.kid),
+            summary.written,
+            args.output.display()
+        );
+    }
+    Ok(Code::Ok)
+}

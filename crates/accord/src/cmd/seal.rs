@@ -1,0 +1,313 @@
+//! `accord seal`: encrypt a file into a sealed object (ZTDF) with its label bound.
+
+use crate::exit::{Code, Output};
+use crate::input::{display_name, read_bounded};
+use accord_keys::{KasPublicKey, PartyDescriptor};
+use accord_spif::{Label, LabelFormat, PolicySet};
+use accord_tdf::{BoundLabel, ErrorKind, Recipient, SealOptions};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Encrypt INPUT into a sealed object whose label only its signer could have set.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  accord seal --policy policies --label \"SECRET//REL TO USA, PAK\" \\\n      --kas-pub keys/usa/party.json --signing-key keys/usa/signing.key report.pdf -o report.tdf\n  accord seal --policy policies --label-file label.xml --require PAK,USA \\\n      --kas-pub PAK=keys/pak/kas.pub --kas-pub USA=keys/usa/kas.pub --signing-key keys/usa/signing.key - -o out.tdf\n\n\
+--kas-pub takes a kas.pub (its party is read from a party.json beside it), PARTY=kas.pub, or a party.json.\n\
+Without --require one key share is wrapped for every KAS (any may release it); with --require\n\
+each named party gets its own share (all must release).\n\
+Exit codes: 0 ok, 2 usage or input error."
+)]
+pub struct SealArgs {
+    /// A SPIF file or directory of policies (repeatable).
+    #[arg(long = "policy", value_name = "P", required = true)]
+    pub policies: Vec<PathBuf>,
+    /// The label as a marking, e.g. "SECRET//REL TO USA, PAK".
+    #[arg(
+        long,
+        value_name = "MARKING",
+        conflicts_with = "label_file",
+        required_unless_present = "label_file"
+    )]
+    pub label: Option<String>,
+    /// The label as a file (STANAG 4774 XML, spiffy XML or JSON).
+    #[arg(long, value_name = "LABEL_FILE")]
+    pub label_file: Option<PathBuf>,
+    /// A KAS public key to wrap for: kas.pub, PARTY=kas.pub or party.json (repeatable).
+    #[arg(long = "kas-pub", value_name = "FILE", required = true)]
+    pub kas_pub: Vec<String>,
+    /// Parties that must each release their own key share, e.g. PAK,USA.
+    #[arg(long, value_name = "PARTY,PARTY", value_delimiter = ',')]
+    pub require: Vec<String>,
+    /// The originator's signing.key (signs the label).
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: PathBuf,
+    /// Plaintext bytes per segment.
+    #[arg(long, value_name = "BYTES", default_value_t = accord_tdf::DEFAULT_SEGMENT_SIZE)]
+    pub segment_size: u64,
+    /// MIME type recorded for the plaintext.
+    #[arg(long, default_value = "application/octet-stream")]
+    pub mime_type: String,
+    /// The file to seal (`-` for standard input).
+    pub input: PathBuf,
+    /// The sealed object to write (`-` for standard output).
+    #[arg(short = 'o', long = "output", value_name = "OUTPUT.tdf")]
+    pub output: PathBuf,
+}
+
+/// Read the recipients named by one `--kas-pub` value.
+fn recipients(arg: &str) -> Result<Vec<Recipient>> {
+    let (party, path) = match arg.split_once('=') {
+        Some((p, f)) if p.len() == 3 && p.bytes().all(|b| b.is_ascii_uppercase()) => {
+            (Some(p.to_string()), PathBuf::from(f))
+        }
+        _ => (None, PathBuf::from(arg)),
+    };
+    let bytes = read_bounded(&path)?;
+    if bytes.first() == Some(&b'{') {
+        let d = PartyDescriptor::from_json(&bytes)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if let Some(p) = &party {
+            if p != &d.party {
+                bail!("{} describes party {}, not {p}", path.display(), d.party);
+            }
+        }
+        let mut keys: Vec<(KasPublicKey, String)> = d
+            .kas_public_keys()?
+            .into_iter()
+            .map(|k| (k, format!("urn:accord:kas:{}", d.party)))
+            .collect();
+        if let Some(node) = &d.node {
+            for k in &node.kas_keys {
+                keys.push((
+                    k.key("node.kas_keys")?,
+                    format!("{}/kas", node.url.trim_end_matches('/')),
+                ));
+            }
+        }
+        return Ok(keys
+            .into_iter()
+            .map(|(kas, url)| Recipient {
+                kas,
+                url,
+                party: Some(d.party.clone()),
+            })
+            .collect());
+    }
+    let text =
+        std::str::from_utf8(&bytes).with_context(|| format!("{} is not text", path.display()))?;
+    let kas =
+        KasPublicKey::from_pem(text).with_context(|| format!("reading {}", path.display()))?;
+    let party = party.or_else(|| {
+        let sibling = path.parent().unwrap_or(Path::new(".")).join("party.json");
+        let d = accord_keys::load_party(&sibling).ok()?;
+        d.kas_keys
+            .iter()
+            .any(|k| k.kid == kas.kid())
+            .then_some(d.party)
+    });
+    let url = format!("urn:accord:kas:{}", party.as_deref().unwrap_or("local"));
+    Ok(vec![Recipient { kas, url, party }])
+}
+
+fn load_policies(paths: &[PathBuf]) -> Result<PolicySet> {
+    let mut set = PolicySet::new();
+    for p in paths {
+        set.load_path(p)
+            .with_context(|| format!("loading policies from {}", p.display()))?;
+    }
+    Ok(set)
+}
+
+fn read_label(set: &PolicySet, args: &SealArgs) -> Result<BoundLabel> {
+    let label: Label = match (&args.label, &args.label_file) {
+        (Some(m), _) => {
+            let mut errors = Vec::new();
+            let mut found = None;
+            for p in set.iter() {
+                match p.parse_marking(m, "") {
+                    Ok(l) => {
+                        found = Some(l);
+                        break;
+                    }
+                    Err(e) => errors.push(e.to_string()),
+                }
+            }
+            match found {
+                Some(l) => l,
+                None => bail!(
+                    "no loaded policy reads the marking `{m}`: {}",
+                    errors.join("; ")
+                ),
+            }
+        }
+        (None, Some(f)) => {
+            let bytes = read_bounded(f)?;
+            Label::read(set, &display_name(f), &bytes)?
+        }
+        (None, None) => bail!("give --label or --label-file"),
+    };
+    let policy = set.find(&label.policy.id)?;
+    let v = policy.validate(&label)?;
+    if !v.valid {
+        bail!(
+            "the label is not valid under policy {}: {}",
+            label.policy.name,
+            v.reasons.join("; ")
+        );
+    }
+    let marking = policy.render(&label, "")?.text;
+    Ok(BoundLabel {
+        xml: label.write(LabelFormat::Stanag4774),
+        marking,
+    })
+}
+
+/// A progress bar on standard error when it is a terminal, for `total` bytes.
+pub(crate) fn progress_bar(total: Option<u64>, what: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = match total {
+        Some(t) => ProgressBar::new(t),
+        None => ProgressBar::new_spinner(),
+    };
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    pb.set_style(style);
+    pb.set_message(what.to_string());
+    Some(pb)
+}
+
+/// Where output goes: a temporary file beside OUTPUT renamed into place only on
+/// success (created 0600), or standard output.
+pub(crate) enum Sink {
+    File(tempfile::NamedTempFile, PathBuf),
+    Stdout,
+}
+
+impl Sink {
+    pub(crate) fn new(path: &Path) -> Result<Sink> {
+        if path == Path::new("-") {
+            return Ok(Sink::Stdout);
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".accord-")
+            .suffix(".partial")
+            .tempfile_in(&dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        Ok(Sink::File(tmp, path.to_path_buf()))
+    }
+
+    pub(crate) fn writer(&mut self) -> Box<dyn Write + '_> {
+        match self {
+            Sink::File(t, _) => {
+                Box::new(std::io::BufWriter::with_capacity(1 << 20, t.as_file_mut()))
+            }
+            Sink::Stdout => Box::new(std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::io::stdout().lock(),
+            )),
+        }
+    }
+
+    pub(crate) fn commit(self) -> Result<()> {
+        if let Sink::File(t, path) = self {
+            t.as_file().sync_all().context("syncing the output")?;
+            t.persist(&path)
+                .with_context(|| format!("renaming the output into {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Report a library error and return its exit code.
+pub(crate) fn failed(e: &accord_tdf::Error) -> Code {
+    eprintln!("error: {e}");
+    match e.kind() {
+        ErrorKind::Integrity => Code::Negative,
+        ErrorKind::NoKey => Code::NoKey,
+        ErrorKind::Input => Code::Usage,
+    }
+}
+
+pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
+    let set = load_policies(&args.policies)?;
+    let label = read_label(&set, &args)?;
+    let mut recips = Vec::new();
+    for k in &args.kas_pub {
+        recips.extend(recipients(k)?);
+    }
+    let signer = accord_keys::load_signing_key(&args.signing_key)?;
+    let input: Box<dyn Read + Send> = if args.input == Path::new("-") {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(&args.input)
+                .with_context(|| format!("opening {}", args.input.display()))?,
+        )
+    };
+    let total = std::fs::metadata(&args.input)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let pb = progress_bar(total, "sealing");
+    let tick = |n: u64| {
+        if let Some(pb) = &pb {
+            pb.inc(n)
+        }
+    };
+    let opts = SealOptions {
+        recipients: recips,
+        require: args.require.clone(),
+        signer: &signer,
+        label,
+        segment_size: args.segment_size,
+        mime_type: args.mime_type.clone(),
+        metadata: None,
+        progress: Some(&tick),
+    };
+    let mut sink = Sink::new(&args.output)?;
+    let result = accord_tdf::seal(input, sink.writer(), &opts);
+    if let Some(pb) = &pb {
+        pb.finish_and_clear();
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => return Ok(failed(&e)),
+    };
+    sink.commit()?;
+    let kas: Vec<serde_json::Value> = summary
+        .manifest
+        .encryption_information
+        .key_access
+        .iter()
+        .map(|k| serde_json::json!({"type": k.key_type, "url": k.url, "kid": k.kid, "sid": k.sid}))
+        .collect();
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "output": display_name(&args.output),
+            "marking": opts.label.marking,
+            "plaintextSize": summary.plaintext_size,
+            "segments": summary.segments,
+            "keyAccess": kas,
+        }));
+    } else if args.output != Path::new("-") {
+        println!(
+            "sealed {} bytes ({} segments) as {} into {}",
+            summary.plaintext_size,
+            summary.segments,
+            opts.label.marking,
+            args.output.display()
+        );
+    }
+    Ok(Code::Ok)
+}
