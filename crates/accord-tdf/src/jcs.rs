@@ -13,6 +13,16 @@ pub fn canonical(v: &Value) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+/// Parse JSON text (at most 10 MB) and return its canonical bytes.
+pub fn canonicalize_json(text: &[u8]) -> Result<Vec<u8>, Error> {
+    if text.len() > 10 * 1024 * 1024 {
+        return Err(Error::Manifest("JSON text over 10 MB".into()));
+    }
+    let v: Value = serde_json::from_slice(text)
+        .map_err(|e| Error::Manifest(format!("line {} column {}: {e}", e.line(), e.column())))?;
+    canonical(&v)
+}
+
 fn write(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), Error> {
     if depth > 64 {
         return Err(Error::Manifest("JSON nested too deeply".into()));
