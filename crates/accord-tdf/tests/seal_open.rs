@@ -508,3 +508,122 @@ fn multi_gib_sparse_round_trip_streams() {
     assert_eq!(r.written, N);
     assert_eq!(check.0, N);
 }
+
+/// Rewrite the manifest JSON of a container (a new container around the same payload).
+fn with_manifest(c: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let l = accord_tdf::zip::read_layout(&mut Cursor::new(c)).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&accord_tdf::zip::read_manifest(&mut Cursor::new(c), &l).unwrap())
+            .unwrap();
+    edit(&mut v);
+    let mut w = accord_tdf::zip::ZipWriter::start(Vec::new()).unwrap();
+    w.write_payload(
+        &c[l.payload.data_offset as usize..(l.payload.data_offset + l.payload.size) as usize],
+    )
+    .unwrap();
+    w.finish(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn hostile_manifests_give_clear_errors() {
+    let f = fixture(&[KasAlg::EcP256]);
+    let c = seal_with(&f, vec![recipient(&f.kas[0], None)], &[], &data(600), 256);
+    let t = trusted(&f);
+    let check = |bad: Vec<u8>, want: &str| {
+        let err = open_with(&bad, &f.kas, &t, None).unwrap_err().to_string();
+        assert!(err.contains(want), "want `{want}` in `{err}`");
+    };
+    check(
+        with_manifest(&c, |v| {
+            v["encryptionInformation"]["method"]["algorithm"] = "AES-128-CBC".into()
+        }),
+        "unsupported: payload cipher",
+    );
+    check(
+        with_manifest(&c, |v| {
+            v["encryptionInformation"]["keyAccess"][0]["type"] = "quantum-wrapped".into()
+        }),
+        "key access type",
+    );
+    check(
+        with_manifest(&c, |v| {
+            v["encryptionInformation"]["policy"] = "!!!not base64".into()
+        }),
+        "policy binding",
+    );
+    check(
+        with_manifest(&c, |v| {
+            v["encryptionInformation"]["keyAccess"][0]["wrappedKey"] = "%%%".into()
+        }),
+        "not valid base64",
+    );
+    check(
+        with_manifest(&c, |v| {
+            v["encryptionInformation"]["integrityInformation"]["segments"][1]["segmentSize"] =
+                255.into()
+        }),
+        "encrypted size",
+    );
+    check(
+        with_manifest(&c, |v| {
+            v["encryptionInformation"]["integrityInformation"]["segments"]
+                .as_array_mut()
+                .unwrap()
+                .pop();
+        }),
+        "truncated or extended",
+    );
+    check(
+        with_manifest(&c, |v| v["payload"] = serde_json::json!([1])),
+        "malformed manifest",
+    );
+    check(
+        with_manifest(&c, |v| {
+            v["encryptionInformation"]["keyAccess"] = serde_json::json!([])
+        }),
+        "no key access",
+    );
+    // Absurd segment counts are refused before anything is allocated for them.
+    let seg = serde_json::json!({"hash": "AAAA", "segmentSize": 1, "encryptedSegmentSize": 29});
+    check(
+        with_manifest(&c, |v| {
+            v["encryptionInformation"]["integrityInformation"]["segments"] =
+                serde_json::Value::Array(vec![seg.clone(); 140_000])
+        }),
+        "segments, more than",
+    );
+    // A manifest over 10 MB is refused by the writer and by the parser.
+    let big = vec![b' '; 10 * 1024 * 1024 + 1];
+    assert!(accord_tdf::Manifest::parse(&big).is_err());
+    let w = accord_tdf::zip::ZipWriter::start(Vec::new()).unwrap();
+    assert!(w.finish(&big).is_err());
+    // Garbage and empty input.
+    assert!(matches!(
+        open_with(b"", &f.kas, &t, None),
+        Err(Error::Container(_))
+    ));
+    assert!(matches!(
+        open_with(b"PK\x05\x06 not really", &f.kas, &t, None),
+        Err(Error::Container(_))
+    ));
+}
+
+#[test]
+fn overlapping_entries_are_refused() {
+    let f = fixture(&[KasAlg::EcP256]);
+    let c = seal_with(&f, vec![recipient(&f.kas[0], None)], &[], &data(600), 256);
+    // Point the manifest's central directory entry at the payload's local header.
+    let mut bad = c.clone();
+    let name = b"0.manifest.json";
+    let cd = bad.windows(name.len()).rposition(|w| w == name).unwrap() - 46;
+    assert_eq!(&bad[cd..cd + 4], &[0x50, 0x4b, 0x01, 0x02]);
+    bad[cd + 42..cd + 46].copy_from_slice(&0u32.to_le_bytes());
+    let err = open_with(&bad, &f.kas, &t_of(&f), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("malformed container"), "{err}");
+}
+
+fn t_of(f: &Fixture) -> Vec<VerifyingKey> {
+    trusted(f)
+}
