@@ -74,12 +74,48 @@ pub struct Node {
     pub url: String,
     /// SHA-256 of the node's TLS certificate SubjectPublicKeyInfo, lower-case hex.
     pub tls_spki_sha256: String,
-    /// The node's KAS public keys, as the party descriptor writes them.
+    /// The node's online KAS public keys.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub kas_keys: Vec<String>,
+    pub kas_keys: Vec<KasKey>,
     /// The node's audit-log verifier key (C2SP note verifier key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_verifier_key: Option<String>,
+}
+
+/// A KAS public key, as `party.json` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KasKey {
+    /// The KAS algorithm (`hybrid-p384-mlkem1024`, ...).
+    pub alg: String,
+    /// SHA-256 of the SPKI, lower-case hex.
+    pub kid: String,
+    /// One `PUBLIC KEY` PEM block.
+    pub key: String,
+}
+
+impl KasKey {
+    fn entry(&self) -> accord_keys::KasKeyEntry {
+        accord_keys::KasKeyEntry {
+            alg: self.alg.clone(),
+            kid: self.kid.clone(),
+            key: self.key.clone(),
+        }
+    }
+
+    fn from_entry(e: &accord_keys::KasKeyEntry) -> Self {
+        KasKey {
+            alg: e.alg.clone(),
+            kid: e.kid.clone(),
+            key: e.key.clone(),
+        }
+    }
+
+    fn check(&self, field: &str) -> Result<(), Error> {
+        self.entry()
+            .key(field)
+            .map(|_| ())
+            .map_err(|e| Error::field(field, e.to_string()))
+    }
 }
 
 /// A party to the agreement, as taken from its party descriptor.
@@ -96,6 +132,9 @@ pub struct Party {
     pub policy: String,
     /// The keys that sign this party's records.
     pub signing_keys: SigningKeys,
+    /// The party's offline KAS public keys.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kas_keys: Vec<KasKey>,
     /// The party's node, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<Node>,
@@ -328,6 +367,9 @@ impl Body {
             let path = format!("parties[{i}]");
             check_code(&p.code, &format!("{path}.code"))?;
             signature::check_keys(&p.signing_keys, &format!("{path}.signing-keys"))?;
+            for (k, key) in p.kas_keys.iter().enumerate() {
+                key.check(&format!("{path}.kas-keys[{k}]"))?;
+            }
             if let Some(node) = &p.node {
                 check_node(node, &format!("{path}.node"))?;
             }
@@ -445,7 +487,44 @@ fn check_node(node: &Node, field: &str) -> Result<(), Error> {
             "expected 64 lower-case hex digits (SHA-256)",
         ));
     }
+    for (k, key) in node.kas_keys.iter().enumerate() {
+        key.check(&format!("{field}.kas-keys[{k}]"))?;
+    }
     Ok(())
+}
+
+impl Party {
+    /// The agreement's view of a party descriptor (`party.json` of `accord keygen`).
+    /// The descriptor must name its signing authority; its `policy_id` is the national
+    /// policy (the party code when absent, as Accord's national policies are named).
+    pub fn from_descriptor(d: &accord_keys::PartyDescriptor) -> Result<Party, Error> {
+        let authority = d.authority.clone().ok_or_else(|| {
+            Error::field(
+                "authority",
+                format!(
+                    "party.json of {} names no signing authority (such as \"Joint Staff Headquarters\")",
+                    d.party
+                ),
+            )
+        })?;
+        let keys = d
+            .signing_public_keys()
+            .map_err(|e| Error::field("signing_keys", e.to_string()))?;
+        Ok(Party {
+            code: d.party.clone(),
+            name: d.name.clone(),
+            authority,
+            policy: d.policy_id.clone().unwrap_or_else(|| d.party.clone()),
+            signing_keys: SigningKeys::from_public(&keys)?,
+            kas_keys: d.kas_keys.iter().map(KasKey::from_entry).collect(),
+            node: d.node.as_ref().map(|n| Node {
+                url: n.url.clone(),
+                tls_spki_sha256: n.tls_spki_sha256.clone(),
+                kas_keys: n.kas_keys.iter().map(KasKey::from_entry).collect(),
+                log_verifier_key: Some(n.log_verifier_key.clone()),
+            }),
+        })
+    }
 }
 
 // ---------------------------------------------------------------- reading
@@ -604,6 +683,11 @@ pub fn read_party(v: &Value, path: &str) -> Result<Party, Error> {
     let policy = o.string("policy", MAX_SHORT)?;
     let keys_path = o.path("signing-keys");
     let signing_keys = read_keys(o.req("signing-keys")?, &keys_path)?;
+    let kas_path = o.path("kas-keys");
+    let mut kas_keys = Vec::new();
+    for (i, k) in o.array("kas-keys", 64)?.iter().enumerate() {
+        kas_keys.push(read_kas_key(k, &format!("{kas_path}[{i}]"))?);
+    }
     let node = match o.get("node") {
         None => None,
         Some(n) => Some(read_node(n, &o.path("node"))?),
@@ -615,6 +699,7 @@ pub fn read_party(v: &Value, path: &str) -> Result<Party, Error> {
         authority,
         policy,
         signing_keys,
+        kas_keys,
         node,
     })
 }
@@ -638,7 +723,7 @@ fn read_node(v: &Value, path: &str) -> Result<Node, Error> {
     let mut kas_keys = Vec::new();
     let kas_path = o.path("kas-keys");
     for (i, k) in o.array("kas-keys", 64)?.iter().enumerate() {
-        kas_keys.push(as_string(k, &format!("{kas_path}[{i}]"), 16384)?);
+        kas_keys.push(read_kas_key(k, &format!("{kas_path}[{i}]"))?);
     }
     let log_verifier_key = o.opt_string("log-verifier-key", 16384)?;
     o.finish()?;
@@ -648,6 +733,17 @@ fn read_node(v: &Value, path: &str) -> Result<Node, Error> {
         kas_keys,
         log_verifier_key,
     })
+}
+
+fn read_kas_key(v: &Value, path: &str) -> Result<KasKey, Error> {
+    let mut o = Obj::new(v, path)?;
+    let k = KasKey {
+        alg: o.string("alg", MAX_SHORT)?,
+        kid: o.string("kid", MAX_SHORT)?,
+        key: o.string("key", 16384)?,
+    };
+    o.finish()?;
+    Ok(k)
 }
 
 fn read_record(v: &Value, path: &str) -> Result<Record, Error> {

@@ -13,18 +13,22 @@
 #![warn(missing_docs)]
 
 pub mod canonical;
+pub mod decision;
 mod document;
 mod error;
 mod lifecycle;
+mod person;
 mod reader;
 pub mod signature;
 mod when;
 
+pub use decision::{decide, Decision, Person, PersonStatus, Reason, Request, Rule};
 pub use document::{
-    Agreement, Body, Node, Party, Predecessor, Record, RecordKind, Scope, Translation, MAX_PARTIES,
-    MAX_RECORDS, RECORD_CONTEXT,
+    Agreement, Body, KasKey, Node, Party, Predecessor, Record, RecordKind, Scope, Translation,
+    MAX_PARTIES, MAX_RECORDS, RECORD_CONTEXT,
 };
 pub use error::Error;
 pub use lifecycle::{status, verify, verify_renewal, Finding, Invalid, Status, StatusReport};
+pub use person::{ClearanceSource, PersonFile, MAX_PERSON_JSON};
 pub use signature::{HybridSignature, Signer, SigningKeys};
 pub use when::Time;

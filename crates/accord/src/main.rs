@@ -27,6 +27,11 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     // One variant per command group; each group lives in its own module under `cmd/`.
+    /// Agreements: draft, approve, sign, terminate, renew, status, verify.
+    #[command(subcommand)]
+    Agreement(cmd::agreement::AgreementCommand),
+    /// The full access decision: person + label + agreement + party + time.
+    Decide(cmd::decide::DecideArgs),
     /// Show a sealed object's label, signer, key access and segments (no key needed).
     Inspect(cmd::inspect::InspectArgs),
     /// Open a sealed object with local KAS keys.
@@ -44,6 +49,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = exit::Output { json: cli.json };
     let result: anyhow::Result<exit::Code> = match cli.command {
+        Command::Agreement(cmd) => cmd::agreement::run(cmd, &out),
+        Command::Decide(args) => cmd::decide::run(args, &out),
         Command::Inspect(args) => cmd::inspect::run(args, &out),
         Command::Open(args) => cmd::open::run(args, &out),
         Command::Seal(args) => cmd::seal::run(args, &out),

@@ -36,6 +36,7 @@ impl Fixture {
             authority: authority.into(),
             policy: code.into(),
             signing_keys: Signer::public_keys(signer).unwrap(),
+            kas_keys: vec![],
             node: None,
         }
     }

@@ -4,3 +4,5 @@ pub mod audit;
 pub mod seal;
 pub mod open;
 pub mod inspect;
+pub mod agreement;
+pub mod decide;

@@ -1,0 +1,420 @@
+//! `accord agreement`: draft, approve, sign, terminate, renew, and check agreements.
+//! All rules live in `accord-agreement`; this module reads and writes the files.
+
+use crate::exit::{Code, Output};
+use crate::input::{display_name, read_bounded};
+use accord_agreement::{
+    status, verify, verify_renewal, Agreement, Body, Finding, Party, Scope, Time, Translation,
+};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Agreements: the signed documents that let parties exchange.
+#[derive(Subcommand, Debug)]
+pub enum AgreementCommand {
+    /// Draft a new agreement from the parties' party.json files.
+    #[command(
+        after_help = "Example:\n  accord agreement init --id CISMOA-2023 --title \"US-Pakistan CIS-MOA\" \\\n    --party keys/pak/party.json --party keys/usa/party.json \\\n    --scope EXERCISES,TRAINING --effective 2023-08-01 --years 15 --ceiling SECRET -o agreement.toml\n\n--effective takes an RFC 3339 time with a zone, or a date (YYYY-MM-DD) meaning 00:00:00Z that day.\nBy default every party's national policy translates into every other's; --translate FROM:TO lists them instead.\n\nExit codes: 0 ok, 2 usage or input error."
+    )]
+    Init(InitArgs),
+    /// Record the signing party's internal approval (e.g. a cabinet circulation summary).
+    #[command(
+        after_help = "Example:\n  accord agreement approve agreement.toml --key keys/pak/signing.key --reference \"Cabinet circulation summary\"\n\nThe signing party is the one whose public keys match the key given.\n\nExit codes: 0 ok, 2 usage or input error."
+    )]
+    Approve(ApproveArgs),
+    /// Sign the agreement for the party whose key is given (countersigned once all have).
+    #[command(
+        after_help = "Example:\n  accord agreement sign agreement.toml --key keys/usa/signing.key\n\nExit codes: 0 ok, 2 usage or input error."
+    )]
+    Sign(SignArgs),
+    /// Give the signing party's notice of termination, effective at a time.
+    #[command(
+        after_help = "Example:\n  accord agreement terminate agreement.toml --key keys/pak/signing.key --effective 2030-01-01T00:00:00Z\n\nExit codes: 0 ok, 2 usage or input error."
+    )]
+    Terminate(TerminateArgs),
+    /// Draft a renewal naming this agreement as its predecessor.
+    #[command(
+        after_help = "Example:\n  accord agreement renew agreement.toml --years 15 -o renewed.toml\n\nThe renewal takes effect when its predecessor ends (or at --effective, not earlier),\nhas version + 1 and the same parties, scopes, ceiling, translations and terms.\n\nExit codes: 0 ok, 2 usage or input error."
+    )]
+    Renew(RenewArgs),
+    /// Print the status at a time: draft, approved, countersigned, in-force, expired or terminated.
+    #[command(
+        after_help = "Example:\n  accord agreement status agreement.toml --at 2030-01-01T00:00:00Z\n  accord --json agreement status agreement.toml   # {\"status\": ..., \"reasons\": [...]}\n\nExit codes: 0 ok, 2 usage or input error (including a document that does not verify)."
+    )]
+    Status(StatusArgs),
+    /// Verify every record and signature of an agreement.
+    #[command(
+        after_help = "Example:\n  accord agreement verify agreement.toml\n  accord agreement verify renewed.toml --predecessor agreement.toml\n\nExit codes: 0 valid, 1 invalid (with reasons: which record, which signature), 2 unreadable."
+    )]
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `accord agreement init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Agreement id (letters, digits, '-', '_', '.').
+    #[arg(long)]
+    pub id: String,
+    /// Title.
+    #[arg(long)]
+    pub title: String,
+    /// A party's party.json (give at least two).
+    #[arg(long = "party", value_name = "PARTY.json", required = true)]
+    pub parties: Vec<PathBuf>,
+    /// Scopes covered: EXERCISES, OPERATIONS, TRAINING, BASING, EQUIPMENT (comma-separated).
+    #[arg(long = "scope", value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// When it takes effect: RFC 3339 with a zone, or YYYY-MM-DD (00:00:00Z).
+    #[arg(long)]
+    pub effective: String,
+    /// How many years it runs.
+    #[arg(long)]
+    pub years: u32,
+    /// Highest classification exchanged.
+    #[arg(long)]
+    pub ceiling: Option<String>,
+    /// A policy translation FROM:TO the agreement provides for (repeatable).
+    #[arg(long = "translate", value_name = "FROM:TO")]
+    pub translations: Vec<String>,
+    /// Free-text terms.
+    #[arg(long)]
+    pub terms: Option<String>,
+    /// Where to write the agreement (TOML); an existing file is not overwritten.
+    #[arg(short = 'o', long = "out")]
+    pub out: PathBuf,
+}
+
+/// Arguments of `accord agreement approve`.
+#[derive(Args, Debug)]
+pub struct ApproveArgs {
+    /// The agreement (TOML), updated in place.
+    pub agreement: PathBuf,
+    /// The signing party's signing.key.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The approval's reference, e.g. "Cabinet circulation summary".
+    #[arg(long)]
+    pub reference: String,
+    /// The record's time (default: now); RFC 3339 with a zone, or YYYY-MM-DD.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of `accord agreement sign`.
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// The agreement (TOML), updated in place.
+    pub agreement: PathBuf,
+    /// The signing party's signing.key.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The record's time (default: now); RFC 3339 with a zone, or YYYY-MM-DD.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of `accord agreement terminate`.
+#[derive(Args, Debug)]
+pub struct TerminateArgs {
+    /// The agreement (TOML), updated in place.
+    pub agreement: PathBuf,
+    /// The terminating party's signing.key.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// When the termination takes effect (not before the notice).
+    #[arg(long)]
+    pub effective: String,
+    /// The notice's time (default: now); RFC 3339 with a zone, or YYYY-MM-DD.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of `accord agreement renew`.
+#[derive(Args, Debug)]
+pub struct RenewArgs {
+    /// The agreement to renew.
+    pub agreement: PathBuf,
+    /// How many years the renewal runs.
+    #[arg(long)]
+    pub years: u32,
+    /// When the renewal takes effect (default: when the predecessor ends).
+    #[arg(long)]
+    pub effective: Option<String>,
+    /// The renewal's id (default: the predecessor's).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Where to write the renewal; an existing file is not overwritten.
+    #[arg(short = 'o', long = "out")]
+    pub out: PathBuf,
+}
+
+/// Arguments of `accord agreement status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The agreement.
+    pub agreement: PathBuf,
+    /// The time to compute the status at (default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of `accord agreement verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The agreement.
+    pub agreement: PathBuf,
+    /// For a renewal: the predecessor document, checked against the renewal.
+    #[arg(long)]
+    pub predecessor: Option<PathBuf>,
+}
+
+pub fn run(cmd: AgreementCommand, out: &Output) -> Result<Code> {
+    match cmd {
+        AgreementCommand::Init(a) => init(a, out),
+        AgreementCommand::Approve(a) => {
+            let at = time_arg(a.at.as_deref(), "--at")?;
+            update(&a.agreement, &a.key, out, |doc, key| {
+                doc.approve(key, &a.reference, at).map(|_| ())
+            })
+        }
+        AgreementCommand::Sign(a) => {
+            let at = time_arg(a.at.as_deref(), "--at")?;
+            update(&a.agreement, &a.key, out, |doc, key| {
+                doc.sign(key, at).map(|_| ())
+            })
+        }
+        AgreementCommand::Terminate(a) => {
+            let at = time_arg(a.at.as_deref(), "--at")?;
+            let effective = Time::parse_time_or_date(&a.effective).context("--effective")?;
+            update(&a.agreement, &a.key, out, |doc, key| {
+                doc.terminate(key, effective, at).map(|_| ())
+            })
+        }
+        AgreementCommand::Renew(a) => renew(a, out),
+        AgreementCommand::Status(a) => status_cmd(a, out),
+        AgreementCommand::Verify(a) => verify_cmd(a, out),
+    }
+}
+
+/// A time argument, or now.
+pub fn time_arg(value: Option<&str>, flag: &str) -> Result<Time> {
+    match value {
+        None => Ok(Time::now()),
+        Some(v) => Time::parse_time_or_date(v).with_context(|| flag.to_string()),
+    }
+}
+
+/// Read an agreement file (TOML, or JSON when it starts with `{`).
+pub fn load(path: &Path) -> Result<Agreement> {
+    let bytes = read_bounded(path)?;
+    let text = std::str::from_utf8(&bytes)
+        .with_context(|| format!("{} is not UTF-8", display_name(path)))?;
+    Agreement::parse(text).with_context(|| format!("reading agreement {}", display_name(path)))
+}
+
+/// Write a file through a temporary file and a rename, so a crash never leaves half a
+/// document. `fresh` refuses to replace an existing file.
+fn save(path: &Path, doc: &Agreement, fresh: bool) -> Result<()> {
+    if fresh && path.exists() {
+        bail!(
+            "{} already exists; choose another file or remove it",
+            path.display()
+        );
+    }
+    let text = doc.to_toml()?;
+    let name = path.file_name().context("the output path names no file")?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn init(a: InitArgs, out: &Output) -> Result<Code> {
+    let mut parties: Vec<Party> = Vec::new();
+    for p in &a.parties {
+        let d = accord_keys::load_party(p)?;
+        parties.push(Party::from_descriptor(&d).with_context(|| format!("party {}", p.display()))?);
+    }
+    let mut scopes = Vec::new();
+    for s in &a.scopes {
+        let s = s.trim();
+        let scope = Scope::parse(&s.to_ascii_uppercase()).with_context(|| {
+            format!("--scope {s}: expected EXERCISES, OPERATIONS, TRAINING, BASING or EQUIPMENT")
+        })?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    let effective_from = Time::parse_time_or_date(&a.effective).context("--effective")?;
+    let expires = effective_from.plus_years(a.years)?;
+    if a.years == 0 || a.years > 100 {
+        bail!("--years must be between 1 and 100");
+    }
+    let translations = if a.translations.is_empty() {
+        let mut t = Vec::new();
+        for p in &parties {
+            for q in &parties {
+                if p.policy != q.policy
+                    && !t
+                        .iter()
+                        .any(|x: &Translation| x.from == p.policy && x.to == q.policy)
+                {
+                    t.push(Translation {
+                        from: p.policy.clone(),
+                        to: q.policy.clone(),
+                    });
+                }
+            }
+        }
+        t
+    } else {
+        a.translations
+            .iter()
+            .map(|s| match s.split_once(':') {
+                Some((f, t)) if !f.is_empty() && !t.is_empty() => Ok(Translation {
+                    from: f.into(),
+                    to: t.into(),
+                }),
+                _ => bail!("--translate {s}: expected FROM:TO, such as PAK:USA"),
+            })
+            .collect::<Result<_>>()?
+    };
+    let doc = Agreement::draft(Body {
+        id: a.id,
+        title: a.title,
+        version: 1,
+        predecessor: None,
+        effective_from,
+        expires,
+        scopes,
+        ceiling: a.ceiling,
+        translations,
+        terms: a.terms.unwrap_or_default(),
+        parties,
+    })?;
+    save(&a.out, &doc, true)?;
+    report(
+        out,
+        &doc,
+        &format!("drafted agreement {} in {}", doc.body.id, a.out.display()),
+    );
+    Ok(Code::Ok)
+}
+
+fn update(
+    path: &Path,
+    key: &Path,
+    out: &Output,
+    f: impl FnOnce(&mut Agreement, &accord_keys::SigningKey) -> Result<(), accord_agreement::Error>,
+) -> Result<Code> {
+    let mut doc = load(path)?;
+    let key = accord_keys::load_signing_key(key)?;
+    f(&mut doc, &key)?;
+    save(path, &doc, false)?;
+    let r = doc.records.last().expect("a record was added");
+    let what = match &r.kind {
+        accord_agreement::RecordKind::Approve { reference } => format!(
+            "{} approved agreement {} ({reference})",
+            r.party, doc.body.id
+        ),
+        accord_agreement::RecordKind::Sign => {
+            format!("{} signed agreement {}", r.party, doc.body.id)
+        }
+        accord_agreement::RecordKind::Terminate { effective } => {
+            format!(
+                "{} gave notice of termination of agreement {} with effect from {effective}",
+                r.party, doc.body.id
+            )
+        }
+    };
+    report(out, &doc, &what);
+    Ok(Code::Ok)
+}
+
+fn report(out: &Output, doc: &Agreement, what: &str) {
+    if out.json {
+        out.print_json(&json!({
+            "id": doc.body.id,
+            "version": doc.body.version,
+            "records": doc.records.len(),
+            "message": what,
+        }));
+    } else {
+        println!("{what}");
+    }
+}
+
+fn renew(a: RenewArgs, out: &Output) -> Result<Code> {
+    let doc = load(&a.agreement)?;
+    let effective = match &a.effective {
+        Some(e) => Some(Time::parse_time_or_date(e).context("--effective")?),
+        None => None,
+    };
+    let new = doc.renew(a.years, effective, a.id)?;
+    save(&a.out, &new, true)?;
+    report(
+        out,
+        &new,
+        &format!(
+            "drafted renewal {} version {} in {}, effective {} until {}",
+            new.body.id,
+            new.body.version,
+            a.out.display(),
+            new.body.effective_from,
+            new.body.expires
+        ),
+    );
+    Ok(Code::Ok)
+}
+
+fn status_cmd(a: StatusArgs, out: &Output) -> Result<Code> {
+    let doc = load(&a.agreement)?;
+    let at = time_arg(a.at.as_deref(), "--at")?;
+    let report = status(&doc, at)?;
+    if out.json {
+        out.print_json(&json!({ "status": report.status, "reasons": report.reasons }));
+    } else {
+        println!("{}", report.status);
+        for r in &report.reasons {
+            println!("  {r}");
+        }
+    }
+    Ok(Code::Ok)
+}
+
+fn verify_cmd(a: VerifyArgs, out: &Output) -> Result<Code> {
+    let doc = load(&a.agreement)?;
+    let mut findings: Vec<Finding> = verify(&doc);
+    if let Some(p) = &a.predecessor {
+        let pred = load(p)?;
+        findings.extend(verify_renewal(&doc, &pred));
+    }
+    let valid = findings.is_empty();
+    if out.json {
+        out.print_json(&json!({
+            "valid": valid,
+            "id": doc.body.id,
+            "version": doc.body.version,
+            "records": doc.records.len(),
+            "reasons": findings.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+        }));
+    } else if valid {
+        println!(
+            "valid: agreement {} version {}, {} record(s), every signature verifies",
+            doc.body.id,
+            doc.body.version,
+            doc.records.len()
+        );
+    } else {
+        println!(
+            "invalid: agreement {} version {}",
+            doc.body.id, doc.body.version
+        );
+        for f in &findings {
+            println!("  {f}");
+        }
+    }
+    Ok(if valid { Code::Ok } else { Code::Negative })
+}
