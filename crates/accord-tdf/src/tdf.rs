@@ -264,9 +264,9 @@ pub fn seal<R: Read + Send, W: Write>(
         scope.spawn(move || {
             let mut eof = false;
             while !eof {
-                let mut batch = free_rx.try_recv().unwrap_or_default();
-                batch.clear();
+                // Reuse the buffers of a batch already written, if one came back.
                 let mut spare = free_rx.try_recv().unwrap_or_default();
+                let mut batch = Vec::with_capacity(per_batch);
                 for _ in 0..per_batch {
                     let mut b = spare
                         .pop()
