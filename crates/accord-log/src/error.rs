@@ -66,12 +66,12 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// File system error, with the path involved.
-    #[error("{path}: {source}")]
+    #[error("{path}: {err}")]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message; not repeated as a cause).
+        err: std::io::Error,
     },
     /// HTTP transport error.
     #[error("HTTP {url}: {msg}")]
@@ -100,7 +100,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            err: source,
         }
     }
 }

@@ -138,8 +138,10 @@ impl TlogProof {
         let proof: Vec<Vec<u8>> = self.proof.iter().map(|h| h.to_vec()).collect();
         verify_inclusion(self.index, cp.size, &leaf_hash(entry), &proof, &cp.root).map_err(
             |e| {
+                let why = e.to_string();
+                let why = why.trim_start_matches("proof: ").to_string();
                 Error::Proof(format!(
-                    "entry {} is not in the tree of size {}: {e}",
+                    "entry {} is not in the tree of size {}: {why}",
                     self.index, cp.size
                 ))
             },

@@ -567,6 +567,12 @@ impl Log {
     /// journal that the checkpoint does not yet cover, and start the writer threads.
     pub fn open(dir: &Path, opts: LogOptions) -> Result<Log, Error> {
         let pdir = private_dir(dir);
+        if !pdir.join(KEY_FILE).is_file() {
+            return Err(Error::Invalid(format!(
+                "{} is not an audit log this node writes (no {PRIVATE_DIR}/{KEY_FILE}); create one with `accord audit init`",
+                dir.display()
+            )));
+        }
         let lock_path = pdir.join(LOCK_FILE);
         let lock = OpenOptions::new()
             .create(true)

@@ -215,7 +215,11 @@ fn failure(e: accord_log::Error, out: &Output) -> Result<Code> {
     if out.json {
         out.print_json(&json!({"verified": false, "error": e.to_string()}));
     }
-    eprintln!("verification failed: {e}");
+    let msg = e.to_string();
+    eprintln!(
+        "verification failed: {}",
+        msg.trim_start_matches("verification failed: ")
+    );
     Ok(Code::Negative)
 }
 
