@@ -161,7 +161,15 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
 
     // 1. In force.
     match status(agreement, at) {
-        Err(invalid) => say(&mut deny, Rule::AgreementInForce, invalid.to_string()),
+        Err(invalid) => {
+            for f in &invalid.findings {
+                say(
+                    &mut deny,
+                    Rule::AgreementInForce,
+                    format!("agreement {id} does not verify: {f}"),
+                );
+            }
+        }
         Ok(report) if report.status == Status::InForce => say(
             &mut ok,
             Rule::AgreementInForce,

@@ -400,9 +400,14 @@ fn verify_cmd(a: VerifyArgs, out: &Output) -> Result<Code> {
             "records": doc.records.len(),
             "reasons": findings.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
         }));
+    } else if valid && doc.records.is_empty() {
+        println!(
+            "valid: agreement {} version {}, no records yet (an unsigned draft)",
+            doc.body.id, doc.body.version
+        );
     } else if valid {
         println!(
-            "valid: agreement {} version {}, {} record(s), every signature verifies",
+            "valid: agreement {} version {}, {} records, every signature verifies",
             doc.body.id,
             doc.body.version,
             doc.records.len()

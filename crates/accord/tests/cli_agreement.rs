@@ -1,0 +1,333 @@
+//! CLI tests for `accord agreement ...` and `accord decide`: trycmd cases in
+//! tests/cmd/agreement/ over committed fixtures (made by data/make-fixtures.sh), and
+//! assert-style tests for the commands that sign with fresh keys.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+#[test]
+fn cli_agreement_cases() {
+    trycmd::TestCases::new().case("tests/cmd/agreement/*.toml");
+}
+
+fn accord(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(args)
+        .output()
+        .expect("run accord")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = accord(args);
+    assert!(
+        out.status.success(),
+        "accord {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn keygen(dir: &Path, party: &str, authority: &str) {
+    ok(&[
+        "keygen",
+        "--out",
+        dir.to_str().unwrap(),
+        "--party",
+        party,
+        "--authority",
+        authority,
+        "--policy",
+        party,
+    ]);
+}
+
+fn status_json(file: &str, at: &str) -> serde_json::Value {
+    serde_json::from_str(&ok(&["--json", "agreement", "status", file, "--at", at])).unwrap()
+}
+
+/// The whole lifecycle through the command line with fresh keys: init, approvals,
+/// signatures, status by time, termination, renewal, and refusals.
+#[test]
+fn lifecycle_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |p: &str| tmp.path().join(p).to_str().unwrap().to_string();
+    keygen(&tmp.path().join("pak"), "PAK", "Joint Staff Headquarters");
+    keygen(&tmp.path().join("usa"), "USA", "Department of Defense");
+    keygen(&tmp.path().join("gbr"), "GBR", "Ministry of Defence");
+    let a = d("agreement.toml");
+    ok(&[
+        "agreement",
+        "init",
+        "--id",
+        "CISMOA-2005",
+        "--title",
+        "CIS-MOA",
+        "--party",
+        &d("pak/party.json"),
+        "--party",
+        &d("usa/party.json"),
+        "--scope",
+        "EXERCISES,TRAINING",
+        "--effective",
+        "2005-10-01",
+        "--years",
+        "15",
+        "--ceiling",
+        "SECRET",
+        "-o",
+        &a,
+    ]);
+    // init never overwrites.
+    let again = accord(&[
+        "agreement",
+        "init",
+        "--id",
+        "X",
+        "--title",
+        "X",
+        "--party",
+        &d("pak/party.json"),
+        "--party",
+        &d("usa/party.json"),
+        "--scope",
+        "EXERCISES",
+        "--effective",
+        "2005-10-01",
+        "--years",
+        "1",
+        "-o",
+        &a,
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(status_json(&a, "2010-01-01")["status"], "draft");
+
+    // A key of no party is refused, and the document is left unchanged.
+    let before = std::fs::read(&a).unwrap();
+    let out = accord(&[
+        "agreement",
+        "approve",
+        &a,
+        "--key",
+        &d("gbr/signing.key"),
+        "--reference",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("the key given is not the signing key of any party to agreement CISMOA-2005 (parties: PAK, USA)"));
+    assert_eq!(std::fs::read(&a).unwrap(), before);
+
+    // Signing before approving is refused.
+    let out = accord(&[
+        "agreement",
+        "sign",
+        &a,
+        "--key",
+        &d("pak/signing.key"),
+        "--at",
+        "2005-09-01",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PAK signed before approving"));
+
+    ok(&[
+        "agreement",
+        "approve",
+        &a,
+        "--key",
+        &d("pak/signing.key"),
+        "--reference",
+        "Cabinet circulation summary",
+        "--at",
+        "2005-09-01",
+    ]);
+    ok(&[
+        "agreement",
+        "approve",
+        &a,
+        "--key",
+        &d("usa/signing.key"),
+        "--reference",
+        "DoD",
+        "--at",
+        "2005-09-02",
+    ]);
+    assert_eq!(status_json(&a, "2010-01-01")["status"], "approved");
+    ok(&[
+        "agreement",
+        "sign",
+        &a,
+        "--key",
+        &d("usa/signing.key"),
+        "--at",
+        "2005-09-03",
+    ]);
+    let out = ok(&[
+        "agreement",
+        "sign",
+        &a,
+        "--key",
+        &d("pak/signing.key"),
+        "--at",
+        "2005-09-04",
+    ]);
+    assert_eq!(out, "PAK signed agreement CISMOA-2005\n");
+    assert_eq!(status_json(&a, "2005-09-05")["status"], "countersigned");
+    assert_eq!(status_json(&a, "2010-01-01")["status"], "in-force");
+    let expired = status_json(&a, "2021-01-01");
+    assert_eq!(expired["status"], "expired");
+    assert_eq!(
+        expired["reasons"][0],
+        "agreement CISMOA-2005 expired on 2020-10-01T00:00:00Z"
+    );
+    assert!(accord(&["agreement", "verify", &a]).status.success());
+
+    // Renewal, then its own lifecycle.
+    let r = d("renewed.toml");
+    ok(&[
+        "agreement",
+        "renew",
+        &a,
+        "--years",
+        "15",
+        "-o",
+        &r,
+        "--effective",
+        "2023-08-01",
+    ]);
+    assert_eq!(status_json(&r, "2024-01-01")["status"], "draft");
+    ok(&[
+        "agreement",
+        "approve",
+        &r,
+        "--key",
+        &d("pak/signing.key"),
+        "--reference",
+        "Federal cabinet approval by circulation summary",
+        "--at",
+        "2023-07-01",
+    ]);
+    ok(&[
+        "agreement",
+        "approve",
+        &r,
+        "--key",
+        &d("usa/signing.key"),
+        "--reference",
+        "DoD",
+        "--at",
+        "2023-07-02",
+    ]);
+    ok(&[
+        "agreement",
+        "sign",
+        &r,
+        "--key",
+        &d("pak/signing.key"),
+        "--at",
+        "2023-07-03",
+    ]);
+    ok(&[
+        "agreement",
+        "sign",
+        &r,
+        "--key",
+        &d("usa/signing.key"),
+        "--at",
+        "2023-07-04",
+    ]);
+    assert_eq!(status_json(&r, "2024-01-01")["status"], "in-force");
+    assert!(accord(&["agreement", "verify", &r, "--predecessor", &a])
+        .status
+        .success());
+
+    // Termination with notice.
+    ok(&[
+        "agreement",
+        "terminate",
+        &r,
+        "--key",
+        &d("usa/signing.key"),
+        "--effective",
+        "2030-01-01",
+        "--at",
+        "2025-01-01",
+    ]);
+    assert_eq!(status_json(&r, "2029-12-31")["status"], "in-force");
+    assert_eq!(status_json(&r, "2030-01-01")["status"], "terminated");
+    // A backdated termination is refused.
+    let out = accord(&[
+        "agreement",
+        "terminate",
+        &r,
+        "--key",
+        &d("pak/signing.key"),
+        "--effective",
+        "2024-01-01",
+        "--at",
+        "2025-02-01",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // One byte changed anywhere in the signed body: verify says invalid (1).
+    let text = std::fs::read_to_string(&a).unwrap();
+    std::fs::write(&a, text.replacen("CIS-MOA", "CIS-MOB", 1)).unwrap();
+    let out = accord(&["agreement", "verify", &a]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("record 1: (approve by PAK) signature of PAK"));
+}
+
+/// An Ed25519 signing key cannot sign an agreement (ECDSA P-384 is required).
+#[test]
+fn init_refuses_a_party_without_a_p384_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |s: &str| tmp.path().join(s).to_str().unwrap().to_string();
+    ok(&[
+        "keygen",
+        "--out",
+        &p("pak"),
+        "--party",
+        "PAK",
+        "--authority",
+        "JSHQ",
+        "--signing",
+        "ed25519",
+    ]);
+    ok(&[
+        "keygen",
+        "--out",
+        &p("usa"),
+        "--party",
+        "USA",
+        "--authority",
+        "DoD",
+    ]);
+    let out = accord(&[
+        "agreement",
+        "init",
+        "--id",
+        "A",
+        "--title",
+        "A",
+        "--party",
+        &p("pak/party.json"),
+        "--party",
+        &p("usa/party.json"),
+        "--scope",
+        "EXERCISES",
+        "--effective",
+        "2023-08-01",
+        "--years",
+        "15",
+        "-o",
+        &p("a.toml"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ES384"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
