@@ -186,9 +186,18 @@ impl Clearance {
         Ok(clearance)
     }
 
-    /// The JSON form.
+    /// The JSON form, pretty-printed with the documented key order.
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string_pretty(&self.json_form()).expect("clearance JSON serializes") + "\n"
+    }
+
+    /// The JSON form as a value.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(ClearanceJson {
+        serde_json::to_value(self.json_form()).expect("clearance JSON serializes")
+    }
+
+    fn json_form(&self) -> ClearanceJson {
+        ClearanceJson {
             policy: PolicyJson {
                 name: Some(self.policy.name.clone()),
                 id: Some(self.policy.id.clone()),
@@ -199,8 +208,7 @@ impl Clearance {
                 .map(|c| c.name.clone())
                 .collect(),
             categories: json_categories(&self.categories),
-        })
-        .expect("clearance JSON serializes")
+        }
     }
 
     /// The spiffy XML form.

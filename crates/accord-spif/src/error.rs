@@ -153,12 +153,12 @@ pub enum Error {
         reason: String,
     },
     /// A file or directory of policies could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path that failed.
         path: String,
         /// The operating system's reason.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

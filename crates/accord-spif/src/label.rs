@@ -285,7 +285,8 @@ impl Label {
             LabelFormat::Stanag4774 => self.to_stanag_xml(),
             LabelFormat::Spiffy => self.to_spiffy_xml(),
             LabelFormat::Json => {
-                serde_json::to_string_pretty(&self.to_json()).expect("JSON values serialize") + "\n"
+                serde_json::to_string_pretty(&self.json_form()).expect("label JSON serializes")
+                    + "\n"
             }
         }
     }
@@ -393,9 +394,14 @@ impl Label {
         s
     }
 
-    /// The JSON form as a value.
+    /// The JSON form as a value (object keys sorted; [`Label::write`] keeps the
+    /// documented key order).
     pub fn to_json(&self) -> serde_json::Value {
-        let j = LabelJson {
+        serde_json::to_value(self.json_form()).expect("label JSON serializes")
+    }
+
+    fn json_form(&self) -> LabelJson {
+        LabelJson {
             kind: match self.kind {
                 LabelKind::Originator => None,
                 LabelKind::Alternative => Some("alternative".to_string()),
@@ -409,8 +415,7 @@ impl Label {
             originator_id: self.originator_id.clone(),
             creation_date_time: self.creation_date_time.clone(),
             review_date_time: self.review_date_time.clone(),
-        };
-        serde_json::to_value(j).expect("label JSON serializes")
+        }
     }
 }
 

@@ -37,7 +37,7 @@ impl PolicySet {
     pub fn load_path(&mut self, path: &Path) -> Result<()> {
         let io = |e: std::io::Error| Error::Io {
             path: path.display().to_string(),
-            source: e,
+            error: e,
         };
         let meta = std::fs::metadata(path).map_err(io)?;
         if meta.is_dir() {
@@ -102,7 +102,7 @@ pub(crate) fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>> {
     use std::io::Read;
     let io = |e: std::io::Error| Error::Io {
         path: path.display().to_string(),
-        source: e,
+        error: e,
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut buf = Vec::new();

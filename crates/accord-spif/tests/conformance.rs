@@ -58,7 +58,7 @@ fn load_policy(set: &mut PolicySet, file: &str) -> Result<(), Error> {
 fn read_input(name: &str) -> Result<Vec<u8>, Error> {
     std::fs::read(dir().join(name)).map_err(|e| Error::Io {
         path: name.to_string(),
-        source: e,
+        error: e,
     })
 }
 

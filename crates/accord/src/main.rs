@@ -43,6 +43,12 @@ pub enum Command {
     /// Tamper-evident audit log: append, prove, verify, witness.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Security policies (XML-SPIF): show what a policy defines.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
+    /// Confidentiality labels: render, parse, check, decide, translate.
+    #[command(subcommand)]
+    Label(cmd::label::LabelCommand),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,8 @@ fn main() -> ExitCode {
         Command::Seal(args) => cmd::seal::run(args, &out),
         Command::Keygen(args) => cmd::keygen::run(args, &out),
         Command::Audit(cmd) => cmd::audit::run(cmd, &out),
+        Command::Policy(cmd) => cmd::policy::run(cmd, &out),
+        Command::Label(cmd) => cmd::label::run(cmd, &out),
     };
     exit::finish(result)
 }

@@ -6,3 +6,5 @@ pub mod open;
 pub mod inspect;
 pub mod agreement;
 pub mod decide;
+pub mod policy;
+pub mod label;

@@ -1,0 +1,243 @@
+//! `accord label`: render, parse, check, decide and translate confidentiality labels.
+
+use crate::exit::{Code, Output};
+use crate::input::{display_name, read_bounded};
+use accord_spif::{decide, Clearance, Label, LabelFormat, PolicySet};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Confidentiality labels (STANAG 4774 XML, spiffy XML or JSON).
+#[derive(Subcommand, Debug)]
+pub enum LabelCommand {
+    /// Print a label's marking (and with --json its colour).
+    #[command(
+        after_help = "Examples:\n  accord label render --policy policies label.xml\n  accord label render --policy nato.xml --lang fr label.xml\n  accord --json label render --policy policies label.xml   # {\"marking\": \"...\", \"color\": \"...\"}\n\nExit codes: 0 ok, 2 usage or input error."
+    )]
+    Render {
+        #[command(flatten)]
+        policies: Policies,
+        /// Language of the marking (xml:lang, e.g. fr, fr-CA); default: the policy's default.
+        #[arg(long, default_value = "")]
+        lang: String,
+        /// The label file, or - for standard input.
+        #[arg(value_name = "LABEL_FILE")]
+        label: PathBuf,
+    },
+    /// Read a marking (what a person types) as a label and print it.
+    #[command(
+        after_help = "Examples:\n  accord label parse --policy policies/usa.xml \"SECRET//REL TO USA, PAK\"\n  accord label parse --policy policies \"SECRET//NOFORN\" --format json\n\nWith several policies, the first (in --policy order) that reads the marking is used.\nExit codes: 0 valid label, 1 the marking reads as a label its policy forbids (reasons on stderr), 2 the marking cannot be read."
+    )]
+    Parse {
+        #[command(flatten)]
+        policies: Policies,
+        /// The marking, e.g. "SECRET//REL TO USA, PAK".
+        #[arg(value_name = "MARKING")]
+        marking: String,
+        /// Output form (--json implies json).
+        #[arg(long, value_enum, default_value = "4774")]
+        format: Format,
+        /// Language of the marking (xml:lang).
+        #[arg(long, default_value = "")]
+        lang: String,
+    },
+    /// Validate a label against its policy, with reasons.
+    #[command(
+        after_help = "Examples:\n  accord label check --policy policies label.xml\n  accord --json label check --policy policies label.xml   # {\"valid\": bool, \"reasons\": [...]}\n\nExit codes: 0 valid, 1 invalid, 2 usage or input error."
+    )]
+    Check {
+        #[command(flatten)]
+        policies: Policies,
+        /// The label file, or - for standard input.
+        #[arg(value_name = "LABEL_FILE")]
+        label: PathBuf,
+    },
+    /// The access decision for a clearance and a label (SPIF/X.841 rules).
+    #[command(
+        after_help = "Examples:\n  accord label decide --policy policies --clearance alice.json label.xml\n  accord --json label decide ...   # {\"decision\": \"permit\" | \"deny\", \"reasons\": [...]}\n\nExit codes: 0 permit, 1 deny, 2 usage or input error."
+    )]
+    Decide {
+        #[command(flatten)]
+        policies: Policies,
+        /// The clearance (spiffy XML or JSON).
+        #[arg(long, value_name = "CLEARANCE_FILE")]
+        clearance: PathBuf,
+        /// The label file, or - for standard input.
+        #[arg(value_name = "LABEL_FILE")]
+        label: PathBuf,
+    },
+    /// Translate a label into an equivalent policy and print it.
+    #[command(
+        after_help = "Examples:\n  accord label translate --policy policies/pak.xml --policy policies/usa.xml --to USA label.xml\n  accord label translate --policy policies --to 1.3.6.1.4.1.32473.1.1 --format json label.xml\n\nExit codes: 0 ok, 2 usage or input error (including a value with no equivalent)."
+    )]
+    Translate {
+        #[command(flatten)]
+        policies: Policies,
+        /// The target policy: name or OID.
+        #[arg(long, value_name = "POLICY_NAME_OR_ID")]
+        to: String,
+        /// Output form (--json implies json).
+        #[arg(long, value_enum, default_value = "4774")]
+        format: Format,
+        /// The label file, or - for standard input.
+        #[arg(value_name = "LABEL_FILE")]
+        label: PathBuf,
+    },
+}
+
+/// `--policy`: repeatable; each a SPIF file or a directory of them.
+#[derive(Args, Debug)]
+pub struct Policies {
+    /// A SPIF file or a directory of them (repeat for more).
+    #[arg(long = "policy", value_name = "POLICY", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Output form of a label.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Format {
+    /// STANAG 4774 XML.
+    #[value(name = "4774")]
+    Stanag4774,
+    /// Accord's JSON form.
+    Json,
+    /// surevine spiffy XML.
+    Spiffy,
+}
+
+impl Policies {
+    fn load(&self) -> Result<PolicySet> {
+        let mut set = PolicySet::new();
+        for p in &self.paths {
+            set.load_path(p)
+                .with_context(|| format!("loading policies from {}", p.display()))?;
+        }
+        Ok(set)
+    }
+}
+
+fn read_label(set: &PolicySet, path: &Path) -> Result<Label> {
+    let bytes = read_bounded(path)?;
+    let name = display_name(path);
+    Label::read(set, &name, &bytes).map_err(|e| named(e, &name, "label"))
+}
+
+/// Errors that do not already say which input they are about get its name.
+fn named(e: accord_spif::Error, name: &str, what: &str) -> anyhow::Error {
+    if e.to_string().starts_with(name) {
+        e.into()
+    } else {
+        anyhow::Error::from(e).context(format!("{what} {name}"))
+    }
+}
+
+fn print_label(label: &Label, format: Format, out: &Output) {
+    let f = match (out.json, format) {
+        (true, _) | (_, Format::Json) => LabelFormat::Json,
+        (false, Format::Stanag4774) => LabelFormat::Stanag4774,
+        (false, Format::Spiffy) => LabelFormat::Spiffy,
+    };
+    print!("{}", label.write(f));
+}
+
+pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
+    match cmd {
+        LabelCommand::Render {
+            policies,
+            lang,
+            label,
+        } => {
+            let set = policies.load()?;
+            let l = read_label(&set, &label)?;
+            let m = set.find(&l.policy.id)?.render(&l, &lang)?;
+            if out.json {
+                out.print_json(&json!({"marking": m.text, "color": m.color}));
+            } else {
+                println!("{}", m.text);
+            }
+            Ok(Code::Ok)
+        }
+        LabelCommand::Parse {
+            policies,
+            marking,
+            format,
+            lang,
+        } => {
+            let set = policies.load()?;
+            let mut first_err = None;
+            for p in set.iter() {
+                match p.parse_marking(&marking, &lang) {
+                    Ok(l) => {
+                        print_label(&l, format, out);
+                        let v = p.validate(&l)?;
+                        if v.valid {
+                            return Ok(Code::Ok);
+                        }
+                        for r in &v.reasons {
+                            eprintln!("invalid: {r}");
+                        }
+                        return Ok(Code::Negative);
+                    }
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+            Err(first_err
+                .map(anyhow::Error::from)
+                .unwrap_or_else(|| anyhow::anyhow!("no policy loaded")))
+        }
+        LabelCommand::Check { policies, label } => {
+            let set = policies.load()?;
+            let l = read_label(&set, &label)?;
+            let v = set.find(&l.policy.id)?.validate(&l)?;
+            if out.json {
+                out.print_json(&json!({"valid": v.valid, "reasons": v.reasons}));
+            } else if v.valid {
+                println!("valid");
+            } else {
+                println!("invalid");
+                for r in &v.reasons {
+                    println!("  {r}");
+                }
+            }
+            Ok(if v.valid { Code::Ok } else { Code::Negative })
+        }
+        LabelCommand::Decide {
+            policies,
+            clearance,
+            label,
+        } => {
+            let set = policies.load()?;
+            let l = read_label(&set, &label)?;
+            let cbytes = read_bounded(&clearance)?;
+            let cname = display_name(&clearance);
+            let c = Clearance::read(&set, &cname, &cbytes)
+                .map_err(|e| named(e, &cname, "clearance"))?;
+            let d = decide(&c, &l);
+            let word = if d.permit { "permit" } else { "deny" };
+            if out.json {
+                out.print_json(&json!({"decision": word, "reasons": d.reasons}));
+            } else {
+                println!("{word}");
+                for r in &d.reasons {
+                    println!("  {r}");
+                }
+            }
+            Ok(if d.permit { Code::Ok } else { Code::Negative })
+        }
+        LabelCommand::Translate {
+            policies,
+            to,
+            format,
+            label,
+        } => {
+            let set = policies.load()?;
+            let l = read_label(&set, &label)?;
+            let t = set.translate(&l, &to)?;
+            print_label(&t, format, out);
+            Ok(Code::Ok)
+        }
+    }
+}
