@@ -1,0 +1,97 @@
+//! Benchmark: verifying an agreement and deciding under it, side by side with the limit
+//! set by the cryptography alone (the same hybrid signature verifications done directly
+//! with accord-keys). Prints the ratio measured in the same run.
+//!
+//! `cargo bench -p accord-agreement --bench verify`
+
+use accord_agreement::signature::verify as verify_hybrid;
+use accord_agreement::*;
+use accord_keys::{ClassicalAlg, SigningKey};
+use std::time::{Duration, Instant};
+
+fn t(s: &str) -> Time {
+    Time::parse(s).unwrap()
+}
+
+fn party(code: &str, key: &SigningKey) -> Party {
+    Party {
+        code: code.into(),
+        name: code.into(),
+        authority: "Authority".into(),
+        policy: code.into(),
+        signing_keys: Signer::public_keys(key).unwrap(),
+        kas_keys: vec![],
+        node: None,
+    }
+}
+
+/// Run `f` repeatedly for about `budget`, return operations per second.
+fn rate(budget: Duration, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget {
+        f();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let pak = SigningKey::generate(ClassicalAlg::Es384).unwrap();
+    let usa = SigningKey::generate(ClassicalAlg::Es384).unwrap();
+    let mut a = Agreement::draft(Body {
+        id: "CISMOA-2005".into(),
+        title: "CIS-MOA".into(),
+        version: 1,
+        predecessor: None,
+        effective_from: t("2005-10-01T00:00:00Z"),
+        expires: t("2020-10-01T00:00:00Z"),
+        scopes: vec![Scope::Exercises, Scope::Training],
+        ceiling: Some("SECRET".into()),
+        translations: vec![],
+        terms: "Terms.".into(),
+        parties: vec![party("PAK", &pak), party("USA", &usa)],
+    })
+    .unwrap();
+    a.approve(&pak, "summary", t("2005-09-01T00:00:00Z"))
+        .unwrap();
+    a.approve(&usa, "approval", t("2005-09-02T00:00:00Z"))
+        .unwrap();
+    a.sign(&pak, t("2005-09-03T00:00:00Z")).unwrap();
+    a.sign(&usa, t("2005-09-04T00:00:00Z")).unwrap();
+    assert!(verify(&a).is_empty());
+
+    // The limit: the four hybrid verifications alone, on precomputed messages.
+    let digest = a.body.digest().unwrap();
+    let jobs: Vec<(SigningKeys, Vec<u8>, HybridSignature)> = a
+        .records
+        .iter()
+        .map(|r| {
+            let keys = a.body.party(&r.party).unwrap().signing_keys.clone();
+            (keys, r.message(&digest).unwrap(), r.signature.clone())
+        })
+        .collect();
+    let budget = Duration::from_secs(3);
+    let crypto = rate(budget, || {
+        for (k, m, s) in &jobs {
+            verify_hybrid(k, m, s).unwrap();
+        }
+    });
+    let full = rate(budget, || {
+        assert!(verify(&a).is_empty());
+    });
+    let at = t("2010-01-01T00:00:00Z");
+    let status_rate = rate(budget, || {
+        assert_eq!(status(&a, at).unwrap().status, Status::InForce);
+    });
+    println!("agreement with 4 records (2 parties), ECDSA P-384 + ML-DSA-87 on each record");
+    println!("  limit: 4 hybrid signature verifications   {crypto:>9.0} /s");
+    println!(
+        "  accord_agreement::verify                  {full:>9.0} /s   ratio to limit {:.2}",
+        full / crypto
+    );
+    println!(
+        "  accord_agreement::status                  {status_rate:>9.0} /s   ratio to limit {:.2}",
+        status_rate / crypto
+    );
+}
