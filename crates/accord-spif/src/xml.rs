@@ -170,6 +170,11 @@ pub fn parse(source_name: &str, input: &[u8], limits: Limits) -> Result<Element>
             }
             Event::Empty(_) => unreachable_empty(),
             Event::Text(t) => {
+                // Whitespace between elements carries nothing in SPIFs, labels or
+                // clearances (every value is trimmed): skip it without allocating.
+                if t.iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
                 let s = t
                     .xml_content()
                     .map_err(|e| xml_err(&reader, e.to_string()))?;
@@ -263,10 +268,12 @@ impl LineIndex {
         let offset = offset.min(text.len());
         let line = self.starts.partition_point(|&s| s <= offset);
         let start = self.starts[line - 1];
-        let column = String::from_utf8_lossy(&text[start..offset])
-            .chars()
-            .count()
-            + 1;
+        let line_text = &text[start..offset];
+        let column = if line_text.is_ascii() {
+            line_text.len() + 1
+        } else {
+            String::from_utf8_lossy(line_text).chars().count() + 1
+        };
         Position { line, column }
     }
 }
