@@ -84,6 +84,56 @@ fn main() {
     let status_rate = rate(budget, || {
         assert_eq!(status(&a, at).unwrap().status, Status::InForce);
     });
+    // Decisions under the agreement verified once (as a KAS holds it).
+    let mut set = accord_spif::PolicySet::new();
+    set.load_path(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies"))
+        .unwrap();
+    let (pak_policy, usa_policy) = (set.find("PAK").unwrap(), set.find("USA").unwrap());
+    let mut clearance = accord_spif::Clearance::up_to(pak_policy, "SECRET").unwrap();
+    clearance
+        .add_category(pak_policy, "Releasable To", "PAK")
+        .unwrap();
+    clearance
+        .add_category(pak_policy, "Scope", "EXERCISES")
+        .unwrap();
+    let person = Person {
+        id: "pak-officer".into(),
+        name: "Major A. Khan".into(),
+        party: "PAK".into(),
+        nationality: "PAK".into(),
+        clearance,
+        scopes: vec![Scope::Exercises],
+        status: PersonStatus::Active,
+    };
+    let mut label = accord_spif::Label::new(usa_policy, "SECRET").unwrap();
+    label
+        .add_category(usa_policy, "Releasable To", "PAK")
+        .unwrap();
+    label
+        .add_category(usa_policy, "Scope", "EXERCISES")
+        .unwrap();
+    a.body.translations = vec![Translation {
+        from: "USA".into(),
+        to: "PAK".into(),
+    }];
+    let mut a2 = Agreement::draft(a.body.clone()).unwrap();
+    a2.approve(&pak, "summary", t("2005-09-01T00:00:00Z"))
+        .unwrap();
+    a2.approve(&usa, "approval", t("2005-09-02T00:00:00Z"))
+        .unwrap();
+    a2.sign(&pak, t("2005-09-03T00:00:00Z")).unwrap();
+    a2.sign(&usa, t("2005-09-04T00:00:00Z")).unwrap();
+    let checked = Checked::new(&a2);
+    let request = Request {
+        person: &person,
+        label: &label,
+        agreement: &checked,
+        requesting_party: "PAK",
+        at,
+    };
+    let decisions = rate(budget, || {
+        assert!(decide(&set, &request).permit);
+    });
     println!("agreement with 4 records (2 parties), ECDSA P-384 + ML-DSA-87 on each record");
     println!("  limit: 4 hybrid signature verifications   {crypto:>9.0} /s");
     println!(
@@ -93,5 +143,9 @@ fn main() {
     println!(
         "  accord_agreement::status                  {status_rate:>9.0} /s   ratio to limit {:.2}",
         status_rate / crypto
+    );
+    println!(
+        "  decide, agreement checked once (USA label, PAK person) {decisions:>9.0} /s   = {:.0} decisions per agreement verification",
+        decisions / full
     );
 }

@@ -17,8 +17,8 @@
 //! 8. the label is releasable to the person's nationality;
 //! 9. the person is active, not suspended.
 
-use crate::lifecycle::{status, Status};
-use crate::{Agreement, Scope, Time};
+use crate::lifecycle::{Checked, Status};
+use crate::{Scope, Time};
 use accord_spif::{Clearance, Label, PolicySet};
 use serde::Serialize;
 
@@ -128,8 +128,8 @@ pub struct Request<'a> {
     pub person: &'a Person,
     /// The object's label, under its originator's policy.
     pub label: &'a Label,
-    /// The agreement the exchange falls under.
-    pub agreement: &'a Agreement,
+    /// The agreement the exchange falls under, verified once ([`Checked::new`]).
+    pub agreement: &'a Checked<'a>,
     /// The party asking on the person's behalf (trigraph).
     pub requesting_party: &'a str,
     /// The time of the request.
@@ -149,18 +149,18 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
     let Request {
         person,
         label,
-        agreement,
+        agreement: checked,
         requesting_party,
         at,
     } = *req;
-    let body = &agreement.body;
+    let body = &checked.agreement().body;
     let id = &body.id;
     let mut deny: Vec<Reason> = Vec::new();
     let mut ok: Vec<Reason> = Vec::new();
     let say = |list: &mut Vec<Reason>, rule: Rule, text: String| list.push(Reason { rule, text });
 
     // 1. In force.
-    match status(agreement, at) {
+    match checked.status(at) {
         Err(invalid) => {
             for f in &invalid.findings {
                 say(

@@ -28,7 +28,9 @@ pub use document::{
     MAX_PARTIES, MAX_RECORDS, RECORD_CONTEXT,
 };
 pub use error::Error;
-pub use lifecycle::{status, verify, verify_renewal, Finding, Invalid, Status, StatusReport};
+pub use lifecycle::{
+    status, verify, verify_renewal, Checked, Finding, Invalid, Status, StatusReport,
+};
 pub use person::{ClearanceSource, PersonFile, MAX_PERSON_JSON};
 pub use signature::{HybridSignature, Signer, SigningKeys};
 pub use when::Time;

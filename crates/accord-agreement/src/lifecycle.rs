@@ -254,6 +254,47 @@ pub fn status(doc: &Agreement, at: Time) -> Result<StatusReport, Invalid> {
     Ok(status_of_valid(doc, at))
 }
 
+/// An agreement with its verification done once: a node checks an agreement when it
+/// loads it, then decides many requests under it without verifying every signature
+/// again (a decision is then a table lookup, not eight signature verifications).
+#[derive(Debug, Clone)]
+pub struct Checked<'a> {
+    agreement: &'a Agreement,
+    findings: Vec<Finding>,
+}
+
+impl<'a> Checked<'a> {
+    /// Verify `agreement` and keep the findings.
+    pub fn new(agreement: &'a Agreement) -> Self {
+        Checked {
+            agreement,
+            findings: verify(agreement),
+        }
+    }
+
+    /// The agreement.
+    pub fn agreement(&self) -> &'a Agreement {
+        self.agreement
+    }
+
+    /// What verification found (empty when valid).
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// The status at `at`, as [`status`] computes it.
+    pub fn status(&self, at: Time) -> Result<StatusReport, Invalid> {
+        if self.findings.is_empty() {
+            Ok(status_of_valid(self.agreement, at))
+        } else {
+            Err(Invalid {
+                id: self.agreement.body.id.clone(),
+                findings: self.findings.clone(),
+            })
+        }
+    }
+}
+
 fn status_of_valid(doc: &Agreement, at: Time) -> StatusReport {
     let body = &doc.body;
     let id = &body.id;

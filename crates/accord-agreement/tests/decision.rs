@@ -128,7 +128,7 @@ fn run(person: &Person, label: &Label, agreement: &Agreement, party: &str, at: &
         &Request {
             person,
             label,
-            agreement,
+            agreement: &Checked::new(agreement),
             requesting_party: party,
             at: t(at),
         },
@@ -816,10 +816,15 @@ fn decision_matches_the_reference_model() {
         failure_persistence: None,
         ..Config::default()
     });
+    // Each agreement verified once, as a node does when it loads one.
+    let a = agreements();
+    let checked: Vec<Checked<'static>> = [&a.signed, &a.terminated, &a.draft, &a.wide, &a.tampered]
+        .into_iter()
+        .map(Checked::new)
+        .collect();
     runner
         .run(&case(), |c| {
-            let a = agreements();
-            let agreement = [&a.signed, &a.terminated, &a.draft, &a.wide, &a.tampered][c.agreement];
+            let agreement = &checked[c.agreement];
             let (person, label) = build(&c);
             let d = decide(
                 policies(),

@@ -4,7 +4,7 @@
 use crate::cmd::agreement::{load, time_arg};
 use crate::exit::{Code, Output};
 use crate::input::{display_name, read_bounded};
-use accord_agreement::{decide, ClearanceSource, PersonFile, Request};
+use accord_agreement::{decide, Checked, ClearanceSource, PersonFile, Request};
 use accord_spif::{Label, PolicySet};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -69,7 +69,7 @@ pub fn run(a: DecideArgs, out: &Output) -> Result<Code> {
         &Request {
             person: &person,
             label: &label,
-            agreement: &agreement,
+            agreement: &Checked::new(&agreement),
             requesting_party: &a.party,
             at,
         },
