@@ -206,15 +206,20 @@ fn to_hashes(proof: &[Vec<u8>]) -> Result<Vec<Hash>, Error> {
         .collect()
 }
 
+/// `x >> n` that gives 0 for shifts of 64 or more (as Go does) instead of overflowing.
+fn shr(x: u64, n: usize) -> u64 {
+    x.checked_shr(n as u32).unwrap_or(0)
+}
+
 fn decomp_incl_proof(index: u64, size: u64) -> (usize, usize) {
     let inner = bits_len(index ^ (size - 1)) as usize;
-    let border = (index >> inner).count_ones() as usize;
+    let border = shr(index, inner).count_ones() as usize;
     (inner, border)
 }
 
 fn chain_inner(mut seed: Hash, proof: &[Hash], index: u64) -> Hash {
     for (i, h) in proof.iter().enumerate() {
-        seed = if (index >> i) & 1 == 0 {
+        seed = if shr(index, i) & 1 == 0 {
             node_hash(&seed, h)
         } else {
             node_hash(h, &seed)
@@ -225,7 +230,7 @@ fn chain_inner(mut seed: Hash, proof: &[Hash], index: u64) -> Hash {
 
 fn chain_inner_right(mut seed: Hash, proof: &[Hash], index: u64) -> Hash {
     for (i, h) in proof.iter().enumerate() {
-        if (index >> i) & 1 == 1 {
+        if shr(index, i) & 1 == 1 {
             seed = node_hash(h, &seed);
         }
     }
@@ -452,7 +457,7 @@ fn root_from_subtree_consistency_inner(
     };
     if end == size {
         let level = bits_len((end - 1) ^ start);
-        let index = start >> level;
+        let index = shr(start, level as usize);
         let want = index.count_ones() as usize;
         if proof.len() != want {
             return Err(wrong_len(proof.len(), want));
@@ -471,12 +476,12 @@ fn root_from_subtree_consistency_inner(
         return Err(wrong_len(proof.len(), p_start + inner + border));
     }
     let proof = &proof[p_start..];
-    let mask = (end - 1) >> shift;
+    let mask = shr(end - 1, shift);
     if p_start == 1 {
         let h = bits_len((end - 1) ^ start) as usize;
         let fork = bits_len((end - 1) ^ (size - 1)) as usize;
         let sub_inner = h.min(fork) - shift;
-        let sub_border = border.saturating_sub(((end - 1) >> h).count_ones() as usize);
+        let sub_border = border.saturating_sub(shr(end - 1, h).count_ones() as usize);
         let hash1 = chain_inner_right(seed, &proof[..sub_inner], mask);
         let hash1 = chain_border_right(hash1, &proof[inner..inner + sub_border]);
         if hash1 != *sub_root {
