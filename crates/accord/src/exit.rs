@@ -46,11 +46,14 @@ pub struct Output {
 
 impl Output {
     /// Print a JSON value on standard output (pretty, one trailing newline).
+    ///
+    /// A closed pipe (`accord ... --json | head`) is not an error worth a panic: the
+    /// reader has what it wanted, so the write failure is ignored.
     pub fn print_json(&self, value: &serde_json::Value) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).expect("a JSON value always serializes")
-        );
+        use std::io::Write;
+        let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_string());
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
     }
 }
 
