@@ -14,7 +14,9 @@ use std::process::ExitCode;
 /// signed agreement.
 #[derive(Parser, Debug)]
 #[command(name = "accord", version, propagate_version = true)]
-#[command(after_help = "Example:\n  accord policy show policies/usa.xml\n\nExit codes: 0 ok, 1 negative answer (deny, invalid, integrity failure), 2 usage or input error, 3 no key released.")]
+#[command(
+    after_help = "Example:\n  accord policy show policies/usa.xml\n\nExit codes: 0 ok, 1 negative answer (deny, invalid, integrity failure), 2 usage or input error, 3 no key released."
+)]
 pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]

@@ -1,10 +1,10 @@
 //! One module per command group.
-pub mod keygen;
-pub mod audit;
-pub mod seal;
-pub mod open;
-pub mod inspect;
 pub mod agreement;
+pub mod audit;
 pub mod decide;
-pub mod policy;
+pub mod inspect;
+pub mod keygen;
 pub mod label;
+pub mod open;
+pub mod policy;
+pub mod seal;
