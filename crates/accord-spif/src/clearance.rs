@@ -4,11 +4,11 @@
 //! `<classification lacv>` and `<tag>` elements) or from a JSON form:
 //! `{"policy": {"name": "USA"}, "classifications": ["SECRET"], "categories": [{"tagSet": "Releasable To", "values": ["USA"]}]}`.
 
-use crate::error::{Error, Position, Result};
+use crate::error::{Error, Result};
 use crate::label::{
-    check_size, detect, json_categories, json_err, resolve_named, resolve_spiffy_tag,
-    spiffy_policy, spiffy_tags, Category, CategoryJson, ClassificationRef, Detected, PolicyId,
-    PolicyJson, SPIFFY_NS,
+    check_size, detect, json_categories, json_err, resolve_named, resolve_named_categories,
+    resolve_spiffy_tag, spiffy_policy, spiffy_tags, Category, CategoryJson, ClassificationRef,
+    Detected, PolicyId, PolicyJson, SPIFFY_NS,
 };
 use crate::policy::Policy;
 use crate::set::PolicySet;
@@ -169,20 +169,7 @@ impl Clearance {
         }
         let mut clearance = Clearance::new(policy);
         clearance.set_classifications(policy, lacvs)?;
-        let mut ords = Vec::new();
-        for c in &j.categories {
-            for v in &c.values {
-                ords.push(resolve_named(
-                    policy,
-                    &c.tag_set,
-                    c.tag_type.as_deref(),
-                    None,
-                    v,
-                )?);
-            }
-        }
-        clearance.categories = policy.ordered_categories(ords, "clearance")?;
-        let _ = Position::default();
+        clearance.categories = resolve_named_categories(policy, &j.categories, "clearance")?;
         Ok(clearance)
     }
 

@@ -223,19 +223,7 @@ impl Label {
             Some("alternative") => LabelKind::Alternative,
             Some(o) => return Err(invalid(format!("unknown label kind {o:?}"))),
         };
-        let mut ords = Vec::new();
-        for c in &j.categories {
-            for v in &c.values {
-                ords.push(resolve_named(
-                    policy,
-                    &c.tag_set,
-                    c.tag_type.as_deref(),
-                    None,
-                    v,
-                )?);
-            }
-        }
-        label.categories = policy.ordered_categories(ords, "label")?;
+        label.categories = resolve_named_categories(policy, &j.categories, "label")?;
         label.originator_id = j.originator_id;
         label.creation_date_time = check_date(source_name, j.creation_date_time)?;
         label.review_date_time = check_date(source_name, j.review_date_time)?;
@@ -595,6 +583,28 @@ pub(crate) fn check_date(source_name: &str, v: Option<String>) -> Result<Option<
             reason: format!("{v:?} is not a date and time like 2026-01-31T12:00:00Z"),
         })
     }
+}
+
+/// Resolve the categories of a JSON label or clearance (tag set + values) into the
+/// policy's categories, in the policy's order, refusing duplicates.
+pub(crate) fn resolve_named_categories(
+    policy: &Policy,
+    categories: &[CategoryJson],
+    what: &str,
+) -> Result<Vec<Category>> {
+    let mut ords = Vec::new();
+    for c in categories {
+        for v in &c.values {
+            ords.push(resolve_named(
+                policy,
+                &c.tag_set,
+                c.tag_type.as_deref(),
+                None,
+                v,
+            )?);
+        }
+    }
+    policy.ordered_categories(ords, what)
 }
 
 /// Resolve a category named by tag set (name or `urn:oid:` URI), optional STANAG type
