@@ -86,21 +86,30 @@ impl SigningKeyEntry {
     pub fn key(&self, field: &str) -> Result<VerifyingKey, Error> {
         let key = VerifyingKey::from_pem(&self.key)
             .map_err(|e| Error::Party(format!("{field}.key: {e}")))?;
-        if key.alg() != self.alg {
-            return Err(Error::Party(format!(
-                "{field}: alg says {} but the key is {}",
-                self.alg,
-                key.alg()
-            )));
-        }
-        if key.kid() != self.kid {
-            return Err(Error::Party(format!(
-                "{field}.kid does not match the key (expected {})",
-                key.kid()
-            )));
-        }
+        check_entry(field, self.alg, key.alg(), &self.kid, &key.kid())?;
         Ok(key)
     }
+}
+
+/// Check that a key entry's stated algorithm and key id are those of the key it holds.
+fn check_entry<A: PartialEq + std::fmt::Display>(
+    field: &str,
+    stated_alg: A,
+    key_alg: A,
+    stated_kid: &str,
+    key_kid: &str,
+) -> Result<(), Error> {
+    if key_alg != stated_alg {
+        return Err(Error::Party(format!(
+            "{field}: alg says {stated_alg} but the key is {key_alg}"
+        )));
+    }
+    if key_kid != stated_kid {
+        return Err(Error::Party(format!(
+            "{field}.kid does not match the key (expected {key_kid})"
+        )));
+    }
+    Ok(())
 }
 
 /// One KAS public key.
@@ -133,18 +142,7 @@ impl KasKeyEntry {
             .map_err(|e| Error::Party(format!("{field}.alg: {e}")))?;
         let key = KasPublicKey::from_pem(&self.key)
             .map_err(|e| Error::Party(format!("{field}.key: {e}")))?;
-        if key.alg() != alg {
-            return Err(Error::Party(format!(
-                "{field}: alg says {alg} but the key is {}",
-                key.alg()
-            )));
-        }
-        if key.kid() != self.kid {
-            return Err(Error::Party(format!(
-                "{field}.kid does not match the key (expected {})",
-                key.kid()
-            )));
-        }
+        check_entry(field, alg, key.alg(), &self.kid, &key.kid())?;
         Ok(key)
     }
 }
