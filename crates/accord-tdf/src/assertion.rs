@@ -121,6 +121,38 @@ pub fn sign(
     Ok(())
 }
 
+/// Signs the label and marking assertions of an object being sealed.
+///
+/// `seal` asks its signer to bind the assertions to the payload (the `aggregate` of
+/// segment tags) and to the manifest (`manifest_digest`), after the payload is written.
+/// A trait rather than a key so that the signature can be made elsewhere: a party node
+/// signs the label assertion itself, after checking that the person sealing may apply
+/// that label, and the client never holds the node's signing key.
+pub trait AssertionSigner: Sync {
+    /// Set the `binding` of every assertion in `assertions`, changing nothing else.
+    fn sign_assertions(
+        &self,
+        assertions: &mut [Assertion],
+        aggregate: &[u8],
+        manifest_digest: &str,
+    ) -> Result<(), Error>;
+}
+
+/// A local signing key signs each assertion with [`sign`].
+impl AssertionSigner for SigningKey {
+    fn sign_assertions(
+        &self,
+        assertions: &mut [Assertion],
+        aggregate: &[u8],
+        manifest_digest: &str,
+    ) -> Result<(), Error> {
+        for a in assertions {
+            sign(a, aggregate, manifest_digest, self)?;
+        }
+        Ok(())
+    }
+}
+
 /// Who signed an assertion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signer {
@@ -189,6 +221,14 @@ pub fn verify(
             if !crypto::ct_eq(&mac, &jws.sig) {
                 return Err(bad("assertion signature (HS256) does not verify".into()));
             }
+        }
+        "HS256" => {
+            // Anyone holding the payload key could have made it: it says nothing about
+            // who set the label.
+            return Err(Error::Untrusted(format!(
+                "assertion `{}` is signed HS256 with the payload key, not by a signer key (ES384 or EdDSA); it cannot vouch for the label",
+                a.id
+            )));
         }
         "ES384" | "EdDSA" => {
             let alg = if jws.alg == "ES384" {

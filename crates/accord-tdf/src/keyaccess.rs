@@ -240,6 +240,28 @@ pub fn unwrap(key: &KasPrivateKey, kao: &KeyAccess) -> Result<Zeroizing<Vec<u8>>
     Ok(share)
 }
 
+/// What a KAS does for one key access object: unwrap its share with the KAS private key
+/// and check that the share is bound to `policy_b64` (the object's
+/// `encryptionInformation.policy`), so a share is never released for a policy other
+/// than the one it was sealed under.
+pub fn unwrap_share(
+    key: &KasPrivateKey,
+    kao: &KeyAccess,
+    policy_b64: &str,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    if !key_fits(key, &kao.key_type) {
+        return Err(Error::Keys(accord_keys::Error::WrongKeyType(format!(
+            "key access object for kid {} is `{}`, but the KAS key is {}",
+            short(&kao.kid),
+            kao.key_type,
+            key.alg().key_access_type()
+        ))));
+    }
+    let share = unwrap(key, kao)?;
+    check_policy_binding(&share, policy_b64, &kao.policy_binding)?;
+    Ok(share)
+}
+
 fn short(kid: &str) -> &str {
     kid.get(..16).unwrap_or(kid)
 }

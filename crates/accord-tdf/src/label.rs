@@ -14,7 +14,20 @@
 //! `https://usa.label.accord/attr/releasable%20to/value/usa`, `.../value/pak`.
 //! The mapping needs only the XML, so `open` can check label and policy agree without
 //! the SPIF.
+//!
+//! # The agreement attribute
+//! An object sealed under an agreement (`SealOptions::agreement`) carries one more FQN,
+//! `https://agreement.accord/attr/agreement/value/ID`, with `ID` the agreement id
+//! percent-encoded with its case kept (RFC 3986 unreserved characters kept, every other
+//! byte of its UTF-8 as `%XX`): `CISMOA-2005` gives
+//! `https://agreement.accord/attr/agreement/value/CISMOA-2005`. It lies outside the
+//! label's `*.label.accord` namespace on purpose: the label/policy check compares only
+//! FQNs of that namespace with the label (so any unexpected one there is refused), and
+//! reads the agreement separately ([`agreement_of`]). Like every data attribute it is
+//! bound to each key share by the policy binding and to the label signature by the
+//! manifest digest, so a KAS can trust it once the label verifies.
 
+use crate::manifest::PolicyObject;
 use crate::Error;
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -128,6 +141,131 @@ impl LabelSummary {
     }
 }
 
+/// The FQN prefix of the agreement attribute (see the module docs).
+pub const AGREEMENT_FQN_PREFIX: &str = "https://agreement.accord/attr/agreement/value/";
+/// Longest agreement id accepted, in bytes.
+pub const MAX_AGREEMENT_ID: usize = 256;
+
+/// The attribute FQN that names agreement `id` (see the module docs).
+pub fn agreement_fqn(id: &str) -> Result<String, Error> {
+    if id.is_empty() || id.len() > MAX_AGREEMENT_ID {
+        return Err(Error::Usage(format!(
+            "an agreement id must be 1 to {MAX_AGREEMENT_ID} bytes long"
+        )));
+    }
+    let mut out = String::from(AGREEMENT_FQN_PREFIX);
+    for b in id.bytes() {
+        if unreserved(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(out)
+}
+
+/// The agreement a policy object names, if it names exactly one well-formed one.
+///
+/// For display (`inspect`); `open` and [`crate::verify_label`] refuse a policy whose
+/// agreement attribute is malformed or repeated.
+pub fn agreement_of(policy: &PolicyObject) -> Option<String> {
+    agreement_in(policy).ok().flatten()
+}
+
+/// The agreement a policy object names: `Ok(None)` without one, an integrity error when
+/// there are several or one is not in the canonical form [`agreement_fqn`] writes.
+pub(crate) fn agreement_in(policy: &PolicyObject) -> Result<Option<String>, Error> {
+    let mut found = None;
+    for (i, a) in policy.body.data_attributes.iter().enumerate() {
+        if !in_namespace(&a.attribute, "agreement.accord") {
+            continue;
+        }
+        let bad = |m: &str| {
+            Error::Integrity(format!("policy dataAttributes[{i}] `{}`: {m}", a.attribute))
+        };
+        let id = a
+            .attribute
+            .strip_prefix(AGREEMENT_FQN_PREFIX)
+            .and_then(pct_decode)
+            .ok_or_else(|| bad("not an agreement attribute Accord writes"))?;
+        if agreement_fqn(&id).ok().as_deref() != Some(a.attribute.as_str()) {
+            return Err(bad("agreement id is not in canonical form"));
+        }
+        if found.is_some() {
+            return Err(bad("a second agreement attribute"));
+        }
+        found = Some(id);
+    }
+    Ok(found)
+}
+
+/// Whether `fqn` lies in a label's `*.label.accord` namespace (case-insensitively, so
+/// that a differently-cased FQN cannot slip past the label/policy check).
+pub fn is_label_fqn(fqn: &str) -> bool {
+    host_of(fqn).is_some_and(|h| h.to_ascii_lowercase().ends_with(".label.accord"))
+}
+
+fn in_namespace(fqn: &str, host: &str) -> bool {
+    host_of(fqn).is_some_and(|h| h.eq_ignore_ascii_case(host))
+}
+
+fn host_of(fqn: &str) -> Option<&str> {
+    let scheme = fqn.get(..8)?;
+    if !scheme.eq_ignore_ascii_case("https://") {
+        return None;
+    }
+    let rest = &fqn[8..];
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+/// Check that the policy's label-namespace FQNs are exactly the label's, in order, and
+/// read the agreement attribute. Attributes of other namespaces (foreign OpenTDF
+/// attributes) are not the label's business and are left alone.
+pub(crate) fn check_policy_agrees(
+    label: &LabelSummary,
+    policy: &PolicyObject,
+) -> Result<Option<String>, Error> {
+    let in_policy: Vec<&str> = policy
+        .body
+        .data_attributes
+        .iter()
+        .map(|a| a.attribute.as_str())
+        .filter(|a| is_label_fqn(a))
+        .collect();
+    let from_label = label.attribute_fqns();
+    if in_policy != from_label.iter().map(String::as_str).collect::<Vec<_>>() {
+        return Err(Error::Integrity(format!(
+            "label/policy mismatch: the label gives attributes [{}] but the policy has [{}]",
+            from_label.join(", "),
+            in_policy.join(", ")
+        )));
+    }
+    agreement_in(policy)
+}
+
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~".contains(&b)
+}
+
+fn pct_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else if unreserved(b[i]) {
+            out.push(b[i]);
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.to_lowercase().bytes() {
@@ -167,5 +305,93 @@ mod tests {
         );
         assert!(LabelSummary::from_xml("<a/>").is_err());
         assert!(LabelSummary::from_xml("<x").is_err());
+    }
+
+    fn policy(fqns: &[&str]) -> PolicyObject {
+        PolicyObject {
+            uuid: "u".into(),
+            body: crate::manifest::PolicyBody {
+                data_attributes: fqns
+                    .iter()
+                    .map(|a| crate::manifest::AttributeObject {
+                        attribute: a.to_string(),
+                        display_name: String::new(),
+                        is_default: false,
+                        pub_key: String::new(),
+                        kas_url: String::new(),
+                    })
+                    .collect(),
+                dissem: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn agreement_fqn_keeps_case_and_round_trips() {
+        let f = agreement_fqn("CISMOA-2005").unwrap();
+        assert_eq!(
+            f,
+            "https://agreement.accord/attr/agreement/value/CISMOA-2005"
+        );
+        let g = agreement_fqn("US/PAK 2025 é").unwrap();
+        assert_eq!(
+            g,
+            "https://agreement.accord/attr/agreement/value/US%2FPAK%202025%20%C3%A9"
+        );
+        assert_eq!(
+            agreement_of(&policy(&[&g])).as_deref(),
+            Some("US/PAK 2025 é")
+        );
+        assert_eq!(agreement_of(&policy(&["https://x.label.accord/a"])), None);
+        assert!(agreement_fqn("").is_err());
+        assert!(agreement_fqn(&"a".repeat(MAX_AGREEMENT_ID + 1)).is_err());
+        // Repeated, non-canonical or malformed agreement attributes are refused.
+        for bad in [
+            vec![f.as_str(), f.as_str()],
+            vec!["https://agreement.accord/attr/agreement/value/%41"],
+            vec!["https://agreement.accord/attr/agreement/value/%zz"],
+            vec!["https://agreement.accord/attr/agreement/value/a b"],
+            vec!["HTTPS://AGREEMENT.ACCORD/attr/other/value/x"],
+        ] {
+            let p = policy(&bad);
+            assert!(agreement_in(&p).is_err(), "{bad:?}");
+            assert_eq!(agreement_of(&p), None);
+        }
+    }
+
+    #[test]
+    fn only_label_namespace_fqns_are_compared_with_the_label() {
+        let s = LabelSummary {
+            policy: "USA".into(),
+            classification: "SECRET".into(),
+            categories: vec![],
+        };
+        let label = "https://usa.label.accord/attr/classification/value/secret";
+        let agreement = agreement_fqn("CISMOA-2005").unwrap();
+        let ok = policy(&[
+            label,
+            &agreement,
+            "https://example.com/attr/foreign/value/x",
+        ]);
+        assert_eq!(
+            check_policy_agrees(&s, &ok).unwrap().as_deref(),
+            Some("CISMOA-2005")
+        );
+        assert_eq!(check_policy_agrees(&s, &policy(&[label])).unwrap(), None);
+        for bad in [
+            vec![],
+            vec![
+                label,
+                "https://usa.label.accord/attr/releasable%20to/value/pak",
+            ],
+            vec![
+                label,
+                "HTTPS://PAK.LABEL.ACCORD/attr/classification/value/secret",
+            ],
+            vec!["https://usa.label.accord/attr/classification/value/top%20secret"],
+        ] {
+            let e = check_policy_agrees(&s, &policy(&bad)).unwrap_err();
+            assert!(e.to_string().contains("label/policy mismatch"), "{e}");
+        }
     }
 }

@@ -14,6 +14,13 @@
 //!   segments it needs.
 //! * [`inspect`] reads the label, signer, key access and segments without any key.
 //!
+//! For a party node whose KAS releases shares online: [`verify_label`] does every label
+//! check from the manifest alone (the KAS has no payload key), [`unwrap_share`] unwraps
+//! one key access object and checks its policy binding, [`ReleasedShare`] hands shares
+//! released that way to [`open`], and [`AssertionSigner`] lets the node sign the label
+//! assertion for a client that seals. [`SealOptions::agreement`] names the agreement
+//! the object is exchanged under ([`agreement_of`] reads it back).
+//!
 //! The container format is in [`zip`], the manifest in [`manifest`].
 #![forbid(unsafe_code)]
 
@@ -26,11 +33,14 @@ pub mod manifest;
 mod tdf;
 pub mod zip;
 
-pub use label::{BoundLabel, LabelSummary};
+pub use assertion::AssertionSigner;
+pub use keyaccess::unwrap_share;
+pub use label::{agreement_of, BoundLabel, LabelSummary};
 pub use manifest::Manifest;
 pub use tdf::{
-    inspect, open, seal, Inspection, OpenOptions, OpenSummary, Progress, Recipient, SealOptions,
-    SealSummary, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
+    inspect, open, seal, verify_label, Inspection, OpenOptions, OpenSummary, Progress, Recipient,
+    ReleasedShare, SealOptions, SealSummary, VerifiedLabel, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE,
+    MIN_SEGMENT_SIZE,
 };
 
 use base64::engine::general_purpose::STANDARD;

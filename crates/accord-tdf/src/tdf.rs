@@ -1,13 +1,13 @@
 //! Sealing and opening: the streaming pipeline and every check, in order.
 
-use crate::assertion::{self, LABEL_ID, MARKING_ID};
+use crate::assertion::{self, AssertionSigner, LABEL_ID, MARKING_ID};
 use crate::crypto::{self, GCM_OVERHEAD, TAG_LEN};
 use crate::keyaccess;
-use crate::label::{BoundLabel, LabelSummary};
+use crate::label::{self, BoundLabel, LabelSummary};
 use crate::manifest::*;
 use crate::zip::{self, Layout, ZipWriter};
 use crate::Error;
-use accord_keys::{KasPrivateKey, KasPublicKey, SigningKey, VerifyingKey};
+use accord_keys::{KasPrivateKey, KasPublicKey, VerifyingKey};
 use aws_lc_rs::aead::{Aad, Nonce, NONCE_LEN};
 use rayon::prelude::*;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -43,8 +43,10 @@ pub struct SealOptions<'a> {
     pub recipients: Vec<Recipient>,
     /// Parties that must each release their own share (empty: one share for all).
     pub require: Vec<String>,
-    /// The originator's signing key (signs the label assertion).
-    pub signer: &'a SigningKey,
+    /// Signs the label and marking assertions: the originator's
+    /// [`accord_keys::SigningKey`], or a remote signer (a node that signs the label
+    /// only after checking the person may apply it).
+    pub signer: &'a dyn AssertionSigner,
     /// The label.
     pub label: BoundLabel,
     /// Plaintext segment size.
@@ -53,6 +55,10 @@ pub struct SealOptions<'a> {
     pub mime_type: String,
     /// Metadata encrypted with each share (`encryptedMetadata`), if any.
     pub metadata: Option<String>,
+    /// The agreement the object is exchanged under, if any: written into the policy
+    /// as one more data attribute ([`label::agreement_fqn`]), so that it is bound to
+    /// every key share and to the label signature, and a KAS can decide by it.
+    pub agreement: Option<String>,
     /// Progress callback.
     pub progress: Option<Progress<'a>>,
 }
@@ -194,6 +200,10 @@ pub fn seal<R: Read + Send, W: Write>(
         )));
     }
     let summary = LabelSummary::from_xml(&opts.label.xml)?;
+    let mut fqns = summary.attribute_fqns();
+    if let Some(id) = &opts.agreement {
+        fqns.push(label::agreement_fqn(id)?);
+    }
     let splits = plan_splits(opts)?;
     let mut payload_key = Zeroizing::new([0u8; 32]);
     for s in &splits {
@@ -204,8 +214,7 @@ pub fn seal<R: Read + Send, W: Write>(
     let policy = PolicyObject {
         uuid: uuid_v4()?,
         body: PolicyBody {
-            data_attributes: summary
-                .attribute_fqns()
+            data_attributes: fqns
                 .into_iter()
                 .map(|a| AttributeObject {
                     attribute: a,
@@ -389,11 +398,31 @@ pub fn seal<R: Read + Send, W: Write>(
     let digest = assertion::manifest_digest(
         &serde_json::to_value(&manifest).map_err(|e| Error::Manifest(e.to_string()))?,
     )?;
-    let mut label = assertion::label_assertion(&opts.label.xml);
-    assertion::sign(&mut label, &aggregate, &digest, opts.signer)?;
-    let mut marking = assertion::marking_assertion(&opts.label.marking);
-    assertion::sign(&mut marking, &aggregate, &digest, opts.signer)?;
-    manifest.assertions = vec![label, marking];
+    let unsigned = vec![
+        assertion::label_assertion(&opts.label.xml),
+        assertion::marking_assertion(&opts.label.marking),
+    ];
+    let mut assertions = unsigned.clone();
+    opts.signer
+        .sign_assertions(&mut assertions, &aggregate, &digest)?;
+    // A remote signer must only add the bindings.
+    for (a, u) in assertions.iter().zip(&unsigned) {
+        if a.binding.method != "jws" || a.binding.signature.is_empty() {
+            return Err(Error::Crypto(format!(
+                "the signer left assertion `{}` without a JWS binding",
+                u.id
+            )));
+        }
+        let mut bare = a.clone();
+        bare.binding = Default::default();
+        if &bare != u {
+            return Err(Error::Integrity(format!(
+                "the signer changed assertion `{}` instead of only signing it",
+                u.id
+            )));
+        }
+    }
+    manifest.assertions = assertions;
     let json = manifest.to_json();
     zw.finish(&json)?;
     let segments = manifest
@@ -409,10 +438,36 @@ pub fn seal<R: Read + Send, W: Write>(
     })
 }
 
+/// A key share released by a KAS elsewhere (a node's online KAS), for [`open`].
+///
+/// `open` does not take it on trust: it checks the share against the policy binding of
+/// every key access object of its split, so a wrong share, or one released for another
+/// policy, fails as a policy binding integrity error.
+#[derive(Clone)]
+pub struct ReleasedShare {
+    /// The split id (`sid`) of the key access objects it was released for.
+    pub sid: String,
+    /// The 32-byte share.
+    pub share: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ReleasedShare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the share.
+        f.debug_struct("ReleasedShare")
+            .field("sid", &self.sid)
+            .field("share", &format_args!("<{} bytes>", self.share.len()))
+            .finish()
+    }
+}
+
 /// How to open.
 pub struct OpenOptions<'a> {
     /// Local KAS private keys.
     pub kas_keys: &'a [KasPrivateKey],
+    /// Shares already released elsewhere (empty: every share from `kas_keys`). A split
+    /// with a share here uses it; the others are unwrapped with `kas_keys`.
+    pub released: &'a [ReleasedShare],
     /// Trusted signer keys for the label assertion.
     pub trusted_signers: &'a [VerifyingKey],
     /// Plaintext byte range `[start, end)`; `None` for everything.
@@ -440,6 +495,8 @@ pub struct OpenSummary {
     pub segments_decrypted: usize,
     /// Decrypted `encryptedMetadata`, if any.
     pub metadata: Option<String>,
+    /// The agreement named in the policy, if any (verified with the label).
+    pub agreement: Option<String>,
 }
 
 /// A container read without keys.
@@ -457,6 +514,112 @@ pub struct Inspection {
     pub marking: Option<String>,
     /// The label signer from the JWS header (unverified).
     pub signer: Option<assertion::Signer>,
+    /// The agreement named in the policy (unverified), if any.
+    pub agreement: Option<String>,
+}
+
+/// What a KAS learns from a manifest alone, all verified: the label signed by a trusted
+/// signer, bound to this manifest and payload, and agreeing with the policy.
+#[derive(Debug, Clone)]
+pub struct VerifiedLabel {
+    /// The parsed manifest.
+    pub manifest: Manifest,
+    /// The label.
+    pub label: LabelSummary,
+    /// The label XML.
+    pub label_xml: String,
+    /// The marking (empty when the object carries no marking assertion).
+    pub marking: String,
+    /// Who signed the label.
+    pub signer: assertion::Signer,
+    /// The agreement named in the policy, if any.
+    pub agreement: Option<String>,
+    /// The policy object's uuid: the object's identity for decisions and the audit log.
+    pub object_id: String,
+}
+
+/// Verify the label of a sealed object from its manifest alone, as a KAS must before
+/// releasing a share: everything `open` checks about the label, without a payload key.
+///
+/// The manifest is parsed with the same bounds as in a container; the segment hashes
+/// are rebuilt into the aggregate; the label and marking assertions must be signed by a
+/// key in `trusted_signers` (ES384 or EdDSA: an HS256 assertion made with the payload
+/// key is refused, since whoever holds the key could have made it), with hash, payload
+/// binding and manifest digest claims that match; and the policy's label-namespace
+/// attributes must be exactly the label's.
+pub fn verify_label(
+    manifest_json: &[u8],
+    trusted_signers: &[VerifyingKey],
+) -> Result<VerifiedLabel, Error> {
+    if manifest_json.len() as u64 > zip::MAX_MANIFEST {
+        return Err(Error::Manifest("manifest is over 10 MB".into()));
+    }
+    let manifest = Manifest::parse(manifest_json)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(manifest_json).map_err(|e| Error::Manifest(e.to_string()))?;
+    let legacy = manifest.schema_version.is_empty();
+    let (_, aggregate) = plan(&manifest, None, legacy)?;
+    let v = check_label(&manifest, &value, &aggregate, legacy, trusted_signers)?;
+    Ok(VerifiedLabel {
+        manifest,
+        label: v.label,
+        label_xml: v.label_xml,
+        marking: v.marking,
+        signer: v.signer,
+        agreement: v.agreement,
+        object_id: v.object_id,
+    })
+}
+
+/// The label checks shared by [`open`] and [`verify_label`].
+struct LabelCheck {
+    label: LabelSummary,
+    label_xml: String,
+    marking: String,
+    signer: assertion::Signer,
+    agreement: Option<String>,
+    object_id: String,
+}
+
+fn check_label(
+    m: &Manifest,
+    value: &serde_json::Value,
+    aggregate: &[u8],
+    legacy: bool,
+    trusted: &[VerifyingKey],
+) -> Result<LabelCheck, Error> {
+    let digest = assertion::manifest_digest(value)?;
+    let (mut label_a, mut marking_a) = (None, None);
+    for a in &m.assertions {
+        let slot = match a.id.as_str() {
+            LABEL_ID => &mut label_a,
+            MARKING_ID => &mut marking_a,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(Error::Integrity(format!(
+                "assertion `{}` appears twice",
+                a.id
+            )));
+        }
+        let s = assertion::verify(a, aggregate, legacy, Some(&digest), trusted, &[], false)?;
+        *slot = Some((a, s));
+    }
+    let (label_a, signer) = label_a
+        .ok_or_else(|| Error::Integrity("the object carries no signed label assertion".into()))?;
+    let label = LabelSummary::from_xml(&label_a.statement.value)?;
+    let policy = m.policy_object()?;
+    let agreement = label::check_policy_agrees(&label, &policy)?;
+    Ok(LabelCheck {
+        label,
+        label_xml: label_a.statement.value.clone(),
+        marking: marking_a
+            .map(|(a, _)| a.statement.value.clone())
+            .unwrap_or_default(),
+        signer,
+        agreement,
+        object_id: policy.uuid,
+    })
 }
 
 fn load<R: Read + Seek>(r: &mut R) -> Result<(Layout, Manifest, serde_json::Value), Error> {
@@ -484,6 +647,10 @@ pub fn inspect<R: Read + Seek>(r: &mut R) -> Result<Inspection, Error> {
             alg: j.alg,
             kid: j.kid,
         });
+    let agreement = manifest
+        .policy_object()
+        .ok()
+        .and_then(|p| label::agreement_of(&p));
     Ok(Inspection {
         layout,
         manifest,
@@ -491,6 +658,7 @@ pub fn inspect<R: Read + Seek>(r: &mut R) -> Result<Inspection, Error> {
         label_xml,
         marking,
         signer,
+        agreement,
     })
 }
 
@@ -509,7 +677,9 @@ struct Plan {
     plaintext_size: u64,
 }
 
-fn plan(m: &Manifest, layout: &Layout, legacy: bool) -> Result<(Plan, Vec<u8>), Error> {
+/// The segment plan and the aggregate of segment hashes; with `payload_size`, also
+/// check that the segments fill the payload entry exactly.
+fn plan(m: &Manifest, payload_size: Option<u64>, legacy: bool) -> Result<(Plan, Vec<u8>), Error> {
     let ii = &m.encryption_information.integrity_information;
     let (mut pt, mut ct) = (0u64, 0u64);
     let mut segs = Vec::with_capacity(ii.segments.len());
@@ -544,10 +714,9 @@ fn plan(m: &Manifest, layout: &Layout, legacy: bool) -> Result<(Plan, Vec<u8>), 
         pt += s.segment_size;
         ct += s.encrypted_segment_size;
     }
-    if ct != layout.payload.size {
+    if let Some(size) = payload_size.filter(|s| *s != ct) {
         return Err(Error::Integrity(format!(
-            "payload is {} bytes but the manifest's segments add up to {ct} (truncated or extended)",
-            layout.payload.size
+            "payload is {size} bytes but the manifest's segments add up to {ct} (truncated or extended)"
         )));
     }
     Ok((
@@ -616,6 +785,28 @@ pub fn open<R: Read + Seek + Send, W: Write>(
     let mut metadata = None;
     for sid in &sids {
         let kaos: Vec<&KeyAccess> = ei.key_access.iter().filter(|k| k.sid == *sid).collect();
+        if let Some(rel) = opts.released.iter().find(|r| r.sid == *sid) {
+            // Released elsewhere: bound to this policy by every key access object of
+            // the split, or it is the wrong share.
+            for kao in &kaos {
+                keyaccess::check_policy_binding(&rel.share, &ei.policy, &kao.policy_binding)?;
+            }
+            if rel.share.len() != 32 {
+                return Err(Error::Integrity(format!(
+                    "released share for split `{sid}` is {} bytes, not 32",
+                    rel.share.len()
+                )));
+            }
+            if metadata.is_none() {
+                if let Some(kao) = kaos.iter().find(|k| !k.encrypted_metadata.is_empty()) {
+                    metadata = Some(decrypt_metadata(&rel.share, &kao.encrypted_metadata)?);
+                }
+            }
+            for (k, b) in payload_key.iter_mut().zip(rel.share.iter()) {
+                *k ^= b;
+            }
+            continue;
+        }
         let mut share: Option<Zeroizing<Vec<u8>>> = None;
         let mut integrity_err = None;
         'find: for kao in &kaos {
@@ -679,7 +870,7 @@ pub fn open<R: Read + Seek + Send, W: Write>(
     }
 
     // 2. Root signature over the segment hashes.
-    let (plan, aggregate) = plan(&m, &layout, legacy)?;
+    let (plan, aggregate) = plan(&m, Some(layout.payload.size), legacy)?;
     let sig = crate::b64_decode(
         &ei.integrity_information.root_signature.sig,
         "rootSignature.sig",
@@ -702,49 +893,19 @@ pub fn open<R: Read + Seek + Send, W: Write>(
 
     // 3. Assertions: the label must be there, signed by a trusted signer, and agree
     //    with the policy; every other assertion must verify too.
-    let digest = assertion::manifest_digest(&value)?;
-    let mut signer = None;
+    let checked = check_label(&m, &value, &aggregate, legacy, opts.trusted_signers)?;
     for a in &m.assertions {
-        let ours = a.id == LABEL_ID || a.id == MARKING_ID;
-        let s = assertion::verify(
-            a,
-            &aggregate,
-            legacy,
-            if ours { Some(&digest) } else { None },
-            opts.trusted_signers,
-            &payload_key[..],
-            !ours,
-        )?;
-        if a.id == LABEL_ID {
-            signer = Some(s);
+        if a.id != LABEL_ID && a.id != MARKING_ID {
+            assertion::verify(
+                a,
+                &aggregate,
+                legacy,
+                None,
+                opts.trusted_signers,
+                &payload_key[..],
+                true,
+            )?;
         }
-    }
-    let label_a = m
-        .assertions
-        .iter()
-        .find(|a| a.id == LABEL_ID)
-        .ok_or_else(|| Error::Integrity("the object carries no signed label assertion".into()))?;
-    let marking = m
-        .assertions
-        .iter()
-        .find(|a| a.id == MARKING_ID)
-        .map(|a| a.statement.value.clone())
-        .unwrap_or_default();
-    let label = LabelSummary::from_xml(&label_a.statement.value)?;
-    let policy = m.policy_object()?;
-    let in_policy: Vec<&str> = policy
-        .body
-        .data_attributes
-        .iter()
-        .map(|a| a.attribute.as_str())
-        .collect();
-    let from_label = label.attribute_fqns();
-    if in_policy != from_label.iter().map(String::as_str).collect::<Vec<_>>() {
-        return Err(Error::Integrity(format!(
-            "label/policy mismatch: the label gives attributes [{}] but the policy has [{}]",
-            from_label.join(", "),
-            in_policy.join(", ")
-        )));
     }
 
     // 4. Segments: decrypt those the range needs, checking each tag against the
@@ -852,16 +1013,14 @@ pub fn open<R: Read + Seek + Send, W: Write>(
         .flush()
         .map_err(|e| Error::io("writing the output", e))?;
     Ok(OpenSummary {
-        label_xml: label_a.statement.value.clone(),
-        label,
-        marking,
-        signer: signer.unwrap_or(assertion::Signer {
-            alg: String::new(),
-            kid: String::new(),
-        }),
+        label_xml: checked.label_xml,
+        label: checked.label,
+        marking: checked.marking,
+        signer: checked.signer,
         plaintext_size: plan.plaintext_size,
         written,
         segments_decrypted: wanted.len(),
         metadata,
+        agreement: checked.agreement,
     })
 }

@@ -61,6 +61,7 @@ fn seal_with(
         segment_size: seg,
         mime_type: String::new(),
         metadata: Some("{\"note\":\"meta\"}".into()),
+        agreement: None,
         progress: None,
     };
     let mut out = Vec::new();
@@ -81,6 +82,7 @@ fn open_with(
     let mut out = Vec::new();
     let opts = OpenOptions {
         kas_keys: keys,
+        released: &[],
         trusted_signers: trusted,
         range,
         progress: None,
@@ -455,6 +457,7 @@ fn multi_gib_sparse_round_trip_streams() {
         segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
         mime_type: String::new(),
         metadata: None,
+        agreement: None,
         progress: None,
     };
     // Mostly zeros (sparse-like) with a marker every MiB.
@@ -500,6 +503,7 @@ fn multi_gib_sparse_round_trip_streams() {
     let t = trusted(&f);
     let o = OpenOptions {
         kas_keys: &f.kas,
+        released: &[],
         trusted_signers: &t,
         range: None,
         progress: None,

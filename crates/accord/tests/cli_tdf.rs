@@ -194,6 +194,9 @@ fn seal_open_inspect_round_trip_and_json() {
     }
     assert_eq!(v["segments"], 5);
     assert_eq!(v["plaintextSize"], 300_000);
+    assert!(v["agreement"].is_null(), "{v}");
+    let o = accord(&["inspect", &w.s("doc.tdf")]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("agreement"));
     // Either KAS alone opens a single-share object.
     for key in ["pak/kas.key", "usa/kas.key"] {
         let o = w.open(&[key], "doc.tdf", "out.bin", &[]);
@@ -351,4 +354,54 @@ fn stdin_and_stdout_streams() {
         String::from_utf8_lossy(&opened.stderr)
     );
     assert_eq!(opened.stdout, b"from stdin");
+}
+
+/// An object sealed under an agreement (through the library, as a node's client does):
+/// `inspect` shows the agreement in text and JSON, and `open` still opens it.
+#[test]
+fn inspect_shows_the_agreement_an_object_was_sealed_under() {
+    let w = World::new();
+    let signer = accord_keys::load_signing_key(&w.p("usa/signing.key")).unwrap();
+    let kas = accord_keys::load_kas_private(&w.p("pak/kas.key")).unwrap();
+    // The label a CLI seal wrote (valid under the shipped USA policy).
+    let o = w.seal(&["--kas-pub", &w.s("pak/party.json")], "plain.tdf");
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let i = accord_tdf::inspect(&mut std::fs::File::open(w.p("plain.tdf")).unwrap()).unwrap();
+    assert_eq!(i.agreement, None);
+    let label = accord_tdf::BoundLabel {
+        xml: i.label_xml.unwrap(),
+        marking: i.marking.unwrap(),
+    };
+    let opts = accord_tdf::SealOptions {
+        recipients: vec![accord_tdf::Recipient {
+            kas: kas.public_key().clone(),
+            url: "urn:accord:kas:PAK".into(),
+            party: Some("PAK".into()),
+        }],
+        require: vec![],
+        signer: &signer,
+        label,
+        segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
+        mime_type: String::new(),
+        metadata: None,
+        agreement: Some("CISMOA-2005".into()),
+        progress: None,
+    };
+    let file = std::fs::File::create(w.p("a.tdf")).unwrap();
+    accord_tdf::seal(&b"under the agreement"[..], file, &opts).unwrap();
+    let o = accord(&["--json", "inspect", &w.s("a.tdf")]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["agreement"], "CISMOA-2005");
+    assert!(v["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "https://agreement.accord/attr/agreement/value/CISMOA-2005"));
+    let o = accord(&["inspect", &w.s("a.tdf")]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("agreement     CISMOA-2005\n"), "{text}");
+    let o = w.open(&["pak/kas.key"], "a.tdf", "a.out", &[]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(w.p("a.out")).unwrap(), b"under the agreement");
 }

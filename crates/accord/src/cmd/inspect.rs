@@ -58,6 +58,7 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<Code> {
                 "xml": i.label_xml,
             },
             "signer": i.signer.as_ref().map(|s| serde_json::json!({"alg": s.alg, "kid": s.kid})),
+            "agreement": i.agreement,
             "attributes": attributes,
             "keyAccess": kas,
             "segments": ii.segments.len(),
@@ -77,6 +78,9 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<Code> {
                 .map(|l| l.policy.as_str())
                 .unwrap_or("(none)")
         );
+        if let Some(a) = &i.agreement {
+            println!("agreement     {a}");
+        }
         match &i.signer {
             Some(s) => println!(
                 "signer        {} kid {} (not verified: use accord open)",

@@ -101,6 +101,7 @@ pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
     };
     let opts = OpenOptions {
         kas_keys: &kas,
+        released: &[],
         trusted_signers: &trusted,
         range,
         progress: Some(&tick),

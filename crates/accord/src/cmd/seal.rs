@@ -273,6 +273,7 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
         segment_size: args.segment_size,
         mime_type: args.mime_type.clone(),
         metadata: None,
+        agreement: None,
         progress: Some(&tick),
     };
     let mut sink = Sink::new(&args.output)?;
