@@ -91,21 +91,22 @@ impl Clearance {
     pub fn read(set: &PolicySet, source_name: &str, bytes: &[u8]) -> Result<Clearance> {
         match detect(source_name, bytes)? {
             Detected::Json => Clearance::read_json(set, source_name, bytes),
-            Detected::Xml(root) => {
-                if root.ns.as_deref() != Some(SPIFFY_NS) || root.name != "clearance" {
+            Detected::Xml(doc) => {
+                let root = doc.root();
+                if root.ns() != Some(SPIFFY_NS) || root.name() != "clearance" {
                     return Err(Error::Invalid {
                         source_name: source_name.to_string(),
-                        at: root.at,
-                        reason: format!("<{}> is not a spiffy clearance", root.name),
+                        at: root.at(),
+                        reason: format!("<{}> is not a spiffy clearance", root.name()),
                     });
                 }
-                let policy = spiffy_policy(set, source_name, &root)?;
+                let policy = spiffy_policy(set, source_name, root)?;
                 let mut lacvs = Vec::new();
                 for c in root.children_named("classification") {
                     let Some(l) = c.attr("lacv") else { continue };
                     let lacv: u64 = l.trim().parse().map_err(|_| Error::Invalid {
                         source_name: source_name.to_string(),
-                        at: c.at,
+                        at: c.at(),
                         reason: format!("classification lacv {l:?} is not an integer"),
                     })?;
                     lacvs.push(lacv);

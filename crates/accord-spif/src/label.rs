@@ -202,7 +202,7 @@ impl Label {
     pub fn read(set: &PolicySet, source_name: &str, bytes: &[u8]) -> Result<Label> {
         match detect(source_name, bytes)? {
             Detected::Json => Label::read_json(set, source_name, bytes),
-            Detected::Xml(root) => Label::from_element(set, source_name, &root),
+            Detected::Xml(doc) => Label::from_element(set, source_name, doc.root()),
             Detected::Ber => crate::ber::read_ess_label(set, source_name, bytes),
         }
     }
@@ -233,14 +233,14 @@ impl Label {
     pub(crate) fn from_element(
         set: &PolicySet,
         source_name: &str,
-        root: &Element,
+        root: Element<'_, '_>,
     ) -> Result<Label> {
         let invalid = |at: Position, reason: String| Error::Invalid {
             source_name: source_name.to_string(),
             at,
             reason,
         };
-        match (root.ns.as_deref(), root.name.as_str()) {
+        match (root.ns(), root.name()) {
             (Some(STANAG_4774_NS), n)
                 if n.eq_ignore_ascii_case("originatorConfidentialityLabel")
                     || n.eq_ignore_ascii_case("alternativeConfidentialityLabel") =>
@@ -254,11 +254,11 @@ impl Label {
             }
             (Some(SPIFFY_NS), "label") => read_spiffy(set, source_name, root),
             (Some(SPIFFY_NS), "clearance") => Err(invalid(
-                root.at,
+                root.at(),
                 "this is a clearance, not a label".to_string(),
             )),
             (ns, n) => Err(invalid(
-                root.at,
+                root.at(),
                 format!(
                     "<{n}> in namespace {:?} is not a STANAG 4774 or spiffy label",
                     ns.unwrap_or("")
@@ -495,9 +495,9 @@ pub(crate) struct CategoryJson {
     pub(crate) values: Vec<String>,
 }
 
-pub(crate) enum Detected {
+pub(crate) enum Detected<'a> {
     Json,
-    Xml(Element),
+    Xml(xml::Document<'a>),
     Ber,
 }
 
@@ -512,7 +512,7 @@ pub(crate) fn check_size(source_name: &str, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn detect(source_name: &str, bytes: &[u8]) -> Result<Detected> {
+pub(crate) fn detect<'a>(source_name: &str, bytes: &'a [u8]) -> Result<Detected<'a>> {
     check_size(source_name, bytes)?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -659,7 +659,7 @@ pub(crate) fn resolve_named(
 fn read_stanag(
     set: &PolicySet,
     source_name: &str,
-    root: &Element,
+    root: Element<'_, '_>,
     kind: LabelKind,
 ) -> Result<Label> {
     let invalid = |at: Position, reason: String| Error::Invalid {
@@ -669,21 +669,21 @@ fn read_stanag(
     };
     let info = root
         .child("ConfidentialityInformation")
-        .ok_or_else(|| invalid(root.at, "missing ConfidentialityInformation".into()))?;
+        .ok_or_else(|| invalid(root.at(), "missing ConfidentialityInformation".into()))?;
     let pid = info
         .child("PolicyIdentifier")
-        .ok_or_else(|| invalid(info.at, "missing PolicyIdentifier".into()))?;
+        .ok_or_else(|| invalid(info.at(), "missing PolicyIdentifier".into()))?;
     let uri_id = pid
         .attr("URI")
         .and_then(|u| u.trim().strip_prefix("urn:oid:"))
         .map(str::to_string);
-    let name = pid.text.trim();
+    let name = pid.text().trim();
     let policy = match (&uri_id, name.is_empty()) {
         (Some(id), _) => {
             let p = set.find(id)?;
             if !name.is_empty() && !p.is_named(name) {
                 return Err(invalid(
-                    pid.at,
+                    pid.at(),
                     format!(
                         "PolicyIdentifier names {name} but its URI is policy {}",
                         p.name
@@ -693,21 +693,21 @@ fn read_stanag(
             p
         }
         (None, false) => set.find(name)?,
-        (None, true) => return Err(invalid(pid.at, "empty PolicyIdentifier".into())),
+        (None, true) => return Err(invalid(pid.at(), "empty PolicyIdentifier".into())),
     };
     let cls_el = info
         .child("Classification")
-        .ok_or_else(|| invalid(info.at, "missing Classification".into()))?;
-    let mut label = Label::new(policy, cls_el.text.trim())?;
+        .ok_or_else(|| invalid(info.at(), "missing Classification".into()))?;
+    let mut label = Label::new(policy, cls_el.text().trim())?;
     label.kind = kind;
     let mut ords = Vec::new();
     for cat in info.children_named("Category") {
         let tag_name = cat
             .attr("TagName")
-            .ok_or_else(|| invalid(cat.at, "Category without TagName".into()))?;
+            .ok_or_else(|| invalid(cat.at(), "Category without TagName".into()))?;
         let ty = cat
             .attr("Type")
-            .ok_or_else(|| invalid(cat.at, "Category without Type".into()))?;
+            .ok_or_else(|| invalid(cat.at(), "Category without Type".into()))?;
         let mut any = false;
         for v in cat.children_named("GenericValue") {
             ords.push(resolve_named(
@@ -715,13 +715,13 @@ fn read_stanag(
                 tag_name,
                 Some(ty),
                 cat.attr("URI"),
-                &v.text,
+                v.text(),
             )?);
             any = true;
         }
         if !any {
             return Err(invalid(
-                cat.at,
+                cat.at(),
                 format!("Category {tag_name} has no GenericValue"),
             ));
         }
@@ -730,17 +730,17 @@ fn read_stanag(
     if let Some(o) = root.child("OriginatorID") {
         label.originator_id = Some(OriginatorId {
             id_type: o.attr("IDType").map(str::to_string),
-            value: o.text.trim().to_string(),
+            value: o.text().trim().to_string(),
         });
     }
     label.creation_date_time = check_date(
         source_name,
         root.child("CreationDateTime")
-            .map(|e| e.text.trim().to_string()),
+            .map(|e| e.text().trim().to_string()),
     )?;
     let review = root.attr("ReviewDateTime").map(str::to_string).or_else(|| {
         root.child("ReviewDateTime")
-            .map(|e| e.text.trim().to_string())
+            .map(|e| e.text().trim().to_string())
     });
     label.review_date_time = check_date(source_name, review)?;
     Ok(label)
@@ -750,11 +750,11 @@ fn read_stanag(
 pub(crate) fn resolve_spiffy_tag(
     policy: &Policy,
     source_name: &str,
-    tag: &Element,
+    tag: Element<'_, '_>,
 ) -> Result<usize> {
     let invalid = |reason: String| Error::Invalid {
         source_name: source_name.to_string(),
-        at: tag.at,
+        at: tag.at(),
         reason,
     };
     let ty = tag
@@ -785,20 +785,20 @@ pub(crate) fn resolve_spiffy_tag(
 pub(crate) fn spiffy_policy<'a>(
     set: &'a PolicySet,
     source_name: &str,
-    root: &Element,
+    root: Element<'_, '_>,
 ) -> Result<&'a Policy> {
     let pol = root.child("policy").ok_or_else(|| Error::Invalid {
         source_name: source_name.to_string(),
-        at: root.at,
-        reason: format!("no policy in {}", root.name),
+        at: root.at(),
+        reason: format!("no policy in {}", root.name()),
     })?;
     match pol.attr("id") {
         Some(id) => set.find(id),
-        None => set.find(pol.text.trim()),
+        None => set.find(pol.text().trim()),
     }
 }
 
-fn read_spiffy(set: &PolicySet, source_name: &str, root: &Element) -> Result<Label> {
+fn read_spiffy(set: &PolicySet, source_name: &str, root: Element<'_, '_>) -> Result<Label> {
     let policy = spiffy_policy(set, source_name, root)?;
     let invalid = |at: Position, reason: String| Error::Invalid {
         source_name: source_name.to_string(),
@@ -807,13 +807,13 @@ fn read_spiffy(set: &PolicySet, source_name: &str, root: &Element) -> Result<Lab
     };
     let cls_el = root
         .child("classification")
-        .ok_or_else(|| invalid(root.at, "no classification in label".into()))?;
+        .ok_or_else(|| invalid(root.at(), "no classification in label".into()))?;
     let lacv_s = cls_el
         .attr("lacv")
-        .ok_or_else(|| invalid(cls_el.at, "classification without lacv".into()))?;
+        .ok_or_else(|| invalid(cls_el.at(), "classification without lacv".into()))?;
     let lacv: u64 = lacv_s.trim().parse().map_err(|_| {
         invalid(
-            cls_el.at,
+            cls_el.at(),
             format!("classification lacv {lacv_s:?} is not an integer"),
         )
     })?;
@@ -835,18 +835,18 @@ fn read_spiffy(set: &PolicySet, source_name: &str, root: &Element) -> Result<Lab
     if let Some(o) = root.child("originatorID") {
         label.originator_id = Some(OriginatorId {
             id_type: o.attr("type").map(str::to_string),
-            value: o.text.trim().to_string(),
+            value: o.text().trim().to_string(),
         });
     }
     label.creation_date_time = check_date(
         source_name,
         root.child("creationDateTime")
-            .map(|e| e.text.trim().to_string()),
+            .map(|e| e.text().trim().to_string()),
     )?;
     label.review_date_time = check_date(
         source_name,
         root.child("reviewDateTime")
-            .map(|e| e.text.trim().to_string()),
+            .map(|e| e.text().trim().to_string()),
     )?;
     Ok(label)
 }

@@ -319,28 +319,28 @@ impl Ctx<'_> {
             reason: reason.into(),
         }
     }
-    fn req<'e>(&self, el: &'e Element, attr: &str) -> Result<&'e str> {
+    fn req<'d>(&self, el: Element<'d, '_>, attr: &str) -> Result<&'d str> {
         el.attr(attr)
-            .ok_or_else(|| self.err(el.at, format!("<{}> has no {attr} attribute", el.name)))
+            .ok_or_else(|| self.err(el.at(), format!("<{}> has no {attr} attribute", el.name())))
     }
-    fn bool_attr(&self, el: &Element, attr: &str) -> Result<bool> {
+    fn bool_attr(&self, el: Element<'_, '_>, attr: &str) -> Result<bool> {
         match el.attr(attr).map(str::trim) {
             None => Ok(false),
             Some("true") | Some("1") => Ok(true),
             Some("false") | Some("0") => Ok(false),
-            Some(v) => Err(self.err(el.at, format!("{attr}={v:?} is not a boolean"))),
+            Some(v) => Err(self.err(el.at(), format!("{attr}={v:?} is not a boolean"))),
         }
     }
-    fn u64_attr(&self, el: &Element, attr: &str) -> Result<u64> {
+    fn u64_attr(&self, el: Element<'_, '_>, attr: &str) -> Result<u64> {
         let v = self.req(el, attr)?;
         v.trim().parse::<u64>().map_err(|_| {
             self.err(
-                el.at,
-                format!("<{}> {attr}={v:?} is not a non-negative integer", el.name),
+                el.at(),
+                format!("<{}> {attr}={v:?} is not a non-negative integer", el.name()),
             )
         })
     }
-    fn tag_type(&self, el: &Element) -> Result<TagType> {
+    fn tag_type(&self, el: Element<'_, '_>) -> Result<TagType> {
         let t = self.req(el, "tagType")?;
         Ok(match t {
             "restrictive" => TagType::Restrictive,
@@ -348,26 +348,26 @@ impl Ctx<'_> {
             "enumerated" => match el.attr("enumType") {
                 Some("permissive") => TagType::EnumeratedPermissive,
                 Some("restrictive") => TagType::EnumeratedRestrictive,
-                Some(o) => return Err(self.err(el.at, format!("unknown enumType {o:?}"))),
-                None => return Err(self.err(el.at, "enumerated tag without enumType")),
+                Some(o) => return Err(self.err(el.at(), format!("unknown enumType {o:?}"))),
+                None => return Err(self.err(el.at(), "enumerated tag without enumType")),
             },
             "tagType7" | "informative" => TagType::Informative,
-            o => return Err(self.err(el.at, format!("unknown tagType {o:?}"))),
+            o => return Err(self.err(el.at(), format!("unknown tagType {o:?}"))),
         })
     }
-    fn category_data(&self, el: &Element) -> Result<CategoryData> {
+    fn category_data(&self, el: Element<'_, '_>) -> Result<CategoryData> {
         Ok(CategoryData {
             tag_set_ref: self.req(el, "tagSetRef")?.to_string(),
             tag_type: self.tag_type(el)?,
             lacv: el.attr("lacv").map(normalize_lacv),
         })
     }
-    fn group(&self, el: &Element) -> Result<CategoryGroup> {
+    fn group(&self, el: Element<'_, '_>) -> Result<CategoryGroup> {
         let operation = match self.req(el, "operation")? {
             "onlyOne" => Operation::OnlyOne,
             "oneOrMore" => Operation::OneOrMore,
             "all" => Operation::All,
-            o => return Err(self.err(el.at, format!("unknown operation {o:?}"))),
+            o => return Err(self.err(el.at(), format!("unknown operation {o:?}"))),
         };
         let members = el
             .children_named("categoryGroup")
@@ -375,12 +375,12 @@ impl Ctx<'_> {
             .collect::<Result<Vec<_>>>()?;
         Ok(CategoryGroup { operation, members })
     }
-    fn groups(&self, el: &Element) -> Result<Vec<CategoryGroup>> {
+    fn groups(&self, el: Element<'_, '_>) -> Result<Vec<CategoryGroup>> {
         el.children_named("requiredCategory")
             .map(|c| self.group(c))
             .collect()
     }
-    fn markings(&self, el: &Element) -> Result<Markings> {
+    fn markings(&self, el: Element<'_, '_>) -> Result<Markings> {
         let mut langs: Vec<String> = Vec::new();
         for q in el.children_named("markingQualifier") {
             for qq in q.children_named("qualifier") {
@@ -418,7 +418,9 @@ impl Ctx<'_> {
                             "suffix" => &mut m.suffix,
                             "separator" => &mut m.separator,
                             o => {
-                                return Err(self.err(qq.at, format!("unknown qualifierCode {o:?}")))
+                                return Err(
+                                    self.err(qq.at(), format!("unknown qualifierCode {o:?}"))
+                                )
                             }
                         };
                         if slot.is_none() {
@@ -434,7 +436,7 @@ impl Ctx<'_> {
                 let mut bits = 0u16;
                 let mut located = false;
                 for c in d.children_named("code") {
-                    let (b, loc) = match c.text.trim() {
+                    let (b, loc) = match c.text().trim() {
                         "pageTop" => (codes::PAGE_TOP, true),
                         "pageBottom" => (codes::PAGE_BOTTOM, true),
                         "pageTopBottom" => (codes::PAGE_TOP | codes::PAGE_BOTTOM, true),
@@ -446,7 +448,7 @@ impl Ctx<'_> {
                         "replacePolicy" => (codes::REPLACE_POLICY, false),
                         "firstLineOfText" | "lastLineOfText" | "subject" | "xHeader"
                         | "portionMarking" | "inputTitle" | "waterMark" => (codes::OTHER, true),
-                        o => return Err(self.err(c.at, format!("unknown marking code {o:?}"))),
+                        o => return Err(self.err(c.at(), format!("unknown marking code {o:?}"))),
                     };
                     bits |= b;
                     located |= loc;
@@ -466,19 +468,20 @@ impl Policy {
     /// Load a policy from the bytes of an XML-SPIF file. `source_name` (usually the file
     /// name) is used in error messages.
     pub fn from_xml(source_name: &str, bytes: &[u8]) -> Result<Policy> {
-        let root = xml::parse(source_name, bytes, SPIF_LIMITS)?;
+        let doc = xml::parse(source_name, bytes, SPIF_LIMITS)?;
+        let root = doc.root();
         let cx = Ctx {
             source: source_name,
         };
-        if root.name != "SPIF" || !(root.ns.is_none() || root.ns.as_deref() == Some(SPIF_NS)) {
+        if root.name() != "SPIF" || !(root.ns().is_none() || root.ns() == Some(SPIF_NS)) {
             return Err(cx.err(
-                root.at,
-                format!("not a SPIF: the root element is <{}>", root.name),
+                root.at(),
+                format!("not a SPIF: the root element is <{}>", root.name()),
             ));
         }
         let pid = root
             .child("securityPolicyId")
-            .ok_or_else(|| cx.err(root.at, "no securityPolicyId"))?;
+            .ok_or_else(|| cx.err(root.at(), "no securityPolicyId"))?;
         let name = cx.req(pid, "name")?.to_string();
         let id = cx.req(pid, "id")?.trim().to_string();
 
@@ -494,12 +497,12 @@ impl Policy {
                     .iter()
                     .any(|x: &EquivalentPolicy| x.name == e.name)
                 {
-                    return Err(cx.err(ep.at, format!("duplicate equivalent policy {}", e.name)));
+                    return Err(cx.err(ep.at(), format!("duplicate equivalent policy {}", e.name)));
                 }
                 equivalent_policies.push(e);
             }
         }
-        let policy_ref = |el: &Element| -> Result<String> {
+        let policy_ref = |el: Element<'_, '_>| -> Result<String> {
             let r = cx.req(el, "policyRef")?;
             equivalent_policies
                 .iter()
@@ -507,7 +510,7 @@ impl Policy {
                 .map(|p| p.id.clone())
                 .ok_or_else(|| {
                     cx.err(
-                        el.at,
+                        el.at(),
                         format!("policyRef {r:?} names no equivalentPolicy of this SPIF"),
                     )
                 })
@@ -515,7 +518,7 @@ impl Policy {
 
         let classes_el = root
             .child("securityClassifications")
-            .ok_or_else(|| cx.err(root.at, "no securityClassifications"))?;
+            .ok_or_else(|| cx.err(root.at(), "no securityClassifications"))?;
         let mut classifications: Vec<Classification> = Vec::new();
         for c in classes_el.children_named("securityClassification") {
             let mut equivalents = Vec::new();
@@ -525,7 +528,7 @@ impl Policy {
                     policy_id: policy_ref(e)?,
                     lacv: cx.u64_attr(e, "lacv")?,
                     applied: Applied::parse(applied_s)
-                        .ok_or_else(|| cx.err(e.at, format!("unknown applied {applied_s:?}")))?,
+                        .ok_or_else(|| cx.err(e.at(), format!("unknown applied {applied_s:?}")))?,
                     required: cx.groups(e)?,
                 });
             }
@@ -541,17 +544,20 @@ impl Policy {
             };
             if classifications.iter().any(|x| x.lacv == cls.lacv) {
                 return Err(cx.err(
-                    c.at,
+                    c.at(),
                     format!("duplicate classification lacv {} ({})", cls.lacv, cls.name),
                 ));
             }
             if classifications.iter().any(|x| x.name == cls.name) {
-                return Err(cx.err(c.at, format!("duplicate classification name {}", cls.name)));
+                return Err(cx.err(
+                    c.at(),
+                    format!("duplicate classification name {}", cls.name),
+                ));
             }
             classifications.push(cls);
         }
         if classifications.is_empty() {
-            return Err(cx.err(classes_el.at, "no securityClassification"));
+            return Err(cx.err(classes_el.at(), "no securityClassification"));
         }
         let class_by_name: HashMap<String, u64> = classifications
             .iter()
@@ -571,7 +577,9 @@ impl Policy {
                     .iter()
                     .any(|t: &TagSet| t.name == ts_name || t.id == ts_id)
                 {
-                    return Err(cx.err(ts_el.at, format!("duplicate tag set {ts_name} ({ts_id})")));
+                    return Err(
+                        cx.err(ts_el.at(), format!("duplicate tag set {ts_name} ({ts_id})"))
+                    );
                 }
                 let mut tags = Vec::new();
                 for tag_el in ts_el.children_named("securityCategoryTag") {
@@ -591,16 +599,16 @@ impl Policy {
                         let lacv = normalize_lacv(cx.req(cat_el, "lacv")?);
                         let mut excluded_classes = Vec::new();
                         for ex in cat_el.children_named("excludedClass") {
-                            let cname = ex.text.trim();
+                            let cname = ex.text().trim();
                             let l = *class_by_name.get(cname).ok_or_else(|| {
                                 cx.err(
-                                    ex.at,
+                                    ex.at(),
                                     format!("excludedClass {cname:?} is not a classification of this policy"),
                                 )
                             })?;
                             if excluded_classes.contains(&l) {
                                 return Err(cx.err(
-                                    ex.at,
+                                    ex.at(),
                                     format!("duplicate excluded classification {cname} in category {cat_name}"),
                                 ));
                             }
@@ -612,7 +620,7 @@ impl Policy {
                                 None => false,
                                 Some("discard") => true,
                                 Some(o) => {
-                                    return Err(cx.err(e.at, format!("unknown action {o:?}")))
+                                    return Err(cx.err(e.at(), format!("unknown action {o:?}")))
                                 }
                             };
                             let applied_s = e.attr("applied").unwrap_or("both");
@@ -622,7 +630,7 @@ impl Policy {
                                 tag_type: cx.tag_type(e)?,
                                 lacv: normalize_lacv(e.attr("lacv").unwrap_or("")),
                                 applied: Applied::parse(applied_s).ok_or_else(|| {
-                                    cx.err(e.at, format!("unknown applied {applied_s:?}"))
+                                    cx.err(e.at(), format!("unknown applied {applied_s:?}"))
                                 })?,
                                 discard,
                             });
@@ -632,7 +640,7 @@ impl Policy {
                         if let Some(other) = by_lacv.insert(key, ordinal) {
                             let other: &CategoryDef = &categories[other];
                             return Err(cx.err(
-                                cat_el.at,
+                                cat_el.at(),
                                 format!(
                                     "duplicate lacv {lacv} in tag set {ts_name}: categories {} and {cat_name}",
                                     other.name
@@ -642,7 +650,7 @@ impl Policy {
                         let name_key = (ts_index, tag_type.family(), cat_name.clone());
                         if by_name.insert(name_key, ordinal).is_some() {
                             return Err(cx.err(
-                                cat_el.at,
+                                cat_el.at(),
                                 format!("duplicate category name {cat_name} in tag set {ts_name}"),
                             ));
                         }
@@ -681,67 +689,83 @@ impl Policy {
             classifications,
             tag_sets,
             categories,
-            markings: cx.markings(&root)?,
+            markings: cx.markings(root)?,
             equivalent_policies,
             by_lacv,
             by_name,
         };
-        policy.check_references(&cx, &root)?;
+        policy.check_references(&cx, root)?;
         Ok(policy)
     }
 
     /// Every `tagSetRef` and LACV inside this policy must name something that exists.
-    fn check_references(&self, cx: &Ctx<'_>, root: &Element) -> Result<()> {
-        let check = |d: &CategoryData, what: &str| -> Result<()> {
-            self.resolve_data(d)
-                .map(|_| ())
-                .map_err(|reason| cx.err(root.at, format!("{what}: {reason}")))
+    fn check_references(&self, cx: &Ctx<'_>, root: Element<'_, '_>) -> Result<()> {
+        let check = |d: &CategoryData, kind: &str, name: &str| -> Result<()> {
+            self.tag_set_of_data(d)
+                .and_then(|ts| match &d.lacv {
+                    Some(l) => self.category_of_data(ts, d, l).map(drop),
+                    None => Ok(()),
+                })
+                .map_err(|reason| cx.err(root.at(), format!("{kind} {name}: {reason}")))
         };
         for c in &self.classifications {
             for g in &c.required {
                 for d in &g.members {
-                    check(d, &format!("classification {}", c.name))?;
+                    check(d, "classification", &c.name)?;
                 }
             }
         }
         for c in &self.categories {
             for g in &c.required {
                 for d in &g.members {
-                    check(d, &format!("category {}", c.name))?;
+                    check(d, "category", &c.name)?;
                 }
             }
             for d in &c.excluded {
-                check(d, &format!("category {}", c.name))?;
+                check(d, "category", &c.name)?;
             }
         }
         Ok(())
     }
 
-    /// The ordinals of the categories a [`CategoryData`] refers to in this policy.
-    pub fn resolve_data(&self, d: &CategoryData) -> std::result::Result<Vec<usize>, String> {
-        let ts = self
-            .tag_sets
+    fn tag_set_of_data(&self, d: &CategoryData) -> std::result::Result<usize, String> {
+        self.tag_sets
             .iter()
             .position(|t| t.name == d.tag_set_ref)
-            .ok_or_else(|| format!("no tag set named {:?}", d.tag_set_ref))?;
+            .ok_or_else(|| format!("no tag set named {:?}", d.tag_set_ref))
+    }
+
+    fn category_of_data(
+        &self,
+        ts: usize,
+        d: &CategoryData,
+        lacv: &str,
+    ) -> std::result::Result<usize, String> {
+        self.by_lacv
+            .get(&(ts, d.tag_type, lacv.to_string()))
+            .copied()
+            .ok_or_else(|| {
+                format!(
+                    "tag set {:?} has no {} category with lacv {lacv}",
+                    d.tag_set_ref,
+                    d.tag_type.spiffy_name()
+                )
+            })
+    }
+
+    /// The ordinals of the categories a [`CategoryData`] refers to in this policy, in
+    /// ordinal order.
+    pub fn resolve_data(&self, d: &CategoryData) -> std::result::Result<Vec<usize>, String> {
+        let ts = self.tag_set_of_data(d)?;
         match &d.lacv {
-            Some(l) => self
-                .by_lacv
-                .get(&(ts, d.tag_type, l.clone()))
-                .map(|&o| vec![o])
-                .ok_or_else(|| {
-                    format!(
-                        "tag set {:?} has no {} category with lacv {l}",
-                        d.tag_set_ref,
-                        d.tag_type.spiffy_name()
-                    )
-                }),
-            None => Ok(self
-                .categories
+            Some(l) => self.category_of_data(ts, d, l).map(|o| vec![o]),
+            // A tag's categories have consecutive ordinals and tags are numbered in
+            // document order, so walking the tags gives the ordinals in order.
+            None => Ok(self.tag_sets[ts]
+                .tags
                 .iter()
-                .enumerate()
-                .filter(|(_, c)| c.tag_set == ts && c.tag_type == d.tag_type)
-                .map(|(i, _)| i)
+                .filter(|t| t.tag_type == d.tag_type)
+                .flat_map(|t| t.categories.iter().copied())
                 .collect()),
         }
     }

@@ -62,7 +62,7 @@ fn read_input(name: &str) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn run_test(set: &PolicySet, t: &xml::Element) -> Result<(), Error> {
+fn run_test(set: &PolicySet, t: xml::Element<'_, '_>) -> Result<(), Error> {
     let label_file = t.attr("label").unwrap();
     let bytes = read_input(label_file)?;
     let mut label = Label::read(set, label_file, &bytes)?;
@@ -110,7 +110,7 @@ fn run_test(set: &PolicySet, t: &xml::Element) -> Result<(), Error> {
 #[test]
 fn spiffing_conformance_suite() {
     let suite = std::fs::read(dir().join("tests.xml")).unwrap();
-    let root = xml::parse(
+    let doc = xml::parse(
         "tests.xml",
         &suite,
         xml::Limits {
@@ -120,6 +120,7 @@ fn spiffing_conformance_suite() {
         },
     )
     .unwrap();
+    let root = doc.root();
     let (mut cases, mut passed) = (0, 0);
     for seq in root.children_named("sequence") {
         let mut set = PolicySet::new();
