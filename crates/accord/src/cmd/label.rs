@@ -5,7 +5,7 @@ use crate::input::{display_name, read_bounded};
 use accord_spif::{decide, Clearance, Label, LabelFormat, PolicySet};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::json;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Confidentiality labels (STANAG 4774 XML, spiffy XML or JSON).
@@ -152,7 +152,10 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
             let l = read_label(&set, &label)?;
             let m = set.find(&l.policy.id)?.render(&l, &lang)?;
             if out.json {
-                out.print_json(&json!({"marking": m.text, "color": m.color}));
+                print_ordered(&RenderJson {
+                    marking: &m.text,
+                    color: m.color.as_deref(),
+                });
             } else {
                 println!("{}", m.text);
             }
@@ -193,7 +196,10 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
             let l = read_label(&set, &label)?;
             let v = set.find(&l.policy.id)?.validate(&l)?;
             if out.json {
-                out.print_json(&json!({"valid": v.valid, "reasons": v.reasons}));
+                print_ordered(&CheckJson {
+                    valid: v.valid,
+                    reasons: &v.reasons,
+                });
             } else if v.valid {
                 println!("valid");
             } else {
@@ -218,7 +224,10 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
             let d = decide(&c, &l);
             let word = if d.permit { "permit" } else { "deny" };
             if out.json {
-                out.print_json(&json!({"decision": word, "reasons": d.reasons}));
+                print_ordered(&DecideJson {
+                    decision: word,
+                    reasons: &d.reasons,
+                });
             } else {
                 println!("{word}");
                 for r in &d.reasons {
@@ -240,4 +249,35 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
             Ok(Code::Ok)
         }
     }
+}
+
+/// `render --json`, keys in the documented order.
+#[derive(Serialize)]
+struct RenderJson<'a> {
+    marking: &'a str,
+    color: Option<&'a str>,
+}
+
+/// `check --json`, keys in the documented order.
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    valid: bool,
+    reasons: &'a [String],
+}
+
+/// `decide --json`, keys in the documented order.
+#[derive(Serialize)]
+struct DecideJson<'a> {
+    decision: &'a str,
+    reasons: &'a [String],
+}
+
+/// Print a struct as pretty JSON with its fields in declaration order (a
+/// `serde_json::Value` would sort them), like `Output::print_json`: a closed standard
+/// output is not an error.
+fn print_ordered(value: &impl Serialize) {
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_string());
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
 }

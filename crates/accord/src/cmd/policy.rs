@@ -4,7 +4,7 @@ use crate::exit::{Code, Output};
 use accord_spif::{Policy, PolicySet};
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::path::PathBuf;
 
 /// Security policies (XML-SPIF files).
@@ -28,11 +28,11 @@ pub fn run(cmd: PolicyCommand, out: &Output) -> Result<Code> {
             set.load_path(&policy)
                 .with_context(|| format!("loading policies from {}", policy.display()))?;
             if out.json {
-                let all: Vec<Value> = set.iter().map(policy_json).collect();
+                let all: Vec<PolicyJson<'_>> = set.iter().map(policy_json).collect();
                 if policy.is_dir() {
-                    out.print_json(&Value::Array(all));
+                    print_ordered(&all);
                 } else {
-                    out.print_json(&all[0]);
+                    print_ordered(&all[0]);
                 }
             } else {
                 for (i, p) in set.iter().enumerate() {
@@ -47,33 +47,121 @@ pub fn run(cmd: PolicyCommand, out: &Output) -> Result<Code> {
     }
 }
 
-fn policy_json(p: &Policy) -> Value {
-    json!({
-        "name": p.name,
-        "id": p.id,
-        "source": p.source_name,
-        "classifications": p.classifications.iter().map(|c| json!({
-            "name": c.name,
-            "lacv": c.lacv,
-            "hierarchy": c.hierarchy,
-            "color": c.color,
-            "obsolete": c.obsolete,
-        })).collect::<Vec<_>>(),
-        "tagSets": p.tag_sets.iter().map(|ts| json!({
-            "name": ts.name,
-            "id": ts.id,
-            "tags": ts.tags.iter().map(|t| json!({
-                "name": t.name,
-                "type": t.tag_type.spiffy_name(),
-                "singleSelection": t.single_selection,
-                "categories": t.categories.iter().map(|&o| {
-                    let c = &p.categories[o];
-                    json!({"name": c.name, "lacv": c.lacv, "obsolete": c.obsolete})
-                }).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "equivalentPolicies": p.equivalent_policies.iter().map(|e| json!({"name": e.name, "id": e.id})).collect::<Vec<_>>(),
-    })
+/// `policy show --json`: one policy, keys in the documented order (a `serde_json::Value`
+/// would sort them).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyJson<'a> {
+    name: &'a str,
+    id: &'a str,
+    source: &'a str,
+    classifications: Vec<ClassificationJson<'a>>,
+    tag_sets: Vec<TagSetJson<'a>>,
+    equivalent_policies: Vec<NameId<'a>>,
+}
+
+#[derive(Serialize)]
+struct ClassificationJson<'a> {
+    name: &'a str,
+    lacv: u64,
+    hierarchy: u64,
+    color: Option<&'a str>,
+    obsolete: bool,
+}
+
+#[derive(Serialize)]
+struct TagSetJson<'a> {
+    name: &'a str,
+    id: &'a str,
+    tags: Vec<TagJson<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TagJson<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    tag_type: &'a str,
+    single_selection: bool,
+    categories: Vec<CategoryJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct CategoryJson<'a> {
+    name: &'a str,
+    lacv: &'a str,
+    obsolete: bool,
+}
+
+#[derive(Serialize)]
+struct NameId<'a> {
+    name: &'a str,
+    id: &'a str,
+}
+
+fn policy_json(p: &Policy) -> PolicyJson<'_> {
+    PolicyJson {
+        name: &p.name,
+        id: &p.id,
+        source: &p.source_name,
+        classifications: p
+            .classifications
+            .iter()
+            .map(|c| ClassificationJson {
+                name: &c.name,
+                lacv: c.lacv,
+                hierarchy: c.hierarchy,
+                color: c.color.as_deref(),
+                obsolete: c.obsolete,
+            })
+            .collect(),
+        tag_sets: p
+            .tag_sets
+            .iter()
+            .map(|ts| TagSetJson {
+                name: &ts.name,
+                id: &ts.id,
+                tags: ts
+                    .tags
+                    .iter()
+                    .map(|t| TagJson {
+                        name: &t.name,
+                        tag_type: t.tag_type.spiffy_name(),
+                        single_selection: t.single_selection,
+                        categories: t
+                            .categories
+                            .iter()
+                            .map(|&o| {
+                                let c = &p.categories[o];
+                                CategoryJson {
+                                    name: &c.name,
+                                    lacv: &c.lacv,
+                                    obsolete: c.obsolete,
+                                }
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        equivalent_policies: p
+            .equivalent_policies
+            .iter()
+            .map(|e| NameId {
+                name: &e.name,
+                id: &e.id,
+            })
+            .collect(),
+    }
+}
+
+/// Print as pretty JSON with fields in declaration order, like `Output::print_json`: a
+/// closed standard output is not an error.
+fn print_ordered(value: &impl Serialize) {
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_string());
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
 }
 
 fn print_policy(p: &Policy) {
