@@ -8,10 +8,10 @@ use crate::manifest::*;
 use crate::zip::{self, Layout, ZipWriter};
 use crate::Error;
 use accord_keys::{KasPrivateKey, KasPublicKey, VerifyingKey};
-use aws_lc_rs::aead::{Aad, Nonce, NONCE_LEN};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, NONCE_LEN};
 use rayon::prelude::*;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::sync::mpsc::{channel, sync_channel};
+use std::sync::mpsc::{channel, sync_channel, Receiver};
 use zeroize::Zeroizing;
 
 /// Default plaintext segment size (OpenTDF's default).
@@ -20,8 +20,9 @@ pub const DEFAULT_SEGMENT_SIZE: u64 = 2 * 1024 * 1024;
 pub const MIN_SEGMENT_SIZE: u64 = 16;
 /// Largest segment size accepted when sealing or opening (bounds memory).
 pub const MAX_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
-/// Bytes of segments processed per batch (two or more segments per core).
-const BATCH_BYTES: u64 = 8 * 1024 * 1024;
+/// Bytes of segments processed per batch (at least one segment per core). Small, so a
+/// batch stays in cache from read to write.
+const BATCH_BYTES: u64 = 4 * 1024 * 1024;
 
 /// A progress callback: called with the number of plaintext bytes just processed.
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
@@ -181,10 +182,170 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// One segment on its way through `seal`: the plaintext as read, and the sealed
+/// segment (`nonce ‖ ciphertext ‖ tag`) as written, each placed at the alignment of its
+/// file offset (see [`align_at`]).
+#[derive(Default)]
 struct SegBuf {
-    buf: Vec<u8>,
+    plain: Vec<u8>,
+    plain_at: usize,
+    sealed: Vec<u8>,
+    sealed_at: usize,
     len: usize,
     crc: u32,
+}
+
+impl SegBuf {
+    fn sealed(&self) -> &[u8] {
+        &self.sealed[self.sealed_at..self.sealed_at + self.len + GCM_OVERHEAD]
+    }
+}
+
+/// Alignment kept between buffers and file offsets.
+const ALIGN: usize = 64;
+
+/// Where in `buf` data for file offset `offset` should start so that address and
+/// offset agree modulo [`ALIGN`]: the kernel copies between a buffer and the page
+/// cache several times faster when both sides are equally aligned (measured 3.5x for
+/// reads and up to 2x for writes here), and those copies are most of the work.
+fn align_at(buf: &[u8], offset: u64) -> usize {
+    (offset as usize).wrapping_sub(buf.as_ptr() as usize) % ALIGN
+}
+
+/// Make `buf` at least `len + ALIGN` bytes (zero-filled only when it grows).
+fn reserve(buf: &mut Vec<u8>, len: usize) {
+    if buf.len() < len + ALIGN {
+        buf.resize(len + ALIGN, 0);
+    }
+}
+
+/// Segments per batch: enough for every core, about [`BATCH_BYTES`] when segments are
+/// small.
+fn batch_len(segment: u64) -> usize {
+    ((BATCH_BYTES / segment.max(1)) as usize)
+        .max(rayon::current_num_threads())
+        .clamp(1, 64)
+}
+
+/// Run `f` on every segment of a batch: here, while the segment is still in this
+/// core's cache, when the batch is one segment; otherwise on every core.
+fn for_each_segment<T: Send>(
+    batch: &mut [T],
+    f: impl Fn(&mut T) -> Result<(), Error> + Sync + Send,
+) -> Result<(), Error> {
+    if batch.len() == 1 {
+        f(&mut batch[0])
+    } else {
+        batch.par_iter_mut().try_for_each(f)
+    }
+}
+
+/// Most batches alive at once in a streaming pipeline: one being filled, one queued,
+/// one being written.
+const PIPELINE_BATCHES: usize = 3;
+
+/// The batches of a streaming pipeline: new ones until [`PIPELINE_BATCHES`] exist, then
+/// only batches given back. Bounds memory, and saves re-allocating (and the kernel
+/// re-zeroing) buffers.
+struct Pool<T> {
+    free: Receiver<Vec<T>>,
+    made: usize,
+}
+
+impl<T> Pool<T> {
+    fn new(free: Receiver<Vec<T>>) -> Self {
+        Pool { free, made: 0 }
+    }
+
+    /// A batch (empty when new), or `None` when the consumer has gone.
+    fn get(&mut self) -> Option<Vec<T>> {
+        if let Ok(b) = self.free.try_recv() {
+            return Some(b);
+        }
+        if self.made < PIPELINE_BATCHES {
+            self.made += 1;
+            return Some(Vec::new());
+        }
+        self.free.recv().ok()
+    }
+}
+
+/// Encrypt one segment (`nonce ‖ ciphertext ‖ tag`) for container offset `offset`, and
+/// take its CRC-32 for the ZIP entry while it is in cache.
+fn seal_segment(gcm: &LessSafeKey, s: &mut SegBuf, offset: u64) -> Result<(), Error> {
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Crypto("random nonce".into()))?;
+    let len = s.len;
+    reserve(&mut s.sealed, len + GCM_OVERHEAD);
+    s.sealed_at = align_at(&s.sealed, offset);
+    let out = &mut s.sealed[s.sealed_at..s.sealed_at + len + GCM_OVERHEAD];
+    out[..NONCE_LEN].copy_from_slice(&nonce);
+    let (ct, tag) = out[NONCE_LEN..].split_at_mut(len);
+    // Out of place, from the read alignment to the write alignment, in one pass.
+    gcm.seal_out_of_place_scatter(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::empty(),
+        &s.plain[s.plain_at..s.plain_at + len],
+        ct,
+        &[],
+        tag,
+    )
+    .map_err(|_| Error::Crypto("AES-GCM encryption failed".into()))?;
+    let mut h = crc32fast::Hasher::new();
+    h.update(out);
+    s.crc = h.finalize();
+    Ok(())
+}
+
+/// One segment on its way through `open`: the sealed segment as read and the
+/// plaintext as written, each at the alignment of its file offset ([`align_at`]). The
+/// plaintext buffer is zeroized when dropped.
+#[derive(Default)]
+struct OpenBuf {
+    sealed: Vec<u8>,
+    sealed_at: usize,
+    plain: Zeroizing<Vec<u8>>,
+    plain_at: usize,
+}
+
+/// Check one segment's tag against the signed list (so a reordered segment is caught
+/// even though it would authenticate), then decrypt it out of place, from the read
+/// alignment to the write alignment, in one pass. `out_offset` is where the
+/// segment's first plaintext byte would go in the output.
+fn open_segment(
+    gcm: &LessSafeKey,
+    payload_key: &[u8],
+    hs256: bool,
+    b: &mut OpenBuf,
+    meta: &SegPlan,
+    out_offset: u64,
+) -> Result<(), Error> {
+    let i = meta.index;
+    let enc = &b.sealed[b.sealed_at..b.sealed_at + meta.enc_size as usize];
+    let tag_ok = if hs256 {
+        crypto::ct_eq(&crypto::hmac_sha256(payload_key, enc), &meta.hash)
+    } else {
+        crypto::ct_eq(&enc[enc.len() - TAG_LEN..], &meta.hash)
+    };
+    if !tag_ok {
+        return Err(Error::Integrity(format!(
+            "segment {i}: hash does not match the signed segment list (changed or reordered)"
+        )));
+    }
+    let len = meta.size as usize;
+    reserve(&mut b.plain, len);
+    b.plain_at = align_at(&b.plain, out_offset);
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce.copy_from_slice(&enc[..NONCE_LEN]);
+    gcm.open_separate_gather(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::empty(),
+        &enc[NONCE_LEN..NONCE_LEN + len],
+        &enc[NONCE_LEN + len..],
+        &mut b.plain[b.plain_at..b.plain_at + len],
+    )
+    .map_err(|_| Error::Integrity(format!("segment {i}: authentication failed (changed)")))?;
+    Ok(())
 }
 
 /// Seal `input` into a container written to `output`.
@@ -256,89 +417,85 @@ pub fn seal<R: Read + Send, W: Write>(
         }
     }
 
-    // Stream the payload: a reader thread fills batches of segment buffers, rayon
-    // encrypts each batch on every core, this thread writes it; buffers are recycled so
-    // memory stays at three batches whatever the input size.
+    // Stream the payload in three overlapping stages: a worker thread reads a batch of
+    // segments and encrypts it on every core (rayon) while the data is still in cache,
+    // this thread writes the batch before it and records the segment list, and written
+    // batches go back to the worker ([`Pool`]), so memory stays at a few batches
+    // whatever the input size.
     let gcm = crypto::gcm_key(&payload_key[..])?;
     let mut zw = ZipWriter::start(output)?;
-    let per_batch = (BATCH_BYTES / seg).clamp(2, 64) as usize;
+    let payload_at = zw.position();
+    let per_batch = batch_len(seg);
     let seg_len = seg as usize;
     let mut segments = Vec::new();
     let mut aggregate = Vec::new();
     let mut total = 0u64;
     let mut container = 0u64;
     let result: Result<(), Error> = std::thread::scope(|scope| {
-        let (full_tx, full_rx) = sync_channel::<std::io::Result<Vec<SegBuf>>>(1);
+        let (full_tx, full_rx) = sync_channel::<Result<Vec<SegBuf>, Error>>(1);
         let (free_tx, free_rx) = channel::<Vec<SegBuf>>();
+        let gcm = &gcm;
         scope.spawn(move || {
+            let mut pool = Pool::new(free_rx);
             let mut eof = false;
+            let mut count = 0usize;
             while !eof {
-                // Reuse the buffers of a batch already written, if one came back.
-                let mut spare = free_rx.try_recv().unwrap_or_default();
+                let Some(mut spare) = pool.get() else { return };
                 let mut batch = Vec::with_capacity(per_batch);
                 for _ in 0..per_batch {
-                    let mut b = spare
-                        .pop()
-                        .map(|s| s.buf)
-                        .unwrap_or_else(|| vec![0u8; seg_len + GCM_OVERHEAD]);
-                    b.resize(seg_len + GCM_OVERHEAD, 0);
-                    match read_full(&mut input, &mut b[NONCE_LEN..NONCE_LEN + seg_len]) {
+                    let mut b = spare.pop().unwrap_or_default();
+                    reserve(&mut b.plain, seg_len);
+                    b.plain_at = align_at(&b.plain, ((count + batch.len()) as u64) * seg);
+                    match read_full(&mut input, &mut b.plain[b.plain_at..b.plain_at + seg_len]) {
                         Ok(0) => {
                             eof = true;
                             break;
                         }
                         Ok(n) => {
-                            batch.push(SegBuf {
-                                buf: b,
-                                len: n,
-                                crc: 0,
-                            });
+                            b.len = n;
+                            batch.push(b);
                             if n < seg_len {
                                 eof = true;
                                 break;
                             }
                         }
                         Err(e) => {
-                            let _ = full_tx.send(Err(e));
+                            let _ = full_tx.send(Err(Error::io("reading the input", e)));
                             return;
                         }
                     }
                 }
-                if batch.is_empty() || full_tx.send(Ok(batch)).is_err() {
+                if batch.is_empty() {
+                    return;
+                }
+                let first = count;
+                count += batch.len();
+                let sealed = if count > MAX_SEGMENTS {
+                    Err(Error::Usage(format!(
+                        "input needs more than {MAX_SEGMENTS} segments; use a larger --segment-size"
+                    )))
+                } else {
+                    let mut work: Vec<(u64, &mut SegBuf)> = batch
+                        .iter_mut()
+                        .enumerate()
+                        .map(|(i, s)| {
+                            (
+                                payload_at + (first + i) as u64 * (seg + GCM_OVERHEAD as u64),
+                                s,
+                            )
+                        })
+                        .collect();
+                    for_each_segment(&mut work, |(at, s)| seal_segment(gcm, s, *at))
+                };
+                if full_tx.send(sealed.map(|()| batch)).is_err() {
                     return;
                 }
             }
         });
         for batch in full_rx {
-            let mut batch = batch.map_err(|e| Error::io("reading the input", e))?;
-            if segments.len() + batch.len() > MAX_SEGMENTS {
-                return Err(Error::Usage(format!(
-                    "input needs more than {MAX_SEGMENTS} segments; use a larger --segment-size"
-                )));
-            }
-            batch
-                .par_iter_mut()
-                .try_for_each(|s| -> Result<(), Error> {
-                    let mut nonce = [0u8; NONCE_LEN];
-                    aws_lc_rs::rand::fill(&mut nonce)
-                        .map_err(|_| Error::Crypto("random nonce".into()))?;
-                    s.buf[..NONCE_LEN].copy_from_slice(&nonce);
-                    let tag = gcm
-                        .seal_in_place_separate_tag(
-                            Nonce::assume_unique_for_key(nonce),
-                            Aad::empty(),
-                            &mut s.buf[NONCE_LEN..NONCE_LEN + s.len],
-                        )
-                        .map_err(|_| Error::Crypto("AES-GCM encryption failed".into()))?;
-                    s.buf[NONCE_LEN + s.len..NONCE_LEN + s.len + TAG_LEN]
-                        .copy_from_slice(tag.as_ref());
-                    let mut h = crc32fast::Hasher::new();
-                    h.update(&s.buf[..s.len + GCM_OVERHEAD]);
-                    s.crc = h.finalize();
-                    Ok(())
-                })?;
+            let batch = batch?;
             for s in &batch {
-                let enc = &s.buf[..s.len + GCM_OVERHEAD];
+                let enc = s.sealed();
                 zw.write_payload_with_crc(enc, s.crc)?;
                 let tag = &enc[enc.len() - TAG_LEN..];
                 aggregate.extend_from_slice(tag);
@@ -931,24 +1088,32 @@ pub fn open<R: Read + Seek + Send, W: Write>(
         .map(|s| s.enc_size)
         .max()
         .unwrap_or(GCM_OVERHEAD as u64);
-    let per_batch = (BATCH_BYTES / max_enc).clamp(2, 64) as usize;
+    let per_batch = batch_len(max_enc);
     let payload_off = layout.payload.data_offset;
     let hs256 = seg_alg == "HS256";
     let mut written = 0u64;
+    // The same three stages as `seal`: a worker thread reads a batch and checks and
+    // decrypts it in place on every core, this thread writes the plaintext of the batch
+    // before it; only checked segments reach this thread. Buffers are recycled through
+    // a [`Pool`] and zeroized when dropped (they held plaintext), not after every batch.
     let result: Result<(), Error> = std::thread::scope(|scope| {
-        let (full_tx, full_rx) = sync_channel::<Result<Vec<(usize, Vec<u8>)>, Error>>(1);
-        let (free_tx, free_rx) = channel::<Vec<(usize, Vec<u8>)>>();
-        let wanted_ref = &wanted;
+        type Batch = Vec<OpenBuf>;
+        let (full_tx, full_rx) = sync_channel::<Result<Batch, Error>>(1);
+        let (free_tx, free_rx) = channel::<Batch>();
+        let (wanted_ref, gcm, payload_key) = (&wanted, &gcm, &payload_key);
         scope.spawn(move || {
+            let mut pool = Pool::new(free_rx);
             for chunk in wanted_ref.chunks(per_batch) {
-                let mut spare = free_rx.try_recv().unwrap_or_default();
-                let mut batch = Vec::with_capacity(chunk.len());
+                let Some(mut spare) = pool.get() else { return };
+                let mut batch: Batch = Vec::with_capacity(chunk.len());
                 for s in chunk {
-                    let mut b = spare.pop().map(|x| x.1).unwrap_or_default();
-                    b.resize(s.enc_size as usize, 0);
+                    let mut b = spare.pop().unwrap_or_default();
+                    let (at, n) = (payload_off + s.ct_off, s.enc_size as usize);
+                    reserve(&mut b.sealed, n);
+                    b.sealed_at = align_at(&b.sealed, at);
                     let res = r
-                        .seek(SeekFrom::Start(payload_off + s.ct_off))
-                        .and_then(|_| r.read_exact(&mut b));
+                        .seek(SeekFrom::Start(at))
+                        .and_then(|_| r.read_exact(&mut b.sealed[b.sealed_at..b.sealed_at + n]));
                     if let Err(e) = res {
                         let _ = full_tx.send(Err(Error::Integrity(format!(
                             "segment {}: cannot be read ({e})",
@@ -956,41 +1121,25 @@ pub fn open<R: Read + Seek + Send, W: Write>(
                         ))));
                         return;
                     }
-                    batch.push((s.index, b));
+                    batch.push(b);
                 }
-                if full_tx.send(Ok(batch)).is_err() {
+                let mut work: Vec<(&mut OpenBuf, &SegPlan)> =
+                    batch.iter_mut().zip(chunk.iter().copied()).collect();
+                let checked = for_each_segment(&mut work, |(b, meta)| {
+                    let out = meta.pt_off.wrapping_sub(start);
+                    open_segment(gcm, &payload_key[..], hs256, b, meta, out)
+                });
+                drop(work);
+                if full_tx.send(checked.map(|()| batch)).is_err() {
                     return;
                 }
             }
         });
         let mut idx = 0usize;
         for batch in full_rx {
-            let mut batch = batch?;
-            let metas: Vec<&SegPlan> = wanted[idx..idx + batch.len()].to_vec();
-            idx += batch.len();
-            batch
-                .par_iter_mut()
-                .zip(metas.par_iter())
-                .try_for_each(|((i, b), meta)| -> Result<(), Error> {
-                    let tag_ok = if hs256 {
-                        let mac = crypto::hmac_sha256(&payload_key[..], b);
-                        crypto::ct_eq(&mac, &meta.hash)
-                    } else {
-                        crypto::ct_eq(&b[b.len() - TAG_LEN..], &meta.hash)
-                    };
-                    if !tag_ok {
-                        return Err(Error::Integrity(format!(
-                            "segment {i}: hash does not match the signed segment list (changed or reordered)"
-                        )));
-                    }
-                    let mut nonce = [0u8; NONCE_LEN];
-                    nonce.copy_from_slice(&b[..NONCE_LEN]);
-                    gcm.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut b[NONCE_LEN..])
-                        .map_err(|_| Error::Integrity(format!("segment {i}: authentication failed (changed)")))?;
-                    Ok(())
-                })?;
-            for ((_, b), meta) in batch.iter().zip(metas.iter()) {
-                let plain = &b[NONCE_LEN..b.len() - TAG_LEN];
+            let batch = batch?;
+            for (b, meta) in batch.iter().zip(&wanted[idx..]) {
+                let plain = &b.plain[b.plain_at..b.plain_at + meta.size as usize];
                 let from = start.saturating_sub(meta.pt_off) as usize;
                 let to = ((end - meta.pt_off) as usize).min(plain.len());
                 output
@@ -1001,9 +1150,7 @@ pub fn open<R: Read + Seek + Send, W: Write>(
                     p(meta.size);
                 }
             }
-            for (_, b) in batch.iter_mut() {
-                b.iter_mut().for_each(|x| *x = 0);
-            }
+            idx += batch.len();
             let _ = free_tx.send(batch);
         }
         Ok(())

@@ -76,6 +76,11 @@ impl<W: Write> ZipWriter<W> {
         })
     }
 
+    /// Bytes written so far: the container offset of the next byte.
+    pub fn position(&self) -> u64 {
+        self.written
+    }
+
     /// Append payload bytes, with their CRC-32 computed elsewhere (in parallel).
     pub fn write_payload_with_crc(&mut self, data: &[u8], crc: u32) -> Result<(), Error> {
         self.out
