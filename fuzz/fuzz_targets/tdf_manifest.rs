@@ -1,11 +1,13 @@
 //! Fuzz the ZTDF manifest parser and what reads its fields: policy object, label XML,
-//! assertion JWS parsing and hashing, JSON canonicalization.
+//! assertion JWS parsing and hashing, JSON canonicalization, and a KAS's
+//! `verify_label` (which must refuse, never panic, on whatever a client sends).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    let _ = accord_tdf::verify_label(data, &[]);
     if let Ok(m) = accord_tdf::Manifest::parse(data) {
-        let _ = m.policy_object();
+        let _ = m.policy_object().map(|p| accord_tdf::agreement_of(&p));
         let _ = m.plaintext_size();
         for a in &m.assertions {
             let _ =

@@ -20,9 +20,9 @@ pub const DEFAULT_SEGMENT_SIZE: u64 = 2 * 1024 * 1024;
 pub const MIN_SEGMENT_SIZE: u64 = 16;
 /// Largest segment size accepted when sealing or opening (bounds memory).
 pub const MAX_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
-/// Bytes of segments processed per batch (at least one segment per core). Small, so a
-/// batch stays in cache from read to write.
-const BATCH_BYTES: u64 = 4 * 1024 * 1024;
+/// Bytes of small segments processed per batch. Small, so a batch stays in cache from
+/// read to write.
+const BATCH_BYTES: u64 = 2 * 1024 * 1024;
 
 /// A progress callback: called with the number of plaintext bytes just processed.
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
@@ -219,11 +219,14 @@ fn reserve(buf: &mut Vec<u8>, len: usize) {
     }
 }
 
-/// Segments per batch: enough for every core, about [`BATCH_BYTES`] when segments are
-/// small.
+/// Segments per batch: one per core but the one the caller writes on, or about
+/// [`BATCH_BYTES`] of small segments. On two cores and 2 MiB segments that is one
+/// segment, encrypted by the worker thread itself right after reading it, while it is
+/// in that core's cache, as the caller writes the one before; more cores share a batch.
 fn batch_len(segment: u64) -> usize {
+    let cores = rayon::current_num_threads().saturating_sub(1);
     ((BATCH_BYTES / segment.max(1)) as usize)
-        .max(rayon::current_num_threads())
+        .max(cores)
         .clamp(1, 64)
 }
 
