@@ -272,6 +272,17 @@ impl<'a> Checked<'a> {
         }
     }
 
+    /// Rebuild from the findings an earlier [`Checked::new`] of this same agreement
+    /// produced: a node verifies an agreement once, when it loads it, keeps the
+    /// findings, and decides thousands of requests a second under it. Passing findings
+    /// of another document defeats the check; the caller owns that invariant.
+    pub fn from_findings(agreement: &'a Agreement, findings: Vec<Finding>) -> Self {
+        Checked {
+            agreement,
+            findings,
+        }
+    }
+
     /// The agreement.
     pub fn agreement(&self) -> &'a Agreement {
         self.agreement

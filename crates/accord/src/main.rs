@@ -51,6 +51,16 @@ pub enum Command {
     /// Confidentiality labels: render, parse, check, decide, translate.
     #[command(subcommand)]
     Label(cmd::label::LabelCommand),
+    /// Create a party node's home: policies, keys, database, audit log, party.json.
+    Init(cmd::node::InitArgs),
+    /// Run a party node over HTTPS (KAS, directory, audit log) until SIGTERM or Ctrl-C.
+    Serve(cmd::node::ServeArgs),
+    /// A party node: print its public descriptor.
+    #[command(subcommand)]
+    Node(cmd::node::NodeCommand),
+    /// People of a party node: add (issues a credential), suspend, resume, list.
+    #[command(subcommand)]
+    User(cmd::node::UserCommand),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +76,10 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => cmd::audit::run(cmd, &out),
         Command::Policy(cmd) => cmd::policy::run(cmd, &out),
         Command::Label(cmd) => cmd::label::run(cmd, &out),
+        Command::Init(args) => cmd::node::init(args, &out),
+        Command::Serve(args) => cmd::node::serve(args, &out),
+        Command::Node(cmd) => cmd::node::node(cmd, &out),
+        Command::User(cmd) => cmd::node::user(cmd, &out),
     };
     exit::finish(result)
 }

@@ -49,6 +49,22 @@ pub enum AgreementCommand {
         after_help = "Example:\n  accord agreement verify agreement.toml\n  accord agreement verify renewed.toml --predecessor agreement.toml\n\nExit codes: 0 valid, 1 invalid (with reasons: which record, which signature), 2 unreadable."
     )]
     Verify(VerifyArgs),
+    /// Load a countersigned agreement into a node (verified first; a later copy with
+    /// more records, such as a termination, replaces the one held).
+    #[command(
+        after_help = "Example:\n  accord agreement load --dir /srv/accord/pak agreement.toml\n\nExit codes: 0 loaded (or unchanged), 1 refused (does not verify, not a party, not a later copy), 2 usage or input error."
+    )]
+    Load(LoadArgs),
+}
+
+/// Arguments of `accord agreement load`.
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// The node home.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The agreement (TOML or JSON).
+    pub agreement: PathBuf,
 }
 
 /// Arguments of `accord agreement init`.
@@ -173,6 +189,7 @@ pub struct VerifyArgs {
 pub fn run(cmd: AgreementCommand, out: &Output) -> Result<Code> {
     match cmd {
         AgreementCommand::Init(a) => init(a, out),
+        AgreementCommand::Load(a) => crate::cmd::node::load_agreement(&a.dir, &a.agreement, out),
         AgreementCommand::Approve(a) => {
             let at = time_arg(a.at.as_deref(), "--at")?;
             update(&a.agreement, &a.key, out, |doc, key| {

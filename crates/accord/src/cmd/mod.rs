@@ -5,6 +5,8 @@ pub mod decide;
 pub mod inspect;
 pub mod keygen;
 pub mod label;
+pub mod node;
+pub mod online;
 pub mod open;
 pub mod policy;
 pub mod seal;

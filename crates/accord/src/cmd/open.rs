@@ -15,12 +15,17 @@ use std::path::{Path, PathBuf};
 #[command(
     after_help = "Examples:\n  accord open --kas-key keys/pak/kas.key --trust-signer keys/usa/party.json report.tdf -o report.pdf\n  accord open --kas-key keys/pak/kas.key --trust-signer keys/usa/signing.pub --range 0:4096 report.tdf -o -\n\n\
 Nothing is written unless every check passes; a file output appears only when complete.\n\
-Exit codes: 0 ok, 1 integrity or signature failure, 2 usage or input error, 3 no key could be released."
+Through your node: accord open --credential usa-officer.credential report.tdf -o report.pdf\n\
+Exit codes: 0 ok, 1 integrity or signature failure, 2 usage or input error, 3 no key could be released\n\
+(through a node: access denied, with every reason printed)."
 )]
 pub struct OpenArgs {
     /// A KAS private key (kas.key) to unwrap key shares with (repeatable).
-    #[arg(long = "kas-key", value_name = "FILE", required = true)]
+    #[arg(long = "kas-key", value_name = "FILE")]
     pub kas_key: Vec<PathBuf>,
+    /// Open through your node with this credential: its KAS decides and releases the key.
+    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
+    pub credential: Option<PathBuf>,
     /// A trusted label signer: signing.pub or party.json (repeatable).
     #[arg(long = "trust-signer", value_name = "PUBFILE")]
     pub trust_signer: Vec<PathBuf>,
@@ -71,6 +76,14 @@ pub(crate) fn trusted_signers(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
 
 pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
     let range = args.range.as_deref().map(parse_range).transpose()?;
+    if args.kas_key.is_empty() {
+        match args.credential.clone() {
+            Some(cred) => return crate::cmd::online::open(&args, &cred, range, out),
+            None => {
+                bail!("give --kas-key (local KAS keys) or --credential (open through your node)")
+            }
+        }
+    }
     let mut kas = Vec::new();
     for p in &args.kas_key {
         kas.push(accord_keys::load_kas_private(p)?);

@@ -18,11 +18,12 @@ use std::path::{Path, PathBuf};
 --kas-pub takes a kas.pub (its party is read from a party.json beside it), PARTY=kas.pub, or a party.json.\n\
 Without --require one key share is wrapped for every KAS (any may release it); with --require\n\
 each named party gets its own share (all must release).\n\
-Exit codes: 0 ok, 2 usage or input error."
+Through your node (it checks the label against your clearance and signs it):\n  accord seal --credential pak-officer.credential --label \"SECRET//REL TO USA, PAK//SCOPE EXERCISES\" \\\n      --agreement CISMOA-2026 report.pdf -o report.tdf\n\n\
+Exit codes: 0 ok, 2 usage or input error, 3 the node refused (reasons printed)."
 )]
 pub struct SealArgs {
     /// A SPIF file or directory of policies (repeatable).
-    #[arg(long = "policy", value_name = "P", required = true)]
+    #[arg(long = "policy", value_name = "P")]
     pub policies: Vec<PathBuf>,
     /// The label as a marking, e.g. "SECRET//REL TO USA, PAK".
     #[arg(
@@ -36,14 +37,22 @@ pub struct SealArgs {
     #[arg(long, value_name = "LABEL_FILE")]
     pub label_file: Option<PathBuf>,
     /// A KAS public key to wrap for: kas.pub, PARTY=kas.pub or party.json (repeatable).
-    #[arg(long = "kas-pub", value_name = "FILE", required = true)]
+    #[arg(long = "kas-pub", value_name = "FILE")]
     pub kas_pub: Vec<String>,
     /// Parties that must each release their own key share, e.g. PAK,USA.
     #[arg(long, value_name = "PARTY,PARTY", value_delimiter = ',')]
     pub require: Vec<String>,
     /// The originator's signing.key (signs the label).
     #[arg(long, value_name = "FILE")]
-    pub signing_key: PathBuf,
+    pub signing_key: Option<PathBuf>,
+    /// Seal through your node with this credential (instead of --policy, --kas-pub and
+    /// --signing-key): the node checks the label, names the KASes and signs the label.
+    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
+    pub credential: Option<PathBuf>,
+    /// With --credential: the agreement the object is exchanged under; every party of it
+    /// whose people may read the label gets key access.
+    #[arg(long, value_name = "ID", requires = "credential")]
+    pub agreement: Option<String>,
     /// Plaintext bytes per segment.
     #[arg(long, value_name = "BYTES", default_value_t = accord_tdf::DEFAULT_SEGMENT_SIZE)]
     pub segment_size: u64,
@@ -240,13 +249,24 @@ pub(crate) fn failed(e: &accord_tdf::Error) -> Code {
 }
 
 pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
+    if args.kas_pub.is_empty() && args.signing_key.is_none() {
+        if let Some(cred) = args.credential.clone() {
+            return crate::cmd::online::seal(&args, &cred, out);
+        }
+    }
+    if args.policies.is_empty() || args.kas_pub.is_empty() {
+        bail!("give --policy, --kas-pub and --signing-key to seal offline, or --credential to seal through your node");
+    }
+    let Some(signing_key) = &args.signing_key else {
+        bail!("give --signing-key (the originator's signing.key) to seal offline, or --credential to seal through your node");
+    };
     let set = load_policies(&args.policies)?;
     let label = read_label(&set, &args)?;
     let mut recips = Vec::new();
     for k in &args.kas_pub {
         recips.extend(recipients(k)?);
     }
-    let signer = accord_keys::load_signing_key(&args.signing_key)?;
+    let signer = accord_keys::load_signing_key(signing_key)?;
     let input: Box<dyn Read + Send> = if args.input == Path::new("-") {
         Box::new(std::io::stdin())
     } else {

@@ -1,0 +1,145 @@
+//! Agreements a node holds: verified before they are accepted, replaced only by a later
+//! copy of the same document (more lifecycle records: a countersignature, a
+//! termination), cached in memory with their verification findings so that a decision
+//! does not verify eight signatures again.
+
+use crate::store::Store;
+use crate::Error;
+use accord_agreement::{Agreement, Checked, Finding};
+use std::sync::Arc;
+
+/// An agreement and what verifying it found (nothing, for one that was accepted).
+#[derive(Debug, Clone)]
+pub struct Held {
+    /// The document.
+    pub agreement: Agreement,
+    /// Its verification findings, computed once.
+    pub findings: Vec<Finding>,
+}
+
+impl Held {
+    /// The agreement, checked.
+    pub fn checked(&self) -> Checked<'_> {
+        Checked::from_findings(&self.agreement, self.findings.clone())
+    }
+}
+
+/// What `load` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Loaded {
+    /// Agreement id.
+    pub id: String,
+    /// Version.
+    pub version: u64,
+    /// `new`, `replaced` (a later copy) or `unchanged`.
+    pub outcome: &'static str,
+    /// Lifecycle records now held.
+    pub records: usize,
+    /// The parties.
+    pub parties: Vec<String>,
+}
+
+/// Verify `text` (TOML or JSON) and store it for `party`'s node.
+pub async fn load(store: &Store, party: &str, text: &str) -> Result<Loaded, Error> {
+    let doc = Agreement::parse(text)?;
+    let findings = accord_agreement::verify(&doc);
+    if !findings.is_empty() {
+        let list: Vec<String> = findings.iter().map(|f| format!("  - {f}")).collect();
+        return Err(Error::Refused(format!(
+            "agreement {} does not verify, not loaded:\n{}",
+            doc.body.id,
+            list.join("\n")
+        )));
+    }
+    if doc.body.party(party).is_none() {
+        return Err(Error::Refused(format!(
+            "agreement {} is between {}; {party} is not a party to it, not loaded",
+            doc.body.id,
+            doc.body.party_codes()
+        )));
+    }
+    let id = doc.body.id.clone();
+    let mut outcome = "new";
+    if let Some(old) = store.agreements().await?.into_iter().find(|a| a.id == id) {
+        let old = Agreement::parse(&old.document)?;
+        if old.body != doc.body {
+            return Err(Error::Refused(format!(
+                "a different agreement with id {id} is already loaded (its body differs); a renewal needs a new id naming {id} as predecessor"
+            )));
+        }
+        if doc.records.len() < old.records.len()
+            || doc.records[..old.records.len()] != old.records[..]
+        {
+            return Err(Error::Refused(format!(
+                "agreement {id}: this copy does not extend the one loaded ({} records held; a later copy keeps them all and adds more)",
+                old.records.len()
+            )));
+        }
+        outcome = if doc.records.len() == old.records.len() {
+            "unchanged"
+        } else {
+            "replaced"
+        };
+    }
+    let json = String::from_utf8(doc.to_canonical_json()?)
+        .map_err(|_| Error::Input("agreement JSON is not UTF-8".into()))?;
+    if outcome != "unchanged" {
+        store
+            .put_agreement(&id, &json, &doc.body.digest()?, doc.records.len() as i64)
+            .await?;
+    }
+    Ok(Loaded {
+        id,
+        version: doc.body.version,
+        outcome,
+        records: doc.records.len(),
+        parties: doc.body.parties.iter().map(|p| p.code.clone()).collect(),
+    })
+}
+
+/// The agreements held, re-read from the database when it changed.
+pub struct Cache {
+    version: (i64, i64),
+    held: Arc<Vec<Held>>,
+    checked_at: std::time::Instant,
+}
+
+impl Cache {
+    /// Empty.
+    pub fn new() -> Cache {
+        Cache {
+            version: (-1, -1),
+            held: Arc::new(Vec::new()),
+            checked_at: std::time::Instant::now() - std::time::Duration::from_secs(60),
+        }
+    }
+
+    /// The current set. Asks the database at most every 200 ms whether it changed.
+    pub async fn get(&mut self, store: &Store) -> Result<Arc<Vec<Held>>, Error> {
+        if self.checked_at.elapsed() < std::time::Duration::from_millis(200) {
+            return Ok(self.held.clone());
+        }
+        let v = store.agreements_version().await?;
+        if v != self.version {
+            let mut held = Vec::new();
+            for rec in store.agreements().await? {
+                let agreement = Agreement::parse(&rec.document)?;
+                let findings = accord_agreement::verify(&agreement);
+                held.push(Held {
+                    agreement,
+                    findings,
+                });
+            }
+            self.held = Arc::new(held);
+            self.version = v;
+        }
+        self.checked_at = std::time::Instant::now();
+        Ok(self.held.clone())
+    }
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache::new()
+    }
+}

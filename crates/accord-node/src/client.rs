@@ -1,0 +1,402 @@
+//! A person's client for their node: seal and open through it with a credential.
+//! Blocking (the CLI is synchronous); do not call from inside an async runtime.
+
+use crate::credential::Credential;
+use crate::wire::{self, Reason};
+use crate::Error;
+use accord_keys::{KasAlg, KasPrivateKey, KasPublicKey, VerifyingKey};
+use accord_tdf::manifest::{Assertion, KeyAccess};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// A connection to the node that issued a credential.
+pub struct Client {
+    cred: Credential,
+    http: reqwest::blocking::Client,
+    base: String,
+}
+
+/// The node's decision on one object.
+#[derive(Debug)]
+pub struct Released {
+    /// Object id.
+    pub object_id: String,
+    /// `permit` or `deny`.
+    pub decision: String,
+    /// Reasons.
+    pub reasons: Vec<Reason>,
+    /// Audit log index of the decision.
+    pub log_index: u64,
+    /// The shares (permit).
+    pub shares: Vec<accord_tdf::ReleasedShare>,
+}
+
+impl Client {
+    /// Connect with `cred`: TLS pinned to the node's key, the person's certificate
+    /// presented.
+    pub fn new(cred: Credential) -> Result<Client, Error> {
+        let tls = crate::tls::client_config(
+            vec![cred.node_tls_spki_sha256.clone()],
+            Some((&cred.certificate, &cred.private_key)),
+        )?;
+        let http = reqwest::blocking::Client::builder()
+            .use_preconfigured_tls(tls)
+            .timeout(Duration::from_secs(120))
+            .pool_max_idle_per_host(4)
+            .build()
+            .map_err(|e| Error::Http {
+                url: cred.node_url.clone(),
+                msg: e.to_string(),
+            })?;
+        let base = cred.node_url.trim_end_matches('/').to_string();
+        Ok(Client { cred, http, base })
+    }
+
+    /// The credential.
+    pub fn credential(&self) -> &Credential {
+        &self.cred
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn handle<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        r: reqwest::Result<reqwest::blocking::Response>,
+    ) -> Result<T, Error> {
+        let resp = r.map_err(|e| Error::Http {
+            url: url.to_string(),
+            msg: describe(&e),
+        })?;
+        let status = resp.status();
+        let bytes = resp.bytes().map_err(|e| Error::Http {
+            url: url.to_string(),
+            msg: describe(&e),
+        })?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| Error::Http {
+                url: url.to_string(),
+                msg: format!("unexpected answer: {e}"),
+            });
+        }
+        match serde_json::from_slice::<wire::Problem>(&bytes) {
+            Ok(p) if status.as_u16() == 403 && !p.reasons.is_empty() => {
+                Err(Error::Denied(p.reasons))
+            }
+            Ok(p) => Err(Error::Refused(format!(
+                "the {} node refused ({}): {}",
+                self.cred.party,
+                status.as_u16(),
+                p.error
+            ))),
+            Err(_) => Err(Error::Http {
+                url: url.to_string(),
+                msg: format!("status {status}"),
+            }),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        let url = self.url(path);
+        self.handle(&url, self.http.get(&url).send())
+    }
+
+    fn post<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        let url = self.url(path);
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::Input(e.to_string()))?;
+        self.handle(
+            &url,
+            self.http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(bytes)
+                .send(),
+        )
+    }
+
+    /// `GET /v1/whoami`.
+    pub fn whoami(&self) -> Result<wire::WhoAmI, Error> {
+        self.get("/v1/whoami")
+    }
+
+    /// The label signers the node trusts.
+    pub fn trusted_signers(&self) -> Result<Vec<VerifyingKey>, Error> {
+        let t: wire::TrustInfo = self.get("/v1/trust")?;
+        t.signers
+            .iter()
+            .map(|s| VerifyingKey::from_pem(&s.key).map_err(Error::from))
+            .collect()
+    }
+
+    /// `POST /v1/seal/plan`.
+    pub fn seal_plan(&self, req: &wire::SealPlanRequest) -> Result<wire::SealPlan, Error> {
+        self.post("/v1/seal/plan", req)
+    }
+
+    /// Ask the node's KAS to release the shares of `manifests` (one bulk request).
+    pub fn rewrap(&self, manifests: Vec<serde_json::Value>) -> Result<Vec<Released>, Error> {
+        let ephemeral = KasPrivateKey::generate(KasAlg::HybridP384MlKem1024)?;
+        let mut nonce = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Crypto("random nonce".into()))?;
+        let req = wire::RewrapRequest {
+            nonce: hex::encode(nonce),
+            issued_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+            client_public_key: ephemeral.public_key().to_pem(),
+            objects: manifests,
+        };
+        let body = self.signed_rewrap_body(&req)?;
+        let resp: wire::RewrapResponse = self.post("/v1/kas/rewrap", &body)?;
+        self.released(&ephemeral, resp)
+    }
+
+    /// Sign a rewrap request with the credential's key (public for tests that replay
+    /// or alter one).
+    pub fn signed_rewrap_body(&self, req: &wire::RewrapRequest) -> Result<wire::RewrapBody, Error> {
+        let bytes = serde_json::to_vec(req).map_err(|e| Error::Input(e.to_string()))?;
+        let sig = sign_with_credential(&self.cred, &bytes)?;
+        Ok(wire::RewrapBody {
+            request: B64.encode(&bytes),
+            signature: B64.encode(sig),
+        })
+    }
+
+    /// Send a prepared rewrap body as is.
+    pub fn send_rewrap_body(&self, body: &wire::RewrapBody) -> Result<wire::RewrapResponse, Error> {
+        self.post("/v1/kas/rewrap", body)
+    }
+
+    /// Decrypt what a rewrap answer released.
+    pub fn released(
+        &self,
+        ephemeral: &KasPrivateKey,
+        resp: wire::RewrapResponse,
+    ) -> Result<Vec<Released>, Error> {
+        let kao = KeyAccess {
+            key_type: resp.session_key.key_type.clone(),
+            url: String::new(),
+            protocol: "kas".into(),
+            wrapped_key: resp.session_key.wrapped_key.clone(),
+            policy_binding: serde_json::Value::Null,
+            encrypted_metadata: String::new(),
+            kid: String::new(),
+            sid: String::new(),
+            schema_version: String::new(),
+            ephemeral_public_key: String::new(),
+        };
+        let session = accord_tdf::keyaccess::unwrap(ephemeral, &kao)?;
+        let mut out = Vec::new();
+        for r in resp.results {
+            let mut shares = Vec::new();
+            for s in &r.shares {
+                let sealed = B64
+                    .decode(&s.share)
+                    .map_err(|_| Error::Crypto("a released share is not base64".into()))?;
+                shares.push(accord_tdf::ReleasedShare {
+                    sid: s.sid.clone(),
+                    share: crate::node::open_share(&session, &r.object_id, &s.sid, &sealed)?,
+                });
+            }
+            out.push(Released {
+                object_id: r.object_id,
+                decision: r.decision,
+                reasons: r.reasons,
+                log_index: r.log_index,
+                shares,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    if s.contains("PinMismatch") {
+        return "the server's TLS key is not the one pinned in the credential: not the node that issued it (or the node was re-keyed)".into();
+    }
+    s
+}
+
+/// ECDSA P-384 / SHA-384 (ASN.1) with the credential's private key.
+pub fn sign_with_credential(cred: &Credential, msg: &[u8]) -> Result<Vec<u8>, Error> {
+    use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P384_SHA384_ASN1_SIGNING};
+    let mut b64 = Zeroizing::new(String::new());
+    let mut inside = false;
+    for line in cred.private_key.lines() {
+        let line = line.trim();
+        if line.starts_with("-----BEGIN") {
+            inside = true;
+        } else if line.starts_with("-----END") {
+            break;
+        } else if inside {
+            b64.push_str(line);
+        }
+    }
+    let der = Zeroizing::new(
+        B64.decode(b64.as_bytes())
+            .map_err(|_| Error::Credential("private key is not base64".into()))?,
+    );
+    let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &der)
+        .map_err(|_| Error::Credential("private key is not a P-384 PKCS#8 key".into()))?;
+    let sig = kp
+        .sign(&aws_lc_rs::rand::SystemRandom::new(), msg)
+        .map_err(|_| Error::Crypto("signing the request".into()))?;
+    Ok(sig.as_ref().to_vec())
+}
+
+/// The node as a label signer for `accord_tdf::seal`: it signs after checking the
+/// person may apply the label, and logs the labelling.
+pub struct NodeSigner<'a> {
+    /// The client.
+    pub client: &'a Client,
+    /// The log index of the labelling, once signed.
+    pub log_index: std::sync::Mutex<Option<u64>>,
+}
+
+impl accord_tdf::AssertionSigner for NodeSigner<'_> {
+    fn sign_assertions(
+        &self,
+        assertions: &mut [Assertion],
+        aggregate: &[u8],
+        manifest_digest: &str,
+    ) -> Result<(), accord_tdf::Error> {
+        let req = wire::SignRequest {
+            assertions: assertions
+                .iter()
+                .map(|a| serde_json::to_value(a).unwrap_or_default())
+                .collect(),
+            aggregate: B64.encode(aggregate),
+            manifest_digest: manifest_digest.to_string(),
+        };
+        let resp: wire::SignResponse = self.client.post("/v1/seal/sign", &req).map_err(|e| {
+            accord_tdf::Error::Usage(format!("the node did not sign the label: {e}"))
+        })?;
+        if resp.assertions.len() != assertions.len() {
+            return Err(accord_tdf::Error::Usage(
+                "the node returned a different number of assertions".into(),
+            ));
+        }
+        for (a, v) in assertions.iter_mut().zip(resp.assertions) {
+            let signed: Assertion = serde_json::from_value(v).map_err(|e| {
+                accord_tdf::Error::Usage(format!("the node's signed assertion: {e}"))
+            })?;
+            *a = signed;
+        }
+        if let Ok(mut g) = self.log_index.lock() {
+            *g = Some(resp.log_index);
+        }
+        Ok(())
+    }
+}
+
+/// What sealing through the node did.
+#[derive(Debug)]
+pub struct SealedThroughNode {
+    /// The plan the node made.
+    pub plan: wire::SealPlan,
+    /// The library's summary.
+    pub summary: accord_tdf::SealSummary,
+    /// Audit log index of the labelling.
+    pub log_index: Option<u64>,
+}
+
+/// Seal `input` to `output` through the node: the node checks the label and names the
+/// KASes, the payload is encrypted here, the node signs the label.
+pub fn seal<R: std::io::Read + Send, W: std::io::Write>(
+    client: &Client,
+    req: &wire::SealPlanRequest,
+    input: R,
+    output: W,
+    segment_size: u64,
+    progress: Option<accord_tdf::Progress<'_>>,
+) -> Result<SealedThroughNode, Error> {
+    let plan = client.seal_plan(req)?;
+    let mut recipients = Vec::new();
+    for r in &plan.recipients {
+        recipients.push(accord_tdf::Recipient {
+            kas: KasPublicKey::from_pem(&r.kas_key)?,
+            url: r.url.clone(),
+            party: Some(r.party.clone()),
+        });
+    }
+    let signer = NodeSigner {
+        client,
+        log_index: std::sync::Mutex::new(None),
+    };
+    let opts = accord_tdf::SealOptions {
+        recipients,
+        require: Vec::new(),
+        signer: &signer,
+        label: accord_tdf::BoundLabel {
+            xml: plan.label_xml.clone(),
+            marking: plan.marking.clone(),
+        },
+        segment_size,
+        mime_type: String::new(),
+        metadata: None,
+        progress,
+        agreement: plan.agreement.clone(),
+    };
+    let summary = accord_tdf::seal(input, output, &opts)?;
+    let log_index = signer.log_index.lock().ok().and_then(|g| *g);
+    Ok(SealedThroughNode {
+        plan,
+        summary,
+        log_index,
+    })
+}
+
+/// The manifest JSON of a sealed object.
+pub fn read_manifest<R: std::io::Read + std::io::Seek>(
+    r: &mut R,
+) -> Result<serde_json::Value, Error> {
+    let layout = accord_tdf::zip::read_layout(r)?;
+    let bytes = accord_tdf::zip::read_manifest(r, &layout)?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Input(format!("manifest: {e}")))
+}
+
+/// Open through the node: ask its KAS, then decrypt here with the released shares.
+pub fn open<R: std::io::Read + std::io::Seek + Send, W: std::io::Write>(
+    client: &Client,
+    input: &mut R,
+    output: W,
+    range: Option<(u64, u64)>,
+    progress: Option<accord_tdf::Progress<'_>>,
+) -> Result<(accord_tdf::OpenSummary, Released), Error> {
+    let manifest = read_manifest(input)?;
+    input
+        .seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| Error::Input(format!("rewinding the object: {e}")))?;
+    let mut released = client.rewrap(vec![manifest])?;
+    let r = released
+        .pop()
+        .ok_or_else(|| Error::Refused("the node answered no result".into()))?;
+    if r.decision != "permit" {
+        return Err(Error::Denied(r.reasons));
+    }
+    let trusted = client.trusted_signers()?;
+    let opts = accord_tdf::OpenOptions {
+        kas_keys: &[],
+        trusted_signers: &trusted,
+        range,
+        progress,
+        released: &r.shares,
+    };
+    let summary = accord_tdf::open(input, output, &opts)?;
+    Ok((summary, r))
+}

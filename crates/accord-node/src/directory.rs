@@ -1,0 +1,144 @@
+//! The directory: enrolling people, issuing their credentials, suspending and resuming
+//! them. Used by `accord user ...` against the node home (the running node reads the
+//! same database, so a suspension takes effect on the next request).
+
+use crate::credential::Credential;
+use crate::home::Home;
+use crate::store::PersonRecord;
+use crate::{pki, Error};
+use accord_spif::Clearance;
+
+/// What `accord user add` is given.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    /// Identifier.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Nationality (ISO 3166 trigraph).
+    pub nationality: String,
+    /// Clearance file name (for messages) and bytes (spiffy XML or JSON).
+    pub clearance: (String, Vec<u8>),
+    /// Scopes (`EXERCISES`, ...).
+    pub scopes: Vec<String>,
+}
+
+/// Check a person id: 1–64 characters of letters, digits, `-`, `_`, `.`, `@`.
+pub fn check_person_id(id: &str) -> Result<(), Error> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
+    {
+        return Err(Error::Input(format!(
+            "person id `{id}` must be 1 to 64 letters, digits, '-', '_', '.' or '@'"
+        )));
+    }
+    Ok(())
+}
+
+/// Enrol a person and issue their credential.
+pub async fn add(home: &Home, e: &Enrolment) -> Result<(PersonRecord, Credential), Error> {
+    check_person_id(&e.id)?;
+    if e.name.trim().is_empty() {
+        return Err(Error::Input("--name is empty".into()));
+    }
+    crate::home::check_party_code(&e.nationality).map_err(|_| {
+        Error::Input(format!(
+            "nationality `{}` is not an ISO 3166 trigraph",
+            e.nationality
+        ))
+    })?;
+    let clearance = Clearance::read(&home.policies, &e.clearance.0, &e.clearance.1)?;
+    let national = home
+        .policies
+        .get(&home.config.national_policy)
+        .ok_or_else(|| Error::Input("national policy missing".into()))?;
+    if clearance.policy.id != national.id {
+        return Err(Error::Input(format!(
+            "{}: the clearance is under policy {}, but people of {} are cleared under the national policy {}",
+            e.clearance.0, clearance.policy.name, home.config.party, national.name
+        )));
+    }
+    let mut scopes = Vec::new();
+    for s in &e.scopes {
+        let up = s.trim().to_ascii_uppercase();
+        if up.is_empty() {
+            continue;
+        }
+        let scope = accord_agreement::Scope::parse(&up).ok_or_else(|| {
+            Error::Input(format!(
+                "scope `{s}` is not one of EXERCISES, OPERATIONS, TRAINING, BASING, EQUIPMENT"
+            ))
+        })?;
+        if !scopes.contains(&scope.as_str().to_string()) {
+            scopes.push(scope.as_str().to_string());
+        }
+    }
+    let person = PersonRecord {
+        id: e.id.clone(),
+        name: e.name.trim().to_string(),
+        party: home.config.party.clone(),
+        nationality: e.nationality.clone(),
+        clearance: clearance.to_json_string(),
+        scopes,
+        status: "active".into(),
+    };
+    let ca_key = home.read_key("ca.key")?;
+    let cert = pki::issue_person(&home.config.party, &ca_key, &e.id, &e.name)?;
+    let node_cert = std::fs::read_to_string(home.layout.key("tls.crt"))
+        .map_err(|err| Error::io(home.layout.key("tls.crt"), err))?;
+    let node = home
+        .party
+        .node
+        .as_ref()
+        .ok_or_else(|| Error::Input("party.json has no node part".into()))?;
+    let credential = Credential {
+        accord_credential: 1,
+        party: home.config.party.clone(),
+        person: e.id.clone(),
+        node_url: home.config.url.clone(),
+        node_tls_spki_sha256: node.tls_spki_sha256.clone(),
+        node_certificate: node_cert,
+        certificate: cert.cert.clone(),
+        private_key: cert.key.0.clone(),
+    };
+    let store = home.store().await?;
+    store.add_person(&person).await?;
+    if let Err(err) = store
+        .add_credential(&cert.fingerprint, &e.id, &cert.serial, cert.not_after)
+        .await
+    {
+        let _ = store.remove_person(&e.id).await;
+        store.close().await;
+        return Err(err);
+    }
+    store.close().await;
+    Ok((person, credential))
+}
+
+/// Suspend or resume a person.
+pub async fn set_status(home: &Home, id: &str, active: bool) -> Result<PersonRecord, Error> {
+    let store = home.store().await?;
+    let r = async {
+        store
+            .set_status(id, if active { "active" } else { "suspended" })
+            .await?;
+        store
+            .person(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no person `{id}`")))
+    }
+    .await;
+    store.close().await;
+    r
+}
+
+/// Everyone.
+pub async fn list(home: &Home) -> Result<Vec<PersonRecord>, Error> {
+    let store = home.store().await?;
+    let r = store.people().await;
+    store.close().await;
+    r
+}

@@ -1,0 +1,433 @@
+//! The node home: everything a node is, in one directory made by `accord init`.
+//!
+//! ```text
+//! DIR/node.toml      configuration (party, listen address, public URL, database)
+//! DIR/party.json     the public descriptor agreements take (with the node part)
+//! DIR/policies/      the security policies the node decides by (copied in)
+//! DIR/keys/          owner-only: node CA, TLS, signing (ES384 + ML-DSA-87), KAS keys
+//! DIR/log/           the audit log (C2SP tiles; its key under log/.accord/)
+//! DIR/blobs/         sealed objects held by the node
+//! DIR/node.db        the embedded SQLite database (unless node.toml names PostgreSQL)
+//! ```
+
+use crate::pki;
+use crate::Error;
+use accord_keys::{
+    ClassicalAlg, KasAlg, KasKeyEntry, KasPrivateKey, NodeInfo, PartyDescriptor, SigningKey,
+    SigningKeyEntries, SigningKeyEntry,
+};
+use accord_spif::PolicySet;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The configuration file name.
+pub const NODE_TOML: &str = "node.toml";
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+/// `node.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The party (ISO 3166 trigraph).
+    pub party: String,
+    /// The party's name.
+    pub name: String,
+    /// Address to listen on (`127.0.0.1:8443`).
+    pub listen: String,
+    /// The URL partners and people use (`https://host:port`).
+    pub url: String,
+    /// The national policy's name (one of `policies/`).
+    pub national_policy: String,
+    /// The audit log's origin line.
+    pub log_origin: String,
+    /// A database URL; absent means the embedded SQLite file `node.db`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+}
+
+/// What `accord init` is asked for.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Party code.
+    pub party: String,
+    /// Party name (defaults to the code).
+    pub name: Option<String>,
+    /// The signing authority named in party.json.
+    pub authority: Option<String>,
+    /// Policy files or directories.
+    pub policies: Vec<PathBuf>,
+    /// Listen address.
+    pub listen: Option<String>,
+    /// Public URL.
+    pub url: Option<String>,
+    /// Database URL.
+    pub database: Option<String>,
+}
+
+/// Paths inside a node home.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The home.
+    pub dir: PathBuf,
+}
+
+impl Layout {
+    /// The layout of `dir`.
+    pub fn new(dir: &Path) -> Layout {
+        Layout {
+            dir: dir.to_path_buf(),
+        }
+    }
+    /// `node.toml`.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join(NODE_TOML)
+    }
+    /// `party.json`.
+    pub fn party(&self) -> PathBuf {
+        self.dir.join("party.json")
+    }
+    /// `policies/`.
+    pub fn policies(&self) -> PathBuf {
+        self.dir.join("policies")
+    }
+    /// `keys/`.
+    pub fn keys(&self) -> PathBuf {
+        self.dir.join("keys")
+    }
+    /// A key file.
+    pub fn key(&self, name: &str) -> PathBuf {
+        self.keys().join(name)
+    }
+    /// `log/`.
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("log")
+    }
+    /// `blobs/`.
+    pub fn blobs(&self) -> PathBuf {
+        self.dir.join("blobs")
+    }
+    /// The database URL.
+    pub fn database_url(&self, cfg: &NodeConfig) -> String {
+        match &cfg.database {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.dir.join("node.db").display()),
+        }
+    }
+}
+
+/// Check a party code: three upper-case letters (an ISO 3166 trigraph).
+pub fn check_party_code(code: &str) -> Result<(), Error> {
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(Error::Input(format!(
+            "`{code}` is not an ISO 3166 trigraph (three upper-case letters, like PAK)"
+        )))
+    }
+}
+
+fn mkdir_private(p: &Path) -> Result<(), Error> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(p).map_err(|e| Error::io(p, e))
+}
+
+fn host_of(url_or_addr: &str) -> String {
+    let s = url_or_addr
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let s = s.split('/').next().unwrap_or(s);
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest).to_string();
+    }
+    match s.rsplit_once(':') {
+        Some((h, _)) => h.to_string(),
+        None => s.to_string(),
+    }
+}
+
+/// Create a node home. Refuses a directory that already holds a node.
+pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Error> {
+    check_party_code(&opts.party)?;
+    let layout = Layout::new(dir);
+    if layout.config().exists() {
+        return Err(Error::Exists(format!(
+            "{} already holds a node ({} exists)",
+            dir.display(),
+            NODE_TOML
+        )));
+    }
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .next()
+            .is_some()
+    {
+        return Err(Error::Exists(format!(
+            "{} exists and is not empty; a node home needs an empty or new directory",
+            dir.display()
+        )));
+    }
+    if opts.policies.is_empty() {
+        return Err(Error::Input(
+            "at least one --policy (a SPIF file or a directory of them) is needed".into(),
+        ));
+    }
+    // Load every policy first: nothing is written if one is bad.
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in &opts.policies {
+        if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| Error::io(p, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml")))
+                .collect();
+            v.sort();
+            files.extend(v);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut set = PolicySet::new();
+    for f in &files {
+        set.load_path(f)?;
+    }
+    let national = match set
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(&opts.party))
+    {
+        Some(p) => p.clone(),
+        None if set.len() == 1 => set
+            .iter()
+            .next()
+            .cloned()
+            .ok_or_else(|| Error::Input("no policy loaded".into()))?,
+        None => {
+            let names: Vec<&str> = set.iter().map(|p| p.name.as_str()).collect();
+            return Err(Error::Input(format!(
+                "none of the policies ({}) is named {}: the national policy of a node is the one named like its party",
+                names.join(", "),
+                opts.party
+            )));
+        }
+    };
+    let listen = opts.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into());
+    listen
+        .parse::<std::net::SocketAddr>()
+        .map_err(|e| Error::Input(format!("--listen `{listen}`: {e} (expected IP:PORT)")))?;
+    let url = opts
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("https://{listen}"))
+        .trim_end_matches('/')
+        .to_string();
+    if !url.starts_with("https://") {
+        return Err(Error::Input(format!(
+            "--url `{url}` must start with https://"
+        )));
+    }
+
+    // The database first: a wrong --database URL leaves nothing behind.
+    mkdir_private(dir)?;
+    let cfg = NodeConfig {
+        party: opts.party.clone(),
+        name: opts.name.clone().unwrap_or_else(|| opts.party.clone()),
+        listen: listen.clone(),
+        url: url.clone(),
+        national_policy: national.name.clone(),
+        log_origin: format!("{}/log", url.trim_start_matches("https://")),
+        database: opts.database.clone(),
+    };
+    let result = async {
+        let store = crate::store::Store::connect(&layout.database_url(&cfg)).await?;
+        store.close().await;
+        // The directory holds clearances: owner-only, like the keys.
+        #[cfg(unix)]
+        if cfg.database.is_none() {
+            use std::os::unix::fs::PermissionsExt;
+            let db = dir.join("node.db");
+            std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::io(&db, e))?;
+        }
+        write_home(&layout, &cfg, opts, &files, &national.id, &listen, &url)
+    }
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+fn write_home(
+    layout: &Layout,
+    cfg: &NodeConfig,
+    opts: &InitOptions,
+    files: &[PathBuf],
+    national_id: &str,
+    listen: &str,
+    url: &str,
+) -> Result<PartyDescriptor, Error> {
+    let pol = layout.policies();
+    std::fs::create_dir_all(&pol).map_err(|e| Error::io(&pol, e))?;
+    for f in files {
+        let name = f
+            .file_name()
+            .ok_or_else(|| Error::Input(format!("{} has no file name", f.display())))?;
+        let to = pol.join(name);
+        if to.exists() {
+            return Err(Error::Input(format!(
+                "two policy files are named {}",
+                name.to_string_lossy()
+            )));
+        }
+        std::fs::copy(f, &to).map_err(|e| Error::io(&to, e))?;
+    }
+    mkdir_private(&layout.keys())?;
+    let mut hosts = vec![host_of(url), host_of(listen)];
+    for h in ["localhost", "127.0.0.1"] {
+        hosts.push(h.to_string());
+    }
+    hosts.dedup();
+    let certs = pki::make_node_certificates(&cfg.party, &hosts)?;
+    accord_keys::write_private_file(&layout.key("ca.key"), certs.ca_key.0.as_bytes())?;
+    accord_keys::write_public_file(&layout.key("ca.crt"), certs.ca_cert.as_bytes())?;
+    accord_keys::write_private_file(&layout.key("tls.key"), certs.tls_key.0.as_bytes())?;
+    accord_keys::write_public_file(&layout.key("tls.crt"), certs.tls_cert.as_bytes())?;
+    let signing = SigningKey::generate(ClassicalAlg::Es384)?;
+    accord_keys::write_private_file(
+        &layout.key(accord_keys::SIGNING_KEY),
+        signing.to_pem()?.as_bytes(),
+    )?;
+    accord_keys::write_public_file(
+        &layout.key(accord_keys::SIGNING_PUB),
+        signing.public_keys().to_pem().as_bytes(),
+    )?;
+    let kas = KasPrivateKey::generate(KasAlg::HybridP384MlKem1024)?;
+    accord_keys::write_private_file(&layout.key(accord_keys::KAS_KEY), kas.to_pem()?.as_bytes())?;
+    accord_keys::write_public_file(
+        &layout.key(accord_keys::KAS_PUB),
+        kas.public_key().to_pem().as_bytes(),
+    )?;
+    let log_key = accord_log::writer::create_log(&layout.log(), &cfg.log_origin)?;
+    mkdir_private(&layout.blobs())?;
+    let kas_entry = KasKeyEntry::from_key(kas.public_key());
+    let party = PartyDescriptor {
+        party: cfg.party.clone(),
+        name: cfg.name.clone(),
+        authority: opts.authority.clone(),
+        policy_id: Some(national_id.to_string()),
+        signing_keys: SigningKeyEntries {
+            classical: SigningKeyEntry::from_key(&signing.public_keys().classical),
+            ml_dsa_87: SigningKeyEntry::from_key(&signing.public_keys().ml_dsa),
+        },
+        kas_keys: vec![kas_entry.clone()],
+        node: Some(NodeInfo {
+            url: url.to_string(),
+            tls_spki_sha256: certs.tls_spki_sha256.clone(),
+            kas_keys: vec![kas_entry],
+            log_verifier_key: log_key.verifier().to_string(),
+        }),
+    };
+    party.validate()?;
+    accord_keys::write_public_file(&layout.party(), party.to_json().as_bytes())?;
+    let toml = toml::to_string_pretty(cfg).map_err(|e| Error::Input(e.to_string()))?;
+    // node.toml may hold a database password: owner-only.
+    accord_keys::write_private_file(
+        &layout.config(),
+        format!("# Accord node configuration (accord init)\n{toml}").as_bytes(),
+    )?;
+    Ok(party)
+}
+
+/// A node home read back: configuration, policies, keys.
+pub struct Home {
+    /// Paths.
+    pub layout: Layout,
+    /// `node.toml`.
+    pub config: NodeConfig,
+    /// The policies in `policies/`.
+    pub policies: PolicySet,
+    /// `party.json`.
+    pub party: PartyDescriptor,
+}
+
+impl Home {
+    /// Read the home at `dir`.
+    pub fn open(dir: &Path) -> Result<Home, Error> {
+        let layout = Layout::new(dir);
+        let cfg_path = layout.config();
+        let text = std::fs::read_to_string(&cfg_path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Home {
+                    dir: dir.to_path_buf(),
+                    msg: format!(
+                        "no {NODE_TOML}: run `accord init --dir {}` first",
+                        dir.display()
+                    ),
+                }
+            } else {
+                Error::io(&cfg_path, e)
+            }
+        })?;
+        let config: NodeConfig = toml::from_str(&text).map_err(|e| Error::Home {
+            dir: dir.to_path_buf(),
+            msg: format!("{NODE_TOML}: {e}"),
+        })?;
+        let mut policies = PolicySet::new();
+        policies.load_path(&layout.policies())?;
+        if policies.get(&config.national_policy).is_none() {
+            return Err(Error::Home {
+                dir: dir.to_path_buf(),
+                msg: format!(
+                    "the national policy {} is not in policies/",
+                    config.national_policy
+                ),
+            });
+        }
+        let party = accord_keys::load_party(&layout.party())?;
+        if party.party != config.party {
+            return Err(Error::Home {
+                dir: dir.to_path_buf(),
+                msg: format!(
+                    "party.json is for {} but node.toml says {}",
+                    party.party, config.party
+                ),
+            });
+        }
+        Ok(Home {
+            layout,
+            config,
+            policies,
+            party,
+        })
+    }
+
+    /// Connect to the node's database.
+    pub async fn store(&self) -> Result<crate::store::Store, Error> {
+        crate::store::Store::connect(&self.layout.database_url(&self.config)).await
+    }
+
+    /// Read a private key file of the home.
+    pub fn read_key(&self, name: &str) -> Result<zeroize::Zeroizing<String>, Error> {
+        Ok(accord_keys::read_key_file(&self.layout.key(name))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            super::host_of("https://node.pak.example:8443/x"),
+            "node.pak.example"
+        );
+        assert_eq!(super::host_of("127.0.0.1:8443"), "127.0.0.1");
+        assert_eq!(super::host_of("[::1]:8443"), "::1");
+    }
+}

@@ -1,0 +1,32 @@
+//! A party's node: the directory of its people, the agreements its party signed, its
+//! key access service (KAS) and its audit log, served over mutually authenticated TLS.
+//!
+//! The KAS releases a key share only to the node's own people, only when the full
+//! decision of `accord-agreement` permits (or, for an object that names no agreement,
+//! the national policy alone), and only after the decision is durable in the party's
+//! audit log. Every decision, permit or deny, is logged with its reasons.
+//!
+//! * [`home`]: the node home made by `accord init` (keys, policies, config, log).
+//! * [`store`]: the database (SQLite or PostgreSQL, one code path through sqlx).
+//! * [`directory`]: people and their credentials; [`credential`]: the bundle format.
+//! * [`agreements`]: loading, verifying and replacing agreements.
+//! * [`node`]: authentication, decisions, rewrap, labelling.
+//! * [`server`]: HTTPS (rustls + hyper + axum), graceful stop; [`tls`]: pinning.
+//! * [`client`]: seal and open through a node; [`wire`]: the HTTP API's bodies.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod agreements;
+pub mod client;
+pub mod credential;
+pub mod directory;
+mod error;
+pub mod home;
+pub mod node;
+pub mod pki;
+pub mod server;
+pub mod store;
+pub mod tls;
+pub mod wire;
+
+pub use error::Error;

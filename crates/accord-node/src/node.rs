@@ -1,0 +1,1011 @@
+//! A running node's state and its decisions: who is asking (by credential), what the
+//! KAS releases (the full decision, made durable in the audit log first) and which
+//! labels a person may apply when sealing through the node.
+
+use crate::agreements::{Cache, Held};
+use crate::home::Home;
+use crate::store::{PersonRecord, Store};
+use crate::wire::{self, Reason};
+use crate::{pki, Error};
+use accord_agreement::{Person, PersonStatus, Scope, Time};
+use accord_keys::{KasPrivateKey, KasPublicKey, SigningKey, VerifyingKey};
+use accord_log::Appender;
+use accord_spif::{Clearance, Label, PolicySet};
+use accord_tdf::manifest::Assertion;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// The decision clock. The node uses the system clock; tests may set another (there is
+/// no command-line or configuration way to do so).
+pub type Clock = Arc<dyn Fn() -> Time + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(Time::now)
+}
+
+/// Who presented which certificate on a connection (set by the server per connection).
+#[derive(Debug, Clone, Default)]
+pub struct Peer {
+    /// The client certificate DER, when one was presented.
+    pub cert: Option<Arc<Vec<u8>>>,
+}
+
+/// A person recognised by their credential.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The directory record.
+    pub record: PersonRecord,
+    /// The credential's fingerprint.
+    pub fingerprint: String,
+    /// The credential's public key (uncompressed P-384 point).
+    pub ec_point: Vec<u8>,
+}
+
+/// A refusal: HTTP status, one line, and reasons.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// HTTP status.
+    pub status: u16,
+    /// One line.
+    pub error: String,
+    /// Reasons.
+    pub reasons: Vec<Reason>,
+}
+
+impl Refusal {
+    fn new(status: u16, rule: &str, text: impl Into<String>) -> Refusal {
+        let text = text.into();
+        Refusal {
+            status,
+            error: text.clone(),
+            reasons: vec![Reason::new(rule, text)],
+        }
+    }
+    fn internal(e: impl std::fmt::Display) -> Refusal {
+        Refusal {
+            status: 500,
+            error: format!("internal error: {e}"),
+            reasons: vec![],
+        }
+    }
+}
+
+/// An audit log entry: one JSON object per decision (never keys or plaintext).
+#[derive(Debug, Serialize)]
+pub struct AuditEntry<'a> {
+    /// `rewrap` or `label`.
+    pub kind: &'a str,
+    /// RFC 3339 time of the decision.
+    pub time: String,
+    /// The deciding party.
+    pub party: &'a str,
+    /// The person, when recognised.
+    pub person: Option<&'a str>,
+    /// The credential's SHA-256 fingerprint.
+    pub credential: Option<&'a str>,
+    /// `permit` or `deny`.
+    pub decision: &'a str,
+    /// The object id (policy uuid), when known.
+    pub object: Option<&'a str>,
+    /// The label's marking, when known.
+    pub marking: Option<&'a str>,
+    /// The agreement, when the object names one.
+    pub agreement: Option<&'a str>,
+    /// The request nonce (rewrap) or manifest digest (label).
+    pub request: Option<&'a str>,
+    /// Every reason.
+    pub reasons: &'a [Reason],
+}
+
+impl AuditEntry<'_> {
+    fn bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// The node.
+pub struct Node {
+    /// Configuration and policies.
+    pub home: Home,
+    /// The database.
+    pub store: Store,
+    kas: Vec<KasPrivateKey>,
+    signing: SigningKey,
+    appender: Appender,
+    clock: Clock,
+    agreements: tokio::sync::Mutex<Cache>,
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn rule_name(r: accord_agreement::Rule) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{r:?}"))
+}
+
+fn convert(reasons: Vec<accord_agreement::Reason>) -> Vec<Reason> {
+    reasons
+        .into_iter()
+        .map(|r| Reason {
+            rule: rule_name(r.rule),
+            text: r.text,
+        })
+        .collect()
+}
+
+/// The result of deciding one object, before it is logged.
+struct Pending {
+    object_id: String,
+    marking: String,
+    agreement: Option<String>,
+    reasons: Vec<Reason>,
+    permit: bool,
+    shares: Vec<(String, Zeroizing<Vec<u8>>)>,
+}
+
+impl Node {
+    /// Assemble a node from its home, database, log appender and clock.
+    pub fn new(home: Home, store: Store, appender: Appender, clock: Clock) -> Result<Node, Error> {
+        let kas = vec![accord_keys::load_kas_private(
+            &home.layout.key(accord_keys::KAS_KEY),
+        )?];
+        let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
+        Ok(Node {
+            home,
+            store,
+            kas,
+            signing,
+            appender,
+            clock,
+            agreements: tokio::sync::Mutex::new(Cache::new()),
+        })
+    }
+
+    /// The node's party code.
+    pub fn party(&self) -> &str {
+        &self.home.config.party
+    }
+
+    /// The policies.
+    pub fn policies(&self) -> &PolicySet {
+        &self.home.policies
+    }
+
+    /// The agreements held now.
+    pub async fn agreements(&self) -> Result<Arc<Vec<Held>>, Error> {
+        self.agreements.lock().await.get(&self.store).await
+    }
+
+    /// Recognise the caller by the certificate on the connection.
+    pub async fn authenticate(&self, peer: &Peer) -> Result<Caller, Refusal> {
+        let party = self.party();
+        let Some(cert) = &peer.cert else {
+            return Err(Refusal::new(
+                401,
+                "credential",
+                format!("no client certificate: use a credential issued by the {party} node (--credential)"),
+            ));
+        };
+        let fingerprint = hex::encode(pki::sha256(cert));
+        let found = self
+            .store
+            .person_by_credential(&fingerprint)
+            .await
+            .map_err(Refusal::internal)?;
+        let Some((record, not_after, revoked)) = found else {
+            return Err(Refusal::new(
+                403,
+                "credential",
+                format!(
+                    "this credential was not issued by the {party} node (certificate {})",
+                    &fingerprint[..16]
+                ),
+            ));
+        };
+        if revoked.is_some() {
+            return Err(Refusal::new(
+                403,
+                "credential",
+                "this credential has been revoked",
+            ));
+        }
+        if not_after < now_unix() {
+            return Err(Refusal::new(
+                403,
+                "credential",
+                "this credential has expired",
+            ));
+        }
+        let spki =
+            pki::spki_of_cert(cert).map_err(|e| Refusal::new(400, "credential", e.to_string()))?;
+        let ec_point = pki::ec_point_of_spki(spki)
+            .map_err(|e| Refusal::new(400, "credential", e.to_string()))?
+            .to_vec();
+        Ok(Caller {
+            record,
+            fingerprint,
+            ec_point,
+        })
+    }
+
+    fn person(&self, r: &PersonRecord) -> Result<Person, Reason> {
+        let clearance = Clearance::read(self.policies(), "clearance", r.clearance.as_bytes())
+            .map_err(|e| {
+                Reason::new("person-party", format!("person {}'s clearance: {e}", r.id))
+            })?;
+        Ok(Person {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            party: r.party.clone(),
+            nationality: r.nationality.clone(),
+            clearance,
+            scopes: r.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+            status: if r.status == "active" {
+                PersonStatus::Active
+            } else {
+                PersonStatus::Suspended
+            },
+        })
+    }
+
+    /// Label signers the node trusts: its own key and the ES384 keys of every party of
+    /// every agreement it holds (whether the agreement is in force is a rule of the
+    /// decision, which then says so).
+    fn trusted_signers(&self, held: &[Held]) -> Vec<(String, VerifyingKey)> {
+        let mut v = vec![(
+            self.party().to_string(),
+            self.signing.public_keys().classical.clone(),
+        )];
+        for h in held {
+            for p in &h.agreement.body.parties {
+                if let Ok(k) = VerifyingKey::from_spki_der(&p.signing_keys.ecdsa_p384) {
+                    if !v.iter().any(|(_, x)| x.kid() == k.kid()) {
+                        v.push((p.code.clone(), k));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// `GET /v1/trust`.
+    pub async fn trust(&self, peer: &Peer) -> Result<wire::TrustInfo, Refusal> {
+        self.authenticate(peer).await?;
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        Ok(wire::TrustInfo {
+            party: self.party().to_string(),
+            signers: self
+                .trusted_signers(&held)
+                .into_iter()
+                .map(|(party, k)| wire::TrustedSigner {
+                    party,
+                    key: k.to_pem(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Decide whether `person` may read `label` (under `agreement`, or nationally).
+    fn decide(
+        &self,
+        person: &Person,
+        label: &Label,
+        agreement: Option<&str>,
+        held: &[Held],
+        at: Time,
+    ) -> (bool, Vec<Reason>) {
+        match agreement {
+            Some(id) => match held.iter().find(|h| h.agreement.body.id == id) {
+                None => (
+                    false,
+                    vec![Reason::new(
+                        "agreement-in-force",
+                        format!("agreement {id} is not loaded at the {} node", self.party()),
+                    )],
+                ),
+                Some(h) => {
+                    let checked = h.checked();
+                    let d = accord_agreement::decide(
+                        self.policies(),
+                        &accord_agreement::Request {
+                            person,
+                            label,
+                            agreement: &checked,
+                            requesting_party: self.party(),
+                            at,
+                        },
+                    );
+                    (d.permit, convert(d.reasons))
+                }
+            },
+            None => self.decide_national(person, label),
+        }
+    }
+
+    /// Without an agreement, only the national policy applies: the label must be under
+    /// it, the clearance must permit it, and the person must be active.
+    fn decide_national(&self, person: &Person, label: &Label) -> (bool, Vec<Reason>) {
+        let mut deny = Vec::new();
+        let mut ok = Vec::new();
+        let national = &self.home.config.national_policy;
+        let national_id = self.policies().get(national).map(|p| p.id.clone());
+        if national_id.as_deref() != Some(label.policy.id.as_str()) {
+            deny.push(Reason::new(
+                "agreement-in-force",
+                format!(
+                    "the object names no agreement and its label is under policy {}, not {}'s national policy {national}; a foreign label opens only under an agreement",
+                    label.policy.name,
+                    self.party()
+                ),
+            ));
+        } else {
+            let d = accord_spif::decide(&person.clearance, label);
+            if d.permit {
+                ok.push(Reason::new(
+                    "clearance",
+                    format!(
+                        "person {}'s clearance permits the label under policy {national}",
+                        person.id
+                    ),
+                ));
+            } else {
+                for r in d.reasons {
+                    deny.push(Reason::new(
+                        "clearance",
+                        format!("person {}'s {r}", person.id),
+                    ));
+                }
+            }
+        }
+        match person.status {
+            PersonStatus::Active => ok.push(Reason::new(
+                "person-active",
+                format!("person {} is active", person.id),
+            )),
+            PersonStatus::Suspended => deny.push(Reason::new(
+                "person-active",
+                format!("person {} is suspended", person.id),
+            )),
+        }
+        if deny.is_empty() {
+            (true, ok)
+        } else {
+            (false, deny)
+        }
+    }
+
+    fn decide_object(
+        &self,
+        index: usize,
+        manifest: &serde_json::Value,
+        person: &Result<Person, Reason>,
+        held: &[Held],
+        trusted: &[VerifyingKey],
+        at: Time,
+    ) -> Pending {
+        let mut p = Pending {
+            object_id: format!("object[{index}]"),
+            marking: String::new(),
+            agreement: None,
+            reasons: Vec::new(),
+            permit: false,
+            shares: Vec::new(),
+        };
+        let bytes = serde_json::to_vec(manifest).unwrap_or_default();
+        let verified = match accord_tdf::verify_label(&bytes, trusted) {
+            Ok(v) => v,
+            Err(e) => {
+                if let Ok(m) = accord_tdf::Manifest::parse(&bytes) {
+                    if let Ok(po) = m.policy_object() {
+                        p.object_id = po.uuid;
+                    }
+                }
+                p.reasons
+                    .push(Reason::new("object-integrity", e.to_string()));
+                return p;
+            }
+        };
+        p.object_id = verified.object_id.clone();
+        p.marking = verified.marking.clone();
+        p.agreement = verified.agreement.clone();
+        let ei = &verified.manifest.encryption_information;
+        let mine: Vec<_> = ei
+            .key_access
+            .iter()
+            .filter(|k| self.kas.iter().any(|key| key.public_key().kid() == k.kid))
+            .collect();
+        if mine.is_empty() {
+            p.reasons.push(Reason::new(
+                "key-access",
+                format!(
+                    "the object holds no key access object for the {} KAS",
+                    self.party()
+                ),
+            ));
+            return p;
+        }
+        let person = match person {
+            Ok(x) => x,
+            Err(r) => {
+                p.reasons.push(r.clone());
+                return p;
+            }
+        };
+        let label = match Label::read(
+            self.policies(),
+            "the object's label",
+            verified.label_xml.as_bytes(),
+        ) {
+            Ok(l) => l,
+            Err(e) => {
+                p.reasons.push(Reason::new(
+                    "translation",
+                    format!("the label cannot be read here: {e}"),
+                ));
+                return p;
+            }
+        };
+        let (permit, reasons) = self.decide(person, &label, p.agreement.as_deref(), held, at);
+        p.reasons = reasons;
+        if !permit {
+            return p;
+        }
+        // Unwrap only after the decision permits: a denied request never touches a key.
+        for kao in mine {
+            let key = match self.kas.iter().find(|k| k.public_key().kid() == kao.kid) {
+                Some(k) => k,
+                None => continue,
+            };
+            match accord_tdf::unwrap_share(key, kao, &ei.policy) {
+                Ok(share) => {
+                    if !p.shares.iter().any(|(sid, _)| sid == &kao.sid) {
+                        p.shares.push((kao.sid.clone(), share));
+                    }
+                }
+                Err(e) => {
+                    p.shares.clear();
+                    p.reasons = vec![Reason::new("object-integrity", e.to_string())];
+                    return p;
+                }
+            }
+        }
+        p.permit = true;
+        p
+    }
+
+    async fn log_entries(&self, entries: Vec<Vec<u8>>) -> Result<std::ops::Range<u64>, Refusal> {
+        self.appender
+            .append_many(entries)
+            .await
+            .map_err(|e| Refusal::internal(format!("audit log: {e}")))
+    }
+
+    async fn log_refusal(
+        &self,
+        kind: &str,
+        caller: Option<&Caller>,
+        fp: Option<&str>,
+        request: Option<&str>,
+        r: &Refusal,
+    ) {
+        let entry = AuditEntry {
+            kind,
+            time: (self.clock)().to_string(),
+            party: self.party(),
+            person: caller.map(|c| c.record.id.as_str()),
+            credential: caller.map(|c| c.fingerprint.as_str()).or(fp),
+            decision: "deny",
+            object: None,
+            marking: None,
+            agreement: None,
+            request,
+            reasons: &r.reasons,
+        };
+        if let Err(e) = self.appender.append(entry.bytes()).await {
+            tracing::error!(error = %e, "could not log a refusal");
+        }
+    }
+
+    /// `POST /v1/kas/rewrap`: decide each object, make every decision durable in the
+    /// audit log, then release the permitted shares wrapped to the client's key.
+    pub async fn rewrap(
+        self: &Arc<Self>,
+        peer: &Peer,
+        body: &[u8],
+    ) -> Result<wire::RewrapResponse, Refusal> {
+        let caller = match self.authenticate(peer).await {
+            Ok(c) => c,
+            Err(r) => {
+                let fp = peer.cert.as_ref().map(|c| hex::encode(pki::sha256(c)));
+                if r.status == 403 {
+                    self.log_refusal("rewrap", None, fp.as_deref(), None, &r)
+                        .await;
+                }
+                return Err(r);
+            }
+        };
+        let outer: wire::RewrapBody = serde_json::from_slice(body)
+            .map_err(|e| Refusal::new(400, "request", format!("rewrap body: {e}")))?;
+        let req_bytes = B64
+            .decode(&outer.request)
+            .map_err(|_| Refusal::new(400, "request", "rewrap body: `request` is not base64"))?;
+        let sig = B64
+            .decode(&outer.signature)
+            .map_err(|_| Refusal::new(400, "request", "rewrap body: `signature` is not base64"))?;
+        let pk = aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1,
+            &caller.ec_point,
+        );
+        if pk.verify(&req_bytes, &sig).is_err() {
+            let r = Refusal::new(
+                403,
+                "request",
+                "the rewrap request's signature does not verify with the credential's key",
+            );
+            self.log_refusal("rewrap", Some(&caller), None, None, &r)
+                .await;
+            return Err(r);
+        }
+        let req: wire::RewrapRequest = serde_json::from_slice(&req_bytes)
+            .map_err(|e| Refusal::new(400, "request", format!("rewrap request: {e}")))?;
+        if req.objects.is_empty() || req.objects.len() > wire::MAX_OBJECTS {
+            return Err(Refusal::new(
+                400,
+                "request",
+                format!(
+                    "a rewrap request holds 1 to {} objects, not {}",
+                    wire::MAX_OBJECTS,
+                    req.objects.len()
+                ),
+            ));
+        }
+        if req.nonce.len() != 64 || hex::decode(&req.nonce).is_err() {
+            return Err(Refusal::new(
+                400,
+                "request",
+                "nonce must be 32 random bytes in hex",
+            ));
+        }
+        let now = now_unix();
+        if (req.issued_at - now).abs() > wire::MAX_SKEW_SECS {
+            let r = Refusal::new(
+                403,
+                "request",
+                format!(
+                    "the rewrap request was issued at {} but the node's clock says {now}: more than {} s apart (a stale or replayed request, or a wrong clock)",
+                    req.issued_at,
+                    wire::MAX_SKEW_SECS
+                ),
+            );
+            self.log_refusal("rewrap", Some(&caller), None, Some(&req.nonce), &r)
+                .await;
+            return Err(r);
+        }
+        let fresh = self
+            .store
+            .use_nonce(&req.nonce, &caller.record.id, now)
+            .await
+            .map_err(Refusal::internal)?;
+        if !fresh {
+            let r = Refusal::new(
+                403,
+                "request",
+                format!(
+                    "replayed rewrap request: nonce {}… was already used",
+                    &req.nonce[..16]
+                ),
+            );
+            self.log_refusal("rewrap", Some(&caller), None, Some(&req.nonce), &r)
+                .await;
+            return Err(r);
+        }
+        let client_key = KasPublicKey::from_pem(&req.client_public_key)
+            .map_err(|e| Refusal::new(400, "request", format!("client_public_key: {e}")))?;
+        if client_key.alg() != accord_keys::KasAlg::HybridP384MlKem1024 {
+            return Err(Refusal::new(
+                400,
+                "request",
+                format!(
+                    "client_public_key must be hybrid-p384-mlkem1024, not {}",
+                    client_key.alg().as_str()
+                ),
+            ));
+        }
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let at = (self.clock)();
+
+        // The decisions: CPU work, on the blocking pool, objects in parallel.
+        let node = self.clone();
+        let record = caller.record.clone();
+        let objects = req.objects;
+        let held2 = held.clone();
+        let pending: Vec<Pending> = tokio::task::spawn_blocking(move || {
+            let trusted: Vec<VerifyingKey> = node
+                .trusted_signers(&held2)
+                .into_iter()
+                .map(|(_, k)| k)
+                .collect();
+            let person = node.person(&record);
+            objects
+                .par_iter()
+                .enumerate()
+                .map(|(i, m)| node.decide_object(i, m, &person, &held2, &trusted, at))
+                .collect()
+        })
+        .await
+        .map_err(Refusal::internal)?;
+
+        // Durable first.
+        let time = at.to_string();
+        let entries: Vec<Vec<u8>> = pending
+            .iter()
+            .map(|p| {
+                AuditEntry {
+                    kind: "rewrap",
+                    time: time.clone(),
+                    party: self.party(),
+                    person: Some(&caller.record.id),
+                    credential: Some(&caller.fingerprint),
+                    decision: if p.permit { "permit" } else { "deny" },
+                    object: Some(&p.object_id),
+                    marking: (!p.marking.is_empty()).then_some(p.marking.as_str()),
+                    agreement: p.agreement.as_deref(),
+                    request: Some(&req.nonce),
+                    reasons: &p.reasons,
+                }
+                .bytes()
+            })
+            .collect();
+        let range = self.log_entries(entries).await?;
+
+        // Then release: one session key wrapped to the client, each share sealed under it.
+        let session = Zeroizing::new({
+            let mut k = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut k).map_err(|_| Refusal::internal("random"))?;
+            k
+        });
+        let wrapped =
+            accord_tdf::keyaccess::wrap(&client_key, &session[..]).map_err(Refusal::internal)?;
+        let mut results = Vec::with_capacity(pending.len());
+        for (i, p) in pending.into_iter().enumerate() {
+            let mut shares = Vec::new();
+            for (sid, share) in &p.shares {
+                shares.push(wire::ReleasedShare {
+                    sid: sid.clone(),
+                    share: B64.encode(
+                        seal_share(&session[..], &p.object_id, sid, share)
+                            .map_err(Refusal::internal)?,
+                    ),
+                });
+            }
+            results.push(wire::ObjectResult {
+                object_id: p.object_id,
+                decision: if p.permit { "permit" } else { "deny" }.into(),
+                reasons: p.reasons,
+                log_index: range.start + i as u64,
+                marking: p.marking,
+                shares,
+            });
+        }
+        Ok(wire::RewrapResponse {
+            party: self.party().to_string(),
+            session_key: wire::WrappedKey {
+                key_type: wrapped.key_type.into(),
+                wrapped_key: wrapped.wrapped_key,
+            },
+            results,
+        })
+    }
+
+    fn national_label(
+        &self,
+        label_text: Option<&str>,
+        marking: Option<&str>,
+    ) -> Result<Label, Refusal> {
+        let national = self
+            .policies()
+            .get(&self.home.config.national_policy)
+            .ok_or_else(|| Refusal::internal("national policy missing"))?;
+        let label = match (label_text, marking) {
+            (Some(t), None) => Label::read(self.policies(), "label", t.as_bytes())
+                .map_err(|e| Refusal::new(422, "label", e.to_string()))?,
+            (None, Some(m)) => national
+                .parse_marking(m, "")
+                .map_err(|e| Refusal::new(422, "label", e.to_string()))?,
+            _ => {
+                return Err(Refusal::new(
+                    400,
+                    "request",
+                    "give exactly one of `marking` and `label`",
+                ))
+            }
+        };
+        if label.policy.id != national.id {
+            return Err(Refusal::new(
+                422,
+                "label",
+                format!(
+                    "people of {} apply labels under the national policy {}, not {}",
+                    self.party(),
+                    national.name,
+                    label.policy.name
+                ),
+            ));
+        }
+        let v = national
+            .validate(&label)
+            .map_err(|e| Refusal::new(422, "label", e.to_string()))?;
+        if !v.valid {
+            return Err(Refusal {
+                status: 422,
+                error: "the label is not valid under its policy".into(),
+                reasons: v
+                    .reasons
+                    .into_iter()
+                    .map(|r| Reason::new("label", r.to_string()))
+                    .collect(),
+            });
+        }
+        Ok(label)
+    }
+
+    /// `POST /v1/seal/plan`: check the person may apply the label (they must be allowed
+    /// to read it themselves) and say which KASes get a share.
+    pub async fn seal_plan(
+        &self,
+        peer: &Peer,
+        req: &wire::SealPlanRequest,
+    ) -> Result<wire::SealPlan, Refusal> {
+        let caller = self.authenticate(peer).await?;
+        let label = self.national_label(req.label.as_deref(), req.marking.as_deref())?;
+        let person = self.person(&caller.record).map_err(|r| Refusal {
+            status: 403,
+            error: r.text.clone(),
+            reasons: vec![r],
+        })?;
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let at = (self.clock)();
+        let (permit, reasons) = self.decide(&person, &label, req.agreement.as_deref(), &held, at);
+        if !permit {
+            return Err(Refusal {
+                status: 403,
+                error: format!("person {} may not apply this label", person.id),
+                reasons,
+            });
+        }
+        let national = self
+            .policies()
+            .get(&self.home.config.national_policy)
+            .ok_or_else(|| Refusal::internal("national policy"))?;
+        let marking = national.render(&label, "").map_err(Refusal::internal)?.text;
+        let own = self.kas[0].public_key();
+        let mut recipients = vec![wire::PlanRecipient {
+            party: self.party().to_string(),
+            url: self.home.config.url.clone(),
+            kas_key: own.to_pem(),
+        }];
+        let mut excluded = Vec::new();
+        if let Some(id) = &req.agreement {
+            let h = held
+                .iter()
+                .find(|h| &h.agreement.body.id == id)
+                .ok_or_else(|| Refusal::internal("agreement vanished"))?;
+            let body = &h.agreement.body;
+            let rel: Vec<&str> = label.values(accord_agreement::decision::RELEASABLE_TO_TAG_SET);
+            for p in &body.parties {
+                if p.code == self.party() {
+                    continue;
+                }
+                if !rel.iter().any(|r| r.eq_ignore_ascii_case(&p.code)) {
+                    excluded.push(Reason::new(
+                        "releasability",
+                        format!("{} is not in Releasable To ({})", p.code, rel.join(", ")),
+                    ));
+                    continue;
+                }
+                let translates = body.translations.iter().any(|t| {
+                    self.policies()
+                        .get(&t.from)
+                        .is_some_and(|x| x.id == label.policy.id)
+                        && self.policies().get(&t.to).is_some_and(|x| {
+                            self.policies().get(&p.policy).is_some_and(|y| y.id == x.id)
+                        })
+                });
+                if !translates {
+                    excluded.push(Reason::new("translation", format!("agreement {id} provides no translation of {} labels into {}'s policy {}", label.policy.name, p.code, p.policy)));
+                    continue;
+                }
+                match &p.node {
+                    Some(n) if !n.kas_keys.is_empty() => {
+                        for k in &n.kas_keys {
+                            recipients.push(wire::PlanRecipient {
+                                party: p.code.clone(),
+                                url: n.url.clone(),
+                                kas_key: k.key.clone(),
+                            });
+                        }
+                    }
+                    _ => excluded.push(Reason::new(
+                        "key-access",
+                        format!("{} has no node KAS key in agreement {id}", p.code),
+                    )),
+                }
+            }
+        }
+        Ok(wire::SealPlan {
+            label_xml: label.to_stanag_xml(),
+            marking,
+            agreement: req.agreement.clone(),
+            recipients,
+            excluded,
+        })
+    }
+
+    /// `POST /v1/seal/sign`: sign the label and marking assertions with the party's key
+    /// after checking the person may apply that label; the labelling is logged first.
+    pub async fn seal_sign(
+        &self,
+        peer: &Peer,
+        req: &wire::SignRequest,
+    ) -> Result<wire::SignResponse, Refusal> {
+        let caller = self.authenticate(peer).await?;
+        let mut assertions: Vec<Assertion> = req
+            .assertions
+            .iter()
+            .map(|v| serde_json::from_value(v.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Refusal::new(400, "request", format!("assertions: {e}")))?;
+        let label_a = assertions
+            .iter()
+            .find(|a| a.id == accord_tdf::assertion::LABEL_ID)
+            .ok_or_else(|| Refusal::new(400, "request", "no label assertion to sign"))?;
+        if assertions.len() > 2
+            || assertions.iter().any(|a| {
+                a.id != accord_tdf::assertion::LABEL_ID && a.id != accord_tdf::assertion::MARKING_ID
+            })
+        {
+            return Err(Refusal::new(
+                400,
+                "request",
+                "only the label and marking assertions are signed by the node",
+            ));
+        }
+        let label = self.national_label(Some(&label_a.statement.value), None)?;
+        let national = self
+            .policies()
+            .get(&self.home.config.national_policy)
+            .ok_or_else(|| Refusal::internal("national policy"))?;
+        let marking = national.render(&label, "").map_err(Refusal::internal)?.text;
+        if let Some(m) = assertions
+            .iter()
+            .find(|a| a.id == accord_tdf::assertion::MARKING_ID)
+        {
+            if m.statement.value != marking {
+                return Err(Refusal::new(
+                    422,
+                    "label",
+                    format!(
+                        "the marking assertion says `{}` but the label's marking is `{marking}`",
+                        m.statement.value
+                    ),
+                ));
+            }
+        }
+        let person = self.person(&caller.record).map_err(|r| Refusal {
+            status: 403,
+            error: r.text.clone(),
+            reasons: vec![r],
+        })?;
+        let (permit, reasons) = self.decide_national(&person, &label);
+        let entry = AuditEntry {
+            kind: "label",
+            time: (self.clock)().to_string(),
+            party: self.party(),
+            person: Some(&caller.record.id),
+            credential: Some(&caller.fingerprint),
+            decision: if permit { "permit" } else { "deny" },
+            object: None,
+            marking: Some(&marking),
+            agreement: None,
+            request: Some(&req.manifest_digest),
+            reasons: &reasons,
+        };
+        let range = self.log_entries(vec![entry.bytes()]).await?;
+        if !permit {
+            return Err(Refusal {
+                status: 403,
+                error: format!("person {} may not apply this label", person.id),
+                reasons,
+            });
+        }
+        let aggregate = B64
+            .decode(&req.aggregate)
+            .map_err(|_| Refusal::new(400, "request", "aggregate is not base64"))?;
+        for a in assertions.iter_mut() {
+            accord_tdf::assertion::sign(a, &aggregate, &req.manifest_digest, &self.signing)
+                .map_err(Refusal::internal)?;
+        }
+        Ok(wire::SignResponse {
+            assertions: assertions
+                .iter()
+                .map(|a| serde_json::to_value(a).unwrap_or_default())
+                .collect(),
+            log_index: range.start,
+        })
+    }
+
+    /// `GET /v1/whoami`.
+    pub async fn whoami(&self, peer: &Peer) -> Result<wire::WhoAmI, Refusal> {
+        let c = self.authenticate(peer).await?;
+        Ok(wire::WhoAmI {
+            party: self.party().to_string(),
+            person: c.record.id,
+            status: c.record.status,
+        })
+    }
+}
+
+/// AES-256-GCM of a share under the session key; AAD binds it to object and split.
+pub fn seal_share(
+    session: &[u8],
+    object_id: &str,
+    sid: &str,
+    share: &[u8],
+) -> Result<Vec<u8>, Error> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, session).map_err(|_| Error::Crypto("session key".into()))?,
+    );
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Crypto("random nonce".into()))?;
+    let aad = format!("{object_id}\0{sid}");
+    let mut buf = share.to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad.as_bytes()),
+        &mut buf,
+    )
+    .map_err(|_| Error::Crypto("sealing a share".into()))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&buf);
+    Ok(out)
+}
+
+/// Open what [`seal_share`] made.
+pub fn open_share(
+    session: &[u8],
+    object_id: &str,
+    sid: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+    if sealed.len() < NONCE_LEN + 16 {
+        return Err(Error::Crypto("released share is too short".into()));
+    }
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, session).map_err(|_| Error::Crypto("session key".into()))?,
+    );
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN])
+        .map_err(|_| Error::Crypto("nonce".into()))?;
+    let mut buf = Zeroizing::new(sealed[NONCE_LEN..].to_vec());
+    let aad = format!("{object_id}\0{sid}");
+    let n = key
+        .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf)
+        .map_err(|_| {
+            Error::Crypto(
+                "a released share does not decrypt (wrong session key or altered answer)".into(),
+            )
+        })?
+        .len();
+    buf.truncate(n);
+    Ok(buf)
+}

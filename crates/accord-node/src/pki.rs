@@ -1,0 +1,307 @@
+//! The node's small certificate authority: its TLS server certificate and the client
+//! certificates it issues to its people.
+//!
+//! Authentication never rests on the CA chain alone: a person's certificate is
+//! recognised by its exact SHA-256 fingerprint, recorded when the node issued it, and a
+//! node's server certificate by the SHA-256 of its SubjectPublicKeyInfo, pinned in the
+//! credential bundle and in agreements. The CA exists so that the certificates are
+//! ordinary X.509 that any TLS stack and any security officer's tooling can read.
+
+use crate::Error;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber, PKCS_ECDSA_P384_SHA384,
+};
+use time::{Duration, OffsetDateTime};
+use zeroize::Zeroizing;
+
+/// How long issued certificates are valid: people's credentials for two years, the
+/// node's own certificates for twenty (they are pinned, not chained to a public root).
+const PERSON_VALIDITY_DAYS: i64 = 730;
+const NODE_VALIDITY_DAYS: i64 = 7305;
+
+/// A key pair in PEM, zeroized on drop.
+pub struct KeyPem(pub Zeroizing<String>);
+
+fn key_pair() -> Result<KeyPair, Error> {
+    KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384)
+        .map_err(|e| Error::Crypto(format!("generating a P-384 key: {e}")))
+}
+
+fn serial() -> Result<SerialNumber, Error> {
+    let mut b = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| Error::Crypto("random serial".into()))?;
+    b[0] &= 0x7f;
+    Ok(SerialNumber::from_slice(&b))
+}
+
+fn ca_params(party: &str) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, format!("Accord node {party}"));
+    dn.push(DnType::CommonName, format!("Accord {party} node CA"));
+    p.distinguished_name = dn;
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p
+}
+
+/// The node CA and server certificate made at `accord init`.
+pub struct NodeCertificates {
+    /// CA certificate PEM.
+    pub ca_cert: String,
+    /// CA private key PEM.
+    pub ca_key: KeyPem,
+    /// Server certificate PEM.
+    pub tls_cert: String,
+    /// Server private key PEM.
+    pub tls_key: KeyPem,
+    /// SHA-256 of the server certificate's SPKI, lower-case hex (the pin).
+    pub tls_spki_sha256: String,
+}
+
+/// Make the CA and the server certificate for `party`, valid for `hosts` (DNS names or
+/// IP addresses, from the node URL and listen address).
+pub fn make_node_certificates(party: &str, hosts: &[String]) -> Result<NodeCertificates, Error> {
+    let now = OffsetDateTime::now_utc() - Duration::hours(1);
+    let ca_key = key_pair()?;
+    let mut ca = ca_params(party);
+    ca.not_before = now;
+    ca.not_after = now + Duration::days(NODE_VALIDITY_DAYS);
+    ca.serial_number = Some(serial()?);
+    let ca_cert = ca
+        .self_signed(&ca_key)
+        .map_err(|e| Error::Crypto(format!("CA certificate: {e}")))?;
+
+    let tls_key = key_pair()?;
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, format!("Accord node {party}"));
+    dn.push(DnType::CommonName, format!("Accord {party} node"));
+    p.distinguished_name = dn;
+    for h in hosts {
+        let san = match h.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(
+                h.clone()
+                    .try_into()
+                    .map_err(|e| Error::Input(format!("host name `{h}`: {e}")))?,
+            ),
+        };
+        if !p.subject_alt_names.contains(&san) {
+            p.subject_alt_names.push(san);
+        }
+    }
+    p.not_before = now;
+    p.not_after = now + Duration::days(NODE_VALIDITY_DAYS);
+    p.serial_number = Some(serial()?);
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let issuer = Issuer::new(ca_params(party), &ca_key);
+    let tls_cert = p
+        .signed_by(&tls_key, &issuer)
+        .map_err(|e| Error::Crypto(format!("server certificate: {e}")))?;
+    let spki = spki_of_cert(tls_cert.der())?;
+    Ok(NodeCertificates {
+        ca_cert: ca_cert.pem(),
+        ca_key: KeyPem(Zeroizing::new(ca_key.serialize_pem())),
+        tls_cert: tls_cert.pem(),
+        tls_key: KeyPem(Zeroizing::new(tls_key.serialize_pem())),
+        tls_spki_sha256: hex::encode(sha256(spki)),
+    })
+}
+
+/// A client certificate issued to a person.
+pub struct PersonCertificate {
+    /// Certificate PEM.
+    pub cert: String,
+    /// Its DER.
+    pub der: Vec<u8>,
+    /// Private key PEM (PKCS#8, P-384).
+    pub key: KeyPem,
+    /// SHA-256 of the certificate DER, lower-case hex: how the node recognises it.
+    pub fingerprint: String,
+    /// Serial number, hex.
+    pub serial: String,
+    /// Not after, Unix seconds.
+    pub not_after: i64,
+}
+
+/// Issue a client certificate for person `id` of `party`, signed by the node CA.
+pub fn issue_person(
+    party: &str,
+    ca_key_pem: &str,
+    id: &str,
+    name: &str,
+) -> Result<PersonCertificate, Error> {
+    let ca_key = KeyPair::from_pem(ca_key_pem)
+        .map_err(|e| Error::Credential(format!("reading the node CA key: {e}")))?;
+    let key = key_pair()?;
+    let now = OffsetDateTime::now_utc() - Duration::minutes(5);
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, format!("Accord node {party}"));
+    dn.push(DnType::CommonName, id);
+    p.distinguished_name = dn;
+    p.subject_alt_names = vec![SanType::URI(
+        format!("urn:accord:person:{party}:{}", uri_escape(id))
+            .try_into()
+            .map_err(|e| Error::Input(format!("person id `{id}`: {e}")))?,
+    )];
+    let _ = name;
+    let sn = serial()?;
+    let serial_hex = hex::encode(sn.as_ref());
+    p.serial_number = Some(sn);
+    p.not_before = now;
+    p.not_after = now + Duration::days(PERSON_VALIDITY_DAYS);
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let issuer = Issuer::new(ca_params(party), &ca_key);
+    let cert = p
+        .signed_by(&key, &issuer)
+        .map_err(|e| Error::Crypto(format!("person certificate: {e}")))?;
+    let der = cert.der().to_vec();
+    Ok(PersonCertificate {
+        cert: cert.pem(),
+        fingerprint: hex::encode(sha256(&der)),
+        der,
+        key: KeyPem(Zeroizing::new(key.serialize_pem())),
+        serial: serial_hex,
+        not_after: p.not_after.unix_timestamp(),
+    })
+}
+
+fn uri_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// SHA-256.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Read one DER TLV: (tag, contents, rest). Only what X.509 needs: definite lengths.
+fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), Error> {
+    let bad = || Error::Credential("certificate is not valid DER".into());
+    let (&tag, rest) = input.split_first().ok_or_else(bad)?;
+    let (&l0, mut rest) = rest.split_first().ok_or_else(bad)?;
+    let len = if l0 < 0x80 {
+        l0 as usize
+    } else {
+        let n = (l0 & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return Err(bad());
+        }
+        let mut len = 0usize;
+        for &b in &rest[..n] {
+            len = (len << 8) | b as usize;
+        }
+        rest = &rest[n..];
+        len
+    };
+    if rest.len() < len {
+        return Err(bad());
+    }
+    Ok((tag, &rest[..len], &rest[len..]))
+}
+
+/// The SubjectPublicKeyInfo (whole DER element) of an X.509 certificate.
+pub fn spki_of_cert(cert: &[u8]) -> Result<&[u8], Error> {
+    let (tag, cert_body, _) = tlv(cert)?;
+    if tag != 0x30 {
+        return Err(Error::Credential("certificate is not a SEQUENCE".into()));
+    }
+    let (tag, tbs, _) = tlv(cert_body)?;
+    if tag != 0x30 {
+        return Err(Error::Credential("tbsCertificate is not a SEQUENCE".into()));
+    }
+    let mut rest = tbs;
+    // [0] version (optional), serial, signature, issuer, validity, subject, spki.
+    let (tag, _, r) = tlv(rest)?;
+    if tag == 0xa0 {
+        rest = r;
+    }
+    for _ in 0..5 {
+        let (_, _, r) = tlv(rest)?;
+        rest = r;
+    }
+    let before = rest;
+    let (tag, _, after) = tlv(rest)?;
+    if tag != 0x30 {
+        return Err(Error::Credential(
+            "certificate subjectPublicKeyInfo is not a SEQUENCE".into(),
+        ));
+    }
+    Ok(&before[..before.len() - after.len()])
+}
+
+/// The uncompressed EC point of a P-384 SPKI.
+pub fn ec_point_of_spki(spki: &[u8]) -> Result<&[u8], Error> {
+    let (_, body, _) = tlv(spki)?;
+    let (_, _alg, rest) = tlv(body)?;
+    let (tag, bits, _) = tlv(rest)?;
+    if tag != 0x03 || bits.first() != Some(&0) {
+        return Err(Error::Credential("public key is not a BIT STRING".into()));
+    }
+    Ok(&bits[1..])
+}
+
+/// Certificates from PEM text.
+pub fn certs_from_pem(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    let mut b64 = String::new();
+    for line in pem.lines() {
+        let line = line.trim();
+        if line == "-----BEGIN CERTIFICATE-----" {
+            inside = true;
+            b64.clear();
+        } else if line == "-----END CERTIFICATE-----" {
+            inside = false;
+            use base64::Engine;
+            out.push(
+                base64::engine::general_purpose::STANDARD
+                    .decode(&b64)
+                    .map_err(|e| Error::Credential(format!("certificate PEM: {e}")))?,
+            );
+        } else if inside {
+            b64.push_str(line);
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::Credential("no CERTIFICATE block in PEM".into()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_and_person_certificates() {
+        let n = make_node_certificates("PAK", &["127.0.0.1".into(), "localhost".into()]).unwrap();
+        let der = certs_from_pem(&n.tls_cert).unwrap().remove(0);
+        let spki = spki_of_cert(&der).unwrap();
+        assert_eq!(hex::encode(sha256(spki)), n.tls_spki_sha256);
+        assert_eq!(ec_point_of_spki(spki).unwrap().len(), 97);
+        let p = issue_person("PAK", &n.ca_key.0, "pak-officer", "Officer").unwrap();
+        assert_eq!(hex::encode(sha256(&p.der)), p.fingerprint);
+        assert!(spki_of_cert(&p.der).is_ok());
+        assert!(spki_of_cert(&p.der[..40]).is_err());
+    }
+}

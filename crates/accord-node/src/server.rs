@@ -1,0 +1,323 @@
+//! `accord serve`: the node over HTTPS.
+//!
+//! One accept loop: TCP, then TLS (rustls, aws-lc-rs, X25519MLKEM768 preferred), then
+//! HTTP/1.1 or HTTP/2 (hyper) into an axum router. The client certificate of each
+//! connection is attached to every request on it, so handlers know who is asking.
+//! SIGTERM or Ctrl-C stops accepting, lets requests in flight finish (up to 10 s),
+//! then closes the audit log cleanly.
+
+use crate::home::Home;
+use crate::node::{system_clock, Clock, Node, Peer, Refusal};
+use crate::wire;
+use crate::Error;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+/// How to run a node.
+pub struct ServeOptions {
+    /// The clock decisions use.
+    pub clock: Clock,
+    /// Override node.toml's listen address (tests: `127.0.0.1:0`).
+    pub listen: Option<String>,
+    /// Audit log tuning.
+    pub log: accord_log::LogOptions,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            clock: system_clock(),
+            listen: None,
+            log: accord_log::LogOptions::default(),
+        }
+    }
+}
+
+/// A running node.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The node.
+    pub node: Arc<Node>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), Error>>,
+}
+
+impl Running {
+    /// Stop accepting, finish requests in flight, close the log.
+    pub async fn stop(self) -> Result<(), Error> {
+        let _ = self.shutdown.send(true);
+        self.task
+            .await
+            .map_err(|e| Error::Input(format!("server task: {e}")))?
+    }
+
+    /// Wait until the server stops by itself (a signal).
+    pub async fn wait(self) -> Result<(), Error> {
+        self.task
+            .await
+            .map_err(|e| Error::Input(format!("server task: {e}")))?
+    }
+
+    /// A handle that stops the server when sent `true`.
+    pub fn stopper(&self) -> tokio::sync::watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+fn refusal(r: Refusal) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_server_error() {
+        tracing::error!(error = %r.error, "request failed");
+    }
+    (
+        status,
+        Json(wire::Problem {
+            error: r.error,
+            reasons: r.reasons,
+        }),
+    )
+        .into_response()
+}
+
+fn answer<T: serde::Serialize>(r: Result<T, Refusal>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => refusal(e),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| Refusal {
+        status: 400,
+        error: format!("request body: {e}"),
+        reasons: vec![],
+    })
+}
+
+/// The node's HTTP API.
+pub fn router(node: Arc<Node>) -> Router {
+    let party_json = node.home.party.to_json();
+    let log_src: Arc<dyn accord_log::source::LogSource + Send + Sync> =
+        Arc::new(accord_log::source::DirSource::new(node.home.layout.log()));
+    let party_code = node.party().to_string();
+    Router::new()
+        .route(
+            "/health",
+            get(move || {
+                let p = party_code.clone();
+                async move { Json(serde_json::json!({"status": "ok", "party": p})) }
+            }),
+        )
+        .route(
+            "/v1/party",
+            get(move || {
+                let j = party_json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], j) }
+            }),
+        )
+        .route(
+            "/v1/noop",
+            post(|_b: Bytes| async { StatusCode::NO_CONTENT }),
+        )
+        .route(
+            "/v1/whoami",
+            get(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>| async move {
+                    answer(n.whoami(&p).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/trust",
+            get(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>| async move {
+                    answer(n.trust(&p).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/kas/rewrap",
+            post(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
+                    answer(n.rewrap(&p, &b).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/seal/plan",
+            post(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
+                    match parse::<wire::SealPlanRequest>(&b) {
+                        Ok(r) => answer(n.seal_plan(&p, &r).await),
+                        Err(e) => refusal(e),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/v1/seal/sign",
+            post(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
+                    match parse::<wire::SignRequest>(&b) {
+                        Ok(r) => answer(n.seal_sign(&p, &r).await),
+                        Err(e) => refusal(e),
+                    }
+                },
+            ),
+        )
+        .layer(DefaultBodyLimit::max(wire::MAX_BODY))
+        .with_state(node)
+        .nest("/log", accord_log::http::log_router(log_src))
+}
+
+/// Start the node in `dir` on the current tokio runtime.
+pub async fn start(dir: &Path, opts: ServeOptions) -> Result<Running, Error> {
+    let home = Home::open(dir)?;
+    let store = home.store().await?;
+    let log = accord_log::Log::open(&home.layout.log(), opts.log.clone())?;
+    let appender = log.appender();
+    let cert = std::fs::read_to_string(home.layout.key("tls.crt"))
+        .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?;
+    let key = home.read_key("tls.key")?;
+    let tls = Arc::new(crate::tls::server_config(&cert, &key)?);
+    let listen = opts
+        .listen
+        .clone()
+        .unwrap_or_else(|| home.config.listen.clone());
+    let listener = TcpListener::bind(&listen)
+        .await
+        .map_err(|e| Error::Input(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Input(format!("listen address: {e}")))?;
+    let node = Arc::new(Node::new(home, store, appender, opts.clock.clone())?);
+    let app = router(node.clone());
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, tls, app, rx, log, node.clone()));
+    tracing::info!(party = %node.party(), %addr, url = %node.home.config.url, "node serving");
+    Ok(Running {
+        addr,
+        node,
+        shutdown: tx,
+        task,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    log: accord_log::Log,
+    node: Arc<Node>,
+) -> Result<(), Error> {
+    let acceptor = TlsAcceptor::from(tls);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut prune = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = prune.tick() => {
+                let before = time::OffsetDateTime::now_utc().unix_timestamp() - 2 * wire::MAX_SKEW_SECS;
+                if let Err(e) = node.store.prune_nonces(before).await {
+                    tracing::warn!(error = %e, "pruning rewrap nonces");
+                }
+            }
+            accepted = listener.accept() => {
+                let (tcp, remote) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let peer = Peer {
+                        cert: tls
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .map(|c| Arc::new(c.as_ref().to_vec())),
+                    };
+                    let svc = tower::ServiceExt::map_request(app, move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(peer.clone());
+                        req
+                    });
+                    let svc = hyper_util::service::TowerToHyperService::new(svc);
+                    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
+                    if let Err(e) = watcher.watch(conn).await {
+                        tracing::debug!(%remote, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    tracing::info!("stopping: finishing requests in flight");
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    node.store.close().await;
+    let cp = tokio::task::spawn_blocking(move || log.close())
+        .await
+        .map_err(|e| Error::Input(format!("closing the log: {e}")))??;
+    tracing::info!(size = cp.checkpoint.size, "audit log closed");
+    Ok(())
+}
+
+/// Run until SIGTERM or Ctrl-C.
+pub async fn serve(dir: &Path, opts: ServeOptions) -> Result<(), Error> {
+    let running = start(dir, opts).await?;
+    let stopper = running.stopper();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received");
+        let _ = stopper.send(true);
+    });
+    running.wait().await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,224 @@
+//! TLS for nodes and their clients: rustls on aws-lc-rs, TLS 1.3 preferred with the
+//! post-quantum hybrid key exchange (X25519MLKEM768) first.
+//!
+//! Trust is by pin, not by public CA: a client checks that the node's certificate
+//! carries the SubjectPublicKeyInfo whose SHA-256 its credential (or the agreement)
+//! names; a node accepts any client certificate whose key signs the handshake, and then
+//! recognises it by exact fingerprint (a person) or SPKI pin (a partner node) at the
+//! application layer, where a refusal can say why and be logged.
+
+use crate::pki;
+use crate::Error;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use std::sync::Arc;
+
+/// The process-wide crypto provider: aws-lc-rs.
+pub fn provider() -> Arc<CryptoProvider> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, Error> {
+    use base64::Engine;
+    let mut inside = false;
+    let mut b64 = zeroize::Zeroizing::new(String::new());
+    for line in pem.lines() {
+        let line = line.trim();
+        if line == "-----BEGIN PRIVATE KEY-----" {
+            inside = true;
+        } else if line == "-----END PRIVATE KEY-----" {
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .map_err(|_| Error::Credential("private key PEM is not base64".into()))?;
+            return Ok(PrivateKeyDer::Pkcs8(der.into()));
+        } else if inside {
+            b64.push_str(line);
+        }
+    }
+    Err(Error::Credential("no PRIVATE KEY block".into()))
+}
+
+/// Accepts any client certificate whose key signs the handshake (proof of possession);
+/// who it is, and whether it may do anything, is decided by the application.
+#[derive(Debug)]
+struct AnyClientCert(Arc<CryptoProvider>);
+
+impl ClientCertVerifier for AnyClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        // /health and /log/ are public; everything else checks the identity itself.
+        false
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        pki::spki_of_cert(end_entity).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
+        Ok(ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Server TLS: the node's certificate, client certificates requested (not required),
+/// HTTP/2 and HTTP/1.1 offered.
+pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, Error> {
+    let p = provider();
+    let certs: Vec<CertificateDer<'static>> = pki::certs_from_pem(cert_pem)?
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect();
+    let mut cfg = rustls::ServerConfig::builder_with_provider(p.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_client_cert_verifier(Arc::new(AnyClientCert(p)))
+        .with_single_cert(certs, private_key(key_pem)?)
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// Checks the server's certificate against a pinned SPKI SHA-256; names and validity
+/// dates do not matter (the pin was exchanged out of band, in a credential or a signed
+/// agreement), but the handshake signature must verify with that key.
+#[derive(Debug)]
+struct PinnedServer {
+    pins: Vec<String>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedServer {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let spki = pki::spki_of_cert(end_entity).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
+        let got = hex::encode(pki::sha256(spki));
+        if self.pins.iter().any(|p| p.eq_ignore_ascii_case(&got)) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch(got)))),
+            ))
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[derive(Debug)]
+struct PinMismatch(String);
+
+impl std::fmt::Display for PinMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server's certificate key (SPKI SHA-256 {}) is not the pinned one",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for PinMismatch {}
+
+/// Client TLS pinned to `pins`, presenting `client` (certificate PEM, key PEM) if given.
+pub fn client_config(
+    pins: Vec<String>,
+    client: Option<(&str, &str)>,
+) -> Result<rustls::ClientConfig, Error> {
+    let p = provider();
+    let builder = rustls::ClientConfig::builder_with_provider(p.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedServer { pins, provider: p }));
+    let mut cfg = match client {
+        Some((cert, key)) => {
+            let certs: Vec<CertificateDer<'static>> = pki::certs_from_pem(cert)?
+                .into_iter()
+                .map(CertificateDer::from)
+                .collect();
+            builder
+                .with_client_auth_cert(certs, private_key(key)?)
+                .map_err(|e| Error::Tls(e.to_string()))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}

@@ -1,0 +1,233 @@
+//! The party node end to end through its public interface: a node home made by
+//! `init`, people enrolled with credentials, the node serving HTTPS on loopback, and
+//! people sealing and opening through it with real mTLS, real KAS rewrap and the
+//! audit log.
+
+use accord_node::client::{self, Client};
+use accord_node::credential::Credential;
+use accord_node::directory::{self, Enrolment};
+use accord_node::home::{self, Home, InitOptions};
+use accord_node::server::{self, ServeOptions};
+use accord_node::wire;
+use std::path::{Path, PathBuf};
+
+const SECRET: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"],
+ "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES", "TRAINING"]}]}"#;
+const LOW: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED"],
+ "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
+const MARKING: &str = "SECRET//REL TO PAK//SCOPE EXERCISES";
+
+fn policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn make_node(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    party: &str,
+    people: &[(&str, &str)],
+) -> Vec<Credential> {
+    let listen = format!("127.0.0.1:{}", free_port());
+    rt.block_on(home::init(
+        dir,
+        &InitOptions {
+            party: party.into(),
+            name: None,
+            authority: None,
+            policies: vec![policies()],
+            listen: Some(listen),
+            url: None,
+            database: None,
+        },
+    ))
+    .unwrap();
+    let home = Home::open(dir).unwrap();
+    people
+        .iter()
+        .map(|(id, clearance)| {
+            rt.block_on(directory::add(
+                &home,
+                &Enrolment {
+                    id: id.to_string(),
+                    name: format!("{id} name"),
+                    nationality: party.into(),
+                    clearance: (format!("{id}.json"), clearance.as_bytes().to_vec()),
+                    scopes: vec!["EXERCISES".into()],
+                },
+            ))
+            .unwrap()
+            .1
+        })
+        .collect()
+}
+
+fn seal(client: &Client, text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    client::seal(
+        client,
+        &wire::SealPlanRequest {
+            marking: Some(MARKING.into()),
+            label: None,
+            agreement: None,
+        },
+        text,
+        &mut out,
+        accord_tdf::DEFAULT_SEGMENT_SIZE,
+        None,
+    )
+    .unwrap();
+    out
+}
+
+fn open(client: &Client, tdf: &[u8]) -> Result<Vec<u8>, accord_node::Error> {
+    let mut out = Vec::new();
+    client::open(
+        client,
+        &mut std::io::Cursor::new(tdf.to_vec()),
+        &mut out,
+        None,
+        None,
+    )?;
+    Ok(out)
+}
+
+fn denied_rules(r: Result<Vec<u8>, accord_node::Error>) -> Vec<String> {
+    match r {
+        Err(accord_node::Error::Denied(reasons)) => reasons.into_iter().map(|r| r.rule).collect(),
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+#[test]
+fn seal_open_and_denials_through_the_running_node() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pak");
+    let creds = make_node(
+        &rt,
+        &dir,
+        "PAK",
+        &[("officer", SECRET), ("clerk", LOW), ("other", SECRET)],
+    );
+    let running = rt
+        .block_on(server::start(&dir, ServeOptions::default()))
+        .unwrap();
+
+    let officer = Client::new(creds[0].clone()).unwrap();
+    let clerk = Client::new(creds[1].clone()).unwrap();
+    let other = Client::new(creds[2].clone()).unwrap();
+    assert_eq!(officer.whoami().unwrap().person, "officer");
+
+    // A cleared person seals and opens.
+    let plain = b"exercise plan, phase 2".repeat(1000);
+    let tdf = seal(&officer, &plain);
+    assert_eq!(open(&officer, &tdf).unwrap(), plain);
+
+    // Not cleared for SECRET.
+    assert_eq!(denied_rules(open(&clerk, &tdf)), vec!["clearance"]);
+    // The clerk may not apply a label they could not read.
+    let mut sink = Vec::new();
+    let r = client::seal(
+        &clerk,
+        &wire::SealPlanRequest {
+            marking: Some(MARKING.into()),
+            label: None,
+            agreement: None,
+        },
+        &b"x"[..],
+        &mut sink,
+        1 << 20,
+        None,
+    );
+    assert!(matches!(r, Err(accord_node::Error::Denied(_))), "{r:?}");
+
+    // Suspended, then resumed.
+    let home = Home::open(&dir).unwrap();
+    rt.block_on(directory::set_status(&home, "other", false))
+        .unwrap();
+    assert_eq!(denied_rules(open(&other, &tdf)), vec!["person-active"]);
+    rt.block_on(directory::set_status(&home, "other", true))
+        .unwrap();
+    assert_eq!(open(&other, &tdf).unwrap(), plain);
+
+    // A tampered object: the label's marking assertion altered.
+    let manifest = client::read_manifest(&mut std::io::Cursor::new(tdf.clone())).unwrap();
+    let mut bad = manifest.clone();
+    bad["assertions"][1]["statement"]["value"] = serde_json::json!("UNCLASSIFIED");
+    let rel = officer.rewrap(vec![bad]).unwrap();
+    assert_eq!(rel[0].decision, "deny");
+    assert_eq!(rel[0].reasons[0].rule, "object-integrity");
+    assert!(rel[0].shares.is_empty());
+
+    // A replayed rewrap request.
+    let eph =
+        accord_keys::KasPrivateKey::generate(accord_keys::KasAlg::HybridP384MlKem1024).unwrap();
+    let req = wire::RewrapRequest {
+        nonce: "ab".repeat(32),
+        issued_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        client_public_key: eph.public_key().to_pem(),
+        objects: vec![manifest.clone()],
+    };
+    let body = officer.signed_rewrap_body(&req).unwrap();
+    let first = officer.send_rewrap_body(&body).unwrap();
+    assert_eq!(first.results[0].decision, "permit");
+    match officer.send_rewrap_body(&body) {
+        Err(accord_node::Error::Denied(r)) => {
+            assert_eq!(r[0].rule, "request");
+            assert!(r[0].text.contains("replayed"), "{}", r[0].text);
+        }
+        other => panic!("replay accepted: {other:?}"),
+    }
+    // A request signed by someone else's key than the credential's.
+    let mut forged = officer
+        .signed_rewrap_body(&wire::RewrapRequest {
+            nonce: "cd".repeat(32),
+            ..req.clone()
+        })
+        .unwrap();
+    forged.signature = clerk
+        .signed_rewrap_body(&wire::RewrapRequest {
+            nonce: "cd".repeat(32),
+            ..req
+        })
+        .unwrap()
+        .signature;
+    assert!(matches!(
+        officer.send_rewrap_body(&forged),
+        Err(accord_node::Error::Denied(_))
+    ));
+
+    // A credential from another node.
+    let dir2 = tmp.path().join("pak2");
+    let foreign = make_node(&rt, &dir2, "PAK", &[("officer", SECRET)]);
+    let mut stray = foreign[0].clone();
+    stray.node_url = creds[0].node_url.clone();
+    stray.node_tls_spki_sha256 = creds[0].node_tls_spki_sha256.clone();
+    let stray = Client::new(stray).unwrap();
+    assert_eq!(denied_rules(open(&stray, &tdf)), vec!["credential"]);
+
+    // A node certificate that is not the pinned one is refused by the client.
+    let mut wrong_pin = creds[0].clone();
+    wrong_pin.node_tls_spki_sha256 = "00".repeat(32);
+    let e = open(&Client::new(wrong_pin).unwrap(), &tdf).unwrap_err();
+    assert!(e.to_string().contains("not the one pinned"), "{e}");
+
+    // Every decision is in the audit log, which verifies.
+    rt.block_on(running.stop()).unwrap();
+    let log = dir.join("log");
+    let vkey =
+        accord_log::note::VerifierKey::parse(&home.party.node.as_ref().unwrap().log_verifier_key)
+            .unwrap();
+    let src = accord_log::source::DirSource::new(&log);
+    let report = accord_log::verify::verify_log(&src, &vkey, &[], None, &mut |_, _| {}).unwrap();
+    // label, open, clerk, suspended, resumed, tampered, replay x2, forged, stray credential
+    assert_eq!(report.entries, 10);
+}

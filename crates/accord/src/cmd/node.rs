@@ -1,0 +1,370 @@
+//! The party node's commands: `accord init`, `accord serve`, `accord node info`,
+//! `accord user add|suspend|resume|list`, and `accord agreement load`'s work.
+
+use crate::exit::{Code, Output};
+use crate::input::read_bounded;
+use accord_node::directory::{self, Enrolment};
+use accord_node::home::{self, Home, InitOptions};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Create a node home: policies, keys, database, audit log and party.json.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  accord init --party PAK --dir /srv/accord/pak --policy policies/pak.xml --policy policies/usa.xml \\\n      --listen 0.0.0.0:8443 --url https://accord.pak.example:8443\n  accord init --party USA --dir usa --policy policies --database postgres://accord@localhost/accord_usa\n\n\
+The national policy is the one named like the party (PAK); the others are those its labels translate from.\n\
+Private keys (keys/*.key, log/.accord/) are written owner-only. DIR/party.json is what agreements take.\n\
+Exit codes: 0 ok, 2 usage or input error (including an existing node home)."
+)]
+pub struct InitArgs {
+    /// The party (ISO 3166 trigraph, e.g. PAK).
+    #[arg(long, value_name = "CODE")]
+    pub party: String,
+    /// The node home to create (new or empty).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// A SPIF file or a directory of them (repeatable).
+    #[arg(long = "policy", value_name = "SPIF_OR_DIR", required = true)]
+    pub policies: Vec<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = home::DEFAULT_LISTEN)]
+    pub listen: String,
+    /// The URL people and partners use (default https://LISTEN).
+    #[arg(long, value_name = "PUBLIC_URL")]
+    pub url: Option<String>,
+    /// Database URL (default: embedded SQLite DIR/node.db); postgres://... for PostgreSQL.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// The party's name (default: the code).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Who signs for the party (written in party.json).
+    #[arg(long)]
+    pub authority: Option<String>,
+}
+
+pub fn init(args: InitArgs, out: &Output) -> Result<Code> {
+    let opts = InitOptions {
+        party: args.party.clone(),
+        name: args.name.clone(),
+        authority: args.authority.clone(),
+        policies: args.policies.clone(),
+        listen: Some(args.listen.clone()),
+        url: args.url.clone(),
+        database: args.database.clone(),
+    };
+    let party = runtime()?.block_on(home::init(&args.dir, &opts))?;
+    let node = party.node.as_ref();
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "dir": args.dir.display().to_string(),
+            "party": party.party,
+            "url": node.map(|n| n.url.clone()),
+            "tls_spki_sha256": node.map(|n| n.tls_spki_sha256.clone()),
+            "log_verifier_key": node.map(|n| n.log_verifier_key.clone()),
+            "party_json": args.dir.join("party.json").display().to_string(),
+        }));
+    } else {
+        println!("created the {} node in {}", party.party, args.dir.display());
+        if let Some(n) = node {
+            println!("  url               {}", n.url);
+            println!("  TLS pin (SHA-256) {}", n.tls_spki_sha256);
+            println!("  audit log key     {}", n.log_verifier_key);
+        }
+        println!(
+            "  party descriptor  {}",
+            args.dir.join("party.json").display()
+        );
+        println!(
+            "next: accord user add --dir {} ..., then accord serve --dir {}",
+            args.dir.display(),
+            args.dir.display()
+        );
+    }
+    Ok(Code::Ok)
+}
+
+/// Run the node over HTTPS until SIGTERM or Ctrl-C.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  accord serve --dir /srv/accord/pak\n  RUST_LOG=debug accord serve --dir pak      # more detail\n\n\
+Serves GET /health, the audit log under /log/ (checkpoint, tiles), and the person API under /v1/\n\
+(docs/node-api.yaml). Logs are structured (tracing) on standard error; ACCORD_LOG_FORMAT=json for JSON lines.\n\
+Exit codes: 0 stopped cleanly, 2 usage, configuration or startup error."
+)]
+pub struct ServeArgs {
+    /// The node home.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+pub(crate) fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("ACCORD_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+pub fn serve(args: ServeArgs, _out: &Output) -> Result<Code> {
+    init_tracing();
+    runtime()?.block_on(accord_node::server::serve(
+        &args.dir,
+        accord_node::server::ServeOptions::default(),
+    ))?;
+    Ok(Code::Ok)
+}
+
+/// The node itself.
+#[derive(Subcommand, Debug)]
+pub enum NodeCommand {
+    /// Print the node's public party descriptor (party.json).
+    #[command(
+        after_help = "Example:\n  accord node info --dir /srv/accord/pak > pak-party.json\n\nExit codes: 0 ok, 2 no node home."
+    )]
+    Info {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+pub fn node(cmd: NodeCommand, _out: &Output) -> Result<Code> {
+    match cmd {
+        NodeCommand::Info { dir } => {
+            let home = Home::open(&dir)?;
+            // party.json is JSON already: --json and text print the same document.
+            print!("{}", home.party.to_json());
+            Ok(Code::Ok)
+        }
+    }
+}
+
+/// People of the node: enrol, suspend, resume, list.
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Enrol a person and write their credential bundle (certificate, key, node pin).
+    #[command(
+        after_help = "Example:\n  accord user add --dir pak --id pak-officer --name \"Maj. A. Khan\" --nationality PAK \\\n      --clearance clearances/secret.json --scope EXERCISES,TRAINING -o pak-officer.credential\n\n\
+The clearance is a clearance file (JSON or spiffy XML) under the node's national policy.\n\
+The credential file is written owner-only; it is the person's only key to the node: hand it over securely.\n\
+Exit codes: 0 ok, 2 usage or input error (including an id already enrolled)."
+    )]
+    Add(UserAddArgs),
+    /// Suspend a person: every request is denied until resumed.
+    #[command(
+        after_help = "Example:\n  accord user suspend --dir pak --id pak-officer\n\nExit codes: 0 ok, 2 no such person."
+    )]
+    Suspend {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The person.
+        #[arg(long)]
+        id: String,
+    },
+    /// Resume a suspended person.
+    #[command(
+        after_help = "Example:\n  accord user resume --dir pak --id pak-officer\n\nExit codes: 0 ok, 2 no such person."
+    )]
+    Resume {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The person.
+        #[arg(long)]
+        id: String,
+    },
+    /// List the people of the node.
+    #[command(
+        after_help = "Example:\n  accord user list --dir pak\n  accord --json user list --dir pak   # [{\"id\", \"name\", \"party\", \"nationality\", \"clearance\", \"scopes\", \"status\"}]\n\nExit codes: 0 ok, 2 no node home."
+    )]
+    List {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+/// Arguments of `accord user add`.
+#[derive(Args, Debug)]
+pub struct UserAddArgs {
+    /// The node home.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Identifier (letters, digits, '-', '_', '.', '@').
+    #[arg(long)]
+    pub id: String,
+    /// Name.
+    #[arg(long)]
+    pub name: String,
+    /// Nationality (ISO 3166 trigraph).
+    #[arg(long, value_name = "CODE")]
+    pub nationality: String,
+    /// Clearance file (JSON or spiffy XML) under the national policy.
+    #[arg(long, value_name = "CLEARANCE_FILE")]
+    pub clearance: PathBuf,
+    /// Scopes the person works in.
+    #[arg(long = "scope", value_name = "S,...", value_delimiter = ',')]
+    pub scopes: Vec<String>,
+    /// Where to write the credential bundle.
+    #[arg(short = 'o', long = "output", value_name = "ID.credential")]
+    pub output: PathBuf,
+}
+
+fn person_json(p: &accord_node::store::PersonRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": p.id,
+        "name": p.name,
+        "party": p.party,
+        "nationality": p.nationality,
+        "clearance": serde_json::from_str::<serde_json::Value>(&p.clearance).unwrap_or(serde_json::Value::Null),
+        "scopes": p.scopes,
+        "status": p.status,
+    })
+}
+
+pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
+    let rt = runtime()?;
+    match cmd {
+        UserCommand::Add(a) => {
+            let home = Home::open(&a.dir)?;
+            if a.output.exists() {
+                anyhow::bail!(
+                    "{} exists; not overwriting a credential",
+                    a.output.display()
+                );
+            }
+            let bytes = read_bounded(&a.clearance)?;
+            let e = Enrolment {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                nationality: a.nationality.clone(),
+                clearance: (a.clearance.display().to_string(), bytes),
+                scopes: a.scopes.clone(),
+            };
+            let (person, cred) = rt.block_on(directory::add(&home, &e))?;
+            if let Err(err) = cred.save(&a.output) {
+                let _ = rt.block_on(async {
+                    let s = home.store().await?;
+                    s.remove_person(&person.id).await
+                });
+                return Err(err.into());
+            }
+            if out.json {
+                let mut v = person_json(&person);
+                v["credential"] = serde_json::json!(a.output.display().to_string());
+                out.print_json(&v);
+            } else {
+                println!(
+                    "enrolled {} ({}, {}) at the {} node; credential written to {} (owner-only)",
+                    person.id,
+                    person.name,
+                    person.nationality,
+                    person.party,
+                    a.output.display()
+                );
+            }
+            Ok(Code::Ok)
+        }
+        UserCommand::Suspend { dir, id } => set_status(&rt, &dir, &id, false, out),
+        UserCommand::Resume { dir, id } => set_status(&rt, &dir, &id, true, out),
+        UserCommand::List { dir } => {
+            let home = Home::open(&dir)?;
+            let people = rt.block_on(directory::list(&home))?;
+            if out.json {
+                out.print_json(&serde_json::Value::Array(
+                    people.iter().map(person_json).collect(),
+                ));
+            } else if people.is_empty() {
+                println!("no people enrolled");
+            } else {
+                for p in &people {
+                    println!(
+                        "{:<20} {:<10} {:<4} {:<30} {}",
+                        p.id,
+                        p.status,
+                        p.nationality,
+                        p.name,
+                        p.scopes.join(",")
+                    );
+                }
+            }
+            Ok(Code::Ok)
+        }
+    }
+}
+
+fn set_status(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    id: &str,
+    active: bool,
+    out: &Output,
+) -> Result<Code> {
+    let home = Home::open(dir)?;
+    let p = rt.block_on(directory::set_status(&home, id, active))?;
+    if out.json {
+        out.print_json(&person_json(&p));
+    } else {
+        println!("{} is {}", p.id, p.status);
+    }
+    Ok(Code::Ok)
+}
+
+/// `accord agreement load --dir DIR agreement.toml`.
+pub fn load_agreement(dir: &std::path::Path, file: &std::path::Path, out: &Output) -> Result<Code> {
+    let home = Home::open(dir)?;
+    let bytes = read_bounded(file)?;
+    let text =
+        String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", file.display()))?;
+    let rt = runtime()?;
+    let loaded = rt.block_on(async {
+        let store = home.store().await?;
+        let r = accord_node::agreements::load(&store, &home.config.party, &text).await;
+        store.close().await;
+        r
+    });
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(accord_node::Error::Refused(msg)) => {
+            if out.json {
+                out.print_json(&serde_json::json!({"loaded": false, "error": msg}));
+            }
+            eprintln!("error: {msg}");
+            return Ok(Code::Negative);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if out.json {
+        out.print_json(&serde_json::json!({
+            "loaded": true, "id": loaded.id, "version": loaded.version, "outcome": loaded.outcome,
+            "records": loaded.records, "parties": loaded.parties,
+        }));
+    } else {
+        println!(
+            "agreement {} v{} ({}): {} at the {} node, {} records",
+            loaded.id,
+            loaded.version,
+            loaded.parties.join(", "),
+            loaded.outcome,
+            home.config.party,
+            loaded.records
+        );
+    }
+    Ok(Code::Ok)
+}
