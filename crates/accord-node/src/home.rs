@@ -320,7 +320,12 @@ fn write_home(
     let party = PartyDescriptor {
         party: cfg.party.clone(),
         name: cfg.name.clone(),
-        authority: opts.authority.clone(),
+        // Agreements need a signing authority; default to the node's operator.
+        authority: Some(
+            opts.authority
+                .clone()
+                .unwrap_or_else(|| format!("{} national authority", cfg.party)),
+        ),
         policy_id: Some(national_id.to_string()),
         signing_keys: SigningKeyEntries {
             classical: SigningKeyEntry::from_key(&signing.public_keys().classical),

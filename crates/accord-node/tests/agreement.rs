@@ -1,0 +1,315 @@
+//! Decisions under an agreement, through two running nodes (PAK seals, USA opens):
+//! permit, wrong nationality, person's scope, scope not covered, above the ceiling,
+//! expired (with the test clock), terminated (a later copy loaded).
+
+use accord_agreement::{Agreement, Body, Party, Scope, Time, Translation};
+use accord_node::client::{self, Client};
+use accord_node::credential::Credential;
+use accord_node::directory::{self, Enrolment};
+use accord_node::home::{self, Home, InitOptions};
+use accord_node::server::{self, ServeOptions};
+use accord_node::wire;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn clearance(policy: &str, classes: &[&str], rel: &str) -> String {
+    serde_json::json!({"policy": {"name": policy}, "classifications": classes,
+        "categories": [{"tagSet": "Releasable To", "values": [rel]},
+                       {"tagSet": "Scope", "values": ["EXERCISES", "TRAINING", "OPERATIONS"]}]})
+    .to_string()
+}
+
+fn node(rt: &tokio::runtime::Runtime, dir: &Path, party: &str) -> Home {
+    rt.block_on(home::init(
+        dir,
+        &InitOptions {
+            party: party.into(),
+            name: None,
+            authority: Some(format!("{party} ministry of defence")),
+            policies: vec![policies()],
+            listen: Some(format!("127.0.0.1:{}", free_port())),
+            url: None,
+            database: None,
+        },
+    ))
+    .unwrap();
+    Home::open(dir).unwrap()
+}
+
+fn enrol(
+    rt: &tokio::runtime::Runtime,
+    home: &Home,
+    id: &str,
+    nationality: &str,
+    clearance: &str,
+    scopes: &[&str],
+) -> Credential {
+    rt.block_on(directory::add(
+        home,
+        &Enrolment {
+            id: id.into(),
+            name: id.into(),
+            nationality: nationality.into(),
+            clearance: ("clearance.json".into(), clearance.as_bytes().to_vec()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        },
+    ))
+    .unwrap()
+    .1
+}
+
+fn key(home: &Home) -> accord_keys::SigningKey {
+    accord_keys::load_signing_key(&home.layout.key("signing.key")).unwrap()
+}
+
+fn agreement(pak: &Home, usa: &Home) -> Agreement {
+    let body = Body {
+        id: "CISMOA-TEST".into(),
+        title: "US-Pakistan CIS-MOA (test)".into(),
+        version: 1,
+        predecessor: None,
+        effective_from: Time::parse("2020-01-01T00:00:00Z").unwrap(),
+        expires: Time::parse("2035-01-01T00:00:00Z").unwrap(),
+        scopes: vec![
+            Scope::parse("EXERCISES").unwrap(),
+            Scope::parse("TRAINING").unwrap(),
+        ],
+        ceiling: Some("SECRET".into()),
+        translations: vec![
+            Translation {
+                from: "PAK".into(),
+                to: "USA".into(),
+            },
+            Translation {
+                from: "USA".into(),
+                to: "PAK".into(),
+            },
+        ],
+        terms: String::new(),
+        parties: vec![
+            Party::from_descriptor(&pak.party).unwrap(),
+            Party::from_descriptor(&usa.party).unwrap(),
+        ],
+    };
+    let mut a = Agreement::draft(body).unwrap();
+    let at = Time::parse("2020-01-01T00:00:00Z").unwrap();
+    a.approve(&key(pak), "cabinet", at).unwrap();
+    a.approve(&key(usa), "DoD", at).unwrap();
+    a.sign(&key(pak), at).unwrap();
+    a.sign(&key(usa), at).unwrap();
+    a
+}
+
+fn load(rt: &tokio::runtime::Runtime, home: &Home, a: &Agreement) {
+    let text = String::from_utf8(a.to_canonical_json().unwrap()).unwrap();
+    rt.block_on(async {
+        let s = home.store().await.unwrap();
+        accord_node::agreements::load(&s, &home.config.party, &text)
+            .await
+            .unwrap();
+        s.close().await;
+    });
+}
+
+/// Seal offline with the PAK party key (as a PAK node would sign), any label.
+fn seal_offline(pak: &Home, usa: &Home, marking: &str) -> Vec<u8> {
+    let mut set = accord_spif::PolicySet::new();
+    set.load_path(&policies()).unwrap();
+    let p = set.find("PAK").unwrap();
+    let label = p.parse_marking(marking, "").unwrap();
+    let kas = usa.party.node.as_ref().unwrap().kas_keys[0]
+        .key("kas")
+        .unwrap();
+    let mut out = Vec::new();
+    accord_tdf::seal(
+        &b"plan"[..],
+        &mut out,
+        &accord_tdf::SealOptions {
+            recipients: vec![accord_tdf::Recipient {
+                kas,
+                url: usa.config.url.clone(),
+                party: Some("USA".into()),
+            }],
+            require: vec![],
+            signer: &key(pak),
+            label: accord_tdf::BoundLabel {
+                xml: label.to_stanag_xml(),
+                marking: p.render(&label, "").unwrap().text,
+            },
+            segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
+            mime_type: String::new(),
+            metadata: None,
+            progress: None,
+            agreement: Some("CISMOA-TEST".into()),
+        },
+    )
+    .unwrap();
+    out
+}
+
+fn open(c: &Client, tdf: &[u8]) -> Result<Vec<u8>, Vec<String>> {
+    let mut out = Vec::new();
+    match client::open(
+        c,
+        &mut std::io::Cursor::new(tdf.to_vec()),
+        &mut out,
+        None,
+        None,
+    ) {
+        Ok(_) => Ok(out),
+        Err(accord_node::Error::Denied(r)) => Err(r.into_iter().map(|r| r.rule).collect()),
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+#[test]
+fn decisions_under_an_agreement() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pak = node(&rt, &tmp.path().join("pak"), "PAK");
+    let usa = node(&rt, &tmp.path().join("usa"), "USA");
+    let a = agreement(&pak, &usa);
+    load(&rt, &pak, &a);
+    load(&rt, &usa, &a);
+    let pak_officer = enrol(
+        &rt,
+        &pak,
+        "pak-officer",
+        "PAK",
+        &clearance(
+            "PAK",
+            &["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"],
+            "PAK",
+        ),
+        &["EXERCISES"],
+    );
+    let usa_classes = ["UNCLASSIFIED", "CONFIDENTIAL", "SECRET", "TOP SECRET"];
+    let usa_officer = enrol(
+        &rt,
+        &usa,
+        "usa-officer",
+        "USA",
+        &clearance("USA", &usa_classes, "USA"),
+        &["EXERCISES", "OPERATIONS"],
+    );
+    let foreign = enrol(
+        &rt,
+        &usa,
+        "usa-gbr",
+        "GBR",
+        &clearance("USA", &usa_classes, "USA"),
+        &["EXERCISES"],
+    );
+    let trainer = enrol(
+        &rt,
+        &usa,
+        "usa-trainer",
+        "USA",
+        &clearance("USA", &usa_classes, "USA"),
+        &["TRAINING"],
+    );
+
+    let pak_node = rt
+        .block_on(server::start(
+            pak.layout.dir.as_path(),
+            ServeOptions::default(),
+        ))
+        .unwrap();
+    let usa_node = rt
+        .block_on(server::start(
+            usa.layout.dir.as_path(),
+            ServeOptions::default(),
+        ))
+        .unwrap();
+
+    // Sealed at PAK under the agreement: key access for PAK and USA.
+    let mut tdf = Vec::new();
+    let sealed = client::seal(
+        &Client::new(pak_officer).unwrap(),
+        &wire::SealPlanRequest {
+            marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
+            label: None,
+            agreement: Some("CISMOA-TEST".into()),
+        },
+        &b"joint exercise plan"[..],
+        &mut tdf,
+        1 << 20,
+        None,
+    )
+    .unwrap();
+    let parties: Vec<&str> = sealed
+        .plan
+        .recipients
+        .iter()
+        .map(|r| r.party.as_str())
+        .collect();
+    assert_eq!(parties, ["PAK", "USA"]);
+
+    let officer = Client::new(usa_officer).unwrap();
+    assert_eq!(open(&officer, &tdf).unwrap(), b"joint exercise plan");
+    assert_eq!(
+        open(&Client::new(foreign).unwrap(), &tdf),
+        Err(vec!["releasability".to_string()])
+    );
+    assert_eq!(
+        open(&Client::new(trainer).unwrap(), &tdf),
+        Err(vec!["person-scope".to_string()])
+    );
+
+    let ops = seal_offline(&pak, &usa, "SECRET//REL TO USA, PAK//SCOPE OPERATIONS");
+    assert_eq!(
+        open(&officer, &ops),
+        Err(vec!["agreement-scope".to_string()])
+    );
+    let ts = seal_offline(&pak, &usa, "TOP SECRET//REL TO USA, PAK//SCOPE EXERCISES");
+    assert_eq!(open(&officer, &ts), Err(vec!["ceiling".to_string()]));
+
+    // Expired: the same node with its clock in 2040 (a test-only override).
+    rt.block_on(usa_node.stop()).unwrap();
+    let later = ServeOptions {
+        clock: Arc::new(|| Time::parse("2040-01-01T00:00:00Z").unwrap()),
+        ..ServeOptions::default()
+    };
+    let usa_node = rt
+        .block_on(server::start(usa.layout.dir.as_path(), later))
+        .unwrap();
+    assert_eq!(
+        open(&officer, &tdf),
+        Err(vec!["agreement-in-force".to_string()])
+    );
+    rt.block_on(usa_node.stop()).unwrap();
+
+    // Terminated: PAK gives notice, the later copy is loaded at USA.
+    let mut t = a.clone();
+    t.terminate(
+        &key(&pak),
+        Time::parse("2025-06-01T00:00:00Z").unwrap(),
+        Time::parse("2025-01-01T00:00:00Z").unwrap(),
+    )
+    .unwrap();
+    load(&rt, &usa, &t);
+    let usa_node = rt
+        .block_on(server::start(
+            usa.layout.dir.as_path(),
+            ServeOptions::default(),
+        ))
+        .unwrap();
+    assert_eq!(
+        open(&officer, &tdf),
+        Err(vec!["agreement-in-force".to_string()])
+    );
+    rt.block_on(usa_node.stop()).unwrap();
+    rt.block_on(pak_node.stop()).unwrap();
+}
