@@ -10,7 +10,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use zeroize::Zeroizing;
 
 /// A connection to the node that issued a credential.
 pub struct Client {
@@ -235,22 +234,7 @@ fn describe(e: &reqwest::Error) -> String {
 /// ECDSA P-384 / SHA-384 (ASN.1) with the credential's private key.
 pub fn sign_with_credential(cred: &Credential, msg: &[u8]) -> Result<Vec<u8>, Error> {
     use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P384_SHA384_ASN1_SIGNING};
-    let mut b64 = Zeroizing::new(String::new());
-    let mut inside = false;
-    for line in cred.private_key.lines() {
-        let line = line.trim();
-        if line.starts_with("-----BEGIN") {
-            inside = true;
-        } else if line.starts_with("-----END") {
-            break;
-        } else if inside {
-            b64.push_str(line);
-        }
-    }
-    let der = Zeroizing::new(
-        B64.decode(b64.as_bytes())
-            .map_err(|_| Error::Credential("private key is not base64".into()))?,
-    );
+    let der = crate::pki::pem_blocks(&cred.private_key, "PRIVATE KEY")?.remove(0);
     let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &der)
         .map_err(|_| Error::Credential("private key is not a P-384 PKCS#8 key".into()))?;
     let sig = kp

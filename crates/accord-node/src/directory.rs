@@ -44,7 +44,7 @@ pub async fn add(home: &Home, e: &Enrolment) -> Result<(PersonRecord, Credential
     if e.name.trim().is_empty() {
         return Err(Error::Input("--name is empty".into()));
     }
-    crate::home::check_party_code(&e.nationality).map_err(|_| {
+    accord_keys::party::check_party_code(&e.nationality).map_err(|_| {
         Error::Input(format!(
             "nationality `{}` is not an ISO 3166 trigraph",
             e.nationality

@@ -116,17 +116,6 @@ impl Layout {
     }
 }
 
-/// Check a party code: three upper-case letters (an ISO 3166 trigraph).
-pub fn check_party_code(code: &str) -> Result<(), Error> {
-    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(())
-    } else {
-        Err(Error::Input(format!(
-            "`{code}` is not an ISO 3166 trigraph (three upper-case letters, like PAK)"
-        )))
-    }
-}
-
 fn mkdir_private(p: &Path) -> Result<(), Error> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
@@ -154,7 +143,7 @@ fn host_of(url_or_addr: &str) -> String {
 
 /// Create a node home. Refuses a directory that already holds a node.
 pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Error> {
-    check_party_code(&opts.party)?;
+    accord_keys::party::check_party_code(&opts.party)?;
     let layout = Layout::new(dir);
     if layout.config().exists() {
         return Err(Error::Exists(format!(

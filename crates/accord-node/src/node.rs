@@ -121,10 +121,6 @@ pub struct Node {
     agreements: tokio::sync::Mutex<Cache>,
 }
 
-fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 fn rule_name(r: accord_agreement::Rule) -> String {
     serde_json::to_value(r)
         .ok()
@@ -218,7 +214,7 @@ impl Node {
                 "this credential has been revoked",
             ));
         }
-        if not_after < now_unix() {
+        if not_after < crate::store::unix_now() {
             return Err(Refusal::new(
                 403,
                 "credential",
@@ -575,7 +571,7 @@ impl Node {
                 "nonce must be 32 random bytes in hex",
             ));
         }
-        let now = now_unix();
+        let now = crate::store::unix_now();
         if (req.issued_at - now).abs() > wire::MAX_SKEW_SECS {
             let r = Refusal::new(
                 403,

@@ -194,98 +194,55 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
-/// Read one DER TLV: (tag, contents, rest). Only what X.509 needs: definite lengths.
-fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), Error> {
-    let bad = || Error::Credential("certificate is not valid DER".into());
-    let (&tag, rest) = input.split_first().ok_or_else(bad)?;
-    let (&l0, mut rest) = rest.split_first().ok_or_else(bad)?;
-    let len = if l0 < 0x80 {
-        l0 as usize
-    } else {
-        let n = (l0 & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return Err(bad());
-        }
-        let mut len = 0usize;
-        for &b in &rest[..n] {
-            len = (len << 8) | b as usize;
-        }
-        rest = &rest[n..];
-        len
-    };
-    if rest.len() < len {
-        return Err(bad());
-    }
-    Ok((tag, &rest[..len], &rest[len..]))
+fn der_err(e: accord_keys::Error) -> Error {
+    Error::Credential(format!("certificate: {e}"))
 }
 
 /// The SubjectPublicKeyInfo (whole DER element) of an X.509 certificate.
 pub fn spki_of_cert(cert: &[u8]) -> Result<&[u8], Error> {
-    let (tag, cert_body, _) = tlv(cert)?;
-    if tag != 0x30 {
-        return Err(Error::Credential("certificate is not a SEQUENCE".into()));
-    }
-    let (tag, tbs, _) = tlv(cert_body)?;
-    if tag != 0x30 {
-        return Err(Error::Credential("tbsCertificate is not a SEQUENCE".into()));
-    }
+    use accord_keys::der::{expect, read_tlv, SEQUENCE};
+    let (cert_body, _) = expect(cert, SEQUENCE, "Certificate").map_err(der_err)?;
+    let (tbs, _) = expect(cert_body, SEQUENCE, "tbsCertificate").map_err(der_err)?;
     let mut rest = tbs;
     // [0] version (optional), serial, signature, issuer, validity, subject, spki.
-    let (tag, _, r) = tlv(rest)?;
-    if tag == 0xa0 {
+    let (first, r) = read_tlv(rest, "tbsCertificate").map_err(der_err)?;
+    if first.tag == 0xa0 {
         rest = r;
     }
     for _ in 0..5 {
-        let (_, _, r) = tlv(rest)?;
-        rest = r;
+        rest = read_tlv(rest, "tbsCertificate").map_err(der_err)?.1;
     }
-    let before = rest;
-    let (tag, _, after) = tlv(rest)?;
-    if tag != 0x30 {
-        return Err(Error::Credential(
-            "certificate subjectPublicKeyInfo is not a SEQUENCE".into(),
-        ));
-    }
-    Ok(&before[..before.len() - after.len()])
+    let after = expect(rest, SEQUENCE, "subjectPublicKeyInfo")
+        .map_err(der_err)?
+        .1;
+    Ok(&rest[..rest.len() - after.len()])
 }
 
-/// The uncompressed EC point of a P-384 SPKI.
+/// The public key bits of an SPKI (for P-384: the uncompressed point).
 pub fn ec_point_of_spki(spki: &[u8]) -> Result<&[u8], Error> {
-    let (_, body, _) = tlv(spki)?;
-    let (_, _alg, rest) = tlv(body)?;
-    let (tag, bits, _) = tlv(rest)?;
-    if tag != 0x03 || bits.first() != Some(&0) {
-        return Err(Error::Credential("public key is not a BIT STRING".into()));
+    Ok(accord_keys::der::parse_spki(spki).map_err(der_err)?.key)
+}
+
+/// The DER of every `label` block of PEM text (`CERTIFICATE`, `PRIVATE KEY`).
+pub fn pem_blocks(pem: &str, label: &str) -> Result<Vec<zeroize::Zeroizing<Vec<u8>>>, Error> {
+    let blocks: Vec<_> = accord_keys::pem::decode_all(pem, label)
+        .map_err(|e| Error::Credential(e.to_string()))?
+        .into_iter()
+        .filter(|b| b.label == label)
+        .map(|b| b.der)
+        .collect();
+    if blocks.is_empty() {
+        return Err(Error::Credential(format!("no {label} block in PEM")));
     }
-    Ok(&bits[1..])
+    Ok(blocks)
 }
 
 /// Certificates from PEM text.
 pub fn certs_from_pem(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
-    let mut out = Vec::new();
-    let mut inside = false;
-    let mut b64 = String::new();
-    for line in pem.lines() {
-        let line = line.trim();
-        if line == "-----BEGIN CERTIFICATE-----" {
-            inside = true;
-            b64.clear();
-        } else if line == "-----END CERTIFICATE-----" {
-            inside = false;
-            use base64::Engine;
-            out.push(
-                base64::engine::general_purpose::STANDARD
-                    .decode(&b64)
-                    .map_err(|e| Error::Credential(format!("certificate PEM: {e}")))?,
-            );
-        } else if inside {
-            b64.push_str(line);
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::Credential("no CERTIFICATE block in PEM".into()));
-    }
-    Ok(out)
+    Ok(pem_blocks(pem, "CERTIFICATE")?
+        .into_iter()
+        .map(|d| d.to_vec())
+        .collect())
 }
 
 #[cfg(test)]

@@ -42,7 +42,8 @@ pub struct Store {
     pool: AnyPool,
 }
 
-fn now() -> i64 {
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
@@ -84,7 +85,7 @@ impl Store {
 
     /// Enrol a person. Refuses an id already present.
     pub async fn add_person(&self, p: &PersonRecord) -> Result<(), Error> {
-        let t = now();
+        let t = unix_now();
         let r = sqlx::query(
             "INSERT INTO people (id, name, party, nationality, clearance, scopes, status, created, updated) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
@@ -143,7 +144,7 @@ impl Store {
     pub async fn set_status(&self, id: &str, status: &str) -> Result<(), Error> {
         let r = sqlx::query("UPDATE people SET status = $1, updated = $2 WHERE id = $3")
             .bind(status)
-            .bind(now())
+            .bind(unix_now())
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -167,7 +168,7 @@ impl Store {
         .bind(fingerprint)
         .bind(person)
         .bind(serial)
-        .bind(now())
+        .bind(unix_now())
         .bind(not_after)
         .execute(&self.pool)
         .await?;
@@ -214,7 +215,7 @@ impl Store {
         .bind(document)
         .bind(digest)
         .bind(records)
-        .bind(now())
+        .bind(unix_now())
         .execute(&self.pool)
         .await?;
         Ok(())

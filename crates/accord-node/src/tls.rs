@@ -23,23 +23,8 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, Error> {
-    use base64::Engine;
-    let mut inside = false;
-    let mut b64 = zeroize::Zeroizing::new(String::new());
-    for line in pem.lines() {
-        let line = line.trim();
-        if line == "-----BEGIN PRIVATE KEY-----" {
-            inside = true;
-        } else if line == "-----END PRIVATE KEY-----" {
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(b64.as_bytes())
-                .map_err(|_| Error::Credential("private key PEM is not base64".into()))?;
-            return Ok(PrivateKeyDer::Pkcs8(der.into()));
-        } else if inside {
-            b64.push_str(line);
-        }
-    }
-    Err(Error::Credential("no PRIVATE KEY block".into()))
+    let der = pki::pem_blocks(pem, "PRIVATE KEY")?.remove(0);
+    Ok(PrivateKeyDer::Pkcs8(der.to_vec().into()))
 }
 
 /// Accepts any client certificate whose key signs the handshake (proof of possession);
