@@ -9,20 +9,11 @@ use accord_node::directory::{self, Enrolment};
 use accord_node::home::{self, Home, InitOptions};
 use accord_node::server::{self, ServeOptions};
 use accord_node::wire;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{free_port, policies};
+use std::path::Path;
 use std::sync::Arc;
-
-fn policies() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn clearance(policy: &str, classes: &[&str], rel: &str) -> String {
     serde_json::json!({"policy": {"name": policy}, "classifications": classes,
