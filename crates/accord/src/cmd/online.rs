@@ -9,7 +9,6 @@ use accord_node::client::{self, Client};
 use accord_node::credential::Credential;
 use accord_node::wire;
 use anyhow::{Context, Result};
-use std::io::Read;
 use std::path::Path;
 
 /// Connect with a credential file.
@@ -47,18 +46,7 @@ pub(crate) fn seal(args: &SealArgs, cred: &Path, out: &Output) -> Result<Code> {
         },
         agreement: args.agreement.clone(),
     };
-    let input: Box<dyn Read + Send> = if args.input == Path::new("-") {
-        Box::new(std::io::stdin())
-    } else {
-        Box::new(
-            std::fs::File::open(&args.input)
-                .with_context(|| format!("opening {}", args.input.display()))?,
-        )
-    };
-    let total = std::fs::metadata(&args.input)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.len());
+    let (input, total) = crate::cmd::seal::plaintext_input(&args.input)?;
     let pb = progress_bar(total, "sealing");
     let tick = |n: u64| {
         if let Some(pb) = &pb {
@@ -126,20 +114,7 @@ pub(crate) fn open(
     out: &Output,
 ) -> Result<Code> {
     let client = connect(cred)?;
-    let mut file = if args.input == Path::new("-") {
-        let mut t = tempfile::tempfile().context("creating a temporary file for standard input")?;
-        std::io::copy(&mut std::io::stdin().lock(), &mut t).context("reading standard input")?;
-        t
-    } else {
-        std::fs::File::open(&args.input)
-            .with_context(|| format!("opening {}", args.input.display()))?
-    };
-    let total = match range {
-        Some((a, b)) => Some(b - a),
-        None => accord_tdf::inspect(&mut file)
-            .ok()
-            .map(|i| i.manifest.plaintext_size()),
-    };
+    let (mut file, total) = crate::cmd::open::sealed_input(&args.input, range)?;
     let pb = progress_bar(total, "opening");
     let tick = |n: u64| {
         if let Some(pb) = &pb {

@@ -55,6 +55,28 @@ fn parse_range(s: &str) -> Result<(u64, u64)> {
     Ok((a, b))
 }
 
+/// The sealed object as a seekable file (standard input is copied to a temporary file
+/// first) and the number of plaintext bytes opening it will write, for the progress bar.
+pub(crate) fn sealed_input(
+    path: &Path,
+    range: Option<(u64, u64)>,
+) -> Result<(std::fs::File, Option<u64>)> {
+    let mut file = if path == Path::new("-") {
+        let mut t = tempfile::tempfile().context("creating a temporary file for standard input")?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut t).context("reading standard input")?;
+        t
+    } else {
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?
+    };
+    let total = match range {
+        Some((a, b)) => Some(b - a),
+        None => accord_tdf::inspect(&mut file)
+            .ok()
+            .map(|i| i.manifest.plaintext_size()),
+    };
+    Ok((file, total))
+}
+
 /// Trusted signer keys from signing.pub or party.json files.
 pub(crate) fn trusted_signers(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
     let mut keys = Vec::new();
@@ -92,20 +114,7 @@ pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
     if trusted.is_empty() {
         bail!("give --trust-signer (the originator's signing.pub or party.json): the label's signature must be checked against a key you trust");
     }
-    let mut file = if args.input == Path::new("-") {
-        let mut t = tempfile::tempfile().context("creating a temporary file for standard input")?;
-        std::io::copy(&mut std::io::stdin().lock(), &mut t).context("reading standard input")?;
-        t
-    } else {
-        std::fs::File::open(&args.input)
-            .with_context(|| format!("opening {}", args.input.display()))?
-    };
-    let total = match range {
-        Some((a, b)) => Some(b - a),
-        None => accord_tdf::inspect(&mut file)
-            .ok()
-            .map(|i| i.manifest.plaintext_size()),
-    };
+    let (mut file, total) = sealed_input(&args.input, range)?;
     let pb = progress_bar(total, "opening");
     let tick = |n: u64| {
         if let Some(pb) = &pb {

@@ -174,6 +174,16 @@ fn read_label(set: &PolicySet, args: &SealArgs) -> Result<BoundLabel> {
     })
 }
 
+/// The plaintext to seal (`-`: standard input) and its size when it is a file.
+pub(crate) fn plaintext_input(path: &Path) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
+    if path == Path::new("-") {
+        return Ok((Box::new(std::io::stdin()), None));
+    }
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    Ok((Box::new(f), size))
+}
+
 /// A progress bar on standard error when it is a terminal, for `total` bytes.
 pub(crate) fn progress_bar(total: Option<u64>, what: &str) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
@@ -267,18 +277,7 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
         recips.extend(recipients(k)?);
     }
     let signer = accord_keys::load_signing_key(signing_key)?;
-    let input: Box<dyn Read + Send> = if args.input == Path::new("-") {
-        Box::new(std::io::stdin())
-    } else {
-        Box::new(
-            std::fs::File::open(&args.input)
-                .with_context(|| format!("opening {}", args.input.display()))?,
-        )
-    };
-    let total = std::fs::metadata(&args.input)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.len());
+    let (input, total) = plaintext_input(&args.input)?;
     let pb = progress_bar(total, "sealing");
     let tick = |n: u64| {
         if let Some(pb) = &pb {
