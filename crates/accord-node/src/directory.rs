@@ -86,7 +86,7 @@ pub async fn add(home: &Home, e: &Enrolment) -> Result<(PersonRecord, Credential
         status: "active".into(),
     };
     let ca_key = home.read_key("ca.key")?;
-    let cert = pki::issue_person(&home.config.party, &ca_key, &e.id, &e.name)?;
+    let cert = pki::issue_person(&home.config.party, &ca_key, &e.id)?;
     let node_cert = std::fs::read_to_string(home.layout.key("tls.crt"))
         .map_err(|err| Error::io(home.layout.key("tls.crt"), err))?;
     let node = home

@@ -131,12 +131,7 @@ pub struct PersonCertificate {
 }
 
 /// Issue a client certificate for person `id` of `party`, signed by the node CA.
-pub fn issue_person(
-    party: &str,
-    ca_key_pem: &str,
-    id: &str,
-    name: &str,
-) -> Result<PersonCertificate, Error> {
+pub fn issue_person(party: &str, ca_key_pem: &str, id: &str) -> Result<PersonCertificate, Error> {
     let ca_key = KeyPair::from_pem(ca_key_pem)
         .map_err(|e| Error::Credential(format!("reading the node CA key: {e}")))?;
     let key = key_pair()?;
@@ -151,7 +146,6 @@ pub fn issue_person(
             .try_into()
             .map_err(|e| Error::Input(format!("person id `{id}`: {e}")))?,
     )];
-    let _ = name;
     let sn = serial()?;
     let serial_hex = hex::encode(sn.as_ref());
     p.serial_number = Some(sn);
@@ -256,7 +250,7 @@ mod tests {
         let spki = spki_of_cert(&der).unwrap();
         assert_eq!(hex::encode(sha256(spki)), n.tls_spki_sha256);
         assert_eq!(ec_point_of_spki(spki).unwrap().len(), 97);
-        let p = issue_person("PAK", &n.ca_key.0, "pak-officer", "Officer").unwrap();
+        let p = issue_person("PAK", &n.ca_key.0, "pak-officer").unwrap();
         assert_eq!(hex::encode(sha256(&p.der)), p.fingerprint);
         assert!(spki_of_cert(&p.der).is_ok());
         assert!(spki_of_cert(&p.der[..40]).is_err());
