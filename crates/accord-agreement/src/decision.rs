@@ -160,27 +160,7 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
     let say = |list: &mut Vec<Reason>, rule: Rule, text: String| list.push(Reason { rule, text });
 
     // 1. In force.
-    match checked.status(at) {
-        Err(invalid) => {
-            for f in &invalid.findings {
-                say(
-                    &mut deny,
-                    Rule::AgreementInForce,
-                    format!("agreement {id} does not verify: {f}"),
-                );
-            }
-        }
-        Ok(report) if report.status == Status::InForce => say(
-            &mut ok,
-            Rule::AgreementInForce,
-            format!("agreement {id} is in force at {at}"),
-        ),
-        Ok(report) => {
-            for r in report.reasons {
-                say(&mut deny, Rule::AgreementInForce, r);
-            }
-        }
-    }
+    check_in_force(checked, at, &mut ok, &mut deny);
 
     // 2. Requesting party.
     let party = body.party(requesting_party);
@@ -309,47 +289,7 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
     }
 
     // 5. Ceiling, compared in the label's own policy.
-    let cls = &label.classification.name;
-    match (&body.ceiling, policies.get(&label.policy.id)) {
-        (None, _) => {}
-        (Some(ceiling), None) => say(
-            &mut deny,
-            Rule::Ceiling,
-            format!(
-                "the label's policy {} is not loaded, so its classification cannot be compared with the ceiling {ceiling}",
-                label.policy.name
-            ),
-        ),
-        (Some(ceiling), Some(policy)) => {
-            let top = policy.classification_by_name(ceiling);
-            let this = policy.classification_by_lacv(label.classification.lacv);
-            match (top, this) {
-                (Some(top), Some(this)) if this.hierarchy <= top.hierarchy => say(
-                    &mut ok,
-                    Rule::Ceiling,
-                    format!("classification {cls} is within the ceiling {ceiling}"),
-                ),
-                (Some(_), Some(_)) => say(
-                    &mut deny,
-                    Rule::Ceiling,
-                    format!("classification {cls} is above the agreement's ceiling {ceiling}"),
-                ),
-                (None, _) => say(
-                    &mut deny,
-                    Rule::Ceiling,
-                    format!(
-                        "the agreement's ceiling {ceiling} is not a classification of policy {}",
-                        policy.name
-                    ),
-                ),
-                (_, None) => say(
-                    &mut deny,
-                    Rule::Ceiling,
-                    format!("classification {cls} is not defined by policy {}", policy.name),
-                ),
-            }
-        }
-    }
+    check_ceiling(policies, body, label, &mut ok, &mut deny);
 
     // 6. Translation into the person's national policy, and 7. the SPIF decision.
     let from = &label.policy;
@@ -485,6 +425,91 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
         Decision {
             permit: false,
             reasons: deny,
+        }
+    }
+}
+
+/// Rule 1: the agreement verifies and is in force at `at`.
+pub(crate) fn check_in_force(
+    checked: &Checked<'_>,
+    at: Time,
+    ok: &mut Vec<Reason>,
+    deny: &mut Vec<Reason>,
+) {
+    let id = &checked.agreement().body.id;
+    let say = |list: &mut Vec<Reason>, rule: Rule, text: String| list.push(Reason { rule, text });
+    match checked.status(at) {
+        Err(invalid) => {
+            for f in &invalid.findings {
+                say(
+                    deny,
+                    Rule::AgreementInForce,
+                    format!("agreement {id} does not verify: {f}"),
+                );
+            }
+        }
+        Ok(report) if report.status == Status::InForce => say(
+            ok,
+            Rule::AgreementInForce,
+            format!("agreement {id} is in force at {at}"),
+        ),
+        Ok(report) => {
+            for r in report.reasons {
+                say(deny, Rule::AgreementInForce, r);
+            }
+        }
+    }
+}
+
+/// Rule 5: the label's classification is within the ceiling, compared in the label's
+/// own policy.
+pub(crate) fn check_ceiling(
+    policies: &PolicySet,
+    body: &crate::Body,
+    label: &Label,
+    ok: &mut Vec<Reason>,
+    deny: &mut Vec<Reason>,
+) {
+    let say = |list: &mut Vec<Reason>, rule: Rule, text: String| list.push(Reason { rule, text });
+    let cls = &label.classification.name;
+    match (&body.ceiling, policies.get(&label.policy.id)) {
+        (None, _) => {}
+        (Some(ceiling), None) => say(
+            deny,
+            Rule::Ceiling,
+            format!(
+                "the label's policy {} is not loaded, so its classification cannot be compared with the ceiling {ceiling}",
+                label.policy.name
+            ),
+        ),
+        (Some(ceiling), Some(policy)) => {
+            let top = policy.classification_by_name(ceiling);
+            let this = policy.classification_by_lacv(label.classification.lacv);
+            match (top, this) {
+                (Some(top), Some(this)) if this.hierarchy <= top.hierarchy => say(
+                    ok,
+                    Rule::Ceiling,
+                    format!("classification {cls} is within the ceiling {ceiling}"),
+                ),
+                (Some(_), Some(_)) => say(
+                    deny,
+                    Rule::Ceiling,
+                    format!("classification {cls} is above the agreement's ceiling {ceiling}"),
+                ),
+                (None, _) => say(
+                    deny,
+                    Rule::Ceiling,
+                    format!(
+                        "the agreement's ceiling {ceiling} is not a classification of policy {}",
+                        policy.name
+                    ),
+                ),
+                (_, None) => say(
+                    deny,
+                    Rule::Ceiling,
+                    format!("classification {cls} is not defined by policy {}", policy.name),
+                ),
+            }
         }
     }
 }

@@ -8,7 +8,8 @@
 //!   them, never stored.
 //! - Signatures ([`signature`]): ECDSA P-384 and ML-DSA-87 together, both required.
 //! - The decision ([`decision`]): person + label + agreement + requesting party + time →
-//!   permit or deny, with every reason that applies.
+//!   permit or deny, with every reason that applies; [`transfer`]: may an object pass
+//!   from one party's node to another's.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ mod lifecycle;
 mod person;
 mod reader;
 pub mod signature;
+pub mod transfer;
 mod when;
 
 pub use decision::{decide, Decision, Person, PersonStatus, Reason, Request, Rule};
@@ -33,4 +35,5 @@ pub use lifecycle::{
 };
 pub use person::{ClearanceSource, PersonFile, MAX_PERSON_JSON};
 pub use signature::{HybridSignature, Signer, SigningKeys};
+pub use transfer::{admit, Transfer};
 pub use when::Time;
