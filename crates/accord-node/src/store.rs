@@ -78,6 +78,11 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// The pool, for the other tables' modules (exchange).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Close the pool.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -239,8 +244,11 @@ impl Store {
 
     /// A cheap fingerprint of the agreements table, to know when to reload.
     pub async fn agreements_version(&self) -> Result<(i64, i64), Error> {
+        // CAST: PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot
+        // decode; COUNT is BIGINT on both.
         let r = sqlx::query(
-            "SELECT COUNT(*) AS n, COALESCE(MAX(loaded), 0) AS t, COALESCE(SUM(records), 0) AS s FROM agreements",
+            "SELECT COUNT(*) AS n, CAST(COALESCE(MAX(loaded), 0) AS BIGINT) AS t, \
+             CAST(COALESCE(SUM(records), 0) AS BIGINT) AS s FROM agreements",
         )
         .fetch_one(&self.pool)
         .await?;

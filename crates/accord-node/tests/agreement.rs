@@ -32,7 +32,7 @@ fn node(rt: &tokio::runtime::Runtime, dir: &Path, party: &str) -> Home {
             policies: vec![policies()],
             listen: Some(format!("127.0.0.1:{}", free_port())),
             url: None,
-            database: None,
+            database: common::database(),
         },
     ))
     .unwrap();

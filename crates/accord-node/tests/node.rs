@@ -36,7 +36,7 @@ fn make_node(
             policies: vec![policies()],
             listen: Some(listen),
             url: None,
-            database: None,
+            database: common::database(),
         },
     ))
     .unwrap();
