@@ -2,6 +2,7 @@
 //! Blocking (the CLI is synchronous); do not call from inside an async runtime.
 
 use crate::credential::Credential;
+use crate::exchange::{InboxItem, OutboxItem};
 use crate::wire::{self, Reason};
 use crate::Error;
 use accord_keys::{KasAlg, KasPrivateKey, KasPublicKey, VerifyingKey};
@@ -141,6 +142,56 @@ impl Client {
         self.post("/v1/seal/plan", req)
     }
 
+    /// `PUT /v1/outbox/{to}/{id}`: send a sealed object (streamed from `path`) to the
+    /// partner party `to` through the node's outbox.
+    pub fn send(&self, to: &str, path: &std::path::Path) -> Result<OutboxItem, Error> {
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let id = object_id(&read_manifest(&mut f)?)?;
+        let size = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let url = self.url(&format!("/v1/outbox/{to}/{id}"));
+        self.handle(
+            &url,
+            self.http
+                .put(&url)
+                .header("content-type", "application/zip")
+                .timeout(Duration::from_secs(3600))
+                .body(reqwest::blocking::Body::sized(f, size))
+                .send(),
+        )
+    }
+
+    /// `GET /v1/outbox`: what this person sent, and how each delivery stands.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>, Error> {
+        self.get("/v1/outbox")
+    }
+
+    /// `GET /v1/inbox`: what this person may see of what partners sent, oldest first.
+    pub fn inbox(&self) -> Result<Vec<InboxItem>, Error> {
+        self.get("/v1/inbox")
+    }
+
+    /// `GET /v1/inbox/{id}`: fetch a received object into `out`; returns its size.
+    pub fn fetch<W: std::io::Write>(&self, id: &str, out: &mut W) -> Result<u64, Error> {
+        let url = self.url(&format!("/v1/inbox/{id}"));
+        let herr = |e: &reqwest::Error| Error::Http {
+            url: url.clone(),
+            msg: describe(e),
+        };
+        let mut resp = self
+            .http
+            .get(&url)
+            .timeout(Duration::from_secs(3600))
+            .send()
+            .map_err(|e| herr(&e))?;
+        if !resp.status().is_success() {
+            let r: Result<serde_json::Value, Error> = self.handle(&url, Ok(resp));
+            r?;
+            return Err(Error::Refused(format!("{url}: unexpected answer")));
+        }
+        resp.copy_to(out).map_err(|e| herr(&e))
+    }
+
     /// Ask the node's KAS to release the shares of `manifests` (one bulk request).
     pub fn rewrap(&self, manifests: Vec<serde_json::Value>) -> Result<Vec<Released>, Error> {
         let ephemeral = KasPrivateKey::generate(KasAlg::HybridP384MlKem1024)?;
@@ -216,7 +267,7 @@ impl Client {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut s = e.to_string();
     let mut src = e.source();
@@ -383,4 +434,11 @@ pub fn open<R: std::io::Read + std::io::Seek + Send, W: std::io::Write>(
     };
     let summary = accord_tdf::open(input, output, &opts)?;
     Ok((summary, r))
+}
+
+/// The object id (policy uuid) of a manifest.
+pub fn object_id(manifest: &serde_json::Value) -> Result<String, Error> {
+    let bytes = serde_json::to_vec(manifest).map_err(|e| Error::Input(e.to_string()))?;
+    let m = accord_tdf::Manifest::parse(&bytes)?;
+    Ok(m.policy_object()?.uuid)
 }

@@ -13,6 +13,9 @@
 //! * [`node`]: authentication, decisions, rewrap, labelling.
 //! * [`server`]: HTTPS (rustls + hyper + axum), graceful stop; [`tls`]: pinning.
 //! * [`client`]: seal and open through a node; [`wire`]: the HTTP API's bodies.
+//! * [`partners`]: partner nodes from agreements in force; [`exchange`]: send, deliver,
+//!   receive (outbox, inbox); [`receipt`]: the receiver's signed receipts.
+//! * [`sandbox`]: two parties' nodes under one agreement (`accord quickstart`, tests).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -21,9 +24,13 @@ pub mod client;
 pub mod credential;
 pub mod directory;
 mod error;
+pub mod exchange;
 pub mod home;
 pub mod node;
+pub mod partners;
 pub mod pki;
+pub mod receipt;
+pub mod sandbox;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -58,7 +58,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: u16, rule: &str, text: impl Into<String>) -> Refusal {
+    pub(crate) fn new(status: u16, rule: &str, text: impl Into<String>) -> Refusal {
         let text = text.into();
         Refusal {
             status,
@@ -66,7 +66,7 @@ impl Refusal {
             reasons: vec![Reason::new(rule, text)],
         }
     }
-    fn internal(e: impl std::fmt::Display) -> Refusal {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Refusal {
         Refusal {
             status: 500,
             error: format!("internal error: {e}"),
@@ -78,7 +78,7 @@ impl Refusal {
 /// An audit log entry: one JSON object per decision (never keys or plaintext).
 #[derive(Debug, Serialize)]
 pub struct AuditEntry<'a> {
-    /// `rewrap` or `label`.
+    /// `rewrap`, `label`, `send`, `deliver` or `receive`.
     pub kind: &'a str,
     /// RFC 3339 time of the decision.
     pub time: String,
@@ -98,12 +98,15 @@ pub struct AuditEntry<'a> {
     pub agreement: Option<&'a str>,
     /// The request nonce (rewrap) or manifest digest (label).
     pub request: Option<&'a str>,
+    /// The partner party of an exchange (send, deliver, receive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner: Option<&'a str>,
     /// Every reason.
     pub reasons: &'a [Reason],
 }
 
 impl AuditEntry<'_> {
-    fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
 }
@@ -115,10 +118,14 @@ pub struct Node {
     /// The database.
     pub store: Store,
     kas: Vec<KasPrivateKey>,
-    signing: SigningKey,
-    appender: Appender,
-    clock: Clock,
+    pub(crate) signing: SigningKey,
+    pub(crate) appender: Appender,
+    pub(crate) clock: Clock,
     agreements: tokio::sync::Mutex<Cache>,
+    /// Wakes the delivery of the outbox when something is queued.
+    pub(crate) outbox_ready: tokio::sync::Notify,
+    /// HTTP clients to partner nodes.
+    pub(crate) partner_clients: crate::partners::Clients,
 }
 
 fn rule_name(r: accord_agreement::Rule) -> String {
@@ -128,7 +135,7 @@ fn rule_name(r: accord_agreement::Rule) -> String {
         .unwrap_or_else(|| format!("{r:?}"))
 }
 
-fn convert(reasons: Vec<accord_agreement::Reason>) -> Vec<Reason> {
+pub(crate) fn convert(reasons: Vec<accord_agreement::Reason>) -> Vec<Reason> {
     reasons
         .into_iter()
         .map(|r| Reason {
@@ -163,6 +170,8 @@ impl Node {
             appender,
             clock,
             agreements: tokio::sync::Mutex::new(Cache::new()),
+            outbox_ready: tokio::sync::Notify::new(),
+            partner_clients: crate::partners::Clients::default(),
         })
     }
 
@@ -233,7 +242,7 @@ impl Node {
         })
     }
 
-    fn person(&self, r: &PersonRecord) -> Result<Person, Reason> {
+    pub(crate) fn person(&self, r: &PersonRecord) -> Result<Person, Reason> {
         let clearance = Clearance::read(self.policies(), "clearance", r.clearance.as_bytes())
             .map_err(|e| {
                 Reason::new("person-party", format!("person {}'s clearance: {e}", r.id))
@@ -256,7 +265,7 @@ impl Node {
     /// Label signers the node trusts: its own key and the ES384 keys of every party of
     /// every agreement it holds (whether the agreement is in force is a rule of the
     /// decision, which then says so).
-    fn trusted_signers(&self, held: &[Held]) -> Vec<(String, VerifyingKey)> {
+    pub(crate) fn trusted_signers(&self, held: &[Held]) -> Vec<(String, VerifyingKey)> {
         let mut v = vec![(
             self.party().to_string(),
             self.signing.public_keys().classical.clone(),
@@ -291,7 +300,7 @@ impl Node {
     }
 
     /// Decide whether `person` may read `label` (under `agreement`, or nationally).
-    fn decide(
+    pub(crate) fn decide(
         &self,
         person: &Person,
         label: &Label,
@@ -478,7 +487,10 @@ impl Node {
         p
     }
 
-    async fn log_entries(&self, entries: Vec<Vec<u8>>) -> Result<std::ops::Range<u64>, Refusal> {
+    pub(crate) async fn log_entries(
+        &self,
+        entries: Vec<Vec<u8>>,
+    ) -> Result<std::ops::Range<u64>, Refusal> {
         self.appender
             .append_many(entries)
             .await
@@ -504,6 +516,7 @@ impl Node {
             marking: None,
             agreement: None,
             request,
+            partner: None,
             reasons: &r.reasons,
         };
         if let Err(e) = self.appender.append(entry.bytes()).await {
@@ -656,6 +669,7 @@ impl Node {
                     marking: (!p.marking.is_empty()).then_some(p.marking.as_str()),
                     agreement: p.agreement.as_deref(),
                     request: Some(&req.nonce),
+                    partner: None,
                     reasons: &p.reasons,
                 }
                 .bytes()
@@ -913,6 +927,7 @@ impl Node {
             marking: Some(&marking),
             agreement: None,
             request: Some(&req.manifest_digest),
+            partner: None,
             reasons: &reasons,
         };
         let range = self.log_entries(vec![entry.bytes()]).await?;

@@ -10,14 +10,13 @@ use crate::home::Home;
 use crate::node::{system_clock, Clock, Node, Peer, Refusal};
 use crate::wire;
 use crate::Error;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -31,6 +30,8 @@ pub struct ServeOptions {
     pub listen: Option<String>,
     /// Audit log tuning.
     pub log: accord_log::LogOptions,
+    /// Outbox delivery tuning.
+    pub delivery: crate::exchange::DeliveryOptions,
 }
 
 impl Default for ServeOptions {
@@ -39,6 +40,7 @@ impl Default for ServeOptions {
             clock: system_clock(),
             listen: None,
             log: accord_log::LogOptions::default(),
+            delivery: crate::exchange::DeliveryOptions::default(),
         }
     }
 }
@@ -104,6 +106,29 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
         reasons: vec![],
     })
 }
+
+/// Every (method, path) [`router`] serves, paths written as in `docs/node-api.yaml`
+/// (the `/log/` routes come from `accord_log::http::log_router`). `tests/openapi.rs`
+/// checks this list against the `.route(` calls below, the running server and the
+/// OpenAPI file: a new route needs a line here and its operation in the file.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/health"),
+    ("GET", "/v1/party"),
+    ("POST", "/v1/noop"),
+    ("GET", "/v1/whoami"),
+    ("GET", "/v1/trust"),
+    ("POST", "/v1/kas/rewrap"),
+    ("POST", "/v1/seal/plan"),
+    ("POST", "/v1/seal/sign"),
+    ("PUT", "/v1/outbox/{to}/{id}"),
+    ("GET", "/v1/outbox"),
+    ("GET", "/v1/inbox"),
+    ("GET", "/v1/inbox/{id}"),
+    ("PUT", "/v1/fed/inbox/{id}"),
+    ("GET", "/log/checkpoint"),
+    ("GET", "/log/tile/{level}/{index}"),
+    ("GET", "/log/tile/entries/{index}"),
+];
 
 /// The node's HTTP API.
 pub fn router(node: Arc<Node>) -> Router {
@@ -176,13 +201,85 @@ pub fn router(node: Arc<Node>) -> Router {
                 },
             ),
         )
+        .route(
+            "/v1/outbox",
+            get(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>| async move {
+                    answer(n.outbox(&p).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/inbox",
+            get(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>| async move {
+                    answer(n.inbox(&p).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/inbox/{id}",
+            get(
+                |State(n): State<Arc<Node>>,
+                 Extension(p): Extension<Peer>,
+                 Path((id,)): Path<(String,)>| async move {
+                    match n.fetch(&p, &id).await {
+                        Ok((path, size)) => stream_file(&path, size).await,
+                        Err(e) => refusal(e),
+                    }
+                },
+            ),
+        )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY))
+        // Sealed objects stream to disk with their own bound (exchange::MAX_OBJECT).
+        .route(
+            "/v1/outbox/{to}/{id}",
+            put(
+                |State(n): State<Arc<Node>>,
+                 Extension(p): Extension<Peer>,
+                 Path((to, id)): Path<(String, String)>,
+                 body: Body| async move {
+                    match n.send(&p, &to, &id, body).await {
+                        Ok(v) => (StatusCode::ACCEPTED, Json(v)).into_response(),
+                        Err(e) => refusal(e),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/v1/fed/inbox/{id}",
+            put(
+                |State(n): State<Arc<Node>>,
+                 Extension(p): Extension<Peer>,
+                 Path((id,)): Path<(String,)>,
+                 body: Body| async move { answer(n.receive(&p, &id, body).await) },
+            ),
+        )
         .with_state(node)
         .nest("/log", accord_log::http::log_router(log_src))
 }
 
+/// Stream a file as the answer.
+async fn stream_file(path: &std::path::Path, size: u64) -> Response {
+    match tokio::fs::File::open(path).await {
+        Ok(f) => (
+            [
+                (header::CONTENT_TYPE, "application/zip".to_string()),
+                (header::CONTENT_LENGTH, size.to_string()),
+            ],
+            Body::from_stream(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024)),
+        )
+            .into_response(),
+        Err(e) => refusal(Refusal {
+            status: 500,
+            error: format!("internal error: reading the object: {e}"),
+            reasons: vec![],
+        }),
+    }
+}
+
 /// Start the node in `dir` on the current tokio runtime.
-pub async fn start(dir: &Path, opts: ServeOptions) -> Result<Running, Error> {
+pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running, Error> {
     let home = Home::open(dir)?;
     let store = home.store().await?;
     let log = accord_log::Log::open(&home.layout.log(), opts.log.clone())?;
@@ -204,7 +301,20 @@ pub async fn start(dir: &Path, opts: ServeOptions) -> Result<Running, Error> {
     let node = Arc::new(Node::new(home, store, appender, opts.clock.clone())?);
     let app = router(node.clone());
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, tls, app, rx, log, node.clone()));
+    let delivery = tokio::spawn(crate::exchange::deliver_loop(
+        node.clone(),
+        opts.delivery.clone(),
+        rx.clone(),
+    ));
+    let task = tokio::spawn(accept_loop(
+        listener,
+        tls,
+        app,
+        rx,
+        log,
+        node.clone(),
+        delivery,
+    ));
     tracing::info!(party = %node.party(), %addr, url = %node.home.config.url, "node serving");
     Ok(Running {
         addr,
@@ -221,6 +331,7 @@ async fn accept_loop(
     mut stop: tokio::sync::watch::Receiver<bool>,
     log: accord_log::Log,
     node: Arc<Node>,
+    delivery: tokio::task::JoinHandle<()>,
 ) -> Result<(), Error> {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -280,6 +391,7 @@ async fn accept_loop(
     }
     tracing::info!("stopping: finishing requests in flight");
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), delivery).await;
     node.store.close().await;
     let cp = tokio::task::spawn_blocking(move || log.close())
         .await
@@ -289,7 +401,7 @@ async fn accept_loop(
 }
 
 /// Run until SIGTERM or Ctrl-C.
-pub async fn serve(dir: &Path, opts: ServeOptions) -> Result<(), Error> {
+pub async fn serve(dir: &std::path::Path, opts: ServeOptions) -> Result<(), Error> {
     let running = start(dir, opts).await?;
     let stopper = running.stopper();
     tokio::spawn(async move {

@@ -1,0 +1,166 @@
+//! Partner nodes, learned only from agreements in force.
+//!
+//! A node talks to another party's node only because an agreement both parties
+//! countersigned names it: the agreement carries the partner's URL, the SHA-256 of its
+//! TLS key (the pin), its signing keys and its log key. There is no other way to add a
+//! partner, so when the last agreement with a party stops being in force (expiry,
+//! termination), traffic with it stops in both directions: outgoing deliveries find no
+//! partner, and incoming connections are no longer recognised.
+
+use crate::agreements::Held;
+use crate::home::Home;
+use crate::node::Refusal;
+use crate::{pki, Error};
+use accord_agreement::{SigningKeys, Status, Time};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Another party's node, as the agreements in force describe it.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    /// Party code.
+    pub code: String,
+    /// The node's base URL.
+    pub url: String,
+    /// SHA-256 of the node's TLS SubjectPublicKeyInfo, lower-case hex.
+    pub tls_spki_sha256: String,
+    /// The party's signing keys (receipts, label assertions).
+    pub signing_keys: SigningKeys,
+    /// The node's audit-log verifier key.
+    pub log_verifier_key: Option<String>,
+    /// The agreements in force that name both parties.
+    pub agreements: Vec<String>,
+}
+
+/// Every partner of `own` under an agreement in force at `at`, one per party.
+pub fn in_force(held: &[Held], own: &str, at: Time) -> Vec<Partner> {
+    let mut out: Vec<Partner> = Vec::new();
+    for h in held {
+        let body = &h.agreement.body;
+        if body.party(own).is_none() {
+            continue;
+        }
+        match h.checked().status(at) {
+            Ok(r) if r.status == Status::InForce => {}
+            _ => continue,
+        }
+        for p in &body.parties {
+            if p.code == own {
+                continue;
+            }
+            let Some(node) = &p.node else { continue };
+            if let Some(x) = out.iter_mut().find(|x| x.code == p.code) {
+                x.agreements.push(body.id.clone());
+                continue;
+            }
+            out.push(Partner {
+                code: p.code.clone(),
+                url: node.url.trim_end_matches('/').to_string(),
+                tls_spki_sha256: node.tls_spki_sha256.to_ascii_lowercase(),
+                signing_keys: p.signing_keys.clone(),
+                log_verifier_key: node.log_verifier_key.clone(),
+                agreements: vec![body.id.clone()],
+            });
+        }
+    }
+    out
+}
+
+/// Recognise a partner node by the TLS key of its client certificate. A certificate
+/// pinned by no agreement in force is refused, saying which case applies.
+pub fn recognise(
+    held: &[Held],
+    own: &str,
+    at: Time,
+    cert: Option<&[u8]>,
+) -> Result<Partner, Refusal> {
+    let refuse = |rule: &str, text: String| Refusal {
+        status: 403,
+        error: text.clone(),
+        reasons: vec![crate::wire::Reason::new(rule, text)],
+    };
+    let Some(cert) = cert else {
+        return Err(refuse(
+            "partner",
+            "no client certificate: partner nodes authenticate with their TLS key".into(),
+        ));
+    };
+    let spki = pki::spki_of_cert(cert).map_err(|e| refuse("partner", e.to_string()))?;
+    let pin = hex::encode(pki::sha256(spki));
+    if let Some(p) = in_force(held, own, at)
+        .into_iter()
+        .find(|p| p.tls_spki_sha256 == pin)
+    {
+        return Ok(p);
+    }
+    // Not in force: say whether an agreement names this key at all.
+    for h in held {
+        for p in &h.agreement.body.parties {
+            if p.code != own
+                && p.node
+                    .as_ref()
+                    .is_some_and(|n| n.tls_spki_sha256.eq_ignore_ascii_case(&pin))
+            {
+                return Err(refuse(
+                    "agreement-in-force",
+                    format!(
+                        "{}'s node is pinned by agreement {}, which is not in force at {at}",
+                        p.code, h.agreement.body.id
+                    ),
+                ));
+            }
+        }
+    }
+    Err(refuse(
+        "partner",
+        format!(
+            "TLS key {}… is not pinned by any agreement {own} holds: not a partner node",
+            &pin[..16]
+        ),
+    ))
+}
+
+/// An HTTP client for node-to-node calls to `partner`: the node's own TLS certificate
+/// as client identity, the partner's pin as the only trust.
+pub fn client(home: &Home, partner: &Partner, timeout: Duration) -> Result<reqwest::Client, Error> {
+    let cert = std::fs::read_to_string(home.layout.key("tls.crt"))
+        .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?;
+    let key = home.read_key("tls.key")?;
+    let tls =
+        crate::tls::client_config(vec![partner.tls_spki_sha256.clone()], Some((&cert, &key)))?;
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(timeout)
+        .pool_max_idle_per_host(8)
+        .build()
+        .map_err(|e| Error::Http {
+            url: partner.url.clone(),
+            msg: e.to_string(),
+        })
+}
+
+/// Clients to partners, made once per partner pin.
+#[derive(Default)]
+pub struct Clients {
+    made: std::sync::Mutex<Vec<(String, reqwest::Client)>>,
+}
+
+impl Clients {
+    /// The client for `partner` (made on first use).
+    pub fn get(&self, home: &Home, partner: &Partner) -> Result<reqwest::Client, Error> {
+        let mut made = self
+            .made
+            .lock()
+            .map_err(|_| Error::Input("partner clients lock poisoned".into()))?;
+        if let Some((_, c)) = made.iter().find(|(pin, _)| pin == &partner.tls_spki_sha256) {
+            return Ok(c.clone());
+        }
+        let c = client(home, partner, Duration::from_secs(3600))?;
+        made.push((partner.tls_spki_sha256.clone(), c.clone()));
+        Ok(c)
+    }
+}
+
+/// Shared handle.
+pub type SharedClients = Arc<Clients>;

@@ -1,0 +1,398 @@
+//! Exchange between two running nodes under an agreement in force: send, deliver with
+//! a signed receipt, inbox, fetch, open; a partner down during sends (queued, then
+//! delivered once each); and each refusal (not releasable, forged label assertion,
+//! unpinned partner, agreement not in force) with its reasons, in both audit logs.
+
+use accord_agreement::Time;
+use accord_node::client::{self, Client};
+use accord_node::exchange::{DeliveryOptions, OutboxItem};
+use accord_node::home::Home;
+use accord_node::sandbox::{self, Sandbox, SandboxOptions};
+use accord_node::server::{self, Running, ServeOptions};
+use accord_node::wire;
+mod common;
+
+use common::free_port;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn fast() -> ServeOptions {
+    ServeOptions {
+        delivery: DeliveryOptions {
+            retry_cap: Duration::from_millis(300),
+            parallel: 4,
+        },
+        ..ServeOptions::default()
+    }
+}
+
+fn sandbox(rt: &tokio::runtime::Runtime, dir: &Path) -> Sandbox {
+    rt.block_on(sandbox::create(
+        dir,
+        &SandboxOptions {
+            pak_listen: format!("127.0.0.1:{}", free_port()),
+            usa_listen: format!("127.0.0.1:{}", free_port()),
+            databases: (common::database(), common::database()),
+            years: 15,
+        },
+    ))
+    .unwrap()
+}
+
+fn start(rt: &tokio::runtime::Runtime, home: &Home, opts: ServeOptions) -> Running {
+    rt.block_on(server::start(&home.layout.dir, opts)).unwrap()
+}
+
+fn seal(c: &Client, marking: &str, text: &[u8], dir: &Path) -> PathBuf {
+    let mut out = Vec::new();
+    let sealed = client::seal(
+        c,
+        &wire::SealPlanRequest {
+            marking: Some(marking.into()),
+            label: None,
+            agreement: Some(sandbox::AGREEMENT_ID.into()),
+        },
+        text,
+        &mut out,
+        1 << 20,
+        None,
+    )
+    .unwrap();
+    let id = client::object_id(&serde_json::to_value(&sealed.summary.manifest).unwrap()).unwrap();
+    let p = dir.join(format!("{id}.tdf"));
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+fn wait_done(c: &Client, n: usize) -> Vec<OutboxItem> {
+    let t0 = Instant::now();
+    loop {
+        let out = c.outbox().unwrap();
+        if out.len() >= n && out.iter().all(|o| o.state != "queued") {
+            return out;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "not delivered: {out:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The audit log's entries, as JSON, after checking the whole log verifies.
+fn entries(home: &Home) -> Vec<serde_json::Value> {
+    use accord_log::tile::{entries_path, parse_bundle, tile_width, TILE_WIDTH};
+    let vkey =
+        accord_log::note::VerifierKey::parse(&home.party.node.as_ref().unwrap().log_verifier_key)
+            .unwrap();
+    let src = accord_log::source::DirSource::new(home.layout.log());
+    let report = accord_log::verify::verify_log(&src, &vkey, &[], None, &mut |_, _| {}).unwrap();
+    let size = report.entries;
+    let mut v = Vec::new();
+    for n in 0..size.div_ceil(TILE_WIDTH) {
+        let w = tile_width(0, n, size);
+        let path = entries_path(n, w);
+        let data = accord_log::source::LogSource::fetch(&src, &path).unwrap();
+        for e in parse_bundle(&path, &data, w).unwrap() {
+            v.push(serde_json::from_slice(e).unwrap());
+        }
+    }
+    v
+}
+
+#[test]
+fn send_deliver_receipt_inbox_fetch_open() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox(&rt, tmp.path());
+    let pak = start(&rt, &sb.pak, fast());
+    let usa = start(&rt, &sb.usa, fast());
+    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let file = seal(
+        &officer,
+        "SECRET//REL TO USA, PAK//SCOPE EXERCISES",
+        b"joint exercise plan",
+        tmp.path(),
+    );
+    let queued = officer.send("USA", &file).unwrap();
+    assert_eq!(queued.state, "queued");
+    let done = wait_done(&officer, 1);
+    assert_eq!(done[0].state, "delivered", "{done:#?}");
+    let receipt = done[0].receipt.clone().unwrap();
+    receipt
+        .verify(&sb.agreement.body.party("USA").unwrap().signing_keys)
+        .unwrap();
+    assert_eq!(receipt.body.size, std::fs::metadata(&file).unwrap().len());
+    // Sending again is idempotent: the same entry, no second delivery.
+    assert_eq!(officer.send("USA", &file).unwrap().state, "delivered");
+
+    let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let inbox = us.inbox().unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].id, queued.id);
+    assert_eq!(inbox[0].from, "PAK");
+    assert_eq!(inbox[0].agreement, sandbox::AGREEMENT_ID);
+    assert_eq!(inbox[0].marking, queued.marking);
+    let mut fetched = Vec::new();
+    us.fetch(&queued.id, &mut fetched).unwrap();
+    assert_eq!(fetched, std::fs::read(&file).unwrap());
+    let mut plain = Vec::new();
+    client::open(
+        &us,
+        &mut std::io::Cursor::new(fetched),
+        &mut plain,
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(plain, b"joint exercise plan");
+
+    // The clerk sees nothing and may not fetch; the suspended officer neither.
+    let clerk = Client::new(sb.credential("usa-clerk").unwrap()).unwrap();
+    assert!(clerk.inbox().unwrap().is_empty());
+    match clerk.fetch(&queued.id, &mut Vec::new()) {
+        Err(accord_node::Error::Denied(r)) => {
+            assert!(r.iter().any(|r| r.rule == "clearance"), "{r:?}")
+        }
+        other => panic!("clerk fetched: {other:?}"),
+    }
+    let suspended = Client::new(sb.credential("usa-suspended").unwrap()).unwrap();
+    assert!(suspended.inbox().unwrap().is_empty());
+
+    // Not releasable to USA: the sender's node refuses to queue it, with the reason.
+    let national = seal(
+        &officer,
+        "SECRET//REL TO PAK//SCOPE EXERCISES",
+        b"national only",
+        tmp.path(),
+    );
+    match officer.send("USA", &national) {
+        Err(accord_node::Error::Denied(r)) => {
+            assert!(r.iter().any(|r| r.rule == "releasability"), "{r:?}")
+        }
+        other => panic!("sent: {other:?}"),
+    }
+
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+    let pak_log = entries(&sb.pak);
+    let kinds: Vec<(&str, &str)> = pak_log
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["decision"].as_str().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("send", "permit")), "{kinds:?}");
+    assert!(kinds.contains(&("deliver", "permit")), "{kinds:?}");
+    assert!(kinds.contains(&("send", "deny")), "{kinds:?}");
+    let usa_log = entries(&sb.usa);
+    let rx = usa_log
+        .iter()
+        .find(|e| e["kind"] == "receive")
+        .expect("a receive entry");
+    assert_eq!(rx["decision"], "permit");
+    assert_eq!(rx["partner"], "PAK");
+    assert_eq!(rx["object"], queued.id.as_str());
+}
+
+#[test]
+fn partner_down_then_back_nothing_lost_nothing_twice() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox(&rt, tmp.path());
+    let pak = start(&rt, &sb.pak, fast());
+    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let f = seal(
+            &officer,
+            "SECRET//REL TO USA, PAK//SCOPE TRAINING",
+            format!("report {i}").as_bytes(),
+            tmp.path(),
+        );
+        ids.push(officer.send("USA", &f).unwrap().id);
+    }
+    // USA is down: everything stays queued while attempts are made.
+    let t0 = Instant::now();
+    while officer.outbox().unwrap().iter().any(|o| o.attempts < 2) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "no retries");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = officer.outbox().unwrap();
+    assert!(
+        out.iter()
+            .all(|o| o.state == "queued" && o.last_error.is_some()),
+        "{out:#?}"
+    );
+
+    let usa = start(&rt, &sb.usa, fast());
+    let done = wait_done(&officer, 6);
+    assert!(done.iter().all(|o| o.state == "delivered"), "{done:#?}");
+    let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let mut got: Vec<String> = us.inbox().unwrap().into_iter().map(|i| i.id).collect();
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids);
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+    let receives = entries(&sb.usa)
+        .iter()
+        .filter(|e| e["kind"] == "receive" && e["decision"] == "permit")
+        .count();
+    assert_eq!(receives, 6);
+}
+
+/// PUT an object straight to USA's federation endpoint with `client`, as a partner would.
+fn deliver_direct(
+    rt: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    usa: &Running,
+    id: &str,
+    bytes: Vec<u8>,
+) -> (u16, wire::Problem) {
+    let url = format!("https://127.0.0.1:{}/v1/fed/inbox/{id}", usa.addr.port());
+    rt.block_on(async {
+        let r = client.put(&url).body(bytes).send().await.unwrap();
+        let s = r.status().as_u16();
+        let b = r.bytes().await.unwrap();
+        (
+            s,
+            serde_json::from_slice(&b).unwrap_or(wire::Problem {
+                error: String::from_utf8_lossy(&b).into(),
+                reasons: vec![],
+            }),
+        )
+    })
+}
+
+fn manifest_id(bytes: &[u8]) -> String {
+    client::object_id(&client::read_manifest(&mut std::io::Cursor::new(bytes)).unwrap()).unwrap()
+}
+
+#[test]
+fn the_receiver_refuses_with_reasons() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox(&rt, tmp.path());
+    let pak = start(&rt, &sb.pak, fast());
+    let usa = start(&rt, &sb.usa, fast());
+    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let good = std::fs::read(seal(
+        &officer,
+        "SECRET//REL TO USA, PAK//SCOPE EXERCISES",
+        b"x",
+        tmp.path(),
+    ))
+    .unwrap();
+    let rt2 = &rt;
+    let partner = accord_node::partners::in_force(
+        &rt.block_on(pak.node.agreements()).unwrap(),
+        "PAK",
+        Time::now(),
+    )
+    .remove(0);
+    let as_pak = {
+        let _g = rt2.enter();
+        accord_node::partners::client(&sb.pak, &partner, Duration::from_secs(30)).unwrap()
+    };
+
+    // Not releasable to USA (the sender's node would refuse; a direct delivery is
+    // refused by the receiver too).
+    let national = std::fs::read(seal(
+        &officer,
+        "SECRET//REL TO PAK//SCOPE EXERCISES",
+        b"y",
+        tmp.path(),
+    ))
+    .unwrap();
+    let (s, p) = deliver_direct(&rt, &as_pak, &usa, &manifest_id(&national), national);
+    assert_eq!(s, 403, "{p:?}");
+    assert!(p.reasons.iter().any(|r| r.rule == "releasability"), "{p:?}");
+
+    // A forged label assertion: signed by a key the agreement does not give PAK.
+    let forged = {
+        let mut set = accord_spif::PolicySet::new();
+        set.load_path(&common::policies()).unwrap();
+        let pol = set.find("PAK").unwrap();
+        let label = pol
+            .parse_marking("SECRET//REL TO USA, PAK//SCOPE EXERCISES", "")
+            .unwrap();
+        let rogue = accord_keys::SigningKey::generate(accord_keys::ClassicalAlg::Es384).unwrap();
+        let kas = sb.usa.party.node.as_ref().unwrap().kas_keys[0]
+            .key("kas")
+            .unwrap();
+        let mut out = Vec::new();
+        accord_tdf::seal(
+            &b"forged"[..],
+            &mut out,
+            &accord_tdf::SealOptions {
+                recipients: vec![accord_tdf::Recipient {
+                    kas,
+                    url: sb.usa.config.url.clone(),
+                    party: Some("USA".into()),
+                }],
+                require: vec![],
+                signer: &rogue,
+                label: accord_tdf::BoundLabel {
+                    xml: label.to_stanag_xml(),
+                    marking: pol.render(&label, "").unwrap().text,
+                },
+                segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
+                mime_type: String::new(),
+                metadata: None,
+                progress: None,
+                agreement: Some(sandbox::AGREEMENT_ID.into()),
+            },
+        )
+        .unwrap();
+        out
+    };
+    let (s, p) = deliver_direct(&rt, &as_pak, &usa, &manifest_id(&forged), forged);
+    assert_eq!(s, 403, "{p:?}");
+    assert_eq!(p.reasons[0].rule, "object-integrity", "{p:?}");
+
+    // An unpinned client: a person's credential is not a partner node.
+    let person = {
+        let c = sb.credential("pak-officer").unwrap();
+        let tls = accord_node::tls::client_config(
+            vec![partner.tls_spki_sha256.clone()],
+            Some((&c.certificate, &c.private_key)),
+        )
+        .unwrap();
+        let _g = rt.enter();
+        reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .unwrap()
+    };
+    let (s, p) = deliver_direct(&rt, &person, &usa, &manifest_id(&good), good.clone());
+    assert_eq!(s, 403, "{p:?}");
+    assert_eq!(p.reasons[0].rule, "partner", "{p:?}");
+
+    // The agreement not in force at USA (its clock in 2060): refused both ways.
+    rt.block_on(usa.stop()).unwrap();
+    let later = ServeOptions {
+        clock: Arc::new(|| Time::parse("2060-01-01T00:00:00Z").unwrap()),
+        ..fast()
+    };
+    let usa = start(&rt, &sb.usa, later);
+    let (s, p) = deliver_direct(&rt, &as_pak, &usa, &manifest_id(&good), good.clone());
+    assert_eq!(s, 403, "{p:?}");
+    assert_eq!(p.reasons[0].rule, "agreement-in-force", "{p:?}");
+
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+    let refused: Vec<String> = entries(&sb.usa)
+        .iter()
+        .filter(|e| e["kind"] == "receive" && e["decision"] == "deny")
+        .map(|e| e["reasons"][0]["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "releasability",
+            "object-integrity",
+            "partner",
+            "agreement-in-force"
+        ]
+    );
+}
