@@ -1,0 +1,401 @@
+//! A kill -9 of the node while rewraps are in flight (the real `accord` binary): after
+//! restart the audit log verifies, is consistent with the checkpoint seen before the
+//! crash, and every key share the node released has its permit entry in the log
+//! (for that person and that object, at the log index the node answered with).
+//!
+//! With `ACCORD_TEST_POSTGRES=postgres://USER@HOST:PORT/DB` set (as `.ci/run` does), the
+//! node's database is a fresh PostgreSQL database on that server (made with `psql`).
+
+use accord_node::client::{self, Client};
+use accord_node::credential::Credential;
+use accord_node::wire;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"],
+ "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
+const LOW: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED"],
+ "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
+const MARKING: &str = "SECRET//REL TO PAK//SCOPE EXERCISES";
+/// Objects sealed before the crash; every rewrap request asks for all of them (bulk).
+const OBJECTS: usize = 3;
+/// Releases seen by the clients before the node is killed.
+const RELEASES_BEFORE_KILL: usize = 24;
+
+fn accord(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run accord")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = accord(args);
+    assert!(
+        o.status.success(),
+        "accord {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `None` (embedded SQLite) unless `ACCORD_TEST_POSTGRES` is set: then a fresh
+/// database on that server.
+fn database() -> Option<String> {
+    use std::hash::{BuildHasher, Hasher};
+    let server = std::env::var("ACCORD_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    let name = format!("accord_t_{:016x}", h.finish());
+    let o = Command::new("psql")
+        .args([
+            server.as_str(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qc",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("ACCORD_TEST_POSTGRES is set: psql must be on PATH to create a database");
+    assert!(
+        o.status.success(),
+        "psql {server}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (base, query) = match server.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (server.as_str(), String::new()),
+    };
+    let start = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[start..].find('/').map_or(base.len(), |i| start + i);
+    Some(format!("{}/{name}{query}", &base[..host_end]))
+}
+
+/// `accord serve --dir home`, its log lines appended to `log`.
+fn serve(home: &Path, log: &Path) -> Child {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(["serve", "--dir", s(home)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(f))
+        .spawn()
+        .expect("start accord serve")
+}
+
+/// Wait until the node answers an authenticated request (TLS, credential, database).
+fn wait_ready(child: &mut Child, client: &Client, log: &Path) {
+    let t = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!(
+                "accord serve exited ({st}): {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if client.whoami().is_ok() {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the node did not answer within 60 s: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A key share the node released to a client.
+#[derive(Debug, Clone)]
+struct Release {
+    person: String,
+    object: String,
+    log_index: u64,
+}
+
+#[test]
+fn kill_9_during_rewraps_loses_no_log_entry_of_a_released_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("pak");
+    let server_log = tmp.path().join("serve.log");
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let db = database();
+    let mut init = vec![
+        "init",
+        "--party",
+        "PAK",
+        "--dir",
+        s(&home),
+        "--policy",
+        s(&policies),
+        "--listen",
+        &listen,
+    ];
+    if let Some(db) = &db {
+        init.extend(["--database", db.as_str()]);
+    }
+    ok(&init);
+    let party: serde_json::Value =
+        serde_json::from_str(&ok(&["node", "info", "--dir", s(&home)])).unwrap();
+    let vkey = party["node"]["log_verifier_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Two cleared people and one who is not (denials are logged too, nothing released).
+    let mut creds: Vec<PathBuf> = Vec::new();
+    for (id, clearance) in [("officer", SECRET), ("analyst", SECRET), ("clerk", LOW)] {
+        let file = tmp.path().join(format!("{id}.json"));
+        std::fs::write(&file, clearance).unwrap();
+        let cred = tmp.path().join(format!("{id}.credential"));
+        ok(&[
+            "user",
+            "add",
+            "--dir",
+            s(&home),
+            "--id",
+            id,
+            "--name",
+            id,
+            "--nationality",
+            "PAK",
+            "--clearance",
+            s(&file),
+            "--scope",
+            "EXERCISES",
+            "-o",
+            s(&cred),
+        ]);
+        creds.push(cred);
+    }
+    let client = |i: usize| Client::new(Credential::load(&creds[i]).unwrap()).unwrap();
+
+    let mut node = serve(&home, &server_log);
+    let officer = client(0);
+    wait_ready(&mut node, &officer, &server_log);
+
+    // Objects sealed through the node.
+    let mut tdfs = Vec::new();
+    for i in 0..OBJECTS {
+        let mut out = Vec::new();
+        client::seal(
+            &officer,
+            &wire::SealPlanRequest {
+                marking: Some(MARKING.into()),
+                label: None,
+                agreement: None,
+            },
+            format!("object {i}: exercise plan").repeat(100).as_bytes(),
+            &mut out,
+            accord_tdf::DEFAULT_SEGMENT_SIZE,
+            None,
+        )
+        .unwrap();
+        tdfs.push(out);
+    }
+    let manifests: Vec<serde_json::Value> = tdfs
+        .iter()
+        .map(|t| client::read_manifest(&mut std::io::Cursor::new(t)).unwrap())
+        .collect();
+
+    // The checkpoint before the crash, remembered: after the crash the log must be
+    // consistent with it (no history rewritten).
+    let state = tmp.path().join("verified.state");
+    let log_dir = home.join("log");
+    let verify = [
+        "audit",
+        "verify",
+        "--log",
+        s(&log_dir),
+        "--key",
+        &vkey,
+        "--state",
+        s(&state),
+    ];
+    ok(&verify);
+
+    // Rewraps in flight from three people at once, until the node dies under them.
+    let releases = Arc::new(Mutex::new(Vec::<Release>::new()));
+    let killing = Arc::new(AtomicBool::new(false));
+    let cut_off = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..creds.len())
+        .map(|i| {
+            let c = client(i);
+            let person = ["officer", "analyst", "clerk"][i].to_string();
+            let manifests = manifests.clone();
+            let (releases, killing, cut_off) = (releases.clone(), killing.clone(), cut_off.clone());
+            std::thread::spawn(move || loop {
+                match c.rewrap(manifests.clone()) {
+                    Ok(results) => {
+                        assert_eq!(results.len(), OBJECTS);
+                        for r in results {
+                            if person == "clerk" {
+                                assert_eq!(r.decision, "deny", "{r:?}");
+                                assert!(r.shares.is_empty());
+                                continue;
+                            }
+                            assert_eq!(r.decision, "permit", "{person}: {r:?}");
+                            assert!(!r.shares.is_empty());
+                            releases.lock().unwrap().push(Release {
+                                person: person.clone(),
+                                object: r.object_id,
+                                log_index: r.log_index,
+                            });
+                        }
+                    }
+                    Err(e) if killing.load(Ordering::SeqCst) => {
+                        // The request the kill cut off (or one sent to a dead node).
+                        let _ = e;
+                        cut_off.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => panic!("{person}: rewrap failed before the kill: {e}"),
+                }
+            })
+        })
+        .collect();
+    let t = Instant::now();
+    while releases.lock().unwrap().len() < RELEASES_BEFORE_KILL {
+        assert!(t.elapsed() < Duration::from_secs(120), "too few releases");
+        assert!(
+            !workers.iter().any(|w| w.is_finished()),
+            "a client stopped early"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Kill at a varying moment after a release: mid-decision, mid-fsync or mid-answer.
+    std::thread::sleep(Duration::from_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64
+            % 40,
+    ));
+    killing.store(true, Ordering::SeqCst);
+    node.kill().unwrap(); // SIGKILL
+    node.wait().unwrap();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let released = releases.lock().unwrap().clone();
+    assert!(released.len() >= RELEASES_BEFORE_KILL);
+    assert_eq!(cut_off.load(Ordering::SeqCst), creds.len());
+    // What the published checkpoint covered at the kill (entries acknowledged after it
+    // were only in the log's journal, and are published again on restart).
+    let checkpoint = ok(&["audit", "checkpoint", "--log", s(&log_dir)]);
+    let published_at_kill: u64 = checkpoint.lines().nth(1).unwrap().parse().unwrap();
+
+    // Restart on the same home: it serves again, and the log (re-published from its
+    // journal on open) verifies and is consistent with the checkpoint before the crash.
+    let mut node = serve(&home, &server_log);
+    wait_ready(&mut node, &officer, &server_log);
+    ok(&verify);
+
+    // Requests after the restart work: a bulk rewrap, and a whole open.
+    let after = client(1).rewrap(manifests.clone()).unwrap();
+    assert!(after
+        .iter()
+        .all(|r| r.decision == "permit" && !r.shares.is_empty()));
+    let mut plain = Vec::new();
+    let (_, opened) = client::open(
+        &officer,
+        &mut std::io::Cursor::new(&tdfs[0]),
+        &mut plain,
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(plain, "object 0: exercise plan".repeat(100).as_bytes());
+
+    // A clean stop (SIGTERM) publishes the final checkpoint; then read the whole log.
+    let st = Command::new("kill")
+        .args(["-TERM", &node.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = node.wait().unwrap();
+    assert!(
+        st.success(),
+        "accord serve after SIGTERM: {st}: {}",
+        std::fs::read_to_string(&server_log).unwrap_or_default()
+    );
+    ok(&verify);
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["--json", "audit", "show", "--log", s(&log_dir)])).unwrap();
+    let entries: Vec<serde_json::Value> = shown["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str(e["text"].as_str().unwrap()).unwrap())
+        .collect();
+
+    // Every share released, before the crash and after, has its permit entry where the
+    // node said.
+    let mut all = released.clone();
+    all.extend(after.iter().map(|a| Release {
+        person: "analyst".into(),
+        object: a.object_id.clone(),
+        log_index: a.log_index,
+    }));
+    all.push(Release {
+        person: "officer".into(),
+        object: opened.object_id.clone(),
+        log_index: opened.log_index,
+    });
+    let mut checked = 0;
+    for r in &all {
+        let e = entries
+            .get(r.log_index as usize)
+            .unwrap_or_else(|| panic!("{r:?}: the log has only {} entries", entries.len()));
+        assert_eq!(e["kind"], "rewrap", "{r:?}: {e}");
+        assert_eq!(e["decision"], "permit", "{r:?}: {e}");
+        assert_eq!(e["person"], r.person.as_str(), "{r:?}: {e}");
+        assert_eq!(e["object"], r.object.as_str(), "{r:?}: {e}");
+        assert_eq!(e["party"], "PAK");
+        checked += 1;
+    }
+    assert_eq!(checked, released.len() + OBJECTS + 1);
+    // And the clerk's denials are there too, releasing nothing.
+    assert!(entries
+        .iter()
+        .any(|e| e["person"] == "clerk" && e["decision"] == "deny"));
+    // Decisions logged (durable) whose answer the kill cut off: requests in flight.
+    let answered: std::collections::HashSet<u64> = all.iter().map(|r| r.log_index).collect();
+    let unanswered = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| {
+            e["decision"] == "permit" && e["kind"] == "rewrap" && !answered.contains(&(*i as u64))
+        })
+        .count();
+    let last_release = released.iter().map(|r| r.log_index + 1).max().unwrap_or(0);
+    eprintln!(
+        "{} shares released before the kill, all logged; checkpoint at the kill covered {published_at_kill} \
+         entries, the releases reach {last_release}; {unanswered} permits logged but cut off; {} entries after restart",
+        released.len(),
+        entries.len()
+    );
+}
