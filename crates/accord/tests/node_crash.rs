@@ -20,10 +20,10 @@ const SECRET: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASS
 const LOW: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED"],
  "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
 const MARKING: &str = "SECRET//REL TO PAK//SCOPE EXERCISES";
-/// Objects sealed before the crash; every rewrap request asks for all of them (bulk).
+/// Objects sealed before the crash.
 const OBJECTS: usize = 3;
-/// Releases seen by the clients before the node is killed.
-const RELEASES_BEFORE_KILL: usize = 24;
+/// Objects in one rewrap request (the sealed objects, repeated).
+const BULK: usize = 12;
 
 fn accord(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_accord"))
@@ -135,6 +135,86 @@ struct Release {
     log_index: u64,
 }
 
+/// Rewraps from every client in a loop (each request asks for `manifests` repeated to
+/// a bulk of [`BULK`] objects) until a share whose decision is at log index `target`
+/// or later was released, then SIGKILL the node at a varying moment (mid-decision,
+/// mid-fsync or mid-answer). Returns what was released; every client must have been
+/// cut off by the kill, and nothing may fail before it.
+fn rewrap_until_killed(
+    node: &mut Child,
+    clients: Vec<Client>,
+    manifests: &[serde_json::Value],
+    target: u64,
+) -> Vec<Release> {
+    let bulk: Vec<serde_json::Value> = manifests.iter().cycle().take(BULK).cloned().collect();
+    let releases = Arc::new(Mutex::new(Vec::<Release>::new()));
+    let killing = Arc::new(AtomicBool::new(false));
+    let cut_off = Arc::new(AtomicUsize::new(0));
+    let n = clients.len();
+    let workers: Vec<_> = clients
+        .into_iter()
+        .map(|c| {
+            let person = c.credential().person.clone();
+            let bulk = bulk.clone();
+            let (releases, killing, cut_off) = (releases.clone(), killing.clone(), cut_off.clone());
+            std::thread::spawn(move || loop {
+                match c.rewrap(bulk.clone()) {
+                    Ok(results) => {
+                        assert_eq!(results.len(), BULK);
+                        for r in results {
+                            if person == "clerk" {
+                                assert_eq!(r.decision, "deny", "{r:?}");
+                                assert!(r.shares.is_empty());
+                                continue;
+                            }
+                            assert_eq!(r.decision, "permit", "{person}: {r:?}");
+                            assert!(!r.shares.is_empty());
+                            releases.lock().unwrap().push(Release {
+                                person: person.clone(),
+                                object: r.object_id,
+                                log_index: r.log_index,
+                            });
+                        }
+                    }
+                    // The request the kill cut off (or one sent to a dead node).
+                    Err(_) if killing.load(Ordering::SeqCst) => {
+                        cut_off.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => panic!("{person}: rewrap failed before the kill: {e}"),
+                }
+            })
+        })
+        .collect();
+    let t = Instant::now();
+    let reached = |r: &[Release]| r.iter().any(|x| x.log_index >= target);
+    while !reached(&releases.lock().unwrap()) {
+        assert!(t.elapsed() < Duration::from_secs(120), "too few releases");
+        assert!(
+            !workers.iter().any(|w| w.is_finished()),
+            "a client stopped early"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64
+            % 40,
+    ));
+    killing.store(true, Ordering::SeqCst);
+    node.kill().unwrap(); // SIGKILL
+    node.wait().unwrap();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(cut_off.load(Ordering::SeqCst), n);
+    let r = releases.lock().unwrap().clone();
+    assert!(reached(&r));
+    r
+}
+
 #[test]
 fn kill_9_during_rewraps_loses_no_log_entry_of_a_released_key() {
     let tmp = tempfile::tempdir().unwrap();
@@ -237,82 +317,30 @@ fn kill_9_during_rewraps_loses_no_log_entry_of_a_released_key() {
     ];
     ok(&verify);
 
-    // Rewraps in flight from three people at once, until the node dies under them.
-    let releases = Arc::new(Mutex::new(Vec::<Release>::new()));
-    let killing = Arc::new(AtomicBool::new(false));
-    let cut_off = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..creds.len())
-        .map(|i| {
-            let c = client(i);
-            let person = ["officer", "analyst", "clerk"][i].to_string();
-            let manifests = manifests.clone();
-            let (releases, killing, cut_off) = (releases.clone(), killing.clone(), cut_off.clone());
-            std::thread::spawn(move || loop {
-                match c.rewrap(manifests.clone()) {
-                    Ok(results) => {
-                        assert_eq!(results.len(), OBJECTS);
-                        for r in results {
-                            if person == "clerk" {
-                                assert_eq!(r.decision, "deny", "{r:?}");
-                                assert!(r.shares.is_empty());
-                                continue;
-                            }
-                            assert_eq!(r.decision, "permit", "{person}: {r:?}");
-                            assert!(!r.shares.is_empty());
-                            releases.lock().unwrap().push(Release {
-                                person: person.clone(),
-                                object: r.object_id,
-                                log_index: r.log_index,
-                            });
-                        }
-                    }
-                    Err(e) if killing.load(Ordering::SeqCst) => {
-                        // The request the kill cut off (or one sent to a dead node).
-                        let _ = e;
-                        cut_off.fetch_add(1, Ordering::SeqCst);
-                        return;
-                    }
-                    Err(e) => panic!("{person}: rewrap failed before the kill: {e}"),
-                }
-            })
-        })
-        .collect();
-    let t = Instant::now();
-    while releases.lock().unwrap().len() < RELEASES_BEFORE_KILL {
-        assert!(t.elapsed() < Duration::from_secs(120), "too few releases");
-        assert!(
-            !workers.iter().any(|w| w.is_finished()),
-            "a client stopped early"
-        );
-        std::thread::sleep(Duration::from_millis(5));
+    // Two crashes: rewraps in flight from three people at once until the node is
+    // killed under them, then a restart on the same home. Each kill comes just after
+    // the log passed a full tile (256 entries), so the journal replay on restart
+    // usually completes that tile; the second crashes a node whose log was itself
+    // re-published from its journal.
+    let mut released = Vec::new();
+    let mut published_at_kill = Vec::new();
+    for (round, target) in [(0, 260), (1, 516)] {
+        let clients: Vec<Client> = (0..creds.len()).map(client).collect();
+        released.extend(rewrap_until_killed(&mut node, clients, &manifests, target));
+        // What the published checkpoint covered at the kill (entries acknowledged
+        // after it were only in the log's journal, published again on restart).
+        let checkpoint = ok(&["audit", "checkpoint", "--log", s(&log_dir)]);
+        published_at_kill.push((
+            round,
+            checkpoint.lines().nth(1).unwrap().parse::<u64>().unwrap(),
+            released.iter().map(|r| r.log_index + 1).max().unwrap_or(0),
+        ));
+        // Restart: it serves again, and the log verifies and is consistent with the
+        // checkpoint verified before the crash.
+        node = serve(&home, &server_log);
+        wait_ready(&mut node, &officer, &server_log);
+        ok(&verify);
     }
-    // Kill at a varying moment after a release: mid-decision, mid-fsync or mid-answer.
-    std::thread::sleep(Duration::from_millis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos() as u64
-            % 40,
-    ));
-    killing.store(true, Ordering::SeqCst);
-    node.kill().unwrap(); // SIGKILL
-    node.wait().unwrap();
-    for w in workers {
-        w.join().unwrap();
-    }
-    let released = releases.lock().unwrap().clone();
-    assert!(released.len() >= RELEASES_BEFORE_KILL);
-    assert_eq!(cut_off.load(Ordering::SeqCst), creds.len());
-    // What the published checkpoint covered at the kill (entries acknowledged after it
-    // were only in the log's journal, and are published again on restart).
-    let checkpoint = ok(&["audit", "checkpoint", "--log", s(&log_dir)]);
-    let published_at_kill: u64 = checkpoint.lines().nth(1).unwrap().parse().unwrap();
-
-    // Restart on the same home: it serves again, and the log (re-published from its
-    // journal on open) verifies and is consistent with the checkpoint before the crash.
-    let mut node = serve(&home, &server_log);
-    wait_ready(&mut node, &officer, &server_log);
-    ok(&verify);
 
     // Requests after the restart work: a bulk rewrap, and a whole open.
     let after = client(1).rewrap(manifests.clone()).unwrap();
@@ -384,6 +412,7 @@ fn kill_9_during_rewraps_loses_no_log_entry_of_a_released_key() {
         .any(|e| e["person"] == "clerk" && e["decision"] == "deny"));
     // Decisions logged (durable) whose answer the kill cut off: requests in flight.
     let answered: std::collections::HashSet<u64> = all.iter().map(|r| r.log_index).collect();
+    assert_eq!(answered.len(), all.len(), "two releases name one log entry");
     let unanswered = entries
         .iter()
         .enumerate()
@@ -391,10 +420,10 @@ fn kill_9_during_rewraps_loses_no_log_entry_of_a_released_key() {
             e["decision"] == "permit" && e["kind"] == "rewrap" && !answered.contains(&(*i as u64))
         })
         .count();
-    let last_release = released.iter().map(|r| r.log_index + 1).max().unwrap_or(0);
     eprintln!(
-        "{} shares released before the kill, all logged; checkpoint at the kill covered {published_at_kill} \
-         entries, the releases reach {last_release}; {unanswered} permits logged but cut off; {} entries after restart",
+        "{} shares released across two kills, all logged; (round, checkpoint at the kill, \
+         entries the releases needed): {published_at_kill:?}; {unanswered} permits logged \
+         but cut off; {} entries",
         released.len(),
         entries.len()
     );
