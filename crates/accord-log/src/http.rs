@@ -13,7 +13,7 @@ use axum::Router;
 use crate::checkpoint::SignedCheckpoint;
 use crate::merkle::consistency_proof;
 use crate::note::{parse_signature_lines, Signature, VerifierKey};
-use crate::source::{install_crypto_provider, LogSource, TileNodes};
+use crate::source::{describe, install_crypto_provider, LogSource, TileNodes};
 use crate::witness::{AddCheckpoint, Witness, MAX_REQUEST};
 use crate::Error;
 
@@ -120,15 +120,52 @@ pub fn submit_checkpoint(
     old_size_hint: u64,
 ) -> Result<Submission, Error> {
     install_crypto_provider();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::Http {
+            url: url.into(),
+            msg: describe(&e),
+        })?;
+    submit_checkpoint_with(&client, url, witness_key, signed, src, old_size_hint)
+}
+
+/// [`submit_checkpoint`] over TLS configured by the caller (a witness run by a partner
+/// node, trusted by its pinned key rather than a public CA).
+pub fn submit_checkpoint_with_tls(
+    tls: rustls::ClientConfig,
+    url: &str,
+    witness_key: &VerifierKey,
+    signed: &SignedCheckpoint,
+    src: &dyn LogSource,
+    old_size_hint: u64,
+) -> Result<Submission, Error> {
+    install_crypto_provider();
+    let client = reqwest::blocking::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::Http {
+            url: url.into(),
+            msg: describe(&e),
+        })?;
+    submit_checkpoint_with(&client, url, witness_key, signed, src, old_size_hint)
+}
+
+/// [`submit_checkpoint`] with a client the caller built. Blocking.
+pub fn submit_checkpoint_with(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    witness_key: &VerifierKey,
+    signed: &SignedCheckpoint,
+    src: &dyn LogSource,
+    old_size_hint: u64,
+) -> Result<Submission, Error> {
     let endpoint = format!("{}/add-checkpoint", url.trim_end_matches('/'));
     let herr = |msg: String| Error::Http {
         url: endpoint.clone(),
         msg,
     };
-    let client = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| herr(e.to_string()))?;
     let size = signed.checkpoint.size;
     let mut old = old_size_hint.min(size);
     for attempt in 0..2 {
@@ -147,7 +184,7 @@ pub fn submit_checkpoint(
             .post(&endpoint)
             .body(body)
             .send()
-            .map_err(|e| herr(e.to_string()))?;
+            .map_err(|e| crate::source::transport_error(&endpoint, &e))?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().map_err(|e| herr(e.to_string()))?;
         if bytes.len() > MAX_REQUEST {

@@ -97,8 +97,8 @@ pub fn install_crypto_provider() {
 }
 
 impl HttpSource {
-    /// Read the log at URL `prefix` (`https://host/path`). Must not be used from
-    /// inside an async runtime (it blocks).
+    /// Read the log at URL `prefix` (`https://host/path`), trusting the system's root
+    /// certificates. Must not be used from inside an async runtime (it blocks).
     pub fn new(prefix: &str) -> Result<Self, Error> {
         install_crypto_provider();
         let client = reqwest::blocking::Client::builder()
@@ -106,13 +106,92 @@ impl HttpSource {
             .build()
             .map_err(|e| Error::Http {
                 url: prefix.into(),
-                msg: e.to_string(),
+                msg: describe(&e),
             })?;
-        Ok(HttpSource {
+        Ok(Self::with_client(prefix, client))
+    }
+
+    /// Read the log at `prefix` over TLS configured by the caller: a node's log is
+    /// served under its own self-issued certificate, trusted by a pin (a credential or
+    /// an agreement names it), not by a public CA.
+    pub fn with_tls(prefix: &str, tls: rustls::ClientConfig) -> Result<Self, Error> {
+        install_crypto_provider();
+        let client = reqwest::blocking::Client::builder()
+            .use_preconfigured_tls(tls)
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Http {
+                url: prefix.into(),
+                msg: describe(&e),
+            })?;
+        Ok(Self::with_client(prefix, client))
+    }
+
+    /// Read the log at `prefix` with a client the caller built.
+    pub fn with_client(prefix: &str, client: reqwest::blocking::Client) -> Self {
+        HttpSource {
             prefix: prefix.trim_end_matches('/').to_string(),
             client,
-        })
+        }
     }
+}
+
+/// The rustls error under a transport error, if the TLS handshake failed.
+fn tls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(x) = src {
+        if let Some(t) = x.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        // io::Error's source() skips the error it wraps (itself often another io::Error):
+        // look inside instead.
+        src = match x.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => x.source(),
+        };
+    }
+    None
+}
+
+/// A failed request: a server whose certificate is not trusted (not the pinned key, or
+/// no chain to a trusted root) fails verification, since what it serves cannot be
+/// attributed to the log; anything else is a transport error.
+pub(crate) fn transport_error(url: &str, e: &reqwest::Error) -> Error {
+    match tls_error(e) {
+        Some(rustls::Error::InvalidCertificate(c)) => {
+            let why = match c {
+                // A verifier's own reason (a pin mismatch): its words, not rustls' Debug.
+                rustls::CertificateError::Other(o) => o.to_string(),
+                c => c.to_string(),
+            };
+            Error::Verify(format!(
+                "{url}: the server's TLS certificate is not trusted: {why}"
+            ))
+        }
+        _ => Error::Http {
+            url: url.into(),
+            msg: describe(e),
+        },
+    }
+}
+
+/// A transport error with every cause (reqwest's own message hides the TLS reason,
+/// such as a certificate that is not the pinned one).
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        let t = x.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = x.source();
+    }
+    s
 }
 
 impl LogSource for HttpSource {
@@ -127,7 +206,7 @@ impl LogSource for HttpSource {
             .client
             .get(&url)
             .send()
-            .map_err(|e| herr(e.to_string()))?;
+            .map_err(|e| transport_error(&url, &e))?;
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
             return Err(Error::NotFound(url));
         }
@@ -153,10 +232,25 @@ impl LogSource for HttpSource {
 
 /// Open a log given as a directory path or an `http://` / `https://` URL.
 pub fn open_source(log: &str) -> Result<Box<dyn LogSource>, Error> {
-    if log.starts_with("https://") || log.starts_with("http://") {
-        Ok(Box::new(HttpSource::new(log)?))
-    } else {
-        Ok(Box::new(DirSource::new(Path::new(log))))
+    open_source_with_tls(log, None)
+}
+
+/// [`open_source`], with the TLS configuration for an `https://` log given by the
+/// caller (pinned, with a client certificate, ...). A TLS configuration for a log that
+/// is a directory or an `http://` URL is an error: it would silently not be used.
+pub fn open_source_with_tls(
+    log: &str,
+    tls: Option<rustls::ClientConfig>,
+) -> Result<Box<dyn LogSource>, Error> {
+    match tls {
+        Some(tls) if log.starts_with("https://") => Ok(Box::new(HttpSource::with_tls(log, tls)?)),
+        Some(_) => Err(Error::Invalid(format!(
+            "{log}: a TLS pin or credential applies only to a log at an https:// URL"
+        ))),
+        None if log.starts_with("https://") || log.starts_with("http://") => {
+            Ok(Box::new(HttpSource::new(log)?))
+        }
+        None => Ok(Box::new(DirSource::new(Path::new(log)))),
     }
 }
 

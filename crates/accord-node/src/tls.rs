@@ -207,3 +207,45 @@ pub fn client_config(
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }
+
+/// Client TLS for the node that issued `cred`: pinned to the node key the credential
+/// names, presenting the person's certificate. Used to reach the node's API and to read
+/// its audit log (`accord audit verify --log https://NODE/log/ --credential FILE`).
+pub fn credential_client_config(
+    cred: &crate::credential::Credential,
+) -> Result<rustls::ClientConfig, Error> {
+    client_config(
+        vec![parse_pin(&cred.node_tls_spki_sha256)?],
+        Some((&cred.certificate, &cred.private_key)),
+    )
+}
+
+/// Check a pin: the SHA-256 of a TLS SubjectPublicKeyInfo, 64 hex digits (either case,
+/// `:` separators allowed as some tools print them); returned lower-case.
+pub fn parse_pin(pin: &str) -> Result<String, Error> {
+    let hex: String = pin.trim().chars().filter(|c| *c != ':').collect();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex.to_ascii_lowercase())
+    } else {
+        Err(Error::Input(format!(
+            "TLS pin `{pin}` is not a SHA-256 in hex (64 hex digits: the SHA-256 of the server's SubjectPublicKeyInfo, as party.json's node.tls_spki_sha256 gives it)"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_are_checked_and_normalised() {
+        let p = "AB".repeat(32);
+        assert_eq!(parse_pin(&p).unwrap(), "ab".repeat(32));
+        let colons = vec!["ab"; 32].join(":");
+        assert_eq!(parse_pin(&colons).unwrap(), "ab".repeat(32));
+        for bad in ["", "ab", &"zz".repeat(32), &"ab".repeat(33)] {
+            let e = parse_pin(bad).unwrap_err().to_string();
+            assert!(e.contains("is not a SHA-256 in hex"), "{bad}: {e}");
+        }
+    }
+}

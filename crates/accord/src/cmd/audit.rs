@@ -9,7 +9,7 @@ use accord_log::hash::leaf_hash;
 use accord_log::merkle::{inclusion_proof, verify_inclusion};
 use accord_log::note::VerifierKey;
 use accord_log::proof::TlogProof;
-use accord_log::source::{open_source, DirSource, LogSource, TileNodes};
+use accord_log::source::{open_source_with_tls, DirSource, LogSource, TileNodes};
 use accord_log::tile::{entries_path, parse_bundle, tile_width, MAX_ENTRY_SIZE, TILE_WIDTH};
 use accord_log::verify::{fetch_checkpoint, verify_log, StateOutcome};
 use accord_log::{Log, LogOptions};
@@ -52,7 +52,7 @@ pub enum AuditCommand {
     Prove(ProveArgs),
     /// Verify the whole log: every tile, the checkpoint signature, cosignatures, consistency with --state.
     #[command(
-        after_help = "Example:\n  accord audit verify --log https://audit.pak.example/log1 --key \"$VKEY\" --state pak.state\n\nExit codes: 0 verified, 1 verification failed, 2 usage or input error."
+        after_help = "Examples:\n  accord audit verify --log https://audit.pak.example/log1 --key \"$VKEY\" --state pak.state\n  accord audit verify --log https://node.pak.example:8443/log/ --key \"$VKEY\" --credential me.credential\n  accord audit verify --log https://node.usa.example:8443/log/ --key \"$USA_VKEY\" --tls-pin \"$(jq -r .node.tls_spki_sha256 usa/party.json)\"\n\nExit codes: 0 verified, 1 verification failed (including a server that is not the pinned node), 2 usage or input error."
     )]
     Verify(VerifyArgs),
     /// Verify a tlog-proof file offline.
@@ -65,12 +65,82 @@ pub enum AuditCommand {
     Witness(WitnessCommand),
 }
 
-/// `--log DIR|URL`.
+/// `--log DIR|URL`, and how to trust a log served over HTTPS by a node.
 #[derive(Args, Debug)]
 pub struct LogArgs {
     /// The log: a directory, or the URL prefix of a log served over HTTP(S).
     #[arg(long, value_name = "DIR|URL")]
     pub log: String,
+    /// For a node's log (https://NODE/log/): trust the node by the TLS pin in this
+    /// credential and present its certificate. Without it, ACCORD_CREDENTIAL is used when
+    /// its node URL has the log's host and port.
+    #[arg(long, value_name = "FILE")]
+    pub credential: Option<PathBuf>,
+    /// For an https:// log: trust the server whose TLS key (SubjectPublicKeyInfo) has this
+    /// SHA-256, as party.json's node.tls_spki_sha256 gives it, instead of public CAs
+    /// (repeatable; takes precedence over a credential).
+    #[arg(long = "tls-pin", value_name = "SHA256HEX")]
+    pub tls_pins: Vec<String>,
+}
+
+/// Host and port of an `https://` URL, lower-case, port 443 when none is written.
+fn https_origin(url: &str) -> Option<String> {
+    let rest = url
+        .get(..8)
+        .filter(|p| p.eq_ignore_ascii_case("https://"))
+        .map(|_| &url[8..])?;
+    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    let authority = authority.rsplit('@').next()?.to_string();
+    let has_port = match authority.rfind(']') {
+        Some(i) => authority[i..].contains(':'),
+        None => authority.contains(':'),
+    };
+    Some(if has_port {
+        authority
+    } else {
+        format!("{authority}:443")
+    })
+}
+
+impl LogArgs {
+    /// Open the log, over TLS pinned by `--tls-pin` or a credential when one applies.
+    fn open(&self) -> Result<Box<dyn LogSource>> {
+        let tls = if !self.tls_pins.is_empty() {
+            let pins = self
+                .tls_pins
+                .iter()
+                .map(|p| accord_node::tls::parse_pin(p))
+                .collect::<Result<Vec<_>, _>>()
+                .context("--tls-pin")?;
+            Some(accord_node::tls::client_config(pins, None)?)
+        } else {
+            let (path, explicit) = match &self.credential {
+                Some(p) => (Some(p.clone()), true),
+                None => (
+                    std::env::var_os("ACCORD_CREDENTIAL")
+                        .filter(|v| !v.is_empty())
+                        .map(PathBuf::from),
+                    false,
+                ),
+            };
+            match path {
+                None => None,
+                Some(path) => {
+                    let cred = accord_node::credential::Credential::load(&path)?;
+                    // The variable is set for `seal`/`open`: use it only for its own node's
+                    // log, so that verifying another log is not pinned to the wrong key.
+                    let same_node = https_origin(&self.log).is_some()
+                        && https_origin(&self.log) == https_origin(&cred.node_url);
+                    if explicit || same_node {
+                        Some(accord_node::tls::credential_client_config(&cred)?)
+                    } else {
+                        None
+                    }
+                }
+            }
+        };
+        Ok(open_source_with_tls(&self.log, tls)?)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -309,7 +379,7 @@ fn checkpoint_json(cp: &SignedCheckpoint) -> serde_json::Value {
 }
 
 fn checkpoint(a: LogArgs, out: &Output) -> Result<Code> {
-    let src = open_source(&a.log)?;
+    let src = a.open()?;
     let cp = fetch_checkpoint(src.as_ref())
         .with_context(|| format!("reading the checkpoint of {}", a.log))?;
     if out.json {
@@ -350,7 +420,7 @@ fn read_entries(
 }
 
 fn show(a: ShowArgs, out: &Output) -> Result<Code> {
-    let src = open_source(&a.log.log)?;
+    let src = a.log.open()?;
     let cp = fetch_checkpoint(src.as_ref())?;
     let size = cp.checkpoint.size;
     let start = a.since.min(size);
@@ -381,7 +451,7 @@ fn show(a: ShowArgs, out: &Output) -> Result<Code> {
 }
 
 fn prove(a: ProveArgs, out: &Output) -> Result<Code> {
-    let src = open_source(&a.log.log)?;
+    let src = a.log.open()?;
     let cp = fetch_checkpoint(src.as_ref())?;
     let size = cp.checkpoint.size;
     if a.entry >= size {
@@ -432,7 +502,7 @@ fn verify(a: VerifyArgs, out: &Output) -> Result<Code> {
         .iter()
         .map(|k| parse_key(k, "--witness-key"))
         .collect::<Result<Vec<_>>>()?;
-    let src = open_source(&a.log.log)?;
+    let src = a.log.open()?;
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -621,4 +691,30 @@ fn submit(a: SubmitArgs, out: &Output) -> Result<Code> {
         );
     }
     Ok(Code::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::https_origin;
+
+    #[test]
+    fn origins_compare_host_and_port() {
+        let o = |s: &str| https_origin(s);
+        assert_eq!(
+            o("https://127.0.0.1:8443/log/"),
+            o("https://127.0.0.1:8443")
+        );
+        assert_eq!(
+            o("HTTPS://Node.PAK.example/log"),
+            o("https://node.pak.example:443")
+        );
+        assert_ne!(
+            o("https://127.0.0.1:8443/log/"),
+            o("https://127.0.0.1:8444")
+        );
+        assert_eq!(o("https://[::1]/log").as_deref(), Some("[::1]:443"));
+        assert_eq!(o("https://[::1]:8443/log").as_deref(), Some("[::1]:8443"));
+        assert_eq!(o("http://127.0.0.1:8443/log/"), None);
+        assert_eq!(o("/srv/log"), None);
+    }
 }
