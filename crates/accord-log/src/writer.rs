@@ -390,8 +390,13 @@ enum SeqRequest {
         entries: Vec<Vec<u8>>,
         reply: oneshot::Sender<Result<Range<u64>, Error>>,
     },
-    Shutdown(oneshot::Sender<Result<SignedCheckpoint, Error>>),
+    Shutdown(ShutdownReply),
 }
+
+/// Where the final checkpoint of a shutdown is sent. A std channel, not a tokio one:
+/// `Log` is closed on drop, and a drop may run inside an async runtime, where tokio's
+/// `blocking_recv` panics (as it did when `accord serve` failed to bind its port).
+type ShutdownReply = mpsc::Sender<Result<SignedCheckpoint, Error>>;
 
 /// A request to the publisher thread.
 enum PubRequest {
@@ -405,7 +410,7 @@ enum PubRequest {
         sigs: Vec<Signature>,
         reply: oneshot::Sender<Result<SignedCheckpoint, Error>>,
     },
-    Shutdown(oneshot::Sender<Result<SignedCheckpoint, Error>>),
+    Shutdown(ShutdownReply),
 }
 
 struct Shared {
@@ -749,18 +754,18 @@ impl Log {
     fn shutdown(&mut self) -> Result<SignedCheckpoint, Error> {
         // The sequencer forwards the shutdown to the publisher after its last batch, so
         // the final checkpoint covers every acknowledged entry.
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = mpsc::channel();
         let mut res = Err(Error::Stopped("sequencer stopped".into()));
         if self.appender.tx.send(SeqRequest::Shutdown(tx)).is_ok() {
-            if let Ok(r) = rx.blocking_recv() {
+            if let Ok(r) = rx.recv() {
                 res = r;
             }
         }
         if let Err(Error::Stopped(_)) = res {
             // The sequencer is gone: stop the publisher directly.
-            let (tx, rx) = oneshot::channel();
+            let (tx, rx) = mpsc::channel();
             if self.pub_tx.send(PubRequest::Shutdown(tx)).is_ok() {
-                if let Ok(r) = rx.blocking_recv() {
+                if let Ok(r) = rx.recv() {
                     res = r;
                 }
             }

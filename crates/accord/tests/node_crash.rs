@@ -428,3 +428,50 @@ fn kill_9_during_rewraps_loses_no_log_entry_of_a_released_key() {
         entries.len()
     );
 }
+
+/// A node that cannot start (its port is taken) says so and exits 2, and its audit log,
+/// opened before the port was tried, is closed cleanly (this once panicked in the log's
+/// drop inside the async runtime).
+#[test]
+fn serve_on_a_busy_port_fails_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("pak");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = busy.local_addr().unwrap().to_string();
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let db = database();
+    let mut init = vec![
+        "init",
+        "--party",
+        "PAK",
+        "--dir",
+        s(&home),
+        "--policy",
+        s(&policies),
+        "--listen",
+        &listen,
+    ];
+    if let Some(db) = &db {
+        init.extend(["--database", db.as_str()]);
+    }
+    ok(&init);
+    let o = accord(&["serve", "--dir", s(&home)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("cannot listen on {listen}")), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The log is unlocked and whole: it verifies, and another start gets as far.
+    let party: serde_json::Value =
+        serde_json::from_str(&ok(&["node", "info", "--dir", s(&home)])).unwrap();
+    let vkey = party["node"]["log_verifier_key"].as_str().unwrap();
+    ok(&[
+        "audit",
+        "verify",
+        "--log",
+        s(&home.join("log")),
+        "--key",
+        vkey,
+    ]);
+    assert_eq!(accord(&["serve", "--dir", s(&home)]).status.code(), Some(2));
+    drop(busy);
+}
