@@ -542,6 +542,9 @@ impl Node {
             .await
             .map_err(Refusal::internal)?
         {
+            // Already sent: read and drop the body so the client sees the answer.
+            let mut stream = body.into_data_stream();
+            while let Some(Ok(_)) = stream.next().await {}
             return Ok(o);
         }
         let held = self.agreements().await.map_err(Refusal::internal)?;

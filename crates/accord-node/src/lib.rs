@@ -15,6 +15,8 @@
 //! * [`client`]: seal and open through a node; [`wire`]: the HTTP API's bodies.
 //! * [`partners`]: partner nodes from agreements in force; [`exchange`]: send, deliver,
 //!   receive (outbox, inbox); [`receipt`]: the receiver's signed receipts.
+//! * [`witnessing`]: each node witnesses its partners' audit logs and has its own
+//!   checkpoints cosigned by theirs.
 //! * [`sandbox`]: two parties' nodes under one agreement (`accord quickstart`, tests).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -35,5 +37,6 @@ pub mod server;
 pub mod store;
 pub mod tls;
 pub mod wire;
+pub mod witnessing;
 
 pub use error::Error;

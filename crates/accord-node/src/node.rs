@@ -126,6 +126,8 @@ pub struct Node {
     pub(crate) outbox_ready: tokio::sync::Notify,
     /// HTTP clients to partner nodes.
     pub(crate) partner_clients: crate::partners::Clients,
+    /// Serialises witness submissions from partners.
+    pub(crate) witness_lock: tokio::sync::Mutex<()>,
 }
 
 fn rule_name(r: accord_agreement::Rule) -> String {
@@ -172,6 +174,7 @@ impl Node {
             agreements: tokio::sync::Mutex::new(Cache::new()),
             outbox_ready: tokio::sync::Notify::new(),
             partner_clients: crate::partners::Clients::default(),
+            witness_lock: tokio::sync::Mutex::new(()),
         })
     }
 

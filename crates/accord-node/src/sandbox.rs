@@ -255,3 +255,41 @@ pub async fn create(dir: &Path, opts: &SandboxOptions) -> Result<Sandbox, Error>
         people,
     })
 }
+
+/// Open a sandbox [`create`] made in `dir`.
+pub fn open(dir: &Path) -> Result<Sandbox, Error> {
+    let pak = Home::open(&dir.join("pak"))?;
+    let usa = Home::open(&dir.join("usa"))?;
+    let toml_path = dir.join("agreement.toml");
+    let text = std::fs::read_to_string(&toml_path).map_err(|e| Error::io(&toml_path, e))?;
+    let agreement = Agreement::parse(&text)?;
+    let roles = [
+        ("pak-officer", "PAK", "cleared PAK officer"),
+        ("usa-officer", "USA", "cleared US officer"),
+        ("usa-clerk", "USA", "uncleared US clerk"),
+        ("usa-suspended", "USA", "suspended US officer"),
+    ];
+    let mut people = Vec::new();
+    for (id, party, role) in roles {
+        let credential = dir.join("credentials").join(format!("{id}.credential"));
+        if !credential.exists() {
+            return Err(Error::NotFound(format!(
+                "{} is missing: not a complete sandbox",
+                credential.display()
+            )));
+        }
+        people.push(SandboxPerson {
+            id: id.into(),
+            party: party.into(),
+            role: role.into(),
+            credential,
+        });
+    }
+    Ok(Sandbox {
+        dir: dir.to_path_buf(),
+        pak,
+        usa,
+        agreement,
+        people,
+    })
+}

@@ -125,6 +125,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/inbox"),
     ("GET", "/v1/inbox/{id}"),
     ("PUT", "/v1/fed/inbox/{id}"),
+    ("GET", "/v1/witness"),
+    ("POST", "/v1/fed/witness/add-checkpoint"),
     ("GET", "/log/checkpoint"),
     ("GET", "/log/tile/{level}/{index}"),
     ("GET", "/log/tile/entries/{index}"),
@@ -230,6 +232,34 @@ pub fn router(node: Arc<Node>) -> Router {
                 },
             ),
         )
+        .route(
+            "/v1/witness",
+            get(|State(n): State<Arc<Node>>| async move {
+                match n.witness_key().await {
+                    Ok(k) => {
+                        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], k).into_response()
+                    }
+                    Err(e) => refusal(e),
+                }
+            }),
+        )
+        .route(
+            "/v1/fed/witness/add-checkpoint",
+            post(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
+                    match n.add_checkpoint(&p, b).await {
+                        Ok(r) => (
+                            StatusCode::from_u16(r.status)
+                                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                            [(header::CONTENT_TYPE, r.content_type)],
+                            r.body,
+                        )
+                            .into_response(),
+                        Err(e) => refusal(e),
+                    }
+                },
+            ),
+        )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY))
         // Sealed objects stream to disk with their own bound (exchange::MAX_OBJECT).
         .route(
@@ -306,6 +336,13 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         opts.delivery.clone(),
         rx.clone(),
     ));
+    let log = Arc::new(log);
+    let submitter = crate::witnessing::spawn_submitter(
+        node.clone(),
+        log.clone(),
+        rx.clone(),
+        tokio::runtime::Handle::current(),
+    );
     let task = tokio::spawn(accept_loop(
         listener,
         tls,
@@ -313,7 +350,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         rx,
         log,
         node.clone(),
-        delivery,
+        (delivery, submitter),
     ));
     tracing::info!(party = %node.party(), %addr, url = %node.home.config.url, "node serving");
     Ok(Running {
@@ -329,9 +366,9 @@ async fn accept_loop(
     tls: Arc<rustls::ServerConfig>,
     app: Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
-    log: accord_log::Log,
+    log: Arc<accord_log::Log>,
     node: Arc<Node>,
-    delivery: tokio::task::JoinHandle<()>,
+    (delivery, submitter): (tokio::task::JoinHandle<()>, std::thread::JoinHandle<()>),
 ) -> Result<(), Error> {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -392,6 +429,9 @@ async fn accept_loop(
     tracing::info!("stopping: finishing requests in flight");
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), delivery).await;
+    let _ = tokio::task::spawn_blocking(move || submitter.join()).await;
+    let log = Arc::try_unwrap(log)
+        .map_err(|_| Error::Input("the audit log is still in use at shutdown".into()))?;
     node.store.close().await;
     let cp = tokio::task::spawn_blocking(move || log.close())
         .await

@@ -101,6 +101,36 @@ fn entries(home: &Home) -> Vec<serde_json::Value> {
     v
 }
 
+/// Wait until `home`'s published checkpoint covers its whole log and carries the
+/// cosignature of `partner`'s witness, then verify the log with that witness required.
+fn wait_cosigned(home: &Home, partner: &Home) {
+    let wkey = std::fs::read_to_string(partner.layout.dir.join("witness/witness.vkey")).unwrap();
+    let wkey = accord_log::note::VerifierKey::parse(wkey.trim()).unwrap();
+    let vkey =
+        accord_log::note::VerifierKey::parse(&home.party.node.as_ref().unwrap().log_verifier_key)
+            .unwrap();
+    let src = accord_log::source::DirSource::new(home.layout.log());
+    let t0 = Instant::now();
+    loop {
+        match accord_log::verify::verify_log(
+            &src,
+            &vkey,
+            std::slice::from_ref(&wkey),
+            None,
+            &mut |_, _| {},
+        ) {
+            Ok(r) if r.entries > 0 => return,
+            other => assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "{} log never cosigned by {}: {other:?}",
+                home.config.party,
+                partner.config.party
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn send_deliver_receipt_inbox_fetch_open() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -115,7 +145,7 @@ fn send_deliver_receipt_inbox_fetch_open() {
         b"joint exercise plan",
         tmp.path(),
     );
-    let queued = officer.send("USA", &file).unwrap();
+    let queued = officer.send("USA", &file, None).unwrap();
     assert_eq!(queued.state, "queued");
     let done = wait_done(&officer, 1);
     assert_eq!(done[0].state, "delivered", "{done:#?}");
@@ -125,7 +155,7 @@ fn send_deliver_receipt_inbox_fetch_open() {
         .unwrap();
     assert_eq!(receipt.body.size, std::fs::metadata(&file).unwrap().len());
     // Sending again is idempotent: the same entry, no second delivery.
-    assert_eq!(officer.send("USA", &file).unwrap().state, "delivered");
+    assert_eq!(officer.send("USA", &file, None).unwrap().state, "delivered");
 
     let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
     let inbox = us.inbox().unwrap();
@@ -167,12 +197,65 @@ fn send_deliver_receipt_inbox_fetch_open() {
         b"national only",
         tmp.path(),
     );
-    match officer.send("USA", &national) {
+    match officer.send("USA", &national, None) {
         Err(accord_node::Error::Denied(r)) => {
             assert!(r.iter().any(|r| r.rule == "releasability"), "{r:?}")
         }
         other => panic!("sent: {other:?}"),
     }
+
+    // Witnessing: each node's published checkpoint carries the partner's cosignature.
+    for (home, partner) in [(&sb.pak, &sb.usa), (&sb.usa, &sb.pak)] {
+        wait_cosigned(home, partner);
+    }
+    // A forked PAK log (same size, another root, signed with PAK's log key) is refused
+    // by USA's witness.
+    let pak_key = accord_log::writer::read_log_key(&sb.pak.layout.log()).unwrap();
+    let origin = accord_log::writer::read_checkpoint(&sb.pak.layout.log())
+        .unwrap()
+        .checkpoint
+        .origin;
+    let partner = accord_node::partners::in_force(
+        &rt.block_on(pak.node.agreements()).unwrap(),
+        "PAK",
+        Time::now(),
+    )
+    .remove(0);
+    let as_pak = {
+        let _g = rt.enter();
+        accord_node::partners::client(&sb.pak, &partner, Duration::from_secs(30)).unwrap()
+    };
+    let url = format!(
+        "https://127.0.0.1:{}/v1/fed/witness/add-checkpoint",
+        usa.addr.port()
+    );
+    let submit = |size: u64| {
+        let text = accord_log::checkpoint::Checkpoint {
+            origin: origin.clone(),
+            size,
+            root: [7u8; 32],
+            extensions: vec![],
+        }
+        .to_text();
+        let note = format!("{text}\n{}", pak_key.sign(&text, 1).line());
+        let body = accord_log::witness::AddCheckpoint {
+            old_size: size,
+            proof: vec![],
+            checkpoint: note.into_bytes(),
+        }
+        .to_bytes();
+        rt.block_on(async {
+            let r = as_pak.post(&url).body(body).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    // The witness answers 409 with the size it cosigned last; a checkpoint of that
+    // size with another root is a fork.
+    let (status, held) = submit(u64::MAX >> 2);
+    assert_eq!(status, 409, "{held}");
+    let (status, text) = submit(held.trim().parse().unwrap());
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("fork"), "{text}");
 
     rt.block_on(usa.stop()).unwrap();
     rt.block_on(pak.stop()).unwrap();
@@ -209,7 +292,7 @@ fn partner_down_then_back_nothing_lost_nothing_twice() {
             format!("report {i}").as_bytes(),
             tmp.path(),
         );
-        ids.push(officer.send("USA", &f).unwrap().id);
+        ids.push(officer.send("USA", &f, None).unwrap().id);
     }
     // USA is down: everything stays queued while attempts are made.
     let t0 = Instant::now();

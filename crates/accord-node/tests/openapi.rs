@@ -1121,6 +1121,22 @@ fn exchange_operations(c: &Checker) {
     assert_eq!(r.json()["reasons"][0]["rule"], "partner");
     assert_eq!(put(&anonymous_usa, t, &fed(&id2), &tdf2).status, 403);
 
+    // Witnessing: the witness key is public; only a partner node may submit, and a
+    // body that is not an add-checkpoint request is a 400.
+    let r = get(&anonymous_usa, "/v1/witness", "/v1/witness");
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).starts_with("witness.usa.accord+"));
+    let t = "/v1/fed/witness/add-checkpoint";
+    let post_text = |h: &Http, body: &[u8]| {
+        let r = h.call_as("POST", t, Some(body.to_vec()), "text/plain");
+        c.check("POST", t, &r);
+        r
+    };
+    assert_eq!(post_text(&pak_node, b"not a request").status, 400);
+    let r = post_text(&us_officer, b"old 0\n\n");
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["reasons"][0]["rule"], "partner");
+
     // A person sends through their node's outbox; the delivery loop delivers.
     let out = |to: &str, id: &str| format!("/v1/outbox/{to}/{id}");
     let t = "/v1/outbox/{to}/{id}";

@@ -28,6 +28,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// See the whole system work: two parties' nodes, an agreement, an exchange.
+    Quickstart(cmd::quickstart::QuickstartArgs),
     // One variant per command group; each group lives in its own module under `cmd/`.
     /// Agreements: draft, approve, sign, terminate, renew, status, verify.
     #[command(subcommand)]
@@ -61,6 +63,14 @@ pub enum Command {
     /// People of a party node: add (issues a credential), suspend, resume, list.
     #[command(subcommand)]
     User(cmd::node::UserCommand),
+    /// Send a sealed object to a partner party through your node.
+    Send(cmd::exchange::SendArgs),
+    /// What you sent, and how each delivery stands (receipts, refusals).
+    Outbox(cmd::exchange::OutboxArgs),
+    /// What partners sent that you may see.
+    Inbox(cmd::exchange::InboxArgs),
+    /// Fetch a received sealed object from your node's inbox.
+    Fetch(cmd::exchange::FetchArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +90,11 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::node::serve(args, &out),
         Command::Node(cmd) => cmd::node::node(cmd, &out),
         Command::User(cmd) => cmd::node::user(cmd, &out),
+        Command::Quickstart(args) => cmd::quickstart::run(args, &out),
+        Command::Send(args) => cmd::exchange::send(args, &out),
+        Command::Outbox(args) => cmd::exchange::outbox(args, &out),
+        Command::Inbox(args) => cmd::exchange::inbox(args, &out),
+        Command::Fetch(args) => cmd::exchange::fetch(args, &out),
     };
     exit::finish(result)
 }

@@ -2,6 +2,7 @@
 pub mod agreement;
 pub mod audit;
 pub mod decide;
+pub mod exchange;
 pub mod inspect;
 pub mod keygen;
 pub mod label;
@@ -9,4 +10,5 @@ pub mod node;
 pub mod online;
 pub mod open;
 pub mod policy;
+pub mod quickstart;
 pub mod seal;

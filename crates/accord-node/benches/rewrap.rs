@@ -1,0 +1,171 @@
+//! Rewraps per second through a running node on loopback, with keep-alive and bulk
+//! requests, beside the node's own no-op endpoint (the HTTP + TLS floor) in the same
+//! run. Every rewrap decision is the full agreement decision and is durable in the
+//! audit log before the answer. Prints decisions/s, p50/p99 request latency, the ratio
+//! to the 5,000 decisions/s target and the ratio to the no-op floor.
+//!
+//! `cargo bench -p accord-node --bench rewrap` (env: BULK=64, THREADS=4, SECS=5).
+
+use accord_node::client::{self, Client};
+use accord_node::sandbox::{self, SandboxOptions};
+use accord_node::server::{self, ServeOptions};
+use accord_node::wire;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Run {
+    ops: u64,
+    secs: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn drive(threads: usize, secs: u64, per_req: u64, f: Arc<dyn Fn() + Send + Sync>) -> Run {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (stop, done, f) = (stop.clone(), done.clone(), f.clone());
+            std::thread::spawn(move || {
+                let mut lat = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    f();
+                    lat.push(t.elapsed());
+                    done.fetch_add(per_req, Ordering::Relaxed);
+                }
+                lat
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    let mut lat: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let secs = t0.elapsed().as_secs_f64();
+    lat.sort();
+    let q = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    Run {
+        ops: done.load(Ordering::Relaxed),
+        secs,
+        p50: q(0.50),
+        p99: q(0.99),
+    }
+}
+
+fn main() {
+    let bulk = env("BULK", 64);
+    let threads = env("THREADS", 4);
+    let secs = env("SECS", 5) as u64;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = rt
+        .block_on(sandbox::create(
+            tmp.path(),
+            &SandboxOptions {
+                pak_listen: format!("127.0.0.1:{}", free_port()),
+                usa_listen: format!("127.0.0.1:{}", free_port()),
+                databases: (None, None),
+                years: 15,
+            },
+        ))
+        .unwrap();
+    let running = rt
+        .block_on(server::start(&sb.pak.layout.dir, ServeOptions::default()))
+        .unwrap();
+    let cred = sb.credential("pak-officer").unwrap();
+    let sealer = Client::new(cred.clone()).unwrap();
+    let manifests: Vec<serde_json::Value> = (0..bulk)
+        .map(|i| {
+            let mut out = Vec::new();
+            client::seal(
+                &sealer,
+                &wire::SealPlanRequest {
+                    marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
+                    label: None,
+                    agreement: Some(sandbox::AGREEMENT_ID.into()),
+                },
+                format!("object {i}").as_bytes(),
+                &mut out,
+                1 << 20,
+                None,
+            )
+            .unwrap();
+            client::read_manifest(&mut std::io::Cursor::new(out)).unwrap()
+        })
+        .collect();
+    let body_len = serde_json::to_vec(&manifests).unwrap().len();
+
+    let clients: Arc<Vec<Client>> = Arc::new(
+        (0..threads)
+            .map(|_| Client::new(cred.clone()).unwrap())
+            .collect(),
+    );
+    let next = Arc::new(AtomicU64::new(0));
+    let m = Arc::new(manifests);
+    let (c1, n1, m1) = (clients.clone(), next.clone(), m.clone());
+    let rewrap = drive(
+        threads,
+        secs,
+        bulk as u64,
+        Arc::new(move || {
+            let c = &c1[(n1.fetch_add(1, Ordering::Relaxed) as usize) % c1.len()];
+            let r = c.rewrap(m1.to_vec()).unwrap();
+            assert!(r.iter().all(|x| x.decision == "permit"));
+        }),
+    );
+    let payload = vec![b'x'; body_len];
+    let (c2, n2) = (clients.clone(), next.clone());
+    let noop = drive(
+        threads,
+        secs,
+        bulk as u64,
+        Arc::new(move || {
+            let c = &c2[(n2.fetch_add(1, Ordering::Relaxed) as usize) % c2.len()];
+            c.noop(payload.clone()).unwrap();
+        }),
+    );
+    rt.block_on(running.stop()).unwrap();
+
+    let rate = rewrap.ops as f64 / rewrap.secs;
+    let floor = noop.ops as f64 / noop.secs;
+    println!(
+        "rewrap: {threads} clients, {bulk} objects per request ({body_len} bytes), {secs} s, full agreement decision + durable audit entry per object"
+    );
+    println!(
+        "  rewrap  {:>9.0} decisions/s  p50 {:>7.2} ms  p99 {:>7.2} ms per request",
+        rate,
+        rewrap.p50.as_secs_f64() * 1e3,
+        rewrap.p99.as_secs_f64() * 1e3
+    );
+    println!(
+        "  no-op   {:>9.0} objects/s    p50 {:>7.2} ms  p99 {:>7.2} ms per request (same body size)",
+        floor,
+        noop.p50.as_secs_f64() * 1e3,
+        noop.p99.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio to the 5,000 decisions/s target: {:.2}  (>= 1 meets it)",
+        rate / 5000.0
+    );
+    println!("  rewrap / no-op floor: {:.2}", rate / floor);
+}

@@ -1,0 +1,218 @@
+//! Witnessing between partner nodes (c2sp.org/tlog-witness).
+//!
+//! Each node runs a witness for its partners' audit logs: a partner submits its latest
+//! checkpoint with a consistency proof from the last one this witness cosigned, and the
+//! witness cosigns (cosignature/v1) only if the log grew append-only. A fork (the same
+//! size with another root, or a proof that does not hold) is refused. The witness trusts
+//! only the log key the agreement gives for the calling partner, recognised by its
+//! pinned TLS key, so a partner can neither submit another party's log nor one the
+//! agreement does not name.
+//!
+//! Each node in turn submits its own checkpoint to every partner's witness whenever it
+//! publishes a new one, and adds the cosignatures to its published checkpoint: anyone
+//! can then check with `accord audit verify --log URL --witness-key VKEY` that the
+//! partner saw the same log.
+
+use crate::node::{Node, Peer, Refusal};
+use crate::partners::{self, Partner};
+use crate::Error;
+use accord_log::note::VerifierKey;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The witness directory in a node home.
+pub const WITNESS_DIR: &str = "witness";
+
+/// The name of a party's witness key.
+pub fn witness_name(party: &str) -> String {
+    format!("witness.{}.accord", party.to_ascii_lowercase())
+}
+
+fn now_secs() -> u64 {
+    time::OffsetDateTime::now_utc().unix_timestamp().max(1) as u64
+}
+
+impl Node {
+    /// Open this node's witness trusting exactly `logs`.
+    fn witness(&self, logs: Vec<VerifierKey>) -> Result<accord_log::witness::Witness, Error> {
+        let dir = self.home.layout.dir.join(WITNESS_DIR);
+        let w = accord_log::witness::Witness::open(&dir, &witness_name(self.party()), logs)
+            .map_err(|e| Error::Input(format!("witness: {e}")))?;
+        let vkey = dir.join("witness.vkey");
+        if !vkey.exists() {
+            let _ = std::fs::write(&vkey, format!("{}\n", w.verifier()));
+        }
+        Ok(w)
+    }
+
+    /// `GET /v1/witness`: the witness's verifier key (public).
+    pub async fn witness_key(&self) -> Result<String, Refusal> {
+        let w = self.witness(vec![]).map_err(Refusal::internal)?;
+        Ok(format!("{}\n", w.verifier()))
+    }
+
+    /// `POST /v1/fed/witness/add-checkpoint`: a partner submits its checkpoint.
+    pub async fn add_checkpoint(
+        self: &Arc<Self>,
+        peer: &Peer,
+        body: axum::body::Bytes,
+    ) -> Result<accord_log::witness::Response, Refusal> {
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let partner = partners::recognise(
+            &held,
+            self.party(),
+            (self.clock)(),
+            peer.cert.as_deref().map(|c| c.as_slice()),
+        )?;
+        let key = partner
+            .log_verifier_key
+            .as_deref()
+            .ok_or_else(|| {
+                Refusal::new(
+                    403,
+                    "partner",
+                    format!("the agreement gives no log key for {}", partner.code),
+                )
+            })
+            .and_then(|k| {
+                VerifierKey::parse(k).map_err(|e| {
+                    Refusal::new(403, "partner", format!("{}'s log key: {e}", partner.code))
+                })
+            })?;
+        // One submission at a time: the witness's own lock is per opened instance.
+        let _guard = self.witness_lock.lock().await;
+        let w = self.witness(vec![key]).map_err(Refusal::internal)?;
+        let r = tokio::task::spawn_blocking(move || w.add_checkpoint(&body, now_secs()))
+            .await
+            .map_err(Refusal::internal)?;
+        if r.status != 200 {
+            tracing::warn!(partner = %partner.code, status = r.status, reason = %String::from_utf8_lossy(&r.body).trim(), "witness refused a checkpoint");
+        }
+        Ok(r)
+    }
+}
+
+/// What the submitter remembers per partner witness.
+struct PartnerWitness {
+    key: VerifierKey,
+    client: reqwest::blocking::Client,
+    cosigned: u64,
+}
+
+/// Submit the node's checkpoints to its partners' witnesses until `stop`, on a thread
+/// of its own (the submission client is blocking). `rt` runs the node's async parts.
+pub fn spawn_submitter(
+    node: Arc<Node>,
+    log: Arc<accord_log::Log>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    rt: tokio::runtime::Handle,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut published = log.checkpoints();
+        let mut known: HashMap<String, PartnerWitness> = HashMap::new();
+        let mut last = std::time::Instant::now() - Duration::from_secs(60);
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let changed = published.has_changed().unwrap_or(false);
+            if changed {
+                published.borrow_and_update();
+            }
+            if changed || last.elapsed() > Duration::from_secs(2) {
+                last = std::time::Instant::now();
+                if let Err(e) = submit_round(&node, &log, &mut known, &rt) {
+                    tracing::debug!(error = %e, "witnessing round");
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+}
+
+fn submit_round(
+    node: &Arc<Node>,
+    log: &Arc<accord_log::Log>,
+    known: &mut HashMap<String, PartnerWitness>,
+    rt: &tokio::runtime::Handle,
+) -> Result<(), Error> {
+    let held = rt.block_on(node.agreements())?;
+    let partners = partners::in_force(&held, node.party(), (node.clock)());
+    if partners.is_empty() {
+        return Ok(());
+    }
+    let dir = node.home.layout.log();
+    let signed =
+        accord_log::writer::read_checkpoint(&dir).map_err(|e| Error::Input(e.to_string()))?;
+    let size = signed.checkpoint.size;
+    let src = accord_log::source::DirSource::new(dir);
+    let mut sigs = Vec::new();
+    for p in partners {
+        if known.get(&p.code).is_some_and(|k| k.cosigned == size) {
+            continue;
+        }
+        if !known.contains_key(&p.code) {
+            let client = blocking_client(node, &p)?;
+            let url = format!("{}/v1/witness", p.url);
+            let text = client
+                .get(&url)
+                .send()
+                .and_then(|r| r.error_for_status())
+                .and_then(|r| r.text())
+                .map_err(|e| Error::Http {
+                    url: url.clone(),
+                    msg: e.to_string(),
+                })?;
+            let key = VerifierKey::parse(text.trim())
+                .map_err(|e| Error::Input(format!("{}'s witness key: {e}", p.code)))?;
+            known.insert(
+                p.code.clone(),
+                PartnerWitness {
+                    key,
+                    client,
+                    cosigned: u64::MAX,
+                },
+            );
+        }
+        let Some(pw) = known.get_mut(&p.code) else {
+            continue;
+        };
+        let hint = if pw.cosigned == u64::MAX {
+            0
+        } else {
+            pw.cosigned
+        };
+        let url = format!("{}/v1/fed/witness", p.url);
+        match accord_log::http::submit_checkpoint_with(
+            &pw.client, &url, &pw.key, &signed, &src, hint,
+        ) {
+            Ok(sub) => {
+                pw.cosigned = size;
+                sigs.extend(sub.cosignatures);
+            }
+            Err(e) => tracing::warn!(partner = %p.code, error = %e, "witness submission failed"),
+        }
+    }
+    if !sigs.is_empty() {
+        if let Err(e) = log.add_cosignatures(size, sigs) {
+            tracing::debug!(error = %e, "cosignatures not added (a newer checkpoint was published)");
+        }
+    }
+    Ok(())
+}
+
+fn blocking_client(node: &Node, p: &Partner) -> Result<reqwest::blocking::Client, Error> {
+    let cert = std::fs::read_to_string(node.home.layout.key("tls.crt"))
+        .map_err(|e| Error::io(node.home.layout.key("tls.crt"), e))?;
+    let key = node.home.read_key("tls.key")?;
+    let tls = crate::tls::client_config(vec![p.tls_spki_sha256.clone()], Some((&cert, &key)))?;
+    reqwest::blocking::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::Http {
+            url: p.url.clone(),
+            msg: e.to_string(),
+        })
+}

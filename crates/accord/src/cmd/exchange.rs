@@ -1,0 +1,281 @@
+//! `accord send`, `accord outbox`, `accord inbox`, `accord fetch`: exchanging sealed
+//! objects with partner parties through the person's node (the logic is in
+//! `accord_node::exchange` and `accord_node::client`).
+
+use crate::cmd::online::connect;
+use crate::cmd::seal::{progress_bar, Sink};
+use crate::exit::{Code, Output};
+use accord_node::exchange::OutboxItem;
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// `accord send`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  accord send --credential pak-officer.credential --to USA report.tdf\n  accord send --credential pak-officer.credential --to USA report.tdf --wait 60 --json\n\n\
+The object must name an agreement in force with the partner (seal it with --agreement) and\n\
+its label must be releasable to the partner. The node keeps it in its outbox and delivers it\n\
+with retries until the partner's node returns a signed receipt (see `accord outbox`).\n\n\
+Exit codes: 0 queued (or delivered, with --wait), 1 refused (reasons printed), 2 usage or\n\
+input error, or --wait timed out while still queued."
+)]
+pub struct SendArgs {
+    /// Your credential.
+    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
+    pub credential: PathBuf,
+    /// The partner party (ISO 3166 trigraph).
+    #[arg(long, value_name = "CODE")]
+    pub to: String,
+    /// Wait up to SECONDS for the partner's receipt.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+    /// The sealed object.
+    #[arg(value_name = "FILE.tdf")]
+    pub file: PathBuf,
+}
+
+fn print_refusal(reasons: &[accord_node::wire::Reason], what: &str, out: &Output) {
+    if out.json {
+        out.print_json(&serde_json::json!({"state": "refused", "reasons": reasons}));
+    }
+    eprintln!("{what}:");
+    for r in reasons {
+        eprintln!("  - [{}] {}", r.rule, r.text);
+    }
+}
+
+fn describe(o: &OutboxItem) -> String {
+    match o.state.as_str() {
+        "delivered" => {
+            let r = o.receipt.as_ref();
+            format!(
+                "delivered {} to {} ({} bytes, {}); receipt signed by {} at {}, {} log index {}",
+                o.id,
+                o.to,
+                o.size,
+                o.marking,
+                o.to,
+                r.map(|r| r.body.received.as_str()).unwrap_or("?"),
+                o.to,
+                r.map(|r| r.body.log_index).unwrap_or_default()
+            )
+        }
+        "refused" => format!("refused {} by {}", o.id, o.to),
+        _ => format!(
+            "queued {} for {} ({} bytes, {}, agreement {}){}",
+            o.id,
+            o.to,
+            o.size,
+            o.marking,
+            o.agreement,
+            match (&o.last_error, o.attempts) {
+                (Some(e), n) if n > 0 => format!("; {n} attempts, last: {e}"),
+                _ => String::new(),
+            }
+        ),
+    }
+}
+
+pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
+    let client = connect(&args.credential)?;
+    let size = std::fs::metadata(&args.file)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?
+        .len();
+    let pb = progress_bar(Some(size), "sending");
+    let progress: Option<accord_node::client::UploadProgress> = pb.clone().map(|pb| {
+        let f: accord_node::client::UploadProgress = std::sync::Arc::new(move |n| pb.inc(n));
+        f
+    });
+    let result = client.send(&args.to.to_ascii_uppercase(), &args.file, progress);
+    if let Some(pb) = &pb {
+        pb.finish_and_clear();
+    }
+    let mut item = match result {
+        Ok(i) => i,
+        Err(accord_node::Error::Denied(reasons)) => {
+            print_refusal(&reasons, "refused by your node", out);
+            return Ok(Code::Negative);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(secs) = args.wait {
+        let t0 = Instant::now();
+        while item.state == "queued" && t0.elapsed() < Duration::from_secs(secs) {
+            std::thread::sleep(Duration::from_millis(100));
+            if let Some(i) = client
+                .outbox()?
+                .into_iter()
+                .find(|o| o.id == item.id && o.to == item.to)
+            {
+                item = i;
+            }
+        }
+    }
+    if item.state == "refused" {
+        print_refusal(&item.reasons, &format!("refused by {}", item.to), out);
+        return Ok(Code::Negative);
+    }
+    if out.json {
+        out.print_json(&serde_json::to_value(&item)?);
+    } else {
+        println!("{}", describe(&item));
+    }
+    Ok(if args.wait.is_some() && item.state == "queued" {
+        eprintln!(
+            "still queued after {} s: the node keeps retrying",
+            args.wait.unwrap_or(0)
+        );
+        Code::Usage
+    } else {
+        Code::Ok
+    })
+}
+
+/// `accord outbox`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  accord outbox --credential pak-officer.credential\n  accord outbox --credential pak-officer.credential --json | jq '.[] | select(.state != \"delivered\")'\n\n\
+Lists what you sent, oldest first, with each delivery's state: queued (with attempts and the\n\
+last error), delivered (with the partner's signed receipt) or refused (with the reasons).\n\n\
+Exit codes: 0 ok, 2 usage or input error."
+)]
+pub struct OutboxArgs {
+    /// Your credential.
+    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
+    pub credential: PathBuf,
+}
+
+pub fn outbox(args: OutboxArgs, out: &Output) -> Result<Code> {
+    let items = connect(&args.credential)?.outbox()?;
+    if out.json {
+        out.print_json(&serde_json::to_value(&items)?);
+        return Ok(Code::Ok);
+    }
+    if items.is_empty() {
+        println!("nothing sent");
+    }
+    for o in &items {
+        println!("{}", describe(o));
+        for r in &o.reasons {
+            println!("  - [{}] {}", r.rule, r.text);
+        }
+    }
+    Ok(Code::Ok)
+}
+
+/// `accord inbox`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  accord inbox --credential usa-officer.credential\n  accord inbox --credential usa-officer.credential --json\n\n\
+Lists, oldest first, the objects partners sent that you may see (your clearance, nationality\n\
+and scopes permit the label under its agreement). --json prints an array of\n\
+{\"id\", \"marking\", \"from\", \"received\", \"size\", \"agreement\"}.\n\n\
+Exit codes: 0 ok, 2 usage or input error."
+)]
+pub struct InboxArgs {
+    /// Your credential.
+    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
+    pub credential: PathBuf,
+}
+
+pub fn inbox(args: InboxArgs, out: &Output) -> Result<Code> {
+    let items = connect(&args.credential)?.inbox()?;
+    if out.json {
+        out.print_json(&serde_json::to_value(&items)?);
+        return Ok(Code::Ok);
+    }
+    if items.is_empty() {
+        println!("inbox empty");
+        return Ok(Code::Ok);
+    }
+    println!(
+        "{:<36}  {:<4}  {:<20}  {:>10}  {:<16}  MARKING",
+        "ID", "FROM", "RECEIVED", "SIZE", "AGREEMENT"
+    );
+    for i in &items {
+        println!(
+            "{:<36}  {:<4}  {:<20}  {:>10}  {:<16}  {}",
+            i.id, i.from, i.received, i.size, i.agreement, i.marking
+        );
+    }
+    Ok(Code::Ok)
+}
+
+/// `accord fetch`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  accord fetch --credential usa-officer.credential 0b8f1c9e-2c57-4c43-9a77-5b0f5f3a2d10 -o plan.tdf\n  accord open --credential usa-officer.credential plan.tdf -o plan.pdf\n\n\
+Fetches a received sealed object (still encrypted: open it with `accord open`).\n\n\
+Exit codes: 0 ok, 1 you may not see it (reasons printed), 2 usage or input error."
+)]
+pub struct FetchArgs {
+    /// Your credential.
+    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
+    pub credential: PathBuf,
+    /// The object id (from `accord inbox`).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Where to write the sealed object (`-` for standard output).
+    #[arg(short = 'o', long = "output", value_name = "FILE.tdf")]
+    pub output: PathBuf,
+}
+
+struct Counting<'a, W> {
+    inner: W,
+    pb: Option<&'a indicatif::ProgressBar>,
+}
+
+impl<W: std::io::Write> std::io::Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(pb) = self.pb {
+            pb.inc(n as u64);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+pub fn fetch(args: FetchArgs, out: &Output) -> Result<Code> {
+    let client = connect(&args.credential)?;
+    let size = client
+        .inbox()?
+        .into_iter()
+        .find(|i| i.id == args.id)
+        .map(|i| i.size);
+    let pb = progress_bar(size, "fetching");
+    let mut sink = Sink::new(&args.output)?;
+    let result = {
+        let mut w = Counting {
+            inner: sink.writer(),
+            pb: pb.as_ref(),
+        };
+        client.fetch(&args.id, &mut w)
+    };
+    if let Some(pb) = &pb {
+        pb.finish_and_clear();
+    }
+    let n = match result {
+        Ok(n) => n,
+        Err(accord_node::Error::Denied(reasons)) => {
+            print_refusal(&reasons, "refused", out);
+            return Ok(Code::Negative);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    sink.commit()?;
+    if out.json {
+        out.print_json(&serde_json::json!({"id": args.id, "size": n, "output": args.output}));
+    } else {
+        eprintln!(
+            "fetched {} ({n} bytes) to {}",
+            args.id,
+            args.output.display()
+        );
+    }
+    Ok(Code::Ok)
+}
