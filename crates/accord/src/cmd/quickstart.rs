@@ -72,10 +72,8 @@ impl Story {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+fn free_port(ip: &str) -> Result<u16> {
+    Ok(std::net::TcpListener::bind((ip, 0))?.local_addr()?.port())
 }
 
 fn reasons_text(r: &[wire::Reason]) -> String {
@@ -107,9 +105,15 @@ pub fn run(args: QuickstartArgs, out: &Output) -> Result<Code> {
         );
         sb
     } else {
+        // Two loopback addresses, as two machines would have two.
+        let usa_ip = if std::net::TcpListener::bind("127.0.0.2:0").is_ok() {
+            "127.0.0.2"
+        } else {
+            "127.0.0.1"
+        };
         let opts = SandboxOptions {
-            pak_listen: format!("127.0.0.1:{}", free_port()?),
-            usa_listen: format!("127.0.0.1:{}", free_port()?),
+            pak_listen: format!("127.0.0.1:{}", free_port("127.0.0.1")?),
+            usa_listen: format!("{usa_ip}:{}", free_port(usa_ip)?),
             databases: (None, None),
             years: 15,
         };
@@ -385,14 +389,11 @@ fn print_next(sb: &Sandbox, dir: &Path, no_serve: bool) {
     for p in &sb.people {
         println!("  {:<14} {} ({})", p.id, p.credential.display(), p.role);
     }
-    println!(
-        "\nTry next{}:",
-        if no_serve {
-            " (run `accord serve --dir DIR/pak` and `--dir DIR/usa` first)"
-        } else {
-            ""
-        }
-    );
+    println!("\nTry next:");
+    if no_serve {
+        println!("  accord serve --dir {} &", dir.join("pak").display());
+        println!("  accord serve --dir {} &", dir.join("usa").display());
+    }
     println!("  accord inbox --credential {}", c("usa-officer").display());
     println!(
         "  accord seal --credential {} --label \"CONFIDENTIAL//REL TO USA, PAK//SCOPE TRAINING\" --agreement {} notes.txt -o notes.tdf",
@@ -408,13 +409,18 @@ fn print_next(sb: &Sandbox, dir: &Path, no_serve: bool) {
         c("usa-clerk").display(),
         dir.join("files").join("received.tdf").display()
     );
+    let vkey = |h: &accord_node::home::Home| {
+        h.party
+            .node
+            .as_ref()
+            .map(|n| n.log_verifier_key.clone())
+            .unwrap_or_default()
+    };
     println!(
-        "  accord audit verify --log {}/log/ --credential {} --witness-key \"$(cat {})\"",
+        "  accord audit verify --log {}/log/ --credential {} \\\n      --key {} \\\n      --witness-key \"$(cat {})\"",
         sb.usa.config.url,
         c("usa-officer").display(),
-        dir.join("pak")
-            .join("witness")
-            .join("witness.vkey")
-            .display()
+        vkey(&sb.usa),
+        dir.join("pak").join("witness").join("witness.vkey").display()
     );
 }

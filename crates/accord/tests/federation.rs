@@ -1,0 +1,288 @@
+//! Federation with the real binary: `accord quickstart --no-serve` end to end, then the
+//! two parties' nodes as separate `accord serve` processes on separate loopback
+//! addresses, 200 sends with a kill -9 of each node in the middle, and afterwards the
+//! receiver holds each object exactly once while the sender shows each receipted. The
+//! CLI's send, inbox --json, fetch and open run against the same processes.
+
+use accord_node::client::{self, Client};
+use accord_node::credential::Credential;
+use accord_node::wire;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_accord");
+
+fn accord(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn serve(home: &Path) -> Child {
+    Command::new(BIN)
+        .args(["serve", "--dir"])
+        .arg(home)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait until the node of `cred` answers.
+fn wait_up(cred: &Credential) {
+    let c = Client::new(cred.clone()).unwrap();
+    let t0 = Instant::now();
+    while c.whoami().is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "node did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn terminate(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(15) {
+            child.kill().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sandbox");
+    let out = accord(&[
+        "quickstart",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--no-serve",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "quickstart failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["ok"], true, "{summary:#}");
+    for id in ["pak-officer", "usa-officer", "usa-clerk", "usa-suspended"] {
+        assert!(dir.join(format!("credentials/{id}.credential")).exists());
+    }
+    let cred = |id: &str| -> PathBuf { dir.join(format!("credentials/{id}.credential")) };
+    let pak_officer = Credential::load(&cred("pak-officer")).unwrap();
+    let usa_officer = Credential::load(&cred("usa-officer")).unwrap();
+    let pak_ip = pak_officer.node_url.clone();
+    let usa_ip = usa_officer.node_url.clone();
+    eprintln!("PAK at {pak_ip}, USA at {usa_ip}");
+
+    // The two nodes as separate processes.
+    let mut pak = serve(&dir.join("pak"));
+    let mut usa = serve(&dir.join("usa"));
+    wait_up(&pak_officer);
+    wait_up(&usa_officer);
+
+    // Through the CLI: seal, send and wait for the receipt.
+    let plain = tmp.path().join("brief.txt");
+    std::fs::write(&plain, "training brief").unwrap();
+    let sealed = tmp.path().join("brief.tdf");
+    let pak_cred = cred("pak-officer");
+    let o = accord(&[
+        "seal",
+        "--credential",
+        pak_cred.to_str().unwrap(),
+        "--label",
+        "CONFIDENTIAL//REL TO USA, PAK//SCOPE TRAINING",
+        "--agreement",
+        "CISMOA-SANDBOX",
+        plain.to_str().unwrap(),
+        "-o",
+        sealed.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = accord(&[
+        "send",
+        "--credential",
+        pak_cred.to_str().unwrap(),
+        "--to",
+        "USA",
+        sealed.to_str().unwrap(),
+        "--wait",
+        "30",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sent: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(sent["state"], "delivered", "{sent:#}");
+    let id = sent["id"].as_str().unwrap().to_string();
+    let usa_cred = cred("usa-officer");
+    let o = accord(&[
+        "inbox",
+        "--credential",
+        usa_cred.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success());
+    let inbox: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let item = inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id.as_str())
+        .expect("the sent object in the inbox");
+    let mut keys: Vec<&str> = item
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["agreement", "from", "id", "marking", "received", "size"]
+    );
+    let fetched = tmp.path().join("fetched.tdf");
+    let o = accord(&[
+        "fetch",
+        "--credential",
+        usa_cred.to_str().unwrap(),
+        &id,
+        "-o",
+        fetched.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let opened = tmp.path().join("opened.txt");
+    let o = accord(&[
+        "open",
+        "--credential",
+        usa_cred.to_str().unwrap(),
+        fetched.to_str().unwrap(),
+        "-o",
+        opened.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&opened).unwrap(), "training brief");
+    let clerk = cred("usa-clerk");
+    let o = accord(&[
+        "open",
+        "--credential",
+        clerk.to_str().unwrap(),
+        fetched.to_str().unwrap(),
+        "-o",
+        tmp.path().join("no.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("[clearance]"));
+
+    // Already sent: the quickstart's document and the brief.
+    let before = Client::new(pak_officer.clone()).unwrap().outbox().unwrap().len();
+    assert_eq!(before, 2);
+    let total = before + 200;
+
+    // 200 objects, sealed at PAK.
+    let sealer = Client::new(pak_officer.clone()).unwrap();
+    let files: Vec<(String, PathBuf)> = (0..200)
+        .map(|i| {
+            let mut out = Vec::new();
+            let s = client::seal(
+                &sealer,
+                &wire::SealPlanRequest {
+                    marking: Some("SECRET//REL TO USA, PAK//SCOPE OPERATIONS".into()),
+                    label: None,
+                    agreement: Some("CISMOA-SANDBOX".into()),
+                },
+                format!("situation report {i}").as_bytes(),
+                &mut out,
+                1 << 20,
+                None,
+            )
+            .unwrap();
+            let id = s.summary.manifest.policy_object().unwrap().uuid;
+            let p = tmp.path().join(format!("{id}.tdf"));
+            std::fs::write(&p, out).unwrap();
+            (id, p)
+        })
+        .collect();
+
+    // Send them; kill -9 USA after 60, bring it back after 100; kill -9 PAK after 150.
+    let mut i = 0;
+    while i < files.len() {
+        if i == 60 {
+            usa.kill().unwrap();
+            usa.wait().unwrap();
+        }
+        if i == 100 {
+            usa = serve(&dir.join("usa"));
+        }
+        if i == 150 {
+            pak.kill().unwrap();
+            pak.wait().unwrap();
+            pak = serve(&dir.join("pak"));
+            wait_up(&pak_officer);
+        }
+        match Client::new(pak_officer.clone())
+            .unwrap()
+            .send("USA", &files[i].1, None)
+        {
+            Ok(_) => i += 1,
+            Err(e) => {
+                eprintln!("send {i} failed, retrying: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    wait_up(&usa_officer);
+
+    // Everything delivered exactly once, each with its receipt.
+    let t0 = Instant::now();
+    let outbox = loop {
+        let o = Client::new(pak_officer.clone()).unwrap().outbox().unwrap();
+        let done = o.iter().filter(|x| x.state == "delivered").count();
+        if done == total {
+            break o;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(180),
+            "{done} of {total} delivered; not delivered: {:?}",
+            o.iter()
+                .filter(|x| x.state != "delivered")
+                .map(|x| (&x.state, x.attempts, &x.last_error))
+                .take(3)
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let usa_keys = accord_agreement::Agreement::parse(
+        &std::fs::read_to_string(dir.join("agreement.toml")).unwrap(),
+    )
+    .unwrap()
+    .body
+    .party("USA")
+    .unwrap()
+    .signing_keys
+    .clone();
+    for o in &outbox {
+        let r = o.receipt.as_ref().expect("a receipt");
+        r.verify(&usa_keys).unwrap();
+        assert_eq!(r.body.object_id, o.id);
+    }
+    let inbox = Client::new(usa_officer.clone()).unwrap().inbox().unwrap();
+    assert_eq!(inbox.len(), total);
+    let mut ids: Vec<&str> = inbox.iter().map(|i| i.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), total);
+    for (id, _) in &files {
+        assert!(ids.contains(&id.as_str()), "{id} missing at USA");
+    }
+    let held = std::fs::read_dir(dir.join("usa/blobs/inbox"))
+        .unwrap()
+        .count();
+    assert_eq!(held, total);
+
+    terminate(pak);
+    terminate(usa);
+}
