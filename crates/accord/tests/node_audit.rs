@@ -11,6 +11,7 @@ use accord_node::server::{self, ServeOptions};
 use accord_node::wire;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+mod pg;
 
 const SECRET: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"],
  "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
@@ -45,7 +46,7 @@ fn make_node(
             policies: vec![policies()],
             listen: Some(format!("127.0.0.1:{}", free_port())),
             url: None,
-            database: None,
+            database: pg::database(),
         },
     ))
     .unwrap();

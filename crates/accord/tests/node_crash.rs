@@ -14,6 +14,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+mod pg;
+use pg::database;
 
 const SECRET: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"],
  "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
@@ -53,40 +55,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// `None` (embedded SQLite) unless `ACCORD_TEST_POSTGRES` is set: then a fresh
-/// database on that server.
-fn database() -> Option<String> {
-    use std::hash::{BuildHasher, Hasher};
-    let server = std::env::var("ACCORD_TEST_POSTGRES")
-        .ok()
-        .filter(|s| !s.is_empty())?;
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    let name = format!("accord_t_{:016x}", h.finish());
-    let o = Command::new("psql")
-        .args([
-            server.as_str(),
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-qc",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .output()
-        .expect("ACCORD_TEST_POSTGRES is set: psql must be on PATH to create a database");
-    assert!(
-        o.status.success(),
-        "psql {server}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let (base, query) = match server.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (server.as_str(), String::new()),
-    };
-    let start = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[start..].find('/').map_or(base.len(), |i| start + i);
-    Some(format!("{}/{name}{query}", &base[..host_end]))
 }
 
 /// `accord serve --dir home`, its log lines appended to `log`.
