@@ -128,6 +128,36 @@ pub struct Node {
     pub(crate) partner_clients: crate::partners::Clients,
     /// Serialises witness submissions from partners.
     pub(crate) witness_lock: tokio::sync::Mutex<()>,
+    caches: Caches,
+}
+
+/// Work whose result depends only on its inputs, kept so that an object opened again
+/// (by the same or another person) costs no signature verification and no key
+/// decapsulation: the decision itself, and its durable log entry, are still made for
+/// every request. Bounded: a full cache is emptied (shares zeroized on drop).
+#[derive(Default)]
+struct Caches {
+    /// Verified labels by SHA-256 of (trusted signer kids, manifest bytes).
+    labels: std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<CachedLabel>>>,
+    /// Unwrapped shares by SHA-256 of (KAS kid, key access object, policy).
+    shares: std::sync::Mutex<std::collections::HashMap<[u8; 32], Zeroizing<Vec<u8>>>>,
+}
+
+/// A verified label and its label read under the node's policies.
+type CachedLabel = (accord_tdf::VerifiedLabel, Label);
+
+const MAX_CACHED_LABELS: usize = 4096;
+const MAX_CACHED_SHARES: usize = 65536;
+
+fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut c = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for p in parts {
+        c.update(&(p.len() as u64).to_be_bytes());
+        c.update(p);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(c.finish().as_ref());
+    out
 }
 
 fn rule_name(r: accord_agreement::Rule) -> String {
@@ -175,6 +205,7 @@ impl Node {
             outbox_ready: tokio::sync::Notify::new(),
             partner_clients: crate::partners::Clients::default(),
             witness_lock: tokio::sync::Mutex::new(()),
+            caches: Caches::default(),
         })
     }
 
@@ -409,19 +440,58 @@ impl Node {
             shares: Vec::new(),
         };
         let bytes = serde_json::to_vec(manifest).unwrap_or_default();
-        let verified = match accord_tdf::verify_label(&bytes, trusted) {
-            Ok(v) => v,
-            Err(e) => {
-                if let Ok(m) = accord_tdf::Manifest::parse(&bytes) {
-                    if let Ok(po) = m.policy_object() {
-                        p.object_id = po.uuid;
+        let kids: Vec<String> = trusted.iter().map(|k| k.kid()).collect();
+        let key = digest(&[kids.join(",").as_bytes(), &bytes]);
+        let cached = self
+            .caches
+            .labels
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).cloned());
+        let entry = match cached {
+            Some(e) => e,
+            None => {
+                let verified = match accord_tdf::verify_label(&bytes, trusted) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        if let Ok(m) = accord_tdf::Manifest::parse(&bytes) {
+                            if let Ok(po) = m.policy_object() {
+                                p.object_id = po.uuid;
+                            }
+                        }
+                        p.reasons
+                            .push(Reason::new("object-integrity", e.to_string()));
+                        return p;
                     }
+                };
+                let label = match Label::read(
+                    self.policies(),
+                    "the object's label",
+                    verified.label_xml.as_bytes(),
+                ) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        p.object_id = verified.object_id.clone();
+                        p.marking = verified.marking.clone();
+                        p.agreement = verified.agreement.clone();
+                        p.reasons.push(Reason::new(
+                            "translation",
+                            format!("the label cannot be read here: {e}"),
+                        ));
+                        return p;
+                    }
+                };
+                let e = Arc::new((verified, label));
+                if let Ok(mut c) = self.caches.labels.lock() {
+                    if c.len() >= MAX_CACHED_LABELS {
+                        c.clear();
+                    }
+                    c.insert(key, e.clone());
                 }
-                p.reasons
-                    .push(Reason::new("object-integrity", e.to_string()));
-                return p;
+                e
             }
         };
+        let (verified, label) = (&entry.0, &entry.1);
         p.object_id = verified.object_id.clone();
         p.marking = verified.marking.clone();
         p.agreement = verified.agreement.clone();
@@ -448,21 +518,7 @@ impl Node {
                 return p;
             }
         };
-        let label = match Label::read(
-            self.policies(),
-            "the object's label",
-            verified.label_xml.as_bytes(),
-        ) {
-            Ok(l) => l,
-            Err(e) => {
-                p.reasons.push(Reason::new(
-                    "translation",
-                    format!("the label cannot be read here: {e}"),
-                ));
-                return p;
-            }
-        };
-        let (permit, reasons) = self.decide(person, &label, p.agreement.as_deref(), held, at);
+        let (permit, reasons) = self.decide(person, label, p.agreement.as_deref(), held, at);
         p.reasons = reasons;
         if !permit {
             return p;
@@ -473,7 +529,32 @@ impl Node {
                 Some(k) => k,
                 None => continue,
             };
-            match accord_tdf::unwrap_share(key, kao, &ei.policy) {
+            let share_key = digest(&[
+                kao.kid.as_bytes(),
+                kao.sid.as_bytes(),
+                kao.key_type.as_bytes(),
+                kao.wrapped_key.as_bytes(),
+                kao.policy_binding.to_string().as_bytes(),
+                ei.policy.as_bytes(),
+            ]);
+            let cached = self
+                .caches
+                .shares
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&share_key).cloned());
+            let unwrapped = match cached {
+                Some(s) => Ok(s),
+                None => accord_tdf::unwrap_share(key, kao, &ei.policy).inspect(|s| {
+                    if let Ok(mut c) = self.caches.shares.lock() {
+                        if c.len() >= MAX_CACHED_SHARES {
+                            c.clear();
+                        }
+                        c.insert(share_key, s.clone());
+                    }
+                }),
+            };
+            match unwrapped {
                 Ok(share) => {
                     if !p.shares.iter().any(|(sid, _)| sid == &kao.sid) {
                         p.shares.push((kao.sid.clone(), share));
