@@ -206,3 +206,273 @@ pub struct WhoAmI {
     /// `active` or `suspended`.
     pub status: String,
 }
+
+/// A request body refused before anything else is looked at: HTTP 400, rule `request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRequest(pub String);
+
+impl std::fmt::Display for BadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadRequest {}
+
+/// A [`RewrapBody`] decoded: the exact request bytes and the signature over them.
+#[derive(Debug, Clone)]
+pub struct SignedRewrap {
+    /// The bytes the signature covers (JSON of a [`RewrapRequest`]).
+    pub request: Vec<u8>,
+    /// The ECDSA P-384 SHA-384 ASN.1 signature.
+    pub signature: Vec<u8>,
+}
+
+/// Parse a `POST /v1/kas/rewrap` body: JSON with exactly `request` and `signature`,
+/// both base64. The signature is checked by the node against the caller's key before
+/// [`parse_rewrap_request`] reads what it covers.
+pub fn parse_rewrap_body(body: &[u8]) -> Result<SignedRewrap, BadRequest> {
+    use base64::Engine;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let outer: RewrapBody =
+        serde_json::from_slice(body).map_err(|e| BadRequest(format!("rewrap body: {e}")))?;
+    let request = b64
+        .decode(&outer.request)
+        .map_err(|_| BadRequest("rewrap body: `request` is not base64".into()))?;
+    let signature = b64
+        .decode(&outer.signature)
+        .map_err(|_| BadRequest("rewrap body: `signature` is not base64".into()))?;
+    Ok(SignedRewrap { request, signature })
+}
+
+/// Parse the signed bytes of a rewrap request and check its shape: 1 to
+/// [`MAX_OBJECTS`] objects, a nonce of 32 bytes in hex. Freshness (time and nonce
+/// reuse) is the node's to check against its clock and database.
+pub fn parse_rewrap_request(bytes: &[u8]) -> Result<RewrapRequest, BadRequest> {
+    let req: RewrapRequest =
+        serde_json::from_slice(bytes).map_err(|e| BadRequest(format!("rewrap request: {e}")))?;
+    if req.objects.is_empty() || req.objects.len() > MAX_OBJECTS {
+        return Err(BadRequest(format!(
+            "a rewrap request holds 1 to {MAX_OBJECTS} objects, not {}",
+            req.objects.len()
+        )));
+    }
+    if req.nonce.len() != 64 || hex::decode(&req.nonce).is_err() {
+        return Err(BadRequest("nonce must be 32 random bytes in hex".into()));
+    }
+    Ok(req)
+}
+
+/// The fresh key a rewrap answer is wrapped to: a `hybrid-p384-mlkem1024` public key
+/// (no classical-only wrapping of a key that protects classified data).
+pub fn rewrap_client_key(req: &RewrapRequest) -> Result<accord_keys::KasPublicKey, BadRequest> {
+    let key = accord_keys::KasPublicKey::from_pem(&req.client_public_key)
+        .map_err(|e| BadRequest(format!("client_public_key: {e}")))?;
+    if key.alg() != accord_keys::KasAlg::HybridP384MlKem1024 {
+        return Err(BadRequest(format!(
+            "client_public_key must be hybrid-p384-mlkem1024, not {}",
+            key.alg().as_str()
+        )));
+    }
+    Ok(key)
+}
+
+/// Parse a `POST /v1/seal/plan` body and check it names exactly one of `marking` and
+/// `label` (whether that label is valid is the policy's to say).
+pub fn parse_seal_plan(body: &[u8]) -> Result<SealPlanRequest, BadRequest> {
+    let req: SealPlanRequest =
+        serde_json::from_slice(body).map_err(|e| BadRequest(format!("request body: {e}")))?;
+    if req.marking.is_some() == req.label.is_some() {
+        return Err(BadRequest(
+            "give exactly one of `marking` and `label`".into(),
+        ));
+    }
+    Ok(req)
+}
+
+/// A [`SignRequest`] checked: the assertions parsed, the aggregate decoded.
+#[derive(Debug, Clone)]
+pub struct CheckedSign {
+    /// The label assertion and, optionally, the marking assertion, in request order.
+    pub assertions: Vec<accord_tdf::manifest::Assertion>,
+    /// Index of the label assertion in `assertions`.
+    pub label: usize,
+    /// The concatenated segment hashes.
+    pub aggregate: Vec<u8>,
+    /// The manifest digest claim.
+    pub manifest_digest: String,
+}
+
+/// Parse a `POST /v1/seal/sign` body: the node signs only the label assertion and the
+/// marking assertion (one label, at most one marking), over a base64 aggregate.
+pub fn parse_sign_request(body: &[u8]) -> Result<CheckedSign, BadRequest> {
+    use accord_tdf::assertion::{LABEL_ID, MARKING_ID};
+    use base64::Engine;
+    let req: SignRequest =
+        serde_json::from_slice(body).map_err(|e| BadRequest(format!("request body: {e}")))?;
+    let assertions: Vec<accord_tdf::manifest::Assertion> = req
+        .assertions
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| BadRequest(format!("assertions: {e}")))?;
+    let label = assertions
+        .iter()
+        .position(|a| a.id == LABEL_ID)
+        .ok_or_else(|| BadRequest("no label assertion to sign".into()))?;
+    let count = |id: &str| assertions.iter().filter(|a| a.id == id).count();
+    if count(LABEL_ID) != 1
+        || count(MARKING_ID) > 1
+        || assertions
+            .iter()
+            .any(|a| a.id != LABEL_ID && a.id != MARKING_ID)
+    {
+        return Err(BadRequest(
+            "only the label and marking assertions are signed by the node (one of each at most)"
+                .into(),
+        ));
+    }
+    let aggregate = base64::engine::general_purpose::STANDARD
+        .decode(&req.aggregate)
+        .map_err(|_| BadRequest("aggregate is not base64".into()))?;
+    Ok(CheckedSign {
+        assertions,
+        label,
+        aggregate,
+        manifest_digest: req.manifest_digest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use serde_json::json;
+
+    fn b64(b: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    fn err<T: std::fmt::Debug>(r: Result<T, BadRequest>) -> String {
+        r.unwrap_err().0
+    }
+
+    #[test]
+    fn rewrap_bodies() {
+        let inner = json!({"nonce": "ab".repeat(32), "issued_at": 1, "client_public_key": "k",
+            "objects": [{}]})
+        .to_string();
+        let body = json!({"request": b64(inner.as_bytes()), "signature": b64(b"sig")}).to_string();
+        let s = parse_rewrap_body(body.as_bytes()).unwrap();
+        assert_eq!(
+            (s.request.as_slice(), s.signature.as_slice()),
+            (inner.as_bytes(), &b"sig"[..])
+        );
+        let r = parse_rewrap_request(&s.request).unwrap();
+        assert_eq!(r.objects.len(), 1);
+        assert!(err(rewrap_client_key(&r)).starts_with("client_public_key: "));
+
+        assert!(err(parse_rewrap_body(b"{")).starts_with("rewrap body: "));
+        assert!(err(parse_rewrap_body(br#"{"request":"!","signature":""}"#))
+            .contains("`request` is not base64"));
+        assert!(err(parse_rewrap_body(br#"{"request":"","signature":"!"}"#))
+            .contains("`signature` is not base64"));
+        assert!(
+            err(parse_rewrap_body(br#"{"request":"","signature":"","x":1}"#))
+                .contains("unknown field")
+        );
+        let with = |nonce: &str, n: usize| {
+            json!({"nonce": nonce, "issued_at": 1, "client_public_key": "k",
+                "objects": vec![json!({}); n]})
+            .to_string()
+        };
+        assert!(
+            err(parse_rewrap_request(with(&"ab".repeat(32), 0).as_bytes()))
+                .contains("1 to 1024 objects, not 0")
+        );
+        assert!(err(parse_rewrap_request(
+            with(&"ab".repeat(32), MAX_OBJECTS + 1).as_bytes()
+        ))
+        .contains("not 1025"));
+        assert!(err(parse_rewrap_request(with("abcd", 1).as_bytes())).contains("nonce"));
+        // 64 characters, not hex; and multi-byte characters that are 64 bytes long.
+        assert!(err(parse_rewrap_request(with(&"zz".repeat(32), 1).as_bytes())).contains("nonce"));
+        assert!(err(parse_rewrap_request(with(&"é".repeat(32), 1).as_bytes())).contains("nonce"));
+    }
+
+    #[test]
+    fn a_classical_client_key_is_refused() {
+        let k = accord_keys::KasPrivateKey::generate(accord_keys::KasAlg::EcP384).unwrap();
+        let r = RewrapRequest {
+            nonce: "ab".repeat(32),
+            issued_at: 1,
+            client_public_key: k.public_key().to_pem(),
+            objects: vec![json!({})],
+        };
+        assert!(err(rewrap_client_key(&r)).contains("must be hybrid-p384-mlkem1024"));
+        let k =
+            accord_keys::KasPrivateKey::generate(accord_keys::KasAlg::HybridP384MlKem1024).unwrap();
+        let r = RewrapRequest {
+            client_public_key: k.public_key().to_pem(),
+            ..r
+        };
+        assert!(rewrap_client_key(&r).is_ok());
+    }
+
+    #[test]
+    fn seal_plan_bodies() {
+        assert!(parse_seal_plan(br#"{"marking":"SECRET"}"#).is_ok());
+        assert!(parse_seal_plan(br#"{"label":"<x/>","agreement":"A"}"#).is_ok());
+        for bad in [
+            &br#"{}"#[..],
+            br#"{"marking":"S","label":"L"}"#,
+            br#"{"marking":null}"#,
+        ] {
+            assert!(err(parse_seal_plan(bad)).contains("exactly one"));
+        }
+        assert!(err(parse_seal_plan(br#"{"marking":"S","colour":1}"#)).contains("unknown field"));
+        assert!(err(parse_seal_plan(b"\xff")).starts_with("request body: "));
+    }
+
+    #[test]
+    fn sign_bodies() {
+        let a = |id: &str| {
+            json!({"id": id, "type": "handling", "scope": "tdo",
+                "statement": {"format": "string", "value": "v"}})
+        };
+        let body = |assertions: Vec<serde_json::Value>, aggregate: &str| {
+            json!({"assertions": assertions, "aggregate": aggregate, "manifest_digest": "d"})
+                .to_string()
+        };
+        let ok = parse_sign_request(
+            body(
+                vec![a("accord-marking"), a("accord-label")],
+                &b64(b"hashes"),
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!((ok.label, ok.aggregate.as_slice()), (1, &b"hashes"[..]));
+        assert!(err(parse_sign_request(
+            body(vec![a("accord-marking")], "").as_bytes()
+        ))
+        .contains("no label assertion"));
+        for bad in [
+            vec![a("accord-label"), a("accord-label")],
+            vec![a("accord-label"), a("accord-marking"), a("accord-marking")],
+            vec![a("accord-label"), a("other")],
+        ] {
+            assert!(err(parse_sign_request(body(bad, "").as_bytes()))
+                .contains("only the label and marking"));
+        }
+        assert!(err(parse_sign_request(
+            body(vec![a("accord-label")], "!").as_bytes()
+        ))
+        .contains("aggregate is not base64"));
+        assert!(err(parse_sign_request(
+            body(vec![json!({"id": 1})], "").as_bytes()
+        ))
+        .starts_with("assertions: "));
+        assert!(err(parse_sign_request(b"[]")).starts_with("request body: "));
+    }
+}
