@@ -244,6 +244,31 @@ impl Client {
         self.released(&ephemeral, resp)
     }
 
+    /// Ask the node to obtain, from partners' KASes, the shares of `manifests` that
+    /// only they hold (objects sealed with `--require`): one answer per object per
+    /// partner party, each share wrapped to a fresh key of this client.
+    pub fn rewrap_partners(
+        &self,
+        manifests: Vec<serde_json::Value>,
+    ) -> Result<Vec<Released>, Error> {
+        let ephemeral = KasPrivateKey::generate(KasAlg::HybridP384MlKem1024)?;
+        let mut nonce = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Crypto("random nonce".into()))?;
+        let req = wire::RewrapRequest {
+            nonce: hex::encode(nonce),
+            issued_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+            client_public_key: ephemeral.public_key().to_pem(),
+            objects: manifests,
+        };
+        let body = self.signed_rewrap_body(&req)?;
+        let answers: Vec<wire::RewrapResponse> = self.post("/v1/kas/rewrap/partners", &body)?;
+        let mut out = Vec::new();
+        for a in answers {
+            out.extend(self.released(&ephemeral, a)?);
+        }
+        Ok(out)
+    }
+
     /// Sign a rewrap request with the credential's key (public for tests that replay
     /// or alter one).
     pub fn signed_rewrap_body(&self, req: &wire::RewrapRequest) -> Result<wire::RewrapBody, Error> {
@@ -396,9 +421,41 @@ pub fn seal<R: std::io::Read + Send, W: std::io::Write>(
     segment_size: u64,
     progress: Option<accord_tdf::Progress<'_>>,
 ) -> Result<SealedThroughNode, Error> {
+    seal_required(client, req, &[], input, output, segment_size, progress)
+}
+
+/// [`seal`] with originator control: the key is split so that every party in
+/// `require` must release its share (each through its own KAS) for the object to open.
+pub fn seal_required<R: std::io::Read + Send, W: std::io::Write>(
+    client: &Client,
+    req: &wire::SealPlanRequest,
+    require: &[String],
+    input: R,
+    output: W,
+    segment_size: u64,
+    progress: Option<accord_tdf::Progress<'_>>,
+) -> Result<SealedThroughNode, Error> {
     let plan = client.seal_plan(req)?;
+    for party in require {
+        if !plan.recipients.iter().any(|r| &r.party == party) {
+            return Err(Error::Refused(format!(
+                "{party} is required but gets no key access for this label under {}: {}",
+                req.agreement
+                    .as_deref()
+                    .unwrap_or("no agreement (use --agreement)"),
+                plan.excluded
+                    .iter()
+                    .map(|r| r.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )));
+        }
+    }
     let mut recipients = Vec::new();
     for r in &plan.recipients {
+        if !require.is_empty() && !require.contains(&r.party) {
+            continue;
+        }
         recipients.push(accord_tdf::Recipient {
             kas: KasPublicKey::from_pem(&r.kas_key)?,
             url: r.url.clone(),
@@ -411,7 +468,7 @@ pub fn seal<R: std::io::Read + Send, W: std::io::Write>(
     };
     let opts = accord_tdf::SealOptions {
         recipients,
-        require: Vec::new(),
+        require: require.to_vec(),
         signer: &signer,
         label: accord_tdf::BoundLabel {
             xml: plan.label_xml.clone(),
@@ -453,12 +510,26 @@ pub fn open<R: std::io::Read + std::io::Seek + Send, W: std::io::Write>(
     input
         .seek(std::io::SeekFrom::Start(0))
         .map_err(|e| Error::Input(format!("rewinding the object: {e}")))?;
-    let mut released = client.rewrap(vec![manifest])?;
-    let r = released
+    let mut released = client.rewrap(vec![manifest.clone()])?;
+    let mut r = released
         .pop()
         .ok_or_else(|| Error::Refused("the node answered no result".into()))?;
     if r.decision != "permit" {
         return Err(Error::Denied(r.reasons));
+    }
+    // Originator control: shares only other parties' KASes hold are asked for through
+    // the node, from each of them.
+    let needed = split_ids(&manifest)?;
+    if needed
+        .iter()
+        .any(|sid| !r.shares.iter().any(|s| &s.sid == sid))
+    {
+        for p in client.rewrap_partners(vec![manifest])? {
+            if p.decision != "permit" {
+                return Err(Error::Denied(p.reasons));
+            }
+            r.shares.extend(p.shares);
+        }
     }
     let trusted = client.trusted_signers()?;
     let opts = accord_tdf::OpenOptions {
@@ -496,4 +567,19 @@ impl<R: std::io::Read> std::io::Read for Counting<R> {
         }
         Ok(n)
     }
+}
+
+/// The split ids of a manifest's key access objects (one per required party).
+fn split_ids(manifest: &serde_json::Value) -> Result<Vec<String>, Error> {
+    let bytes = serde_json::to_vec(manifest).map_err(|e| Error::Input(e.to_string()))?;
+    let m = accord_tdf::Manifest::parse(&bytes)?;
+    let mut sids: Vec<String> = m
+        .encryption_information
+        .key_access
+        .iter()
+        .map(|k| k.sid.clone())
+        .collect();
+    sids.sort();
+    sids.dedup();
+    Ok(sids)
 }

@@ -15,6 +15,7 @@
 //! * [`client`]: seal and open through a node; [`wire`]: the HTTP API's bodies.
 //! * [`partners`]: partner nodes from agreements in force; [`exchange`]: send, deliver,
 //!   receive (outbox, inbox); [`receipt`]: the receiver's signed receipts.
+//! * [`crossborder`]: originator control, a partner's KAS asked for its share.
 //! * [`witnessing`]: each node witnesses its partners' audit logs and has its own
 //!   checkpoints cosigned by theirs.
 //! * [`sandbox`]: two parties' nodes under one agreement (`accord quickstart`, tests).
@@ -24,6 +25,7 @@
 pub mod agreements;
 pub mod client;
 pub mod credential;
+pub mod crossborder;
 pub mod directory;
 mod error;
 pub mod exchange;

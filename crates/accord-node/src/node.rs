@@ -177,6 +177,35 @@ pub(crate) fn convert(reasons: Vec<accord_agreement::Reason>) -> Vec<Reason> {
         .collect()
 }
 
+/// Who a rewrap is for: one of the node's people, or a partner's person vouched for by
+/// the partner's node (cross-border rewrap).
+pub(crate) struct Requester {
+    /// The person's record, or why it could not be read.
+    pub person: Result<PersonRecord, Reason>,
+    /// The party asking on the person's behalf.
+    pub party: String,
+    /// The credential fingerprint (own people).
+    pub credential: Option<String>,
+    /// The partner node that forwarded the request.
+    pub partner: Option<String>,
+}
+
+impl Requester {
+    fn person_id(&self) -> Option<&str> {
+        self.person.as_ref().ok().map(|r| r.id.as_str())
+    }
+}
+
+/// What deciding an object needs besides the object.
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    person: &'a Result<Person, Reason>,
+    requesting: &'a str,
+    held: &'a [Held],
+    trusted: &'a [VerifyingKey],
+    at: Time,
+}
+
 /// The result of deciding one object, before it is logged.
 struct Pending {
     object_id: String,
@@ -342,6 +371,30 @@ impl Node {
         held: &[Held],
         at: Time,
     ) -> (bool, Vec<Reason>) {
+        self.decide_for(person, label, agreement, self.party(), held, at)
+    }
+
+    /// [`Node::decide`] for a person asking through `requesting` (this party, or a
+    /// partner whose node forwarded the request). Without an agreement only the node's
+    /// own people are decided for, nationally.
+    pub(crate) fn decide_for(
+        &self,
+        person: &Person,
+        label: &Label,
+        agreement: Option<&str>,
+        requesting: &str,
+        held: &[Held],
+        at: Time,
+    ) -> (bool, Vec<Reason>) {
+        if agreement.is_none() && requesting != self.party() {
+            return (
+                false,
+                vec![Reason::new(
+                    "agreement-in-force",
+                    format!("the object names no agreement: {requesting}'s people have no access to it at {}", self.party()),
+                )],
+            );
+        }
         match agreement {
             Some(id) => match held.iter().find(|h| h.agreement.body.id == id) {
                 None => (
@@ -359,7 +412,7 @@ impl Node {
                             person,
                             label,
                             agreement: &checked,
-                            requesting_party: self.party(),
+                            requesting_party: requesting,
                             at,
                         },
                     );
@@ -426,11 +479,15 @@ impl Node {
         &self,
         index: usize,
         manifest: &serde_json::Value,
-        person: &Result<Person, Reason>,
-        held: &[Held],
-        trusted: &[VerifyingKey],
-        at: Time,
+        cx: &Context<'_>,
     ) -> Pending {
+        let Context {
+            person,
+            requesting,
+            held,
+            trusted,
+            at,
+        } = *cx;
         let mut p = Pending {
             object_id: format!("object[{index}]"),
             marking: String::new(),
@@ -518,7 +575,8 @@ impl Node {
                 return p;
             }
         };
-        let (permit, reasons) = self.decide(person, label, p.agreement.as_deref(), held, at);
+        let (permit, reasons) =
+            self.decide_for(person, label, p.agreement.as_deref(), requesting, held, at);
         p.reasons = reasons;
         if !permit {
             return p;
@@ -626,6 +684,133 @@ impl Node {
                 return Err(r);
             }
         };
+        let (req, client_key) = self.checked_rewrap_request(&caller, body).await?;
+        let who = Requester {
+            person: Ok(caller.record.clone()),
+            party: self.party().to_string(),
+            credential: Some(caller.fingerprint.clone()),
+            partner: None,
+        };
+        self.release(who, req.objects, &client_key, &req.nonce)
+            .await
+    }
+
+    /// Decide each object for `who`, make every decision durable in the audit log, then
+    /// release the permitted shares sealed under a session key wrapped to `client_key`.
+    pub(crate) async fn release(
+        self: &Arc<Self>,
+        who: Requester,
+        objects: Vec<serde_json::Value>,
+        client_key: &KasPublicKey,
+        nonce: &str,
+    ) -> Result<wire::RewrapResponse, Refusal> {
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let at = (self.clock)();
+
+        // The decisions: CPU work, on the blocking pool, objects in parallel.
+        let node = self.clone();
+        let record = who.person.clone();
+        let requesting = who.party.clone();
+        let held2 = held.clone();
+        let pending: Vec<Pending> = tokio::task::spawn_blocking(move || {
+            let trusted: Vec<VerifyingKey> = node
+                .trusted_signers(&held2)
+                .into_iter()
+                .map(|(_, k)| k)
+                .collect();
+            let person = record.and_then(|r| node.person(&r));
+            objects
+                .par_iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    node.decide_object(
+                        i,
+                        m,
+                        &Context {
+                            person: &person,
+                            requesting: &requesting,
+                            held: &held2,
+                            trusted: &trusted,
+                            at,
+                        },
+                    )
+                })
+                .collect()
+        })
+        .await
+        .map_err(Refusal::internal)?;
+
+        // Durable first.
+        let time = at.to_string();
+        let entries: Vec<Vec<u8>> = pending
+            .iter()
+            .map(|p| {
+                AuditEntry {
+                    kind: "rewrap",
+                    time: time.clone(),
+                    party: self.party(),
+                    person: who.person_id(),
+                    credential: who.credential.as_deref(),
+                    decision: if p.permit { "permit" } else { "deny" },
+                    object: Some(&p.object_id),
+                    marking: (!p.marking.is_empty()).then_some(p.marking.as_str()),
+                    agreement: p.agreement.as_deref(),
+                    request: Some(nonce),
+                    partner: who.partner.as_deref(),
+                    reasons: &p.reasons,
+                }
+                .bytes()
+            })
+            .collect();
+        let range = self.log_entries(entries).await?;
+
+        // Then release: one session key wrapped to the client, each share sealed under it.
+        let session = Zeroizing::new({
+            let mut k = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut k).map_err(|_| Refusal::internal("random"))?;
+            k
+        });
+        let wrapped =
+            accord_tdf::keyaccess::wrap(client_key, &session[..]).map_err(Refusal::internal)?;
+        let mut results = Vec::with_capacity(pending.len());
+        for (i, p) in pending.into_iter().enumerate() {
+            let mut shares = Vec::new();
+            for (sid, share) in &p.shares {
+                shares.push(wire::ReleasedShare {
+                    sid: sid.clone(),
+                    share: B64.encode(
+                        seal_share(&session[..], &p.object_id, sid, share)
+                            .map_err(Refusal::internal)?,
+                    ),
+                });
+            }
+            results.push(wire::ObjectResult {
+                object_id: p.object_id,
+                decision: if p.permit { "permit" } else { "deny" }.into(),
+                reasons: p.reasons,
+                log_index: range.start + i as u64,
+                marking: p.marking,
+                shares,
+            });
+        }
+        Ok(wire::RewrapResponse {
+            party: self.party().to_string(),
+            session_key: wire::WrappedKey {
+                key_type: wrapped.key_type.into(),
+                wrapped_key: wrapped.wrapped_key,
+            },
+            results,
+        })
+    }
+
+    /// Check a person's signed rewrap request: signature by the credential's key, sizes,
+    /// freshness (issued within the skew), a nonce never used before, a hybrid client
+    /// key. Refusals that matter for security are logged.
+    pub(crate) async fn checked_rewrap_request(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<(wire::RewrapRequest, KasPublicKey), Refusal> {
         let outer: wire::RewrapBody = serde_json::from_slice(body)
             .map_err(|e| Refusal::new(400, "request", format!("rewrap body: {e}")))?;
         let req_bytes = B64
@@ -644,7 +829,7 @@ impl Node {
                 "request",
                 "the rewrap request's signature does not verify with the credential's key",
             );
-            self.log_refusal("rewrap", Some(&caller), None, None, &r)
+            self.log_refusal("rewrap", Some(caller), None, None, &r)
                 .await;
             return Err(r);
         }
@@ -679,7 +864,7 @@ impl Node {
                     wire::MAX_SKEW_SECS
                 ),
             );
-            self.log_refusal("rewrap", Some(&caller), None, Some(&req.nonce), &r)
+            self.log_refusal("rewrap", Some(caller), None, Some(&req.nonce), &r)
                 .await;
             return Err(r);
         }
@@ -697,7 +882,7 @@ impl Node {
                     &req.nonce[..16]
                 ),
             );
-            self.log_refusal("rewrap", Some(&caller), None, Some(&req.nonce), &r)
+            self.log_refusal("rewrap", Some(caller), None, Some(&req.nonce), &r)
                 .await;
             return Err(r);
         }
@@ -713,91 +898,7 @@ impl Node {
                 ),
             ));
         }
-        let held = self.agreements().await.map_err(Refusal::internal)?;
-        let at = (self.clock)();
-
-        // The decisions: CPU work, on the blocking pool, objects in parallel.
-        let node = self.clone();
-        let record = caller.record.clone();
-        let objects = req.objects;
-        let held2 = held.clone();
-        let pending: Vec<Pending> = tokio::task::spawn_blocking(move || {
-            let trusted: Vec<VerifyingKey> = node
-                .trusted_signers(&held2)
-                .into_iter()
-                .map(|(_, k)| k)
-                .collect();
-            let person = node.person(&record);
-            objects
-                .par_iter()
-                .enumerate()
-                .map(|(i, m)| node.decide_object(i, m, &person, &held2, &trusted, at))
-                .collect()
-        })
-        .await
-        .map_err(Refusal::internal)?;
-
-        // Durable first.
-        let time = at.to_string();
-        let entries: Vec<Vec<u8>> = pending
-            .iter()
-            .map(|p| {
-                AuditEntry {
-                    kind: "rewrap",
-                    time: time.clone(),
-                    party: self.party(),
-                    person: Some(&caller.record.id),
-                    credential: Some(&caller.fingerprint),
-                    decision: if p.permit { "permit" } else { "deny" },
-                    object: Some(&p.object_id),
-                    marking: (!p.marking.is_empty()).then_some(p.marking.as_str()),
-                    agreement: p.agreement.as_deref(),
-                    request: Some(&req.nonce),
-                    partner: None,
-                    reasons: &p.reasons,
-                }
-                .bytes()
-            })
-            .collect();
-        let range = self.log_entries(entries).await?;
-
-        // Then release: one session key wrapped to the client, each share sealed under it.
-        let session = Zeroizing::new({
-            let mut k = [0u8; 32];
-            aws_lc_rs::rand::fill(&mut k).map_err(|_| Refusal::internal("random"))?;
-            k
-        });
-        let wrapped =
-            accord_tdf::keyaccess::wrap(&client_key, &session[..]).map_err(Refusal::internal)?;
-        let mut results = Vec::with_capacity(pending.len());
-        for (i, p) in pending.into_iter().enumerate() {
-            let mut shares = Vec::new();
-            for (sid, share) in &p.shares {
-                shares.push(wire::ReleasedShare {
-                    sid: sid.clone(),
-                    share: B64.encode(
-                        seal_share(&session[..], &p.object_id, sid, share)
-                            .map_err(Refusal::internal)?,
-                    ),
-                });
-            }
-            results.push(wire::ObjectResult {
-                object_id: p.object_id,
-                decision: if p.permit { "permit" } else { "deny" }.into(),
-                reasons: p.reasons,
-                log_index: range.start + i as u64,
-                marking: p.marking,
-                shares,
-            });
-        }
-        Ok(wire::RewrapResponse {
-            party: self.party().to_string(),
-            session_key: wire::WrappedKey {
-                key_type: wrapped.key_type.into(),
-                wrapped_key: wrapped.wrapped_key,
-            },
-            results,
-        })
+        Ok((req, client_key))
     }
 
     fn national_label(

@@ -118,6 +118,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/whoami"),
     ("GET", "/v1/trust"),
     ("POST", "/v1/kas/rewrap"),
+    ("POST", "/v1/kas/rewrap/partners"),
+    ("POST", "/v1/fed/kas/rewrap"),
     ("POST", "/v1/seal/plan"),
     ("POST", "/v1/seal/sign"),
     ("PUT", "/v1/outbox/{to}/{id}"),
@@ -178,6 +180,22 @@ pub fn router(node: Arc<Node>) -> Router {
             post(
                 |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
                     answer(n.rewrap(&p, &b).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/kas/rewrap/partners",
+            post(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
+                    answer(n.rewrap_partners(&p, &b).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/fed/kas/rewrap",
+            post(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
+                    answer(n.partner_rewrap(&p, &b).await)
                 },
             ),
         )

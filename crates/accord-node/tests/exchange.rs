@@ -479,3 +479,78 @@ fn the_receiver_refuses_with_reasons() {
         ]
     );
 }
+
+#[test]
+fn originator_control_needs_both_kases() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox(&rt, tmp.path());
+    let pak = start(&rt, &sb.pak, fast());
+    let usa = start(&rt, &sb.usa, fast());
+    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let mut tdf = Vec::new();
+    client::seal_required(
+        &officer,
+        &wire::SealPlanRequest {
+            marking: Some("SECRET//REL TO USA, PAK//SCOPE OPERATIONS".into()),
+            label: None,
+            agreement: Some(sandbox::AGREEMENT_ID.into()),
+        },
+        &["PAK".into(), "USA".into()],
+        &b"originator-controlled"[..],
+        &mut tdf,
+        1 << 20,
+        None,
+    )
+    .unwrap();
+    let manifest = client::read_manifest(&mut std::io::Cursor::new(&tdf)).unwrap();
+    let mut sids: Vec<&str> = manifest["encryptionInformation"]["keyAccess"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["sid"].as_str().unwrap())
+        .collect();
+    sids.sort();
+    assert_eq!(sids, ["PAK", "USA"]);
+    let open = |c: &Client| {
+        let mut out = Vec::new();
+        client::open(
+            c,
+            &mut std::io::Cursor::new(tdf.clone()),
+            &mut out,
+            None,
+            None,
+        )
+        .map(|_| out)
+    };
+
+    // The US officer opens: USA releases its share, PAK's KAS its own, asked by USA.
+    let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    assert_eq!(open(&us).unwrap(), b"originator-controlled");
+    // And the PAK officer: the USA KAS is asked the other way.
+    assert_eq!(open(&officer).unwrap(), b"originator-controlled");
+    // The clerk is refused (by USA, before PAK is asked).
+    let clerk = Client::new(sb.credential("usa-clerk").unwrap()).unwrap();
+    match open(&clerk) {
+        Err(accord_node::Error::Denied(r)) => assert!(r.iter().any(|r| r.rule == "clearance")),
+        other => panic!("clerk: {other:?}"),
+    }
+    // With PAK's node down, USA alone cannot open it.
+    rt.block_on(pak.stop()).unwrap();
+    let e = open(&us).unwrap_err().to_string();
+    assert!(e.contains("PAK's KAS cannot be reached"), "{e}");
+    rt.block_on(usa.stop()).unwrap();
+
+    // PAK's log holds its decision for the US officer, asked through the USA node.
+    let pak_log = entries(&sb.pak);
+    let fwd = pak_log
+        .iter()
+        .find(|e| e["kind"] == "rewrap" && e["person"] == "usa-officer")
+        .expect("PAK logged the cross-border rewrap");
+    assert_eq!(fwd["decision"], "permit");
+    assert_eq!(fwd["partner"], "USA");
+    let usa_log = entries(&sb.usa);
+    assert!(usa_log
+        .iter()
+        .any(|e| e["kind"] == "rewrap" && e["person"] == "pak-officer" && e["partner"] == "PAK"));
+}

@@ -1190,6 +1190,52 @@ fn exchange_operations(c: &Checker) {
         401
     );
 
+    // Cross-border rewrap: the US officer asks USA for the shares PAK's KAS holds; USA
+    // forwards to PAK (node to node) and returns PAK's answer.
+    let manifest = client::read_manifest(&mut std::io::Cursor::new(&tdf)).unwrap();
+    let us_client = Client::new(cred("usa-officer")).unwrap();
+    let nonce = |b: u8| hex::encode([b; 32]);
+    let post_json = |h: &Http, template: &str, body: &Value| {
+        let r = h.call("POST", template, Some(body.to_string().into_bytes()));
+        c.check("POST", template, &r);
+        r
+    };
+    let t = "/v1/kas/rewrap/partners";
+    let (req, body) = rewrap_body(&us_client, vec![manifest.clone()], &nonce(0x51));
+    c.check_request("POST", t, &body);
+    let _ = req;
+    let r = post_json(&us_officer, t, &body);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let answers = r.json();
+    assert_eq!(answers.as_array().unwrap().len(), 1);
+    assert_eq!(answers[0]["party"], "PAK");
+    assert_eq!(answers[0]["results"][0]["decision"], "permit");
+    assert_eq!(post_json(&us_officer, t, &json!({})).status, 400);
+    assert_eq!(post_json(&anonymous_usa, t, &body).status, 401);
+
+    // The same, as PAK's node asking USA's KAS for one of PAK's people.
+    let t = "/v1/fed/kas/rewrap";
+    let eph =
+        accord_keys::KasPrivateKey::generate(accord_keys::KasAlg::HybridP384MlKem1024).unwrap();
+    let fed_req = json!({
+        "person": {"id": "pak-officer", "name": "Major Ayesha Khan", "party": "PAK",
+                   "nationality": "PAK",
+                   "clearance": r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"], "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#,
+                   "scopes": ["EXERCISES"], "status": "active"},
+        "nonce": nonce(0x52),
+        "client_public_key": eph.public_key().to_pem(),
+        "objects": [manifest],
+    });
+    c.check_request("POST", t, &fed_req);
+    let r = post_json(&pak_node, t, &fed_req);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["results"][0]["decision"], "permit");
+    // Replayed: refused.
+    assert_eq!(post_json(&pak_node, t, &fed_req).status, 403);
+    assert_eq!(post_json(&pak_node, t, &json!({"person": 1})).status, 400);
+    // A person is not a partner node.
+    assert_eq!(post_json(&us_officer, t, &fed_req).status, 403);
+
     rt.block_on(pak.stop()).unwrap();
     rt.block_on(usa.stop()).unwrap();
 }

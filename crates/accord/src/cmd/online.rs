@@ -54,9 +54,15 @@ pub(crate) fn seal(args: &SealArgs, cred: &Path, out: &Output) -> Result<Code> {
         }
     };
     let mut sink = Sink::new(&args.output)?;
-    let result = client::seal(
+    let require: Vec<String> = args
+        .require
+        .iter()
+        .map(|p| p.to_ascii_uppercase())
+        .collect();
+    let result = client::seal_required(
         &client,
         &req,
+        &require,
         input,
         sink.writer(),
         args.segment_size,

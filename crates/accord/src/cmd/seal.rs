@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 --kas-pub takes a kas.pub (its party is read from a party.json beside it), PARTY=kas.pub, or a party.json.\n\
 Without --require one key share is wrapped for every KAS (any may release it); with --require\n\
 each named party gets its own share (all must release).\n\
-Through your node (it checks the label against your clearance and signs it):\n  accord seal --credential pak-officer.credential --label \"SECRET//REL TO USA, PAK//SCOPE EXERCISES\" \\\n      --agreement CISMOA-2026 report.pdf -o report.tdf\n\n\
+Through your node (it checks the label against your clearance and signs it):\n  accord seal --credential pak-officer.credential --label \"SECRET//REL TO USA, PAK//SCOPE EXERCISES\" \\\n      --agreement CISMOA-2026 report.pdf -o report.tdf\n\
+With originator control (every required party's KAS must release its share):\n  accord seal --credential pak-officer.credential --label \"SECRET//REL TO USA, PAK//SCOPE OPERATIONS\" \\\n      --agreement CISMOA-2026 --require PAK,USA plan.pdf -o plan.tdf\n\n\
 Exit codes: 0 ok, 2 usage or input error, 3 the node refused (reasons printed)."
 )]
 pub struct SealArgs {

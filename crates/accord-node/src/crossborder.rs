@@ -1,0 +1,268 @@
+//! Cross-border rewrap: originator control for objects sealed with `--require`.
+//!
+//! An object sealed with `--require PAK,USA` splits its key into one share per party,
+//! each wrapped only to that party's KAS: no single party can open it. When a US
+//! officer opens it, the USA node releases the USA share, and asks the PAK node's KAS
+//! over node-to-node mutual TLS (pins from the agreement) for the PAK share on the
+//! officer's behalf. The PAK KAS decides under the same agreement, for that person as
+//! the USA node vouches for them (a node vouches only for its own people: the person's
+//! party must be the calling node's party), logs its decision in the PAK audit log, and
+//! wraps the share to the officer's own ephemeral key: the USA node forwards it but
+//! cannot read it, so it never holds both shares.
+
+use crate::node::{Caller, Node, Peer, Refusal, Requester};
+use crate::partners;
+use crate::store::PersonRecord;
+use crate::wire::{self, Reason};
+use accord_keys::KasPublicKey;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A person as their own node vouches for them to a partner's KAS.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VouchedPerson {
+    /// Identifier at their node.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Their party (must be the calling node's).
+    pub party: String,
+    /// Nationality.
+    pub nationality: String,
+    /// Clearance JSON, under their party's national policy.
+    pub clearance: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// `active` or `suspended`.
+    pub status: String,
+}
+
+/// `POST /v1/fed/kas/rewrap`: node to node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerRewrapRequest {
+    /// The person, vouched for by the calling node.
+    pub person: VouchedPerson,
+    /// The person's request nonce (hex), accepted once per person.
+    pub nonce: String,
+    /// The person's ephemeral hybrid public key (PEM): the share is wrapped to it.
+    pub client_public_key: String,
+    /// The manifests.
+    pub objects: Vec<serde_json::Value>,
+}
+
+/// The object's key access objects that belong to another party's KAS, by party.
+fn partner_objects(
+    node: &Node,
+    held: &[crate::agreements::Held],
+    objects: &[serde_json::Value],
+) -> BTreeMap<String, Vec<serde_json::Value>> {
+    let mut by_party: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for m in objects {
+        let Ok(bytes) = serde_json::to_vec(m) else {
+            continue;
+        };
+        let Ok(manifest) = accord_tdf::Manifest::parse(&bytes) else {
+            continue;
+        };
+        let Ok(policy) = manifest.policy_object() else {
+            continue;
+        };
+        let Some(agreement) = accord_tdf::agreement_of(&policy) else {
+            continue;
+        };
+        let Some(h) = held.iter().find(|h| h.agreement.body.id == agreement) else {
+            continue;
+        };
+        for p in &h.agreement.body.parties {
+            if p.code == node.party() {
+                continue;
+            }
+            let Some(n) = &p.node else { continue };
+            let theirs = manifest
+                .encryption_information
+                .key_access
+                .iter()
+                .any(|k| n.kas_keys.iter().any(|x| x.kid == k.kid));
+            if theirs {
+                by_party.entry(p.code.clone()).or_default().push(m.clone());
+            }
+        }
+    }
+    by_party
+}
+
+impl Node {
+    /// `POST /v1/kas/rewrap/partners`: a person's signed rewrap request (as for
+    /// `/v1/kas/rewrap`) for the shares other parties' KASes hold; the node forwards
+    /// it to each partner and returns their answers, each wrapped to the person's key.
+    pub async fn rewrap_partners(
+        self: &Arc<Self>,
+        peer: &Peer,
+        body: &[u8],
+    ) -> Result<Vec<wire::RewrapResponse>, Refusal> {
+        let caller: Caller = self.authenticate(peer).await?;
+        let (req, _) = self.checked_rewrap_request(&caller, body).await?;
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let at = (self.clock)();
+        let by_party = partner_objects(self, &held, &req.objects);
+        let in_force = partners::in_force(&held, self.party(), at);
+        let r = &caller.record;
+        let person = VouchedPerson {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            party: r.party.clone(),
+            nationality: r.nationality.clone(),
+            clearance: r.clearance.clone(),
+            scopes: r.scopes.clone(),
+            status: r.status.clone(),
+        };
+        let mut answers = Vec::new();
+        for (party, objects) in by_party {
+            let Some(partner) = in_force.iter().find(|p| p.code == party) else {
+                return Err(Refusal::new(
+                    403,
+                    "agreement-in-force",
+                    format!("no agreement in force with {party}: its KAS cannot be asked"),
+                ));
+            };
+            let client = self
+                .partner_clients
+                .get(&self.home, partner)
+                .map_err(Refusal::internal)?;
+            let url = format!("{}/v1/fed/kas/rewrap", partner.url);
+            let fwd = PartnerRewrapRequest {
+                person: person.clone(),
+                nonce: req.nonce.clone(),
+                client_public_key: req.client_public_key.clone(),
+                objects,
+            };
+            let bytes = serde_json::to_vec(&fwd).map_err(Refusal::internal)?;
+            let resp = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(bytes)
+                .send()
+                .await
+                .map_err(|e| {
+                    Refusal::new(
+                        502,
+                        "key-access",
+                        format!(
+                            "{party}'s KAS cannot be reached: {}",
+                            crate::client::describe(&e)
+                        ),
+                    )
+                })?;
+            let status = resp.status();
+            let bytes = resp.bytes().await.map_err(Refusal::internal)?;
+            if !status.is_success() {
+                let p: Option<wire::Problem> = serde_json::from_slice(&bytes).ok();
+                return Err(Refusal {
+                    status: if status.as_u16() == 403 { 403 } else { 502 },
+                    error: format!(
+                        "{party}'s KAS refused ({status}): {}",
+                        p.as_ref().map(|p| p.error.as_str()).unwrap_or("")
+                    ),
+                    reasons: p.map(|p| p.reasons).unwrap_or_default(),
+                });
+            }
+            let answer: wire::RewrapResponse = serde_json::from_slice(&bytes).map_err(|e| {
+                Refusal::new(502, "key-access", format!("{party}'s KAS answered: {e}"))
+            })?;
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
+    /// `POST /v1/fed/kas/rewrap`: a partner node asks this KAS on behalf of one of its
+    /// people; decided under the agreement, logged, released to the person's key.
+    pub async fn partner_rewrap(
+        self: &Arc<Self>,
+        peer: &Peer,
+        body: &[u8],
+    ) -> Result<wire::RewrapResponse, Refusal> {
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let partner = partners::recognise(
+            &held,
+            self.party(),
+            (self.clock)(),
+            peer.cert.as_deref().map(|c| c.as_slice()),
+        )?;
+        let req: PartnerRewrapRequest = serde_json::from_slice(body)
+            .map_err(|e| Refusal::new(400, "request", format!("partner rewrap body: {e}")))?;
+        if req.objects.is_empty() || req.objects.len() > wire::MAX_OBJECTS {
+            return Err(Refusal::new(
+                400,
+                "request",
+                format!(
+                    "1 to {} objects, not {}",
+                    wire::MAX_OBJECTS,
+                    req.objects.len()
+                ),
+            ));
+        }
+        if req.nonce.len() != 64 || hex::decode(&req.nonce).is_err() {
+            return Err(Refusal::new(
+                400,
+                "request",
+                "nonce must be 32 random bytes in hex",
+            ));
+        }
+        let client_key = KasPublicKey::from_pem(&req.client_public_key)
+            .map_err(|e| Refusal::new(400, "request", format!("client_public_key: {e}")))?;
+        let p = req.person;
+        let person = if p.party != partner.code {
+            Err(Reason::new(
+                "person-party",
+                format!(
+                    "the {} node vouched for {} of {}: a node vouches only for its own people",
+                    partner.code, p.id, p.party
+                ),
+            ))
+        } else {
+            Ok(PersonRecord {
+                id: p.id,
+                name: p.name,
+                party: p.party,
+                nationality: p.nationality,
+                clearance: p.clearance,
+                scopes: p.scopes,
+                status: p.status,
+            })
+        };
+        let fresh = self
+            .store
+            .use_nonce(
+                &req.nonce,
+                &format!(
+                    "{}:{}",
+                    partner.code,
+                    person.as_ref().map(|r| r.id.as_str()).unwrap_or("?")
+                ),
+                crate::store::unix_now(),
+            )
+            .await
+            .map_err(Refusal::internal)?;
+        if !fresh {
+            return Err(Refusal::new(
+                403,
+                "request",
+                format!(
+                    "replayed rewrap request: nonce {}… was already used",
+                    &req.nonce[..16]
+                ),
+            ));
+        }
+        let who = Requester {
+            person,
+            party: partner.code.clone(),
+            credential: None,
+            partner: Some(partner.code.clone()),
+        };
+        self.release(who, req.objects, &client_key, &req.nonce)
+            .await
+    }
+}
