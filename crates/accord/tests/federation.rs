@@ -178,7 +178,11 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("[clearance]"));
 
     // Already sent: the quickstart's document and the brief.
-    let before = Client::new(pak_officer.clone()).unwrap().outbox().unwrap().len();
+    let before = Client::new(pak_officer.clone())
+        .unwrap()
+        .outbox()
+        .unwrap()
+        .len();
     assert_eq!(before, 2);
     let total = before + 200;
 
