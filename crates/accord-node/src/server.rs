@@ -115,6 +115,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/v1/party"),
     ("POST", "/v1/noop"),
+    ("PUT", "/v1/noop"),
     ("GET", "/v1/whoami"),
     ("GET", "/v1/trust"),
     ("POST", "/v1/kas/rewrap"),
@@ -280,6 +281,19 @@ pub fn router(node: Arc<Node>) -> Router {
         )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY))
         // Sealed objects stream to disk with their own bound (exchange::MAX_OBJECT).
+        // The floor for large uploads (benchmarks): streams and drops any body.
+        .route(
+            "/v1/noop",
+            put(|body: Body| async move {
+                let mut stream = body.into_data_stream();
+                while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+                    if chunk.is_err() {
+                        return StatusCode::BAD_REQUEST;
+                    }
+                }
+                StatusCode::NO_CONTENT
+            }),
+        )
         .route(
             "/v1/outbox/{to}/{id}",
             put(

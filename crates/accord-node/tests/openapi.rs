@@ -757,6 +757,14 @@ fn every_operation_answers_as_documented() {
         serde_json::to_value(&home.party).unwrap(),
         "/v1/party is party.json"
     );
+    let r = anonymous.call_as(
+        "PUT",
+        "/v1/noop",
+        Some(vec![7u8; wire::MAX_BODY + 1]),
+        "application/octet-stream",
+    );
+    c.check("PUT", "/v1/noop", &r);
+    assert_eq!(r.status, 204);
     let r = anonymous.call("POST", "/v1/noop", Some(b"anything".to_vec()));
     c.check("POST", "/v1/noop", &r);
     assert_eq!(r.status, 204);
