@@ -219,6 +219,17 @@ impl std::fmt::Display for BadRequest {
 
 impl std::error::Error for BadRequest {}
 
+impl From<BadRequest> for crate::node::Refusal {
+    /// 400 with the rule `request`, so that a handler can use `?` on the parsers below.
+    fn from(e: BadRequest) -> Self {
+        crate::node::Refusal {
+            status: 400,
+            error: e.0.clone(),
+            reasons: vec![Reason::new("request", e.0)],
+        }
+    }
+}
+
 /// A [`RewrapBody`] decoded: the exact request bytes and the signature over them.
 #[derive(Debug, Clone)]
 pub struct SignedRewrap {
@@ -417,6 +428,13 @@ mod tests {
             ..r
         };
         assert!(rewrap_client_key(&r).is_ok());
+    }
+
+    #[test]
+    fn a_bad_request_is_a_400_refusal_with_the_rule_request() {
+        let r: crate::node::Refusal = parse_seal_plan(b"{}").unwrap_err().into();
+        assert_eq!((r.status, r.reasons[0].rule.as_str()), (400, "request"));
+        assert_eq!(r.error, r.reasons[0].text);
     }
 
     #[test]
