@@ -11,7 +11,6 @@ use accord_agreement::{Person, PersonStatus, Scope, Time};
 use accord_keys::{KasPrivateKey, KasPublicKey, SigningKey, VerifyingKey};
 use accord_log::Appender;
 use accord_spif::{Clearance, Label, PolicySet};
-use accord_tdf::manifest::Assertion;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use rayon::prelude::*;
@@ -811,14 +810,9 @@ impl Node {
         caller: &Caller,
         body: &[u8],
     ) -> Result<(wire::RewrapRequest, KasPublicKey), Refusal> {
-        let outer: wire::RewrapBody = serde_json::from_slice(body)
-            .map_err(|e| Refusal::new(400, "request", format!("rewrap body: {e}")))?;
-        let req_bytes = B64
-            .decode(&outer.request)
-            .map_err(|_| Refusal::new(400, "request", "rewrap body: `request` is not base64"))?;
-        let sig = B64
-            .decode(&outer.signature)
-            .map_err(|_| Refusal::new(400, "request", "rewrap body: `signature` is not base64"))?;
+        // The same parsers the fuzz target `node_request` drives.
+        let signed = wire::parse_rewrap_body(body)?;
+        let (req_bytes, sig) = (signed.request, signed.signature);
         let pk = aws_lc_rs::signature::UnparsedPublicKey::new(
             &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1,
             &caller.ec_point,
@@ -833,26 +827,7 @@ impl Node {
                 .await;
             return Err(r);
         }
-        let req: wire::RewrapRequest = serde_json::from_slice(&req_bytes)
-            .map_err(|e| Refusal::new(400, "request", format!("rewrap request: {e}")))?;
-        if req.objects.is_empty() || req.objects.len() > wire::MAX_OBJECTS {
-            return Err(Refusal::new(
-                400,
-                "request",
-                format!(
-                    "a rewrap request holds 1 to {} objects, not {}",
-                    wire::MAX_OBJECTS,
-                    req.objects.len()
-                ),
-            ));
-        }
-        if req.nonce.len() != 64 || hex::decode(&req.nonce).is_err() {
-            return Err(Refusal::new(
-                400,
-                "request",
-                "nonce must be 32 random bytes in hex",
-            ));
-        }
+        let req = wire::parse_rewrap_request(&req_bytes)?;
         let now = crate::store::unix_now();
         if (req.issued_at - now).abs() > wire::MAX_SKEW_SECS {
             let r = Refusal::new(
@@ -886,18 +861,7 @@ impl Node {
                 .await;
             return Err(r);
         }
-        let client_key = KasPublicKey::from_pem(&req.client_public_key)
-            .map_err(|e| Refusal::new(400, "request", format!("client_public_key: {e}")))?;
-        if client_key.alg() != accord_keys::KasAlg::HybridP384MlKem1024 {
-            return Err(Refusal::new(
-                400,
-                "request",
-                format!(
-                    "client_public_key must be hybrid-p384-mlkem1024, not {}",
-                    client_key.alg().as_str()
-                ),
-            ));
-        }
+        let client_key = wire::rewrap_client_key(&req)?;
         Ok((req, client_key))
     }
 
@@ -1050,30 +1014,16 @@ impl Node {
     pub async fn seal_sign(
         &self,
         peer: &Peer,
-        req: &wire::SignRequest,
+        req: wire::CheckedSign,
     ) -> Result<wire::SignResponse, Refusal> {
         let caller = self.authenticate(peer).await?;
-        let mut assertions: Vec<Assertion> = req
-            .assertions
-            .iter()
-            .map(|v| serde_json::from_value(v.clone()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| Refusal::new(400, "request", format!("assertions: {e}")))?;
-        let label_a = assertions
-            .iter()
-            .find(|a| a.id == accord_tdf::assertion::LABEL_ID)
-            .ok_or_else(|| Refusal::new(400, "request", "no label assertion to sign"))?;
-        if assertions.len() > 2
-            || assertions.iter().any(|a| {
-                a.id != accord_tdf::assertion::LABEL_ID && a.id != accord_tdf::assertion::MARKING_ID
-            })
-        {
-            return Err(Refusal::new(
-                400,
-                "request",
-                "only the label and marking assertions are signed by the node",
-            ));
-        }
+        let wire::CheckedSign {
+            mut assertions,
+            label: label_index,
+            aggregate,
+            manifest_digest,
+        } = req;
+        let label_a = &assertions[label_index];
         let label = self.national_label(Some(&label_a.statement.value), None)?;
         let national = self
             .policies()
@@ -1111,7 +1061,7 @@ impl Node {
             object: None,
             marking: Some(&marking),
             agreement: None,
-            request: Some(&req.manifest_digest),
+            request: Some(&manifest_digest),
             partner: None,
             reasons: &reasons,
         };
@@ -1123,11 +1073,8 @@ impl Node {
                 reasons,
             });
         }
-        let aggregate = B64
-            .decode(&req.aggregate)
-            .map_err(|_| Refusal::new(400, "request", "aggregate is not base64"))?;
         for a in assertions.iter_mut() {
-            accord_tdf::assertion::sign(a, &aggregate, &req.manifest_digest, &self.signing)
+            accord_tdf::assertion::sign(a, &aggregate, &manifest_digest, &self.signing)
                 .map_err(Refusal::internal)?;
         }
         Ok(wire::SignResponse {

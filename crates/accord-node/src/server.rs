@@ -99,14 +99,6 @@ fn answer<T: serde::Serialize>(r: Result<T, Refusal>) -> Response {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    serde_json::from_slice(body).map_err(|e| Refusal {
-        status: 400,
-        error: format!("request body: {e}"),
-        reasons: vec![],
-    })
-}
-
 /// Every (method, path) [`router`] serves, paths written as in `docs/node-api.yaml`
 /// (the `/log/` routes come from `accord_log::http::log_router`). `tests/openapi.rs`
 /// checks this list against the `.route(` calls below, the running server and the
@@ -204,9 +196,9 @@ pub fn router(node: Arc<Node>) -> Router {
             "/v1/seal/plan",
             post(
                 |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
-                    match parse::<wire::SealPlanRequest>(&b) {
+                    match wire::parse_seal_plan(&b) {
                         Ok(r) => answer(n.seal_plan(&p, &r).await),
-                        Err(e) => refusal(e),
+                        Err(e) => refusal(e.into()),
                     }
                 },
             ),
@@ -215,9 +207,9 @@ pub fn router(node: Arc<Node>) -> Router {
             "/v1/seal/sign",
             post(
                 |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
-                    match parse::<wire::SignRequest>(&b) {
-                        Ok(r) => answer(n.seal_sign(&p, &r).await),
-                        Err(e) => refusal(e),
+                    match wire::parse_sign_request(&b) {
+                        Ok(r) => answer(n.seal_sign(&p, r).await),
+                        Err(e) => refusal(e.into()),
                     }
                 },
             ),
