@@ -58,7 +58,7 @@ fn wait_delivered(c: &Client, n: usize) -> Instant {
         if done >= n {
             return Instant::now();
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -150,9 +150,12 @@ fn main() {
     let size = std::fs::metadata(&big).unwrap().len();
     let t1 = Instant::now();
     c.send("USA", &big, None).unwrap();
+    let upload_secs = t1.elapsed().as_secs_f64();
     wait_delivered(&c, objects + 1);
     let send_secs = t1.elapsed().as_secs_f64();
     let mbs = size as f64 / 1e6 / send_secs;
+    let deliver_secs = send_secs - upload_secs;
+    let node_mbs = size as f64 / 1e6 / deliver_secs;
 
     // curl: the same file over TLS to the USA node's streaming no-op endpoint.
     let url = format!("https://127.0.0.1:{}/v1/noop", usa.addr.port());
@@ -189,9 +192,16 @@ fn main() {
         rate / 1000.0
     );
     println!(
-        "  one {:.0} MB object: {mbs:.0} MB/s through outbox, delivery and receipt ({send_secs:.2} s)",
+        "  one {:.0} MB object, node to node (queued at PAK -> checked and kept at USA -> receipt verified at PAK): {node_mbs:.0} MB/s ({deliver_secs:.2} s)",
         size as f64 / 1e6
     );
+    println!(
+        "  the same, end to end from the person's upload to PAK: {mbs:.0} MB/s ({send_secs:.2} s, of which {upload_secs:.2} s uploading)"
+    );
     println!("  curl PUT of the same file to the USA node's no-op: {curl_mbs:.0} MB/s ({curl_secs:.2} s)");
-    println!("  ratio to curl: {:.2} (target >= 0.50)", mbs / curl_mbs);
+    println!(
+        "  ratio to curl: node to node {:.2}, end to end {:.2} (target >= 0.50)",
+        node_mbs / curl_mbs,
+        mbs / curl_mbs
+    );
 }

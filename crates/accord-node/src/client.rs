@@ -16,6 +16,7 @@ use std::time::Duration;
 pub struct Client {
     cred: Credential,
     http: reqwest::blocking::Client,
+    tls: rustls::ClientConfig,
     base: String,
 }
 
@@ -43,7 +44,7 @@ impl Client {
             Some((&cred.certificate, &cred.private_key)),
         )?;
         let http = reqwest::blocking::Client::builder()
-            .use_preconfigured_tls(tls)
+            .use_preconfigured_tls(tls.clone())
             .timeout(Duration::from_secs(120))
             .pool_max_idle_per_host(4)
             .build()
@@ -52,7 +53,12 @@ impl Client {
                 msg: e.to_string(),
             })?;
         let base = cred.node_url.trim_end_matches('/').to_string();
-        Ok(Client { cred, http, base })
+        Ok(Client {
+            cred,
+            http,
+            tls,
+            base,
+        })
     }
 
     /// The credential.
@@ -78,13 +84,23 @@ impl Client {
             url: url.to_string(),
             msg: describe(&e),
         })?;
+        self.answer(url, status, &bytes)
+    }
+
+    /// Turn an answer into the value or the error it carries.
+    fn answer<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        status: reqwest::StatusCode,
+        bytes: &[u8],
+    ) -> Result<T, Error> {
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| Error::Http {
+            return serde_json::from_slice(bytes).map_err(|e| Error::Http {
                 url: url.to_string(),
                 msg: format!("unexpected answer: {e}"),
             });
         }
-        match serde_json::from_slice::<wire::Problem>(&bytes) {
+        match serde_json::from_slice::<wire::Problem>(bytes) {
             Ok(p) if status.as_u16() == 403 && !p.reasons.is_empty() => {
                 Err(Error::Denied(p.reasons))
             }
@@ -173,28 +189,65 @@ impl Client {
     ) -> Result<OutboxItem, Error> {
         let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let id = object_id(&read_manifest(&mut f)?)?;
-        if let Some(o) = self
-            .outbox()?
-            .into_iter()
-            .find(|o| o.id == id && o.to == to)
-        {
-            return Ok(o);
-        }
         let size = f.metadata().map_err(|e| Error::io(path, e))?.len();
-        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        drop(f);
         let url = self.url(&format!("/v1/outbox/{to}/{id}"));
-        self.handle(
-            &url,
-            self.http
+        if size <= SMALL_UPLOAD {
+            // Small: one body on the kept-alive connection.
+            let body = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            if let Some(p) = &progress {
+                p(size);
+            }
+            return self.handle(
+                &url,
+                self.http
+                    .put(&url)
+                    .header("content-type", "application/zip")
+                    .body(body)
+                    .send(),
+            );
+        }
+        let herr = |msg: String| Error::Http {
+            url: url.clone(),
+            msg,
+        };
+        // Streamed in 1 MiB chunks from an async client on a runtime of its own: the
+        // blocking client reads its body 8 KiB at a time, which halves the rate of a
+        // large upload.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| herr(e.to_string()))?;
+        let (status, bytes) = rt.block_on(async {
+            let client = reqwest::Client::builder()
+                .use_preconfigured_tls(self.tls.clone())
+                .timeout(Duration::from_secs(24 * 3600))
+                .build()
+                .map_err(|e| herr(describe(&e)))?;
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| Error::io(path, e))?;
+            let stream = futures_util::StreamExt::inspect(
+                tokio_util::io::ReaderStream::with_capacity(file, 1 << 20),
+                move |chunk| {
+                    if let (Some(p), Ok(c)) = (&progress, chunk) {
+                        p(c.len() as u64);
+                    }
+                },
+            );
+            let resp = client
                 .put(&url)
                 .header("content-type", "application/zip")
-                .timeout(Duration::from_secs(3600))
-                .body(reqwest::blocking::Body::sized(
-                    Counting { inner: f, progress },
-                    size,
-                ))
-                .send(),
-        )
+                .header("content-length", size)
+                .body(reqwest::Body::wrap_stream(stream))
+                .send()
+                .await
+                .map_err(|e| herr(describe(&e)))?;
+            let status = resp.status();
+            let bytes = resp.bytes().await.map_err(|e| herr(describe(&e)))?;
+            Ok::<_, Error>((status, bytes))
+        })?;
+        self.answer(&url, status, &bytes)
     }
 
     /// `GET /v1/outbox`: what this person sent, and how each delivery stands.
@@ -550,24 +603,12 @@ pub fn object_id(manifest: &serde_json::Value) -> Result<String, Error> {
     Ok(m.policy_object()?.uuid)
 }
 
+/// Objects up to this size are sent in one body over the kept-alive connection; larger
+/// ones stream in 1 MiB chunks.
+const SMALL_UPLOAD: u64 = 8 << 20;
+
 /// Called with the bytes uploaded since the last call.
 pub type UploadProgress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
-
-/// A reader that reports how much was read.
-struct Counting<R> {
-    inner: R,
-    progress: Option<UploadProgress>,
-}
-
-impl<R: std::io::Read> std::io::Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(p) = &self.progress {
-            p(n as u64);
-        }
-        Ok(n)
-    }
-}
 
 /// The split ids of a manifest's key access objects (one per required party).
 fn split_ids(manifest: &serde_json::Value) -> Result<Vec<String>, Error> {

@@ -159,9 +159,13 @@ async fn spool(node: &Node, body: axum::body::Body, limit: u64) -> Result<Spoole
         sha256: String::new(),
         keep: false,
     };
-    let mut file = tokio::fs::File::create(&sp.path)
-        .await
-        .map_err(Refusal::internal)?;
+    // Buffered: every write to a tokio file is a hop to the blocking pool.
+    let mut file = tokio::io::BufWriter::with_capacity(
+        1 << 20,
+        tokio::fs::File::create(&sp.path)
+            .await
+            .map_err(Refusal::internal)?,
+    );
     let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
@@ -178,7 +182,8 @@ async fn spool(node: &Node, body: axum::body::Body, limit: u64) -> Result<Spoole
         hash.update(&chunk);
         file.write_all(&chunk).await.map_err(Refusal::internal)?;
     }
-    file.sync_all().await.map_err(Refusal::internal)?;
+    file.flush().await.map_err(Refusal::internal)?;
+    file.get_mut().sync_all().await.map_err(Refusal::internal)?;
     sp.sha256 = hex::encode(hash.finish().as_ref());
     Ok(sp)
 }

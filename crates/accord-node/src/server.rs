@@ -441,7 +441,10 @@ async fn accept_loop(
                         req
                     });
                     let svc = hyper_util::service::TowerToHyperService::new(svc);
-                    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                    let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                    // Large objects stream node to node: let HTTP/2 windows grow with the
+                    // bandwidth-delay product instead of the 64 KiB default.
+                    builder.http2().adaptive_window(true);
                     let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%remote, error = %e, "connection ended with an error");
