@@ -283,6 +283,17 @@ impl Client {
 
     /// Ask the node's KAS to release the shares of `manifests` (one bulk request).
     pub fn rewrap(&self, manifests: Vec<serde_json::Value>) -> Result<Vec<Released>, Error> {
+        let (ephemeral, body) = self.fresh_rewrap_body(manifests)?;
+        let resp: wire::RewrapResponse = self.post("/v1/kas/rewrap", &body)?;
+        self.released(&ephemeral, resp)
+    }
+
+    /// A signed rewrap request for `manifests` with a fresh nonce and a fresh hybrid key
+    /// (returned: the answer is wrapped to it).
+    fn fresh_rewrap_body(
+        &self,
+        manifests: Vec<serde_json::Value>,
+    ) -> Result<(KasPrivateKey, wire::RewrapBody), Error> {
         let ephemeral = KasPrivateKey::generate(KasAlg::HybridP384MlKem1024)?;
         let mut nonce = [0u8; 32];
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Crypto("random nonce".into()))?;
@@ -293,8 +304,7 @@ impl Client {
             objects: manifests,
         };
         let body = self.signed_rewrap_body(&req)?;
-        let resp: wire::RewrapResponse = self.post("/v1/kas/rewrap", &body)?;
-        self.released(&ephemeral, resp)
+        Ok((ephemeral, body))
     }
 
     /// Ask the node to obtain, from partners' KASes, the shares of `manifests` that
@@ -304,16 +314,7 @@ impl Client {
         &self,
         manifests: Vec<serde_json::Value>,
     ) -> Result<Vec<Released>, Error> {
-        let ephemeral = KasPrivateKey::generate(KasAlg::HybridP384MlKem1024)?;
-        let mut nonce = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Crypto("random nonce".into()))?;
-        let req = wire::RewrapRequest {
-            nonce: hex::encode(nonce),
-            issued_at: time::OffsetDateTime::now_utc().unix_timestamp(),
-            client_public_key: ephemeral.public_key().to_pem(),
-            objects: manifests,
-        };
-        let body = self.signed_rewrap_body(&req)?;
+        let (ephemeral, body) = self.fresh_rewrap_body(manifests)?;
         let answers: Vec<wire::RewrapResponse> = self.post("/v1/kas/rewrap/partners", &body)?;
         let mut out = Vec::new();
         for a in answers {

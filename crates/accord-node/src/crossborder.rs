@@ -184,13 +184,7 @@ impl Node {
         peer: &Peer,
         body: &[u8],
     ) -> Result<wire::RewrapResponse, Refusal> {
-        let held = self.agreements().await.map_err(Refusal::internal)?;
-        let partner = partners::recognise(
-            &held,
-            self.party(),
-            (self.clock)(),
-            peer.cert.as_deref().map(|c| c.as_slice()),
-        )?;
+        let partner = self.partner_of(peer).await?;
         let req: PartnerRewrapRequest = serde_json::from_slice(body)
             .map_err(|e| Refusal::new(400, "request", format!("partner rewrap body: {e}")))?;
         if req.objects.is_empty() || req.objects.len() > wire::MAX_OBJECTS {

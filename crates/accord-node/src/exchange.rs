@@ -676,14 +676,7 @@ impl Node {
         id: &str,
         body: axum::body::Body,
     ) -> Result<Receipt, Refusal> {
-        let held = self.agreements().await.map_err(Refusal::internal)?;
-        let at = (self.clock)();
-        let partner = match partners::recognise(
-            &held,
-            self.party(),
-            at,
-            peer.cert.as_deref().map(|c| c.as_slice()),
-        ) {
+        let partner = match self.partner_of(peer).await {
             Ok(p) => p,
             Err(r) => {
                 let entry = self.audit(
@@ -716,6 +709,8 @@ impl Node {
                 ),
             ));
         }
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let at = (self.clock)();
         match self.admit_delivery(&held, &partner, id, &sp, at).await {
             Ok((label_xml, marking, agreement)) => {
                 let entry = self.audit(
@@ -986,66 +981,47 @@ enum Outcome {
 async fn deliver_one(node: &Arc<Node>, item: OutboxItem, cap: Duration) {
     let outcome = attempt(node, &item).await;
     let (id, to) = (item.id.as_str(), item.to.as_str());
-    let result = match &outcome {
+    let (state, reasons, receipt) = match &outcome {
         Outcome::Retry(e) => {
             let next = now_ms() + backoff(item.attempts, cap);
             tracing::debug!(object = %id, %to, error = %e, attempts = item.attempts + 1, "delivery will be retried");
-            node.store.outbox_retry(id, to, next, e).await
-        }
-        Outcome::Delivered(r) => {
-            let entry = node.audit(
-                &Event {
-                    kind: "deliver",
-                    person: Some(&item.person),
-                    object: id,
-                    marking: Some(&item.marking),
-                    agreement: Some(&item.agreement),
-                    partner: Some(to),
-                },
-                true,
-                &[],
-            );
-            if let Err(e) = node.log_entries(vec![entry]).await {
-                tracing::error!(error = %e.error, "audit log");
-                return;
+            if let Err(e) = node.store.outbox_retry(id, to, next, e).await {
+                tracing::error!(error = %e, "recording a delivery attempt");
             }
-            tracing::info!(object = %id, %to, "delivered");
-            let done = node
-                .store
-                .outbox_finish(id, to, "delivered", &[], Some(r))
-                .await;
-            let _ = tokio::fs::remove_file(outbox_path(node, id, to)).await;
-            done
+            return;
         }
-        Outcome::Refused(reasons) => {
-            let entry = node.audit(
-                &Event {
-                    kind: "deliver",
-                    person: Some(&item.person),
-                    object: id,
-                    marking: Some(&item.marking),
-                    agreement: Some(&item.agreement),
-                    partner: Some(to),
-                },
-                false,
-                reasons,
-            );
-            if let Err(e) = node.log_entries(vec![entry]).await {
-                tracing::error!(error = %e.error, "audit log");
-                return;
-            }
-            tracing::warn!(object = %id, %to, "delivery refused");
-            let done = node
-                .store
-                .outbox_finish(id, to, "refused", reasons, None)
-                .await;
-            let _ = tokio::fs::remove_file(outbox_path(node, id, to)).await;
-            done
-        }
+        Outcome::Delivered(r) => ("delivered", &[][..], Some(r)),
+        Outcome::Refused(reasons) => ("refused", &reasons[..], None),
     };
-    if let Err(e) = result {
+    let entry = node.audit(
+        &Event {
+            kind: "deliver",
+            person: Some(&item.person),
+            object: id,
+            marking: Some(&item.marking),
+            agreement: Some(&item.agreement),
+            partner: Some(to),
+        },
+        receipt.is_some(),
+        reasons,
+    );
+    if let Err(e) = node.log_entries(vec![entry]).await {
+        tracing::error!(error = %e.error, "audit log");
+        return;
+    }
+    if receipt.is_some() {
+        tracing::info!(object = %id, %to, "delivered");
+    } else {
+        tracing::warn!(object = %id, %to, "delivery refused");
+    }
+    if let Err(e) = node
+        .store
+        .outbox_finish(id, to, state, reasons, receipt)
+        .await
+    {
         tracing::error!(error = %e, "recording a delivery");
     }
+    let _ = tokio::fs::remove_file(outbox_path(node, id, to)).await;
 }
 
 async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {

@@ -120,6 +120,20 @@ pub fn recognise(
     ))
 }
 
+impl crate::node::Node {
+    /// The partner node on the other end of `peer`'s connection, recognised by the key
+    /// of its client certificate among the agreements held now.
+    pub async fn partner_of(&self, peer: &crate::node::Peer) -> Result<Partner, Refusal> {
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        recognise(
+            &held,
+            self.party(),
+            (self.clock)(),
+            peer.cert.as_deref().map(|c| c.as_slice()),
+        )
+    }
+}
+
 /// An HTTP client for node-to-node calls to `partner`: the node's own TLS certificate
 /// as client identity, the partner's pin as the only trust.
 pub fn client(home: &Home, partner: &Partner, timeout: Duration) -> Result<reqwest::Client, Error> {

@@ -58,13 +58,7 @@ impl Node {
         peer: &Peer,
         body: axum::body::Bytes,
     ) -> Result<accord_log::witness::Response, Refusal> {
-        let held = self.agreements().await.map_err(Refusal::internal)?;
-        let partner = partners::recognise(
-            &held,
-            self.party(),
-            (self.clock)(),
-            peer.cert.as_deref().map(|c| c.as_slice()),
-        )?;
+        let partner = self.partner_of(peer).await?;
         let key = partner
             .log_verifier_key
             .as_deref()
