@@ -28,7 +28,6 @@ use sqlx::Row;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 
 /// Largest sealed object a node accepts (64 GiB).
 pub const MAX_OBJECT: u64 = 64 << 30;
@@ -146,6 +145,25 @@ impl Spooled {
     }
 }
 
+/// The size of the pieces the network side hands to the spool writer.
+const SPOOL_PIECE: usize = 1 << 20;
+
+/// Give the writer `pending` (waiting off the async threads if its queue is full);
+/// false when the writer has stopped (its error is reported when it is joined).
+async fn hand_over(tx: &std::sync::mpsc::SyncSender<Vec<u8>>, pending: &mut Vec<u8>) -> bool {
+    let piece = std::mem::replace(pending, Vec::with_capacity(SPOOL_PIECE));
+    match tx.try_send(piece) {
+        Ok(()) => true,
+        Err(std::sync::mpsc::TrySendError::Full(piece)) => {
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || tx.send(piece).is_ok())
+                .await
+                .unwrap_or(false)
+        }
+        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => false,
+    }
+}
+
 async fn spool(node: &Node, body: axum::body::Body, limit: u64) -> Result<Spooled, Refusal> {
     let dir = blob_dir(node, "tmp");
     tokio::fs::create_dir_all(&dir)
@@ -159,32 +177,62 @@ async fn spool(node: &Node, body: axum::body::Body, limit: u64) -> Result<Spoole
         sha256: String::new(),
         keep: false,
     };
-    // Buffered: every write to a tokio file is a hop to the blocking pool.
-    let mut file = tokio::io::BufWriter::with_capacity(
-        1 << 20,
-        tokio::fs::File::create(&sp.path)
-            .await
-            .map_err(Refusal::internal)?,
-    );
-    let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    // The network side reads and bounds; a thread of its own hashes and writes, so that
+    // TLS and HTTP keep receiving while the disk writes (a bounded queue of 1 MiB-ish
+    // chunks between them keeps memory flat).
+    let path = sp.path.clone();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        use std::io::Write as _;
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+        let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for chunk in rx {
+            hash.update(&chunk);
+            file.write_all(&chunk)?;
+        }
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(hex::encode(hash.finish().as_ref()))
+    });
     let mut stream = body.into_data_stream();
+    let mut failed = None;
+    let mut pending: Vec<u8> = Vec::with_capacity(SPOOL_PIECE);
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| Refusal::new(400, "request", format!("reading the object: {e}")))?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                failed = Some(Refusal::new(
+                    400,
+                    "request",
+                    format!("reading the object: {e}"),
+                ));
+                break;
+            }
+        };
         sp.size += chunk.len() as u64;
         if sp.size > limit {
-            return Err(Refusal::new(
+            failed = Some(Refusal::new(
                 413,
                 "request",
                 format!("the object is larger than {limit} bytes"),
             ));
+            break;
         }
-        hash.update(&chunk);
-        file.write_all(&chunk).await.map_err(Refusal::internal)?;
+        // Gather the small network chunks into 1 MiB pieces for the writer.
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= SPOOL_PIECE && !hand_over(&tx, &mut pending).await {
+            break;
+        }
     }
-    file.flush().await.map_err(Refusal::internal)?;
-    file.get_mut().sync_all().await.map_err(Refusal::internal)?;
-    sp.sha256 = hex::encode(hash.finish().as_ref());
+    if failed.is_none() && !pending.is_empty() {
+        hand_over(&tx, &mut pending).await;
+    }
+    drop(tx);
+    let written = writer.await.map_err(Refusal::internal)?;
+    if let Some(f) = failed {
+        return Err(f);
+    }
+    sp.sha256 = written.map_err(Refusal::internal)?;
     Ok(sp)
 }
 

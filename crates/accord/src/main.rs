@@ -15,7 +15,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "accord", version, propagate_version = true)]
 #[command(
-    after_help = "Example:\n  accord policy show policies/usa.xml\n\nExit codes: 0 ok, 1 negative answer (deny, invalid, integrity failure), 2 usage or input error, 3 no key released."
+    after_help = "Examples:\n  accord quickstart                      # two parties' nodes, an agreement, an exchange\n  accord policy show policies/usa.xml\n\nExit codes: 0 ok, 1 negative answer (deny, invalid, integrity failure), 2 usage or input error, 3 no key released."
 )]
 pub struct Cli {
     /// Print machine-readable JSON instead of text.
@@ -38,9 +38,9 @@ pub enum Command {
     Decide(cmd::decide::DecideArgs),
     /// Show a sealed object's label, signer, key access and segments (no key needed).
     Inspect(cmd::inspect::InspectArgs),
-    /// Open a sealed object with local KAS keys.
+    /// Open a sealed object: through your node (--credential) or with local KAS keys.
     Open(cmd::open::OpenArgs),
-    /// Seal a file: encrypt it into a ZTDF container with its label bound.
+    /// Seal a file into a ZTDF container with its label bound (through your node or offline).
     Seal(cmd::seal::SealArgs),
     /// Generate a party's KAS key pair, signing key pair and party.json.
     Keygen(cmd::keygen::KeygenArgs),
