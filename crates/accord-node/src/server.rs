@@ -353,6 +353,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         .local_addr()
         .map_err(|e| Error::Input(format!("listen address: {e}")))?;
     let node = Arc::new(Node::new(home, store, appender, opts.clock.clone())?);
+    node.ensure_witness()?;
     let app = router(node.clone());
     let (tx, rx) = tokio::sync::watch::channel(false);
     let delivery = tokio::spawn(crate::exchange::deliver_loop(

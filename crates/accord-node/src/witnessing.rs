@@ -46,6 +46,12 @@ impl Node {
         Ok(w)
     }
 
+    /// Create the witness's key (and `witness/witness.vkey`) if it does not exist yet, so
+    /// that its verifier key is known from the node's start.
+    pub fn ensure_witness(&self) -> Result<(), Error> {
+        self.witness(vec![]).map(|_| ())
+    }
+
     /// `GET /v1/witness`: the witness's verifier key (public).
     pub async fn witness_key(&self) -> Result<String, Refusal> {
         let w = self.witness(vec![]).map_err(Refusal::internal)?;
