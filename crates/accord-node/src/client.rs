@@ -255,6 +255,25 @@ impl Client {
         self.get("/v1/outbox")
     }
 
+    /// `GET /v1/outbox?...`: only the entries `filter` selects (one object, one state,
+    /// the most recent few).
+    pub fn outbox_filtered(
+        &self,
+        filter: &crate::exchange::OutboxFilter,
+    ) -> Result<Vec<OutboxItem>, Error> {
+        let mut q = Vec::new();
+        if let Some(id) = &filter.id {
+            q.push(format!("id={}", encode(id)));
+        }
+        if let Some(s) = &filter.state {
+            q.push(format!("state={}", encode(s)));
+        }
+        if let Some(l) = filter.limit {
+            q.push(format!("limit={l}"));
+        }
+        self.get(&format!("/v1/outbox?{}", q.join("&")))
+    }
+
     /// `GET /v1/inbox`: what this person may see of what partners sent, oldest first.
     pub fn inbox(&self) -> Result<Vec<InboxItem>, Error> {
         self.get("/v1/inbox")
@@ -624,4 +643,16 @@ fn split_ids(manifest: &serde_json::Value) -> Result<Vec<String>, Error> {
     sids.sort();
     sids.dedup();
     Ok(sids)
+}
+
+/// Percent-encode a query value (everything but unreserved characters).
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

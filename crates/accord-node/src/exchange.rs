@@ -333,6 +333,34 @@ pub struct InboxItem {
     pub agreement: String,
 }
 
+/// Which outbox entries to list (`GET /v1/outbox?id=&state=&limit=`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxFilter {
+    /// One object.
+    pub id: Option<String>,
+    /// `queued`, `delivered` or `refused`.
+    pub state: Option<String>,
+    /// At most this many, the most recent.
+    pub limit: Option<u64>,
+}
+
+impl OutboxFilter {
+    fn check(&self) -> Result<(), Refusal> {
+        if let Some(id) = &self.id {
+            check_object_id(id)?;
+        }
+        match self.state.as_deref() {
+            None | Some("queued" | "delivered" | "refused") => Ok(()),
+            Some(other) => Err(Refusal::new(
+                400,
+                "request",
+                format!("state must be queued, delivered or refused, not {other:?}"),
+            )),
+        }
+    }
+}
+
 /// One object this node received from a partner.
 #[derive(Debug, Clone)]
 pub struct InboxRecord {
@@ -450,21 +478,30 @@ impl Store {
         Ok(())
     }
 
-    /// What `person` sent (every send when `person` is None), oldest first.
-    pub async fn outbox(&self, person: Option<&str>) -> Result<Vec<OutboxItem>, Error> {
-        let rows = match person {
-            Some(p) => {
-                sqlx::query("SELECT * FROM outbox WHERE person = $1 ORDER BY queued, object_id")
-                    .bind(p)
-                    .fetch_all(self.pool())
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT * FROM outbox ORDER BY queued, object_id")
-                    .fetch_all(self.pool())
-                    .await?
-            }
-        };
+    /// What `person` sent (every send when `person` is None) matching `filter`, oldest
+    /// first; with a limit, the most recent ones.
+    pub async fn outbox(
+        &self,
+        person: Option<&str>,
+        filter: &OutboxFilter,
+    ) -> Result<Vec<OutboxItem>, Error> {
+        // Fixed SQL with optional terms: `($n IS NULL OR col = $n)` keeps one prepared
+        // statement per query and the same text on SQLite and PostgreSQL.
+        let limit = filter
+            .limit
+            .map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64);
+        let rows = sqlx::query(
+            "SELECT * FROM (SELECT * FROM outbox \
+               WHERE ($1 = '' OR person = $1) AND ($2 = '' OR object_id = $2) AND ($3 = '' OR state = $3) \
+               ORDER BY queued DESC, object_id DESC LIMIT $4) AS recent \
+             ORDER BY queued, object_id",
+        )
+        .bind(person.unwrap_or(""))
+        .bind(filter.id.as_deref().unwrap_or(""))
+        .bind(filter.state.as_deref().unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(outbox_from_row).collect()
     }
 
@@ -709,10 +746,15 @@ impl Node {
     }
 
     /// `GET /v1/outbox`: what the person sent, and how each delivery stands.
-    pub async fn outbox(&self, peer: &Peer) -> Result<Vec<OutboxItem>, Refusal> {
+    pub async fn outbox(
+        &self,
+        peer: &Peer,
+        filter: &OutboxFilter,
+    ) -> Result<Vec<OutboxItem>, Refusal> {
         let caller = self.authenticate(peer).await?;
+        filter.check()?;
         self.store
-            .outbox(Some(&caller.record.id))
+            .outbox(Some(&caller.record.id), filter)
             .await
             .map_err(Refusal::internal)
     }

@@ -310,6 +310,31 @@ fn partner_down_then_back_nothing_lost_nothing_twice() {
     let usa = start(&rt, &sb.usa, fast());
     let done = wait_done(&officer, 6);
     assert!(done.iter().all(|o| o.state == "delivered"), "{done:#?}");
+    // The outbox filters: by state, by object, the most recent few (oldest first).
+    use accord_node::exchange::OutboxFilter;
+    let f = |id: Option<&str>, state: Option<&str>, limit: Option<u64>| {
+        officer.outbox_filtered(&OutboxFilter {
+            id: id.map(str::to_string),
+            state: state.map(str::to_string),
+            limit,
+        })
+    };
+    assert_eq!(f(None, Some("delivered"), None).unwrap().len(), 6);
+    assert!(f(None, Some("queued"), None).unwrap().is_empty());
+    let one = f(Some(&ids[2]), None, None).unwrap();
+    assert_eq!((one.len(), one[0].id.as_str()), (1, ids[2].as_str()));
+    let recent: Vec<String> = f(None, None, Some(2))
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    let all: Vec<String> = done.iter().map(|o| o.id.clone()).collect();
+    assert_eq!(recent, all[4..]);
+    let e = f(None, Some("lost"), None).unwrap_err().to_string();
+    assert!(
+        e.contains("state must be queued, delivered or refused"),
+        "{e}"
+    );
     let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
     let mut got: Vec<String> = us.inbox().unwrap().into_iter().map(|i| i.id).collect();
     got.sort();

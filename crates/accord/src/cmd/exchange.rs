@@ -104,10 +104,14 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
         let t0 = Instant::now();
         while item.state == "queued" && t0.elapsed() < Duration::from_secs(secs) {
             std::thread::sleep(Duration::from_millis(100));
+            let only = accord_node::exchange::OutboxFilter {
+                id: Some(item.id.clone()),
+                ..Default::default()
+            };
             if let Some(i) = client
-                .outbox()?
+                .outbox_filtered(&only)?
                 .into_iter()
-                .find(|o| o.id == item.id && o.to == item.to)
+                .find(|o| o.to == item.to)
             {
                 item = i;
             }
@@ -136,7 +140,7 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
 /// `accord outbox`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  accord outbox --credential pak-officer.credential\n  accord outbox --credential pak-officer.credential --json | jq '.[] | select(.state != \"delivered\")'\n\n\
+    after_help = "Example:\n  accord outbox --credential pak-officer.credential --state queued\n  accord outbox --credential pak-officer.credential --limit 20 --json\n\n\
 Lists what you sent, oldest first, with each delivery's state: queued (with attempts and the\n\
 last error), delivered (with the partner's signed receipt) or refused (with the reasons).\n\n\
 Exit codes: 0 ok, 2 usage or input error."
@@ -145,10 +149,24 @@ pub struct OutboxArgs {
     /// Your credential.
     #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
     pub credential: PathBuf,
+    /// Only the entries in this state.
+    #[arg(long, value_parser = ["queued", "delivered", "refused"])]
+    pub state: Option<String>,
+    /// Only this object.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// At most this many, the most recent (still printed oldest first).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
 }
 
 pub fn outbox(args: OutboxArgs, out: &Output) -> Result<Code> {
-    let items = connect(&args.credential)?.outbox()?;
+    let items =
+        connect(&args.credential)?.outbox_filtered(&accord_node::exchange::OutboxFilter {
+            id: args.id,
+            state: args.state,
+            limit: args.limit,
+        })?;
     if out.json {
         out.print_json(&serde_json::to_value(&items)?);
         return Ok(Code::Ok);

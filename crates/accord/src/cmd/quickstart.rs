@@ -237,9 +237,12 @@ fn walk(sb: &Sandbox, story: &mut Story, dir: &Path) -> Result<()> {
     let t0 = Instant::now();
     let delivered = loop {
         let o = pak_officer
-            .outbox()?
+            .outbox_filtered(&accord_node::exchange::OutboxFilter {
+                id: Some(queued.id.clone()),
+                ..Default::default()
+            })?
             .into_iter()
-            .find(|o| o.id == queued.id)
+            .next()
             .context("the send vanished from the outbox")?;
         if o.state != "queued" {
             break o;
