@@ -1177,8 +1177,14 @@ fn exchange_operations(c: &Checker) {
     assert_eq!(get(&anonymous_pak, "/v1/outbox", "/v1/outbox").status, 401);
     let r = get(&officer, "/v1/outbox", "/v1/outbox?state=delivered&limit=1");
     assert_eq!((r.status, r.json().as_array().unwrap().len()), (200, 1));
-    assert_eq!(get(&officer, "/v1/outbox", "/v1/outbox?state=lost").status, 400);
-    assert_eq!(get(&officer, "/v1/outbox", "/v1/outbox?colour=red").status, 400);
+    assert_eq!(
+        get(&officer, "/v1/outbox", "/v1/outbox?state=lost").status,
+        400
+    );
+    assert_eq!(
+        get(&officer, "/v1/outbox", "/v1/outbox?colour=red").status,
+        400
+    );
 
     // USA's people: the inbox lists what each may see; fetch returns the object.
     let r = get(&us_officer, "/v1/inbox", "/v1/inbox");
