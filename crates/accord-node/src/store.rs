@@ -70,6 +70,22 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, Error> {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    if conn.backend_name() == "SQLite" {
+                        // Readers must not wait for the writer (nor for each other's
+                        // busy-handler sleeps): write-ahead logging, still fsynced at
+                        // every commit.
+                        sqlx::query("PRAGMA journal_mode=WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous=FULL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .max_connections(if url.starts_with("sqlite") { 4 } else { 8 })
             .connect(url)
             .await
