@@ -134,14 +134,19 @@ impl crate::node::Node {
     }
 }
 
-/// An HTTP client for node-to-node calls to `partner`: the node's own TLS certificate
-/// as client identity, the partner's pin as the only trust.
-pub fn client(home: &Home, partner: &Partner, timeout: Duration) -> Result<reqwest::Client, Error> {
+/// TLS for node-to-node calls to `partner`: the node's own certificate as client
+/// identity, the partner's pin from the agreement as the only trust.
+pub fn tls_config(home: &Home, partner: &Partner) -> Result<rustls::ClientConfig, Error> {
     let cert = std::fs::read_to_string(home.layout.key("tls.crt"))
         .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?;
     let key = home.read_key("tls.key")?;
-    let tls =
-        crate::tls::client_config(vec![partner.tls_spki_sha256.clone()], Some((&cert, &key)))?;
+    crate::tls::client_config(vec![partner.tls_spki_sha256.clone()], Some((&cert, &key)))
+}
+
+/// An HTTP client for node-to-node calls to `partner`: the node's own TLS certificate
+/// as client identity, the partner's pin as the only trust.
+pub fn client(home: &Home, partner: &Partner, timeout: Duration) -> Result<reqwest::Client, Error> {
+    let tls = tls_config(home, partner)?;
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .connect_timeout(Duration::from_secs(5))

@@ -203,10 +203,7 @@ fn submit_round(
 }
 
 fn blocking_client(node: &Node, p: &Partner) -> Result<reqwest::blocking::Client, Error> {
-    let cert = std::fs::read_to_string(node.home.layout.key("tls.crt"))
-        .map_err(|e| Error::io(node.home.layout.key("tls.crt"), e))?;
-    let key = node.home.read_key("tls.key")?;
-    let tls = crate::tls::client_config(vec![p.tls_spki_sha256.clone()], Some((&cert, &key)))?;
+    let tls = partners::tls_config(&node.home, p)?;
     reqwest::blocking::Client::builder()
         .use_preconfigured_tls(tls)
         .timeout(Duration::from_secs(30))
