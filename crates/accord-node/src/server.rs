@@ -221,7 +221,7 @@ pub fn router(node: Arc<Node>) -> Router {
                  Extension(p): Extension<Peer>,
                  q: axum::extract::RawQuery| async move {
                     let filter: crate::exchange::OutboxFilter =
-                        match serde_urlencoded_query(q.0.as_deref().unwrap_or("")) {
+                        match query(q.0.as_deref().unwrap_or("")) {
                             Ok(f) => f,
                             Err(e) => return refusal(e),
                         };
@@ -320,54 +320,17 @@ pub fn router(node: Arc<Node>) -> Router {
         .nest("/log", accord_log::http::log_router(log_src))
 }
 
-/// Parse a query string into `T` (percent-decoded `key=value` pairs; repeated or
-/// unknown keys are refused by `T`'s own rules).
-fn serde_urlencoded_query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, Refusal> {
-    let bad = |m: String| Refusal {
-        status: 400,
-        error: format!("query: {m}"),
-        reasons: vec![wire::Reason::new("request", format!("query: {m}"))],
-    };
-    let mut map = serde_json::Map::new();
-    for pair in q.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let dec = |x: &str| {
-            percent_decode(x).ok_or_else(|| bad(format!("{x:?} is not percent-encoded UTF-8")))
-        };
-        let (k, v) = (dec(k)?, dec(v)?);
-        let value = match v.parse::<u64>() {
-            Ok(n) if k == "limit" => serde_json::Value::from(n),
-            _ => serde_json::Value::String(v),
-        };
-        if map.insert(k.clone(), value).is_some() {
-            return Err(bad(format!("{k} is given twice")));
+/// Parse a query string into `T` (its serde rules refuse unknown or repeated keys),
+/// answering a 400 Problem that names what is wrong.
+fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, Refusal> {
+    serde_urlencoded::from_str(q).map_err(|e| {
+        let text = format!("query: {e}");
+        Refusal {
+            status: 400,
+            error: text.clone(),
+            reasons: vec![wire::Reason::new("request", text)],
         }
-    }
-    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| bad(e.to_string()))
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(h, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    })
 }
 
 /// Stream a file as the answer.
