@@ -202,6 +202,8 @@ struct Context<'a> {
     requesting: &'a str,
     held: &'a [Held],
     trusted: &'a [VerifyingKey],
+    /// The trusted signers' kids, joined: part of the verified-label cache key.
+    signer_kids: &'a str,
     at: Time,
 }
 
@@ -486,6 +488,7 @@ impl Node {
             held,
             trusted,
             at,
+            ..
         } = *cx;
         let mut p = Pending {
             object_id: format!("object[{index}]"),
@@ -496,8 +499,7 @@ impl Node {
             shares: Vec::new(),
         };
         let bytes = serde_json::to_vec(manifest).unwrap_or_default();
-        let kids: Vec<String> = trusted.iter().map(|k| k.kid()).collect();
-        let key = digest(&[kids.join(",").as_bytes(), &bytes]);
+        let key = digest(&[cx.signer_kids.as_bytes(), &bytes]);
         let cached = self
             .caches
             .labels
@@ -717,6 +719,11 @@ impl Node {
                 .into_iter()
                 .map(|(_, k)| k)
                 .collect();
+            let signer_kids = trusted
+                .iter()
+                .map(|k| k.kid())
+                .collect::<Vec<_>>()
+                .join(",");
             let person = record.and_then(|r| node.person(&r));
             objects
                 .par_iter()
@@ -730,6 +737,7 @@ impl Node {
                             requesting: &requesting,
                             held: &held2,
                             trusted: &trusted,
+                            signer_kids: &signer_kids,
                             at,
                         },
                     )
