@@ -16,7 +16,7 @@ use crate::agreements::Held;
 use crate::node::{AuditEntry, Node, Peer, Refusal};
 use crate::partners::{self, Partner};
 use crate::receipt::{Receipt, ReceiptBody};
-use crate::store::Store;
+use crate::store::{Stmt, Store};
 use crate::wire::{self, Reason};
 use crate::Error;
 use accord_agreement::Time;
@@ -103,6 +103,26 @@ fn outbox_path(node: &Node, id: &str, to: &str) -> PathBuf {
 
 fn inbox_path(node: &Node, id: &str) -> PathBuf {
     blob_dir(node, "inbox").join(format!("{id}.tdf"))
+}
+
+/// A pack file's name is 32 lower-case hex digits: checked before it names a file.
+fn pack_path(node: &Node, pack: &str) -> Result<PathBuf, Refusal> {
+    if pack.len() == 32 && pack.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(blob_dir(node, "packs").join(format!("{pack}.pack")))
+    } else {
+        Err(Refusal::internal(format!("stored pack name {pack:?}")))
+    }
+}
+
+/// Where a received object's bytes are: a file, an offset in it, a size.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The file.
+    pub path: PathBuf,
+    /// Where the object starts in it.
+    pub offset: u64,
+    /// Its size.
+    pub size: u64,
 }
 
 /// A body being written to `blobs/tmp/`, removed unless kept.
@@ -245,14 +265,102 @@ async fn examine(
     tokio::task::spawn_blocking(move || {
         let mut f = std::fs::File::open(&path)
             .map_err(|e| Reason::new("object-integrity", format!("reading the object: {e}")))?;
-        let manifest = crate::client::read_manifest(&mut f)
-            .map_err(|e| Reason::new("object-integrity", e.to_string()))?;
-        let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
-        accord_tdf::verify_label(&bytes, &trusted)
-            .map_err(|e| Reason::new("object-integrity", e.to_string()))
+        examine_container(&mut f, &trusted)
     })
     .await
     .unwrap_or_else(|e| Err(Reason::new("object-integrity", e.to_string())))
+}
+
+/// Verify the label of a container (blocking).
+fn examine_container<R: std::io::Read + std::io::Seek>(
+    r: &mut R,
+    trusted: &[accord_keys::VerifyingKey],
+) -> Result<VerifiedLabel, Reason> {
+    let integrity = |e: accord_tdf::Error| Reason::new("object-integrity", e.to_string());
+    let layout = accord_tdf::zip::read_layout(r).map_err(integrity)?;
+    let manifest = accord_tdf::zip::read_manifest(r, &layout).map_err(integrity)?;
+    accord_tdf::verify_label(&manifest, trusted).map_err(integrity)
+}
+
+/// Verify the labels of the objects of a batch held in memory, on as many blocking
+/// threads as there are cores; the results in the order of `ranges`.
+async fn examine_all(
+    body: axum::body::Bytes,
+    ranges: Vec<std::ops::Range<usize>>,
+    trusted: Vec<accord_keys::VerifyingKey>,
+) -> Vec<Result<VerifiedLabel, Reason>> {
+    let n = ranges.len();
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |p| p.get())
+        .clamp(1, 8)
+        .min(n.max(1));
+    let per = n.div_ceil(threads).max(1);
+    let trusted = Arc::new(trusted);
+    let mut tasks = Vec::with_capacity(threads);
+    for chunk in ranges.chunks(per) {
+        let (chunk, body, trusted) = (chunk.to_vec(), body.clone(), trusted.clone());
+        tasks.push(tokio::task::spawn_blocking(move || {
+            chunk
+                .into_iter()
+                .map(|r| examine_container(&mut std::io::Cursor::new(&body[r]), &trusted))
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for (t, len) in tasks.into_iter().zip(ranges.chunks(per).map(<[_]>::len)) {
+        match t.await {
+            Ok(v) => out.extend(v),
+            Err(e) => out.extend(
+                (0..len).map(|_| Err(Reason::new("object-integrity", format!("checking: {e}")))),
+            ),
+        }
+    }
+    out
+}
+
+/// Keep the objects of a batch durably in one pack file: written to `blobs/tmp/`,
+/// synced once, moved to `blobs/packs/`, the directory synced. One fsync for the
+/// batch, where a file per object cost one each and was most of a batch's time.
+/// Returns the pack's name and each object's offset in it.
+async fn keep_pack(
+    node: &Node,
+    body: axum::body::Bytes,
+    ranges: Vec<std::ops::Range<usize>>,
+) -> Result<(String, Vec<u64>), Refusal> {
+    let mut name = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut name).map_err(|_| Refusal::internal("random"))?;
+    let name = hex::encode(name);
+    let tmp = blob_dir(node, "tmp").join(format!("{name}.part"));
+    let to = pack_path(node, &name)?;
+    let offsets = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u64>> {
+        let dir = to.parent().unwrap_or(&to).to_path_buf();
+        if let Some(t) = tmp.parent() {
+            std::fs::create_dir_all(t)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        let written = (|| {
+            let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+            let mut offsets = Vec::with_capacity(ranges.len());
+            let mut at = 0u64;
+            for r in ranges {
+                offsets.push(at);
+                at += r.len() as u64;
+                std::io::Write::write_all(&mut f, &body[r])?;
+            }
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, &to)?;
+            std::fs::File::open(&dir)?.sync_all()?;
+            Ok(offsets)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
+    })
+    .await
+    .map_err(Refusal::internal)?
+    .map_err(Refusal::internal)?;
+    Ok((name, offsets))
 }
 
 // ---------------------------------------------------------------- database
@@ -372,6 +480,8 @@ pub struct InboxRecord {
     pub sha256: String,
     /// The signed receipt this node gave.
     pub receipt: Receipt,
+    /// The pack file and offset, when the object came in a batch.
+    pub pack: Option<(String, u64)>,
 }
 
 fn inbox_from_row(r: &AnyRow) -> Result<InboxRecord, Error> {
@@ -391,6 +501,13 @@ fn inbox_from_row(r: &AnyRow) -> Result<InboxRecord, Error> {
         sha256: r.try_get("sha256")?,
         receipt: serde_json::from_str(&receipt)
             .map_err(|e| Error::Database(format!("stored receipt: {e}")))?,
+        pack: match (
+            r.try_get::<Option<String>, _>("pack")?,
+            r.try_get::<Option<i64>, _>("pack_offset")?,
+        ) {
+            (Some(p), Some(o)) => Some((p, o as u64)),
+            _ => None,
+        },
     })
 }
 
@@ -405,22 +522,22 @@ impl Store {
     }
 
     async fn outbox_insert(&self, o: &OutboxItem, queued_ms: i64) -> Result<bool, Error> {
-        let r = sqlx::query(
-            "INSERT INTO outbox (object_id, recipient, person, agreement, marking, size, sha256, queued, state, attempts, next_attempt) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9) ON CONFLICT (object_id, recipient) DO NOTHING",
-        )
-        .bind(&o.id)
-        .bind(&o.to)
-        .bind(&o.person)
-        .bind(&o.agreement)
-        .bind(&o.marking)
-        .bind(o.size as i64)
-        .bind(&o.sha256)
-        .bind(queued_ms)
-        .bind(queued_ms)
-        .execute(self.pool())
-        .await?;
-        Ok(r.rows_affected() == 1)
+        let rows = self
+            .commit(vec![Stmt::new(
+                "INSERT INTO outbox (object_id, recipient, person, agreement, marking, size, sha256, queued, state, attempts, next_attempt) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9) ON CONFLICT (object_id, recipient) DO NOTHING",
+            )
+            .text(&o.id)
+            .text(&o.to)
+            .text(&o.person)
+            .text(&o.agreement)
+            .text(&o.marking)
+            .int(o.size as i64)
+            .text(&o.sha256)
+            .int(queued_ms)
+            .int(queued_ms)])
+            .await?;
+        Ok(rows.first() == Some(&1))
     }
 
     /// Objects whose delivery is due, oldest first.
@@ -440,42 +557,6 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         Ok(row.try_get::<Option<i64>, _>("n")?)
-    }
-
-    async fn outbox_retry(&self, id: &str, to: &str, next: i64, error: &str) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt = $1, last_error = $2 WHERE object_id = $3 AND recipient = $4",
-        )
-        .bind(next)
-        .bind(error)
-        .bind(id)
-        .bind(to)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    async fn outbox_finish(
-        &self,
-        id: &str,
-        to: &str,
-        state: &str,
-        reasons: &[Reason],
-        receipt: Option<&Receipt>,
-    ) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE outbox SET state = $1, attempts = attempts + 1, reasons = $2, receipt = $3, last_error = NULL, done = $4 \
-             WHERE object_id = $5 AND recipient = $6",
-        )
-        .bind(state)
-        .bind(serde_json::to_string(reasons).unwrap_or_default())
-        .bind(receipt.map(Receipt::to_json))
-        .bind(crate::store::unix_now())
-        .bind(id)
-        .bind(to)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     /// What `person` sent (every send when `person` is None) matching `filter`, oldest
@@ -514,22 +595,38 @@ impl Store {
     }
 
     async fn inbox_insert(&self, r: &InboxRecord, received: i64) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO inbox (object_id, sender, agreement, marking, label, size, sha256, received, receipt) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (object_id) DO NOTHING",
+        self.commit(vec![Self::inbox_insert_stmt(r, received)])
+            .await?;
+        Ok(())
+    }
+
+    /// Insert the records of a batch in one commit.
+    async fn inbox_insert_many(&self, rs: &[InboxRecord], received: i64) -> Result<(), Error> {
+        self.commit(
+            rs.iter()
+                .map(|r| Self::inbox_insert_stmt(r, received))
+                .collect(),
         )
-        .bind(&r.item.id)
-        .bind(&r.item.from)
-        .bind(&r.item.agreement)
-        .bind(&r.item.marking)
-        .bind(&r.label)
-        .bind(r.item.size as i64)
-        .bind(&r.sha256)
-        .bind(received)
-        .bind(r.receipt.to_json())
-        .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    fn inbox_insert_stmt(r: &InboxRecord, received: i64) -> Stmt {
+        Stmt::new(
+            "INSERT INTO inbox (object_id, sender, agreement, marking, label, size, sha256, received, receipt, pack, pack_offset) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (object_id) DO NOTHING",
+        )
+        .text(&r.item.id)
+        .text(&r.item.from)
+        .text(&r.item.agreement)
+        .text(&r.item.marking)
+        .text(&r.label)
+        .int(r.item.size as i64)
+        .text(&r.sha256)
+        .int(received)
+        .text(r.receipt.to_json())
+        .opt_text(r.pack.as_ref().map(|(p, _)| p.clone()))
+        .opt_int(r.pack.as_ref().map(|(_, o)| *o as i64))
     }
 
     /// Everything received, oldest first.
@@ -845,6 +942,7 @@ impl Node {
                     label: label_xml,
                     sha256,
                     receipt: receipt.clone(),
+                    pack: None,
                 };
                 self.store
                     .inbox_insert(&rec, received)
@@ -891,9 +989,21 @@ impl Node {
             accord_keys::VerifyingKey::from_spki_der(&partner.signing_keys.ecdsa_p384)
                 .into_iter()
                 .collect();
-        let v = examine(&sp.path, trusted)
-            .await
-            .map_err(|r| (None, None, vec![r]))?;
+        let v = examine(&sp.path, trusted).await;
+        self.admit_verified(held, partner, id, v, at)
+    }
+
+    /// The receiver's checks of an object whose label was verified (or not).
+    #[allow(clippy::type_complexity)]
+    fn admit_verified(
+        &self,
+        held: &[Held],
+        partner: &Partner,
+        id: &str,
+        v: Result<VerifiedLabel, Reason>,
+        at: Time,
+    ) -> Result<(String, String, String), (Option<String>, Option<String>, Vec<Reason>)> {
+        let v = v.map_err(|r| (None, None, vec![r]))?;
         let marking = Some(v.marking.clone());
         if v.object_id != id {
             return Err((
@@ -952,6 +1062,222 @@ impl Node {
         Ok((v.label_xml, v.marking, agreement))
     }
 
+    /// `POST /v1/fed/inbox`: a partner node delivers a batch of small objects. Each is
+    /// checked as [`Node::receive`] checks one; the kept ones are synced together, their
+    /// decisions logged in one durable append, their receipts signed once for the batch
+    /// and recorded in one commit. One result per object, in the batch's order.
+    pub async fn receive_batch(
+        self: &Arc<Self>,
+        peer: &Peer,
+        body: axum::body::Bytes,
+    ) -> Result<wire::BatchResponse, Refusal> {
+        let partner = match self.partner_of(peer).await {
+            Ok(p) => p,
+            Err(r) => {
+                let entry = AuditEntry {
+                    kind: "receive",
+                    time: (self.clock)().to_string(),
+                    party: self.party(),
+                    person: None,
+                    credential: None,
+                    decision: "deny",
+                    object: None,
+                    marking: None,
+                    agreement: None,
+                    request: None,
+                    partner: None,
+                    reasons: &r.reasons,
+                }
+                .bytes();
+                let _ = self.log_entries(vec![entry]).await;
+                return Err(r);
+            }
+        };
+        let batch = wire::parse_batch(&body).map_err(|e| Refusal::new(400, "request", e.0))?;
+        let n = batch.objects.len();
+        let mut results: Vec<Option<wire::BatchResult>> = vec![None; n];
+        let refused = |id: &str, status: u16, error: String, reasons: Vec<Reason>| {
+            Some(wire::BatchResult {
+                id: id.to_string(),
+                receipt: None,
+                status: Some(status),
+                error: Some(error),
+                reasons,
+            })
+        };
+        // Hash everything off the async threads; then what is already held answers with
+        // its receipt (a retried delivery), or a conflict.
+        let hashes = {
+            let (body, ranges) = (body.clone(), batch.objects.clone());
+            tokio::task::spawn_blocking(move || {
+                ranges
+                    .iter()
+                    .map(|(_, r)| {
+                        hex::encode(
+                            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body[r.clone()])
+                                .as_ref(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(Refusal::internal)?
+        };
+        let mut fresh = Vec::new();
+        for (i, (id, _)) in batch.objects.iter().enumerate() {
+            match self.store.inbox_get(id).await.map_err(Refusal::internal)? {
+                Some(rec) if rec.sha256 == hashes[i] && rec.item.from == partner.code => {
+                    results[i] = Some(wire::BatchResult {
+                        id: id.clone(),
+                        receipt: Some(rec.receipt),
+                        status: None,
+                        error: None,
+                        reasons: vec![],
+                    });
+                }
+                Some(_) => {
+                    let e = format!(
+                        "object {id} is already held here with different content or from another party"
+                    );
+                    results[i] = refused(id, 409, e.clone(), vec![Reason::new("request", e)]);
+                }
+                None => fresh.push(i),
+            }
+        }
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let at = (self.clock)();
+        let trusted: Vec<accord_keys::VerifyingKey> =
+            accord_keys::VerifyingKey::from_spki_der(&partner.signing_keys.ecdsa_p384)
+                .into_iter()
+                .collect();
+        let verified = examine_all(
+            body.clone(),
+            fresh.iter().map(|&i| batch.objects[i].1.clone()).collect(),
+            trusted,
+        )
+        .await;
+        let mut entries = Vec::new();
+        let mut kept = Vec::new();
+        for (&i, v) in fresh.iter().zip(verified) {
+            let id = &batch.objects[i].0;
+            match self.admit_verified(&held, &partner, id, v, at) {
+                Ok(ok) => kept.push((i, ok)),
+                Err((marking, agreement, reasons)) => {
+                    entries.push(self.audit(
+                        &Event {
+                            kind: "receive",
+                            person: None,
+                            object: id,
+                            marking: marking.as_deref(),
+                            agreement: agreement.as_deref(),
+                            partner: Some(&partner.code),
+                        },
+                        false,
+                        &reasons,
+                    ));
+                    let e = format!("{} refuses object {id} from {}", self.party(), partner.code);
+                    results[i] = refused(id, 403, e, reasons);
+                }
+            }
+        }
+        let (pack, offsets) = if kept.is_empty() {
+            (String::new(), vec![])
+        } else {
+            keep_pack(
+                self,
+                body.clone(),
+                kept.iter()
+                    .map(|(i, _)| batch.objects[*i].1.clone())
+                    .collect(),
+            )
+            .await?
+        };
+        let denied = entries.len() as u64;
+        for (i, (_, marking, agreement)) in &kept {
+            entries.push(self.audit(
+                &Event {
+                    kind: "receive",
+                    person: None,
+                    object: &batch.objects[*i].0,
+                    marking: Some(marking),
+                    agreement: Some(agreement),
+                    partner: Some(&partner.code),
+                },
+                true,
+                &[],
+            ));
+        }
+        if entries.is_empty() {
+            return Ok(wire::BatchResponse {
+                results: results.into_iter().flatten().collect(),
+            });
+        }
+        let range = self.log_entries(entries).await?;
+        let received = crate::store::unix_now();
+        let bodies = kept
+            .iter()
+            .enumerate()
+            .map(|(k, (i, (_, _, agreement)))| {
+                let (id, r) = &batch.objects[*i];
+                ReceiptBody {
+                    object_id: id.clone(),
+                    sha256: hashes[*i].clone(),
+                    size: r.len() as u64,
+                    from: partner.code.clone(),
+                    to: self.party().to_string(),
+                    agreement: agreement.clone(),
+                    received: rfc3339(received),
+                    log_index: range.start + denied + k as u64,
+                }
+            })
+            .collect();
+        let receipts = Receipt::sign_batch(bodies, &self.signing).map_err(Refusal::internal)?;
+        let records: Vec<InboxRecord> = kept
+            .into_iter()
+            .zip(receipts)
+            .zip(offsets)
+            .map(
+                |(((i, (label, marking, agreement)), receipt), offset)| InboxRecord {
+                    item: InboxItem {
+                        id: batch.objects[i].0.clone(),
+                        marking,
+                        from: partner.code.clone(),
+                        received: rfc3339(received),
+                        size: batch.objects[i].1.len() as u64,
+                        agreement,
+                    },
+                    label,
+                    sha256: hashes[i].clone(),
+                    receipt,
+                    pack: Some((pack.clone(), offset)),
+                },
+            )
+            .collect();
+        self.store
+            .inbox_insert_many(&records, received)
+            .await
+            .map_err(Refusal::internal)?;
+        tracing::info!(objects = records.len(), from = %partner.code, "received a batch");
+        let index: std::collections::HashMap<&str, usize> = batch
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (id.as_str(), i))
+            .collect();
+        for r in &records {
+            results[index[r.item.id.as_str()]] = Some(wire::BatchResult {
+                id: r.item.id.clone(),
+                receipt: Some(r.receipt.clone()),
+                status: None,
+                error: None,
+                reasons: vec![],
+            });
+        }
+        Ok(wire::BatchResponse {
+            results: results.into_iter().flatten().collect(),
+        })
+    }
+
     /// `GET /v1/inbox`: what the person may see, oldest first.
     pub async fn inbox(&self, peer: &Peer) -> Result<Vec<InboxItem>, Refusal> {
         let caller = self.authenticate(peer).await?;
@@ -977,7 +1303,7 @@ impl Node {
     }
 
     /// `GET /v1/inbox/{id}`: the object, if the person may see it.
-    pub async fn fetch(&self, peer: &Peer, id: &str) -> Result<(PathBuf, u64), Refusal> {
+    pub async fn fetch(&self, peer: &Peer, id: &str) -> Result<Stored, Refusal> {
         let caller = self.authenticate(peer).await?;
         check_object_id(id)?;
         let not_found = || Refusal::new(404, "request", format!("no object {id} in the inbox"));
@@ -1010,7 +1336,18 @@ impl Node {
                 reasons,
             });
         }
-        Ok((inbox_path(self, id), rec.item.size))
+        Ok(match &rec.pack {
+            Some((pack, offset)) => Stored {
+                path: pack_path(self, pack)?,
+                offset: *offset,
+                size: rec.item.size,
+            },
+            None => Stored {
+                path: inbox_path(self, id),
+                offset: 0,
+                size: rec.item.size,
+            },
+        })
     }
 }
 
@@ -1019,6 +1356,48 @@ impl Node {
 fn backoff(attempts: u64, cap: Duration) -> i64 {
     let ms = RETRY_FIRST_MS.saturating_mul(1i64 << attempts.min(20));
     ms.min(cap.as_millis() as i64)
+}
+
+/// Outbox entries read per round of delivery.
+const ROUND: i64 = 1024;
+
+/// What one delivery call carries: a large object alone (streamed), or a batch of
+/// small ones for the same partner.
+enum Unit {
+    One(OutboxItem),
+    Batch(Vec<OutboxItem>),
+}
+
+/// Group due objects into units: per partner, small objects in batches bounded by
+/// [`wire::BATCH_MAX_OBJECTS`] and [`wire::BATCH_MAX_BYTES`]; large ones alone.
+fn units(due: Vec<OutboxItem>) -> Vec<Unit> {
+    let mut out = Vec::new();
+    let mut open: std::collections::BTreeMap<String, (Vec<OutboxItem>, u64)> =
+        std::collections::BTreeMap::new();
+    for item in due {
+        if item.size > wire::BATCH_OBJECT_MAX {
+            out.push(Unit::One(item));
+            continue;
+        }
+        let (items, bytes) = open.entry(item.to.clone()).or_default();
+        if items.len() == wire::BATCH_MAX_OBJECTS || *bytes + item.size > wire::BATCH_MAX_BYTES {
+            out.push(Unit::Batch(std::mem::take(items)));
+            *bytes = 0;
+        }
+        *bytes += item.size;
+        items.push(item);
+    }
+    for (_, (items, _)) in open {
+        if !items.is_empty() {
+            out.push(Unit::Batch(items));
+        }
+    }
+    out.into_iter()
+        .map(|u| match u {
+            Unit::Batch(mut v) if v.len() == 1 => Unit::One(v.remove(0)),
+            u => u,
+        })
+        .collect()
 }
 
 /// Deliver the outbox until `stop` turns true.
@@ -1031,7 +1410,7 @@ pub async fn deliver_loop(
         if *stop.borrow() {
             return;
         }
-        let due = match node.store.outbox_due(now_ms(), 64).await {
+        let due = match node.store.outbox_due(now_ms(), ROUND).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the outbox");
@@ -1050,12 +1429,19 @@ pub async fn deliver_loop(
             }
             continue;
         }
-        futures_util::stream::iter(due)
-            .for_each_concurrent(opts.parallel.max(1), |item| {
+        futures_util::stream::iter(units(due))
+            .for_each_concurrent(opts.parallel.max(1), |unit| {
                 let node = node.clone();
                 let cap = opts.retry_cap;
                 async move {
-                    deliver_one(&node, item, cap).await;
+                    let outcomes = match unit {
+                        Unit::One(item) => {
+                            let o = attempt(&node, &item).await;
+                            vec![(item, o)]
+                        }
+                        Unit::Batch(items) => attempt_batch(&node, items).await,
+                    };
+                    record(&node, outcomes, cap).await;
                 }
             })
             .await;
@@ -1068,50 +1454,303 @@ enum Outcome {
     Retry(String),
 }
 
-async fn deliver_one(node: &Arc<Node>, item: OutboxItem, cap: Duration) {
-    let outcome = attempt(node, &item).await;
-    let (id, to) = (item.id.as_str(), item.to.as_str());
-    let (state, reasons, receipt) = match &outcome {
-        Outcome::Retry(e) => {
-            let next = now_ms() + backoff(item.attempts, cap);
-            tracing::debug!(object = %id, %to, error = %e, attempts = item.attempts + 1, "delivery will be retried");
-            if let Err(e) = node.store.outbox_retry(id, to, next, e).await {
-                tracing::error!(error = %e, "recording a delivery attempt");
+/// Record how deliveries went: retries rescheduled; the others logged in one durable
+/// append, then marked in one commit, then their queued copies removed.
+async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)>, cap: Duration) {
+    let mut retries = Vec::new();
+    let mut entries = Vec::new();
+    let mut finished = Vec::new();
+    for (item, outcome) in &outcomes {
+        let (id, to) = (item.id.as_str(), item.to.as_str());
+        let (state, reasons, receipt) = match outcome {
+            Outcome::Retry(e) => {
+                let next = now_ms() + backoff(item.attempts, cap);
+                tracing::debug!(object = %id, %to, error = %e, attempts = item.attempts + 1, "delivery will be retried");
+                retries.push(
+                    Stmt::new(
+                        "UPDATE outbox SET attempts = attempts + 1, next_attempt = $1, last_error = $2 WHERE object_id = $3 AND recipient = $4",
+                    )
+                    .int(next)
+                    .text(e.as_str())
+                    .text(id)
+                    .text(to),
+                );
+                continue;
             }
-            return;
+            Outcome::Delivered(r) => ("delivered", &[][..], Some(r)),
+            Outcome::Refused(reasons) => ("refused", &reasons[..], None),
+        };
+        entries.push(node.audit(
+            &Event {
+                kind: "deliver",
+                person: Some(&item.person),
+                object: id,
+                marking: Some(&item.marking),
+                agreement: Some(&item.agreement),
+                partner: Some(to),
+            },
+            receipt.is_some(),
+            reasons,
+        ));
+        if receipt.is_some() {
+            tracing::info!(object = %id, %to, "delivered");
+        } else {
+            tracing::warn!(object = %id, %to, "delivery refused");
         }
-        Outcome::Delivered(r) => ("delivered", &[][..], Some(r)),
-        Outcome::Refused(reasons) => ("refused", &reasons[..], None),
-    };
-    let entry = node.audit(
-        &Event {
-            kind: "deliver",
-            person: Some(&item.person),
-            object: id,
-            marking: Some(&item.marking),
-            agreement: Some(&item.agreement),
-            partner: Some(to),
-        },
-        receipt.is_some(),
-        reasons,
-    );
-    if let Err(e) = node.log_entries(vec![entry]).await {
+        finished.push(
+            Stmt::new(
+                "UPDATE outbox SET state = $1, attempts = attempts + 1, reasons = $2, receipt = $3, last_error = NULL, done = $4 \
+                 WHERE object_id = $5 AND recipient = $6",
+            )
+            .text(state)
+            .text(serde_json::to_string(reasons).unwrap_or_default())
+            .opt_text(receipt.map(Receipt::to_json))
+            .int(crate::store::unix_now())
+            .text(id)
+            .text(to),
+        );
+    }
+    if !retries.is_empty() {
+        if let Err(e) = node.store.commit(retries).await {
+            tracing::error!(error = %e, "recording delivery attempts");
+        }
+    }
+    if entries.is_empty() {
+        return;
+    }
+    if let Err(e) = node.log_entries(entries).await {
         tracing::error!(error = %e.error, "audit log");
         return;
     }
-    if receipt.is_some() {
-        tracing::info!(object = %id, %to, "delivered");
-    } else {
-        tracing::warn!(object = %id, %to, "delivery refused");
+    // A partner that just took a delivery is back: what waits for it in backoff is due
+    // now, and goes in batches rather than one by one as each backoff ends.
+    let mut back: Vec<&str> = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Delivered(_)))
+        .map(|(i, _)| i.to.as_str())
+        .collect();
+    back.dedup();
+    let now = now_ms();
+    for to in &back {
+        finished.push(
+            Stmt::new(
+                "UPDATE outbox SET next_attempt = $1 WHERE recipient = $2 AND state = 'queued' AND next_attempt > $3",
+            )
+            .int(now)
+            .text(*to)
+            .int(now),
+        );
     }
-    if let Err(e) = node
-        .store
-        .outbox_finish(id, to, state, reasons, receipt)
+    match node.store.commit(finished).await {
+        Ok(rows) if rows.iter().rev().take(back.len()).any(|&n| n > 0) => {
+            node.outbox_ready.notify_one();
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "recording deliveries");
+            return;
+        }
+    }
+    for (item, outcome) in &outcomes {
+        if !matches!(outcome, Outcome::Retry(_)) {
+            let _ = tokio::fs::remove_file(outbox_path(node, &item.id, &item.to)).await;
+        }
+    }
+}
+
+/// Check a partner's receipt against what was sent (its signature is checked by the
+/// caller).
+fn check_receipt(
+    node: &Node,
+    item: &OutboxItem,
+    receipt: &Receipt,
+    url: &str,
+) -> Result<(), String> {
+    let b = &receipt.body;
+    if b.object_id != item.id
+        || b.sha256 != item.sha256
+        || b.size != item.size
+        || b.from != node.party()
+        || b.to != item.to
+    {
+        return Err(format!(
+            "{url}: the receipt is for another object or party ({} {} {}→{})",
+            b.object_id, b.sha256, b.from, b.to
+        ));
+    }
+    Ok(())
+}
+
+/// How a partner's refusal status maps to an outcome.
+fn refusal_outcome(status: u16, url: &str, problem: Option<wire::Problem>) -> Outcome {
+    match status {
+        400 | 403 | 409 | 413 | 422 => Outcome::Refused(match problem {
+            Some(p) if !p.reasons.is_empty() => p.reasons,
+            Some(p) => vec![Reason::new("partner", p.error)],
+            None => vec![Reason::new("partner", format!("{url}: status {status}"))],
+        }),
+        _ => Outcome::Retry(format!(
+            "{url}: status {status}{}",
+            problem
+                .map(|p| format!(": {}", p.error))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+/// Deliver a batch of small objects to one partner in one request.
+async fn attempt_batch(node: &Arc<Node>, items: Vec<OutboxItem>) -> Vec<(OutboxItem, Outcome)> {
+    let all = |items: Vec<OutboxItem>, o: &dyn Fn() -> Outcome| {
+        items.into_iter().map(|i| (i, o())).collect::<Vec<_>>()
+    };
+    let held = match node.agreements().await {
+        Ok(h) => h,
+        Err(e) => return all(items, &|| Outcome::Retry(e.to_string())),
+    };
+    let at = (node.clock)();
+    let to = items[0].to.clone();
+    let partners = partners::in_force(&held, node.party(), at);
+    let Some(partner) = partners.iter().find(|p| p.code == to) else {
+        return items
+            .into_iter()
+            .map(|i| {
+                let o = stopped(&i);
+                (i, o)
+            })
+            .collect();
+    };
+    let client = match node.partner_clients.get(&node.home, partner) {
+        Ok(c) => c,
+        Err(e) => return all(items, &|| Outcome::Retry(e.to_string())),
+    };
+    let mut out = Vec::new();
+    let mut sending = Vec::new();
+    let mut bodies = Vec::new();
+    for item in items {
+        if !partner.agreements.contains(&item.agreement) {
+            let o = stopped(&item);
+            out.push((item, o));
+            continue;
+        }
+        let path = outbox_path(node, &item.id, &item.to);
+        match tokio::fs::read(&path).await {
+            Ok(b) => {
+                bodies.push((item.id.clone(), b));
+                sending.push(item);
+            }
+            Err(e) => out.push((
+                item,
+                Outcome::Refused(vec![Reason::new(
+                    "object-integrity",
+                    format!("the queued object {} is gone: {e}", path.display()),
+                )]),
+            )),
+        }
+    }
+    if sending.is_empty() {
+        return out;
+    }
+    let url = format!("{}/v1/fed/inbox", partner.url);
+    let resp = match client
+        .post(&url)
+        .header("content-type", wire::BATCH_MEDIA_TYPE)
+        .body(wire::batch_body(&bodies))
+        .send()
         .await
     {
-        tracing::error!(error = %e, "recording a delivery");
+        Ok(r) => r,
+        Err(e) => {
+            let e = format!("{url}: {}", crate::client::describe(&e));
+            out.extend(all(sending, &|| Outcome::Retry(e.clone())));
+            return out;
+        }
+    };
+    drop(bodies);
+    let status = resp.status();
+    let bytes = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) => {
+            let e = format!("{url}: {e}");
+            out.extend(all(sending, &|| Outcome::Retry(e.clone())));
+            return out;
+        }
+    };
+    if matches!(status.as_u16(), 400 | 404 | 405 | 413) {
+        // A partner without batch delivery, or one that will not take this batch (its
+        // bounds may be smaller than ours): one by one, so that each object gets its
+        // own answer rather than the batch's.
+        for item in sending {
+            let o = attempt(node, &item).await;
+            out.push((item, o));
+        }
+        return out;
     }
-    let _ = tokio::fs::remove_file(outbox_path(node, id, to)).await;
+    if !status.is_success() {
+        let problem: Option<wire::Problem> = serde_json::from_slice(&bytes).ok();
+        for item in sending {
+            let o = refusal_outcome(status.as_u16(), &url, problem.clone());
+            out.push((item, o));
+        }
+        return out;
+    }
+    let answer: wire::BatchResponse = match serde_json::from_slice(&bytes) {
+        Ok(a) => a,
+        Err(e) => {
+            let e = format!("{url}: the answer does not parse: {e}");
+            out.extend(all(sending, &|| Outcome::Retry(e.clone())));
+            return out;
+        }
+    };
+    if answer.results.len() != sending.len()
+        || answer
+            .results
+            .iter()
+            .zip(&sending)
+            .any(|(r, i)| r.id != i.id)
+    {
+        let e = format!("{url}: the answer does not list the objects sent, in order");
+        out.extend(all(sending, &|| Outcome::Retry(e.clone())));
+        return out;
+    }
+    let receipts: Vec<&Receipt> = answer
+        .results
+        .iter()
+        .filter_map(|r| r.receipt.as_ref())
+        .collect();
+    if let Err(e) = Receipt::verify_all(receipts, &partner.signing_keys) {
+        let e = e.to_string();
+        out.extend(all(sending, &|| Outcome::Retry(e.clone())));
+        return out;
+    }
+    for (item, r) in sending.into_iter().zip(answer.results) {
+        let o = match r.receipt {
+            Some(receipt) => match check_receipt(node, &item, &receipt, &url) {
+                Ok(()) => Outcome::Delivered(receipt),
+                Err(e) => Outcome::Retry(e),
+            },
+            None => refusal_outcome(
+                r.status.unwrap_or(500),
+                &url,
+                Some(wire::Problem {
+                    error: r.error.unwrap_or_default(),
+                    reasons: r.reasons,
+                }),
+            ),
+        };
+        out.push((item, o));
+    }
+    out
+}
+
+/// The outcome for an object whose agreement is no longer in force with its partner.
+fn stopped(item: &OutboxItem) -> Outcome {
+    Outcome::Refused(vec![Reason::new(
+        "agreement-in-force",
+        format!(
+            "agreement {} is no longer in force with {}: the delivery is stopped",
+            item.agreement, item.to
+        ),
+    )])
 }
 
 async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
@@ -1124,13 +1763,7 @@ async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
         .into_iter()
         .find(|p| p.code == item.to && p.agreements.contains(&item.agreement))
     else {
-        return Outcome::Refused(vec![Reason::new(
-            "agreement-in-force",
-            format!(
-                "agreement {} is no longer in force with {}: the delivery is stopped",
-                item.agreement, item.to
-            ),
-        )]);
+        return stopped(item);
     };
     let client = match node.partner_clients.get(&node.home, &partner) {
         Ok(c) => c,
@@ -1175,32 +1808,11 @@ async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
         if let Err(e) = receipt.verify(&partner.signing_keys) {
             return Outcome::Retry(e.to_string());
         }
-        let b = &receipt.body;
-        if b.object_id != item.id
-            || b.sha256 != item.sha256
-            || b.size != item.size
-            || b.from != node.party()
-            || b.to != item.to
-        {
-            return Outcome::Retry(format!(
-                "{url}: the receipt is for another object or party ({} {} {}→{})",
-                b.object_id, b.sha256, b.from, b.to
-            ));
+        if let Err(e) = check_receipt(node, item, &receipt, &url) {
+            return Outcome::Retry(e);
         }
         return Outcome::Delivered(receipt);
     }
     let problem: Option<wire::Problem> = serde_json::from_slice(&bytes).ok();
-    match status.as_u16() {
-        400 | 403 | 409 | 413 | 422 => Outcome::Refused(match problem {
-            Some(p) if !p.reasons.is_empty() => p.reasons,
-            Some(p) => vec![Reason::new("partner", p.error)],
-            None => vec![Reason::new("partner", format!("{url}: status {status}"))],
-        }),
-        _ => Outcome::Retry(format!(
-            "{url}: status {status}{}",
-            problem
-                .map(|p| format!(": {}", p.error))
-                .unwrap_or_default()
-        )),
-    }
+    refusal_outcome(status.as_u16(), &url, problem)
 }

@@ -120,6 +120,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/inbox"),
     ("GET", "/v1/inbox/{id}"),
     ("PUT", "/v1/fed/inbox/{id}"),
+    ("POST", "/v1/fed/inbox"),
     ("GET", "/v1/witness"),
     ("POST", "/v1/fed/witness/add-checkpoint"),
     ("GET", "/log/checkpoint"),
@@ -244,7 +245,7 @@ pub fn router(node: Arc<Node>) -> Router {
                  Extension(p): Extension<Peer>,
                  Path((id,)): Path<(String,)>| async move {
                     match n.fetch(&p, &id).await {
-                        Ok((path, size)) => stream_file(&path, size).await,
+                        Ok(stored) => stream_file(&stored).await,
                         Err(e) => refusal(e),
                     }
                 },
@@ -308,6 +309,17 @@ pub fn router(node: Arc<Node>) -> Router {
             ),
         )
         .route(
+            "/v1/fed/inbox",
+            post(
+                |State(n): State<Arc<Node>>,
+                 Extension(p): Extension<Peer>,
+                 body: axum::body::Bytes| async move {
+                    answer(n.receive_batch(&p, body).await)
+                },
+            )
+            .layer(DefaultBodyLimit::max(wire::MAX_BODY)),
+        )
+        .route(
             "/v1/fed/inbox/{id}",
             put(
                 |State(n): State<Arc<Node>>,
@@ -333,13 +345,19 @@ fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, Refusal> {
     })
 }
 
-/// Stream a file as the answer.
-async fn stream_file(path: &std::path::Path, size: u64) -> Response {
-    match tokio::fs::File::open(path).await {
+/// Stream a stored object (a file, or its part of a pack) as the answer.
+async fn stream_file(stored: &crate::exchange::Stored) -> Response {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let opened = async {
+        let mut f = tokio::fs::File::open(&stored.path).await?;
+        f.seek(std::io::SeekFrom::Start(stored.offset)).await?;
+        Ok::<_, std::io::Error>(f.take(stored.size))
+    };
+    match opened.await {
         Ok(f) => (
             [
                 (header::CONTENT_TYPE, "application/zip".to_string()),
-                (header::CONTENT_LENGTH, size.to_string()),
+                (header::CONTENT_LENGTH, stored.size.to_string()),
             ],
             Body::from_stream(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024)),
         )

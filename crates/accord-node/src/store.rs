@@ -40,6 +40,124 @@ pub struct AgreementRecord {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Where writes go. SQLite lets one connection write at a time and makes the others
+    /// wait in its busy handler, which sleeps 1, 2, 5, 10... ms between tries: under
+    /// concurrent sends that sleeping, not the work, was most of a write's time. So on
+    /// SQLite writes share one connection and queue for it in order; on PostgreSQL this
+    /// is the main pool.
+    writer: AnyPool,
+    /// The group committer of the frequent writes (see [`Store::commit`]).
+    committer: tokio::sync::mpsc::Sender<Job>,
+}
+
+/// A value bound to a statement the group committer runs.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    OptInt(Option<i64>),
+}
+
+/// One SQL statement with its values, owned so that it can wait in the committer's
+/// queue and run again on its own if its batch fails.
+#[derive(Debug, Clone)]
+pub(crate) struct Stmt {
+    sql: &'static str,
+    args: Vec<Arg>,
+}
+
+impl Stmt {
+    pub(crate) fn new(sql: &'static str) -> Stmt {
+        Stmt { sql, args: vec![] }
+    }
+    pub(crate) fn text(mut self, v: impl Into<String>) -> Stmt {
+        self.args.push(Arg::Text(v.into()));
+        self
+    }
+    pub(crate) fn opt_text(mut self, v: Option<String>) -> Stmt {
+        self.args.push(Arg::OptText(v));
+        self
+    }
+    pub(crate) fn int(mut self, v: i64) -> Stmt {
+        self.args.push(Arg::Int(v));
+        self
+    }
+    pub(crate) fn opt_int(mut self, v: Option<i64>) -> Stmt {
+        self.args.push(Arg::OptInt(v));
+        self
+    }
+}
+
+/// Statements that commit together, and who waits for their rows affected.
+#[derive(Debug)]
+struct Job {
+    stmts: Vec<Stmt>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<u64>, Error>>,
+}
+
+/// Most jobs committed in one transaction.
+const MAX_GROUP: usize = 1024;
+
+/// Run queued jobs in as few transactions as the queue allows: every commit is an
+/// fsync, and one fsync for everything that arrived while the last one ran is what
+/// lets many small writes (one per object sent, delivered or received, one per rewrap
+/// request) keep up. Each caller still gets its answer only after its own statements
+/// are committed. A group that fails is retried job by job, so one bad statement fails
+/// only its own caller.
+async fn committer(pool: AnyPool, mut rx: tokio::sync::mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        match run_group(&pool, &jobs).await {
+            Ok(results) => {
+                for (j, r) in jobs.into_iter().zip(results) {
+                    let _ = j.reply.send(Ok(r));
+                }
+            }
+            Err(e) if jobs.len() == 1 => {
+                if let Some(j) = jobs.pop() {
+                    let _ = j.reply.send(Err(e));
+                }
+            }
+            Err(_) => {
+                for j in jobs {
+                    let r = run_group(&pool, std::slice::from_ref(&j))
+                        .await
+                        .map(|mut v| v.pop().unwrap_or_default());
+                    let _ = j.reply.send(r);
+                }
+            }
+        }
+    }
+}
+
+async fn run_group(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Vec<u64>>, Error> {
+    let mut tx = pool.begin().await?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let mut rows = Vec::with_capacity(j.stmts.len());
+        for s in &j.stmts {
+            let mut q = sqlx::query(s.sql);
+            for a in &s.args {
+                q = match a {
+                    Arg::Text(v) => q.bind(v.clone()),
+                    Arg::OptText(v) => q.bind(v.clone()),
+                    Arg::Int(v) => q.bind(*v),
+                    Arg::OptInt(v) => q.bind(*v),
+                };
+            }
+            rows.push(q.execute(&mut *tx).await?.rows_affected());
+        }
+        out.push(rows);
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// Unix seconds now.
@@ -69,7 +187,37 @@ impl Store {
     /// migrations.
     pub async fn connect(url: &str) -> Result<Store, Error> {
         sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
+        let sqlite = url.starts_with("sqlite");
+        let pool = Self::open(url, if sqlite { 4 } else { 8 }).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let writer = if sqlite {
+            Self::open(url, 1).await?
+        } else {
+            pool.clone()
+        };
+        let (committer_tx, rx) = tokio::sync::mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(committer(writer.clone(), rx));
+        Ok(Store {
+            pool,
+            writer,
+            committer: committer_tx,
+        })
+    }
+
+    /// Commit `stmts` together with whatever other writes are waiting (group commit),
+    /// and answer with each statement's rows affected once they are durable.
+    pub(crate) async fn commit(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>, Error> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let gone = || Error::Database("the database writer has stopped".into());
+        self.committer
+            .send(Job { stmts, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    async fn open(url: &str, connections: u32) -> Result<AnyPool, Error> {
+        AnyPoolOptions::new()
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     if conn.backend_name() == "SQLite" {
@@ -86,21 +234,20 @@ impl Store {
                     Ok(())
                 })
             })
-            .max_connections(if url.starts_with("sqlite") { 4 } else { 8 })
+            .max_connections(connections)
             .connect(url)
             .await
-            .map_err(|e| Error::Database(format!("connecting to {}: {e}", redact(url))))?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+            .map_err(|e| Error::Database(format!("connecting to {}: {e}", redact(url))))
     }
 
-    /// The pool, for the other tables' modules (exchange).
+    /// The pool, for the other tables' modules (exchange): reads.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
     /// Close the pool.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -120,7 +267,7 @@ impl Store {
         .bind(&p.status)
         .bind(t)
         .bind(t)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if r.rows_affected() == 0 {
             return Err(Error::Exists(format!(
@@ -135,11 +282,11 @@ impl Store {
     pub async fn remove_person(&self, id: &str) -> Result<(), Error> {
         sqlx::query("DELETE FROM credentials WHERE person = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         sqlx::query("DELETE FROM people WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -167,7 +314,7 @@ impl Store {
             .bind(status)
             .bind(unix_now())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if r.rows_affected() == 0 {
             return Err(Error::NotFound(format!("no person `{id}` in this node")));
@@ -191,7 +338,7 @@ impl Store {
         .bind(serial)
         .bind(unix_now())
         .bind(not_after)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -237,7 +384,7 @@ impl Store {
         .bind(digest)
         .bind(records)
         .bind(unix_now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -276,22 +423,22 @@ impl Store {
 
     /// Use a rewrap nonce: false when it was used before (a replay).
     pub async fn use_nonce(&self, nonce: &str, person: &str, at: i64) -> Result<bool, Error> {
-        let r = sqlx::query(
-            "INSERT INTO rewrap_nonces (nonce, person, seen) VALUES ($1, $2, $3) ON CONFLICT (nonce) DO NOTHING",
-        )
-        .bind(nonce)
-        .bind(person)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        let rows = self
+            .commit(vec![Stmt::new(
+                "INSERT INTO rewrap_nonces (nonce, person, seen) VALUES ($1, $2, $3) ON CONFLICT (nonce) DO NOTHING",
+            )
+            .text(nonce)
+            .text(person)
+            .int(at)])
+            .await?;
+        Ok(rows.first() == Some(&1))
     }
 
     /// Forget nonces seen before `before` (requests that old are refused by time).
     pub async fn prune_nonces(&self, before: i64) -> Result<u64, Error> {
         let r = sqlx::query("DELETE FROM rewrap_nonces WHERE seen < $1")
             .bind(before)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(r.rows_affected())
     }

@@ -494,3 +494,194 @@ mod tests {
         assert!(err(parse_sign_request(b"[]")).starts_with("request body: "));
     }
 }
+
+// ---------------------------------------------------------------- batch delivery
+
+/// Most objects in one batch delivery (`POST /v1/fed/inbox`).
+pub const BATCH_MAX_OBJECTS: usize = 256;
+/// Largest object a batch may carry; larger ones go one by one, streaming.
+pub const BATCH_OBJECT_MAX: u64 = 1 << 20;
+/// Most object bytes in one batch.
+pub const BATCH_MAX_BYTES: u64 = 16 << 20;
+/// Longest header line of a batch.
+pub const BATCH_MAX_HEADER: usize = 64 * 1024;
+/// The media type of a batch body.
+pub const BATCH_MEDIA_TYPE: &str = "application/vnd.accord.batch";
+
+/// The header line of a batch: the objects it carries, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchHeader {
+    /// Each object's id and size.
+    pub objects: Vec<BatchEntry>,
+}
+
+/// One object of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchEntry {
+    /// The object id (its policy uuid).
+    pub id: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// A parsed batch: the header and where each object's bytes are in the body.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Each object's id and byte range in the body, in order.
+    pub objects: Vec<(String, std::ops::Range<usize>)>,
+}
+
+/// Lay out a batch body: the header line, then the objects back to back.
+pub fn batch_body(objects: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let header = BatchHeader {
+        objects: objects
+            .iter()
+            .map(|(id, b)| BatchEntry {
+                id: id.clone(),
+                size: b.len() as u64,
+            })
+            .collect(),
+    };
+    let mut out = serde_json::to_vec(&header).unwrap_or_default();
+    out.push(b'\n');
+    for (_, b) in objects {
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+/// Parse a batch body (`{"objects":[{"id","size"},...]}` on one line, then the
+/// objects' bytes back to back) and check its bounds: 1 to [`BATCH_MAX_OBJECTS`]
+/// objects with distinct lower-case UUID ids, each at most [`BATCH_OBJECT_MAX`] bytes,
+/// the sizes adding up to exactly the bytes that follow the header.
+pub fn parse_batch(body: &[u8]) -> Result<Batch, BadRequest> {
+    let end = body
+        .iter()
+        .take(BATCH_MAX_HEADER + 1)
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| {
+            BadRequest(format!(
+                "batch: no header line in the first {BATCH_MAX_HEADER} bytes"
+            ))
+        })?;
+    let header: BatchHeader = serde_json::from_slice(&body[..end])
+        .map_err(|e| BadRequest(format!("batch header: {e}")))?;
+    let n = header.objects.len();
+    if n == 0 || n > BATCH_MAX_OBJECTS {
+        return Err(BadRequest(format!(
+            "a batch holds 1 to {BATCH_MAX_OBJECTS} objects, not {n}"
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(n);
+    let mut at = end + 1;
+    let mut objects = Vec::with_capacity(n);
+    for (i, o) in header.objects.into_iter().enumerate() {
+        if let Err(e) = crate::exchange::check_object_id(&o.id) {
+            return Err(BadRequest(format!("batch object {i}: {}", e.error)));
+        }
+        if !seen.insert(o.id.clone()) {
+            return Err(BadRequest(format!(
+                "batch object {i}: {} appears twice",
+                o.id
+            )));
+        }
+        if o.size == 0 || o.size > BATCH_OBJECT_MAX {
+            return Err(BadRequest(format!(
+                "batch object {i} ({}): size {} is not 1 to {BATCH_OBJECT_MAX} bytes",
+                o.id, o.size
+            )));
+        }
+        let size = o.size as usize;
+        if body.len() - at < size {
+            return Err(BadRequest(format!(
+                "batch object {i} ({}): the body ends {} bytes into its {size}",
+                o.id,
+                body.len() - at
+            )));
+        }
+        objects.push((o.id, at..at + size));
+        at += size;
+    }
+    if at != body.len() {
+        return Err(BadRequest(format!(
+            "batch: {} bytes follow the last object",
+            body.len() - at
+        )));
+    }
+    Ok(Batch { objects })
+}
+
+/// What the receiver answers for one object of a batch: its receipt, or why not.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchResult {
+    /// The object id.
+    pub id: String,
+    /// The signed receipt, when the object is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<crate::receipt::Receipt>,
+    /// When it is not: the HTTP status its own delivery would have had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// When it is not: what went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The reasons of a refusal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
+}
+
+/// The answer to a batch delivery, one result per object in the batch's order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchResponse {
+    /// The results.
+    pub results: Vec<BatchResult>,
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    const A: &str = "0b8f1c9e-2c57-4c43-9a77-5b0f5f3a2d10";
+    const B: &str = "1b8f1c9e-2c57-4c43-9a77-5b0f5f3a2d10";
+
+    #[test]
+    fn a_batch_round_trips_and_bad_ones_name_the_problem() {
+        let body = batch_body(&[(A.into(), b"abc".to_vec()), (B.into(), b"de".to_vec())]);
+        let b = parse_batch(&body).unwrap();
+        assert_eq!(b.objects.len(), 2);
+        assert_eq!(&body[b.objects[0].1.clone()], b"abc");
+        assert_eq!(&body[b.objects[1].1.clone()], b"de");
+        let bad = |body: &[u8]| parse_batch(body).unwrap_err().0;
+        let mut long = body.clone();
+        long.push(0);
+        assert!(bad(&long).contains("1 bytes follow the last object"));
+        assert!(bad(&body[..body.len() - 1]).contains("the body ends 1 bytes into its 2"));
+        assert!(bad(b"{\"objects\":[]}\n").contains("1 to 256 objects, not 0"));
+        assert!(bad(b"no newline").contains("no header line"));
+        assert!(bad(b"{\"objects\":1}\n").contains("batch header"));
+        let twice = batch_body(&[(A.into(), b"a".to_vec()), (A.into(), b"b".to_vec())]);
+        assert!(bad(&twice).contains("appears twice"));
+        let upper = batch_body(&[(A.to_uppercase(), b"a".to_vec())]);
+        assert!(bad(&upper).contains("is not a lower-case UUID"));
+        let empty = batch_body(&[(A.into(), vec![])]);
+        assert!(bad(&empty).contains("size 0 is not 1 to"));
+        let huge = format!(
+            "{{\"objects\":[{{\"id\":\"{A}\",\"size\":{}}}]}}\n",
+            u64::MAX
+        );
+        assert!(bad(huge.as_bytes()).contains("is not 1 to"));
+        let mut many = String::from("{\"objects\":[");
+        for i in 0..257 {
+            many.push_str(&format!(
+                "{}{{\"id\":\"{A}\",\"size\":1}}",
+                if i > 0 { "," } else { "" }
+            ));
+        }
+        many.push_str("]}\n");
+        assert!(bad(many.as_bytes()).contains("not 257"));
+    }
+}

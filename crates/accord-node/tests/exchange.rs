@@ -316,6 +316,17 @@ fn partner_down_then_back_nothing_lost_nothing_twice() {
     let usa = start(&rt, &sb.usa, fast());
     let done = wait_done(&officer, 6);
     assert!(done.iter().all(|o| o.state == "delivered"), "{done:#?}");
+    // What waited was delivered in batches: receipts signed once per batch, each
+    // verifying alone with its inclusion proof.
+    let usa_keys = &sb.agreement.body.party("USA").unwrap().signing_keys;
+    for o in &done {
+        o.receipt.as_ref().unwrap().verify(usa_keys).unwrap();
+    }
+    assert!(
+        done.iter()
+            .any(|o| o.receipt.as_ref().unwrap().batch.is_some()),
+        "no batch delivery: {done:#?}"
+    );
     // The outbox filters: by state, by object, the most recent few (oldest first).
     use accord_node::exchange::OutboxFilter;
     let f = |id: Option<&str>, state: Option<&str>, limit: Option<u64>| {

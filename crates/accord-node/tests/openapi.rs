@@ -1129,6 +1129,47 @@ fn exchange_operations(c: &Checker) {
     assert_eq!(r.json()["reasons"][0]["rule"], "partner");
     assert_eq!(put(&anonymous_usa, t, &fed(&id2), &tdf2).status, 403);
 
+    // A batch: two new objects and one already held (answered with its receipt); then
+    // the same batch again (the same receipts); a malformed batch; a person.
+    let (id3, tdf3) = seal(b"third plan");
+    let (id4, tdf4) = seal(b"fourth plan");
+    let t = "/v1/fed/inbox";
+    let batch = accord_node::wire::batch_body(&[
+        (id3.clone(), tdf3.clone()),
+        (id.clone(), tdf.clone()),
+        (id4.clone(), tdf4.clone()),
+    ]);
+    let post_batch = |h: &Http, body: &[u8]| {
+        let r = h.call_as(
+            "POST",
+            t,
+            Some(body.to_vec()),
+            accord_node::wire::BATCH_MEDIA_TYPE,
+        );
+        c.check("POST", t, &r);
+        r
+    };
+    let r = post_batch(&pak_node, &batch);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let answer = r.json();
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(
+        results[1]["receipt"], receipt,
+        "the held object keeps its receipt"
+    );
+    for (k, want) in [(0, &id3), (2, &id4)] {
+        assert_eq!(results[k]["id"], json!(want));
+        assert_eq!(results[k]["receipt"]["body"]["object_id"], json!(want));
+        assert_eq!(results[k]["receipt"]["batch"]["size"], json!(2));
+    }
+    assert_eq!(post_batch(&pak_node, &batch).json(), answer);
+    assert_eq!(post_batch(&pak_node, &batch[..batch.len() - 1]).status, 400);
+    assert_eq!(post_batch(&pak_node, b"{}\n").status, 400);
+    let r = post_batch(&us_officer, &batch);
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["reasons"][0]["rule"], "partner");
+
     // Witnessing: the witness key is public; only a partner node may submit, and a
     // body that is not an add-checkpoint request is a 400.
     let r = get(&anonymous_usa, "/v1/witness", "/v1/witness");
@@ -1189,7 +1230,11 @@ fn exchange_operations(c: &Checker) {
     // USA's people: the inbox lists what each may see; fetch returns the object.
     let r = get(&us_officer, "/v1/inbox", "/v1/inbox");
     assert_eq!(r.status, 200);
-    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    assert_eq!(
+        r.json().as_array().unwrap().len(),
+        4,
+        "two single, two from the batch"
+    );
     let r = get(&us_clerk, "/v1/inbox", "/v1/inbox");
     assert_eq!((r.status, r.json()), (200, json!([])));
     assert_eq!(get(&anonymous_usa, "/v1/inbox", "/v1/inbox").status, 401);
@@ -1197,6 +1242,12 @@ fn exchange_operations(c: &Checker) {
     let r = get(&us_officer, t, &format!("/v1/inbox/{id2}"));
     assert_eq!(r.status, 200);
     assert_eq!(r.body, tdf2);
+    let r = get(&us_officer, t, &format!("/v1/inbox/{id4}"));
+    assert_eq!(
+        (r.status, &r.body),
+        (200, &tdf4),
+        "an object kept from a batch"
+    );
     assert_eq!(get(&us_clerk, t, &format!("/v1/inbox/{id2}")).status, 403);
     assert_eq!(
         get(&us_officer, t, &format!("/v1/inbox/{bogus}")).status,
