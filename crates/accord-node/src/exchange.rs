@@ -566,24 +566,63 @@ impl Store {
         person: Option<&str>,
         filter: &OutboxFilter,
     ) -> Result<Vec<OutboxItem>, Error> {
-        // Fixed SQL with optional terms: `($n IS NULL OR col = $n)` keeps one prepared
-        // statement per query and the same text on SQLite and PostgreSQL.
+        // Only the terms asked for, so that the database can use its indexes (the
+        // primary key for an id, (state, next_attempt) for a state): a person polling
+        // for what is still queued must not cost a scan of every receipt ever kept.
         let limit = filter
             .limit
             .map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64);
-        let rows = sqlx::query(
-            "SELECT * FROM (SELECT * FROM outbox \
-               WHERE ($1 = '' OR person = $1) AND ($2 = '' OR object_id = $2) AND ($3 = '' OR state = $3) \
-               ORDER BY queued DESC, object_id DESC LIMIT $4) AS recent \
+        let mut terms = Vec::new();
+        let mut values = Vec::new();
+        for (column, value) in [
+            ("person", person),
+            ("object_id", filter.id.as_deref()),
+            ("state", filter.state.as_deref()),
+        ] {
+            if let Some(v) = value {
+                values.push(v);
+                terms.push(format!("{column} = ${}", values.len()));
+            }
+        }
+        let sql = format!(
+            "SELECT * FROM (SELECT * FROM outbox {} ORDER BY queued DESC, object_id DESC LIMIT ${}) AS recent \
              ORDER BY queued, object_id",
-        )
-        .bind(person.unwrap_or(""))
-        .bind(filter.id.as_deref().unwrap_or(""))
-        .bind(filter.state.as_deref().unwrap_or(""))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+            if terms.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", terms.join(" AND "))
+            },
+            values.len() + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for v in values {
+            q = q.bind(v);
+        }
+        let rows = q.bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(outbox_from_row).collect()
+    }
+
+    /// The records held for any of `ids` (one query for a batch).
+    async fn inbox_get_many(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, InboxRecord>, Error> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT * FROM inbox WHERE object_id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| inbox_from_row(r).map(|rec| (rec.item.id.clone(), rec)))
+            .collect()
     }
 
     async fn inbox_get(&self, id: &str) -> Result<Option<InboxRecord>, Error> {
@@ -1123,9 +1162,15 @@ impl Node {
             .await
             .map_err(Refusal::internal)?
         };
+        let ids: Vec<&str> = batch.objects.iter().map(|(id, _)| id.as_str()).collect();
+        let mut held_here = self
+            .store
+            .inbox_get_many(&ids)
+            .await
+            .map_err(Refusal::internal)?;
         let mut fresh = Vec::new();
         for (i, (id, _)) in batch.objects.iter().enumerate() {
-            match self.store.inbox_get(id).await.map_err(Refusal::internal)? {
+            match held_here.remove(id) {
                 Some(rec) if rec.sha256 == hashes[i] && rec.item.from == partner.code => {
                     results[i] = Some(wire::BatchResult {
                         id: id.clone(),
@@ -1400,51 +1445,96 @@ fn units(due: Vec<OutboxItem>) -> Vec<Unit> {
         .collect()
 }
 
-/// Deliver the outbox until `stop` turns true.
+/// Deliver the outbox until `stop` turns true (then let the deliveries under way
+/// finish).
+///
+/// Deliveries run as tasks, at most `parallel` at once, each recording its own
+/// outcomes; the loop keeps starting new ones as others finish or objects fall due,
+/// rather than in rounds, so that the bookkeeping of one batch overlaps the transfer
+/// of the next. What is in flight is remembered so that it is not started twice.
 pub async fn deliver_loop(
     node: Arc<Node>,
     opts: DeliveryOptions,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let parallel = opts.parallel.max(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut in_flight: std::collections::HashSet<(String, String)> = Default::default();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<(String, String)>>();
     loop {
+        while let Ok(keys) = done_rx.try_recv() {
+            for k in keys {
+                in_flight.remove(&k);
+            }
+        }
+        while tasks.try_join_next().is_some() {}
         if *stop.borrow() {
+            while tasks.join_next().await.is_some() {}
             return;
         }
-        let due = match node.store.outbox_due(now_ms(), ROUND).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the outbox");
-                vec![]
+        let room = parallel.saturating_sub(tasks.len());
+        let due = if room == 0 {
+            vec![]
+        } else {
+            match node
+                .store
+                .outbox_due(now_ms(), ROUND + in_flight.len() as i64)
+                .await
+            {
+                Ok(d) => d
+                    .into_iter()
+                    .filter(|i| !in_flight.contains(&(i.id.clone(), i.to.clone())))
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the outbox");
+                    vec![]
+                }
             }
         };
-        if due.is_empty() {
-            let wait = match node.store.outbox_next_due().await {
-                Ok(Some(t)) => Duration::from_millis((t - now_ms()).clamp(10, 1000) as u64),
-                _ => Duration::from_secs(1),
+        let mut started = false;
+        for unit in units(due).into_iter().take(room) {
+            let keys: Vec<(String, String)> = match &unit {
+                Unit::One(i) => vec![(i.id.clone(), i.to.clone())],
+                Unit::Batch(v) => v.iter().map(|i| (i.id.clone(), i.to.clone())).collect(),
             };
-            tokio::select! {
-                _ = stop.changed() => {}
-                _ = node.outbox_ready.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-            }
+            in_flight.extend(keys.iter().cloned());
+            let (node, done, cap) = (node.clone(), done_tx.clone(), opts.retry_cap);
+            tasks.spawn(async move {
+                let outcomes = match unit {
+                    Unit::One(item) => {
+                        let o = attempt(&node, &item).await;
+                        vec![(item, o)]
+                    }
+                    Unit::Batch(items) => attempt_batch(&node, items).await,
+                };
+                record(&node, outcomes, cap).await;
+                let _ = done.send(keys);
+            });
+            started = true;
+        }
+        if started {
             continue;
         }
-        futures_util::stream::iter(units(due))
-            .for_each_concurrent(opts.parallel.max(1), |unit| {
-                let node = node.clone();
-                let cap = opts.retry_cap;
-                async move {
-                    let outcomes = match unit {
-                        Unit::One(item) => {
-                            let o = attempt(&node, &item).await;
-                            vec![(item, o)]
-                        }
-                        Unit::Batch(items) => attempt_batch(&node, items).await,
-                    };
-                    record(&node, outcomes, cap).await;
+        let wait = if !tasks.is_empty() {
+            // A finishing delivery wakes the loop; this only bounds how late an object
+            // whose backoff ends meanwhile is noticed.
+            Duration::from_millis(50)
+        } else {
+            match node.store.outbox_next_due().await {
+                Ok(Some(t)) => Duration::from_millis((t - now_ms()).clamp(10, 1000) as u64),
+                _ => Duration::from_secs(1),
+            }
+        };
+        tokio::select! {
+            _ = stop.changed() => {}
+            _ = node.outbox_ready.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            Some(keys) = done_rx.recv() => {
+                for k in keys {
+                    in_flight.remove(&k);
                 }
-            })
-            .await;
+            }
+        }
     }
 }
 

@@ -75,6 +75,36 @@ pub struct BatchProof {
     pub proof: Vec<String>,
 }
 
+/// The tree of a batch's receipt bodies, each perfect subtree hashed once (the proofs
+/// of all the leaves ask for the same nodes again and again).
+#[derive(Default)]
+struct Tree {
+    leaves: Vec<accord_log::hash::Hash>,
+    nodes: std::collections::HashMap<(u32, u64), accord_log::hash::Hash>,
+}
+
+impl accord_log::merkle::NodeSource for Tree {
+    fn node(
+        &mut self,
+        height: u32,
+        index: u64,
+    ) -> Result<accord_log::hash::Hash, accord_log::Error> {
+        if height == 0 {
+            return self.leaves.get(index as usize).copied().ok_or_else(|| {
+                accord_log::Error::Proof(format!("leaf {index} is beyond the batch"))
+            });
+        }
+        if let Some(h) = self.nodes.get(&(height, index)) {
+            return Ok(*h);
+        }
+        let left = self.node(height - 1, 2 * index)?;
+        let right = self.node(height - 1, 2 * index + 1)?;
+        let h = accord_log::hash::node_hash(&left, &right);
+        self.nodes.insert((height, index), h);
+        Ok(h)
+    }
+}
+
 fn body_json(body: &ReceiptBody) -> Result<Vec<u8>, Error> {
     serde_json::to_vec(body).map_err(|e| Error::Input(e.to_string()))
 }
@@ -116,12 +146,14 @@ impl Receipt {
                 .map(|b| Receipt::sign(b, signer))
                 .collect();
         }
-        let mut tree = accord_log::merkle::MemoryTree::new();
+        let mut tree = Tree::default();
         for b in &bodies {
-            tree.push(accord_log::hash::leaf_hash(&body_json(b)?));
+            tree.leaves
+                .push(accord_log::hash::leaf_hash(&body_json(b)?));
         }
-        let size = tree.size();
-        let root = tree.root_at(size);
+        let size = tree.leaves.len() as u64;
+        let root = accord_log::merkle::subtree_hash(&mut tree, 0, size)
+            .map_err(|e| Error::Crypto(format!("a batch receipt's root: {e}")))?;
         let sig = signer
             .sign(&batch_message(size, &root))
             .map_err(|e| Error::Crypto(format!("signing a batch of receipts: {e}")))?;
