@@ -1409,7 +1409,7 @@ const ROUND: i64 = 1024;
 /// What one delivery call carries: a large object alone (streamed), or a batch of
 /// small ones for the same partner.
 enum Unit {
-    One(OutboxItem),
+    One(Box<OutboxItem>),
     Batch(Vec<OutboxItem>),
 }
 
@@ -1421,7 +1421,7 @@ fn units(due: Vec<OutboxItem>) -> Vec<Unit> {
         std::collections::BTreeMap::new();
     for item in due {
         if item.size > wire::BATCH_OBJECT_MAX {
-            out.push(Unit::One(item));
+            out.push(Unit::One(Box::new(item)));
             continue;
         }
         let (items, bytes) = open.entry(item.to.clone()).or_default();
@@ -1437,12 +1437,7 @@ fn units(due: Vec<OutboxItem>) -> Vec<Unit> {
             out.push(Unit::Batch(items));
         }
     }
-    out.into_iter()
-        .map(|u| match u {
-            Unit::Batch(mut v) if v.len() == 1 => Unit::One(v.remove(0)),
-            u => u,
-        })
-        .collect()
+    out
 }
 
 /// Deliver the outbox until `stop` turns true (then let the deliveries under way
@@ -1460,12 +1455,14 @@ pub async fn deliver_loop(
     let parallel = opts.parallel.max(1);
     let mut tasks = tokio::task::JoinSet::new();
     let mut in_flight: std::collections::HashSet<(String, String)> = Default::default();
+    // Batches under way per partner: at most BATCHES_PER_PARTNER, so that while they
+    // travel what falls due gathers into the next batch, rather than each object sent
+    // going out alone as it arrives (one signature, one sync, one commit each).
+    let mut batches: std::collections::HashMap<String, usize> = Default::default();
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<(String, String)>>();
     loop {
         while let Ok(keys) = done_rx.try_recv() {
-            for k in keys {
-                in_flight.remove(&k);
-            }
+            finished(&mut in_flight, &mut batches, keys);
         }
         while tasks.try_join_next().is_some() {}
         if *stop.borrow() {
@@ -1492,20 +1489,39 @@ pub async fn deliver_loop(
             }
         };
         let mut started = false;
-        for unit in units(due).into_iter().take(room) {
+        let mut room = room;
+        for unit in units(due) {
+            if room == 0 {
+                break;
+            }
             let keys: Vec<(String, String)> = match &unit {
                 Unit::One(i) => vec![(i.id.clone(), i.to.clone())],
-                Unit::Batch(v) => v.iter().map(|i| (i.id.clone(), i.to.clone())).collect(),
+                Unit::Batch(v) => {
+                    let n = batches.entry(v[0].to.clone()).or_default();
+                    if *n >= BATCHES_PER_PARTNER {
+                        continue;
+                    }
+                    *n += 1;
+                    v.iter().map(|i| (i.id.clone(), i.to.clone())).collect()
+                }
             };
+            room -= 1;
             in_flight.extend(keys.iter().cloned());
             let (node, done, cap) = (node.clone(), done_tx.clone(), opts.retry_cap);
             tasks.spawn(async move {
                 let outcomes = match unit {
                     Unit::One(item) => {
                         let o = attempt(&node, &item).await;
-                        vec![(item, o)]
+                        vec![(*item, o)]
                     }
-                    Unit::Batch(items) => attempt_batch(&node, items).await,
+                    Unit::Batch(items) => {
+                        let to = items[0].to.clone();
+                        let o = attempt_batch(&node, items).await;
+                        // The partner has answered: the next batch may go while this
+                        // one is recorded (the batch's marker is an empty id).
+                        let _ = done.send(vec![(String::new(), to)]);
+                        o
+                    }
                 };
                 record(&node, outcomes, cap).await;
                 let _ = done.send(keys);
@@ -1529,17 +1545,33 @@ pub async fn deliver_loop(
             _ = stop.changed() => {}
             _ = node.outbox_ready.notified() => {}
             _ = tokio::time::sleep(wait) => {}
-            Some(keys) = done_rx.recv() => {
-                for k in keys {
-                    in_flight.remove(&k);
-                }
+            Some(keys) = done_rx.recv() => finished(&mut in_flight, &mut batches, keys),
+        }
+    }
+}
+
+/// Batch deliveries under way at once to one partner.
+const BATCHES_PER_PARTNER: usize = 2;
+
+/// Forget a finished delivery's objects (and its batch marker, an empty id).
+fn finished(
+    in_flight: &mut std::collections::HashSet<(String, String)>,
+    batches: &mut std::collections::HashMap<String, usize>,
+    keys: Vec<(String, String)>,
+) {
+    for k in keys {
+        if k.0.is_empty() {
+            if let Some(n) = batches.get_mut(&k.1) {
+                *n = n.saturating_sub(1);
             }
+        } else {
+            in_flight.remove(&k);
         }
     }
 }
 
 enum Outcome {
-    Delivered(Receipt),
+    Delivered(Box<Receipt>),
     Refused(Vec<Reason>),
     Retry(String),
 }
@@ -1567,7 +1599,7 @@ async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)>, cap: Dur
                 );
                 continue;
             }
-            Outcome::Delivered(r) => ("delivered", &[][..], Some(r)),
+            Outcome::Delivered(r) => ("delivered", &[][..], Some(&**r)),
             Outcome::Refused(reasons) => ("refused", &reasons[..], None),
         };
         entries.push(node.audit(
@@ -1815,7 +1847,7 @@ async fn attempt_batch(node: &Arc<Node>, items: Vec<OutboxItem>) -> Vec<(OutboxI
     for (item, r) in sending.into_iter().zip(answer.results) {
         let o = match r.receipt {
             Some(receipt) => match check_receipt(node, &item, &receipt, &url) {
-                Ok(()) => Outcome::Delivered(receipt),
+                Ok(()) => Outcome::Delivered(Box::new(receipt)),
                 Err(e) => Outcome::Retry(e),
             },
             None => refusal_outcome(
@@ -1901,7 +1933,7 @@ async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
         if let Err(e) = check_receipt(node, item, &receipt, &url) {
             return Outcome::Retry(e);
         }
-        return Outcome::Delivered(receipt);
+        return Outcome::Delivered(Box::new(receipt));
     }
     let problem: Option<wire::Problem> = serde_json::from_slice(&bytes).ok();
     refusal_outcome(status.as_u16(), &url, problem)

@@ -73,11 +73,10 @@ pub fn assertion_hash(a: &Assertion) -> Result<[u8; 32], Error> {
 
 /// SHA-256 of the JCS form of a manifest JSON value without `assertions`, hex.
 pub fn manifest_digest(manifest: &serde_json::Value) -> Result<String, Error> {
-    let mut v = manifest.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("assertions");
-    }
-    Ok(hex::encode(crypto::sha256(&crate::jcs::canonical(&v)?)))
+    Ok(hex::encode(crypto::sha256(&crate::jcs::canonical_without(
+        manifest,
+        "assertions",
+    )?)))
 }
 
 fn assertion_sig_claim(aggregate: &[u8], hash: &[u8; 32], legacy: bool) -> String {
