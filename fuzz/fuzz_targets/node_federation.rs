@@ -1,5 +1,6 @@
 //! Fuzz what one node reads from another (and a client from its node) in the exchange:
-//! a partner's receipt (parsed, then verified against fixed keys), a partner's
+//! a partner's receipt (parsed, then verified against fixed keys, alone and as part of a
+//! batch), a batch delivery body (`POST /v1/fed/inbox`) and a batch answer, a partner's
 //! cross-border rewrap request, and the outbox and inbox listings. Each must refuse
 //! cleanly, never panic.
 #![no_main]
@@ -21,7 +22,18 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(r) = serde_json::from_slice::<Receipt>(data) {
         // A fuzzed receipt never verifies against a key the fuzzer does not hold.
         assert!(r.verify(keys()).is_err());
+        assert!(Receipt::verify_all([&r, &r], keys()).is_err());
     }
+    if let Ok(batch) = accord_node::wire::parse_batch(data) {
+        // Every range it hands out lies inside the body, in order, without overlap.
+        let mut at = 0;
+        for (_, r) in &batch.objects {
+            assert!(r.start >= at && r.end <= data.len() && r.start < r.end);
+            at = r.end;
+        }
+        assert_eq!(at, data.len());
+    }
+    let _ = serde_json::from_slice::<accord_node::wire::BatchResponse>(data);
     let _ = serde_json::from_slice::<PartnerRewrapRequest>(data);
     let _ = serde_json::from_slice::<Vec<OutboxItem>>(data);
     let _ = serde_json::from_slice::<Vec<InboxItem>>(data);

@@ -158,6 +158,8 @@ fn main() {
     seal_to(&c, std::fs::File::open(&big_plain).unwrap(), &big);
     std::fs::remove_file(&big_plain).unwrap();
     let size = std::fs::metadata(&big).unwrap().len();
+    // Each transfer starts on a quiet disk (sealing just wrote the file).
+    let _ = std::process::Command::new("sync").status();
     let t1 = Instant::now();
     c.send("USA", &big, None).unwrap();
     let upload_secs = t1.elapsed().as_secs_f64();
@@ -215,6 +217,7 @@ fn main() {
     let rate = objects as f64 / small_secs;
 
     // curl: the same file over TLS to the USA node's streaming no-op endpoint.
+    let _ = std::process::Command::new("sync").status();
     let url = format!("https://127.0.0.1:{}/v1/noop", usa.addr.port());
     let t2 = Instant::now();
     let st = std::process::Command::new("curl")
