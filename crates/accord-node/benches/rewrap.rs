@@ -81,11 +81,9 @@ fn drive(threads: usize, secs: u64, per_req: u64, f: Arc<dyn Fn() + Send + Sync>
 fn p384_ceiling() -> (f64, f64, f64) {
     use aws_lc_rs::{agreement, rand::SystemRandom, signature, signature::KeyPair};
     let rng = SystemRandom::new();
-    let pkcs8 = signature::EcdsaKeyPair::generate_pkcs8(
-        &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
-        &rng,
-    )
-    .unwrap();
+    let pkcs8 =
+        signature::EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, &rng)
+            .unwrap();
     let kp = signature::EcdsaKeyPair::from_pkcs8(
         &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
         pkcs8.as_ref(),
