@@ -541,15 +541,54 @@ impl Store {
     }
 
     /// Objects whose delivery is due, oldest first.
-    async fn outbox_due(&self, now: i64, limit: i64) -> Result<Vec<OutboxItem>, Error> {
-        let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE state = 'queued' AND next_attempt <= $1 ORDER BY next_attempt, queued LIMIT $2",
+    /// Objects whose delivery is due and not in `skip` (deliveries under way), oldest
+    /// first, at most `limit`. The keys are read first, then only the rows wanted: the
+    /// loop asks whenever a delivery ends, while most due objects are under way.
+    async fn outbox_due(
+        &self,
+        now: i64,
+        limit: usize,
+        skip: &std::collections::HashSet<(String, String)>,
+    ) -> Result<Vec<OutboxItem>, Error> {
+        let keys = sqlx::query(
+            "SELECT object_id, recipient FROM outbox WHERE state = 'queued' AND next_attempt <= $1 ORDER BY next_attempt, queued LIMIT $2",
         )
         .bind(now)
-        .bind(limit)
+        .bind((limit + skip.len()) as i64)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(outbox_from_row).collect()
+        let mut wanted = Vec::new();
+        for r in &keys {
+            let key: (String, String) = (r.try_get("object_id")?, r.try_get("recipient")?);
+            if !skip.contains(&key) {
+                wanted.push(key);
+                if wanted.len() == limit {
+                    break;
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(vec![]);
+        }
+        let marks: Vec<String> = (1..=wanted.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT * FROM outbox WHERE object_id IN ({}) ORDER BY next_attempt, queued",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, _) in &wanted {
+            q = q.bind(id.as_str());
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        let wanted: std::collections::HashSet<(String, String)> = wanted.into_iter().collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let item = outbox_from_row(r)?;
+            if item.state == "queued" && wanted.contains(&(item.id.clone(), item.to.clone())) {
+                out.push(item);
+            }
+        }
+        Ok(out)
     }
 
     async fn outbox_next_due(&self) -> Result<Option<i64>, Error> {
@@ -1404,7 +1443,7 @@ fn backoff(attempts: u64, cap: Duration) -> i64 {
 }
 
 /// Outbox entries read per round of delivery.
-const ROUND: i64 = 1024;
+const ROUND: usize = 1024;
 
 /// What one delivery call carries: a large object alone (streamed), or a batch of
 /// small ones for the same partner.
@@ -1473,15 +1512,8 @@ pub async fn deliver_loop(
         let due = if room == 0 {
             vec![]
         } else {
-            match node
-                .store
-                .outbox_due(now_ms(), ROUND + in_flight.len() as i64)
-                .await
-            {
-                Ok(d) => d
-                    .into_iter()
-                    .filter(|i| !in_flight.contains(&(i.id.clone(), i.to.clone())))
-                    .collect(),
+            match node.store.outbox_due(now_ms(), ROUND, &in_flight).await {
+                Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the outbox");
                     vec![]
