@@ -13,6 +13,8 @@
 //! `cargo bench -p accord-node --bench exchange` (env: OBJECTS=1000, OBJECT_KIB=10,
 //! SENDERS=4, BIG_MIB=1024, WORK=dir for the big files, default the system temp dir).
 
+mod common;
+
 use accord_node::client::{self, Client};
 use accord_node::exchange::DeliveryOptions;
 use accord_node::sandbox::{self, SandboxOptions};
@@ -32,36 +34,6 @@ fn cpu_secs() -> f64 {
         .collect();
     // Fields 14 and 15 (utime, stime) in clock ticks; 100 per second on Linux.
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
-}
-
-/// ES384 verifications per second on one thread here (aws-lc). The receiver checks two
-/// per object (the label and marking assertions), which bounds the node-to-node rate
-/// on this machine whatever else is done: the limit the small-object rate is compared
-/// with in the same run, since this machine's speed moves from hour to hour.
-fn es384_verify_rate() -> f64 {
-    use aws_lc_rs::{rand::SystemRandom, signature, signature::KeyPair};
-    let rng = SystemRandom::new();
-    let pkcs8 =
-        signature::EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, &rng)
-            .unwrap();
-    let kp = signature::EcdsaKeyPair::from_pkcs8(
-        &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
-        pkcs8.as_ref(),
-    )
-    .unwrap();
-    let msg = [7u8; 512];
-    let sig = kp.sign(&rng, &msg).unwrap();
-    let pk = signature::UnparsedPublicKey::new(
-        &signature::ECDSA_P384_SHA384_FIXED,
-        kp.public_key().as_ref().to_vec(),
-    );
-    let t = Instant::now();
-    let mut n = 0u64;
-    while t.elapsed() < Duration::from_millis(700) {
-        assert!(pk.verify(&msg, sig.as_ref()).is_ok());
-        n += 1;
-    }
-    n as f64 / t.elapsed().as_secs_f64()
 }
 
 fn env(name: &str, default: usize) -> usize {
@@ -279,8 +251,10 @@ fn main() {
         "  {objects} x {kib} KiB objects, node to node (a backlog left by an outage; USA serving again -> every receipt verified at PAK): {n2n_rate:.0} objects/s ({n2n_secs:.2} s); ratio to the 1,000/s target: {:.2}",
         n2n_rate / 1000.0
     );
-    let verify = es384_verify_rate();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    // The receiver checks two ES384 signatures per object (the label and marking
+    // assertions): whatever else is done, that bounds node to node on this machine.
+    let verify = common::es384_verify_rate();
+    let cores = common::cores();
     let ceiling = cores * verify / 2.0;
     println!(
         "    the receiver's label check alone (two ES384 verifications per object, {verify:.0}/s per core here now) caps this at {ceiling:.0} objects/s on {cores} cores: node to node reached {:.2} of it",

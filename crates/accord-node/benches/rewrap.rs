@@ -7,6 +7,8 @@
 //! `cargo bench -p accord-node --bench rewrap` (env: BULK=64, THREADS=4, SECS=5,
 //! COLD=1024 distinct objects for the first-open phase).
 
+mod common;
+
 use accord_node::client::{self, Client};
 use accord_node::sandbox::{self, SandboxOptions};
 use accord_node::server::{self, ServeOptions};
@@ -79,43 +81,8 @@ fn drive(threads: usize, secs: u64, per_req: u64, f: Arc<dyn Fn() + Send + Sync>
 /// ML-KEM half of the unwrap (~25 µs), HTTP, the decision and the log are left out, so
 /// no server reaches it.
 fn p384_ceiling() -> (f64, f64, f64) {
-    use aws_lc_rs::{agreement, rand::SystemRandom, signature, signature::KeyPair};
-    let rng = SystemRandom::new();
-    let pkcs8 =
-        signature::EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, &rng)
-            .unwrap();
-    let kp = signature::EcdsaKeyPair::from_pkcs8(
-        &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
-        pkcs8.as_ref(),
-    )
-    .unwrap();
-    let msg = [7u8; 512];
-    let sig = kp.sign(&rng, &msg).unwrap();
-    let pk = signature::UnparsedPublicKey::new(
-        &signature::ECDSA_P384_SHA384_FIXED,
-        kp.public_key().as_ref().to_vec(),
-    );
-    let rate = |f: &mut dyn FnMut()| {
-        let t = Instant::now();
-        let mut n = 0u64;
-        while t.elapsed() < Duration::from_millis(700) {
-            f();
-            n += 1;
-        }
-        n as f64 / t.elapsed().as_secs_f64()
-    };
-    let verify = rate(&mut || assert!(pk.verify(&msg, sig.as_ref()).is_ok()));
-    let mine = agreement::PrivateKey::generate(&agreement::ECDH_P384).unwrap();
-    let theirs = agreement::PrivateKey::generate(&agreement::ECDH_P384)
-        .unwrap()
-        .compute_public_key()
-        .unwrap();
-    let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P384, theirs.as_ref().to_vec());
-    let ecdh = rate(&mut || {
-        agreement::agree(&mine, &peer, (), |k| Ok(k.len())).unwrap();
-    });
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    (verify, ecdh, cores / (2.0 / verify + 1.0 / ecdh))
+    let (verify, ecdh) = (common::es384_verify_rate(), common::ecdh_rate());
+    (verify, ecdh, common::cores() / (2.0 / verify + 1.0 / ecdh))
 }
 
 fn main() {

@@ -783,6 +783,30 @@ impl Node {
         (d.permit, crate::node::convert(d.reasons))
     }
 
+    /// The audit entry of a decision about receiving object `id` from `partner`.
+    fn received(
+        &self,
+        id: &str,
+        partner: Option<&str>,
+        marking: Option<&str>,
+        agreement: Option<&str>,
+        permit: bool,
+        reasons: &[Reason],
+    ) -> Vec<u8> {
+        self.audit(
+            &Event {
+                kind: "receive",
+                person: None,
+                object: id,
+                marking,
+                agreement,
+                partner,
+            },
+            permit,
+            reasons,
+        )
+    }
+
     /// `PUT /v1/outbox/{to}/{id}`: a person sends a sealed object to a partner party.
     pub async fn send(
         self: &Arc<Self>,
@@ -944,18 +968,7 @@ impl Node {
         let partner = match self.partner_of(peer).await {
             Ok(p) => p,
             Err(r) => {
-                let entry = self.audit(
-                    &Event {
-                        kind: "receive",
-                        person: None,
-                        object: id,
-                        marking: None,
-                        agreement: None,
-                        partner: None,
-                    },
-                    false,
-                    &r.reasons,
-                );
+                let entry = self.received(id, None, None, None, false, &r.reasons);
                 let _ = self.log_entries(vec![entry]).await;
                 return Err(r);
             }
@@ -978,15 +991,11 @@ impl Node {
         let at = (self.clock)();
         match self.admit_delivery(&held, &partner, id, &sp, at).await {
             Ok((label_xml, marking, agreement)) => {
-                let entry = self.audit(
-                    &Event {
-                        kind: "receive",
-                        person: None,
-                        object: id,
-                        marking: Some(&marking),
-                        agreement: Some(&agreement),
-                        partner: Some(&partner.code),
-                    },
+                let entry = self.received(
+                    id,
+                    Some(&partner.code),
+                    Some(&marking),
+                    Some(&agreement),
                     true,
                     &[],
                 );
@@ -1030,15 +1039,11 @@ impl Node {
                 Ok(receipt)
             }
             Err((marking, agreement, reasons)) => {
-                let entry = self.audit(
-                    &Event {
-                        kind: "receive",
-                        person: None,
-                        object: id,
-                        marking: marking.as_deref(),
-                        agreement: agreement.as_deref(),
-                        partner: Some(&partner.code),
-                    },
+                let entry = self.received(
+                    id,
+                    Some(&partner.code),
+                    marking.as_deref(),
+                    agreement.as_deref(),
                     false,
                     &reasons,
                 );
@@ -1247,15 +1252,11 @@ impl Node {
             match self.admit_verified(&held, &partner, id, v, at) {
                 Ok(ok) => kept.push((i, ok)),
                 Err((marking, agreement, reasons)) => {
-                    entries.push(self.audit(
-                        &Event {
-                            kind: "receive",
-                            person: None,
-                            object: id,
-                            marking: marking.as_deref(),
-                            agreement: agreement.as_deref(),
-                            partner: Some(&partner.code),
-                        },
+                    entries.push(self.received(
+                        id,
+                        Some(&partner.code),
+                        marking.as_deref(),
+                        agreement.as_deref(),
                         false,
                         &reasons,
                     ));
@@ -1278,15 +1279,11 @@ impl Node {
         };
         let denied = entries.len() as u64;
         for (i, (_, marking, agreement)) in &kept {
-            entries.push(self.audit(
-                &Event {
-                    kind: "receive",
-                    person: None,
-                    object: &batch.objects[*i].0,
-                    marking: Some(marking),
-                    agreement: Some(agreement),
-                    partner: Some(&partner.code),
-                },
+            entries.push(self.received(
+                &batch.objects[*i].0,
+                Some(&partner.code),
+                Some(marking),
+                Some(agreement),
                 true,
                 &[],
             ));
