@@ -1537,23 +1537,30 @@ pub async fn deliver_loop(
             room -= 1;
             in_flight.extend(keys.iter().cloned());
             let (node, done, cap) = (node.clone(), done_tx.clone(), opts.retry_cap);
+            let marker = match &unit {
+                Unit::Batch(v) => vec![(String::new(), v[0].to.clone())],
+                Unit::One(_) => vec![],
+            };
             tasks.spawn(async move {
+                // Released however the task ends, a panic included: what it held is
+                // then delivered again rather than left "under way" until a restart.
+                let objects = Release(done.clone(), keys);
+                let batch = Release(done, marker);
                 let outcomes = match unit {
                     Unit::One(item) => {
                         let o = attempt(&node, &item).await;
                         vec![(*item, o)]
                     }
                     Unit::Batch(items) => {
-                        let to = items[0].to.clone();
                         let o = attempt_batch(&node, items).await;
                         // The partner has answered: the next batch may go while this
-                        // one is recorded (the batch's marker is an empty id).
-                        let _ = done.send(vec![(String::new(), to)]);
+                        // one is recorded.
+                        drop(batch);
                         o
                     }
                 };
                 record(&node, outcomes, cap).await;
-                let _ = done.send(keys);
+                drop(objects);
             });
             started = true;
         }
@@ -1575,6 +1582,21 @@ pub async fn deliver_loop(
             _ = node.outbox_ready.notified() => {}
             _ = tokio::time::sleep(wait) => {}
             Some(keys) = done_rx.recv() => finished(&mut in_flight, &mut batches, keys),
+        }
+    }
+}
+
+/// Tells the delivery loop, when dropped, that these keys (objects, or a batch's
+/// marker: an empty id) are no longer under way.
+struct Release(
+    tokio::sync::mpsc::UnboundedSender<Vec<(String, String)>>,
+    Vec<(String, String)>,
+);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if !self.1.is_empty() {
+            let _ = self.0.send(std::mem::take(&mut self.1));
         }
     }
 }

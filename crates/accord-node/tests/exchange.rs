@@ -429,7 +429,13 @@ fn the_receiver_refuses_with_reasons() {
         tmp.path(),
     ))
     .unwrap();
-    let (s, p) = deliver_direct(&rt, &as_pak, &usa, &manifest_id(&national), national);
+    let (s, p) = deliver_direct(
+        &rt,
+        &as_pak,
+        &usa,
+        &manifest_id(&national),
+        national.clone(),
+    );
     assert_eq!(s, 403, "{p:?}");
     assert!(p.reasons.iter().any(|r| r.rule == "releasability"), "{p:?}");
 
@@ -471,9 +477,46 @@ fn the_receiver_refuses_with_reasons() {
         .unwrap();
         out
     };
-    let (s, p) = deliver_direct(&rt, &as_pak, &usa, &manifest_id(&forged), forged);
+    let (s, p) = deliver_direct(&rt, &as_pak, &usa, &manifest_id(&forged), forged.clone());
     assert_eq!(s, 403, "{p:?}");
     assert_eq!(p.reasons[0].rule, "object-integrity", "{p:?}");
+
+    // The same two in one batch with a good object: each gets its own answer, in order;
+    // the good one is kept and receipted, the others refused with their reasons.
+    let batch = wire::batch_body(&[
+        (manifest_id(&good), good.clone()),
+        (manifest_id(&national), national),
+        (manifest_id(&forged), forged),
+    ]);
+    let url = format!("https://127.0.0.1:{}/v1/fed/inbox", usa.addr.port());
+    let answer: wire::BatchResponse = rt.block_on(async {
+        let r = as_pak
+            .post(&url)
+            .header("content-type", wire::BATCH_MEDIA_TYPE)
+            .body(batch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    });
+    let r = &answer.results;
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[0].id, manifest_id(&good));
+    r[0].receipt
+        .as_ref()
+        .expect("the good object's receipt")
+        .verify(&sb.agreement.body.party("USA").unwrap().signing_keys)
+        .unwrap();
+    assert_eq!(
+        (r[1].status, r[1].reasons[0].rule.as_str()),
+        (Some(403), "releasability")
+    );
+    assert_eq!(
+        (r[2].status, r[2].reasons[0].rule.as_str()),
+        (Some(403), "object-integrity")
+    );
+    assert!(r[1].receipt.is_none() && r[2].receipt.is_none());
 
     // An unpinned client: a person's credential is not a partner node.
     let person = {
@@ -514,6 +557,8 @@ fn the_receiver_refuses_with_reasons() {
     assert_eq!(
         refused,
         [
+            "releasability",
+            "object-integrity",
             "releasability",
             "object-integrity",
             "partner",
