@@ -399,6 +399,52 @@ pub struct OutboxItem {
     pub receipt: Option<Receipt>,
 }
 
+/// The rows of `table` with the batch signatures their receipts refer to.
+fn rows_of(table: &str) -> String {
+    format!(
+        "SELECT t.*, s.ecdsa_p384 AS sig_ecdsa_p384, s.ml_dsa_87 AS sig_ml_dsa_87 \
+         FROM {table} t LEFT JOIN receipt_signatures s ON s.digest = t.receipt_sig"
+    )
+}
+
+/// A stored receipt, with its batch's signatures when the query joined them.
+fn receipt_from_row(r: &AnyRow, json: &str) -> Result<Receipt, Error> {
+    let sigs = match (
+        r.try_get::<Option<String>, _>("sig_ecdsa_p384")
+            .ok()
+            .flatten(),
+        r.try_get::<Option<String>, _>("sig_ml_dsa_87")
+            .ok()
+            .flatten(),
+    ) {
+        (Some(e), Some(m)) => Some((e, m)),
+        _ => None,
+    };
+    Receipt::from_stored(json, sigs).map_err(|e| Error::Database(format!("stored receipt: {e}")))
+}
+
+/// Store the signatures of batch receipts once (before the rows that refer to them).
+fn signature_stmts<'a>(receipts: impl IntoIterator<Item = &'a Receipt>) -> Vec<Stmt> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for r in receipts {
+        if let (_, Some(sig)) = r.stored() {
+            if seen.insert(sig.digest.clone()) {
+                out.push(
+                    Stmt::new(
+                        "INSERT INTO receipt_signatures (digest, ecdsa_p384, ml_dsa_87) VALUES ($1, $2, $3) \
+                         ON CONFLICT (digest) DO NOTHING",
+                    )
+                    .text(sig.digest)
+                    .text(sig.ecdsa_p384)
+                    .text(sig.ml_dsa_87),
+                );
+            }
+        }
+    }
+    out
+}
+
 fn outbox_from_row(r: &AnyRow) -> Result<OutboxItem, Error> {
     let reasons: Option<String> = r.try_get("reasons")?;
     let receipt: Option<String> = r.try_get("receipt")?;
@@ -420,7 +466,7 @@ fn outbox_from_row(r: &AnyRow) -> Result<OutboxItem, Error> {
         reasons: reasons
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default(),
-        receipt: receipt.and_then(|s| serde_json::from_str(&s).ok()),
+        receipt: receipt.map(|s| receipt_from_row(r, &s)).transpose()?,
     })
 }
 
@@ -499,8 +545,7 @@ fn inbox_from_row(r: &AnyRow) -> Result<InboxRecord, Error> {
         },
         label: r.try_get("label")?,
         sha256: r.try_get("sha256")?,
-        receipt: serde_json::from_str(&receipt)
-            .map_err(|e| Error::Database(format!("stored receipt: {e}")))?,
+        receipt: receipt_from_row(r, &receipt)?,
         pack: match (
             r.try_get::<Option<String>, _>("pack")?,
             r.try_get::<Option<i64>, _>("pack_offset")?,
@@ -513,7 +558,11 @@ fn inbox_from_row(r: &AnyRow) -> Result<InboxRecord, Error> {
 
 impl Store {
     async fn outbox_get(&self, id: &str, to: &str) -> Result<Option<OutboxItem>, Error> {
-        let row = sqlx::query("SELECT * FROM outbox WHERE object_id = $1 AND recipient = $2")
+        let sql = format!(
+            "{} WHERE t.object_id = $1 AND t.recipient = $2",
+            rows_of("outbox")
+        );
+        let row = sqlx::query(&sql)
             .bind(id)
             .bind(to)
             .fetch_optional(self.pool())
@@ -620,12 +669,13 @@ impl Store {
         ] {
             if let Some(v) = value {
                 values.push(v);
-                terms.push(format!("{column} = ${}", values.len()));
+                terms.push(format!("t.{column} = ${}", values.len()));
             }
         }
         let sql = format!(
-            "SELECT * FROM (SELECT * FROM outbox {} ORDER BY queued DESC, object_id DESC LIMIT ${}) AS recent \
+            "SELECT * FROM ({} {} ORDER BY t.queued DESC, t.object_id DESC LIMIT ${}) AS recent \
              ORDER BY queued, object_id",
+            rows_of("outbox"),
             if terms.is_empty() {
                 String::new()
             } else {
@@ -651,7 +701,8 @@ impl Store {
         }
         let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT * FROM inbox WHERE object_id IN ({})",
+            "{} WHERE t.object_id IN ({})",
+            rows_of("inbox"),
             marks.join(", ")
         );
         let mut q = sqlx::query(&sql);
@@ -665,7 +716,8 @@ impl Store {
     }
 
     async fn inbox_get(&self, id: &str) -> Result<Option<InboxRecord>, Error> {
-        let row = sqlx::query("SELECT * FROM inbox WHERE object_id = $1")
+        let sql = format!("{} WHERE t.object_id = $1", rows_of("inbox"));
+        let row = sqlx::query(&sql)
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -680,19 +732,17 @@ impl Store {
 
     /// Insert the records of a batch in one commit.
     async fn inbox_insert_many(&self, rs: &[InboxRecord], received: i64) -> Result<(), Error> {
-        self.commit(
-            rs.iter()
-                .map(|r| Self::inbox_insert_stmt(r, received))
-                .collect(),
-        )
-        .await?;
+        let mut stmts = signature_stmts(rs.iter().map(|r| &r.receipt));
+        stmts.extend(rs.iter().map(|r| Self::inbox_insert_stmt(r, received)));
+        self.commit(stmts).await?;
         Ok(())
     }
 
     fn inbox_insert_stmt(r: &InboxRecord, received: i64) -> Stmt {
+        let stored = r.receipt.stored();
         Stmt::new(
-            "INSERT INTO inbox (object_id, sender, agreement, marking, label, size, sha256, received, receipt, pack, pack_offset) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (object_id) DO NOTHING",
+            "INSERT INTO inbox (object_id, sender, agreement, marking, label, size, sha256, received, receipt, pack, pack_offset, receipt_sig) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (object_id) DO NOTHING",
         )
         .text(&r.item.id)
         .text(&r.item.from)
@@ -702,16 +752,16 @@ impl Store {
         .int(r.item.size as i64)
         .text(&r.sha256)
         .int(received)
-        .text(r.receipt.to_json())
+        .text(stored.0)
         .opt_text(r.pack.as_ref().map(|(p, _)| p.clone()))
         .opt_int(r.pack.as_ref().map(|(_, o)| *o as i64))
+        .opt_text(stored.1.map(|s| s.digest))
     }
 
     /// Everything received, oldest first.
     pub async fn inbox(&self) -> Result<Vec<InboxRecord>, Error> {
-        let rows = sqlx::query("SELECT * FROM inbox ORDER BY received, object_id")
-            .fetch_all(self.pool())
-            .await?;
+        let sql = format!("{} ORDER BY t.received, t.object_id", rows_of("inbox"));
+        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
         rows.iter().map(inbox_from_row).collect()
     }
 }
@@ -1670,15 +1720,21 @@ async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)>, cap: Dur
         } else {
             tracing::warn!(object = %id, %to, "delivery refused");
         }
+        let stored = receipt.map(|r| r.stored());
+        let (json, sig) = match stored {
+            Some((j, s)) => (Some(j), s.map(|s| s.digest)),
+            None => (None, None),
+        };
         finished.push(
             Stmt::new(
-                "UPDATE outbox SET state = $1, attempts = attempts + 1, reasons = $2, receipt = $3, last_error = NULL, done = $4 \
-                 WHERE object_id = $5 AND recipient = $6",
+                "UPDATE outbox SET state = $1, attempts = attempts + 1, reasons = $2, receipt = $3, last_error = NULL, done = $4, \
+                 receipt_sig = $5 WHERE object_id = $6 AND recipient = $7",
             )
             .text(state)
             .text(serde_json::to_string(reasons).unwrap_or_default())
-            .opt_text(receipt.map(Receipt::to_json))
+            .opt_text(json)
             .int(crate::store::unix_now())
+            .opt_text(sig)
             .text(id)
             .text(to),
         );
@@ -1714,7 +1770,12 @@ async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)>, cap: Dur
             .int(now),
         );
     }
-    match node.store.commit(finished).await {
+    let mut stmts = signature_stmts(outcomes.iter().filter_map(|(_, o)| match o {
+        Outcome::Delivered(r) => Some(&**r),
+        _ => None,
+    }));
+    stmts.extend(finished);
+    match node.store.commit(stmts).await {
         Ok(rows) if rows.iter().rev().take(back.len()).any(|&n| n > 0) => {
             node.outbox_ready.notify_one();
         }
