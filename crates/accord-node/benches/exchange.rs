@@ -165,8 +165,14 @@ fn main() {
     let t1 = Instant::now();
     c.send("USA", &big, None).unwrap();
     let upload_secs = t1.elapsed().as_secs_f64();
-    wait_delivered(&c);
+    let big_done = wait_delivered(&c);
     let send_secs = t1.elapsed().as_secs_f64();
+    if std::env::var_os("PHASE_CLOCK").is_some() {
+        eprintln!(
+            "large object: upload from {t1:?}, delivery from {:?} to {big_done:?}",
+            t1 + Duration::from_secs_f64(upload_secs)
+        );
+    }
     let mbs = size as f64 / 1e6 / send_secs;
     let deliver_secs = send_secs - upload_secs;
     let node_mbs = size as f64 / 1e6 / deliver_secs;
@@ -209,6 +215,11 @@ fn main() {
     let n2n_secs = (done - t0).as_secs_f64();
     let n2n_cpu = cpu_secs() - cpu0;
     let n2n_rate = objects as f64 / n2n_secs;
+    if std::env::var_os("PHASE_CLOCK").is_some() {
+        // For `perf record -k CLOCK_MONOTONIC` then `perf report --time A,B`: on Linux an
+        // Instant is CLOCK_MONOTONIC, and its Debug form shows it.
+        eprintln!("node-to-node phase: from {t0:?} to {done:?}");
+    }
 
     // End to end: people send while both nodes run.
     let t0 = Instant::now();

@@ -168,6 +168,10 @@ impl Spooled {
 /// The size of the pieces the network side hands to the spool writer.
 const SPOOL_PIECE: usize = 1 << 20;
 
+/// How much a spooled body may have written past its last sync before the next one
+/// starts (in the background).
+const WRITE_BEHIND: usize = 32 << 20;
+
 /// Give the writer `pending` (waiting off the async threads if its queue is full);
 /// false when the writer has stopped (its error is reported when it is joined).
 async fn hand_over(tx: &std::sync::mpsc::SyncSender<Vec<u8>>, pending: &mut Vec<u8>) -> bool {
@@ -204,13 +208,44 @@ async fn spool(node: &Node, body: axum::body::Body, limit: u64) -> Result<Spoole
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         use std::io::Write as _;
-        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+        let mut file = std::fs::File::create(&path)?;
         let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        for chunk in rx {
-            hash.update(&chunk);
-            file.write_all(&chunk)?;
-        }
-        let file = file.into_inner().map_err(|e| e.into_error())?;
+        // Write-behind: past every WRITE_BEHIND bytes a second thread syncs what is
+        // written so far, so that the disk writes while the network still delivers,
+        // and the final sync only has the last stretch to do (without it a large
+        // object's whole size waited in the page cache for that final sync).
+        let syncer_file = file.try_clone()?;
+        std::thread::scope(|s| -> std::io::Result<()> {
+            let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<()>(1);
+            let syncer = s.spawn(move || -> std::io::Result<()> {
+                for () in sync_rx {
+                    syncer_file.sync_data()?;
+                }
+                Ok(())
+            });
+            let mut unsynced = 0usize;
+            let written = (|| {
+                for chunk in rx {
+                    hash.update(&chunk);
+                    file.write_all(&chunk)?;
+                    unsynced += chunk.len();
+                    if unsynced >= WRITE_BEHIND {
+                        unsynced = 0;
+                        // Already syncing with one more asked for: that one will
+                        // cover these bytes too.
+                        let _ = sync_tx.try_send(());
+                    }
+                }
+                Ok(())
+            })();
+            drop(sync_tx);
+            // The clone shares the file's error state, so an error its sync saw is
+            // reported from here, not lost.
+            let synced = syncer
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the write-behind thread panicked")));
+            written.and(synced)
+        })?;
         file.sync_all()?;
         Ok(hex::encode(hash.finish().as_ref()))
     });
@@ -1785,10 +1820,19 @@ async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)>, cap: Dur
             return;
         }
     }
-    for (item, outcome) in &outcomes {
-        if !matches!(outcome, Outcome::Retry(_)) {
-            let _ = tokio::fs::remove_file(outbox_path(node, &item.id, &item.to)).await;
-        }
+    // The delivered (or finally refused) objects' files, in one blocking call.
+    let done: Vec<PathBuf> = outcomes
+        .iter()
+        .filter(|(_, o)| !matches!(o, Outcome::Retry(_)))
+        .map(|(item, _)| outbox_path(node, &item.id, &item.to))
+        .collect();
+    if !done.is_empty() {
+        let _ = tokio::task::spawn_blocking(move || {
+            for p in done {
+                let _ = std::fs::remove_file(p);
+            }
+        })
+        .await;
     }
 }
 
@@ -1858,16 +1902,33 @@ async fn attempt_batch(node: &Arc<Node>, items: Vec<OutboxItem>) -> Vec<(OutboxI
         Err(e) => return all(items, &|| Outcome::Retry(e.to_string())),
     };
     let mut out = Vec::new();
-    let mut sending = Vec::new();
-    let mut bodies = Vec::new();
+    let mut wanted = Vec::new();
     for item in items {
         if !partner.agreements.contains(&item.agreement) {
             let o = stopped(&item);
             out.push((item, o));
-            continue;
+        } else {
+            wanted.push(item);
         }
-        let path = outbox_path(node, &item.id, &item.to);
-        match tokio::fs::read(&path).await {
+    }
+    // All the batch's files in one blocking call, rather than one hand-off to the
+    // blocking pool (and one wake-up) per object.
+    let paths: Vec<PathBuf> = wanted
+        .iter()
+        .map(|i| outbox_path(node, &i.id, &i.to))
+        .collect();
+    let read = tokio::task::spawn_blocking(move || {
+        paths
+            .into_iter()
+            .map(|p| std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display())))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_else(|e| vec![Err(format!("reading the batch's files: {e}")); wanted.len()]);
+    let mut sending = Vec::new();
+    let mut bodies = Vec::new();
+    for (item, r) in wanted.into_iter().zip(read) {
+        match r {
             Ok(b) => {
                 bodies.push((item.id.clone(), b));
                 sending.push(item);
@@ -1876,7 +1937,7 @@ async fn attempt_batch(node: &Arc<Node>, items: Vec<OutboxItem>) -> Vec<(OutboxI
                 item,
                 Outcome::Refused(vec![Reason::new(
                     "object-integrity",
-                    format!("the queued object {} is gone: {e}", path.display()),
+                    format!("the queued object is gone: {e}"),
                 )]),
             )),
         }

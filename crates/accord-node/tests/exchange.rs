@@ -283,6 +283,70 @@ fn send_deliver_receipt_inbox_fetch_open() {
     assert_eq!(rx["object"], queued.id.as_str());
 }
 
+/// An object larger than a batch takes and larger than a spool writes between syncs
+/// streams alone through both spools (the person's upload at PAK, the delivery at
+/// USA) and comes back byte for byte, its receipt naming its size and digest.
+#[test]
+fn a_large_object_streams_through_both_spools() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox(&rt, tmp.path());
+    let pak = start(&rt, &sb.pak, fast());
+    let usa = start(&rt, &sb.usa, fast());
+    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    // 72 MiB of plaintext that does not repeat: over two write-behind strides.
+    let mut text = vec![0u8; 72 << 20];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for b in text.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let file = seal(
+        &officer,
+        "SECRET//REL TO USA, PAK//SCOPE EXERCISES",
+        &text,
+        tmp.path(),
+    );
+    let sent = std::fs::read(&file).unwrap();
+    let queued = officer.send("USA", &file, None).unwrap();
+    let done = wait_done(&officer, 1);
+    assert_eq!(done[0].state, "delivered", "{done:#?}");
+    let receipt = done[0].receipt.clone().unwrap();
+    receipt
+        .verify(&sb.agreement.body.party("USA").unwrap().signing_keys)
+        .unwrap();
+    assert!(receipt.batch.is_none(), "a large object travels alone");
+    assert_eq!(receipt.body.size, sent.len() as u64);
+    assert_eq!(
+        receipt.body.sha256,
+        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &sent))
+    );
+    let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let mut fetched = Vec::new();
+    us.fetch(&queued.id, &mut fetched).unwrap();
+    assert!(
+        fetched == sent,
+        "the fetched object differs from the one sent"
+    );
+    let mut plain = Vec::new();
+    client::open(
+        &us,
+        &mut std::io::Cursor::new(fetched),
+        &mut plain,
+        None,
+        None,
+    )
+    .unwrap();
+    assert!(
+        plain == text,
+        "the opened object differs from the plaintext"
+    );
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+}
+
 #[test]
 fn partner_down_then_back_nothing_lost_nothing_twice() {
     let rt = tokio::runtime::Runtime::new().unwrap();
