@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod agreements;
+mod cache;
 pub mod client;
 pub mod credential;
 pub mod crossborder;

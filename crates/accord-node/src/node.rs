@@ -3,6 +3,7 @@
 //! labels a person may apply when sealing through the node.
 
 use crate::agreements::{Cache, Held};
+use crate::cache::Generations;
 use crate::home::Home;
 use crate::store::{PersonRecord, Store};
 use crate::wire::{self, Reason};
@@ -133,13 +134,22 @@ pub struct Node {
 /// Work whose result depends only on its inputs, kept so that an object opened again
 /// (by the same or another person) costs no signature verification and no key
 /// decapsulation: the decision itself, and its durable log entry, are still made for
-/// every request. Bounded: a full cache is emptied (shares zeroized on drop).
-#[derive(Default)]
+/// every request. Bounded, in two generations (see [`crate::cache`]); shares are
+/// zeroized when dropped.
 struct Caches {
     /// Verified labels by SHA-256 of (trusted signer kids, manifest bytes).
-    labels: std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<CachedLabel>>>,
+    labels: std::sync::Mutex<Generations<Arc<CachedLabel>>>,
     /// Unwrapped shares by SHA-256 of (KAS kid, key access object, policy).
-    shares: std::sync::Mutex<std::collections::HashMap<[u8; 32], Zeroizing<Vec<u8>>>>,
+    shares: std::sync::Mutex<Generations<Zeroizing<Vec<u8>>>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Self {
+            labels: std::sync::Mutex::new(Generations::new(MAX_CACHED_LABELS)),
+            shares: std::sync::Mutex::new(Generations::new(MAX_CACHED_SHARES)),
+        }
+    }
 }
 
 /// A verified label and its label read under the node's policies.
@@ -500,12 +510,7 @@ impl Node {
         };
         let bytes = serde_json::to_vec(manifest).unwrap_or_default();
         let key = digest(&[cx.signer_kids.as_bytes(), &bytes]);
-        let cached = self
-            .caches
-            .labels
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&key).cloned());
+        let cached = self.caches.labels.lock().ok().and_then(|mut c| c.get(&key));
         let entry = match cached {
             Some(e) => e,
             None => {
@@ -541,9 +546,6 @@ impl Node {
                 };
                 let e = Arc::new((verified, label));
                 if let Ok(mut c) = self.caches.labels.lock() {
-                    if c.len() >= MAX_CACHED_LABELS {
-                        c.clear();
-                    }
                     c.insert(key, e.clone());
                 }
                 e
@@ -601,14 +603,11 @@ impl Node {
                 .shares
                 .lock()
                 .ok()
-                .and_then(|c| c.get(&share_key).cloned());
+                .and_then(|mut c| c.get(&share_key));
             let unwrapped = match cached {
                 Some(s) => Ok(s),
                 None => accord_tdf::unwrap_share(key, kao, &ei.policy).inspect(|s| {
                     if let Ok(mut c) = self.caches.shares.lock() {
-                        if c.len() >= MAX_CACHED_SHARES {
-                            c.clear();
-                        }
                         c.insert(share_key, s.clone());
                     }
                 }),
