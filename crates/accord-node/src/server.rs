@@ -53,9 +53,27 @@ pub struct Running {
     pub node: Arc<Node>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<(), Error>>,
+    /// Weak, so that the server alone owns the log and can close it at shutdown.
+    log: std::sync::Weak<accord_log::Log>,
 }
 
 impl Running {
+    /// Publish a checkpoint of the node's audit log now, covering every entry made
+    /// durable so far, and return its size. A caller that waits for a witness to cosign
+    /// a checkpoint of at least that size knows its own entries are covered (the
+    /// published checkpoint may otherwise lag behind them). Blocking: call it outside
+    /// the async runtime.
+    pub fn publish_log(&self) -> Result<u64, Error> {
+        let log = self
+            .log
+            .upgrade()
+            .ok_or_else(|| Error::Input("the node has stopped".into()))?;
+        let cp = log
+            .publish_now()
+            .map_err(|e| Error::Input(format!("publishing a checkpoint: {e}")))?;
+        Ok(cp.checkpoint.size)
+    }
+
     /// Stop accepting, finish requests in flight, close the log.
     pub async fn stop(self) -> Result<(), Error> {
         let _ = self.shutdown.send(true);
@@ -406,6 +424,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         rx.clone(),
         tokio::runtime::Handle::current(),
     );
+    let weak_log = Arc::downgrade(&log);
     let task = tokio::spawn(accept_loop(
         listener,
         tls,
@@ -421,6 +440,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         node,
         shutdown: tx,
         task,
+        log: weak_log,
     })
 }
 

@@ -69,6 +69,20 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
     );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["ok"], true, "{summary:#}");
+    // Each log's witnessed checkpoint covers the story's decisions: PAK's label, send
+    // and delivery; USA's receipt, the officer's open and the two refusals.
+    let entries = |step: &str| {
+        summary["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == step)
+            .unwrap_or_else(|| panic!("no step {step}: {summary:#}"))["facts"]["entries"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(entries("log-PAK") >= 3, "{summary:#}");
+    assert!(entries("log-USA") >= 4, "{summary:#}");
     for id in ["pak-officer", "usa-officer", "usa-clerk", "usa-suspended"] {
         assert!(dir.join(format!("credentials/{id}.credential")).exists());
     }

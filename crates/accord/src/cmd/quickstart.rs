@@ -151,7 +151,7 @@ pub fn run(args: QuickstartArgs, out: &Output) -> Result<Code> {
         serde_json::json!({"pak": sb.pak.config.url, "usa": sb.usa.config.url}),
     );
 
-    let result = walk(&sb, &mut story, &dir);
+    let result = walk(&sb, &mut story, &dir, (&pak, &usa));
     if let Err(e) = &result {
         story.say("error", false, format!("{e:#}"), serde_json::json!({}));
     }
@@ -188,7 +188,7 @@ fn stop(rt: &tokio::runtime::Runtime, pak: Running, usa: Running) -> Result<()> 
     Ok(())
 }
 
-fn walk(sb: &Sandbox, story: &mut Story, dir: &Path) -> Result<()> {
+fn walk(sb: &Sandbox, story: &mut Story, dir: &Path, nodes: (&Running, &Running)) -> Result<()> {
     let work = dir.join("files");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let pak_officer = Client::new(sb.credential("pak-officer")?)?;
@@ -328,8 +328,12 @@ fn walk(sb: &Sandbox, story: &mut Story, dir: &Path) -> Result<()> {
         }
     }
 
-    for (home, partner) in [(&sb.pak, &sb.usa), (&sb.usa, &sb.pak)] {
+    for (home, partner, running) in [(&sb.pak, &sb.usa, nodes.0), (&sb.usa, &sb.pak, nodes.1)] {
         let (party, other) = (&home.config.party, &partner.config.party);
+        // Every decision above is durable in the log; the published checkpoint may lag
+        // behind. Publish one covering them all, and wait for the partner to cosign it
+        // (or a later one): verifying an older cosigned checkpoint would leave them out.
+        let covering = running.publish_log()?;
         let vkey = accord_log::note::VerifierKey::parse(
             &home
                 .party
@@ -363,6 +367,16 @@ fn walk(sb: &Sandbox, story: &mut Story, dir: &Path) -> Result<()> {
                         wpath.display()
                     )),
                 };
+                let r = r.and_then(|r| {
+                    if r.entries >= covering {
+                        Ok(r)
+                    } else {
+                        Err(anyhow::anyhow!(
+                            "{other} has cosigned {party}'s log up to {} entries, not yet the {covering} made so far",
+                            r.entries
+                        ))
+                    }
+                });
                 match r {
                     Ok(r) => return Ok((r, wkey)),
                     Err(e) if t0.elapsed() > Duration::from_secs(20) => return Err(e),
