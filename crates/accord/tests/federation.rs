@@ -305,6 +305,75 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
         assert!(got == std::fs::read(path).unwrap(), "{id} differs at USA");
     }
 
+    // Several files in one `accord send`: three go through, the one not releasable to
+    // USA is refused by PAK with its reason, and the exit code says so (1).
+    let seal_as = |marking: &str, text: &str| {
+        let mut out = Vec::new();
+        let s = client::seal(
+            &sealer,
+            &wire::SealPlanRequest {
+                marking: Some(marking.into()),
+                label: None,
+                agreement: Some("CISMOA-SANDBOX".into()),
+            },
+            text.as_bytes(),
+            &mut out,
+            1 << 20,
+            None,
+        )
+        .unwrap();
+        let id = s.summary.manifest.policy_object().unwrap().uuid;
+        let p = tmp.path().join(format!("many-{id}.tdf"));
+        std::fs::write(&p, out).unwrap();
+        (id, p)
+    };
+    let many: Vec<(String, PathBuf)> = vec![
+        seal_as("SECRET//REL TO USA, PAK//SCOPE OPERATIONS", "one"),
+        seal_as("SECRET//REL TO USA, PAK//SCOPE OPERATIONS", "two"),
+        seal_as("SECRET//REL TO PAK//SCOPE OPERATIONS", "national"),
+        seal_as("CONFIDENTIAL//REL TO USA, PAK//SCOPE TRAINING", "three"),
+    ];
+    let mut argv = vec![
+        "send".to_string(),
+        "--credential".into(),
+        pak_cred.to_str().unwrap().into(),
+        "--to".into(),
+        "USA".into(),
+        "--wait".into(),
+        "60".into(),
+        "--json".into(),
+    ];
+    argv.extend(many.iter().map(|(_, p)| p.to_str().unwrap().to_string()));
+    let o = accord(&argv.iter().map(|a| a.as_str()).collect::<Vec<_>>());
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sent: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sent = sent.as_array().expect("an array for several files");
+    assert_eq!(sent.len(), 4);
+    for (i, (id, path)) in many.iter().enumerate() {
+        assert_eq!(sent[i]["file"], path.to_str().unwrap());
+        if i == 2 {
+            assert_eq!(sent[i]["state"], "refused", "{:#}", sent[i]);
+            assert_eq!(
+                sent[i]["reasons"][0]["rule"], "releasability",
+                "{:#}",
+                sent[i]
+            );
+        } else {
+            assert_eq!(sent[i]["state"], "delivered", "{:#}", sent[i]);
+            assert_eq!(sent[i]["id"], id.as_str());
+        }
+    }
+    assert!(String::from_utf8_lossy(&o.stderr).contains("[releasability]"));
+    let inbox = us.inbox().unwrap();
+    for (i, (id, _)) in many.iter().enumerate() {
+        assert_eq!(inbox.iter().any(|x| &x.id == id), i != 2, "{id}");
+    }
+
     terminate(pak);
     terminate(usa);
 }

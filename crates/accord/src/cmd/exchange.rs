@@ -14,12 +14,15 @@ use std::time::{Duration, Instant};
 /// `accord send`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  accord send --credential pak-officer.credential --to USA report.tdf\n  accord send --credential pak-officer.credential --to USA report.tdf --wait 60 --json\n\n\
+    after_help = "Example:\n  accord send --credential pak-officer.credential --to USA report.tdf\n  accord send --credential pak-officer.credential --to USA report.tdf --wait 60 --json\n  accord send --credential pak-officer.credential --to USA outgoing/*.tdf --wait 120\n\n\
 The object must name an agreement in force with the partner (seal it with --agreement) and\n\
 its label must be releasable to the partner. The node keeps it in its outbox and delivers it\n\
 with retries until the partner's node returns a signed receipt (see `accord outbox`).\n\n\
+Several files are sent concurrently (each checked by your node on its own); the output has\n\
+a line per file, and --json prints an array of the single-file objects, each with \"file\".\n\n\
 Exit codes: 0 queued (or delivered, with --wait), 1 refused (reasons printed), 2 usage or\n\
-input error, or --wait timed out while still queued."
+input error, or --wait timed out while still queued. With several files: 2 if any file\n\
+could not be sent, else 1 if any was refused, else 2 if any is still queued after --wait."
 )]
 pub struct SendArgs {
     /// Your credential.
@@ -31,10 +34,14 @@ pub struct SendArgs {
     /// Wait up to SECONDS for the partner's receipt.
     #[arg(long, value_name = "SECONDS")]
     pub wait: Option<u64>,
-    /// The sealed object.
-    #[arg(value_name = "FILE.tdf")]
-    pub file: PathBuf,
+    /// The sealed object(s).
+    #[arg(value_name = "FILE.tdf", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
 }
+
+/// Files sent at once by `accord send` with several files: enough to overlap each
+/// send's checks and syncs at the node, few enough not to crowd out other people.
+const SEND_CONCURRENCY: usize = 8;
 
 fn print_refusal(reasons: &[accord_node::wire::Reason], what: &str, out: &Output) {
     if out.json {
@@ -79,16 +86,20 @@ fn describe(o: &OutboxItem) -> String {
 }
 
 pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
+    if args.files.len() > 1 {
+        return send_many(args, out);
+    }
+    let file = &args.files[0];
     let client = connect(&args.credential)?;
-    let size = std::fs::metadata(&args.file)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?
+    let size = std::fs::metadata(file)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
         .len();
     let pb = progress_bar(Some(size), "sending");
     let progress: Option<accord_node::client::UploadProgress> = pb.clone().map(|pb| {
         let f: accord_node::client::UploadProgress = std::sync::Arc::new(move |n| pb.inc(n));
         f
     });
-    let result = client.send(&args.to.to_ascii_uppercase(), &args.file, progress);
+    let result = client.send(&args.to.to_ascii_uppercase(), file, progress);
     if let Some(pb) = &pb {
         pb.finish_and_clear();
     }
@@ -135,6 +146,162 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
     } else {
         Code::Ok
     })
+}
+
+/// What became of one file of several.
+enum Sent {
+    Item(Box<OutboxItem>),
+    Refused(Vec<accord_node::wire::Reason>),
+    Failed(String),
+}
+
+/// `accord send` with several files: sent concurrently, then (with --wait) followed
+/// until each has its receipt or a refusal.
+fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
+    let client = connect(&args.credential)?;
+    let to = args.to.to_ascii_uppercase();
+    let total: u64 = args
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let pb = progress_bar(
+        Some(total),
+        &format!("sending {} objects", args.files.len()),
+    );
+    let progress: Option<accord_node::client::UploadProgress> = pb.clone().map(|pb| {
+        let f: accord_node::client::UploadProgress = std::sync::Arc::new(move |n| pb.inc(n));
+        f
+    });
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Sent>>> =
+        args.files.iter().map(|_| Default::default()).collect();
+    std::thread::scope(|s| {
+        for _ in 0..SEND_CONCURRENCY.min(args.files.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(file) = args.files.get(i) else {
+                    break;
+                };
+                let r = match client.send(&to, file, progress.clone()) {
+                    Ok(item) => Sent::Item(Box::new(item)),
+                    Err(accord_node::Error::Denied(reasons)) => Sent::Refused(reasons),
+                    Err(e) => Sent::Failed(e.to_string()),
+                };
+                if let Ok(mut slot) = results[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    if let Some(pb) = &pb {
+        pb.finish_and_clear();
+    }
+    let mut results: Vec<Sent> = results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Sent::Failed("not sent".into()))
+        })
+        .collect();
+    if let Some(secs) = args.wait {
+        let t0 = Instant::now();
+        let queued = |results: &[Sent]| {
+            results
+                .iter()
+                .any(|r| matches!(r, Sent::Item(i) if i.state == "queued"))
+        };
+        while queued(&results) && t0.elapsed() < Duration::from_secs(secs) {
+            std::thread::sleep(Duration::from_millis(200));
+            // One listing of what is still queued, then the final row of each of ours
+            // that left it.
+            let still: std::collections::HashSet<(String, String)> = client
+                .outbox_filtered(&accord_node::exchange::OutboxFilter {
+                    state: Some("queued".into()),
+                    ..Default::default()
+                })?
+                .into_iter()
+                .map(|o| (o.id, o.to))
+                .collect();
+            for r in results.iter_mut() {
+                let Sent::Item(item) = r else { continue };
+                if item.state != "queued" || still.contains(&(item.id.clone(), item.to.clone())) {
+                    continue;
+                }
+                let only = accord_node::exchange::OutboxFilter {
+                    id: Some(item.id.clone()),
+                    ..Default::default()
+                };
+                if let Some(i) = client
+                    .outbox_filtered(&only)?
+                    .into_iter()
+                    .find(|o| o.to == item.to)
+                {
+                    **item = i;
+                }
+            }
+        }
+    }
+    let (mut failed, mut refused, mut queued) = (false, false, false);
+    let mut json = Vec::new();
+    for (file, r) in args.files.iter().zip(&results) {
+        let name = file.display().to_string();
+        match r {
+            Sent::Item(item) if item.state == "refused" => {
+                refused = true;
+                print_refusal_of(&name, &item.reasons, &format!("refused by {}", item.to));
+                let mut v = serde_json::to_value(item)?;
+                v["file"] = name.into();
+                json.push(v);
+            }
+            Sent::Item(item) => {
+                queued |= item.state == "queued";
+                if !out.json {
+                    println!("{name}: {}", describe(item));
+                }
+                let mut v = serde_json::to_value(item)?;
+                v["file"] = name.into();
+                json.push(v);
+            }
+            Sent::Refused(reasons) => {
+                refused = true;
+                print_refusal_of(&name, reasons, "refused by your node");
+                json.push(
+                    serde_json::json!({"file": name, "state": "refused", "reasons": reasons}),
+                );
+            }
+            Sent::Failed(e) => {
+                failed = true;
+                eprintln!("{name}: error: {e}");
+                json.push(serde_json::json!({"file": name, "state": "error", "error": e}));
+            }
+        }
+    }
+    if out.json {
+        out.print_json(&serde_json::Value::Array(json));
+    }
+    Ok(if failed {
+        Code::Usage
+    } else if refused {
+        Code::Negative
+    } else if args.wait.is_some() && queued {
+        eprintln!(
+            "some still queued after {} s: the node keeps retrying",
+            args.wait.unwrap_or(0)
+        );
+        Code::Usage
+    } else {
+        Code::Ok
+    })
+}
+
+fn print_refusal_of(file: &str, reasons: &[accord_node::wire::Reason], what: &str) {
+    eprintln!("{file}: {what}:");
+    for r in reasons {
+        eprintln!("  - [{}] {}", r.rule, r.text);
+    }
 }
 
 /// `accord outbox`.
