@@ -131,6 +131,48 @@ fn wait_cosigned(home: &Home, partner: &Home) {
     }
 }
 
+/// Send `file` from PAK, wait for its delivery, check the receipt against USA's keys
+/// from the agreement, fetch it back at USA (the same bytes) and open it there (the
+/// same plaintext). Returns the receipt.
+fn deliver_fetch_open(
+    sb: &Sandbox,
+    officer: &Client,
+    file: &Path,
+    text: &[u8],
+) -> accord_node::receipt::Receipt {
+    let sent = std::fs::read(file).unwrap();
+    let queued = officer.send("USA", file, None).unwrap();
+    assert_eq!(queued.state, "queued");
+    let done = wait_done(officer, 1);
+    assert_eq!(done[0].state, "delivered", "{done:#?}");
+    let receipt = done[0].receipt.clone().unwrap();
+    receipt
+        .verify(&sb.agreement.body.party("USA").unwrap().signing_keys)
+        .unwrap();
+    assert_eq!(receipt.body.size, sent.len() as u64);
+    let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let mut fetched = Vec::new();
+    us.fetch(&queued.id, &mut fetched).unwrap();
+    assert!(
+        fetched == sent,
+        "the fetched object differs from the one sent"
+    );
+    let mut plain = Vec::new();
+    client::open(
+        &us,
+        &mut std::io::Cursor::new(fetched),
+        &mut plain,
+        None,
+        None,
+    )
+    .unwrap();
+    assert!(
+        plain == text,
+        "the opened object differs from the plaintext"
+    );
+    receipt
+}
+
 #[test]
 fn send_deliver_receipt_inbox_fetch_open() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -145,15 +187,9 @@ fn send_deliver_receipt_inbox_fetch_open() {
         b"joint exercise plan",
         tmp.path(),
     );
-    let queued = officer.send("USA", &file, None).unwrap();
-    assert_eq!(queued.state, "queued");
-    let done = wait_done(&officer, 1);
-    assert_eq!(done[0].state, "delivered", "{done:#?}");
-    let receipt = done[0].receipt.clone().unwrap();
-    receipt
-        .verify(&sb.agreement.body.party("USA").unwrap().signing_keys)
-        .unwrap();
-    assert_eq!(receipt.body.size, std::fs::metadata(&file).unwrap().len());
+    let receipt = deliver_fetch_open(&sb, &officer, &file, b"joint exercise plan");
+    let queued = officer.outbox().unwrap().remove(0);
+    assert_eq!(queued.id, receipt.body.object_id);
     // Sending again is idempotent: the same entry, no second delivery.
     assert_eq!(officer.send("USA", &file, None).unwrap().state, "delivered");
 
@@ -164,19 +200,6 @@ fn send_deliver_receipt_inbox_fetch_open() {
     assert_eq!(inbox[0].from, "PAK");
     assert_eq!(inbox[0].agreement, sandbox::AGREEMENT_ID);
     assert_eq!(inbox[0].marking, queued.marking);
-    let mut fetched = Vec::new();
-    us.fetch(&queued.id, &mut fetched).unwrap();
-    assert_eq!(fetched, std::fs::read(&file).unwrap());
-    let mut plain = Vec::new();
-    client::open(
-        &us,
-        &mut std::io::Cursor::new(fetched),
-        &mut plain,
-        None,
-        None,
-    )
-    .unwrap();
-    assert_eq!(plain, b"joint exercise plan");
 
     // The clerk sees nothing and may not fetch; the suspended officer neither.
     let clerk = Client::new(sb.credential("usa-clerk").unwrap()).unwrap();
@@ -309,39 +332,12 @@ fn a_large_object_streams_through_both_spools() {
         &text,
         tmp.path(),
     );
-    let sent = std::fs::read(&file).unwrap();
-    let queued = officer.send("USA", &file, None).unwrap();
-    let done = wait_done(&officer, 1);
-    assert_eq!(done[0].state, "delivered", "{done:#?}");
-    let receipt = done[0].receipt.clone().unwrap();
-    receipt
-        .verify(&sb.agreement.body.party("USA").unwrap().signing_keys)
-        .unwrap();
+    let receipt = deliver_fetch_open(&sb, &officer, &file, &text);
     assert!(receipt.batch.is_none(), "a large object travels alone");
-    assert_eq!(receipt.body.size, sent.len() as u64);
+    let sent = std::fs::read(&file).unwrap();
     assert_eq!(
         receipt.body.sha256,
         hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &sent))
-    );
-    let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
-    let mut fetched = Vec::new();
-    us.fetch(&queued.id, &mut fetched).unwrap();
-    assert!(
-        fetched == sent,
-        "the fetched object differs from the one sent"
-    );
-    let mut plain = Vec::new();
-    client::open(
-        &us,
-        &mut std::io::Cursor::new(fetched),
-        &mut plain,
-        None,
-        None,
-    )
-    .unwrap();
-    assert!(
-        plain == text,
-        "the opened object differs from the plaintext"
     );
     rt.block_on(usa.stop()).unwrap();
     rt.block_on(pak.stop()).unwrap();

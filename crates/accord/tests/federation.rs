@@ -202,26 +202,32 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
 
     // 200 objects, sealed at PAK.
     let sealer = Client::new(pak_officer.clone()).unwrap();
+    let seal_as = |marking: &str, text: &str| {
+        let mut out = Vec::new();
+        let s = client::seal(
+            &sealer,
+            &wire::SealPlanRequest {
+                marking: Some(marking.into()),
+                label: None,
+                agreement: Some("CISMOA-SANDBOX".into()),
+            },
+            text.as_bytes(),
+            &mut out,
+            1 << 20,
+            None,
+        )
+        .unwrap();
+        let id = s.summary.manifest.policy_object().unwrap().uuid;
+        let p = tmp.path().join(format!("{id}.tdf"));
+        std::fs::write(&p, out).unwrap();
+        (id, p)
+    };
     let files: Vec<(String, PathBuf)> = (0..200)
         .map(|i| {
-            let mut out = Vec::new();
-            let s = client::seal(
-                &sealer,
-                &wire::SealPlanRequest {
-                    marking: Some("SECRET//REL TO USA, PAK//SCOPE OPERATIONS".into()),
-                    label: None,
-                    agreement: Some("CISMOA-SANDBOX".into()),
-                },
-                format!("situation report {i}").as_bytes(),
-                &mut out,
-                1 << 20,
-                None,
+            seal_as(
+                "SECRET//REL TO USA, PAK//SCOPE OPERATIONS",
+                &format!("situation report {i}"),
             )
-            .unwrap();
-            let id = s.summary.manifest.policy_object().unwrap().uuid;
-            let p = tmp.path().join(format!("{id}.tdf"));
-            std::fs::write(&p, out).unwrap();
-            (id, p)
         })
         .collect();
 
@@ -307,26 +313,6 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
 
     // Several files in one `accord send`: three go through, the one not releasable to
     // USA is refused by PAK with its reason, and the exit code says so (1).
-    let seal_as = |marking: &str, text: &str| {
-        let mut out = Vec::new();
-        let s = client::seal(
-            &sealer,
-            &wire::SealPlanRequest {
-                marking: Some(marking.into()),
-                label: None,
-                agreement: Some("CISMOA-SANDBOX".into()),
-            },
-            text.as_bytes(),
-            &mut out,
-            1 << 20,
-            None,
-        )
-        .unwrap();
-        let id = s.summary.manifest.policy_object().unwrap().uuid;
-        let p = tmp.path().join(format!("many-{id}.tdf"));
-        std::fs::write(&p, out).unwrap();
-        (id, p)
-    };
     let many: Vec<(String, PathBuf)> = vec![
         seal_as("SECRET//REL TO USA, PAK//SCOPE OPERATIONS", "one"),
         seal_as("SECRET//REL TO USA, PAK//SCOPE OPERATIONS", "two"),

@@ -115,17 +115,7 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
         let t0 = Instant::now();
         while item.state == "queued" && t0.elapsed() < Duration::from_secs(secs) {
             std::thread::sleep(Duration::from_millis(100));
-            let only = accord_node::exchange::OutboxFilter {
-                id: Some(item.id.clone()),
-                ..Default::default()
-            };
-            if let Some(i) = client
-                .outbox_filtered(&only)?
-                .into_iter()
-                .find(|o| o.to == item.to)
-            {
-                item = i;
-            }
+            refresh(&client, &mut item)?;
         }
     }
     if item.state == "refused" {
@@ -146,6 +136,22 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
     } else {
         Code::Ok
     })
+}
+
+/// Read `item`'s outbox entry again (its state, receipt or reasons).
+fn refresh(client: &accord_node::client::Client, item: &mut OutboxItem) -> Result<()> {
+    let only = accord_node::exchange::OutboxFilter {
+        id: Some(item.id.clone()),
+        ..Default::default()
+    };
+    if let Some(i) = client
+        .outbox_filtered(&only)?
+        .into_iter()
+        .find(|o| o.to == item.to)
+    {
+        *item = i;
+    }
+    Ok(())
 }
 
 /// What became of one file of several.
@@ -230,17 +236,7 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
                 if item.state != "queued" || still.contains(&(item.id.clone(), item.to.clone())) {
                     continue;
                 }
-                let only = accord_node::exchange::OutboxFilter {
-                    id: Some(item.id.clone()),
-                    ..Default::default()
-                };
-                if let Some(i) = client
-                    .outbox_filtered(&only)?
-                    .into_iter()
-                    .find(|o| o.to == item.to)
-                {
-                    **item = i;
-                }
+                refresh(&client, item)?;
             }
         }
     }
