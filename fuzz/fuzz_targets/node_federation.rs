@@ -1,6 +1,7 @@
 //! Fuzz what one node reads from another (and a client from its node) in the exchange:
 //! a partner's receipt (parsed, then verified against fixed keys, alone and as part of a
-//! batch), a batch delivery body (`POST /v1/fed/inbox`) and a batch answer, a partner's
+//! batch), a batch delivery body (`POST /v1/fed/inbox`) and a batch answer, a resumed
+//! delivery's `accord-resume-from` header and a partial-delivery answer, a partner's
 //! cross-border rewrap request, and the outbox and inbox listings. Each must refuse
 //! cleanly, never panic.
 #![no_main]
@@ -34,6 +35,12 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(at, data.len());
     }
     let _ = serde_json::from_slice::<accord_node::wire::BatchResponse>(data);
+    if let Ok(n) = accord_node::wire::parse_resume(data) {
+        // Only decimal digits are an offset, and they say what they parse to.
+        assert!(data.iter().all(u8::is_ascii_digit));
+        assert_eq!(std::str::from_utf8(data).unwrap().parse::<u64>().unwrap(), n);
+    }
+    let _ = serde_json::from_slice::<accord_node::wire::PartialDelivery>(data);
     let _ = serde_json::from_slice::<PartnerRewrapRequest>(data);
     let _ = serde_json::from_slice::<Vec<OutboxItem>>(data);
     let _ = serde_json::from_slice::<Vec<InboxItem>>(data);

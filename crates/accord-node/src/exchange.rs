@@ -188,8 +188,125 @@ async fn hand_over(tx: &std::sync::mpsc::SyncSender<Vec<u8>>, pending: &mut Vec<
     }
 }
 
-async fn spool(node: &Node, body: axum::body::Body, limit: u64) -> Result<Spooled, Refusal> {
-    let dir = blob_dir(node, "tmp");
+/// A partner's large delivery that broke off: what arrived is kept (synced) in
+/// `blobs/partial/`, so that the next attempt sends only the rest.
+pub(crate) struct Partial {
+    /// `blobs/partial/{from}.{id}.part`.
+    path: PathBuf,
+    /// Resume from this many bytes of it; `None` for a delivery from the start (which
+    /// leaves a partial if it breaks off).
+    from: Option<u64>,
+}
+
+/// Partial deliveries shorter than this are not kept: sending them again costs less
+/// than a round trip to ask.
+const PARTIAL_MIN: u64 = 8 << 20;
+
+/// A delivery this large asks the partner first whether part of it is held already.
+const RESUME_MIN: u64 = PARTIAL_MIN;
+
+/// Partial deliveries untouched for this long are removed.
+const PARTIAL_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+fn partial_path(node: &Node, from: &str, id: &str) -> PathBuf {
+    blob_dir(node, "partial").join(format!("{from}.{id}.part"))
+}
+
+/// Remove partial deliveries older than [`PARTIAL_MAX_AGE`] (a sender that never came
+/// back for them).
+pub(crate) async fn prune_partials(node: &Node) {
+    let dir = blob_dir(node, "partial");
+    let _ = tokio::task::spawn_blocking(move || {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > PARTIAL_MAX_AGE);
+            if old {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    })
+    .await;
+}
+
+/// Move a kept partial delivery into the spool file `to`, cut to `offset` bytes, and
+/// hash those bytes (blocking).
+fn resume_partial(
+    partial: &Path,
+    to: &Path,
+    offset: u64,
+) -> Result<(std::fs::File, aws_lc_rs::digest::Context), Refusal> {
+    use std::io::{Read as _, Seek as _};
+    let gone = || {
+        Refusal::new(
+            416,
+            "request",
+            format!(
+                "no partial delivery of {offset} bytes or more is held here; send the object whole"
+            ),
+        )
+    };
+    let held = std::fs::metadata(partial).map_err(|_| gone())?.len();
+    if held < offset {
+        let _ = std::fs::remove_file(partial);
+        return Err(gone());
+    }
+    std::fs::rename(partial, to).map_err(|_| gone())?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(to)
+        .map_err(Refusal::internal)?;
+    file.set_len(offset).map_err(Refusal::internal)?;
+    let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut buf = vec![0u8; SPOOL_PIECE];
+    let mut left = offset;
+    while left > 0 {
+        let n = file
+            .read(&mut buf[..(left.min(SPOOL_PIECE as u64)) as usize])
+            .map_err(Refusal::internal)?;
+        if n == 0 {
+            return Err(Refusal::internal("the partial delivery shrank while read"));
+        }
+        hash.update(&buf[..n]);
+        left -= n as u64;
+    }
+    file.seek(std::io::SeekFrom::End(0))
+        .map_err(Refusal::internal)?;
+    Ok((file, hash))
+}
+
+async fn spool(
+    node: &Node,
+    body: axum::body::Body,
+    limit: u64,
+    partial: Option<&Partial>,
+) -> Result<Spooled, Refusal> {
+    // A task of its own: when the connection breaks, the server drops the request's
+    // handler (this future) at once, and the spool would go with it. The task instead
+    // reads on until the body reports the break, and keeps what arrived.
+    let partial = partial.map(|p| Partial {
+        path: p.path.clone(),
+        from: p.from,
+    });
+    tokio::spawn(spool_task(blob_dir(node, "tmp"), body, limit, partial))
+        .await
+        .map_err(Refusal::internal)?
+}
+
+async fn spool_task(
+    dir: PathBuf,
+    body: axum::body::Body,
+    limit: u64,
+    partial: Option<Partial>,
+) -> Result<Spooled, Refusal> {
+    let partial = partial.as_ref();
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(Refusal::internal)?;
@@ -201,6 +318,21 @@ async fn spool(node: &Node, body: axum::body::Body, limit: u64) -> Result<Spoole
         sha256: String::new(),
         keep: false,
     };
+    // A resumed delivery starts from the bytes kept last time.
+    let start = match partial {
+        Some(Partial {
+            path,
+            from: Some(offset),
+        }) => {
+            let (path, to, offset) = (path.clone(), sp.path.clone(), *offset);
+            let r = tokio::task::spawn_blocking(move || resume_partial(&path, &to, offset))
+                .await
+                .map_err(Refusal::internal)??;
+            sp.size = offset;
+            Some(r)
+        }
+        _ => None,
+    };
     // The network side reads and bounds; a thread of its own hashes and writes, so that
     // TLS and HTTP keep receiving while the disk writes (a bounded queue of 1 MiB-ish
     // chunks between them keeps memory flat).
@@ -208,8 +340,13 @@ async fn spool(node: &Node, body: axum::body::Body, limit: u64) -> Result<Spoole
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
     let writer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         use std::io::Write as _;
-        let mut file = std::fs::File::create(&path)?;
-        let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let (mut file, mut hash) = match start {
+            Some(r) => r,
+            None => (
+                std::fs::File::create(&path)?,
+                aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
+            ),
+        };
         // Write-behind: past every WRITE_BEHIND bytes a second thread syncs what is
         // written so far, so that the disk writes while the network still delivers,
         // and the final sync only has the last stretch to do (without it a large
@@ -251,11 +388,13 @@ async fn spool(node: &Node, body: axum::body::Body, limit: u64) -> Result<Spoole
     });
     let mut stream = body.into_data_stream();
     let mut failed = None;
+    let mut broken = false;
     let mut pending: Vec<u8> = Vec::with_capacity(SPOOL_PIECE);
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
+                broken = true;
                 failed = Some(Refusal::new(
                     400,
                     "request",
@@ -279,12 +418,33 @@ async fn spool(node: &Node, body: axum::body::Body, limit: u64) -> Result<Spoole
             break;
         }
     }
-    if failed.is_none() && !pending.is_empty() {
+    // What arrived before a break is written too: it may be kept.
+    if (failed.is_none() || broken) && !pending.is_empty() {
         hand_over(&tx, &mut pending).await;
     }
     drop(tx);
     let written = writer.await.map_err(Refusal::internal)?;
-    if let Some(f) = failed {
+    if let Some(mut f) = failed {
+        if let (true, Some(p), Ok(_)) = (broken, partial, &written) {
+            if sp.size >= PARTIAL_MIN {
+                // Synced above; the rename is made durable with the directory.
+                let (from, to) = (sp.path.clone(), p.path.clone());
+                let kept = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                    let dir = to.parent().unwrap_or(Path::new("."));
+                    std::fs::create_dir_all(dir)?;
+                    std::fs::rename(&from, &to)?;
+                    std::fs::File::open(dir)?.sync_all()
+                })
+                .await;
+                if matches!(kept, Ok(Ok(()))) {
+                    sp.keep = true;
+                    f.error = format!(
+                        "{}; the first {} bytes are kept here: ask GET /v1/fed/inbox/{{id}}/partial and send the rest",
+                        f.error, sp.size
+                    );
+                }
+            }
+        }
         return Err(f);
     }
     sp.sha256 = written.map_err(Refusal::internal)?;
@@ -936,7 +1096,7 @@ impl Node {
                     ),
                 )
             })?;
-        let sp = spool(self, body, MAX_OBJECT).await?;
+        let sp = spool(self, body, MAX_OBJECT, None).await?;
         let trusted = self
             .trusted_signers(&held)
             .into_iter()
@@ -1043,11 +1203,29 @@ impl Node {
             .map_err(Refusal::internal)
     }
 
+    /// `GET /v1/fed/inbox/{id}/partial`: how many bytes of a broken delivery of `id`
+    /// from this partner are kept here (0 if none), for the partner to send the rest.
+    pub async fn partial_offset(
+        self: &Arc<Self>,
+        peer: &Peer,
+        id: &str,
+    ) -> Result<wire::PartialDelivery, Refusal> {
+        let partner = self.partner_of(peer).await?;
+        check_object_id(id)?;
+        let path = partial_path(self, &partner.code, id);
+        let offset = tokio::fs::metadata(&path)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        Ok(wire::PartialDelivery { offset })
+    }
+
     /// `PUT /v1/fed/inbox/{id}`: a partner node delivers an object.
     pub async fn receive(
         self: &Arc<Self>,
         peer: &Peer,
         id: &str,
+        resume_from: Option<u64>,
         body: axum::body::Body,
     ) -> Result<Receipt, Refusal> {
         let partner = match self.partner_of(peer).await {
@@ -1059,7 +1237,15 @@ impl Node {
             }
         };
         check_object_id(id)?;
-        let sp = spool(self, body, MAX_OBJECT).await?;
+        let partial = Partial {
+            path: partial_path(self, &partner.code, id),
+            from: resume_from,
+        };
+        let sp = spool(self, body, MAX_OBJECT, Some(&partial)).await?;
+        // Whole now: a partial left by an earlier attempt is of no more use.
+        if resume_from.is_none() {
+            let _ = tokio::fs::remove_file(&partial.path).await;
+        }
         if let Some(held_rec) = self.store.inbox_get(id).await.map_err(Refusal::internal)? {
             if held_rec.sha256 == sp.sha256 && held_rec.item.from == partner.code {
                 return Ok(held_rec.receipt);
@@ -2048,6 +2234,30 @@ fn stopped(item: &OutboxItem) -> Outcome {
     )])
 }
 
+/// Ask the partner how much of a broken delivery it holds (0 when it holds none, or
+/// does not answer that question, or answers what cannot be right for this object).
+async fn resume_offset(client: &reqwest::Client, url: &str, size: u64) -> u64 {
+    let Ok(resp) = client.get(format!("{url}/partial")).send().await else {
+        return 0;
+    };
+    if !resp.status().is_success() {
+        return 0;
+    }
+    let Ok(bytes) = resp.bytes().await else {
+        return 0;
+    };
+    resume_from(&bytes, size)
+}
+
+/// The offset to resume from, given the partner's answer: only strictly inside the
+/// object (a partial as long as the object or longer is not a partial of it).
+fn resume_from(answer: &[u8], size: u64) -> u64 {
+    match serde_json::from_slice::<wire::PartialDelivery>(answer) {
+        Ok(p) if p.offset < size => p.offset,
+        _ => 0,
+    }
+}
+
 async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
     let held = match node.agreements().await {
         Ok(h) => h,
@@ -2065,7 +2275,7 @@ async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     let path = outbox_path(node, &item.id, &item.to);
-    let file = match tokio::fs::File::open(&path).await {
+    let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
         Err(e) => {
             return Outcome::Refused(vec![Reason::new(
@@ -2075,22 +2285,42 @@ async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
         }
     };
     let url = format!("{}/v1/fed/inbox/{}", partner.url, item.id);
+    // A large object whose last delivery broke off: send only what the partner lacks.
+    let from = if item.size >= RESUME_MIN {
+        resume_offset(&client, &url, item.size).await
+    } else {
+        0
+    };
+    if from > 0 {
+        use tokio::io::AsyncSeekExt as _;
+        if let Err(e) = file.seek(std::io::SeekFrom::Start(from)).await {
+            return Outcome::Retry(format!("{}: {e}", path.display()));
+        }
+        tracing::info!(object = %item.id, to = %item.to, from, "resuming a delivery");
+    }
     let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
         file,
         256 * 1024,
     ));
-    let resp = match client
+    let mut req = client
         .put(&url)
         .header("content-type", "application/zip")
-        .header("content-length", item.size)
-        .body(body)
-        .send()
-        .await
-    {
+        .header("content-length", item.size - from);
+    if from > 0 {
+        req = req.header(wire::RESUME_HEADER, from);
+    }
+    let resp = match req.body(body).send().await {
         Ok(r) => r,
         Err(e) => return Outcome::Retry(format!("{url}: {}", crate::client::describe(&e))),
     };
     let status = resp.status();
+    if from > 0 && status.as_u16() == 416 {
+        // The partner no longer holds what it said: the next attempt asks again (and
+        // is told 0) and sends the object whole.
+        return Outcome::Retry(format!(
+            "{url}: the partner no longer holds the first {from} bytes; sending it whole next"
+        ));
+    }
     let bytes = match resp.bytes().await {
         Ok(b) => b,
         Err(e) => return Outcome::Retry(format!("{url}: {e}")),
@@ -2110,4 +2340,23 @@ async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
     }
     let problem: Option<wire::Problem> = serde_json::from_slice(&bytes).ok();
     refusal_outcome(status.as_u16(), &url, problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_only_strictly_inside_the_object() {
+        assert_eq!(resume_from(br#"{"offset":0}"#, 100), 0);
+        assert_eq!(resume_from(br#"{"offset":40}"#, 100), 40);
+        assert_eq!(resume_from(br#"{"offset":99}"#, 100), 99);
+        // As long as the object or longer: not a partial of it.
+        assert_eq!(resume_from(br#"{"offset":100}"#, 100), 0);
+        assert_eq!(resume_from(br#"{"offset":18446744073709551615}"#, 100), 0);
+        // Anything else: start over.
+        assert_eq!(resume_from(br#"{"offset":-1}"#, 100), 0);
+        assert_eq!(resume_from(br#"{"offset":40,"more":1}"#, 100), 0);
+        assert_eq!(resume_from(b"not json", 100), 0);
+    }
 }

@@ -138,6 +138,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/inbox"),
     ("GET", "/v1/inbox/{id}"),
     ("PUT", "/v1/fed/inbox/{id}"),
+    ("GET", "/v1/fed/inbox/{id}/partial"),
     ("POST", "/v1/fed/inbox"),
     ("GET", "/v1/witness"),
     ("POST", "/v1/fed/witness/add-checkpoint"),
@@ -343,7 +344,27 @@ pub fn router(node: Arc<Node>) -> Router {
                 |State(n): State<Arc<Node>>,
                  Extension(p): Extension<Peer>,
                  Path((id,)): Path<(String,)>,
-                 body: Body| async move { answer(n.receive(&p, &id, body).await) },
+                 headers: axum::http::HeaderMap,
+                 body: Body| async move {
+                    let resume = match headers.get(wire::RESUME_HEADER) {
+                        None => None,
+                        Some(v) => match wire::parse_resume(v.as_bytes()) {
+                            Ok(n) => Some(n),
+                            Err(e) => return refusal(Refusal::new(400, "request", e.0)),
+                        },
+                    };
+                    answer(n.receive(&p, &id, resume, body).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/fed/inbox/{id}/partial",
+            get(
+                |State(n): State<Arc<Node>>,
+                 Extension(p): Extension<Peer>,
+                 Path((id,)): Path<(String,)>| async move {
+                    answer(n.partial_offset(&p, &id).await)
+                },
             ),
         )
         .with_state(node)
@@ -464,6 +485,7 @@ async fn accept_loop(
                 if let Err(e) = node.store.prune_nonces(before).await {
                     tracing::warn!(error = %e, "pruning rewrap nonces");
                 }
+                crate::exchange::prune_partials(&node).await;
             }
             accepted = listener.accept() => {
                 let (tcp, remote) = match accepted {

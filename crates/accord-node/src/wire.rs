@@ -641,6 +641,33 @@ pub struct BatchResponse {
     pub results: Vec<BatchResult>,
 }
 
+/// `GET /v1/fed/inbox/{id}/partial`: the bytes of a broken delivery kept by the
+/// receiver, from which the sender may resume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialDelivery {
+    /// Bytes held from the start of the object (0: none).
+    pub offset: u64,
+}
+
+/// The header of a `PUT /v1/fed/inbox/{id}` that sends the rest of a partial delivery:
+/// the body is the object from this byte on.
+pub const RESUME_HEADER: &str = "accord-resume-from";
+
+/// Parse [`RESUME_HEADER`]: a decimal byte offset.
+pub fn parse_resume(value: &[u8]) -> Result<u64, BadRequest> {
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|v| !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            BadRequest(format!(
+                "header {RESUME_HEADER}: {:?} is not a byte offset",
+                String::from_utf8_lossy(&value[..value.len().min(64)])
+            ))
+        })
+}
+
 #[cfg(test)]
 mod batch_tests {
     use super::*;
@@ -683,5 +710,32 @@ mod batch_tests {
         }
         many.push_str("]}\n");
         assert!(bad(many.as_bytes()).contains("not 257"));
+    }
+}
+
+#[cfg(test)]
+mod resume_tests {
+    use super::*;
+
+    #[test]
+    fn resume_header_is_a_decimal_offset() {
+        assert_eq!(parse_resume(b"0").unwrap(), 0);
+        assert_eq!(parse_resume(b"8388608").unwrap(), 8 << 20);
+        assert_eq!(parse_resume(b"18446744073709551615").unwrap(), u64::MAX);
+        for bad in [
+            &b""[..],
+            b"-1",
+            b"+5",
+            b" 5",
+            b"5 ",
+            b"0x10",
+            b"1e3",
+            b"18446744073709551616",
+            b"123456789012345678901",
+            b"\xff",
+        ] {
+            let e = parse_resume(bad).unwrap_err().0;
+            assert!(e.contains(RESUME_HEADER), "{e}");
+        }
     }
 }

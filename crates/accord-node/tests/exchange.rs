@@ -318,14 +318,7 @@ fn a_large_object_streams_through_both_spools() {
     let usa = start(&rt, &sb.usa, fast());
     let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
     // 72 MiB of plaintext that does not repeat: over two write-behind strides.
-    let mut text = vec![0u8; 72 << 20];
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for b in text.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let text = noise(72 << 20, 0x9e37_79b9_7f4a_7c15);
     let file = seal(
         &officer,
         "SECRET//REL TO USA, PAK//SCOPE EXERCISES",
@@ -339,6 +332,166 @@ fn a_large_object_streams_through_both_spools() {
         receipt.body.sha256,
         hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &sent))
     );
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+}
+
+/// Random-looking bytes that do not repeat (so that no piece of them is mistaken for
+/// another).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A large delivery that breaks off is kept in part by the receiver; the rest is sent
+/// with `accord-resume-from`, and the receipt names the whole object. The node's own
+/// delivery asks first and resumes too; an offset the receiver does not hold is a 416.
+#[test]
+fn a_broken_large_delivery_resumes_where_it_stopped() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox(&rt, tmp.path());
+    let pak = start(&rt, &sb.pak, fast());
+    let usa = start(&rt, &sb.usa, fast());
+    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let marking = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
+    let text1 = noise(24 << 20, 1);
+    let file1 = seal(&officer, marking, &text1, tmp.path());
+    let sent1 = std::fs::read(&file1).unwrap();
+    let id1 = manifest_id(&sent1);
+
+    // PAK's node, as the agreement pins it.
+    let partner = accord_node::partners::in_force(
+        &rt.block_on(pak.node.agreements()).unwrap(),
+        "PAK",
+        Time::now(),
+    )
+    .remove(0);
+    let as_pak = {
+        let _g = rt.enter();
+        accord_node::partners::client(&sb.pak, &partner, Duration::from_secs(60)).unwrap()
+    };
+    let base = format!("https://127.0.0.1:{}/v1/fed/inbox", usa.addr.port());
+    // Send the first `cut` bytes of `bytes`, then fail the body as a broken link would.
+    let broken = |id: &str, bytes: &[u8], cut: usize| {
+        let pieces: Vec<Result<Vec<u8>, std::io::Error>> = bytes[..cut]
+            .chunks(1 << 20)
+            .map(|c| Ok(c.to_vec()))
+            .chain(std::iter::once(Err(std::io::Error::other("link lost"))))
+            .collect();
+        let body = reqwest::Body::wrap_stream(futures_util::stream::iter(pieces));
+        let url = format!("{base}/{id}");
+        let len = bytes.len();
+        let r = rt.block_on(async {
+            as_pak
+                .put(&url)
+                .header("content-length", len)
+                .body(body)
+                .send()
+                .await
+        });
+        assert!(
+            r.as_ref().map(|r| !r.status().is_success()).unwrap_or(true),
+            "a broken delivery was accepted: {r:?}"
+        );
+    };
+    let held = |id: &str| -> u64 {
+        rt.block_on(async {
+            let r = as_pak
+                .get(format!("{base}/{id}/partial"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            serde_json::from_slice::<wire::PartialDelivery>(&r.bytes().await.unwrap())
+                .unwrap()
+                .offset
+        })
+    };
+    let wait_held = |id: &str| -> u64 {
+        let t0 = Instant::now();
+        loop {
+            let n = held(id);
+            if n > 0 || t0.elapsed() > Duration::from_secs(10) {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let put_from = |id: &str, bytes: &[u8], from: u64| {
+        let url = format!("{base}/{id}");
+        let rest = bytes[from as usize..].to_vec();
+        rt.block_on(async {
+            let r = as_pak
+                .put(&url)
+                .header(wire::RESUME_HEADER, from)
+                .body(rest)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.bytes().await.unwrap())
+        })
+    };
+
+    broken(&id1, &sent1, 16 << 20);
+    let offset = wait_held(&id1);
+    assert!(
+        (8 << 20..=16 << 20).contains(&offset),
+        "kept {offset} bytes of the 16 MiB sent"
+    );
+    // An offset beyond what is held is refused, and says how to go on.
+    let (status, body) = put_from(&id1, &sent1, offset + 1);
+    assert_eq!(status, 416, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("send the object whole"));
+    // That refusal dropped the partial that could not serve it: break off again.
+    assert_eq!(held(&id1), 0);
+    broken(&id1, &sent1, 16 << 20);
+    let offset = wait_held(&id1);
+    assert!(offset >= 8 << 20, "kept {offset} bytes");
+    // The rest: the receipt is for the whole object.
+    let (status, body) = put_from(&id1, &sent1, offset);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let receipt: accord_node::receipt::Receipt = serde_json::from_slice(&body).unwrap();
+    receipt
+        .verify(&sb.agreement.body.party("USA").unwrap().signing_keys)
+        .unwrap();
+    assert_eq!(receipt.body.object_id, id1);
+    assert_eq!(receipt.body.size, sent1.len() as u64);
+    assert_eq!(
+        receipt.body.sha256,
+        hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            &sent1
+        ))
+    );
+    assert_eq!(held(&id1), 0, "the partial is used up");
+    let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let mut fetched = Vec::new();
+    us.fetch(&id1, &mut fetched).unwrap();
+    assert!(
+        fetched == sent1,
+        "the resumed object differs from the one sent"
+    );
+
+    // The node's own delivery: a second object broke off earlier; PAK's delivery asks,
+    // sends the rest, and the object arrives whole.
+    let text2 = noise(24 << 20, 2);
+    let file2 = seal(&officer, marking, &text2, tmp.path());
+    let sent2 = std::fs::read(&file2).unwrap();
+    let id2 = manifest_id(&sent2);
+    broken(&id2, &sent2, 12 << 20);
+    assert!(wait_held(&id2) >= 8 << 20);
+    let receipt = deliver_fetch_open(&sb, &officer, &file2, &text2);
+    assert_eq!(receipt.body.object_id, id2);
+    assert_eq!(held(&id2), 0, "the partial is used up");
+
     rt.block_on(usa.stop()).unwrap();
     rt.block_on(pak.stop()).unwrap();
 }

@@ -525,8 +525,22 @@ impl Http {
     }
 
     fn call_as(&self, method: &str, path: &str, body: Option<Vec<u8>>, ct: &str) -> Reply {
+        self.call_with(method, path, body, ct, &[])
+    }
+
+    fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        ct: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut rb = self.client.request(m, format!("{}{path}", self.base));
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
         if let Some(b) = body {
             rb = rb.header("content-type", ct).body(b);
         }
@@ -1128,6 +1142,34 @@ fn exchange_operations(c: &Checker) {
     assert_eq!(r.status, 403);
     assert_eq!(r.json()["reasons"][0]["rule"], "partner");
     assert_eq!(put(&anonymous_usa, t, &fed(&id2), &tdf2).status, 403);
+
+    // Resuming a broken delivery: nothing of id2 is held (offset 0); a resume from an
+    // offset not held is a 416; a resume header that is not an offset, a 400.
+    let tp = "/v1/fed/inbox/{id}/partial";
+    let partial = |id: &str| format!("{}/partial", fed(id));
+    let r = get(&pak_node, tp, &partial(&id2));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json(), json!({"offset": 0}));
+    assert_eq!(get(&pak_node, tp, &partial("not-a-uuid")).status, 400);
+    assert_eq!(get(&us_officer, tp, &partial(&id2)).status, 403);
+    let resume = |from: &str| {
+        let r = pak_node.call_with(
+            "PUT",
+            &fed(&id2),
+            Some(tdf2.clone()),
+            "application/zip",
+            &[(wire::RESUME_HEADER, from)],
+        );
+        c.check("PUT", t, &r);
+        r
+    };
+    let r = resume("100");
+    assert_eq!(r.status, 416, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("send the object whole"));
+    assert_eq!(resume("ten").status, 400);
 
     // A batch: two new objects and one already held (answered with its receipt); then
     // the same batch again (the same receipts); a malformed batch; a person.
