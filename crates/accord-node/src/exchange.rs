@@ -212,6 +212,25 @@ fn partial_path(node: &Node, from: &str, id: &str) -> PathBuf {
     blob_dir(node, "partial").join(format!("{from}.{id}.part"))
 }
 
+/// Remove what a crash left half-written in `blobs/tmp/` (bodies being spooled, packs
+/// being written): nothing there is referred to until it is moved into place. Called at
+/// start, before anything spools.
+pub(crate) fn clear_spool(blobs: &Path) {
+    let dir = blobs.join("tmp");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let mut removed = 0u64;
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_file()) && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, dir = %dir.display(), "removed half-written files a stop left behind");
+    }
+}
+
 /// Remove partial deliveries older than [`PARTIAL_MAX_AGE`] (a sender that never came
 /// back for them).
 pub(crate) async fn prune_partials(node: &Node) {

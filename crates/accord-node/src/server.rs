@@ -414,6 +414,8 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
     let home = Home::open(dir)?;
     let store = home.store().await?;
     let log = accord_log::Log::open(&home.layout.log(), opts.log.clone())?;
+    // The log's writer lock is held: no other server of this home is spooling.
+    crate::exchange::clear_spool(&home.layout.blobs());
     let appender = log.appender();
     let cert = std::fs::read_to_string(home.layout.key("tls.crt"))
         .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?;

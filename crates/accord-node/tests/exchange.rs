@@ -526,7 +526,12 @@ fn partner_down_then_back_nothing_lost_nothing_twice() {
         "{out:#?}"
     );
 
+    // What a crashed spool would have left half-written is cleared when USA starts.
+    let leftover = sb.usa.layout.blobs().join("tmp").join("0123abcd.part");
+    std::fs::create_dir_all(leftover.parent().unwrap()).unwrap();
+    std::fs::write(&leftover, b"half an object").unwrap();
     let usa = start(&rt, &sb.usa, fast());
+    assert!(!leftover.exists(), "a stale spool file survived the start");
     let done = wait_done(&officer, 6);
     assert!(done.iter().all(|o| o.state == "delivered"), "{done:#?}");
     // What waited was delivered in batches: receipts signed once per batch, each
