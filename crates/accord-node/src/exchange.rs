@@ -208,6 +208,44 @@ const RESUME_MIN: u64 = PARTIAL_MIN;
 /// Partial deliveries untouched for this long are removed.
 const PARTIAL_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Partial deliveries kept per partner at most (the oldest go first): a partner whose
+/// deliveries keep breaking cannot fill the disk with them.
+const PARTIALS_PER_PARTNER: usize = 16;
+
+/// Keep at most [`PARTIALS_PER_PARTNER`] partials from the partner whose partial is
+/// `kept` (blocking): the least recently written go.
+fn bound_partials(kept: &Path) {
+    let (Some(dir), Some(name)) = (kept.parent(), kept.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let Some(from) = name.split('.').next() else {
+        return;
+    };
+    let prefix = format!("{from}.");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut theirs: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if theirs.len() <= PARTIALS_PER_PARTNER {
+        return;
+    }
+    theirs.sort();
+    let excess = theirs.len() - PARTIALS_PER_PARTNER;
+    for (_, p) in theirs.into_iter().take(excess) {
+        if p != kept {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 fn partial_path(node: &Node, from: &str, id: &str) -> PathBuf {
     blob_dir(node, "partial").join(format!("{from}.{id}.part"))
 }
@@ -452,7 +490,9 @@ async fn spool_task(
                     let dir = to.parent().unwrap_or(Path::new("."));
                     std::fs::create_dir_all(dir)?;
                     std::fs::rename(&from, &to)?;
-                    std::fs::File::open(dir)?.sync_all()
+                    std::fs::File::open(dir)?.sync_all()?;
+                    bound_partials(&to);
+                    Ok(())
                 })
                 .await;
                 if matches!(kept, Ok(Ok(()))) {
@@ -2364,6 +2404,44 @@ async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_most_sixteen_partials_per_partner_the_oldest_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |i: u64| std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000 + i);
+        let mk = |name: &str, t: std::time::SystemTime| {
+            let p = dir.path().join(name);
+            let f = std::fs::File::create(&p).unwrap();
+            f.set_modified(t).unwrap();
+            p
+        };
+        for i in 0..20u64 {
+            mk(
+                &format!("USA.{i:08}-0000-0000-0000-000000000000.part"),
+                at(i),
+            );
+        }
+        // Another partner's partials are not counted against USA.
+        let gbr = mk("GBR.00000000-0000-0000-0000-000000000000.part", at(0));
+        let kept = dir
+            .path()
+            .join("USA.00000019-0000-0000-0000-000000000000.part");
+        bound_partials(&kept);
+        let usa: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("USA."))
+            .collect();
+        assert_eq!(usa.len(), PARTIALS_PER_PARTNER);
+        for i in 0..4 {
+            assert!(
+                !usa.iter().any(|n| n.starts_with(&format!("USA.{i:08}"))),
+                "{i} kept"
+            );
+        }
+        assert!(kept.exists() && gbr.exists());
+    }
 
     #[test]
     fn resume_only_strictly_inside_the_object() {
