@@ -131,6 +131,27 @@ fn wait_cosigned(home: &Home, partner: &Home) {
     }
 }
 
+/// PAK's node as USA knows it: PAK's entry among its partners in force (the partner
+/// being USA, seen from PAK's agreements), and a client with PAK's node identity,
+/// pinned as the agreement says.
+fn as_pak_node(
+    rt: &tokio::runtime::Runtime,
+    sb: &Sandbox,
+    pak: &Running,
+) -> (accord_node::partners::Partner, reqwest::Client) {
+    let partner = accord_node::partners::in_force(
+        &rt.block_on(pak.node.agreements()).unwrap(),
+        "PAK",
+        Time::now(),
+    )
+    .remove(0);
+    let client = {
+        let _g = rt.enter();
+        accord_node::partners::client(&sb.pak, &partner, Duration::from_secs(60)).unwrap()
+    };
+    (partner, client)
+}
+
 /// Send `file` from PAK, wait for its delivery, check the receipt against USA's keys
 /// from the agreement, fetch it back at USA (the same bytes) and open it there (the
 /// same plaintext). Returns the receipt.
@@ -238,16 +259,7 @@ fn send_deliver_receipt_inbox_fetch_open() {
         .unwrap()
         .checkpoint
         .origin;
-    let partner = accord_node::partners::in_force(
-        &rt.block_on(pak.node.agreements()).unwrap(),
-        "PAK",
-        Time::now(),
-    )
-    .remove(0);
-    let as_pak = {
-        let _g = rt.enter();
-        accord_node::partners::client(&sb.pak, &partner, Duration::from_secs(30)).unwrap()
-    };
+    let (_, as_pak) = as_pak_node(&rt, &sb, &pak);
     let url = format!(
         "https://127.0.0.1:{}/v1/fed/witness/add-checkpoint",
         usa.addr.port()
@@ -368,16 +380,7 @@ fn a_broken_large_delivery_resumes_where_it_stopped() {
     let id1 = manifest_id(&sent1);
 
     // PAK's node, as the agreement pins it.
-    let partner = accord_node::partners::in_force(
-        &rt.block_on(pak.node.agreements()).unwrap(),
-        "PAK",
-        Time::now(),
-    )
-    .remove(0);
-    let as_pak = {
-        let _g = rt.enter();
-        accord_node::partners::client(&sb.pak, &partner, Duration::from_secs(60)).unwrap()
-    };
+    let (_, as_pak) = as_pak_node(&rt, &sb, &pak);
     let base = format!("https://127.0.0.1:{}/v1/fed/inbox", usa.addr.port());
     // Send the first `cut` bytes of `bytes`, then fail the body as a broken link would.
     let broken = |id: &str, bytes: &[u8], cut: usize| {
@@ -626,17 +629,7 @@ fn the_receiver_refuses_with_reasons() {
         tmp.path(),
     ))
     .unwrap();
-    let rt2 = &rt;
-    let partner = accord_node::partners::in_force(
-        &rt.block_on(pak.node.agreements()).unwrap(),
-        "PAK",
-        Time::now(),
-    )
-    .remove(0);
-    let as_pak = {
-        let _g = rt2.enter();
-        accord_node::partners::client(&sb.pak, &partner, Duration::from_secs(30)).unwrap()
-    };
+    let (partner, as_pak) = as_pak_node(&rt, &sb, &pak);
 
     // Not releasable to USA (the sender's node would refuse; a direct delivery is
     // refused by the receiver too).
