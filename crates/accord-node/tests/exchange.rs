@@ -44,6 +44,34 @@ fn start(rt: &tokio::runtime::Runtime, home: &Home, opts: ServeOptions) -> Runni
     rt.block_on(server::start(&home.layout.dir, opts)).unwrap()
 }
 
+/// What most tests start from: the sandbox's PAK and USA nodes running, and PAK's
+/// officer. (Fields drop in reverse: the runtime, which runs the nodes, last.)
+struct Pair {
+    rt: tokio::runtime::Runtime,
+    tmp: tempfile::TempDir,
+    sb: Sandbox,
+    pak: Running,
+    usa: Running,
+    officer: Client,
+}
+
+fn pair() -> Pair {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox(&rt, tmp.path());
+    let pak = start(&rt, &sb.pak, fast());
+    let usa = start(&rt, &sb.usa, fast());
+    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer,
+    }
+}
+
 fn seal(c: &Client, marking: &str, text: &[u8], dir: &Path) -> PathBuf {
     let mut out = Vec::new();
     let sealed = client::seal(
@@ -196,12 +224,14 @@ fn deliver_fetch_open(
 
 #[test]
 fn send_deliver_receipt_inbox_fetch_open() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let sb = sandbox(&rt, tmp.path());
-    let pak = start(&rt, &sb.pak, fast());
-    let usa = start(&rt, &sb.usa, fast());
-    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer,
+    } = pair();
     let file = seal(
         &officer,
         "SECRET//REL TO USA, PAK//SCOPE EXERCISES",
@@ -323,12 +353,14 @@ fn send_deliver_receipt_inbox_fetch_open() {
 /// USA) and comes back byte for byte, its receipt naming its size and digest.
 #[test]
 fn a_large_object_streams_through_both_spools() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let sb = sandbox(&rt, tmp.path());
-    let pak = start(&rt, &sb.pak, fast());
-    let usa = start(&rt, &sb.usa, fast());
-    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer,
+    } = pair();
     // 72 MiB of plaintext that does not repeat: over two write-behind strides.
     let text = noise(72 << 20, 0x9e37_79b9_7f4a_7c15);
     let file = seal(
@@ -367,12 +399,14 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 /// delivery asks first and resumes too; an offset the receiver does not hold is a 416.
 #[test]
 fn a_broken_large_delivery_resumes_where_it_stopped() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let sb = sandbox(&rt, tmp.path());
-    let pak = start(&rt, &sb.pak, fast());
-    let usa = start(&rt, &sb.usa, fast());
-    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer,
+    } = pair();
     let marking = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
     let text1 = noise(24 << 20, 1);
     let file1 = seal(&officer, marking, &text1, tmp.path());
@@ -616,12 +650,14 @@ fn manifest_id(bytes: &[u8]) -> String {
 
 #[test]
 fn the_receiver_refuses_with_reasons() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let sb = sandbox(&rt, tmp.path());
-    let pak = start(&rt, &sb.pak, fast());
-    let usa = start(&rt, &sb.usa, fast());
-    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer,
+    } = pair();
     let good = std::fs::read(seal(
         &officer,
         "SECRET//REL TO USA, PAK//SCOPE EXERCISES",
@@ -780,12 +816,14 @@ fn the_receiver_refuses_with_reasons() {
 
 #[test]
 fn originator_control_needs_both_kases() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let sb = sandbox(&rt, tmp.path());
-    let pak = start(&rt, &sb.pak, fast());
-    let usa = start(&rt, &sb.usa, fast());
-    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let Pair {
+        rt,
+        tmp: _tmp,
+        sb,
+        pak,
+        usa,
+        officer,
+    } = pair();
     let mut tdf = Vec::new();
     client::seal_required(
         &officer,
