@@ -273,23 +273,25 @@ pub(crate) fn clear_spool(blobs: &Path) {
 /// back for them).
 pub(crate) async fn prune_partials(node: &Node) {
     let dir = blob_dir(node, "partial");
-    let _ = tokio::task::spawn_blocking(move || {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > PARTIAL_MAX_AGE);
-            if old {
-                let _ = std::fs::remove_file(e.path());
-            }
+    let _ = tokio::task::spawn_blocking(move || remove_older(&dir, PARTIAL_MAX_AGE)).await;
+}
+
+/// Remove the files in `dir` last written more than `age` ago (blocking).
+fn remove_older(dir: &Path, age: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a > age);
+        if old {
+            let _ = std::fs::remove_file(e.path());
         }
-    })
-    .await;
+    }
 }
 
 /// Move a kept partial delivery into the spool file `to`, cut to `offset` bytes, and
@@ -2441,6 +2443,27 @@ mod tests {
             );
         }
         assert!(kept.exists() && gbr.exists());
+    }
+
+    #[test]
+    fn partials_untouched_for_a_week_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join("USA.a.part");
+        let fresh = dir.path().join("USA.b.part");
+        for p in [&stale, &fresh] {
+            std::fs::write(p, b"part").unwrap();
+        }
+        let week_ago = std::time::SystemTime::now() - PARTIAL_MAX_AGE - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(week_ago)
+            .unwrap();
+        remove_older(dir.path(), PARTIAL_MAX_AGE);
+        assert!(!stale.exists() && fresh.exists());
+        // A directory that is not there is no error.
+        remove_older(&dir.path().join("none"), PARTIAL_MAX_AGE);
     }
 
     #[test]
