@@ -113,9 +113,15 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
     };
     if let Some(secs) = args.wait {
         let t0 = Instant::now();
+        let pb = (item.state == "queued")
+            .then(|| count_bar(1, &format!("waiting for {}'s receipt", item.to)))
+            .flatten();
         while item.state == "queued" && t0.elapsed() < Duration::from_secs(secs) {
             std::thread::sleep(Duration::from_millis(100));
             refresh(&client, &mut item)?;
+        }
+        if let Some(pb) = pb {
+            pb.finish_and_clear();
         }
     }
     if item.state == "refused" {
@@ -136,6 +142,22 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
     } else {
         Code::Ok
     })
+}
+
+/// A bar counting objects (not bytes) while waiting for receipts, on a terminal only.
+fn count_bar(total: u64, what: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(Duration::from_millis(200));
+    Some(pb)
 }
 
 /// Read `item`'s outbox entry again (its state, receipt or reasons).
@@ -219,7 +241,20 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
                 .iter()
                 .any(|r| matches!(r, Sent::Item(i) if i.state == "queued"))
         };
+        let waiting = |results: &[Sent]| {
+            results
+                .iter()
+                .filter(|r| matches!(r, Sent::Item(i) if i.state == "queued"))
+                .count() as u64
+        };
+        let at_first = waiting(&results);
+        let pb = (at_first > 0)
+            .then(|| count_bar(at_first, &format!("waiting for {to}'s receipts")))
+            .flatten();
         while queued(&results) && t0.elapsed() < Duration::from_secs(secs) {
+            if let Some(pb) = &pb {
+                pb.set_position(at_first - waiting(&results));
+            }
             std::thread::sleep(Duration::from_millis(200));
             // One listing of what is still queued, then the final row of each of ours
             // that left it.
@@ -238,6 +273,9 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
                 }
                 refresh(&client, item)?;
             }
+        }
+        if let Some(pb) = pb {
+            pb.finish_and_clear();
         }
     }
     let (mut failed, mut refused, mut queued) = (false, false, false);
