@@ -168,6 +168,11 @@ fn main() {
         }
     });
     let cold_secs = t0.elapsed().as_secs_f64();
+    if std::env::var_os("PHASE_CLOCK").is_some() {
+        // For `perf record -k CLOCK_MONOTONIC` then `perf report --time A,B`: on Linux an
+        // Instant is CLOCK_MONOTONIC, and its Debug form shows it.
+        eprintln!("cold phase: from {t0:?} to {:?}", Instant::now());
+    }
     cold_lat.sort();
     let cq = |p: f64| cold_lat[((cold_lat.len() as f64 * p) as usize).min(cold_lat.len() - 1)];
     let cold = Run {
