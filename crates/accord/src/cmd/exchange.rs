@@ -3,7 +3,7 @@
 //! `accord_node::exchange` and `accord_node::client`).
 
 use crate::cmd::online::connect;
-use crate::cmd::seal::{progress_bar, Sink};
+use crate::cmd::seal::{bar, progress_bar, Sink};
 use crate::exit::{Code, Output};
 use accord_node::exchange::OutboxItem;
 use anyhow::Result;
@@ -47,6 +47,11 @@ fn print_refusal(reasons: &[accord_node::wire::Reason], what: &str, out: &Output
     if out.json {
         out.print_json(&serde_json::json!({"state": "refused", "reasons": reasons}));
     }
+    print_reasons(what, reasons);
+}
+
+/// `what:` then one line per reason, on standard error.
+fn print_reasons(what: &str, reasons: &[accord_node::wire::Reason]) {
     eprintln!("{what}:");
     for r in reasons {
         eprintln!("  - [{}] {}", r.rule, r.text);
@@ -146,16 +151,7 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
 
 /// A bar counting objects (not bytes) while waiting for receipts, on a terminal only.
 fn count_bar(total: u64, what: &str) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal as _;
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let pb = indicatif::ProgressBar::new(total);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    pb.set_message(what.to_string());
+    let pb = bar(Some(total), what, "{msg} [{bar:40}] {pos}/{len} {elapsed}")?;
     pb.enable_steady_tick(Duration::from_millis(200));
     Some(pb)
 }
@@ -236,11 +232,6 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
         .collect();
     if let Some(secs) = args.wait {
         let t0 = Instant::now();
-        let queued = |results: &[Sent]| {
-            results
-                .iter()
-                .any(|r| matches!(r, Sent::Item(i) if i.state == "queued"))
-        };
         let waiting = |results: &[Sent]| {
             results
                 .iter()
@@ -251,7 +242,7 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
         let pb = (at_first > 0)
             .then(|| count_bar(at_first, &format!("waiting for {to}'s receipts")))
             .flatten();
-        while queued(&results) && t0.elapsed() < Duration::from_secs(secs) {
+        while waiting(&results) > 0 && t0.elapsed() < Duration::from_secs(secs) {
             if let Some(pb) = &pb {
                 pb.set_position(at_first - waiting(&results));
             }
@@ -283,17 +274,15 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
     for (file, r) in args.files.iter().zip(&results) {
         let name = file.display().to_string();
         match r {
-            Sent::Item(item) if item.state == "refused" => {
-                refused = true;
-                print_refusal_of(&name, &item.reasons, &format!("refused by {}", item.to));
-                let mut v = serde_json::to_value(item)?;
-                v["file"] = name.into();
-                json.push(v);
-            }
             Sent::Item(item) => {
-                queued |= item.state == "queued";
-                if !out.json {
-                    println!("{name}: {}", describe(item));
+                if item.state == "refused" {
+                    refused = true;
+                    print_reasons(&format!("{name}: refused by {}", item.to), &item.reasons);
+                } else {
+                    queued |= item.state == "queued";
+                    if !out.json {
+                        println!("{name}: {}", describe(item));
+                    }
                 }
                 let mut v = serde_json::to_value(item)?;
                 v["file"] = name.into();
@@ -301,7 +290,7 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
             }
             Sent::Refused(reasons) => {
                 refused = true;
-                print_refusal_of(&name, reasons, "refused by your node");
+                print_reasons(&format!("{name}: refused by your node"), reasons);
                 json.push(
                     serde_json::json!({"file": name, "state": "refused", "reasons": reasons}),
                 );
@@ -329,13 +318,6 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
     } else {
         Code::Ok
     })
-}
-
-fn print_refusal_of(file: &str, reasons: &[accord_node::wire::Reason], what: &str) {
-    eprintln!("{file}: {what}:");
-    for r in reasons {
-        eprintln!("  - [{}] {}", r.rule, r.text);
-    }
 }
 
 /// `accord outbox`.

@@ -187,6 +187,16 @@ pub(crate) fn plaintext_input(path: &Path) -> Result<(Box<dyn Read + Send>, Opti
 
 /// A progress bar on standard error when it is a terminal, for `total` bytes.
 pub(crate) fn progress_bar(total: Option<u64>, what: &str) -> Option<ProgressBar> {
+    bar(
+        total,
+        what,
+        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    )
+}
+
+/// A progress bar on standard error when it is a terminal, drawn with `template`
+/// (a spinner without a `total`).
+pub(crate) fn bar(total: Option<u64>, what: &str, template: &str) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
@@ -194,11 +204,9 @@ pub(crate) fn progress_bar(total: Option<u64>, what: &str) -> Option<ProgressBar
         Some(t) => ProgressBar::new(t),
         None => ProgressBar::new_spinner(),
     };
-    let style = ProgressStyle::with_template(
-        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    pb.set_style(style);
+    pb.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     pb.set_message(what.to_string());
     Some(pb)
 }
