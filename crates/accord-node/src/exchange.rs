@@ -190,6 +190,7 @@ async fn hand_over(tx: &std::sync::mpsc::SyncSender<Vec<u8>>, pending: &mut Vec<
 
 /// A partner's large delivery that broke off: what arrived is kept (synced) in
 /// `blobs/partial/`, so that the next attempt sends only the rest.
+#[derive(Clone)]
 pub(crate) struct Partial {
     /// `blobs/partial/{from}.{id}.part`.
     path: PathBuf,
@@ -255,15 +256,7 @@ fn partial_path(node: &Node, from: &str, id: &str) -> PathBuf {
 /// start, before anything spools.
 pub(crate) fn clear_spool(blobs: &Path) {
     let dir = blobs.join("tmp");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
-    let mut removed = 0u64;
-    for e in entries.flatten() {
-        if e.file_type().is_ok_and(|t| t.is_file()) && std::fs::remove_file(e.path()).is_ok() {
-            removed += 1;
-        }
-    }
+    let removed = remove_files_where(&dir, |_| true);
     if removed > 0 {
         tracing::info!(removed, dir = %dir.display(), "removed half-written files a stop left behind");
     }
@@ -278,20 +271,28 @@ pub(crate) async fn prune_partials(node: &Node) {
 
 /// Remove the files in `dir` last written more than `age` ago (blocking).
 fn remove_older(dir: &Path, age: Duration) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
+    remove_files_where(dir, |m| {
+        m.modified()
             .ok()
             .and_then(|t| t.elapsed().ok())
-            .is_some_and(|a| a > age);
-        if old {
-            let _ = std::fs::remove_file(e.path());
+            .is_some_and(|a| a > age)
+    });
+}
+
+/// Remove the plain files in `dir` whose metadata satisfies `doomed` (blocking; a
+/// directory that is not there holds nothing). Returns how many went.
+fn remove_files_where(dir: &Path, doomed: impl Fn(&std::fs::Metadata) -> bool) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let go = e.metadata().is_ok_and(|m| m.is_file() && doomed(&m));
+        if go && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
         }
     }
+    removed
 }
 
 /// Move a kept partial delivery into the spool file `to`, cut to `offset` bytes, and
@@ -345,15 +346,11 @@ async fn spool(
     node: &Node,
     body: axum::body::Body,
     limit: u64,
-    partial: Option<&Partial>,
+    partial: Option<Partial>,
 ) -> Result<Spooled, Refusal> {
     // A task of its own: when the connection breaks, the server drops the request's
     // handler (this future) at once, and the spool would go with it. The task instead
     // reads on until the body reports the break, and keeps what arrived.
-    let partial = partial.map(|p| Partial {
-        path: p.path.clone(),
-        from: p.from,
-    });
     tokio::spawn(spool_task(blob_dir(node, "tmp"), body, limit, partial))
         .await
         .map_err(Refusal::internal)?
@@ -655,6 +652,14 @@ pub struct OutboxItem {
     pub receipt: Option<Receipt>,
 }
 
+/// `$1, $2, … $n`: the parameters of an `IN (…)` list.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The rows of `table` with the batch signatures their receipts refer to.
 fn rows_of(table: &str) -> String {
     format!(
@@ -875,10 +880,9 @@ impl Store {
         if wanted.is_empty() {
             return Ok(vec![]);
         }
-        let marks: Vec<String> = (1..=wanted.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT * FROM outbox WHERE object_id IN ({}) ORDER BY next_attempt, queued",
-            marks.join(", ")
+            placeholders(wanted.len())
         );
         let mut q = sqlx::query(&sql);
         for (id, _) in &wanted {
@@ -955,11 +959,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(Default::default());
         }
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "{} WHERE t.object_id IN ({})",
             rows_of("inbox"),
-            marks.join(", ")
+            placeholders(ids.len())
         );
         let mut q = sqlx::query(&sql);
         for id in ids {
@@ -1302,7 +1305,7 @@ impl Node {
             path: partial_path(self, &partner.code, id),
             from: resume_from,
         };
-        let sp = spool(self, body, MAX_OBJECT, Some(&partial)).await?;
+        let sp = spool(self, body, MAX_OBJECT, Some(partial.clone())).await?;
         // Whole now: a partial left by an earlier attempt is of no more use.
         if resume_from.is_none() {
             let _ = tokio::fs::remove_file(&partial.path).await;
