@@ -213,8 +213,13 @@ const PARTIAL_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// deliveries keep breaking cannot fill the disk with them.
 const PARTIALS_PER_PARTNER: usize = 16;
 
-/// Keep at most [`PARTIALS_PER_PARTNER`] partials from the partner whose partial is
-/// `kept` (blocking): the least recently written go.
+/// Bytes of partial deliveries kept per partner at most (the oldest go first): one
+/// object of the largest size. (The disk reserve bounds all of them together.)
+const PARTIAL_BYTES_PER_PARTNER: u64 = MAX_OBJECT;
+
+/// Keep at most [`PARTIALS_PER_PARTNER`] partials, and [`PARTIAL_BYTES_PER_PARTNER`]
+/// bytes of them, from the partner whose partial is `kept` (blocking): the least
+/// recently written go first, and `kept` stays.
 fn bound_partials(kept: &Path) {
     let (Some(dir), Some(name)) = (kept.parent(), kept.file_name().and_then(|n| n.to_str())) else {
         return;
@@ -226,22 +231,26 @@ fn bound_partials(kept: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut theirs: Vec<(std::time::SystemTime, PathBuf)> = entries
+    let mut theirs: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
         .flatten()
         .filter(|e| {
             e.file_name()
                 .to_str()
                 .is_some_and(|n| n.starts_with(&prefix))
         })
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            Some((m.modified().ok()?, m.len(), e.path()))
+        })
         .collect();
-    if theirs.len() <= PARTIALS_PER_PARTNER {
-        return;
-    }
-    theirs.sort();
-    let excess = theirs.len() - PARTIALS_PER_PARTNER;
-    for (_, p) in theirs.into_iter().take(excess) {
-        if p != kept {
+    // Newest first; `kept` counts first whatever its time says.
+    theirs.sort_by_key(|e| std::cmp::Reverse((e.2 == kept, e.0)));
+    let (mut count, mut bytes) = (0usize, 0u64);
+    for (_, len, p) in theirs {
+        count += 1;
+        bytes = bytes.saturating_add(len);
+        let fits = count <= PARTIALS_PER_PARTNER && bytes <= PARTIAL_BYTES_PER_PARTNER;
+        if !fits && p != kept {
             let _ = std::fs::remove_file(p);
         }
     }
@@ -351,21 +360,34 @@ async fn spool(
     // A task of its own: when the connection breaks, the server drops the request's
     // handler (this future) at once, and the spool would go with it. The task instead
     // reads on until the body reports the break, and keeps what arrived.
-    tokio::spawn(spool_task(blob_dir(node, "tmp"), body, limit, partial))
-        .await
-        .map_err(Refusal::internal)?
+    let reserve = node.home.config.disk_reserve();
+    tokio::spawn(spool_task(
+        blob_dir(node, "tmp"),
+        body,
+        limit,
+        reserve,
+        partial,
+    ))
+    .await
+    .map_err(Refusal::internal)?
 }
 
 async fn spool_task(
     dir: PathBuf,
     body: axum::body::Body,
     limit: u64,
+    reserve: u64,
     partial: Option<Partial>,
 ) -> Result<Spooled, Refusal> {
+    use axum::body::HttpBody as _;
     let partial = partial.as_ref();
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(Refusal::internal)?;
+    // The declared length (when there is one) must fit above the disk reserve before
+    // the first byte is taken; what streams is checked again as it arrives.
+    let declared = body.size_hint().exact();
+    crate::disk::check_room(&dir, reserve, declared.unwrap_or(0))?;
     let mut name = [0u8; 16];
     aws_lc_rs::rand::fill(&mut name).map_err(|_| Refusal::internal("random"))?;
     let mut sp = Spooled {
@@ -446,6 +468,7 @@ async fn spool_task(
     let mut failed = None;
     let mut broken = false;
     let mut pending: Vec<u8> = Vec::with_capacity(SPOOL_PIECE);
+    let mut checked = sp.size;
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
@@ -467,6 +490,16 @@ async fn spool_task(
                 format!("the object is larger than {limit} bytes"),
             ));
             break;
+        }
+        // Other deliveries may be streaming too: the room is checked again every
+        // WRITE_BEHIND bytes, for what is still to come.
+        if sp.size - checked >= WRITE_BEHIND as u64 {
+            checked = sp.size;
+            let rest = declared.map_or(0, |d| d.saturating_sub(sp.size));
+            if let Err(r) = crate::disk::check_room(&dir, reserve, rest) {
+                failed = Some(r);
+                break;
+            }
         }
         // Gather the small network chunks into 1 MiB pieces for the writer.
         pending.extend_from_slice(&chunk);
@@ -505,7 +538,17 @@ async fn spool_task(
         }
         return Err(f);
     }
-    sp.sha256 = written.map_err(Refusal::internal)?;
+    sp.sha256 = written.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            Refusal::new(
+                507,
+                "storage",
+                format!("this node's disk is full ({e}); try again later"),
+            )
+        } else {
+            Refusal::internal(e)
+        }
+    })?;
     Ok(sp)
 }
 
@@ -1512,6 +1555,11 @@ impl Node {
             }
         };
         let batch = wire::parse_batch(&body).map_err(|e| Refusal::new(400, "request", e.0))?;
+        crate::disk::check_room(
+            &self.home.layout.blobs(),
+            self.home.config.disk_reserve(),
+            body.len() as u64,
+        )?;
         let n = batch.objects.len();
         let mut results: Vec<Option<wire::BatchResult>> = vec![None; n];
         let refused = |id: &str, status: u16, error: String, reasons: Vec<Reason>| {
@@ -2446,6 +2494,33 @@ mod tests {
             );
         }
         assert!(kept.exists() && gbr.exists());
+    }
+
+    #[test]
+    fn partials_of_one_partner_stay_within_one_largest_object() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sparse files: the bound counts their lengths, which is what they may fill.
+        let mk = |i: u64, len: u64| {
+            let p = dir
+                .path()
+                .join(format!("PAK.{i:08}-0000-0000-0000-000000000000.part"));
+            let f = std::fs::File::create(&p).unwrap();
+            f.set_len(len).unwrap();
+            f.set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000 + i))
+                .unwrap();
+            p
+        };
+        let quarter = MAX_OBJECT / 4 + 1;
+        let old: Vec<PathBuf> = (0..3).map(|i| mk(i, quarter)).collect();
+        let kept = mk(3, quarter);
+        bound_partials(&kept);
+        // Four quarters and a bit are over the bound: the oldest went, the rest stay.
+        assert!(!old[0].exists());
+        assert!(old[1].exists() && old[2].exists() && kept.exists());
+        // The partial just kept stays even when it alone is the largest object.
+        let big = mk(4, MAX_OBJECT);
+        bound_partials(&big);
+        assert!(big.exists() && !old[1].exists() && !old[2].exists() && !kept.exists());
     }
 
     #[test]

@@ -44,6 +44,20 @@ pub struct NodeConfig {
     /// A database URL; absent means the embedded SQLite file `node.db`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// Disk space kept free for the audit log and the database, in MiB: deliveries
+    /// that would eat into it are answered 507 and retried later by their sender
+    /// ([`crate::disk::DEFAULT_RESERVE_MIB`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_reserve_mib: Option<u64>,
+}
+
+impl NodeConfig {
+    /// The disk reserve in bytes.
+    pub fn disk_reserve(&self) -> u64 {
+        self.disk_reserve_mib
+            .unwrap_or(crate::disk::DEFAULT_RESERVE_MIB)
+            .saturating_mul(1 << 20)
+    }
 }
 
 /// What `accord init` is asked for.
@@ -232,6 +246,7 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
         national_policy: national.name.clone(),
         log_origin: format!("{}/log", url.trim_start_matches("https://")),
         database: opts.database.clone(),
+        disk_reserve_mib: Some(crate::disk::DEFAULT_RESERVE_MIB),
     };
     let result = async {
         let store = crate::store::Store::connect(&layout.database_url(&cfg)).await?;

@@ -6,7 +6,8 @@
 //! the national policy alone), and only after the decision is durable in the party's
 //! audit log. Every decision, permit or deny, is logged with its reasons.
 //!
-//! * [`home`]: the node home made by `accord init` (keys, policies, config, log).
+//! * [`home`]: the node home made by `accord init` (keys, policies, config, log);
+//!   [`disk`]: the room it keeps free for its audit log and database.
 //! * [`store`]: the database (SQLite or PostgreSQL, one code path through sqlx).
 //! * [`directory`]: people and their credentials; [`credential`]: the bundle format.
 //! * [`agreements`]: loading, verifying and replacing agreements.
@@ -28,6 +29,7 @@ pub mod client;
 pub mod credential;
 pub mod crossborder;
 pub mod directory;
+pub mod disk;
 mod error;
 pub mod exchange;
 pub mod home;

@@ -380,6 +380,76 @@ fn a_large_object_streams_through_both_spools() {
     rt.block_on(pak.stop()).unwrap();
 }
 
+/// Set `disk_reserve_mib` in a node home's node.toml.
+fn set_disk_reserve(home: &Home, mib: u64) {
+    let path = home.layout.config();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("disk_reserve_mib"))
+        .map(str::to_string)
+        .collect();
+    lines.push(format!("disk_reserve_mib = {mib}"));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+}
+
+/// A node whose disk is down to its reserve takes no more objects: partners' deliveries
+/// (streamed and batched) and its own people's sends get 507 and say why; the partner
+/// keeps them queued, and delivers each once when there is room again.
+#[test]
+fn a_node_short_of_disk_refuses_deliveries_until_there_is_room() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox(&rt, tmp.path());
+    // More than any disk has free: USA is "full".
+    set_disk_reserve(&sb.usa, 1 << 40);
+    let pak = start(&rt, &sb.pak, fast());
+    let usa = start(&rt, &sb.usa, fast());
+    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let marking = "SECRET//REL TO USA, PAK//SCOPE TRAINING";
+    let small = seal(&officer, marking, b"a small report", tmp.path());
+    let large_text = noise(9 << 20, 7);
+    let large = seal(&officer, marking, &large_text, tmp.path());
+    for f in [&small, &large] {
+        officer.send("USA", f, None).unwrap();
+    }
+    let t0 = Instant::now();
+    while officer.outbox().unwrap().iter().any(|o| o.attempts < 2) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "no retries");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for o in officer.outbox().unwrap() {
+        let e = o.last_error.clone().unwrap_or_default();
+        assert_eq!(o.state, "queued", "{o:#?}");
+        assert!(
+            e.contains("507") && e.contains("free for its audit log"),
+            "{}: {e}",
+            o.id
+        );
+    }
+    // USA's own people cannot queue anything there either, and are told why.
+    let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let theirs = seal(&us, marking, b"from USA", tmp.path());
+    let e = us.send("PAK", &theirs, None).unwrap_err().to_string();
+    assert!(e.contains("(507)") && e.contains("try again later"), "{e}");
+    assert!(us.inbox().unwrap().is_empty());
+
+    // Room again: both are delivered, once each.
+    rt.block_on(usa.stop()).unwrap();
+    set_disk_reserve(&sb.usa, 0);
+    let usa = start(&rt, &sb.usa, fast());
+    let done = wait_done(&officer, 2);
+    assert!(done.iter().all(|o| o.state == "delivered"), "{done:#?}");
+    let got = us.inbox().unwrap();
+    assert_eq!(got.len(), 2);
+    let mut fetched = Vec::new();
+    let large_id = manifest_id(&std::fs::read(&large).unwrap());
+    us.fetch(&large_id, &mut fetched).unwrap();
+    assert_eq!(fetched, std::fs::read(&large).unwrap());
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+}
+
 /// Random-looking bytes that do not repeat (so that no piece of them is mistaken for
 /// another).
 fn noise(len: usize, seed: u64) -> Vec<u8> {
