@@ -416,6 +416,12 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
     let log = accord_log::Log::open(&home.layout.log(), opts.log.clone())?;
     // The log's writer lock is held: no other server of this home is spooling.
     crate::exchange::clear_spool(&home.layout.blobs());
+    if let Some(why) = crate::disk::shortfall(&home.layout.dir, home.config.disk_reserve(), 0) {
+        tracing::warn!(
+            %why,
+            "the disk is down to the node's reserve: deliveries get 507 until there is room"
+        );
+    }
     let appender = log.appender();
     let cert = std::fs::read_to_string(home.layout.key("tls.crt"))
         .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?;
