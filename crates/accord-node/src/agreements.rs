@@ -5,7 +5,8 @@
 
 use crate::store::Store;
 use crate::Error;
-use accord_agreement::{Agreement, Checked, Finding};
+use accord_agreement::{Agreement, Checked, Finding, Party};
+use accord_keys::PartyDescriptor;
 use std::sync::Arc;
 
 /// An agreement and what verifying it found (nothing, for one that was accepted).
@@ -39,8 +40,61 @@ pub struct Loaded {
     pub parties: Vec<String>,
 }
 
-/// Verify `text` (TOML or JSON) and store it for `party`'s node.
-pub async fn load(store: &Store, party: &str, text: &str) -> Result<Loaded, Error> {
+/// Why `doc` does not speak for this node's party with this node's own keys, if it
+/// does not.
+///
+/// An agreement verifies against the keys it carries itself, so anyone can make one
+/// that names "PAK" with keys of their own and signs it with them. A node that took it
+/// would trust that agreement's signing keys for labels and its partner for exchanges,
+/// under an agreement its party never signed. So the node's own party in it must have
+/// exactly the node's signing keys, and (where the agreement names the node) its TLS
+/// key, KAS keys and log key: the agreement must have been drafted from this node's
+/// own `party.json`.
+pub fn own_party_mismatch(doc: &Agreement, own: &PartyDescriptor) -> Option<String> {
+    let code = own.party.as_str();
+    let id = &doc.body.id;
+    let Some(theirs) = doc.body.party(code) else {
+        return Some(format!(
+            "agreement {id} is between {}; {code} is not a party to it",
+            doc.body.party_codes()
+        ));
+    };
+    let mine = match Party::from_descriptor(own) {
+        Ok(p) => p,
+        Err(e) => return Some(format!("this node's party.json: {e}")),
+    };
+    let drafted = "it was drafted with another party.json than this node's (`accord node info`)";
+    if theirs.signing_keys != mine.signing_keys {
+        return Some(format!(
+            "agreement {id} gives {code} signing keys that are not this node's: {drafted}, and {code} did not sign it with this node's keys"
+        ));
+    }
+    let (Some(their_node), Some(my_node)) = (&theirs.node, &mine.node) else {
+        return None;
+    };
+    let kids = |keys: &[accord_agreement::KasKey]| {
+        let mut k: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
+        k.sort();
+        k
+    };
+    let differs = if their_node.tls_spki_sha256 != my_node.tls_spki_sha256 {
+        Some("TLS key (pin)")
+    } else if kids(&their_node.kas_keys) != kids(&my_node.kas_keys) {
+        Some("KAS keys")
+    } else if their_node.log_verifier_key != my_node.log_verifier_key {
+        Some("audit log key")
+    } else {
+        None
+    };
+    differs.map(|what| {
+        format!("agreement {id} gives {code}'s node a {what} that is not this node's: {drafted}")
+    })
+}
+
+/// Verify `text` (TOML or JSON) and store it for the node whose party descriptor is
+/// `own`: it must verify, and name `own`'s party with `own`'s keys
+/// ([`own_party_mismatch`]).
+pub async fn load(store: &Store, own: &PartyDescriptor, text: &str) -> Result<Loaded, Error> {
     let doc = Agreement::parse(text)?;
     let findings = accord_agreement::verify(&doc);
     if !findings.is_empty() {
@@ -51,12 +105,8 @@ pub async fn load(store: &Store, party: &str, text: &str) -> Result<Loaded, Erro
             list.join("\n")
         )));
     }
-    if doc.body.party(party).is_none() {
-        return Err(Error::Refused(format!(
-            "agreement {} is between {}; {party} is not a party to it, not loaded",
-            doc.body.id,
-            doc.body.party_codes()
-        )));
+    if let Some(why) = own_party_mismatch(&doc, own) {
+        return Err(Error::Refused(format!("{why}; not loaded")));
     }
     let id = doc.body.id.clone();
     let mut outcome = "new";
@@ -114,8 +164,15 @@ impl Cache {
         }
     }
 
-    /// The current set. Asks the database at most every 200 ms whether it changed.
-    pub async fn get(&mut self, store: &Store) -> Result<Arc<Vec<Held>>, Error> {
+    /// The current set for the node whose party descriptor is `own`: an agreement held
+    /// that does not name `own`'s party with its keys (one loaded before `load`
+    /// checked that) is left out, with a warning. Asks the database at most every
+    /// 200 ms whether it changed.
+    pub async fn get(
+        &mut self,
+        store: &Store,
+        own: &PartyDescriptor,
+    ) -> Result<Arc<Vec<Held>>, Error> {
         if self.checked_at.elapsed() < std::time::Duration::from_millis(200) {
             return Ok(self.held.clone());
         }
@@ -124,6 +181,10 @@ impl Cache {
             let mut held = Vec::new();
             for rec in store.agreements().await? {
                 let agreement = Agreement::parse(&rec.document)?;
+                if let Some(why) = own_party_mismatch(&agreement, own) {
+                    tracing::warn!(agreement = %rec.id, "{why}; not used");
+                    continue;
+                }
                 let findings = accord_agreement::verify(&agreement);
                 held.push(Held {
                     agreement,

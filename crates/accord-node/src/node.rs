@@ -261,7 +261,11 @@ impl Node {
 
     /// The agreements held now.
     pub async fn agreements(&self) -> Result<Arc<Vec<Held>>, Error> {
-        self.agreements.lock().await.get(&self.store).await
+        self.agreements
+            .lock()
+            .await
+            .get(&self.store, &self.home.party)
+            .await
     }
 
     /// Recognise the caller by the certificate on the connection.

@@ -107,7 +107,7 @@ fn load(rt: &tokio::runtime::Runtime, home: &Home, a: &Agreement) {
     let text = String::from_utf8(a.to_canonical_json().unwrap()).unwrap();
     rt.block_on(async {
         let s = home.store().await.unwrap();
-        accord_node::agreements::load(&s, &home.config.party, &text)
+        accord_node::agreements::load(&s, &home.party, &text)
             .await
             .unwrap();
         s.close().await;
@@ -303,4 +303,65 @@ fn decisions_under_an_agreement() {
     );
     rt.block_on(usa_node.stop()).unwrap();
     rt.block_on(pak_node.stop()).unwrap();
+}
+
+/// An agreement verifies against the keys it carries, so anyone can make one naming
+/// "PAK" with keys of their own. The PAK node takes only one whose PAK is itself: an
+/// impostor's agreement is refused (and its signer never trusted), as is one drafted
+/// from another node's party.json.
+#[test]
+fn a_node_loads_only_agreements_that_name_it_with_its_own_keys() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pak = node(&rt, &tmp.path().join("pak"), "PAK");
+    let usa = node(&rt, &tmp.path().join("usa"), "USA");
+    let impostor = node(&rt, &tmp.path().join("impostor"), "PAK");
+    let try_load = |home: &Home, a: &Agreement| {
+        let text = String::from_utf8(a.to_canonical_json().unwrap()).unwrap();
+        rt.block_on(async {
+            let s = home.store().await.unwrap();
+            let r = accord_node::agreements::load(&s, &home.party, &text).await;
+            s.close().await;
+            r
+        })
+    };
+    // Signed by the impostor's "PAK" keys and by USA: it verifies, but not for this PAK.
+    let forged = agreement(&impostor, &usa);
+    assert!(accord_agreement::verify(&forged).is_empty());
+    let e = try_load(&pak, &forged).unwrap_err().to_string();
+    assert!(
+        e.contains("gives PAK signing keys that are not this node's") && e.contains("not loaded"),
+        "{e}"
+    );
+    // The same agreement is fine where it does name the node with its keys.
+    try_load(&usa, &forged).unwrap();
+    // Nothing of it is held at PAK: an object signed by the impostor is not trusted.
+    let held = rt.block_on(async {
+        let s = pak.store().await.unwrap();
+        let a = s.agreements().await.unwrap();
+        s.close().await;
+        a
+    });
+    assert!(held.is_empty());
+
+    // PAK's own signing keys, but another node's TLS key: drafted from the wrong file.
+    let mut mixed = pak.party.clone();
+    mixed.node = impostor.party.node.clone();
+    let mut body = agreement(&pak, &usa).body;
+    body.id = "CISMOA-MIXED".into();
+    body.parties[0] = Party::from_descriptor(&mixed).unwrap();
+    let mut a = Agreement::draft(body).unwrap();
+    let at = Time::parse("2020-01-01T00:00:00Z").unwrap();
+    a.approve(&key(&pak), "cabinet", at).unwrap();
+    a.approve(&key(&usa), "DoD", at).unwrap();
+    a.sign(&key(&pak), at).unwrap();
+    a.sign(&key(&usa), at).unwrap();
+    let e = try_load(&pak, &a).unwrap_err().to_string();
+    assert!(e.contains("a TLS key (pin) that is not this node's"), "{e}");
+
+    // And the other way round: the impostor cannot take the real PAK's agreement.
+    let e = try_load(&impostor, &agreement(&pak, &usa))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("signing keys that are not this node's"), "{e}");
 }

@@ -335,7 +335,7 @@ pub fn load_agreement(dir: &std::path::Path, file: &std::path::Path, out: &Outpu
     let rt = runtime()?;
     let loaded = rt.block_on(async {
         let store = home.store().await?;
-        let r = accord_node::agreements::load(&store, &home.config.party, &text).await;
+        let r = accord_node::agreements::load(&store, &home.party, &text).await;
         store.close().await;
         r
     });
