@@ -435,6 +435,8 @@ pub struct NodeSigner<'a> {
     pub client: &'a Client,
     /// The log index of the labelling, once signed.
     pub log_index: std::sync::Mutex<Option<u64>>,
+    /// The agreement the object is sealed under, if any (the node decides under it).
+    pub agreement: Option<String>,
 }
 
 impl accord_tdf::AssertionSigner for NodeSigner<'_> {
@@ -451,6 +453,7 @@ impl accord_tdf::AssertionSigner for NodeSigner<'_> {
                 .collect(),
             aggregate: B64.encode(aggregate),
             manifest_digest: manifest_digest.to_string(),
+            agreement: self.agreement.clone(),
         };
         let resp: wire::SignResponse = self.client.post("/v1/seal/sign", &req).map_err(|e| {
             accord_tdf::Error::Usage(format!("the node did not sign the label: {e}"))
@@ -538,6 +541,7 @@ pub fn seal_required<R: std::io::Read + Send, W: std::io::Write>(
     let signer = NodeSigner {
         client,
         log_index: std::sync::Mutex::new(None),
+        agreement: plan.agreement.clone(),
     };
     let opts = accord_tdf::SealOptions {
         recipients,

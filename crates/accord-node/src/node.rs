@@ -946,6 +946,27 @@ impl Node {
         let at = (self.clock)();
         let (permit, reasons) = self.decide(&person, &label, req.agreement.as_deref(), &held, at);
         if !permit {
+            // A refused labelling is a decision too: logged before the answer.
+            let national = self
+                .policies()
+                .get(&self.home.config.national_policy)
+                .ok_or_else(|| Refusal::internal("national policy"))?;
+            let marking = national.render(&label, "").map(|m| m.text).ok();
+            let entry = AuditEntry {
+                kind: "label",
+                time: at.to_string(),
+                party: self.party(),
+                person: Some(&caller.record.id),
+                credential: Some(&caller.fingerprint),
+                decision: "deny",
+                object: None,
+                marking: marking.as_deref(),
+                agreement: req.agreement.as_deref(),
+                request: None,
+                partner: None,
+                reasons: &reasons,
+            };
+            self.log_entries(vec![entry.bytes()]).await?;
             return Err(Refusal {
                 status: 403,
                 error: format!("person {} may not apply this label", person.id),
@@ -1033,6 +1054,7 @@ impl Node {
             label: label_index,
             aggregate,
             manifest_digest,
+            agreement,
         } = req;
         let label_a = &assertions[label_index];
         let label = self.national_label(Some(&label_a.statement.value), None)?;
@@ -1061,17 +1083,20 @@ impl Node {
             error: r.text.clone(),
             reasons: vec![r],
         })?;
-        let (permit, reasons) = self.decide_national(&person, &label);
+        // The same decision as the plan's: under the agreement named, if any.
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let at = (self.clock)();
+        let (permit, reasons) = self.decide(&person, &label, agreement.as_deref(), &held, at);
         let entry = AuditEntry {
             kind: "label",
-            time: (self.clock)().to_string(),
+            time: at.to_string(),
             party: self.party(),
             person: Some(&caller.record.id),
             credential: Some(&caller.fingerprint),
             decision: if permit { "permit" } else { "deny" },
             object: None,
             marking: Some(&marking),
-            agreement: None,
+            agreement: agreement.as_deref(),
             request: Some(&manifest_digest),
             partner: None,
             reasons: &reasons,

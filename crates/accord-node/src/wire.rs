@@ -167,6 +167,10 @@ pub struct SignRequest {
     pub aggregate: String,
     /// The manifest digest claim.
     pub manifest_digest: String,
+    /// The agreement the object is sealed under (the one its policy names, as in the
+    /// plan): the node decides under it again, and logs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<String>,
 }
 
 /// `POST /v1/seal/sign` answer.
@@ -312,6 +316,8 @@ pub struct CheckedSign {
     pub aggregate: Vec<u8>,
     /// The manifest digest claim.
     pub manifest_digest: String,
+    /// The agreement named, if any.
+    pub agreement: Option<String>,
 }
 
 /// Parse a `POST /v1/seal/sign` body: the node signs only the label assertion and the
@@ -351,6 +357,7 @@ pub fn parse_sign_request(body: &[u8]) -> Result<CheckedSign, BadRequest> {
         label,
         aggregate,
         manifest_digest: req.manifest_digest,
+        agreement: req.agreement,
     })
 }
 

@@ -226,9 +226,10 @@ fn decisions_under_an_agreement() {
         .unwrap();
 
     // Sealed at PAK under the agreement: key access for PAK and USA.
+    let pak_officer = Client::new(pak_officer).unwrap();
     let mut tdf = Vec::new();
     let sealed = client::seal(
-        &Client::new(pak_officer).unwrap(),
+        &pak_officer,
         &wire::SealPlanRequest {
             marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
             label: None,
@@ -247,6 +248,24 @@ fn decisions_under_an_agreement() {
         .map(|r| r.party.as_str())
         .collect();
     assert_eq!(parties, ["PAK", "USA"]);
+    // A label the agreement does not cover cannot be applied under it; the refusal is
+    // logged like the permit, both naming the agreement.
+    let refused = client::seal(
+        &pak_officer,
+        &wire::SealPlanRequest {
+            marking: Some("SECRET//REL TO USA, PAK//SCOPE OPERATIONS".into()),
+            label: None,
+            agreement: Some("CISMOA-TEST".into()),
+        },
+        &b"operations order"[..],
+        &mut Vec::new(),
+        1 << 20,
+        None,
+    );
+    match refused {
+        Err(accord_node::Error::Denied(r)) => assert_eq!(r[0].rule, "agreement-scope", "{r:?}"),
+        other => panic!("expected a denial, got {other:?}"),
+    }
 
     let officer = Client::new(usa_officer).unwrap();
     assert_eq!(open(&officer, &tdf).unwrap(), b"joint exercise plan");
@@ -303,6 +322,29 @@ fn decisions_under_an_agreement() {
     );
     rt.block_on(usa_node.stop()).unwrap();
     rt.block_on(pak_node.stop()).unwrap();
+    let labels: Vec<(String, String, String)> = common::log_entries(&pak)
+        .into_iter()
+        .filter(|e| e["kind"] == "label")
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+            (s("decision"), s("agreement"), s("marking"))
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            (
+                "permit".to_string(),
+                "CISMOA-TEST".to_string(),
+                "SECRET//REL TO PAK, USA//SCOPE EXERCISES".to_string()
+            ),
+            (
+                "deny".to_string(),
+                "CISMOA-TEST".to_string(),
+                "SECRET//REL TO PAK, USA//SCOPE OPERATIONS".to_string()
+            ),
+        ]
+    );
 }
 
 /// An agreement verifies against the keys it carries, so anyone can make one naming

@@ -12,7 +12,7 @@ use accord_node::server::{self, Running, ServeOptions};
 use accord_node::wire;
 mod common;
 
-use common::free_port;
+use common::{free_port, log_entries as entries};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,27 +106,6 @@ fn wait_done(c: &Client, n: usize) -> Vec<OutboxItem> {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The audit log's entries, as JSON, after checking the whole log verifies.
-fn entries(home: &Home) -> Vec<serde_json::Value> {
-    use accord_log::tile::{entries_path, parse_bundle, tile_width, TILE_WIDTH};
-    let vkey =
-        accord_log::note::VerifierKey::parse(&home.party.node.as_ref().unwrap().log_verifier_key)
-            .unwrap();
-    let src = accord_log::source::DirSource::new(home.layout.log());
-    let report = accord_log::verify::verify_log(&src, &vkey, &[], None, &mut |_, _| {}).unwrap();
-    let size = report.entries;
-    let mut v = Vec::new();
-    for n in 0..size.div_ceil(TILE_WIDTH) {
-        let w = tile_width(0, n, size);
-        let path = entries_path(n, w);
-        let data = accord_log::source::LogSource::fetch(&src, &path).unwrap();
-        for e in parse_bundle(&path, &data, w).unwrap() {
-            v.push(serde_json::from_slice(e).unwrap());
-        }
-    }
-    v
 }
 
 /// Wait until `home`'s published checkpoint covers its whole log and carries the

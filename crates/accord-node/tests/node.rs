@@ -219,6 +219,7 @@ fn seal_open_and_denials_through_the_running_node() {
             .unwrap();
     let src = accord_log::source::DirSource::new(&log);
     let report = accord_log::verify::verify_log(&src, &vkey, &[], None, &mut |_, _| {}).unwrap();
-    // label, open, clerk, suspended, resumed, tampered, replay x2, forged, stray credential
-    assert_eq!(report.entries, 10);
+    // label, open, clerk's open, clerk's refused label, suspended, resumed, tampered,
+    // replay x2, forged, stray credential
+    assert_eq!(report.entries, 11);
 }

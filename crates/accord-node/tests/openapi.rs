@@ -689,6 +689,7 @@ impl accord_tdf::AssertionSigner for CheckedSigner<'_> {
                 .collect(),
             aggregate: B64.encode(aggregate),
             manifest_digest: manifest_digest.into(),
+            agreement: None,
         })
         .unwrap();
         self.checker.check_request("POST", "/v1/seal/sign", &body);

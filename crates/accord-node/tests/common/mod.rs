@@ -16,6 +16,28 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A node home's audit log entries, as JSON, after checking the whole log verifies.
+#[allow(dead_code)]
+pub fn log_entries(home: &accord_node::home::Home) -> Vec<serde_json::Value> {
+    use accord_log::tile::{entries_path, parse_bundle, tile_width, TILE_WIDTH};
+    let vkey =
+        accord_log::note::VerifierKey::parse(&home.party.node.as_ref().unwrap().log_verifier_key)
+            .unwrap();
+    let src = accord_log::source::DirSource::new(home.layout.log());
+    let report = accord_log::verify::verify_log(&src, &vkey, &[], None, &mut |_, _| {}).unwrap();
+    let size = report.entries;
+    let mut v = Vec::new();
+    for n in 0..size.div_ceil(TILE_WIDTH) {
+        let w = tile_width(0, n, size);
+        let path = entries_path(n, w);
+        let data = accord_log::source::LogSource::fetch(&src, &path).unwrap();
+        for e in parse_bundle(&path, &data, w).unwrap() {
+            v.push(serde_json::from_slice(e).unwrap());
+        }
+    }
+    v
+}
+
 /// The database for a new node home: `None` (the embedded SQLite file) unless
 /// `ACCORD_TEST_POSTGRES` names a PostgreSQL server (`postgres://user@host:port/db`,
 /// as `.ci/run` sets it), then a fresh database on that server, so that every test
