@@ -121,13 +121,34 @@ impl Layout {
     pub fn blobs(&self) -> PathBuf {
         self.dir.join("blobs")
     }
-    /// The database URL.
+    /// The database URL: node.toml's, or the embedded SQLite file's (an absolute path,
+    /// percent-encoded, so that a home in `my node/` or `a?b#c/` is still one file and
+    /// not a host name or URL parameters).
     pub fn database_url(&self, cfg: &NodeConfig) -> String {
         match &cfg.database {
             Some(u) => u.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.dir.join("node.db").display()),
+            None => {
+                let file = self.dir.join("node.db");
+                let file = std::path::absolute(&file).unwrap_or(file);
+                format!("sqlite://{}?mode=rwc", percent_encode_path(&file))
+            }
         }
     }
+}
+
+/// `path` with every byte but `A-Z a-z 0-9 - . _ ~ /` percent-encoded (a path that
+/// is not UTF-8 is encoded lossily: [`init`] refuses such a home).
+fn percent_encode_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn mkdir_private(p: &Path) -> Result<(), Error> {
@@ -221,9 +242,21 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
         }
     };
     let listen = opts.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into());
-    listen
+    let addr = listen
         .parse::<std::net::SocketAddr>()
         .map_err(|e| Error::Input(format!("--listen `{listen}`: {e} (expected IP:PORT)")))?;
+    if addr.ip().is_unspecified() && opts.url.is_none() {
+        return Err(Error::Input(format!(
+            "--listen {listen} listens on every address, which is no address to reach the node at: give --url https://HOST:{}, the address partners and people use (it goes into party.json, agreements and every credential)",
+            addr.port()
+        )));
+    }
+    if opts.database.is_none() && std::path::absolute(dir).map_or(true, |d| d.to_str().is_none()) {
+        return Err(Error::Input(format!(
+            "the node directory {} is not a UTF-8 path, and the embedded SQLite database is reached by a URL: choose another directory, or give --database",
+            dir.display()
+        )));
+    }
     let url = opts
         .url
         .clone()
@@ -438,5 +471,62 @@ mod tests {
         );
         assert_eq!(super::host_of("127.0.0.1:8443"), "127.0.0.1");
         assert_eq!(super::host_of("[::1]:8443"), "::1");
+    }
+
+    fn opts(listen: &str, url: Option<&str>) -> super::InitOptions {
+        super::InitOptions {
+            party: "PAK".into(),
+            name: None,
+            authority: None,
+            policies: vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")],
+            listen: Some(listen.into()),
+            url: url.map(str::to_string),
+            database: None,
+        }
+    }
+
+    /// The embedded database's URL is built from the home's path: spaces, `?`, `#` and
+    /// `%` in it must not turn into a host name, URL parameters or escapes.
+    #[test]
+    fn a_home_whose_path_looks_like_url_syntax_gets_its_own_database() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        for name in ["my node", "q?mode=ro#x", "a%20b"] {
+            let dir = tmp.path().join(name);
+            rt.block_on(super::init(&dir, &opts("127.0.0.1:8443", None)))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(dir.join("node.db").is_file(), "{name}");
+            let home = super::Home::open(&dir).unwrap();
+            rt.block_on(async { home.store().await.unwrap().close().await });
+        }
+        // Each is its own file, nothing created elsewhere.
+        let mut made: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        made.sort();
+        assert_eq!(made, ["a%20b", "my node", "q?mode=ro#x"]);
+    }
+
+    #[test]
+    fn listening_on_every_address_needs_a_url_to_be_reached_at() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let e = rt
+            .block_on(super::init(
+                &tmp.path().join("a"),
+                &opts("0.0.0.0:18555", None),
+            ))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("give --url https://HOST:18555"), "{e}");
+        assert!(!tmp.path().join("a").exists());
+        let d = rt
+            .block_on(super::init(
+                &tmp.path().join("b"),
+                &opts("0.0.0.0:18555", Some("https://node.pak.example:18555")),
+            ))
+            .unwrap();
+        assert_eq!(d.node.unwrap().url, "https://node.pak.example:18555");
     }
 }

@@ -19,7 +19,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Create a node home: policies, keys, database, audit log and party.json.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  accord init --party PAK --dir /srv/accord/pak --policy policies/pak.xml --policy policies/usa.xml \\\n      --listen 0.0.0.0:8443 --url https://accord.pak.example:8443\n  accord init --party USA --dir usa --policy policies --database postgres://accord@localhost/accord_usa\n\n\
+    after_help = "Example:\n  accord init --party PAK --dir /srv/accord/pak \\\n      --policy policies/pak.xml --policy policies/usa.xml \\\n      --listen 0.0.0.0:8443 --url https://accord.pak.example:8443 \\\n      --name Pakistan --authority \"Joint Staff Headquarters\"\n  accord init --party USA --dir usa --policy policies \\\n      --database postgres://accord@localhost/accord_usa\n\n\
 The national policy is the one named like the party (PAK); the others are those its labels translate from.\n\
 Private keys (keys/*.key, log/.accord/) are written owner-only. DIR/party.json is what agreements take.\n\
 Exit codes: 0 ok, 2 usage or input error (including an existing node home)."
@@ -159,7 +159,7 @@ pub fn node(cmd: NodeCommand, _out: &Output) -> Result<Code> {
 pub enum UserCommand {
     /// Enrol a person and write their credential bundle (certificate, key, node pin).
     #[command(
-        after_help = "Example:\n  accord user add --dir pak --id pak-officer --name \"Maj. A. Khan\" --nationality PAK \\\n      --clearance clearances/secret.json --scope EXERCISES,TRAINING -o pak-officer.credential\n\n\
+        after_help = "Example:\n  accord user add --dir pak --id pak-officer --name \"Maj. A. Khan\" \\\n      --nationality PAK --clearance clearances/secret.json \\\n      --scope EXERCISES,TRAINING -o pak-officer.credential\n\n\
 The clearance is a clearance file (JSON or spiffy XML) under the node's national policy.\n\
 The credential file is written owner-only; it is the person's only key to the node: hand it over securely.\n\
 Exit codes: 0 ok, 2 usage or input error (including an id already enrolled)."
@@ -191,7 +191,7 @@ Exit codes: 0 ok, 2 usage or input error (including an id already enrolled)."
     },
     /// List the people of the node.
     #[command(
-        after_help = "Example:\n  accord user list --dir pak\n  accord --json user list --dir pak   # [{\"id\", \"name\", \"party\", \"nationality\", \"clearance\", \"scopes\", \"status\"}]\n\nExit codes: 0 ok, 2 no node home."
+        after_help = "Example:\n  accord user list --dir pak\n  accord --json user list --dir pak\n  # [{\"id\", \"name\", \"party\", \"nationality\", \"clearance\",\n  #   \"scopes\", \"status\"}]\n\nExit codes: 0 ok, 2 no node home."
     )]
     List {
         /// The node home.
