@@ -436,6 +436,9 @@ impl Body {
 }
 
 fn check_id(id: &str, field: &str) -> Result<(), Error> {
+    if id.is_empty() {
+        return Err(Error::field(field, "must not be empty"));
+    }
     if id.len() > 128
         || !id
             .chars()

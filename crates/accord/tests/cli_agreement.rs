@@ -331,3 +331,65 @@ fn init_refuses_a_party_without_a_p384_key() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `agreement init` refuses what would only fail later, at the first decision: an
+/// empty id, and (with `--policy`) a ceiling that is no classification of a party's
+/// policy, or a translation into a policy that is not there.
+#[test]
+fn init_refuses_an_empty_id_and_a_ceiling_the_policies_do_not_define() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |p: &str| tmp.path().join(p).to_str().unwrap().to_string();
+    keygen(&tmp.path().join("pak"), "PAK", "Joint Staff Headquarters");
+    keygen(&tmp.path().join("usa"), "USA", "Department of Defense");
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let policies = policies.to_str().unwrap();
+    let (pak, usa, out) = (d("pak/party.json"), d("usa/party.json"), d("a.toml"));
+    let init = |id: &str, ceiling: &str, extra: &[&str]| {
+        let mut args = vec![
+            "agreement",
+            "init",
+            "--id",
+            id,
+            "--title",
+            "CIS-MOA",
+            "--party",
+            &pak,
+            "--party",
+            &usa,
+            "--scope",
+            "EXERCISES",
+            "--effective",
+            "2023-08-01",
+            "--years",
+            "15",
+            "--ceiling",
+            ceiling,
+            "-o",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        accord(&args)
+    };
+    let refused = |o: Output, says: &str| {
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(!Path::new(&out).exists());
+    };
+    refused(init("", "SECRET", &[]), "field `id`: must not be empty");
+    refused(
+        init("CISMOA-2023", "COSMIC", &["--policy", policies]),
+        "--ceiling COSMIC is not a classification of PAK's policy PAK",
+    );
+    refused(
+        init(
+            "CISMOA-2023",
+            "SECRET",
+            &["--policy", policies, "--translate", "PAK:GBR"],
+        ),
+        "--translate PAK:GBR: no policy named GBR",
+    );
+    // Without --policy the ceiling is taken as written; with it, a real one passes.
+    let o = init("CISMOA-2023", "SECRET", &["--policy", policies]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 pub enum AgreementCommand {
     /// Draft a new agreement from the parties' party.json files.
     #[command(
-        after_help = "Example:\n  accord agreement init --id CISMOA-2023 --title \"US-Pakistan CIS-MOA\" \\\n    --party keys/pak/party.json --party keys/usa/party.json \\\n    --scope EXERCISES,TRAINING --effective 2023-08-01 --years 15 --ceiling SECRET -o agreement.toml\n\n--effective takes an RFC 3339 time with a zone, or a date (YYYY-MM-DD) meaning 00:00:00Z that day.\nBy default every party's national policy translates into every other's; --translate FROM:TO lists them instead.\n\nExit codes: 0 ok, 2 usage or input error."
+        after_help = "Example:\n  accord agreement init --id CISMOA-2023 --title \"US-Pakistan CIS-MOA\" \\\n    --party keys/pak/party.json --party keys/usa/party.json \\\n    --scope EXERCISES,TRAINING --effective 2023-08-01 --years 15 \\\n    --ceiling SECRET --policy policies -o agreement.toml\n\n--effective takes an RFC 3339 time with a zone, or a date (YYYY-MM-DD) meaning 00:00:00Z that day.\nBy default every party's national policy translates into every other's; --translate FROM:TO lists them instead.\nWith --policy, the ceiling and the translations are checked against the parties' policies.\n\nExit codes: 0 ok, 2 usage or input error."
     )]
     Init(InitArgs),
     /// Record the signing party's internal approval (e.g. a cabinet circulation summary).
@@ -91,6 +91,11 @@ pub struct InitArgs {
     /// Highest classification exchanged.
     #[arg(long)]
     pub ceiling: Option<String>,
+    /// The parties' policies (XML-SPIF file or directory, repeatable): when given, the
+    /// ceiling must be a classification of every party's policy, and each translation
+    /// must name policies found there.
+    #[arg(long = "policy", value_name = "SPIF_OR_DIR")]
+    pub policies: Vec<PathBuf>,
     /// A policy translation FROM:TO the agreement provides for (repeatable).
     #[arg(long = "translate", value_name = "FROM:TO")]
     pub translations: Vec<String>,
@@ -298,6 +303,9 @@ fn init(a: InitArgs, out: &Output) -> Result<Code> {
             })
             .collect::<Result<_>>()?
     };
+    if !a.policies.is_empty() {
+        check_against_policies(&a.policies, &parties, a.ceiling.as_deref(), &translations)?;
+    }
     let doc = Agreement::draft(Body {
         id: a.id,
         title: a.title,
@@ -318,6 +326,66 @@ fn init(a: InitArgs, out: &Output) -> Result<Code> {
         &format!("drafted agreement {} in {}", doc.body.id, a.out.display()),
     );
     Ok(Code::Ok)
+}
+
+/// What `agreement init --policy` checks: every party's policy is there, the ceiling
+/// is a classification of each, and each translation names policies that are there
+/// (otherwise the agreement would be signed and only fail at the first decision).
+fn check_against_policies(
+    paths: &[PathBuf],
+    parties: &[Party],
+    ceiling: Option<&str>,
+    translations: &[Translation],
+) -> Result<()> {
+    let mut set = accord_spif::PolicySet::new();
+    for p in paths {
+        set.load_path(p)
+            .with_context(|| format!("loading policies from {}", p.display()))?;
+    }
+    let names = || {
+        set.iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for party in parties {
+        let policy = set.get(&party.policy).with_context(|| {
+            format!(
+                "party {}'s policy {} is not among the --policy files ({})",
+                party.code,
+                party.policy,
+                names()
+            )
+        })?;
+        if let Some(c) = ceiling {
+            if policy.classification_by_name(c).is_none() {
+                let known: Vec<&str> = policy
+                    .classifications
+                    .iter()
+                    .map(|x| x.name.as_str())
+                    .collect();
+                bail!(
+                    "--ceiling {c} is not a classification of {}'s policy {} ({})",
+                    party.code,
+                    policy.name,
+                    known.join(", ")
+                );
+            }
+        }
+    }
+    for t in translations {
+        for name in [&t.from, &t.to] {
+            if set.get(name).is_none() {
+                bail!(
+                    "--translate {}:{}: no policy named {name} among the --policy files ({})",
+                    t.from,
+                    t.to,
+                    names()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn update(
