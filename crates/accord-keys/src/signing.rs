@@ -397,6 +397,12 @@ impl SigningKey {
     /// Parse `signing.key`: a classical PKCS#8 block then an ML-DSA-87 PKCS#8 block.
     pub fn from_pem(text: &str) -> Result<Self, Error> {
         let blocks = pem::decode_all(text, "signing key")?;
+        if blocks.iter().any(|b| b.label == "PUBLIC KEY") {
+            return Err(Error::Pem(
+                "signing key: this is a public key (signing.pub); give the private signing.key"
+                    .into(),
+            ));
+        }
         if blocks.len() != 2 || blocks.iter().any(|b| b.label != "PRIVATE KEY") {
             return Err(Error::Pem(
                 "signing key: expected two `PRIVATE KEY` blocks (classical, then ML-DSA-87); is this a KAS key?"

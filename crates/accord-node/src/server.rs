@@ -413,7 +413,13 @@ async fn stream_file(stored: &crate::exchange::Stored) -> Response {
 pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running, Error> {
     let home = Home::open(dir)?;
     let store = home.store().await?;
-    let log = accord_log::Log::open(&home.layout.log(), opts.log.clone())?;
+    let log = accord_log::Log::open(&home.layout.log(), opts.log.clone()).map_err(|e| match e {
+        accord_log::Error::Locked(_) => Error::Input(format!(
+            "the node in {} is already running: another `accord serve` holds its audit log; stop that one first",
+            dir.display()
+        )),
+        e => e.into(),
+    })?;
     // The log's writer lock is held: no other server of this home is spooling.
     crate::exchange::clear_spool(&home.layout.blobs());
     if let Some(why) = crate::disk::shortfall(&home.layout.dir, home.config.disk_reserve(), 0) {

@@ -188,6 +188,26 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, Error> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite");
+        if !sqlite {
+            // One plain connection first: the pool retries until its 30 s timeout and
+            // then says only that it timed out, hiding "connection refused" or a wrong
+            // password.
+            use sqlx::Connection as _;
+            let fail =
+                |why: String| Error::Database(format!("connecting to {}: {why}", redact(url)));
+            match tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                sqlx::AnyConnection::connect(url),
+            )
+            .await
+            {
+                Err(_) => return Err(fail("no answer within 10 s".into())),
+                Ok(Err(e)) => return Err(fail(e.to_string())),
+                Ok(Ok(c)) => {
+                    let _ = c.close().await;
+                }
+            }
+        }
         let pool = Self::open(url, if sqlite { 4 } else { 8 }).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let writer = if sqlite {

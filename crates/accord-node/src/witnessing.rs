@@ -86,8 +86,16 @@ impl Node {
         let r = tokio::task::spawn_blocking(move || w.add_checkpoint(&body, now_secs()))
             .await
             .map_err(Refusal::internal)?;
-        if r.status != 200 {
-            tracing::warn!(partner = %partner.code, status = r.status, reason = %String::from_utf8_lossy(&r.body).trim(), "witness refused a checkpoint");
+        match r.status {
+            200 => {}
+            // The protocol's own answer to a stale old size: the body is the size this
+            // witness last cosigned, and the submitter retries with a proof from there.
+            409 => {
+                tracing::debug!(partner = %partner.code, cosigned_size = %String::from_utf8_lossy(&r.body).trim(), "witness: the submitter's old size was stale")
+            }
+            status => {
+                tracing::warn!(partner = %partner.code, status, reason = %String::from_utf8_lossy(&r.body).trim(), "witness refused a checkpoint")
+            }
         }
         Ok(r)
     }
@@ -100,6 +108,19 @@ struct PartnerWitness {
     cosigned: u64,
 }
 
+/// A partner whose witness could not be reached: not asked again before `next`.
+struct Backoff {
+    failures: u32,
+    next: std::time::Instant,
+}
+
+/// What the submitter keeps between rounds.
+#[derive(Default)]
+struct Submitter {
+    known: HashMap<String, PartnerWitness>,
+    backoff: HashMap<String, Backoff>,
+}
+
 /// Submit the node's checkpoints to its partners' witnesses until `stop`, on a thread
 /// of its own (the submission client is blocking). `rt` runs the node's async parts.
 pub fn spawn_submitter(
@@ -110,7 +131,7 @@ pub fn spawn_submitter(
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut published = log.checkpoints();
-        let mut known: HashMap<String, PartnerWitness> = HashMap::new();
+        let mut state = Submitter::default();
         let mut last = std::time::Instant::now() - Duration::from_secs(60);
         loop {
             if *stop.borrow() {
@@ -122,7 +143,7 @@ pub fn spawn_submitter(
             }
             if changed || last.elapsed() > Duration::from_secs(2) {
                 last = std::time::Instant::now();
-                if let Err(e) = submit_round(&node, &log, &mut known, &rt) {
+                if let Err(e) = submit_round(&node, &log, &mut state, &rt) {
                     tracing::debug!(error = %e, "witnessing round");
                 }
             }
@@ -131,10 +152,20 @@ pub fn spawn_submitter(
     })
 }
 
+/// How long to leave a partner's witness alone after `failures` failures in a row:
+/// nothing after the first (a partner starting at the same moment is asked again with
+/// the next checkpoint), then 2 s doubling, at most a minute (as deliveries back off).
+fn backoff_after(failures: u32) -> Duration {
+    if failures <= 1 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs(2u64.saturating_pow((failures - 1).min(16)).min(60))
+}
+
 fn submit_round(
     node: &Arc<Node>,
     log: &Arc<accord_log::Log>,
-    known: &mut HashMap<String, PartnerWitness>,
+    state: &mut Submitter,
     rt: &tokio::runtime::Handle,
 ) -> Result<(), Error> {
     let held = rt.block_on(node.agreements())?;
@@ -147,51 +178,38 @@ fn submit_round(
         accord_log::writer::read_checkpoint(&dir).map_err(|e| Error::Input(e.to_string()))?;
     let size = signed.checkpoint.size;
     let src = accord_log::source::DirSource::new(dir);
+    let now = std::time::Instant::now();
     let mut sigs = Vec::new();
     for p in partners {
-        if known.get(&p.code).is_some_and(|k| k.cosigned == size) {
+        if state.known.get(&p.code).is_some_and(|k| k.cosigned == size)
+            || state.backoff.get(&p.code).is_some_and(|b| now < b.next)
+        {
             continue;
         }
-        if !known.contains_key(&p.code) {
-            let client = blocking_client(node, &p)?;
-            let url = format!("{}/v1/witness", p.url);
-            let text = client
-                .get(&url)
-                .send()
-                .and_then(|r| r.error_for_status())
-                .and_then(|r| r.text())
-                .map_err(|e| Error::Http {
-                    url: url.clone(),
-                    msg: e.to_string(),
-                })?;
-            let key = VerifierKey::parse(text.trim())
-                .map_err(|e| Error::Input(format!("{}'s witness key: {e}", p.code)))?;
-            known.insert(
-                p.code.clone(),
-                PartnerWitness {
-                    key,
-                    client,
-                    cosigned: u64::MAX,
-                },
-            );
-        }
-        let Some(pw) = known.get_mut(&p.code) else {
-            continue;
-        };
-        let hint = if pw.cosigned == u64::MAX {
-            0
-        } else {
-            pw.cosigned
-        };
-        let url = format!("{}/v1/fed/witness", p.url);
-        match accord_log::http::submit_checkpoint_with(
-            &pw.client, &url, &pw.key, &signed, &src, hint,
-        ) {
-            Ok(sub) => {
-                pw.cosigned = size;
-                sigs.extend(sub.cosignatures);
+        // Each partner on its own: one that is down holds up neither the others nor
+        // the next round (it is asked again after a backoff).
+        match submit_to(node, &p, &mut state.known, &signed, &src) {
+            Ok(cosigs) => {
+                if let Some(b) = state.backoff.remove(&p.code) {
+                    tracing::info!(partner = %p.code, failures = b.failures, "the partner's witness cosigns again");
+                }
+                sigs.extend(cosigs);
             }
-            Err(e) => tracing::warn!(partner = %p.code, error = %e, "witness submission failed"),
+            Err(e) => {
+                let b = state.backoff.entry(p.code.clone()).or_insert(Backoff {
+                    failures: 0,
+                    next: now,
+                });
+                b.failures += 1;
+                let wait = backoff_after(b.failures);
+                b.next = now + wait;
+                // Said once when it starts failing; then only at debug level.
+                if b.failures == 1 {
+                    tracing::warn!(partner = %p.code, error = %e, retry_in = ?wait, "witness submission failed; retrying with backoff");
+                } else {
+                    tracing::debug!(partner = %p.code, error = %e, failures = b.failures, retry_in = ?wait, "witness submission failed again");
+                }
+            }
         }
     }
     if !sigs.is_empty() {
@@ -200,6 +218,56 @@ fn submit_round(
         }
     }
     Ok(())
+}
+
+/// Have partner `p`'s witness cosign `signed` (learning its key first if need be).
+fn submit_to(
+    node: &Arc<Node>,
+    p: &Partner,
+    known: &mut HashMap<String, PartnerWitness>,
+    signed: &accord_log::checkpoint::SignedCheckpoint,
+    src: &accord_log::source::DirSource,
+) -> Result<Vec<accord_log::note::Signature>, Error> {
+    if !known.contains_key(&p.code) {
+        let client = blocking_client(node, p)?;
+        let url = format!("{}/v1/witness", p.url);
+        let text = client
+            .get(&url)
+            .send()
+            .and_then(|r| r.error_for_status())
+            .and_then(|r| r.text())
+            .map_err(|e| Error::Http {
+                url: url.clone(),
+                msg: e.to_string(),
+            })?;
+        let key = VerifierKey::parse(text.trim())
+            .map_err(|e| Error::Input(format!("{}'s witness key: {e}", p.code)))?;
+        known.insert(
+            p.code.clone(),
+            PartnerWitness {
+                key,
+                client,
+                cosigned: u64::MAX,
+            },
+        );
+    }
+    let Some(pw) = known.get_mut(&p.code) else {
+        return Ok(Vec::new());
+    };
+    let hint = if pw.cosigned == u64::MAX {
+        0
+    } else {
+        pw.cosigned
+    };
+    let url = format!("{}/v1/fed/witness", p.url);
+    let sub =
+        accord_log::http::submit_checkpoint_with(&pw.client, &url, &pw.key, signed, src, hint)
+            .map_err(|e| Error::Http {
+                url,
+                msg: e.to_string(),
+            })?;
+    pw.cosigned = signed.checkpoint.size;
+    Ok(sub.cosignatures)
 }
 
 fn blocking_client(node: &Node, p: &Partner) -> Result<reqwest::blocking::Client, Error> {
@@ -212,4 +280,14 @@ fn blocking_client(node: &Node, p: &Partner) -> Result<reqwest::blocking::Client
             url: p.url.clone(),
             msg: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_witness_that_keeps_failing_is_asked_less_often_up_to_a_minute() {
+        let secs: Vec<u64> = (1..=8).map(|n| super::backoff_after(n).as_secs()).collect();
+        assert_eq!(secs, [0, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(super::backoff_after(u32::MAX).as_secs(), 60);
+    }
 }
