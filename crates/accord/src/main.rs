@@ -7,6 +7,7 @@ mod cmd;
 mod exit;
 mod input;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "accord", version, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  accord quickstart                      # two parties' nodes, an agreement, an exchange\n  accord policy show policies/usa.xml\n\nExit codes: 0 ok, 1 negative answer (deny, invalid, integrity failure), 2 usage or input error, 3 no key released."
+    after_help = MAIN_HELP
 )]
 pub struct Cli {
     /// Print machine-readable JSON instead of text.
@@ -73,8 +74,58 @@ pub enum Command {
     Fetch(cmd::exchange::FetchArgs),
 }
 
+/// Advice for an argument conflict, by the two arguments clap names
+/// (`--credential <ID.credential>`, `--kas-key <FILE>`, ...).
+fn conflict_tip(a: &str, b: &str) -> Option<&'static str> {
+    let name = |s: &str| s.split([' ', '=']).next().unwrap_or("").to_string();
+    let (a, b) = (name(a), name(b));
+    let pair = |x: &str, y: &str| (a == x && b == y) || (a == y && b == x);
+    let any = |x: &str, ys: &[&str]| ys.iter().any(|y| pair(x, y));
+    if any("--credential", &["--kas-key", "--trust-signer"]) {
+        return Some("give either --credential (open through your node) or --kas-key/--trust-signer (open offline), not both");
+    }
+    if any(
+        "--credential",
+        &["--policy", "--kas-pub", "--signing-key", "--mime-type"],
+    ) {
+        return Some("give either --credential (seal through your node) or --policy/--kas-pub/--signing-key (seal offline), not both");
+    }
+    if any(
+        "--agreement",
+        &["--policy", "--kas-pub", "--signing-key", "--mime-type"],
+    ) {
+        return Some("--agreement is for sealing through your node (--credential), which checks it; an offline seal names no agreement");
+    }
+    None
+}
+
+/// Parse the command line; an argument conflict gets advice on what to give instead.
+fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(mut e) => {
+            if e.kind() == ErrorKind::ArgumentConflict {
+                let arg = |k| match e.get(k) {
+                    Some(ContextValue::String(s)) => s.clone(),
+                    Some(ContextValue::Strings(v)) => v.first().cloned().unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let (a, b) = (arg(ContextKind::InvalidArg), arg(ContextKind::PriorArg));
+                if let Some(tip) = conflict_tip(&a, &b) {
+                    e.insert(
+                        ContextKind::Suggested,
+                        ContextValue::StyledStrs(vec![tip.into()]),
+                    );
+                }
+            }
+            e.exit()
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    exit::quiet_on_closed_pipe();
+    let cli = parse();
     let out = exit::Output { json: cli.json };
     let result: anyhow::Result<exit::Code> = match cli.command {
         Command::Agreement(cmd) => cmd::agreement::run(cmd, &out),
@@ -98,3 +149,13 @@ fn main() -> ExitCode {
     };
     exit::finish(result)
 }
+
+// `--help` texts: examples stay under 76 columns, so that an 80-column terminal
+// does not break them for copy and paste; prose is one line a paragraph, which clap
+// wraps.
+const MAIN_HELP: &str = "\
+Examples:
+  accord quickstart    # two parties' nodes, an agreement, an exchange
+  accord policy show policies/usa.xml
+
+Exit codes: 0 ok, 1 negative answer (deny, invalid, integrity failure, refused), 2 usage or input error, 3 no key released, 141 standard output closed early (accord ... | head).";

@@ -376,7 +376,7 @@ fn witness_serve_submit_verify_over_http_and_refuse_fork() {
     );
     assert_eq!(
         o,
-        "verified audit.pak.example/log1 at size 6 (2 tiles, 1 cosignatures)\n"
+        "verified audit.pak.example/log1 at size 6 (2 tiles, 1 cosignature)\n"
     );
     assert!(ok(&["audit", "checkpoint", "--log", &url], None)
         .contains("\n\u{2014} witness.usa.example "));

@@ -405,3 +405,161 @@ fn inspect_shows_the_agreement_an_object_was_sealed_under() {
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(w.p("a.out")).unwrap(), b"under the agreement");
 }
+
+/// Errors name the file they are about; the summary goes to standard error (standard
+/// output is for data); and explicit offline flags win over a credential in
+/// ACCORD_CREDENTIAL.
+#[test]
+fn file_errors_summaries_and_offline_flags_over_the_environment() {
+    let w = World::new();
+    // A directory to seal.
+    let o = accord(&[
+        "seal",
+        "--policy",
+        POLICIES,
+        "--label",
+        "SECRET//REL TO USA, PAK",
+        "--kas-pub",
+        &w.s("pak/party.json"),
+        "--signing-key",
+        &w.s("usa/signing.key"),
+        &w.s("pak"),
+        "-o",
+        &w.s("dir.tdf"),
+    ]);
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("error: {} is a directory, not a file to seal\n", w.s("pak"))
+    );
+    // A truncated object, to open: named.
+    let o = w.seal(&["--kas-pub", &w.s("pak/party.json")], "doc.tdf");
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "sealed 300000 bytes (5 segments) as SECRET//REL TO PAK, USA into {}\n",
+            w.s("doc.tdf")
+        )
+    );
+    let whole = std::fs::read(w.p("doc.tdf")).unwrap();
+    std::fs::write(w.p("cut.tdf"), &whole[..whole.len() / 2]).unwrap();
+    let o = w.open(&["pak/kas.key"], "cut.tdf", "cut.bin", &[]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .starts_with(&format!("error: {}: malformed container: ", w.s("cut.tdf"))),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // One segment, one byte: singular.
+    std::fs::write(w.p("one.txt"), "x").unwrap();
+    let o = accord(&[
+        "seal",
+        "--policy",
+        POLICIES,
+        "--label",
+        "SECRET//REL TO USA, PAK",
+        "--kas-pub",
+        &w.s("pak/party.json"),
+        "--signing-key",
+        &w.s("usa/signing.key"),
+        &w.s("one.txt"),
+        "-o",
+        &w.s("one.tdf"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("sealed 1 byte (1 segment) as "),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // ACCORD_CREDENTIAL names a credential (here one that does not exist): the offline
+    // flags given win, for open and for seal.
+    let env = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_accord"))
+            .args(args)
+            .env("ACCORD_CREDENTIAL", w.p("nobody.credential"))
+            .output()
+            .unwrap()
+    };
+    let o = env(&[
+        "open",
+        "--kas-key",
+        &w.s("pak/kas.key"),
+        "--trust-signer",
+        &w.s("usa/party.json"),
+        &w.s("one.tdf"),
+        "-o",
+        &w.s("one.out"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(w.p("one.out")).unwrap(), b"x");
+    let o = env(&[
+        "seal",
+        "--policy",
+        POLICIES,
+        "--label",
+        "SECRET//REL TO USA, PAK",
+        "--kas-pub",
+        &w.s("pak/party.json"),
+        "--signing-key",
+        &w.s("usa/signing.key"),
+        &w.s("one.txt"),
+        "-o",
+        &w.s("two.tdf"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    // Without offline flags the variable is the credential.
+    let o = env(&["open", &w.s("one.tdf"), "-o", &w.s("x.out")]);
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nobody.credential"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// `open -o -` into a pipe whose reader has gone: a quiet exit 141, as a shell reports a
+/// command killed by SIGPIPE; no panic message.
+#[cfg(unix)]
+#[test]
+fn open_to_a_closed_pipe_exits_141_quietly() {
+    let w = World::new();
+    let o = w.seal(&["--kas-pub", &w.s("pak/party.json")], "doc.tdf");
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args([
+            "open",
+            "--kas-key",
+            &w.s("pak/kas.key"),
+            "--trust-signer",
+            &w.s("usa/party.json"),
+            &w.s("doc.tdf"),
+            "-o",
+            "-",
+        ])
+        .stdout(closed_pipe())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 141, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+}
+
+/// The write end of a pipe whose reader has already exited.
+#[cfg(unix)]
+fn closed_pipe() -> std::process::Stdio {
+    let mut reader = Command::new("true")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let w = reader.stdin.take().unwrap();
+    reader.wait().unwrap();
+    w.into()
+}

@@ -2,7 +2,9 @@
 //! two parties' nodes as separate `accord serve` processes on separate loopback
 //! addresses, 200 sends with a kill -9 of each node in the middle, and afterwards the
 //! receiver holds each object exactly once while the sender shows each receipted. The
-//! CLI's send, inbox --json, fetch and open run against the same processes.
+//! CLI's send, inbox --json, fetch and open run against the same processes, with the
+//! exit code of each kind of refusal (README, "Exit codes"). The sandbox's path has a
+//! space in it, so that the commands quickstart prints are checked for quoting.
 
 use accord_node::client::{self, Client};
 use accord_node::credential::Credential;
@@ -54,7 +56,7 @@ fn terminate(mut child: Child) {
 #[test]
 fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("sandbox");
+    let dir = tmp.path().join("sand box");
     let out = accord(&[
         "quickstart",
         "--dir",
@@ -190,6 +192,8 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
     ]);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("[clearance]"));
+
+    refusals_exit_as_documented(tmp.path(), &dir, &id, &fetched);
 
     // Already sent: the quickstart's document and the brief.
     let before = Client::new(pak_officer.clone())
@@ -360,6 +364,231 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
         assert_eq!(inbox.iter().any(|x| &x.id == id), i != 2, "{id}");
     }
 
+    // Originator control: an object both KASes must release. With PAK's node down, the
+    // USA officer gets no key (3), told which KAS could not be reached.
+    let split = tmp.path().join("split.tdf");
+    let o = accord(&[
+        "seal",
+        "--credential",
+        pak_cred.to_str().unwrap(),
+        "--label",
+        "SECRET//REL TO USA, PAK//SCOPE OPERATIONS",
+        "--agreement",
+        "CISMOA-SANDBOX",
+        "--require",
+        "PAK,USA",
+        plain.to_str().unwrap(),
+        "-o",
+        split.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     terminate(pak);
+    let o = accord(&[
+        "open",
+        "--credential",
+        usa_cred.to_str().unwrap(),
+        split.to_str().unwrap(),
+        "-o",
+        tmp.path().join("split.txt").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("no key released"), "{err}");
+    assert!(err.contains("PAK's KAS cannot be reached"), "{err}");
+    assert!(!tmp.path().join("split.txt").exists());
     terminate(usa);
+
+    // Run again on its own sandbox: reused, and the commands it prints quote the path
+    // with the space.
+    let o = accord(&["quickstart", "--dir", dir.to_str().unwrap(), "--no-serve"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("reusing the sandbox"));
+    let quoted = format!("'{}'", cred("usa-officer").display());
+    assert!(
+        out.contains(&format!("accord inbox --credential {quoted}\n")),
+        "{out}"
+    );
+    // A node home is not a sandbox: refused (2), and left as it was.
+    let policy = dir.join("pak/policies/pak.xml");
+    let before = std::fs::read(&policy).unwrap();
+    let o = accord(&[
+        "quickstart",
+        "--dir",
+        dir.join("pak").to_str().unwrap(),
+        "--no-serve",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("looks like a node home (it has node.toml"));
+    assert_eq!(std::fs::read(&policy).unwrap(), before);
+    assert!(!dir.join("pak/pak").exists());
+}
+
+/// Each kind of refusal, through the CLI, with the exit code README documents: a
+/// refusal with reasons is 1 (3 for `open`: no key released), a malformed request
+/// caught before it is sent is 2.
+fn refusals_exit_as_documented(tmp: &Path, dir: &Path, id: &str, fetched: &Path) {
+    let cred = |id: &str| -> PathBuf { dir.join(format!("credentials/{id}.credential")) };
+    let text = |o: &std::process::Output| {
+        format!(
+            "status {:?}\nstdout: {}\nstderr: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    // A credential the USA node did not issue (PAK's, pointed at the USA node).
+    let usa = Credential::load(&cred("usa-officer")).unwrap();
+    let mut foreign = Credential::load(&cred("pak-officer")).unwrap();
+    foreign.party = usa.party.clone();
+    foreign.node_url = usa.node_url.clone();
+    foreign.node_tls_spki_sha256 = usa.node_tls_spki_sha256.clone();
+    foreign.node_certificate = usa.node_certificate.clone();
+    let foreign_path = tmp.join("foreign.credential");
+    foreign.save(&foreign_path).unwrap();
+    let f = foreign_path.to_str().unwrap();
+    let o = accord(&["inbox", "--credential", f]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("[credential]"),
+        "{}",
+        text(&o)
+    );
+    let o = accord(&["outbox", "--credential", f]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = tmp.join("foreign.tdf");
+    let o = accord(&["fetch", "--credential", f, id, "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("[credential]"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists());
+    let o = accord(&[
+        "open",
+        "--credential",
+        f,
+        fetched.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+
+    // Sealing: the node refuses the clerk a SECRET label (1).
+    let plain = tmp.join("refused.txt");
+    std::fs::write(&plain, "not for the clerk").unwrap();
+    let o = accord(&[
+        "seal",
+        "--credential",
+        cred("usa-clerk").to_str().unwrap(),
+        "--label",
+        "SECRET//REL TO USA, PAK//SCOPE TRAINING",
+        plain.to_str().unwrap(),
+        "-o",
+        tmp.join("clerk.tdf").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("[clearance]"),
+        "{}",
+        text(&o)
+    );
+    // ...and USA gets no key access to a label not releasable to it, so it cannot be
+    // required (1).
+    let pak = cred("pak-officer");
+    let o = accord(&[
+        "seal",
+        "--credential",
+        pak.to_str().unwrap(),
+        "--label",
+        "SECRET//REL TO PAK//SCOPE TRAINING",
+        "--agreement",
+        "CISMOA-SANDBOX",
+        "--require",
+        "PAK,USA",
+        plain.to_str().unwrap(),
+        "-o",
+        tmp.join("national.tdf").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("USA is required but gets no key access"),
+        "{}",
+        text(&o)
+    );
+
+    // Sending: an object that names no agreement is refused by the node (1); to one's
+    // own party is a usage error (2), caught before anything is sent.
+    let loose = tmp.join("no-agreement.tdf");
+    let o = accord(&[
+        "seal",
+        "--credential",
+        pak.to_str().unwrap(),
+        "--label",
+        "CONFIDENTIAL//REL TO USA, PAK//SCOPE TRAINING",
+        plain.to_str().unwrap(),
+        "-o",
+        loose.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = accord(&[
+        "send",
+        "--credential",
+        pak.to_str().unwrap(),
+        "--to",
+        "USA",
+        loose.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("names no agreement"),
+        "{}",
+        text(&o)
+    );
+    let o = accord(&[
+        "--json",
+        "send",
+        "--credential",
+        pak.to_str().unwrap(),
+        "--to",
+        "USA",
+        loose.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["state"], "refused", "{v:#}");
+    let o = accord(&[
+        "send",
+        "--credential",
+        pak.to_str().unwrap(),
+        "--to",
+        "PAK",
+        loose.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("your own party"),
+        "{}",
+        text(&o)
+    );
+    // Nothing was refused after it was queued: the outbox says so in words.
+    let o = accord(&[
+        "outbox",
+        "--credential",
+        pak.to_str().unwrap(),
+        "--state",
+        "refused",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "nothing refused\n");
 }

@@ -27,37 +27,37 @@ use crate::input::read_bounded;
 pub enum AuditCommand {
     /// Create a new log in a directory with a fresh Ed25519 key; prints the verifier key.
     #[command(
-        after_help = "Example:\n  accord audit init --log /srv/audit --origin audit.pak.example/log1"
+        after_help = INIT_HELP
     )]
     Init(InitArgs),
     /// Append entries durably: one per FILE, or one per line of standard input; prints the indices.
     #[command(
-        after_help = "Example:\n  echo 'permit alice doc-17' | accord audit append --log /srv/audit"
+        after_help = APPEND_HELP
     )]
     Append(AppendArgs),
     /// Print the log's current signed checkpoint.
     #[command(
-        after_help = "Example:\n  accord audit checkpoint --log https://audit.pak.example/log1"
+        after_help = CHECKPOINT_HELP
     )]
     Checkpoint(LogArgs),
     /// Print entries of the log.
     #[command(
-        after_help = "Example:\n  accord audit show --log /srv/audit --since 100 --limit 10"
+        after_help = SHOW_HELP
     )]
     Show(ShowArgs),
     /// Write a c2sp.org/tlog-proof@v1 file proving an entry is in the log.
     #[command(
-        after_help = "Example:\n  accord audit prove --log /srv/audit --entry 17 -o entry17.tlog-proof"
+        after_help = PROVE_HELP
     )]
     Prove(ProveArgs),
     /// Verify the whole log: every tile, the checkpoint signature, cosignatures, consistency with --state.
     #[command(
-        after_help = "Examples:\n  accord audit verify --log https://audit.pak.example/log1 --key \"$VKEY\" --state pak.state\n  accord audit verify --log https://node.pak.example:8443/log/ --key \"$VKEY\" --credential me.credential\n  accord audit verify --log https://node.usa.example:8443/log/ --key \"$USA_VKEY\" --tls-pin \"$(jq -r .node.tls_spki_sha256 usa/party.json)\"\n\nExit codes: 0 verified, 1 verification failed (including a server that is not the pinned node), 2 usage or input error."
+        after_help = VERIFY_HELP
     )]
     Verify(VerifyArgs),
     /// Verify a tlog-proof file offline.
     #[command(
-        after_help = "Example:\n  accord audit verify-proof entry17.tlog-proof --key \"$VKEY\"\n\nExit codes: 0 verified, 1 verification failed, 2 usage or input error."
+        after_help = VERIFY_PROOF_HELP
     )]
     VerifyProof(VerifyProofArgs),
     /// Witness: cosign a partner's checkpoints after checking consistency (c2sp.org/tlog-witness).
@@ -219,12 +219,12 @@ pub struct VerifyProofArgs {
 pub enum WitnessCommand {
     /// Run a witness HTTP server (POST /add-checkpoint).
     #[command(
-        after_help = "Example:\n  accord audit witness serve --dir /srv/witness --listen 0.0.0.0:8443 --trust \"$PARTNER_LOG_VKEY\""
+        after_help = WITNESS_SERVE_HELP
     )]
     Serve(ServeArgs),
     /// Ask a witness to cosign the log's checkpoint; adds the cosignature to the checkpoint.
     #[command(
-        after_help = "Example:\n  accord audit witness submit --log /srv/audit --witness https://witness.usa.example --witness-key \"$WVKEY\""
+        after_help = WITNESS_SUBMIT_HELP
     )]
     Submit(SubmitArgs),
 }
@@ -558,11 +558,11 @@ fn verify(a: VerifyArgs, out: &Output) -> Result<Code> {
         }));
     } else {
         println!(
-            "verified {} at size {} ({} tiles, {} cosignatures)",
+            "verified {} at size {} ({}, {})",
             cp.origin,
             cp.size,
-            report.tiles,
-            cosigners.len()
+            crate::exit::count(report.tiles, "tile", "tiles"),
+            crate::exit::count(cosigners.len() as u64, "cosignature", "cosignatures")
         );
         if let Some(f) = from {
             println!("consistent with the checkpoint of size {f} verified before");
@@ -692,6 +692,71 @@ fn submit(a: SubmitArgs, out: &Output) -> Result<Code> {
     }
     Ok(Code::Ok)
 }
+
+// `--help` texts: examples stay under 76 columns, so that an 80-column terminal
+// does not break them for copy and paste; prose is one line a paragraph, which clap
+// wraps.
+const INIT_HELP: &str = "\
+Example:
+  accord audit init --log /srv/audit --origin audit.pak.example/log1
+
+Exit codes: 0 ok, 2 usage or input error.";
+
+const APPEND_HELP: &str = "\
+Example:
+  echo 'permit alice doc-17' | accord audit append --log /srv/audit
+
+Exit codes: 0 ok, 2 usage or input error.";
+
+const CHECKPOINT_HELP: &str = "\
+Example:
+  accord audit checkpoint --log https://audit.pak.example/log1
+
+Exit codes: 0 ok, 2 usage or input error.";
+
+const SHOW_HELP: &str = "\
+Example:
+  accord audit show --log /srv/audit --since 100 --limit 10
+
+Exit codes: 0 ok, 2 usage or input error.";
+
+const PROVE_HELP: &str = "\
+Example:
+  accord audit prove --log /srv/audit --entry 17 -o entry17.tlog-proof
+
+Exit codes: 0 ok, 1 the log's tiles do not prove the entry, 2 usage or input error.";
+
+const VERIFY_HELP: &str = "\
+Examples:
+  accord audit verify --log https://audit.pak.example/log1 \\
+      --key \"$VKEY\" --state pak.state
+  accord audit verify --log https://node.pak.example:8443/log/ \\
+      --key \"$VKEY\" --credential me.credential
+  PIN=$(jq -r .node.tls_spki_sha256 usa/party.json)
+  accord audit verify --log https://node.usa.example:8443/log/ \\
+      --key \"$USA_VKEY\" --tls-pin \"$PIN\"
+
+Exit codes: 0 verified, 1 verification failed (including a server that is not the pinned node), 2 usage or input error.";
+
+const VERIFY_PROOF_HELP: &str = "\
+Example:
+  accord audit verify-proof entry17.tlog-proof --key \"$VKEY\"
+
+Exit codes: 0 verified, 1 verification failed, 2 usage or input error.";
+
+const WITNESS_SERVE_HELP: &str = "\
+Example:
+  accord audit witness serve --dir /srv/witness \\
+      --listen 0.0.0.0:8443 --trust \"$PARTNER_LOG_VKEY\"
+
+Exit codes: 0 stopped, 2 usage or input error.";
+
+const WITNESS_SUBMIT_HELP: &str = "\
+Example:
+  accord audit witness submit --log /srv/audit \\
+      --witness https://witness.usa.example --witness-key \"$WVKEY\"
+
+Exit codes: 0 cosigned, 1 the witness refused, 2 usage or input error.";
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 /// Decide whether a person may see what a label protects, under an agreement.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  accord decide --agreement agreement.toml --policy policies --person pak-officer.json \\\n    --label report.label.xml --party PAK --at 2024-01-01T00:00:00Z\n  accord --json decide ...   # {\"decision\": \"permit\" | \"deny\", \"reasons\": [...]}\n\nEvery rule is checked and every reason that applies is printed.\n--at takes an RFC 3339 time with a zone, or a date (00:00:00Z); default now.\n\nExit codes: 0 permit, 1 deny, 2 usage or input error."
+    after_help = DECIDE_HELP
 )]
 pub struct DecideArgs {
     /// The agreement (TOML or JSON).
@@ -89,3 +89,17 @@ pub fn run(a: DecideArgs, out: &Output) -> Result<Code> {
         Code::Negative
     })
 }
+
+// `--help` texts: examples stay under 76 columns, so that an 80-column terminal
+// does not break them for copy and paste; prose is one line a paragraph, which clap
+// wraps.
+const DECIDE_HELP: &str = "\
+Examples:
+  accord decide --agreement agreement.toml --policy policies \\
+      --person pak-officer.json --label report.label.xml --party PAK \\
+      --at 2024-01-01T00:00:00Z
+  accord --json decide ...
+
+--json prints {\"decision\": \"permit\" | \"deny\", \"reasons\": [...]}. Every rule is checked and every reason that applies is printed. --at takes an RFC 3339 time with a zone, or a date (00:00:00Z); default now.
+
+Exit codes: 0 permit, 1 deny, 2 usage or input error.";

@@ -2,7 +2,7 @@
 //! objects with partner parties through the person's node (the logic is in
 //! `accord_node::exchange` and `accord_node::client`).
 
-use crate::cmd::online::connect;
+use crate::cmd::online::{connect, outcome, Asked, Outcome};
 use crate::cmd::seal::{bar, progress_bar, Sink};
 use crate::exit::{Code, Output};
 use accord_node::exchange::OutboxItem;
@@ -14,15 +14,7 @@ use std::time::{Duration, Instant};
 /// `accord send`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  accord send --credential pak-officer.credential --to USA report.tdf\n  accord send --credential pak-officer.credential --to USA report.tdf --wait 60 --json\n  accord send --credential pak-officer.credential --to USA outgoing/*.tdf --wait 120\n\n\
-The object must name an agreement in force with the partner (seal it with --agreement) and\n\
-its label must be releasable to the partner. The node keeps it in its outbox and delivers it\n\
-with retries until the partner's node returns a signed receipt (see `accord outbox`).\n\n\
-Several files are sent concurrently (each checked by your node on its own); the output has\n\
-a line per file, and --json prints an array of the single-file objects, each with \"file\".\n\n\
-Exit codes: 0 queued (or delivered, with --wait), 1 refused (reasons printed), 2 usage or\n\
-input error, or --wait timed out while still queued. With several files: 2 if any file\n\
-could not be sent, else 1 if any was refused, else 2 if any is still queued after --wait."
+    after_help = SEND_HELP
 )]
 pub struct SendArgs {
     /// Your credential.
@@ -48,6 +40,41 @@ fn print_refusal(reasons: &[accord_node::wire::Reason], what: &str, out: &Output
         out.print_json(&serde_json::json!({"state": "refused", "reasons": reasons}));
     }
     print_reasons(what, reasons);
+}
+
+/// A node error from an exchange command: a refusal is printed (with `--json`, as
+/// `{"state": "refused", ...}`) and ends the command with 1; anything else is an error
+/// (2). A refusal without a list of rules carries the node's one line as `error`.
+fn exchange_failed(e: accord_node::Error, what: &str, out: &Output) -> Result<Code> {
+    match outcome(e, Asked::Exchange) {
+        Outcome::Denied(reasons) => {
+            print_refusal(&reasons, what, out);
+            Ok(Code::Negative)
+        }
+        Outcome::Refused(msg, code) => {
+            let msg = crate::cmd::online::refusal_text(&msg);
+            if out.json {
+                out.print_json(
+                    &serde_json::json!({"state": "refused", "reasons": [], "error": msg}),
+                );
+            }
+            eprintln!("{what}: {msg}");
+            Ok(code)
+        }
+        Outcome::Error(e) => Err(e.into()),
+    }
+}
+
+/// `--to` must name a partner: sending to the credential's own party is a usage error,
+/// caught before anything is uploaded.
+fn check_partner(client: &accord_node::client::Client, to: &str) -> Result<()> {
+    let own = &client.credential().party;
+    if to == own {
+        anyhow::bail!(
+            "--to {to} is your own party (your credential was issued by the {own} node): send to a partner party"
+        );
+    }
+    Ok(())
 }
 
 /// `what:` then one line per reason, on standard error.
@@ -83,7 +110,10 @@ fn describe(o: &OutboxItem) -> String {
             o.marking,
             o.agreement,
             match (&o.last_error, o.attempts) {
-                (Some(e), n) if n > 0 => format!("; {n} attempts, last: {e}"),
+                (Some(e), n) if n > 0 => format!(
+                    "; {}, last: {e}",
+                    crate::exit::count(n, "attempt", "attempts")
+                ),
                 _ => String::new(),
             }
         ),
@@ -96,6 +126,8 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
     }
     let file = &args.files[0];
     let client = connect(&args.credential)?;
+    let to = args.to.to_ascii_uppercase();
+    check_partner(&client, &to)?;
     let size = std::fs::metadata(file)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
         .len();
@@ -104,17 +136,13 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
         let f: accord_node::client::UploadProgress = std::sync::Arc::new(move |n| pb.inc(n));
         f
     });
-    let result = client.send(&args.to.to_ascii_uppercase(), file, progress);
+    let result = client.send(&to, file, progress);
     if let Some(pb) = &pb {
         pb.finish_and_clear();
     }
     let mut item = match result {
         Ok(i) => i,
-        Err(accord_node::Error::Denied(reasons)) => {
-            print_refusal(&reasons, "refused by your node", out);
-            return Ok(Code::Negative);
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => return exchange_failed(e, "refused by your node", out),
     };
     if let Some(secs) = args.wait {
         let t0 = Instant::now();
@@ -176,6 +204,8 @@ fn refresh(client: &accord_node::client::Client, item: &mut OutboxItem) -> Resul
 enum Sent {
     Item(Box<OutboxItem>),
     Refused(Vec<accord_node::wire::Reason>),
+    /// Refused by the node with one line and no list of rules.
+    RefusedSaying(String),
     Failed(String),
 }
 
@@ -184,6 +214,7 @@ enum Sent {
 fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
     let client = connect(&args.credential)?;
     let to = args.to.to_ascii_uppercase();
+    check_partner(&client, &to)?;
     let total: u64 = args
         .files
         .iter()
@@ -209,8 +240,13 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
                 };
                 let r = match client.send(&to, file, progress.clone()) {
                     Ok(item) => Sent::Item(Box::new(item)),
-                    Err(accord_node::Error::Denied(reasons)) => Sent::Refused(reasons),
-                    Err(e) => Sent::Failed(e.to_string()),
+                    Err(e) => match outcome(e, Asked::Exchange) {
+                        Outcome::Denied(reasons) => Sent::Refused(reasons),
+                        Outcome::Refused(msg, _) => {
+                            Sent::RefusedSaying(crate::cmd::online::refusal_text(&msg))
+                        }
+                        Outcome::Error(e) => Sent::Failed(e.to_string()),
+                    },
                 };
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(r);
@@ -295,6 +331,11 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
                     serde_json::json!({"file": name, "state": "refused", "reasons": reasons}),
                 );
             }
+            Sent::RefusedSaying(msg) => {
+                refused = true;
+                eprintln!("{name}: refused by your node: {msg}");
+                json.push(serde_json::json!({"file": name, "state": "refused", "reasons": [], "error": msg}));
+            }
             Sent::Failed(e) => {
                 failed = true;
                 eprintln!("{name}: error: {e}");
@@ -323,10 +364,7 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
 /// `accord outbox`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  accord outbox --credential pak-officer.credential --state queued\n  accord outbox --credential pak-officer.credential --limit 20 --json\n\n\
-Lists what you sent, oldest first, with each delivery's state: queued (with attempts and the\n\
-last error), delivered (with the partner's signed receipt) or refused (with the reasons).\n\n\
-Exit codes: 0 ok, 2 usage or input error."
+    after_help = OUTBOX_HELP
 )]
 pub struct OutboxArgs {
     /// Your credential.
@@ -344,18 +382,25 @@ pub struct OutboxArgs {
 }
 
 pub fn outbox(args: OutboxArgs, out: &Output) -> Result<Code> {
-    let items =
-        connect(&args.credential)?.outbox_filtered(&accord_node::exchange::OutboxFilter {
-            id: args.id,
-            state: args.state,
-            limit: args.limit,
-        })?;
+    let filter = accord_node::exchange::OutboxFilter {
+        id: args.id.clone(),
+        state: args.state.clone(),
+        limit: args.limit,
+    };
+    let items = match connect(&args.credential)?.outbox_filtered(&filter) {
+        Ok(items) => items,
+        Err(e) => return exchange_failed(e, "refused by your node", out),
+    };
     if out.json {
         out.print_json(&serde_json::to_value(&items)?);
         return Ok(Code::Ok);
     }
     if items.is_empty() {
-        println!("nothing sent");
+        match (&args.state, &args.id) {
+            (None, None) => println!("nothing sent"),
+            (Some(state), None) => println!("nothing {state}"),
+            _ => println!("no outbox entries match"),
+        }
     }
     for o in &items {
         println!("{}", describe(o));
@@ -369,11 +414,7 @@ pub fn outbox(args: OutboxArgs, out: &Output) -> Result<Code> {
 /// `accord inbox`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  accord inbox --credential usa-officer.credential\n  accord inbox --credential usa-officer.credential --json\n\n\
-Lists, oldest first, the objects partners sent that you may see (your clearance, nationality\n\
-and scopes permit the label under its agreement). --json prints an array of\n\
-{\"id\", \"marking\", \"from\", \"received\", \"size\", \"agreement\"}.\n\n\
-Exit codes: 0 ok, 2 usage or input error."
+    after_help = INBOX_HELP
 )]
 pub struct InboxArgs {
     /// Your credential.
@@ -382,7 +423,10 @@ pub struct InboxArgs {
 }
 
 pub fn inbox(args: InboxArgs, out: &Output) -> Result<Code> {
-    let items = connect(&args.credential)?.inbox()?;
+    let items = match connect(&args.credential)?.inbox() {
+        Ok(items) => items,
+        Err(e) => return exchange_failed(e, "refused by your node", out),
+    };
     if out.json {
         out.print_json(&serde_json::to_value(&items)?);
         return Ok(Code::Ok);
@@ -407,9 +451,7 @@ pub fn inbox(args: InboxArgs, out: &Output) -> Result<Code> {
 /// `accord fetch`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  accord fetch --credential usa-officer.credential 0b8f1c9e-2c57-4c43-9a77-5b0f5f3a2d10 -o plan.tdf\n  accord open --credential usa-officer.credential plan.tdf -o plan.pdf\n\n\
-Fetches a received sealed object (still encrypted: open it with `accord open`).\n\n\
-Exit codes: 0 ok, 1 you may not see it (reasons printed), 2 usage or input error."
+    after_help = FETCH_HELP
 )]
 pub struct FetchArgs {
     /// Your credential.
@@ -443,10 +485,12 @@ impl<W: std::io::Write> std::io::Write for Counting<'_, W> {
 
 pub fn fetch(args: FetchArgs, out: &Output) -> Result<Code> {
     let client = connect(&args.credential)?;
+    // The size only draws the progress bar: if the inbox cannot be listed, the fetch
+    // itself says why.
     let size = client
-        .inbox()?
-        .into_iter()
-        .find(|i| i.id == args.id)
+        .inbox()
+        .ok()
+        .and_then(|items| items.into_iter().find(|i| i.id == args.id))
         .map(|i| i.size);
     let pb = progress_bar(size, "fetching");
     let mut sink = Sink::new(&args.output)?;
@@ -462,16 +506,12 @@ pub fn fetch(args: FetchArgs, out: &Output) -> Result<Code> {
     }
     let n = match result {
         Ok(n) => n,
-        Err(accord_node::Error::Denied(reasons)) => {
-            print_refusal(&reasons, "refused", out);
-            return Ok(Code::Negative);
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => return exchange_failed(e, "refused", out),
     };
     sink.commit()?;
     if out.json {
         out.print_json(&serde_json::json!({"id": args.id, "size": n, "output": args.output}));
-    } else {
+    } else if args.output != std::path::Path::new("-") {
         eprintln!(
             "fetched {} ({n} bytes) to {}",
             args.id,
@@ -480,3 +520,48 @@ pub fn fetch(args: FetchArgs, out: &Output) -> Result<Code> {
     }
     Ok(Code::Ok)
 }
+
+// `--help` texts: examples stay under 76 columns, so that an 80-column terminal
+// does not break them for copy and paste; prose is one line a paragraph, which clap
+// wraps.
+const SEND_HELP: &str = "\
+Examples:
+  accord send --credential pak-officer.credential --to USA report.tdf
+  accord send --credential pak-officer.credential --to USA \\
+      report.tdf --wait 60 --json
+  accord send --credential pak-officer.credential --to USA \\
+      outgoing/*.tdf --wait 120
+
+The object must name an agreement in force with the partner (seal it with --agreement) and its label must be releasable to the partner. The node keeps it in its outbox and delivers it with retries until the partner's node returns a signed receipt (see `accord outbox`).
+
+Several files are sent concurrently (each checked by your node on its own); the output has a line per file, and --json prints an array of the single-file objects, each with \"file\".
+
+Exit codes: 0 queued (or delivered, with --wait); 1 refused, by your node or the partner's (reasons printed); 2 usage or input error (including --to your own party, or a request your node finds malformed), or --wait timed out while still queued. With several files: 2 if any file could not be sent, else 1 if any was refused, else 2 if any is still queued after --wait.";
+
+const OUTBOX_HELP: &str = "\
+Examples:
+  accord outbox --credential pak-officer.credential --state queued
+  accord outbox --credential pak-officer.credential --limit 20 --json
+
+Lists what you sent, oldest first, with each delivery's state: queued (with attempts and the last error), delivered (with the partner's signed receipt) or refused (with the reasons).
+
+Exit codes: 0 ok, 1 your node refused (reasons printed), 2 usage or input error.";
+
+const INBOX_HELP: &str = "\
+Examples:
+  accord inbox --credential usa-officer.credential
+  accord inbox --credential usa-officer.credential --json
+
+Lists, oldest first, the objects partners sent that you may see (your clearance, nationality and scopes permit the label under its agreement). --json prints an array of {\"id\", \"marking\", \"from\", \"received\", \"size\", \"agreement\"}.
+
+Exit codes: 0 ok, 1 your node refused (reasons printed), 2 usage or input error.";
+
+const FETCH_HELP: &str = "\
+Examples:
+  accord fetch --credential usa-officer.credential \\
+      0b8f1c9e-2c57-4c43-9a77-5b0f5f3a2d10 -o plan.tdf
+  accord open --credential usa-officer.credential plan.tdf -o plan.pdf
+
+Fetches a received sealed object (still encrypted: open it with `accord open`). The summary line goes to standard error, and none is printed with -o - (the object is on standard output).
+
+Exit codes: 0 ok, 1 refused: you may not see it (reasons printed), 2 usage or input error (including an id that is not in your inbox).";

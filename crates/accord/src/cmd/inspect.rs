@@ -1,7 +1,8 @@
 //! `accord inspect`: what a sealed object says about itself, without any key.
 
-use crate::cmd::seal::failed;
+use crate::cmd::seal::{failed, Role};
 use crate::exit::{Code, Output};
+use crate::input::open_file;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,7 @@ use std::path::{Path, PathBuf};
 /// Show a sealed object's label, signer, key access entries, segments and sizes.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  accord inspect report.tdf\n  accord --json inspect report.tdf   # {\"schemaVersion\", \"label\": {\"marking\", \"policy\", \"xml\"}, \"keyAccess\": [...], \"segments\", \"plaintextSize\"}\n\n\
-Nothing is verified (inspect holds no key): `accord open` checks the signature.\n\
-Exit codes: 0 ok, 2 usage or input error (not a sealed object)."
+    after_help = INSPECT_HELP
 )]
 pub struct InspectArgs {
     /// The sealed object (`-` for standard input).
@@ -24,12 +23,11 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<Code> {
         std::io::copy(&mut std::io::stdin().lock(), &mut t).context("reading standard input")?;
         t
     } else {
-        std::fs::File::open(&args.input)
-            .with_context(|| format!("opening {}", args.input.display()))?
+        open_file(&args.input, "a sealed object")?
     };
     let i = match accord_tdf::inspect(&mut file) {
         Ok(i) => i,
-        Err(e) => return Ok(failed(&e)),
+        Err(e) => return Ok(failed(&e, Role::Open, &args.input, Path::new("-"))),
     };
     let m = &i.manifest;
     let ii = &m.encryption_information.integrity_information;
@@ -110,3 +108,15 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<Code> {
     }
     Ok(Code::Ok)
 }
+
+// `--help` texts: examples stay under 76 columns, so that an 80-column terminal
+// does not break them for copy and paste; prose is one line a paragraph, which clap
+// wraps.
+const INSPECT_HELP: &str = "\
+Examples:
+  accord inspect report.tdf
+  accord --json inspect report.tdf
+
+--json prints {\"schemaVersion\", \"label\": {\"marking\", \"policy\", \"xml\"}, \"signer\", \"agreement\", \"keyAccess\": [...], \"segments\", \"plaintextSize\", ...}. Nothing is verified (inspect holds no key): `accord open` checks the signature.
+
+Exit codes: 0 ok, 2 usage or input error (not a sealed object).";

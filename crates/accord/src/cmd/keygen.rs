@@ -9,9 +9,7 @@ use std::path::PathBuf;
 /// Generate a KAS key pair, a signing key pair (classical + ML-DSA-87) and party.json.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  accord keygen --out keys/pak --party PAK --name Pakistan --authority \"Joint Staff Headquarters\"\n\n\
-Writes DIR/kas.key DIR/kas.pub DIR/signing.key DIR/signing.pub DIR/party.json.\n\
-Private keys (*.key) are created with mode 0600; existing files are never overwritten."
+    after_help = KEYGEN_HELP
 )]
 pub struct KeygenArgs {
     /// Directory to write the keys into (created 0700 when missing).
@@ -77,3 +75,15 @@ pub fn run(args: KeygenArgs, out: &Output) -> Result<Code> {
     }
     Ok(Code::Ok)
 }
+
+// `--help` texts: examples stay under 76 columns, so that an 80-column terminal
+// does not break them for copy and paste; prose is one line a paragraph, which clap
+// wraps.
+const KEYGEN_HELP: &str = "\
+Example:
+  accord keygen --out keys/pak --party PAK --name Pakistan \\
+      --authority \"Joint Staff Headquarters\" --policy PAK
+
+Writes DIR/kas.key DIR/kas.pub DIR/signing.key DIR/signing.pub DIR/party.json. Private keys (*.key) are created with mode 0600; existing files are never overwritten.
+
+Exit codes: 0 ok, 2 usage or input error.";

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub enum LabelCommand {
     /// Print a label's marking (and with --json its colour).
     #[command(
-        after_help = "Examples:\n  accord label render --policy policies label.xml\n  accord label render --policy nato.xml --lang fr label.xml\n  accord --json label render --policy policies label.xml   # {\"marking\": \"...\", \"color\": \"...\"}\n\nExit codes: 0 ok, 2 usage or input error."
+        after_help = RENDER_HELP
     )]
     Render {
         #[command(flatten)]
@@ -27,7 +27,7 @@ pub enum LabelCommand {
     },
     /// Read a marking (what a person types) as a label and print it.
     #[command(
-        after_help = "Examples:\n  accord label parse --policy policies/usa.xml \"SECRET//REL TO USA, PAK\"\n  accord label parse --policy policies \"SECRET//NOFORN\" --format json\n\nWith several policies, the first (in --policy order) that reads the marking is used.\nExit codes: 0 valid label, 1 the marking reads as a label its policy forbids (reasons on stderr), 2 the marking cannot be read."
+        after_help = PARSE_HELP
     )]
     Parse {
         #[command(flatten)]
@@ -44,7 +44,7 @@ pub enum LabelCommand {
     },
     /// Validate a label against its policy, with reasons.
     #[command(
-        after_help = "Examples:\n  accord label check --policy policies label.xml\n  accord --json label check --policy policies label.xml   # {\"valid\": bool, \"reasons\": [...]}\n\nExit codes: 0 valid, 1 invalid, 2 usage or input error."
+        after_help = CHECK_HELP
     )]
     Check {
         #[command(flatten)]
@@ -55,7 +55,7 @@ pub enum LabelCommand {
     },
     /// The access decision for a clearance and a label (SPIF/X.841 rules).
     #[command(
-        after_help = "Examples:\n  accord label decide --policy policies --clearance alice.json label.xml\n  accord --json label decide ...   # {\"decision\": \"permit\" | \"deny\", \"reasons\": [...]}\n\nExit codes: 0 permit, 1 deny, 2 usage or input error."
+        after_help = DECIDE_HELP
     )]
     Decide {
         #[command(flatten)]
@@ -69,7 +69,7 @@ pub enum LabelCommand {
     },
     /// Translate a label into an equivalent policy and print it.
     #[command(
-        after_help = "Examples:\n  accord label translate --policy policies/pak.xml --policy policies/usa.xml --to USA label.xml\n  accord label translate --policy policies --to 1.3.6.1.4.1.32473.1.1 --format json label.xml\n\nExit codes: 0 ok, 2 usage or input error (including a value with no equivalent)."
+        after_help = TRANSLATE_HELP
     )]
     Translate {
         #[command(flatten)]
@@ -172,9 +172,11 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
             for p in set.iter() {
                 match p.parse_marking(&marking, &lang) {
                     Ok(l) => {
-                        print_label(&l, format, out);
+                        // Only a valid label is printed: an invalid one must not end
+                        // up in a file as if it were usable.
                         let v = p.validate(&l)?;
                         if v.valid {
+                            print_label(&l, format, out);
                             return Ok(Code::Ok);
                         }
                         for r in &v.reasons {
@@ -273,11 +275,56 @@ struct DecideJson<'a> {
 }
 
 /// Print a struct as pretty JSON with its fields in declaration order (a
-/// `serde_json::Value` would sort them), like `Output::print_json`: a closed standard
-/// output is not an error.
+/// `serde_json::Value` would sort them).
 fn print_ordered(value: &impl Serialize) {
-    use std::io::Write;
-    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_string());
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+    crate::exit::print_json(value)
 }
+
+// `--help` texts: examples stay under 76 columns, so that an 80-column terminal
+// does not break them for copy and paste; prose is one line a paragraph, which clap
+// wraps.
+const RENDER_HELP: &str = "\
+Examples:
+  accord label render --policy policies label.xml
+  accord label render --policy nato.xml --lang fr label.xml
+  accord --json label render --policy policies label.xml
+
+--json prints {\"marking\": \"...\", \"color\": \"...\"}.
+
+Exit codes: 0 ok, 2 usage or input error.";
+
+const PARSE_HELP: &str = "\
+Examples:
+  accord label parse --policy policies/usa.xml \"SECRET//REL TO USA, PAK\"
+  accord label parse --policy policies \"SECRET//NOFORN\" --format json
+
+With several policies, the first that reads the marking is used: in --policy order, and a directory's files in name order (policies/pak.xml before policies/usa.xml). Name the policy file to choose. Only a valid label is printed.
+
+Exit codes: 0 valid label, 1 the marking reads as a label its policy forbids (reasons on stderr, nothing printed), 2 the marking cannot be read.";
+
+const CHECK_HELP: &str = "\
+Examples:
+  accord label check --policy policies label.xml
+  accord --json label check --policy policies label.xml
+
+--json prints {\"valid\": bool, \"reasons\": [...]}.
+
+Exit codes: 0 valid, 1 invalid, 2 usage or input error.";
+
+const DECIDE_HELP: &str = "\
+Examples:
+  accord label decide --policy policies --clearance secret.json label.xml
+  accord --json label decide ...
+
+--json prints {\"decision\": \"permit\" | \"deny\", \"reasons\": [...]}.
+
+Exit codes: 0 permit, 1 deny, 2 usage or input error.";
+
+const TRANSLATE_HELP: &str = "\
+Examples:
+  accord label translate --policy policies/pak.xml \\
+      --policy policies/usa.xml --to USA label.xml
+  accord label translate --policy policies \\
+      --to 1.3.6.1.4.1.32473.1.1 --format json label.xml
+
+Exit codes: 0 ok, 2 usage or input error (including a value with no equivalent).";

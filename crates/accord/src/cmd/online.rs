@@ -2,14 +2,14 @@
 //! through the person's node (the logic is in `accord_node::client`).
 
 use crate::cmd::open::OpenArgs;
-use crate::cmd::seal::{failed, progress_bar, SealArgs, Sink};
-use crate::exit::{Code, Output};
+use crate::cmd::seal::{failed, progress_bar, Role, SealArgs, Sink};
+use crate::exit::{count, Code, Output};
 use crate::input::{display_name, read_bounded};
 use accord_node::client::{self, Client};
 use accord_node::credential::Credential;
 use accord_node::wire;
 use anyhow::{Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Connect with a credential file.
 pub(crate) fn connect(path: &Path) -> Result<Client> {
@@ -17,19 +17,134 @@ pub(crate) fn connect(path: &Path) -> Result<Client> {
     Ok(Client::new(cred)?)
 }
 
-/// Print a node error and choose the exit code: a refusal with reasons is 3 (no key
-/// released), an integrity failure 1, anything else 2.
-pub(crate) fn node_failed(e: accord_node::Error, out: &Output) -> Result<Code> {
+/// The credential named by `ACCORD_CREDENTIAL`, when set and not empty. `seal` and
+/// `open` use it only when no offline flag is given: flags on the command line win over
+/// the environment.
+pub(crate) fn env_credential() -> Option<PathBuf> {
+    std::env::var_os("ACCORD_CREDENTIAL")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// What was asked of the node, for choosing the exit code of a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Asked {
+    /// Key release (`open`): a refusal means no key was released, 3.
+    Open,
+    /// Labelling (`seal`): a refusal is a negative answer, 1.
+    Seal,
+    /// Exchange (`send`, `outbox`, `inbox`, `fetch`): a refusal is a negative answer, 1.
+    Exchange,
+}
+
+/// The HTTP status of a node's refusal, from `Error::Refused`'s text ("the PAK node
+/// refused (422): ...").
+pub(crate) fn refusal_status(msg: &str) -> Option<u16> {
+    let rest = &msg[msg.find(" refused (")? + " refused (".len()..];
+    let (code, _) = rest.split_once(')')?;
+    code.parse().ok()
+}
+
+/// A refusal's text without the "the PAK node refused (422): " before it, with the
+/// status after it: "the object names no agreement: ... (422)".
+pub(crate) fn refusal_text(msg: &str) -> String {
+    match (refusal_status(msg), msg.split_once("): ")) {
+        (Some(status), Some((_, text))) => format!("{text} ({status})"),
+        _ => msg.to_string(),
+    }
+}
+
+/// "the USA node refused (502): PAK's KAS cannot be reached: ..." as "no key released:
+/// PAK's KAS cannot be reached: ... (asked through the USA node)".
+fn no_share(msg: &str) -> String {
+    let (node, why) = match msg.split_once(" refused (") {
+        Some((node, rest)) => (
+            node.trim_start_matches("the "),
+            rest.split_once("): ").map(|(_, w)| w).unwrap_or(rest),
+        ),
+        None => ("your node", msg),
+    };
+    format!("no key released: a required share is missing: {why} (asked through the {node})")
+}
+
+/// How a node's error ends the command.
+pub(crate) enum Outcome {
+    /// Access denied with every reason (403): a negative answer (1), or no key released
+    /// (3) for `open`.
+    Denied(Vec<accord_node::wire::Reason>),
+    /// The node, or a partner's KAS through it, refused with a reason but no list of
+    /// rules; the exit code is given.
+    Refused(String, Code),
+    /// Anything else (transport, malformed request, the node's own failure): an error,
+    /// exit 2.
+    Error(accord_node::Error),
+}
+
+/// Sort a node error by what it means for the person: see [`Outcome`].
+///
+/// - 403 (with or without reasons): denied.
+/// - `open`: 502, a partner's KAS that could not be reached or refused, is 3 (no key
+///   was released because a required KAS did not release its share).
+/// - `seal`: a required party that gets no key access under the label (checked on the
+///   node's plan) is 1.
+/// - `send`: 422, the node checked the object and refused it, is 1.
+/// - everything else (400 and 404: a malformed request or unknown object; 5xx; no
+///   answer) is 2.
+pub(crate) fn outcome(e: accord_node::Error, asked: Asked) -> Outcome {
     match e {
-        accord_node::Error::Denied(reasons) => {
+        accord_node::Error::Denied(reasons) => Outcome::Denied(reasons),
+        accord_node::Error::Refused(msg) => {
+            let negative = match asked {
+                Asked::Open => Code::NoKey,
+                _ => Code::Negative,
+            };
+            match (refusal_status(&msg), asked) {
+                (Some(403), _) => Outcome::Refused(msg, negative),
+                (Some(502), Asked::Open) => Outcome::Refused(no_share(&msg), Code::NoKey),
+                (None, Asked::Seal) => Outcome::Refused(msg, Code::Negative),
+                (Some(422), Asked::Exchange) => Outcome::Refused(msg, Code::Negative),
+                _ => Outcome::Error(accord_node::Error::Refused(msg)),
+            }
+        }
+        other => Outcome::Error(other),
+    }
+}
+
+/// Print a node error from `seal` or `open` and choose the exit code (see [`outcome`]):
+/// access denied is 3 for `open` (no key released) and 1 for `seal`; an integrity
+/// failure 1; anything else 2.
+pub(crate) fn node_failed(
+    e: accord_node::Error,
+    asked: Asked,
+    input: &Path,
+    output: &Path,
+    out: &Output,
+) -> Result<Code> {
+    if let accord_node::Error::Tdf(t) = e {
+        let role = if asked == Asked::Open {
+            Role::Open
+        } else {
+            Role::Seal
+        };
+        return Ok(failed(&t, role, input, output));
+    }
+    match outcome(e, asked) {
+        Outcome::Denied(reasons) => {
             if out.json {
                 out.print_json(&serde_json::json!({"decision": "deny", "reasons": reasons}));
             }
             eprintln!("{}", accord_node::Error::Denied(reasons));
-            Ok(Code::NoKey)
+            Ok(if asked == Asked::Open {
+                Code::NoKey
+            } else {
+                Code::Negative
+            })
         }
-        accord_node::Error::Tdf(t) => Ok(failed(&t)),
-        other => Err(other.into()),
+        Outcome::Refused(msg, code) => {
+            eprintln!("error: {msg}");
+            Ok(code)
+        }
+        Outcome::Error(e) => Err(e.into()),
     }
 }
 
@@ -73,7 +188,7 @@ pub(crate) fn seal(args: &SealArgs, cred: &Path, out: &Output) -> Result<Code> {
     }
     let done = match result {
         Ok(d) => d,
-        Err(e) => return node_failed(e, out),
+        Err(e) => return node_failed(e, Asked::Seal, &args.input, &args.output, out),
     };
     sink.commit()?;
     let parties: Vec<&str> = done
@@ -94,18 +209,20 @@ pub(crate) fn seal(args: &SealArgs, cred: &Path, out: &Output) -> Result<Code> {
             "logIndex": done.log_index,
         }));
     } else {
-        eprintln!(
-            "sealed {} bytes as {} into {} (key access: {}{})",
-            done.summary.plaintext_size,
-            done.plan.marking,
-            display_name(&args.output),
-            parties.join(", "),
-            done.plan
-                .agreement
-                .as_ref()
-                .map(|a| format!("; agreement {a}"))
-                .unwrap_or_default()
-        );
+        if args.output != Path::new("-") {
+            eprintln!(
+                "sealed {} as {} into {} (key access: {}{})",
+                count(done.summary.plaintext_size, "byte", "bytes"),
+                done.plan.marking,
+                display_name(&args.output),
+                parties.join(", "),
+                done.plan
+                    .agreement
+                    .as_ref()
+                    .map(|a| format!("; agreement {a}"))
+                    .unwrap_or_default()
+            );
+        }
         for r in &done.plan.excluded {
             eprintln!("  no key access for: {}", r.text);
         }
@@ -134,7 +251,7 @@ pub(crate) fn open(
     }
     let (summary, released) = match result {
         Ok(x) => x,
-        Err(e) => return node_failed(e, out),
+        Err(e) => return node_failed(e, Asked::Open, &args.input, &args.output, out),
     };
     sink.commit()?;
     if out.json {
@@ -151,10 +268,10 @@ pub(crate) fn open(
         }));
     } else if args.output != Path::new("-") {
         eprintln!(
-            "opened {} ({}): {} bytes written to {}; permitted by the {} node, audit log entry {}",
+            "opened {} ({}): {} written to {}; permitted by the {} node, audit log entry {}",
             display_name(&args.input),
             summary.marking,
-            summary.written,
+            count(summary.written, "byte", "bytes"),
             args.output.display(),
             client.credential().party,
             released.log_index

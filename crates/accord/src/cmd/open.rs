@@ -1,8 +1,8 @@
 //! `accord open`: check a sealed object and write its plaintext.
 
-use crate::cmd::seal::{failed, progress_bar, Sink};
+use crate::cmd::seal::{failed, progress_bar, Role, Sink};
 use crate::exit::{Code, Output};
-use crate::input::{display_name, read_bounded};
+use crate::input::{display_name, open_file, read_bounded};
 use accord_keys::{PartyDescriptor, SigningPublicKeys, VerifyingKey};
 use accord_tdf::OpenOptions;
 use anyhow::{bail, Context, Result};
@@ -12,21 +12,21 @@ use std::path::{Path, PathBuf};
 /// Check a sealed object (key shares, policy bindings, root signature, label signature,
 /// label/policy agreement, every segment) and write its plaintext.
 #[derive(Args, Debug)]
-#[command(
-    after_help = "Examples:\n  accord open --kas-key keys/pak/kas.key --trust-signer keys/usa/party.json report.tdf -o report.pdf\n  accord open --kas-key keys/pak/kas.key --trust-signer keys/usa/signing.pub --range 0:4096 report.tdf -o -\n\n\
-Nothing is written unless every check passes; a file output appears only when complete.\n\
-Through your node: accord open --credential usa-officer.credential report.tdf -o report.pdf\n\
-Exit codes: 0 ok, 1 integrity or signature failure, 2 usage or input error, 3 no key could be released\n\
-(through a node: access denied, with every reason printed)."
-)]
+#[command(after_help = OPEN_HELP)]
 pub struct OpenArgs {
-    /// A KAS private key (kas.key) to unwrap key shares with (repeatable).
+    /// Offline: a KAS private key (kas.key) to unwrap key shares with (repeatable).
     #[arg(long = "kas-key", value_name = "FILE")]
     pub kas_key: Vec<PathBuf>,
-    /// Open through your node with this credential: its KAS decides and releases the key.
-    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
+    /// Open through your node with this credential: its KAS decides, logs and releases
+    /// the key. Default: $ACCORD_CREDENTIAL, when neither --kas-key nor --trust-signer is
+    /// given.
+    #[arg(
+        long,
+        value_name = "ID.credential",
+        conflicts_with_all = ["kas_key", "trust_signer"]
+    )]
     pub credential: Option<PathBuf>,
-    /// A trusted label signer: signing.pub or party.json (repeatable).
+    /// Offline: a trusted label signer: signing.pub or party.json (repeatable).
     #[arg(long = "trust-signer", value_name = "PUBFILE")]
     pub trust_signer: Vec<PathBuf>,
     /// Only the plaintext bytes START..END (END exclusive).
@@ -38,6 +38,23 @@ pub struct OpenArgs {
     #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
     pub output: PathBuf,
 }
+
+/// `open --help`: examples kept under 72 columns so that no terminal of 80 columns
+/// breaks them; prose as one line a paragraph, which clap wraps.
+const OPEN_HELP: &str = "\
+Examples:
+  accord open --credential usa-officer.credential report.tdf \\
+      -o report.pdf
+  accord open --kas-key keys/pak/kas.key \\
+      --trust-signer keys/usa/party.json report.tdf -o report.pdf
+  accord open --kas-key keys/pak/kas.key \\
+      --trust-signer keys/usa/signing.pub --range 0:4096 report.tdf -o -
+
+Give either --credential (through your node, which decides and logs) or --kas-key and --trust-signer (offline, with the party's own KAS key), not both. ACCORD_CREDENTIAL stands for --credential when neither offline flag is given.
+
+Nothing is written unless every check passes; a file output appears only when complete. The summary line goes to standard error, and none is printed with -o - (the plaintext is on standard output); --json prints a summary on standard output.
+
+Exit codes: 0 ok, 1 integrity or signature failure, 2 usage or input error, 3 no key could be released (a wrong or missing KAS key, a required share missing: through a node, access denied with every reason printed, or a partner's KAS that could not be reached or refused).";
 
 fn parse_range(s: &str) -> Result<(u64, u64)> {
     let (a, b) = s.split_once(':').context("--range must be START:END")?;
@@ -66,7 +83,7 @@ pub(crate) fn sealed_input(
         std::io::copy(&mut std::io::stdin().lock(), &mut t).context("reading standard input")?;
         t
     } else {
-        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?
+        open_file(path, "a sealed object")?
     };
     let total = match range {
         Some((a, b)) => Some(b - a),
@@ -98,13 +115,19 @@ pub(crate) fn trusted_signers(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
 
 pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
     let range = args.range.as_deref().map(parse_range).transpose()?;
+    // clap refuses --credential together with an offline flag; a credential from the
+    // environment gives way to offline flags.
+    let offline = !args.kas_key.is_empty() || !args.trust_signer.is_empty();
+    let credential = match &args.credential {
+        Some(c) => Some(c.clone()),
+        None if !offline => crate::cmd::online::env_credential(),
+        None => None,
+    };
+    if let Some(cred) = credential {
+        return crate::cmd::online::open(&args, &cred, range, out);
+    }
     if args.kas_key.is_empty() {
-        match args.credential.clone() {
-            Some(cred) => return crate::cmd::online::open(&args, &cred, range, out),
-            None => {
-                bail!("give --kas-key (local KAS keys) or --credential (open through your node)")
-            }
-        }
+        bail!("give --kas-key (local KAS keys) or --credential (open through your node)");
     }
     let mut kas = Vec::new();
     for p in &args.kas_key {
@@ -135,7 +158,7 @@ pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
     }
     let summary = match result {
         Ok(s) => s,
-        Err(e) => return Ok(failed(&e)),
+        Err(e) => return Ok(failed(&e, Role::Open, &args.input, &args.output)),
     };
     sink.commit()?;
     if out.json {
@@ -150,12 +173,12 @@ pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
         }));
     } else if args.output != Path::new("-") {
         eprintln!(
-            "opened {} ({}, signed by {} {}): {} bytes written to {}",
+            "opened {} ({}, signed by {} {}): {} written to {}",
             display_name(&args.input),
             summary.marking,
             summary.signer.alg,
             &summary.signer.kid.get(..16).unwrap_or(&summary.signer.kid),
-            summary.written,
+            crate::exit::count(summary.written, "byte", "bytes"),
             args.output.display()
         );
     }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 pub enum PolicyCommand {
     /// Show a policy's classifications, category tag sets and equivalences.
     #[command(
-        after_help = "Examples:\n  accord policy show policies/usa.xml\n  accord --json policy show policies      # a directory: every policy, as a JSON array\n\nExit codes: 0 ok, 2 usage or input error (a malformed file is named with line and column)."
+        after_help = POLICY_SHOW_HELP
     )]
     Show {
         /// A SPIF file, or a directory of them.
@@ -155,13 +155,10 @@ fn policy_json(p: &Policy) -> PolicyJson<'_> {
     }
 }
 
-/// Print as pretty JSON with fields in declaration order, like `Output::print_json`: a
-/// closed standard output is not an error.
+/// Print as pretty JSON with fields in declaration order (a `serde_json::Value` would
+/// sort them).
 fn print_ordered(value: &impl Serialize) {
-    use std::io::Write;
-    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_string());
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+    crate::exit::print_json(value)
 }
 
 fn print_policy(p: &Policy) {
@@ -208,3 +205,15 @@ fn print_policy(p: &Policy) {
         println!("translates to: {}", eq.join(", "));
     }
 }
+
+// `--help` texts: examples stay under 76 columns, so that an 80-column terminal
+// does not break them for copy and paste; prose is one line a paragraph, which clap
+// wraps.
+const POLICY_SHOW_HELP: &str = "\
+Examples:
+  accord policy show policies/usa.xml
+  accord --json policy show policies
+
+A directory shows every policy in it, in file name order (with --json, as a JSON array).
+
+Exit codes: 0 ok, 2 usage or input error (a malformed file is named with line and column).";

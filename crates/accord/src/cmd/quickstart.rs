@@ -5,6 +5,7 @@
 //! cosignature. Everything it does is an ordinary library call a real deployment makes.
 
 use crate::exit::{Code, Output};
+use crate::input::{shell_path, shell_word};
 use accord_node::client::{self, Client};
 use accord_node::sandbox::{self, Sandbox, SandboxOptions};
 use accord_node::server::{self, Running, ServeOptions};
@@ -19,13 +20,7 @@ use std::time::{Duration, Instant};
 /// `accord quickstart`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  cargo run --release -- quickstart\n  accord quickstart --dir /tmp/accord-demo --no-serve\n\n\
-Creates DIR/pak and DIR/usa (node homes), DIR/agreement.toml (countersigned, 15 years, all\n\
-five scopes, ceiling SECRET) and DIR/credentials/*.credential (pak-officer, usa-officer,\n\
-usa-clerk, usa-suspended), starts both nodes on loopback, and walks through an exchange.\n\
-Run it again on the same DIR to reuse the sandbox. Nodes keep serving until Ctrl-C, so you\n\
-can try the commands it prints; --no-serve stops them when the walk-through is done.\n\n\
-Exit codes: 0 every step behaved as expected, 1 a step did not, 2 usage or startup error."
+    after_help = QUICKSTART_HELP
 )]
 pub struct QuickstartArgs {
     /// Where to build the sandbox.
@@ -94,6 +89,7 @@ pub fn run(args: QuickstartArgs, out: &Output) -> Result<Code> {
         ok: true,
     };
     let dir = args.dir.clone();
+    refuse_foreign(&dir)?;
     let existing = dir.join("pak").join("node.toml").exists();
     let sb: Sandbox = if existing {
         let sb = sandbox::open(&dir)?;
@@ -178,6 +174,35 @@ pub fn run(args: QuickstartArgs, out: &Output) -> Result<Code> {
         stop(&rt, pak, usa)?;
     }
     Ok(if story.ok { Code::Ok } else { Code::Negative })
+}
+
+/// What `accord init` puts in a node home (and `accord keygen` in a keys directory);
+/// quickstart puts none of them at the top of its DIR (its node homes are DIR/pak and
+/// DIR/usa).
+const NODE_HOME_MARKERS: [&str; 5] = [
+    "node.toml",
+    "party.json",
+    "node.db",
+    "keys/kas.key",
+    "log/checkpoint",
+];
+
+/// Refuse a DIR that is a node home (or looks like one): quickstart would write its
+/// policies and node homes into it. A sandbox quickstart made earlier has none of
+/// these at its top, so running again on it still works.
+fn refuse_foreign(dir: &Path) -> Result<()> {
+    let found: Vec<&str> = NODE_HOME_MARKERS
+        .into_iter()
+        .filter(|m| dir.join(m).exists())
+        .collect();
+    if !found.is_empty() {
+        bail!(
+            "{} looks like a node home (it has {}), not a sandbox quickstart made: quickstart would write its own policies and node homes into it; give --dir a new directory, or one quickstart made before",
+            dir.display(),
+            found.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn stop(rt: &tokio::runtime::Runtime, pak: Running, usa: Running) -> Result<()> {
@@ -287,8 +312,8 @@ fn walk(sb: &Sandbox, story: &mut Story, dir: &Path, nodes: (&Running, &Running)
         ok,
         match &r {
             Ok((_, rel)) => format!(
-                "usa-officer found it in the USA inbox ({} item), fetched it and opened it: \"{}\" (decision logged at USA index {})",
-                inbox.len(),
+                "usa-officer found it in the USA inbox ({}), fetched it and opened it: \"{}\" (decision logged at USA index {})",
+                crate::exit::count(inbox.len() as u64, "item", "items"),
                 text.lines().next().unwrap_or_default(),
                 rel.log_index
             ),
@@ -400,7 +425,7 @@ fn walk(sb: &Sandbox, story: &mut Story, dir: &Path, nodes: (&Running, &Running)
 }
 
 fn print_next(sb: &Sandbox, dir: &Path, no_serve: bool) {
-    let c = |id: &str| dir.join("credentials").join(format!("{id}.credential"));
+    let c = |id: &str| shell_path(&dir.join("credentials").join(format!("{id}.credential")));
     println!("\nAccord sandbox in {}", dir.display());
     println!("  agreement  {}", dir.join("agreement.toml").display());
     for p in &sb.people {
@@ -408,23 +433,23 @@ fn print_next(sb: &Sandbox, dir: &Path, no_serve: bool) {
     }
     println!("\nTry next:");
     if no_serve {
-        println!("  accord serve --dir {} &", dir.join("pak").display());
-        println!("  accord serve --dir {} &", dir.join("usa").display());
+        println!("  accord serve --dir {} &", shell_path(&dir.join("pak")));
+        println!("  accord serve --dir {} &", shell_path(&dir.join("usa")));
     }
-    println!("  accord inbox --credential {}", c("usa-officer").display());
+    println!("  accord inbox --credential {}", c("usa-officer"));
     println!(
-        "  accord seal --credential {} --label \"CONFIDENTIAL//REL TO USA, PAK//SCOPE TRAINING\" --agreement {} notes.txt -o notes.tdf",
-        c("pak-officer").display(),
+        "  accord seal --credential {} \\\n      --label \"CONFIDENTIAL//REL TO USA, PAK//SCOPE TRAINING\" \\\n      --agreement {} notes.txt -o notes.tdf",
+        c("pak-officer"),
         sandbox::AGREEMENT_ID
     );
     println!(
-        "  accord send --credential {} --to USA notes.tdf --wait 30",
-        c("pak-officer").display()
+        "  accord send --credential {} \\\n      --to USA notes.tdf --wait 30",
+        c("pak-officer")
     );
     println!(
-        "  accord open --credential {} {} -o plan.txt",
-        c("usa-clerk").display(),
-        dir.join("files").join("received.tdf").display()
+        "  accord open --credential {} \\\n      {} -o plan.txt",
+        c("usa-clerk"),
+        shell_path(&dir.join("files").join("received.tdf"))
     );
     let vkey = |h: &accord_node::home::Home| {
         h.party
@@ -434,10 +459,24 @@ fn print_next(sb: &Sandbox, dir: &Path, no_serve: bool) {
             .unwrap_or_default()
     };
     println!(
-        "  accord audit verify --log {}/log/ --credential {} \\\n      --key {} \\\n      --witness-key \"$(cat {})\"",
-        sb.usa.config.url,
-        c("usa-officer").display(),
-        vkey(&sb.usa),
-        dir.join("pak").join("witness").join("witness.vkey").display()
+        "  accord audit verify --log {} \\\n      --credential {} \\\n      --key {} \\\n      --witness-key \"$(cat {})\"",
+        shell_word(&format!("{}/log/", sb.usa.config.url)),
+        c("usa-officer"),
+        shell_word(&vkey(&sb.usa)),
+        shell_path(&dir.join("pak").join("witness").join("witness.vkey"))
     );
 }
+
+// `--help` texts: examples stay under 76 columns, so that an 80-column terminal
+// does not break them for copy and paste; prose is one line a paragraph, which clap
+// wraps.
+const QUICKSTART_HELP: &str = "\
+Examples:
+  cargo run --release -- quickstart
+  accord quickstart --dir /tmp/accord-demo --no-serve
+
+Creates DIR/pak and DIR/usa (node homes), DIR/agreement.toml (countersigned, 15 years, all five scopes, ceiling SECRET) and DIR/credentials/*.credential (pak-officer, usa-officer, usa-clerk, usa-suspended), starts both nodes on loopback, and walks through an exchange. Run it again on the same DIR to reuse the sandbox. A DIR that is itself a node home (it holds node.toml, party.json, node.db, keys/kas.key or log/checkpoint) is refused: quickstart would overwrite its policies.
+
+Nodes keep serving until Ctrl-C, so you can try the commands it prints; --no-serve stops them when the walk-through is done.
+
+Exit codes: 0 every step behaved as expected, 1 a step did not, 2 usage or startup error (including a DIR that is a node home).";

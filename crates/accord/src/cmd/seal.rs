@@ -1,7 +1,7 @@
 //! `accord seal`: encrypt a file into a sealed object (ZTDF) with its label bound.
 
-use crate::exit::{Code, Output};
-use crate::input::{display_name, read_bounded};
+use crate::exit::{count, Code, Output};
+use crate::input::{display_name, open_file, output_name, read_bounded};
 use accord_keys::{KasPublicKey, PartyDescriptor};
 use accord_spif::{Label, LabelFormat, PolicySet};
 use accord_tdf::{BoundLabel, ErrorKind, Recipient, SealOptions};
@@ -13,17 +13,9 @@ use std::path::{Path, PathBuf};
 
 /// Encrypt INPUT into a sealed object whose label only its signer could have set.
 #[derive(Args, Debug)]
-#[command(
-    after_help = "Examples:\n  accord seal --policy policies --label \"SECRET//REL TO USA, PAK\" \\\n      --kas-pub keys/usa/party.json --signing-key keys/usa/signing.key report.pdf -o report.tdf\n  accord seal --policy policies --label-file label.xml --require PAK,USA \\\n      --kas-pub PAK=keys/pak/kas.pub --kas-pub USA=keys/usa/kas.pub --signing-key keys/usa/signing.key - -o out.tdf\n\n\
---kas-pub takes a kas.pub (its party is read from a party.json beside it), PARTY=kas.pub, or a party.json.\n\
-Without --require one key share is wrapped for every KAS (any may release it); with --require\n\
-each named party gets its own share (all must release).\n\
-Through your node (it checks the label against your clearance and signs it):\n  accord seal --credential pak-officer.credential --label \"SECRET//REL TO USA, PAK//SCOPE EXERCISES\" \\\n      --agreement CISMOA-2026 report.pdf -o report.tdf\n\
-With originator control (every required party's KAS must release its share):\n  accord seal --credential pak-officer.credential --label \"SECRET//REL TO USA, PAK//SCOPE OPERATIONS\" \\\n      --agreement CISMOA-2026 --require PAK,USA plan.pdf -o plan.tdf\n\n\
-Exit codes: 0 ok, 2 usage or input error, 3 the node refused (reasons printed)."
-)]
+#[command(after_help = SEAL_HELP)]
 pub struct SealArgs {
-    /// A SPIF file or directory of policies (repeatable).
+    /// Offline: a SPIF file or directory of policies (repeatable).
     #[arg(long = "policy", value_name = "P")]
     pub policies: Vec<PathBuf>,
     /// The label as a marking, e.g. "SECRET//REL TO USA, PAK".
@@ -37,35 +29,75 @@ pub struct SealArgs {
     /// The label as a file (STANAG 4774 XML, spiffy XML or JSON).
     #[arg(long, value_name = "LABEL_FILE")]
     pub label_file: Option<PathBuf>,
-    /// A KAS public key to wrap for: kas.pub, PARTY=kas.pub or party.json (repeatable).
+    /// Offline: a KAS public key to wrap for: kas.pub, PARTY=kas.pub or party.json
+    /// (repeatable).
     #[arg(long = "kas-pub", value_name = "FILE")]
     pub kas_pub: Vec<String>,
     /// Parties that must each release their own key share, e.g. PAK,USA.
     #[arg(long, value_name = "PARTY,PARTY", value_delimiter = ',')]
     pub require: Vec<String>,
-    /// The originator's signing.key (signs the label).
+    /// Offline: the originator's signing.key (signs the label).
     #[arg(long, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
-    /// Seal through your node with this credential (instead of --policy, --kas-pub and
-    /// --signing-key): the node checks the label, names the KASes and signs the label.
-    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
+    /// Seal through your node with this credential: the node checks the label, names
+    /// the KASes and signs the label. Default: $ACCORD_CREDENTIAL, when no offline flag
+    /// (--policy, --kas-pub, --signing-key, --mime-type) is given.
+    #[arg(
+        long,
+        value_name = "ID.credential",
+        conflicts_with_all = ["policies", "kas_pub", "signing_key", "mime_type"]
+    )]
     pub credential: Option<PathBuf>,
-    /// With --credential: the agreement the object is exchanged under; every party of it
-    /// whose people may read the label gets key access.
-    #[arg(long, value_name = "ID", requires = "credential")]
+    /// Through your node: the agreement the object is exchanged under; every party of
+    /// it whose people may read the label gets key access.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with_all = ["policies", "kas_pub", "signing_key", "mime_type"]
+    )]
     pub agreement: Option<String>,
     /// Plaintext bytes per segment.
     #[arg(long, value_name = "BYTES", default_value_t = accord_tdf::DEFAULT_SEGMENT_SIZE)]
     pub segment_size: u64,
-    /// MIME type recorded for the plaintext.
-    #[arg(long, default_value = "application/octet-stream")]
-    pub mime_type: String,
+    /// Offline: the MIME type recorded for the plaintext [default:
+    /// application/octet-stream].
+    #[arg(long, value_name = "TYPE")]
+    pub mime_type: Option<String>,
     /// The file to seal (`-` for standard input).
     pub input: PathBuf,
     /// The sealed object to write (`-` for standard output).
     #[arg(short = 'o', long = "output", value_name = "OUTPUT.tdf")]
     pub output: PathBuf,
 }
+
+/// `seal --help`: examples kept under 72 columns so that no terminal of 80 columns
+/// breaks them; prose as one line a paragraph, which clap wraps.
+const SEAL_HELP: &str = "\
+Examples (offline, with the party's own keys):
+  accord seal --policy policies --label \"SECRET//REL TO USA, PAK\" \\
+      --kas-pub keys/usa/party.json --signing-key keys/usa/signing.key \\
+      report.pdf -o report.tdf
+  accord seal --policy policies --label-file label.xml \\
+      --require PAK,USA --kas-pub PAK=keys/pak/kas.pub \\
+      --kas-pub USA=keys/usa/kas.pub --signing-key keys/usa/signing.key \\
+      - -o out.tdf
+
+--kas-pub takes a kas.pub (its party is read from a party.json beside it), PARTY=kas.pub, or a party.json. Without --require one key share is wrapped for every KAS (any may release it); with --require each named party gets its own share (all must release).
+
+Through your node (it checks the label against your clearance and signs it):
+  accord seal --credential pak-officer.credential \\
+      --label \"SECRET//REL TO USA, PAK//SCOPE EXERCISES\" \\
+      --agreement CISMOA-2023 report.pdf -o report.tdf
+With originator control (every required party's KAS must release its share):
+  accord seal --credential pak-officer.credential \\
+      --label \"SECRET//REL TO USA, PAK//SCOPE OPERATIONS\" \\
+      --agreement CISMOA-2023 --require PAK,USA plan.pdf -o plan.tdf
+
+Give either --credential (through your node) or --policy, --kas-pub and --signing-key (offline), not both. ACCORD_CREDENTIAL stands for --credential when no offline flag is given.
+
+The summary line goes to standard error, and none is printed with -o - (the sealed object is on standard output); --json prints a summary on standard output.
+
+Exit codes: 0 ok, 1 the node refused (reasons printed; or a required party gets no key access), 2 usage or input error.";
 
 /// Read the recipients named by one `--kas-pub` value.
 fn recipients(arg: &str) -> Result<Vec<Recipient>> {
@@ -180,7 +212,7 @@ pub(crate) fn plaintext_input(path: &Path) -> Result<(Box<dyn Read + Send>, Opti
     if path == Path::new("-") {
         return Ok((Box::new(std::io::stdin()), None));
     }
-    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let f = open_file(path, "a file to seal")?;
     let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
     Ok((Box::new(f), size))
 }
@@ -242,7 +274,7 @@ impl Sink {
             }
             Sink::Stdout => Box::new(std::io::BufWriter::with_capacity(
                 1 << 20,
-                std::io::stdout().lock(),
+                crate::exit::Stdout(std::io::stdout().lock()),
             )),
         }
     }
@@ -257,9 +289,30 @@ impl Sink {
     }
 }
 
-/// Report a library error and return its exit code.
-pub(crate) fn failed(e: &accord_tdf::Error) -> Code {
-    eprintln!("error: {e}");
+/// Which command a library error comes from, to name the file it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// `seal`: only reading the input and writing the output concern files.
+    Seal,
+    /// `open`, `inspect`: everything but writing the output concerns the sealed input.
+    Open,
+}
+
+/// Report a library error, naming the file it is about, and return its exit code.
+pub(crate) fn failed(e: &accord_tdf::Error, role: Role, input: &Path, output: &Path) -> Code {
+    use accord_tdf::Error as E;
+    let about = match e {
+        E::Io { what, .. } if what.starts_with("writing") => Some(output_name(output)),
+        E::Io { .. } => Some(display_name(input)),
+        E::Usage(_) | E::Keys(_) => None,
+        _ if role == Role::Open => Some(display_name(input)),
+        _ => None,
+    };
+    let msg = crate::exit::once_positioned(&e.to_string());
+    match about {
+        Some(name) => eprintln!("error: {name}: {msg}"),
+        None => eprintln!("error: {msg}"),
+    }
     match e.kind() {
         ErrorKind::Integrity => Code::Negative,
         ErrorKind::NoKey => Code::NoKey,
@@ -268,16 +321,36 @@ pub(crate) fn failed(e: &accord_tdf::Error) -> Code {
 }
 
 pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
-    if args.kas_pub.is_empty() && args.signing_key.is_none() {
-        if let Some(cred) = args.credential.clone() {
-            return crate::cmd::online::seal(&args, &cred, out);
-        }
+    // clap refuses --credential together with an offline flag; a credential from the
+    // environment gives way to offline flags.
+    let offline = !args.policies.is_empty()
+        || !args.kas_pub.is_empty()
+        || args.signing_key.is_some()
+        || args.mime_type.is_some();
+    let credential = match &args.credential {
+        Some(c) => Some(c.clone()),
+        None if !offline => crate::cmd::online::env_credential(),
+        None => None,
+    };
+    if let Some(cred) = credential {
+        return crate::cmd::online::seal(&args, &cred, out);
     }
-    if args.policies.is_empty() || args.kas_pub.is_empty() {
-        bail!("give --policy, --kas-pub and --signing-key to seal offline, or --credential to seal through your node");
+    if args.agreement.is_some() {
+        bail!("--agreement is for sealing through your node: give --credential (or set ACCORD_CREDENTIAL)");
     }
-    let Some(signing_key) = &args.signing_key else {
-        bail!("give --signing-key (the originator's signing.key) to seal offline, or --credential to seal through your node");
+    let missing: Vec<&str> = [
+        ("--policy", args.policies.is_empty()),
+        ("--kas-pub", args.kas_pub.is_empty()),
+        ("--signing-key", args.signing_key.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, absent)| absent.then_some(flag))
+    .collect();
+    let Some(signing_key) = args.signing_key.as_ref().filter(|_| missing.is_empty()) else {
+        bail!(
+            "to seal offline give --policy, --kas-pub and --signing-key ({} missing), or give --credential to seal through your node",
+            missing.join(", ")
+        );
     };
     let set = load_policies(&args.policies)?;
     let label = read_label(&set, &args)?;
@@ -299,7 +372,10 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
         signer: &signer,
         label,
         segment_size: args.segment_size,
-        mime_type: args.mime_type.clone(),
+        mime_type: args
+            .mime_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into()),
         metadata: None,
         agreement: None,
         progress: Some(&tick),
@@ -311,7 +387,7 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
     }
     let summary = match result {
         Ok(s) => s,
-        Err(e) => return Ok(failed(&e)),
+        Err(e) => return Ok(failed(&e, Role::Seal, &args.input, &args.output)),
     };
     sink.commit()?;
     let kas: Vec<serde_json::Value> = summary
@@ -330,10 +406,10 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
             "keyAccess": kas,
         }));
     } else if args.output != Path::new("-") {
-        println!(
-            "sealed {} bytes ({} segments) as {} into {}",
-            summary.plaintext_size,
-            summary.segments,
+        eprintln!(
+            "sealed {} ({}) as {} into {}",
+            count(summary.plaintext_size, "byte", "bytes"),
+            count(summary.segments as u64, "segment", "segments"),
             opts.label.marking,
             args.output.display()
         );
