@@ -104,12 +104,12 @@ impl Client {
             Ok(p) if status.as_u16() == 403 && !p.reasons.is_empty() => {
                 Err(Error::Denied(p.reasons))
             }
-            Ok(p) => Err(Error::Refused(format!(
-                "the {} node refused ({}): {}",
-                self.cred.party,
-                status.as_u16(),
-                p.error
-            ))),
+            Ok(p) => Err(Error::NodeRefused {
+                party: self.cred.party.clone(),
+                status: status.as_u16(),
+                error: p.error,
+                reasons: p.reasons,
+            }),
             Err(_) => Err(Error::Http {
                 url: url.to_string(),
                 msg: format!("status {status}"),

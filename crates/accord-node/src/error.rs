@@ -47,9 +47,25 @@ pub enum Error {
         /// What happened.
         msg: String,
     },
-    /// The node refused a request and said why.
+    /// A refusal said in one line (an agreement not loaded, a receipt that does not
+    /// verify, a plan that leaves out a required party).
     #[error("{0}")]
     Refused(String),
+    /// A node answered a request with a refusal other than access denied with reasons:
+    /// its HTTP status, its one line and any reasons, so that a caller can tell a
+    /// malformed request (400) from a checked and refused object (422) or a partner's
+    /// KAS that could not be reached (502) without reading the text.
+    #[error("the {party} node refused ({status}): {error}")]
+    NodeRefused {
+        /// The node's party.
+        party: String,
+        /// The HTTP status.
+        status: u16,
+        /// The node's one line.
+        error: String,
+        /// The reasons it gave, if any.
+        reasons: Vec<crate::wire::Reason>,
+    },
     /// Access denied: every reason, one per line.
     #[error("access denied:\n{}", .0.iter().map(|r| format!("  - [{}] {}", r.rule, r.text)).collect::<Vec<_>>().join("\n"))]
     Denied(Vec<crate::wire::Reason>),

@@ -361,6 +361,15 @@ pub fn parse_sign_request(body: &[u8]) -> Result<CheckedSign, BadRequest> {
     })
 }
 
+/// `n bytes`, or `1 byte`.
+fn bytes(n: usize) -> String {
+    if n == 1 {
+        "1 byte".into()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,9 +612,9 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, BadRequest> {
         let size = o.size as usize;
         if body.len() - at < size {
             return Err(BadRequest(format!(
-                "batch object {i} ({}): the body ends {} bytes into its {size}",
+                "batch object {i} ({}): the body ends {} into its {size}",
                 o.id,
-                body.len() - at
+                bytes(body.len() - at)
             )));
         }
         objects.push((o.id, at..at + size));
@@ -613,8 +622,8 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, BadRequest> {
     }
     if at != body.len() {
         return Err(BadRequest(format!(
-            "batch: {} bytes follow the last object",
-            body.len() - at
+            "batch: {} follow the last object",
+            bytes(body.len() - at)
         )));
     }
     Ok(Batch { objects })

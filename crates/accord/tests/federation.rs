@@ -567,6 +567,7 @@ fn refusals_exit_as_documented(tmp: &Path, dir: &Path, id: &str, fetched: &Path)
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["state"], "refused", "{v:#}");
+    assert_eq!(v["reasons"][0]["rule"], "agreement-in-force", "{v:#}");
     let o = accord(&[
         "send",
         "--credential",

@@ -21,7 +21,7 @@ pub enum AgreementCommand {
     Init(InitArgs),
     /// Record the signing party's internal approval (e.g. a cabinet circulation summary).
     #[command(
-        after_help = "Example:\n  accord agreement approve agreement.toml --key keys/pak/signing.key --reference \"Cabinet circulation summary\"\n\nThe signing party is the one whose public keys match the key given.\n\nExit codes: 0 ok, 2 usage or input error."
+        after_help = "Example:\n  accord agreement approve agreement.toml --key keys/pak/signing.key \\\n    --reference \"Cabinet circulation summary\"\n\nThe signing party is the one whose public keys match the key given.\n\nExit codes: 0 ok, 2 usage or input error."
     )]
     Approve(ApproveArgs),
     /// Sign the agreement for the party whose key is given (countersigned once all have).
@@ -31,7 +31,7 @@ pub enum AgreementCommand {
     Sign(SignArgs),
     /// Give the signing party's notice of termination, effective at a time.
     #[command(
-        after_help = "Example:\n  accord agreement terminate agreement.toml --key keys/pak/signing.key --effective 2030-01-01T00:00:00Z\n\nExit codes: 0 ok, 2 usage or input error."
+        after_help = "Example:\n  accord agreement terminate agreement.toml --key keys/pak/signing.key \\\n    --effective 2030-01-01T00:00:00Z\n\nExit codes: 0 ok, 2 usage or input error."
     )]
     Terminate(TerminateArgs),
     /// Draft a renewal naming this agreement as its predecessor.
@@ -41,7 +41,7 @@ pub enum AgreementCommand {
     Renew(RenewArgs),
     /// Print the status at a time: draft, approved, countersigned, in-force, expired or terminated.
     #[command(
-        after_help = "Example:\n  accord agreement status agreement.toml --at 2030-01-01T00:00:00Z\n  accord --json agreement status agreement.toml   # {\"status\": ..., \"reasons\": [...]}\n\nExit codes: 0 ok, 2 usage or input error (including a document that does not verify)."
+        after_help = "Example:\n  accord agreement status agreement.toml --at 2030-01-01T00:00:00Z\n  accord --json agreement status agreement.toml\n  # {\"status\": ..., \"reasons\": [...]}\n\nExit codes: 0 ok, 2 usage or input error (including a document that does not verify)."
     )]
     Status(StatusArgs),
     /// Verify every record and signature of an agreement.

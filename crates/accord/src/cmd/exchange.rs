@@ -51,8 +51,8 @@ fn exchange_failed(e: accord_node::Error, what: &str, out: &Output) -> Result<Co
             print_refusal(&reasons, what, out);
             Ok(Code::Negative)
         }
-        Outcome::Refused(msg, code) => {
-            let msg = crate::cmd::online::refusal_text(&msg);
+        Outcome::Refused(r, code) => {
+            let msg = r.text;
             if out.json {
                 out.print_json(
                     &serde_json::json!({"state": "refused", "reasons": [], "error": msg}),
@@ -242,9 +242,7 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
                     Ok(item) => Sent::Item(Box::new(item)),
                     Err(e) => match outcome(e, Asked::Exchange) {
                         Outcome::Denied(reasons) => Sent::Refused(reasons),
-                        Outcome::Refused(msg, _) => {
-                            Sent::RefusedSaying(crate::cmd::online::refusal_text(&msg))
-                        }
+                        Outcome::Refused(r, _) => Sent::RefusedSaying(r.text),
                         Outcome::Error(e) => Sent::Failed(e.to_string()),
                     },
                 };

@@ -37,47 +37,25 @@ pub(crate) enum Asked {
     Exchange,
 }
 
-/// The HTTP status of a node's refusal, from `Error::Refused`'s text ("the PAK node
-/// refused (422): ...").
-pub(crate) fn refusal_status(msg: &str) -> Option<u16> {
-    let rest = &msg[msg.find(" refused (")? + " refused (".len()..];
-    let (code, _) = rest.split_once(')')?;
-    code.parse().ok()
-}
-
-/// A refusal's text without the "the PAK node refused (422): " before it, with the
-/// status after it: "the object names no agreement: ... (422)".
-pub(crate) fn refusal_text(msg: &str) -> String {
-    match (refusal_status(msg), msg.split_once("): ")) {
-        (Some(status), Some((_, text))) => format!("{text} ({status})"),
-        _ => msg.to_string(),
-    }
-}
-
-/// "the USA node refused (502): PAK's KAS cannot be reached: ..." as "no key released:
-/// PAK's KAS cannot be reached: ... (asked through the USA node)".
-fn no_share(msg: &str) -> String {
-    let (node, why) = match msg.split_once(" refused (") {
-        Some((node, rest)) => (
-            node.trim_start_matches("the "),
-            rest.split_once("): ").map(|(_, w)| w).unwrap_or(rest),
-        ),
-        None => ("your node", msg),
-    };
-    format!("no key released: a required share is missing: {why} (asked through the {node})")
-}
-
 /// How a node's error ends the command.
 pub(crate) enum Outcome {
     /// Access denied with every reason (403): a negative answer (1), or no key released
     /// (3) for `open`.
     Denied(Vec<accord_node::wire::Reason>),
-    /// The node, or a partner's KAS through it, refused with a reason but no list of
-    /// rules; the exit code is given.
-    Refused(String, Code),
+    /// The node, or a partner's KAS through it, refused in one line; the exit code is
+    /// given.
+    Refused(Refusal, Code),
     /// Anything else (transport, malformed request, the node's own failure): an error,
     /// exit 2.
     Error(accord_node::Error),
+}
+
+/// A refusal as the person reads it.
+pub(crate) struct Refusal {
+    /// The whole line: "the PAK node refused (422): the object names no agreement".
+    pub line: String,
+    /// The node's words and the status: "the object names no agreement (422)".
+    pub text: String,
 }
 
 /// Sort a node error by what it means for the person: see [`Outcome`].
@@ -87,25 +65,54 @@ pub(crate) enum Outcome {
 ///   was released because a required KAS did not release its share).
 /// - `seal`: a required party that gets no key access under the label (checked on the
 ///   node's plan) is 1.
-/// - `send`: 422, the node checked the object and refused it, is 1.
+/// - `send`: 422, the node checked the object and refused it, is 1 (with the rules it
+///   named, as a denial).
 /// - everything else (400 and 404: a malformed request or unknown object; 5xx; no
 ///   answer) is 2.
 pub(crate) fn outcome(e: accord_node::Error, asked: Asked) -> Outcome {
+    use accord_node::Error;
     match e {
-        accord_node::Error::Denied(reasons) => Outcome::Denied(reasons),
-        accord_node::Error::Refused(msg) => {
-            let negative = match asked {
-                Asked::Open => Code::NoKey,
-                _ => Code::Negative,
+        Error::Denied(reasons) => Outcome::Denied(reasons),
+        Error::NodeRefused {
+            party,
+            status,
+            error,
+            reasons,
+        } => {
+            let refusal = |line: String| Refusal {
+                line,
+                text: format!("{error} ({status})"),
             };
-            match (refusal_status(&msg), asked) {
-                (Some(403), _) => Outcome::Refused(msg, negative),
-                (Some(502), Asked::Open) => Outcome::Refused(no_share(&msg), Code::NoKey),
-                (None, Asked::Seal) => Outcome::Refused(msg, Code::Negative),
-                (Some(422), Asked::Exchange) => Outcome::Refused(msg, Code::Negative),
-                _ => Outcome::Error(accord_node::Error::Refused(msg)),
+            let whole = || format!("the {party} node refused ({status}): {error}");
+            match (status, asked) {
+                // The node checked the object and refused it, naming the rules.
+                (422, Asked::Exchange) if !reasons.is_empty() => Outcome::Denied(reasons),
+                (403, Asked::Open) => Outcome::Refused(refusal(whole()), Code::NoKey),
+                (403, _) | (422, Asked::Exchange) => {
+                    Outcome::Refused(refusal(whole()), Code::Negative)
+                }
+                (502, Asked::Open) => Outcome::Refused(
+                    refusal(format!(
+                        "no key released: a required share is missing: {error} (asked through the {party} node)"
+                    )),
+                    Code::NoKey,
+                ),
+                _ => Outcome::Error(Error::NodeRefused {
+                    party,
+                    status,
+                    error,
+                    reasons,
+                }),
             }
         }
+        // The plan leaves out a party the person required.
+        Error::Refused(msg) if asked == Asked::Seal => Outcome::Refused(
+            Refusal {
+                line: msg.clone(),
+                text: msg,
+            },
+            Code::Negative,
+        ),
         other => Outcome::Error(other),
     }
 }
@@ -140,8 +147,8 @@ pub(crate) fn node_failed(
                 Code::Negative
             })
         }
-        Outcome::Refused(msg, code) => {
-            eprintln!("error: {msg}");
+        Outcome::Refused(r, code) => {
+            eprintln!("error: {}", r.line);
             Ok(code)
         }
         Outcome::Error(e) => Err(e.into()),
