@@ -187,10 +187,14 @@ impl PartyDescriptor {
             )));
         }
         let party: PartyDescriptor = serde_json::from_slice(bytes).map_err(|e| {
+            // serde ends with " at line L column C": said once, first.
+            let msg = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
             Error::Party(format!(
-                "party.json line {} column {}: {e}",
+                "party.json line {} column {}: {}",
                 e.line(),
-                e.column()
+                e.column(),
+                msg.strip_suffix(&suffix).unwrap_or(&msg)
             ))
         })?;
         party.validate()?;

@@ -86,8 +86,7 @@ impl Credential {
                 path.display(),
                 e.line(),
                 e.column(),
-                // serde's message never contains field values, only names and types.
-                e
+                credential_json_error(&e)
             ))
         })?;
         if c.accord_credential != 1 {
@@ -123,5 +122,36 @@ impl Credential {
     /// SHA-256 of the client certificate, lower-case hex.
     pub fn fingerprint(&self) -> Result<String, Error> {
         Ok(hex::encode(crate::pki::sha256(&self.certificate_der()?)))
+    }
+}
+
+/// serde's message for a credential that does not parse, without its position (said
+/// once, before it) and without any value it quotes: a credential holds a private key,
+/// and serde quotes a string that has the wrong type (`invalid type: string "...",
+/// expected ...`).
+fn credential_json_error(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let msg = msg.strip_suffix(&suffix).unwrap_or(&msg);
+    match msg.find('"') {
+        Some(open) => match msg.rfind('"') {
+            Some(close) if close > open => {
+                format!("{}(value not shown){}", &msg[..open], &msg[close + 1..])
+            }
+            _ => msg[..open].to_string(),
+        },
+        None => msg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_credential_that_does_not_parse_is_described_without_its_values() {
+        let e = serde_json::from_str::<u64>("\"-----BEGIN PRIVATE KEY-----\"").unwrap_err();
+        let said = super::credential_json_error(&e);
+        assert_eq!(said, "invalid type: string (value not shown), expected u64");
+        let e = serde_json::from_str::<u64>("[").unwrap_err();
+        assert!(!super::credential_json_error(&e).contains("line"));
     }
 }

@@ -621,9 +621,11 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, BadRequest> {
         at += size;
     }
     if at != body.len() {
+        let n = body.len() - at;
         return Err(BadRequest(format!(
-            "batch: {} follow the last object",
-            bytes(body.len() - at)
+            "batch: {} follow{} the last object",
+            bytes(n),
+            if n == 1 { "s" } else { "" }
         )));
     }
     Ok(Batch { objects })
@@ -701,8 +703,8 @@ mod batch_tests {
         let bad = |body: &[u8]| parse_batch(body).unwrap_err().0;
         let mut long = body.clone();
         long.push(0);
-        assert!(bad(&long).contains("1 bytes follow the last object"));
-        assert!(bad(&body[..body.len() - 1]).contains("the body ends 1 bytes into its 2"));
+        assert!(bad(&long).contains("1 byte follows the last object"));
+        assert!(bad(&body[..body.len() - 1]).contains("the body ends 1 byte into its 2"));
         assert!(bad(b"{\"objects\":[]}\n").contains("1 to 256 objects, not 0"));
         assert!(bad(b"no newline").contains("no header line"));
         assert!(bad(b"{\"objects\":1}\n").contains("batch header"));

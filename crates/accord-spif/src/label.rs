@@ -536,7 +536,12 @@ pub(crate) fn json_err(source_name: &str, e: &serde_json::Error) -> Error {
             line: e.line(),
             column: e.column(),
         },
-        reason: e.to_string(),
+        // serde ends with " at line L column C": the position is said once, above.
+        reason: {
+            let msg = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            msg.strip_suffix(&suffix).unwrap_or(&msg).to_string()
+        },
     }
 }
 

@@ -18,8 +18,8 @@ pub fn canonicalize_json(text: &[u8]) -> Result<Vec<u8>, Error> {
     if text.len() > 10 * 1024 * 1024 {
         return Err(Error::Manifest("JSON text over 10 MB".into()));
     }
-    let v: Value = serde_json::from_slice(text)
-        .map_err(|e| Error::Manifest(format!("line {} column {}: {e}", e.line(), e.column())))?;
+    let v: Value =
+        serde_json::from_slice(text).map_err(|e| crate::manifest::json_error("JSON", e))?;
     canonical(&v)
 }
 

@@ -290,11 +290,15 @@ pub struct AttributeObject {
     pub kas_url: String,
 }
 
-fn json_error(what: &str, e: serde_json::Error) -> Error {
+/// A JSON error with its position said once (serde ends its message with it too).
+pub(crate) fn json_error(what: &str, e: serde_json::Error) -> Error {
+    let msg = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
     Error::Manifest(format!(
-        "{what}: line {} column {}: {e}",
+        "{what}: line {} column {}: {}",
         e.line(),
-        e.column()
+        e.column(),
+        msg.strip_suffix(&suffix).unwrap_or(&msg)
     ))
 }
 
