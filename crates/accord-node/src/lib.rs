@@ -12,7 +12,8 @@
 //! * [`directory`]: people and their credentials; [`credential`]: the bundle format.
 //! * [`agreements`]: loading, verifying and replacing agreements.
 //! * [`node`]: authentication, decisions, rewrap, labelling.
-//! * [`server`]: HTTPS (rustls + hyper + axum), graceful stop; [`tls`]: pinning.
+//! * [`server`]: HTTPS (rustls + hyper + axum), graceful stop; [`tls`]: pinning;
+//!   [`admission`]: how much request body it holds in memory at once.
 //! * [`client`]: seal and open through a node; [`wire`]: the HTTP API's bodies.
 //! * [`partners`]: partner nodes from agreements in force; [`exchange`]: send, deliver,
 //!   receive (outbox, inbox); [`receipt`]: the receiver's signed receipts.
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod agreements;
 mod cache;
 pub mod client;

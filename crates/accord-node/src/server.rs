@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub log: accord_log::LogOptions,
     /// Outbox delivery tuning.
     pub delivery: crate::exchange::DeliveryOptions,
+    /// How much request body the node holds in memory at once.
+    pub admission: crate::admission::Admission,
 }
 
 impl Default for ServeOptions {
@@ -41,6 +43,7 @@ impl Default for ServeOptions {
             listen: None,
             log: accord_log::LogOptions::default(),
             delivery: crate::exchange::DeliveryOptions::default(),
+            admission: crate::admission::Admission::default(),
         }
     }
 }
@@ -147,8 +150,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/log/tile/entries/{index}"),
 ];
 
-/// The node's HTTP API.
-pub fn router(node: Arc<Node>) -> Router {
+/// Body limits below the general [`wire::MAX_BODY`]: a seal plan or a signing request
+/// carries a label and two assertions, a witness submission a checkpoint and a proof.
+const SMALL_BODY: usize = 1 << 20;
+
+/// The node's HTTP API. Every route that reads its whole body first claims it from
+/// the node's shared `budget` ([`crate::admission`]).
+pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
+    let claim = |limit: usize| {
+        axum::middleware::from_fn_with_state((budget.clone(), limit), crate::admission::claim)
+    };
     let party_json = node.home.party.to_json();
     let log_src: Arc<dyn accord_log::source::LogSource + Send + Sync> =
         Arc::new(accord_log::source::DirSource::new(node.home.layout.log()));
@@ -170,7 +181,8 @@ pub fn router(node: Arc<Node>) -> Router {
         )
         .route(
             "/v1/noop",
-            post(|_b: Bytes| async { StatusCode::NO_CONTENT }),
+            post(|_b: Bytes| async { StatusCode::NO_CONTENT })
+                .layer::<_, std::convert::Infallible>(claim(wire::MAX_BODY)),
         )
         .route(
             "/v1/whoami",
@@ -194,7 +206,8 @@ pub fn router(node: Arc<Node>) -> Router {
                 |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
                     answer(n.rewrap(&p, &b).await)
                 },
-            ),
+            )
+            .layer::<_, std::convert::Infallible>(claim(wire::MAX_BODY)),
         )
         .route(
             "/v1/kas/rewrap/partners",
@@ -202,7 +215,8 @@ pub fn router(node: Arc<Node>) -> Router {
                 |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
                     answer(n.rewrap_partners(&p, &b).await)
                 },
-            ),
+            )
+            .layer::<_, std::convert::Infallible>(claim(wire::MAX_BODY)),
         )
         .route(
             "/v1/fed/kas/rewrap",
@@ -210,7 +224,8 @@ pub fn router(node: Arc<Node>) -> Router {
                 |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
                     answer(n.partner_rewrap(&p, &b).await)
                 },
-            ),
+            )
+            .layer::<_, std::convert::Infallible>(claim(wire::MAX_BODY)),
         )
         .route(
             "/v1/seal/plan",
@@ -221,7 +236,9 @@ pub fn router(node: Arc<Node>) -> Router {
                         Err(e) => refusal(e.into()),
                     }
                 },
-            ),
+            )
+            .layer::<_, std::convert::Infallible>(claim(SMALL_BODY))
+            .layer(DefaultBodyLimit::max(SMALL_BODY)),
         )
         .route(
             "/v1/seal/sign",
@@ -232,7 +249,9 @@ pub fn router(node: Arc<Node>) -> Router {
                         Err(e) => refusal(e.into()),
                     }
                 },
-            ),
+            )
+            .layer::<_, std::convert::Infallible>(claim(SMALL_BODY))
+            .layer(DefaultBodyLimit::max(SMALL_BODY)),
         )
         .route(
             "/v1/outbox",
@@ -296,7 +315,9 @@ pub fn router(node: Arc<Node>) -> Router {
                         Err(e) => refusal(e),
                     }
                 },
-            ),
+            )
+            .layer::<_, std::convert::Infallible>(claim(SMALL_BODY))
+            .layer(DefaultBodyLimit::max(SMALL_BODY)),
         )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY))
         // Sealed objects stream to disk with their own bound (exchange::MAX_OBJECT).
@@ -336,6 +357,7 @@ pub fn router(node: Arc<Node>) -> Router {
                     answer(n.receive_batch(&p, body).await)
                 },
             )
+            .layer::<_, std::convert::Infallible>(claim(wire::MAX_BODY))
             .layer(DefaultBodyLimit::max(wire::MAX_BODY)),
         )
         .route(
@@ -445,7 +467,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         .map_err(|e| Error::Input(format!("listen address: {e}")))?;
     let node = Arc::new(Node::new(home, store, appender, opts.clock.clone())?);
     node.ensure_witness()?;
-    let app = router(node.clone());
+    let app = router(node.clone(), crate::admission::Budget::new(&opts.admission));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let delivery = tokio::spawn(crate::exchange::deliver_loop(
         node.clone(),
@@ -479,6 +501,12 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
     })
 }
 
+/// HTTP/2 streams per connection at once.
+const MAX_STREAMS: u32 = 64;
+
+/// Connections served at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 4096;
+
 async fn accept_loop(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
@@ -490,6 +518,7 @@ async fn accept_loop(
 ) -> Result<(), Error> {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut prune = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
@@ -501,7 +530,13 @@ async fn accept_loop(
                 }
                 crate::exchange::prune_partials(&node).await;
             }
-            accepted = listener.accept() => {
+            // A free slot first, then a connection (both cancel-safe: a tick of the
+            // pruning in between drops the wait and starts it again).
+            next = async {
+                let slot = connections.clone().acquire_owned().await;
+                (slot, listener.accept().await)
+            } => {
+                let (Ok(slot), accepted) = next else { break };
                 let (tcp, remote) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
@@ -515,6 +550,7 @@ async fn accept_loop(
                 let app = app.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
@@ -538,8 +574,16 @@ async fn accept_loop(
                     let svc = hyper_util::service::TowerToHyperService::new(svc);
                     let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
                     // Large objects stream node to node: let HTTP/2 windows grow with the
-                    // bandwidth-delay product instead of the 64 KiB default.
-                    builder.http2().adaptive_window(true);
+                    // bandwidth-delay product instead of the 64 KiB default. Streams per
+                    // connection are bounded, and HTTP/1 headers must arrive in 30 s.
+                    builder
+                        .http2()
+                        .adaptive_window(true)
+                        .max_concurrent_streams(MAX_STREAMS);
+                    builder
+                        .http1()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(30));
                     let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), svc);
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%remote, error = %e, "connection ended with an error");

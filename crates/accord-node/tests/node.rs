@@ -223,3 +223,83 @@ fn seal_open_and_denials_through_the_running_node() {
     // replay x2, forged, stray credential
     assert_eq!(report.entries, 11);
 }
+
+/// The node holds a bounded amount of request body in memory at once, whoever sends
+/// it: with the budget taken by a body still arriving (from a client with no
+/// certificate at all), the next request waits, then gets 503 with Retry-After before
+/// its body is read; when the budget is free again requests go through. A seal plan
+/// over its own 1 MiB limit gets 413.
+#[test]
+fn request_bodies_held_at_once_are_bounded() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pak");
+    let creds = make_node(&rt, &dir, "PAK", &[("officer", SECRET)]);
+    let opts = ServeOptions {
+        admission: accord_node::admission::Admission {
+            budget: 1 << 20,
+            wait: std::time::Duration::from_millis(300),
+        },
+        ..ServeOptions::default()
+    };
+    let running = rt.block_on(server::start(&dir, opts)).unwrap();
+    let url = creds[0].node_url.clone();
+    let pin = creds[0].node_tls_spki_sha256.clone();
+
+    // An anonymous client starts a 1 MiB rewrap body and stops sending.
+    let (release, hold) = tokio::sync::oneshot::channel::<()>();
+    let anonymous = reqwest::Client::builder()
+        .use_preconfigured_tls(accord_node::tls::client_config(vec![pin], None).unwrap())
+        .build()
+        .unwrap();
+    let stalled = {
+        let first: Result<Vec<u8>, std::io::Error> = Ok(vec![b'{'; 1024]);
+        let rest = futures_util::stream::once(async move {
+            let _ = hold.await;
+            Err::<Vec<u8>, _>(std::io::Error::other("the client gave up"))
+        });
+        let body = reqwest::Body::wrap_stream(futures_util::StreamExt::chain(
+            futures_util::stream::iter([first]),
+            rest,
+        ));
+        let req = anonymous
+            .post(format!("{url}/v1/kas/rewrap"))
+            .header("content-length", (1u64 << 20).to_string())
+            .body(body)
+            .send();
+        rt.spawn(req)
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    // A person's seal plan now waits for room, and is told to come back.
+    let officer = Client::new(creds[0].clone()).unwrap();
+    let plan = wire::SealPlanRequest {
+        marking: Some(MARKING.into()),
+        label: None,
+        agreement: None,
+    };
+    let t0 = std::time::Instant::now();
+    match officer.seal_plan(&plan) {
+        Err(accord_node::Error::NodeRefused { status, error, .. }) => {
+            assert_eq!(status, 503, "{error}");
+            assert!(error.contains("busy"), "{error}");
+        }
+        other => panic!("expected 503, got {other:?}"),
+    }
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(250));
+
+    // The stalled body gives up: the budget is free again.
+    release.send(()).unwrap();
+    let _ = rt.block_on(stalled);
+    officer.seal_plan(&plan).unwrap();
+
+    // A seal plan has a limit of its own, far below the bulk routes'.
+    let big = wire::SealPlanRequest {
+        marking: None,
+        label: Some("x".repeat(2 << 20)),
+        agreement: None,
+    };
+    let e = officer.seal_plan(&big).unwrap_err().to_string();
+    assert!(e.contains("413"), "{e}");
+    rt.block_on(running.stop()).unwrap();
+}
