@@ -7,8 +7,12 @@
 //! officer's behalf. The PAK KAS decides under the same agreement, for that person as
 //! the USA node vouches for them (a node vouches only for its own people: the person's
 //! party must be the calling node's party), logs its decision in the PAK audit log, and
-//! wraps the share to the officer's own ephemeral key: the USA node forwards it but
-//! cannot read it, so it never holds both shares.
+//! wraps the share to the ephemeral key the USA node passes on for the officer.
+//!
+//! The PAK KAS cannot check that key or that person beyond what the USA node says: the
+//! USA node runs its people's directory. An honest USA node never holds both shares; a
+//! dishonest one could, and PAK's log records the release against it (docs/node.md,
+//! "What originator control guarantees").
 
 use crate::node::{Caller, Node, Peer, Refusal, Requester};
 use crate::partners;
@@ -47,6 +51,10 @@ pub struct PartnerRewrapRequest {
     pub person: VouchedPerson,
     /// The person's request nonce (hex), accepted once per person.
     pub nonce: String,
+    /// When the person issued the request (Unix seconds): refused beyond
+    /// [`wire::MAX_SKEW_SECS`] of the partner's clock, as the person's own node does,
+    /// so that the nonce, kept for twice that, cannot be replayed once pruned.
+    pub issued_at: i64,
     /// The person's ephemeral hybrid public key (PEM): the share is wrapped to it.
     pub client_public_key: String,
     /// The manifests.
@@ -136,6 +144,7 @@ impl Node {
             let fwd = PartnerRewrapRequest {
                 person: person.clone(),
                 nonce: req.nonce.clone(),
+                issued_at: req.issued_at,
                 client_public_key: req.client_public_key.clone(),
                 objects,
             };
@@ -205,8 +214,32 @@ impl Node {
                 "nonce must be 32 random bytes in hex",
             ));
         }
+        let now = crate::store::unix_now();
+        if req.issued_at.abs_diff(now) > wire::MAX_SKEW_SECS.unsigned_abs() {
+            return Err(Refusal::new(
+                403,
+                "request",
+                format!(
+                    "the rewrap request was issued at {} but this node's clock says {now}: more than {} s apart (a stale or replayed request, or a wrong clock)",
+                    req.issued_at,
+                    wire::MAX_SKEW_SECS
+                ),
+            ));
+        }
+        // A share that protects classified data is wrapped to a hybrid key only, as on
+        // the person route.
         let client_key = KasPublicKey::from_pem(&req.client_public_key)
             .map_err(|e| Refusal::new(400, "request", format!("client_public_key: {e}")))?;
+        if client_key.alg() != accord_keys::KasAlg::HybridP384MlKem1024 {
+            return Err(Refusal::new(
+                400,
+                "request",
+                format!(
+                    "client_public_key must be hybrid-p384-mlkem1024, not {}",
+                    client_key.alg().as_str()
+                ),
+            ));
+        }
         let p = req.person;
         let person = if p.party != partner.code {
             Err(Reason::new(

@@ -129,6 +129,8 @@ pub struct Node {
     /// Serialises witness submissions from partners.
     pub(crate) witness_lock: tokio::sync::Mutex<()>,
     caches: Caches,
+    /// Refusals of unrecognised callers that go into the audit log (rate-limited).
+    pub(crate) strangers: crate::admission::StrangerLog,
 }
 
 /// Work whose result depends only on its inputs, kept so that an object opened again
@@ -246,6 +248,7 @@ impl Node {
             partner_clients: crate::partners::Clients::default(),
             witness_lock: tokio::sync::Mutex::new(()),
             caches: Caches::default(),
+            strangers: crate::admission::StrangerLog::new(),
         })
     }
 
@@ -651,6 +654,9 @@ impl Node {
         request: Option<&str>,
         r: &Refusal,
     ) {
+        if caller.is_none() && !self.strangers.admit() {
+            return;
+        }
         let entry = AuditEntry {
             kind,
             time: (self.clock)().to_string(),
@@ -840,7 +846,7 @@ impl Node {
         }
         let req = wire::parse_rewrap_request(&req_bytes)?;
         let now = crate::store::unix_now();
-        if (req.issued_at - now).abs() > wire::MAX_SKEW_SECS {
+        if req.issued_at.abs_diff(now) > wire::MAX_SKEW_SECS.unsigned_abs() {
             let r = Refusal::new(
                 403,
                 "request",

@@ -80,6 +80,29 @@ impl Node {
                     Refusal::new(403, "partner", format!("{}'s log key: {e}", partner.code))
                 })
             })?;
+        // The witness keeps its state per log origin: a partner whose log key carries
+        // this node's origin or another partner's could replace that log's state (and
+        // have that log's genuine checkpoints refused). Such a key is not witnessed.
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let others = partners::in_force(&held, self.party(), (self.clock)());
+        let taken = key.name == self.home.config.log_origin
+            || others.iter().any(|o| {
+                o.code != partner.code
+                    && o.log_verifier_key
+                        .as_deref()
+                        .and_then(|k| VerifierKey::parse(k).ok())
+                        .is_some_and(|k| k.name == key.name)
+            });
+        if taken {
+            return Err(Refusal::new(
+                403,
+                "partner",
+                format!(
+                    "{}'s log key names the origin {}, which is this node's own log or another partner's: not witnessed",
+                    partner.code, key.name
+                ),
+            ));
+        }
         // One submission at a time: the witness's own lock is per opened instance.
         let _guard = self.witness_lock.lock().await;
         let w = self.witness(vec![key]).map_err(Refusal::internal)?;

@@ -1335,10 +1335,30 @@ fn exchange_operations(c: &Checker) {
                    "clearance": r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"], "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#,
                    "scopes": ["EXERCISES"], "status": "active"},
         "nonce": nonce(0x52),
+        "issued_at": time::OffsetDateTime::now_utc().unix_timestamp(),
         "client_public_key": eph.public_key().to_pem(),
         "objects": [manifest],
     });
     c.check_request("POST", t, &fed_req);
+    // A request issued more than 300 s away from the KAS's clock: refused (403), so
+    // that its nonce cannot be replayed once pruned.
+    let mut stale = fed_req.clone();
+    stale["nonce"] = json!(nonce(0x53));
+    stale["issued_at"] = json!(time::OffsetDateTime::now_utc().unix_timestamp() - 1000);
+    let r = post_json(&pak_node, t, &stale);
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    // A classical key to wrap the share to: refused (400), hybrid only.
+    let mut classical = fed_req.clone();
+    classical["nonce"] = json!(nonce(0x54));
+    classical["client_public_key"] = json!(accord_keys::KasPrivateKey::generate(
+        accord_keys::KasAlg::EcP384
+    )
+    .unwrap()
+    .public_key()
+    .to_pem());
+    let r = post_json(&pak_node, t, &classical);
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(String::from_utf8_lossy(&r.body).contains("hybrid-p384-mlkem1024"));
     let r = post_json(&pak_node, t, &fed_req);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["results"][0]["decision"], "permit");
