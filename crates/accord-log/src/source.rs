@@ -194,6 +194,36 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     s
 }
 
+/// What a server said with a refusal, as `: its words` (the `error` of a JSON problem,
+/// or the first line of text; at most 4 KiB read, 300 characters kept), or nothing.
+fn server_says(resp: reqwest::blocking::Response) -> String {
+    let mut buf = Vec::new();
+    if resp.take(4096).read_to_end(&mut buf).is_err() {
+        return String::new();
+    }
+    let text = serde_json::from_slice::<serde_json::Value>(&buf)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(&buf)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        });
+    let text: String = text
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
+}
+
 impl LogSource for HttpSource {
     fn fetch(&self, path: &str) -> Result<Vec<u8>, Error> {
         check_resource_path(path)?;
@@ -211,7 +241,8 @@ impl LogSource for HttpSource {
             return Err(Error::NotFound(url));
         }
         if !resp.status().is_success() {
-            return Err(herr(format!("status {}", resp.status())));
+            let status = resp.status();
+            return Err(herr(format!("status {status}{}", server_says(resp))));
         }
         let mut buf = Vec::new();
         resp.take(MAX_RESOURCE)

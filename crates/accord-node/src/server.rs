@@ -389,8 +389,44 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
                 },
             ),
         )
-        .with_state(node)
-        .nest("/log", accord_log::http::log_router(log_src))
+        .with_state(node.clone())
+        .nest(
+            "/log",
+            accord_log::http::log_router(log_src).layer(axum::middleware::from_fn_with_state(
+                node,
+                entries_for_known_callers,
+            )),
+        )
+}
+
+/// The log's checkpoint and hash tiles are public: they show only hashes, and
+/// witnesses and auditors need them to check that the log only grows. Its entries are
+/// not: each names a person, a credential, a marking, an object and an agreement. They
+/// go only to the node's own people and to partner nodes under an agreement in force.
+async fn entries_for_known_callers(
+    State(n): State<Arc<Node>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    // Only reads are guarded: another method is a 405, whoever asks.
+    let read = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if read && req.uri().path().contains("/tile/entries/") {
+        let peer = req.extensions().get::<Peer>().cloned().unwrap_or_default();
+        if n.authenticate(&peer).await.is_err() && n.partner_of(&peer).await.is_err() {
+            return refusal(Refusal::new(
+                403,
+                "credential",
+                format!(
+                    "the {} node's audit entries are for its own people and its partners: use a credential it issued (--credential); the checkpoint and hash tiles are public",
+                    n.party()
+                ),
+            ));
+        }
+    }
+    next.run(req).await
 }
 
 /// Parse a query string into `T` (its serde rules refuse unknown or repeated keys),

@@ -1014,12 +1014,19 @@ fn every_operation_answers_as_documented() {
     c.check("GET", "/log/tile/{level}/{index}", &r);
     assert_eq!(r.status, 404);
     let bundle = format!("/log/{}", accord_log::tile::entries_path(0, width));
-    let r = anonymous.call("GET", &bundle, None);
+    // The entries name people, markings and objects: not for anyone who can connect,
+    // nor for a credential of another node.
+    for who in [&anonymous, &stranger] {
+        let r = who.call("GET", &bundle, None);
+        c.check("GET", "/log/tile/entries/{index}", &r);
+        assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let r = officer.call("GET", &bundle, None);
     c.check("GET", "/log/tile/entries/{index}", &r);
     assert_eq!(r.status, 200);
     let entries = accord_log::tile::parse_bundle(&bundle, &r.body, width).unwrap();
     assert_eq!(entries.len() as u64, width);
-    let r = anonymous.call("GET", "/log/tile/entries/x999/000", None);
+    let r = officer.call("GET", "/log/tile/entries/x999/000", None);
     c.check("GET", "/log/tile/entries/{index}", &r);
     assert_eq!(r.status, 404);
 

@@ -196,7 +196,20 @@ fn audit_verify_reads_a_node_log_through_its_pinned_tls() {
         text(&o)
     );
 
-    // With the pin alone (an auditor without a credential), upper case as well.
+    // With the pin alone (no credential, upper case as well): the signed checkpoint and
+    // the hash tiles are public, the entries (people, markings, objects) are not.
+    let o = accord(
+        &[
+            "audit",
+            "checkpoint",
+            "--log",
+            &url,
+            "--tls-pin",
+            &node.tls_spki_sha256.to_uppercase(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = accord(
         &[
             "audit",
@@ -206,11 +219,16 @@ fn audit_verify_reads_a_node_log_through_its_pinned_tls() {
             "--key",
             &vkey,
             "--tls-pin",
-            &node.tls_spki_sha256.to_uppercase(),
+            &node.tls_spki_sha256,
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("403") && err.contains("audit entries are for its own people"),
+        "{err}"
+    );
 
     // Prove and show go through the same options.
     let proof = tmp.path().join("e1.tlog-proof");
@@ -224,8 +242,8 @@ fn audit_verify_reads_a_node_log_through_its_pinned_tls() {
             "1",
             "-o",
             proof.to_str().unwrap(),
-            "--tls-pin",
-            &node.tls_spki_sha256,
+            "--credential",
+            cred_s,
         ],
         &[],
     );

@@ -732,9 +732,11 @@ Examples:
       --key \"$VKEY\" --state pak.state
   accord audit verify --log https://node.pak.example:8443/log/ \\
       --key \"$VKEY\" --credential me.credential
-  PIN=$(jq -r .node.tls_spki_sha256 usa/party.json)
-  accord audit verify --log https://node.usa.example:8443/log/ \\
-      --key \"$USA_VKEY\" --tls-pin \"$PIN\"
+  accord audit verify --log https://audit.example/usa/ \\
+      --key \"$USA_VKEY\" --tls-pin \"$PIN\"   # a log served publicly
+
+A party node serves its entries only to its own people and partners: verify its log
+with --credential (--tls-pin alone reaches its checkpoint and hash tiles).
 
 Exit codes: 0 verified, 1 verification failed (including a server that is not the pinned node), 2 usage or input error.";
 
