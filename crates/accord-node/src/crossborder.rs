@@ -216,7 +216,7 @@ impl Node {
         }
         let now = crate::store::unix_now();
         if req.issued_at.abs_diff(now) > wire::MAX_SKEW_SECS.unsigned_abs() {
-            return Err(Refusal::new(
+            let r = Refusal::new(
                 403,
                 "request",
                 format!(
@@ -224,7 +224,10 @@ impl Node {
                     req.issued_at,
                     wire::MAX_SKEW_SECS
                 ),
-            ));
+            );
+            self.log_partner_refusal(&partner.code, &req.person.id, &req.nonce, &r)
+                .await;
+            return Err(r);
         }
         // A share that protects classified data is wrapped to a hybrid key only, as on
         // the person route.
@@ -274,14 +277,18 @@ impl Node {
             .await
             .map_err(Refusal::internal)?;
         if !fresh {
-            return Err(Refusal::new(
+            let r = Refusal::new(
                 403,
                 "request",
                 format!(
                     "replayed rewrap request: nonce {}… was already used",
                     &req.nonce[..16]
                 ),
-            ));
+            );
+            let id = person.as_ref().map(|r| r.id.as_str()).unwrap_or("?");
+            self.log_partner_refusal(&partner.code, id, &req.nonce, &r)
+                .await;
+            return Err(r);
         }
         let who = Requester {
             person,
@@ -291,5 +298,31 @@ impl Node {
         };
         self.release(who, req.objects, &client_key, &req.nonce)
             .await
+    }
+}
+
+impl Node {
+    /// Log a refusal of a partner's rewrap request made before any object is decided
+    /// (a stale or replayed request): `partner` names the asking node, `person` whom it
+    /// asked for (as it said), `nonce` the request.
+    async fn log_partner_refusal(&self, partner: &str, person: &str, nonce: &str, r: &Refusal) {
+        let person: String = person.chars().take(128).collect();
+        let entry = crate::node::AuditEntry {
+            kind: "rewrap",
+            time: (self.clock)().to_string(),
+            party: self.party(),
+            person: Some(&person),
+            credential: None,
+            decision: "deny",
+            object: None,
+            marking: None,
+            agreement: None,
+            request: Some(nonce),
+            partner: Some(partner),
+            reasons: &r.reasons,
+        };
+        if let Err(e) = self.log_entries(vec![entry.bytes()]).await {
+            tracing::error!(error = %e.error, "could not log a refusal");
+        }
     }
 }

@@ -363,6 +363,43 @@ impl Node {
         v
     }
 
+    /// Why the key that signed `verified`'s label may not vouch for it, if it may not.
+    /// This node's own key vouches for any label it signed. A partner's key (trusted
+    /// because an agreement held lists it) vouches only for an object that names an
+    /// agreement listing that key: a partner does not label objects outside its
+    /// agreements with this party, nor under agreements it is not party to.
+    fn signer_out_of_place(
+        &self,
+        verified: &accord_tdf::VerifiedLabel,
+        held: &[Held],
+    ) -> Option<String> {
+        let kid = verified.signer.kid.as_str();
+        if kid == self.signing.public_keys().classical.kid() {
+            return None;
+        }
+        let listed = |h: &&Held| {
+            h.agreement
+                .body
+                .parties
+                .iter()
+                .any(|p| accord_keys::spki_kid(&p.signing_keys.ecdsa_p384) == kid)
+        };
+        match verified.agreement.as_deref() {
+            Some(id) if held.iter().filter(|h| h.agreement.body.id == id).any(|h| listed(&h)) => {
+                None
+            }
+            Some(id) => Some(format!(
+                "the label is signed by key {}…, which agreement {id} does not list: a partner's key vouches only for objects under its own agreements",
+                &kid[..kid.len().min(16)]
+            )),
+            None => Some(format!(
+                "the label is signed by key {}…, not by the {} node's, and the object names no agreement: a partner's key vouches only for objects under an agreement",
+                &kid[..kid.len().min(16)],
+                self.party()
+            )),
+        }
+    }
+
     /// `GET /v1/trust`.
     pub async fn trust(&self, peer: &Peer) -> Result<wire::TrustInfo, Refusal> {
         self.authenticate(peer).await?;
@@ -562,6 +599,10 @@ impl Node {
         p.object_id = verified.object_id.clone();
         p.marking = verified.marking.clone();
         p.agreement = verified.agreement.clone();
+        if let Some(why) = self.signer_out_of_place(verified, cx.held) {
+            p.reasons.push(Reason::new("object-integrity", why));
+            return p;
+        }
         let ei = &verified.manifest.encryption_information;
         let mine: Vec<_> = ei
             .key_access

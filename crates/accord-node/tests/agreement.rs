@@ -116,6 +116,14 @@ fn load(rt: &tokio::runtime::Runtime, home: &Home, a: &Agreement) {
 
 /// Seal offline with the PAK party key (as a PAK node would sign), any label.
 fn seal_offline(pak: &Home, usa: &Home, marking: &str) -> Vec<u8> {
+    seal_with(pak, usa, marking, Some("CISMOA-TEST"))
+}
+
+/// Seal offline a PAK-policy label signed with `signer`'s key, for `kas`'s KAS, naming
+/// `agreement`.
+fn seal_with(signer: &Home, kas: &Home, marking: &str, agreement: Option<&str>) -> Vec<u8> {
+    let (pak, usa) = (signer, kas);
+    let party = usa.config.party.clone();
     let mut set = accord_spif::PolicySet::new();
     set.load_path(&policies()).unwrap();
     let p = set.find("PAK").unwrap();
@@ -131,7 +139,7 @@ fn seal_offline(pak: &Home, usa: &Home, marking: &str) -> Vec<u8> {
             recipients: vec![accord_tdf::Recipient {
                 kas,
                 url: usa.config.url.clone(),
-                party: Some("USA".into()),
+                party: Some(party),
             }],
             require: vec![],
             signer: &key(pak),
@@ -143,7 +151,7 @@ fn seal_offline(pak: &Home, usa: &Home, marking: &str) -> Vec<u8> {
             mime_type: String::new(),
             metadata: None,
             progress: None,
-            agreement: Some("CISMOA-TEST".into()),
+            agreement: agreement.map(str::to_string),
         },
     )
     .unwrap();
@@ -285,6 +293,23 @@ fn decisions_under_an_agreement() {
     );
     let ts = seal_offline(&pak, &usa, "TOP SECRET//REL TO USA, PAK//SCOPE EXERCISES");
     assert_eq!(open(&officer, &ts), Err(vec!["ceiling".to_string()]));
+
+    // A partner's key vouches only for objects under an agreement that lists it: a PAK
+    // label signed with the USA key and naming no agreement does not open at PAK (it
+    // would otherwise be decided under PAK's national policy alone, as if PAK had
+    // labelled it), nor one naming an agreement the USA key is not in.
+    let marking = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
+    for agreement in [None, Some("CISMOA-OTHER")] {
+        let stray = seal_with(&usa, &pak, marking, agreement);
+        assert_eq!(
+            open(&pak_officer, &stray),
+            Err(vec!["object-integrity".to_string()]),
+            "{agreement:?}"
+        );
+    }
+    // Under the agreement that lists it, the same key's label is taken (and decided).
+    let listed = seal_with(&usa, &pak, marking, Some("CISMOA-TEST"));
+    assert_eq!(open(&pak_officer, &listed).unwrap(), b"plan");
 
     // Expired: the same node with its clock in 2040 (a test-only override).
     rt.block_on(usa_node.stop()).unwrap();

@@ -1377,4 +1377,18 @@ fn exchange_operations(c: &Checker) {
 
     rt.block_on(pak.stop()).unwrap();
     rt.block_on(usa.stop()).unwrap();
+    // The stale and the replayed partner requests are in USA's log, naming PAK's node.
+    let refused: Vec<String> = common::log_entries(&sb.usa)
+        .into_iter()
+        .filter(|e| e["kind"] == "rewrap" && e["decision"] == "deny" && e["partner"] == "PAK")
+        .map(|e| e["reasons"][0]["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        refused.iter().any(|t| t.contains("was issued at")),
+        "{refused:#?}"
+    );
+    assert!(
+        refused.iter().any(|t| t.contains("replayed")),
+        "{refused:#?}"
+    );
 }
