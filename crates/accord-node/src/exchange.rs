@@ -8,9 +8,14 @@
 //! its own policies and the sender's key from the agreement, since it trusts nothing
 //! the sender says. Every decision, either way, goes to that node's audit log.
 //!
-//! Delivery is at least once, acceptance idempotent by object id (a retried delivery of
-//! the same bytes gets the same receipt), so the pair is exactly once: a crash of
-//! either node, or a partner that is down, loses nothing and duplicates nothing.
+//! Delivery is at least once, acceptance idempotent by sender and object id (a retried
+//! delivery of the same bytes gets the same receipt), so the pair is exactly once: a
+//! crash of either node, or a partner that is down, loses nothing and duplicates
+//! nothing. Objects are held per (sender, object id): an id is chosen by whoever seals
+//! the object, so one partner's object never keeps out or replaces another's. A receipt
+//! is given only for the bytes whose row was committed, and a kept file is named by its
+//! sender and bytes, so that deliveries (or sends) racing each other under one id never
+//! overwrite the file a row names.
 
 use crate::agreements::Held;
 use crate::node::{AuditEntry, Node, Peer, Refusal};
@@ -97,12 +102,47 @@ fn blob_dir(node: &Node, sub: &str) -> PathBuf {
     node.home.layout.blobs().join(sub)
 }
 
-fn outbox_path(node: &Node, id: &str, to: &str) -> PathBuf {
-    blob_dir(node, "outbox").join(format!("{id}.{to}.tdf"))
+/// The file name of a queued send: by its bytes too, so that two sends of the same id
+/// to the same partner never share a file unless they are the same bytes.
+fn outbox_file_name(id: &str, to: &str, sha256: &str) -> String {
+    format!("{id}.{to}.{sha256}.tdf")
 }
 
-fn inbox_path(node: &Node, id: &str) -> PathBuf {
-    blob_dir(node, "inbox").join(format!("{id}.tdf"))
+/// Where a queued send's bytes are: the file its row names, or for a row queued before
+/// files were named by their bytes, `{id}.{to}.tdf`.
+fn outbox_path(node: &Node, item: &OutboxItem) -> Result<PathBuf, String> {
+    let dir = blob_dir(node, "outbox");
+    match &item.file_name {
+        Some(name) => checked_file_name(name).map(|n| dir.join(n)),
+        None => {
+            check_object_id(&item.id).map_err(|r| r.error)?;
+            check_code(&item.to).map_err(|r| r.error)?;
+            Ok(dir.join(format!("{}.{}.tdf", item.id, item.to)))
+        }
+    }
+}
+
+/// The file name of an object received on its own: by sender and bytes too, so that
+/// objects of two partners under one id, or two deliveries of different bytes, never
+/// share a file.
+fn inbox_file_name(from: &str, id: &str, sha256: &str) -> String {
+    format!("{from}.{id}.{sha256}.tdf")
+}
+
+/// A file name read from the database, checked before it names a file: letters,
+/// digits, dots and dashes, not starting with a dot.
+fn checked_file_name(name: &str) -> Result<&str, String> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if ok {
+        Ok(name)
+    } else {
+        Err(format!("stored file name {name:?} is not a blob's name"))
+    }
 }
 
 /// A pack file's name is 32 lower-case hex digits: checked before it names a file.
@@ -693,6 +733,10 @@ pub struct OutboxItem {
     /// The partner's signed receipt, once delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Receipt>,
+    /// The queued file's name under `blobs/outbox/` (None: a row queued before files
+    /// were named by their bytes). Not part of the API.
+    #[serde(skip)]
+    pub(crate) file_name: Option<String>,
 }
 
 /// `$1, $2, … $n`: the parameters of an `IN (…)` list.
@@ -771,6 +815,7 @@ fn outbox_from_row(r: &AnyRow) -> Result<OutboxItem, Error> {
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default(),
         receipt: receipt.map(|s| receipt_from_row(r, &s)).transpose()?,
+        file_name: r.try_get("file_name")?,
     })
 }
 
@@ -832,6 +877,9 @@ pub struct InboxRecord {
     pub receipt: Receipt,
     /// The pack file and offset, when the object came in a batch.
     pub pack: Option<(String, u64)>,
+    /// The object's file under `blobs/inbox/`, when it came on its own (None for one
+    /// kept before files were named by sender and bytes: `{id}.tdf`).
+    pub file_name: Option<String>,
 }
 
 fn inbox_from_row(r: &AnyRow) -> Result<InboxRecord, Error> {
@@ -857,6 +905,7 @@ fn inbox_from_row(r: &AnyRow) -> Result<InboxRecord, Error> {
             (Some(p), Some(o)) => Some((p, o as u64)),
             _ => None,
         },
+        file_name: r.try_get("file_name")?,
     })
 }
 
@@ -874,11 +923,13 @@ impl Store {
         row.as_ref().map(outbox_from_row).transpose()
     }
 
+    /// Queue `o`: false when a row for its id and partner was there already (then
+    /// nothing is written).
     async fn outbox_insert(&self, o: &OutboxItem, queued_ms: i64) -> Result<bool, Error> {
         let rows = self
             .commit(vec![Stmt::new(
-                "INSERT INTO outbox (object_id, recipient, person, agreement, marking, size, sha256, queued, state, attempts, next_attempt) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9) ON CONFLICT (object_id, recipient) DO NOTHING",
+                "INSERT INTO outbox (object_id, recipient, person, agreement, marking, size, sha256, queued, state, attempts, next_attempt, file_name) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9, $10) ON CONFLICT (object_id, recipient) DO NOTHING",
             )
             .text(&o.id)
             .text(&o.to)
@@ -888,7 +939,8 @@ impl Store {
             .int(o.size as i64)
             .text(&o.sha256)
             .int(queued_ms)
-            .int(queued_ms)])
+            .int(queued_ms)
+            .opt_text(o.file_name.clone())])
             .await?;
         Ok(rows.first() == Some(&1))
     }
@@ -994,20 +1046,24 @@ impl Store {
         rows.iter().map(outbox_from_row).collect()
     }
 
-    /// The records held for any of `ids` (one query for a batch).
+    /// The records held for any of `ids` from `sender` (one query for a batch), by id.
     async fn inbox_get_many(
         &self,
         ids: &[&str],
+        sender: &str,
     ) -> Result<std::collections::HashMap<String, InboxRecord>, Error> {
         if ids.is_empty() {
             return Ok(Default::default());
         }
         let sql = format!(
-            "{} WHERE t.object_id IN ({})",
+            "{} WHERE t.sender = $1 AND t.object_id IN ({})",
             rows_of("inbox"),
-            placeholders(ids.len())
+            (2..ids.len() + 2)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).bind(sender);
         for id in ids {
             q = q.bind(*id);
         }
@@ -1017,34 +1073,60 @@ impl Store {
             .collect()
     }
 
-    async fn inbox_get(&self, id: &str) -> Result<Option<InboxRecord>, Error> {
-        let sql = format!("{} WHERE t.object_id = $1", rows_of("inbox"));
+    /// The record of object `id` from `sender`, if one is held.
+    async fn inbox_get(&self, id: &str, sender: &str) -> Result<Option<InboxRecord>, Error> {
+        let sql = format!(
+            "{} WHERE t.object_id = $1 AND t.sender = $2",
+            rows_of("inbox")
+        );
         let row = sqlx::query(&sql)
             .bind(id)
+            .bind(sender)
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(inbox_from_row).transpose()
     }
 
-    async fn inbox_insert(&self, r: &InboxRecord, received: i64) -> Result<(), Error> {
-        self.commit(vec![Self::inbox_insert_stmt(r, received)])
-            .await?;
-        Ok(())
+    /// Every record held under object id `id` (one per sender), oldest first.
+    async fn inbox_get_all(&self, id: &str) -> Result<Vec<InboxRecord>, Error> {
+        let sql = format!(
+            "{} WHERE t.object_id = $1 ORDER BY t.received, t.sender",
+            rows_of("inbox")
+        );
+        let rows = sqlx::query(&sql).bind(id).fetch_all(self.pool()).await?;
+        rows.iter().map(inbox_from_row).collect()
     }
 
-    /// Insert the records of a batch in one commit.
-    async fn inbox_insert_many(&self, rs: &[InboxRecord], received: i64) -> Result<(), Error> {
+    /// Keep `r`: false when a record of the same id from the same sender was committed
+    /// first (then nothing is written, and that one is what is held).
+    async fn inbox_insert(&self, r: &InboxRecord, received: i64) -> Result<bool, Error> {
+        let rows = self
+            .commit(vec![Self::inbox_insert_stmt(r, received)])
+            .await?;
+        Ok(rows.first() == Some(&1))
+    }
+
+    /// Insert the records of a batch in one commit; for each, whether it was the one
+    /// kept (false: a record of the same id from the same sender was there first).
+    async fn inbox_insert_many(
+        &self,
+        rs: &[InboxRecord],
+        received: i64,
+    ) -> Result<Vec<bool>, Error> {
         let mut stmts = signature_stmts(rs.iter().map(|r| &r.receipt));
+        let skip = stmts.len();
         stmts.extend(rs.iter().map(|r| Self::inbox_insert_stmt(r, received)));
-        self.commit(stmts).await?;
-        Ok(())
+        let rows = self.commit(stmts).await?;
+        Ok((0..rs.len())
+            .map(|k| rows.get(skip + k) == Some(&1))
+            .collect())
     }
 
     fn inbox_insert_stmt(r: &InboxRecord, received: i64) -> Stmt {
         let stored = r.receipt.stored();
         Stmt::new(
-            "INSERT INTO inbox (object_id, sender, agreement, marking, label, size, sha256, received, receipt, pack, pack_offset, receipt_sig) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (object_id) DO NOTHING",
+            "INSERT INTO inbox (object_id, sender, agreement, marking, label, size, sha256, received, receipt, pack, pack_offset, receipt_sig, file_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (object_id, sender) DO NOTHING",
         )
         .text(&r.item.id)
         .text(&r.item.from)
@@ -1058,11 +1140,15 @@ impl Store {
         .opt_text(r.pack.as_ref().map(|(p, _)| p.clone()))
         .opt_int(r.pack.as_ref().map(|(_, o)| *o as i64))
         .opt_text(stored.1.map(|s| s.digest))
+        .opt_text(r.file_name.clone())
     }
 
     /// Everything received, oldest first.
     pub async fn inbox(&self) -> Result<Vec<InboxRecord>, Error> {
-        let sql = format!("{} ORDER BY t.received, t.object_id", rows_of("inbox"));
+        let sql = format!(
+            "{} ORDER BY t.received, t.object_id, t.sender",
+            rows_of("inbox")
+        );
         let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
         rows.iter().map(inbox_from_row).collect()
     }
@@ -1070,11 +1156,40 @@ impl Store {
 
 // ---------------------------------------------------------------- decisions
 
+/// A refused delivery, with what is known of the object for its audit entry.
+struct Refused {
+    refusal: Refusal,
+    marking: Option<String>,
+    agreement: Option<String>,
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Refused {
+        Refused {
+            refusal,
+            marking: None,
+            agreement: None,
+        }
+    }
+}
+
+/// The refusal of other bytes under an id this node holds from the same partner.
+fn conflict(id: &str, from: &str, held_sha256: &str) -> Refusal {
+    Refusal::new(
+        409,
+        "request",
+        format!(
+            "object {id} from {from} is held here already with other bytes (SHA-256 {}…): an object id names one object",
+            held_sha256.get(..16).unwrap_or(held_sha256)
+        ),
+    )
+}
+
 /// What an exchange decision is about, for its audit entry.
 struct Event<'a> {
     kind: &'a str,
     person: Option<&'a str>,
-    object: &'a str,
+    object: Option<&'a str>,
     marking: Option<&'a str>,
     agreement: Option<&'a str>,
     partner: Option<&'a str>,
@@ -1090,7 +1205,7 @@ impl Node {
             person: e.person,
             credential: None,
             decision: if permit { "permit" } else { "deny" },
-            object: Some(e.object),
+            object: e.object,
             marking: e.marking,
             agreement: e.agreement,
             request: None,
@@ -1138,7 +1253,7 @@ impl Node {
     /// The audit entry of a decision about receiving object `id` from `partner`.
     fn received(
         &self,
-        id: &str,
+        id: Option<&str>,
         partner: Option<&str>,
         marking: Option<&str>,
         agreement: Option<&str>,
@@ -1256,7 +1371,7 @@ impl Node {
             &Event {
                 kind: "send",
                 person: Some(&caller.record.id),
-                object: id,
+                object: Some(id),
                 marking: Some(&v.marking),
                 agreement: Some(&agreement),
                 partner: Some(to),
@@ -1286,14 +1401,34 @@ impl Node {
             last_error: None,
             reasons: vec![],
             receipt: None,
+            file_name: Some(outbox_file_name(id, to, &sp.sha256)),
         };
-        sp.keep_as(&outbox_path(self, id, to)).await?;
-        self.store
+        // The file goes into place first (a crash before the row is written leaves a
+        // file no row names, never a row without its file), under a name no other
+        // bytes can have: a send of the same id racing this one cannot overwrite it.
+        let path = outbox_path(self, &item).map_err(Refusal::internal)?;
+        sp.keep_as(&path).await?;
+        if self
+            .store
             .outbox_insert(&item, now_ms())
             .await
-            .map_err(Refusal::internal)?;
-        self.outbox_ready.notify_one();
-        Ok(item)
+            .map_err(Refusal::internal)?
+        {
+            self.outbox_ready.notify_one();
+            return Ok(item);
+        }
+        // Another send of this id to `to` was queued while this one was checked: that
+        // one is what is sent. This file goes unless it is that one's, still queued.
+        let kept = self
+            .store
+            .outbox_get(id, to)
+            .await
+            .map_err(Refusal::internal)?
+            .ok_or_else(|| Refusal::internal(format!("outbox row {id} {to} vanished")))?;
+        if kept.state != "queued" || outbox_path(self, &kept).ok().as_ref() != Some(&path) {
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+        Ok(kept)
     }
 
     /// `GET /v1/outbox`: what the person sent, and how each delivery stands.
@@ -1327,7 +1462,9 @@ impl Node {
         Ok(wire::PartialDelivery { offset })
     }
 
-    /// `PUT /v1/fed/inbox/{id}`: a partner node delivers an object.
+    /// `PUT /v1/fed/inbox/{id}`: a partner node delivers an object. Every refusal of a
+    /// partner (whatever its status, short of an internal error) is logged (`receive`,
+    /// `deny`).
     pub async fn receive(
         self: &Arc<Self>,
         peer: &Peer,
@@ -1338,11 +1475,42 @@ impl Node {
         let partner = match self.partner_of(peer).await {
             Ok(p) => p,
             Err(r) => {
-                let entry = self.received(id, None, None, None, false, &r.reasons);
+                let entry = self.received(Some(id), None, None, None, false, &r.reasons);
                 let _ = self.log_entries(vec![entry]).await;
                 return Err(r);
             }
         };
+        match self.receive_from(&partner, id, resume_from, body).await {
+            Ok(receipt) => Ok(receipt),
+            Err(Refused {
+                refusal,
+                marking,
+                agreement,
+            }) => {
+                if refusal.status < 500 {
+                    let entry = self.received(
+                        check_object_id(id).is_ok().then_some(id),
+                        Some(&partner.code),
+                        marking.as_deref(),
+                        agreement.as_deref(),
+                        false,
+                        &refusal.reasons,
+                    );
+                    self.log_entries(vec![entry]).await?;
+                }
+                Err(refusal)
+            }
+        }
+    }
+
+    /// [`Node::receive`] from a recognised partner.
+    async fn receive_from(
+        self: &Arc<Self>,
+        partner: &Partner,
+        id: &str,
+        resume_from: Option<u64>,
+        body: axum::body::Body,
+    ) -> Result<Receipt, Refused> {
         check_object_id(id)?;
         let partial = Partial {
             path: partial_path(self, &partner.code, id),
@@ -1353,86 +1521,133 @@ impl Node {
         if resume_from.is_none() {
             let _ = tokio::fs::remove_file(&partial.path).await;
         }
-        if let Some(held_rec) = self.store.inbox_get(id).await.map_err(Refusal::internal)? {
-            if held_rec.sha256 == sp.sha256 && held_rec.item.from == partner.code {
+        // Held per (id, sender): another partner's object under the same id is another
+        // object, and neither keeps the other out.
+        if let Some(held_rec) = self
+            .store
+            .inbox_get(id, &partner.code)
+            .await
+            .map_err(Refusal::internal)?
+        {
+            if held_rec.sha256 == sp.sha256 {
                 return Ok(held_rec.receipt);
             }
-            return Err(Refusal::new(
-                409,
-                "request",
-                format!(
-                    "object {id} is already held here with different content or from another party"
-                ),
-            ));
+            return Err(conflict(id, &partner.code, &held_rec.sha256).into());
         }
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
-        match self.admit_delivery(&held, &partner, id, &sp, at).await {
-            Ok((label_xml, marking, agreement)) => {
-                let entry = self.received(
-                    id,
-                    Some(&partner.code),
-                    Some(&marking),
-                    Some(&agreement),
-                    true,
-                    &[],
-                );
-                let (size, sha256) = (sp.size, sp.sha256.clone());
-                sp.keep_as(&inbox_path(self, id)).await?;
-                let range = self.log_entries(vec![entry]).await?;
-                let received = crate::store::unix_now();
-                let receipt = Receipt::sign(
-                    ReceiptBody {
-                        object_id: id.to_string(),
-                        sha256: sha256.clone(),
-                        size,
-                        from: partner.code.clone(),
-                        to: self.party().to_string(),
-                        agreement: agreement.clone(),
-                        received: rfc3339(received),
-                        log_index: range.start,
-                    },
-                    &self.signing,
-                )
-                .map_err(Refusal::internal)?;
-                let rec = InboxRecord {
-                    item: InboxItem {
-                        id: id.to_string(),
-                        marking,
-                        from: partner.code.clone(),
-                        received: rfc3339(received),
-                        size,
-                        agreement,
-                    },
-                    label: label_xml,
-                    sha256,
-                    receipt: receipt.clone(),
-                    pack: None,
-                };
-                self.store
-                    .inbox_insert(&rec, received)
-                    .await
-                    .map_err(Refusal::internal)?;
-                tracing::info!(object = %id, from = %partner.code, size, "received");
-                Ok(receipt)
-            }
-            Err((marking, agreement, reasons)) => {
-                let entry = self.received(
-                    id,
-                    Some(&partner.code),
-                    marking.as_deref(),
-                    agreement.as_deref(),
-                    false,
-                    &reasons,
-                );
-                self.log_entries(vec![entry]).await?;
-                Err(Refusal {
+        let (label_xml, marking, agreement) = self
+            .admit_delivery(&held, partner, id, &sp, at)
+            .await
+            .map_err(|(marking, agreement, reasons)| Refused {
+                refusal: Refusal {
                     status: 403,
                     error: format!("{} refuses object {id} from {}", self.party(), partner.code),
                     reasons,
-                })
-            }
+                },
+                marking,
+                agreement,
+            })?;
+        let entry = self.received(
+            Some(id),
+            Some(&partner.code),
+            Some(&marking),
+            Some(&agreement),
+            true,
+            &[],
+        );
+        let (size, sha256) = (sp.size, sp.sha256.clone());
+        // The file goes into place before the row (a crash in between leaves a file no
+        // row names, which a retried delivery of the same bytes takes over), under a
+        // name no other bytes or sender can have: a delivery racing this one cannot
+        // overwrite it.
+        let file_name = inbox_file_name(&partner.code, id, &sha256);
+        let path = blob_dir(self, "inbox").join(&file_name);
+        sp.keep_as(&path).await?;
+        let range = self.log_entries(vec![entry]).await?;
+        let received = crate::store::unix_now();
+        let receipt = Receipt::sign(
+            ReceiptBody {
+                object_id: id.to_string(),
+                sha256: sha256.clone(),
+                size,
+                from: partner.code.clone(),
+                to: self.party().to_string(),
+                agreement: agreement.clone(),
+                received: rfc3339(received),
+                log_index: range.start,
+            },
+            &self.signing,
+        )
+        .map_err(Refusal::internal)?;
+        let rec = InboxRecord {
+            item: InboxItem {
+                id: id.to_string(),
+                marking: marking.clone(),
+                from: partner.code.clone(),
+                received: rfc3339(received),
+                size,
+                agreement: agreement.clone(),
+            },
+            label: label_xml,
+            sha256: sha256.clone(),
+            receipt: receipt.clone(),
+            pack: None,
+            file_name: Some(file_name),
+        };
+        if self
+            .store
+            .inbox_insert(&rec, received)
+            .await
+            .map_err(Refusal::internal)?
+        {
+            tracing::info!(object = %id, from = %partner.code, size, "received");
+            return Ok(receipt);
         }
+        // A delivery of this id from this partner was kept while this one was checked:
+        // what is held is that one, and only its receipt may be given. This file goes
+        // unless it is that one's.
+        let kept = self
+            .store
+            .inbox_get(id, &partner.code)
+            .await
+            .map_err(Refusal::internal)?
+            .ok_or_else(|| {
+                Refusal::internal(format!("inbox row {id} from {} vanished", partner.code))
+            })?;
+        if self.stored_at(&kept).ok().map(|s| s.path).as_ref() != Some(&path) {
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+        if kept.sha256 == sha256 {
+            return Ok(kept.receipt);
+        }
+        Err(Refused {
+            refusal: conflict(id, &partner.code, &kept.sha256),
+            marking: Some(marking),
+            agreement: Some(agreement),
+        })
+    }
+
+    /// Where a held object's bytes are.
+    fn stored_at(&self, rec: &InboxRecord) -> Result<Stored, Refusal> {
+        let dir = blob_dir(self, "inbox");
+        let (path, offset) = match (&rec.pack, &rec.file_name) {
+            (Some((pack, offset)), _) => (pack_path(self, pack)?, *offset),
+            (None, Some(name)) => (
+                dir.join(checked_file_name(name).map_err(Refusal::internal)?),
+                0,
+            ),
+            (None, None) => {
+                check_object_id(&rec.item.id)
+                    .map_err(|r| Refusal::internal(format!("stored {}", r.error)))?;
+                (dir.join(format!("{}.tdf", rec.item.id)), 0)
+            }
+        };
+        Ok(Stored {
+            path,
+            offset,
+            size: rec.item.size,
+        })
     }
 
     /// The receiver's checks; on refusal, what is known of the object and why.
@@ -1526,7 +1741,8 @@ impl Node {
     /// `POST /v1/fed/inbox`: a partner node delivers a batch of small objects. Each is
     /// checked as [`Node::receive`] checks one; the kept ones are synced together, their
     /// decisions logged in one durable append, their receipts signed once for the batch
-    /// and recorded in one commit. One result per object, in the batch's order.
+    /// and recorded in one commit. One result per object, in the batch's order. A
+    /// refusal of the whole batch is logged as one entry naming no object.
     pub async fn receive_batch(
         self: &Arc<Self>,
         peer: &Peer,
@@ -1554,6 +1770,25 @@ impl Node {
                 return Err(r);
             }
         };
+        match self.receive_batch_from(&partner, body).await {
+            Ok(answer) => Ok(answer),
+            Err(r) => {
+                if r.status < 500 {
+                    let entry =
+                        self.received(None, Some(&partner.code), None, None, false, &r.reasons);
+                    self.log_entries(vec![entry]).await?;
+                }
+                Err(r)
+            }
+        }
+    }
+
+    /// [`Node::receive_batch`] from a recognised partner.
+    async fn receive_batch_from(
+        self: &Arc<Self>,
+        partner: &Partner,
+        body: axum::body::Bytes,
+    ) -> Result<wire::BatchResponse, Refusal> {
         let batch = wire::parse_batch(&body).map_err(|e| Refusal::new(400, "request", e.0))?;
         crate::disk::check_room(
             &self.home.layout.blobs(),
@@ -1571,8 +1806,17 @@ impl Node {
                 reasons,
             })
         };
-        // Hash everything off the async threads; then what is already held answers with
-        // its receipt (a retried delivery), or a conflict.
+        let receipted = |id: &str, receipt: Receipt| {
+            Some(wire::BatchResult {
+                id: id.to_string(),
+                receipt: Some(receipt),
+                status: None,
+                error: None,
+                reasons: vec![],
+            })
+        };
+        // Hash everything off the async threads; then what is already held from this
+        // partner answers with its receipt (a retried delivery), or a conflict.
         let hashes = {
             let (body, ranges) = (body.clone(), batch.objects.clone());
             tokio::task::spawn_blocking(move || {
@@ -1590,28 +1834,30 @@ impl Node {
             .map_err(Refusal::internal)?
         };
         let ids: Vec<&str> = batch.objects.iter().map(|(id, _)| id.as_str()).collect();
-        let mut held_here = self
+        let held_here = self
             .store
-            .inbox_get_many(&ids)
+            .inbox_get_many(&ids, &partner.code)
             .await
             .map_err(Refusal::internal)?;
+        // Refusals first, then permits, in the log: the receipts' log indexes count on it.
+        let mut entries = Vec::new();
         let mut fresh = Vec::new();
         for (i, (id, _)) in batch.objects.iter().enumerate() {
-            match held_here.remove(id) {
-                Some(rec) if rec.sha256 == hashes[i] && rec.item.from == partner.code => {
-                    results[i] = Some(wire::BatchResult {
-                        id: id.clone(),
-                        receipt: Some(rec.receipt),
-                        status: None,
-                        error: None,
-                        reasons: vec![],
-                    });
+            match held_here.get(id) {
+                Some(rec) if rec.sha256 == hashes[i] => {
+                    results[i] = receipted(id, rec.receipt.clone());
                 }
-                Some(_) => {
-                    let e = format!(
-                        "object {id} is already held here with different content or from another party"
-                    );
-                    results[i] = refused(id, 409, e.clone(), vec![Reason::new("request", e)]);
+                Some(rec) => {
+                    let r = conflict(id, &partner.code, &rec.sha256);
+                    entries.push(self.received(
+                        Some(id),
+                        Some(&partner.code),
+                        None,
+                        None,
+                        false,
+                        &r.reasons,
+                    ));
+                    results[i] = refused(id, r.status, r.error, r.reasons);
                 }
                 None => fresh.push(i),
             }
@@ -1628,15 +1874,14 @@ impl Node {
             trusted,
         )
         .await;
-        let mut entries = Vec::new();
         let mut kept = Vec::new();
         for (&i, v) in fresh.iter().zip(verified) {
             let id = &batch.objects[i].0;
-            match self.admit_verified(&held, &partner, id, v, at) {
+            match self.admit_verified(&held, partner, id, v, at) {
                 Ok(ok) => kept.push((i, ok)),
                 Err((marking, agreement, reasons)) => {
                     entries.push(self.received(
-                        id,
+                        Some(id),
                         Some(&partner.code),
                         marking.as_deref(),
                         agreement.as_deref(),
@@ -1648,33 +1893,33 @@ impl Node {
                 }
             }
         }
-        let (pack, offsets) = if kept.is_empty() {
-            (String::new(), vec![])
-        } else {
-            keep_pack(
-                self,
-                body.clone(),
-                kept.iter()
-                    .map(|(i, _)| batch.objects[*i].1.clone())
-                    .collect(),
-            )
-            .await?
+        let done = |results: Vec<Option<wire::BatchResult>>| wire::BatchResponse {
+            results: results.into_iter().flatten().collect(),
         };
+        if kept.is_empty() {
+            if !entries.is_empty() {
+                self.log_entries(entries).await?;
+            }
+            return Ok(done(results));
+        }
+        let (pack, offsets) = keep_pack(
+            self,
+            body.clone(),
+            kept.iter()
+                .map(|(i, _)| batch.objects[*i].1.clone())
+                .collect(),
+        )
+        .await?;
         let denied = entries.len() as u64;
         for (i, (_, marking, agreement)) in &kept {
             entries.push(self.received(
-                &batch.objects[*i].0,
+                Some(&batch.objects[*i].0),
                 Some(&partner.code),
                 Some(marking),
                 Some(agreement),
                 true,
                 &[],
             ));
-        }
-        if entries.is_empty() {
-            return Ok(wire::BatchResponse {
-                results: results.into_iter().flatten().collect(),
-            });
         }
         let range = self.log_entries(entries).await?;
         let received = crate::store::unix_now();
@@ -1696,50 +1941,80 @@ impl Node {
             })
             .collect();
         let receipts = Receipt::sign_batch(bodies, &self.signing).map_err(Refusal::internal)?;
-        let records: Vec<InboxRecord> = kept
+        let (places, records): (Vec<usize>, Vec<InboxRecord>) = kept
             .into_iter()
             .zip(receipts)
             .zip(offsets)
-            .map(
-                |(((i, (label, marking, agreement)), receipt), offset)| InboxRecord {
-                    item: InboxItem {
-                        id: batch.objects[i].0.clone(),
-                        marking,
-                        from: partner.code.clone(),
-                        received: rfc3339(received),
-                        size: batch.objects[i].1.len() as u64,
-                        agreement,
+            .map(|(((i, (label, marking, agreement)), receipt), offset)| {
+                (
+                    i,
+                    InboxRecord {
+                        item: InboxItem {
+                            id: batch.objects[i].0.clone(),
+                            marking,
+                            from: partner.code.clone(),
+                            received: rfc3339(received),
+                            size: batch.objects[i].1.len() as u64,
+                            agreement,
+                        },
+                        label,
+                        sha256: hashes[i].clone(),
+                        receipt,
+                        pack: Some((pack.clone(), offset)),
+                        file_name: None,
                     },
-                    label,
-                    sha256: hashes[i].clone(),
-                    receipt,
-                    pack: Some((pack.clone(), offset)),
-                },
-            )
-            .collect();
-        self.store
+                )
+            })
+            .unzip();
+        let inserted = self
+            .store
             .inbox_insert_many(&records, received)
             .await
             .map_err(Refusal::internal)?;
-        tracing::info!(objects = records.len(), from = %partner.code, "received a batch");
-        let index: std::collections::HashMap<&str, usize> = batch
-            .objects
-            .iter()
-            .enumerate()
-            .map(|(i, (id, _))| (id.as_str(), i))
-            .collect();
-        for r in &records {
-            results[index[r.item.id.as_str()]] = Some(wire::BatchResult {
-                id: r.item.id.clone(),
-                receipt: Some(r.receipt.clone()),
-                status: None,
-                error: None,
-                reasons: vec![],
-            });
+        tracing::info!(objects = inserted.iter().filter(|k| **k).count(), from = %partner.code, "received a batch");
+        let mut lost = Vec::new();
+        for ((i, r), won) in places.into_iter().zip(records).zip(inserted) {
+            if won {
+                results[i] = receipted(&r.item.id, r.receipt);
+            } else {
+                lost.push((i, r));
+            }
         }
-        Ok(wire::BatchResponse {
-            results: results.into_iter().flatten().collect(),
-        })
+        if lost.is_empty() {
+            return Ok(done(results));
+        }
+        // Objects of this partner under an id that was kept meanwhile (by a delivery
+        // racing this batch, or earlier in it): only what is held may be receipted.
+        let ids: Vec<&str> = lost.iter().map(|(_, r)| r.item.id.as_str()).collect();
+        let now_held = self
+            .store
+            .inbox_get_many(&ids, &partner.code)
+            .await
+            .map_err(Refusal::internal)?;
+        let mut entries = Vec::new();
+        for (i, r) in &lost {
+            let id = &r.item.id;
+            match now_held.get(id) {
+                Some(h) if h.sha256 == r.sha256 => results[*i] = receipted(id, h.receipt.clone()),
+                Some(h) => {
+                    let c = conflict(id, &partner.code, &h.sha256);
+                    entries.push(self.received(
+                        Some(id),
+                        Some(&partner.code),
+                        Some(&r.item.marking),
+                        Some(&r.item.agreement),
+                        false,
+                        &c.reasons,
+                    ));
+                    results[*i] = refused(id, c.status, c.error, c.reasons);
+                }
+                None => return Err(Refusal::internal(format!("inbox row {id} vanished"))),
+            }
+        }
+        if !entries.is_empty() {
+            self.log_entries(entries).await?;
+        }
+        Ok(done(results))
     }
 
     /// `GET /v1/inbox`: what the person may see, oldest first.
@@ -1766,52 +2041,92 @@ impl Node {
             .collect())
     }
 
-    /// `GET /v1/inbox/{id}`: the object, if the person may see it.
+    /// `GET /v1/inbox/{id}`: the object, if the person may see it. Objects are held per
+    /// sender, and two partners may have sent objects under the same id: this gives
+    /// the one the person may see; when they may see more than one, it refuses (409)
+    /// naming the senders, and [`Node::fetch_from`] takes the one from a sender.
     pub async fn fetch(&self, peer: &Peer, id: &str) -> Result<Stored, Refusal> {
+        self.fetch_from(peer, id, None).await
+    }
+
+    /// `GET /v1/inbox/{id}` from one sender (`from`, a party code), or from whichever
+    /// sender's object under `id` the person may see (None; see [`Node::fetch`]).
+    pub async fn fetch_from(
+        &self,
+        peer: &Peer,
+        id: &str,
+        from: Option<&str>,
+    ) -> Result<Stored, Refusal> {
         let caller = self.authenticate(peer).await?;
         check_object_id(id)?;
-        let not_found = || Refusal::new(404, "request", format!("no object {id} in the inbox"));
-        let rec = self
+        if let Some(f) = from {
+            check_code(f)?;
+        }
+        let recs: Vec<InboxRecord> = self
             .store
-            .inbox_get(id)
+            .inbox_get_all(id)
             .await
             .map_err(Refusal::internal)?
-            .ok_or_else(not_found)?;
+            .into_iter()
+            .filter(|r| from.is_none_or(|f| r.item.from == f))
+            .collect();
+        if recs.is_empty() {
+            return Err(Refusal::new(
+                404,
+                "request",
+                match from {
+                    Some(f) => format!("no object {id} from {f} in the inbox"),
+                    None => format!("no object {id} in the inbox"),
+                },
+            ));
+        }
         let person = self.person(&caller.record).map_err(|r| Refusal {
             status: 403,
             error: r.text.clone(),
             reasons: vec![r],
         })?;
         let held = self.agreements().await.map_err(Refusal::internal)?;
-        let label = Label::read(self.policies(), "label", rec.label.as_bytes())
-            .map_err(|e| Refusal::new(403, "translation", e.to_string()))?;
-        let (ok, reasons) = self.decide(
-            &person,
-            &label,
-            Some(&rec.item.agreement),
-            &held,
-            (self.clock)(),
-        );
-        if !ok {
+        let at = (self.clock)();
+        let mut seen = Vec::new();
+        let mut refused = Vec::new();
+        for rec in recs {
+            let decided = Label::read(self.policies(), "label", rec.label.as_bytes())
+                .map_err(|e| vec![Reason::new("translation", e.to_string())])
+                .and_then(|label| {
+                    match self.decide(&person, &label, Some(&rec.item.agreement), &held, at) {
+                        (true, _) => Ok(()),
+                        (false, reasons) => Err(reasons),
+                    }
+                });
+            match decided {
+                Ok(()) => seen.push(rec),
+                // The first refusal's reasons: the others' would say nothing more the
+                // person may know.
+                Err(reasons) if refused.is_empty() => refused = reasons,
+                Err(_) => {}
+            }
+        }
+        match seen.len() {
             // Not logged: fetching gives only ciphertext; opening asks the KAS, which logs.
-            return Err(Refusal {
+            0 => Err(Refusal {
                 status: 403,
                 error: format!("{} may not see object {id}", person.id),
-                reasons,
-            });
+                reasons: refused,
+            }),
+            1 => self.stored_at(&seen[0]),
+            _ => Err(Refusal::new(
+                409,
+                "request",
+                format!(
+                    "{} objects were received under id {id}, from {}: name the sender to fetch one",
+                    seen.len(),
+                    seen.iter()
+                        .map(|r| r.item.from.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+            )),
         }
-        Ok(match &rec.pack {
-            Some((pack, offset)) => Stored {
-                path: pack_path(self, pack)?,
-                offset: *offset,
-                size: rec.item.size,
-            },
-            None => Stored {
-                path: inbox_path(self, id),
-                offset: 0,
-                size: rec.item.size,
-            },
-        })
     }
 }
 
@@ -2040,7 +2355,7 @@ async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)>, cap: Dur
             &Event {
                 kind: "deliver",
                 person: Some(&item.person),
-                object: id,
+                object: Some(id),
                 marking: Some(&item.marking),
                 agreement: Some(&item.agreement),
                 partner: Some(to),
@@ -2122,7 +2437,7 @@ async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)>, cap: Dur
     let done: Vec<PathBuf> = outcomes
         .iter()
         .filter(|(_, o)| !matches!(o, Outcome::Retry(_)))
-        .map(|(item, _)| outbox_path(node, &item.id, &item.to))
+        .filter_map(|(item, _)| outbox_path(node, item).ok())
         .collect();
     if !done.is_empty() {
         let _ = tokio::task::spawn_blocking(move || {
@@ -2211,14 +2526,14 @@ async fn attempt_batch(node: &Arc<Node>, items: Vec<OutboxItem>) -> Vec<(OutboxI
     }
     // All the batch's files in one blocking call, rather than one hand-off to the
     // blocking pool (and one wake-up) per object.
-    let paths: Vec<PathBuf> = wanted
-        .iter()
-        .map(|i| outbox_path(node, &i.id, &i.to))
-        .collect();
+    let paths: Vec<Result<PathBuf, String>> = wanted.iter().map(|i| outbox_path(node, i)).collect();
     let read = tokio::task::spawn_blocking(move || {
         paths
             .into_iter()
-            .map(|p| std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display())))
+            .map(|p| {
+                let p = p?;
+                std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))
+            })
             .collect::<Vec<_>>()
     })
     .await
@@ -2386,7 +2701,15 @@ async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
         Ok(c) => c,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    let path = outbox_path(node, &item.id, &item.to);
+    let path = match outbox_path(node, item) {
+        Ok(p) => p,
+        Err(e) => {
+            return Outcome::Refused(vec![Reason::new(
+                "object-integrity",
+                format!("the queued object {} cannot be found: {e}", item.id),
+            )])
+        }
+    };
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
         Err(e) => {
