@@ -1156,6 +1156,23 @@ impl Store {
 
 // ---------------------------------------------------------------- decisions
 
+/// A send already queued for an object and partner, answered to `person` who sends it
+/// again: their own entry (sending is idempotent), or, when someone else sent it, a
+/// refusal that says nothing of that send.
+fn own_send(o: OutboxItem, person: &str) -> Result<OutboxItem, Refusal> {
+    if o.person == person {
+        return Ok(o);
+    }
+    Err(Refusal::new(
+        409,
+        "request",
+        format!(
+            "object {} was already sent to {} by someone else: an object goes to a partner once",
+            o.id, o.to
+        ),
+    ))
+}
+
 /// A refused delivery, with what is known of the object for its audit entry.
 struct Refused {
     refusal: Refusal,
@@ -1301,7 +1318,7 @@ impl Node {
             // Already sent: read and drop the body so the client sees the answer.
             let mut stream = body.into_data_stream();
             while let Some(Ok(_)) = stream.next().await {}
-            return Ok(o);
+            return own_send(o, &caller.record.id);
         }
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
@@ -1428,7 +1445,7 @@ impl Node {
         if kept.state != "queued" || outbox_path(self, &kept).ok().as_ref() != Some(&path) {
             let _ = tokio::fs::remove_file(&path).await;
         }
-        Ok(kept)
+        own_send(kept, &caller.record.id)
     }
 
     /// `GET /v1/outbox`: what the person sent, and how each delivery stands.

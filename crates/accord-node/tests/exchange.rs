@@ -1405,3 +1405,44 @@ fn racing_sends_of_one_id_keep_the_file_of_the_row_kept() {
     rt.block_on(usa.stop()).unwrap();
     rt.block_on(pak.stop()).unwrap();
 }
+
+/// Someone else sending an object already queued for that partner gets a 409 that says
+/// nothing of that send (it used to be answered with the other person's entry: who
+/// sent it, its marking, its receipt); the person who sent it, sending again, gets
+/// their own entry.
+#[test]
+fn a_send_is_shown_only_to_its_sender() {
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer: _,
+    } = pair();
+    // At USA: the officer sends an object to PAK, and the clerk sends the same one.
+    let us = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let theirs = seal(&us, MARKING, b"from USA", tmp.path());
+    let sent = us.send("PAK", &theirs, None).unwrap();
+    let clerk = Client::new(sb.credential("usa-clerk").unwrap()).unwrap();
+    match clerk.send("PAK", &theirs, None) {
+        Err(accord_node::Error::NodeRefused { status, error, .. }) => {
+            assert_eq!(status, 409, "{error}");
+            assert!(
+                error.contains("already sent to PAK by someone else"),
+                "{error}"
+            );
+            assert!(
+                !error.contains("usa-officer") && !error.contains(&sent.marking),
+                "{error}"
+            );
+        }
+        other => panic!("the clerk was answered {other:?}"),
+    }
+    // The officer sending again is answered with their own entry.
+    let again = us.send("PAK", &theirs, None).unwrap();
+    assert_eq!((again.person.as_str(), again.id), ("usa-officer", sent.id));
+
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+}
