@@ -1156,6 +1156,38 @@ impl Store {
 
 // ---------------------------------------------------------------- decisions
 
+/// Most reasons of a refused delivery written to its audit entry.
+const ENTRY_REASONS: usize = 8;
+
+/// Longest reason text written to an audit entry (bytes; longer ones are cut): a
+/// refused delivery's reasons may quote what the caller sent (an id, a manifest's
+/// field), and an entry must not be as large as the caller likes.
+const ENTRY_TEXT: usize = 512;
+
+/// `reasons` as an audit entry holds them: at most [`ENTRY_REASONS`], each text at most
+/// [`ENTRY_TEXT`] bytes (cut at a character boundary, marked with `…`).
+fn bounded(reasons: &[Reason]) -> Vec<Reason> {
+    reasons
+        .iter()
+        .take(ENTRY_REASONS)
+        .map(|r| Reason {
+            rule: cut(&r.rule, 64),
+            text: cut(&r.text, ENTRY_TEXT),
+        })
+        .collect()
+}
+
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// A send already queued for an object and partner, answered to `person` who sends it
 /// again: their own entry (sending is idempotent), or, when someone else sent it, a
 /// refusal that says nothing of that send.
@@ -1206,6 +1238,7 @@ fn conflict(id: &str, from: &str, held_sha256: &str) -> Refusal {
 struct Event<'a> {
     kind: &'a str,
     person: Option<&'a str>,
+    credential: Option<&'a str>,
     object: Option<&'a str>,
     marking: Option<&'a str>,
     agreement: Option<&'a str>,
@@ -1220,7 +1253,7 @@ impl Node {
             time: (self.clock)().to_string(),
             party: self.party(),
             person: e.person,
-            credential: None,
+            credential: e.credential,
             decision: if permit { "permit" } else { "deny" },
             object: e.object,
             marking: e.marking,
@@ -1267,7 +1300,9 @@ impl Node {
         (d.permit, crate::node::convert(d.reasons))
     }
 
-    /// The audit entry of a decision about receiving object `id` from `partner`.
+    /// The audit entry of a decision about receiving object `id` from `partner`. The
+    /// reasons of a refusal are bounded ([`bounded`]): some of their text comes from
+    /// the delivery.
     fn received(
         &self,
         id: Option<&str>,
@@ -1281,14 +1316,52 @@ impl Node {
             &Event {
                 kind: "receive",
                 person: None,
+                credential: None,
                 object: id,
                 marking,
                 agreement,
                 partner,
             },
             permit,
-            reasons,
+            &bounded(reasons),
         )
+    }
+
+    /// Account for a delivery refused because the caller is not a partner node in
+    /// force. A caller that presented no certificate gets no entry: it is no identity,
+    /// there is nothing to account for, and anyone may connect without one (so an
+    /// entry for each would let anyone fill the log). A certificate that is not a
+    /// partner's is logged (within the node's rate for strangers,
+    /// [`crate::admission::StrangerLog`]) with its fingerprint, the object id only when
+    /// it is one (never the raw path), and bounded reasons.
+    async fn log_stranger(&self, peer: &Peer, id: Option<&str>, r: &Refusal) {
+        let Some(cert) = peer.cert.as_deref() else {
+            return;
+        };
+        if r.status >= 500 {
+            // Not a decision about the caller: the node could not make one.
+            return;
+        }
+        // Such a caller can make a new certificate for every request: rate-limited as
+        // the node's other refusals of strangers are.
+        if !self.strangers.admit() {
+            return;
+        }
+        let fingerprint = hex::encode(crate::pki::sha256(cert));
+        let entry = self.audit(
+            &Event {
+                kind: "receive",
+                person: None,
+                credential: Some(&fingerprint),
+                object: id.filter(|id| check_object_id(id).is_ok()),
+                marking: None,
+                agreement: None,
+                partner: None,
+            },
+            false,
+            &bounded(&r.reasons),
+        );
+        let _ = self.log_entries(vec![entry]).await;
     }
 
     /// `PUT /v1/outbox/{to}/{id}`: a person sends a sealed object to a partner party.
@@ -1388,6 +1461,7 @@ impl Node {
             &Event {
                 kind: "send",
                 person: Some(&caller.record.id),
+                credential: None,
                 object: Some(id),
                 marking: Some(&v.marking),
                 agreement: Some(&agreement),
@@ -1481,7 +1555,7 @@ impl Node {
 
     /// `PUT /v1/fed/inbox/{id}`: a partner node delivers an object. Every refusal of a
     /// partner (whatever its status, short of an internal error) is logged (`receive`,
-    /// `deny`).
+    /// `deny`); a caller that is not a partner, as [`Node::log_stranger`] says.
     pub async fn receive(
         self: &Arc<Self>,
         peer: &Peer,
@@ -1492,8 +1566,7 @@ impl Node {
         let partner = match self.partner_of(peer).await {
             Ok(p) => p,
             Err(r) => {
-                let entry = self.received(Some(id), None, None, None, false, &r.reasons);
-                let _ = self.log_entries(vec![entry]).await;
+                self.log_stranger(peer, Some(id), &r).await;
                 return Err(r);
             }
         };
@@ -1759,7 +1832,8 @@ impl Node {
     /// checked as [`Node::receive`] checks one; the kept ones are synced together, their
     /// decisions logged in one durable append, their receipts signed once for the batch
     /// and recorded in one commit. One result per object, in the batch's order. A
-    /// refusal of the whole batch is logged as one entry naming no object.
+    /// refusal of the whole batch is logged as one entry naming no object; a caller
+    /// that is not a partner, as [`Node::log_stranger`] says.
     pub async fn receive_batch(
         self: &Arc<Self>,
         peer: &Peer,
@@ -1768,22 +1842,7 @@ impl Node {
         let partner = match self.partner_of(peer).await {
             Ok(p) => p,
             Err(r) => {
-                let entry = AuditEntry {
-                    kind: "receive",
-                    time: (self.clock)().to_string(),
-                    party: self.party(),
-                    person: None,
-                    credential: None,
-                    decision: "deny",
-                    object: None,
-                    marking: None,
-                    agreement: None,
-                    request: None,
-                    partner: None,
-                    reasons: &r.reasons,
-                }
-                .bytes();
-                let _ = self.log_entries(vec![entry]).await;
+                self.log_stranger(peer, None, &r).await;
                 return Err(r);
             }
         };
@@ -2372,6 +2431,7 @@ async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)>, cap: Dur
             &Event {
                 kind: "deliver",
                 person: Some(&item.person),
+                credential: None,
                 object: Some(id),
                 marking: Some(&item.marking),
                 agreement: Some(&item.agreement),

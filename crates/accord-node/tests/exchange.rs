@@ -1446,3 +1446,105 @@ fn a_send_is_shown_only_to_its_sender() {
     rt.block_on(usa.stop()).unwrap();
     rt.block_on(pak.stop()).unwrap();
 }
+
+/// A delivery from a caller that is not a partner. With no client certificate it
+/// leaves no entry in the audit log: it is no identity, and anyone may connect without
+/// one (each such request used to write a durable entry holding the raw path). With a
+/// certificate no agreement pins, it is logged with the certificate's fingerprint, and
+/// the object id only when it is one. A partner's refusals are all logged, their
+/// reasons cut to a bounded length.
+#[test]
+fn only_accountable_refusals_are_logged_and_never_at_the_callers_length() {
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer,
+    } = pair();
+    let good = std::fs::read(seal(&officer, MARKING, b"x", tmp.path())).unwrap();
+    let id = manifest_id(&good);
+    let usa_pin = sb.usa.party.node.as_ref().unwrap().tls_spki_sha256.clone();
+    let client_as = |identity: Option<(&str, &str)>| {
+        let tls = accord_node::tls::client_config(vec![usa_pin.clone()], identity).unwrap();
+        let _g = rt.enter();
+        reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+            .unwrap()
+    };
+    let anonymous = client_as(None);
+    let cred = sb.credential("pak-officer").unwrap();
+    let stranger = client_as(Some((&cred.certificate, &cred.private_key)));
+    let fingerprint =
+        sha256_hex(&accord_node::pki::pem_blocks(&cred.certificate, "CERTIFICATE").unwrap()[0]);
+    let (_, as_pak) = as_pak_node(&rt, &sb, &pak);
+    let chosen = format!("chosen-by-the-caller-{}", "x".repeat(1000));
+    let batch = |client: &reqwest::Client| {
+        rt.block_on(async {
+            client
+                .post(format!(
+                    "https://127.0.0.1:{}/v1/fed/inbox",
+                    usa.addr.port()
+                ))
+                .header("content-type", wire::BATCH_MEDIA_TYPE)
+                .body(wire::batch_body(&[(id.clone(), good.clone())]))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    for path in [&id, &chosen] {
+        assert_eq!(
+            deliver_direct(&rt, &anonymous, &usa, path, good.clone()).0,
+            403
+        );
+        assert_eq!(
+            deliver_direct(&rt, &stranger, &usa, path, good.clone()).0,
+            403
+        );
+    }
+    assert_eq!(batch(&anonymous), 403);
+    assert_eq!(batch(&stranger), 403);
+    // A partner's delivery under a path that is no object id: refused, and logged.
+    let (s, p) = deliver_direct(&rt, &as_pak, &usa, &chosen, good.clone());
+    assert_eq!(s, 400, "{p:?}");
+
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+    let denies: Vec<serde_json::Value> = entries(&sb.usa)
+        .into_iter()
+        .filter(|e| e["kind"] == "receive" && e["decision"] == "deny")
+        .collect();
+    // The stranger's three, each with its certificate; none from the anonymous caller.
+    let strangers: Vec<&serde_json::Value> =
+        denies.iter().filter(|e| e["partner"].is_null()).collect();
+    assert_eq!(strangers.len(), 3, "{strangers:#?}");
+    for e in &strangers {
+        assert_eq!(e["credential"], *fingerprint, "{e}");
+        assert_eq!(e["reasons"][0]["rule"], "partner", "{e}");
+        assert!(!e.to_string().contains("chosen-by-the-caller"), "{e}");
+    }
+    let objects: Vec<&serde_json::Value> = strangers.iter().map(|e| &e["object"]).collect();
+    assert_eq!(
+        objects,
+        [
+            &serde_json::json!(id),
+            &serde_json::Value::Null,
+            &serde_json::Value::Null
+        ]
+    );
+    // The partner's: logged, without the path as its object, its reason cut short.
+    let partners: Vec<&serde_json::Value> =
+        denies.iter().filter(|e| e["partner"] == "PAK").collect();
+    assert_eq!(partners.len(), 1, "{partners:#?}");
+    assert!(partners[0]["object"].is_null());
+    let text = partners[0]["reasons"][0]["text"].as_str().unwrap();
+    assert!(
+        text.len() <= 520 && text.ends_with('…') && text.contains("chosen-by-the-caller"),
+        "{text}"
+    );
+}
