@@ -281,7 +281,28 @@ impl Client {
 
     /// `GET /v1/inbox/{id}`: fetch a received object into `out`; returns its size.
     pub fn fetch<W: std::io::Write>(&self, id: &str, out: &mut W) -> Result<u64, Error> {
-        let url = self.url(&format!("/v1/inbox/{id}"));
+        self.fetch_from(id, None, out)
+    }
+
+    /// [`Client::fetch`] of the object `from` sent (a party code), for when partners
+    /// sent objects under the same id.
+    pub fn fetch_from<W: std::io::Write>(
+        &self,
+        id: &str,
+        from: Option<&str>,
+        out: &mut W,
+    ) -> Result<u64, Error> {
+        let url = match from {
+            Some(f) if f.len() == 3 && f.bytes().all(|b| b.is_ascii_uppercase()) => {
+                self.url(&format!("/v1/inbox/{id}?from={f}"))
+            }
+            Some(f) => {
+                return Err(Error::Input(format!(
+                    "--from {f}: a party code is three capital letters (PAK)"
+                )))
+            }
+            None => self.url(&format!("/v1/inbox/{id}")),
+        };
         let herr = |e: &reqwest::Error| Error::Http {
             url: url.clone(),
             msg: describe(e),

@@ -281,8 +281,13 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
             get(
                 |State(n): State<Arc<Node>>,
                  Extension(p): Extension<Peer>,
-                 Path((id,)): Path<(String,)>| async move {
-                    match n.fetch(&p, &id).await {
+                 Path((id,)): Path<(String,)>,
+                 q: axum::extract::RawQuery| async move {
+                    let q: crate::wire::FetchQuery = match query(q.0.as_deref().unwrap_or("")) {
+                        Ok(q) => q,
+                        Err(e) => return refusal(e),
+                    };
+                    match n.fetch_from(&p, &id, q.from.as_deref()).await {
                         Ok(stored) => stream_file(&stored).await,
                         Err(e) => refusal(e),
                     }

@@ -157,6 +157,15 @@ pub struct SealPlan {
     pub excluded: Vec<Reason>,
 }
 
+/// `GET /v1/inbox/{id}?from=CODE`: which sender's object, when partners sent objects
+/// under the same id.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchQuery {
+    /// The sending party's code.
+    pub from: Option<String>,
+}
+
 /// `POST /v1/seal/sign`: the assertions to sign.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

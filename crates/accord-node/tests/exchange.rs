@@ -1004,12 +1004,6 @@ fn person_peer(sb: &Sandbox, id: &str) -> accord_node::node::Peer {
     }
 }
 
-/// The bytes a node serves for a fetched object.
-fn stored_bytes(s: &accord_node::exchange::Stored) -> Vec<u8> {
-    let all = std::fs::read(&s.path).unwrap();
-    all[s.offset as usize..][..s.size as usize].to_vec()
-}
-
 /// Seal `text` at PAK under agreement `agreement`.
 fn seal_under(c: &Client, text: &[u8], dir: &Path, agreement: &str) -> PathBuf {
     let mut out = Vec::new();
@@ -1199,14 +1193,16 @@ fn another_partners_object_under_the_same_id_does_not_keep_out_the_senders() {
         }
         other => panic!("fetched by id alone: {other:?}"),
     }
-    // Naming the sender gives that sender's bytes.
-    let peer = person_peer(&sb, "usa-officer");
+    // Naming the sender (`GET /v1/inbox/{id}?from=CODE`) gives that sender's bytes.
     for (sender, bytes) in [("PAK", &ours), ("GBR", &theirs)] {
-        let stored = rt
-            .block_on(usa.node.fetch_from(&peer, &id, Some(sender)))
-            .unwrap();
-        assert!(stored_bytes(&stored) == *bytes, "{sender}'s object differs");
+        let mut got = Vec::new();
+        us.fetch_from(&id, Some(sender), &mut got).unwrap();
+        assert!(got == *bytes, "{sender}'s object differs");
     }
+    let e = us
+        .fetch_from(&id, Some("pak"), &mut Vec::new())
+        .unwrap_err();
+    assert!(e.to_string().contains("three capital letters"), "{e}");
     // The clerk may see neither.
     let clerk = person_peer(&sb, "usa-clerk");
     let e = rt

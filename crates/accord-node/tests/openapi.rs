@@ -1308,6 +1308,18 @@ fn exchange_operations(c: &Checker) {
         get(&anonymous_usa, t, &format!("/v1/inbox/{id2}")).status,
         401
     );
+    // Naming the sender: the right one serves the object, another holds none under
+    // the id, and what is not a party code (or not a known key) is a 400.
+    let r = get(&us_officer, t, &format!("/v1/inbox/{id2}?from=PAK"));
+    assert_eq!((r.status, &r.body), (200, &tdf2));
+    assert_eq!(
+        get(&us_officer, t, &format!("/v1/inbox/{id2}?from=GBR")).status,
+        404
+    );
+    for q in ["from=pak", "sender=PAK"] {
+        let r = get(&us_officer, t, &format!("/v1/inbox/{id2}?{q}"));
+        assert_eq!(r.status, 400, "{q}: {}", String::from_utf8_lossy(&r.body));
+    }
 
     // Cross-border rewrap: the US officer asks USA for the shares PAK's KAS holds; USA
     // forwards to PAK (node to node) and returns PAK's answer.

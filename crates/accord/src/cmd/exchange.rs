@@ -458,6 +458,10 @@ pub struct FetchArgs {
     /// The object id (from `accord inbox`).
     #[arg(value_name = "ID")]
     pub id: String,
+    /// The sending party, when partners sent objects under the same id (`accord inbox`
+    /// lists each with its sender).
+    #[arg(long, value_name = "CODE")]
+    pub from: Option<String>,
     /// Where to write the sealed object (`-` for standard output).
     #[arg(short = 'o', long = "output", value_name = "FILE.tdf")]
     pub output: PathBuf,
@@ -488,7 +492,15 @@ pub fn fetch(args: FetchArgs, out: &Output) -> Result<Code> {
     let size = client
         .inbox()
         .ok()
-        .and_then(|items| items.into_iter().find(|i| i.id == args.id))
+        .and_then(|items| {
+            items.into_iter().find(|i| {
+                i.id == args.id
+                    && args
+                        .from
+                        .as_deref()
+                        .is_none_or(|f| i.from.eq_ignore_ascii_case(f))
+            })
+        })
         .map(|i| i.size);
     let pb = progress_bar(size, "fetching");
     let mut sink = Sink::new(&args.output)?;
@@ -497,7 +509,8 @@ pub fn fetch(args: FetchArgs, out: &Output) -> Result<Code> {
             inner: sink.writer(),
             pb: pb.as_ref(),
         };
-        client.fetch(&args.id, &mut w)
+        let from = args.from.as_deref().map(str::to_ascii_uppercase);
+        client.fetch_from(&args.id, from.as_deref(), &mut w)
     };
     if let Some(pb) = &pb {
         pb.finish_and_clear();
