@@ -214,17 +214,7 @@ impl Node {
                 "nonce must be 32 random bytes in hex",
             ));
         }
-        let now = crate::store::unix_now();
-        if req.issued_at.abs_diff(now) > wire::MAX_SKEW_SECS.unsigned_abs() {
-            let r = Refusal::new(
-                403,
-                "request",
-                format!(
-                    "the rewrap request was issued at {} but this node's clock says {now}: more than {} s apart (a stale or replayed request, or a wrong clock)",
-                    req.issued_at,
-                    wire::MAX_SKEW_SECS
-                ),
-            );
+        if let Some(r) = crate::node::stale(req.issued_at) {
             self.log_partner_refusal(&partner.code, &req.person.id, &req.nonce, &r)
                 .await;
             return Err(r);

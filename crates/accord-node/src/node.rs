@@ -46,6 +46,23 @@ pub struct Caller {
     pub ec_point: Vec<u8>,
 }
 
+/// The refusal of a rewrap request issued more than [`wire::MAX_SKEW_SECS`] from this
+/// node's clock (a person's, or one a partner node forwards): its nonce is kept only
+/// for twice that, so an older request could otherwise be replayed.
+pub(crate) fn stale(issued_at: i64) -> Option<Refusal> {
+    let now = crate::store::unix_now();
+    (issued_at.abs_diff(now) > wire::MAX_SKEW_SECS.unsigned_abs()).then(|| {
+        Refusal::new(
+            403,
+            "request",
+            format!(
+                "the rewrap request was issued at {issued_at} but this node's clock says {now}: more than {} s apart (a stale or replayed request, or a wrong clock)",
+                wire::MAX_SKEW_SECS
+            ),
+        )
+    })
+}
+
 /// A refusal: HTTP status, one line, and reasons.
 #[derive(Debug, Clone)]
 pub struct Refusal {
@@ -886,24 +903,14 @@ impl Node {
             return Err(r);
         }
         let req = wire::parse_rewrap_request(&req_bytes)?;
-        let now = crate::store::unix_now();
-        if req.issued_at.abs_diff(now) > wire::MAX_SKEW_SECS.unsigned_abs() {
-            let r = Refusal::new(
-                403,
-                "request",
-                format!(
-                    "the rewrap request was issued at {} but the node's clock says {now}: more than {} s apart (a stale or replayed request, or a wrong clock)",
-                    req.issued_at,
-                    wire::MAX_SKEW_SECS
-                ),
-            );
+        if let Some(r) = stale(req.issued_at) {
             self.log_refusal("rewrap", Some(caller), None, Some(&req.nonce), &r)
                 .await;
             return Err(r);
         }
         let fresh = self
             .store
-            .use_nonce(&req.nonce, &caller.record.id, now)
+            .use_nonce(&req.nonce, &caller.record.id, crate::store::unix_now())
             .await
             .map_err(Refusal::internal)?;
         if !fresh {
