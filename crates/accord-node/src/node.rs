@@ -63,6 +63,16 @@ pub(crate) fn stale(issued_at: i64) -> Option<Refusal> {
     })
 }
 
+/// What a `label` audit entry records of a labelling decision.
+struct Labelling<'a> {
+    caller: &'a Caller,
+    at: Time,
+    permit: bool,
+    marking: Option<&'a str>,
+    agreement: Option<&'a str>,
+    request: Option<&'a str>,
+}
+
 /// A refusal: HTTP status, one line, and reasons.
 #[derive(Debug, Clone)]
 pub struct Refusal {
@@ -982,6 +992,26 @@ impl Node {
         Ok(label)
     }
 
+    /// The audit entry of a labelling decision (a seal plan refused, or the decision
+    /// before the node signs).
+    fn label_entry(&self, l: Labelling<'_>, reasons: &[Reason]) -> Vec<u8> {
+        AuditEntry {
+            kind: "label",
+            time: l.at.to_string(),
+            party: self.party(),
+            person: Some(&l.caller.record.id),
+            credential: Some(&l.caller.fingerprint),
+            decision: if l.permit { "permit" } else { "deny" },
+            object: None,
+            marking: l.marking,
+            agreement: l.agreement,
+            request: l.request,
+            partner: None,
+            reasons,
+        }
+        .bytes()
+    }
+
     /// `POST /v1/seal/plan`: check the person may apply the label (they must be allowed
     /// to read it themselves) and say which KASes get a share.
     pub async fn seal_plan(
@@ -1006,21 +1036,16 @@ impl Node {
                 .get(&self.home.config.national_policy)
                 .ok_or_else(|| Refusal::internal("national policy"))?;
             let marking = national.render(&label, "").map(|m| m.text).ok();
-            let entry = AuditEntry {
-                kind: "label",
-                time: at.to_string(),
-                party: self.party(),
-                person: Some(&caller.record.id),
-                credential: Some(&caller.fingerprint),
-                decision: "deny",
-                object: None,
+            let entry = Labelling {
+                caller: &caller,
+                at,
+                permit: false,
                 marking: marking.as_deref(),
                 agreement: req.agreement.as_deref(),
                 request: None,
-                partner: None,
-                reasons: &reasons,
             };
-            self.log_entries(vec![entry.bytes()]).await?;
+            self.log_entries(vec![self.label_entry(entry, &reasons)])
+                .await?;
             return Err(Refusal {
                 status: 403,
                 error: format!("person {} may not apply this label", person.id),
@@ -1141,21 +1166,17 @@ impl Node {
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
         let (permit, reasons) = self.decide(&person, &label, agreement.as_deref(), &held, at);
-        let entry = AuditEntry {
-            kind: "label",
-            time: at.to_string(),
-            party: self.party(),
-            person: Some(&caller.record.id),
-            credential: Some(&caller.fingerprint),
-            decision: if permit { "permit" } else { "deny" },
-            object: None,
+        let entry = Labelling {
+            caller: &caller,
+            at,
+            permit,
             marking: Some(&marking),
             agreement: agreement.as_deref(),
             request: Some(&manifest_digest),
-            partner: None,
-            reasons: &reasons,
         };
-        let range = self.log_entries(vec![entry.bytes()]).await?;
+        let range = self
+            .log_entries(vec![self.label_entry(entry, &reasons)])
+            .await?;
         if !permit {
             return Err(Refusal {
                 status: 403,
