@@ -91,6 +91,51 @@ pub fn own_party_mismatch(doc: &Agreement, own: &PartyDescriptor) -> Option<Stri
     })
 }
 
+/// The name of a C2SP log verifier key (`name+hash+key`).
+fn log_name(vkey: &str) -> &str {
+    vkey.split('+').next().unwrap_or(vkey)
+}
+
+/// Why `doc` cannot be held beside what is held, if it cannot: a party's log key named
+/// like another party's (in it, in an agreement held, or this node's own). A witness
+/// keeps its state per log name, so a second log under a taken name could replace the
+/// first one's state and have its genuine checkpoints refused. The first name holds;
+/// an agreement that brings a second is refused.
+fn log_name_taken(
+    doc: &Agreement,
+    own: &PartyDescriptor,
+    held: &[crate::store::AgreementRecord],
+) -> Option<String> {
+    let mut names: Vec<(String, String)> = Vec::new();
+    if let Some(n) = &own.node {
+        names.push((log_name(&n.log_verifier_key).to_string(), own.party.clone()));
+    }
+    for rec in held {
+        let Ok(a) = Agreement::parse(&rec.document) else {
+            continue;
+        };
+        for p in &a.body.parties {
+            if let Some(k) = p.node.as_ref().and_then(|n| n.log_verifier_key.as_deref()) {
+                names.push((log_name(k).to_string(), p.code.clone()));
+            }
+        }
+    }
+    for p in &doc.body.parties {
+        let Some(k) = p.node.as_ref().and_then(|n| n.log_verifier_key.as_deref()) else {
+            continue;
+        };
+        let name = log_name(k);
+        if let Some((_, other)) = names.iter().find(|(n, code)| n == name && *code != p.code) {
+            return Some(format!(
+                "agreement {} gives {}'s audit log the name {name}, which {other}'s log has: a witness could not tell the two apart",
+                doc.body.id, p.code
+            ));
+        }
+        names.push((name.to_string(), p.code.clone()));
+    }
+    None
+}
+
 /// Verify `text` (TOML or JSON) and store it for the node whose party descriptor is
 /// `own`: it must verify, and name `own`'s party with `own`'s keys
 /// ([`own_party_mismatch`]).
@@ -108,9 +153,13 @@ pub async fn load(store: &Store, own: &PartyDescriptor, text: &str) -> Result<Lo
     if let Some(why) = own_party_mismatch(&doc, own) {
         return Err(Error::Refused(format!("{why}; not loaded")));
     }
+    let held = store.agreements().await?;
+    if let Some(why) = log_name_taken(&doc, own, &held) {
+        return Err(Error::Refused(format!("{why}; not loaded")));
+    }
     let id = doc.body.id.clone();
     let mut outcome = "new";
-    if let Some(old) = store.agreements().await?.into_iter().find(|a| a.id == id) {
+    if let Some(old) = held.into_iter().find(|a| a.id == id) {
         let old = Agreement::parse(&old.document)?;
         if old.body != doc.body {
             return Err(Error::Refused(format!(

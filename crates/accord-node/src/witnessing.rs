@@ -82,7 +82,9 @@ impl Node {
             })?;
         // The witness keeps its state per log origin: a partner whose log key carries
         // this node's origin or another partner's could replace that log's state (and
-        // have that log's genuine checkpoints refused). Such a key is not witnessed.
+        // have that log's genuine checkpoints refused). `agreements::load` refuses an
+        // agreement that would bring such a name; this covers agreements held from
+        // before that check.
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let others = partners::in_force(&held, self.party(), (self.clock)());
         let taken = key.name == self.home.config.log_origin

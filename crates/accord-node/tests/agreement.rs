@@ -432,3 +432,54 @@ fn a_node_loads_only_agreements_that_name_it_with_its_own_keys() {
         .to_string();
     assert!(e.contains("signing keys that are not this node's"), "{e}");
 }
+
+/// A witness keeps its state per log name. An agreement that gives a party's log the
+/// name another party's log has (here GBR's node made with PAK's URL, so its log
+/// origin is PAK's) is not loaded where the first name is known: its log could replace
+/// PAK's witnessed state and have PAK's genuine checkpoints refused.
+#[test]
+fn an_agreement_giving_a_log_another_partys_name_is_not_loaded() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pak = node(&rt, &tmp.path().join("pak"), "PAK");
+    let usa = node(&rt, &tmp.path().join("usa"), "USA");
+    let gbr_dir = tmp.path().join("gbr");
+    rt.block_on(home::init(
+        &gbr_dir,
+        &InitOptions {
+            party: "GBR".into(),
+            name: None,
+            authority: Some("GBR ministry of defence".into()),
+            policies: vec![policies().join("pak.xml")],
+            listen: Some(format!("127.0.0.1:{}", free_port())),
+            url: Some(pak.config.url.clone()),
+            database: common::database(),
+        },
+    ))
+    .unwrap();
+    let gbr = Home::open(&gbr_dir).unwrap();
+    assert_eq!(gbr.config.log_origin, pak.config.log_origin);
+    load(&rt, &usa, &agreement(&pak, &usa));
+    let mut body = agreement(&gbr, &usa).body;
+    body.id = "CISMOA-GBR".into();
+    let mut a = Agreement::draft(body).unwrap();
+    let at = Time::parse("2020-01-01T00:00:00Z").unwrap();
+    a.approve(&key(&gbr), "MoD", at).unwrap();
+    a.approve(&key(&usa), "DoD", at).unwrap();
+    a.sign(&key(&gbr), at).unwrap();
+    a.sign(&key(&usa), at).unwrap();
+    let text = String::from_utf8(a.to_canonical_json().unwrap()).unwrap();
+    let e = rt
+        .block_on(async {
+            let s = usa.store().await.unwrap();
+            let r = accord_node::agreements::load(&s, &usa.party, &text).await;
+            s.close().await;
+            r
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("which PAK's log has") && e.contains("not loaded"),
+        "{e}"
+    );
+}
