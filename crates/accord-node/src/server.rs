@@ -659,7 +659,8 @@ pub async fn serve(dir: &std::path::Path, opts: ServeOptions) -> Result<(), Erro
     running.wait().await
 }
 
-async fn wait_for_signal() {
+/// Wait for SIGTERM or Ctrl-C (SIGINT), for a clean stop.
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

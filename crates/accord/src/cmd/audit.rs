@@ -647,7 +647,11 @@ fn serve(a: ServeArgs, out: &Output) -> Result<Code> {
         use std::io::Write as _;
         std::io::stdout().flush()?;
         let app = accord_log::http::witness_router(std::sync::Arc::new(w));
-        axum::serve(listener, app).await.context("serving")?;
+        // SIGTERM or Ctrl-C stops it cleanly (exit 0), as `accord serve` does.
+        axum::serve(listener, app)
+            .with_graceful_shutdown(accord_node::server::wait_for_signal())
+            .await
+            .context("serving")?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(Code::Ok)
@@ -751,7 +755,7 @@ Example:
   accord audit witness serve --dir /srv/witness \\
       --listen 0.0.0.0:8443 --trust \"$PARTNER_LOG_VKEY\"
 
-Exit codes: 0 stopped, 2 usage or input error.";
+Exit codes: 0 stopped (SIGTERM or Ctrl-C), 2 usage or input error.";
 
 const WITNESS_SUBMIT_HELP: &str = "\
 Example:

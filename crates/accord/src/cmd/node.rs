@@ -37,7 +37,7 @@ pub struct InitArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = home::DEFAULT_LISTEN)]
     pub listen: String,
-    /// The URL people and partners use (default https://LISTEN).
+    /// The URL people and partners use (default https://LISTEN; required when --listen is on every address, 0.0.0.0 or [::]).
     #[arg(long, value_name = "PUBLIC_URL")]
     pub url: Option<String>,
     /// Database URL (default: embedded SQLite DIR/node.db); postgres://... for PostgreSQL.

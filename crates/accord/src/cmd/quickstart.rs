@@ -167,10 +167,8 @@ pub fn run(args: QuickstartArgs, out: &Output) -> Result<Code> {
     if args.no_serve {
         stop(&rt, pak, usa)?;
     } else {
-        eprintln!("\nboth nodes keep serving; Ctrl-C stops them");
-        rt.block_on(async {
-            let _ = tokio::signal::ctrl_c().await;
-        });
+        eprintln!("\nboth nodes keep serving; Ctrl-C (or SIGTERM) stops them");
+        rt.block_on(accord_node::server::wait_for_signal());
         stop(&rt, pak, usa)?;
     }
     Ok(if story.ok { Code::Ok } else { Code::Negative })
