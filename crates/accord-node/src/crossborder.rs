@@ -298,18 +298,10 @@ impl Node {
     async fn log_partner_refusal(&self, partner: &str, person: &str, nonce: &str, r: &Refusal) {
         let person: String = person.chars().take(128).collect();
         let entry = crate::node::AuditEntry {
-            kind: "rewrap",
-            time: (self.clock)().to_string(),
-            party: self.party(),
             person: Some(&person),
-            credential: None,
-            decision: "deny",
-            object: None,
-            marking: None,
-            agreement: None,
             request: Some(nonce),
             partner: Some(partner),
-            reasons: &r.reasons,
+            ..self.deny_entry("rewrap", &r.reasons)
         };
         if let Err(e) = self.log_entries(vec![entry.bytes()]).await {
             tracing::error!(error = %e.error, "could not log a refusal");

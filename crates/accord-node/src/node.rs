@@ -714,6 +714,25 @@ impl Node {
             .map_err(|e| Refusal::internal(format!("audit log: {e}")))
     }
 
+    /// A `deny` entry of `kind`, made now by this party, naming nothing else: callers
+    /// fill in what they know of the request.
+    pub(crate) fn deny_entry<'a>(&'a self, kind: &'a str, reasons: &'a [Reason]) -> AuditEntry<'a> {
+        AuditEntry {
+            kind,
+            time: (self.clock)().to_string(),
+            party: self.party(),
+            person: None,
+            credential: None,
+            decision: "deny",
+            object: None,
+            marking: None,
+            agreement: None,
+            request: None,
+            partner: None,
+            reasons,
+        }
+    }
+
     async fn log_refusal(
         &self,
         kind: &str,
@@ -726,18 +745,10 @@ impl Node {
             return;
         }
         let entry = AuditEntry {
-            kind,
-            time: (self.clock)().to_string(),
-            party: self.party(),
             person: caller.map(|c| c.record.id.as_str()),
             credential: caller.map(|c| c.fingerprint.as_str()).or(fp),
-            decision: "deny",
-            object: None,
-            marking: None,
-            agreement: None,
             request,
-            partner: None,
-            reasons: &r.reasons,
+            ..self.deny_entry(kind, &r.reasons)
         };
         if let Err(e) = self.appender.append(entry.bytes()).await {
             tracing::error!(error = %e, "could not log a refusal");
