@@ -237,6 +237,7 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
 
     // Send them; kill -9 USA after 60, bring it back after 100; kill -9 PAK after 150.
     let mut i = 0;
+    let mut failing_since: Option<Instant> = None;
     while i < files.len() {
         if i == 60 {
             usa.kill().unwrap();
@@ -255,8 +256,17 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
             .unwrap()
             .send("USA", &files[i].1, None)
         {
-            Ok(_) => i += 1,
+            Ok(_) => {
+                i += 1;
+                failing_since = None;
+            }
             Err(e) => {
+                // Retried while a node restarts, but not for ever (a full disk, say).
+                let since = *failing_since.get_or_insert_with(Instant::now);
+                assert!(
+                    since.elapsed() < Duration::from_secs(60),
+                    "send {i} kept failing for 60 s: {e}"
+                );
                 eprintln!("send {i} failed, retrying: {e}");
                 std::thread::sleep(Duration::from_millis(100));
             }
