@@ -77,6 +77,9 @@ pub struct InitOptions {
     pub url: Option<String>,
     /// Database URL.
     pub database: Option<String>,
+    /// `disk_reserve_mib` for node.toml ([`crate::disk::DEFAULT_RESERVE_MIB`] when
+    /// `None`).
+    pub disk_reserve_mib: Option<u64>,
 }
 
 /// Paths inside a node home.
@@ -279,7 +282,10 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
         national_policy: national.name.clone(),
         log_origin: format!("{}/log", url.trim_start_matches("https://")),
         database: opts.database.clone(),
-        disk_reserve_mib: Some(crate::disk::DEFAULT_RESERVE_MIB),
+        disk_reserve_mib: Some(
+            opts.disk_reserve_mib
+                .unwrap_or(crate::disk::DEFAULT_RESERVE_MIB),
+        ),
     };
     let result = async {
         let store = crate::store::Store::connect(&layout.database_url(&cfg)).await?;
@@ -482,6 +488,7 @@ mod tests {
             listen: Some(listen.into()),
             url: url.map(str::to_string),
             database: None,
+            disk_reserve_mib: None,
         }
     }
 

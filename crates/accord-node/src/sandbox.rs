@@ -35,7 +35,15 @@ pub struct SandboxOptions {
     pub databases: (Option<String>, Option<String>),
     /// How long the agreement runs.
     pub years: u32,
+    /// Each node's `disk_reserve_mib` ([`DISK_RESERVE_MIB`] for a quickstart).
+    pub disk_reserve_mib: u64,
 }
+
+/// The disk reserve of a quickstart's nodes. A sandbox holds a few small objects, and
+/// a newcomer's machine (or a CI runner) may have less than a production node's
+/// [`crate::disk::DEFAULT_RESERVE_MIB`] free; 64 MiB still keeps its audit logs
+/// writable.
+pub const DISK_RESERVE_MIB: u64 = 64;
 
 /// A person enrolled in the sandbox.
 #[derive(Debug, Clone)]
@@ -129,6 +137,7 @@ pub async fn create(dir: &Path, opts: &SandboxOptions) -> Result<Sandbox, Error>
                 listen: Some(listen.clone()),
                 url: None,
                 database: db.clone(),
+                disk_reserve_mib: Some(opts.disk_reserve_mib),
             },
         )
         .await?;

@@ -33,6 +33,7 @@ fn node(rt: &tokio::runtime::Runtime, dir: &Path, party: &str) -> Home {
             listen: Some(format!("127.0.0.1:{}", free_port())),
             url: None,
             database: common::database(),
+            disk_reserve_mib: Some(0),
         },
     ))
     .unwrap();
@@ -454,6 +455,7 @@ fn an_agreement_giving_a_log_another_partys_name_is_not_loaded() {
             listen: Some(format!("127.0.0.1:{}", free_port())),
             url: Some(pak.config.url.clone()),
             database: common::database(),
+            disk_reserve_mib: Some(0),
         },
     ))
     .unwrap();

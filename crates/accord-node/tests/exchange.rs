@@ -35,6 +35,7 @@ fn sandbox(rt: &tokio::runtime::Runtime, dir: &Path) -> Sandbox {
             usa_listen: format!("127.0.0.1:{}", free_port()),
             databases: (common::database(), common::database()),
             years: 15,
+            disk_reserve_mib: 0,
         },
     ))
     .unwrap()
@@ -1044,6 +1045,7 @@ fn trio() -> (Pair, Home) {
             listen: Some(format!("127.0.0.1:{}", free_port())),
             url: None,
             database: common::database(),
+            disk_reserve_mib: Some(0),
         },
     ))
     .unwrap();

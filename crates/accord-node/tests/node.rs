@@ -37,6 +37,7 @@ fn make_node(
             listen: Some(listen),
             url: None,
             database: common::database(),
+            disk_reserve_mib: Some(0),
         },
     ))
     .unwrap();

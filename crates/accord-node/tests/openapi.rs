@@ -643,6 +643,7 @@ fn make_node(rt: &tokio::runtime::Runtime, dir: &Path, people: &[(&str, &str)]) 
             listen: Some(format!("127.0.0.1:{}", free_port())),
             url: None,
             database: common::database(),
+            disk_reserve_mib: Some(0),
         },
     ))
     .unwrap();
@@ -1077,6 +1078,7 @@ fn exchange_operations(c: &Checker) {
                 usa_listen: format!("127.0.0.1:{}", free_port()),
                 databases: (common::database(), common::database()),
                 years: 15,
+                disk_reserve_mib: 0,
             },
         ))
         .unwrap();

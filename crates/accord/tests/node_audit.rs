@@ -47,6 +47,7 @@ fn make_node(
             listen: Some(format!("127.0.0.1:{}", free_port())),
             url: None,
             database: pg::database(),
+            disk_reserve_mib: Some(0),
         },
     ))
     .unwrap();

@@ -201,11 +201,16 @@ fn kill_9_during_rewraps_loses_no_log_entry_of_a_released_key() {
         s(&policies),
         "--listen",
         &listen,
+        // Rewraps take no disk reserve; the flag is checked to reach node.toml.
+        "--disk-reserve-mib",
+        "16",
     ];
     if let Some(db) = &db {
         init.extend(["--database", db.as_str()]);
     }
     ok(&init);
+    let toml = std::fs::read_to_string(home.join("node.toml")).unwrap();
+    assert!(toml.contains("disk_reserve_mib = 16"), "{toml}");
     let party: serde_json::Value =
         serde_json::from_str(&ok(&["node", "info", "--dir", s(&home)])).unwrap();
     let vkey = party["node"]["log_verifier_key"]

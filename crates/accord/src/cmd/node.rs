@@ -49,6 +49,11 @@ pub struct InitArgs {
     /// Who signs for the party (written in party.json).
     #[arg(long)]
     pub authority: Option<String>,
+    /// Disk space kept free for the audit log and database, in MiB: deliveries that
+    /// would eat into it are answered 507 and retried by their sender (node.toml
+    /// disk_reserve_mib).
+    #[arg(long, value_name = "MIB", default_value_t = accord_node::disk::DEFAULT_RESERVE_MIB)]
+    pub disk_reserve_mib: u64,
 }
 
 pub fn init(args: InitArgs, out: &Output) -> Result<Code> {
@@ -60,6 +65,7 @@ pub fn init(args: InitArgs, out: &Output) -> Result<Code> {
         listen: Some(args.listen.clone()),
         url: args.url.clone(),
         database: args.database.clone(),
+        disk_reserve_mib: Some(args.disk_reserve_mib),
     };
     let party = runtime()?.block_on(home::init(&args.dir, &opts))?;
     let node = party.node.as_ref();

@@ -112,6 +112,7 @@ pub fn run(args: QuickstartArgs, out: &Output) -> Result<Code> {
             usa_listen: format!("{usa_ip}:{}", free_port(usa_ip)?),
             databases: (None, None),
             years: 15,
+            disk_reserve_mib: sandbox::DISK_RESERVE_MIB,
         };
         let sb = story.step("creating the PAK and USA nodes and their agreement", || {
             rt.block_on(sandbox::create(&dir, &opts))
