@@ -109,6 +109,15 @@ impl Markings {
     pub fn langs(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|m| m.lang.as_str())
     }
+    /// Whether [`Markings::get`] finds data written for `lang` itself (exactly or by
+    /// its primary subtag), not only the data without a language.
+    fn speaks(&self, lang: &str) -> bool {
+        let primary = lang.split(['-', '_']).next().unwrap_or(lang);
+        self.0.iter().any(|m| {
+            !m.lang.is_empty()
+                && (m.lang.eq_ignore_ascii_case(lang) || m.lang.eq_ignore_ascii_case(primary))
+        })
+    }
 }
 
 /// A rendered marking: the text and the classification's display colour.
@@ -123,6 +132,22 @@ pub struct Marking {
 const LOC: u16 = codes::PAGE_BOTTOM;
 
 impl Policy {
+    /// Whether any of the policy's marking data is written for `lang` (exactly or by
+    /// its primary subtag). When none is, [`Policy::render`] in `lang` gives the
+    /// markings without a language, so a caller asking for a language should say so
+    /// rather than pass off the default language's marking as a translation.
+    pub fn has_markings_in(&self, lang: &str) -> bool {
+        lang.is_empty()
+            || self.markings.speaks(lang)
+            || self.classifications.iter().any(|c| c.markings.speaks(lang))
+            || self
+                .tag_sets
+                .iter()
+                .flat_map(|t| &t.tags)
+                .any(|t| t.markings.speaks(lang))
+            || self.categories.iter().any(|c| c.markings.speaks(lang))
+    }
+
     /// The marking of `label` under this policy in language `lang` ("" for the default).
     pub fn render(&self, label: &Label, lang: &str) -> Result<Marking> {
         self.check_policy(&label.policy)?;

@@ -150,7 +150,14 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
         } => {
             let set = policies.load()?;
             let l = read_label(&set, &label)?;
-            let m = set.find(&l.policy.id)?.render(&l, &lang)?;
+            let policy = set.find(&l.policy.id)?;
+            if !policy.has_markings_in(&lang) {
+                eprintln!(
+                    "note: policy {} ({}) has no markings in '{lang}'; this is its default marking",
+                    policy.name, policy.source_name
+                );
+            }
+            let m = policy.render(&l, &lang)?;
             if out.json {
                 print_ordered(&RenderJson {
                     marking: &m.text,
