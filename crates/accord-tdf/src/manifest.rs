@@ -26,12 +26,17 @@ pub struct Manifest {
     /// Where the payload is.
     pub payload: Payload,
     /// Signed statements bound to the object (the label travels here).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub assertions: Vec<Assertion>,
     /// `4.3.0`; absent in legacy TDFs (hex-encoded hashes).
     #[serde(
         rename = "schemaVersion",
         default,
+        deserialize_with = "null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub schema_version: String,
@@ -75,19 +80,29 @@ pub struct KeyAccess {
     #[serde(
         rename = "encryptedMetadata",
         default,
+        deserialize_with = "null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub encrypted_metadata: String,
     /// The KAS key id.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub kid: String,
     /// The split id: key access objects with the same sid hold the same share.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub sid: String,
     /// `1.0`.
     #[serde(
         rename = "schemaVersion",
         default,
+        deserialize_with = "null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub schema_version: String,
@@ -95,6 +110,7 @@ pub struct KeyAccess {
     #[serde(
         rename = "ephemeralPublicKey",
         default,
+        deserialize_with = "null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub ephemeral_public_key: String,
@@ -115,10 +131,10 @@ pub struct Method {
     /// `AES-256-GCM`.
     pub algorithm: String,
     /// Empty: every segment carries its own nonce.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub iv: String,
     /// `true`.
-    #[serde(rename = "isStreamable", default)]
+    #[serde(rename = "isStreamable", default, deserialize_with = "null_as_default")]
     pub is_streamable: bool,
 }
 
@@ -174,7 +190,7 @@ pub struct Payload {
     /// `zip`.
     pub protocol: String,
     /// The plaintext MIME type.
-    #[serde(rename = "mimeType", default)]
+    #[serde(rename = "mimeType", default, deserialize_with = "null_as_default")]
     pub mime_type: String,
     /// `true`.
     #[serde(rename = "isEncrypted")]
@@ -195,13 +211,14 @@ pub struct Assertion {
     #[serde(
         rename = "appliesToState",
         default,
+        deserialize_with = "null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub applies_to_state: String,
     /// The statement.
     pub statement: Statement,
     /// The binding.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub binding: Binding,
 }
 
@@ -209,10 +226,18 @@ pub struct Assertion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Statement {
     /// Format of `value` (`xml-structured`, `json`, `string`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub format: String,
     /// Schema of `value`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub schema: String,
     /// The statement.
     #[serde(
@@ -238,10 +263,18 @@ fn string_or_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D:
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Binding {
     /// `jws`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub method: String,
     /// The JWS compact serialization.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub signature: String,
 }
 
@@ -258,17 +291,24 @@ pub struct PolicyObject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyBody {
     /// Attribute values the object carries (the label, as FQNs).
-    #[serde(rename = "dataAttributes", default, deserialize_with = "null_as_empty")]
+    #[serde(
+        rename = "dataAttributes",
+        default,
+        deserialize_with = "null_as_default"
+    )]
     pub data_attributes: Vec<AttributeObject>,
     /// Dissemination list.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub dissem: Vec<String>,
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+/// An optional field written as `null` reads as absent. OpenTDF's older SDKs write
+/// `"sid": null`, `"encryptedMetadata": null`, `"iv": null` and the like for fields they
+/// leave unset.
+fn null_as_default<'de, D: serde::Deserializer<'de>, T: Deserialize<'de> + Default>(
     d: D,
-) -> Result<Vec<T>, D::Error> {
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// One data attribute.
@@ -277,16 +317,16 @@ pub struct AttributeObject {
     /// The attribute value FQN.
     pub attribute: String,
     /// Display name.
-    #[serde(rename = "displayName", default)]
+    #[serde(rename = "displayName", default, deserialize_with = "null_as_default")]
     pub display_name: String,
     /// Default flag.
-    #[serde(rename = "isDefault", default)]
+    #[serde(rename = "isDefault", default, deserialize_with = "null_as_default")]
     pub is_default: bool,
     /// KAS public key (unused here).
-    #[serde(rename = "pubKey", default)]
+    #[serde(rename = "pubKey", default, deserialize_with = "null_as_default")]
     pub pub_key: String,
     /// KAS URL (unused here).
-    #[serde(rename = "kasURL", default)]
+    #[serde(rename = "kasURL", default, deserialize_with = "null_as_default")]
     pub kas_url: String,
 }
 

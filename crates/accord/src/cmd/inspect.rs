@@ -67,7 +67,14 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<Code> {
             "mimeType": m.payload.mime_type,
         }));
     } else {
-        println!("schemaVersion {}", m.schema_version);
+        println!(
+            "schemaVersion {}",
+            if m.schema_version.is_empty() {
+                "(none: a TDF from before 4.3.0)"
+            } else {
+                &m.schema_version
+            }
+        );
         println!("marking       {}", i.marking.as_deref().unwrap_or("(none)"));
         println!(
             "policy        {}",
@@ -94,7 +101,11 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<Code> {
                 "key access    {} {} kid {} sid {}",
                 k.key_type,
                 k.url,
-                k.kid.get(..16).unwrap_or(&k.kid),
+                if k.kid.is_empty() {
+                    "-"
+                } else {
+                    k.kid.get(..16).unwrap_or(&k.kid)
+                },
                 if k.sid.is_empty() { "-" } else { &k.sid }
             );
         }
