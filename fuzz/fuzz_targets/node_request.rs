@@ -1,6 +1,7 @@
 //! Fuzz the node's request bodies through the parsers its routes use (`accord_node::wire`):
 //! the rewrap envelope and the signed request inside it (then the client key and each
-//! object's manifest), the seal plan and the seal sign bodies. Each must refuse with a
+//! object's manifest), the seal plan and the seal sign bodies (and the manifest a sign
+//! body carries, as the node checks it before signing). Each must refuse with a
 //! `BadRequest`, never panic, and what it accepts must hold the checked shape.
 #![no_main]
 use accord_node::wire;
@@ -32,5 +33,11 @@ fuzz_target!(|data: &[u8]| {
             sign.assertions[sign.label].id,
             accord_tdf::assertion::LABEL_ID
         );
+        // What the node derives from the manifest before it signs.
+        if let Ok(u) = accord_tdf::check_unsigned(&sign.manifest, &sign.assertions[sign.label]) {
+            assert_eq!(u.manifest_digest.len(), 64);
+        }
     }
+    // The manifest check alone, on a bare manifest, with a fixed label assertion.
+    let _ = accord_tdf::check_unsigned(data, &accord_tdf::assertion::label_assertion("<x/>"));
 });

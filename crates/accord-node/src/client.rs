@@ -450,31 +450,30 @@ pub fn sign_with_credential(cred: &Credential, msg: &[u8]) -> Result<Vec<u8>, Er
 }
 
 /// The node as a label signer for `accord_tdf::seal`: it signs after checking the
-/// person may apply the label, and logs the labelling.
+/// person may apply the label under the agreement the manifest's policy names, and logs
+/// the labelling.
 pub struct NodeSigner<'a> {
     /// The client.
     pub client: &'a Client,
     /// The log index of the labelling, once signed.
     pub log_index: std::sync::Mutex<Option<u64>>,
-    /// The agreement the object is sealed under, if any (the node decides under it).
-    pub agreement: Option<String>,
 }
 
 impl accord_tdf::AssertionSigner for NodeSigner<'_> {
     fn sign_assertions(
         &self,
         assertions: &mut [Assertion],
-        aggregate: &[u8],
-        manifest_digest: &str,
+        manifest: &serde_json::Value,
+        _aggregate: &[u8],
+        _manifest_digest: &str,
     ) -> Result<(), accord_tdf::Error> {
+        // The node derives the aggregate, the digest and the agreement from the manifest.
         let req = wire::SignRequest {
             assertions: assertions
                 .iter()
                 .map(|a| serde_json::to_value(a).unwrap_or_default())
                 .collect(),
-            aggregate: B64.encode(aggregate),
-            manifest_digest: manifest_digest.to_string(),
-            agreement: self.agreement.clone(),
+            manifest: manifest.clone(),
         };
         let resp: wire::SignResponse = self.client.post("/v1/seal/sign", &req).map_err(|e| {
             accord_tdf::Error::Usage(format!("the node did not sign the label: {e}"))
@@ -562,7 +561,6 @@ pub fn seal_required<R: std::io::Read + Send, W: std::io::Write>(
     let signer = NodeSigner {
         client,
         log_index: std::sync::Mutex::new(None),
-        agreement: plan.agreement.clone(),
     };
     let opts = accord_tdf::SealOptions {
         recipients,

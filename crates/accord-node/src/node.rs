@@ -1142,11 +1142,17 @@ impl Node {
         let wire::CheckedSign {
             mut assertions,
             label: label_index,
-            aggregate,
-            manifest_digest,
-            agreement,
+            manifest,
         } = req;
         let label_a = &assertions[label_index];
+        // What is signed over, and the agreement decided under, come from the manifest.
+        let accord_tdf::UnsignedObject {
+            agreement,
+            aggregate,
+            manifest_digest,
+            ..
+        } = accord_tdf::check_unsigned(&manifest, label_a)
+            .map_err(|e| Refusal::new(400, "manifest", format!("manifest: {e}")))?;
         let label = self.national_label(Some(&label_a.statement.value), None)?;
         let national = self
             .policies()

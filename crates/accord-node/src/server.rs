@@ -150,9 +150,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/log/tile/entries/{index}"),
 ];
 
-/// Body limits below the general [`wire::MAX_BODY`]: a seal plan or a signing request
-/// carries a label and two assertions, a witness submission a checkpoint and a proof.
+/// Body limits below the general [`wire::MAX_BODY`]: a seal plan carries a label, a
+/// witness submission a checkpoint and a proof.
 const SMALL_BODY: usize = 1 << 20;
+/// A signing request carries two assertions and the object's manifest, which may be as
+/// large as a container's (10 MB: one line per segment).
+const SIGN_BODY: usize = 12 << 20;
 
 /// The node's HTTP API. Every route that reads its whole body first claims it from
 /// the node's shared `budget` ([`crate::admission`]).
@@ -250,8 +253,8 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
                     }
                 },
             )
-            .layer::<_, std::convert::Infallible>(claim(SMALL_BODY))
-            .layer(DefaultBodyLimit::max(SMALL_BODY)),
+            .layer::<_, std::convert::Infallible>(claim(SIGN_BODY))
+            .layer(DefaultBodyLimit::max(SIGN_BODY)),
         )
         .route(
             "/v1/outbox",

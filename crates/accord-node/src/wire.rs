@@ -166,20 +166,16 @@ pub struct FetchQuery {
     pub from: Option<String>,
 }
 
-/// `POST /v1/seal/sign`: the assertions to sign.
+/// `POST /v1/seal/sign`: the assertions to sign, and the manifest they are for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignRequest {
     /// The assertions (the label and marking assertions), unsigned.
     pub assertions: Vec<serde_json::Value>,
-    /// Base64 of the concatenated segment hashes.
-    pub aggregate: String,
-    /// The manifest digest claim.
-    pub manifest_digest: String,
-    /// The agreement the object is sealed under (the one its policy names, as in the
-    /// plan): the node decides under it again, and logs it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agreement: Option<String>,
+    /// The object's manifest as it will be sealed, without assertions. The node takes
+    /// from it, not from the sealer, what it signs over (the segment tags and the
+    /// manifest digest) and the agreement it decides under (the one the policy names).
+    pub manifest: serde_json::Value,
 }
 
 /// `POST /v1/seal/sign` answer.
@@ -314,26 +310,22 @@ pub fn parse_seal_plan(body: &[u8]) -> Result<SealPlanRequest, BadRequest> {
     Ok(req)
 }
 
-/// A [`SignRequest`] checked: the assertions parsed, the aggregate decoded.
+/// A [`SignRequest`] checked for its shape: the assertions parsed. The manifest is
+/// checked by [`accord_tdf::check_unsigned`], against the label.
 #[derive(Debug, Clone)]
 pub struct CheckedSign {
     /// The label assertion and, optionally, the marking assertion, in request order.
     pub assertions: Vec<accord_tdf::manifest::Assertion>,
     /// Index of the label assertion in `assertions`.
     pub label: usize,
-    /// The concatenated segment hashes.
-    pub aggregate: Vec<u8>,
-    /// The manifest digest claim.
-    pub manifest_digest: String,
-    /// The agreement named, if any.
-    pub agreement: Option<String>,
+    /// The manifest, as JSON bytes.
+    pub manifest: Vec<u8>,
 }
 
 /// Parse a `POST /v1/seal/sign` body: the node signs only the label assertion and the
-/// marking assertion (one label, at most one marking), over a base64 aggregate.
+/// marking assertion (one label, at most one marking), for a manifest object.
 pub fn parse_sign_request(body: &[u8]) -> Result<CheckedSign, BadRequest> {
     use accord_tdf::assertion::{LABEL_ID, MARKING_ID};
-    use base64::Engine;
     let req: SignRequest =
         serde_json::from_slice(body).map_err(|e| BadRequest(format!("request body: {e}")))?;
     let assertions: Vec<accord_tdf::manifest::Assertion> = req
@@ -358,15 +350,15 @@ pub fn parse_sign_request(body: &[u8]) -> Result<CheckedSign, BadRequest> {
                 .into(),
         ));
     }
-    let aggregate = base64::engine::general_purpose::STANDARD
-        .decode(&req.aggregate)
-        .map_err(|_| BadRequest("aggregate is not base64".into()))?;
+    if !req.manifest.is_object() {
+        return Err(BadRequest("manifest: not a JSON object".into()));
+    }
+    let manifest =
+        serde_json::to_vec(&req.manifest).map_err(|e| BadRequest(format!("manifest: {e}")))?;
     Ok(CheckedSign {
         assertions,
         label,
-        aggregate,
-        manifest_digest: req.manifest_digest,
-        agreement: req.agreement,
+        manifest,
     })
 }
 
@@ -483,21 +475,23 @@ mod tests {
             json!({"id": id, "type": "handling", "scope": "tdo",
                 "statement": {"format": "string", "value": "v"}})
         };
-        let body = |assertions: Vec<serde_json::Value>, aggregate: &str| {
-            json!({"assertions": assertions, "aggregate": aggregate, "manifest_digest": "d"})
-                .to_string()
+        let body = |assertions: Vec<serde_json::Value>, manifest: serde_json::Value| {
+            json!({"assertions": assertions, "manifest": manifest}).to_string()
         };
         let ok = parse_sign_request(
             body(
                 vec![a("accord-marking"), a("accord-label")],
-                &b64(b"hashes"),
+                json!({"payload": {}}),
             )
             .as_bytes(),
         )
         .unwrap();
-        assert_eq!((ok.label, ok.aggregate.as_slice()), (1, &b"hashes"[..]));
+        assert_eq!(
+            (ok.label, ok.manifest.as_slice()),
+            (1, &br#"{"payload":{}}"#[..])
+        );
         assert!(err(parse_sign_request(
-            body(vec![a("accord-marking")], "").as_bytes()
+            body(vec![a("accord-marking")], json!({})).as_bytes()
         ))
         .contains("no label assertion"));
         for bad in [
@@ -505,17 +499,21 @@ mod tests {
             vec![a("accord-label"), a("accord-marking"), a("accord-marking")],
             vec![a("accord-label"), a("other")],
         ] {
-            assert!(err(parse_sign_request(body(bad, "").as_bytes()))
+            assert!(err(parse_sign_request(body(bad, json!({})).as_bytes()))
                 .contains("only the label and marking"));
         }
         assert!(err(parse_sign_request(
-            body(vec![a("accord-label")], "!").as_bytes()
+            body(vec![a("accord-label")], json!("m")).as_bytes()
         ))
-        .contains("aggregate is not base64"));
+        .contains("manifest: not a JSON object"));
         assert!(err(parse_sign_request(
-            body(vec![json!({"id": 1})], "").as_bytes()
+            body(vec![json!({"id": 1})], json!({})).as_bytes()
         ))
         .starts_with("assertions: "));
+        assert!(err(parse_sign_request(
+            br#"{"assertions":[],"aggregate":"","manifest_digest":""}"#
+        ))
+        .contains("unknown field"));
         assert!(err(parse_sign_request(b"[]")).starts_with("request body: "));
     }
 }

@@ -275,6 +275,45 @@ fn decisions_under_an_agreement() {
         Err(accord_node::Error::Denied(r)) => assert_eq!(r[0].rule, "agreement-scope", "{r:?}"),
         other => panic!("expected a denial, got {other:?}"),
     }
+    // Nor by skipping the plan: a client that seals by itself, naming the agreement in
+    // the policy, and asks the node only to sign. The node decides under the agreement
+    // the manifest's policy names, whatever the client says, and refuses (and logs) it.
+    let (xml, marking) = {
+        let mut set = accord_spif::PolicySet::new();
+        set.load_path(&policies()).unwrap();
+        let p = set.find("PAK").unwrap();
+        let l = p
+            .parse_marking("SECRET//REL TO USA, PAK//SCOPE OPERATIONS", "")
+            .unwrap();
+        (l.to_stanag_xml(), p.render(&l, "").unwrap().text)
+    };
+    let signer = client::NodeSigner {
+        client: &pak_officer,
+        log_index: std::sync::Mutex::new(None),
+    };
+    let bypass = accord_tdf::seal(
+        &b"operations order"[..],
+        &mut Vec::new(),
+        &accord_tdf::SealOptions {
+            recipients: vec![accord_tdf::Recipient {
+                kas: pak.party.node.as_ref().unwrap().kas_keys[0]
+                    .key("kas")
+                    .unwrap(),
+                url: pak.config.url.clone(),
+                party: Some("PAK".into()),
+            }],
+            require: vec![],
+            signer: &signer,
+            label: accord_tdf::BoundLabel { xml, marking },
+            segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
+            mime_type: String::new(),
+            metadata: None,
+            progress: None,
+            agreement: Some("CISMOA-TEST".into()),
+        },
+    );
+    let err = bypass.expect_err("the node signed a label the agreement does not cover");
+    assert!(err.to_string().contains("agreement-scope"), "{err}");
 
     let officer = Client::new(usa_officer).unwrap();
     assert_eq!(open(&officer, &tdf).unwrap(), b"joint exercise plan");
@@ -363,6 +402,11 @@ fn decisions_under_an_agreement() {
                 "permit".to_string(),
                 "CISMOA-TEST".to_string(),
                 "SECRET//REL TO PAK, USA//SCOPE EXERCISES".to_string()
+            ),
+            (
+                "deny".to_string(),
+                "CISMOA-TEST".to_string(),
+                "SECRET//REL TO PAK, USA//SCOPE OPERATIONS".to_string()
             ),
             (
                 "deny".to_string(),

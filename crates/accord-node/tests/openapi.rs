@@ -680,17 +680,16 @@ impl accord_tdf::AssertionSigner for CheckedSigner<'_> {
     fn sign_assertions(
         &self,
         assertions: &mut [accord_tdf::manifest::Assertion],
-        aggregate: &[u8],
-        manifest_digest: &str,
+        manifest: &Value,
+        _aggregate: &[u8],
+        _manifest_digest: &str,
     ) -> Result<(), accord_tdf::Error> {
         let body = serde_json::to_value(wire::SignRequest {
             assertions: assertions
                 .iter()
                 .map(|a| serde_json::to_value(a).unwrap())
                 .collect(),
-            aggregate: B64.encode(aggregate),
-            manifest_digest: manifest_digest.into(),
-            agreement: None,
+            manifest: manifest.clone(),
         })
         .unwrap();
         self.checker.check_request("POST", "/v1/seal/sign", &body);
@@ -910,19 +909,29 @@ fn every_operation_answers_as_documented() {
     no_label["assertions"] = json!([sent["assertions"][1].clone()]);
     let mut marking_lies = sent.clone();
     marking_lies["assertions"][1]["statement"]["value"] = json!("UNCLASSIFIED//REL TO PAK");
-    let mut bad_aggregate = sent.clone();
-    bad_aggregate["aggregate"] = json!("%%%");
+    let mut bad_manifest = sent.clone();
+    bad_manifest["manifest"]["encryptionInformation"]["integrityInformation"]["segments"][0]
+        ["hash"] = json!("%%%");
+    // A policy that does not carry the label's attributes: the node will not sign for it.
+    let mut policy_lies = sent.clone();
+    let policy = sent["manifest"]["encryptionInformation"]["policy"]
+        .as_str()
+        .unwrap();
+    let mut p: Value = serde_json::from_slice(&B64.decode(policy).unwrap()).unwrap();
+    p["body"]["dataAttributes"] = json!([]);
+    policy_lies["manifest"]["encryptionInformation"]["policy"] = json!(B64.encode(p.to_string()));
+    let mut already_signed = sent.clone();
+    already_signed["manifest"]["assertions"] = sent["assertions"].clone();
     let mut extra_field = sent.clone();
     extra_field["signer"] = json!("me");
     for (body, status) in [
         (&no_label, 400),
         (&extra_field, 400),
-        (&bad_aggregate, 400),
+        (&bad_manifest, 400),
+        (&policy_lies, 400),
+        (&already_signed, 400),
         (&marking_lies, 422),
-        (
-            &json!({"assertions": "x", "aggregate": "", "manifest_digest": ""}),
-            400,
-        ),
+        (&json!({"assertions": "x", "manifest": {}}), 400),
     ] {
         let r = post(&officer, "/v1/seal/sign", body);
         assert_eq!(

@@ -123,15 +123,19 @@ pub fn sign(
 /// Signs the label and marking assertions of an object being sealed.
 ///
 /// `seal` asks its signer to bind the assertions to the payload (the `aggregate` of
-/// segment tags) and to the manifest (`manifest_digest`), after the payload is written.
-/// A trait rather than a key so that the signature can be made elsewhere: a party node
-/// signs the label assertion itself, after checking that the person sealing may apply
-/// that label, and the client never holds the node's signing key.
+/// segment tags) and to the manifest (`manifest_digest`, the digest of `manifest`, the
+/// manifest without assertions), after the payload is written. A trait rather than a
+/// key so that the signature can be made elsewhere: a party node signs the label
+/// assertion itself, after checking that the person sealing may apply that label under
+/// the agreement the manifest's policy names (it is sent `manifest`, and derives the
+/// rest with [`crate::check_unsigned`]), and the client never holds the node's signing
+/// key.
 pub trait AssertionSigner: Sync {
     /// Set the `binding` of every assertion in `assertions`, changing nothing else.
     fn sign_assertions(
         &self,
         assertions: &mut [Assertion],
+        manifest: &serde_json::Value,
         aggregate: &[u8],
         manifest_digest: &str,
     ) -> Result<(), Error>;
@@ -142,6 +146,7 @@ impl AssertionSigner for SigningKey {
     fn sign_assertions(
         &self,
         assertions: &mut [Assertion],
+        _manifest: &serde_json::Value,
         aggregate: &[u8],
         manifest_digest: &str,
     ) -> Result<(), Error> {

@@ -38,9 +38,9 @@ pub use keyaccess::unwrap_share;
 pub use label::{agreement_of, BoundLabel, LabelSummary};
 pub use manifest::Manifest;
 pub use tdf::{
-    inspect, open, seal, verify_label, Inspection, OpenOptions, OpenSummary, Progress, Recipient,
-    ReleasedShare, SealOptions, SealSummary, VerifiedLabel, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE,
-    MIN_SEGMENT_SIZE,
+    check_unsigned, inspect, open, seal, verify_label, Inspection, OpenOptions, OpenSummary,
+    Progress, Recipient, ReleasedShare, SealOptions, SealSummary, UnsignedObject, VerifiedLabel,
+    DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
 };
 
 use base64::engine::general_purpose::STANDARD;

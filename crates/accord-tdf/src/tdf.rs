@@ -555,16 +555,15 @@ pub fn seal<R: Read + Send, W: Write>(
         assertions: Vec::new(),
         schema_version: SCHEMA_VERSION.into(),
     };
-    let digest = assertion::manifest_digest(
-        &serde_json::to_value(&manifest).map_err(|e| Error::Manifest(e.to_string()))?,
-    )?;
+    let value = serde_json::to_value(&manifest).map_err(|e| Error::Manifest(e.to_string()))?;
+    let digest = assertion::manifest_digest(&value)?;
     let unsigned = vec![
         assertion::label_assertion(&opts.label.xml),
         assertion::marking_assertion(&opts.label.marking),
     ];
     let mut assertions = unsigned.clone();
     opts.signer
-        .sign_assertions(&mut assertions, &aggregate, &digest)?;
+        .sign_assertions(&mut assertions, &value, &aggregate, &digest)?;
     // A remote signer must only add the bindings.
     for (a, u) in assertions.iter().zip(&unsigned) {
         if a.binding.method != "jws" || a.binding.signature.is_empty() {
@@ -728,6 +727,62 @@ pub fn verify_label(
         signer: v.signer,
         agreement: v.agreement,
         object_id: v.object_id,
+    })
+}
+
+/// What a label signer learns from an object about to be sealed, all derived from its
+/// manifest rather than taken on the sealer's word.
+#[derive(Debug, Clone)]
+pub struct UnsignedObject {
+    /// The label of the label assertion.
+    pub label: LabelSummary,
+    /// The agreement the policy names, if any: the one the object will be opened under.
+    pub agreement: Option<String>,
+    /// The policy object's uuid.
+    pub object_id: String,
+    /// The concatenated segment tags the assertions are bound to.
+    pub aggregate: Vec<u8>,
+    /// The manifest digest the assertions are bound to (hex SHA-256 of its JCS form).
+    pub manifest_digest: String,
+}
+
+/// Check an object's manifest before signing its label assertion, as a party node does
+/// for its people: the manifest (in its 4.3.0 form, without assertions yet) gives the
+/// segment tags and the digest the signature binds, and its policy must carry exactly
+/// the label's attributes and names the agreement the label is decided under. So a
+/// signer that decides by [`UnsignedObject::agreement`] signs the object it decided on,
+/// not one the sealer describes.
+pub fn check_unsigned(
+    manifest_json: &[u8],
+    label_assertion: &Assertion,
+) -> Result<UnsignedObject, Error> {
+    if manifest_json.len() as u64 > zip::MAX_MANIFEST {
+        return Err(Error::Manifest("manifest is over 10 MB".into()));
+    }
+    let manifest = Manifest::parse(manifest_json)?;
+    if manifest.schema_version != SCHEMA_VERSION {
+        return Err(Error::Unsupported(format!(
+            "a label is signed only for a schemaVersion {SCHEMA_VERSION} manifest, not `{}`",
+            manifest.schema_version
+        )));
+    }
+    if !manifest.assertions.is_empty() {
+        return Err(Error::Manifest(
+            "the manifest to sign for must not carry assertions yet".into(),
+        ));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(manifest_json).map_err(|e| Error::Manifest(e.to_string()))?;
+    let (_, aggregate) = plan(&manifest, None, false)?;
+    let label = LabelSummary::from_xml(&label_assertion.statement.value)?;
+    let policy = manifest.policy_object()?;
+    let agreement = label::check_policy_agrees(&label, &policy)?;
+    Ok(UnsignedObject {
+        label,
+        agreement,
+        object_id: policy.uuid,
+        aggregate,
+        manifest_digest: assertion::manifest_digest(&value)?,
     })
 }
 

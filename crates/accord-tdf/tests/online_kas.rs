@@ -137,10 +137,11 @@ fn forge(
         kao.policy_binding = serde_json::to_value(keyaccess::policy_binding(&share, &new)).unwrap();
     }
     m.encryption_information.policy = new;
-    let digest = assertion::manifest_digest(&serde_json::to_value(&m).unwrap()).unwrap();
+    let value = serde_json::to_value(&m).unwrap();
+    let digest = assertion::manifest_digest(&value).unwrap();
     let agg = aggregate(&m);
     signer
-        .sign_assertions(&mut m.assertions, &agg, &digest)
+        .sign_assertions(&mut m.assertions, &value, &agg, &digest)
         .unwrap();
     container(c, &m.to_json())
 }
@@ -156,6 +157,7 @@ impl AssertionSigner for NodeSigner {
     fn sign_assertions(
         &self,
         assertions: &mut [Assertion],
+        _manifest: &serde_json::Value,
         aggregate: &[u8],
         manifest_digest: &str,
     ) -> Result<(), Error> {
@@ -174,6 +176,7 @@ impl AssertionSigner for BadSigner {
     fn sign_assertions(
         &self,
         assertions: &mut [Assertion],
+        _manifest: &serde_json::Value,
         aggregate: &[u8],
         manifest_digest: &str,
     ) -> Result<(), Error> {
