@@ -15,9 +15,17 @@ fuzz_target!(|data: &[u8]| {
         let Ok(doc) = parsed else { continue };
         let _ = verify(&doc);
         let toml = doc.to_toml().expect("a parsed document writes as TOML");
-        assert_eq!(Agreement::from_toml(&toml).expect("written TOML parses"), doc);
-        let json = doc.to_canonical_json().expect("a parsed document canonicalizes");
+        assert_eq!(
+            Agreement::from_toml(&toml).expect("written TOML parses"),
+            doc
+        );
+        let json = doc
+            .to_canonical_json()
+            .expect("a parsed document canonicalizes");
         let json = String::from_utf8(json).expect("canonical JSON is UTF-8");
-        assert_eq!(Agreement::from_json(&json).expect("canonical JSON parses"), doc);
+        assert_eq!(
+            Agreement::from_json(&json).expect("canonical JSON parses"),
+            doc
+        );
     }
 });

@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(n) = accord_node::wire::parse_resume(data) {
         // Only decimal digits are an offset, and they say what they parse to.
         assert!(data.iter().all(u8::is_ascii_digit));
-        assert_eq!(std::str::from_utf8(data).unwrap().parse::<u64>().unwrap(), n);
+        assert_eq!(
+            std::str::from_utf8(data).unwrap().parse::<u64>().unwrap(),
+            n
+        );
     }
     let _ = serde_json::from_slice::<accord_node::wire::PartialDelivery>(data);
     let _ = serde_json::from_slice::<PartnerRewrapRequest>(data);

@@ -14,10 +14,22 @@ fn set() -> &'static PolicySet {
         for (name, bytes) in [
             ("usa.xml", &include_bytes!("../../policies/usa.xml")[..]),
             ("pak.xml", &include_bytes!("../../policies/pak.xml")[..]),
-            ("nato.xml", &include_bytes!("../../testdata/spiffing/nato-4774-policy.xml")[..]),
-            ("uk-demo.xml", &include_bytes!("../../testdata/spiffing/uk-demo.xml")[..]),
-            ("tlp.xml", &include_bytes!("../../testdata/spiffing/tlp.xml")[..]),
-            ("tlp-plus.xml", &include_bytes!("../../testdata/spiffing/tlp-plus.xml")[..]),
+            (
+                "nato.xml",
+                &include_bytes!("../../testdata/spiffing/nato-4774-policy.xml")[..],
+            ),
+            (
+                "uk-demo.xml",
+                &include_bytes!("../../testdata/spiffing/uk-demo.xml")[..],
+            ),
+            (
+                "tlp.xml",
+                &include_bytes!("../../testdata/spiffing/tlp.xml")[..],
+            ),
+            (
+                "tlp-plus.xml",
+                &include_bytes!("../../testdata/spiffing/tlp-plus.xml")[..],
+            ),
         ] {
             s.add(Policy::from_xml(name, bytes).unwrap()).unwrap();
         }
@@ -30,12 +42,19 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(c) = Clearance::read(set, "fuzz", data) {
         let json = c.to_json_string();
         assert_eq!(Clearance::read(set, "json", json.as_bytes()).unwrap(), c);
-        assert_eq!(Clearance::read(set, "xml", c.to_spiffy_xml().as_bytes()).unwrap(), c);
+        assert_eq!(
+            Clearance::read(set, "xml", c.to_spiffy_xml().as_bytes()).unwrap(),
+            c
+        );
     }
     let Ok(label) = Label::read(set, "fuzz", data) else {
         return;
     };
-    for f in [LabelFormat::Stanag4774, LabelFormat::Spiffy, LabelFormat::Json] {
+    for f in [
+        LabelFormat::Stanag4774,
+        LabelFormat::Spiffy,
+        LabelFormat::Json,
+    ] {
         let text = label.write(f);
         let back = Label::read(set, "written", text.as_bytes())
             .unwrap_or_else(|e| panic!("{f:?} does not read back: {e}\n{text}"));

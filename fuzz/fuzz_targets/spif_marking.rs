@@ -13,7 +13,10 @@ fn policies() -> &'static [Policy] {
         [
             ("usa.xml", &include_bytes!("../../policies/usa.xml")[..]),
             ("pak.xml", &include_bytes!("../../policies/pak.xml")[..]),
-            ("nato.xml", &include_bytes!("../../testdata/spiffing/nato-4774-policy.xml")[..]),
+            (
+                "nato.xml",
+                &include_bytes!("../../testdata/spiffing/nato-4774-policy.xml")[..],
+            ),
         ]
         .into_iter()
         .map(|(n, b)| Policy::from_xml(n, b).unwrap())
@@ -35,10 +38,17 @@ fuzz_target!(|data: &[u8]| {
         let m = p.render(&label, "").expect("a parsed label renders");
         if i < 2 {
             // Our banner policies display every value, so the marking reads back whole.
-            let again = p
-                .parse_marking(&m.text, "")
-                .unwrap_or_else(|e| panic!("{:?} rendered from {text:?} does not read back: {e}", m.text));
-            assert_eq!(again.categories, label.categories, "{text:?} -> {:?}", m.text);
+            let again = p.parse_marking(&m.text, "").unwrap_or_else(|e| {
+                panic!(
+                    "{:?} rendered from {text:?} does not read back: {e}",
+                    m.text
+                )
+            });
+            assert_eq!(
+                again.categories, label.categories,
+                "{text:?} -> {:?}",
+                m.text
+            );
             assert_eq!(again.classification, label.classification);
         }
     }

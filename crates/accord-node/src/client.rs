@@ -468,13 +468,8 @@ impl accord_tdf::AssertionSigner for NodeSigner<'_> {
         _manifest_digest: &str,
     ) -> Result<(), accord_tdf::Error> {
         // The node derives the aggregate, the digest and the agreement from the manifest.
-        let req = wire::SignRequest {
-            assertions: assertions
-                .iter()
-                .map(|a| serde_json::to_value(a).unwrap_or_default())
-                .collect(),
-            manifest: manifest.clone(),
-        };
+        let req = wire::SignRequest::new(assertions, manifest)
+            .map_err(|e| accord_tdf::Error::Manifest(format!("the signing request: {e}")))?;
         let resp: wire::SignResponse = self.client.post("/v1/seal/sign", &req).map_err(|e| {
             accord_tdf::Error::Usage(format!("the node did not sign the label: {e}"))
         })?;

@@ -68,6 +68,8 @@ struct Labelling<'a> {
     caller: &'a Caller,
     at: Time,
     permit: bool,
+    /// The object's id (its policy uuid), once there is an object: at signing.
+    object: Option<&'a str>,
     marking: Option<&'a str>,
     agreement: Option<&'a str>,
     request: Option<&'a str>,
@@ -417,11 +419,11 @@ impl Node {
             }
             Some(id) => Some(format!(
                 "the label is signed by key {}…, which agreement {id} does not list: a partner's key vouches only for objects under its own agreements",
-                &kid[..kid.len().min(16)]
+                kid.get(..16).unwrap_or(kid)
             )),
             None => Some(format!(
                 "the label is signed by key {}…, not by the {} node's, and the object names no agreement: a partner's key vouches only for objects under an agreement",
-                &kid[..kid.len().min(16)],
+                kid.get(..16).unwrap_or(kid),
                 self.party()
             )),
         }
@@ -1013,7 +1015,7 @@ impl Node {
             person: Some(&l.caller.record.id),
             credential: Some(&l.caller.fingerprint),
             decision: if l.permit { "permit" } else { "deny" },
-            object: None,
+            object: l.object,
             marking: l.marking,
             agreement: l.agreement,
             request: l.request,
@@ -1051,6 +1053,7 @@ impl Node {
                 caller: &caller,
                 at,
                 permit: false,
+                object: None,
                 marking: marking.as_deref(),
                 agreement: req.agreement.as_deref(),
                 request: None,
@@ -1068,6 +1071,26 @@ impl Node {
             .get(&self.home.config.national_policy)
             .ok_or_else(|| Refusal::internal("national policy"))?;
         let marking = national.render(&label, "").map_err(Refusal::internal)?.text;
+        let (recipients, excluded) = self.recipients(&label, req.agreement.as_deref(), &held)?;
+        Ok(wire::SealPlan {
+            label_xml: label.to_stanag_xml(),
+            marking,
+            agreement: req.agreement.clone(),
+            recipients,
+            excluded,
+        })
+    }
+
+    /// Which KASes get a share of an object labelled `label` under `agreement`: this
+    /// party's, and each partner's in the agreement whose people may read the label
+    /// (releasable to it, translatable into its policy, a node KAS key); and why the
+    /// others do not.
+    fn recipients(
+        &self,
+        label: &accord_spif::Label,
+        agreement: Option<&str>,
+        held: &[Held],
+    ) -> Result<(Vec<wire::PlanRecipient>, Vec<Reason>), Refusal> {
         let own = self.kas[0].public_key();
         let mut recipients = vec![wire::PlanRecipient {
             party: self.party().to_string(),
@@ -1075,10 +1098,10 @@ impl Node {
             kas_key: own.to_pem(),
         }];
         let mut excluded = Vec::new();
-        if let Some(id) = &req.agreement {
+        if let Some(id) = agreement {
             let h = held
                 .iter()
-                .find(|h| &h.agreement.body.id == id)
+                .find(|h| h.agreement.body.id == id)
                 .ok_or_else(|| Refusal::internal("agreement vanished"))?;
             let body = &h.agreement.body;
             let rel: Vec<&str> = label.values(accord_agreement::decision::RELEASABLE_TO_TAG_SET);
@@ -1122,13 +1145,7 @@ impl Node {
                 }
             }
         }
-        Ok(wire::SealPlan {
-            label_xml: label.to_stanag_xml(),
-            marking,
-            agreement: req.agreement.clone(),
-            recipients,
-            excluded,
-        })
+        Ok((recipients, excluded))
     }
 
     /// `POST /v1/seal/sign`: sign the label and marking assertions with the party's key
@@ -1136,23 +1153,31 @@ impl Node {
     pub async fn seal_sign(
         &self,
         peer: &Peer,
-        req: wire::CheckedSign,
+        body: axum::body::Bytes,
     ) -> Result<wire::SignResponse, Refusal> {
+        // Who is asking before anything of the body is parsed: it may be 12 MiB.
         let caller = self.authenticate(peer).await?;
         let wire::CheckedSign {
             mut assertions,
             label: label_index,
             manifest,
-        } = req;
-        let label_a = &assertions[label_index];
-        // What is signed over, and the agreement decided under, come from the manifest.
+        } = wire::parse_sign_request(&body).map_err(Refusal::from)?;
+        drop(body);
+        // What is signed over, and the agreement decided under, come from the manifest
+        // (parsed, hashed and canonicalised off the async workers: up to 10 MB).
+        let label_a = assertions[label_index].clone();
         let accord_tdf::UnsignedObject {
             agreement,
             aggregate,
             manifest_digest,
+            object_id,
+            manifest,
             ..
-        } = accord_tdf::check_unsigned(&manifest, label_a)
+        } = tokio::task::spawn_blocking(move || accord_tdf::check_unsigned(&manifest, &label_a))
+            .await
+            .map_err(Refusal::internal)?
             .map_err(|e| Refusal::new(400, "manifest", format!("manifest: {e}")))?;
+        let label_a = &assertions[label_index];
         let label = self.national_label(Some(&label_a.statement.value), None)?;
         let national = self
             .policies()
@@ -1174,19 +1199,55 @@ impl Node {
                 ));
             }
         }
+        // Shares only for the KASes the plan would name: a client that skipped the plan
+        // gets no signed label for an object wrapped for anyone else.
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        // (An agreement this node does not hold is refused by the decision below.)
+        let knows_agreement = agreement
+            .as_deref()
+            .is_none_or(|id| held.iter().any(|h| h.agreement.body.id == id));
+        let recipients = if knows_agreement {
+            self.recipients(&label, agreement.as_deref(), &held)?.0
+        } else {
+            Vec::new()
+        };
+        let kids: Vec<(String, &str)> = recipients
+            .iter()
+            .filter_map(|r| {
+                let key = accord_keys::KasPublicKey::from_pem(&r.kas_key).ok()?;
+                Some((key.kid(), r.url.as_str()))
+            })
+            .collect();
+        for k in &manifest.encryption_information.key_access {
+            if knows_agreement && !kids.iter().any(|(kid, url)| *kid == k.kid && *url == k.url) {
+                return Err(Refusal::new(
+                    422,
+                    "key-access",
+                    format!(
+                        "key access for kid {} at {} is not a KAS this label goes to under {}",
+                        k.kid.chars().take(16).collect::<String>(),
+                        k.url.chars().take(200).collect::<String>(),
+                        agreement
+                            .as_deref()
+                            .map(|a| format!("agreement {a}"))
+                            .unwrap_or_else(|| "the national policy".into())
+                    ),
+                ));
+            }
+        }
         let person = self.person(&caller.record).map_err(|r| Refusal {
             status: 403,
             error: r.text.clone(),
             reasons: vec![r],
         })?;
         // The same decision as the plan's: under the agreement named, if any.
-        let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
         let (permit, reasons) = self.decide(&person, &label, agreement.as_deref(), &held, at);
         let entry = Labelling {
             caller: &caller,
             at,
             permit,
+            object: Some(&object_id),
             marking: Some(&marking),
             agreement: agreement.as_deref(),
             request: Some(&manifest_digest),

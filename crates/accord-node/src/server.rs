@@ -247,10 +247,7 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
             "/v1/seal/sign",
             post(
                 |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
-                    match wire::parse_sign_request(&b) {
-                        Ok(r) => answer(n.seal_sign(&p, r).await),
-                        Err(e) => refusal(e.into()),
-                    }
+                    answer(n.seal_sign(&p, b).await)
                 },
             )
             .layer::<_, std::convert::Infallible>(claim(SIGN_BODY))

@@ -171,11 +171,28 @@ pub struct FetchQuery {
 #[serde(deny_unknown_fields)]
 pub struct SignRequest {
     /// The assertions (the label and marking assertions), unsigned.
-    pub assertions: Vec<serde_json::Value>,
+    pub assertions: Vec<Box<serde_json::value::RawValue>>,
     /// The object's manifest as it will be sealed, without assertions. The node takes
     /// from it, not from the sealer, what it signs over (the segment tags and the
     /// manifest digest) and the agreement it decides under (the one the policy names).
-    pub manifest: serde_json::Value,
+    /// Kept raw: the node parses it once, into the bounded manifest type.
+    pub manifest: Box<serde_json::value::RawValue>,
+}
+
+impl SignRequest {
+    /// The request for `assertions` of the object whose manifest is `manifest`.
+    pub fn new(
+        assertions: &[accord_tdf::manifest::Assertion],
+        manifest: &impl Serialize,
+    ) -> Result<SignRequest, serde_json::Error> {
+        Ok(SignRequest {
+            assertions: assertions
+                .iter()
+                .map(serde_json::value::to_raw_value)
+                .collect::<Result<_, _>>()?,
+            manifest: serde_json::value::to_raw_value(manifest)?,
+        })
+    }
 }
 
 /// `POST /v1/seal/sign` answer.
@@ -328,10 +345,16 @@ pub fn parse_sign_request(body: &[u8]) -> Result<CheckedSign, BadRequest> {
     use accord_tdf::assertion::{LABEL_ID, MARKING_ID};
     let req: SignRequest =
         serde_json::from_slice(body).map_err(|e| BadRequest(format!("request body: {e}")))?;
+    if req.assertions.len() > 2 {
+        return Err(BadRequest(
+            "only the label and marking assertions are signed by the node (one of each at most)"
+                .into(),
+        ));
+    }
     let assertions: Vec<accord_tdf::manifest::Assertion> = req
         .assertions
-        .into_iter()
-        .map(serde_json::from_value)
+        .iter()
+        .map(|a| serde_json::from_str(a.get()))
         .collect::<Result<_, _>>()
         .map_err(|e| BadRequest(format!("assertions: {e}")))?;
     let label = assertions
@@ -350,15 +373,14 @@ pub fn parse_sign_request(body: &[u8]) -> Result<CheckedSign, BadRequest> {
                 .into(),
         ));
     }
-    if !req.manifest.is_object() {
+    let manifest = req.manifest.get();
+    if !manifest.starts_with('{') {
         return Err(BadRequest("manifest: not a JSON object".into()));
     }
-    let manifest =
-        serde_json::to_vec(&req.manifest).map_err(|e| BadRequest(format!("manifest: {e}")))?;
     Ok(CheckedSign {
         assertions,
         label,
-        manifest,
+        manifest: manifest.as_bytes().to_vec(),
     })
 }
 

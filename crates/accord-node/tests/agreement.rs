@@ -159,6 +159,48 @@ fn seal_with(signer: &Home, kas: &Home, marking: &str, agreement: Option<&str>) 
     out
 }
 
+/// A PAK-policy label's 4774 XML and marking.
+fn pak_label(marking: &str) -> (String, String) {
+    let mut set = accord_spif::PolicySet::new();
+    set.load_path(&policies()).unwrap();
+    let p = set.find("PAK").unwrap();
+    let l = p.parse_marking(marking, "").unwrap();
+    (l.to_stanag_xml(), p.render(&l, "").unwrap().text)
+}
+
+/// Asks the node to sign for the manifest with the agreement attribute taken out of its
+/// policy, and hands the signatures back as if they were for the real one.
+struct LyingSigner<'a>(client::NodeSigner<'a>);
+
+impl accord_tdf::AssertionSigner for LyingSigner<'_> {
+    fn sign_assertions(
+        &self,
+        assertions: &mut [accord_tdf::manifest::Assertion],
+        manifest: &serde_json::Value,
+        aggregate: &[u8],
+        manifest_digest: &str,
+    ) -> Result<(), accord_tdf::Error> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut shown = manifest.clone();
+        let policy = &mut shown["encryptionInformation"]["policy"];
+        let mut p: serde_json::Value =
+            serde_json::from_slice(&b64.decode(policy.as_str().unwrap()).unwrap()).unwrap();
+        p["body"]["dataAttributes"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|a| {
+                !a["attribute"]
+                    .as_str()
+                    .unwrap()
+                    .contains("agreement.accord")
+            });
+        *policy = serde_json::Value::String(b64.encode(p.to_string()));
+        self.0
+            .sign_assertions(assertions, &shown, aggregate, manifest_digest)
+    }
+}
+
 fn open(c: &Client, tdf: &[u8]) -> Result<Vec<u8>, Vec<String>> {
     let mut out = Vec::new();
     match client::open(
@@ -278,15 +320,7 @@ fn decisions_under_an_agreement() {
     // Nor by skipping the plan: a client that seals by itself, naming the agreement in
     // the policy, and asks the node only to sign. The node decides under the agreement
     // the manifest's policy names, whatever the client says, and refuses (and logs) it.
-    let (xml, marking) = {
-        let mut set = accord_spif::PolicySet::new();
-        set.load_path(&policies()).unwrap();
-        let p = set.find("PAK").unwrap();
-        let l = p
-            .parse_marking("SECRET//REL TO USA, PAK//SCOPE OPERATIONS", "")
-            .unwrap();
-        (l.to_stanag_xml(), p.render(&l, "").unwrap().text)
-    };
+    let (xml, marking) = pak_label("SECRET//REL TO USA, PAK//SCOPE OPERATIONS");
     let signer = client::NodeSigner {
         client: &pak_officer,
         log_index: std::sync::Mutex::new(None),
@@ -314,9 +348,76 @@ fn decisions_under_an_agreement() {
     );
     let err = bypass.expect_err("the node signed a label the agreement does not cover");
     assert!(err.to_string().contains("agreement-scope"), "{err}");
+    // A label the person may apply, for an object wrapped for a KAS the plan would not
+    // name: not signed either.
+    let (xml, marking) = pak_label("SECRET//REL TO USA, PAK//SCOPE EXERCISES");
+    let stranger =
+        accord_keys::KasPrivateKey::generate(accord_keys::KasAlg::HybridP384MlKem1024).unwrap();
+    let elsewhere = accord_tdf::seal(
+        &b"exercise plan"[..],
+        &mut Vec::new(),
+        &accord_tdf::SealOptions {
+            recipients: vec![accord_tdf::Recipient {
+                kas: stranger.public_key().clone(),
+                url: "https://kas.elsewhere.example".into(),
+                party: None,
+            }],
+            require: vec![],
+            signer: &signer,
+            label: accord_tdf::BoundLabel { xml, marking },
+            segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
+            mime_type: String::new(),
+            metadata: None,
+            progress: None,
+            agreement: Some("CISMOA-TEST".into()),
+        },
+    );
+    let err = elsewhere.expect_err("the node signed for an object wrapped for a stranger");
+    assert!(
+        err.to_string()
+            .contains("is not a KAS this label goes to under agreement CISMOA-TEST"),
+        "{err}"
+    );
+    // Nor by describing another object: a client that shows the node the same manifest
+    // without the agreement (a national decision, which permits) gets a signature for
+    // that manifest only. Put on the object that names the agreement, it does not
+    // verify, and the KAS releases nothing.
+    let lying = LyingSigner(client::NodeSigner {
+        client: &pak_officer,
+        log_index: std::sync::Mutex::new(None),
+    });
+    let (xml, marking) = pak_label("SECRET//REL TO USA, PAK//SCOPE OPERATIONS");
+    let mut spliced = Vec::new();
+    accord_tdf::seal(
+        &b"operations order"[..],
+        &mut spliced,
+        &accord_tdf::SealOptions {
+            recipients: vec![accord_tdf::Recipient {
+                kas: pak.party.node.as_ref().unwrap().kas_keys[0]
+                    .key("kas")
+                    .unwrap(),
+                url: pak.config.url.clone(),
+                party: Some("PAK".into()),
+            }],
+            require: vec![],
+            signer: &lying,
+            label: accord_tdf::BoundLabel { xml, marking },
+            segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
+            mime_type: String::new(),
+            metadata: None,
+            progress: None,
+            agreement: Some("CISMOA-TEST".into()),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        open(&pak_officer, &spliced),
+        Err(vec!["object-integrity".to_string()])
+    );
 
     let officer = Client::new(usa_officer).unwrap();
     assert_eq!(open(&officer, &tdf).unwrap(), b"joint exercise plan");
+
     assert_eq!(
         open(&Client::new(foreign).unwrap(), &tdf),
         Err(vec!["releasability".to_string()])
@@ -411,6 +512,12 @@ fn decisions_under_an_agreement() {
             (
                 "deny".to_string(),
                 "CISMOA-TEST".to_string(),
+                "SECRET//REL TO PAK, USA//SCOPE OPERATIONS".to_string()
+            ),
+            // What the lying client showed the node: no agreement, a national permit.
+            (
+                "permit".to_string(),
+                String::new(),
                 "SECRET//REL TO PAK, USA//SCOPE OPERATIONS".to_string()
             ),
         ]

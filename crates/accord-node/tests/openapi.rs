@@ -684,14 +684,8 @@ impl accord_tdf::AssertionSigner for CheckedSigner<'_> {
         _aggregate: &[u8],
         _manifest_digest: &str,
     ) -> Result<(), accord_tdf::Error> {
-        let body = serde_json::to_value(wire::SignRequest {
-            assertions: assertions
-                .iter()
-                .map(|a| serde_json::to_value(a).unwrap())
-                .collect(),
-            manifest: manifest.clone(),
-        })
-        .unwrap();
+        let body =
+            serde_json::to_value(wire::SignRequest::new(assertions, manifest).unwrap()).unwrap();
         self.checker.check_request("POST", "/v1/seal/sign", &body);
         let r = self
             .http
@@ -924,26 +918,29 @@ fn every_operation_answers_as_documented() {
     already_signed["manifest"]["assertions"] = sent["assertions"].clone();
     let mut extra_field = sent.clone();
     extra_field["signer"] = json!("me");
-    for (body, status) in [
-        (&no_label, 400),
-        (&extra_field, 400),
-        (&bad_manifest, 400),
-        (&policy_lies, 400),
-        (&already_signed, 400),
-        (&marking_lies, 422),
-        (&json!({"assertions": "x", "manifest": {}}), 400),
+    for (body, status, says) in [
+        (&no_label, 400, "no label assertion"),
+        (&extra_field, 400, "unknown field `signer`"),
+        (&bad_manifest, 400, "segments.hash"),
+        (&policy_lies, 400, "label/policy mismatch"),
+        (&already_signed, 400, "must not carry assertions yet"),
+        (&marking_lies, 422, "the marking assertion says"),
+        (
+            &json!({"assertions": "x", "manifest": {}}),
+            400,
+            "request body",
+        ),
     ] {
         let r = post(&officer, "/v1/seal/sign", body);
-        assert_eq!(
-            r.status,
-            status,
-            "{body}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
+        let text = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, status, "{body}: {text}");
+        assert!(text.contains(says), "{says}: {text}");
     }
     assert_eq!(post_raw(&officer, "/v1/seal/sign", b"[]").status, 400);
     assert_eq!(post(&clerk, "/v1/seal/sign", &sent).status, 403);
     assert_eq!(post(&anonymous, "/v1/seal/sign", &sent).status, 401);
+    // Who is asking comes before the body is parsed (it may be 12 MiB).
+    assert_eq!(post_raw(&anonymous, "/v1/seal/sign", b"[]").status, 401);
 
     // Rewrap: permit, deny inside a 200, and refusals.
     let manifest = client::read_manifest(&mut std::io::Cursor::new(tdf.clone())).unwrap();

@@ -18,6 +18,9 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use std::borrow::Cow;
 
+/// Most attributes accepted on one element.
+pub const MAX_ATTRIBUTES: usize = 64;
+
 /// The XML namespace (`xml:lang` and friends).
 pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -438,6 +441,8 @@ fn unreachable_empty() {
 
 /// Read a start tag into a new node of `doc`: declare its namespaces in `scope`, then
 /// resolve its name and its attributes' names. Returns how many namespaces it declared.
+///
+/// At most [`MAX_ATTRIBUTES`] attributes per element: XML-SPIF elements carry a handful.
 fn open<'a>(
     source_name: &str,
     input: &'a str,
@@ -457,7 +462,13 @@ fn open<'a>(
     // Attributes are stored with their qualified names first, and resolved once every
     // namespace this start tag declares is in scope.
     let attrs_from = doc.attrs.len();
-    for attr in start.attributes() {
+    for (i, attr) in start.attributes().enumerate() {
+        // The duplicate check costs each attribute a look at those before it: bounded.
+        if i == MAX_ATTRIBUTES {
+            return Err(attr_err(format!(
+                "more than {MAX_ATTRIBUTES} attributes on one element"
+            )));
+        }
         let attr = attr.map_err(|e| attr_err(e.to_string()))?;
         let key = rebase(input, attr.key.as_ref()).ok_or_else(not_utf8)?;
         // Nothing to unescape (the usual case): the value is the input's own text, which

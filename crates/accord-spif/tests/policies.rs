@@ -280,6 +280,20 @@ fn bad_labels_are_clear_errors() {
         let e = Label::read(&s, "x.xml", input.as_bytes()).unwrap_err();
         assert!(e.to_string().contains(want), "{e} does not contain {want}");
     }
+    // Attributes per element are bounded (quick-xml's duplicate check looks at every
+    // earlier attribute of the element).
+    let many: String = (0..65).map(|i| format!(" a{i}=\"x\"")).collect();
+    let e = Label::read(
+        &s,
+        "many.xml",
+        format!("<originatorConfidentialityLabel{many}/>").as_bytes(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("more than 64 attributes on one element"),
+        "{e}"
+    );
     let deep = "<a>".repeat(100);
     let e = Label::read(&s, "deep.xml", deep.as_bytes()).unwrap_err();
     assert!(e.to_string().contains("nested deeper than 32"), "{e}");

@@ -65,6 +65,7 @@ impl LabelSummary {
         let mut s = LabelSummary::default();
         let mut path: Vec<String> = Vec::new();
         let mut tag_name = String::new();
+        let mut text = String::new();
         let mut root_ok = false;
         loop {
             let ev = r.read_event().map_err(|e| {
@@ -78,6 +79,13 @@ impl LabelSummary {
                     }
                     if name == "Category" {
                         tag_name.clear();
+                        // The duplicate check costs each attribute a look at those
+                        // before it: a label's Category carries three or four.
+                        if e.attributes().with_checks(false).count() > 16 {
+                            return Err(Error::Label(
+                                "a Category has more than 16 attributes".into(),
+                            ));
+                        }
                         for a in e.attributes().flatten() {
                             if a.key.local_name().as_ref() == b"TagName" {
                                 tag_name = a
@@ -87,28 +95,86 @@ impl LabelSummary {
                             }
                         }
                     }
+                    text.clear();
                     path.push(name);
                     if path.len() > 16 {
                         return Err(Error::Label("label XML nested too deeply".into()));
                     }
                 }
-                Event::End(_) => {
-                    path.pop();
-                }
                 Event::Text(t) => {
-                    let text = t
+                    let t = t
                         .decode()
                         .map_err(|e| Error::Label(format!("label XML text: {e}")))?;
-                    let text = quick_xml::escape::unescape(&text)
-                        .map_err(|e| Error::Label(format!("label XML text: {e}")))?
-                        .trim()
-                        .to_string();
+                    text.push_str(&t);
+                }
+                Event::CData(c) => {
+                    let c = c
+                        .decode()
+                        .map_err(|e| Error::Label(format!("label XML text: {e}")))?;
+                    text.push_str(&c);
+                }
+                // quick-xml hands entity and character references over on their own,
+                // between the pieces of text around them.
+                Event::GeneralRef(r) => {
+                    let ch = if r.is_char_ref() {
+                        r.resolve_char_ref()
+                            .map_err(|e| Error::Label(format!("label XML reference: {e}")))?
+                    } else {
+                        match r
+                            .decode()
+                            .map_err(|e| Error::Label(format!("label XML reference: {e}")))?
+                            .as_ref()
+                        {
+                            "lt" => Some('<'),
+                            "gt" => Some('>'),
+                            "amp" => Some('&'),
+                            "apos" => Some('\''),
+                            "quot" => Some('"'),
+                            other => {
+                                return Err(Error::Label(format!(
+                                    "label XML: unknown entity &{other};"
+                                )))
+                            }
+                        }
+                    };
+                    text.push(ch.ok_or_else(|| {
+                        Error::Label("label XML: bad character reference".into())
+                    })?);
+                }
+                Event::End(_) => {
+                    let value = text.trim().to_string();
+                    text.clear();
+                    // Only where STANAG 4774 puts them, and the first two once, so that
+                    // this summary reads the label as the policy library does.
+                    let at = |parent: &str, depth: usize| {
+                        path.len() == depth && path[depth - 2] == parent
+                    };
+                    let once = |slot: &mut String, what: &str| {
+                        if !slot.is_empty() {
+                            return Err(Error::Label(format!("label has two {what} elements")));
+                        }
+                        *slot = value.clone();
+                        Ok(())
+                    };
                     match path.last().map(String::as_str) {
-                        Some("PolicyIdentifier") => s.policy = text,
-                        Some("Classification") => s.classification = text,
-                        Some("GenericValue") => s.categories.push((tag_name.clone(), text)),
+                        Some("PolicyIdentifier") if at("ConfidentialityInformation", 3) => {
+                            once(&mut s.policy, "PolicyIdentifier")?
+                        }
+                        Some("Classification") if at("ConfidentialityInformation", 3) => {
+                            once(&mut s.classification, "Classification")?
+                        }
+                        Some("GenericValue") if at("Category", 4) => {
+                            s.categories.push((tag_name.clone(), value))
+                        }
+                        Some("PolicyIdentifier" | "Classification" | "GenericValue") => {
+                            return Err(Error::Label(format!(
+                                "label element {} is not where STANAG 4774 puts it",
+                                path.join("/")
+                            )))
+                        }
                         _ => {}
                     }
+                    path.pop();
                 }
                 Event::Eof => break,
                 _ => {}
@@ -281,6 +347,52 @@ fn enc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The summary reads a label as the policy library does: each element where STANAG
+    /// 4774 puts it, the policy and classification once. A label with two
+    /// classifications must not be summarised (and its attributes bound) as the last
+    /// one while it is decided as the first.
+    #[test]
+    fn a_label_is_read_one_way_only() {
+        let label = |inner: &str| {
+            format!(
+                r#"<originatorConfidentialityLabel xmlns="urn:nato:stanag:4774:confidentialitymetadatalabel:1:0"><ConfidentialityInformation><PolicyIdentifier>USA</PolicyIdentifier>{inner}</ConfidentialityInformation></originatorConfidentialityLabel>"#
+            )
+        };
+        let err = |inner: &str| {
+            LabelSummary::from_xml(&label(inner))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(
+            "<Classification>SECRET</Classification><Classification>UNCLASSIFIED</Classification>"
+        )
+        .contains("two Classification elements"));
+        assert!(err(
+            "<Classification>SECRET</Classification><PolicyIdentifier>NATO</PolicyIdentifier>"
+        )
+        .contains("two PolicyIdentifier elements"));
+        assert!(err("<Classification>SECRET</Classification><X><Classification>UNCLASSIFIED</Classification></X>")
+            .contains("not where STANAG 4774 puts it"));
+        assert!(
+            err("<Classification>SECRET</Classification><GenericValue>PAK</GenericValue>")
+                .contains("not where STANAG 4774 puts it")
+        );
+        let many: String = (0..17).map(|i| format!(r#" a{i}="x""#)).collect();
+        assert!(err(&format!(
+            "<Classification>SECRET</Classification><Category TagName=\"Releasable To\"{many}><GenericValue>PAK</GenericValue></Category>"
+        ))
+        .contains("more than 16 attributes"));
+        // Escaped text is one value.
+        let s = LabelSummary::from_xml(&label(
+            r#"<Classification>SECRET</Classification><Category TagName="Releasable To"><GenericValue>A&amp;B</GenericValue></Category>"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            s.categories,
+            [("Releasable To".to_string(), "A&B".to_string())]
+        );
+    }
 
     #[test]
     fn fqns_from_4774() {

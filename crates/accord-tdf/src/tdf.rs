@@ -744,6 +744,8 @@ pub struct UnsignedObject {
     pub aggregate: Vec<u8>,
     /// The manifest digest the assertions are bound to (hex SHA-256 of its JCS form).
     pub manifest_digest: String,
+    /// The manifest as parsed (its key access objects say whose KASes hold shares).
+    pub manifest: Manifest,
 }
 
 /// Check an object's manifest before signing its label assertion, as a party node does
@@ -771,18 +773,21 @@ pub fn check_unsigned(
             "the manifest to sign for must not carry assertions yet".into(),
         ));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(manifest_json).map_err(|e| Error::Manifest(e.to_string()))?;
     let (_, aggregate) = plan(&manifest, None, false)?;
     let label = LabelSummary::from_xml(&label_assertion.statement.value)?;
     let policy = manifest.policy_object()?;
     let agreement = label::check_policy_agrees(&label, &policy)?;
+    // The digest is of the manifest as parsed, so that fields the parser does not know
+    // cost nothing here. `seal` hands its signer exactly that form; a sealer that sent
+    // other fields would get a signature its stored manifest does not verify against.
+    let value = serde_json::to_value(&manifest).map_err(|e| Error::Manifest(e.to_string()))?;
     Ok(UnsignedObject {
         label,
         agreement,
         object_id: policy.uuid,
         aggregate,
         manifest_digest: assertion::manifest_digest(&value)?,
+        manifest,
     })
 }
 
