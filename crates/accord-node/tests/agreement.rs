@@ -123,40 +123,46 @@ fn seal_offline(pak: &Home, usa: &Home, marking: &str) -> Vec<u8> {
 /// Seal offline a PAK-policy label signed with `signer`'s key, for `kas`'s KAS, naming
 /// `agreement`.
 fn seal_with(signer: &Home, kas: &Home, marking: &str, agreement: Option<&str>) -> Vec<u8> {
-    let (pak, usa) = (signer, kas);
-    let party = usa.config.party.clone();
-    let mut set = accord_spif::PolicySet::new();
-    set.load_path(&policies()).unwrap();
-    let p = set.find("PAK").unwrap();
-    let label = p.parse_marking(marking, "").unwrap();
-    let kas = usa.party.node.as_ref().unwrap().kas_keys[0]
-        .key("kas")
-        .unwrap();
+    seal_signed(&key(signer), kas_of(kas), marking, agreement).unwrap()
+}
+
+/// A home's node KAS as a recipient.
+fn kas_of(home: &Home) -> accord_tdf::Recipient {
+    accord_tdf::Recipient {
+        kas: home.party.node.as_ref().unwrap().kas_keys[0]
+            .key("kas")
+            .unwrap(),
+        url: home.config.url.clone(),
+        party: Some(home.config.party.clone()),
+    }
+}
+
+/// Seal `b"plan"` with a PAK-policy label for one KAS, naming `agreement`, signed by
+/// `signer` (a key, or a node through a client).
+fn seal_signed(
+    signer: &dyn accord_tdf::AssertionSigner,
+    to: accord_tdf::Recipient,
+    marking: &str,
+    agreement: Option<&str>,
+) -> Result<Vec<u8>, accord_tdf::Error> {
+    let (xml, marking) = pak_label(marking);
     let mut out = Vec::new();
     accord_tdf::seal(
         &b"plan"[..],
         &mut out,
         &accord_tdf::SealOptions {
-            recipients: vec![accord_tdf::Recipient {
-                kas,
-                url: usa.config.url.clone(),
-                party: Some(party),
-            }],
+            recipients: vec![to],
             require: vec![],
-            signer: &key(pak),
-            label: accord_tdf::BoundLabel {
-                xml: label.to_stanag_xml(),
-                marking: p.render(&label, "").unwrap().text,
-            },
+            signer,
+            label: accord_tdf::BoundLabel { xml, marking },
             segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
             mime_type: String::new(),
             metadata: None,
             progress: None,
             agreement: agreement.map(str::to_string),
         },
-    )
-    .unwrap();
-    out
+    )?;
+    Ok(out)
 }
 
 /// A PAK-policy label's 4774 XML and marking.
@@ -320,57 +326,27 @@ fn decisions_under_an_agreement() {
     // Nor by skipping the plan: a client that seals by itself, naming the agreement in
     // the policy, and asks the node only to sign. The node decides under the agreement
     // the manifest's policy names, whatever the client says, and refuses (and logs) it.
-    let (xml, marking) = pak_label("SECRET//REL TO USA, PAK//SCOPE OPERATIONS");
     let signer = client::NodeSigner {
         client: &pak_officer,
         log_index: std::sync::Mutex::new(None),
     };
-    let bypass = accord_tdf::seal(
-        &b"operations order"[..],
-        &mut Vec::new(),
-        &accord_tdf::SealOptions {
-            recipients: vec![accord_tdf::Recipient {
-                kas: pak.party.node.as_ref().unwrap().kas_keys[0]
-                    .key("kas")
-                    .unwrap(),
-                url: pak.config.url.clone(),
-                party: Some("PAK".into()),
-            }],
-            require: vec![],
-            signer: &signer,
-            label: accord_tdf::BoundLabel { xml, marking },
-            segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
-            mime_type: String::new(),
-            metadata: None,
-            progress: None,
-            agreement: Some("CISMOA-TEST".into()),
-        },
-    );
+    let ops = "SECRET//REL TO USA, PAK//SCOPE OPERATIONS";
+    let bypass = seal_signed(&signer, kas_of(&pak), ops, Some("CISMOA-TEST"));
     let err = bypass.expect_err("the node signed a label the agreement does not cover");
     assert!(err.to_string().contains("agreement-scope"), "{err}");
     // A label the person may apply, for an object wrapped for a KAS the plan would not
     // name: not signed either.
-    let (xml, marking) = pak_label("SECRET//REL TO USA, PAK//SCOPE EXERCISES");
     let stranger =
         accord_keys::KasPrivateKey::generate(accord_keys::KasAlg::HybridP384MlKem1024).unwrap();
-    let elsewhere = accord_tdf::seal(
-        &b"exercise plan"[..],
-        &mut Vec::new(),
-        &accord_tdf::SealOptions {
-            recipients: vec![accord_tdf::Recipient {
-                kas: stranger.public_key().clone(),
-                url: "https://kas.elsewhere.example".into(),
-                party: None,
-            }],
-            require: vec![],
-            signer: &signer,
-            label: accord_tdf::BoundLabel { xml, marking },
-            segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
-            mime_type: String::new(),
-            metadata: None,
-            progress: None,
-            agreement: Some("CISMOA-TEST".into()),
+    let elsewhere = seal_signed(
+        &signer,
+        accord_tdf::Recipient {
+            kas: stranger.public_key().clone(),
+            url: "https://kas.elsewhere.example".into(),
+            party: None,
         },
+        "SECRET//REL TO USA, PAK//SCOPE EXERCISES",
+        Some("CISMOA-TEST"),
     );
     let err = elsewhere.expect_err("the node signed for an object wrapped for a stranger");
     assert!(
@@ -386,30 +362,7 @@ fn decisions_under_an_agreement() {
         client: &pak_officer,
         log_index: std::sync::Mutex::new(None),
     });
-    let (xml, marking) = pak_label("SECRET//REL TO USA, PAK//SCOPE OPERATIONS");
-    let mut spliced = Vec::new();
-    accord_tdf::seal(
-        &b"operations order"[..],
-        &mut spliced,
-        &accord_tdf::SealOptions {
-            recipients: vec![accord_tdf::Recipient {
-                kas: pak.party.node.as_ref().unwrap().kas_keys[0]
-                    .key("kas")
-                    .unwrap(),
-                url: pak.config.url.clone(),
-                party: Some("PAK".into()),
-            }],
-            require: vec![],
-            signer: &lying,
-            label: accord_tdf::BoundLabel { xml, marking },
-            segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
-            mime_type: String::new(),
-            metadata: None,
-            progress: None,
-            agreement: Some("CISMOA-TEST".into()),
-        },
-    )
-    .unwrap();
+    let spliced = seal_signed(&lying, kas_of(&pak), ops, Some("CISMOA-TEST")).unwrap();
     assert_eq!(
         open(&pak_officer, &spliced),
         Err(vec!["object-integrity".to_string()])

@@ -379,29 +379,25 @@ pub fn parse<'a>(source_name: &str, input: &'a [u8], limits: Limits) -> Result<D
                 }
             }
             Event::GeneralRef(r) => {
-                let ch = if r.is_char_ref() {
+                let mut buf = [0u8; 4];
+                let resolved: &str = if r.is_char_ref() {
                     r.resolve_char_ref()
                         .map_err(|e| xml_err(&reader, e.to_string()))?
+                        .ok_or_else(|| xml_err(&reader, "bad character reference".into()))?
+                        .encode_utf8(&mut buf)
                 } else {
                     let name = r.decode().map_err(|e| xml_err(&reader, e.to_string()))?;
-                    match name.as_ref() {
-                        "lt" => Some('<'),
-                        "gt" => Some('>'),
-                        "amp" => Some('&'),
-                        "apos" => Some('\''),
-                        "quot" => Some('"'),
-                        other => {
-                            return Err(Error::Xml {
-                                source_name: source_name.to_string(),
-                                at: Position::of_offset(input, start_pos),
-                                reason: format!("unknown entity &{other};"),
-                            })
-                        }
-                    }
+                    quick_xml::escape::resolve_xml_entity(&name).ok_or_else(|| Error::Xml {
+                        source_name: source_name.to_string(),
+                        at: Position::of_offset(input, start_pos),
+                        reason: format!("unknown entity &{name};"),
+                    })?
                 };
-                let ch = ch.ok_or_else(|| xml_err(&reader, "bad character reference".into()))?;
                 if let Some(frame) = stack.last() {
-                    doc.nodes[frame.index as usize].text.to_mut().push(ch);
+                    doc.nodes[frame.index as usize]
+                        .text
+                        .to_mut()
+                        .push_str(resolved);
                 }
             }
             Event::DocType(_) => {

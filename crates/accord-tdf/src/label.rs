@@ -116,30 +116,19 @@ impl LabelSummary {
                 // quick-xml hands entity and character references over on their own,
                 // between the pieces of text around them.
                 Event::GeneralRef(r) => {
-                    let ch = if r.is_char_ref() {
-                        r.resolve_char_ref()
-                            .map_err(|e| Error::Label(format!("label XML reference: {e}")))?
+                    let bad =
+                        |e: quick_xml::Error| Error::Label(format!("label XML reference: {e}"));
+                    if r.is_char_ref() {
+                        let ch = r.resolve_char_ref().map_err(bad)?.ok_or_else(|| {
+                            Error::Label("label XML: bad character reference".into())
+                        })?;
+                        text.push(ch);
                     } else {
-                        match r
-                            .decode()
-                            .map_err(|e| Error::Label(format!("label XML reference: {e}")))?
-                            .as_ref()
-                        {
-                            "lt" => Some('<'),
-                            "gt" => Some('>'),
-                            "amp" => Some('&'),
-                            "apos" => Some('\''),
-                            "quot" => Some('"'),
-                            other => {
-                                return Err(Error::Label(format!(
-                                    "label XML: unknown entity &{other};"
-                                )))
-                            }
-                        }
-                    };
-                    text.push(ch.ok_or_else(|| {
-                        Error::Label("label XML: bad character reference".into())
-                    })?);
+                        let name = r.decode().map_err(|e| bad(e.into()))?;
+                        text.push_str(quick_xml::escape::resolve_xml_entity(&name).ok_or_else(
+                            || Error::Label(format!("label XML: unknown entity &{name};")),
+                        )?);
+                    }
                 }
                 Event::End(_) => {
                     let value = text.trim().to_string();
