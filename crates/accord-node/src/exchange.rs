@@ -748,6 +748,26 @@ fn placeholders(n: usize) -> String {
 }
 
 /// The rows of `table` with the batch signatures their receipts refer to.
+/// The `arrival` of an object taken in now: nanoseconds since the epoch, or one more
+/// than the last one given when the clock has not moved on (or went back), so that it
+/// grows with every object, in the order the node took them in.
+fn next_arrival() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last.saturating_add(1));
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
 fn rows_of(table: &str) -> String {
     format!(
         "SELECT t.*, s.ecdsa_p384 AS sig_ecdsa_p384, s.ml_dsa_87 AS sig_ml_dsa_87 \
@@ -1090,7 +1110,7 @@ impl Store {
     /// Every record held under object id `id` (one per sender), oldest first.
     async fn inbox_get_all(&self, id: &str) -> Result<Vec<InboxRecord>, Error> {
         let sql = format!(
-            "{} WHERE t.object_id = $1 ORDER BY t.received, t.sender",
+            "{} WHERE t.object_id = $1 ORDER BY t.received, t.arrival, t.sender",
             rows_of("inbox")
         );
         let rows = sqlx::query(&sql).bind(id).fetch_all(self.pool()).await?;
@@ -1125,8 +1145,8 @@ impl Store {
     fn inbox_insert_stmt(r: &InboxRecord, received: i64) -> Stmt {
         let stored = r.receipt.stored();
         Stmt::new(
-            "INSERT INTO inbox (object_id, sender, agreement, marking, label, size, sha256, received, receipt, pack, pack_offset, receipt_sig, file_name) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (object_id, sender) DO NOTHING",
+            "INSERT INTO inbox (object_id, sender, agreement, marking, label, size, sha256, received, receipt, pack, pack_offset, receipt_sig, file_name, arrival) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (object_id, sender) DO NOTHING",
         )
         .text(&r.item.id)
         .text(&r.item.from)
@@ -1141,12 +1161,13 @@ impl Store {
         .opt_int(r.pack.as_ref().map(|(_, o)| *o as i64))
         .opt_text(stored.1.map(|s| s.digest))
         .opt_text(r.file_name.clone())
+        .int(next_arrival())
     }
 
     /// Everything received, oldest first.
     pub async fn inbox(&self) -> Result<Vec<InboxRecord>, Error> {
         let sql = format!(
-            "{} ORDER BY t.received, t.object_id, t.sender",
+            "{} ORDER BY t.received, t.arrival, t.object_id, t.sender",
             rows_of("inbox")
         );
         let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;

@@ -244,6 +244,23 @@ fn send_deliver_receipt_inbox_fetch_open() {
     let suspended = Client::new(sb.credential("usa-suspended").unwrap()).unwrap();
     assert!(suspended.inbox().unwrap().is_empty());
 
+    // The inbox lists objects in the order they arrived, also within one second (object
+    // ids are random, so an order by id would rarely be this one).
+    let mut sent_order = vec![queued.id.clone()];
+    for k in 0..4 {
+        let text = format!("exercise annex {k}");
+        let f = seal(
+            &officer,
+            "SECRET//REL TO USA, PAK//SCOPE EXERCISES",
+            text.as_bytes(),
+            tmp.path(),
+        );
+        sent_order.push(officer.send("USA", &f, None).unwrap().id);
+        wait_done(&officer, k + 2);
+    }
+    let listed: Vec<String> = us.inbox().unwrap().into_iter().map(|i| i.id).collect();
+    assert_eq!(listed, sent_order);
+
     // Not releasable to USA: the sender's node refuses to queue it, with the reason.
     let national = seal(
         &officer,
