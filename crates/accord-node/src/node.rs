@@ -1148,6 +1148,46 @@ impl Node {
         Ok((recipients, excluded))
     }
 
+    /// Shares only for the KASes the plan would name (see [`Node::recipients`]): a
+    /// client that skipped the plan gets no signed label for an object wrapped for
+    /// anyone else. `agreement` is one the decision found held.
+    fn check_key_access(
+        &self,
+        label: &accord_spif::Label,
+        agreement: Option<&str>,
+        held: &[Held],
+        manifest: &accord_tdf::Manifest,
+    ) -> Result<(), Refusal> {
+        let (recipients, _) = self.recipients(label, agreement, held)?;
+        let kids: Vec<(String, &str)> = recipients
+            .iter()
+            .filter_map(|r| {
+                let key = accord_keys::KasPublicKey::from_pem(&r.kas_key).ok()?;
+                Some((key.kid(), r.url.as_str()))
+            })
+            .collect();
+        match manifest
+            .encryption_information
+            .key_access
+            .iter()
+            .find(|k| !kids.iter().any(|(kid, url)| *kid == k.kid && *url == k.url))
+        {
+            None => Ok(()),
+            Some(k) => Err(Refusal::new(
+                422,
+                "key-access",
+                format!(
+                    "key access for kid {} at {} is not a KAS this label goes to under {}",
+                    k.kid.chars().take(16).collect::<String>(),
+                    k.url.chars().take(200).collect::<String>(),
+                    agreement
+                        .map(|a| format!("agreement {a}"))
+                        .unwrap_or_else(|| "the national policy".into())
+                ),
+            )),
+        }
+    }
+
     /// `POST /v1/seal/sign`: sign the label and marking assertions with the party's key
     /// after checking the person may apply that label; the labelling is logged first.
     pub async fn seal_sign(
@@ -1199,50 +1239,18 @@ impl Node {
                 ));
             }
         }
-        // Shares only for the KASes the plan would name: a client that skipped the plan
-        // gets no signed label for an object wrapped for anyone else.
-        let held = self.agreements().await.map_err(Refusal::internal)?;
-        // (An agreement this node does not hold is refused by the decision below.)
-        let knows_agreement = agreement
-            .as_deref()
-            .is_none_or(|id| held.iter().any(|h| h.agreement.body.id == id));
-        let recipients = if knows_agreement {
-            self.recipients(&label, agreement.as_deref(), &held)?.0
-        } else {
-            Vec::new()
-        };
-        let kids: Vec<(String, &str)> = recipients
-            .iter()
-            .filter_map(|r| {
-                let key = accord_keys::KasPublicKey::from_pem(&r.kas_key).ok()?;
-                Some((key.kid(), r.url.as_str()))
-            })
-            .collect();
-        for k in &manifest.encryption_information.key_access {
-            if knows_agreement && !kids.iter().any(|(kid, url)| *kid == k.kid && *url == k.url) {
-                return Err(Refusal::new(
-                    422,
-                    "key-access",
-                    format!(
-                        "key access for kid {} at {} is not a KAS this label goes to under {}",
-                        k.kid.chars().take(16).collect::<String>(),
-                        k.url.chars().take(200).collect::<String>(),
-                        agreement
-                            .as_deref()
-                            .map(|a| format!("agreement {a}"))
-                            .unwrap_or_else(|| "the national policy".into())
-                    ),
-                ));
-            }
-        }
         let person = self.person(&caller.record).map_err(|r| Refusal {
             status: 403,
             error: r.text.clone(),
             reasons: vec![r],
         })?;
         // The same decision as the plan's: under the agreement named, if any.
+        let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
         let (permit, reasons) = self.decide(&person, &label, agreement.as_deref(), &held, at);
+        if permit {
+            self.check_key_access(&label, agreement.as_deref(), &held, &manifest)?;
+        }
         let entry = Labelling {
             caller: &caller,
             at,
