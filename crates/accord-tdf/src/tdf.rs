@@ -734,8 +734,6 @@ pub fn verify_label(
 /// manifest rather than taken on the sealer's word.
 #[derive(Debug, Clone)]
 pub struct UnsignedObject {
-    /// The label of the label assertion.
-    pub label: LabelSummary,
     /// The agreement the policy names, if any: the one the object will be opened under.
     pub agreement: Option<String>,
     /// The policy object's uuid.
@@ -758,9 +756,6 @@ pub fn check_unsigned(
     manifest_json: &[u8],
     label_assertion: &Assertion,
 ) -> Result<UnsignedObject, Error> {
-    if manifest_json.len() as u64 > zip::MAX_MANIFEST {
-        return Err(Error::Manifest("manifest is over 10 MB".into()));
-    }
     let manifest = Manifest::parse(manifest_json)?;
     if manifest.schema_version != SCHEMA_VERSION {
         return Err(Error::Unsupported(format!(
@@ -782,7 +777,6 @@ pub fn check_unsigned(
     // other fields would get a signature its stored manifest does not verify against.
     let value = serde_json::to_value(&manifest).map_err(|e| Error::Manifest(e.to_string()))?;
     Ok(UnsignedObject {
-        label,
         agreement,
         object_id: policy.uuid,
         aggregate,
