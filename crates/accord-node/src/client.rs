@@ -293,7 +293,7 @@ impl Client {
         out: &mut W,
     ) -> Result<u64, Error> {
         let url = match from {
-            Some(f) if f.len() == 3 && f.bytes().all(|b| b.is_ascii_uppercase()) => {
+            Some(f) if accord_keys::party::check_party_code(f).is_ok() => {
                 self.url(&format!("/v1/inbox/{id}?from={f}"))
             }
             Some(f) => {

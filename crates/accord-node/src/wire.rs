@@ -343,13 +343,17 @@ pub struct CheckedSign {
 /// marking assertion (one label, at most one marking), for a manifest object.
 pub fn parse_sign_request(body: &[u8]) -> Result<CheckedSign, BadRequest> {
     use accord_tdf::assertion::{LABEL_ID, MARKING_ID};
-    let req: SignRequest =
-        serde_json::from_slice(body).map_err(|e| BadRequest(format!("request body: {e}")))?;
-    if req.assertions.len() > 2 {
-        return Err(BadRequest(
+    let only = || {
+        BadRequest(
             "only the label and marking assertions are signed by the node (one of each at most)"
                 .into(),
-        ));
+        )
+    };
+    let req: SignRequest =
+        serde_json::from_slice(body).map_err(|e| BadRequest(format!("request body: {e}")))?;
+    // Counted before each is parsed.
+    if req.assertions.len() > 2 {
+        return Err(only());
     }
     let assertions: Vec<accord_tdf::manifest::Assertion> = req
         .assertions
@@ -368,10 +372,7 @@ pub fn parse_sign_request(body: &[u8]) -> Result<CheckedSign, BadRequest> {
             .iter()
             .any(|a| a.id != LABEL_ID && a.id != MARKING_ID)
     {
-        return Err(BadRequest(
-            "only the label and marking assertions are signed by the node (one of each at most)"
-                .into(),
-        ));
+        return Err(only());
     }
     let manifest = req.manifest.get();
     if !manifest.starts_with('{') {
