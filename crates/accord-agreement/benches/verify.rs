@@ -129,6 +129,7 @@ fn main() {
         label: &label,
         agreement: &checked,
         requesting_party: "PAK",
+        dissem: &[],
         at,
     };
     let decisions = rate(budget, || {

@@ -14,8 +14,15 @@
 //! 6. the label translates into the person's national policy, and the agreement provides
 //!    for that translation (no translation, no access);
 //! 7. the SPIF access decision on the translated label permits the clearance;
-//! 8. the label is releasable to the person's nationality;
-//! 9. the person is active, not suspended.
+//! 8. the label is releasable to the person's nationality and to the requesting party
+//!    (a label not releasable to a party is released to nobody asking through it);
+//! 9. the person is active, not suspended;
+//!
+//! and, when the object carries a dissemination list, the person is on it.
+//!
+//! An object that names no agreement is decided by [`decide_national`], with the same
+//! rules where they apply; one the deciding party does not hold, by [`not_held`]. Every
+//! route of a node that releases a share or accepts an object calls one of these.
 
 use crate::lifecycle::{Checked, Status};
 use crate::{Scope, Time};
@@ -76,10 +83,37 @@ pub enum Rule {
     Translation,
     /// The SPIF access decision permits.
     Clearance,
-    /// The label is releasable to the person's nationality.
+    /// The label is releasable to the person's nationality and to the requesting party.
     Releasability,
+    /// The person is on the object's dissemination list, when it has one.
+    Dissemination,
     /// The person is active.
     PersonActive,
+}
+
+impl Rule {
+    /// The rule's name as the API, the audit log and people see it (`agreement-in-force`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::AgreementInForce => "agreement-in-force",
+            Rule::RequestingParty => "requesting-party",
+            Rule::PersonParty => "person-party",
+            Rule::AgreementScope => "agreement-scope",
+            Rule::PersonScope => "person-scope",
+            Rule::Ceiling => "ceiling",
+            Rule::Translation => "translation",
+            Rule::Clearance => "clearance",
+            Rule::Releasability => "releasability",
+            Rule::Dissemination => "dissemination",
+            Rule::PersonActive => "person-active",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One reason, with the rule it is about.
@@ -132,8 +166,29 @@ pub struct Request<'a> {
     pub agreement: &'a Checked<'a>,
     /// The party asking on the person's behalf (trigraph).
     pub requesting_party: &'a str,
+    /// The object's dissemination list (the ZTDF policy's `dissem`): when not empty,
+    /// only the people it names (by id) may read the object.
+    pub dissem: &'a [String],
     /// The time of the request.
     pub at: Time,
+}
+
+/// What is asked of a party's node about an object under no agreement: a national
+/// decision, under the deciding party's national policy alone.
+#[derive(Debug, Clone, Copy)]
+pub struct NationalRequest<'a> {
+    /// The person asking.
+    pub person: &'a Person,
+    /// The object's label.
+    pub label: &'a Label,
+    /// The party deciding (trigraph): the object is national to it.
+    pub party: &'a str,
+    /// The deciding party's national policy, as the policy set names it.
+    pub national_policy: &'a str,
+    /// The party asking on the person's behalf (trigraph).
+    pub requesting_party: &'a str,
+    /// The object's dissemination list, as in [`Request::dissem`].
+    pub dissem: &'a [String],
 }
 
 fn list(items: &[&str]) -> String {
@@ -152,6 +207,7 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
         agreement: checked,
         requesting_party,
         at,
+        ..
     } = *req;
     let body = &checked.agreement().body;
     let id = &body.id;
@@ -356,9 +412,9 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
         }
     }
 
-    // 8. Releasability to the person's nationality.
-    let nat = &person.nationality;
-    let rel: Vec<&str> = label.values(RELEASABLE_TO_TAG_SET);
+    // 8. Releasability to the person's nationality and to the requesting party: a label
+    // not releasable to a party is not released to anyone asking through it, whatever
+    // the person's nationality (and the same rule decides an exchange, [`crate::admit`]).
     let originator = body
         .parties
         .iter()
@@ -368,53 +424,20 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
                 .is_some_and(|pol| pol.id == label.policy.id)
         })
         .map(|p| p.code.as_str());
-    if rel.iter().any(|r| r.eq_ignore_ascii_case(nat)) {
-        say(
-            &mut ok,
-            Rule::Releasability,
-            format!(
-                "nationality {nat} is in {RELEASABLE_TO_TAG_SET} ({})",
-                rel.join(", ")
-            ),
-        );
-    } else if rel.is_empty() && originator == Some(nat.as_str()) {
-        say(
-            &mut ok,
-            Rule::Releasability,
-            format!("the label is national to {nat}, the person's nationality"),
-        );
-    } else if rel.is_empty() {
-        say(
-            &mut deny,
-            Rule::Releasability,
-            format!(
-                "the label has no {RELEASABLE_TO_TAG_SET}, so it is not releasable to nationality {nat}"
-            ),
-        );
-    } else {
-        say(
-            &mut deny,
-            Rule::Releasability,
-            format!(
-                "person's nationality {nat} is not in {RELEASABLE_TO_TAG_SET} ({})",
-                rel.join(", ")
-            ),
-        );
-    }
+    check_releasable(
+        label,
+        &person.nationality,
+        requesting_party,
+        originator,
+        &mut ok,
+        &mut deny,
+    );
+
+    // Dissemination list of the object's policy, when it has one.
+    check_dissem(person, req.dissem, &mut ok, &mut deny);
 
     // 9. Active.
-    match person.status {
-        PersonStatus::Active => say(
-            &mut ok,
-            Rule::PersonActive,
-            format!("person {pid} is active"),
-        ),
-        PersonStatus::Suspended => say(
-            &mut deny,
-            Rule::PersonActive,
-            format!("person {pid} is suspended"),
-        ),
-    }
+    check_active(person, &mut ok, &mut deny);
 
     if deny.is_empty() {
         Decision {
@@ -426,6 +449,277 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
             permit: false,
             reasons: deny,
         }
+    }
+}
+
+/// Decide an object that names no agreement, for a person asking through
+/// `requesting_party`: the label must be under the deciding party's national policy (a
+/// foreign label opens only under an agreement), only the deciding party's own people
+/// are decided for, and then the same rules as under an agreement apply where they
+/// mean anything without one: the person's party and policy, the SPIF decision,
+/// releasability (to the person's nationality and the requesting party), the
+/// dissemination list, and the person's status. Every reason that applies is given.
+pub fn decide_national(policies: &PolicySet, req: &NationalRequest<'_>) -> Decision {
+    let NationalRequest {
+        person,
+        label,
+        party,
+        national_policy,
+        requesting_party,
+        dissem,
+    } = *req;
+    let pid = &person.id;
+    let mut deny: Vec<Reason> = Vec::new();
+    let mut ok: Vec<Reason> = Vec::new();
+    let say = |list: &mut Vec<Reason>, rule: Rule, text: String| list.push(Reason { rule, text });
+    let national = policies.get(national_policy);
+
+    // The requesting party: a national object is decided only for the party's own.
+    if requesting_party != party {
+        say(
+            &mut deny,
+            Rule::RequestingParty,
+            format!("the object names no agreement: {requesting_party}'s people have no access to it at {party}"),
+        );
+    } else {
+        say(
+            &mut ok,
+            Rule::RequestingParty,
+            format!("the object is national to {party}, the requesting party"),
+        );
+    }
+
+    // The person belongs to the requesting party, cleared under the national policy.
+    let mut person_ok = true;
+    if person.party != requesting_party {
+        person_ok = false;
+        say(
+            &mut deny,
+            Rule::PersonParty,
+            format!(
+                "person {pid} belongs to {}, not to the requesting party {requesting_party}",
+                person.party
+            ),
+        );
+    }
+    match national {
+        None => {
+            person_ok = false;
+            say(
+                &mut deny,
+                Rule::PersonParty,
+                format!("{party}'s national policy {national_policy} is not loaded"),
+            );
+        }
+        Some(n) if n.id != person.clearance.policy.id => {
+            person_ok = false;
+            say(
+                &mut deny,
+                Rule::PersonParty,
+                format!(
+                    "person {pid}'s clearance is under policy {}, not {party}'s national policy {}",
+                    person.clearance.policy.name, n.name
+                ),
+            );
+        }
+        Some(_) => {}
+    }
+    if person_ok {
+        say(
+            &mut ok,
+            Rule::PersonParty,
+            format!("person {pid} is enrolled by {requesting_party}"),
+        );
+    }
+
+    // The label is under the national policy, and the clearance permits it.
+    match national {
+        Some(n) if n.id == label.policy.id => {
+            let d = accord_spif::decide(&person.clearance, label);
+            if d.permit {
+                say(
+                    &mut ok,
+                    Rule::Clearance,
+                    format!(
+                        "person {pid}'s clearance permits the label under policy {}",
+                        n.name
+                    ),
+                );
+            } else {
+                for r in d.reasons {
+                    say(&mut deny, Rule::Clearance, format!("person {pid}'s {r}"));
+                }
+            }
+        }
+        _ => say(
+            &mut deny,
+            Rule::AgreementInForce,
+            format!(
+                "the object names no agreement and its label is under policy {}, not {party}'s national policy {national_policy}; a foreign label opens only under an agreement",
+                label.policy.name
+            ),
+        ),
+    }
+
+    check_releasable(
+        label,
+        &person.nationality,
+        requesting_party,
+        Some(party),
+        &mut ok,
+        &mut deny,
+    );
+    check_dissem(person, dissem, &mut ok, &mut deny);
+    check_active(person, &mut ok, &mut deny);
+    if deny.is_empty() {
+        Decision {
+            permit: true,
+            reasons: ok,
+        }
+    } else {
+        Decision {
+            permit: false,
+            reasons: deny,
+        }
+    }
+}
+
+/// The decision when the object names agreement `id` and the deciding party (`party`)
+/// does not hold it: nothing opens under an agreement that is not there to check.
+pub fn not_held(id: &str, party: &str) -> Decision {
+    Decision {
+        permit: false,
+        reasons: vec![Reason {
+            rule: Rule::AgreementInForce,
+            text: format!("agreement {id} is not loaded at the {party} node"),
+        }],
+    }
+}
+
+/// Whom releasability is checked for, and how reasons name them.
+pub(crate) struct Releasee<'a> {
+    /// The trigraph.
+    pub code: &'a str,
+    /// How a reason names them (`nationality PAK`, `requesting party USA`, `USA`).
+    pub name: String,
+    /// How a refusal names them (`person's nationality GBR`, ...).
+    pub refused: String,
+    /// Who they are, said after "the label is national to CODE" (`the person's
+    /// nationality`), when a label without Releasable To may be theirs.
+    pub national: Option<&'a str>,
+}
+
+/// Whether `label` is releasable to `to.code`: the code is in its Releasable To, or the
+/// label has none and the code is the originator's (the party whose national policy
+/// the label is under), whose own the label is. `Ok` says why it is, `Err` why not.
+/// One rule for a person's nationality, the party asking for them, and the party an
+/// object is sent to.
+pub(crate) fn releasable_to(
+    label: &Label,
+    to: &Releasee<'_>,
+    originator: Option<&str>,
+) -> Result<String, String> {
+    let rel: Vec<&str> = label.values(RELEASABLE_TO_TAG_SET);
+    let code = to.code;
+    if rel.iter().any(|r| r.eq_ignore_ascii_case(code)) {
+        Ok(format!(
+            "{} is in {RELEASABLE_TO_TAG_SET} ({})",
+            to.name,
+            rel.join(", ")
+        ))
+    } else if let (true, Some(who), true) = (
+        rel.is_empty(),
+        to.national,
+        originator.is_some_and(|o| o.eq_ignore_ascii_case(code)),
+    ) {
+        Ok(format!("the label is national to {code}, {who}"))
+    } else if rel.is_empty() {
+        Err(format!(
+            "the label has no {RELEASABLE_TO_TAG_SET}, so it is not releasable to {}",
+            to.name
+        ))
+    } else {
+        Err(format!(
+            "{} is not in {RELEASABLE_TO_TAG_SET} ({})",
+            to.refused,
+            rel.join(", ")
+        ))
+    }
+}
+
+/// Rule 8: releasable to the person's nationality and to the party asking for them.
+fn check_releasable(
+    label: &Label,
+    nationality: &str,
+    requesting_party: &str,
+    originator: Option<&str>,
+    ok: &mut Vec<Reason>,
+    deny: &mut Vec<Reason>,
+) {
+    let mut say = |r: Result<String, String>| match r {
+        Ok(text) => ok.push(Reason {
+            rule: Rule::Releasability,
+            text,
+        }),
+        Err(text) => deny.push(Reason {
+            rule: Rule::Releasability,
+            text,
+        }),
+    };
+    let person = Releasee {
+        code: nationality,
+        name: format!("nationality {nationality}"),
+        refused: format!("person's nationality {nationality}"),
+        national: Some("the person's nationality"),
+    };
+    say(releasable_to(label, &person, originator));
+    if !requesting_party.eq_ignore_ascii_case(nationality) {
+        let party = Releasee {
+            code: requesting_party,
+            name: format!("requesting party {requesting_party}"),
+            refused: format!("requesting party {requesting_party}"),
+            national: Some("the requesting party"),
+        };
+        say(releasable_to(label, &party, originator));
+    }
+}
+
+/// The dissemination list: when the object has one, the person must be on it.
+fn check_dissem(person: &Person, dissem: &[String], ok: &mut Vec<Reason>, deny: &mut Vec<Reason>) {
+    if dissem.is_empty() {
+        return;
+    }
+    let pid = &person.id;
+    let shown: Vec<&str> = dissem.iter().take(8).map(String::as_str).collect();
+    let more = if dissem.len() > 8 { ", ..." } else { "" };
+    if dissem.iter().any(|d| d == pid) {
+        ok.push(Reason {
+            rule: Rule::Dissemination,
+            text: format!("person {pid} is on the object's dissemination list"),
+        });
+    } else {
+        deny.push(Reason {
+            rule: Rule::Dissemination,
+            text: format!(
+                "person {pid} is not on the object's dissemination list ({}{more})",
+                shown.join(", ")
+            ),
+        });
+    }
+}
+
+/// Rule 9: the person is active.
+fn check_active(person: &Person, ok: &mut Vec<Reason>, deny: &mut Vec<Reason>) {
+    let pid = &person.id;
+    match person.status {
+        PersonStatus::Active => ok.push(Reason {
+            rule: Rule::PersonActive,
+            text: format!("person {pid} is active"),
+        }),
+        PersonStatus::Suspended => deny.push(Reason {
+            rule: Rule::PersonActive,
+            text: format!("person {pid} is suspended"),
+        }),
     }
 }
 

@@ -24,7 +24,10 @@ pub mod signature;
 pub mod transfer;
 mod when;
 
-pub use decision::{decide, Decision, Person, PersonStatus, Reason, Request, Rule};
+pub use decision::{
+    decide, decide_national, not_held, Decision, NationalRequest, Person, PersonStatus, Reason,
+    Request, Rule,
+};
 pub use document::{
     Agreement, Body, KasKey, Node, Party, Predecessor, Record, RecordKind, Scope, Translation,
     MAX_PARTIES, MAX_RECORDS, RECORD_CONTEXT,

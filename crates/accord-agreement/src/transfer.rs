@@ -15,7 +15,7 @@
 //! Each person's own decision ([`crate::decide`]) still follows when they open it.
 
 use crate::decision::{
-    check_ceiling, check_in_force, Decision, Reason, Rule, RELEASABLE_TO_TAG_SET, SCOPE_TAG_SET,
+    check_ceiling, check_in_force, releasable_to, Decision, Reason, Releasee, Rule, SCOPE_TAG_SET,
 };
 use crate::lifecycle::Checked;
 use crate::{Scope, Time};
@@ -142,36 +142,15 @@ pub fn admit(policies: &PolicySet, t: &Transfer<'_>) -> Decision {
         }
     }
 
-    let rel: Vec<&str> = t.label.values(RELEASABLE_TO_TAG_SET);
-    if rel.iter().any(|r| r.eq_ignore_ascii_case(t.to)) {
-        say(
-            &mut ok,
-            Rule::Releasability,
-            format!(
-                "{} is in {RELEASABLE_TO_TAG_SET} ({})",
-                t.to,
-                rel.join(", ")
-            ),
-        );
-    } else if rel.is_empty() {
-        say(
-            &mut deny,
-            Rule::Releasability,
-            format!(
-                "the label has no {RELEASABLE_TO_TAG_SET}, so it is not releasable to {}",
-                t.to
-            ),
-        );
-    } else {
-        say(
-            &mut deny,
-            Rule::Releasability,
-            format!(
-                "{} is not in {RELEASABLE_TO_TAG_SET} ({})",
-                t.to,
-                rel.join(", ")
-            ),
-        );
+    let to = Releasee {
+        code: t.to,
+        name: t.to.to_string(),
+        refused: t.to.to_string(),
+        national: None,
+    };
+    match releasable_to(t.label, &to, None) {
+        Ok(text) => say(&mut ok, Rule::Releasability, text),
+        Err(text) => say(&mut deny, Rule::Releasability, text),
     }
 
     if deny.is_empty() {

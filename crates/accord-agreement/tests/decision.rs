@@ -130,6 +130,7 @@ fn run(person: &Person, label: &Label, agreement: &Agreement, party: &str, at: &
             label,
             agreement: &Checked::new(agreement),
             requesting_party: party,
+            dissem: &[],
             at: t(at),
         },
     )
@@ -201,6 +202,8 @@ fn rule_requesting_party_and_person_party() {
         vec![
             "requesting party GBR is not a party to agreement CISMOA-2005 (PAK, USA)",
             "person pak-officer belongs to PAK, not to the requesting party GBR",
+            // And a label not releasable to a party goes to nobody asking through it.
+            "requesting party GBR is not in Releasable To (USA, PAK)",
         ]
     );
     let d = run(&p, &l, a, "USA", IN_2010);
@@ -755,8 +758,11 @@ fn expected(c: &Case) -> Vec<Rule> {
             fail.insert(Rule::Clearance);
         }
     }
-    let national = c.label_rel.is_empty() && c.nationality == c.label_policy;
-    if !(c.label_rel.contains(&c.nationality) || national) {
+    // Releasable to the person's nationality and to the party asking for them.
+    let releasable = |code: &str| {
+        c.label_rel.contains(&code) || (c.label_rel.is_empty() && code == c.label_policy)
+    };
+    if !releasable(c.nationality) || !releasable(c.requesting) {
         fail.insert(Rule::Releasability);
     }
     if !c.active {
@@ -833,6 +839,7 @@ fn decision_matches_the_reference_model() {
                     label: &label,
                     agreement,
                     requesting_party: c.requesting,
+                    dissem: &[],
                     at: Time::from_unix(c.at).unwrap(),
                 },
             );
@@ -861,5 +868,118 @@ fn decision_matches_the_reference_model() {
         "permits {} denies {}",
         permits.get(),
         denies.get()
+    );
+}
+
+/// One decision for every route: for the same person, label, requesting party and
+/// dissemination list, the decision under an agreement in force and the national
+/// decision of the label's own party give the same verdict on every rule they share
+/// (releasability to the person and to the requesting party, the dissemination list,
+/// the person's status); and whatever the KAS permits under an agreement, the
+/// exchange decision would send to the requesting party.
+#[test]
+fn routes_share_their_rules() {
+    use proptest::test_runner::{Config, TestRunner};
+    let mut runner = TestRunner::new(Config {
+        cases: 1000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let a = agreements();
+    let signed = Checked::new(&a.signed);
+    let lists: [Vec<String>; 3] = [vec![], vec!["p".into()], vec!["q".into(), "r".into()]];
+    runner
+        .run(&(case(), 0usize..3), |(c, l)| {
+            let (person, label) = build(&c);
+            let dissem = &lists[l];
+            let at = t(IN_2010);
+            let under = decide(
+                policies(),
+                &Request {
+                    person: &person,
+                    label: &label,
+                    agreement: &signed,
+                    requesting_party: c.requesting,
+                    dissem,
+                    at,
+                },
+            );
+            let national = decide_national(
+                policies(),
+                &NationalRequest {
+                    person: &person,
+                    label: &label,
+                    party: c.label_policy,
+                    national_policy: c.label_policy,
+                    requesting_party: c.requesting,
+                    dissem,
+                },
+            );
+            let fails = |d: &Decision, r: Rule| !d.permit && d.failed_rules().contains(&r);
+            for rule in [Rule::Releasability, Rule::Dissemination, Rule::PersonActive] {
+                prop_assert_eq!(
+                    fails(&under, rule),
+                    fails(&national, rule),
+                    "{:?}: under {:?} national {:?}",
+                    rule,
+                    under.reasons,
+                    national.reasons
+                );
+            }
+            prop_assert_eq!(fails(&under, Rule::Dissemination), l == 2);
+            if under.permit && c.requesting != c.label_policy {
+                let sent = admit(
+                    policies(),
+                    &Transfer {
+                        label: &label,
+                        agreement: &signed,
+                        from: c.label_policy,
+                        to: c.requesting,
+                        at,
+                    },
+                );
+                prop_assert!(
+                    !sent.failed_rules().contains(&Rule::Releasability),
+                    "released to {} what would not be sent there: {:?}",
+                    c.requesting,
+                    sent.reasons
+                );
+            }
+            // A national decision is made only for the party's own people.
+            if c.requesting != c.label_policy {
+                prop_assert!(fails(&national, Rule::RequestingParty));
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// An object with a dissemination list opens only for the people on it, under an
+/// agreement and nationally alike, and the refusal names the list.
+#[test]
+fn dissemination_list_is_enforced() {
+    let a = &agreements().signed;
+    let (p, l) = (pak_officer(), usa_report());
+    let on = vec!["pak-officer".to_string()];
+    let off = vec!["someone-else".to_string()];
+    let with = |dissem: &[String]| {
+        decide(
+            policies(),
+            &Request {
+                person: &p,
+                label: &l,
+                agreement: &Checked::new(a),
+                requesting_party: "PAK",
+                dissem,
+                at: t(IN_2010),
+            },
+        )
+    };
+    assert!(with(&on).permit);
+    let d = with(&off);
+    assert!(!d.permit);
+    assert_eq!(
+        texts(&d),
+        vec!["person pak-officer is not on the object's dissemination list (someone-else)"]
     );
 }

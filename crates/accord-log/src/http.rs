@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -14,6 +14,7 @@ use crate::checkpoint::SignedCheckpoint;
 use crate::merkle::consistency_proof;
 use crate::note::{parse_signature_lines, Signature, VerifierKey};
 use crate::source::{describe, install_crypto_provider, LogSource, TileNodes};
+use crate::tile::Resource;
 use crate::witness::{AddCheckpoint, Witness, MAX_REQUEST};
 use crate::Error;
 
@@ -84,20 +85,23 @@ async fn serve_resource(src: SharedSource, path: String) -> Response {
 }
 
 /// Serve a log's `checkpoint` and `tile/...` resources read from `src`, with the
-/// content types and caching that c2sp.org/tlog-tiles asks for.
+/// content types and caching that c2sp.org/tlog-tiles asks for. Only the canonical
+/// spelling of each resource is served ([`Resource::parse`] of the path as sent, never
+/// percent-decoded): a gate in front of this router that decides on the same parse
+/// sees exactly the resource that will be served.
 pub fn log_router(src: SharedSource) -> Router {
-    let s1 = src.clone();
-    Router::new()
-        .route(
-            "/checkpoint",
-            get(move || serve_resource(s1.clone(), "checkpoint".into())),
-        )
-        .route(
-            "/tile/{*rest}",
-            get(move |UrlPath(rest): UrlPath<String>| {
-                serve_resource(src.clone(), format!("tile/{rest}"))
-            }),
-        )
+    Router::new().fallback(move |req: axum::extract::Request| {
+        let src = src.clone();
+        async move {
+            if !matches!(*req.method(), Method::GET | Method::HEAD) {
+                return StatusCode::METHOD_NOT_ALLOWED.into_response();
+            }
+            match Resource::parse(req.uri().path()) {
+                Ok(r) => serve_resource(src, r.path()).await,
+                Err(_) => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    })
 }
 
 /// The outcome of submitting a checkpoint to a witness.
@@ -211,11 +215,24 @@ pub fn submit_checkpoint_with(
                     previous_size: old,
                 });
             }
-            409 if attempt == 0 => {
+            409 => {
                 let text = String::from_utf8_lossy(&bytes);
-                old = crate::checkpoint::parse_decimal(text.trim_end_matches('\n')).ok_or_else(
-                    || herr(format!("409 with a body that is not a tree size: {text:?}")),
-                )?;
+                let held = crate::checkpoint::parse_decimal(text.trim_end_matches('\n'))
+                    .ok_or_else(|| {
+                        herr(format!("409 with a body that is not a tree size: {text:?}"))
+                    })?;
+                if held == old && held == size {
+                    // c2sp.org/tlog-witness: a 409 at the very size the witness holds is
+                    // a fork (another root at that size).
+                    return Err(Error::WitnessRefused {
+                        status: 409,
+                        msg: format!("the witness cosigned another tree of size {size}: this log is a fork of the one it witnessed"),
+                    });
+                }
+                if attempt > 0 {
+                    break;
+                }
+                old = held;
                 if old > size {
                     return Err(Error::WitnessRefused {
                         status: 409,

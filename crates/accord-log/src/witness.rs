@@ -272,13 +272,13 @@ impl Witness {
                 );
             }
             if old.root != cp.root {
-                return Response::text(
-                    422,
-                    format!(
-                        "fork: checkpoint of size {} has a different root than the one cosigned",
-                        cp.size
-                    ),
-                );
+                // c2sp.org/tlog-witness: equal sizes with different roots is a 409
+                // Conflict (a fork), answered, as every 409, with the size held.
+                return Response {
+                    status: 409,
+                    content_type: CONTENT_TYPE_SIZE,
+                    body: format!("{stored_size}\n").into_bytes(),
+                };
             }
         } else {
             let old = stored.as_ref().expect("stored size is not zero");

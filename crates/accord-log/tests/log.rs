@@ -342,10 +342,11 @@ fn witness_cosigns_consistent_growth_and_refuses_tampering_with_spec_codes() {
             .unwrap(),
         Some(1_700_000_000)
     );
-    // Fork: same size, different root: 422.
-    assert_eq!(submit(&w, f.b.path(), 8, 2).status, 422);
-    // Dropped entry: same size, different root: 422.
-    assert_eq!(submit(&w, dropped.path(), 8, 2).status, 422);
+    // Fork: same size, different root: 409 (c2sp.org/tlog-witness), with the size held.
+    let r = submit(&w, f.b.path(), 8, 2);
+    assert_eq!((r.status, r.body.as_slice()), (409, &b"8\n"[..]));
+    // Dropped entry: same size, different root: 409.
+    assert_eq!(submit(&w, dropped.path(), 8, 2).status, 409);
     // Rewrite: the forked log grows; no proof from the cosigned tree verifies: 422.
     append_entries(f.b.path(), forged(2));
     assert_eq!(submit(&w, f.b.path(), 8, 2).status, 422);

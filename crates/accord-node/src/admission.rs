@@ -7,7 +7,8 @@
 //! sending a body up to [`crate::wire::MAX_BODY`], and have the node hold gigabytes at
 //! once until it is killed: the KAS down, requests in flight lost.
 //!
-//! So every buffered body first claims its size (its `Content-Length`, or the route's
+//! So the caller is recognised first: a caller the node does not know claims nothing
+//! and its body is never read. A known caller's buffered body then claims its size (its `Content-Length`, or the route's
 //! limit when it has none) from one budget shared by the whole node
 //! ([`Admission::budget`], 256 MiB by default), and gives it back when its answer is
 //! made. A request that cannot have its claim within [`Admission::wait`] is answered
@@ -15,6 +16,8 @@
 //! object upload, a partner's delivery) write to disk as they read and are bounded by
 //! the disk reserve instead ([`crate::disk`]).
 
+use crate::node::{Node, Peer};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
@@ -64,13 +67,50 @@ impl Budget {
     }
 }
 
-/// The middleware: claim the body's size from the budget (at most `limit` bytes, the
-/// route's body limit), hold it while the request is answered.
+/// Whether a connection's client certificate is one the node knows (a person's
+/// credential or a partner node's certificate in force), found once when the
+/// connection is made. Only admission uses it: every handler still authenticates.
+#[derive(Debug, Clone, Copy)]
+pub struct Known(pub bool);
+
+/// Whether `peer` is a caller the node knows (see [`Known`]).
+pub async fn recognised(node: &Node, peer: &Peer) -> bool {
+    peer.cert.is_some()
+        && (node.authenticate(peer).await.is_ok() || node.partner_of(peer).await.is_ok())
+}
+
+/// Request bodies arrive at least this fast (bytes per second), after
+/// [`BODY_GRACE`]: a caller that trickles its body out holds its claim no longer.
+pub const MIN_BODY_RATE: u64 = 256 * 1024;
+/// Time any body has before [`MIN_BODY_RATE`] counts.
+pub const BODY_GRACE: Duration = Duration::from_secs(10);
+
+/// The middleware of every route that reads its whole body.
+///
+/// Who is calling is known before any budget is claimed: a caller the node does not
+/// know (no certificate, or one no credential or agreement names) claims nothing and
+/// its body is never read; the handler answers it as it answers any stranger (and logs
+/// what it logs). A known caller claims the body's size (at most `limit` bytes, the
+/// route's body limit) from the shared budget, and the body must then arrive within
+/// [`BODY_GRACE`] plus its size at [`MIN_BODY_RATE`]; the claim is held while the
+/// request is answered.
 pub async fn claim(
-    State((budget, limit)): State<(Budget, usize)>,
+    State((budget, limit, node)): State<(Budget, usize, Arc<Node>)>,
     req: Request,
     next: Next,
 ) -> Response {
+    let known = match req.extensions().get::<Known>() {
+        Some(k) => k.0,
+        None => {
+            let peer = req.extensions().get::<Peer>().cloned().unwrap_or_default();
+            recognised(&node, &peer).await
+        }
+    };
+    if !known {
+        let (mut parts, _unread) = req.into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return next.run(Request::from_parts(parts, Body::empty())).await;
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -95,9 +135,95 @@ pub async fn claim(
         Ok(Ok(p)) => p,
         _ => return busy(),
     };
-    let response = next.run(req).await;
+    let (parts, body) = req.into_parts();
+    let deadline = BODY_GRACE + Duration::from_secs(bytes as u64 / MIN_BODY_RATE);
+    let body = match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let over = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            return if over {
+                problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is over this route's {limit} bytes"),
+                )
+            } else {
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    format!("the request body could not be read: {e}"),
+                )
+            };
+        }
+        Err(_) => {
+            let secs = deadline.as_secs();
+            let rate = MIN_BODY_RATE / 1024;
+            let grace = BODY_GRACE.as_secs();
+            let text = format!(
+                "the request body did not arrive within {secs} s ({bytes} bytes at {rate} KiB/s, after {grace} s)"
+            );
+            return problem(StatusCode::REQUEST_TIMEOUT, text);
+        }
+    };
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     drop(permit);
     response
+}
+
+fn problem(status: StatusCode, text: String) -> Response {
+    (
+        status,
+        axum::Json(crate::wire::Problem {
+            error: text.clone(),
+            reasons: vec![crate::wire::Reason::new("request", text)],
+        }),
+    )
+        .into_response()
+}
+
+/// Connections from one address whose caller the node does not know (no client
+/// certificate, or an unknown one): `/health`, `/v1/party` and the log's public
+/// resources need no more, and more would let one host hold the node's connections.
+pub const MAX_STRANGER_CONNECTIONS_PER_ADDRESS: usize = 64;
+
+/// Counts the connections of unknown callers per address.
+#[derive(Default, Clone)]
+pub struct StrangerConnections {
+    by_address: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// One counted connection; uncounted when dropped.
+pub struct StrangerSlot {
+    of: StrangerConnections,
+    address: std::net::IpAddr,
+}
+
+impl StrangerConnections {
+    /// A slot for one more connection from `address`, unless it holds its share.
+    pub fn admit(&self, address: std::net::IpAddr) -> Option<StrangerSlot> {
+        let mut m = self.by_address.lock().ok()?;
+        let n = m.entry(address).or_insert(0);
+        if *n >= MAX_STRANGER_CONNECTIONS_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(StrangerSlot {
+            of: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for StrangerSlot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.of.by_address.lock() {
+            if let Some(n) = m.get_mut(&self.address) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&self.address);
+                }
+            }
+        }
+    }
 }
 
 fn busy() -> Response {

@@ -112,7 +112,16 @@ impl Node {
         body: &[u8],
     ) -> Result<Vec<wire::RewrapResponse>, Refusal> {
         let caller: Caller = self.authenticate(peer).await?;
-        let (req, _) = self.checked_rewrap_request(&caller, body).await?;
+        let r = self.rewrap_partners_as(&caller, body).await;
+        self.answered("rewrap", &caller, r).await
+    }
+
+    async fn rewrap_partners_as(
+        self: &Arc<Self>,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Vec<wire::RewrapResponse>, Refusal> {
+        let (req, _) = self.checked_rewrap_request(caller, body).await?;
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
         let by_party = partner_objects(self, &held, &req.objects);
@@ -176,6 +185,7 @@ impl Node {
                         p.as_ref().map(|p| p.error.as_str()).unwrap_or("")
                     ),
                     reasons: p.map(|p| p.reasons).unwrap_or_default(),
+                    logged: false,
                 });
             }
             let answer: wire::RewrapResponse = serde_json::from_slice(&bytes).map_err(|e| {
@@ -196,43 +206,37 @@ impl Node {
         let partner = self.partner_of(peer).await?;
         let req: PartnerRewrapRequest = serde_json::from_slice(body)
             .map_err(|e| Refusal::new(400, "request", format!("partner rewrap body: {e}")))?;
-        if req.objects.is_empty() || req.objects.len() > wire::MAX_OBJECTS {
-            return Err(Refusal::new(
-                400,
-                "request",
-                format!(
-                    "1 to {} objects, not {}",
-                    wire::MAX_OBJECTS,
-                    req.objects.len()
-                ),
-            ));
-        }
-        if req.nonce.len() != 64 || hex::decode(&req.nonce).is_err() {
-            return Err(Refusal::new(
-                400,
-                "request",
-                "nonce must be 32 random bytes in hex",
-            ));
-        }
+        // The same checks of the request's shape as on the person's route: one checker.
+        let PartnerRewrapRequest {
+            person,
+            nonce,
+            issued_at,
+            client_public_key,
+            objects,
+        } = req;
+        let checked = wire::check_rewrap_request(wire::RewrapRequest {
+            nonce,
+            issued_at,
+            client_public_key,
+            objects,
+        })
+        .map_err(Refusal::from)?;
+        let req = PartnerRewrapRequest {
+            person,
+            nonce: checked.nonce,
+            issued_at: checked.issued_at,
+            client_public_key: checked.client_public_key,
+            objects: checked.objects,
+        };
         if let Some(r) = crate::node::stale(req.issued_at) {
             self.log_partner_refusal(&partner.code, &req.person.id, &req.nonce, &r)
                 .await;
             return Err(r);
         }
         // A share that protects classified data is wrapped to a hybrid key only, as on
-        // the person route.
-        let client_key = KasPublicKey::from_pem(&req.client_public_key)
-            .map_err(|e| Refusal::new(400, "request", format!("client_public_key: {e}")))?;
-        if client_key.alg() != accord_keys::KasAlg::HybridP384MlKem1024 {
-            return Err(Refusal::new(
-                400,
-                "request",
-                format!(
-                    "client_public_key must be hybrid-p384-mlkem1024, not {}",
-                    client_key.alg().as_str()
-                ),
-            ));
-        }
+        // the person route (the same check).
+        let client_key: KasPublicKey =
+            wire::client_key(&req.client_public_key).map_err(Refusal::from)?;
         let p = req.person;
         let person = if p.party != partner.code {
             Err(Reason::new(

@@ -1394,6 +1394,17 @@ impl Node {
         body: axum::body::Body,
     ) -> Result<OutboxItem, Refusal> {
         let caller = self.authenticate(peer).await?;
+        let r = self.send_as(&caller, to, id, body).await;
+        self.answered("send", &caller, r).await
+    }
+
+    async fn send_as(
+        self: &Arc<Self>,
+        caller: &crate::node::Caller,
+        to: &str,
+        id: &str,
+        body: axum::body::Body,
+    ) -> Result<OutboxItem, Refusal> {
         check_code(to)?;
         check_object_id(id)?;
         if to == self.party() {
@@ -1439,6 +1450,7 @@ impl Node {
             status: 422,
             error: r.text.clone(),
             reasons: vec![r],
+            logged: false,
         })?;
         if v.object_id != id {
             return Err(Refusal::new(
@@ -1460,10 +1472,12 @@ impl Node {
             v.label_xml.as_bytes(),
         )
         .map_err(|e| Refusal::new(422, "translation", e.to_string()))?;
+        let marking = self.marking_of(&label, &v.marking);
         let person = self.person(&caller.record).map_err(|r| Refusal {
             status: 403,
             error: r.text.clone(),
             reasons: vec![r],
+            logged: false,
         })?;
         let (ok_send, mut reasons) =
             self.transfer_reasons(&held, &agreement, &label, self.party(), to, at);
@@ -1484,7 +1498,7 @@ impl Node {
                 person: Some(&caller.record.id),
                 credential: None,
                 object: Some(id),
-                marking: Some(&v.marking),
+                marking: Some(&marking),
                 agreement: Some(&agreement),
                 partner: Some(to),
             },
@@ -1497,6 +1511,7 @@ impl Node {
                 status: 403,
                 error: format!("{} may not send this object to {to}", caller.record.id),
                 reasons,
+                logged: true,
             });
         }
         let item = OutboxItem {
@@ -1504,7 +1519,7 @@ impl Node {
             to: to.to_string(),
             person: caller.record.id.clone(),
             agreement,
-            marking: v.marking.clone(),
+            marking,
             size: sp.size,
             sha256: sp.sha256.clone(),
             queued: rfc3339(crate::store::unix_now()),
@@ -1655,6 +1670,7 @@ impl Node {
                     status: 403,
                     error: format!("{} refuses object {id} from {}", self.party(), partner.code),
                     reasons,
+                    logged: false,
                 },
                 marking,
                 agreement,
@@ -1841,12 +1857,14 @@ impl Node {
                 )],
             )
         })?;
+        // What the inbox and the log show is the verified label's own marking.
+        let marking = self.marking_of(&label, &v.marking);
         let (ok, reasons) =
             self.transfer_reasons(held, &agreement, &label, &partner.code, self.party(), at);
         if !ok {
-            return Err((marking, Some(agreement), reasons));
+            return Err((Some(marking), Some(agreement), reasons));
         }
-        Ok((v.label_xml, v.marking, agreement))
+        Ok((v.label_xml, marking, agreement))
     }
 
     /// `POST /v1/fed/inbox`: a partner node delivers a batch of small objects. Each is
@@ -2155,6 +2173,16 @@ impl Node {
         from: Option<&str>,
     ) -> Result<Stored, Refusal> {
         let caller = self.authenticate(peer).await?;
+        let r = self.fetch_as(&caller, id, from).await;
+        self.answered("fetch", &caller, r).await
+    }
+
+    async fn fetch_as(
+        &self,
+        caller: &crate::node::Caller,
+        id: &str,
+        from: Option<&str>,
+    ) -> Result<Stored, Refusal> {
         check_object_id(id)?;
         if let Some(f) = from {
             check_code(f)?;
@@ -2181,6 +2209,7 @@ impl Node {
             status: 403,
             error: r.text.clone(),
             reasons: vec![r],
+            logged: false,
         })?;
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
@@ -2204,11 +2233,13 @@ impl Node {
             }
         }
         match seen.len() {
-            // Not logged: fetching gives only ciphertext; opening asks the KAS, which logs.
+            // Logged as the route answers (every refusal of a known caller is); opening
+            // would ask the KAS, which decides and logs again.
             0 => Err(Refusal {
                 status: 403,
                 error: format!("{} may not see object {id}", person.id),
                 reasons: refused,
+                logged: false,
             }),
             1 => self.stored_at(&seen[0]),
             _ => Err(Refusal::new(

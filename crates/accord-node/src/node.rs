@@ -84,6 +84,9 @@ pub struct Refusal {
     pub error: String,
     /// Reasons.
     pub reasons: Vec<Reason>,
+    /// Whether the refusal is in the audit log already (a decision's deny entry): a
+    /// route logs every other refusal of a known caller as it answers it.
+    pub logged: bool,
 }
 
 impl Refusal {
@@ -93,6 +96,7 @@ impl Refusal {
             status,
             error: text.clone(),
             reasons: vec![Reason::new(rule, text)],
+            logged: false,
         }
     }
     pub(crate) fn internal(e: impl std::fmt::Display) -> Refusal {
@@ -100,6 +104,7 @@ impl Refusal {
             status: 500,
             error: format!("internal error: {e}"),
             reasons: vec![],
+            logged: false,
         }
     }
 }
@@ -429,6 +434,18 @@ impl Node {
         }
     }
 
+    /// The marking of a verified `label` as this node's policies render it: what the
+    /// inbox, the audit log and the rewrap answer show, so that it always says what the
+    /// label says. `signed` (the labeller's marking assertion) stands in only for a
+    /// label that cannot be rendered here.
+    pub(crate) fn marking_of(&self, label: &Label, signed: &str) -> String {
+        self.policies()
+            .get(&label.policy.id)
+            .and_then(|p| p.render(label, "").ok())
+            .map(|m| m.text)
+            .unwrap_or_else(|| signed.to_string())
+    }
+
     /// `GET /v1/trust`.
     pub async fn trust(&self, peer: &Peer) -> Result<wire::TrustInfo, Refusal> {
         self.authenticate(peer).await?;
@@ -455,108 +472,53 @@ impl Node {
         held: &[Held],
         at: Time,
     ) -> (bool, Vec<Reason>) {
-        self.decide_for(person, label, agreement, self.party(), held, at)
+        self.decide_for(person, label, agreement, self.party(), &[], held, at)
     }
 
-    /// [`Node::decide`] for a person asking through `requesting` (this party, or a
-    /// partner whose node forwarded the request). Without an agreement only the node's
-    /// own people are decided for, nationally.
+    /// The one decision ([`accord_agreement::decide`] and its national and not-held
+    /// forms) for a person asking through `requesting` (this party, or a partner whose
+    /// node forwarded the request), about an object with dissemination list `dissem`.
+    /// Every route that releases a share or accepts an object comes here; no rule is
+    /// written in the node.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn decide_for(
         &self,
         person: &Person,
         label: &Label,
         agreement: Option<&str>,
         requesting: &str,
+        dissem: &[String],
         held: &[Held],
         at: Time,
     ) -> (bool, Vec<Reason>) {
-        if agreement.is_none() && requesting != self.party() {
-            return (
-                false,
-                vec![Reason::new(
-                    "agreement-in-force",
-                    format!("the object names no agreement: {requesting}'s people have no access to it at {}", self.party()),
-                )],
-            );
-        }
-        match agreement {
+        let d = match agreement {
             Some(id) => match held.iter().find(|h| h.agreement.body.id == id) {
-                None => (
-                    false,
-                    vec![Reason::new(
-                        "agreement-in-force",
-                        format!("agreement {id} is not loaded at the {} node", self.party()),
-                    )],
+                None => accord_agreement::not_held(id, self.party()),
+                Some(h) => accord_agreement::decide(
+                    self.policies(),
+                    &accord_agreement::Request {
+                        person,
+                        label,
+                        agreement: &h.checked(),
+                        requesting_party: requesting,
+                        dissem,
+                        at,
+                    },
                 ),
-                Some(h) => {
-                    let checked = h.checked();
-                    let d = accord_agreement::decide(
-                        self.policies(),
-                        &accord_agreement::Request {
-                            person,
-                            label,
-                            agreement: &checked,
-                            requesting_party: requesting,
-                            at,
-                        },
-                    );
-                    (d.permit, convert(d.reasons))
-                }
             },
-            None => self.decide_national(person, label),
-        }
-    }
-
-    /// Without an agreement, only the national policy applies: the label must be under
-    /// it, the clearance must permit it, and the person must be active.
-    fn decide_national(&self, person: &Person, label: &Label) -> (bool, Vec<Reason>) {
-        let mut deny = Vec::new();
-        let mut ok = Vec::new();
-        let national = &self.home.config.national_policy;
-        let national_id = self.policies().get(national).map(|p| p.id.clone());
-        if national_id.as_deref() != Some(label.policy.id.as_str()) {
-            deny.push(Reason::new(
-                "agreement-in-force",
-                format!(
-                    "the object names no agreement and its label is under policy {}, not {}'s national policy {national}; a foreign label opens only under an agreement",
-                    label.policy.name,
-                    self.party()
-                ),
-            ));
-        } else {
-            let d = accord_spif::decide(&person.clearance, label);
-            if d.permit {
-                ok.push(Reason::new(
-                    "clearance",
-                    format!(
-                        "person {}'s clearance permits the label under policy {national}",
-                        person.id
-                    ),
-                ));
-            } else {
-                for r in d.reasons {
-                    deny.push(Reason::new(
-                        "clearance",
-                        format!("person {}'s {r}", person.id),
-                    ));
-                }
-            }
-        }
-        match person.status {
-            PersonStatus::Active => ok.push(Reason::new(
-                "person-active",
-                format!("person {} is active", person.id),
-            )),
-            PersonStatus::Suspended => deny.push(Reason::new(
-                "person-active",
-                format!("person {} is suspended", person.id),
-            )),
-        }
-        if deny.is_empty() {
-            (true, ok)
-        } else {
-            (false, deny)
-        }
+            None => accord_agreement::decide_national(
+                self.policies(),
+                &accord_agreement::NationalRequest {
+                    person,
+                    label,
+                    party: self.party(),
+                    national_policy: &self.home.config.national_policy,
+                    requesting_party: requesting,
+                    dissem,
+                },
+            ),
+        };
+        (d.permit, convert(d.reasons))
     }
 
     fn decide_object(
@@ -626,7 +588,7 @@ impl Node {
         };
         let (verified, label) = (&entry.0, &entry.1);
         p.object_id = verified.object_id.clone();
-        p.marking = verified.marking.clone();
+        p.marking = self.marking_of(label, &verified.marking);
         p.agreement = verified.agreement.clone();
         if let Some(why) = self.signer_out_of_place(verified, cx.held) {
             p.reasons.push(Reason::new("object-integrity", why));
@@ -655,8 +617,15 @@ impl Node {
                 return p;
             }
         };
-        let (permit, reasons) =
-            self.decide_for(person, label, p.agreement.as_deref(), requesting, held, at);
+        let (permit, reasons) = self.decide_for(
+            person,
+            label,
+            p.agreement.as_deref(),
+            requesting,
+            &verified.dissem,
+            held,
+            at,
+        );
         p.reasons = reasons;
         if !permit {
             return p;
@@ -757,6 +726,26 @@ impl Node {
         }
     }
 
+    /// Answer a known caller: a refusal that is not in the audit log yet (any but a
+    /// decision's, which logged its own entry first) goes there now, so that every
+    /// refusal of a known caller is accounted for (a malformed body, a classical return
+    /// key, a stale request alike). Failures of the node itself (5xx) are not decisions.
+    pub(crate) async fn answered<T>(
+        &self,
+        kind: &str,
+        caller: &Caller,
+        r: Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        match r {
+            Err(mut e) if !e.logged && e.status < 500 => {
+                self.log_refusal(kind, Some(caller), None, None, &e).await;
+                e.logged = true;
+                Err(e)
+            }
+            r => r,
+        }
+    }
+
     /// `POST /v1/kas/rewrap`: decide each object, make every decision durable in the
     /// audit log, then release the permitted shares wrapped to the client's key.
     pub async fn rewrap(
@@ -775,15 +764,19 @@ impl Node {
                 return Err(r);
             }
         };
-        let (req, client_key) = self.checked_rewrap_request(&caller, body).await?;
-        let who = Requester {
-            person: Ok(caller.record.clone()),
-            party: self.party().to_string(),
-            credential: Some(caller.fingerprint.clone()),
-            partner: None,
-        };
-        self.release(who, req.objects, &client_key, &req.nonce)
-            .await
+        let r = async {
+            let (req, client_key) = self.checked_rewrap_request(&caller, body).await?;
+            let who = Requester {
+                person: Ok(caller.record.clone()),
+                party: self.party().to_string(),
+                credential: Some(caller.fingerprint.clone()),
+                partner: None,
+            };
+            self.release(who, req.objects, &client_key, &req.nonce)
+                .await
+        }
+        .await;
+        self.answered("rewrap", &caller, r).await
     }
 
     /// Decide each object for `who`, make every decision durable in the audit log, then
@@ -923,13 +916,13 @@ impl Node {
             );
             self.log_refusal("rewrap", Some(caller), None, None, &r)
                 .await;
-            return Err(r);
+            return Err(Refusal { logged: true, ..r });
         }
         let req = wire::parse_rewrap_request(&req_bytes)?;
         if let Some(r) = stale(req.issued_at) {
             self.log_refusal("rewrap", Some(caller), None, Some(&req.nonce), &r)
                 .await;
-            return Err(r);
+            return Err(Refusal { logged: true, ..r });
         }
         let fresh = self
             .store
@@ -947,7 +940,7 @@ impl Node {
             );
             self.log_refusal("rewrap", Some(caller), None, Some(&req.nonce), &r)
                 .await;
-            return Err(r);
+            return Err(Refusal { logged: true, ..r });
         }
         let client_key = wire::rewrap_client_key(&req)?;
         Ok((req, client_key))
@@ -1000,6 +993,7 @@ impl Node {
                     .into_iter()
                     .map(|r| Reason::new("label", r.to_string()))
                     .collect(),
+                logged: false,
             });
         }
         Ok(label)
@@ -1027,17 +1021,21 @@ impl Node {
 
     /// `POST /v1/seal/plan`: check the person may apply the label (they must be allowed
     /// to read it themselves) and say which KASes get a share.
-    pub async fn seal_plan(
-        &self,
-        peer: &Peer,
-        req: &wire::SealPlanRequest,
-    ) -> Result<wire::SealPlan, Refusal> {
+    pub async fn seal_plan(&self, peer: &Peer, body: &[u8]) -> Result<wire::SealPlan, Refusal> {
+        // Who is asking before anything of the body is parsed.
         let caller = self.authenticate(peer).await?;
+        let r = self.seal_plan_for(&caller, body).await;
+        self.answered("label", &caller, r).await
+    }
+
+    async fn seal_plan_for(&self, caller: &Caller, body: &[u8]) -> Result<wire::SealPlan, Refusal> {
+        let req = &wire::parse_seal_plan(body).map_err(Refusal::from)?;
         let label = self.national_label(req.label.as_deref(), req.marking.as_deref())?;
         let person = self.person(&caller.record).map_err(|r| Refusal {
             status: 403,
             error: r.text.clone(),
             reasons: vec![r],
+            logged: false,
         })?;
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
@@ -1050,7 +1048,7 @@ impl Node {
                 .ok_or_else(|| Refusal::internal("national policy"))?;
             let marking = national.render(&label, "").map(|m| m.text).ok();
             let entry = Labelling {
-                caller: &caller,
+                caller,
                 at,
                 permit: false,
                 object: None,
@@ -1064,6 +1062,7 @@ impl Node {
                 status: 403,
                 error: format!("person {} may not apply this label", person.id),
                 reasons,
+                logged: true,
             });
         }
         let national = self
@@ -1071,7 +1070,8 @@ impl Node {
             .get(&self.home.config.national_policy)
             .ok_or_else(|| Refusal::internal("national policy"))?;
         let marking = national.render(&label, "").map_err(Refusal::internal)?.text;
-        let (recipients, excluded) = self.recipients(&label, req.agreement.as_deref(), &held)?;
+        let (recipients, excluded) =
+            self.recipients(&label, req.agreement.as_deref(), &held, at)?;
         Ok(wire::SealPlan {
             label_xml: label.to_stanag_xml(),
             marking,
@@ -1090,6 +1090,7 @@ impl Node {
         label: &accord_spif::Label,
         agreement: Option<&str>,
         held: &[Held],
+        at: Time,
     ) -> Result<(Vec<wire::PlanRecipient>, Vec<Reason>), Refusal> {
         let own = self.kas[0].public_key();
         let mut recipients = vec![wire::PlanRecipient {
@@ -1104,28 +1105,25 @@ impl Node {
                 .find(|h| h.agreement.body.id == id)
                 .ok_or_else(|| Refusal::internal("agreement vanished"))?;
             let body = &h.agreement.body;
-            let rel: Vec<&str> = label.values(accord_agreement::decision::RELEASABLE_TO_TAG_SET);
+            let checked = h.checked();
             for p in &body.parties {
                 if p.code == self.party() {
                     continue;
                 }
-                if !rel.iter().any(|r| r.eq_ignore_ascii_case(&p.code)) {
-                    excluded.push(Reason::new(
-                        "releasability",
-                        format!("{} is not in Releasable To ({})", p.code, rel.join(", ")),
-                    ));
-                    continue;
-                }
-                let translates = body.translations.iter().any(|t| {
-                    self.policies()
-                        .get(&t.from)
-                        .is_some_and(|x| x.id == label.policy.id)
-                        && self.policies().get(&t.to).is_some_and(|x| {
-                            self.policies().get(&p.policy).is_some_and(|y| y.id == x.id)
-                        })
-                });
-                if !translates {
-                    excluded.push(Reason::new("translation", format!("agreement {id} provides no translation of {} labels into {}'s policy {}", label.policy.name, p.code, p.policy)));
+                // A partner's KAS gets a share exactly when the object may go to that
+                // party: the exchange decision, not a rule of its own here.
+                let d = accord_agreement::admit(
+                    self.policies(),
+                    &accord_agreement::Transfer {
+                        label,
+                        agreement: &checked,
+                        from: self.party(),
+                        to: &p.code,
+                        at,
+                    },
+                );
+                if !d.permit {
+                    excluded.extend(convert(d.reasons));
                     continue;
                 }
                 match &p.node {
@@ -1157,8 +1155,9 @@ impl Node {
         agreement: Option<&str>,
         held: &[Held],
         manifest: &accord_tdf::Manifest,
+        at: Time,
     ) -> Result<(), Refusal> {
-        let (recipients, _) = self.recipients(label, agreement, held)?;
+        let (recipients, _) = self.recipients(label, agreement, held, at)?;
         let kids: Vec<(String, &str)> = recipients
             .iter()
             .filter_map(|r| {
@@ -1197,6 +1196,15 @@ impl Node {
     ) -> Result<wire::SignResponse, Refusal> {
         // Who is asking before anything of the body is parsed: it may be 12 MiB.
         let caller = self.authenticate(peer).await?;
+        let r = self.seal_sign_for(&caller, body).await;
+        self.answered("label", &caller, r).await
+    }
+
+    async fn seal_sign_for(
+        &self,
+        caller: &Caller,
+        body: axum::body::Bytes,
+    ) -> Result<wire::SignResponse, Refusal> {
         let wire::CheckedSign {
             mut assertions,
             label: label_index,
@@ -1243,16 +1251,17 @@ impl Node {
             status: 403,
             error: r.text.clone(),
             reasons: vec![r],
+            logged: false,
         })?;
         // The same decision as the plan's: under the agreement named, if any.
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
         let (permit, reasons) = self.decide(&person, &label, agreement.as_deref(), &held, at);
         if permit {
-            self.check_key_access(&label, agreement.as_deref(), &held, &manifest)?;
+            self.check_key_access(&label, agreement.as_deref(), &held, &manifest, at)?;
         }
         let entry = Labelling {
-            caller: &caller,
+            caller,
             at,
             permit,
             object: Some(&object_id),
@@ -1268,6 +1277,7 @@ impl Node {
                 status: 403,
                 error: format!("person {} may not apply this label", person.id),
                 reasons,
+                logged: true,
             });
         }
         for a in assertions.iter_mut() {

@@ -78,6 +78,7 @@ pub fn recognise(
         status: 403,
         error: text.clone(),
         reasons: vec![crate::wire::Reason::new(rule, text)],
+        logged: false,
     };
     let Some(cert) = cert else {
         return Err(refuse(

@@ -161,7 +161,10 @@ const SIGN_BODY: usize = 12 << 20;
 /// the node's shared `budget` ([`crate::admission`]).
 pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
     let claim = |limit: usize| {
-        axum::middleware::from_fn_with_state((budget.clone(), limit), crate::admission::claim)
+        axum::middleware::from_fn_with_state(
+            (budget.clone(), limit, node.clone()),
+            crate::admission::claim,
+        )
     };
     let party_json = node.home.party.to_json();
     let log_src: Arc<dyn accord_log::source::LogSource + Send + Sync> =
@@ -184,8 +187,15 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
         )
         .route(
             "/v1/noop",
-            post(|_b: Bytes| async { StatusCode::NO_CONTENT })
-                .layer::<_, std::convert::Infallible>(claim(wire::MAX_BODY)),
+            post(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, _b: Bytes| async move {
+                    match n.authenticate(&p).await {
+                        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+                        Err(e) => refusal(e),
+                    }
+                },
+            )
+            .layer::<_, std::convert::Infallible>(claim(wire::MAX_BODY)),
         )
         .route(
             "/v1/whoami",
@@ -234,10 +244,7 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
             "/v1/seal/plan",
             post(
                 |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, b: Bytes| async move {
-                    match wire::parse_seal_plan(&b) {
-                        Ok(r) => answer(n.seal_plan(&p, &r).await),
-                        Err(e) => refusal(e.into()),
-                    }
+                    answer(n.seal_plan(&p, &b).await)
                 },
             )
             .layer::<_, std::convert::Infallible>(claim(SMALL_BODY))
@@ -326,18 +333,24 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
         )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY))
         // Sealed objects stream to disk with their own bound (exchange::MAX_OBJECT).
-        // The floor for large uploads (benchmarks): streams and drops any body.
+        // The floor for large uploads (benchmarks): streams and drops the body of one
+        // of the node's people (a stranger's is never read).
         .route(
             "/v1/noop",
-            put(|body: Body| async move {
-                let mut stream = body.into_data_stream();
-                while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
-                    if chunk.is_err() {
-                        return StatusCode::BAD_REQUEST;
+            put(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>, body: Body| async move {
+                    if let Err(e) = n.authenticate(&p).await {
+                        return refusal(e);
                     }
-                }
-                StatusCode::NO_CONTENT
-            }),
+                    let mut stream = body.into_data_stream();
+                    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+                        if chunk.is_err() {
+                            return StatusCode::BAD_REQUEST.into_response();
+                        }
+                    }
+                    StatusCode::NO_CONTENT.into_response()
+                },
+            ),
         )
         .route(
             "/v1/outbox/{to}/{id}",
@@ -395,7 +408,7 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
             ),
         )
         .with_state(node.clone())
-        .nest(
+        .nest_service(
             "/log",
             accord_log::http::log_router(log_src).layer(axum::middleware::from_fn_with_state(
                 node,
@@ -405,20 +418,28 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
 }
 
 /// The log's checkpoint and hash tiles are public: they show only hashes, and
-/// witnesses and auditors need them to check that the log only grows. Its entries are
-/// not: each names a person, a credential, a marking, an object and an agreement. They
-/// go only to the node's own people and to partner nodes under an agreement in force.
+/// witnesses and auditors need them to check that the log only grows. Everything else
+/// under `/log/` is not: entry bundles name people, credentials, markings, objects and
+/// agreements, and go only to the node's own people and to partner nodes under an
+/// agreement in force.
+///
+/// The gate decides on the resource the log router will serve, parsed once from the
+/// path as sent ([`accord_log::tile::Resource::parse`], which the router uses too and
+/// which accepts only the canonical spelling): never on a substring of the path, so no
+/// spelling of an entry bundle (percent-encoded, doubled slashes, dot segments) can be
+/// public. What does not parse as a public resource needs a known caller.
 async fn entries_for_known_callers(
     State(n): State<Arc<Node>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    // Only reads are guarded: another method is a 405, whoever asks.
+    // Only reads are guarded: the log router answers any other method 405, whoever asks.
     let read = matches!(
         *req.method(),
         axum::http::Method::GET | axum::http::Method::HEAD
     );
-    if read && req.uri().path().contains("/tile/entries/") {
+    let public = accord_log::tile::Resource::parse(req.uri().path()).is_ok_and(|r| r.is_public());
+    if read && !public {
         let peer = req.extensions().get::<Peer>().cloned().unwrap_or_default();
         if n.authenticate(&peer).await.is_err() && n.partner_of(&peer).await.is_err() {
             return refusal(Refusal::new(
@@ -443,6 +464,7 @@ fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, Refusal> {
             status: 400,
             error: text.clone(),
             reasons: vec![wire::Reason::new("request", text)],
+            logged: false,
         }
     })
 }
@@ -468,6 +490,7 @@ async fn stream_file(stored: &crate::exchange::Stored) -> Response {
             status: 500,
             error: format!("internal error: reading the object: {e}"),
             reasons: vec![],
+            logged: false,
         }),
     }
 }
@@ -560,6 +583,7 @@ async fn accept_loop(
     let acceptor = TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let strangers = crate::admission::StrangerConnections::default();
     let mut prune = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
@@ -590,6 +614,8 @@ async fn accept_loop(
                 let acceptor = acceptor.clone();
                 let app = app.clone();
                 let watcher = graceful.watcher();
+                let node = node.clone();
+                let strangers = strangers.clone();
                 tokio::spawn(async move {
                     let _slot = slot;
                     let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
@@ -608,8 +634,24 @@ async fn accept_loop(
                             .and_then(|c| c.first())
                             .map(|c| Arc::new(c.as_ref().to_vec())),
                     };
+                    // Who the caller is, once per connection, for admission; a caller
+                    // the node does not know holds few connections per address.
+                    let known = crate::admission::recognised(&node, &peer).await;
+                    let _stranger = if known {
+                        None
+                    } else {
+                        match strangers.admit(remote.ip()) {
+                            Some(slot) => Some(slot),
+                            None => {
+                                tracing::debug!(%remote, "too many connections of unknown callers from this address");
+                                return;
+                            }
+                        }
+                    };
+                    let known = crate::admission::Known(known);
                     let svc = tower::ServiceExt::map_request(app, move |mut req: axum::http::Request<hyper::body::Incoming>| {
                         req.extensions_mut().insert(peer.clone());
+                        req.extensions_mut().insert(known);
                         req
                     });
                     let svc = hyper_util::service::TowerToHyperService::new(svc);

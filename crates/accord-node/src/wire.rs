@@ -252,6 +252,7 @@ impl From<BadRequest> for crate::node::Refusal {
             status: 400,
             error: e.0.clone(),
             reasons: vec![Reason::new("request", e.0)],
+            logged: false,
         }
     }
 }
@@ -288,22 +289,43 @@ pub fn parse_rewrap_body(body: &[u8]) -> Result<SignedRewrap, BadRequest> {
 pub fn parse_rewrap_request(bytes: &[u8]) -> Result<RewrapRequest, BadRequest> {
     let req: RewrapRequest =
         serde_json::from_slice(bytes).map_err(|e| BadRequest(format!("rewrap request: {e}")))?;
+    check_rewrap_request(req)
+}
+
+/// The checks of a rewrap request's shape, for a person's request and one a partner
+/// node forwards alike: 1 to [`MAX_OBJECTS`] objects, the nonce in its one spelling
+/// ([`normal_nonce`]).
+pub fn check_rewrap_request(req: RewrapRequest) -> Result<RewrapRequest, BadRequest> {
     if req.objects.is_empty() || req.objects.len() > MAX_OBJECTS {
         return Err(BadRequest(format!(
             "a rewrap request holds 1 to {MAX_OBJECTS} objects, not {}",
             req.objects.len()
         )));
     }
-    if req.nonce.len() != 64 || hex::decode(&req.nonce).is_err() {
-        return Err(BadRequest("nonce must be 32 random bytes in hex".into()));
-    }
+    let mut req = req;
+    req.nonce = normal_nonce(&req.nonce)?;
     Ok(req)
+}
+
+/// A request nonce in its one spelling: 32 bytes as 64 lower-case hex digits. The same
+/// bytes in upper or mixed case are the same nonce (a replay), so nonces are compared
+/// in this form only. Used for the person's and the partner's route alike.
+pub fn normal_nonce(nonce: &str) -> Result<String, BadRequest> {
+    match hex::decode(nonce) {
+        Ok(b) if b.len() == 32 => Ok(hex::encode(b)),
+        _ => Err(BadRequest("nonce must be 32 random bytes in hex".into())),
+    }
 }
 
 /// The fresh key a rewrap answer is wrapped to: a `hybrid-p384-mlkem1024` public key
 /// (no classical-only wrapping of a key that protects classified data).
 pub fn rewrap_client_key(req: &RewrapRequest) -> Result<accord_keys::KasPublicKey, BadRequest> {
-    let key = accord_keys::KasPublicKey::from_pem(&req.client_public_key)
+    client_key(&req.client_public_key)
+}
+
+/// [`rewrap_client_key`] of a PEM key (a partner node forwards the person's).
+pub fn client_key(pem: &str) -> Result<accord_keys::KasPublicKey, BadRequest> {
+    let key = accord_keys::KasPublicKey::from_pem(pem)
         .map_err(|e| BadRequest(format!("client_public_key: {e}")))?;
     if key.alg() != accord_keys::KasAlg::HybridP384MlKem1024 {
         return Err(BadRequest(format!(

@@ -467,6 +467,9 @@ fn decisions_under_an_agreement() {
                 "CISMOA-TEST".to_string(),
                 "SECRET//REL TO PAK, USA//SCOPE OPERATIONS".to_string()
             ),
+            // The object wrapped for a stranger's KAS: refused (422) as the route
+            // answers, logged like every refusal of a known person.
+            ("deny".to_string(), String::new(), String::new()),
             // What the lying client showed the node: no agreement, a national permit.
             (
                 "permit".to_string(),

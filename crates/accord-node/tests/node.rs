@@ -225,9 +225,9 @@ fn seal_open_and_denials_through_the_running_node() {
     assert_eq!(report.entries, 11);
 }
 
-/// The node holds a bounded amount of request body in memory at once, whoever sends
-/// it: with the budget taken by a body still arriving (from a client with no
-/// certificate at all), the next request waits, then gets 503 with Retry-After before
+/// The node holds a bounded amount of request body in memory at once: with the budget
+/// taken by a body still arriving (from one of its people: a stranger claims nothing,
+/// tests/attacks.rs), the next request waits, then gets 503 with Retry-After before
 /// its body is read; when the budget is free again requests go through. A seal plan
 /// over its own 1 MiB limit gets 413.
 #[test]
@@ -247,10 +247,16 @@ fn request_bodies_held_at_once_are_bounded() {
     let url = creds[0].node_url.clone();
     let pin = creds[0].node_tls_spki_sha256.clone();
 
-    // An anonymous client starts a 1 MiB rewrap body and stops sending.
+    // A person's client starts a 1 MiB rewrap body and stops sending.
     let (release, hold) = tokio::sync::oneshot::channel::<()>();
     let anonymous = reqwest::Client::builder()
-        .use_preconfigured_tls(accord_node::tls::client_config(vec![pin], None).unwrap())
+        .use_preconfigured_tls(
+            accord_node::tls::client_config(
+                vec![pin],
+                Some((&creds[0].certificate, &creds[0].private_key)),
+            )
+            .unwrap(),
+        )
         .build()
         .unwrap();
     let stalled = {

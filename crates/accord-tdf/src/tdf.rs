@@ -687,7 +687,7 @@ pub struct VerifiedLabel {
     pub label: LabelSummary,
     /// The label XML.
     pub label_xml: String,
-    /// The marking (empty when the object carries no marking assertion).
+    /// The marking, as the labeller signed it.
     pub marking: String,
     /// Who signed the label.
     pub signer: assertion::Signer,
@@ -695,6 +695,9 @@ pub struct VerifiedLabel {
     pub agreement: Option<String>,
     /// The policy object's uuid: the object's identity for decisions and the audit log.
     pub object_id: String,
+    /// The policy's dissemination list (`dissem`): when not empty, the decision admits
+    /// only the people it names.
+    pub dissem: Vec<String>,
 }
 
 /// Verify the label of a sealed object from its manifest alone, as a KAS must before
@@ -727,6 +730,7 @@ pub fn verify_label(
         signer: v.signer,
         agreement: v.agreement,
         object_id: v.object_id,
+        dissem: v.dissem,
     })
 }
 
@@ -793,6 +797,7 @@ struct LabelCheck {
     signer: assertion::Signer,
     agreement: Option<String>,
     object_id: String,
+    dissem: Vec<String>,
 }
 
 fn check_label(
@@ -821,18 +826,32 @@ fn check_label(
     }
     let (label_a, signer) = label_a
         .ok_or_else(|| Error::Integrity("the object carries no signed label assertion".into()))?;
+    // The marking travels with the label, signed by the same key: an object whose
+    // marking was stripped (or signed by someone else) would otherwise open, travel and
+    // be listed with no marking, or with one its labeller never gave it.
+    let (marking_a, marking_signer) = marking_a.ok_or_else(|| {
+        Error::Integrity(format!(
+            "the object carries no signed marking assertion (`{MARKING_ID}`) beside its label"
+        ))
+    })?;
+    if marking_signer.kid != signer.kid {
+        return Err(Error::Integrity(format!(
+            "the marking assertion is signed by key {}…, the label by key {}…: both must be the labeller's",
+            marking_signer.kid.get(..16).unwrap_or(&marking_signer.kid),
+            signer.kid.get(..16).unwrap_or(&signer.kid)
+        )));
+    }
     let label = LabelSummary::from_xml(&label_a.statement.value)?;
     let policy = m.policy_object()?;
     let agreement = label::check_policy_agrees(&label, &policy)?;
     Ok(LabelCheck {
         label,
         label_xml: label_a.statement.value.clone(),
-        marking: marking_a
-            .map(|(a, _)| a.statement.value.clone())
-            .unwrap_or_default(),
+        marking: marking_a.statement.value.clone(),
         signer,
         agreement,
         object_id: policy.uuid,
+        dissem: policy.body.dissem,
     })
 }
 

@@ -402,7 +402,7 @@ fn witness_serve_submit_verify_over_http_and_refuse_fork() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    // Same size as cosigned, different root: 422 from the witness.
+    // Same size as cosigned, different root: 409 from the witness, named a fork.
     ok(
         &["audit", "append", "--log", s(&fork)],
         Some(b"forged five\nforged six\n"),
@@ -428,8 +428,10 @@ fn witness_serve_submit_verify_over_http_and_refuse_fork() {
         None,
     );
     assert_eq!(code(&o), 1);
+    // c2sp.org/tlog-witness: a same-size fork is a 409 Conflict.
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("HTTP 422"),
+        String::from_utf8_lossy(&o.stderr).contains("409")
+            && String::from_utf8_lossy(&o.stderr).contains("fork"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 /// The repository's national policies (PAK, USA).
+#[allow(dead_code)]
 pub fn policies() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
 }

@@ -71,6 +71,7 @@ pub fn run(a: DecideArgs, out: &Output) -> Result<Code> {
             label: &label,
             agreement: &Checked::new(&agreement),
             requesting_party: &a.party,
+            dissem: &[],
             at,
         },
     );
