@@ -204,6 +204,23 @@ impl Node {
         body: &[u8],
     ) -> Result<wire::RewrapResponse, Refusal> {
         let partner = self.partner_of(peer).await?;
+        // Every refusal of a known partner is logged, as a person's are.
+        match self.partner_rewrap_from(&partner, body).await {
+            Err(mut r) if !r.logged && r.status < 500 => {
+                self.log_partner_refusal(&partner.code, None, None, &r)
+                    .await;
+                r.logged = true;
+                Err(r)
+            }
+            answer => answer,
+        }
+    }
+
+    async fn partner_rewrap_from(
+        self: &Arc<Self>,
+        partner: &partners::Partner,
+        body: &[u8],
+    ) -> Result<wire::RewrapResponse, Refusal> {
         let req: PartnerRewrapRequest = serde_json::from_slice(body)
             .map_err(|e| Refusal::new(400, "request", format!("partner rewrap body: {e}")))?;
         // The same checks of the request's shape as on the person's route: one checker.
@@ -229,9 +246,9 @@ impl Node {
             objects: checked.objects,
         };
         if let Some(r) = crate::node::stale(req.issued_at) {
-            self.log_partner_refusal(&partner.code, &req.person.id, &req.nonce, &r)
+            self.log_partner_refusal(&partner.code, Some(&req.person.id), Some(&req.nonce), &r)
                 .await;
-            return Err(r);
+            return Err(Refusal { logged: true, ..r });
         }
         // A share that protects classified data is wrapped to a hybrid key only, as on
         // the person route (the same check).
@@ -280,9 +297,9 @@ impl Node {
                 ),
             );
             let id = person.as_ref().map(|r| r.id.as_str()).unwrap_or("?");
-            self.log_partner_refusal(&partner.code, id, &req.nonce, &r)
+            self.log_partner_refusal(&partner.code, Some(id), Some(&req.nonce), &r)
                 .await;
-            return Err(r);
+            return Err(Refusal { logged: true, ..r });
         }
         let who = Requester {
             person,
@@ -299,11 +316,17 @@ impl Node {
     /// Log a refusal of a partner's rewrap request made before any object is decided
     /// (a stale or replayed request): `partner` names the asking node, `person` whom it
     /// asked for (as it said), `nonce` the request.
-    async fn log_partner_refusal(&self, partner: &str, person: &str, nonce: &str, r: &Refusal) {
-        let person: String = person.chars().take(128).collect();
+    async fn log_partner_refusal(
+        &self,
+        partner: &str,
+        person: Option<&str>,
+        nonce: Option<&str>,
+        r: &Refusal,
+    ) {
+        let person: Option<String> = person.map(|p| p.chars().take(128).collect());
         let entry = crate::node::AuditEntry {
-            person: Some(&person),
-            request: Some(nonce),
+            person: person.as_deref(),
+            request: nonce,
             partner: Some(partner),
             ..self.deny_entry("rewrap", &r.reasons)
         };

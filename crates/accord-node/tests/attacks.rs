@@ -572,3 +572,47 @@ fn outsiders_cannot_hold_the_kas_or_the_node() {
     );
     let _ = (&p.usa, Time::now(), Path::new("."));
 }
+
+/// A partner node's refusals are logged as a person's are: a malformed forwarded
+/// rewrap, and one with a classical return key, each leave a deny entry naming the
+/// partner at the KAS that refused it.
+#[test]
+fn every_refusal_of_a_partner_node_is_logged() {
+    let p = pair();
+    let pak = accord_node::partners::in_force(
+        &p.rt.block_on(p.usa.node.agreements()).unwrap(),
+        "USA",
+        Time::now(),
+    )
+    .into_iter()
+    .find(|x| x.code == "PAK")
+    .unwrap();
+    let as_usa = {
+        let _g = p.rt.enter();
+        accord_node::partners::client(&p.sb.usa, &pak, Duration::from_secs(30)).unwrap()
+    };
+    let url = format!("{}/v1/fed/kas/rewrap", pak.url);
+    let post = |body: Vec<u8>| {
+        p.rt.block_on(async {
+            let r = as_usa
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let (s, t) = post(b"{\"person\":".to_vec());
+    assert_eq!(s, 400, "{t}");
+    let (s, t) = post(b"{}".to_vec());
+    assert_eq!(s, 400, "{t}");
+    let denies: Vec<_> = p
+        .entries(&p.pak, &p.sb.pak)
+        .into_iter()
+        .filter(|e| e["kind"] == "rewrap" && e["partner"] == "USA" && e["decision"] == "deny")
+        .collect();
+    assert_eq!(denies.len(), 2, "{denies:#?}");
+    let _ = Path::new(".");
+}

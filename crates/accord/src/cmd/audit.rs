@@ -567,6 +567,13 @@ fn verify(a: VerifyArgs, out: &Output) -> Result<Code> {
         if let Some(f) = from {
             println!("consistent with the checkpoint of size {f} verified before");
         }
+        if matches!(report.state, StateOutcome::NotUsed) {
+            // One verification alone checks the log against itself: a log rolled back
+            // to an older checkpoint, or replaced by a fork, verifies as well.
+            eprintln!(
+                "note: without --state, this cannot see a rollback or a fork: a log rolled back to an older checkpoint verifies too; keep the checkpoint verified with --state FILE (or require a partner's --witness-key)"
+            );
+        }
     }
     Ok(Code::Ok)
 }
