@@ -11,6 +11,8 @@ fn rewrap_request(bytes: &[u8]) {
     if let Ok(req) = wire::parse_rewrap_request(bytes) {
         assert!(!req.objects.is_empty() && req.objects.len() <= wire::MAX_OBJECTS);
         assert_eq!(req.nonce.len(), 64);
+        // One spelling of a nonce: replays in another case are the same nonce.
+        assert!(req.nonce.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         let _ = wire::rewrap_client_key(&req);
         for o in &req.objects {
             let _ = accord_tdf::Manifest::parse(&serde_json::to_vec(o).unwrap_or_default());

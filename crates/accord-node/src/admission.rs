@@ -174,7 +174,7 @@ fn problem(status: StatusCode, text: String) -> Response {
         status,
         axum::Json(crate::wire::Problem {
             error: text.clone(),
-            reasons: vec![crate::wire::Reason::new("request", text)],
+            reasons: vec![crate::wire::Reason::new(crate::wire::Rule::Request, text)],
         }),
     )
         .into_response()
@@ -234,7 +234,7 @@ fn busy() -> Response {
         [(header::RETRY_AFTER, "1")],
         axum::Json(crate::wire::Problem {
             error: text.into(),
-            reasons: vec![crate::wire::Reason::new("request", text)],
+            reasons: vec![crate::wire::Reason::new(crate::wire::Rule::Request, text)],
         }),
     )
         .into_response()

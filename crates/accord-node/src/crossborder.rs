@@ -141,7 +141,7 @@ impl Node {
             let Some(partner) = in_force.iter().find(|p| p.code == party) else {
                 return Err(Refusal::new(
                     403,
-                    "agreement-in-force",
+                    accord_agreement::Rule::AgreementInForce,
                     format!("no agreement in force with {party}: its KAS cannot be asked"),
                 ));
             };
@@ -167,7 +167,7 @@ impl Node {
                 .map_err(|e| {
                     Refusal::new(
                         502,
-                        "key-access",
+                        crate::wire::Rule::KeyAccess,
                         format!(
                             "{party}'s KAS cannot be reached: {}",
                             crate::client::describe(&e)
@@ -189,7 +189,11 @@ impl Node {
                 });
             }
             let answer: wire::RewrapResponse = serde_json::from_slice(&bytes).map_err(|e| {
-                Refusal::new(502, "key-access", format!("{party}'s KAS answered: {e}"))
+                Refusal::new(
+                    502,
+                    crate::wire::Rule::KeyAccess,
+                    format!("{party}'s KAS answered: {e}"),
+                )
             })?;
             answers.push(answer);
         }
@@ -221,8 +225,13 @@ impl Node {
         partner: &partners::Partner,
         body: &[u8],
     ) -> Result<wire::RewrapResponse, Refusal> {
-        let req: PartnerRewrapRequest = serde_json::from_slice(body)
-            .map_err(|e| Refusal::new(400, "request", format!("partner rewrap body: {e}")))?;
+        let req: PartnerRewrapRequest = serde_json::from_slice(body).map_err(|e| {
+            Refusal::new(
+                400,
+                crate::wire::Rule::Request,
+                format!("partner rewrap body: {e}"),
+            )
+        })?;
         // The same checks of the request's shape as on the person's route: one checker.
         let PartnerRewrapRequest {
             person,
@@ -257,7 +266,7 @@ impl Node {
         let p = req.person;
         let person = if p.party != partner.code {
             Err(Reason::new(
-                "person-party",
+                accord_agreement::Rule::PersonParty,
                 format!(
                     "the {} node vouched for {} of {}: a node vouches only for its own people",
                     partner.code, p.id, p.party
@@ -290,7 +299,7 @@ impl Node {
         if !fresh {
             let r = Refusal::new(
                 403,
-                "request",
+                crate::wire::Rule::Request,
                 format!(
                     "replayed rewrap request: nonce {}… was already used",
                     &req.nonce[..16]

@@ -53,7 +53,7 @@ pub fn shortfall(dir: &Path, reserve: u64, incoming: u64) -> Option<String> {
 pub(crate) fn check_room(dir: &Path, reserve: u64, incoming: u64) -> Result<(), Refusal> {
     match shortfall(dir, reserve, incoming) {
         None => Ok(()),
-        Some(why) => Err(Refusal::new(507, "storage", why)),
+        Some(why) => Err(Refusal::new(507, crate::wire::Rule::Storage, why)),
     }
 }
 

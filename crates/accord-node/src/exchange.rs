@@ -85,7 +85,7 @@ pub fn check_object_id(id: &str) -> Result<(), Refusal> {
     } else {
         Err(Refusal::new(
             400,
-            "request",
+            crate::wire::Rule::Request,
             format!("object id {id:?} is not a lower-case UUID"),
         ))
     }
@@ -93,7 +93,7 @@ pub fn check_object_id(id: &str) -> Result<(), Refusal> {
 
 fn check_code(code: &str) -> Result<(), Refusal> {
     accord_keys::party::check_party_code(code)
-        .map_err(|e| Refusal::new(400, "request", e.to_string()))
+        .map_err(|e| Refusal::new(400, crate::wire::Rule::Request, e.to_string()))
 }
 
 // ---------------------------------------------------------------- blob store
@@ -355,7 +355,7 @@ fn resume_partial(
     let gone = || {
         Refusal::new(
             416,
-            "request",
+            crate::wire::Rule::Request,
             format!(
                 "no partial delivery of {offset} bytes or more is held here; send the object whole"
             ),
@@ -516,7 +516,7 @@ async fn spool_task(
                 broken = true;
                 failed = Some(Refusal::new(
                     400,
-                    "request",
+                    crate::wire::Rule::Request,
                     format!("reading the object: {e}"),
                 ));
                 break;
@@ -526,7 +526,7 @@ async fn spool_task(
         if sp.size > limit {
             failed = Some(Refusal::new(
                 413,
-                "request",
+                crate::wire::Rule::Request,
                 format!("the object is larger than {limit} bytes"),
             ));
             break;
@@ -582,7 +582,7 @@ async fn spool_task(
         if e.kind() == std::io::ErrorKind::StorageFull {
             Refusal::new(
                 507,
-                "storage",
+                crate::wire::Rule::Storage,
                 format!("this node's disk is full ({e}); try again later"),
             )
         } else {
@@ -599,12 +599,21 @@ async fn examine(
 ) -> Result<VerifiedLabel, Reason> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let mut f = std::fs::File::open(&path)
-            .map_err(|e| Reason::new("object-integrity", format!("reading the object: {e}")))?;
+        let mut f = std::fs::File::open(&path).map_err(|e| {
+            Reason::new(
+                crate::wire::Rule::ObjectIntegrity,
+                format!("reading the object: {e}"),
+            )
+        })?;
         examine_container(&mut f, &trusted)
     })
     .await
-    .unwrap_or_else(|e| Err(Reason::new("object-integrity", e.to_string())))
+    .unwrap_or_else(|e| {
+        Err(Reason::new(
+            crate::wire::Rule::ObjectIntegrity,
+            e.to_string(),
+        ))
+    })
 }
 
 /// Verify the label of a container (blocking).
@@ -612,7 +621,8 @@ fn examine_container<R: std::io::Read + std::io::Seek>(
     r: &mut R,
     trusted: &[accord_keys::VerifyingKey],
 ) -> Result<VerifiedLabel, Reason> {
-    let integrity = |e: accord_tdf::Error| Reason::new("object-integrity", e.to_string());
+    let integrity =
+        |e: accord_tdf::Error| Reason::new(crate::wire::Rule::ObjectIntegrity, e.to_string());
     let layout = accord_tdf::zip::read_layout(r).map_err(integrity)?;
     let manifest = accord_tdf::zip::read_manifest(r, &layout).map_err(integrity)?;
     accord_tdf::verify_label(&manifest, trusted).map_err(integrity)
@@ -646,9 +656,12 @@ async fn examine_all(
     for (t, len) in tasks.into_iter().zip(ranges.chunks(per).map(<[_]>::len)) {
         match t.await {
             Ok(v) => out.extend(v),
-            Err(e) => out.extend(
-                (0..len).map(|_| Err(Reason::new("object-integrity", format!("checking: {e}")))),
-            ),
+            Err(e) => out.extend((0..len).map(|_| {
+                Err(Reason::new(
+                    crate::wire::Rule::ObjectIntegrity,
+                    format!("checking: {e}"),
+                ))
+            })),
         }
     }
     out
@@ -877,7 +890,7 @@ impl OutboxFilter {
             None | Some("queued" | "delivered" | "refused") => Ok(()),
             Some(other) => Err(Refusal::new(
                 400,
-                "request",
+                crate::wire::Rule::Request,
                 format!("state must be queued, delivered or refused, not {other:?}"),
             )),
         }
@@ -1192,7 +1205,7 @@ fn bounded(reasons: &[Reason]) -> Vec<Reason> {
         .iter()
         .take(ENTRY_REASONS)
         .map(|r| Reason {
-            rule: cut(&r.rule, 64),
+            rule: r.rule,
             text: cut(&r.text, ENTRY_TEXT),
         })
         .collect()
@@ -1218,7 +1231,7 @@ fn own_send(o: OutboxItem, person: &str) -> Result<OutboxItem, Refusal> {
     }
     Err(Refusal::new(
         409,
-        "request",
+        crate::wire::Rule::Request,
         format!(
             "object {} was already sent to {} by someone else: an object goes to a partner once",
             o.id, o.to
@@ -1247,7 +1260,7 @@ impl From<Refusal> for Refused {
 fn conflict(id: &str, from: &str, held_sha256: &str) -> Refusal {
     Refusal::new(
         409,
-        "request",
+        crate::wire::Rule::Request,
         format!(
             "object {id} from {from} is held here already with other bytes (SHA-256 {}…): an object id names one object",
             held_sha256.get(..16).unwrap_or(held_sha256)
@@ -1299,7 +1312,7 @@ impl Node {
             return (
                 false,
                 vec![Reason::new(
-                    "agreement-in-force",
+                    accord_agreement::Rule::AgreementInForce,
                     format!(
                         "agreement {agreement} is not loaded at the {} node",
                         self.party()
@@ -1410,7 +1423,7 @@ impl Node {
         if to == self.party() {
             return Err(Refusal::new(
                 400,
-                "request",
+                crate::wire::Rule::Request,
                 format!("{to} is this node's own party: send to a partner"),
             ));
         }
@@ -1433,7 +1446,7 @@ impl Node {
             .ok_or_else(|| {
                 Refusal::new(
                     403,
-                    "agreement-in-force",
+                    accord_agreement::Rule::AgreementInForce,
                     format!(
                         "{} holds no agreement in force with {to} that names {to}'s node",
                         self.party()
@@ -1455,14 +1468,14 @@ impl Node {
         if v.object_id != id {
             return Err(Refusal::new(
                 400,
-                "request",
+                crate::wire::Rule::Request,
                 format!("the object's id is {}, not {id}", v.object_id),
             ));
         }
         let Some(agreement) = v.agreement.clone() else {
             return Err(Refusal::new(
                 422,
-                "agreement-in-force",
+                accord_agreement::Rule::AgreementInForce,
                 "the object names no agreement: seal it with --agreement to exchange it",
             ));
         };
@@ -1471,7 +1484,7 @@ impl Node {
             "the object's label",
             v.label_xml.as_bytes(),
         )
-        .map_err(|e| Refusal::new(422, "translation", e.to_string()))?;
+        .map_err(|e| Refusal::new(422, accord_agreement::Rule::Translation, e.to_string()))?;
         let marking = self.marking_of(&label, &v.marking);
         let person = self.person(&caller.record).map_err(|r| Refusal {
             status: 403,
@@ -1487,7 +1500,7 @@ impl Node {
         }
         if !partner.agreements.contains(&agreement) {
             reasons.push(Reason::new(
-                "agreement-in-force",
+                accord_agreement::Rule::AgreementInForce,
                 format!("agreement {agreement} is not in force with {to}"),
             ));
         }
@@ -1813,7 +1826,7 @@ impl Node {
                 marking,
                 v.agreement.clone(),
                 vec![Reason::new(
-                    "object-integrity",
+                    crate::wire::Rule::ObjectIntegrity,
                     format!("delivered as {id} but the object's id is {}", v.object_id),
                 )],
             ));
@@ -1823,7 +1836,7 @@ impl Node {
                 marking,
                 None,
                 vec![Reason::new(
-                    "agreement-in-force",
+                    accord_agreement::Rule::AgreementInForce,
                     "the object names no agreement",
                 )],
             ));
@@ -1833,7 +1846,7 @@ impl Node {
                 marking,
                 Some(agreement.clone()),
                 vec![Reason::new(
-                    "agreement-in-force",
+                    accord_agreement::Rule::AgreementInForce,
                     format!(
                         "agreement {agreement} is not in force between {} and {}",
                         partner.code,
@@ -1852,7 +1865,7 @@ impl Node {
                 marking.clone(),
                 Some(agreement.clone()),
                 vec![Reason::new(
-                    "translation",
+                    accord_agreement::Rule::Translation,
                     format!("the label cannot be read here: {e}"),
                 )],
             )
@@ -1904,7 +1917,8 @@ impl Node {
         partner: &Partner,
         body: axum::body::Bytes,
     ) -> Result<wire::BatchResponse, Refusal> {
-        let batch = wire::parse_batch(&body).map_err(|e| Refusal::new(400, "request", e.0))?;
+        let batch = wire::parse_batch(&body)
+            .map_err(|e| Refusal::new(400, crate::wire::Rule::Request, e.0))?;
         crate::disk::check_room(
             &self.home.layout.blobs(),
             self.home.config.disk_reserve(),
@@ -2198,7 +2212,7 @@ impl Node {
         if recs.is_empty() {
             return Err(Refusal::new(
                 404,
-                "request",
+                crate::wire::Rule::Request,
                 match from {
                     Some(f) => format!("no object {id} from {f} in the inbox"),
                     None => format!("no object {id} in the inbox"),
@@ -2217,7 +2231,12 @@ impl Node {
         let mut refused = Vec::new();
         for rec in recs {
             let decided = Label::read(self.policies(), "label", rec.label.as_bytes())
-                .map_err(|e| vec![Reason::new("translation", e.to_string())])
+                .map_err(|e| {
+                    vec![Reason::new(
+                        accord_agreement::Rule::Translation,
+                        e.to_string(),
+                    )]
+                })
                 .and_then(|label| {
                     match self.decide(&person, &label, Some(&rec.item.agreement), &held, at) {
                         (true, _) => Ok(()),
@@ -2244,7 +2263,7 @@ impl Node {
             1 => self.stored_at(&seen[0]),
             _ => Err(Refusal::new(
                 409,
-                "request",
+                crate::wire::Rule::Request,
                 format!(
                     "{} objects were received under id {id}, from {}: name the sender to fetch one",
                     seen.len(),
@@ -2606,8 +2625,11 @@ fn refusal_outcome(status: u16, url: &str, problem: Option<wire::Problem>) -> Ou
     match status {
         400 | 403 | 409 | 413 | 422 => Outcome::Refused(match problem {
             Some(p) if !p.reasons.is_empty() => p.reasons,
-            Some(p) => vec![Reason::new("partner", p.error)],
-            None => vec![Reason::new("partner", format!("{url}: status {status}"))],
+            Some(p) => vec![Reason::new(crate::wire::Rule::Partner, p.error)],
+            None => vec![Reason::new(
+                crate::wire::Rule::Partner,
+                format!("{url}: status {status}"),
+            )],
         }),
         _ => Outcome::Retry(format!(
             "{url}: status {status}{}",
@@ -2678,7 +2700,7 @@ async fn attempt_batch(node: &Arc<Node>, items: Vec<OutboxItem>) -> Vec<(OutboxI
             Err(e) => out.push((
                 item,
                 Outcome::Refused(vec![Reason::new(
-                    "object-integrity",
+                    crate::wire::Rule::ObjectIntegrity,
                     format!("the queued object is gone: {e}"),
                 )]),
             )),
@@ -2782,7 +2804,7 @@ async fn attempt_batch(node: &Arc<Node>, items: Vec<OutboxItem>) -> Vec<(OutboxI
 /// The outcome for an object whose agreement is no longer in force with its partner.
 fn stopped(item: &OutboxItem) -> Outcome {
     Outcome::Refused(vec![Reason::new(
-        "agreement-in-force",
+        accord_agreement::Rule::AgreementInForce,
         format!(
             "agreement {} is no longer in force with {}: the delivery is stopped",
             item.agreement, item.to
@@ -2834,7 +2856,7 @@ async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
         Ok(p) => p,
         Err(e) => {
             return Outcome::Refused(vec![Reason::new(
-                "object-integrity",
+                crate::wire::Rule::ObjectIntegrity,
                 format!("the queued object {} cannot be found: {e}", item.id),
             )])
         }
@@ -2843,7 +2865,7 @@ async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
         Ok(f) => f,
         Err(e) => {
             return Outcome::Refused(vec![Reason::new(
-                "object-integrity",
+                crate::wire::Rule::ObjectIntegrity,
                 format!("the queued object {} is gone: {e}", path.display()),
             )])
         }

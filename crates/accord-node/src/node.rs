@@ -54,7 +54,7 @@ pub(crate) fn stale(issued_at: i64) -> Option<Refusal> {
     (issued_at.abs_diff(now) > wire::MAX_SKEW_SECS.unsigned_abs()).then(|| {
         Refusal::new(
             403,
-            "request",
+            crate::wire::Rule::Request,
             format!(
                 "the rewrap request was issued at {issued_at} but this node's clock says {now}: more than {} s apart (a stale or replayed request, or a wrong clock)",
                 wire::MAX_SKEW_SECS
@@ -90,7 +90,11 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    pub(crate) fn new(status: u16, rule: &str, text: impl Into<String>) -> Refusal {
+    pub(crate) fn new(
+        status: u16,
+        rule: impl Into<wire::Rule>,
+        text: impl Into<String>,
+    ) -> Refusal {
         let text = text.into();
         Refusal {
             status,
@@ -205,20 +209,10 @@ fn digest(parts: &[&[u8]]) -> [u8; 32] {
     out
 }
 
-fn rule_name(r: accord_agreement::Rule) -> String {
-    serde_json::to_value(r)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{r:?}"))
-}
-
 pub(crate) fn convert(reasons: Vec<accord_agreement::Reason>) -> Vec<Reason> {
     reasons
         .into_iter()
-        .map(|r| Reason {
-            rule: rule_name(r.rule),
-            text: r.text,
-        })
+        .map(|r| Reason::new(r.rule, r.text))
         .collect()
 }
 
@@ -311,7 +305,7 @@ impl Node {
         let Some(cert) = &peer.cert else {
             return Err(Refusal::new(
                 401,
-                "credential",
+                crate::wire::Rule::Credential,
                 format!("no client certificate: use a credential issued by the {party} node (--credential)"),
             ));
         };
@@ -324,7 +318,7 @@ impl Node {
         let Some((record, not_after, revoked)) = found else {
             return Err(Refusal::new(
                 403,
-                "credential",
+                crate::wire::Rule::Credential,
                 format!(
                     "this credential was not issued by the {party} node (certificate {})",
                     &fingerprint[..16]
@@ -334,21 +328,21 @@ impl Node {
         if revoked.is_some() {
             return Err(Refusal::new(
                 403,
-                "credential",
+                crate::wire::Rule::Credential,
                 "this credential has been revoked",
             ));
         }
         if not_after < crate::store::unix_now() {
             return Err(Refusal::new(
                 403,
-                "credential",
+                crate::wire::Rule::Credential,
                 "this credential has expired",
             ));
         }
-        let spki =
-            pki::spki_of_cert(cert).map_err(|e| Refusal::new(400, "credential", e.to_string()))?;
+        let spki = pki::spki_of_cert(cert)
+            .map_err(|e| Refusal::new(400, crate::wire::Rule::Credential, e.to_string()))?;
         let ec_point = pki::ec_point_of_spki(spki)
-            .map_err(|e| Refusal::new(400, "credential", e.to_string()))?
+            .map_err(|e| Refusal::new(400, crate::wire::Rule::Credential, e.to_string()))?
             .to_vec();
         Ok(Caller {
             record,
@@ -360,7 +354,10 @@ impl Node {
     pub(crate) fn person(&self, r: &PersonRecord) -> Result<Person, Reason> {
         let clearance = Clearance::read(self.policies(), "clearance", r.clearance.as_bytes())
             .map_err(|e| {
-                Reason::new("person-party", format!("person {}'s clearance: {e}", r.id))
+                Reason::new(
+                    accord_agreement::Rule::PersonParty,
+                    format!("person {}'s clearance: {e}", r.id),
+                )
             })?;
         Ok(Person {
             id: r.id.clone(),
@@ -557,8 +554,10 @@ impl Node {
                                 p.object_id = po.uuid;
                             }
                         }
-                        p.reasons
-                            .push(Reason::new("object-integrity", e.to_string()));
+                        p.reasons.push(Reason::new(
+                            crate::wire::Rule::ObjectIntegrity,
+                            e.to_string(),
+                        ));
                         return p;
                     }
                 };
@@ -573,7 +572,7 @@ impl Node {
                         p.marking = verified.marking.clone();
                         p.agreement = verified.agreement.clone();
                         p.reasons.push(Reason::new(
-                            "translation",
+                            accord_agreement::Rule::Translation,
                             format!("the label cannot be read here: {e}"),
                         ));
                         return p;
@@ -591,7 +590,8 @@ impl Node {
         p.marking = self.marking_of(label, &verified.marking);
         p.agreement = verified.agreement.clone();
         if let Some(why) = self.signer_out_of_place(verified, cx.held) {
-            p.reasons.push(Reason::new("object-integrity", why));
+            p.reasons
+                .push(Reason::new(crate::wire::Rule::ObjectIntegrity, why));
             return p;
         }
         let ei = &verified.manifest.encryption_information;
@@ -602,7 +602,7 @@ impl Node {
             .collect();
         if mine.is_empty() {
             p.reasons.push(Reason::new(
-                "key-access",
+                crate::wire::Rule::KeyAccess,
                 format!(
                     "the object holds no key access object for the {} KAS",
                     self.party()
@@ -666,7 +666,10 @@ impl Node {
                 }
                 Err(e) => {
                     p.shares.clear();
-                    p.reasons = vec![Reason::new("object-integrity", e.to_string())];
+                    p.reasons = vec![Reason::new(
+                        crate::wire::Rule::ObjectIntegrity,
+                        e.to_string(),
+                    )];
                     return p;
                 }
             }
@@ -911,7 +914,7 @@ impl Node {
         if pk.verify(&req_bytes, &sig).is_err() {
             let r = Refusal::new(
                 403,
-                "request",
+                crate::wire::Rule::Request,
                 "the rewrap request's signature does not verify with the credential's key",
             );
             self.log_refusal("rewrap", Some(caller), None, None, &r)
@@ -932,7 +935,7 @@ impl Node {
         if !fresh {
             let r = Refusal::new(
                 403,
-                "request",
+                crate::wire::Rule::Request,
                 format!(
                     "replayed rewrap request: nonce {}… was already used",
                     &req.nonce[..16]
@@ -957,14 +960,14 @@ impl Node {
             .ok_or_else(|| Refusal::internal("national policy missing"))?;
         let label = match (label_text, marking) {
             (Some(t), None) => Label::read(self.policies(), "label", t.as_bytes())
-                .map_err(|e| Refusal::new(422, "label", e.to_string()))?,
+                .map_err(|e| Refusal::new(422, crate::wire::Rule::Label, e.to_string()))?,
             (None, Some(m)) => national
                 .parse_marking(m, "")
-                .map_err(|e| Refusal::new(422, "label", e.to_string()))?,
+                .map_err(|e| Refusal::new(422, crate::wire::Rule::Label, e.to_string()))?,
             _ => {
                 return Err(Refusal::new(
                     400,
-                    "request",
+                    crate::wire::Rule::Request,
                     "give exactly one of `marking` and `label`",
                 ))
             }
@@ -972,7 +975,7 @@ impl Node {
         if label.policy.id != national.id {
             return Err(Refusal::new(
                 422,
-                "label",
+                crate::wire::Rule::Label,
                 format!(
                     "people of {} apply labels under the national policy {}, not {}",
                     self.party(),
@@ -983,7 +986,7 @@ impl Node {
         }
         let v = national
             .validate(&label)
-            .map_err(|e| Refusal::new(422, "label", e.to_string()))?;
+            .map_err(|e| Refusal::new(422, crate::wire::Rule::Label, e.to_string()))?;
         if !v.valid {
             return Err(Refusal {
                 status: 422,
@@ -991,7 +994,7 @@ impl Node {
                 reasons: v
                     .reasons
                     .into_iter()
-                    .map(|r| Reason::new("label", r.to_string()))
+                    .map(|r| Reason::new(crate::wire::Rule::Label, r.to_string()))
                     .collect(),
                 logged: false,
             });
@@ -1137,7 +1140,7 @@ impl Node {
                         }
                     }
                     _ => excluded.push(Reason::new(
-                        "key-access",
+                        crate::wire::Rule::KeyAccess,
                         format!("{} has no node KAS key in agreement {id}", p.code),
                     )),
                 }
@@ -1174,7 +1177,7 @@ impl Node {
             None => Ok(()),
             Some(k) => Err(Refusal::new(
                 422,
-                "key-access",
+                crate::wire::Rule::KeyAccess,
                 format!(
                     "key access for kid {} at {} is not a KAS this label goes to under {}",
                     k.kid.chars().take(16).collect::<String>(),
@@ -1224,7 +1227,9 @@ impl Node {
         } = tokio::task::spawn_blocking(move || accord_tdf::check_unsigned(&manifest, &label_a))
             .await
             .map_err(Refusal::internal)?
-            .map_err(|e| Refusal::new(400, "manifest", format!("manifest: {e}")))?;
+            .map_err(|e| {
+                Refusal::new(400, crate::wire::Rule::Manifest, format!("manifest: {e}"))
+            })?;
         let label_a = &assertions[label_index];
         let label = self.national_label(Some(&label_a.statement.value), None)?;
         let national = self
@@ -1239,7 +1244,7 @@ impl Node {
             if m.statement.value != marking {
                 return Err(Refusal::new(
                     422,
-                    "label",
+                    crate::wire::Rule::Label,
                     format!(
                         "the marking assertion says `{}` but the label's marking is `{marking}`",
                         m.statement.value

@@ -74,7 +74,7 @@ pub fn recognise(
     at: Time,
     cert: Option<&[u8]>,
 ) -> Result<Partner, Refusal> {
-    let refuse = |rule: &str, text: String| Refusal {
+    let refuse = |rule: crate::wire::Rule, text: String| Refusal {
         status: 403,
         error: text.clone(),
         reasons: vec![crate::wire::Reason::new(rule, text)],
@@ -82,11 +82,12 @@ pub fn recognise(
     };
     let Some(cert) = cert else {
         return Err(refuse(
-            "partner",
+            crate::wire::Rule::Partner,
             "no client certificate: partner nodes authenticate with their TLS key".into(),
         ));
     };
-    let spki = pki::spki_of_cert(cert).map_err(|e| refuse("partner", e.to_string()))?;
+    let spki =
+        pki::spki_of_cert(cert).map_err(|e| refuse(crate::wire::Rule::Partner, e.to_string()))?;
     let pin = hex::encode(pki::sha256(spki));
     if let Some(p) = in_force(held, own, at)
         .into_iter()
@@ -103,7 +104,7 @@ pub fn recognise(
                     .is_some_and(|n| n.tls_spki_sha256.eq_ignore_ascii_case(&pin))
             {
                 return Err(refuse(
-                    "agreement-in-force",
+                    accord_agreement::Rule::AgreementInForce.into(),
                     format!(
                         "{}'s node is pinned by agreement {}, which is not in force at {at}",
                         p.code, h.agreement.body.id
@@ -113,7 +114,7 @@ pub fn recognise(
         }
     }
     Err(refuse(
-        "partner",
+        crate::wire::Rule::Partner,
         format!(
             "TLS key {}… is not pinned by any agreement {own} holds: not a partner node",
             &pin[..16]

@@ -390,7 +390,9 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
                         None => None,
                         Some(v) => match wire::parse_resume(v.as_bytes()) {
                             Ok(n) => Some(n),
-                            Err(e) => return refusal(Refusal::new(400, "request", e.0)),
+                            Err(e) => {
+                                return refusal(Refusal::new(400, crate::wire::Rule::Request, e.0))
+                            }
                         },
                     };
                     answer(n.receive(&p, &id, resume, body).await)
@@ -444,7 +446,7 @@ async fn entries_for_known_callers(
         if n.authenticate(&peer).await.is_err() && n.partner_of(&peer).await.is_err() {
             return refusal(Refusal::new(
                 403,
-                "credential",
+                crate::wire::Rule::Credential,
                 format!(
                     "the {} node's audit entries are for its own people and its partners: use a credential it issued (--credential); the checkpoint and hash tiles are public",
                     n.party()
@@ -463,7 +465,7 @@ fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, Refusal> {
         Refusal {
             status: 400,
             error: text.clone(),
-            reasons: vec![wire::Reason::new("request", text)],
+            reasons: vec![wire::Reason::new(crate::wire::Rule::Request, text)],
             logged: false,
         }
     })

@@ -71,13 +71,17 @@ impl Node {
             .ok_or_else(|| {
                 Refusal::new(
                     403,
-                    "partner",
+                    crate::wire::Rule::Partner,
                     format!("the agreement gives no log key for {}", partner.code),
                 )
             })
             .and_then(|k| {
                 VerifierKey::parse(k).map_err(|e| {
-                    Refusal::new(403, "partner", format!("{}'s log key: {e}", partner.code))
+                    Refusal::new(
+                        403,
+                        crate::wire::Rule::Partner,
+                        format!("{}'s log key: {e}", partner.code),
+                    )
                 })
             })?;
         // The witness keeps its state per log origin: a partner whose log key carries
@@ -98,7 +102,7 @@ impl Node {
         if taken {
             return Err(Refusal::new(
                 403,
-                "partner",
+                crate::wire::Rule::Partner,
                 format!(
                     "{}'s log key names the origin {}, which is this node's own log or another partner's: not witnessed",
                     partner.code, key.name

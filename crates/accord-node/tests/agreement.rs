@@ -217,7 +217,9 @@ fn open(c: &Client, tdf: &[u8]) -> Result<Vec<u8>, Vec<String>> {
         None,
     ) {
         Ok(_) => Ok(out),
-        Err(accord_node::Error::Denied(r)) => Err(r.into_iter().map(|r| r.rule).collect()),
+        Err(accord_node::Error::Denied(r)) => {
+            Err(r.into_iter().map(|r| r.rule.to_string()).collect())
+        }
         Err(e) => panic!("unexpected error: {e}"),
     }
 }

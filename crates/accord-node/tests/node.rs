@@ -93,7 +93,9 @@ fn open(client: &Client, tdf: &[u8]) -> Result<Vec<u8>, accord_node::Error> {
 
 fn denied_rules(r: Result<Vec<u8>, accord_node::Error>) -> Vec<String> {
     match r {
-        Err(accord_node::Error::Denied(reasons)) => reasons.into_iter().map(|r| r.rule).collect(),
+        Err(accord_node::Error::Denied(reasons)) => {
+            reasons.into_iter().map(|r| r.rule.to_string()).collect()
+        }
         other => panic!("expected a denial, got {other:?}"),
     }
 }
