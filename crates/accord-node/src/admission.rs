@@ -74,9 +74,11 @@ impl Budget {
 pub struct Known(pub bool);
 
 /// Whether `peer` is a caller the node knows (see [`Known`]).
+/// A partner node counts whether or not an agreement with it is in force now: a
+/// termination must still reach this node after it takes effect.
 pub async fn recognised(node: &Node, peer: &Peer) -> bool {
     peer.cert.is_some()
-        && (node.authenticate(peer).await.is_ok() || node.partner_of(peer).await.is_ok())
+        && (node.authenticate(peer).await.is_ok() || node.pinned_by_an_agreement(peer).await)
 }
 
 /// Request bodies arrive at least this fast (bytes per second), after

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod agreement_sync;
 pub mod agreements;
 mod cache;
 pub mod client;

@@ -123,6 +123,29 @@ pub fn recognise(
 }
 
 impl crate::node::Node {
+    /// Whether `peer` presents the TLS key an agreement held pins for a party's node
+    /// (in force or not).
+    pub async fn pinned_by_an_agreement(&self, peer: &crate::node::Peer) -> bool {
+        let Some(cert) = peer.cert.as_deref() else {
+            return false;
+        };
+        let Ok(spki) = pki::spki_of_cert(cert) else {
+            return false;
+        };
+        let pin = hex::encode(pki::sha256(spki));
+        let Ok(held) = self.agreements().await else {
+            return false;
+        };
+        held.iter().any(|h| {
+            h.agreement.body.parties.iter().any(|p| {
+                p.code != self.party()
+                    && p.node
+                        .as_ref()
+                        .is_some_and(|n| n.tls_spki_sha256.eq_ignore_ascii_case(&pin))
+            })
+        })
+    }
+
     /// The partner node on the other end of `peer`'s connection, recognised by the key
     /// of its client certificate among the agreements held now.
     pub async fn partner_of(&self, peer: &crate::node::Peer) -> Result<Partner, Refusal> {

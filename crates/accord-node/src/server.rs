@@ -145,6 +145,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/fed/inbox"),
     ("GET", "/v1/witness"),
     ("POST", "/v1/fed/witness/add-checkpoint"),
+    ("PUT", "/v1/fed/agreements/{id}"),
     ("GET", "/log/checkpoint"),
     ("GET", "/log/tile/{level}/{index}"),
     ("GET", "/log/tile/entries/{index}"),
@@ -330,6 +331,17 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
             )
             .layer::<_, std::convert::Infallible>(claim(SMALL_BODY))
             .layer(DefaultBodyLimit::max(SMALL_BODY)),
+        )
+        .route(
+            "/v1/fed/agreements/{id}",
+            put(
+                |State(n): State<Arc<Node>>,
+                 Extension(p): Extension<Peer>,
+                 Path((id,)): Path<(String,)>,
+                 b: Bytes| async move { answer(n.receive_agreement(&p, &id, &b).await) },
+            )
+            .layer::<_, std::convert::Infallible>(claim(crate::agreement_sync::MAX_AGREEMENT))
+            .layer(DefaultBodyLimit::max(crate::agreement_sync::MAX_AGREEMENT)),
         )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY))
         // Sealed objects stream to disk with their own bound (exchange::MAX_OBJECT).
@@ -533,6 +545,15 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         .map_err(|e| Error::Input(format!("listen address: {e}")))?;
     let node = Arc::new(Node::new(home, store, appender, opts.clock.clone())?);
     node.ensure_witness()?;
+    // Not behind nor a fork of what the partners' witnesses cosigned.
+    {
+        let (n, rt) = (node.clone(), tokio::runtime::Handle::current());
+        tokio::task::spawn_blocking(move || {
+            crate::witnessing::check_log_against_witnesses(&n, &rt)
+        })
+        .await
+        .map_err(|e| Error::Input(format!("checking the log against the witnesses: {e}")))??;
+    }
     let app = router(node.clone(), crate::admission::Budget::new(&opts.admission));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let delivery = tokio::spawn(crate::exchange::deliver_loop(
@@ -547,6 +568,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         rx.clone(),
         tokio::runtime::Handle::current(),
     );
+    let offers = tokio::spawn(crate::agreement_sync::offer_loop(node.clone(), rx.clone()));
     let weak_log = Arc::downgrade(&log);
     let task = tokio::spawn(accept_loop(
         listener,
@@ -555,7 +577,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         rx,
         log,
         node.clone(),
-        (delivery, submitter),
+        (delivery, submitter, offers),
     ));
     tracing::info!(party = %node.party(), %addr, url = %node.home.config.url, "node serving");
     Ok(Running {
@@ -580,7 +602,11 @@ async fn accept_loop(
     mut stop: tokio::sync::watch::Receiver<bool>,
     log: Arc<accord_log::Log>,
     node: Arc<Node>,
-    (delivery, submitter): (tokio::task::JoinHandle<()>, std::thread::JoinHandle<()>),
+    (delivery, submitter, offers): (
+        tokio::task::JoinHandle<()>,
+        std::thread::JoinHandle<()>,
+        tokio::task::JoinHandle<()>,
+    ),
 ) -> Result<(), Error> {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -680,6 +706,7 @@ async fn accept_loop(
     tracing::info!("stopping: finishing requests in flight");
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), delivery).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), offers).await;
     let _ = tokio::task::spawn_blocking(move || submitter.join()).await;
     let log = Arc::try_unwrap(log)
         .map_err(|_| Error::Input("the audit log is still in use at shutdown".into()))?;

@@ -149,6 +149,18 @@ impl Reason {
     }
 }
 
+/// The answer to `PUT /v1/fed/agreements/{id}`: what the receiving node now holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementReceived {
+    /// The agreement.
+    pub id: String,
+    /// `new`, `replaced` (a later copy) or `unchanged`.
+    pub outcome: String,
+    /// Lifecycle records the receiver now holds.
+    pub records: u64,
+}
+
 /// An error answer: what was wrong, and the reasons when it is a refusal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Problem {

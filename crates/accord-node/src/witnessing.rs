@@ -299,11 +299,81 @@ fn submit_to(
     Ok(sub.cosignatures)
 }
 
+/// Before the node serves: its log must not be behind, nor a fork of, what its
+/// partners' witnesses cosigned. A log restored from an old backup (or replaced) would
+/// otherwise serve and grow as a fork that nobody notices until a partner refuses it,
+/// and every decision logged since the backup would be gone without a trace.
+///
+/// Each partner in force is asked (its witness is given this checkpoint, as the
+/// submitter would); a witness that holds a larger tree ("went backwards"), another
+/// tree of this size, or one this log does not extend is a refusal to start, naming
+/// the partner and what it holds. A partner that cannot be reached cannot tell: the
+/// node starts and says so (the submitter keeps asking while it runs). Blocking.
+pub fn check_log_against_witnesses(
+    node: &Arc<Node>,
+    rt: &tokio::runtime::Handle,
+) -> Result<(), Error> {
+    let held = rt.block_on(node.agreements())?;
+    let partners = partners::in_force(&held, node.party(), (node.clock)());
+    if partners.is_empty() {
+        return Ok(());
+    }
+    let dir = node.home.layout.log();
+    let signed =
+        accord_log::writer::read_checkpoint(&dir).map_err(|e| Error::Input(e.to_string()))?;
+    let size = signed.checkpoint.size;
+    let src = accord_log::source::DirSource::new(dir.clone());
+    for p in partners {
+        let client = blocking_client_with(node, &p, Duration::from_secs(5))?;
+        let url = format!("{}/v1/witness", p.url);
+        let key = match client
+            .get(&url)
+            .send()
+            .and_then(|r| r.error_for_status())
+            .and_then(|r| r.text())
+        {
+            Ok(text) => VerifierKey::parse(text.trim())
+                .map_err(|e| Error::Input(format!("{}'s witness key: {e}", p.code)))?,
+            Err(e) => {
+                tracing::warn!(partner = %p.code, error = %e, "the partner's witness cannot be reached: whether this log was rolled back is not checked against it now");
+                continue;
+            }
+        };
+        let url = format!("{}/v1/fed/witness", p.url);
+        match accord_log::http::submit_checkpoint_with(&client, &url, &key, &signed, &src, 0) {
+            Ok(_) => {}
+            Err(accord_log::Error::WitnessRefused { status, msg })
+                if status == 409 || status == 422 =>
+            {
+                return Err(Error::Input(format!(
+                    "the audit log in {} (size {size}) is not what {}'s witness cosigned: {msg}. It was rolled back (restored from an older copy) or replaced: the node does not serve a log its partners saw otherwise. Restore the log the partner witnessed, or have the officers of both parties settle it; `accord audit verify --log {} --key ... --witness-key ...` shows what this log holds",
+                    dir.display(),
+                    p.code,
+                    dir.display()
+                )));
+            }
+            Err(e) => {
+                tracing::warn!(partner = %p.code, error = %e, "the partner's witness did not answer the start check: whether this log was rolled back is not checked against it now");
+            }
+        }
+    }
+    Ok(())
+}
+
 fn blocking_client(node: &Node, p: &Partner) -> Result<reqwest::blocking::Client, Error> {
+    blocking_client_with(node, p, Duration::from_secs(30))
+}
+
+fn blocking_client_with(
+    node: &Node,
+    p: &Partner,
+    timeout: Duration,
+) -> Result<reqwest::blocking::Client, Error> {
     let tls = partners::tls_config(&node.home, p)?;
     reqwest::blocking::Client::builder()
         .use_preconfigured_tls(tls)
-        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(timeout)
         .build()
         .map_err(|e| Error::Http {
             url: p.url.clone(),

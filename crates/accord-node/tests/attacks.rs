@@ -616,3 +616,165 @@ fn every_refusal_of_a_partner_node_is_logged() {
     assert_eq!(denies.len(), 2, "{denies:#?}");
     let _ = Path::new(".");
 }
+
+/// Wait until `home`'s published checkpoint covers its whole log and carries the
+/// cosignature of `partner`'s witness; its size.
+fn wait_cosigned(running: &Running, home: &Home, partner: &Home) -> u64 {
+    let wkey = std::fs::read_to_string(partner.layout.dir.join("witness/witness.vkey")).unwrap();
+    let wkey = accord_log::note::VerifierKey::parse(wkey.trim()).unwrap();
+    let vkey =
+        accord_log::note::VerifierKey::parse(&home.party.node.as_ref().unwrap().log_verifier_key)
+            .unwrap();
+    let size = running.publish_log().unwrap();
+    let src = accord_log::source::DirSource::new(home.layout.log());
+    let t0 = std::time::Instant::now();
+    loop {
+        match accord_log::verify::verify_log(
+            &src,
+            &vkey,
+            std::slice::from_ref(&wkey),
+            None,
+            &mut |_, _| {},
+        ) {
+            Ok(r) if r.entries >= size => return r.entries,
+            other => assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "never cosigned: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// A node restarted on its audit log restored from an older copy (behind what USA's
+/// witness cosigned) refuses to serve, saying so; on the log USA witnessed it serves.
+#[test]
+fn a_node_on_a_rolled_back_log_refuses_to_serve() {
+    let Pair {
+        rt,
+        _tmp,
+        sb,
+        pak,
+        usa,
+    } = pair();
+    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    seal(&officer, "SECRET//REL TO PAK//SCOPE EXERCISES", None);
+    let first = wait_cosigned(&pak, &sb.pak, &sb.usa);
+    rt.block_on(pak.stop()).unwrap();
+    let backup = _tmp.path().join("pak-log-backup");
+    copy_dir(&sb.pak.layout.log(), &backup);
+
+    let start = || rt.block_on(server::start(&sb.pak.layout.dir, ServeOptions::default()));
+    let pak = start().expect("the log USA witnessed serves");
+    for _ in 0..3 {
+        seal(&officer, "SECRET//REL TO PAK//SCOPE EXERCISES", None);
+    }
+    let later = wait_cosigned(&pak, &sb.pak, &sb.usa);
+    assert!(later > first, "{later} > {first}");
+    rt.block_on(pak.stop()).unwrap();
+
+    // The log as it was at `first` entries.
+    std::fs::remove_dir_all(sb.pak.layout.log()).unwrap();
+    copy_dir(&backup, &sb.pak.layout.log());
+    let e = match start() {
+        Ok(_) => panic!("a node on a rolled-back log served"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("rolled back") && e.contains("USA"), "{e}");
+    assert!(e.contains("went backwards"), "{e}");
+
+    // The variant: the old copy grown to the witnessed size with other entries (a fork
+    // with the node's own log key): refused too.
+    let log =
+        accord_log::Log::open(&sb.pak.layout.log(), accord_log::LogOptions::default()).unwrap();
+    let forged: Vec<Vec<u8>> = (first..later)
+        .map(|i| format!("{{\"kind\":\"forged\",\"n\":{i}}}").into_bytes())
+        .collect();
+    log.appender().append_many_blocking(forged).unwrap();
+    assert_eq!(log.close().unwrap().checkpoint.size, later);
+    let e = match start() {
+        Ok(_) => panic!("a node on a forked log served"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("rolled back") && e.contains("fork"), "{e}");
+    rt.block_on(usa.stop()).unwrap();
+}
+
+/// A termination loaded at PAK reaches USA over federation, verified and loaded there:
+/// USA then seals nothing more under the agreement, and its log records the copy it
+/// took from PAK's node.
+#[test]
+fn a_termination_at_one_node_reaches_the_partner() {
+    let p = pair();
+    let held = p.rt.block_on(p.pak.node.agreements()).unwrap();
+    let mut doc = held
+        .iter()
+        .find(|h| h.agreement.body.id == sandbox::AGREEMENT_ID)
+        .unwrap()
+        .agreement
+        .clone();
+    let before = doc.records.len();
+    let key = accord_keys::load_signing_key(&p.sb.pak.layout.key("signing.key")).unwrap();
+    let now = Time::now();
+    doc.terminate(&key, Time::from_unix(now.unix() + 2).unwrap(), now)
+        .unwrap();
+    // The officer loads it at PAK only, as `accord agreement load` does.
+    let store = p.rt.block_on(p.sb.pak.store()).unwrap();
+    p.rt.block_on(accord_node::agreements::load(
+        &store,
+        &p.sb.pak.party,
+        &doc.to_toml().unwrap(),
+    ))
+    .unwrap();
+    p.rt.block_on(store.close());
+
+    // USA learns of it without anyone loading it there.
+    let t0 = std::time::Instant::now();
+    loop {
+        let usa_held = p.rt.block_on(p.usa.node.agreements()).unwrap();
+        let records = usa_held
+            .iter()
+            .find(|h| h.agreement.body.id == sandbox::AGREEMENT_ID)
+            .map(|h| h.agreement.records.len())
+            .unwrap();
+        if records > before {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "USA never got PAK's termination"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let us = p.client("usa-officer");
+    let plan = us.seal_plan(&wire::SealPlanRequest {
+        marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
+        label: None,
+        agreement: Some(sandbox::AGREEMENT_ID.into()),
+    });
+    match plan {
+        Err(accord_node::Error::Denied(r)) => {
+            assert!(rules(&r).contains(&"agreement-in-force"), "{r:?}")
+        }
+        other => panic!("USA sealed under a terminated agreement: {other:?}"),
+    }
+    let logged = p.entries(&p.usa, &p.sb.usa);
+    assert!(logged.iter().any(|e| e["kind"] == "agreement"
+        && e["partner"] == "PAK"
+        && e["decision"] == "permit"
+        && e["agreement"] == sandbox::AGREEMENT_ID));
+}

@@ -1197,6 +1197,39 @@ fn exchange_operations(c: &Checker) {
         .contains("send the object whole"));
     assert_eq!(resume("ten").status, 400);
 
+    // Agreement records: PAK's node offers its copy of the agreement (unchanged at
+    // USA); a copy under another id, a person and a stranger are refused.
+    let ta = "/v1/fed/agreements/{id}";
+    let doc = rt
+        .block_on(pak.node.agreements())
+        .unwrap()
+        .iter()
+        .find(|h| h.agreement.body.id == sandbox::AGREEMENT_ID)
+        .unwrap()
+        .agreement
+        .to_canonical_json()
+        .unwrap();
+    let offer = |h: &Http, id: &str, body: &[u8]| {
+        let r = h.call_as(
+            "PUT",
+            &format!("/v1/fed/agreements/{id}"),
+            Some(body.to_vec()),
+            "application/json",
+        );
+        c.check("PUT", ta, &r);
+        r
+    };
+    let r = offer(&pak_node, sandbox::AGREEMENT_ID, &doc);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["outcome"], "unchanged");
+    assert_eq!(offer(&pak_node, "OTHER-ID", &doc).status, 400);
+    assert_eq!(offer(&pak_node, sandbox::AGREEMENT_ID, b"{").status, 400);
+    assert_eq!(offer(&us_officer, sandbox::AGREEMENT_ID, &doc).status, 403);
+    assert_eq!(
+        offer(&anonymous_usa, sandbox::AGREEMENT_ID, &doc).status,
+        401
+    );
+
     // A batch: two new objects and one already held (answered with its receipt); then
     // the same batch again (the same receipts); a malformed batch; a person.
     let (id3, tdf3) = seal(b"third plan");
