@@ -230,9 +230,14 @@ fn main() {
     let small_secs = (done - t0).as_secs_f64();
     let rate = objects as f64 / small_secs;
 
-    // curl: the same file over TLS to the USA node's streaming no-op endpoint.
+    // curl: the same file over TLS to the USA node's streaming no-op endpoint, with a
+    // USA person's credential (the no-op is for the node's people only).
     let _ = std::process::Command::new("sync").status();
     let url = format!("https://127.0.0.1:{}/v1/noop", usa.addr.port());
+    let us = sb.credential("usa-officer").unwrap();
+    let (cert_pem, key_pem) = (tmp.path().join("usa.crt"), tmp.path().join("usa.key"));
+    std::fs::write(&cert_pem, &us.certificate).unwrap();
+    std::fs::write(&key_pem, us.private_key.as_bytes()).unwrap();
     let t2 = Instant::now();
     let st = std::process::Command::new("curl")
         .args([
@@ -244,8 +249,12 @@ fn main() {
             "%{http_code}",
             "-X",
             "PUT",
-            "-T",
+            "--cert",
         ])
+        .arg(&cert_pem)
+        .arg("--key")
+        .arg(&key_pem)
+        .arg("-T")
         .arg(&big)
         .arg(&url)
         .output()

@@ -1,0 +1,318 @@
+//! One decision for every route, checked against the decision function itself: for
+//! random people (party, nationality, clearance, scopes) and random labels (national or
+//! under the agreement, classification, Releasable To, scope), every route that could
+//! release a share answers exactly as `accord_agreement` decides for that person asking
+//! through their party: the same permit or deny, with the same failing rules. And no
+//! route releases what the exchange decision would not send to the asking party.
+//!
+//! Routes: the person's own node's KAS (`/v1/kas/rewrap`), and the partner's KAS asked
+//! through the person's node (`/v1/kas/rewrap/partners` → `/v1/fed/kas/rewrap`).
+
+use accord_agreement::{Checked, Person, PersonStatus, Scope, Time};
+use accord_node::client::{self, Client};
+use accord_node::directory::{self, Enrolment};
+use accord_node::sandbox::{self, SandboxOptions};
+use accord_node::server::{self, ServeOptions};
+use accord_node::wire;
+use accord_spif::{Clearance, Label};
+mod common;
+
+/// A small deterministic generator (the seed is printed: a failure can be replayed).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+    fn subset<T: Clone>(&mut self, xs: &[T]) -> Vec<T> {
+        xs.iter()
+            .filter(|_| self.next() % 2 == 0)
+            .cloned()
+            .collect()
+    }
+}
+
+const SCOPES: [&str; 3] = ["EXERCISES", "OPERATIONS", "TRAINING"];
+
+fn failed(reasons: &[wire::Reason]) -> Vec<String> {
+    let mut v: Vec<String> = reasons.iter().map(|r| r.rule.to_string()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[test]
+fn every_route_answers_as_the_decision_function() {
+    let seed = std::env::var("ONE_DECISION_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x05ee_dacc_012d);
+    eprintln!("ONE_DECISION_SEED={seed}");
+    let mut rng = Rng(seed);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = rt
+        .block_on(sandbox::create(
+            tmp.path(),
+            &SandboxOptions {
+                pak_listen: format!("127.0.0.1:{}", common::free_port()),
+                usa_listen: format!("127.0.0.1:{}", common::free_port()),
+                databases: (common::database(), common::database()),
+                years: 15,
+                disk_reserve_mib: 0,
+            },
+        ))
+        .unwrap();
+    let pak = rt
+        .block_on(server::start(&sb.pak.layout.dir, ServeOptions::default()))
+        .unwrap();
+    let usa = rt
+        .block_on(server::start(&sb.usa.layout.dir, ServeOptions::default()))
+        .unwrap();
+    let sealer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
+    let held = rt.block_on(pak.node.agreements()).unwrap();
+    let agreement = &held
+        .iter()
+        .find(|h| h.agreement.body.id == sandbox::AGREEMENT_ID)
+        .unwrap()
+        .agreement;
+    let checked = Checked::new(agreement);
+    let (mut permits, mut denies, mut compared) = (0, 0, 0);
+
+    for case in 0..40 {
+        // The label, sealed at PAK by its officer (who may read it).
+        let cls = *rng.pick(&["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"]);
+        let rel = rng.pick(&[vec![], vec!["PAK"], vec!["USA", "PAK"]]).clone();
+        let scope = *rng.pick(&SCOPES);
+        let under = rng.next() % 3 != 0;
+        let marking = if rel.is_empty() {
+            format!("{cls}//SCOPE {scope}")
+        } else {
+            format!("{cls}//REL TO {}//SCOPE {scope}", rel.join(", "))
+        };
+        let mut tdf = Vec::new();
+        client::seal(
+            &sealer,
+            &wire::SealPlanRequest {
+                marking: Some(marking.clone()),
+                label: None,
+                agreement: under.then(|| sandbox::AGREEMENT_ID.to_string()),
+            },
+            &b"case"[..],
+            &mut tdf,
+            1 << 20,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("case {case}: sealing {marking}: {e}"));
+        let manifest = client::read_manifest(&mut std::io::Cursor::new(&tdf)).unwrap();
+
+        // The person, enrolled at a random node.
+        let home = if rng.next() % 2 == 0 {
+            &sb.pak
+        } else {
+            &sb.usa
+        };
+        let party = home.config.party.clone();
+        // Half the people fit most labels (their party's nationality, cleared to the
+        // top, every scope), so that permits are common; a random flaw may remain.
+        let fit = rng.next() % 2 == 0;
+        let nationality = if fit && rng.next() % 4 != 0 {
+            party.clone()
+        } else {
+            rng.pick(&["PAK", "USA", "GBR"]).to_string()
+        };
+        let classes: Vec<&str> = if party == "PAK" {
+            vec!["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"]
+        } else {
+            vec!["UNCLASSIFIED", "CONFIDENTIAL", "SECRET"]
+        };
+        let top = if fit {
+            classes.len()
+        } else {
+            1 + rng.below(classes.len())
+        };
+        let clearance_rel = if fit {
+            vec!["PAK", "USA"]
+        } else {
+            rng.subset(&["PAK", "USA"])
+        };
+        let mut clearance_scopes = if fit {
+            SCOPES.to_vec()
+        } else {
+            rng.subset(&SCOPES)
+        };
+        if clearance_scopes.is_empty() {
+            clearance_scopes.push(scope);
+        }
+        let person_scopes = if fit {
+            SCOPES.to_vec()
+        } else {
+            rng.subset(&SCOPES)
+        };
+        let clearance = serde_json::json!({
+            "policy": {"name": party},
+            "classifications": &classes[..top],
+            "categories": [
+                {"tagSet": "Releasable To", "values": clearance_rel},
+                {"tagSet": "Scope", "values": clearance_scopes}
+            ]
+        })
+        .to_string();
+        let id = format!("p{case}");
+        let (_, cred) = rt
+            .block_on(directory::add(
+                home,
+                &Enrolment {
+                    id: id.clone(),
+                    name: id.clone(),
+                    nationality: nationality.clone(),
+                    clearance: ("c.json".into(), clearance.clone().into_bytes()),
+                    scopes: person_scopes.iter().map(|s| s.to_string()).collect(),
+                },
+            ))
+            .unwrap();
+        let person = Person {
+            id: id.clone(),
+            name: id.clone(),
+            party: party.clone(),
+            nationality: nationality.clone(),
+            clearance: Clearance::read(&home.policies, "c.json", clearance.as_bytes()).unwrap(),
+            scopes: person_scopes
+                .iter()
+                .filter_map(|s| Scope::parse(s))
+                .collect(),
+            status: PersonStatus::Active,
+        };
+        let label = {
+            let xml = manifest["assertions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["id"] == accord_tdf::assertion::LABEL_ID)
+                .unwrap()["statement"]["value"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            Label::read(&sb.pak.policies, "label", xml.as_bytes()).unwrap()
+        };
+
+        // What the decision function says for this person asking through their party.
+        let now = Time::now();
+        let expected = if under {
+            accord_agreement::decide(
+                &sb.pak.policies,
+                &accord_agreement::Request {
+                    person: &person,
+                    label: &label,
+                    agreement: &checked,
+                    requesting_party: &party,
+                    dissem: &[],
+                    at: now,
+                },
+            )
+        } else {
+            accord_agreement::decide_national(
+                &sb.pak.policies,
+                &accord_agreement::NationalRequest {
+                    person: &person,
+                    label: &label,
+                    party: "PAK",
+                    national_policy: "PAK",
+                    requesting_party: &party,
+                    dissem: &[],
+                },
+            )
+        };
+        let mut want = expected.failed_rules();
+        want.sort();
+        want.dedup();
+        let mut want: Vec<String> = want.iter().map(|r| r.as_str().to_string()).collect();
+        want.sort();
+        if expected.permit {
+            permits += 1
+        } else {
+            denies += 1
+        }
+        let what = format!(
+            "case {case}: {marking} ({}) for {id} of {party}, nationality {nationality}, cleared {} REL {:?} scopes {:?}",
+            if under { "under the agreement" } else { "national" },
+            classes[top - 1],
+            clearance_rel,
+            person_scopes
+        );
+
+        // Route 1: the person's own node's KAS, when it holds a share of the object.
+        let c = Client::new(cred).unwrap();
+        let own = c.rewrap(vec![manifest.clone()]).unwrap().remove(0);
+        // A KAS that holds no share of the object (or does not take its labeller's
+        // word outside an agreement) refuses before deciding: a deny, never a permit.
+        let not_its_object = own
+            .reasons
+            .iter()
+            .any(|r| r.rule == "key-access" || r.rule == "object-integrity");
+        if not_its_object {
+            assert_eq!(own.decision, "deny", "{what}: {:?}", own.reasons);
+        } else {
+            compared += 1;
+            assert_eq!(
+                own.decision == "permit",
+                expected.permit,
+                "{what}: own KAS {:?}",
+                own.reasons
+            );
+            if !expected.permit {
+                assert_eq!(failed(&own.reasons), want, "{what}: own KAS");
+            }
+        }
+        // Route 2: the partner's KAS through the person's node (objects under the
+        // agreement with a share for PAK's KAS, asked by a USA person).
+        if party == "USA" && under {
+            let answers = c.rewrap_partners(vec![manifest.clone()]).unwrap();
+            for a in answers {
+                compared += 1;
+                assert_eq!(
+                    a.decision == "permit",
+                    expected.permit,
+                    "{what}: PAK's KAS through USA {:?}",
+                    a.reasons
+                );
+                if !expected.permit {
+                    assert_eq!(failed(&a.reasons), want, "{what}: PAK's KAS through USA");
+                }
+            }
+            // No route releases what the exchange decision would not send to USA.
+            let sent = accord_agreement::admit(
+                &sb.pak.policies,
+                &accord_agreement::Transfer {
+                    label: &label,
+                    agreement: &checked,
+                    from: "PAK",
+                    to: "USA",
+                    at: now,
+                },
+            );
+            if !sent.permit {
+                assert!(
+                    !expected.permit,
+                    "{what}: released to USA what admit refuses"
+                );
+            }
+        }
+    }
+    eprintln!("{permits} permits, {denies} denies, {compared} route answers compared");
+    assert!(
+        permits >= 3 && denies >= 10,
+        "{permits} permits, {denies} denies"
+    );
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+}
