@@ -33,6 +33,11 @@ pub struct Admission {
     pub budget: usize,
     /// How long a request waits for its claim before it is answered 503.
     pub wait: Duration,
+    /// Time any body has before [`Admission::min_body_rate`] counts.
+    pub body_grace: Duration,
+    /// Request bodies arrive at least this fast (bytes per second) after the grace: a
+    /// caller that trickles its body out holds its claim no longer (408).
+    pub min_body_rate: u64,
 }
 
 impl Default for Admission {
@@ -40,6 +45,8 @@ impl Default for Admission {
         Admission {
             budget: 256 << 20,
             wait: Duration::from_secs(10),
+            body_grace: Duration::from_secs(10),
+            min_body_rate: 256 * 1024,
         }
     }
 }
@@ -53,6 +60,8 @@ pub struct Budget {
     permits: Arc<Semaphore>,
     units: usize,
     wait: Duration,
+    body_grace: Duration,
+    min_body_rate: u64,
 }
 
 impl Budget {
@@ -63,6 +72,8 @@ impl Budget {
             permits: Arc::new(Semaphore::new(units)),
             units,
             wait: a.wait,
+            body_grace: a.body_grace,
+            min_body_rate: a.min_body_rate.max(1),
         }
     }
 }
@@ -81,12 +92,6 @@ pub async fn recognised(node: &Node, peer: &Peer) -> bool {
         && (node.authenticate(peer).await.is_ok() || node.pinned_by_an_agreement(peer).await)
 }
 
-/// Request bodies arrive at least this fast (bytes per second), after
-/// [`BODY_GRACE`]: a caller that trickles its body out holds its claim no longer.
-pub const MIN_BODY_RATE: u64 = 256 * 1024;
-/// Time any body has before [`MIN_BODY_RATE`] counts.
-pub const BODY_GRACE: Duration = Duration::from_secs(10);
-
 /// The middleware of every route that reads its whole body.
 ///
 /// Who is calling is known before any budget is claimed: a caller the node does not
@@ -94,8 +99,8 @@ pub const BODY_GRACE: Duration = Duration::from_secs(10);
 /// its body is never read; the handler answers it as it answers any stranger (and logs
 /// what it logs). A known caller claims the body's size (at most `limit` bytes, the
 /// route's body limit) from the shared budget, and the body must then arrive within
-/// [`BODY_GRACE`] plus its size at [`MIN_BODY_RATE`]; the claim is held while the
-/// request is answered.
+/// [`Admission::body_grace`] plus its size at [`Admission::min_body_rate`] (408
+/// otherwise); the claim is held while the request is answered.
 pub async fn claim(
     State((budget, limit, node)): State<(Budget, usize, Arc<Node>)>,
     req: Request,
@@ -138,7 +143,7 @@ pub async fn claim(
         _ => return busy(),
     };
     let (parts, body) = req.into_parts();
-    let deadline = BODY_GRACE + Duration::from_secs(bytes as u64 / MIN_BODY_RATE);
+    let deadline = budget.body_grace + Duration::from_secs(bytes as u64 / budget.min_body_rate);
     let body = match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
@@ -158,8 +163,8 @@ pub async fn claim(
         }
         Err(_) => {
             let secs = deadline.as_secs();
-            let rate = MIN_BODY_RATE / 1024;
-            let grace = BODY_GRACE.as_secs();
+            let rate = budget.min_body_rate / 1024;
+            let grace = budget.body_grace.as_secs();
             let text = format!(
                 "the request body did not arrive within {secs} s ({bytes} bytes at {rate} KiB/s, after {grace} s)"
             );

@@ -391,6 +391,9 @@ fn resume_partial(
     Ok((file, hash))
 }
 
+/// How long an upload may go without a byte before it is broken off.
+const SPOOL_IDLE: Duration = Duration::from_secs(60);
+
 async fn spool(
     node: &Node,
     body: axum::body::Body,
@@ -509,7 +512,26 @@ async fn spool_task(
     let mut broken = false;
     let mut pending: Vec<u8> = Vec::with_capacity(SPOOL_PIECE);
     let mut checked = sp.size;
-    while let Some(chunk) = stream.next().await {
+    loop {
+        // A sender that stops sending holds a connection and a spool file: after
+        // SPOOL_IDLE without a byte the upload is broken off (what arrived is kept as
+        // for any broken delivery, so a partner can resume it).
+        let chunk = match tokio::time::timeout(SPOOL_IDLE, stream.next()).await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(_) => {
+                broken = true;
+                failed = Some(Refusal::new(
+                    408,
+                    crate::wire::Rule::Request,
+                    format!(
+                        "no byte of the object arrived for {} s: the upload is broken off",
+                        SPOOL_IDLE.as_secs()
+                    ),
+                ));
+                break;
+            }
+        };
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {

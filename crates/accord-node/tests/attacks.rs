@@ -778,3 +778,51 @@ fn a_termination_at_one_node_reaches_the_partner() {
         && e["decision"] == "permit"
         && e["agreement"] == sandbox::AGREEMENT_ID));
 }
+
+/// Even one of the node's people cannot hold the body budget by trickling a body: past
+/// the grace and the minimum rate, the request is answered 408 and its claim freed.
+#[test]
+fn a_trickled_body_is_cut_off() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = rt
+        .block_on(sandbox::create(
+            tmp.path(),
+            &SandboxOptions {
+                pak_listen: format!("127.0.0.1:{}", free_port()),
+                usa_listen: format!("127.0.0.1:{}", free_port()),
+                databases: (common::database(), common::database()),
+                years: 15,
+                disk_reserve_mib: 0,
+            },
+        ))
+        .unwrap();
+    let opts = ServeOptions {
+        admission: accord_node::admission::Admission {
+            body_grace: Duration::from_secs(1),
+            min_body_rate: 1 << 20,
+            ..Default::default()
+        },
+        ..ServeOptions::default()
+    };
+    let pak = rt
+        .block_on(server::start(&sb.pak.layout.dir, opts))
+        .unwrap();
+    let cred = sb.credential("pak-officer").unwrap();
+    let mut raw = Raw::connect(&cred, Some(&cred));
+    raw.send(&format!(
+        "POST /v1/kas/rewrap HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{",
+        1 << 20
+    ))
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    let n = raw.tls.read(&mut buf).unwrap_or(0);
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head:?}");
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    // The person's next request goes through at once.
+    let c = Client::new(cred).unwrap();
+    assert_eq!(c.whoami().unwrap().person, "pak-officer");
+    rt.block_on(pak.stop()).unwrap();
+}

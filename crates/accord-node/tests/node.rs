@@ -242,6 +242,7 @@ fn request_bodies_held_at_once_are_bounded() {
         admission: accord_node::admission::Admission {
             budget: 1 << 20,
             wait: std::time::Duration::from_millis(300),
+            ..Default::default()
         },
         ..ServeOptions::default()
     };
