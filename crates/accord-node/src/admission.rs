@@ -106,9 +106,11 @@ pub async fn claim(
     req: Request,
     next: Next,
 ) -> Response {
+    // Known when the connection was made, or now (a person enrolled, an agreement
+    // loaded, since the connection was made: asked again for a caller not known then).
     let known = match req.extensions().get::<Known>() {
-        Some(k) => k.0,
-        None => {
+        Some(Known(true)) => true,
+        _ => {
             let peer = req.extensions().get::<Peer>().cloned().unwrap_or_default();
             recognised(&node, &peer).await
         }

@@ -14,8 +14,8 @@
 //! (or, for a renewal, to the predecessor it holds, which the renewal must follow),
 //! and loads it exactly as `accord agreement load` does ([`crate::agreements::load`]):
 //! it must verify, name the receiver's party with the receiver's own keys, and extend
-//! the copy held (same body, more records). Every answer is in the receiver's audit
-//! log.
+//! the copy held (same body, more records). Every copy taken, and every refusal, is in
+//! the receiver's audit log (a copy it already held is not logged again).
 
 use crate::agreements::Held;
 use crate::node::{AuditEntry, Node, Peer, Refusal};
@@ -103,6 +103,17 @@ impl Node {
             ),
             Err(r) => (false, r.reasons.clone()),
         };
+        // A copy the node already held changes nothing and decides nothing: offered
+        // again at every start, it is not logged again.
+        if let Ok(loaded) = &outcome {
+            if loaded.outcome == "unchanged" {
+                return Ok(wire::AgreementReceived {
+                    id: loaded.id.clone(),
+                    outcome: loaded.outcome.to_string(),
+                    records: loaded.records as u64,
+                });
+            }
+        }
         let entry = AuditEntry {
             kind: "agreement",
             time: (self.clock)().to_string(),
