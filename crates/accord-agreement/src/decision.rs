@@ -239,49 +239,13 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
 
     // 3. The person belongs to the requesting party, cleared under its policy.
     let pid = &person.id;
-    let mut person_ok = true;
-    if person.party != requesting_party {
-        person_ok = false;
-        say(
-            &mut deny,
-            Rule::PersonParty,
-            format!(
-                "person {pid} belongs to {}, not to the requesting party {requesting_party}",
-                person.party
-            ),
-        );
-    }
-    if let Some(p) = body.party(&person.party) {
-        match policies.get(&p.policy) {
-            Some(national) if national.id == person.clearance.policy.id => {}
-            Some(national) => {
-                person_ok = false;
-                say(
-                    &mut deny,
-                    Rule::PersonParty,
-                    format!(
-                        "person {pid}'s clearance is under policy {}, not {}'s national policy {}",
-                        person.clearance.policy.name, p.code, national.name
-                    ),
-                );
-            }
-            None => {
-                person_ok = false;
-                say(
-                    &mut deny,
-                    Rule::PersonParty,
-                    format!("{}'s national policy {} is not loaded", p.code, p.policy),
-                );
-            }
-        }
-    }
-    if person_ok {
-        say(
-            &mut ok,
-            Rule::PersonParty,
-            format!("person {pid} is enrolled by {requesting_party}"),
-        );
-    }
+    let their_policy = body.party(&person.party).map(|p| {
+        (
+            p.code.as_str(),
+            policies.get(&p.policy).ok_or(p.policy.as_str()),
+        )
+    });
+    check_person_party(person, requesting_party, their_policy, &mut ok, &mut deny);
 
     // 4. Scope.
     let label_scopes: Vec<&str> = label.values(SCOPE_TAG_SET);
@@ -395,21 +359,7 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
         }
     };
     if let Some(translated) = &translated {
-        let d = accord_spif::decide(&person.clearance, translated);
-        if d.permit {
-            say(
-                &mut ok,
-                Rule::Clearance,
-                format!(
-                    "person {pid}'s clearance permits the label under policy {}",
-                    to.name
-                ),
-            );
-        } else {
-            for r in d.reasons {
-                say(&mut deny, Rule::Clearance, format!("person {pid}'s {r}"));
-            }
-        }
+        check_clearance(person, translated, &to.name, &mut ok, &mut deny);
     }
 
     // 8. Releasability to the person's nationality and to the requesting party: a label
@@ -468,7 +418,6 @@ pub fn decide_national(policies: &PolicySet, req: &NationalRequest<'_>) -> Decis
         requesting_party,
         dissem,
     } = *req;
-    let pid = &person.id;
     let mut deny: Vec<Reason> = Vec::new();
     let mut ok: Vec<Reason> = Vec::new();
     let say = |list: &mut Vec<Reason>, rule: Rule, text: String| list.push(Reason { rule, text });
@@ -490,66 +439,18 @@ pub fn decide_national(policies: &PolicySet, req: &NationalRequest<'_>) -> Decis
     }
 
     // The person belongs to the requesting party, cleared under the national policy.
-    let mut person_ok = true;
-    if person.party != requesting_party {
-        person_ok = false;
-        say(
-            &mut deny,
-            Rule::PersonParty,
-            format!(
-                "person {pid} belongs to {}, not to the requesting party {requesting_party}",
-                person.party
-            ),
-        );
-    }
-    match national {
-        None => {
-            person_ok = false;
-            say(
-                &mut deny,
-                Rule::PersonParty,
-                format!("{party}'s national policy {national_policy} is not loaded"),
-            );
-        }
-        Some(n) if n.id != person.clearance.policy.id => {
-            person_ok = false;
-            say(
-                &mut deny,
-                Rule::PersonParty,
-                format!(
-                    "person {pid}'s clearance is under policy {}, not {party}'s national policy {}",
-                    person.clearance.policy.name, n.name
-                ),
-            );
-        }
-        Some(_) => {}
-    }
-    if person_ok {
-        say(
-            &mut ok,
-            Rule::PersonParty,
-            format!("person {pid} is enrolled by {requesting_party}"),
-        );
-    }
+    check_person_party(
+        person,
+        requesting_party,
+        Some((party, national.ok_or(national_policy))),
+        &mut ok,
+        &mut deny,
+    );
 
     // The label is under the national policy, and the clearance permits it.
     match national {
         Some(n) if n.id == label.policy.id => {
-            let d = accord_spif::decide(&person.clearance, label);
-            if d.permit {
-                say(
-                    &mut ok,
-                    Rule::Clearance,
-                    format!(
-                        "person {pid}'s clearance permits the label under policy {}",
-                        n.name
-                    ),
-                );
-            } else {
-                for r in d.reasons {
-                    say(&mut deny, Rule::Clearance, format!("person {pid}'s {r}"));
-                }
-            }
+            check_clearance(person, label, &n.name, &mut ok, &mut deny)
         }
         _ => say(
             &mut deny,
@@ -593,6 +494,86 @@ pub fn not_held(id: &str, party: &str) -> Decision {
             rule: Rule::AgreementInForce,
             text: format!("agreement {id} is not loaded at the {party} node"),
         }],
+    }
+}
+
+/// Rule 3: the person belongs to the requesting party and, when their party's national
+/// policy is known (`their_policy`: the party's code, and its policy or the name of one
+/// not loaded), is cleared under it.
+fn check_person_party(
+    person: &Person,
+    requesting_party: &str,
+    their_policy: Option<(&str, Result<&accord_spif::Policy, &str>)>,
+    ok: &mut Vec<Reason>,
+    deny: &mut Vec<Reason>,
+) {
+    let pid = &person.id;
+    let before = deny.len();
+    let mut refuse = |text: String| {
+        deny.push(Reason {
+            rule: Rule::PersonParty,
+            text,
+        })
+    };
+    if person.party != requesting_party {
+        refuse(format!(
+            "person {pid} belongs to {}, not to the requesting party {requesting_party}",
+            person.party
+        ));
+    }
+    match their_policy {
+        Some((_, Ok(national))) if national.id == person.clearance.policy.id => {}
+        Some((code, Ok(national))) => refuse(format!(
+            "person {pid}'s clearance is under policy {}, not {code}'s national policy {}",
+            person.clearance.policy.name, national.name
+        )),
+        Some((code, Err(name))) => refuse(format!("{code}'s national policy {name} is not loaded")),
+        None => {}
+    }
+    if deny.len() == before {
+        ok.push(Reason {
+            rule: Rule::PersonParty,
+            text: format!("person {pid} is enrolled by {requesting_party}"),
+        });
+    }
+}
+
+/// Rule 7: the SPIF access decision on `label` (already in the person's policy,
+/// `policy`) permits the person's clearance; on deny, each of its reasons.
+fn check_clearance(
+    person: &Person,
+    label: &Label,
+    policy: &str,
+    ok: &mut Vec<Reason>,
+    deny: &mut Vec<Reason>,
+) {
+    let pid = &person.id;
+    let d = accord_spif::decide(&person.clearance, label);
+    if d.permit {
+        ok.push(Reason {
+            rule: Rule::Clearance,
+            text: format!("person {pid}'s clearance permits the label under policy {policy}"),
+        });
+    } else {
+        for r in d.reasons {
+            deny.push(Reason {
+                rule: Rule::Clearance,
+                text: format!("person {pid}'s {r}"),
+            });
+        }
+    }
+}
+
+/// One rule's verdict as a reason: `Ok` to `ok`, `Err` to `deny`.
+pub(crate) fn verdict(
+    rule: Rule,
+    r: Result<String, String>,
+    ok: &mut Vec<Reason>,
+    deny: &mut Vec<Reason>,
+) {
+    match r {
+        Ok(text) => ok.push(Reason { rule, text }),
+        Err(text) => deny.push(Reason { rule, text }),
     }
 }
 
@@ -656,16 +637,7 @@ fn check_releasable(
     ok: &mut Vec<Reason>,
     deny: &mut Vec<Reason>,
 ) {
-    let mut say = |r: Result<String, String>| match r {
-        Ok(text) => ok.push(Reason {
-            rule: Rule::Releasability,
-            text,
-        }),
-        Err(text) => deny.push(Reason {
-            rule: Rule::Releasability,
-            text,
-        }),
-    };
+    let mut say = |r: Result<String, String>| verdict(Rule::Releasability, r, ok, deny);
     let person = Releasee {
         code: nationality,
         name: format!("nationality {nationality}"),

@@ -15,7 +15,8 @@
 //! Each person's own decision ([`crate::decide`]) still follows when they open it.
 
 use crate::decision::{
-    check_ceiling, check_in_force, releasable_to, Decision, Reason, Releasee, Rule, SCOPE_TAG_SET,
+    check_ceiling, check_in_force, releasable_to, verdict, Decision, Reason, Releasee, Rule,
+    SCOPE_TAG_SET,
 };
 use crate::lifecycle::Checked;
 use crate::{Scope, Time};
@@ -148,10 +149,12 @@ pub fn admit(policies: &PolicySet, t: &Transfer<'_>) -> Decision {
         refused: t.to.to_string(),
         national: None,
     };
-    match releasable_to(t.label, &to, None) {
-        Ok(text) => say(&mut ok, Rule::Releasability, text),
-        Err(text) => say(&mut deny, Rule::Releasability, text),
-    }
+    verdict(
+        Rule::Releasability,
+        releasable_to(t.label, &to, None),
+        &mut ok,
+        &mut deny,
+    );
 
     if deny.is_empty() {
         Decision {

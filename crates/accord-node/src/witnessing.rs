@@ -197,16 +197,10 @@ fn submit_round(
     state: &mut Submitter,
     rt: &tokio::runtime::Handle,
 ) -> Result<(), Error> {
-    let held = rt.block_on(node.agreements())?;
-    let partners = partners::in_force(&held, node.party(), (node.clock)());
-    if partners.is_empty() {
+    let Some((partners, signed, src)) = witnessed(node, rt)? else {
         return Ok(());
-    }
-    let dir = node.home.layout.log();
-    let signed =
-        accord_log::writer::read_checkpoint(&dir).map_err(|e| Error::Input(e.to_string()))?;
+    };
     let size = signed.checkpoint.size;
-    let src = accord_log::source::DirSource::new(dir);
     let now = std::time::Instant::now();
     let mut sigs = Vec::new();
     for p in partners {
@@ -259,18 +253,7 @@ fn submit_to(
 ) -> Result<Vec<accord_log::note::Signature>, Error> {
     if !known.contains_key(&p.code) {
         let client = blocking_client(node, p)?;
-        let url = format!("{}/v1/witness", p.url);
-        let text = client
-            .get(&url)
-            .send()
-            .and_then(|r| r.error_for_status())
-            .and_then(|r| r.text())
-            .map_err(|e| Error::Http {
-                url: url.clone(),
-                msg: e.to_string(),
-            })?;
-        let key = VerifierKey::parse(text.trim())
-            .map_err(|e| Error::Input(format!("{}'s witness key: {e}", p.code)))?;
+        let key = witness_key(&client, p)?;
         known.insert(
             p.code.clone(),
             PartnerWitness {
@@ -313,27 +296,15 @@ pub fn check_log_against_witnesses(
     node: &Arc<Node>,
     rt: &tokio::runtime::Handle,
 ) -> Result<(), Error> {
-    let held = rt.block_on(node.agreements())?;
-    let partners = partners::in_force(&held, node.party(), (node.clock)());
-    if partners.is_empty() {
+    let Some((partners, signed, src)) = witnessed(node, rt)? else {
         return Ok(());
-    }
-    let dir = node.home.layout.log();
-    let signed =
-        accord_log::writer::read_checkpoint(&dir).map_err(|e| Error::Input(e.to_string()))?;
+    };
     let size = signed.checkpoint.size;
-    let src = accord_log::source::DirSource::new(dir.clone());
+    let dir = node.home.layout.log();
     for p in partners {
         let client = blocking_client_with(node, &p, Duration::from_secs(5))?;
-        let url = format!("{}/v1/witness", p.url);
-        let key = match client
-            .get(&url)
-            .send()
-            .and_then(|r| r.error_for_status())
-            .and_then(|r| r.text())
-        {
-            Ok(text) => VerifierKey::parse(text.trim())
-                .map_err(|e| Error::Input(format!("{}'s witness key: {e}", p.code)))?,
+        let key = match witness_key(&client, &p) {
+            Ok(key) => key,
             Err(e) => {
                 tracing::warn!(partner = %p.code, error = %e, "the partner's witness cannot be reached: whether this log was rolled back is not checked against it now");
                 continue;
@@ -358,6 +329,51 @@ pub fn check_log_against_witnesses(
         }
     }
     Ok(())
+}
+
+/// The partners in force whose witnesses see this node's log, the log's checkpoint and
+/// its tiles; `None` with no partner.
+#[allow(clippy::type_complexity)]
+fn witnessed(
+    node: &Arc<Node>,
+    rt: &tokio::runtime::Handle,
+) -> Result<
+    Option<(
+        Vec<Partner>,
+        accord_log::checkpoint::SignedCheckpoint,
+        accord_log::source::DirSource,
+    )>,
+    Error,
+> {
+    let held = rt.block_on(node.agreements())?;
+    let partners = partners::in_force(&held, node.party(), (node.clock)());
+    if partners.is_empty() {
+        return Ok(None);
+    }
+    let dir = node.home.layout.log();
+    let signed =
+        accord_log::writer::read_checkpoint(&dir).map_err(|e| Error::Input(e.to_string()))?;
+    Ok(Some((
+        partners,
+        signed,
+        accord_log::source::DirSource::new(dir),
+    )))
+}
+
+/// Partner `p`'s witness key (`GET /v1/witness`, over the pinned TLS).
+fn witness_key(client: &reqwest::blocking::Client, p: &Partner) -> Result<VerifierKey, Error> {
+    let url = format!("{}/v1/witness", p.url);
+    let text = client
+        .get(&url)
+        .send()
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.text())
+        .map_err(|e| Error::Http {
+            url: url.clone(),
+            msg: e.to_string(),
+        })?;
+    VerifierKey::parse(text.trim())
+        .map_err(|e| Error::Input(format!("{}'s witness key: {e}", p.code)))
 }
 
 fn blocking_client(node: &Node, p: &Partner) -> Result<reqwest::blocking::Client, Error> {

@@ -9,12 +9,12 @@ use accord_node::client::{self, Client};
 use accord_node::credential::Credential;
 use accord_node::directory::{self, Enrolment};
 use accord_node::home::Home;
-use accord_node::sandbox::{self, Sandbox, SandboxOptions};
+use accord_node::sandbox::{self, Sandbox};
 use accord_node::server::{self, Running, ServeOptions};
 use accord_node::wire;
 mod common;
 
-use common::{free_port, log_entries};
+use common::log_entries;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -31,18 +31,7 @@ struct Pair {
 fn pair() -> Pair {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let sb = rt
-        .block_on(sandbox::create(
-            tmp.path(),
-            &SandboxOptions {
-                pak_listen: format!("127.0.0.1:{}", free_port()),
-                usa_listen: format!("127.0.0.1:{}", free_port()),
-                databases: (common::database(), common::database()),
-                years: 15,
-                disk_reserve_mib: 0,
-            },
-        ))
-        .unwrap();
+    let sb = common::sandbox(&rt, tmp.path());
     let start = |h: &Home| {
         rt.block_on(server::start(&h.layout.dir, ServeOptions::default()))
             .unwrap()
@@ -785,18 +774,7 @@ fn a_termination_at_one_node_reaches_the_partner() {
 fn a_trickled_body_is_cut_off() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let sb = rt
-        .block_on(sandbox::create(
-            tmp.path(),
-            &SandboxOptions {
-                pak_listen: format!("127.0.0.1:{}", free_port()),
-                usa_listen: format!("127.0.0.1:{}", free_port()),
-                databases: (common::database(), common::database()),
-                years: 15,
-                disk_reserve_mib: 0,
-            },
-        ))
-        .unwrap();
+    let sb = common::sandbox(&rt, tmp.path());
     let opts = ServeOptions {
         admission: accord_node::admission::Admission {
             body_grace: Duration::from_secs(1),

@@ -11,7 +11,7 @@
 use accord_agreement::{Checked, Person, PersonStatus, Scope, Time};
 use accord_node::client::{self, Client};
 use accord_node::directory::{self, Enrolment};
-use accord_node::sandbox::{self, SandboxOptions};
+use accord_node::sandbox;
 use accord_node::server::{self, ServeOptions};
 use accord_node::wire;
 use accord_spif::{Clearance, Label};
@@ -60,18 +60,7 @@ fn every_route_answers_as_the_decision_function() {
     let mut rng = Rng(seed);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let sb = rt
-        .block_on(sandbox::create(
-            tmp.path(),
-            &SandboxOptions {
-                pak_listen: format!("127.0.0.1:{}", common::free_port()),
-                usa_listen: format!("127.0.0.1:{}", common::free_port()),
-                databases: (common::database(), common::database()),
-                years: 15,
-                disk_reserve_mib: 0,
-            },
-        ))
-        .unwrap();
+    let sb = common::sandbox(&rt, tmp.path());
     let pak = rt
         .block_on(server::start(&sb.pak.layout.dir, ServeOptions::default()))
         .unwrap();

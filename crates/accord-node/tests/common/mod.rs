@@ -83,3 +83,20 @@ fn with_database(url: &str, name: &str) -> String {
     let host_end = base[start..].find('/').map_or(base.len(), |i| start + i);
     format!("{}/{name}{query}", &base[..host_end])
 }
+
+/// The sandbox's PAK and USA node homes in `dir` (loopback ports free now, databases
+/// as [`database`] says), for 15 years, with no disk reserve.
+#[allow(dead_code)]
+pub fn sandbox(rt: &tokio::runtime::Runtime, dir: &Path) -> accord_node::sandbox::Sandbox {
+    rt.block_on(accord_node::sandbox::create(
+        dir,
+        &accord_node::sandbox::SandboxOptions {
+            pak_listen: format!("127.0.0.1:{}", free_port()),
+            usa_listen: format!("127.0.0.1:{}", free_port()),
+            databases: (database(), database()),
+            years: 15,
+            disk_reserve_mib: 0,
+        },
+    ))
+    .unwrap()
+}
