@@ -136,6 +136,22 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Permit with the reasons checked when nothing was denied; else deny with every
+    /// reason that failed.
+    pub(crate) fn of(ok: Vec<Reason>, deny: Vec<Reason>) -> Decision {
+        if deny.is_empty() {
+            Decision {
+                permit: true,
+                reasons: ok,
+            }
+        } else {
+            Decision {
+                permit: false,
+                reasons: deny,
+            }
+        }
+    }
+
     /// `permit` or `deny`.
     pub fn word(&self) -> &'static str {
         if self.permit {
@@ -389,17 +405,7 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
     // 9. Active.
     check_active(person, &mut ok, &mut deny);
 
-    if deny.is_empty() {
-        Decision {
-            permit: true,
-            reasons: ok,
-        }
-    } else {
-        Decision {
-            permit: false,
-            reasons: deny,
-        }
-    }
+    Decision::of(ok, deny)
 }
 
 /// Decide an object that names no agreement, for a person asking through
@@ -472,17 +478,7 @@ pub fn decide_national(policies: &PolicySet, req: &NationalRequest<'_>) -> Decis
     );
     check_dissem(person, dissem, &mut ok, &mut deny);
     check_active(person, &mut ok, &mut deny);
-    if deny.is_empty() {
-        Decision {
-            permit: true,
-            reasons: ok,
-        }
-    } else {
-        Decision {
-            permit: false,
-            reasons: deny,
-        }
-    }
+    Decision::of(ok, deny)
 }
 
 /// The decision when the object names agreement `id` and the deciding party (`party`)

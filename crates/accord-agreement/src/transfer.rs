@@ -156,15 +156,5 @@ pub fn admit(policies: &PolicySet, t: &Transfer<'_>) -> Decision {
         &mut deny,
     );
 
-    if deny.is_empty() {
-        Decision {
-            permit: true,
-            reasons: ok,
-        }
-    } else {
-        Decision {
-            permit: false,
-            reasons: deny,
-        }
-    }
+    Decision::of(ok, deny)
 }

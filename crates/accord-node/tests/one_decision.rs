@@ -239,6 +239,20 @@ fn every_route_answers_as_the_decision_function() {
             person_scopes
         );
 
+        // A route's answer is the decision's: the same verdict, the same failing rules.
+        let mut agrees = |route: &str, a: &client::Released| {
+            compared += 1;
+            assert_eq!(
+                a.decision == "permit",
+                expected.permit,
+                "{what}: {route} {:?}",
+                a.reasons
+            );
+            if !expected.permit {
+                assert_eq!(failed(&a.reasons), want, "{what}: {route}");
+            }
+        };
+
         // Route 1: the person's own node's KAS, when it holds a share of the object.
         let c = Client::new(cred).unwrap();
         let own = c.rewrap(vec![manifest.clone()]).unwrap().remove(0);
@@ -251,32 +265,14 @@ fn every_route_answers_as_the_decision_function() {
         if not_its_object {
             assert_eq!(own.decision, "deny", "{what}: {:?}", own.reasons);
         } else {
-            compared += 1;
-            assert_eq!(
-                own.decision == "permit",
-                expected.permit,
-                "{what}: own KAS {:?}",
-                own.reasons
-            );
-            if !expected.permit {
-                assert_eq!(failed(&own.reasons), want, "{what}: own KAS");
-            }
+            agrees("own KAS", &own);
         }
         // Route 2: the partner's KAS through the person's node (objects under the
         // agreement with a share for PAK's KAS, asked by a USA person).
         if party == "USA" && under {
             let answers = c.rewrap_partners(vec![manifest.clone()]).unwrap();
-            for a in answers {
-                compared += 1;
-                assert_eq!(
-                    a.decision == "permit",
-                    expected.permit,
-                    "{what}: PAK's KAS through USA {:?}",
-                    a.reasons
-                );
-                if !expected.permit {
-                    assert_eq!(failed(&a.reasons), want, "{what}: PAK's KAS through USA");
-                }
+            for a in &answers {
+                agrees("PAK's KAS through USA", a);
             }
             // No route releases what the exchange decision would not send to USA.
             let sent = accord_agreement::admit(
