@@ -145,6 +145,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/fed/inbox"),
     ("GET", "/v1/witness"),
     ("POST", "/v1/fed/witness/add-checkpoint"),
+    ("GET", "/v1/fed/witness/checkpoint"),
     ("PUT", "/v1/fed/agreements/{id}"),
     ("GET", "/log/checkpoint"),
     ("GET", "/log/tile/{level}/{index}"),
@@ -312,6 +313,18 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
                     Err(e) => refusal(e),
                 }
             }),
+        )
+        .route(
+            "/v1/fed/witness/checkpoint",
+            get(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>| async move {
+                    match n.witnessed_checkpoint(&p).await {
+                        Ok(b) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], b)
+                            .into_response(),
+                        Err(e) => refusal(e),
+                    }
+                },
+            ),
         )
         .route(
             "/v1/fed/witness/add-checkpoint",

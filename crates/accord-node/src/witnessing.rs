@@ -130,6 +130,43 @@ impl Node {
     }
 }
 
+impl Node {
+    /// `GET /v1/fed/witness/checkpoint`: the last checkpoint of the calling partner's
+    /// log that this node's witness cosigned (its signed note, with the cosignature),
+    /// so that the partner can check at start that its log is not behind it nor a fork
+    /// of it. 404 when this witness has cosigned none.
+    pub async fn witnessed_checkpoint(&self, peer: &Peer) -> Result<Vec<u8>, Refusal> {
+        let partner = self.partner_of(peer).await?;
+        let origin = partner
+            .log_verifier_key
+            .as_deref()
+            .and_then(|k| VerifierKey::parse(k).ok())
+            .map(|k| k.name)
+            .ok_or_else(|| {
+                Refusal::new(
+                    404,
+                    crate::wire::Rule::Partner,
+                    format!("the agreement gives no log key for {}", partner.code),
+                )
+            })?;
+        let w = self.witness(vec![]).map_err(Refusal::internal)?;
+        let hash = hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            origin.as_bytes(),
+        ));
+        w.latest(&hash).ok_or_else(|| {
+            Refusal::new(
+                404,
+                crate::wire::Rule::Partner,
+                format!(
+                    "this node's witness has cosigned no checkpoint of {}'s log {origin}",
+                    partner.code
+                ),
+            )
+        })
+    }
+}
+
 /// What the submitter remembers per partner witness.
 struct PartnerWitness {
     key: VerifierKey,
@@ -287,11 +324,14 @@ fn submit_to(
 /// otherwise serve and grow as a fork that nobody notices until a partner refuses it,
 /// and every decision logged since the backup would be gone without a trace.
 ///
-/// Each partner in force is asked (its witness is given this checkpoint, as the
-/// submitter would); a witness that holds a larger tree ("went backwards"), another
-/// tree of this size, or one this log does not extend is a refusal to start, naming
-/// the partner and what it holds. A partner that cannot be reached cannot tell: the
-/// node starts and says so (the submitter keeps asking while it runs). Blocking.
+/// Each partner in force is asked for the last checkpoint of this log its witness
+/// cosigned (`GET /v1/fed/witness/checkpoint`). Only proof stops the start: a
+/// checkpoint signed by this node's own log key that is larger than the log here
+/// (it went backwards), or that the log here does not extend (a consistency proof from
+/// the tiles here does not reach its root: a fork). A partner cannot stop a node by
+/// claiming a size: what is not signed by the node's key is said in the node's log and
+/// set aside, as is a partner that cannot be reached (the node does not wait on a
+/// partner's outage). Blocking.
 pub fn check_log_against_witnesses(
     node: &Arc<Node>,
     rt: &tokio::runtime::Handle,
@@ -299,33 +339,79 @@ pub fn check_log_against_witnesses(
     let Some((partners, signed, src)) = witnessed(node, rt)? else {
         return Ok(());
     };
-    let size = signed.checkpoint.size;
+    let ours = &signed.checkpoint;
     let dir = node.home.layout.log();
+    let key = node
+        .home
+        .party
+        .node
+        .as_ref()
+        .map(|n| n.log_verifier_key.as_str())
+        .ok_or_else(|| Error::Input("party.json names no log key for this node".into()))
+        .and_then(|k| VerifierKey::parse(k).map_err(|e| Error::Input(format!("log key: {e}"))))?;
     for p in partners {
         let client = blocking_client_with(node, &p, Duration::from_secs(5))?;
-        let key = match witness_key(&client, &p) {
-            Ok(key) => key,
-            Err(e) => {
-                tracing::warn!(partner = %p.code, error = %e, "the partner's witness cannot be reached: whether this log was rolled back is not checked against it now");
+        let url = format!("{}/v1/fed/witness/checkpoint", p.url);
+        let theirs = match client.get(&url).send() {
+            Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => continue,
+            Ok(r) if r.status().is_success() => r.bytes().map_err(|e| e.to_string()),
+            Ok(r) => Err(format!("HTTP {}", r.status())),
+            Err(e) => Err(crate::client::describe(&e)),
+        };
+        let theirs = match theirs.map_err(|e| e.to_string()).and_then(|b| {
+            let cp =
+                accord_log::checkpoint::SignedCheckpoint::parse(&b).map_err(|e| e.to_string())?;
+            cp.verify(&key, &[]).map_err(|e| e.to_string())?;
+            Ok(cp)
+        }) {
+            Ok(cp) => cp.checkpoint,
+            Err(why) => {
+                tracing::warn!(partner = %p.code, %why, "the partner's witness gave no checkpoint of this log signed by its key: whether the log was rolled back is not checked against it now");
                 continue;
             }
         };
-        let url = format!("{}/v1/fed/witness", p.url);
-        match accord_log::http::submit_checkpoint_with(&client, &url, &key, &signed, &src, 0) {
-            Ok(_) => {}
-            Err(accord_log::Error::WitnessRefused { status, msg })
-                if status == 409 || status == 422 =>
-            {
-                return Err(Error::Input(format!(
-                    "the audit log in {} (size {size}) is not what {}'s witness cosigned: {msg}. It was rolled back (restored from an older copy) or replaced: the node does not serve a log its partners saw otherwise. Restore the log the partner witnessed, or have the officers of both parties settle it; `accord audit verify --log {} --key ... --witness-key ...` shows what this log holds",
-                    dir.display(),
-                    p.code,
-                    dir.display()
-                )));
-            }
-            Err(e) => {
-                tracing::warn!(partner = %p.code, error = %e, "the partner's witness did not answer the start check: whether this log was rolled back is not checked against it now");
-            }
+        let refuse = |what: String| {
+            Error::Input(format!(
+                "the audit log in {} (size {}) {what}, which {}'s witness cosigned: it was rolled back (restored from an older copy) or replaced. The node does not serve a log its partners saw otherwise: restore the log the partner witnessed, or have the officers of both parties settle it",
+                dir.display(),
+                ours.size,
+                p.code
+            ))
+        };
+        if theirs.size > ours.size {
+            return Err(refuse(format!(
+                "went backwards: it is behind the checkpoint of size {} this node signed",
+                theirs.size
+            )));
+        }
+        // Every log extends the empty tree; one of the same size must be the same tree;
+        // a larger one must prove it extends it.
+        let extends = if theirs.size == 0 {
+            true
+        } else if theirs.size == ours.size {
+            theirs.root == ours.root
+        } else {
+            let proof = accord_log::merkle::consistency_proof(
+                &mut accord_log::source::TileNodes::new(&src, ours.size),
+                theirs.size,
+                ours.size,
+            )
+            .map_err(|e| Error::Input(format!("a consistency proof from this log's tiles: {e}")))?;
+            let proof: Vec<Vec<u8>> = proof.iter().map(|h| h.to_vec()).collect();
+            accord_log::merkle::verify_consistency(
+                theirs.size,
+                ours.size,
+                &proof,
+                &theirs.root,
+                &ours.root,
+            )
+            .is_ok()
+        };
+        if !extends {
+            return Err(refuse(format!(
+                "is a fork: it does not extend the checkpoint of size {} this node signed",
+                theirs.size
+            )));
         }
     }
     Ok(())

@@ -674,6 +674,8 @@ fn a_node_on_a_rolled_back_log_refuses_to_serve() {
     let later = wait_cosigned(&pak, &sb.pak, &sb.usa);
     assert!(later > first, "{later} > {first}");
     rt.block_on(pak.stop()).unwrap();
+    let witnessed = _tmp.path().join("pak-log-witnessed");
+    copy_dir(&sb.pak.layout.log(), &witnessed);
 
     // The log as it was at `first` entries.
     std::fs::remove_dir_all(sb.pak.layout.log()).unwrap();
@@ -699,6 +701,42 @@ fn a_node_on_a_rolled_back_log_refuses_to_serve() {
         Err(e) => e.to_string(),
     };
     assert!(e.contains("rolled back") && e.contains("fork"), "{e}");
+
+    // A partner cannot stop a node by claiming a larger tree: USA's witness state for
+    // PAK's log replaced by a checkpoint of size 1,000,000 signed by another key. PAK,
+    // on the log USA witnessed, serves.
+    std::fs::remove_dir_all(sb.pak.layout.log()).unwrap();
+    copy_dir(&witnessed, &sb.pak.layout.log());
+    let origin = accord_log::writer::read_checkpoint(&sb.pak.layout.log())
+        .unwrap()
+        .checkpoint
+        .origin;
+    let liar =
+        accord_log::note::SigningKey::generate(&origin, accord_log::note::TYPE_ED25519).unwrap();
+    let claim = accord_log::checkpoint::Checkpoint {
+        origin: origin.clone(),
+        size: 1_000_000,
+        root: [9u8; 32],
+        extensions: vec![],
+    }
+    .to_text();
+    let note = accord_log::note::Note {
+        text: claim.clone(),
+        signatures: vec![liar.sign(&claim, 0)],
+    };
+    let state =
+        sb.usa
+            .layout
+            .dir
+            .join("witness/state")
+            .join(hex::encode(aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                origin.as_bytes(),
+            )));
+    assert!(state.exists(), "USA's witness holds PAK's log");
+    std::fs::write(&state, note.to_bytes()).unwrap();
+    let pak = start().expect("a partner's unsigned claim stops nothing");
+    rt.block_on(pak.stop()).unwrap();
     rt.block_on(usa.stop()).unwrap();
 }
 

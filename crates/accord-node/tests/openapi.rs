@@ -1230,6 +1230,28 @@ fn exchange_operations(c: &Checker) {
         401
     );
 
+    // The witnessed checkpoint: PAK's node asks USA's witness what it cosigned of
+    // PAK's log (its note, signed by PAK's log key); a person is not a partner node.
+    let tw = "/v1/fed/witness/checkpoint";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let r = loop {
+        let r = pak_node.call("GET", tw, None);
+        c.check("GET", tw, &r);
+        if r.status == 200 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let cp = accord_log::checkpoint::SignedCheckpoint::parse(&r.body).unwrap();
+    let pak_log_key =
+        accord_log::note::VerifierKey::parse(&sb.pak.party.node.as_ref().unwrap().log_verifier_key)
+            .unwrap();
+    cp.verify(&pak_log_key, &[]).unwrap();
+    let r = us_officer.call("GET", tw, None);
+    c.check("GET", tw, &r);
+    assert_eq!(r.status, 403);
+
     // A batch: two new objects and one already held (answered with its receipt); then
     // the same batch again (the same receipts); a malformed batch; a person.
     let (id3, tdf3) = seal(b"third plan");
