@@ -104,7 +104,8 @@ pub fn init(args: InitArgs, out: &Output) -> Result<Code> {
     after_help = "Example:\n  accord serve --dir /srv/accord/pak\n  RUST_LOG=debug accord serve --dir pak      # more detail\n\n\
 Serves GET /health, the audit log under /log/ (checkpoint, tiles), and the person API under /v1/\n\
 (docs/node-api.yaml). Logs are structured (tracing) on standard error; ACCORD_LOG_FORMAT=json for JSON lines.\n\
-Exit codes: 0 stopped cleanly, 2 usage, configuration or startup error."
+At start the node checks its audit log against what its partners' witnesses cosigned: behind or forked, it refuses to serve.\n\
+Exit codes: 0 stopped cleanly, 1 the audit log is behind or a fork of what a partner witnessed, 2 usage, configuration or startup error."
 )]
 pub struct ServeArgs {
     /// The node home.
@@ -130,11 +131,19 @@ pub(crate) fn init_tracing() {
 
 pub fn serve(args: ServeArgs, _out: &Output) -> Result<Code> {
     init_tracing();
-    runtime()?.block_on(accord_node::server::serve(
+    match runtime()?.block_on(accord_node::server::serve(
         &args.dir,
         accord_node::server::ServeOptions::default(),
-    ))?;
-    Ok(Code::Ok)
+    )) {
+        Ok(()) => Ok(Code::Ok),
+        // The node refuses to serve (its audit log is behind, or a fork of, what a
+        // partner's witness cosigned): a negative answer, not a usage error.
+        Err(accord_node::Error::Refused(msg)) => {
+            eprintln!("error: {msg}");
+            Ok(Code::Negative)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The node itself.
