@@ -11,7 +11,8 @@
 //! answered is offered again.
 //!
 //! The receiver takes a copy only from the node of a party to the agreement it holds
-//! (or, for a renewal, to the predecessor it holds, which the renewal must follow),
+//! (or, for a renewal the receiver's party has signed, to the predecessor it holds,
+//! which the renewal must follow),
 //! and loads it exactly as `accord agreement load` does ([`crate::agreements::load`]):
 //! it must verify, name the receiver's party with the receiver's own keys, and extend
 //! the copy held (same body, more records). Every copy taken, and every refusal, is in
@@ -154,6 +155,20 @@ impl Node {
             )));
         }
         if anchor.agreement.body.id != doc.body.id {
+            // A new agreement is this party's to enter: a renewal comes over federation
+            // only once this party has signed it (its officers load it by hand first,
+            // or sign the copy the partner then sends back).
+            let own = self.party();
+            if !doc
+                .records
+                .iter()
+                .any(|r| r.party == own && matches!(r.kind, accord_agreement::RecordKind::Sign))
+            {
+                return Err(refuse(format!(
+                    "{from} offered the renewal {} of {}, which {own} has not signed: a new agreement is loaded here only by {own}'s officers",
+                    doc.body.id, anchor.agreement.body.id
+                )));
+            }
             let findings = accord_agreement::verify_renewal(doc, &anchor.agreement);
             if let Some(f) = findings.first() {
                 return Err(refuse(format!(

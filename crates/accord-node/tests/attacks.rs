@@ -842,3 +842,73 @@ fn a_trickled_body_is_cut_off() {
     assert_eq!(c.whoami().unwrap().person, "pak-officer");
     rt.block_on(pak.stop()).unwrap();
 }
+
+/// A renewal is a new agreement, the receiving party's to enter: offered by the
+/// partner's node before the receiver's party signed it, it is refused (and logged);
+/// once both parties signed it, it is taken.
+#[test]
+fn a_renewal_comes_over_federation_only_once_signed_by_the_receiver() {
+    let p = pair();
+    let held = p.rt.block_on(p.usa.node.agreements()).unwrap();
+    let current = held
+        .iter()
+        .find(|h| h.agreement.body.id == sandbox::AGREEMENT_ID)
+        .unwrap()
+        .agreement
+        .clone();
+    let pak_key = accord_keys::load_signing_key(&p.sb.pak.layout.key("signing.key")).unwrap();
+    let usa_key = accord_keys::load_signing_key(&p.sb.usa.layout.key("signing.key")).unwrap();
+    let now = Time::now();
+    let mut renewal = current
+        .renew(5, None, Some("CISMOA-SANDBOX-RENEWED".into()))
+        .unwrap();
+    renewal.approve(&pak_key, "PAK cabinet", now).unwrap();
+    renewal.sign(&pak_key, now).unwrap();
+
+    // PAK's node offers it, as its offer loop would.
+    let usa_as_seen_by_pak = accord_node::partners::in_force(
+        &p.rt.block_on(p.pak.node.agreements()).unwrap(),
+        "PAK",
+        Time::now(),
+    )
+    .into_iter()
+    .find(|x| x.code == "USA")
+    .unwrap();
+    let as_pak = {
+        let _g = p.rt.enter();
+        accord_node::partners::client(&p.sb.pak, &usa_as_seen_by_pak, Duration::from_secs(30))
+            .unwrap()
+    };
+    let offer = |doc: &accord_agreement::Agreement| {
+        let url = format!(
+            "{}/v1/fed/agreements/{}",
+            usa_as_seen_by_pak.url, doc.body.id
+        );
+        let body = doc.to_canonical_json().unwrap();
+        p.rt.block_on(async {
+            let r = as_pak
+                .put(&url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let (s, t) = offer(&renewal);
+    assert_eq!(s, 422, "{t}");
+    assert!(t.contains("USA has not signed"), "{t}");
+    renewal.approve(&usa_key, "USA DoD", now).unwrap();
+    renewal.sign(&usa_key, now).unwrap();
+    let (s, t) = offer(&renewal);
+    assert_eq!(s, 200, "{t}");
+    assert!(t.contains("\"new\""), "{t}");
+    let logged = p.entries(&p.usa, &p.sb.usa);
+    let taken: Vec<_> = logged
+        .iter()
+        .filter(|e| e["kind"] == "agreement" && e["agreement"] == "CISMOA-SANDBOX-RENEWED")
+        .map(|e| e["decision"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(taken, ["deny", "permit"]);
+}
