@@ -1,0 +1,135 @@
+//! A person's inbox: what partners sent that they may see, and fetching it.
+
+use super::*;
+
+impl Node {
+    /// `GET /v1/inbox`: what the person may see, oldest first.
+    pub async fn inbox(&self, peer: &Peer) -> Result<Vec<InboxItem>, Refusal> {
+        let caller = self.authenticate(peer).await?;
+        let person = match self.person(&caller.record) {
+            Ok(p) => p,
+            Err(_) => return Ok(vec![]),
+        };
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let at = (self.clock)();
+        let all = self.store.inbox().await.map_err(Refusal::internal)?;
+        Ok(all
+            .into_iter()
+            .filter(|r| {
+                Label::read(self.policies(), "label", r.label.as_bytes())
+                    .map(|l| {
+                        self.decide(&person, &l, Some(&r.item.agreement), &held, at)
+                            .0
+                    })
+                    .unwrap_or(false)
+            })
+            .map(|r| r.item)
+            .collect())
+    }
+
+    /// `GET /v1/inbox/{id}`: the object, if the person may see it. Objects are held per
+    /// sender, and two partners may have sent objects under the same id: this gives
+    /// the one the person may see; when they may see more than one, it refuses (409)
+    /// naming the senders, and [`Node::fetch_from`] takes the one from a sender.
+    pub async fn fetch(&self, peer: &Peer, id: &str) -> Result<Stored, Refusal> {
+        self.fetch_from(peer, id, None).await
+    }
+
+    /// `GET /v1/inbox/{id}` from one sender (`from`, a party code), or from whichever
+    /// sender's object under `id` the person may see (None; see [`Node::fetch`]).
+    pub async fn fetch_from(
+        &self,
+        peer: &Peer,
+        id: &str,
+        from: Option<&str>,
+    ) -> Result<Stored, Refusal> {
+        let caller = self.authenticate(peer).await?;
+        let r = self.fetch_as(&caller, id, from).await;
+        self.answered("fetch", &caller, r).await
+    }
+
+    pub(super) async fn fetch_as(
+        &self,
+        caller: &crate::node::Caller,
+        id: &str,
+        from: Option<&str>,
+    ) -> Result<Stored, Refusal> {
+        check_object_id(id)?;
+        if let Some(f) = from {
+            check_code(f)?;
+        }
+        let recs: Vec<InboxRecord> = self
+            .store
+            .inbox_get_all(id)
+            .await
+            .map_err(Refusal::internal)?
+            .into_iter()
+            .filter(|r| from.is_none_or(|f| r.item.from == f))
+            .collect();
+        if recs.is_empty() {
+            return Err(Refusal::new(
+                404,
+                crate::wire::Rule::Request,
+                match from {
+                    Some(f) => format!("no object {id} from {f} in the inbox"),
+                    None => format!("no object {id} in the inbox"),
+                },
+            ));
+        }
+        let person = self.person(&caller.record).map_err(|r| Refusal {
+            status: 403,
+            error: r.text.clone(),
+            reasons: vec![r],
+            logged: false,
+        })?;
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let at = (self.clock)();
+        let mut seen = Vec::new();
+        let mut refused = Vec::new();
+        for rec in recs {
+            let decided = Label::read(self.policies(), "label", rec.label.as_bytes())
+                .map_err(|e| {
+                    vec![Reason::new(
+                        accord_agreement::Rule::Translation,
+                        e.to_string(),
+                    )]
+                })
+                .and_then(|label| {
+                    match self.decide(&person, &label, Some(&rec.item.agreement), &held, at) {
+                        (true, _) => Ok(()),
+                        (false, reasons) => Err(reasons),
+                    }
+                });
+            match decided {
+                Ok(()) => seen.push(rec),
+                // The first refusal's reasons: the others' would say nothing more the
+                // person may know.
+                Err(reasons) if refused.is_empty() => refused = reasons,
+                Err(_) => {}
+            }
+        }
+        match seen.len() {
+            // Logged as the route answers (every refusal of a known caller is); opening
+            // would ask the KAS, which decides and logs again.
+            0 => Err(Refusal {
+                status: 403,
+                error: format!("{} may not see object {id}", person.id),
+                reasons: refused,
+                logged: false,
+            }),
+            1 => self.stored_at(&seen[0]),
+            _ => Err(Refusal::new(
+                409,
+                crate::wire::Rule::Request,
+                format!(
+                    "{} objects were received under id {id}, from {}: name the sender to fetch one",
+                    seen.len(),
+                    seen.iter()
+                        .map(|r| r.item.from.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+            )),
+        }
+    }
+}

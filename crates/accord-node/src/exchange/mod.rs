@@ -1,0 +1,116 @@
+//! Exchange of sealed objects between partner nodes: a person sends an object to a
+//! partner party (the outbox), the node delivers it with retries, the partner's node
+//! checks and keeps it (the inbox) and answers with a signed receipt, kept on both
+//! sides. Objects stream to and from disk: they may be larger than memory.
+//!
+//! Both ends decide. The sender's node refuses to queue what the agreement does not
+//! allow or what the person could not read themselves; the receiver checks again with
+//! its own policies and the sender's key from the agreement, since it trusts nothing
+//! the sender says. Every decision, either way, goes to that node's audit log.
+//!
+//! Delivery is at least once, acceptance idempotent by sender and object id (a retried
+//! delivery of the same bytes gets the same receipt), so the pair is exactly once: a
+//! crash of either node, or a partner that is down, loses nothing and duplicates
+//! nothing. Objects are held per (sender, object id): an id is chosen by whoever seals
+//! the object, so one partner's object never keeps out or replaces another's. A receipt
+//! is given only for the bytes whose row was committed, and a kept file is named by its
+//! sender and bytes, so that deliveries (or sends) racing each other under one id never
+//! overwrite the file a row names.
+
+use crate::agreements::Held;
+use crate::node::{AuditEntry, Node, Peer, Refusal};
+use crate::partners::{self, Partner};
+use crate::receipt::{Receipt, ReceiptBody};
+use crate::store::{Stmt, Store};
+use crate::wire::{self, Reason};
+use crate::Error;
+use accord_agreement::Time;
+use accord_spif::Label;
+use accord_tdf::VerifiedLabel;
+use futures_util::StreamExt;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest sealed object a node accepts (64 GiB).
+pub const MAX_OBJECT: u64 = 64 << 30;
+
+/// Delivery retry schedule: the first retry after `RETRY_FIRST`, doubling up to the
+/// cap in [`DeliveryOptions`].
+const RETRY_FIRST_MS: i64 = 250;
+
+/// How the node delivers its outbox.
+#[derive(Debug, Clone)]
+pub struct DeliveryOptions {
+    /// The longest wait between two attempts.
+    pub retry_cap: Duration,
+    /// Deliveries in flight at once.
+    pub parallel: usize,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            retry_cap: Duration::from_secs(60),
+            parallel: 8,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// An object id is a UUID: checked before it names a file.
+pub fn check_object_id(id: &str) -> Result<(), Refusal> {
+    let ok = id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit() && !b.is_ascii_uppercase(),
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            400,
+            crate::wire::Rule::Request,
+            format!("object id {id:?} is not a lower-case UUID"),
+        ))
+    }
+}
+
+fn check_code(code: &str) -> Result<(), Refusal> {
+    accord_keys::party::check_party_code(code)
+        .map_err(|e| Refusal::new(400, crate::wire::Rule::Request, e.to_string()))
+}
+
+mod audit;
+mod blobs;
+mod delivery;
+mod inbox;
+mod receive;
+mod send;
+mod store;
+#[cfg(test)]
+mod tests;
+
+use audit::*;
+use blobs::*;
+use store::*;
+
+pub use blobs::Stored;
+pub(crate) use blobs::{clear_spool, prune_partials};
+pub use delivery::deliver_loop;
+pub use store::{InboxItem, InboxRecord, OutboxFilter, OutboxItem};
