@@ -1,0 +1,116 @@
+//! The node's audit entries: one JSON object per decision (never keys or plaintext),
+//! made durable in the audit log before an answer is given; and every refusal of a known
+//! caller written as the route answers it.
+
+use crate::node::{Caller, Node, Refusal};
+use crate::wire::Reason;
+use serde::Serialize;
+
+/// An audit log entry: one JSON object per decision (never keys or plaintext).
+#[derive(Debug, Serialize)]
+pub struct AuditEntry<'a> {
+    /// `rewrap`, `label`, `send`, `deliver` or `receive`.
+    pub kind: &'a str,
+    /// RFC 3339 time of the decision.
+    pub time: String,
+    /// The deciding party.
+    pub party: &'a str,
+    /// The person, when recognised.
+    pub person: Option<&'a str>,
+    /// The credential's SHA-256 fingerprint.
+    pub credential: Option<&'a str>,
+    /// `permit` or `deny`.
+    pub decision: &'a str,
+    /// The object id (policy uuid), when known.
+    pub object: Option<&'a str>,
+    /// The label's marking, when known.
+    pub marking: Option<&'a str>,
+    /// The agreement, when the object names one.
+    pub agreement: Option<&'a str>,
+    /// The request nonce (rewrap) or manifest digest (label).
+    pub request: Option<&'a str>,
+    /// The partner party of an exchange (send, deliver, receive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner: Option<&'a str>,
+    /// Every reason.
+    pub reasons: &'a [Reason],
+}
+
+impl AuditEntry<'_> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+impl Node {
+    pub(crate) async fn log_entries(
+        &self,
+        entries: Vec<Vec<u8>>,
+    ) -> Result<std::ops::Range<u64>, Refusal> {
+        self.appender
+            .append_many(entries)
+            .await
+            .map_err(|e| Refusal::internal(format!("audit log: {e}")))
+    }
+
+    /// A `deny` entry of `kind`, made now by this party, naming nothing else: callers
+    /// fill in what they know of the request.
+    pub(crate) fn deny_entry<'a>(&'a self, kind: &'a str, reasons: &'a [Reason]) -> AuditEntry<'a> {
+        AuditEntry {
+            kind,
+            time: (self.clock)().to_string(),
+            party: self.party(),
+            person: None,
+            credential: None,
+            decision: "deny",
+            object: None,
+            marking: None,
+            agreement: None,
+            request: None,
+            partner: None,
+            reasons,
+        }
+    }
+
+    pub(crate) async fn log_refusal(
+        &self,
+        kind: &str,
+        caller: Option<&Caller>,
+        fp: Option<&str>,
+        request: Option<&str>,
+        r: &Refusal,
+    ) {
+        if caller.is_none() && !self.strangers.admit() {
+            return;
+        }
+        let entry = AuditEntry {
+            person: caller.map(|c| c.record.id.as_str()),
+            credential: caller.map(|c| c.fingerprint.as_str()).or(fp),
+            request,
+            ..self.deny_entry(kind, &r.reasons)
+        };
+        if let Err(e) = self.appender.append(entry.bytes()).await {
+            tracing::error!(error = %e, "could not log a refusal");
+        }
+    }
+
+    /// Answer a known caller: a refusal that is not in the audit log yet (any but a
+    /// decision's, which logged its own entry first) goes there now, so that every
+    /// refusal of a known caller is accounted for (a malformed body, a classical return
+    /// key, a stale request alike). Failures of the node itself (5xx) are not decisions.
+    pub(crate) async fn answered<T>(
+        &self,
+        kind: &str,
+        caller: &Caller,
+        r: Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        match r {
+            Err(mut e) if !e.logged && e.status < 500 => {
+                self.log_refusal(kind, Some(caller), None, None, &e).await;
+                e.logged = true;
+                Err(e)
+            }
+            r => r,
+        }
+    }
+}

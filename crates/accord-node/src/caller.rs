@@ -1,0 +1,115 @@
+//! Who is asking: a person recognised by the exact client certificate the node issued
+//! them (mutual TLS), and their directory record read as a person the decision knows.
+
+use crate::node::{Node, Refusal};
+use crate::pki;
+use crate::store::PersonRecord;
+use crate::wire::{self, Reason};
+use accord_agreement::{Person, PersonStatus, Scope};
+use accord_spif::Clearance;
+use std::sync::Arc;
+
+/// Who presented which certificate on a connection (set by the server per connection).
+#[derive(Debug, Clone, Default)]
+pub struct Peer {
+    /// The client certificate DER, when one was presented.
+    pub cert: Option<Arc<Vec<u8>>>,
+}
+
+/// A person recognised by their credential.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The directory record.
+    pub record: PersonRecord,
+    /// The credential's fingerprint.
+    pub fingerprint: String,
+    /// The credential's public key (uncompressed P-384 point).
+    pub ec_point: Vec<u8>,
+}
+
+impl Node {
+    /// Recognise the caller by the certificate on the connection.
+    pub async fn authenticate(&self, peer: &Peer) -> Result<Caller, Refusal> {
+        let party = self.party();
+        let Some(cert) = &peer.cert else {
+            return Err(Refusal::new(
+                401,
+                crate::wire::Rule::Credential,
+                format!("no client certificate: use a credential issued by the {party} node (--credential)"),
+            ));
+        };
+        let fingerprint = hex::encode(pki::sha256(cert));
+        let found = self
+            .store
+            .person_by_credential(&fingerprint)
+            .await
+            .map_err(Refusal::internal)?;
+        let Some((record, not_after, revoked)) = found else {
+            return Err(Refusal::new(
+                403,
+                crate::wire::Rule::Credential,
+                format!(
+                    "this credential was not issued by the {party} node (certificate {})",
+                    &fingerprint[..16]
+                ),
+            ));
+        };
+        if revoked.is_some() {
+            return Err(Refusal::new(
+                403,
+                crate::wire::Rule::Credential,
+                "this credential has been revoked",
+            ));
+        }
+        if not_after < crate::store::unix_now() {
+            return Err(Refusal::new(
+                403,
+                crate::wire::Rule::Credential,
+                "this credential has expired",
+            ));
+        }
+        let spki = pki::spki_of_cert(cert)
+            .map_err(|e| Refusal::new(400, crate::wire::Rule::Credential, e.to_string()))?;
+        let ec_point = pki::ec_point_of_spki(spki)
+            .map_err(|e| Refusal::new(400, crate::wire::Rule::Credential, e.to_string()))?
+            .to_vec();
+        Ok(Caller {
+            record,
+            fingerprint,
+            ec_point,
+        })
+    }
+
+    pub(crate) fn person(&self, r: &PersonRecord) -> Result<Person, Reason> {
+        let clearance = Clearance::read(self.policies(), "clearance", r.clearance.as_bytes())
+            .map_err(|e| {
+                Reason::new(
+                    accord_agreement::Rule::PersonParty,
+                    format!("person {}'s clearance: {e}", r.id),
+                )
+            })?;
+        Ok(Person {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            party: r.party.clone(),
+            nationality: r.nationality.clone(),
+            clearance,
+            scopes: r.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+            status: if r.status == "active" {
+                PersonStatus::Active
+            } else {
+                PersonStatus::Suspended
+            },
+        })
+    }
+
+    /// `GET /v1/whoami`.
+    pub async fn whoami(&self, peer: &Peer) -> Result<wire::WhoAmI, Refusal> {
+        let c = self.authenticate(peer).await?;
+        Ok(wire::WhoAmI {
+            party: self.party().to_string(),
+            person: c.record.id,
+            status: c.record.status,
+        })
+    }
+}

@@ -1,0 +1,146 @@
+//! The node's bridge to the one decision of `accord-agreement`: which agreement an
+//! object is decided under (or none), which label signers are trusted, and the marking
+//! of a verified label. No rule is written here.
+
+use crate::agreements::Held;
+use crate::node::Node;
+use crate::wire::Reason;
+use accord_agreement::{Person, Time};
+use accord_keys::VerifyingKey;
+use accord_spif::Label;
+
+pub(crate) fn convert(reasons: Vec<accord_agreement::Reason>) -> Vec<Reason> {
+    reasons
+        .into_iter()
+        .map(|r| Reason::new(r.rule, r.text))
+        .collect()
+}
+
+impl Node {
+    /// Label signers the node trusts: its own key and the ES384 keys of every party of
+    /// every agreement it holds (whether the agreement is in force is a rule of the
+    /// decision, which then says so).
+    pub(crate) fn trusted_signers(&self, held: &[Held]) -> Vec<(String, VerifyingKey)> {
+        let mut v = vec![(
+            self.party().to_string(),
+            self.signing.public_keys().classical.clone(),
+        )];
+        for h in held {
+            for p in &h.agreement.body.parties {
+                if let Ok(k) = VerifyingKey::from_spki_der(&p.signing_keys.ecdsa_p384) {
+                    if !v.iter().any(|(_, x)| x.kid() == k.kid()) {
+                        v.push((p.code.clone(), k));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// Why the key that signed `verified`'s label may not vouch for it, if it may not.
+    /// This node's own key vouches for any label it signed. A partner's key (trusted
+    /// because an agreement held lists it) vouches only for an object that names an
+    /// agreement listing that key: a partner does not label objects outside its
+    /// agreements with this party, nor under agreements it is not party to.
+    pub(crate) fn signer_out_of_place(
+        &self,
+        verified: &accord_tdf::VerifiedLabel,
+        held: &[Held],
+    ) -> Option<String> {
+        let kid = verified.signer.kid.as_str();
+        if kid == self.signing.public_keys().classical.kid() {
+            return None;
+        }
+        let listed = |h: &&Held| {
+            h.agreement
+                .body
+                .parties
+                .iter()
+                .any(|p| accord_keys::spki_kid(&p.signing_keys.ecdsa_p384) == kid)
+        };
+        match verified.agreement.as_deref() {
+            Some(id) if held.iter().filter(|h| h.agreement.body.id == id).any(|h| listed(&h)) => {
+                None
+            }
+            Some(id) => Some(format!(
+                "the label is signed by key {}…, which agreement {id} does not list: a partner's key vouches only for objects under its own agreements",
+                kid.get(..16).unwrap_or(kid)
+            )),
+            None => Some(format!(
+                "the label is signed by key {}…, not by the {} node's, and the object names no agreement: a partner's key vouches only for objects under an agreement",
+                kid.get(..16).unwrap_or(kid),
+                self.party()
+            )),
+        }
+    }
+
+    /// The marking of a verified `label` as this node's policies render it: what the
+    /// inbox, the audit log and the rewrap answer show, so that it always says what the
+    /// label says. `signed` (the labeller's marking assertion) stands in only for a
+    /// label that cannot be rendered here.
+    pub(crate) fn marking_of(&self, label: &Label, signed: &str) -> String {
+        self.policies()
+            .get(&label.policy.id)
+            .and_then(|p| p.render(label, "").ok())
+            .map(|m| m.text)
+            .unwrap_or_else(|| signed.to_string())
+    }
+
+    /// Decide whether `person` may read `label` (under `agreement`, or nationally).
+    pub(crate) fn decide(
+        &self,
+        person: &Person,
+        label: &Label,
+        agreement: Option<&str>,
+        held: &[Held],
+        at: Time,
+    ) -> (bool, Vec<Reason>) {
+        self.decide_for(person, label, agreement, self.party(), &[], held, at)
+    }
+
+    /// The one decision ([`accord_agreement::decide`] and its national and not-held
+    /// forms) for a person asking through `requesting` (this party, or a partner whose
+    /// node forwarded the request), about an object with dissemination list `dissem`.
+    /// Every route that releases a share or accepts an object comes here; no rule is
+    /// written in the node.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn decide_for(
+        &self,
+        person: &Person,
+        label: &Label,
+        agreement: Option<&str>,
+        requesting: &str,
+        dissem: &[String],
+        held: &[Held],
+        at: Time,
+    ) -> (bool, Vec<Reason>) {
+        let d = match agreement {
+            Some(id) => match held.iter().find(|h| h.agreement.body.id == id) {
+                None => accord_agreement::not_held(id, self.party()),
+                Some(h) => accord_agreement::decide(
+                    self.policies(),
+                    &accord_agreement::Request {
+                        person,
+                        label,
+                        agreement: &h.checked(),
+                        requesting_party: requesting,
+                        dissem,
+                        at,
+                    },
+                ),
+            },
+            None => accord_agreement::decide_national(
+                self.policies(),
+                &accord_agreement::NationalRequest {
+                    person,
+                    label,
+                    party: self.party(),
+                    national_policy: &self.home.config.national_policy,
+                    requesting_party: requesting,
+                    dissem,
+                },
+            ),
+        };
+        (d.permit, convert(d.reasons))
+    }
+}

@@ -1,0 +1,534 @@
+//! The key access service: a rewrap request checked once (the person's and the
+//! partner's route alike), each object decided, every decision durable in the audit log,
+//! then the permitted shares released, sealed to the client's fresh key. The label
+//! check and the share unwrapping are cached by their inputs.
+
+use crate::agreements::Held;
+use crate::cache::Generations;
+use crate::node::{AuditEntry, Caller, Node, Peer, Refusal};
+use crate::store::PersonRecord;
+use crate::wire::{self, Reason};
+use crate::{pki, Error};
+use accord_agreement::{Person, Time};
+use accord_keys::{KasPublicKey, VerifyingKey};
+use accord_spif::Label;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use rayon::prelude::*;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// The refusal of a rewrap request issued more than [`wire::MAX_SKEW_SECS`] from this
+/// node's clock (a person's, or one a partner node forwards): its nonce is kept only
+/// for twice that, so an older request could otherwise be replayed.
+pub(crate) fn stale(issued_at: i64) -> Option<Refusal> {
+    let now = crate::store::unix_now();
+    (issued_at.abs_diff(now) > wire::MAX_SKEW_SECS.unsigned_abs()).then(|| {
+        Refusal::new(
+            403,
+            crate::wire::Rule::Request,
+            format!(
+                "the rewrap request was issued at {issued_at} but this node's clock says {now}: more than {} s apart (a stale or replayed request, or a wrong clock)",
+                wire::MAX_SKEW_SECS
+            ),
+        )
+    })
+}
+
+/// Work whose result depends only on its inputs, kept so that an object opened again
+/// (by the same or another person) costs no signature verification and no key
+/// decapsulation: the decision itself, and its durable log entry, are still made for
+/// every request. Bounded, in two generations (see [`crate::cache`]); shares are
+/// zeroized when dropped.
+pub(crate) struct Caches {
+    /// Verified labels by SHA-256 of (trusted signer kids, manifest bytes).
+    pub(crate) labels: std::sync::Mutex<Generations<Arc<CachedLabel>>>,
+    /// Unwrapped shares by SHA-256 of (KAS kid, key access object, policy).
+    pub(crate) shares: std::sync::Mutex<Generations<Zeroizing<Vec<u8>>>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Self {
+            labels: std::sync::Mutex::new(Generations::new(MAX_CACHED_LABELS)),
+            shares: std::sync::Mutex::new(Generations::new(MAX_CACHED_SHARES)),
+        }
+    }
+}
+
+/// A verified label and its label read under the node's policies.
+pub(crate) type CachedLabel = (accord_tdf::VerifiedLabel, Label);
+
+pub(crate) const MAX_CACHED_LABELS: usize = 4096;
+
+pub(crate) const MAX_CACHED_SHARES: usize = 65536;
+
+pub(crate) fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut c = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for p in parts {
+        c.update(&(p.len() as u64).to_be_bytes());
+        c.update(p);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(c.finish().as_ref());
+    out
+}
+
+/// Who a rewrap is for: one of the node's people, or a partner's person vouched for by
+/// the partner's node (cross-border rewrap).
+pub(crate) struct Requester {
+    /// The person's record, or why it could not be read.
+    pub person: Result<PersonRecord, Reason>,
+    /// The party asking on the person's behalf.
+    pub party: String,
+    /// The credential fingerprint (own people).
+    pub credential: Option<String>,
+    /// The partner node that forwarded the request.
+    pub partner: Option<String>,
+}
+
+impl Requester {
+    pub(crate) fn person_id(&self) -> Option<&str> {
+        self.person.as_ref().ok().map(|r| r.id.as_str())
+    }
+}
+
+/// What deciding an object needs besides the object.
+#[derive(Clone, Copy)]
+pub(crate) struct Context<'a> {
+    pub(crate) person: &'a Result<Person, Reason>,
+    pub(crate) requesting: &'a str,
+    pub(crate) held: &'a [Held],
+    pub(crate) trusted: &'a [VerifyingKey],
+    /// The trusted signers' kids, joined: part of the verified-label cache key.
+    pub(crate) signer_kids: &'a str,
+    pub(crate) at: Time,
+}
+
+/// The result of deciding one object, before it is logged.
+pub(crate) struct Pending {
+    pub(crate) object_id: String,
+    pub(crate) marking: String,
+    pub(crate) agreement: Option<String>,
+    pub(crate) reasons: Vec<Reason>,
+    pub(crate) permit: bool,
+    pub(crate) shares: Vec<(String, Zeroizing<Vec<u8>>)>,
+}
+
+/// AES-256-GCM of a share under the session key; AAD binds it to object and split.
+pub fn seal_share(
+    session: &[u8],
+    object_id: &str,
+    sid: &str,
+    share: &[u8],
+) -> Result<Vec<u8>, Error> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, session).map_err(|_| Error::Crypto("session key".into()))?,
+    );
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Crypto("random nonce".into()))?;
+    let aad = format!("{object_id}\0{sid}");
+    let mut buf = share.to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad.as_bytes()),
+        &mut buf,
+    )
+    .map_err(|_| Error::Crypto("sealing a share".into()))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&buf);
+    Ok(out)
+}
+
+/// Open what [`seal_share`] made.
+pub fn open_share(
+    session: &[u8],
+    object_id: &str,
+    sid: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+    if sealed.len() < NONCE_LEN + 16 {
+        return Err(Error::Crypto("released share is too short".into()));
+    }
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, session).map_err(|_| Error::Crypto("session key".into()))?,
+    );
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN])
+        .map_err(|_| Error::Crypto("nonce".into()))?;
+    let mut buf = Zeroizing::new(sealed[NONCE_LEN..].to_vec());
+    let aad = format!("{object_id}\0{sid}");
+    let n = key
+        .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf)
+        .map_err(|_| {
+            Error::Crypto(
+                "a released share does not decrypt (wrong session key or altered answer)".into(),
+            )
+        })?
+        .len();
+    buf.truncate(n);
+    Ok(buf)
+}
+
+impl Node {
+    pub(crate) fn decide_object(
+        &self,
+        index: usize,
+        manifest: &serde_json::Value,
+        cx: &Context<'_>,
+    ) -> Pending {
+        let Context {
+            person,
+            requesting,
+            held,
+            trusted,
+            at,
+            ..
+        } = *cx;
+        let mut p = Pending {
+            object_id: format!("object[{index}]"),
+            marking: String::new(),
+            agreement: None,
+            reasons: Vec::new(),
+            permit: false,
+            shares: Vec::new(),
+        };
+        let bytes = serde_json::to_vec(manifest).unwrap_or_default();
+        let key = digest(&[cx.signer_kids.as_bytes(), &bytes]);
+        let cached = self.caches.labels.lock().ok().and_then(|mut c| c.get(&key));
+        let entry = match cached {
+            Some(e) => e,
+            None => {
+                let verified = match accord_tdf::verify_label(&bytes, trusted) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        if let Ok(m) = accord_tdf::Manifest::parse(&bytes) {
+                            if let Ok(po) = m.policy_object() {
+                                p.object_id = po.uuid;
+                            }
+                        }
+                        p.reasons.push(Reason::new(
+                            crate::wire::Rule::ObjectIntegrity,
+                            e.to_string(),
+                        ));
+                        return p;
+                    }
+                };
+                let label = match Label::read(
+                    self.policies(),
+                    "the object's label",
+                    verified.label_xml.as_bytes(),
+                ) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        p.object_id = verified.object_id.clone();
+                        p.marking = verified.marking.clone();
+                        p.agreement = verified.agreement.clone();
+                        p.reasons.push(Reason::new(
+                            accord_agreement::Rule::Translation,
+                            format!("the label cannot be read here: {e}"),
+                        ));
+                        return p;
+                    }
+                };
+                let e = Arc::new((verified, label));
+                if let Ok(mut c) = self.caches.labels.lock() {
+                    c.insert(key, e.clone());
+                }
+                e
+            }
+        };
+        let (verified, label) = (&entry.0, &entry.1);
+        p.object_id = verified.object_id.clone();
+        p.marking = self.marking_of(label, &verified.marking);
+        p.agreement = verified.agreement.clone();
+        if let Some(why) = self.signer_out_of_place(verified, cx.held) {
+            p.reasons
+                .push(Reason::new(crate::wire::Rule::ObjectIntegrity, why));
+            return p;
+        }
+        let ei = &verified.manifest.encryption_information;
+        let mine: Vec<_> = ei
+            .key_access
+            .iter()
+            .filter(|k| self.kas.iter().any(|key| key.public_key().kid() == k.kid))
+            .collect();
+        if mine.is_empty() {
+            p.reasons.push(Reason::new(
+                crate::wire::Rule::KeyAccess,
+                format!(
+                    "the object holds no key access object for the {} KAS",
+                    self.party()
+                ),
+            ));
+            return p;
+        }
+        let person = match person {
+            Ok(x) => x,
+            Err(r) => {
+                p.reasons.push(r.clone());
+                return p;
+            }
+        };
+        let (permit, reasons) = self.decide_for(
+            person,
+            label,
+            p.agreement.as_deref(),
+            requesting,
+            &verified.dissem,
+            held,
+            at,
+        );
+        p.reasons = reasons;
+        if !permit {
+            return p;
+        }
+        // Unwrap only after the decision permits: a denied request never touches a key.
+        for kao in mine {
+            let key = match self.kas.iter().find(|k| k.public_key().kid() == kao.kid) {
+                Some(k) => k,
+                None => continue,
+            };
+            let share_key = digest(&[
+                kao.kid.as_bytes(),
+                kao.sid.as_bytes(),
+                kao.key_type.as_bytes(),
+                kao.wrapped_key.as_bytes(),
+                kao.policy_binding.to_string().as_bytes(),
+                ei.policy.as_bytes(),
+            ]);
+            let cached = self
+                .caches
+                .shares
+                .lock()
+                .ok()
+                .and_then(|mut c| c.get(&share_key));
+            let unwrapped = match cached {
+                Some(s) => Ok(s),
+                None => accord_tdf::unwrap_share(key, kao, &ei.policy).inspect(|s| {
+                    if let Ok(mut c) = self.caches.shares.lock() {
+                        c.insert(share_key, s.clone());
+                    }
+                }),
+            };
+            match unwrapped {
+                Ok(share) => {
+                    if !p.shares.iter().any(|(sid, _)| sid == &kao.sid) {
+                        p.shares.push((kao.sid.clone(), share));
+                    }
+                }
+                Err(e) => {
+                    p.shares.clear();
+                    p.reasons = vec![Reason::new(
+                        crate::wire::Rule::ObjectIntegrity,
+                        e.to_string(),
+                    )];
+                    return p;
+                }
+            }
+        }
+        p.permit = true;
+        p
+    }
+
+    /// `POST /v1/kas/rewrap`: decide each object, make every decision durable in the
+    /// audit log, then release the permitted shares wrapped to the client's key.
+    pub async fn rewrap(
+        self: &Arc<Self>,
+        peer: &Peer,
+        body: &[u8],
+    ) -> Result<wire::RewrapResponse, Refusal> {
+        let caller = match self.authenticate(peer).await {
+            Ok(c) => c,
+            Err(r) => {
+                let fp = peer.cert.as_ref().map(|c| hex::encode(pki::sha256(c)));
+                if r.status == 403 {
+                    self.log_refusal("rewrap", None, fp.as_deref(), None, &r)
+                        .await;
+                }
+                return Err(r);
+            }
+        };
+        let r = async {
+            let (req, client_key) = self.checked_rewrap_request(&caller, body).await?;
+            let who = Requester {
+                person: Ok(caller.record.clone()),
+                party: self.party().to_string(),
+                credential: Some(caller.fingerprint.clone()),
+                partner: None,
+            };
+            self.release(who, req.objects, &client_key, &req.nonce)
+                .await
+        }
+        .await;
+        self.answered("rewrap", &caller, r).await
+    }
+
+    /// Decide each object for `who`, make every decision durable in the audit log, then
+    /// release the permitted shares sealed under a session key wrapped to `client_key`.
+    pub(crate) async fn release(
+        self: &Arc<Self>,
+        who: Requester,
+        objects: Vec<serde_json::Value>,
+        client_key: &KasPublicKey,
+        nonce: &str,
+    ) -> Result<wire::RewrapResponse, Refusal> {
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        let at = (self.clock)();
+
+        // The decisions: CPU work, on the blocking pool, objects in parallel.
+        let node = self.clone();
+        let record = who.person.clone();
+        let requesting = who.party.clone();
+        let held2 = held.clone();
+        let pending: Vec<Pending> = tokio::task::spawn_blocking(move || {
+            let trusted: Vec<VerifyingKey> = node
+                .trusted_signers(&held2)
+                .into_iter()
+                .map(|(_, k)| k)
+                .collect();
+            let signer_kids = trusted
+                .iter()
+                .map(|k| k.kid())
+                .collect::<Vec<_>>()
+                .join(",");
+            let person = record.and_then(|r| node.person(&r));
+            objects
+                .par_iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    node.decide_object(
+                        i,
+                        m,
+                        &Context {
+                            person: &person,
+                            requesting: &requesting,
+                            held: &held2,
+                            trusted: &trusted,
+                            signer_kids: &signer_kids,
+                            at,
+                        },
+                    )
+                })
+                .collect()
+        })
+        .await
+        .map_err(Refusal::internal)?;
+
+        // Durable first.
+        let time = at.to_string();
+        let entries: Vec<Vec<u8>> = pending
+            .iter()
+            .map(|p| {
+                AuditEntry {
+                    kind: "rewrap",
+                    time: time.clone(),
+                    party: self.party(),
+                    person: who.person_id(),
+                    credential: who.credential.as_deref(),
+                    decision: if p.permit { "permit" } else { "deny" },
+                    object: Some(&p.object_id),
+                    marking: (!p.marking.is_empty()).then_some(p.marking.as_str()),
+                    agreement: p.agreement.as_deref(),
+                    request: Some(nonce),
+                    partner: who.partner.as_deref(),
+                    reasons: &p.reasons,
+                }
+                .bytes()
+            })
+            .collect();
+        let range = self.log_entries(entries).await?;
+
+        // Then release: one session key wrapped to the client, each share sealed under it.
+        let session = Zeroizing::new({
+            let mut k = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut k).map_err(|_| Refusal::internal("random"))?;
+            k
+        });
+        let wrapped =
+            accord_tdf::keyaccess::wrap(client_key, &session[..]).map_err(Refusal::internal)?;
+        let mut results = Vec::with_capacity(pending.len());
+        for (i, p) in pending.into_iter().enumerate() {
+            let mut shares = Vec::new();
+            for (sid, share) in &p.shares {
+                shares.push(wire::ReleasedShare {
+                    sid: sid.clone(),
+                    share: B64.encode(
+                        seal_share(&session[..], &p.object_id, sid, share)
+                            .map_err(Refusal::internal)?,
+                    ),
+                });
+            }
+            results.push(wire::ObjectResult {
+                object_id: p.object_id,
+                decision: if p.permit { "permit" } else { "deny" }.into(),
+                reasons: p.reasons,
+                log_index: range.start + i as u64,
+                marking: p.marking,
+                shares,
+            });
+        }
+        Ok(wire::RewrapResponse {
+            party: self.party().to_string(),
+            session_key: wire::WrappedKey {
+                key_type: wrapped.key_type.into(),
+                wrapped_key: wrapped.wrapped_key,
+            },
+            results,
+        })
+    }
+
+    /// Check a person's signed rewrap request: signature by the credential's key, sizes,
+    /// freshness (issued within the skew), a nonce never used before, a hybrid client
+    /// key. Refusals that matter for security are logged.
+    pub(crate) async fn checked_rewrap_request(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<(wire::RewrapRequest, KasPublicKey), Refusal> {
+        // The same parsers the fuzz target `node_request` drives.
+        let signed = wire::parse_rewrap_body(body)?;
+        let (req_bytes, sig) = (signed.request, signed.signature);
+        let pk = aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1,
+            &caller.ec_point,
+        );
+        if pk.verify(&req_bytes, &sig).is_err() {
+            let r = Refusal::new(
+                403,
+                crate::wire::Rule::Request,
+                "the rewrap request's signature does not verify with the credential's key",
+            );
+            self.log_refusal("rewrap", Some(caller), None, None, &r)
+                .await;
+            return Err(Refusal { logged: true, ..r });
+        }
+        let req = wire::parse_rewrap_request(&req_bytes)?;
+        if let Some(r) = stale(req.issued_at) {
+            self.log_refusal("rewrap", Some(caller), None, Some(&req.nonce), &r)
+                .await;
+            return Err(Refusal { logged: true, ..r });
+        }
+        let fresh = self
+            .store
+            .use_nonce(&req.nonce, &caller.record.id, crate::store::unix_now())
+            .await
+            .map_err(Refusal::internal)?;
+        if !fresh {
+            let r = Refusal::new(
+                403,
+                crate::wire::Rule::Request,
+                format!(
+                    "replayed rewrap request: nonce {}… was already used",
+                    &req.nonce[..16]
+                ),
+            );
+            self.log_refusal("rewrap", Some(caller), None, Some(&req.nonce), &r)
+                .await;
+            return Err(Refusal { logged: true, ..r });
+        }
+        let client_key = wire::rewrap_client_key(&req)?;
+        Ok((req, client_key))
+    }
+}
