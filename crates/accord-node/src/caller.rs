@@ -103,6 +103,17 @@ impl Node {
         })
     }
 
+    /// The caller as a person the decision knows, or a 403 saying why their record
+    /// cannot be read as one.
+    pub(crate) fn person_of(&self, caller: &Caller) -> Result<Person, Refusal> {
+        self.person(&caller.record).map_err(|r| Refusal {
+            status: 403,
+            error: r.text.clone(),
+            reasons: vec![r],
+            logged: false,
+        })
+    }
+
     /// `GET /v1/whoami`.
     pub async fn whoami(&self, peer: &Peer) -> Result<wire::WhoAmI, Refusal> {
         let c = self.authenticate(peer).await?;

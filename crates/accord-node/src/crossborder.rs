@@ -297,14 +297,7 @@ impl Node {
             .await
             .map_err(Refusal::internal)?;
         if !fresh {
-            let r = Refusal::new(
-                403,
-                crate::wire::Rule::Request,
-                format!(
-                    "replayed rewrap request: nonce {}… was already used",
-                    &req.nonce[..16]
-                ),
-            );
+            let r = crate::kas::replayed(&req.nonce);
             let id = person.as_ref().map(|r| r.id.as_str()).unwrap_or("?");
             self.log_partner_refusal(&partner.code, Some(id), Some(&req.nonce), &r)
                 .await;

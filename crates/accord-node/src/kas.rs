@@ -18,6 +18,19 @@ use rayon::prelude::*;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+/// The refusal of a rewrap request whose nonce was used before (a person's, or one a
+/// partner node forwards).
+pub(crate) fn replayed(nonce: &str) -> Refusal {
+    Refusal::new(
+        403,
+        crate::wire::Rule::Request,
+        format!(
+            "replayed rewrap request: nonce {}… was already used",
+            nonce.get(..16).unwrap_or(nonce)
+        ),
+    )
+}
+
 /// The refusal of a rewrap request issued more than [`wire::MAX_SKEW_SECS`] from this
 /// node's clock (a person's, or one a partner node forwards): its nonce is kept only
 /// for twice that, so an older request could otherwise be replayed.
@@ -516,14 +529,7 @@ impl Node {
             .await
             .map_err(Refusal::internal)?;
         if !fresh {
-            let r = Refusal::new(
-                403,
-                crate::wire::Rule::Request,
-                format!(
-                    "replayed rewrap request: nonce {}… was already used",
-                    &req.nonce[..16]
-                ),
-            );
+            let r = replayed(&req.nonce);
             self.log_refusal("rewrap", Some(caller), None, Some(&req.nonce), &r)
                 .await;
             return Err(Refusal { logged: true, ..r });

@@ -110,12 +110,7 @@ impl Node {
     ) -> Result<wire::SealPlan, Refusal> {
         let req = &wire::parse_seal_plan(body).map_err(Refusal::from)?;
         let label = self.national_label(req.label.as_deref(), req.marking.as_deref())?;
-        let person = self.person(&caller.record).map_err(|r| Refusal {
-            status: 403,
-            error: r.text.clone(),
-            reasons: vec![r],
-            logged: false,
-        })?;
+        let person = self.person_of(caller)?;
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
         let (permit, reasons) = self.decide(&person, &label, req.agreement.as_deref(), &held, at);
@@ -328,12 +323,7 @@ impl Node {
                 ));
             }
         }
-        let person = self.person(&caller.record).map_err(|r| Refusal {
-            status: 403,
-            error: r.text.clone(),
-            reasons: vec![r],
-            logged: false,
-        })?;
+        let person = self.person_of(caller)?;
         // The same decision as the plan's: under the agreement named, if any.
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();

@@ -76,12 +76,7 @@ impl Node {
                 },
             ));
         }
-        let person = self.person(&caller.record).map_err(|r| Refusal {
-            status: 403,
-            error: r.text.clone(),
-            reasons: vec![r],
-            logged: false,
-        })?;
+        let person = self.person_of(caller)?;
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
         let mut seen = Vec::new();

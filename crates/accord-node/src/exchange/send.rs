@@ -91,12 +91,7 @@ impl Node {
         )
         .map_err(|e| Refusal::new(422, accord_agreement::Rule::Translation, e.to_string()))?;
         let marking = self.marking_of(&label, &v.marking);
-        let person = self.person(&caller.record).map_err(|r| Refusal {
-            status: 403,
-            error: r.text.clone(),
-            reasons: vec![r],
-            logged: false,
-        })?;
+        let person = self.person_of(caller)?;
         let (ok_send, mut reasons) =
             self.transfer_reasons(&held, &agreement, &label, self.party(), to, at);
         let (ok_read, read_reasons) = self.decide(&person, &label, Some(&agreement), &held, at);
