@@ -45,6 +45,7 @@ pub mod node;
 pub mod partners;
 pub mod pki;
 pub mod receipt;
+mod refusal;
 pub mod sandbox;
 pub mod server;
 pub mod store;

@@ -13,7 +13,7 @@
 use crate::agreements::{Cache, Held};
 use crate::home::Home;
 use crate::store::Store;
-use crate::wire::{self, Reason};
+use crate::wire;
 use crate::Error;
 use accord_agreement::Time;
 use accord_keys::{KasPrivateKey, SigningKey};
@@ -26,6 +26,7 @@ pub use crate::caller::{Caller, Peer};
 pub(crate) use crate::decision::convert;
 pub use crate::kas::{open_share, seal_share};
 pub(crate) use crate::kas::{stale, Requester};
+pub use crate::refusal::Refusal;
 
 /// The decision clock. The node uses the system clock; tests may set another (there is
 /// no command-line or configuration way to do so).
@@ -34,44 +35,6 @@ pub type Clock = Arc<dyn Fn() -> Time + Send + Sync>;
 /// The system clock.
 pub fn system_clock() -> Clock {
     Arc::new(Time::now)
-}
-
-/// A refusal: HTTP status, one line, and reasons.
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    /// HTTP status.
-    pub status: u16,
-    /// One line.
-    pub error: String,
-    /// Reasons.
-    pub reasons: Vec<Reason>,
-    /// Whether the refusal is in the audit log already (a decision's deny entry): a
-    /// route logs every other refusal of a known caller as it answers it.
-    pub logged: bool,
-}
-
-impl Refusal {
-    pub(crate) fn new(
-        status: u16,
-        rule: impl Into<wire::Rule>,
-        text: impl Into<String>,
-    ) -> Refusal {
-        let text = text.into();
-        Refusal {
-            status,
-            error: text.clone(),
-            reasons: vec![Reason::new(rule, text)],
-            logged: false,
-        }
-    }
-    pub(crate) fn internal(e: impl std::fmt::Display) -> Refusal {
-        Refusal {
-            status: 500,
-            error: format!("internal error: {e}"),
-            reasons: vec![],
-            logged: false,
-        }
-    }
 }
 
 /// The node.

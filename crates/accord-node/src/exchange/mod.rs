@@ -75,20 +75,7 @@ fn rfc3339(unix: i64) -> String {
 
 /// An object id is a UUID: checked before it names a file.
 pub fn check_object_id(id: &str) -> Result<(), Refusal> {
-    let ok = id.len() == 36
-        && id.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit() && !b.is_ascii_uppercase(),
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(Refusal::new(
-            400,
-            crate::wire::Rule::Request,
-            format!("object id {id:?} is not a lower-case UUID"),
-        ))
-    }
+    wire::check_object_id(id).map_err(Refusal::from)
 }
 
 fn check_code(code: &str) -> Result<(), Refusal> {
