@@ -19,8 +19,11 @@
 //! the receiver's audit log (a copy it already held is not logged again).
 
 use crate::agreements::Held;
-use crate::node::{AuditEntry, Node, Peer, Refusal};
+use crate::audit::AuditEntry;
+use crate::caller::Peer;
+use crate::node::Node;
 use crate::partners::Partner;
+use crate::refusal::Refusal;
 use crate::wire::{self, Reason};
 use accord_agreement::{Agreement, Rule as Decided};
 use std::collections::HashMap;
@@ -318,7 +321,7 @@ async fn offer(node: &Node, p: &Partner, a: &Agreement) -> Result<String, (bool,
         .body(json)
         .send()
         .await
-        .map_err(|e| (false, crate::client::describe(&e)))?;
+        .map_err(|e| (false, crate::tls::describe(&e)))?;
     let status = resp.status();
     let bytes = resp.bytes().await.map_err(|e| (false, e.to_string()))?;
     if status.is_success() {

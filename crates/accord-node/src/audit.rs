@@ -2,7 +2,9 @@
 //! made durable in the audit log before an answer is given; and every refusal of a known
 //! caller written as the route answers it.
 
-use crate::node::{Caller, Node, Refusal};
+use crate::caller::Caller;
+use crate::node::Node;
+use crate::refusal::Refusal;
 use crate::wire::Reason;
 use serde::Serialize;
 

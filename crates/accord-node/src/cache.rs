@@ -8,7 +8,10 @@
 //! there is no moment when the whole cache empties at once. Emptying it all at once had
 //! made every open after a full cache cold again, the busiest objects included.
 
+use accord_spif::Label;
 use std::collections::HashMap;
+use std::sync::Arc;
+use zeroize::Zeroizing;
 
 /// Keys are SHA-256 digests of the work's inputs.
 pub(crate) type Key = [u8; 32];
@@ -52,6 +55,34 @@ impl<V: Clone> Generations<V> {
         self.young.len() + self.old.len()
     }
 }
+
+/// Work whose result depends only on its inputs, kept so that an object opened again
+/// (by the same or another person) costs no signature verification and no key
+/// decapsulation: the decision itself, and its durable log entry, are still made for
+/// every request. Bounded, in two generations (see [`crate::cache`]); shares are
+/// zeroized when dropped.
+pub(crate) struct Caches {
+    /// Verified labels by SHA-256 of (trusted signer kids, manifest bytes).
+    pub(crate) labels: std::sync::Mutex<Generations<Arc<CachedLabel>>>,
+    /// Unwrapped shares by SHA-256 of (KAS kid, key access object, policy).
+    pub(crate) shares: std::sync::Mutex<Generations<Zeroizing<Vec<u8>>>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Self {
+            labels: std::sync::Mutex::new(Generations::new(MAX_CACHED_LABELS)),
+            shares: std::sync::Mutex::new(Generations::new(MAX_CACHED_SHARES)),
+        }
+    }
+}
+
+/// A verified label and its label read under the node's policies.
+pub(crate) type CachedLabel = (accord_tdf::VerifiedLabel, Label);
+
+pub(crate) const MAX_CACHED_LABELS: usize = 4096;
+
+pub(crate) const MAX_CACHED_SHARES: usize = 65536;
 
 #[cfg(test)]
 mod tests {

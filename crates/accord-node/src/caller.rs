@@ -1,8 +1,10 @@
 //! Who is asking: a person recognised by the exact client certificate the node issued
 //! them (mutual TLS), and their directory record read as a person the decision knows.
 
-use crate::node::{Node, Refusal};
+use crate::node::Node;
+use crate::partners::{recognise, Partner};
 use crate::pki;
+use crate::refusal::Refusal;
 use crate::store::PersonRecord;
 use crate::wire::{self, Reason};
 use accord_agreement::{Person, PersonStatus, Scope};
@@ -122,5 +124,43 @@ impl Node {
             person: c.record.id,
             status: c.record.status,
         })
+    }
+}
+
+/// A partner node is recognised by the TLS key an agreement pins for it.
+impl Node {
+    /// Whether `peer` presents the TLS key an agreement held pins for a party's node
+    /// (in force or not).
+    pub async fn pinned_by_an_agreement(&self, peer: &Peer) -> bool {
+        let Some(cert) = peer.cert.as_deref() else {
+            return false;
+        };
+        let Ok(spki) = pki::spki_of_cert(cert) else {
+            return false;
+        };
+        let pin = hex::encode(pki::sha256(spki));
+        let Ok(held) = self.agreements().await else {
+            return false;
+        };
+        held.iter().any(|h| {
+            h.agreement.body.parties.iter().any(|p| {
+                p.code != self.party()
+                    && p.node
+                        .as_ref()
+                        .is_some_and(|n| n.tls_spki_sha256.eq_ignore_ascii_case(&pin))
+            })
+        })
+    }
+
+    /// The partner node on the other end of `peer`'s connection, recognised by the key
+    /// of its client certificate among the agreements held now.
+    pub async fn partner_of(&self, peer: &Peer) -> Result<Partner, Refusal> {
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        recognise(
+            &held,
+            self.party(),
+            (self.clock)(),
+            peer.cert.as_deref().map(|c| c.as_slice()),
+        )
     }
 }

@@ -77,12 +77,12 @@ impl Client {
     ) -> Result<T, Error> {
         let resp = r.map_err(|e| Error::Http {
             url: url.to_string(),
-            msg: describe(&e),
+            msg: crate::tls::describe(&e),
         })?;
         let status = resp.status();
         let bytes = resp.bytes().map_err(|e| Error::Http {
             url: url.to_string(),
-            msg: describe(&e),
+            msg: crate::tls::describe(&e),
         })?;
         self.answer(url, status, &bytes)
     }
@@ -149,7 +149,7 @@ impl Client {
             .send()
             .map_err(|e| Error::Http {
                 url: url.clone(),
-                msg: describe(&e),
+                msg: crate::tls::describe(&e),
             })?;
         if !r.status().is_success() {
             return Err(Error::Http {
@@ -223,7 +223,7 @@ impl Client {
                 .use_preconfigured_tls(self.tls.clone())
                 .timeout(Duration::from_secs(24 * 3600))
                 .build()
-                .map_err(|e| herr(describe(&e)))?;
+                .map_err(|e| herr(crate::tls::describe(&e)))?;
             let file = tokio::fs::File::open(path)
                 .await
                 .map_err(|e| Error::io(path, e))?;
@@ -242,9 +242,12 @@ impl Client {
                 .body(reqwest::Body::wrap_stream(stream))
                 .send()
                 .await
-                .map_err(|e| herr(describe(&e)))?;
+                .map_err(|e| herr(crate::tls::describe(&e)))?;
             let status = resp.status();
-            let bytes = resp.bytes().await.map_err(|e| herr(describe(&e)))?;
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| herr(crate::tls::describe(&e)))?;
             Ok::<_, Error>((status, bytes))
         })?;
         self.answer(&url, status, &bytes)
@@ -305,7 +308,7 @@ impl Client {
         };
         let herr = |e: &reqwest::Error| Error::Http {
             url: url.clone(),
-            msg: describe(e),
+            msg: crate::tls::describe(e),
         };
         let mut resp = self
             .http
@@ -407,7 +410,7 @@ impl Client {
                     .map_err(|_| Error::Crypto("a released share is not base64".into()))?;
                 shares.push(accord_tdf::ReleasedShare {
                     sid: s.sid.clone(),
-                    share: crate::node::open_share(&session, &r.object_id, &s.sid, &sealed)?,
+                    share: crate::kas::open_share(&session, &r.object_id, &s.sid, &sealed)?,
                 });
             }
             out.push(Released {
@@ -420,21 +423,6 @@ impl Client {
         }
         Ok(out)
     }
-}
-
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        s.push_str(": ");
-        s.push_str(&x.to_string());
-        src = x.source();
-    }
-    if s.contains("PinMismatch") {
-        return "the server's TLS key is not the one pinned in the credential: not the node that issued it (or the node was re-keyed)".into();
-    }
-    s
 }
 
 /// ECDSA P-384 / SHA-384 (ASN.1) with the credential's private key.

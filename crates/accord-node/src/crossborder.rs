@@ -14,8 +14,11 @@
 //! dishonest one could, and PAK's log records the release against it (docs/node.md,
 //! "What originator control guarantees").
 
-use crate::node::{Caller, Node, Peer, Refusal, Requester};
+use crate::caller::{Caller, Peer};
+use crate::kas::Requester;
+use crate::node::Node;
 use crate::partners;
+use crate::refusal::Refusal;
 use crate::store::PersonRecord;
 use crate::wire::{self, Reason};
 use accord_keys::KasPublicKey;
@@ -170,7 +173,7 @@ impl Node {
                         crate::wire::Rule::KeyAccess,
                         format!(
                             "{party}'s KAS cannot be reached: {}",
-                            crate::client::describe(&e)
+                            crate::tls::describe(&e)
                         ),
                     )
                 })?;
@@ -254,7 +257,7 @@ impl Node {
             client_public_key: checked.client_public_key,
             objects: checked.objects,
         };
-        if let Some(r) = crate::node::stale(req.issued_at) {
+        if let Some(r) = crate::kas::stale(req.issued_at) {
             self.log_partner_refusal(&partner.code, Some(&req.person.id), Some(&req.nonce), &r)
                 .await;
             return Err(Refusal { logged: true, ..r });
@@ -326,7 +329,7 @@ impl Node {
         r: &Refusal,
     ) {
         let person: Option<String> = person.map(|p| p.chars().take(128).collect());
-        let entry = crate::node::AuditEntry {
+        let entry = crate::audit::AuditEntry {
             person: person.as_deref(),
             request: nonce,
             partner: Some(partner),

@@ -3,7 +3,10 @@
 //! of a verified label. No rule is written here.
 
 use crate::agreements::Held;
+use crate::caller::Peer;
 use crate::node::Node;
+use crate::refusal::Refusal;
+use crate::wire;
 use crate::wire::Reason;
 use accord_agreement::{Person, Time};
 use accord_keys::VerifyingKey;
@@ -142,5 +145,22 @@ impl Node {
             ),
         };
         (d.permit, convert(d.reasons))
+    }
+
+    /// `GET /v1/trust`.
+    pub async fn trust(&self, peer: &Peer) -> Result<wire::TrustInfo, Refusal> {
+        self.authenticate(peer).await?;
+        let held = self.agreements().await.map_err(Refusal::internal)?;
+        Ok(wire::TrustInfo {
+            party: self.party().to_string(),
+            signers: self
+                .trusted_signers(&held)
+                .into_iter()
+                .map(|(party, k)| wire::TrustedSigner {
+                    party,
+                    key: k.to_pem(),
+                })
+                .collect(),
+        })
     }
 }

@@ -1,7 +1,7 @@
 //! The disk reserve: room a node keeps free for its audit log and database.
 //!
 //! Objects arrive from partners (and from the node's own people) in sizes up to
-//! [`crate::exchange::MAX_OBJECT`]. If they could fill the disk, the next audit entry could
+//! `exchange::MAX_OBJECT`. If they could fill the disk, the next audit entry could
 //! not be written, and a KAS that cannot log cannot release anything: a partner's large
 //! deliveries would stop the node's own people from opening their documents. So a
 //! body is taken only while the free space would stay above the reserve, and the answer
@@ -12,7 +12,7 @@
 //! absent). Deliveries are checked before their first byte (against their declared
 //! length) and again while they stream, since several may stream at once.
 
-use crate::node::Refusal;
+use crate::refusal::Refusal;
 use std::path::Path;
 
 /// The reserve when node.toml names none: 512 MiB, room for some hundreds of thousands

@@ -4,8 +4,10 @@
 //! check and the share unwrapping are cached by their inputs.
 
 use crate::agreements::Held;
-use crate::cache::Generations;
-use crate::node::{AuditEntry, Caller, Node, Peer, Refusal};
+use crate::audit::AuditEntry;
+use crate::caller::{Caller, Peer};
+use crate::node::Node;
+use crate::refusal::Refusal;
 use crate::store::PersonRecord;
 use crate::wire::{self, Reason};
 use crate::{pki, Error};
@@ -47,34 +49,6 @@ pub(crate) fn stale(issued_at: i64) -> Option<Refusal> {
         )
     })
 }
-
-/// Work whose result depends only on its inputs, kept so that an object opened again
-/// (by the same or another person) costs no signature verification and no key
-/// decapsulation: the decision itself, and its durable log entry, are still made for
-/// every request. Bounded, in two generations (see [`crate::cache`]); shares are
-/// zeroized when dropped.
-pub(crate) struct Caches {
-    /// Verified labels by SHA-256 of (trusted signer kids, manifest bytes).
-    pub(crate) labels: std::sync::Mutex<Generations<Arc<CachedLabel>>>,
-    /// Unwrapped shares by SHA-256 of (KAS kid, key access object, policy).
-    pub(crate) shares: std::sync::Mutex<Generations<Zeroizing<Vec<u8>>>>,
-}
-
-impl Default for Caches {
-    fn default() -> Self {
-        Self {
-            labels: std::sync::Mutex::new(Generations::new(MAX_CACHED_LABELS)),
-            shares: std::sync::Mutex::new(Generations::new(MAX_CACHED_SHARES)),
-        }
-    }
-}
-
-/// A verified label and its label read under the node's policies.
-pub(crate) type CachedLabel = (accord_tdf::VerifiedLabel, Label);
-
-pub(crate) const MAX_CACHED_LABELS: usize = 4096;
-
-pub(crate) const MAX_CACHED_SHARES: usize = 65536;
 
 pub(crate) fn digest(parts: &[&[u8]]) -> [u8; 32] {
     let mut c = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);

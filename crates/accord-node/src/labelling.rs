@@ -3,7 +3,11 @@
 //! exact manifest the node is sent.
 
 use crate::agreements::Held;
-use crate::node::{convert, AuditEntry, Caller, Node, Peer, Refusal};
+use crate::audit::AuditEntry;
+use crate::caller::{Caller, Peer};
+use crate::decision::convert;
+use crate::node::Node;
+use crate::refusal::Refusal;
 use crate::wire::{self, Reason};
 use accord_agreement::Time;
 use accord_spif::Label;

@@ -13,7 +13,6 @@
 use crate::agreements::{Cache, Held};
 use crate::home::Home;
 use crate::store::Store;
-use crate::wire;
 use crate::Error;
 use accord_agreement::Time;
 use accord_keys::{KasPrivateKey, SigningKey};
@@ -21,11 +20,6 @@ use accord_log::Appender;
 use accord_spif::PolicySet;
 use std::sync::Arc;
 
-pub use crate::audit::AuditEntry;
-pub use crate::caller::{Caller, Peer};
-pub(crate) use crate::decision::convert;
-pub use crate::kas::{open_share, seal_share};
-pub(crate) use crate::kas::{stale, Requester};
 pub use crate::refusal::Refusal;
 
 /// The decision clock. The node uses the system clock; tests may set another (there is
@@ -54,9 +48,9 @@ pub struct Node {
     pub(crate) partner_clients: crate::partners::Clients,
     /// Serialises witness submissions from partners.
     pub(crate) witness_lock: tokio::sync::Mutex<()>,
-    pub(crate) caches: crate::kas::Caches,
+    pub(crate) caches: crate::cache::Caches,
     /// Refusals of unrecognised callers that go into the audit log (rate-limited).
-    pub(crate) strangers: crate::admission::StrangerLog,
+    pub(crate) strangers: crate::strangers::StrangerLog,
 }
 
 impl Node {
@@ -77,8 +71,8 @@ impl Node {
             outbox_ready: tokio::sync::Notify::new(),
             partner_clients: crate::partners::Clients::default(),
             witness_lock: tokio::sync::Mutex::new(()),
-            caches: crate::kas::Caches::default(),
-            strangers: crate::admission::StrangerLog::new(),
+            caches: crate::cache::Caches::default(),
+            strangers: crate::strangers::StrangerLog::new(),
         })
     }
 
@@ -99,22 +93,5 @@ impl Node {
             .await
             .get(&self.store, &self.home.party)
             .await
-    }
-
-    /// `GET /v1/trust`.
-    pub async fn trust(&self, peer: &Peer) -> Result<wire::TrustInfo, Refusal> {
-        self.authenticate(peer).await?;
-        let held = self.agreements().await.map_err(Refusal::internal)?;
-        Ok(wire::TrustInfo {
-            party: self.party().to_string(),
-            signers: self
-                .trusted_signers(&held)
-                .into_iter()
-                .map(|(party, k)| wire::TrustedSigner {
-                    party,
-                    key: k.to_pem(),
-                })
-                .collect(),
-        })
     }
 }

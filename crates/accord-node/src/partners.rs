@@ -9,7 +9,7 @@
 
 use crate::agreements::Held;
 use crate::home::Home;
-use crate::node::Refusal;
+use crate::refusal::Refusal;
 use crate::{pki, Error};
 use accord_agreement::{SigningKeys, Status, Time};
 use std::sync::Arc;
@@ -120,43 +120,6 @@ pub fn recognise(
             &pin[..16]
         ),
     ))
-}
-
-impl crate::node::Node {
-    /// Whether `peer` presents the TLS key an agreement held pins for a party's node
-    /// (in force or not).
-    pub async fn pinned_by_an_agreement(&self, peer: &crate::node::Peer) -> bool {
-        let Some(cert) = peer.cert.as_deref() else {
-            return false;
-        };
-        let Ok(spki) = pki::spki_of_cert(cert) else {
-            return false;
-        };
-        let pin = hex::encode(pki::sha256(spki));
-        let Ok(held) = self.agreements().await else {
-            return false;
-        };
-        held.iter().any(|h| {
-            h.agreement.body.parties.iter().any(|p| {
-                p.code != self.party()
-                    && p.node
-                        .as_ref()
-                        .is_some_and(|n| n.tls_spki_sha256.eq_ignore_ascii_case(&pin))
-            })
-        })
-    }
-
-    /// The partner node on the other end of `peer`'s connection, recognised by the key
-    /// of its client certificate among the agreements held now.
-    pub async fn partner_of(&self, peer: &crate::node::Peer) -> Result<Partner, Refusal> {
-        let held = self.agreements().await.map_err(Refusal::internal)?;
-        recognise(
-            &held,
-            self.party(),
-            (self.clock)(),
-            peer.cert.as_deref().map(|c| c.as_slice()),
-        )
-    }
 }
 
 /// TLS for node-to-node calls to `partner`: the node's own certificate as client

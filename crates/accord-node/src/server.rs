@@ -6,8 +6,10 @@
 //! SIGTERM or Ctrl-C stops accepting, lets requests in flight finish (up to 10 s),
 //! then closes the audit log cleanly.
 
+use crate::caller::Peer;
 use crate::home::Home;
-use crate::node::{system_clock, Clock, Node, Peer, Refusal};
+use crate::node::{system_clock, Clock, Node};
+use crate::refusal::Refusal;
 use crate::wire;
 use crate::Error;
 use axum::body::{Body, Bytes};

@@ -233,6 +233,23 @@ pub fn parse_pin(pin: &str) -> Result<String, Error> {
     }
 }
 
+/// A reqwest error in words: its whole chain of causes, and a pin mismatch said as
+/// what it means (not the node pinned, or the node re-keyed).
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    if s.contains("PinMismatch") {
+        return "the server's TLS key is not the one pinned in the credential: not the node that issued it (or the node was re-keyed)".into();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,8 +13,10 @@
 //! can then check with `accord audit verify --log URL --witness-key VKEY` that the
 //! partner saw the same log.
 
-use crate::node::{Node, Peer, Refusal};
+use crate::caller::Peer;
+use crate::node::Node;
 use crate::partners::{self, Partner};
+use crate::refusal::Refusal;
 use crate::Error;
 use accord_log::note::VerifierKey;
 use std::collections::HashMap;
@@ -356,7 +358,7 @@ pub fn check_log_against_witnesses(
             Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => continue,
             Ok(r) if r.status().is_success() => r.bytes().map_err(|e| e.to_string()),
             Ok(r) => Err(format!("HTTP {}", r.status())),
-            Err(e) => Err(crate::client::describe(&e)),
+            Err(e) => Err(crate::tls::describe(&e)),
         };
         let theirs = match theirs.map_err(|e| e.to_string()).and_then(|b| {
             let cp =

@@ -1020,10 +1020,10 @@ fn resign(bytes: &[u8], key: &accord_keys::SigningKey) -> Vec<u8> {
 }
 
 /// A person as their node sees them on a connection, to call the node directly.
-fn person_peer(sb: &Sandbox, id: &str) -> accord_node::node::Peer {
+fn person_peer(sb: &Sandbox, id: &str) -> accord_node::caller::Peer {
     let c = sb.credential(id).unwrap();
     let der = accord_node::pki::pem_blocks(&c.certificate, "CERTIFICATE").unwrap();
-    accord_node::node::Peer {
+    accord_node::caller::Peer {
         cert: Some(Arc::new(der[0].to_vec())),
     }
 }

@@ -144,7 +144,7 @@ impl Node {
                 at,
             },
         );
-        (d.permit, crate::node::convert(d.reasons))
+        (d.permit, crate::decision::convert(d.reasons))
     }
 
     /// The audit entry of a decision about receiving object `id` from `partner`. The
@@ -179,7 +179,7 @@ impl Node {
     /// there is nothing to account for, and anyone may connect without one (so an
     /// entry for each would let anyone fill the log). A certificate that is not a
     /// partner's is logged (within the node's rate for strangers,
-    /// [`crate::admission::StrangerLog`]) with its fingerprint, the object id only when
+    /// [`crate::strangers::StrangerLog`]) with its fingerprint, the object id only when
     /// it is one (never the raw path), and bounded reasons.
     pub(super) async fn log_stranger(&self, peer: &Peer, id: Option<&str>, r: &Refusal) {
         let Some(cert) = peer.cert.as_deref() else {

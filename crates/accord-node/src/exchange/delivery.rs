@@ -446,7 +446,7 @@ pub(super) async fn attempt_batch(
     {
         Ok(r) => r,
         Err(e) => {
-            let e = format!("{url}: {}", crate::client::describe(&e));
+            let e = format!("{url}: {}", crate::tls::describe(&e));
             out.extend(all(sending, &|| Outcome::Retry(e.clone())));
             return out;
         }
@@ -624,7 +624,7 @@ pub(super) async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
     }
     let resp = match req.body(body).send().await {
         Ok(r) => r,
-        Err(e) => return Outcome::Retry(format!("{url}: {}", crate::client::describe(&e))),
+        Err(e) => return Outcome::Retry(format!("{url}: {}", crate::tls::describe(&e))),
     };
     let status = resp.status();
     if from > 0 && status.as_u16() == 416 {

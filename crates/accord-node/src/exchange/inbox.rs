@@ -50,7 +50,7 @@ impl Node {
 
     pub(super) async fn fetch_as(
         &self,
-        caller: &crate::node::Caller,
+        caller: &crate::caller::Caller,
         id: &str,
         from: Option<&str>,
     ) -> Result<Stored, Refusal> {

@@ -18,9 +18,12 @@
 //! overwrite the file a row names.
 
 use crate::agreements::Held;
-use crate::node::{AuditEntry, Node, Peer, Refusal};
+use crate::audit::AuditEntry;
+use crate::caller::Peer;
+use crate::node::Node;
 use crate::partners::{self, Partner};
 use crate::receipt::{Receipt, ReceiptBody};
+use crate::refusal::Refusal;
 use crate::store::{Stmt, Store};
 use crate::wire::{self, Reason};
 use crate::Error;

@@ -18,7 +18,7 @@ impl Node {
 
     pub(super) async fn send_as(
         self: &Arc<Self>,
-        caller: &crate::node::Caller,
+        caller: &crate::caller::Caller,
         to: &str,
         id: &str,
         body: axum::body::Body,
