@@ -1,14 +1,22 @@
 //! A running node: its state (home, database, keys, audit log appender, clock,
-//! agreements held) and the refusal every component answers with. The components are
-//! rooms of their own, each adding its part of `Node`:
+//! agreements held, caches). The components are rooms of their own, each adding its
+//! part of `Node` and importing this module for it (this module imports none of them):
 //!
-//! - `caller`: who is asking (a person by the certificate the node issued them);
-//! - `decision`: the bridge to the one decision of `accord-agreement`;
+//! - `caller`: who is asking: a person by the certificate the node issued them, or a
+//!   partner node by the TLS key an agreement pins;
+//! - `decision`: the bridge to the one decision of `accord-agreement`, the trusted
+//!   label signers, markings;
 //! - `kas`: rewrap requests checked, decided, logged, then released;
 //! - `labelling`: seal plans and label signing;
 //! - `audit`: audit entries, and every refusal of a known caller logged;
-//! - `exchange`, `crossborder`, `witnessing`,
-//!   `agreement_sync`: federation with partner nodes.
+//! - `exchange`, `crossborder`, `witnessing`, `agreement_sync`: federation with
+//!   partner nodes.
+//!
+//! Every component answers with a `Refusal` (its own module; re-exported here).
+//!
+//! A rewrap, end to end: `server` (route) → `caller::authenticate` → `kas::rewrap`
+//! (`checked_rewrap_request`, then `release`: `decide_object` per object, which calls
+//! `decision::decide_for`, then `audit::log_entries` before anything is released).
 
 use crate::agreements::{Cache, Held};
 use crate::home::Home;
