@@ -1,8 +1,16 @@
 //! The exchange's decisions as audit entries, and the refusals of callers that are
 //! not partner nodes in force.
 
-use super::*;
-
+use super::store::OutboxItem;
+use crate::agreements::Held;
+use crate::audit::AuditEntry;
+use crate::caller::Peer;
+use crate::exchange::check_object_id;
+use crate::node::Node;
+use crate::refusal::Refusal;
+use crate::wire::Reason;
+use accord_agreement::Time;
+use accord_spif::Label;
 /// Most reasons of a refused delivery written to its audit entry.
 pub(super) const ENTRY_REASONS: usize = 8;
 

@@ -1,8 +1,18 @@
 //! The blob store: objects spooled to disk as they stream in, kept files named by
 //! their bytes, packs of batched objects, and partial deliveries kept for resuming.
 
-use super::*;
-
+use super::store::OutboxItem;
+use crate::exchange::check_code;
+use crate::exchange::check_object_id;
+use crate::exchange::MAX_OBJECT;
+use crate::node::Node;
+use crate::refusal::Refusal;
+use crate::wire::Reason;
+use accord_tdf::VerifiedLabel;
+use futures_util::StreamExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 pub(super) fn blob_dir(node: &Node, sub: &str) -> PathBuf {
     node.home.layout.blobs().join(sub)
 }

@@ -1,8 +1,22 @@
 //! The delivery loop: the outbox's due objects to partner nodes, with retries,
 //! batches of small objects, resumed large ones, and the receipts checked.
 
-use super::*;
-
+use super::audit::Event;
+use super::blobs::outbox_path;
+use super::blobs::RESUME_MIN;
+use super::store::signature_stmts;
+use super::store::OutboxItem;
+use crate::exchange::now_ms;
+use crate::exchange::DeliveryOptions;
+use crate::exchange::RETRY_FIRST_MS;
+use crate::node::Node;
+use crate::partners;
+use crate::receipt::Receipt;
+use crate::store::Stmt;
+use crate::wire::{self, Reason};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 pub(super) fn backoff(attempts: u64, cap: Duration) -> i64 {
     let ms = RETRY_FIRST_MS.saturating_mul(1i64 << attempts.min(20));
     ms.min(cap.as_millis() as i64)

@@ -1,7 +1,15 @@
 //! A person's inbox: what partners sent that they may see, and fetching it.
 
-use super::*;
-
+use super::blobs::Stored;
+use super::store::InboxItem;
+use super::store::InboxRecord;
+use crate::caller::Peer;
+use crate::exchange::check_code;
+use crate::exchange::check_object_id;
+use crate::node::Node;
+use crate::refusal::Refusal;
+use crate::wire::Reason;
+use accord_spif::Label;
 impl Node {
     /// `GET /v1/inbox`: what the person may see, oldest first.
     pub async fn inbox(&self, peer: &Peer) -> Result<Vec<InboxItem>, Refusal> {

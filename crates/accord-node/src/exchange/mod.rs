@@ -17,24 +17,8 @@
 //! sender and bytes, so that deliveries (or sends) racing each other under one id never
 //! overwrite the file a row names.
 
-use crate::agreements::Held;
-use crate::audit::AuditEntry;
-use crate::caller::Peer;
-use crate::node::Node;
-use crate::partners::{self, Partner};
-use crate::receipt::{Receipt, ReceiptBody};
 use crate::refusal::Refusal;
-use crate::store::{Stmt, Store};
-use crate::wire::{self, Reason};
-use crate::Error;
-use accord_agreement::Time;
-use accord_spif::Label;
-use accord_tdf::VerifiedLabel;
-use futures_util::StreamExt;
-use sqlx::any::AnyRow;
-use sqlx::Row;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use crate::wire::{self};
 use std::time::Duration;
 
 /// Largest sealed object a node accepts (64 GiB).
@@ -95,10 +79,6 @@ mod send;
 mod store;
 #[cfg(test)]
 mod tests;
-
-use audit::*;
-use blobs::*;
-use store::*;
 
 pub use blobs::Stored;
 pub(crate) use blobs::{clear_spool, prune_partials};

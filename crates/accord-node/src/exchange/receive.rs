@@ -2,8 +2,37 @@
 //! policies and the sender's key, keeps it and signs a receipt (one object streamed,
 //! or a batch of small ones).
 
-use super::*;
-
+use super::audit::conflict;
+use super::audit::Refused;
+use super::blobs::blob_dir;
+use super::blobs::checked_file_name;
+use super::blobs::examine;
+use super::blobs::examine_all;
+use super::blobs::inbox_file_name;
+use super::blobs::keep_pack;
+use super::blobs::pack_path;
+use super::blobs::partial_path;
+use super::blobs::spool;
+use super::blobs::Partial;
+use super::blobs::Spooled;
+use super::blobs::Stored;
+use super::store::InboxItem;
+use super::store::InboxRecord;
+use crate::agreements::Held;
+use crate::caller::Peer;
+use crate::exchange::check_object_id;
+use crate::exchange::rfc3339;
+use crate::exchange::MAX_OBJECT;
+use crate::node::Node;
+use crate::partners::Partner;
+use crate::receipt::Receipt;
+use crate::receipt::ReceiptBody;
+use crate::refusal::Refusal;
+use crate::wire::{self, Reason};
+use accord_agreement::Time;
+use accord_spif::Label;
+use accord_tdf::VerifiedLabel;
+use std::sync::Arc;
 impl Node {
     /// `GET /v1/fed/inbox/{id}/partial`: how many bytes of a broken delivery of `id`
     /// from this partner are kept here (0 if none), for the partner to send the rest.

@@ -1,7 +1,26 @@
 //! A person sends: the sender's node decides and queues the object in its outbox.
 
-use super::*;
-
+use super::audit::own_send;
+use super::audit::Event;
+use super::blobs::examine;
+use super::blobs::outbox_file_name;
+use super::blobs::outbox_path;
+use super::blobs::spool;
+use super::store::OutboxFilter;
+use super::store::OutboxItem;
+use crate::caller::Peer;
+use crate::exchange::check_code;
+use crate::exchange::check_object_id;
+use crate::exchange::now_ms;
+use crate::exchange::rfc3339;
+use crate::exchange::MAX_OBJECT;
+use crate::node::Node;
+use crate::partners;
+use crate::refusal::Refusal;
+use crate::wire::Reason;
+use accord_spif::Label;
+use futures_util::StreamExt;
+use std::sync::Arc;
 impl Node {
     /// `PUT /v1/outbox/{to}/{id}`: a person sends a sealed object to a partner party.
     pub async fn send(

@@ -1,7 +1,15 @@
 //! The exchange's tables: the outbox, the inbox and the receipts, and their rows.
 
-use super::*;
-
+use crate::exchange::check_object_id;
+use crate::exchange::rfc3339;
+use crate::receipt::Receipt;
+use crate::refusal::Refusal;
+use crate::store::Stmt;
+use crate::store::Store;
+use crate::wire::Reason;
+use crate::Error;
+use sqlx::any::AnyRow;
+use sqlx::Row;
 /// One object this node sends to a partner, and how its delivery stands.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OutboxItem {

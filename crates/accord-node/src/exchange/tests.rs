@@ -1,7 +1,13 @@
 //! Unit tests of the blob store's partials and the delivery's resume offsets.
 
+use super::blobs::bound_partials;
+use super::blobs::remove_older;
+use super::blobs::PARTIALS_PER_PARTNER;
+use super::blobs::PARTIAL_MAX_AGE;
 use super::delivery::resume_from;
-use super::*;
+use crate::exchange::MAX_OBJECT;
+use std::path::PathBuf;
+use std::time::Duration;
 
 #[test]
 fn at_most_sixteen_partials_per_partner_the_oldest_go() {
