@@ -48,8 +48,7 @@ impl Node {
                 "no client certificate: partner nodes authenticate with their TLS key",
             ));
         };
-        let pin = crate::pki::spki_of_cert(cert)
-            .map(|spki| hex::encode(crate::pki::sha256(spki)))
+        let pin = crate::pki::spki_pin(cert)
             .map_err(|e| Refusal::new(403, wire::Rule::Partner, e.to_string()))?;
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let text = std::str::from_utf8(body)
@@ -80,7 +79,7 @@ impl Node {
                 ),
             )
         })?;
-        let Some(from) = party_pinned(anchor, &pin) else {
+        let Some(from) = anchor.party_pinned(&pin).map(|p| p.code.clone()) else {
             return Err(Refusal::new(
                 403,
                 wire::Rule::Partner,
@@ -203,20 +202,6 @@ fn anchor<'a>(held: &'a [Held], doc: &Agreement) -> Option<&'a Held> {
     })
 }
 
-/// The party of `held` whose node the agreement pins with `pin`.
-fn party_pinned(held: &Held, pin: &str) -> Option<String> {
-    held.agreement
-        .body
-        .parties
-        .iter()
-        .find(|p| {
-            p.node
-                .as_ref()
-                .is_some_and(|n| n.tls_spki_sha256.eq_ignore_ascii_case(pin))
-        })
-        .map(|p| p.code.clone())
-}
-
 /// The other parties' nodes of `a`, as this node reaches them (the agreement's pins,
 /// whether or not it is in force: a termination must reach them after it takes effect).
 fn nodes_of(a: &Agreement, own: &str) -> Vec<Partner> {
@@ -224,17 +209,7 @@ fn nodes_of(a: &Agreement, own: &str) -> Vec<Partner> {
         .parties
         .iter()
         .filter(|p| p.code != own)
-        .filter_map(|p| {
-            let n = p.node.as_ref()?;
-            Some(Partner {
-                code: p.code.clone(),
-                url: n.url.trim_end_matches('/').to_string(),
-                tls_spki_sha256: n.tls_spki_sha256.to_ascii_lowercase(),
-                signing_keys: p.signing_keys.clone(),
-                log_verifier_key: n.log_verifier_key.clone(),
-                agreements: vec![a.body.id.clone()],
-            })
-        })
+        .filter_map(|p| Some(Partner::of(p, p.node.as_ref()?, &a.body.id)))
         .collect()
 }
 

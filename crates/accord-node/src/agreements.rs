@@ -19,6 +19,16 @@ pub struct Held {
 }
 
 impl Held {
+    /// The party whose node this agreement pins with the TLS key `pin` (SHA-256 of the
+    /// SPKI, hex), in force or not.
+    pub fn party_pinned(&self, pin: &str) -> Option<&Party> {
+        self.agreement.body.parties.iter().find(|p| {
+            p.node
+                .as_ref()
+                .is_some_and(|n| n.tls_spki_sha256.eq_ignore_ascii_case(pin))
+        })
+    }
+
     /// The agreement, checked.
     pub fn checked(&self) -> Checked<'_> {
         Checked::from_findings(&self.agreement, self.findings.clone())

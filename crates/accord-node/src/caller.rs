@@ -135,21 +135,14 @@ impl Node {
         let Some(cert) = peer.cert.as_deref() else {
             return false;
         };
-        let Ok(spki) = pki::spki_of_cert(cert) else {
+        let Ok(pin) = pki::spki_pin(cert) else {
             return false;
         };
-        let pin = hex::encode(pki::sha256(spki));
         let Ok(held) = self.agreements().await else {
             return false;
         };
-        held.iter().any(|h| {
-            h.agreement.body.parties.iter().any(|p| {
-                p.code != self.party()
-                    && p.node
-                        .as_ref()
-                        .is_some_and(|n| n.tls_spki_sha256.eq_ignore_ascii_case(&pin))
-            })
-        })
+        held.iter()
+            .any(|h| h.party_pinned(&pin).is_some_and(|p| p.code != self.party()))
     }
 
     /// The partner node on the other end of `peer`'s connection, recognised by the key

@@ -32,6 +32,24 @@ pub struct Partner {
     pub agreements: Vec<String>,
 }
 
+impl Partner {
+    /// Party `p` of agreement `agreement`, whose node is `node`, as a partner.
+    pub fn of(
+        p: &accord_agreement::Party,
+        node: &accord_agreement::Node,
+        agreement: &str,
+    ) -> Partner {
+        Partner {
+            code: p.code.clone(),
+            url: node.url.trim_end_matches('/').to_string(),
+            tls_spki_sha256: node.tls_spki_sha256.to_ascii_lowercase(),
+            signing_keys: p.signing_keys.clone(),
+            log_verifier_key: node.log_verifier_key.clone(),
+            agreements: vec![agreement.to_string()],
+        }
+    }
+}
+
 /// Every partner of `own` under an agreement in force at `at`, one per party.
 pub fn in_force(held: &[Held], own: &str, at: Time) -> Vec<Partner> {
     let mut out: Vec<Partner> = Vec::new();
@@ -53,14 +71,7 @@ pub fn in_force(held: &[Held], own: &str, at: Time) -> Vec<Partner> {
                 x.agreements.push(body.id.clone());
                 continue;
             }
-            out.push(Partner {
-                code: p.code.clone(),
-                url: node.url.trim_end_matches('/').to_string(),
-                tls_spki_sha256: node.tls_spki_sha256.to_ascii_lowercase(),
-                signing_keys: p.signing_keys.clone(),
-                log_verifier_key: node.log_verifier_key.clone(),
-                agreements: vec![body.id.clone()],
-            });
+            out.push(Partner::of(p, node, &body.id));
         }
     }
     out
@@ -86,9 +97,7 @@ pub fn recognise(
             "no client certificate: partner nodes authenticate with their TLS key".into(),
         ));
     };
-    let spki =
-        pki::spki_of_cert(cert).map_err(|e| refuse(crate::wire::Rule::Partner, e.to_string()))?;
-    let pin = hex::encode(pki::sha256(spki));
+    let pin = pki::spki_pin(cert).map_err(|e| refuse(crate::wire::Rule::Partner, e.to_string()))?;
     if let Some(p) = in_force(held, own, at)
         .into_iter()
         .find(|p| p.tls_spki_sha256 == pin)
@@ -97,20 +106,14 @@ pub fn recognise(
     }
     // Not in force: say whether an agreement names this key at all.
     for h in held {
-        for p in &h.agreement.body.parties {
-            if p.code != own
-                && p.node
-                    .as_ref()
-                    .is_some_and(|n| n.tls_spki_sha256.eq_ignore_ascii_case(&pin))
-            {
-                return Err(refuse(
-                    accord_agreement::Rule::AgreementInForce.into(),
-                    format!(
-                        "{}'s node is pinned by agreement {}, which is not in force at {at}",
-                        p.code, h.agreement.body.id
-                    ),
-                ));
-            }
+        if let Some(p) = h.party_pinned(&pin).filter(|p| p.code != own) {
+            return Err(refuse(
+                accord_agreement::Rule::AgreementInForce.into(),
+                format!(
+                    "{}'s node is pinned by agreement {}, which is not in force at {at}",
+                    p.code, h.agreement.body.id
+                ),
+            ));
         }
     }
     Err(refuse(

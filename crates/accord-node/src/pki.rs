@@ -192,6 +192,12 @@ fn der_err(e: accord_keys::Error) -> Error {
     Error::Credential(format!("certificate: {e}"))
 }
 
+/// A certificate's pin as agreements and credentials write it: SHA-256 of its
+/// SubjectPublicKeyInfo, lower-case hex.
+pub fn spki_pin(cert: &[u8]) -> Result<String, Error> {
+    Ok(hex::encode(sha256(spki_of_cert(cert)?)))
+}
+
 /// The SubjectPublicKeyInfo (whole DER element) of an X.509 certificate.
 pub fn spki_of_cert(cert: &[u8]) -> Result<&[u8], Error> {
     use accord_keys::der::{expect, read_tlv, SEQUENCE};

@@ -121,10 +121,9 @@ impl ServerCertVerifier for PinnedServer {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let spki = pki::spki_of_cert(end_entity).map_err(|_| {
+        let got = pki::spki_pin(end_entity).map_err(|_| {
             rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
         })?;
-        let got = hex::encode(pki::sha256(spki));
         if self.pins.iter().any(|p| p.eq_ignore_ascii_case(&got)) {
             Ok(ServerCertVerified::assertion())
         } else {
