@@ -77,8 +77,9 @@ impl Default for Caches {
     }
 }
 
-/// A verified label and its label read under the node's policies.
-pub(crate) type CachedLabel = (accord_tdf::VerifiedLabel, Label);
+/// A verified label, its label read under the node's policies, and the marking those
+/// policies render for it (made once with the entry, not on every rewrap).
+pub(crate) type CachedLabel = (accord_tdf::VerifiedLabel, Label, String);
 
 pub(crate) const MAX_CACHED_LABELS: usize = 4096;
 

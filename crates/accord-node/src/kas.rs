@@ -219,7 +219,8 @@ impl Node {
                         return p;
                     }
                 };
-                let e = Arc::new((verified, label));
+                let marking = self.marking_of(&label, &verified.marking);
+                let e = Arc::new((verified, label, marking));
                 if let Ok(mut c) = self.caches.labels.lock() {
                     c.insert(key, e.clone());
                 }
@@ -228,7 +229,7 @@ impl Node {
         };
         let (verified, label) = (&entry.0, &entry.1);
         p.object_id = verified.object_id.clone();
-        p.marking = self.marking_of(label, &verified.marking);
+        p.marking = entry.2.clone();
         p.agreement = verified.agreement.clone();
         if let Some(why) = self.signer_out_of_place(verified, cx.held) {
             p.reasons
