@@ -92,6 +92,21 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule, in the order the decision checks them.
+    pub const ALL: [Rule; 11] = [
+        Rule::AgreementInForce,
+        Rule::RequestingParty,
+        Rule::PersonParty,
+        Rule::AgreementScope,
+        Rule::PersonScope,
+        Rule::Ceiling,
+        Rule::Translation,
+        Rule::Clearance,
+        Rule::Releasability,
+        Rule::Dissemination,
+        Rule::PersonActive,
+    ];
+
     /// The rule's name as the API, the audit log and people see it (`agreement-in-force`).
     pub fn as_str(self) -> &'static str {
         match self {

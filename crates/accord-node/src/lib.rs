@@ -46,6 +46,7 @@ pub mod partners;
 pub mod pki;
 pub mod receipt;
 mod refusal;
+mod rule;
 pub mod sandbox;
 pub mod server;
 pub mod store;
