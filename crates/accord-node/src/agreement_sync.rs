@@ -91,47 +91,31 @@ impl Node {
             ));
         };
         let outcome = self.load_offered(&doc, anchor, &from, text).await;
-        let (permit, reasons) = match &outcome {
-            Ok(loaded) => (
-                true,
-                vec![Reason::new(
-                    Decided::AgreementInForce,
-                    format!(
-                        "{from}'s copy of agreement {id} verifies and names {} with its own keys: {} ({} records)",
-                        self.party(),
-                        loaded.outcome,
-                        loaded.records
-                    ),
-                )],
-            ),
-            Err(r) => (false, r.reasons.clone()),
+        let reasons = match &outcome {
+            // A copy the node already held changes nothing and decides nothing: offered
+            // again at every start, it is not logged again.
+            Ok(loaded) if loaded.outcome == "unchanged" => None,
+            Ok(loaded) => Some(vec![Reason::new(
+                Decided::AgreementInForce,
+                format!(
+                    "{from}'s copy of agreement {id} verifies and names {} with its own keys: {} ({} records)",
+                    self.party(),
+                    loaded.outcome,
+                    loaded.records
+                ),
+            )]),
+            Err(r) => Some(r.reasons.clone()),
         };
-        // A copy the node already held changes nothing and decides nothing: offered
-        // again at every start, it is not logged again.
-        if let Ok(loaded) = &outcome {
-            if loaded.outcome == "unchanged" {
-                return Ok(wire::AgreementReceived {
-                    id: loaded.id.clone(),
-                    outcome: loaded.outcome.to_string(),
-                    records: loaded.records as u64,
-                });
-            }
+        if let Some(reasons) = reasons {
+            let entry = AuditEntry {
+                kind: "agreement",
+                decision: if outcome.is_ok() { "permit" } else { "deny" },
+                agreement: Some(id),
+                partner: Some(&from),
+                ..self.deny_entry("agreement", &reasons)
+            };
+            self.log_entries(vec![entry.bytes()]).await?;
         }
-        let entry = AuditEntry {
-            kind: "agreement",
-            time: (self.clock)().to_string(),
-            party: self.party(),
-            person: None,
-            credential: None,
-            decision: if permit { "permit" } else { "deny" },
-            object: None,
-            marking: None,
-            agreement: Some(id),
-            request: None,
-            partner: Some(&from),
-            reasons: &reasons,
-        };
-        self.log_entries(vec![entry.bytes()]).await?;
         let loaded = outcome.map_err(|r| Refusal { logged: true, ..r })?;
         Ok(wire::AgreementReceived {
             id: loaded.id,
