@@ -5,9 +5,9 @@
 //! cross-border rewrap request, and the outbox and inbox listings. Each must refuse
 //! cleanly, never panic.
 #![no_main]
-use accord_node::crossborder::PartnerRewrapRequest;
-use accord_node::exchange::{InboxItem, OutboxItem};
-use accord_node::receipt::Receipt;
+use accord_node_api::wire::PartnerRewrapRequest;
+use accord_node_api::exchange::{InboxItem, OutboxItem};
+use accord_node_api::receipt::Receipt;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(r.verify(keys()).is_err());
         assert!(Receipt::verify_all([&r, &r], keys()).is_err());
     }
-    if let Ok(batch) = accord_node::wire::parse_batch(data) {
+    if let Ok(batch) = accord_node_api::wire::parse_batch(data) {
         // Every range it hands out lies inside the body, in order, without overlap.
         let mut at = 0;
         for (_, r) in &batch.objects {
@@ -34,8 +34,8 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_eq!(at, data.len());
     }
-    let _ = serde_json::from_slice::<accord_node::wire::BatchResponse>(data);
-    if let Ok(n) = accord_node::wire::parse_resume(data) {
+    let _ = serde_json::from_slice::<accord_node_api::wire::BatchResponse>(data);
+    if let Ok(n) = accord_node_api::wire::parse_resume(data) {
         // Only decimal digits are an offset, and they say what they parse to.
         assert!(data.iter().all(u8::is_ascii_digit));
         assert_eq!(
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
             n
         );
     }
-    let _ = serde_json::from_slice::<accord_node::wire::PartialDelivery>(data);
+    let _ = serde_json::from_slice::<accord_node_api::wire::PartialDelivery>(data);
     let _ = serde_json::from_slice::<PartnerRewrapRequest>(data);
     let _ = serde_json::from_slice::<Vec<OutboxItem>>(data);
     let _ = serde_json::from_slice::<Vec<InboxItem>>(data);

@@ -1,10 +1,10 @@
-//! Fuzz the node's request bodies through the parsers its routes use (`accord_node::wire`):
+//! Fuzz the node's request bodies through the parsers its routes use (`accord_node_api::wire`):
 //! the rewrap envelope and the signed request inside it (then the client key and each
 //! object's manifest), the seal plan and the seal sign bodies (and the manifest a sign
 //! body carries, as the node checks it before signing). Each must refuse with a
 //! `BadRequest`, never panic, and what it accepts must hold the checked shape.
 #![no_main]
-use accord_node::wire;
+use accord_node_api::wire;
 use libfuzzer_sys::fuzz_target;
 
 fn rewrap_request(bytes: &[u8]) {

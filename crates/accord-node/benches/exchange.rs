@@ -15,11 +15,11 @@
 
 mod common;
 
-use accord_node::client::{self, Client};
 use accord_node::exchange::DeliveryOptions;
 use accord_node::sandbox::{self, SandboxOptions};
 use accord_node::server::{self, ServeOptions};
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::wire;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -74,7 +74,7 @@ fn seal_to(c: &Client, input: impl std::io::Read + Send, out: &Path) -> String {
 /// carries every receipt and grows by kilobytes per object, and even the queued ones
 /// are thousands of rows at first; the poll must not be what is measured).
 fn wait_delivered(c: &Client) -> Instant {
-    let only = |state: &str| accord_node::exchange::OutboxFilter {
+    let only = |state: &str| accord_node_api::exchange::OutboxFilter {
         state: Some(state.into()),
         limit: Some(1),
         ..Default::default()
@@ -95,7 +95,7 @@ fn wait_delivered(c: &Client) -> Instant {
 }
 
 /// Send `files` from `senders` threads.
-fn send_all(cred: &accord_node::credential::Credential, files: &[PathBuf], senders: usize) {
+fn send_all(cred: &accord_node_api::credential::Credential, files: &[PathBuf], senders: usize) {
     std::thread::scope(|s| {
         for t in 0..senders {
             let cred = cred.clone();

@@ -9,10 +9,10 @@
 
 mod common;
 
-use accord_node::client::{self, Client};
 use accord_node::sandbox::{self, SandboxOptions};
 use accord_node::server::{self, ServeOptions};
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::wire;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! bulk rewrap, a batch of objects, a seal plan), and the TLS layer admits clients
 //! without a certificate because `/health` and `/log/` are public. Without a bound,
 //! anyone who can reach the port could open many connections and streams, each
-//! sending a body up to [`crate::wire::MAX_BODY`], and have the node hold gigabytes at
+//! sending a body up to [`accord_node_api::wire::MAX_BODY`], and have the node hold gigabytes at
 //! once until it is killed: the KAS down, requests in flight lost.
 //!
 //! So the caller is recognised first: a caller the node does not know claims nothing
@@ -182,9 +182,12 @@ pub async fn claim(
 fn problem(status: StatusCode, text: String) -> Response {
     (
         status,
-        axum::Json(crate::wire::Problem {
+        axum::Json(accord_node_api::wire::Problem {
             error: text.clone(),
-            reasons: vec![crate::wire::Reason::new(crate::wire::Rule::Request, text)],
+            reasons: vec![accord_node_api::wire::Reason::new(
+                accord_node_api::wire::Rule::Request,
+                text,
+            )],
         }),
     )
         .into_response()
@@ -242,9 +245,12 @@ fn busy() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::RETRY_AFTER, "1")],
-        axum::Json(crate::wire::Problem {
+        axum::Json(accord_node_api::wire::Problem {
             error: text.into(),
-            reasons: vec![crate::wire::Reason::new(crate::wire::Rule::Request, text)],
+            reasons: vec![accord_node_api::wire::Reason::new(
+                accord_node_api::wire::Rule::Request,
+                text,
+            )],
         }),
     )
         .into_response()

@@ -24,8 +24,9 @@ use crate::caller::Peer;
 use crate::node::Node;
 use crate::partners::Partner;
 use crate::refusal::Refusal;
-use crate::wire::{self, Reason};
 use accord_agreement::{Agreement, Rule as Decided};
+use accord_node_api::wire::{self, Reason};
+use accord_node_api::Kind;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,21 +44,31 @@ impl Node {
     ) -> Result<wire::AgreementReceived, Refusal> {
         let Some(cert) = peer.cert.as_deref() else {
             return Err(Refusal::new(
-                401,
+                Kind::Unauthenticated,
                 wire::Rule::Partner,
                 "no client certificate: partner nodes authenticate with their TLS key",
             ));
         };
-        let pin = crate::pki::spki_pin(cert)
-            .map_err(|e| Refusal::new(403, wire::Rule::Partner, e.to_string()))?;
+        let pin = accord_node_api::pki::spki_pin(cert)
+            .map_err(|e| Refusal::new(Kind::Denied, wire::Rule::Partner, e.to_string()))?;
         let held = self.agreements().await.map_err(Refusal::internal)?;
-        let text = std::str::from_utf8(body)
-            .map_err(|_| Refusal::new(400, wire::Rule::Request, "the agreement is not UTF-8"))?;
-        let doc = Agreement::parse(text)
-            .map_err(|e| Refusal::new(400, wire::Rule::Request, format!("the agreement: {e}")))?;
+        let text = std::str::from_utf8(body).map_err(|_| {
+            Refusal::new(
+                Kind::BadRequest,
+                wire::Rule::Request,
+                "the agreement is not UTF-8",
+            )
+        })?;
+        let doc = Agreement::parse(text).map_err(|e| {
+            Refusal::new(
+                Kind::BadRequest,
+                wire::Rule::Request,
+                format!("the agreement: {e}"),
+            )
+        })?;
         if doc.body.id != id {
             return Err(Refusal::new(
-                400,
+                Kind::BadRequest,
                 wire::Rule::Request,
                 format!("offered as {id}, but the agreement's id is {}", doc.body.id),
             ));
@@ -66,7 +77,7 @@ impl Node {
         // this node holds, recognised by the TLS key that agreement pins.
         let anchor = anchor(&held, &doc).ok_or_else(|| {
             Refusal::new(
-                404,
+                Kind::NotFound,
                 Decided::AgreementInForce,
                 format!(
                     "the {} node holds no agreement {id}{}",
@@ -81,7 +92,7 @@ impl Node {
         })?;
         let Some(from) = anchor.party_pinned(&pin).map(|p| p.code.clone()) else {
             return Err(Refusal::new(
-                403,
+                Kind::Denied,
                 wire::Rule::Partner,
                 format!(
                     "TLS key {}… is not the node of a party to agreement {}",
@@ -133,7 +144,8 @@ impl Node {
         from: &str,
         text: &str,
     ) -> Result<crate::agreements::Loaded, Refusal> {
-        let refuse = |text: String| Refusal::new(422, Decided::AgreementInForce, text);
+        let refuse =
+            |text: String| Refusal::new(Kind::Unacceptable, Decided::AgreementInForce, text);
         if doc.body.party(from).is_none() {
             return Err(refuse(format!(
                 "{from} offered agreement {}, to which it is not a party",
@@ -280,7 +292,7 @@ async fn offer(node: &Node, p: &Partner, a: &Agreement) -> Result<String, (bool,
         .body(json)
         .send()
         .await
-        .map_err(|e| (false, crate::tls::describe(&e)))?;
+        .map_err(|e| (false, accord_node_api::tls::describe(&e)))?;
     let status = resp.status();
     let bytes = resp.bytes().await.map_err(|e| (false, e.to_string()))?;
     if status.is_success() {

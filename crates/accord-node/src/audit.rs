@@ -5,7 +5,7 @@
 use crate::caller::Caller;
 use crate::node::Node;
 use crate::refusal::Refusal;
-use crate::wire::Reason;
+use accord_node_api::wire::Reason;
 use serde::Serialize;
 
 /// An audit log entry: one JSON object per decision (never keys or plaintext).
@@ -107,7 +107,7 @@ impl Node {
         r: Result<T, Refusal>,
     ) -> Result<T, Refusal> {
         match r {
-            Err(mut e) if !e.logged && e.status < 500 => {
+            Err(mut e) if !e.logged && !e.kind.is_failure() => {
                 self.log_refusal(kind, Some(caller), None, None, &e).await;
                 e.logged = true;
                 Err(e)

@@ -3,11 +3,12 @@
 
 use crate::node::Node;
 use crate::partners::{recognise, Partner};
-use crate::pki;
 use crate::refusal::Refusal;
 use crate::store::PersonRecord;
-use crate::wire::{self, Reason};
 use accord_agreement::{Person, PersonStatus, Scope};
+use accord_node_api::pki;
+use accord_node_api::wire::{self, Reason};
+use accord_node_api::Kind;
 use accord_spif::Clearance;
 use std::sync::Arc;
 
@@ -35,8 +36,8 @@ impl Node {
         let party = self.party();
         let Some(cert) = &peer.cert else {
             return Err(Refusal::new(
-                401,
-                crate::wire::Rule::Credential,
+                Kind::Unauthenticated,
+                accord_node_api::wire::Rule::Credential,
                 format!("no client certificate: use a credential issued by the {party} node (--credential)"),
             ));
         };
@@ -48,8 +49,8 @@ impl Node {
             .map_err(Refusal::internal)?;
         let Some((record, not_after, revoked)) = found else {
             return Err(Refusal::new(
-                403,
-                crate::wire::Rule::Credential,
+                Kind::Denied,
+                accord_node_api::wire::Rule::Credential,
                 format!(
                     "this credential was not issued by the {party} node (certificate {})",
                     &fingerprint[..16]
@@ -58,22 +59,33 @@ impl Node {
         };
         if revoked.is_some() {
             return Err(Refusal::new(
-                403,
-                crate::wire::Rule::Credential,
+                Kind::Denied,
+                accord_node_api::wire::Rule::Credential,
                 "this credential has been revoked",
             ));
         }
         if not_after < crate::store::unix_now() {
             return Err(Refusal::new(
-                403,
-                crate::wire::Rule::Credential,
+                Kind::Denied,
+                accord_node_api::wire::Rule::Credential,
                 "this credential has expired",
             ));
         }
-        let spki = pki::spki_of_cert(cert)
-            .map_err(|e| Refusal::new(400, crate::wire::Rule::Credential, e.to_string()))?;
+        let spki = pki::spki_of_cert(cert).map_err(|e| {
+            Refusal::new(
+                Kind::BadRequest,
+                accord_node_api::wire::Rule::Credential,
+                e.to_string(),
+            )
+        })?;
         let ec_point = pki::ec_point_of_spki(spki)
-            .map_err(|e| Refusal::new(400, crate::wire::Rule::Credential, e.to_string()))?
+            .map_err(|e| {
+                Refusal::new(
+                    Kind::BadRequest,
+                    accord_node_api::wire::Rule::Credential,
+                    e.to_string(),
+                )
+            })?
             .to_vec();
         Ok(Caller {
             record,
@@ -109,7 +121,7 @@ impl Node {
     /// cannot be read as one.
     pub(crate) fn person_of(&self, caller: &Caller) -> Result<Person, Refusal> {
         self.person(&caller.record).map_err(|r| Refusal {
-            status: 403,
+            kind: Kind::Denied,
             error: r.text.clone(),
             reasons: vec![r],
             logged: false,

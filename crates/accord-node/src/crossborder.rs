@@ -20,49 +20,11 @@ use crate::node::Node;
 use crate::partners;
 use crate::refusal::Refusal;
 use crate::store::PersonRecord;
-use crate::wire::{self, Reason};
 use accord_keys::KasPublicKey;
-use serde::{Deserialize, Serialize};
+use accord_node_api::wire::{self, PartnerRewrapRequest, Reason, VouchedPerson};
+use accord_node_api::Kind;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// A person as their own node vouches for them to a partner's KAS.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VouchedPerson {
-    /// Identifier at their node.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Their party (must be the calling node's).
-    pub party: String,
-    /// Nationality.
-    pub nationality: String,
-    /// Clearance JSON, under their party's national policy.
-    pub clearance: String,
-    /// Scopes.
-    pub scopes: Vec<String>,
-    /// `active` or `suspended`.
-    pub status: String,
-}
-
-/// `POST /v1/fed/kas/rewrap`: node to node.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartnerRewrapRequest {
-    /// The person, vouched for by the calling node.
-    pub person: VouchedPerson,
-    /// The person's request nonce (hex), accepted once per person.
-    pub nonce: String,
-    /// When the person issued the request (Unix seconds): refused beyond
-    /// [`wire::MAX_SKEW_SECS`] of the partner's clock, as the person's own node does,
-    /// so that the nonce, kept for twice that, cannot be replayed once pruned.
-    pub issued_at: i64,
-    /// The person's ephemeral hybrid public key (PEM): the share is wrapped to it.
-    pub client_public_key: String,
-    /// The manifests.
-    pub objects: Vec<serde_json::Value>,
-}
 
 /// The object's key access objects that belong to another party's KAS, by party.
 fn partner_objects(
@@ -143,7 +105,7 @@ impl Node {
         for (party, objects) in by_party {
             let Some(partner) = in_force.iter().find(|p| p.code == party) else {
                 return Err(Refusal::new(
-                    403,
+                    Kind::Denied,
                     accord_agreement::Rule::AgreementInForce,
                     format!("no agreement in force with {party}: its KAS cannot be asked"),
                 ));
@@ -169,11 +131,11 @@ impl Node {
                 .await
                 .map_err(|e| {
                     Refusal::new(
-                        502,
-                        crate::wire::Rule::KeyAccess,
+                        Kind::PartnerFailed,
+                        accord_node_api::wire::Rule::KeyAccess,
                         format!(
                             "{party}'s KAS cannot be reached: {}",
-                            crate::tls::describe(&e)
+                            accord_node_api::tls::describe(&e)
                         ),
                     )
                 })?;
@@ -182,7 +144,10 @@ impl Node {
             if !status.is_success() {
                 let p: Option<wire::Problem> = serde_json::from_slice(&bytes).ok();
                 return Err(Refusal {
-                    status: if status.as_u16() == 403 { 403 } else { 502 },
+                    kind: match accord_node_api::http::kind(status.as_u16()) {
+                        Kind::Denied => Kind::Denied,
+                        _ => Kind::PartnerFailed,
+                    },
                     error: format!(
                         "{party}'s KAS refused ({status}): {}",
                         p.as_ref().map(|p| p.error.as_str()).unwrap_or("")
@@ -193,8 +158,8 @@ impl Node {
             }
             let answer: wire::RewrapResponse = serde_json::from_slice(&bytes).map_err(|e| {
                 Refusal::new(
-                    502,
-                    crate::wire::Rule::KeyAccess,
+                    Kind::PartnerFailed,
+                    accord_node_api::wire::Rule::KeyAccess,
                     format!("{party}'s KAS answered: {e}"),
                 )
             })?;
@@ -213,7 +178,7 @@ impl Node {
         let partner = self.partner_of(peer).await?;
         // Every refusal of a known partner is logged, as a person's are.
         match self.partner_rewrap_from(&partner, body).await {
-            Err(mut r) if !r.logged && r.status < 500 => {
+            Err(mut r) if !r.logged && !r.kind.is_failure() => {
                 self.log_partner_refusal(&partner.code, None, None, &r)
                     .await;
                 r.logged = true;
@@ -230,8 +195,8 @@ impl Node {
     ) -> Result<wire::RewrapResponse, Refusal> {
         let req: PartnerRewrapRequest = serde_json::from_slice(body).map_err(|e| {
             Refusal::new(
-                400,
-                crate::wire::Rule::Request,
+                Kind::BadRequest,
+                accord_node_api::wire::Rule::Request,
                 format!("partner rewrap body: {e}"),
             )
         })?;

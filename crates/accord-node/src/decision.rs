@@ -6,10 +6,10 @@ use crate::agreements::Held;
 use crate::caller::Peer;
 use crate::node::Node;
 use crate::refusal::Refusal;
-use crate::wire;
-use crate::wire::Reason;
 use accord_agreement::{Person, Time};
 use accord_keys::VerifyingKey;
+use accord_node_api::wire;
+use accord_node_api::wire::Reason;
 use accord_spif::Label;
 
 pub(crate) fn convert(reasons: Vec<accord_agreement::Reason>) -> Vec<Reason> {

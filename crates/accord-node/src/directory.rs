@@ -2,10 +2,11 @@
 //! them. Used by `accord user ...` against the node home (the running node reads the
 //! same database, so a suspension takes effect on the next request).
 
-use crate::credential::Credential;
 use crate::home::Home;
 use crate::store::PersonRecord;
-use crate::{pki, Error};
+use crate::Error;
+use accord_node_api::credential::Credential;
+use accord_node_api::pki;
 use accord_spif::Clearance;
 
 /// What `accord user add` is given.

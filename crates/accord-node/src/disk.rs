@@ -13,6 +13,7 @@
 //! length) and again while they stream, since several may stream at once.
 
 use crate::refusal::Refusal;
+use accord_node_api::Kind;
 use std::path::Path;
 
 /// The reserve when node.toml names none: 512 MiB, room for some hundreds of thousands
@@ -53,7 +54,11 @@ pub fn shortfall(dir: &Path, reserve: u64, incoming: u64) -> Option<String> {
 pub(crate) fn check_room(dir: &Path, reserve: u64, incoming: u64) -> Result<(), Refusal> {
     match shortfall(dir, reserve, incoming) {
         None => Ok(()),
-        Some(why) => Err(Refusal::new(507, crate::wire::Rule::Storage, why)),
+        Some(why) => Err(Refusal::new(
+            Kind::NoRoom,
+            accord_node_api::wire::Rule::Storage,
+            why,
+        )),
     }
 }
 
@@ -77,6 +82,9 @@ mod tests {
         let why = shortfall(dir.path(), 1 << 20, free).unwrap();
         assert!(why.contains("more would leave 0 MiB free"), "{why}");
         let r = check_room(dir.path(), u64::MAX, 0).unwrap_err();
-        assert_eq!((r.status, r.reasons[0].rule.as_str()), (507, "storage"));
+        assert_eq!(
+            (r.kind, r.reasons[0].rule.as_str()),
+            (Kind::NoRoom, "storage")
+        );
     }
 }

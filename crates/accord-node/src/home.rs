@@ -10,12 +10,12 @@
 //! DIR/node.db        the embedded SQLite database (unless node.toml names PostgreSQL)
 //! ```
 
-use crate::pki;
 use crate::Error;
 use accord_keys::{
     ClassicalAlg, KasAlg, KasKeyEntry, KasPrivateKey, NodeInfo, PartyDescriptor, SigningKey,
     SigningKeyEntries, SigningKeyEntry,
 };
+use accord_node_api::pki;
 use accord_spif::PolicySet;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

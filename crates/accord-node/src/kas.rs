@@ -9,10 +9,11 @@ use crate::caller::{Caller, Peer};
 use crate::node::Node;
 use crate::refusal::Refusal;
 use crate::store::PersonRecord;
-use crate::wire::{self, Reason};
-use crate::{pki, Error};
 use accord_agreement::{Person, Time};
 use accord_keys::{KasPublicKey, VerifyingKey};
+use accord_node_api::pki;
+use accord_node_api::wire::{self, Reason};
+use accord_node_api::Kind;
 use accord_spif::Label;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -24,8 +25,8 @@ use zeroize::Zeroizing;
 /// partner node forwards).
 pub(crate) fn replayed(nonce: &str) -> Refusal {
     Refusal::new(
-        403,
-        crate::wire::Rule::Request,
+        Kind::Denied,
+        accord_node_api::wire::Rule::Request,
         format!(
             "replayed rewrap request: nonce {}… was already used",
             nonce.get(..16).unwrap_or(nonce)
@@ -40,8 +41,8 @@ pub(crate) fn stale(issued_at: i64) -> Option<Refusal> {
     let now = crate::store::unix_now();
     (issued_at.abs_diff(now) > wire::MAX_SKEW_SECS.unsigned_abs()).then(|| {
         Refusal::new(
-            403,
-            crate::wire::Rule::Request,
+            Kind::Denied,
+            accord_node_api::wire::Rule::Request,
             format!(
                 "the rewrap request was issued at {issued_at} but this node's clock says {now}: more than {} s apart (a stale or replayed request, or a wrong clock)",
                 wire::MAX_SKEW_SECS
@@ -102,62 +103,6 @@ pub(crate) struct Pending {
     pub(crate) shares: Vec<(String, Zeroizing<Vec<u8>>)>,
 }
 
-/// AES-256-GCM of a share under the session key; AAD binds it to object and split.
-pub fn seal_share(
-    session: &[u8],
-    object_id: &str,
-    sid: &str,
-    share: &[u8],
-) -> Result<Vec<u8>, Error> {
-    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-    let key = LessSafeKey::new(
-        UnboundKey::new(&AES_256_GCM, session).map_err(|_| Error::Crypto("session key".into()))?,
-    );
-    let mut nonce = [0u8; NONCE_LEN];
-    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::Crypto("random nonce".into()))?;
-    let aad = format!("{object_id}\0{sid}");
-    let mut buf = share.to_vec();
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce),
-        Aad::from(aad.as_bytes()),
-        &mut buf,
-    )
-    .map_err(|_| Error::Crypto("sealing a share".into()))?;
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&buf);
-    Ok(out)
-}
-
-/// Open what [`seal_share`] made.
-pub fn open_share(
-    session: &[u8],
-    object_id: &str,
-    sid: &str,
-    sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, Error> {
-    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-    if sealed.len() < NONCE_LEN + 16 {
-        return Err(Error::Crypto("released share is too short".into()));
-    }
-    let key = LessSafeKey::new(
-        UnboundKey::new(&AES_256_GCM, session).map_err(|_| Error::Crypto("session key".into()))?,
-    );
-    let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN])
-        .map_err(|_| Error::Crypto("nonce".into()))?;
-    let mut buf = Zeroizing::new(sealed[NONCE_LEN..].to_vec());
-    let aad = format!("{object_id}\0{sid}");
-    let n = key
-        .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf)
-        .map_err(|_| {
-            Error::Crypto(
-                "a released share does not decrypt (wrong session key or altered answer)".into(),
-            )
-        })?
-        .len();
-    buf.truncate(n);
-    Ok(buf)
-}
-
 impl Node {
     pub(crate) fn decide_object(
         &self,
@@ -196,7 +141,7 @@ impl Node {
                             }
                         }
                         p.reasons.push(Reason::new(
-                            crate::wire::Rule::ObjectIntegrity,
+                            accord_node_api::wire::Rule::ObjectIntegrity,
                             e.to_string(),
                         ));
                         return p;
@@ -232,8 +177,10 @@ impl Node {
         p.marking = entry.2.clone();
         p.agreement = verified.agreement.clone();
         if let Some(why) = self.signer_out_of_place(verified, cx.held) {
-            p.reasons
-                .push(Reason::new(crate::wire::Rule::ObjectIntegrity, why));
+            p.reasons.push(Reason::new(
+                accord_node_api::wire::Rule::ObjectIntegrity,
+                why,
+            ));
             return p;
         }
         let ei = &verified.manifest.encryption_information;
@@ -244,7 +191,7 @@ impl Node {
             .collect();
         if mine.is_empty() {
             p.reasons.push(Reason::new(
-                crate::wire::Rule::KeyAccess,
+                accord_node_api::wire::Rule::KeyAccess,
                 format!(
                     "the object holds no key access object for the {} KAS",
                     self.party()
@@ -309,7 +256,7 @@ impl Node {
                 Err(e) => {
                     p.shares.clear();
                     p.reasons = vec![Reason::new(
-                        crate::wire::Rule::ObjectIntegrity,
+                        accord_node_api::wire::Rule::ObjectIntegrity,
                         e.to_string(),
                     )];
                     return p;
@@ -331,7 +278,7 @@ impl Node {
             Ok(c) => c,
             Err(r) => {
                 let fp = peer.cert.as_ref().map(|c| hex::encode(pki::sha256(c)));
-                if r.status == 403 {
+                if r.kind == Kind::Denied {
                     self.log_refusal("rewrap", None, fp.as_deref(), None, &r)
                         .await;
                 }
@@ -443,7 +390,7 @@ impl Node {
                 shares.push(wire::ReleasedShare {
                     sid: sid.clone(),
                     share: B64.encode(
-                        seal_share(&session[..], &p.object_id, sid, share)
+                        accord_node_api::share::seal_share(&session[..], &p.object_id, sid, share)
                             .map_err(Refusal::internal)?,
                     ),
                 });
@@ -484,8 +431,8 @@ impl Node {
         );
         if pk.verify(&req_bytes, &sig).is_err() {
             let r = Refusal::new(
-                403,
-                crate::wire::Rule::Request,
+                Kind::Denied,
+                accord_node_api::wire::Rule::Request,
                 "the rewrap request's signature does not verify with the credential's key",
             );
             self.log_refusal("rewrap", Some(caller), None, None, &r)

@@ -8,8 +8,9 @@ use crate::caller::{Caller, Peer};
 use crate::decision::convert;
 use crate::node::Node;
 use crate::refusal::Refusal;
-use crate::wire::{self, Reason};
 use accord_agreement::Time;
+use accord_node_api::wire::{self, Reason};
+use accord_node_api::Kind;
 use accord_spif::Label;
 
 /// What a `label` audit entry records of a labelling decision.
@@ -35,23 +36,34 @@ impl Node {
             .get(&self.home.config.national_policy)
             .ok_or_else(|| Refusal::internal("national policy missing"))?;
         let label = match (label_text, marking) {
-            (Some(t), None) => Label::read(self.policies(), "label", t.as_bytes())
-                .map_err(|e| Refusal::new(422, crate::wire::Rule::Label, e.to_string()))?,
-            (None, Some(m)) => national
-                .parse_marking(m, "")
-                .map_err(|e| Refusal::new(422, crate::wire::Rule::Label, e.to_string()))?,
+            (Some(t), None) => {
+                Label::read(self.policies(), "label", t.as_bytes()).map_err(|e| {
+                    Refusal::new(
+                        Kind::Unacceptable,
+                        accord_node_api::wire::Rule::Label,
+                        e.to_string(),
+                    )
+                })?
+            }
+            (None, Some(m)) => national.parse_marking(m, "").map_err(|e| {
+                Refusal::new(
+                    Kind::Unacceptable,
+                    accord_node_api::wire::Rule::Label,
+                    e.to_string(),
+                )
+            })?,
             _ => {
                 return Err(Refusal::new(
-                    400,
-                    crate::wire::Rule::Request,
+                    Kind::BadRequest,
+                    accord_node_api::wire::Rule::Request,
                     "give exactly one of `marking` and `label`",
                 ))
             }
         };
         if label.policy.id != national.id {
             return Err(Refusal::new(
-                422,
-                crate::wire::Rule::Label,
+                Kind::Unacceptable,
+                accord_node_api::wire::Rule::Label,
                 format!(
                     "people of {} apply labels under the national policy {}, not {}",
                     self.party(),
@@ -60,17 +72,21 @@ impl Node {
                 ),
             ));
         }
-        let v = national
-            .validate(&label)
-            .map_err(|e| Refusal::new(422, crate::wire::Rule::Label, e.to_string()))?;
+        let v = national.validate(&label).map_err(|e| {
+            Refusal::new(
+                Kind::Unacceptable,
+                accord_node_api::wire::Rule::Label,
+                e.to_string(),
+            )
+        })?;
         if !v.valid {
             return Err(Refusal {
-                status: 422,
+                kind: Kind::Unacceptable,
                 error: "the label is not valid under its policy".into(),
                 reasons: v
                     .reasons
                     .into_iter()
-                    .map(|r| Reason::new(crate::wire::Rule::Label, r.to_string()))
+                    .map(|r| Reason::new(accord_node_api::wire::Rule::Label, r.to_string()))
                     .collect(),
                 logged: false,
             });
@@ -137,7 +153,7 @@ impl Node {
             self.log_entries(vec![self.label_entry(entry, &reasons)])
                 .await?;
             return Err(Refusal {
-                status: 403,
+                kind: Kind::Denied,
                 error: format!("person {} may not apply this label", person.id),
                 reasons,
                 logged: true,
@@ -215,7 +231,7 @@ impl Node {
                         }
                     }
                     _ => excluded.push(Reason::new(
-                        crate::wire::Rule::KeyAccess,
+                        accord_node_api::wire::Rule::KeyAccess,
                         format!("{} has no node KAS key in agreement {id}", p.code),
                     )),
                 }
@@ -251,8 +267,8 @@ impl Node {
         {
             None => Ok(()),
             Some(k) => Err(Refusal::new(
-                422,
-                crate::wire::Rule::KeyAccess,
+                Kind::Unacceptable,
+                accord_node_api::wire::Rule::KeyAccess,
                 format!(
                     "key access for kid {} at {} is not a KAS this label goes to under {}",
                     k.kid.chars().take(16).collect::<String>(),
@@ -303,7 +319,11 @@ impl Node {
             .await
             .map_err(Refusal::internal)?
             .map_err(|e| {
-                Refusal::new(400, crate::wire::Rule::Manifest, format!("manifest: {e}"))
+                Refusal::new(
+                    Kind::BadRequest,
+                    accord_node_api::wire::Rule::Manifest,
+                    format!("manifest: {e}"),
+                )
             })?;
         let label_a = &assertions[label_index];
         let label = self.national_label(Some(&label_a.statement.value), None)?;
@@ -318,8 +338,8 @@ impl Node {
         {
             if m.statement.value != marking {
                 return Err(Refusal::new(
-                    422,
-                    crate::wire::Rule::Label,
+                    Kind::Unacceptable,
+                    accord_node_api::wire::Rule::Label,
                     format!(
                         "the marking assertion says `{}` but the label's marking is `{marking}`",
                         m.statement.value
@@ -349,7 +369,7 @@ impl Node {
             .await?;
         if !permit {
             return Err(Refusal {
-                status: 403,
+                kind: Kind::Denied,
                 error: format!("person {} may not apply this label", person.id),
                 reasons,
                 logged: true,

@@ -10,8 +10,10 @@
 use crate::agreements::Held;
 use crate::home::Home;
 use crate::refusal::Refusal;
-use crate::{pki, Error};
+use crate::Error;
 use accord_agreement::{SigningKeys, Status, Time};
+use accord_node_api::pki;
+use accord_node_api::Kind;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,19 +87,20 @@ pub fn recognise(
     at: Time,
     cert: Option<&[u8]>,
 ) -> Result<Partner, Refusal> {
-    let refuse = |rule: crate::wire::Rule, text: String| Refusal {
-        status: 403,
+    let refuse = |rule: accord_node_api::wire::Rule, text: String| Refusal {
+        kind: Kind::Denied,
         error: text.clone(),
-        reasons: vec![crate::wire::Reason::new(rule, text)],
+        reasons: vec![accord_node_api::wire::Reason::new(rule, text)],
         logged: false,
     };
     let Some(cert) = cert else {
         return Err(refuse(
-            crate::wire::Rule::Partner,
+            accord_node_api::wire::Rule::Partner,
             "no client certificate: partner nodes authenticate with their TLS key".into(),
         ));
     };
-    let pin = pki::spki_pin(cert).map_err(|e| refuse(crate::wire::Rule::Partner, e.to_string()))?;
+    let pin = pki::spki_pin(cert)
+        .map_err(|e| refuse(accord_node_api::wire::Rule::Partner, e.to_string()))?;
     if let Some(p) = in_force(held, own, at)
         .into_iter()
         .find(|p| p.tls_spki_sha256 == pin)
@@ -117,7 +120,7 @@ pub fn recognise(
         }
     }
     Err(refuse(
-        crate::wire::Rule::Partner,
+        accord_node_api::wire::Rule::Partner,
         format!(
             "TLS key {}… is not pinned by any agreement {own} holds: not a partner node",
             &pin[..16]
@@ -131,7 +134,7 @@ pub fn tls_config(home: &Home, partner: &Partner) -> Result<rustls::ClientConfig
     let cert = std::fs::read_to_string(home.layout.key("tls.crt"))
         .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?;
     let key = home.read_key("tls.key")?;
-    crate::tls::client_config(vec![partner.tls_spki_sha256.clone()], Some((&cert, &key)))
+    accord_node_api::tls::client_config(vec![partner.tls_spki_sha256.clone()], Some((&cert, &key)))
 }
 
 /// An HTTP client for node-to-node calls to `partner`: the node's own TLS certificate

@@ -1,15 +1,15 @@
-//! The refusal every component of the node answers with: an HTTP status (for now; the
-//! kinds of #16 will replace it), one line, the reasons, and whether the audit log holds
-//! it already. Below the components and the API types' parsers alike, so that neither
-//! imports the other to say no.
+//! The refusal every component of the node answers with: its kind, one line, the
+//! reasons, and whether the audit log holds it already. It says nothing of HTTP: the
+//! router alone spells a kind as a status (`accord_node_api::http`).
 
-use crate::wire::{BadRequest, Reason, Rule};
+use accord_node_api::wire::{BadRequest, Reason, Rule};
+pub use accord_node_api::Kind;
 
-/// A refusal: HTTP status, one line, and reasons.
+/// A refusal: its kind, one line, and reasons.
 #[derive(Debug, Clone)]
 pub struct Refusal {
-    /// HTTP status.
-    pub status: u16,
+    /// What sort of refusal.
+    pub kind: Kind,
     /// One line.
     pub error: String,
     /// Reasons.
@@ -20,10 +20,10 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    pub(crate) fn new(status: u16, rule: impl Into<Rule>, text: impl Into<String>) -> Refusal {
+    pub(crate) fn new(kind: Kind, rule: impl Into<Rule>, text: impl Into<String>) -> Refusal {
         let text = text.into();
         Refusal {
-            status,
+            kind,
             error: text.clone(),
             reasons: vec![Reason::new(rule, text)],
             logged: false,
@@ -31,7 +31,7 @@ impl Refusal {
     }
     pub(crate) fn internal(e: impl std::fmt::Display) -> Refusal {
         Refusal {
-            status: 500,
+            kind: Kind::Internal,
             error: format!("internal error: {e}"),
             reasons: vec![],
             logged: false,
@@ -40,10 +40,11 @@ impl Refusal {
 }
 
 impl From<BadRequest> for Refusal {
-    /// 400 with the rule `request`, so that a handler can use `?` on the parsers below.
+    /// A bad request with the rule `request`, so that a handler can use `?` on the
+    /// API's parsers.
     fn from(e: BadRequest) -> Self {
         Refusal {
-            status: 400,
+            kind: Kind::BadRequest,
             error: e.0.clone(),
             reasons: vec![Reason::new(Rule::Request, e.0)],
             logged: false,
@@ -53,10 +54,17 @@ impl From<BadRequest> for Refusal {
 
 #[cfg(test)]
 mod tests {
+    use super::Kind;
+
     #[test]
-    fn a_bad_request_is_a_400_refusal_with_the_rule_request() {
-        let r: super::Refusal = crate::wire::parse_seal_plan(b"{}").unwrap_err().into();
-        assert_eq!((r.status, r.reasons[0].rule.as_str()), (400, "request"));
+    fn a_bad_request_is_a_refusal_with_the_rule_request() {
+        let r: super::Refusal = accord_node_api::wire::parse_seal_plan(b"{}")
+            .unwrap_err()
+            .into();
+        assert_eq!(
+            (r.kind, r.reasons[0].rule.as_str()),
+            (Kind::BadRequest, "request")
+        );
         assert_eq!(r.error, r.reasons[0].text);
     }
 }

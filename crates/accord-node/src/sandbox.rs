@@ -6,11 +6,11 @@
 //! In real life each party makes its own node and signs with its own authority on its
 //! own machine; here one process holds both parties' keys, which only a sandbox may.
 
-use crate::credential::Credential;
 use crate::directory::{self, Enrolment};
 use crate::home::{self, Home, InitOptions};
 use crate::Error;
 use accord_agreement::{Agreement, Body, Party, Scope, Time, Translation};
+use accord_node_api::credential::Credential;
 use std::path::{Path, PathBuf};
 
 /// The national policies the sandbox uses, built into the binary so the sandbox works

@@ -10,8 +10,9 @@ use crate::caller::Peer;
 use crate::home::Home;
 use crate::node::{system_clock, Clock, Node};
 use crate::refusal::Refusal;
-use crate::wire;
 use crate::Error;
+use accord_node_api::wire;
+use accord_node_api::Kind;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Extension, Path, State};
 use axum::http::{header, StatusCode};
@@ -101,8 +102,9 @@ impl Running {
 }
 
 fn refusal(r: Refusal) -> Response {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status.is_server_error() {
+    let status = StatusCode::from_u16(accord_node_api::http::status(r.kind))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if r.kind.is_failure() {
         tracing::error!(error = %r.error, "request failed");
     }
     (
@@ -270,7 +272,7 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
                 |State(n): State<Arc<Node>>,
                  Extension(p): Extension<Peer>,
                  q: axum::extract::RawQuery| async move {
-                    let filter: crate::exchange::OutboxFilter =
+                    let filter: accord_node_api::exchange::OutboxFilter =
                         match query(q.0.as_deref().unwrap_or("")) {
                             Ok(f) => f,
                             Err(e) => return refusal(e),
@@ -294,10 +296,11 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
                  Extension(p): Extension<Peer>,
                  Path((id,)): Path<(String,)>,
                  q: axum::extract::RawQuery| async move {
-                    let q: crate::wire::FetchQuery = match query(q.0.as_deref().unwrap_or("")) {
-                        Ok(q) => q,
-                        Err(e) => return refusal(e),
-                    };
+                    let q: accord_node_api::wire::FetchQuery =
+                        match query(q.0.as_deref().unwrap_or("")) {
+                            Ok(q) => q,
+                            Err(e) => return refusal(e),
+                        };
                     match n.fetch_from(&p, &id, q.from.as_deref()).await {
                         Ok(stored) => stream_file(&stored).await,
                         Err(e) => refusal(e),
@@ -418,7 +421,11 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
                         Some(v) => match wire::parse_resume(v.as_bytes()) {
                             Ok(n) => Some(n),
                             Err(e) => {
-                                return refusal(Refusal::new(400, crate::wire::Rule::Request, e.0))
+                                return refusal(Refusal::new(
+                                    Kind::BadRequest,
+                                    accord_node_api::wire::Rule::Request,
+                                    e.0,
+                                ))
                             }
                         },
                     };
@@ -472,8 +479,8 @@ async fn entries_for_known_callers(
         let peer = req.extensions().get::<Peer>().cloned().unwrap_or_default();
         if n.authenticate(&peer).await.is_err() && n.partner_of(&peer).await.is_err() {
             return refusal(Refusal::new(
-                403,
-                crate::wire::Rule::Credential,
+                Kind::Denied,
+                accord_node_api::wire::Rule::Credential,
                 format!(
                     "the {} node's audit entries are for its own people and its partners: use a credential it issued (--credential); the checkpoint and hash tiles are public",
                     n.party()
@@ -490,9 +497,12 @@ fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, Refusal> {
     serde_urlencoded::from_str(q).map_err(|e| {
         let text = format!("query: {e}");
         Refusal {
-            status: 400,
+            kind: Kind::BadRequest,
             error: text.clone(),
-            reasons: vec![wire::Reason::new(crate::wire::Rule::Request, text)],
+            reasons: vec![wire::Reason::new(
+                accord_node_api::wire::Rule::Request,
+                text,
+            )],
             logged: false,
         }
     })
@@ -516,7 +526,7 @@ async fn stream_file(stored: &crate::exchange::Stored) -> Response {
         )
             .into_response(),
         Err(e) => refusal(Refusal {
-            status: 500,
+            kind: Kind::Internal,
             error: format!("internal error: reading the object: {e}"),
             reasons: vec![],
             logged: false,
@@ -547,7 +557,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
     let cert = std::fs::read_to_string(home.layout.key("tls.crt"))
         .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?;
     let key = home.read_key("tls.key")?;
-    let tls = Arc::new(crate::tls::server_config(&cert, &key)?);
+    let tls = Arc::new(accord_node_api::tls::server_config(&cert, &key)?);
     let listen = opts
         .listen
         .clone()

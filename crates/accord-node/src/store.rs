@@ -6,6 +6,12 @@ use crate::Error;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+/// A database error as the node's [`Error`]: the error type is the API crate's, which
+/// knows nothing of the database, so every query says where it turns one into the other.
+pub(crate) fn db(e: sqlx::Error) -> Error {
+    Error::Database(e.to_string())
+}
+
 /// A person as the directory stores them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PersonRecord {
@@ -138,7 +144,7 @@ async fn committer(pool: AnyPool, mut rx: tokio::sync::mpsc::Receiver<Job>) {
 }
 
 async fn run_group(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Vec<u64>>, Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin().await.map_err(db)?;
     let mut out = Vec::with_capacity(jobs.len());
     for j in jobs {
         let mut rows = Vec::with_capacity(j.stmts.len());
@@ -152,11 +158,11 @@ async fn run_group(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Vec<u64>>, Error>
                     Arg::OptInt(v) => q.bind(*v),
                 };
             }
-            rows.push(q.execute(&mut *tx).await?.rows_affected());
+            rows.push(q.execute(&mut *tx).await.map_err(db)?.rows_affected());
         }
         out.push(rows);
     }
-    tx.commit().await?;
+    tx.commit().await.map_err(db)?;
     Ok(out)
 }
 
@@ -166,19 +172,19 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 fn person_from_row(r: &AnyRow) -> Result<PersonRecord, Error> {
-    let scopes: String = r.try_get("scopes")?;
+    let scopes: String = r.try_get("scopes").map_err(db)?;
     Ok(PersonRecord {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        party: r.try_get("party")?,
-        nationality: r.try_get("nationality")?,
-        clearance: r.try_get("clearance")?,
+        id: r.try_get("id").map_err(db)?,
+        name: r.try_get("name").map_err(db)?,
+        party: r.try_get("party").map_err(db)?,
+        nationality: r.try_get("nationality").map_err(db)?,
+        clearance: r.try_get("clearance").map_err(db)?,
         scopes: scopes
             .split(',')
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect(),
-        status: r.try_get("status")?,
+        status: r.try_get("status").map_err(db)?,
     })
 }
 
@@ -209,7 +215,10 @@ impl Store {
             }
         }
         let pool = Self::open(url, if sqlite { 4 } else { 8 }).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Database(format!("migration: {e}")))?;
         let writer = if sqlite {
             Self::open(url, 1).await?
         } else {
@@ -288,7 +297,7 @@ impl Store {
         .bind(t)
         .bind(t)
         .execute(&self.writer)
-        .await?;
+        .await.map_err(db)?;
         if r.rows_affected() == 0 {
             return Err(Error::Exists(format!(
                 "person `{}` is already enrolled",
@@ -303,11 +312,13 @@ impl Store {
         sqlx::query("DELETE FROM credentials WHERE person = $1")
             .bind(id)
             .execute(&self.writer)
-            .await?;
+            .await
+            .map_err(db)?;
         sqlx::query("DELETE FROM people WHERE id = $1")
             .bind(id)
             .execute(&self.writer)
-            .await?;
+            .await
+            .map_err(db)?;
         Ok(())
     }
 
@@ -316,7 +327,8 @@ impl Store {
         let row = sqlx::query("SELECT * FROM people WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?;
+            .await
+            .map_err(db)?;
         row.as_ref().map(person_from_row).transpose()
     }
 
@@ -324,7 +336,8 @@ impl Store {
     pub async fn people(&self) -> Result<Vec<PersonRecord>, Error> {
         let rows = sqlx::query("SELECT * FROM people ORDER BY id")
             .fetch_all(&self.pool)
-            .await?;
+            .await
+            .map_err(db)?;
         rows.iter().map(person_from_row).collect()
     }
 
@@ -335,7 +348,8 @@ impl Store {
             .bind(unix_now())
             .bind(id)
             .execute(&self.writer)
-            .await?;
+            .await
+            .map_err(db)?;
         if r.rows_affected() == 0 {
             return Err(Error::NotFound(format!("no person `{id}` in this node")));
         }
@@ -359,7 +373,7 @@ impl Store {
         .bind(unix_now())
         .bind(not_after)
         .execute(&self.writer)
-        .await?;
+        .await.map_err(db)?;
         Ok(())
     }
 
@@ -376,13 +390,14 @@ impl Store {
         )
         .bind(fingerprint)
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .map_err(db)?;
         match row {
             None => Ok(None),
             Some(r) => Ok(Some((
                 person_from_row(&r)?,
-                r.try_get("not_after")?,
-                r.try_get("revoked")?,
+                r.try_get("not_after").map_err(db)?,
+                r.try_get("revoked").map_err(db)?,
             ))),
         }
     }
@@ -405,7 +420,7 @@ impl Store {
         .bind(records)
         .bind(unix_now())
         .execute(&self.writer)
-        .await?;
+        .await.map_err(db)?;
         Ok(())
     }
 
@@ -413,13 +428,14 @@ impl Store {
     pub async fn agreements(&self) -> Result<Vec<AgreementRecord>, Error> {
         let rows = sqlx::query("SELECT id, document, records FROM agreements ORDER BY id")
             .fetch_all(&self.pool)
-            .await?;
+            .await
+            .map_err(db)?;
         rows.iter()
             .map(|r| {
                 Ok(AgreementRecord {
-                    id: r.try_get("id")?,
-                    document: r.try_get("document")?,
-                    records: r.try_get("records")?,
+                    id: r.try_get("id").map_err(db)?,
+                    document: r.try_get("document").map_err(db)?,
+                    records: r.try_get("records").map_err(db)?,
                 })
             })
             .collect()
@@ -434,10 +450,11 @@ impl Store {
              CAST(COALESCE(SUM(records), 0) AS BIGINT) AS s FROM agreements",
         )
         .fetch_one(&self.pool)
-        .await?;
-        let n: i64 = r.try_get("n")?;
-        let t: i64 = r.try_get("t")?;
-        let s: i64 = r.try_get("s")?;
+        .await
+        .map_err(db)?;
+        let n: i64 = r.try_get("n").map_err(db)?;
+        let t: i64 = r.try_get("t").map_err(db)?;
+        let s: i64 = r.try_get("s").map_err(db)?;
         Ok((n * 1_000_003 + s, t))
     }
 
@@ -459,7 +476,8 @@ impl Store {
         let r = sqlx::query("DELETE FROM rewrap_nonces WHERE seen < $1")
             .bind(before)
             .execute(&self.writer)
-            .await?;
+            .await
+            .map_err(db)?;
         Ok(r.rows_affected())
     }
 }

@@ -19,6 +19,7 @@ use crate::partners::{self, Partner};
 use crate::refusal::Refusal;
 use crate::Error;
 use accord_log::note::VerifierKey;
+use accord_node_api::Kind;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,16 +73,16 @@ impl Node {
             .as_deref()
             .ok_or_else(|| {
                 Refusal::new(
-                    403,
-                    crate::wire::Rule::Partner,
+                    Kind::Denied,
+                    accord_node_api::wire::Rule::Partner,
                     format!("the agreement gives no log key for {}", partner.code),
                 )
             })
             .and_then(|k| {
                 VerifierKey::parse(k).map_err(|e| {
                     Refusal::new(
-                        403,
-                        crate::wire::Rule::Partner,
+                        Kind::Denied,
+                        accord_node_api::wire::Rule::Partner,
                         format!("{}'s log key: {e}", partner.code),
                     )
                 })
@@ -103,8 +104,8 @@ impl Node {
             });
         if taken {
             return Err(Refusal::new(
-                403,
-                crate::wire::Rule::Partner,
+                Kind::Denied,
+                accord_node_api::wire::Rule::Partner,
                 format!(
                     "{}'s log key names the origin {}, which is this node's own log or another partner's: not witnessed",
                     partner.code, key.name
@@ -146,8 +147,8 @@ impl Node {
             .map(|k| k.name)
             .ok_or_else(|| {
                 Refusal::new(
-                    404,
-                    crate::wire::Rule::Partner,
+                    Kind::NotFound,
+                    accord_node_api::wire::Rule::Partner,
                     format!("the agreement gives no log key for {}", partner.code),
                 )
             })?;
@@ -158,8 +159,8 @@ impl Node {
         ));
         w.latest(&hash).ok_or_else(|| {
             Refusal::new(
-                404,
-                crate::wire::Rule::Partner,
+                Kind::NotFound,
+                accord_node_api::wire::Rule::Partner,
                 format!(
                     "this node's witness has cosigned no checkpoint of {}'s log {origin}",
                     partner.code
@@ -358,7 +359,7 @@ pub fn check_log_against_witnesses(
             Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => continue,
             Ok(r) if r.status().is_success() => r.bytes().map_err(|e| e.to_string()),
             Ok(r) => Err(format!("HTTP {}", r.status())),
-            Err(e) => Err(crate::tls::describe(&e)),
+            Err(e) => Err(accord_node_api::tls::describe(&e)),
         };
         let theirs = match theirs.map_err(|e| e.to_string()).and_then(|b| {
             let cp =

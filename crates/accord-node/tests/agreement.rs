@@ -3,12 +3,12 @@
 //! expired (with the test clock), terminated (a later copy loaded).
 
 use accord_agreement::{Agreement, Body, Party, Scope, Time, Translation};
-use accord_node::client::{self, Client};
-use accord_node::credential::Credential;
 use accord_node::directory::{self, Enrolment};
 use accord_node::home::{self, Home, InitOptions};
 use accord_node::server::{self, ServeOptions};
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::credential::Credential;
+use accord_node_api::wire;
 mod common;
 
 use common::{free_port, policies};

@@ -5,13 +5,13 @@
 //! the code before the fix; each checks the variants an attacker would try next.
 
 use accord_agreement::Time;
-use accord_node::client::{self, Client};
-use accord_node::credential::Credential;
 use accord_node::directory::{self, Enrolment};
 use accord_node::home::Home;
 use accord_node::sandbox::{self, Sandbox};
 use accord_node::server::{self, Running, ServeOptions};
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::credential::Credential;
+use accord_node_api::wire;
 mod common;
 
 use common::log_entries;
@@ -133,7 +133,7 @@ struct Raw {
 
 impl Raw {
     fn connect(cred: &Credential, identity: Option<&Credential>) -> Raw {
-        let cfg = accord_node::tls::client_config(
+        let cfg = accord_node_api::tls::client_config(
             vec![cred.node_tls_spki_sha256.clone()],
             identity.map(|c| (c.certificate.as_str(), c.private_key.as_str())),
         )
@@ -401,7 +401,7 @@ fn every_refusal_of_a_known_person_is_logged_and_nonces_are_normalised() {
     );
     let cred = p.sb.credential("pak-officer").unwrap();
     let http = {
-        let tls = accord_node::tls::client_config(
+        let tls = accord_node_api::tls::client_config(
             vec![cred.node_tls_spki_sha256.clone()],
             Some((&cred.certificate, &cred.private_key)),
         )

@@ -4,12 +4,13 @@
 //! unpinned partner, agreement not in force) with its reasons, in both audit logs.
 
 use accord_agreement::Time;
-use accord_node::client::{self, Client};
-use accord_node::exchange::{DeliveryOptions, OutboxItem};
+use accord_node::exchange::DeliveryOptions;
 use accord_node::home::Home;
 use accord_node::sandbox::{self, Sandbox, SandboxOptions};
 use accord_node::server::{self, Running, ServeOptions};
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::exchange::OutboxItem;
+use accord_node_api::wire;
 mod common;
 
 use common::{free_port, log_entries as entries};
@@ -168,7 +169,7 @@ fn deliver_fetch_open(
     officer: &Client,
     file: &Path,
     text: &[u8],
-) -> accord_node::receipt::Receipt {
+) -> accord_node_api::receipt::Receipt {
     let sent = std::fs::read(file).unwrap();
     let queued = officer.send("USA", file, None).unwrap();
     assert_eq!(queued.state, "queued");
@@ -568,7 +569,7 @@ fn a_broken_large_delivery_resumes_where_it_stopped() {
     // The rest: the receipt is for the whole object.
     let (status, body) = put_from(&id1, &sent1, offset);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let receipt: accord_node::receipt::Receipt = serde_json::from_slice(&body).unwrap();
+    let receipt: accord_node_api::receipt::Receipt = serde_json::from_slice(&body).unwrap();
     receipt
         .verify(&sb.agreement.body.party("USA").unwrap().signing_keys)
         .unwrap();
@@ -656,7 +657,7 @@ fn partner_down_then_back_nothing_lost_nothing_twice() {
         "no batch delivery: {done:#?}"
     );
     // The outbox filters: by state, by object, the most recent few (oldest first).
-    use accord_node::exchange::OutboxFilter;
+    use accord_node_api::exchange::OutboxFilter;
     let f = |id: Option<&str>, state: Option<&str>, limit: Option<u64>| {
         officer.outbox_filtered(&OutboxFilter {
             id: id.map(str::to_string),
@@ -841,7 +842,7 @@ fn the_receiver_refuses_with_reasons() {
     // An unpinned client: a person's credential is not a partner node.
     let person = {
         let c = sb.credential("pak-officer").unwrap();
-        let tls = accord_node::tls::client_config(
+        let tls = accord_node_api::tls::client_config(
             vec![partner.tls_spki_sha256.clone()],
             Some((&c.certificate, &c.private_key)),
         )
@@ -1022,7 +1023,7 @@ fn resign(bytes: &[u8], key: &accord_keys::SigningKey) -> Vec<u8> {
 /// A person as their node sees them on a connection, to call the node directly.
 fn person_peer(sb: &Sandbox, id: &str) -> accord_node::caller::Peer {
     let c = sb.credential(id).unwrap();
-    let der = accord_node::pki::pem_blocks(&c.certificate, "CERTIFICATE").unwrap();
+    let der = accord_node_api::pki::pem_blocks(&c.certificate, "CERTIFICATE").unwrap();
     accord_node::caller::Peer {
         cert: Some(Arc::new(der[0].to_vec())),
     }
@@ -1233,7 +1234,7 @@ fn another_partners_object_under_the_same_id_does_not_keep_out_the_senders() {
     let e = rt
         .block_on(usa.node.fetch_from(&clerk, &id, None))
         .unwrap_err();
-    assert_eq!(e.status, 403, "{}", e.error);
+    assert_eq!(e.kind, accord_node_api::Kind::Denied, "{}", e.error);
 
     rt.block_on(usa.stop()).unwrap();
     rt.block_on(pak.stop()).unwrap();
@@ -1278,7 +1279,7 @@ fn racing_deliveries_of_one_id_get_one_receipt_for_the_bytes_held() {
     let base = format!("https://127.0.0.1:{}/v1/fed/inbox", usa.addr.port());
     // Each answer: the receipt, or the status and error. Even ones alone, odd ones in a
     // batch (of one: a batch may not name an id twice).
-    type Answer = Result<accord_node::receipt::Receipt, (u16, String)>;
+    type Answer = Result<accord_node_api::receipt::Receipt, (u16, String)>;
     let answers: Vec<Answer> = rt.block_on(futures_util::future::join_all(
         variants.iter().enumerate().map(|(k, v)| {
             let (client, base, id, body) = (as_pak.clone(), base.clone(), id.clone(), v.clone());
@@ -1488,7 +1489,7 @@ fn only_accountable_refusals_are_logged_and_never_at_the_callers_length() {
     let id = manifest_id(&good);
     let usa_pin = sb.usa.party.node.as_ref().unwrap().tls_spki_sha256.clone();
     let client_as = |identity: Option<(&str, &str)>| {
-        let tls = accord_node::tls::client_config(vec![usa_pin.clone()], identity).unwrap();
+        let tls = accord_node_api::tls::client_config(vec![usa_pin.clone()], identity).unwrap();
         let _g = rt.enter();
         reqwest::Client::builder()
             .use_preconfigured_tls(tls)
@@ -1499,7 +1500,7 @@ fn only_accountable_refusals_are_logged_and_never_at_the_callers_length() {
     let cred = sb.credential("pak-officer").unwrap();
     let stranger = client_as(Some((&cred.certificate, &cred.private_key)));
     let fingerprint =
-        sha256_hex(&accord_node::pki::pem_blocks(&cred.certificate, "CERTIFICATE").unwrap()[0]);
+        sha256_hex(&accord_node_api::pki::pem_blocks(&cred.certificate, "CERTIFICATE").unwrap()[0]);
     let (_, as_pak) = as_pak_node(&rt, &sb, &pak);
     let chosen = format!("chosen-by-the-caller-{}", "x".repeat(1000));
     let batch = |client: &reqwest::Client| {

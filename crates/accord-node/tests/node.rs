@@ -3,12 +3,12 @@
 //! people sealing and opening through it with real mTLS, real KAS rewrap and the
 //! audit log.
 
-use accord_node::client::{self, Client};
-use accord_node::credential::Credential;
 use accord_node::directory::{self, Enrolment};
 use accord_node::home::{self, Home, InitOptions};
 use accord_node::server::{self, ServeOptions};
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::credential::Credential;
+use accord_node_api::wire;
 mod common;
 
 use common::{free_port, policies};
@@ -254,7 +254,7 @@ fn request_bodies_held_at_once_are_bounded() {
     let (release, hold) = tokio::sync::oneshot::channel::<()>();
     let anonymous = reqwest::Client::builder()
         .use_preconfigured_tls(
-            accord_node::tls::client_config(
+            accord_node_api::tls::client_config(
                 vec![pin],
                 Some((&creds[0].certificate, &creds[0].private_key)),
             )

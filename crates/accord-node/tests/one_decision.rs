@@ -9,11 +9,11 @@
 //! through the person's node (`/v1/kas/rewrap/partners` → `/v1/fed/kas/rewrap`).
 
 use accord_agreement::{Checked, Person, PersonStatus, Scope, Time};
-use accord_node::client::{self, Client};
 use accord_node::directory::{self, Enrolment};
 use accord_node::sandbox;
 use accord_node::server::{self, ServeOptions};
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::wire;
 use accord_spif::{Clearance, Label};
 mod common;
 

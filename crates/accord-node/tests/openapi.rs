@@ -5,12 +5,12 @@
 //! uses; any other keyword in the file fails the test, so the file cannot claim what is
 //! not checked.
 
-use accord_node::client::{self, Client};
-use accord_node::credential::Credential;
 use accord_node::directory::{self, Enrolment};
 use accord_node::home::{self, Home, InitOptions};
 use accord_node::server::{self, ServeOptions, ROUTES};
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::credential::Credential;
+use accord_node_api::wire;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -514,7 +514,7 @@ impl Http {
 
     /// Present `identity` (certificate PEM, key PEM): a person's, or a node's own TLS key.
     fn with_identity(base: &str, pin: &str, identity: Option<(&str, &str)>) -> Http {
-        let tls = accord_node::tls::client_config(vec![pin.to_string()], identity).unwrap();
+        let tls = accord_node_api::tls::client_config(vec![pin.to_string()], identity).unwrap();
         Http {
             client: reqwest::blocking::Client::builder()
                 .use_preconfigured_tls(tls)
@@ -1257,7 +1257,7 @@ fn exchange_operations(c: &Checker) {
     let (id3, tdf3) = seal(b"third plan");
     let (id4, tdf4) = seal(b"fourth plan");
     let t = "/v1/fed/inbox";
-    let batch = accord_node::wire::batch_body(&[
+    let batch = accord_node_api::wire::batch_body(&[
         (id3.clone(), tdf3.clone()),
         (id.clone(), tdf.clone()),
         (id4.clone(), tdf4.clone()),
@@ -1267,7 +1267,7 @@ fn exchange_operations(c: &Checker) {
             "POST",
             t,
             Some(body.to_vec()),
-            accord_node::wire::BATCH_MEDIA_TYPE,
+            accord_node_api::wire::BATCH_MEDIA_TYPE,
         );
         c.check("POST", t, &r);
         r

@@ -6,9 +6,9 @@
 //! exit code of each kind of refusal (README, "Exit codes"). The sandbox's path has a
 //! space in it, so that the commands quickstart prints are checked for quoting.
 
-use accord_node::client::{self, Client};
-use accord_node::credential::Credential;
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::credential::Credential;
+use accord_node_api::wire;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

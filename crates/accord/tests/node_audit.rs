@@ -3,12 +3,12 @@
 //! pin in a credential (`--credential`, or `ACCORD_CREDENTIAL` for that node) or given
 //! as `--tls-pin`, and fails clearly (exit 1) when the server is not the pinned node.
 
-use accord_node::client::{self, Client};
-use accord_node::credential::Credential;
 use accord_node::directory::{self, Enrolment};
 use accord_node::home::{self, Home, InitOptions};
 use accord_node::server::{self, ServeOptions};
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::credential::Credential;
+use accord_node_api::wire;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 mod pg;

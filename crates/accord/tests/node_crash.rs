@@ -6,9 +6,9 @@
 //! With `ACCORD_TEST_POSTGRES=postgres://USER@HOST:PORT/DB` set (as `.ci/run` does), the
 //! node's database is a fresh PostgreSQL database on that server (made with `psql`).
 
-use accord_node::client::{self, Client};
-use accord_node::credential::Credential;
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::credential::Credential;
+use accord_node_api::wire;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

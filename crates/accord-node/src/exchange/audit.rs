@@ -1,15 +1,16 @@
 //! The exchange's decisions as audit entries, and the refusals of callers that are
 //! not partner nodes in force.
 
-use super::store::OutboxItem;
+use super::store::OutboxRow;
 use crate::agreements::Held;
 use crate::audit::AuditEntry;
 use crate::caller::Peer;
 use crate::exchange::check_object_id;
 use crate::node::Node;
 use crate::refusal::Refusal;
-use crate::wire::Reason;
 use accord_agreement::Time;
+use accord_node_api::wire::Reason;
+use accord_node_api::Kind;
 use accord_spif::Label;
 /// Most reasons of a refused delivery written to its audit entry.
 pub(super) const ENTRY_REASONS: usize = 8;
@@ -46,13 +47,13 @@ pub(super) fn cut(text: &str, max: usize) -> String {
 /// A send already queued for an object and partner, answered to `person` who sends it
 /// again: their own entry (sending is idempotent), or, when someone else sent it, a
 /// refusal that says nothing of that send.
-pub(super) fn own_send(o: OutboxItem, person: &str) -> Result<OutboxItem, Refusal> {
+pub(super) fn own_send(o: OutboxRow, person: &str) -> Result<OutboxRow, Refusal> {
     if o.person == person {
         return Ok(o);
     }
     Err(Refusal::new(
-        409,
-        crate::wire::Rule::Request,
+        Kind::Conflict,
+        accord_node_api::wire::Rule::Request,
         format!(
             "object {} was already sent to {} by someone else: an object goes to a partner once",
             o.id, o.to
@@ -80,8 +81,8 @@ impl From<Refusal> for Refused {
 /// The refusal of other bytes under an id this node holds from the same partner.
 pub(super) fn conflict(id: &str, from: &str, held_sha256: &str) -> Refusal {
     Refusal::new(
-        409,
-        crate::wire::Rule::Request,
+        Kind::Conflict,
+        accord_node_api::wire::Rule::Request,
         format!(
             "object {id} from {from} is held here already with other bytes (SHA-256 {}…): an object id names one object",
             held_sha256.get(..16).unwrap_or(held_sha256)
@@ -193,7 +194,7 @@ impl Node {
         let Some(cert) = peer.cert.as_deref() else {
             return;
         };
-        if r.status >= 500 {
+        if r.kind.is_failure() {
             // Not a decision about the caller: the node could not make one.
             return;
         }
@@ -202,7 +203,7 @@ impl Node {
         if !self.strangers.admit() {
             return;
         }
-        let fingerprint = hex::encode(crate::pki::sha256(cert));
+        let fingerprint = hex::encode(accord_node_api::pki::sha256(cert));
         let entry = self.audit(
             &Event {
                 kind: "receive",

@@ -1,13 +1,14 @@
 //! The blob store: objects spooled to disk as they stream in, kept files named by
 //! their bytes, packs of batched objects, and partial deliveries kept for resuming.
 
-use super::store::OutboxItem;
+use super::store::OutboxRow;
 use crate::exchange::check_code;
 use crate::exchange::check_object_id;
 use crate::exchange::MAX_OBJECT;
 use crate::node::Node;
 use crate::refusal::Refusal;
-use crate::wire::Reason;
+use accord_node_api::wire::Reason;
+use accord_node_api::Kind;
 use accord_tdf::VerifiedLabel;
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ pub(super) fn outbox_file_name(id: &str, to: &str, sha256: &str) -> String {
 
 /// Where a queued send's bytes are: the file its row names, or for a row queued before
 /// files were named by their bytes, `{id}.{to}.tdf`.
-pub(super) fn outbox_path(node: &Node, item: &OutboxItem) -> Result<PathBuf, String> {
+pub(super) fn outbox_path(node: &Node, item: &OutboxRow) -> Result<PathBuf, String> {
     let dir = blob_dir(node, "outbox");
     match &item.file_name {
         Some(name) => checked_file_name(name).map(|n| dir.join(n)),
@@ -272,8 +273,8 @@ pub(super) fn resume_partial(
     use std::io::{Read as _, Seek as _};
     let gone = || {
         Refusal::new(
-            416,
-            crate::wire::Rule::Request,
+            Kind::BadRange,
+            accord_node_api::wire::Rule::Request,
             format!(
                 "no partial delivery of {offset} bytes or more is held here; send the object whole"
             ),
@@ -440,8 +441,8 @@ pub(super) async fn spool_task(
             Err(_) => {
                 broken = true;
                 failed = Some(Refusal::new(
-                    408,
-                    crate::wire::Rule::Request,
+                    Kind::TooSlow,
+                    accord_node_api::wire::Rule::Request,
                     format!(
                         "no byte of the object arrived for {} s: the upload is broken off",
                         SPOOL_IDLE.as_secs()
@@ -455,8 +456,8 @@ pub(super) async fn spool_task(
             Err(e) => {
                 broken = true;
                 failed = Some(Refusal::new(
-                    400,
-                    crate::wire::Rule::Request,
+                    Kind::BadRequest,
+                    accord_node_api::wire::Rule::Request,
                     format!("reading the object: {e}"),
                 ));
                 break;
@@ -465,8 +466,8 @@ pub(super) async fn spool_task(
         sp.size += chunk.len() as u64;
         if sp.size > limit {
             failed = Some(Refusal::new(
-                413,
-                crate::wire::Rule::Request,
+                Kind::TooLarge,
+                accord_node_api::wire::Rule::Request,
                 format!("the object is larger than {limit} bytes"),
             ));
             break;
@@ -521,8 +522,8 @@ pub(super) async fn spool_task(
     sp.sha256 = written.map_err(|e| {
         if e.kind() == std::io::ErrorKind::StorageFull {
             Refusal::new(
-                507,
-                crate::wire::Rule::Storage,
+                Kind::NoRoom,
+                accord_node_api::wire::Rule::Storage,
                 format!("this node's disk is full ({e}); try again later"),
             )
         } else {
@@ -541,7 +542,7 @@ pub(super) async fn examine(
     tokio::task::spawn_blocking(move || {
         let mut f = std::fs::File::open(&path).map_err(|e| {
             Reason::new(
-                crate::wire::Rule::ObjectIntegrity,
+                accord_node_api::wire::Rule::ObjectIntegrity,
                 format!("reading the object: {e}"),
             )
         })?;
@@ -550,7 +551,7 @@ pub(super) async fn examine(
     .await
     .unwrap_or_else(|e| {
         Err(Reason::new(
-            crate::wire::Rule::ObjectIntegrity,
+            accord_node_api::wire::Rule::ObjectIntegrity,
             e.to_string(),
         ))
     })
@@ -561,8 +562,9 @@ pub(super) fn examine_container<R: std::io::Read + std::io::Seek>(
     r: &mut R,
     trusted: &[accord_keys::VerifyingKey],
 ) -> Result<VerifiedLabel, Reason> {
-    let integrity =
-        |e: accord_tdf::Error| Reason::new(crate::wire::Rule::ObjectIntegrity, e.to_string());
+    let integrity = |e: accord_tdf::Error| {
+        Reason::new(accord_node_api::wire::Rule::ObjectIntegrity, e.to_string())
+    };
     let layout = accord_tdf::zip::read_layout(r).map_err(integrity)?;
     let manifest = accord_tdf::zip::read_manifest(r, &layout).map_err(integrity)?;
     accord_tdf::verify_label(&manifest, trusted).map_err(integrity)
@@ -598,7 +600,7 @@ pub(super) async fn examine_all(
             Ok(v) => out.extend(v),
             Err(e) => out.extend((0..len).map(|_| {
                 Err(Reason::new(
-                    crate::wire::Rule::ObjectIntegrity,
+                    accord_node_api::wire::Rule::ObjectIntegrity,
                     format!("checking: {e}"),
                 ))
             })),

@@ -5,15 +5,15 @@ use super::audit::Event;
 use super::blobs::outbox_path;
 use super::blobs::RESUME_MIN;
 use super::store::signature_stmts;
-use super::store::OutboxItem;
+use super::store::OutboxRow;
 use crate::exchange::now_ms;
 use crate::exchange::DeliveryOptions;
 use crate::exchange::RETRY_FIRST_MS;
 use crate::node::Node;
 use crate::partners;
-use crate::receipt::Receipt;
 use crate::store::Stmt;
-use crate::wire::{self, Reason};
+use accord_node_api::receipt::Receipt;
+use accord_node_api::wire::{self, Reason};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,15 +28,15 @@ pub(super) const ROUND: usize = 1024;
 /// What one delivery call carries: a large object alone (streamed), or a batch of
 /// small ones for the same partner.
 pub(super) enum Unit {
-    One(Box<OutboxItem>),
-    Batch(Vec<OutboxItem>),
+    One(Box<OutboxRow>),
+    Batch(Vec<OutboxRow>),
 }
 
 /// Group due objects into units: per partner, small objects in batches bounded by
 /// [`wire::BATCH_MAX_OBJECTS`] and [`wire::BATCH_MAX_BYTES`]; large ones alone.
-pub(super) fn units(due: Vec<OutboxItem>) -> Vec<Unit> {
+pub(super) fn units(due: Vec<OutboxRow>) -> Vec<Unit> {
     let mut out = Vec::new();
-    let mut open: std::collections::BTreeMap<String, (Vec<OutboxItem>, u64)> =
+    let mut open: std::collections::BTreeMap<String, (Vec<OutboxRow>, u64)> =
         std::collections::BTreeMap::new();
     for item in due {
         if item.size > wire::BATCH_OBJECT_MAX {
@@ -212,7 +212,7 @@ pub(super) enum Outcome {
 
 /// Record how deliveries went: retries rescheduled; the others logged in one durable
 /// append, then marked in one commit, then their queued copies removed.
-pub(super) async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)>, cap: Duration) {
+pub(super) async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxRow, Outcome)>, cap: Duration) {
     let mut retries = Vec::new();
     let mut entries = Vec::new();
     let mut finished = Vec::new();
@@ -254,7 +254,7 @@ pub(super) async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)
         } else {
             tracing::warn!(object = %id, %to, "delivery refused");
         }
-        let stored = receipt.map(|r| r.stored());
+        let stored = receipt.map(super::store::stored);
         let (json, sig) = match stored {
             Some((j, s)) => (Some(j), s.map(|s| s.digest)),
             None => (None, None),
@@ -339,7 +339,7 @@ pub(super) async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxItem, Outcome)
 /// caller).
 pub(super) fn check_receipt(
     node: &Node,
-    item: &OutboxItem,
+    item: &OutboxRow,
     receipt: &Receipt,
     url: &str,
 ) -> Result<(), String> {
@@ -358,17 +358,22 @@ pub(super) fn check_receipt(
     Ok(())
 }
 
-/// How a partner's refusal status maps to an outcome.
+/// How a partner's refusal maps to an outcome: a refusal of the object for what it is
+/// ends its delivery; anything else (the partner failing, not finding its route, a
+/// status nobody understood) is retried, so that nothing is given up on by mistake.
 pub(super) fn refusal_outcome(status: u16, url: &str, problem: Option<wire::Problem>) -> Outcome {
-    match status {
-        400 | 403 | 409 | 413 | 422 => Outcome::Refused(match problem {
-            Some(p) if !p.reasons.is_empty() => p.reasons,
-            Some(p) => vec![Reason::new(crate::wire::Rule::Partner, p.error)],
-            None => vec![Reason::new(
-                crate::wire::Rule::Partner,
-                format!("{url}: status {status}"),
-            )],
-        }),
+    use accord_node_api::Kind;
+    match accord_node_api::http::kind(status) {
+        Kind::BadRequest | Kind::Denied | Kind::Conflict | Kind::TooLarge | Kind::Unacceptable => {
+            Outcome::Refused(match problem {
+                Some(p) if !p.reasons.is_empty() => p.reasons,
+                Some(p) => vec![Reason::new(accord_node_api::wire::Rule::Partner, p.error)],
+                None => vec![Reason::new(
+                    accord_node_api::wire::Rule::Partner,
+                    format!("{url}: status {status}"),
+                )],
+            })
+        }
         _ => Outcome::Retry(format!(
             "{url}: status {status}{}",
             problem
@@ -381,9 +386,9 @@ pub(super) fn refusal_outcome(status: u16, url: &str, problem: Option<wire::Prob
 /// Deliver a batch of small objects to one partner in one request.
 pub(super) async fn attempt_batch(
     node: &Arc<Node>,
-    items: Vec<OutboxItem>,
-) -> Vec<(OutboxItem, Outcome)> {
-    let all = |items: Vec<OutboxItem>, o: &dyn Fn() -> Outcome| {
+    items: Vec<OutboxRow>,
+) -> Vec<(OutboxRow, Outcome)> {
+    let all = |items: Vec<OutboxRow>, o: &dyn Fn() -> Outcome| {
         items.into_iter().map(|i| (i, o())).collect::<Vec<_>>()
     };
     let held = match node.agreements().await {
@@ -441,7 +446,7 @@ pub(super) async fn attempt_batch(
             Err(e) => out.push((
                 item,
                 Outcome::Refused(vec![Reason::new(
-                    crate::wire::Rule::ObjectIntegrity,
+                    accord_node_api::wire::Rule::ObjectIntegrity,
                     format!("the queued object is gone: {e}"),
                 )]),
             )),
@@ -460,7 +465,7 @@ pub(super) async fn attempt_batch(
     {
         Ok(r) => r,
         Err(e) => {
-            let e = format!("{url}: {}", crate::tls::describe(&e));
+            let e = format!("{url}: {}", accord_node_api::tls::describe(&e));
             out.extend(all(sending, &|| Outcome::Retry(e.clone())));
             return out;
         }
@@ -543,7 +548,7 @@ pub(super) async fn attempt_batch(
 }
 
 /// The outcome for an object whose agreement is no longer in force with its partner.
-pub(super) fn stopped(item: &OutboxItem) -> Outcome {
+pub(super) fn stopped(item: &OutboxRow) -> Outcome {
     Outcome::Refused(vec![Reason::new(
         accord_agreement::Rule::AgreementInForce,
         format!(
@@ -577,7 +582,7 @@ pub(super) fn resume_from(answer: &[u8], size: u64) -> u64 {
     }
 }
 
-pub(super) async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
+pub(super) async fn attempt(node: &Arc<Node>, item: &OutboxRow) -> Outcome {
     let held = match node.agreements().await {
         Ok(h) => h,
         Err(e) => return Outcome::Retry(e.to_string()),
@@ -597,7 +602,7 @@ pub(super) async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
         Ok(p) => p,
         Err(e) => {
             return Outcome::Refused(vec![Reason::new(
-                crate::wire::Rule::ObjectIntegrity,
+                accord_node_api::wire::Rule::ObjectIntegrity,
                 format!("the queued object {} cannot be found: {e}", item.id),
             )])
         }
@@ -606,7 +611,7 @@ pub(super) async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
         Ok(f) => f,
         Err(e) => {
             return Outcome::Refused(vec![Reason::new(
-                crate::wire::Rule::ObjectIntegrity,
+                accord_node_api::wire::Rule::ObjectIntegrity,
                 format!("the queued object {} is gone: {e}", path.display()),
             )])
         }
@@ -638,7 +643,7 @@ pub(super) async fn attempt(node: &Arc<Node>, item: &OutboxItem) -> Outcome {
     }
     let resp = match req.body(body).send().await {
         Ok(r) => r,
-        Err(e) => return Outcome::Retry(format!("{url}: {}", crate::tls::describe(&e))),
+        Err(e) => return Outcome::Retry(format!("{url}: {}", accord_node_api::tls::describe(&e))),
     };
     let status = resp.status();
     if from > 0 && status.as_u16() == 416 {

@@ -1,14 +1,15 @@
 //! A person's inbox: what partners sent that they may see, and fetching it.
 
 use super::blobs::Stored;
-use super::store::InboxItem;
 use super::store::InboxRecord;
 use crate::caller::Peer;
 use crate::exchange::check_code;
 use crate::exchange::check_object_id;
 use crate::node::Node;
 use crate::refusal::Refusal;
-use crate::wire::Reason;
+use accord_node_api::exchange::InboxItem;
+use accord_node_api::wire::Reason;
+use accord_node_api::Kind;
 use accord_spif::Label;
 impl Node {
     /// `GET /v1/inbox`: what the person may see, oldest first.
@@ -76,8 +77,8 @@ impl Node {
             .collect();
         if recs.is_empty() {
             return Err(Refusal::new(
-                404,
-                crate::wire::Rule::Request,
+                Kind::NotFound,
+                accord_node_api::wire::Rule::Request,
                 match from {
                     Some(f) => format!("no object {id} from {f} in the inbox"),
                     None => format!("no object {id} in the inbox"),
@@ -115,15 +116,15 @@ impl Node {
             // Logged as the route answers (every refusal of a known caller is); opening
             // would ask the KAS, which decides and logs again.
             0 => Err(Refusal {
-                status: 403,
+                kind: Kind::Denied,
                 error: format!("{} may not see object {id}", person.id),
                 reasons: refused,
                 logged: false,
             }),
             1 => self.stored_at(&seen[0]),
             _ => Err(Refusal::new(
-                409,
-                crate::wire::Rule::Request,
+                Kind::Conflict,
+                accord_node_api::wire::Rule::Request,
                 format!(
                     "{} objects were received under id {id}, from {}: name the sender to fetch one",
                     seen.len(),

@@ -18,7 +18,8 @@
 //! overwrite the file a row names.
 
 use crate::refusal::Refusal;
-use crate::wire::{self};
+use accord_node_api::wire::{self};
+use accord_node_api::Kind;
 use std::time::Duration;
 
 /// Largest sealed object a node accepts (64 GiB).
@@ -66,8 +67,13 @@ pub fn check_object_id(id: &str) -> Result<(), Refusal> {
 }
 
 fn check_code(code: &str) -> Result<(), Refusal> {
-    accord_keys::party::check_party_code(code)
-        .map_err(|e| Refusal::new(400, crate::wire::Rule::Request, e.to_string()))
+    accord_keys::party::check_party_code(code).map_err(|e| {
+        Refusal::new(
+            Kind::BadRequest,
+            accord_node_api::wire::Rule::Request,
+            e.to_string(),
+        )
+    })
 }
 
 mod audit;
@@ -83,4 +89,4 @@ mod tests;
 pub use blobs::Stored;
 pub(crate) use blobs::{clear_spool, prune_partials};
 pub use delivery::deliver_loop;
-pub use store::{InboxItem, InboxRecord, OutboxFilter, OutboxItem};
+pub use store::{InboxRecord, OutboxRow};

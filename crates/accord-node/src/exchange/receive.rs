@@ -16,7 +16,6 @@ use super::blobs::spool;
 use super::blobs::Partial;
 use super::blobs::Spooled;
 use super::blobs::Stored;
-use super::store::InboxItem;
 use super::store::InboxRecord;
 use crate::agreements::Held;
 use crate::caller::Peer;
@@ -25,11 +24,13 @@ use crate::exchange::rfc3339;
 use crate::exchange::MAX_OBJECT;
 use crate::node::Node;
 use crate::partners::Partner;
-use crate::receipt::Receipt;
-use crate::receipt::ReceiptBody;
 use crate::refusal::Refusal;
-use crate::wire::{self, Reason};
 use accord_agreement::Time;
+use accord_node_api::exchange::InboxItem;
+use accord_node_api::receipt::Receipt;
+use accord_node_api::receipt::ReceiptBody;
+use accord_node_api::wire::{self, Reason};
+use accord_node_api::Kind;
 use accord_spif::Label;
 use accord_tdf::VerifiedLabel;
 use std::sync::Arc;
@@ -75,7 +76,7 @@ impl Node {
                 marking,
                 agreement,
             }) => {
-                if refusal.status < 500 {
+                if !refusal.kind.is_failure() {
                     let entry = self.received(
                         check_object_id(id).is_ok().then_some(id),
                         Some(&partner.code),
@@ -129,7 +130,7 @@ impl Node {
             .await
             .map_err(|(marking, agreement, reasons)| Refused {
                 refusal: Refusal {
-                    status: 403,
+                    kind: Kind::Denied,
                     error: format!("{} refuses object {id} from {}", self.party(), partner.code),
                     reasons,
                     logged: false,
@@ -275,7 +276,7 @@ impl Node {
                 marking,
                 v.agreement.clone(),
                 vec![Reason::new(
-                    crate::wire::Rule::ObjectIntegrity,
+                    accord_node_api::wire::Rule::ObjectIntegrity,
                     format!("delivered as {id} but the object's id is {}", v.object_id),
                 )],
             ));
@@ -350,7 +351,7 @@ impl Node {
         match self.receive_batch_from(&partner, body).await {
             Ok(answer) => Ok(answer),
             Err(r) => {
-                if r.status < 500 {
+                if !r.kind.is_failure() {
                     let entry =
                         self.received(None, Some(&partner.code), None, None, false, &r.reasons);
                     self.log_entries(vec![entry]).await?;
@@ -366,8 +367,9 @@ impl Node {
         partner: &Partner,
         body: axum::body::Bytes,
     ) -> Result<wire::BatchResponse, Refusal> {
-        let batch = wire::parse_batch(&body)
-            .map_err(|e| Refusal::new(400, crate::wire::Rule::Request, e.0))?;
+        let batch = wire::parse_batch(&body).map_err(|e| {
+            Refusal::new(Kind::BadRequest, accord_node_api::wire::Rule::Request, e.0)
+        })?;
         crate::disk::check_room(
             &self.home.layout.blobs(),
             self.home.config.disk_reserve(),
@@ -375,11 +377,11 @@ impl Node {
         )?;
         let n = batch.objects.len();
         let mut results: Vec<Option<wire::BatchResult>> = vec![None; n];
-        let refused = |id: &str, status: u16, error: String, reasons: Vec<Reason>| {
+        let refused = |id: &str, kind: Kind, error: String, reasons: Vec<Reason>| {
             Some(wire::BatchResult {
                 id: id.to_string(),
                 receipt: None,
-                status: Some(status),
+                status: Some(accord_node_api::http::status(kind)),
                 error: Some(error),
                 reasons,
             })
@@ -435,7 +437,7 @@ impl Node {
                         false,
                         &r.reasons,
                     ));
-                    results[i] = refused(id, r.status, r.error, r.reasons);
+                    results[i] = refused(id, r.kind, r.error, r.reasons);
                 }
                 None => fresh.push(i),
             }
@@ -467,7 +469,7 @@ impl Node {
                         &reasons,
                     ));
                     let e = format!("{} refuses object {id} from {}", self.party(), partner.code);
-                    results[i] = refused(id, 403, e, reasons);
+                    results[i] = refused(id, Kind::Denied, e, reasons);
                 }
             }
         }
@@ -584,7 +586,7 @@ impl Node {
                         false,
                         &c.reasons,
                     ));
-                    results[*i] = refused(id, c.status, c.error, c.reasons);
+                    results[*i] = refused(id, c.kind, c.error, c.reasons);
                 }
                 None => return Err(Refusal::internal(format!("inbox row {id} vanished"))),
             }

@@ -6,8 +6,7 @@ use super::blobs::examine;
 use super::blobs::outbox_file_name;
 use super::blobs::outbox_path;
 use super::blobs::spool;
-use super::store::OutboxFilter;
-use super::store::OutboxItem;
+use super::store::OutboxRow;
 use crate::caller::Peer;
 use crate::exchange::check_code;
 use crate::exchange::check_object_id;
@@ -17,7 +16,10 @@ use crate::exchange::MAX_OBJECT;
 use crate::node::Node;
 use crate::partners;
 use crate::refusal::Refusal;
-use crate::wire::Reason;
+use accord_node_api::exchange::OutboxFilter;
+use accord_node_api::exchange::OutboxItem;
+use accord_node_api::wire::Reason;
+use accord_node_api::Kind;
 use accord_spif::Label;
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -31,7 +33,10 @@ impl Node {
         body: axum::body::Body,
     ) -> Result<OutboxItem, Refusal> {
         let caller = self.authenticate(peer).await?;
-        let r = self.send_as(&caller, to, id, body).await;
+        let r = self
+            .send_as(&caller, to, id, body)
+            .await
+            .map(|row| row.item);
         self.answered("send", &caller, r).await
     }
 
@@ -41,13 +46,13 @@ impl Node {
         to: &str,
         id: &str,
         body: axum::body::Body,
-    ) -> Result<OutboxItem, Refusal> {
+    ) -> Result<OutboxRow, Refusal> {
         check_code(to)?;
         check_object_id(id)?;
         if to == self.party() {
             return Err(Refusal::new(
-                400,
-                crate::wire::Rule::Request,
+                Kind::BadRequest,
+                accord_node_api::wire::Rule::Request,
                 format!("{to} is this node's own party: send to a partner"),
             ));
         }
@@ -69,7 +74,7 @@ impl Node {
             .find(|p| p.code == to)
             .ok_or_else(|| {
                 Refusal::new(
-                    403,
+                    Kind::Denied,
                     accord_agreement::Rule::AgreementInForce,
                     format!(
                         "{} holds no agreement in force with {to} that names {to}'s node",
@@ -84,21 +89,21 @@ impl Node {
             .map(|(_, k)| k)
             .collect();
         let v = examine(&sp.path, trusted).await.map_err(|r| Refusal {
-            status: 422,
+            kind: Kind::Unacceptable,
             error: r.text.clone(),
             reasons: vec![r],
             logged: false,
         })?;
         if v.object_id != id {
             return Err(Refusal::new(
-                400,
-                crate::wire::Rule::Request,
+                Kind::BadRequest,
+                accord_node_api::wire::Rule::Request,
                 format!("the object's id is {}, not {id}", v.object_id),
             ));
         }
         let Some(agreement) = v.agreement.clone() else {
             return Err(Refusal::new(
-                422,
+                Kind::Unacceptable,
                 accord_agreement::Rule::AgreementInForce,
                 "the object names no agreement: seal it with --agreement to exchange it",
             ));
@@ -108,7 +113,13 @@ impl Node {
             "the object's label",
             v.label_xml.as_bytes(),
         )
-        .map_err(|e| Refusal::new(422, accord_agreement::Rule::Translation, e.to_string()))?;
+        .map_err(|e| {
+            Refusal::new(
+                Kind::Unacceptable,
+                accord_agreement::Rule::Translation,
+                e.to_string(),
+            )
+        })?;
         let marking = self.marking_of(&label, &v.marking);
         let person = self.person_of(caller)?;
         let (ok_send, mut reasons) =
@@ -140,26 +151,28 @@ impl Node {
         self.log_entries(vec![entry]).await?;
         if !permit {
             return Err(Refusal {
-                status: 403,
+                kind: Kind::Denied,
                 error: format!("{} may not send this object to {to}", caller.record.id),
                 reasons,
                 logged: true,
             });
         }
-        let item = OutboxItem {
-            id: id.to_string(),
-            to: to.to_string(),
-            person: caller.record.id.clone(),
-            agreement,
-            marking,
-            size: sp.size,
-            sha256: sp.sha256.clone(),
-            queued: rfc3339(crate::store::unix_now()),
-            state: "queued".into(),
-            attempts: 0,
-            last_error: None,
-            reasons: vec![],
-            receipt: None,
+        let item = OutboxRow {
+            item: OutboxItem {
+                id: id.to_string(),
+                to: to.to_string(),
+                person: caller.record.id.clone(),
+                agreement,
+                marking,
+                size: sp.size,
+                sha256: sp.sha256.clone(),
+                queued: rfc3339(crate::store::unix_now()),
+                state: "queued".into(),
+                attempts: 0,
+                last_error: None,
+                reasons: vec![],
+                receipt: None,
+            },
             file_name: Some(outbox_file_name(id, to, &sp.sha256)),
         };
         // The file goes into place first (a crash before the row is written leaves a

@@ -1,51 +1,77 @@
 //! The exchange's tables: the outbox, the inbox and the receipts, and their rows.
 
-use crate::exchange::check_object_id;
 use crate::exchange::rfc3339;
-use crate::receipt::Receipt;
-use crate::refusal::Refusal;
+use crate::store::db;
 use crate::store::Stmt;
 use crate::store::Store;
-use crate::wire::Reason;
 use crate::Error;
+use accord_node_api::exchange::{InboxItem, OutboxFilter, OutboxItem};
+use accord_node_api::receipt::Receipt;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-/// One object this node sends to a partner, and how its delivery stands.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct OutboxItem {
-    /// Object id.
-    pub id: String,
-    /// The receiving party.
-    pub to: String,
-    /// Who sent it.
-    pub person: String,
-    /// The agreement.
-    pub agreement: String,
-    /// The label's marking.
-    pub marking: String,
-    /// Bytes.
-    pub size: u64,
-    /// SHA-256, hex.
-    pub sha256: String,
-    /// When it was queued (RFC 3339).
-    pub queued: String,
-    /// `queued`, `delivered` or `refused`.
-    pub state: String,
-    /// Delivery attempts made.
-    pub attempts: u64,
-    /// The last transport error, while retrying.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// Why the partner (or this node) refused it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reasons: Vec<Reason>,
-    /// The partner's signed receipt, once delivered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<Receipt>,
+/// An outbox row: the object as the API shows it, and the file the node keeps it in.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    /// What `GET /v1/outbox` shows.
+    pub item: OutboxItem,
     /// The queued file's name under `blobs/outbox/` (None: a row queued before files
-    /// were named by their bytes). Not part of the API.
-    #[serde(skip)]
-    pub(crate) file_name: Option<String>,
+    /// were named by their bytes).
+    pub file_name: Option<String>,
+}
+
+impl std::ops::Deref for OutboxRow {
+    type Target = OutboxItem;
+    fn deref(&self) -> &OutboxItem {
+        &self.item
+    }
+}
+
+/// The signatures of a batch's receipts, stored once.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredSignatures {
+    /// SHA-256 (hex) of `ecdsa_p384 \n ml_dsa_87`: the key rows refer to.
+    pub(crate) digest: String,
+    pub(crate) ecdsa_p384: String,
+    pub(crate) ml_dsa_87: String,
+}
+
+/// How a node stores it: a batch receipt without its two signatures (kept once for
+/// the whole batch, under the returned key), any other receipt whole.
+pub(crate) fn stored(receipt: &Receipt) -> (String, Option<StoredSignatures>) {
+    if receipt.batch.is_none() {
+        return (receipt.to_json(), None);
+    }
+    let sigs = StoredSignatures {
+        digest: hex::encode(
+            aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                format!("{}\n{}", receipt.ecdsa_p384, receipt.ml_dsa_87).as_bytes(),
+            )
+            .as_ref(),
+        ),
+        ecdsa_p384: receipt.ecdsa_p384.clone(),
+        ml_dsa_87: receipt.ml_dsa_87.clone(),
+    };
+    let bare = Receipt {
+        ecdsa_p384: String::new(),
+        ml_dsa_87: String::new(),
+        ..receipt.clone()
+    };
+    (bare.to_json(), Some(sigs))
+}
+
+/// The receipt back from what [`stored`] made and the signatures kept
+/// under its key (when it has one).
+pub(crate) fn from_stored(json: &str, sigs: Option<(String, String)>) -> Result<Receipt, String> {
+    let mut r: Receipt = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    if let Some((ecdsa_p384, ml_dsa_87)) = sigs {
+        r.ecdsa_p384 = ecdsa_p384;
+        r.ml_dsa_87 = ml_dsa_87;
+    }
+    if r.ecdsa_p384.is_empty() || r.ml_dsa_87.is_empty() {
+        return Err("its batch's signatures are missing".into());
+    }
+    Ok(r)
 }
 
 /// `$1, $2, … $n`: the parameters of an `IN (…)` list.
@@ -97,7 +123,7 @@ pub(super) fn receipt_from_row(r: &AnyRow, json: &str) -> Result<Receipt, Error>
         (Some(e), Some(m)) => Some((e, m)),
         _ => None,
     };
-    Receipt::from_stored(json, sigs).map_err(|e| Error::Database(format!("stored receipt: {e}")))
+    from_stored(json, sigs).map_err(|e| Error::Database(format!("stored receipt: {e}")))
 }
 
 /// Store the signatures of batch receipts once (before the rows that refer to them).
@@ -105,7 +131,7 @@ pub(super) fn signature_stmts<'a>(receipts: impl IntoIterator<Item = &'a Receipt
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for r in receipts {
-        if let (_, Some(sig)) = r.stored() {
+        if let (_, Some(sig)) = stored(r) {
             if seen.insert(sig.digest.clone()) {
                 out.push(
                     Stmt::new(
@@ -122,75 +148,33 @@ pub(super) fn signature_stmts<'a>(receipts: impl IntoIterator<Item = &'a Receipt
     out
 }
 
-pub(super) fn outbox_from_row(r: &AnyRow) -> Result<OutboxItem, Error> {
-    let reasons: Option<String> = r.try_get("reasons")?;
-    let receipt: Option<String> = r.try_get("receipt")?;
-    let queued: i64 = r.try_get("queued")?;
-    let size: i64 = r.try_get("size")?;
-    let attempts: i64 = r.try_get("attempts")?;
-    Ok(OutboxItem {
-        id: r.try_get("object_id")?,
-        to: r.try_get("recipient")?,
-        person: r.try_get("person")?,
-        agreement: r.try_get("agreement")?,
-        marking: r.try_get("marking")?,
+pub(super) fn outbox_from_row(r: &AnyRow) -> Result<OutboxRow, Error> {
+    let reasons: Option<String> = r.try_get("reasons").map_err(db)?;
+    let receipt: Option<String> = r.try_get("receipt").map_err(db)?;
+    let queued: i64 = r.try_get("queued").map_err(db)?;
+    let size: i64 = r.try_get("size").map_err(db)?;
+    let attempts: i64 = r.try_get("attempts").map_err(db)?;
+    let item = OutboxItem {
+        id: r.try_get("object_id").map_err(db)?,
+        to: r.try_get("recipient").map_err(db)?,
+        person: r.try_get("person").map_err(db)?,
+        agreement: r.try_get("agreement").map_err(db)?,
+        marking: r.try_get("marking").map_err(db)?,
         size: size as u64,
-        sha256: r.try_get("sha256")?,
+        sha256: r.try_get("sha256").map_err(db)?,
         queued: rfc3339(queued / 1000),
-        state: r.try_get("state")?,
+        state: r.try_get("state").map_err(db)?,
         attempts: attempts as u64,
-        last_error: r.try_get("last_error")?,
+        last_error: r.try_get("last_error").map_err(db)?,
         reasons: reasons
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default(),
         receipt: receipt.map(|s| receipt_from_row(r, &s)).transpose()?,
-        file_name: r.try_get("file_name")?,
+    };
+    Ok(OutboxRow {
+        item,
+        file_name: r.try_get("file_name").map_err(db)?,
     })
-}
-
-/// What `accord inbox` lists for one received object.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct InboxItem {
-    /// Object id.
-    pub id: String,
-    /// The label's marking.
-    pub marking: String,
-    /// The sending party.
-    pub from: String,
-    /// When it was received (RFC 3339).
-    pub received: String,
-    /// Bytes.
-    pub size: u64,
-    /// The agreement.
-    pub agreement: String,
-}
-
-/// Which outbox entries to list (`GET /v1/outbox?id=&state=&limit=`).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutboxFilter {
-    /// One object.
-    pub id: Option<String>,
-    /// `queued`, `delivered` or `refused`.
-    pub state: Option<String>,
-    /// At most this many, the most recent.
-    pub limit: Option<u64>,
-}
-
-impl OutboxFilter {
-    pub(super) fn check(&self) -> Result<(), Refusal> {
-        if let Some(id) = &self.id {
-            check_object_id(id)?;
-        }
-        match self.state.as_deref() {
-            None | Some("queued" | "delivered" | "refused") => Ok(()),
-            Some(other) => Err(Refusal::new(
-                400,
-                crate::wire::Rule::Request,
-                format!("state must be queued, delivered or refused, not {other:?}"),
-            )),
-        }
-    }
 }
 
 /// One object this node received from a partner.
@@ -212,34 +196,34 @@ pub struct InboxRecord {
 }
 
 pub(super) fn inbox_from_row(r: &AnyRow) -> Result<InboxRecord, Error> {
-    let received: i64 = r.try_get("received")?;
-    let size: i64 = r.try_get("size")?;
-    let receipt: String = r.try_get("receipt")?;
+    let received: i64 = r.try_get("received").map_err(db)?;
+    let size: i64 = r.try_get("size").map_err(db)?;
+    let receipt: String = r.try_get("receipt").map_err(db)?;
     Ok(InboxRecord {
         item: InboxItem {
-            id: r.try_get("object_id")?,
-            marking: r.try_get("marking")?,
-            from: r.try_get("sender")?,
+            id: r.try_get("object_id").map_err(db)?,
+            marking: r.try_get("marking").map_err(db)?,
+            from: r.try_get("sender").map_err(db)?,
             received: rfc3339(received),
             size: size as u64,
-            agreement: r.try_get("agreement")?,
+            agreement: r.try_get("agreement").map_err(db)?,
         },
-        label: r.try_get("label")?,
-        sha256: r.try_get("sha256")?,
+        label: r.try_get("label").map_err(db)?,
+        sha256: r.try_get("sha256").map_err(db)?,
         receipt: receipt_from_row(r, &receipt)?,
         pack: match (
-            r.try_get::<Option<String>, _>("pack")?,
-            r.try_get::<Option<i64>, _>("pack_offset")?,
+            r.try_get::<Option<String>, _>("pack").map_err(db)?,
+            r.try_get::<Option<i64>, _>("pack_offset").map_err(db)?,
         ) {
             (Some(p), Some(o)) => Some((p, o as u64)),
             _ => None,
         },
-        file_name: r.try_get("file_name")?,
+        file_name: r.try_get("file_name").map_err(db)?,
     })
 }
 
 impl Store {
-    pub(super) async fn outbox_get(&self, id: &str, to: &str) -> Result<Option<OutboxItem>, Error> {
+    pub(super) async fn outbox_get(&self, id: &str, to: &str) -> Result<Option<OutboxRow>, Error> {
         let sql = format!(
             "{} WHERE t.object_id = $1 AND t.recipient = $2",
             rows_of("outbox")
@@ -248,17 +232,14 @@ impl Store {
             .bind(id)
             .bind(to)
             .fetch_optional(self.pool())
-            .await?;
+            .await
+            .map_err(db)?;
         row.as_ref().map(outbox_from_row).transpose()
     }
 
     /// Queue `o`: false when a row for its id and partner was there already (then
     /// nothing is written).
-    pub(super) async fn outbox_insert(
-        &self,
-        o: &OutboxItem,
-        queued_ms: i64,
-    ) -> Result<bool, Error> {
+    pub(super) async fn outbox_insert(&self, o: &OutboxRow, queued_ms: i64) -> Result<bool, Error> {
         let rows = self
             .commit(vec![Stmt::new(
                 "INSERT INTO outbox (object_id, recipient, person, agreement, marking, size, sha256, queued, state, attempts, next_attempt, file_name) \
@@ -287,17 +268,20 @@ impl Store {
         now: i64,
         limit: usize,
         skip: &std::collections::HashSet<(String, String)>,
-    ) -> Result<Vec<OutboxItem>, Error> {
+    ) -> Result<Vec<OutboxRow>, Error> {
         let keys = sqlx::query(
             "SELECT object_id, recipient FROM outbox WHERE state = 'queued' AND next_attempt <= $1 ORDER BY next_attempt, queued LIMIT $2",
         )
         .bind(now)
         .bind((limit + skip.len()) as i64)
         .fetch_all(self.pool())
-        .await?;
+        .await.map_err(db)?;
         let mut wanted = Vec::new();
         for r in &keys {
-            let key: (String, String) = (r.try_get("object_id")?, r.try_get("recipient")?);
+            let key: (String, String) = (
+                r.try_get("object_id").map_err(db)?,
+                r.try_get("recipient").map_err(db)?,
+            );
             if !skip.contains(&key) {
                 wanted.push(key);
                 if wanted.len() == limit {
@@ -316,7 +300,7 @@ impl Store {
         for (id, _) in &wanted {
             q = q.bind(id.as_str());
         }
-        let rows = q.fetch_all(self.pool()).await?;
+        let rows = q.fetch_all(self.pool()).await.map_err(db)?;
         let wanted: std::collections::HashSet<(String, String)> = wanted.into_iter().collect();
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -331,8 +315,9 @@ impl Store {
     pub(super) async fn outbox_next_due(&self) -> Result<Option<i64>, Error> {
         let row = sqlx::query("SELECT MIN(next_attempt) AS n FROM outbox WHERE state = 'queued'")
             .fetch_one(self.pool())
-            .await?;
-        Ok(row.try_get::<Option<i64>, _>("n")?)
+            .await
+            .map_err(db)?;
+        row.try_get::<Option<i64>, _>("n").map_err(db)
     }
 
     /// What `person` sent (every send when `person` is None) matching `filter`, oldest
@@ -375,8 +360,10 @@ impl Store {
         for v in values {
             q = q.bind(v);
         }
-        let rows = q.bind(limit).fetch_all(self.pool()).await?;
-        rows.iter().map(outbox_from_row).collect()
+        let rows = q.bind(limit).fetch_all(self.pool()).await.map_err(db)?;
+        rows.iter()
+            .map(|r| outbox_from_row(r).map(|row| row.item))
+            .collect()
     }
 
     /// The records held for any of `ids` from `sender` (one query for a batch), by id.
@@ -400,7 +387,7 @@ impl Store {
         for id in ids {
             q = q.bind(*id);
         }
-        let rows = q.fetch_all(self.pool()).await?;
+        let rows = q.fetch_all(self.pool()).await.map_err(db)?;
         rows.iter()
             .map(|r| inbox_from_row(r).map(|rec| (rec.item.id.clone(), rec)))
             .collect()
@@ -420,7 +407,8 @@ impl Store {
             .bind(id)
             .bind(sender)
             .fetch_optional(self.pool())
-            .await?;
+            .await
+            .map_err(db)?;
         row.as_ref().map(inbox_from_row).transpose()
     }
 
@@ -430,7 +418,11 @@ impl Store {
             "{} WHERE t.object_id = $1 ORDER BY t.received, t.arrival, t.sender",
             rows_of("inbox")
         );
-        let rows = sqlx::query(&sql).bind(id).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&sql)
+            .bind(id)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?;
         rows.iter().map(inbox_from_row).collect()
     }
 
@@ -460,7 +452,7 @@ impl Store {
     }
 
     pub(super) fn inbox_insert_stmt(r: &InboxRecord, received: i64) -> Stmt {
-        let stored = r.receipt.stored();
+        let stored = stored(&r.receipt);
         Stmt::new(
             "INSERT INTO inbox (object_id, sender, agreement, marking, label, size, sha256, received, receipt, pack, pack_offset, receipt_sig, file_name, arrival) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (object_id, sender) DO NOTHING",
@@ -487,7 +479,51 @@ impl Store {
             "{} ORDER BY t.received, t.arrival, t.object_id, t.sender",
             rows_of("inbox")
         );
-        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&sql).fetch_all(self.pool()).await.map_err(db)?;
         rows.iter().map(inbox_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{from_stored, stored};
+    use accord_agreement::Signer;
+    use accord_node_api::receipt::{Receipt, ReceiptBody};
+
+    fn body() -> ReceiptBody {
+        ReceiptBody {
+            object_id: "0b8f1c9e-2c57-4c43-9a77-5b0f5f3a2d10".into(),
+            sha256: "00".repeat(32),
+            size: 10240,
+            from: "PAK".into(),
+            to: "USA".into(),
+            agreement: "CISMOA-2026".into(),
+            received: "2026-11-23T18:00:00Z".into(),
+            log_index: 7,
+        }
+    }
+
+    #[test]
+    fn stored_batch_receipts_keep_their_signatures_once_and_come_back_whole() {
+        let key = accord_keys::SigningKey::generate(accord_keys::ClassicalAlg::Es384).unwrap();
+        let keys = Signer::public_keys(&key).unwrap();
+        let single = Receipt::sign(body(), &key).unwrap();
+        let (json, sig) = stored(&single);
+        assert!(sig.is_none());
+        assert_eq!(from_stored(&json, None).unwrap(), single);
+        let rs =
+            Receipt::sign_batch(vec![body(), ReceiptBody { size: 1, ..body() }], &key).unwrap();
+        let (a, b) = (stored(&rs[0]), stored(&rs[1]));
+        let (sa, sb) = (a.1.unwrap(), b.1.unwrap());
+        assert_eq!(sa.digest, sb.digest, "one batch, one stored pair");
+        assert!(
+            !a.0.contains(&rs[0].ml_dsa_87),
+            "the row holds no signature"
+        );
+        let back = from_stored(&a.0, Some((sa.ecdsa_p384, sa.ml_dsa_87))).unwrap();
+        assert_eq!(back, rs[0]);
+        back.verify(&keys).unwrap();
+        let e = from_stored(&b.0, None).unwrap_err();
+        assert!(e.contains("signatures are missing"), "{e}");
     }
 }

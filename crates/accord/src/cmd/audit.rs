@@ -109,10 +109,10 @@ impl LogArgs {
             let pins = self
                 .tls_pins
                 .iter()
-                .map(|p| accord_node::tls::parse_pin(p))
+                .map(|p| accord_node_api::tls::parse_pin(p))
                 .collect::<Result<Vec<_>, _>>()
                 .context("--tls-pin")?;
-            Some(accord_node::tls::client_config(pins, None)?)
+            Some(accord_node_api::tls::client_config(pins, None)?)
         } else {
             let (path, explicit) = match &self.credential {
                 Some(p) => (Some(p.clone()), true),
@@ -126,13 +126,13 @@ impl LogArgs {
             match path {
                 None => None,
                 Some(path) => {
-                    let cred = accord_node::credential::Credential::load(&path)?;
+                    let cred = accord_node_api::credential::Credential::load(&path)?;
                     // The variable is set for `seal`/`open`: use it only for its own node's
                     // log, so that verifying another log is not pinned to the wrong key.
                     let same_node = https_origin(&self.log).is_some()
                         && https_origin(&self.log) == https_origin(&cred.node_url);
                     if explicit || same_node {
-                        Some(accord_node::tls::credential_client_config(&cred)?)
+                        Some(accord_node_api::tls::credential_client_config(&cred)?)
                     } else {
                         None
                     }

@@ -1,11 +1,11 @@
 //! `accord send`, `accord outbox`, `accord inbox`, `accord fetch`: exchanging sealed
 //! objects with partner parties through the person's node (the logic is in
-//! `accord_node::exchange` and `accord_node::client`).
+//! `accord_node::exchange` and `accord_node_api::client`).
 
 use crate::cmd::online::{connect, outcome, Asked, Outcome};
 use crate::cmd::seal::{bar, progress_bar, Sink};
 use crate::exit::{Code, Output};
-use accord_node::exchange::OutboxItem;
+use accord_node_api::exchange::OutboxItem;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ pub struct SendArgs {
 /// send's checks and syncs at the node, few enough not to crowd out other people.
 const SEND_CONCURRENCY: usize = 8;
 
-fn print_refusal(reasons: &[accord_node::wire::Reason], what: &str, out: &Output) {
+fn print_refusal(reasons: &[accord_node_api::wire::Reason], what: &str, out: &Output) {
     if out.json {
         out.print_json(&serde_json::json!({"state": "refused", "reasons": reasons}));
     }
@@ -67,7 +67,7 @@ fn exchange_failed(e: accord_node::Error, what: &str, out: &Output) -> Result<Co
 
 /// `--to` must name a partner: sending to the credential's own party is a usage error,
 /// caught before anything is uploaded.
-fn check_partner(client: &accord_node::client::Client, to: &str) -> Result<()> {
+fn check_partner(client: &accord_node_api::client::Client, to: &str) -> Result<()> {
     let own = &client.credential().party;
     if to == own {
         anyhow::bail!(
@@ -78,7 +78,7 @@ fn check_partner(client: &accord_node::client::Client, to: &str) -> Result<()> {
 }
 
 /// `what:` then one line per reason, on standard error.
-fn print_reasons(what: &str, reasons: &[accord_node::wire::Reason]) {
+fn print_reasons(what: &str, reasons: &[accord_node_api::wire::Reason]) {
     eprintln!("{what}:");
     for r in reasons {
         eprintln!("  - [{}] {}", r.rule, r.text);
@@ -132,8 +132,8 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
         .len();
     let pb = progress_bar(Some(size), "sending");
-    let progress: Option<accord_node::client::UploadProgress> = pb.clone().map(|pb| {
-        let f: accord_node::client::UploadProgress = std::sync::Arc::new(move |n| pb.inc(n));
+    let progress: Option<accord_node_api::client::UploadProgress> = pb.clone().map(|pb| {
+        let f: accord_node_api::client::UploadProgress = std::sync::Arc::new(move |n| pb.inc(n));
         f
     });
     let result = client.send(&to, file, progress);
@@ -185,8 +185,8 @@ fn count_bar(total: u64, what: &str) -> Option<indicatif::ProgressBar> {
 }
 
 /// Read `item`'s outbox entry again (its state, receipt or reasons).
-fn refresh(client: &accord_node::client::Client, item: &mut OutboxItem) -> Result<()> {
-    let only = accord_node::exchange::OutboxFilter {
+fn refresh(client: &accord_node_api::client::Client, item: &mut OutboxItem) -> Result<()> {
+    let only = accord_node_api::exchange::OutboxFilter {
         id: Some(item.id.clone()),
         ..Default::default()
     };
@@ -203,7 +203,7 @@ fn refresh(client: &accord_node::client::Client, item: &mut OutboxItem) -> Resul
 /// What became of one file of several.
 enum Sent {
     Item(Box<OutboxItem>),
-    Refused(Vec<accord_node::wire::Reason>),
+    Refused(Vec<accord_node_api::wire::Reason>),
     /// Refused by the node with one line and no list of rules.
     RefusedSaying(String),
     Failed(String),
@@ -224,8 +224,8 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
         Some(total),
         &format!("sending {} objects", args.files.len()),
     );
-    let progress: Option<accord_node::client::UploadProgress> = pb.clone().map(|pb| {
-        let f: accord_node::client::UploadProgress = std::sync::Arc::new(move |n| pb.inc(n));
+    let progress: Option<accord_node_api::client::UploadProgress> = pb.clone().map(|pb| {
+        let f: accord_node_api::client::UploadProgress = std::sync::Arc::new(move |n| pb.inc(n));
         f
     });
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -284,7 +284,7 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
             // One listing of what is still queued, then the final row of each of ours
             // that left it.
             let still: std::collections::HashSet<(String, String)> = client
-                .outbox_filtered(&accord_node::exchange::OutboxFilter {
+                .outbox_filtered(&accord_node_api::exchange::OutboxFilter {
                     state: Some("queued".into()),
                     ..Default::default()
                 })?
@@ -380,7 +380,7 @@ pub struct OutboxArgs {
 }
 
 pub fn outbox(args: OutboxArgs, out: &Output) -> Result<Code> {
-    let filter = accord_node::exchange::OutboxFilter {
+    let filter = accord_node_api::exchange::OutboxFilter {
         id: args.id.clone(),
         state: args.state.clone(),
         limit: args.limit,

@@ -1,13 +1,13 @@
 //! `accord seal --credential` and `accord open --credential`: sealing and opening
-//! through the person's node (the logic is in `accord_node::client`).
+//! through the person's node (the logic is in `accord_node_api::client`).
 
 use crate::cmd::open::OpenArgs;
 use crate::cmd::seal::{failed, progress_bar, Role, SealArgs, Sink};
 use crate::exit::{count, Code, Output};
 use crate::input::{display_name, read_bounded};
-use accord_node::client::{self, Client};
-use accord_node::credential::Credential;
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::credential::Credential;
+use accord_node_api::wire;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -41,7 +41,7 @@ pub(crate) enum Asked {
 pub(crate) enum Outcome {
     /// Access denied with every reason (403): a negative answer (1), or no key released
     /// (3) for `open`.
-    Denied(Vec<accord_node::wire::Reason>),
+    Denied(Vec<accord_node_api::wire::Reason>),
     /// The node, or a partner's KAS through it, refused in one line; the exit code is
     /// given.
     Refused(Refusal, Code),
@@ -60,21 +60,24 @@ pub(crate) struct Refusal {
 
 /// Sort a node error by what it means for the person: see [`Outcome`].
 ///
-/// - 403 (with or without reasons): denied.
-/// - `open`: 502, a partner's KAS that could not be reached or refused, is 3 (no key
-///   was released because a required KAS did not release its share).
+/// - denied (with or without reasons): a negative answer.
+/// - `open`: a partner's KAS that could not be reached or refused
+///   ([`Kind::PartnerFailed`]) is 3 (no key was released because a required KAS did not
+///   release its share).
 /// - `seal`: a required party that gets no key access under the label (checked on the
 ///   node's plan) is 1.
-/// - `send`: 422, the node checked the object and refused it, is 1 (with the rules it
-///   named, as a denial).
-/// - everything else (400 and 404: a malformed request or unknown object; 5xx; no
+/// - `send`: [`Kind::Unacceptable`], the node checked the object and refused it, is 1
+///   (with the rules it named, as a denial).
+/// - everything else (a malformed request or unknown object, the node failing, no
 ///   answer) is 2.
 pub(crate) fn outcome(e: accord_node::Error, asked: Asked) -> Outcome {
     use accord_node::Error;
+    use accord_node_api::Kind;
     match e {
         Error::Denied(reasons) => Outcome::Denied(reasons),
         Error::NodeRefused {
             party,
+            kind,
             status,
             error,
             reasons,
@@ -84,14 +87,16 @@ pub(crate) fn outcome(e: accord_node::Error, asked: Asked) -> Outcome {
                 text: format!("{error} ({status})"),
             };
             let whole = || format!("the {party} node refused ({status}): {error}");
-            match (status, asked) {
+            match (kind, asked) {
                 // The node checked the object and refused it, naming the rules.
-                (422, Asked::Exchange) if !reasons.is_empty() => Outcome::Denied(reasons),
-                (403, Asked::Open) => Outcome::Refused(refusal(whole()), Code::NoKey),
-                (403, _) | (422, Asked::Exchange) => {
+                (Kind::Unacceptable, Asked::Exchange) if !reasons.is_empty() => {
+                    Outcome::Denied(reasons)
+                }
+                (Kind::Denied, Asked::Open) => Outcome::Refused(refusal(whole()), Code::NoKey),
+                (Kind::Denied, _) | (Kind::Unacceptable, Asked::Exchange) => {
                     Outcome::Refused(refusal(whole()), Code::Negative)
                 }
-                (502, Asked::Open) => Outcome::Refused(
+                (Kind::PartnerFailed, Asked::Open) => Outcome::Refused(
                     refusal(format!(
                         "no key released: a required share is missing: {error} (asked through the {party} node)"
                     )),
@@ -99,6 +104,7 @@ pub(crate) fn outcome(e: accord_node::Error, asked: Asked) -> Outcome {
                 ),
                 _ => Outcome::Error(Error::NodeRefused {
                     party,
+                    kind,
                     status,
                     error,
                     reasons,

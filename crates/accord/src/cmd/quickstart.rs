@@ -6,10 +6,10 @@
 
 use crate::exit::{Code, Output};
 use crate::input::{shell_path, shell_word};
-use accord_node::client::{self, Client};
 use accord_node::sandbox::{self, Sandbox, SandboxOptions};
 use accord_node::server::{self, Running, ServeOptions};
-use accord_node::wire;
+use accord_node_api::client::{self, Client};
+use accord_node_api::wire;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -261,7 +261,7 @@ fn walk(sb: &Sandbox, story: &mut Story, dir: &Path, nodes: (&Running, &Running)
     let t0 = Instant::now();
     let delivered = loop {
         let o = pak_officer
-            .outbox_filtered(&accord_node::exchange::OutboxFilter {
+            .outbox_filtered(&accord_node_api::exchange::OutboxFilter {
                 id: Some(queued.id.clone()),
                 ..Default::default()
             })?

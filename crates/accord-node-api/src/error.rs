@@ -1,4 +1,6 @@
-//! One error type for the node, the directory and the client.
+//! One error type for the node, its directory and the person's client, so that the
+//! command line reads one kind of error whichever it called. (The node turns its
+//! database's errors into [`Error::Database`] where it calls the database.)
 
 use std::path::PathBuf;
 
@@ -52,14 +54,16 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
     /// A node answered a request with a refusal other than access denied with reasons:
-    /// its HTTP status, its one line and any reasons, so that a caller can tell a
-    /// malformed request (400) from a checked and refused object (422) or a partner's
-    /// KAS that could not be reached (502) without reading the text.
+    /// its kind, its one line and any reasons, so that a caller can tell a malformed
+    /// request from a checked and refused object or a partner's KAS that could not be
+    /// reached without reading the text. The HTTP status is kept for the message only.
     #[error("the {party} node refused ({status}): {error}")]
     NodeRefused {
         /// The node's party.
         party: String,
-        /// The HTTP status.
+        /// What sort of refusal.
+        kind: crate::kind::Kind,
+        /// The HTTP status it came with (for people to read; decide on `kind`).
         status: u16,
         /// The node's one line.
         error: String,
@@ -90,22 +94,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
+    /// A file error with its path.
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             cause,
         }
-    }
-}
-
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        Error::Database(e.to_string())
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for Error {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        Error::Database(format!("migration: {e}"))
     }
 }

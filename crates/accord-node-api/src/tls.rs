@@ -234,7 +234,7 @@ pub fn parse_pin(pin: &str) -> Result<String, Error> {
 
 /// A reqwest error in words: its whole chain of causes, and a pin mismatch said as
 /// what it means (not the node pinned, or the node re-keyed).
-pub(crate) fn describe(e: &reqwest::Error) -> String {
+pub fn describe(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut s = e.to_string();
     let mut src = e.source();

@@ -2,7 +2,8 @@
 //! Blocking (the CLI is synchronous); do not call from inside an async runtime.
 
 use crate::credential::Credential;
-use crate::exchange::{InboxItem, OutboxItem};
+use crate::exchange::{InboxItem, OutboxFilter, OutboxItem};
+use crate::kind::Kind;
 use crate::wire::{self, Reason};
 use crate::Error;
 use accord_keys::{KasAlg, KasPrivateKey, KasPublicKey, VerifyingKey};
@@ -100,12 +101,12 @@ impl Client {
                 msg: format!("unexpected answer: {e}"),
             });
         }
+        let kind = crate::http::kind(status.as_u16());
         match serde_json::from_slice::<wire::Problem>(bytes) {
-            Ok(p) if status.as_u16() == 403 && !p.reasons.is_empty() => {
-                Err(Error::Denied(p.reasons))
-            }
+            Ok(p) if kind == Kind::Denied && !p.reasons.is_empty() => Err(Error::Denied(p.reasons)),
             Ok(p) => Err(Error::NodeRefused {
                 party: self.cred.party.clone(),
+                kind,
                 status: status.as_u16(),
                 error: p.error,
                 reasons: p.reasons,
@@ -260,10 +261,7 @@ impl Client {
 
     /// `GET /v1/outbox?...`: only the entries `filter` selects (one object, one state,
     /// the most recent few).
-    pub fn outbox_filtered(
-        &self,
-        filter: &crate::exchange::OutboxFilter,
-    ) -> Result<Vec<OutboxItem>, Error> {
+    pub fn outbox_filtered(&self, filter: &OutboxFilter) -> Result<Vec<OutboxItem>, Error> {
         let mut q = Vec::new();
         if let Some(id) = &filter.id {
             q.push(format!("id={}", encode(id)));
@@ -410,7 +408,7 @@ impl Client {
                     .map_err(|_| Error::Crypto("a released share is not base64".into()))?;
                 shares.push(accord_tdf::ReleasedShare {
                     sid: s.sid.clone(),
-                    share: crate::kas::open_share(&session, &r.object_id, &s.sid, &sealed)?,
+                    share: crate::share::open_share(&session, &r.object_id, &s.sid, &sealed)?,
                 });
             }
             out.push(Released {

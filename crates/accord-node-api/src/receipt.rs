@@ -63,15 +63,6 @@ pub struct Receipt {
     pub ml_dsa_87: String,
 }
 
-/// The signatures of a batch's receipts, stored once.
-#[derive(Debug, Clone)]
-pub(crate) struct StoredSignatures {
-    /// SHA-256 (hex) of `ecdsa_p384 \n ml_dsa_87`: the key rows refer to.
-    pub digest: String,
-    pub ecdsa_p384: String,
-    pub ml_dsa_87: String,
-}
-
 /// Where a receipt's body sits in the batch that was signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,48 +246,6 @@ impl Receipt {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
-
-    /// How a node stores it: a batch receipt without its two signatures (kept once for
-    /// the whole batch, under the returned key), any other receipt whole.
-    pub(crate) fn stored(&self) -> (String, Option<StoredSignatures>) {
-        if self.batch.is_none() {
-            return (self.to_json(), None);
-        }
-        let sigs = StoredSignatures {
-            digest: hex::encode(
-                aws_lc_rs::digest::digest(
-                    &aws_lc_rs::digest::SHA256,
-                    format!("{}\n{}", self.ecdsa_p384, self.ml_dsa_87).as_bytes(),
-                )
-                .as_ref(),
-            ),
-            ecdsa_p384: self.ecdsa_p384.clone(),
-            ml_dsa_87: self.ml_dsa_87.clone(),
-        };
-        let bare = Receipt {
-            ecdsa_p384: String::new(),
-            ml_dsa_87: String::new(),
-            ..self.clone()
-        };
-        (bare.to_json(), Some(sigs))
-    }
-
-    /// The receipt back from what [`Receipt::stored`] made and the signatures kept
-    /// under its key (when it has one).
-    pub(crate) fn from_stored(
-        json: &str,
-        sigs: Option<(String, String)>,
-    ) -> Result<Receipt, String> {
-        let mut r: Receipt = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        if let Some((ecdsa_p384, ml_dsa_87)) = sigs {
-            r.ecdsa_p384 = ecdsa_p384;
-            r.ml_dsa_87 = ml_dsa_87;
-        }
-        if r.ecdsa_p384.is_empty() || r.ml_dsa_87.is_empty() {
-            return Err("its batch's signatures are missing".into());
-        }
-        Ok(r)
-    }
 }
 
 #[cfg(test)]
@@ -330,30 +279,6 @@ mod tests {
         assert!(e.contains("does not verify"), "{e}");
         let other = accord_keys::SigningKey::generate(accord_keys::ClassicalAlg::Es384).unwrap();
         assert!(r.verify(&Signer::public_keys(&other).unwrap()).is_err());
-    }
-
-    #[test]
-    fn stored_batch_receipts_keep_their_signatures_once_and_come_back_whole() {
-        let key = accord_keys::SigningKey::generate(accord_keys::ClassicalAlg::Es384).unwrap();
-        let keys = Signer::public_keys(&key).unwrap();
-        let single = Receipt::sign(body(), &key).unwrap();
-        let (json, sig) = single.stored();
-        assert!(sig.is_none());
-        assert_eq!(Receipt::from_stored(&json, None).unwrap(), single);
-        let rs =
-            Receipt::sign_batch(vec![body(), ReceiptBody { size: 1, ..body() }], &key).unwrap();
-        let (a, b) = (rs[0].stored(), rs[1].stored());
-        let (sa, sb) = (a.1.unwrap(), b.1.unwrap());
-        assert_eq!(sa.digest, sb.digest, "one batch, one stored pair");
-        assert!(
-            !a.0.contains(&rs[0].ml_dsa_87),
-            "the row holds no signature"
-        );
-        let back = Receipt::from_stored(&a.0, Some((sa.ecdsa_p384, sa.ml_dsa_87))).unwrap();
-        assert_eq!(back, rs[0]);
-        back.verify(&keys).unwrap();
-        let e = Receipt::from_stored(&b.0, None).unwrap_err();
-        assert!(e.contains("signatures are missing"), "{e}");
     }
 
     #[test]

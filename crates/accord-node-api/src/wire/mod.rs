@@ -414,6 +414,46 @@ fn bytes(n: usize) -> String {
     }
 }
 
+// ---------------------------------------------------------------- partner rewrap
+
+/// A person as their own node vouches for them to a partner's KAS.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VouchedPerson {
+    /// Identifier at their node.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Their party (must be the calling node's).
+    pub party: String,
+    /// Nationality.
+    pub nationality: String,
+    /// Clearance JSON, under their party's national policy.
+    pub clearance: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// `active` or `suspended`.
+    pub status: String,
+}
+
+/// `POST /v1/fed/kas/rewrap`: node to node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerRewrapRequest {
+    /// The person, vouched for by the calling node.
+    pub person: VouchedPerson,
+    /// The person's request nonce (hex), accepted once per person.
+    pub nonce: String,
+    /// When the person issued the request (Unix seconds): refused beyond
+    /// [`MAX_SKEW_SECS`] of the partner's clock, as the person's own node does,
+    /// so that the nonce, kept for twice that, cannot be replayed once pruned.
+    pub issued_at: i64,
+    /// The person's ephemeral hybrid public key (PEM): the share is wrapped to it.
+    pub client_public_key: String,
+    /// The manifests.
+    pub objects: Vec<serde_json::Value>,
+}
+
 #[cfg(test)]
 mod tests;
 
