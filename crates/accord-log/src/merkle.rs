@@ -11,6 +11,10 @@
 use crate::hash::{empty_root, node_hash, Hash, HASH_SIZE};
 use crate::Error;
 
+/// The compact range is defined with the tree hash in [`crate::hash`]; it is also
+/// reachable here, where it has always been.
+pub use crate::hash::CompactRange;
+
 /// A source of perfect-subtree hashes: the hash of the node at `height` (0 = leaves)
 /// and `index` (counted from the left at that height). Proof generation reads nodes
 /// through this trait, so that proofs can be built from tiles on disk, over HTTP or
@@ -18,63 +22,6 @@ use crate::Error;
 pub trait NodeSource {
     /// Hash of the complete subtree covering leaves `[index << height, (index + 1) << height)`.
     fn node(&mut self, height: u32, index: u64) -> Result<Hash, Error>;
-}
-
-/// The right edge of a tree being built leaf by leaf: the roots of the perfect
-/// subtrees that make up `[0, size)`, largest first. Enough to compute the root at any
-/// time with `O(log n)` memory.
-#[derive(Debug, Clone, Default)]
-pub struct CompactRange {
-    size: u64,
-    /// (height, hash), heights strictly decreasing.
-    nodes: Vec<(u32, Hash)>,
-}
-
-impl CompactRange {
-    /// An empty range.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Number of leaves covered.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Append one leaf hash.
-    pub fn push(&mut self, leaf: Hash) {
-        self.push_subtree(0, leaf);
-    }
-
-    /// Append a perfect subtree of `height` whose first leaf is at the current size;
-    /// the current size must be a multiple of `2^height`.
-    pub fn push_subtree(&mut self, height: u32, hash: Hash) {
-        debug_assert!(self.size % (1u64 << height) == 0);
-        let mut h = height;
-        let mut cur = hash;
-        while let Some(&(lh, lhash)) = self.nodes.last() {
-            if lh != h {
-                break;
-            }
-            self.nodes.pop();
-            cur = node_hash(&lhash, &cur);
-            h += 1;
-        }
-        self.nodes.push((h, cur));
-        self.size += 1u64 << height;
-    }
-
-    /// The RFC 6962 root of the leaves pushed so far.
-    pub fn root(&self) -> Hash {
-        let mut iter = self.nodes.iter().rev();
-        let Some(&(_, mut acc)) = iter.next() else {
-            return empty_root();
-        };
-        for (_, h) in iter {
-            acc = node_hash(h, &acc);
-        }
-        acc
-    }
 }
 
 /// Largest power of two strictly smaller than `n` (n >= 2).

@@ -5,11 +5,12 @@
 //! `{"policy": {"name": "USA"}, "classifications": ["SECRET"], "categories": [{"tagSet": "Releasable To", "values": ["USA"]}]}`.
 
 use crate::error::{Error, Result};
-use crate::label::{
-    check_size, detect, json_categories, json_err, resolve_named, resolve_named_categories,
-    resolve_spiffy_tag, spiffy_policy, spiffy_tags, Category, CategoryJson, ClassificationRef,
-    Detected, PolicyId, PolicyJson, SPIFFY_NS,
+use crate::label::json::{
+    json_categories, json_err, resolve_named_categories, CategoryJson, PolicyJson,
 };
+use crate::label::read::{check_size, detect, resolve_named, Detected};
+use crate::label::spiffy::{resolve_spiffy_tag, spiffy_policy, spiffy_tags};
+use crate::label::{Category, ClassificationRef, PolicyId, SPIFFY_NS};
 use crate::policy::Policy;
 use crate::set::PolicySet;
 use crate::xml::escape;

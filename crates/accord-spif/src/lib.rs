@@ -51,7 +51,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod ber;
 pub mod clearance;
 pub mod decide;
 pub mod error;
