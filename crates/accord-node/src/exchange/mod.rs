@@ -76,6 +76,7 @@ fn check_code(code: &str) -> Result<(), Refusal> {
     })
 }
 
+mod attempt;
 mod audit;
 mod blobs;
 mod delivery;

@@ -1,10 +1,10 @@
 //! Unit tests of the blob store's partials and the delivery's resume offsets.
 
+use super::attempt::resume_from;
 use super::blobs::bound_partials;
 use super::blobs::remove_older;
 use super::blobs::PARTIALS_PER_PARTNER;
 use super::blobs::PARTIAL_MAX_AGE;
-use super::delivery::resume_from;
 use crate::exchange::MAX_OBJECT;
 use std::path::PathBuf;
 use std::time::Duration;
