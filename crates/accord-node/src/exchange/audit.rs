@@ -61,23 +61,6 @@ pub(super) fn own_send(o: OutboxRow, person: &str) -> Result<OutboxRow, Refusal>
     ))
 }
 
-/// A refused delivery, with what is known of the object for its audit entry.
-pub(super) struct Refused {
-    pub(super) refusal: Refusal,
-    pub(super) marking: Option<String>,
-    pub(super) agreement: Option<String>,
-}
-
-impl From<Refusal> for Refused {
-    fn from(refusal: Refusal) -> Refused {
-        Refused {
-            refusal,
-            marking: None,
-            agreement: None,
-        }
-    }
-}
-
 /// The refusal of other bytes under an id this node holds from the same partner.
 pub(super) fn conflict(id: &str, from: &str, held_sha256: &str) -> Refusal {
     Refusal::new(

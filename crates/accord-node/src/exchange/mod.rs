@@ -76,6 +76,7 @@ fn check_code(code: &str) -> Result<(), Refusal> {
     })
 }
 
+mod accept;
 mod attempt;
 mod audit;
 mod blobs;

@@ -393,25 +393,6 @@ impl Store {
             .collect()
     }
 
-    /// The record of object `id` from `sender`, if one is held.
-    pub(super) async fn inbox_get(
-        &self,
-        id: &str,
-        sender: &str,
-    ) -> Result<Option<InboxRecord>, Error> {
-        let sql = format!(
-            "{} WHERE t.object_id = $1 AND t.sender = $2",
-            rows_of("inbox")
-        );
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .bind(sender)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(inbox_from_row).transpose()
-    }
-
     /// Every record held under object id `id` (one per sender), oldest first.
     pub(super) async fn inbox_get_all(&self, id: &str) -> Result<Vec<InboxRecord>, Error> {
         let sql = format!(
@@ -424,15 +405,6 @@ impl Store {
             .await
             .map_err(db)?;
         rows.iter().map(inbox_from_row).collect()
-    }
-
-    /// Keep `r`: false when a record of the same id from the same sender was committed
-    /// first (then nothing is written, and that one is what is held).
-    pub(super) async fn inbox_insert(&self, r: &InboxRecord, received: i64) -> Result<bool, Error> {
-        let rows = self
-            .commit(vec![Self::inbox_insert_stmt(r, received)])
-            .await?;
-        Ok(rows.first() == Some(&1))
     }
 
     /// Insert the records of a batch in one commit; for each, whether it was the one
