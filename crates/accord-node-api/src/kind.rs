@@ -1,6 +1,6 @@
 //! The kind of a refusal: what sort of "no" a node gave, without saying how HTTP
 //! spells it. Components of the node refuse with a kind; the HTTP layer alone turns a
-//! kind into a status ([`crate::http`]), the client turns a status back into a kind, and
+//! kind into a status (the `http` module), the client turns a status back into a kind, and
 //! the command line turns a kind into an exit code.
 
 /// What sort of refusal.

@@ -15,9 +15,9 @@
 
 mod common;
 
-use accord_node::exchange::DeliveryOptions;
 use accord_node::sandbox::{self, SandboxOptions};
 use accord_node::server::{self, ServeOptions};
+use accord_node::DeliveryOptions;
 use accord_node_api::client::{self, Client};
 use accord_node_api::wire;
 use std::io::Write;
@@ -127,7 +127,7 @@ fn main() {
                 usa_listen: format!("127.0.0.1:{}", free_port()),
                 databases: (None, None),
                 years: 15,
-                disk_reserve_mib: accord_node::disk::DEFAULT_RESERVE_MIB,
+                disk_reserve_mib: accord_node::DEFAULT_RESERVE_MIB,
             },
         ))
         .unwrap();

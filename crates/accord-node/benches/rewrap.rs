@@ -99,7 +99,7 @@ fn main() {
                 usa_listen: format!("127.0.0.1:{}", free_port()),
                 databases: (None, None),
                 years: 15,
-                disk_reserve_mib: accord_node::disk::DEFAULT_RESERVE_MIB,
+                disk_reserve_mib: accord_node::DEFAULT_RESERVE_MIB,
             },
         ))
         .unwrap();

@@ -25,26 +25,31 @@
 #![warn(missing_docs)]
 
 pub mod admission;
-pub mod agreement_sync;
+mod agreement_sync;
 pub mod agreements;
 mod audit;
 mod cache;
-pub mod caller;
-pub mod crossborder;
+mod caller;
+mod crossborder;
 mod decision;
 pub mod directory;
-pub mod disk;
-pub mod exchange;
+mod disk;
+mod exchange;
 pub mod home;
 mod kas;
 mod labelling;
-pub mod node;
+mod node;
 pub mod partners;
 mod refusal;
 pub mod sandbox;
 pub mod server;
-pub mod store;
+mod store;
 mod strangers;
-pub mod witnessing;
+mod witnessing;
 
 pub use accord_node_api::Error;
+pub use caller::Peer;
+pub use disk::DEFAULT_RESERVE_MIB;
+pub use exchange::DeliveryOptions;
+pub use node::{Node, Refusal};
+pub use store::PersonRecord;

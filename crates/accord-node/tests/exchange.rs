@@ -4,10 +4,10 @@
 //! unpinned partner, agreement not in force) with its reasons, in both audit logs.
 
 use accord_agreement::Time;
-use accord_node::exchange::DeliveryOptions;
 use accord_node::home::Home;
 use accord_node::sandbox::{self, Sandbox, SandboxOptions};
 use accord_node::server::{self, Running, ServeOptions};
+use accord_node::DeliveryOptions;
 use accord_node_api::client::{self, Client};
 use accord_node_api::exchange::OutboxItem;
 use accord_node_api::wire;
@@ -1021,10 +1021,10 @@ fn resign(bytes: &[u8], key: &accord_keys::SigningKey) -> Vec<u8> {
 }
 
 /// A person as their node sees them on a connection, to call the node directly.
-fn person_peer(sb: &Sandbox, id: &str) -> accord_node::caller::Peer {
+fn person_peer(sb: &Sandbox, id: &str) -> accord_node::Peer {
     let c = sb.credential(id).unwrap();
     let der = accord_node_api::pki::pem_blocks(&c.certificate, "CERTIFICATE").unwrap();
-    accord_node::caller::Peer {
+    accord_node::Peer {
         cert: Some(Arc::new(der[0].to_vec())),
     }
 }

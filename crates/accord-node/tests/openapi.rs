@@ -296,7 +296,7 @@ fn matching_paren(b: &[u8], open: usize) -> usize {
         }
         i += 1;
     }
-    panic!("unbalanced parentheses in server.rs");
+    panic!("unbalanced parentheses in server/routes.rs");
 }
 
 fn ident_at(b: &[u8], i: usize) -> &str {
@@ -313,11 +313,12 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The `(METHOD, path)` of every `.route("path", get(..).post(..))` in server.rs, and
+/// The `(METHOD, path)` of every `.route("path", get(..).post(..))` in server/routes.rs, and
 /// the prefixes of every `.nest("prefix", ..)`.
 fn routes_in_source() -> (BTreeSet<(String, String)>, Vec<String>) {
-    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/server.rs"))
-        .unwrap();
+    let src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/server/routes.rs"))
+            .unwrap();
     // Comment lines out (they mention `.route(` too).
     let src: String = src
         .lines()
@@ -343,7 +344,7 @@ fn routes_in_source() -> (BTreeSet<(String, String)>, Vec<String>) {
             let mut i = skip_ws(b, from + p + needle.len());
             from = i;
             if b[i] != b'"' {
-                panic!("server.rs: a {needle} whose path is not a string literal; list it in ROUTES and teach this test");
+                panic!("server/routes.rs: a {needle} whose path is not a string literal; list it in ROUTES and teach this test");
             }
             let end = skip_string(b, i);
             let path = src[i + 1..end - 1].to_string();
@@ -352,13 +353,13 @@ fn routes_in_source() -> (BTreeSet<(String, String)>, Vec<String>) {
                 continue;
             }
             i = skip_ws(b, end);
-            assert_eq!(b[i], b',', "server.rs: .route({path:?} ...)");
+            assert_eq!(b[i], b',', "server/routes.rs: .route({path:?} ...)");
             i = skip_ws(b, i + 1);
             loop {
                 let m = ident_at(b, i);
                 assert!(
                     ["get", "post", "put", "delete", "patch"].contains(&m),
-                    "server.rs: route {path}: `{m}` is not a method router this test knows"
+                    "server/routes.rs: route {path}: `{m}` is not a method router this test knows"
                 );
                 routes.insert((m.to_ascii_uppercase(), path.clone()));
                 let close = matching_paren(b, i + m.len());
@@ -402,12 +403,12 @@ fn the_file_documents_exactly_the_routes_of_the_server() {
         .collect();
     assert_eq!(
         in_source, outside_nests,
-        "server.rs routes (left) differ from server::ROUTES (right)"
+        "server/routes.rs routes (left) differ from server::ROUTES (right)"
     );
     for n in &nests {
         assert!(
             listed.iter().any(|(_, p)| p.starts_with(&format!("{n}/"))),
-            "server.rs nests a router at {n} whose routes are not in ROUTES"
+            "server/routes.rs nests a router at {n} whose routes are not in ROUTES"
         );
     }
 

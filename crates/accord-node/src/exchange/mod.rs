@@ -91,4 +91,3 @@ mod tests;
 pub use blobs::Stored;
 pub(crate) use blobs::{clear_spool, prune_partials};
 pub use delivery::deliver_loop;
-pub use store::{InboxRecord, OutboxRow};

@@ -52,7 +52,7 @@ pub struct InitArgs {
     /// Disk space kept free for the audit log and database, in MiB: deliveries that
     /// would eat into it are answered 507 and retried by their sender (node.toml
     /// disk_reserve_mib).
-    #[arg(long, value_name = "MIB", default_value_t = accord_node::disk::DEFAULT_RESERVE_MIB)]
+    #[arg(long, value_name = "MIB", default_value_t = accord_node::DEFAULT_RESERVE_MIB)]
     pub disk_reserve_mib: u64,
 }
 
@@ -243,7 +243,7 @@ pub struct UserAddArgs {
     pub output: PathBuf,
 }
 
-fn person_json(p: &accord_node::store::PersonRecord) -> serde_json::Value {
+fn person_json(p: &accord_node::PersonRecord) -> serde_json::Value {
     serde_json::json!({
         "id": p.id,
         "name": p.name,

@@ -1,45 +1,25 @@
-//! The node's database: people, their credentials, agreements and the rewrap replay
-//! guard. One code path for SQLite (embedded, the default) and PostgreSQL, through
-//! sqlx's `Any` driver with portable SQL and embedded migrations.
+//! The node's database: the connection, one writer, and statements committed
+//! together. One code path for SQLite (embedded, the default) and PostgreSQL, through
+//! sqlx's `Any` driver with portable SQL and embedded migrations. Each table group's
+//! queries sit in a room of their own: [`people`] (the directory), [`agreements`],
+//! [`nonces`] (the KAS's replay guard), and the exchange's tables in
+//! `exchange/store.rs`.
 
 use crate::Error;
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+
+mod agreements;
+mod nonces;
+mod people;
+
+pub use agreements::AgreementRecord;
+pub use people::PersonRecord;
 
 /// A database error as the node's [`Error`]: the error type is the API crate's, which
 /// knows nothing of the database, so every query says where it turns one into the other.
 pub(crate) fn db(e: sqlx::Error) -> Error {
     Error::Database(e.to_string())
-}
-
-/// A person as the directory stores them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PersonRecord {
-    /// Identifier, unique in the node.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// The party that enrolled them (the node's party).
-    pub party: String,
-    /// Nationality (ISO 3166 trigraph).
-    pub nationality: String,
-    /// Clearance JSON, as the policies issue defines it.
-    pub clearance: String,
-    /// Agreement scopes the person works in.
-    pub scopes: Vec<String>,
-    /// `active` or `suspended`.
-    pub status: String,
-}
-
-/// A loaded agreement.
-#[derive(Debug, Clone)]
-pub struct AgreementRecord {
-    /// Agreement id.
-    pub id: String,
-    /// The document, canonical JSON.
-    pub document: String,
-    /// Its number of lifecycle records.
-    pub records: i64,
 }
 
 /// A database handle (a connection pool).
@@ -171,23 +151,6 @@ pub(crate) fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn person_from_row(r: &AnyRow) -> Result<PersonRecord, Error> {
-    let scopes: String = r.try_get("scopes").map_err(db)?;
-    Ok(PersonRecord {
-        id: r.try_get("id").map_err(db)?,
-        name: r.try_get("name").map_err(db)?,
-        party: r.try_get("party").map_err(db)?,
-        nationality: r.try_get("nationality").map_err(db)?,
-        clearance: r.try_get("clearance").map_err(db)?,
-        scopes: scopes
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        status: r.try_get("status").map_err(db)?,
-    })
-}
-
 impl Store {
     /// Connect to `url` (`sqlite://PATH?mode=rwc` or `postgres://...`) and run the
     /// migrations.
@@ -278,207 +241,6 @@ impl Store {
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
-    }
-
-    /// Enrol a person. Refuses an id already present.
-    pub async fn add_person(&self, p: &PersonRecord) -> Result<(), Error> {
-        let t = unix_now();
-        let r = sqlx::query(
-            "INSERT INTO people (id, name, party, nationality, clearance, scopes, status, created, updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&p.id)
-        .bind(&p.name)
-        .bind(&p.party)
-        .bind(&p.nationality)
-        .bind(&p.clearance)
-        .bind(p.scopes.join(","))
-        .bind(&p.status)
-        .bind(t)
-        .bind(t)
-        .execute(&self.writer)
-        .await.map_err(db)?;
-        if r.rows_affected() == 0 {
-            return Err(Error::Exists(format!(
-                "person `{}` is already enrolled",
-                p.id
-            )));
-        }
-        Ok(())
-    }
-
-    /// Remove a person and their credentials (used to undo a failed enrolment).
-    pub async fn remove_person(&self, id: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM credentials WHERE person = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
-        sqlx::query("DELETE FROM people WHERE id = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
-        Ok(())
-    }
-
-    /// One person.
-    pub async fn person(&self, id: &str) -> Result<Option<PersonRecord>, Error> {
-        let row = sqlx::query("SELECT * FROM people WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        row.as_ref().map(person_from_row).transpose()
-    }
-
-    /// Everyone, by id.
-    pub async fn people(&self) -> Result<Vec<PersonRecord>, Error> {
-        let rows = sqlx::query("SELECT * FROM people ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter().map(person_from_row).collect()
-    }
-
-    /// Set `active` or `suspended`.
-    pub async fn set_status(&self, id: &str, status: &str) -> Result<(), Error> {
-        let r = sqlx::query("UPDATE people SET status = $1, updated = $2 WHERE id = $3")
-            .bind(status)
-            .bind(unix_now())
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
-        if r.rows_affected() == 0 {
-            return Err(Error::NotFound(format!("no person `{id}` in this node")));
-        }
-        Ok(())
-    }
-
-    /// Record a credential issued to `person`.
-    pub async fn add_credential(
-        &self,
-        fingerprint: &str,
-        person: &str,
-        serial: &str,
-        not_after: i64,
-    ) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO credentials (fingerprint, person, serial, issued, not_after) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(fingerprint)
-        .bind(person)
-        .bind(serial)
-        .bind(unix_now())
-        .bind(not_after)
-        .execute(&self.writer)
-        .await.map_err(db)?;
-        Ok(())
-    }
-
-    /// The person a client certificate (by SHA-256 fingerprint) was issued to, with the
-    /// credential's expiry and revocation time.
-    pub async fn person_by_credential(
-        &self,
-        fingerprint: &str,
-    ) -> Result<Option<(PersonRecord, i64, Option<i64>)>, Error> {
-        let row = sqlx::query(
-            "SELECT p.id, p.name, p.party, p.nationality, p.clearance, p.scopes, p.status, \
-             c.not_after, c.revoked FROM credentials c JOIN people p ON p.id = c.person \
-             WHERE c.fingerprint = $1",
-        )
-        .bind(fingerprint)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        match row {
-            None => Ok(None),
-            Some(r) => Ok(Some((
-                person_from_row(&r)?,
-                r.try_get("not_after").map_err(db)?,
-                r.try_get("revoked").map_err(db)?,
-            ))),
-        }
-    }
-
-    /// Store an agreement, replacing an older copy of the same id.
-    pub async fn put_agreement(
-        &self,
-        id: &str,
-        document: &str,
-        digest: &str,
-        records: i64,
-    ) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO agreements (id, document, digest, records, loaded) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (id) DO UPDATE SET document = $2, digest = $3, records = $4, loaded = $5",
-        )
-        .bind(id)
-        .bind(document)
-        .bind(digest)
-        .bind(records)
-        .bind(unix_now())
-        .execute(&self.writer)
-        .await.map_err(db)?;
-        Ok(())
-    }
-
-    /// Every agreement loaded.
-    pub async fn agreements(&self) -> Result<Vec<AgreementRecord>, Error> {
-        let rows = sqlx::query("SELECT id, document, records FROM agreements ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok(AgreementRecord {
-                    id: r.try_get("id").map_err(db)?,
-                    document: r.try_get("document").map_err(db)?,
-                    records: r.try_get("records").map_err(db)?,
-                })
-            })
-            .collect()
-    }
-
-    /// A cheap fingerprint of the agreements table, to know when to reload.
-    pub async fn agreements_version(&self) -> Result<(i64, i64), Error> {
-        // CAST: PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot
-        // decode; COUNT is BIGINT on both.
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n, CAST(COALESCE(MAX(loaded), 0) AS BIGINT) AS t, \
-             CAST(COALESCE(SUM(records), 0) AS BIGINT) AS s FROM agreements",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
-        let n: i64 = r.try_get("n").map_err(db)?;
-        let t: i64 = r.try_get("t").map_err(db)?;
-        let s: i64 = r.try_get("s").map_err(db)?;
-        Ok((n * 1_000_003 + s, t))
-    }
-
-    /// Use a rewrap nonce: false when it was used before (a replay).
-    pub async fn use_nonce(&self, nonce: &str, person: &str, at: i64) -> Result<bool, Error> {
-        let rows = self
-            .commit(vec![Stmt::new(
-                "INSERT INTO rewrap_nonces (nonce, person, seen) VALUES ($1, $2, $3) ON CONFLICT (nonce) DO NOTHING",
-            )
-            .text(nonce)
-            .text(person)
-            .int(at)])
-            .await?;
-        Ok(rows.first() == Some(&1))
-    }
-
-    /// Forget nonces seen before `before` (requests that old are refused by time).
-    pub async fn prune_nonces(&self, before: i64) -> Result<u64, Error> {
-        let r = sqlx::query("DELETE FROM rewrap_nonces WHERE seen < $1")
-            .bind(before)
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
-        Ok(r.rows_affected())
     }
 }
 
