@@ -14,7 +14,7 @@
 //! made. A request that cannot have its claim within [`Admission::wait`] is answered
 //! `503` with `Retry-After`, before a byte of its body is read. Streamed routes (an
 //! object upload, a partner's delivery) write to disk as they read and are bounded by
-//! the disk reserve instead ([`crate::disk`]).
+//! the disk reserve instead (`disk.rs`).
 
 use crate::caller::Peer;
 use crate::node::Node;

@@ -45,7 +45,7 @@ impl Node {
 
     /// `PUT /v1/fed/inbox/{id}`: a partner node delivers an object. Every refusal of a
     /// partner (whatever its status, short of an internal error) is logged (`receive`,
-    /// `deny`); a caller that is not a partner, as [`Node::log_stranger`] says.
+    /// `deny`); a caller that is not a partner, as `Node::log_stranger` says.
     pub async fn receive(
         self: &Arc<Self>,
         peer: &Peer,
@@ -202,7 +202,7 @@ impl Node {
     /// decisions logged in one durable append, their receipts signed once for the batch
     /// and recorded in one commit. One result per object, in the batch's order. A
     /// refusal of the whole batch is logged as one entry naming no object; a caller
-    /// that is not a partner, as [`Node::log_stranger`] says.
+    /// that is not a partner, as `Node::log_stranger` says.
     pub async fn receive_batch(
         self: &Arc<Self>,
         peer: &Peer,
