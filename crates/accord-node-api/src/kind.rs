@@ -39,6 +39,23 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 13] = [
+        Kind::BadRequest,
+        Kind::Unauthenticated,
+        Kind::Denied,
+        Kind::NotFound,
+        Kind::Conflict,
+        Kind::TooSlow,
+        Kind::TooLarge,
+        Kind::BadRange,
+        Kind::Unacceptable,
+        Kind::Internal,
+        Kind::PartnerFailed,
+        Kind::Unavailable,
+        Kind::NoRoom,
+    ];
+
     /// Whether the node (or a partner it needed) failed to answer, as against refusing
     /// the request for what it is. A failure may go away if the caller tries again; a
     /// refusal will not.
