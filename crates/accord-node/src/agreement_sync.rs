@@ -303,5 +303,6 @@ async fn offer(node: &Node, p: &Partner, a: &Agreement) -> Result<String, (bool,
     let why = serde_json::from_slice::<wire::Problem>(&bytes)
         .map(|p| p.error)
         .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(300).collect());
-    Err((status.is_client_error(), format!("HTTP {status}: {why}")))
+    let refused = !accord_node_api::http::kind(status.as_u16()).is_failure();
+    Err((refused, format!("HTTP {status}: {why}")))
 }
