@@ -70,6 +70,17 @@ impl Pair {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let sb = sandbox(&rt, tmp.path());
+        Pair::serve(rt, tmp, sb, opts)
+    }
+
+    /// The nodes of `sb`, a sandbox made (and changed: more agreements, say) on `rt` in
+    /// `tmp`, started with `opts()`.
+    pub fn serve(
+        rt: tokio::runtime::Runtime,
+        tmp: tempfile::TempDir,
+        sb: Sandbox,
+        opts: impl Fn() -> ServeOptions,
+    ) -> Pair {
         let pak = start(&rt, &sb.pak, opts());
         let usa = start(&rt, &sb.usa, opts());
         let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();

@@ -111,20 +111,7 @@ fn trio() -> (Pair, Home) {
     for h in [&sb.pak, &sb.usa] {
         load_agreement(&rt, h, &text);
     }
-    let pak = support::start(&rt, &sb.pak, fast());
-    let usa = support::start(&rt, &sb.usa, fast());
-    let officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
-    (
-        Pair {
-            rt,
-            tmp,
-            sb,
-            pak,
-            usa,
-            officer,
-        },
-        gbr,
-    )
+    (Pair::serve(rt, tmp, sb, fast), gbr)
 }
 
 /// Under a three-party agreement PAK sends an object to USA. GBR, which can learn the
