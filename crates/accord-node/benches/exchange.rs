@@ -13,13 +13,13 @@
 //! `cargo bench -p accord-node --bench exchange` (env: OBJECTS=1000, OBJECT_KIB=10,
 //! SENDERS=4, BIG_MIB=1024, WORK=dir for the big files, default the system temp dir).
 
-mod common;
-
-use accord_node::sandbox::{self, SandboxOptions};
+use accord_node::sandbox;
 use accord_node::server::{self, ServeOptions};
 use accord_node::DeliveryOptions;
 use accord_node_api::client::{self, Client};
 use accord_node_api::wire;
+use accord_test_support::bench::{self, env};
+use accord_test_support::sandbox_options;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -34,21 +34,6 @@ fn cpu_secs() -> f64 {
         .collect();
     // Fields 14 and 15 (utime, stime) in clock ticks; 100 per second on Linux.
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
-}
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn seal_to(c: &Client, input: impl std::io::Read + Send, out: &Path) -> String {
@@ -122,13 +107,7 @@ fn main() {
     let sb = rt
         .block_on(sandbox::create(
             tmp.path(),
-            &SandboxOptions {
-                pak_listen: format!("127.0.0.1:{}", free_port()),
-                usa_listen: format!("127.0.0.1:{}", free_port()),
-                databases: (None, None),
-                years: 15,
-                disk_reserve_mib: accord_node::DEFAULT_RESERVE_MIB,
-            },
+            &sandbox_options((None, None), accord_node::DEFAULT_RESERVE_MIB),
         ))
         .unwrap();
     let opts = || ServeOptions {
@@ -274,8 +253,8 @@ fn main() {
     );
     // The receiver checks two ES384 signatures per object (the label and marking
     // assertions): whatever else is done, that bounds node to node on this machine.
-    let verify = common::es384_verify_rate();
-    let cores = common::cores();
+    let verify = bench::es384_verify_rate();
+    let cores = bench::cores();
     let ceiling = cores * verify / 2.0;
     println!(
         "    the receiver's label check alone (two ES384 verifications per object, {verify:.0}/s per core here now) caps this at {ceiling:.0} objects/s on {cores} cores: node to node reached {:.2} of it",

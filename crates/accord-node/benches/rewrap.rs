@@ -7,30 +7,15 @@
 //! `cargo bench -p accord-node --bench rewrap` (env: BULK=64, THREADS=4, SECS=5,
 //! COLD=1024 distinct objects for the first-open phase).
 
-mod common;
-
-use accord_node::sandbox::{self, SandboxOptions};
+use accord_node::sandbox;
 use accord_node::server::{self, ServeOptions};
 use accord_node_api::client::{self, Client};
 use accord_node_api::wire;
+use accord_test_support::bench::{self, env};
+use accord_test_support::sandbox_options;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Run {
     ops: u64,
@@ -81,8 +66,8 @@ fn drive(threads: usize, secs: u64, per_req: u64, f: Arc<dyn Fn() + Send + Sync>
 /// ML-KEM half of the unwrap (~25 µs), HTTP, the decision and the log are left out, so
 /// no server reaches it.
 fn p384_ceiling() -> (f64, f64, f64) {
-    let (verify, ecdh) = (common::es384_verify_rate(), common::ecdh_rate());
-    (verify, ecdh, common::cores() / (2.0 / verify + 1.0 / ecdh))
+    let (verify, ecdh) = (bench::es384_verify_rate(), bench::ecdh_rate());
+    (verify, ecdh, bench::cores() / (2.0 / verify + 1.0 / ecdh))
 }
 
 fn main() {
@@ -94,13 +79,7 @@ fn main() {
     let sb = rt
         .block_on(sandbox::create(
             tmp.path(),
-            &SandboxOptions {
-                pak_listen: format!("127.0.0.1:{}", free_port()),
-                usa_listen: format!("127.0.0.1:{}", free_port()),
-                databases: (None, None),
-                years: 15,
-                disk_reserve_mib: accord_node::DEFAULT_RESERVE_MIB,
-            },
+            &sandbox_options((None, None), accord_node::DEFAULT_RESERVE_MIB),
         ))
         .unwrap();
     let running = rt

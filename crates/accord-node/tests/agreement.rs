@@ -2,16 +2,17 @@
 //! permit, wrong nationality, person's scope, scope not covered, above the ceiling,
 //! expired (with the test clock), terminated (a later copy loaded).
 
-use accord_agreement::{Agreement, Body, Party, Scope, Time, Translation};
+use accord_agreement::{Agreement, Body, Party, Scope, Time};
 use accord_node::directory::{self, Enrolment};
-use accord_node::home::{self, Home, InitOptions};
+use accord_node::home::{Home, InitOptions};
 use accord_node::server::{self, ServeOptions};
 use accord_node_api::client::{self, Client};
 use accord_node_api::credential::Credential;
 use accord_node_api::wire;
-mod common;
-
-use common::{free_port, policies};
+use accord_test_support::{
+    self as support, countersign, init_home, init_options, kas_recipient, load_agreement,
+    log_entries, pak_usa_translations, policies, signing_key,
+};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -23,21 +24,14 @@ fn clearance(policy: &str, classes: &[&str], rel: &str) -> String {
 }
 
 fn node(rt: &tokio::runtime::Runtime, dir: &Path, party: &str) -> Home {
-    rt.block_on(home::init(
+    init_home(
+        rt,
         dir,
         &InitOptions {
-            party: party.into(),
-            name: None,
             authority: Some(format!("{party} ministry of defence")),
-            policies: vec![policies()],
-            listen: Some(format!("127.0.0.1:{}", free_port())),
-            url: None,
-            database: common::database(),
-            disk_reserve_mib: Some(0),
+            ..init_options(party)
         },
-    ))
-    .unwrap();
-    Home::open(dir).unwrap()
+    )
 }
 
 fn enrol(
@@ -62,10 +56,6 @@ fn enrol(
     .1
 }
 
-fn key(home: &Home) -> accord_keys::SigningKey {
-    accord_keys::load_signing_key(&home.layout.key("signing.key")).unwrap()
-}
-
 fn agreement(pak: &Home, usa: &Home) -> Agreement {
     let body = Body {
         id: "CISMOA-TEST".into(),
@@ -79,16 +69,7 @@ fn agreement(pak: &Home, usa: &Home) -> Agreement {
             Scope::parse("TRAINING").unwrap(),
         ],
         ceiling: Some("SECRET".into()),
-        translations: vec![
-            Translation {
-                from: "PAK".into(),
-                to: "USA".into(),
-            },
-            Translation {
-                from: "USA".into(),
-                to: "PAK".into(),
-            },
-        ],
+        translations: pak_usa_translations(),
         terms: String::new(),
         parties: vec![
             Party::from_descriptor(&pak.party).unwrap(),
@@ -97,22 +78,13 @@ fn agreement(pak: &Home, usa: &Home) -> Agreement {
     };
     let mut a = Agreement::draft(body).unwrap();
     let at = Time::parse("2020-01-01T00:00:00Z").unwrap();
-    a.approve(&key(pak), "cabinet", at).unwrap();
-    a.approve(&key(usa), "DoD", at).unwrap();
-    a.sign(&key(pak), at).unwrap();
-    a.sign(&key(usa), at).unwrap();
+    countersign(&mut a, &[(pak, "cabinet"), (usa, "DoD")], at);
     a
 }
 
 fn load(rt: &tokio::runtime::Runtime, home: &Home, a: &Agreement) {
     let text = String::from_utf8(a.to_canonical_json().unwrap()).unwrap();
-    rt.block_on(async {
-        let s = home.store().await.unwrap();
-        accord_node::agreements::load(&s, &home.party, &text)
-            .await
-            .unwrap();
-        s.close().await;
-    });
+    load_agreement(rt, home, &text);
 }
 
 /// Seal offline with the PAK party key (as a PAK node would sign), any label.
@@ -123,55 +95,14 @@ fn seal_offline(pak: &Home, usa: &Home, marking: &str) -> Vec<u8> {
 /// Seal offline a PAK-policy label signed with `signer`'s key, for `kas`'s KAS, naming
 /// `agreement`.
 fn seal_with(signer: &Home, kas: &Home, marking: &str, agreement: Option<&str>) -> Vec<u8> {
-    seal_signed(&key(signer), kas_of(kas), marking, agreement).unwrap()
-}
-
-/// A home's node KAS as a recipient.
-fn kas_of(home: &Home) -> accord_tdf::Recipient {
-    accord_tdf::Recipient {
-        kas: home.party.node.as_ref().unwrap().kas_keys[0]
-            .key("kas")
-            .unwrap(),
-        url: home.config.url.clone(),
-        party: Some(home.config.party.clone()),
-    }
-}
-
-/// Seal `b"plan"` with a PAK-policy label for one KAS, naming `agreement`, signed by
-/// `signer` (a key, or a node through a client).
-fn seal_signed(
-    signer: &dyn accord_tdf::AssertionSigner,
-    to: accord_tdf::Recipient,
-    marking: &str,
-    agreement: Option<&str>,
-) -> Result<Vec<u8>, accord_tdf::Error> {
-    let (xml, marking) = pak_label(marking);
-    let mut out = Vec::new();
-    accord_tdf::seal(
-        &b"plan"[..],
-        &mut out,
-        &accord_tdf::SealOptions {
-            recipients: vec![to],
-            require: vec![],
-            signer,
-            label: accord_tdf::BoundLabel { xml, marking },
-            segment_size: accord_tdf::DEFAULT_SEGMENT_SIZE,
-            mime_type: String::new(),
-            metadata: None,
-            progress: None,
-            agreement: agreement.map(str::to_string),
-        },
-    )?;
-    Ok(out)
-}
-
-/// A PAK-policy label's 4774 XML and marking.
-fn pak_label(marking: &str) -> (String, String) {
-    let mut set = accord_spif::PolicySet::new();
-    set.load_path(&policies()).unwrap();
-    let p = set.find("PAK").unwrap();
-    let l = p.parse_marking(marking, "").unwrap();
-    (l.to_stanag_xml(), p.render(&l, "").unwrap().text)
+    support::seal_offline(
+        &signing_key(signer),
+        kas_recipient(kas),
+        marking,
+        agreement,
+        b"plan",
+    )
+    .unwrap()
 }
 
 /// Asks the node to sign for the manifest with the agreement attribute taken out of its
@@ -208,15 +139,8 @@ impl accord_tdf::AssertionSigner for LyingSigner<'_> {
 }
 
 fn open(c: &Client, tdf: &[u8]) -> Result<Vec<u8>, Vec<String>> {
-    let mut out = Vec::new();
-    match client::open(
-        c,
-        &mut std::io::Cursor::new(tdf.to_vec()),
-        &mut out,
-        None,
-        None,
-    ) {
-        Ok(_) => Ok(out),
+    match support::open(c, tdf) {
+        Ok(out) => Ok(out),
         Err(accord_node::Error::Denied(r)) => {
             Err(r.into_iter().map(|r| r.rule.to_string()).collect())
         }
@@ -333,14 +257,20 @@ fn decisions_under_an_agreement() {
         log_index: std::sync::Mutex::new(None),
     };
     let ops = "SECRET//REL TO USA, PAK//SCOPE OPERATIONS";
-    let bypass = seal_signed(&signer, kas_of(&pak), ops, Some("CISMOA-TEST"));
+    let bypass = support::seal_offline(
+        &signer,
+        kas_recipient(&pak),
+        ops,
+        Some("CISMOA-TEST"),
+        b"plan",
+    );
     let err = bypass.expect_err("the node signed a label the agreement does not cover");
     assert!(err.to_string().contains("agreement-scope"), "{err}");
     // A label the person may apply, for an object wrapped for a KAS the plan would not
     // name: not signed either.
     let stranger =
         accord_keys::KasPrivateKey::generate(accord_keys::KasAlg::HybridP384MlKem1024).unwrap();
-    let elsewhere = seal_signed(
+    let elsewhere = support::seal_offline(
         &signer,
         accord_tdf::Recipient {
             kas: stranger.public_key().clone(),
@@ -349,6 +279,7 @@ fn decisions_under_an_agreement() {
         },
         "SECRET//REL TO USA, PAK//SCOPE EXERCISES",
         Some("CISMOA-TEST"),
+        b"plan",
     );
     let err = elsewhere.expect_err("the node signed for an object wrapped for a stranger");
     assert!(
@@ -364,7 +295,14 @@ fn decisions_under_an_agreement() {
         client: &pak_officer,
         log_index: std::sync::Mutex::new(None),
     });
-    let spliced = seal_signed(&lying, kas_of(&pak), ops, Some("CISMOA-TEST")).unwrap();
+    let spliced = support::seal_offline(
+        &lying,
+        kas_recipient(&pak),
+        ops,
+        Some("CISMOA-TEST"),
+        b"plan",
+    )
+    .unwrap();
     assert_eq!(
         open(&pak_officer, &spliced),
         Err(vec!["object-integrity".to_string()])
@@ -425,7 +363,7 @@ fn decisions_under_an_agreement() {
     // Terminated: PAK gives notice, the later copy is loaded at USA.
     let mut t = a.clone();
     t.terminate(
-        &key(&pak),
+        &signing_key(&pak),
         Time::parse("2025-06-01T00:00:00Z").unwrap(),
         Time::parse("2025-01-01T00:00:00Z").unwrap(),
     )
@@ -443,7 +381,7 @@ fn decisions_under_an_agreement() {
     );
     rt.block_on(usa_node.stop()).unwrap();
     rt.block_on(pak_node.stop()).unwrap();
-    let labels: Vec<(String, String, String)> = common::log_entries(&pak)
+    let labels: Vec<(String, String, String)> = log_entries(&pak)
         .into_iter()
         .filter(|e| e["kind"] == "label")
         .map(|e| {
@@ -529,10 +467,7 @@ fn a_node_loads_only_agreements_that_name_it_with_its_own_keys() {
     body.parties[0] = Party::from_descriptor(&mixed).unwrap();
     let mut a = Agreement::draft(body).unwrap();
     let at = Time::parse("2020-01-01T00:00:00Z").unwrap();
-    a.approve(&key(&pak), "cabinet", at).unwrap();
-    a.approve(&key(&usa), "DoD", at).unwrap();
-    a.sign(&key(&pak), at).unwrap();
-    a.sign(&key(&usa), at).unwrap();
+    countersign(&mut a, &[(&pak, "cabinet"), (&usa, "DoD")], at);
     let e = try_load(&pak, &a).unwrap_err().to_string();
     assert!(e.contains("a TLS key (pin) that is not this node's"), "{e}");
 
@@ -553,32 +488,23 @@ fn an_agreement_giving_a_log_another_partys_name_is_not_loaded() {
     let tmp = tempfile::tempdir().unwrap();
     let pak = node(&rt, &tmp.path().join("pak"), "PAK");
     let usa = node(&rt, &tmp.path().join("usa"), "USA");
-    let gbr_dir = tmp.path().join("gbr");
-    rt.block_on(home::init(
-        &gbr_dir,
+    let gbr = init_home(
+        &rt,
+        &tmp.path().join("gbr"),
         &InitOptions {
-            party: "GBR".into(),
-            name: None,
             authority: Some("GBR ministry of defence".into()),
             policies: vec![policies().join("pak.xml")],
-            listen: Some(format!("127.0.0.1:{}", free_port())),
             url: Some(pak.config.url.clone()),
-            database: common::database(),
-            disk_reserve_mib: Some(0),
+            ..init_options("GBR")
         },
-    ))
-    .unwrap();
-    let gbr = Home::open(&gbr_dir).unwrap();
+    );
     assert_eq!(gbr.config.log_origin, pak.config.log_origin);
     load(&rt, &usa, &agreement(&pak, &usa));
     let mut body = agreement(&gbr, &usa).body;
     body.id = "CISMOA-GBR".into();
     let mut a = Agreement::draft(body).unwrap();
     let at = Time::parse("2020-01-01T00:00:00Z").unwrap();
-    a.approve(&key(&gbr), "MoD", at).unwrap();
-    a.approve(&key(&usa), "DoD", at).unwrap();
-    a.sign(&key(&gbr), at).unwrap();
-    a.sign(&key(&usa), at).unwrap();
+    countersign(&mut a, &[(&gbr, "MoD"), (&usa, "DoD")], at);
     let text = String::from_utf8(a.to_canonical_json().unwrap()).unwrap();
     let e = rt
         .block_on(async {

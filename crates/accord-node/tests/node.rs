@@ -3,63 +3,13 @@
 //! people sealing and opening through it with real mTLS, real KAS rewrap and the
 //! audit log.
 
-use accord_node::directory::{self, Enrolment};
-use accord_node::home::{self, Home, InitOptions};
+use accord_node::directory;
+use accord_node::home::Home;
 use accord_node::server::{self, ServeOptions};
 use accord_node_api::client::{self, Client};
-use accord_node_api::credential::Credential;
 use accord_node_api::wire;
-mod common;
-
-use common::{free_port, policies};
-use std::path::Path;
-
-const SECRET: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"],
- "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES", "TRAINING"]}]}"#;
-const LOW: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED"],
- "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
-const MARKING: &str = "SECRET//REL TO PAK//SCOPE EXERCISES";
-
-fn make_node(
-    rt: &tokio::runtime::Runtime,
-    dir: &Path,
-    party: &str,
-    people: &[(&str, &str)],
-) -> Vec<Credential> {
-    let listen = format!("127.0.0.1:{}", free_port());
-    rt.block_on(home::init(
-        dir,
-        &InitOptions {
-            party: party.into(),
-            name: None,
-            authority: None,
-            policies: vec![policies()],
-            listen: Some(listen),
-            url: None,
-            database: common::database(),
-            disk_reserve_mib: Some(0),
-        },
-    ))
-    .unwrap();
-    let home = Home::open(dir).unwrap();
-    people
-        .iter()
-        .map(|(id, clearance)| {
-            rt.block_on(directory::add(
-                &home,
-                &Enrolment {
-                    id: id.to_string(),
-                    name: format!("{id} name"),
-                    nationality: party.into(),
-                    clearance: (format!("{id}.json"), clearance.as_bytes().to_vec()),
-                    scopes: vec!["EXERCISES".into()],
-                },
-            ))
-            .unwrap()
-            .1
-        })
-        .collect()
-}
+use accord_test_support::clearance::{LOW, MARKING, SECRET};
+use accord_test_support::{make_node, open};
 
 fn seal(client: &Client, text: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -77,18 +27,6 @@ fn seal(client: &Client, text: &[u8]) -> Vec<u8> {
     )
     .unwrap();
     out
-}
-
-fn open(client: &Client, tdf: &[u8]) -> Result<Vec<u8>, accord_node::Error> {
-    let mut out = Vec::new();
-    client::open(
-        client,
-        &mut std::io::Cursor::new(tdf.to_vec()),
-        &mut out,
-        None,
-        None,
-    )?;
-    Ok(out)
 }
 
 fn denied_rules(r: Result<Vec<u8>, accord_node::Error>) -> Vec<String> {
@@ -229,9 +167,9 @@ fn seal_open_and_denials_through_the_running_node() {
 
 /// The node holds a bounded amount of request body in memory at once: with the budget
 /// taken by a body still arriving (from one of its people: a stranger claims nothing,
-/// tests/attacks.rs), the next request waits, then gets 503 with Retry-After before
-/// its body is read; when the budget is free again requests go through. A seal plan
-/// over its own 1 MiB limit gets 413.
+/// tests/attacks/connections.rs), the next request waits, then gets 503 with
+/// Retry-After before its body is read; when the budget is free again requests go
+/// through. A seal plan over its own 1 MiB limit gets 413.
 #[test]
 fn request_bodies_held_at_once_are_bounded() {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -11,11 +11,11 @@
 use accord_agreement::{Checked, Person, PersonStatus, Scope, Time};
 use accord_node::directory::{self, Enrolment};
 use accord_node::sandbox;
-use accord_node::server::{self, ServeOptions};
+use accord_node::server::ServeOptions;
 use accord_node_api::client::{self, Client};
 use accord_node_api::wire;
 use accord_spif::{Clearance, Label};
-mod common;
+use accord_test_support as support;
 
 /// A small deterministic generator (the seed is printed: a failure can be replayed).
 struct Rng(u64);
@@ -60,13 +60,9 @@ fn every_route_answers_as_the_decision_function() {
     let mut rng = Rng(seed);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let sb = common::sandbox(&rt, tmp.path());
-    let pak = rt
-        .block_on(server::start(&sb.pak.layout.dir, ServeOptions::default()))
-        .unwrap();
-    let usa = rt
-        .block_on(server::start(&sb.usa.layout.dir, ServeOptions::default()))
-        .unwrap();
+    let sb = support::sandbox(&rt, tmp.path());
+    let pak = support::start(&rt, &sb.pak, ServeOptions::default());
+    let usa = support::start(&rt, &sb.usa, ServeOptions::default());
     let sealer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
     let held = rt.block_on(pak.node.agreements()).unwrap();
     let agreement = &held

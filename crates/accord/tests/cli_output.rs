@@ -4,19 +4,11 @@
 //! (text lines or JSON); nothing is printed about it and nothing panics.
 #![cfg(unix)]
 
+use accord_test_support::cli::closed_pipe;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-
-/// The write end of a pipe whose reader has already exited: the first write to it fails
-/// with EPIPE, however little is written.
-fn closed_pipe() -> Stdio {
-    let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
-    let w = reader.stdin.take().unwrap();
-    reader.wait().unwrap();
-    w.into()
-}
 
 fn into_closed_pipe(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_accord"))

@@ -545,21 +545,9 @@ fn open_to_a_closed_pipe_exits_141_quietly() {
             "-o",
             "-",
         ])
-        .stdout(closed_pipe())
+        .stdout(accord_test_support::cli::closed_pipe())
         .output()
         .unwrap();
     assert_eq!(code(&o), 141, "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
-}
-
-/// The write end of a pipe whose reader has already exited.
-#[cfg(unix)]
-fn closed_pipe() -> std::process::Stdio {
-    let mut reader = Command::new("true")
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let w = reader.stdin.take().unwrap();
-    reader.wait().unwrap();
-    w.into()
 }

@@ -9,6 +9,7 @@
 use accord_node_api::client::{self, Client};
 use accord_node_api::credential::Credential;
 use accord_node_api::wire;
+use accord_test_support::cli::describe as text;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -448,14 +449,6 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
 /// caught before it is sent is 2.
 fn refusals_exit_as_documented(tmp: &Path, dir: &Path, id: &str, fetched: &Path) {
     let cred = |id: &str| -> PathBuf { dir.join(format!("credentials/{id}.credential")) };
-    let text = |o: &std::process::Output| {
-        format!(
-            "status {:?}\nstdout: {}\nstderr: {}",
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    };
     // A credential the USA node did not issue (PAK's, pointed at the USA node).
     let usa = Credential::load(&cred("usa-officer")).unwrap();
     let mut foreign = Credential::load(&cred("pak-officer")).unwrap();

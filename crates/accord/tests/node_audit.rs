@@ -3,71 +3,32 @@
 //! pin in a credential (`--credential`, or `ACCORD_CREDENTIAL` for that node) or given
 //! as `--tls-pin`, and fails clearly (exit 1) when the server is not the pinned node.
 
-use accord_node::directory::{self, Enrolment};
-use accord_node::home::{self, Home, InitOptions};
+use accord_node::home::Home;
 use accord_node::server::{self, ServeOptions};
-use accord_node_api::client::{self, Client};
+use accord_node_api::client::Client;
 use accord_node_api::credential::Credential;
-use accord_node_api::wire;
+use accord_test_support::clearance::{MARKING, SECRET_EXERCISES as SECRET};
+use accord_test_support::cli::describe as text;
+use accord_test_support::{manifest, seal};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-mod pg;
 
-const SECRET: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"],
- "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
+/// Cleared to PAK UNCLASSIFIED only: denied [`MARKING`].
 const LOW: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED"],
  "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
-const MARKING: &str = "SECRET//REL TO PAK//SCOPE EXERCISES";
 
-fn policies() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A node home with people; their credentials saved in `dir/../ID.credential`.
+/// A PAK node home with people ([`accord_test_support::make_node`]); their credentials
+/// saved in `dir/../NODE-ID.credential`.
 fn make_node(
     rt: &tokio::runtime::Runtime,
     dir: &Path,
     people: &[(&str, &str)],
 ) -> Vec<(Credential, PathBuf)> {
-    rt.block_on(home::init(
-        dir,
-        &InitOptions {
-            party: "PAK".into(),
-            name: None,
-            authority: None,
-            policies: vec![policies()],
-            listen: Some(format!("127.0.0.1:{}", free_port())),
-            url: None,
-            database: pg::database(),
-            disk_reserve_mib: Some(0),
-        },
-    ))
-    .unwrap();
-    let home = Home::open(dir).unwrap();
+    let creds = accord_test_support::make_node(rt, dir, "PAK", people);
     people
         .iter()
-        .map(|(id, clearance)| {
-            let cred = rt
-                .block_on(directory::add(
-                    &home,
-                    &Enrolment {
-                        id: id.to_string(),
-                        name: format!("{id} name"),
-                        nationality: "PAK".into(),
-                        clearance: (format!("{id}.json"), clearance.as_bytes().to_vec()),
-                        scopes: vec!["EXERCISES".into()],
-                    },
-                ))
-                .unwrap()
-                .1;
+        .zip(creds)
+        .map(|((id, _), cred)| {
             let node = dir.file_name().unwrap().to_str().unwrap();
             let path = dir
                 .parent()
@@ -88,15 +49,6 @@ fn accord(args: &[&str], env: &[(&str, &Path)]) -> Output {
     c.output().unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[test]
 fn audit_verify_reads_a_node_log_through_its_pinned_tls() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -113,21 +65,8 @@ fn audit_verify_reads_a_node_log_through_its_pinned_tls() {
     // Decisions to log: a labelling, a permit and a denial.
     let officer = Client::new(people[0].0.clone()).unwrap();
     let clerk = Client::new(people[1].0.clone()).unwrap();
-    let mut tdf = Vec::new();
-    client::seal(
-        &officer,
-        &wire::SealPlanRequest {
-            marking: Some(MARKING.into()),
-            label: None,
-            agreement: None,
-        },
-        &b"exercise plan"[..],
-        &mut tdf,
-        1 << 20,
-        None,
-    )
-    .unwrap();
-    let manifest = client::read_manifest(&mut std::io::Cursor::new(tdf)).unwrap();
+    let tdf = seal(&officer, MARKING, None, b"exercise plan");
+    let manifest = manifest(&tdf);
     assert_eq!(
         officer.rewrap(vec![manifest.clone()]).unwrap()[0].decision,
         "permit"

@@ -4,24 +4,19 @@
 //! (for that person and that object, at the log index the node answered with).
 //!
 //! With `ACCORD_TEST_POSTGRES=postgres://USER@HOST:PORT/DB` set (as `.ci/run` does), the
-//! node's database is a fresh PostgreSQL database on that server (made with `psql`).
+//! node's database is a fresh PostgreSQL database on that server.
 
 use accord_node_api::client::{self, Client};
 use accord_node_api::credential::Credential;
 use accord_node_api::wire;
+use accord_test_support::clearance::{LOW, MARKING, SECRET_EXERCISES as SECRET};
+use accord_test_support::{database, free_port, policies};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-mod pg;
-use pg::database;
 
-const SECRET: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"],
- "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
-const LOW: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED"],
- "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
-const MARKING: &str = "SECRET//REL TO PAK//SCOPE EXERCISES";
 /// Objects sealed before the crash.
 const OBJECTS: usize = 3;
 /// Objects in one rewrap request (the sealed objects, repeated).
@@ -47,14 +42,6 @@ fn ok(args: &[&str]) -> String {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `accord serve --dir home`, its log lines appended to `log`.
@@ -188,7 +175,7 @@ fn kill_9_during_rewraps_loses_no_log_entry_of_a_released_key() {
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("pak");
     let server_log = tmp.path().join("serve.log");
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let policies = policies();
     let listen = format!("127.0.0.1:{}", free_port());
     let db = database();
     let mut init = vec![
@@ -411,7 +398,7 @@ fn serve_on_a_busy_port_fails_cleanly() {
     let home = tmp.path().join("pak");
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = busy.local_addr().unwrap().to_string();
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let policies = policies();
     let db = database();
     let mut init = vec![
         "init",

@@ -1,9 +1,19 @@
-//! What the benches measure of this machine itself in the same run, to compare with:
-//! aws-lc's P-384 rates on one thread. The machine's speed moves from hour to hour, so
-//! a figure is read against these rather than against an earlier run's.
+//! What the node's benchmarks share: their settings from the environment, and what
+//! they measure of this machine itself in the same run, to compare with: aws-lc's
+//! P-384 rates on one thread. The machine's speed moves from hour to hour, so a figure
+//! is read against these rather than against an earlier run's.
 
 use aws_lc_rs::{agreement, rand::SystemRandom, signature, signature::KeyPair};
 use std::time::{Duration, Instant};
+
+/// The whole number in the environment variable `name`, or `default` when it is unset
+/// or not a number.
+pub fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 /// How many times per second `f` runs on one thread (measured for 0.7 s).
 fn rate(f: &mut dyn FnMut()) -> f64 {
@@ -32,7 +42,6 @@ pub fn es384_verify_rate() -> f64 {
 }
 
 /// P-384 ECDH agreements per second on one thread.
-#[allow(dead_code)] // the exchange bench needs only verifications
 pub fn ecdh_rate() -> f64 {
     let mine = agreement::PrivateKey::generate(&agreement::ECDH_P384).unwrap();
     let theirs = agreement::PrivateKey::generate(&agreement::ECDH_P384)

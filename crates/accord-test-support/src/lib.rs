@@ -1,0 +1,47 @@
+//! What the tests and benchmarks of `accord-node` and `accord` share, written once: the
+//! sandbox's pair of running nodes, node homes with people enrolled, a fresh database
+//! per node home (PostgreSQL when `ACCORD_TEST_POSTGRES` names a server), a node's
+//! audit log entries, a partner node's client, sealing through a node or offline, and
+//! the machine rates the benchmarks compare with.
+//!
+//! Not published: a dev-dependency only. Everything here panics on failure, as a test
+//! fixture does, with the error in the message.
+
+#![forbid(unsafe_code)]
+
+pub mod bench;
+pub mod clearance;
+pub mod cli;
+mod db;
+mod log;
+mod nodes;
+mod seal;
+
+pub use db::database;
+pub use log::{log_entries, wait_cosigned};
+pub use nodes::{
+    as_node, countersign, init_home, init_options, load_agreement, make_node, pak_usa_translations,
+    sandbox, sandbox_options, signing_key, start, Pair,
+};
+pub use seal::{
+    kas_recipient, manifest, object_id, open, pak_label, seal, seal_into, seal_offline,
+};
+
+use std::path::{Path, PathBuf};
+
+/// The repository's national policies (`policies/`: PAK, USA), which the node homes the
+/// tests make are given.
+pub fn policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
+}
+
+/// A loopback port free right now, for a node's listen address (its URL goes into
+/// party.json and agreements, so `127.0.0.1:0` will not do). Another process may take
+/// it before the node binds it; on a test machine that is rare enough.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
