@@ -19,7 +19,7 @@
 //! the receiver's audit log (a copy it already held is not logged again).
 
 use crate::agreements::Held;
-use crate::audit::AuditEntry;
+use crate::audit::{AuditEntry, EntryKind};
 use crate::caller::Peer;
 use crate::node::Node;
 use crate::partners::Partner;
@@ -119,11 +119,9 @@ impl Node {
         };
         if let Some(reasons) = reasons {
             let entry = AuditEntry {
-                kind: "agreement",
-                decision: if outcome.is_ok() { "permit" } else { "deny" },
                 agreement: Some(id),
                 partner: Some(&from),
-                ..self.deny_entry("agreement", &reasons)
+                ..self.entry(EntryKind::Agreement, outcome.is_ok(), &reasons)
             };
             self.log_entries(vec![entry.bytes()]).await?;
         }

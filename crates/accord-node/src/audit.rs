@@ -8,11 +8,33 @@ use crate::refusal::Refusal;
 use accord_node_api::wire::Reason;
 use serde::Serialize;
 
-/// An audit log entry: one JSON object per decision (never keys or plaintext).
+/// What an audit entry is a decision about (its `kind` in the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A rewrap: a key share released or not (a person's, or a partner's on a
+    /// person's behalf).
+    Rewrap,
+    /// A label applied (a seal plan, or the signing of a label).
+    Label,
+    /// A received object fetched from the inbox.
+    Fetch,
+    /// An object queued for a partner.
+    Send,
+    /// An object delivered to a partner (or finally refused by it).
+    Deliver,
+    /// An object received from a partner.
+    Receive,
+    /// An agreement offered by a partner node.
+    Agreement,
+}
+
+/// An audit log entry: one JSON object per decision (never keys or plaintext). Made in
+/// one way, [`Node::entry`], with what each decision knows filled in.
 #[derive(Debug, Serialize)]
 pub struct AuditEntry<'a> {
-    /// `rewrap`, `label`, `send`, `deliver` or `receive`.
-    pub kind: &'a str,
+    /// What the decision is about.
+    pub kind: EntryKind,
     /// RFC 3339 time of the decision.
     pub time: String,
     /// The deciding party.
@@ -55,16 +77,32 @@ impl Node {
             .map_err(|e| Refusal::internal(format!("audit log: {e}")))
     }
 
-    /// A `deny` entry of `kind`, made now by this party, naming nothing else: callers
+    /// An entry of `kind`, decided now by this party, naming nothing else: callers
     /// fill in what they know of the request.
-    pub(crate) fn deny_entry<'a>(&'a self, kind: &'a str, reasons: &'a [Reason]) -> AuditEntry<'a> {
+    pub(crate) fn entry<'a>(
+        &'a self,
+        kind: EntryKind,
+        permit: bool,
+        reasons: &'a [Reason],
+    ) -> AuditEntry<'a> {
+        self.entry_at(kind, (self.clock)().to_string(), permit, reasons)
+    }
+
+    /// [`Node::entry`] at `time` (RFC 3339): a decision made at a time of its own.
+    pub(crate) fn entry_at<'a>(
+        &'a self,
+        kind: EntryKind,
+        time: String,
+        permit: bool,
+        reasons: &'a [Reason],
+    ) -> AuditEntry<'a> {
         AuditEntry {
             kind,
-            time: (self.clock)().to_string(),
+            time,
             party: self.party(),
             person: None,
             credential: None,
-            decision: "deny",
+            decision: if permit { "permit" } else { "deny" },
             object: None,
             marking: None,
             agreement: None,
@@ -76,7 +114,7 @@ impl Node {
 
     pub(crate) async fn log_refusal(
         &self,
-        kind: &str,
+        kind: EntryKind,
         caller: Option<&Caller>,
         fp: Option<&str>,
         request: Option<&str>,
@@ -89,7 +127,7 @@ impl Node {
             person: caller.map(|c| c.record.id.as_str()),
             credential: caller.map(|c| c.fingerprint.as_str()).or(fp),
             request,
-            ..self.deny_entry(kind, &r.reasons)
+            ..self.entry(kind, false, &r.reasons)
         };
         if let Err(e) = self.appender.append(entry.bytes()).await {
             tracing::error!(error = %e, "could not log a refusal");
@@ -102,7 +140,7 @@ impl Node {
     /// key, a stale request alike). Failures of the node itself (5xx) are not decisions.
     pub(crate) async fn answered<T>(
         &self,
-        kind: &str,
+        kind: EntryKind,
         caller: &Caller,
         r: Result<T, Refusal>,
     ) -> Result<T, Refusal> {

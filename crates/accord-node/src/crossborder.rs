@@ -14,6 +14,7 @@
 //! dishonest one could, and PAK's log records the release against it (docs/node.md,
 //! "What originator control guarantees").
 
+use crate::audit::EntryKind;
 use crate::caller::{Caller, Peer};
 use crate::kas::Requester;
 use crate::node::Node;
@@ -78,7 +79,7 @@ impl Node {
     ) -> Result<Vec<wire::RewrapResponse>, Refusal> {
         let caller: Caller = self.authenticate(peer).await?;
         let r = self.rewrap_partners_as(&caller, body).await;
-        self.answered("rewrap", &caller, r).await
+        self.answered(EntryKind::Rewrap, &caller, r).await
     }
 
     async fn rewrap_partners_as(
@@ -298,7 +299,7 @@ impl Node {
             person: person.as_deref(),
             request: nonce,
             partner: Some(partner),
-            ..self.deny_entry("rewrap", &r.reasons)
+            ..self.entry(EntryKind::Rewrap, false, &r.reasons)
         };
         if let Err(e) = self.log_entries(vec![entry.bytes()]).await {
             tracing::error!(error = %e.error, "could not log a refusal");

@@ -4,7 +4,7 @@
 //! check and the share unwrapping are cached by their inputs.
 
 use crate::agreements::Held;
-use crate::audit::AuditEntry;
+use crate::audit::{AuditEntry, EntryKind};
 use crate::caller::{Caller, Peer};
 use crate::node::Node;
 use crate::refusal::Refusal;
@@ -279,7 +279,7 @@ impl Node {
             Err(r) => {
                 let fp = peer.cert.as_ref().map(|c| hex::encode(pki::sha256(c)));
                 if r.kind == Kind::Denied {
-                    self.log_refusal("rewrap", None, fp.as_deref(), None, &r)
+                    self.log_refusal(EntryKind::Rewrap, None, fp.as_deref(), None, &r)
                         .await;
                 }
                 return Err(r);
@@ -297,7 +297,7 @@ impl Node {
                 .await
         }
         .await;
-        self.answered("rewrap", &caller, r).await
+        self.answered(EntryKind::Rewrap, &caller, r).await
     }
 
     /// Decide each object for `who`, make every decision durable in the audit log, then
@@ -357,18 +357,14 @@ impl Node {
             .iter()
             .map(|p| {
                 AuditEntry {
-                    kind: "rewrap",
-                    time: time.clone(),
-                    party: self.party(),
                     person: who.person_id(),
                     credential: who.credential.as_deref(),
-                    decision: if p.permit { "permit" } else { "deny" },
                     object: Some(&p.object_id),
                     marking: (!p.marking.is_empty()).then_some(p.marking.as_str()),
                     agreement: p.agreement.as_deref(),
                     request: Some(nonce),
                     partner: who.partner.as_deref(),
-                    reasons: &p.reasons,
+                    ..self.entry_at(EntryKind::Rewrap, time.clone(), p.permit, &p.reasons)
                 }
                 .bytes()
             })
@@ -435,13 +431,13 @@ impl Node {
                 accord_node_api::wire::Rule::Request,
                 "the rewrap request's signature does not verify with the credential's key",
             );
-            self.log_refusal("rewrap", Some(caller), None, None, &r)
+            self.log_refusal(EntryKind::Rewrap, Some(caller), None, None, &r)
                 .await;
             return Err(Refusal { logged: true, ..r });
         }
         let req = wire::parse_rewrap_request(&req_bytes)?;
         if let Some(r) = stale(req.issued_at) {
-            self.log_refusal("rewrap", Some(caller), None, Some(&req.nonce), &r)
+            self.log_refusal(EntryKind::Rewrap, Some(caller), None, Some(&req.nonce), &r)
                 .await;
             return Err(Refusal { logged: true, ..r });
         }
@@ -452,7 +448,7 @@ impl Node {
             .map_err(Refusal::internal)?;
         if !fresh {
             let r = replayed(&req.nonce);
-            self.log_refusal("rewrap", Some(caller), None, Some(&req.nonce), &r)
+            self.log_refusal(EntryKind::Rewrap, Some(caller), None, Some(&req.nonce), &r)
                 .await;
             return Err(Refusal { logged: true, ..r });
         }

@@ -3,7 +3,7 @@
 //! exact manifest the node is sent.
 
 use crate::agreements::Held;
-use crate::audit::AuditEntry;
+use crate::audit::{AuditEntry, EntryKind};
 use crate::caller::{Caller, Peer};
 use crate::decision::convert;
 use crate::node::Node;
@@ -98,18 +98,13 @@ impl Node {
     /// before the node signs).
     pub(crate) fn label_entry(&self, l: Labelling<'_>, reasons: &[Reason]) -> Vec<u8> {
         AuditEntry {
-            kind: "label",
-            time: l.at.to_string(),
-            party: self.party(),
             person: Some(&l.caller.record.id),
             credential: Some(&l.caller.fingerprint),
-            decision: if l.permit { "permit" } else { "deny" },
             object: l.object,
             marking: l.marking,
             agreement: l.agreement,
             request: l.request,
-            partner: None,
-            reasons,
+            ..self.entry_at(EntryKind::Label, l.at.to_string(), l.permit, reasons)
         }
         .bytes()
     }
@@ -120,7 +115,7 @@ impl Node {
         // Who is asking before anything of the body is parsed.
         let caller = self.authenticate(peer).await?;
         let r = self.seal_plan_for(&caller, body).await;
-        self.answered("label", &caller, r).await
+        self.answered(EntryKind::Label, &caller, r).await
     }
 
     pub(crate) async fn seal_plan_for(
@@ -291,7 +286,7 @@ impl Node {
         // Who is asking before anything of the body is parsed: it may be 12 MiB.
         let caller = self.authenticate(peer).await?;
         let r = self.seal_sign_for(&caller, body).await;
-        self.answered("label", &caller, r).await
+        self.answered(EntryKind::Label, &caller, r).await
     }
 
     pub(crate) async fn seal_sign_for(

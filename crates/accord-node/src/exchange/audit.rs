@@ -3,7 +3,7 @@
 
 use super::store::OutboxRow;
 use crate::agreements::Held;
-use crate::audit::AuditEntry;
+use crate::audit::{AuditEntry, EntryKind};
 use crate::caller::Peer;
 use crate::exchange::check_object_id;
 use crate::node::Node;
@@ -73,37 +73,7 @@ pub(super) fn conflict(id: &str, from: &str, held_sha256: &str) -> Refusal {
     )
 }
 
-/// What an exchange decision is about, for its audit entry.
-pub(super) struct Event<'a> {
-    pub(super) kind: &'a str,
-    pub(super) person: Option<&'a str>,
-    pub(super) credential: Option<&'a str>,
-    pub(super) object: Option<&'a str>,
-    pub(super) marking: Option<&'a str>,
-    pub(super) agreement: Option<&'a str>,
-    pub(super) partner: Option<&'a str>,
-}
-
 impl Node {
-    /// The audit entry of an exchange decision.
-    pub(super) fn audit(&self, e: &Event<'_>, permit: bool, reasons: &[Reason]) -> Vec<u8> {
-        AuditEntry {
-            kind: e.kind,
-            time: (self.clock)().to_string(),
-            party: self.party(),
-            person: e.person,
-            credential: e.credential,
-            decision: if permit { "permit" } else { "deny" },
-            object: e.object,
-            marking: e.marking,
-            agreement: e.agreement,
-            request: None,
-            partner: e.partner,
-            reasons,
-        }
-        .bytes()
-    }
-
     pub(super) fn transfer_reasons(
         &self,
         held: &[Held],
@@ -151,19 +121,15 @@ impl Node {
         permit: bool,
         reasons: &[Reason],
     ) -> Vec<u8> {
-        self.audit(
-            &Event {
-                kind: "receive",
-                person: None,
-                credential: None,
-                object: id,
-                marking,
-                agreement,
-                partner,
-            },
-            permit,
-            &bounded(reasons),
-        )
+        let reasons = bounded(reasons);
+        AuditEntry {
+            object: id,
+            marking,
+            agreement,
+            partner,
+            ..self.entry(EntryKind::Receive, permit, &reasons)
+        }
+        .bytes()
     }
 
     /// Account for a delivery refused because the caller is not a partner node in
@@ -187,19 +153,12 @@ impl Node {
             return;
         }
         let fingerprint = hex::encode(accord_node_api::pki::sha256(cert));
-        let entry = self.audit(
-            &Event {
-                kind: "receive",
-                person: None,
-                credential: Some(&fingerprint),
-                object: id.filter(|id| check_object_id(id).is_ok()),
-                marking: None,
-                agreement: None,
-                partner: None,
-            },
-            false,
-            &bounded(&r.reasons),
-        );
-        let _ = self.log_entries(vec![entry]).await;
+        let reasons = bounded(&r.reasons);
+        let entry = AuditEntry {
+            credential: Some(&fingerprint),
+            object: id.filter(|id| check_object_id(id).is_ok()),
+            ..self.entry(EntryKind::Receive, false, &reasons)
+        };
+        let _ = self.log_entries(vec![entry.bytes()]).await;
     }
 }

@@ -2,10 +2,10 @@
 //! batches of small objects, resumed large ones, and the receipts checked.
 
 use super::attempt::attempt;
-use super::audit::Event;
 use super::blobs::outbox_path;
 use super::store::signature_stmts;
 use super::store::OutboxRow;
+use crate::audit::{AuditEntry, EntryKind};
 use crate::exchange::now_ms;
 use crate::exchange::DeliveryOptions;
 use crate::exchange::RETRY_FIRST_MS;
@@ -226,19 +226,17 @@ pub(super) async fn record(node: &Arc<Node>, outcomes: Vec<(OutboxRow, Outcome)>
             Outcome::Delivered(r) => ("delivered", &[][..], Some(&**r)),
             Outcome::Refused(reasons) => ("refused", &reasons[..], None),
         };
-        entries.push(node.audit(
-            &Event {
-                kind: "deliver",
+        entries.push(
+            AuditEntry {
                 person: Some(&item.person),
-                credential: None,
                 object: Some(id),
                 marking: Some(&item.marking),
                 agreement: Some(&item.agreement),
                 partner: Some(to),
-            },
-            receipt.is_some(),
-            reasons,
-        ));
+                ..node.entry(EntryKind::Deliver, receipt.is_some(), reasons)
+            }
+            .bytes(),
+        );
         if receipt.is_some() {
             tracing::info!(object = %id, %to, "delivered");
         } else {

@@ -2,6 +2,7 @@
 
 use super::blobs::Stored;
 use super::store::InboxRecord;
+use crate::audit::EntryKind;
 use crate::caller::Peer;
 use crate::exchange::check_code;
 use crate::exchange::check_object_id;
@@ -54,7 +55,7 @@ impl Node {
     ) -> Result<Stored, Refusal> {
         let caller = self.authenticate(peer).await?;
         let r = self.fetch_as(&caller, id, from).await;
-        self.answered("fetch", &caller, r).await
+        self.answered(EntryKind::Fetch, &caller, r).await
     }
 
     pub(super) async fn fetch_as(

@@ -1,12 +1,12 @@
 //! A person sends: the sender's node decides and queues the object in its outbox.
 
 use super::audit::own_send;
-use super::audit::Event;
 use super::blobs::examine;
 use super::blobs::outbox_file_name;
 use super::blobs::outbox_path;
 use super::blobs::spool;
 use super::store::OutboxRow;
+use crate::audit::{AuditEntry, EntryKind};
 use crate::caller::Peer;
 use crate::exchange::check_code;
 use crate::exchange::check_object_id;
@@ -37,7 +37,7 @@ impl Node {
             .send_as(&caller, to, id, body)
             .await
             .map(|row| row.item);
-        self.answered("send", &caller, r).await
+        self.answered(EntryKind::Send, &caller, r).await
     }
 
     pub(super) async fn send_as(
@@ -135,19 +135,15 @@ impl Node {
             ));
         }
         let permit = ok_send && ok_read && partner.agreements.contains(&agreement);
-        let entry = self.audit(
-            &Event {
-                kind: "send",
-                person: Some(&caller.record.id),
-                credential: None,
-                object: Some(id),
-                marking: Some(&marking),
-                agreement: Some(&agreement),
-                partner: Some(to),
-            },
-            permit,
-            &reasons,
-        );
+        let entry = AuditEntry {
+            person: Some(&caller.record.id),
+            object: Some(id),
+            marking: Some(&marking),
+            agreement: Some(&agreement),
+            partner: Some(to),
+            ..self.entry(EntryKind::Send, permit, &reasons)
+        }
+        .bytes();
         self.log_entries(vec![entry]).await?;
         if !permit {
             return Err(Refusal {
