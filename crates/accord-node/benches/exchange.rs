@@ -44,6 +44,7 @@ fn seal_to(c: &Client, input: impl std::io::Read + Send, out: &Path) -> String {
             marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
             label: None,
             agreement: Some(sandbox::AGREEMENT_ID.into()),
+            choose_agreement: false,
         },
         input,
         &mut f,

@@ -104,6 +104,7 @@ fn main() {
                             marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
                             label: None,
                             agreement: Some(sandbox::AGREEMENT_ID.into()),
+                            choose_agreement: false,
                         },
                         format!("object {i}").as_bytes(),
                         &mut out,

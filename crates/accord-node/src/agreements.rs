@@ -206,6 +206,26 @@ pub async fn load(store: &Store, own: &PartyDescriptor, text: &str) -> Result<Lo
     })
 }
 
+/// The agreements the node with party descriptor `own` holds, in its database's order
+/// (by id), each verified. One loaded before `load` checked that it names `own`'s
+/// party with its keys is left out, with a warning: the node does not use it.
+pub async fn held(store: &Store, own: &PartyDescriptor) -> Result<Vec<Held>, Error> {
+    let mut held = Vec::new();
+    for rec in store.agreements().await? {
+        let agreement = Agreement::parse(&rec.document)?;
+        if let Some(why) = own_party_mismatch(&agreement, own) {
+            tracing::warn!(agreement = %rec.id, "{why}; not used");
+            continue;
+        }
+        let findings = accord_agreement::verify(&agreement);
+        held.push(Held {
+            agreement,
+            findings,
+        });
+    }
+    Ok(held)
+}
+
 /// The agreements held, re-read from the database when it changed.
 pub struct Cache {
     version: (i64, i64),
@@ -237,20 +257,7 @@ impl Cache {
         }
         let v = store.agreements_version().await?;
         if v != self.version {
-            let mut held = Vec::new();
-            for rec in store.agreements().await? {
-                let agreement = Agreement::parse(&rec.document)?;
-                if let Some(why) = own_party_mismatch(&agreement, own) {
-                    tracing::warn!(agreement = %rec.id, "{why}; not used");
-                    continue;
-                }
-                let findings = accord_agreement::verify(&agreement);
-                held.push(Held {
-                    agreement,
-                    findings,
-                });
-            }
-            self.held = Arc::new(held);
+            self.held = Arc::new(held(store, own).await?);
             self.version = v;
         }
         self.checked_at = std::time::Instant::now();

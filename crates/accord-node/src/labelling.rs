@@ -128,7 +128,11 @@ impl Node {
         let person = self.person_of(caller)?;
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
-        let (permit, reasons) = self.decide(&person, &label, req.agreement.as_deref(), &held, at);
+        let agreement = match (&req.agreement, req.choose_agreement) {
+            (None, true) => self.choose_agreement(&person, &label, &held, at)?,
+            (named, _) => named.clone(),
+        };
+        let (permit, reasons) = self.decide(&person, &label, agreement.as_deref(), &held, at);
         if !permit {
             // A refused labelling is a decision too: logged before the answer.
             let national = self
@@ -142,7 +146,7 @@ impl Node {
                 permit: false,
                 object: None,
                 marking: marking.as_deref(),
-                agreement: req.agreement.as_deref(),
+                agreement: agreement.as_deref(),
                 request: None,
             };
             self.log_entries(vec![self.label_entry(entry, &reasons)])
@@ -159,14 +163,58 @@ impl Node {
             .get(&self.home.config.national_policy)
             .ok_or_else(|| Refusal::internal("national policy"))?;
         let marking = national.render(&label, "").map_err(Refusal::internal)?.text;
-        let (recipients, excluded) =
-            self.recipients(&label, req.agreement.as_deref(), &held, at)?;
+        let (recipients, excluded) = self.recipients(&label, agreement.as_deref(), &held, at)?;
         Ok(wire::SealPlan {
             label_xml: label.to_stanag_xml(),
             marking,
-            agreement: req.agreement.clone(),
+            agreement,
             recipients,
             excluded,
+        })
+    }
+
+    /// The one agreement held under which `person` may apply `label` (the decision
+    /// permits) and a partner's KAS would get a share (the plan names one): the
+    /// agreement a seal plan that names none is made under when its caller lets the node
+    /// choose. None when no agreement covers the label for a partner; a refusal listing
+    /// them when more than one does, since choosing among them is the person's call.
+    fn choose_agreement(
+        &self,
+        person: &accord_agreement::Person,
+        label: &accord_spif::Label,
+        held: &[Held],
+        at: Time,
+    ) -> Result<Option<String>, Refusal> {
+        let mut covering = Vec::new();
+        for h in held {
+            let id = h.agreement.body.id.as_str();
+            if !self.decide(person, label, Some(id), held, at).0 {
+                continue;
+            }
+            let (recipients, _) = self.recipients(label, Some(id), held, at)?;
+            if recipients.iter().any(|r| r.party != self.party()) {
+                covering.push(id.to_string());
+            }
+        }
+        if covering.len() <= 1 {
+            return Ok(covering.pop());
+        }
+        Err(Refusal {
+            kind: Kind::Unacceptable,
+            error: format!(
+                "more than one agreement in force covers this label ({}): name the one to seal under",
+                covering.join(", ")
+            ),
+            reasons: covering
+                .iter()
+                .map(|id| {
+                    Reason::new(
+                        accord_agreement::Rule::AgreementInForce,
+                        format!("agreement {id} is in force and covers this label"),
+                    )
+                })
+                .collect(),
+            logged: false,
         })
     }
 

@@ -19,6 +19,7 @@ fn seal(client: &Client, text: &[u8]) -> Vec<u8> {
             marking: Some(MARKING.into()),
             label: None,
             agreement: None,
+            choose_agreement: false,
         },
         text,
         &mut out,
@@ -73,6 +74,7 @@ fn seal_open_and_denials_through_the_running_node() {
             marking: Some(MARKING.into()),
             label: None,
             agreement: None,
+            choose_agreement: false,
         },
         &b"x"[..],
         &mut sink,
@@ -225,6 +227,7 @@ fn request_bodies_held_at_once_are_bounded() {
         marking: Some(MARKING.into()),
         label: None,
         agreement: None,
+        choose_agreement: false,
     };
     let t0 = std::time::Instant::now();
     match officer.seal_plan(&plan) {
@@ -246,6 +249,7 @@ fn request_bodies_held_at_once_are_bounded() {
         marking: None,
         label: Some("x".repeat(2 << 20)),
         agreement: None,
+        choose_agreement: false,
     };
     let e = officer.seal_plan(&big).unwrap_err().to_string();
     assert!(e.contains("413"), "{e}");

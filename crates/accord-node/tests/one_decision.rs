@@ -91,6 +91,7 @@ fn every_route_answers_as_the_decision_function() {
                 marking: Some(marking.clone()),
                 label: None,
                 agreement: under.then(|| sandbox::AGREEMENT_ID.to_string()),
+                choose_agreement: false,
             },
             &b"case"[..],
             &mut tdf,

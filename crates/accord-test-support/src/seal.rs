@@ -16,6 +16,7 @@ pub fn seal(c: &Client, marking: &str, agreement: Option<&str>, text: &[u8]) -> 
             marking: Some(marking.into()),
             label: None,
             agreement: agreement.map(str::to_string),
+            choose_agreement: false,
         },
         text,
         &mut out,

@@ -393,3 +393,129 @@ fn init_refuses_an_empty_id_and_a_ceiling_the_policies_do_not_define() {
     let o = init("CISMOA-2023", "SECRET", &["--policy", policies]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `agreement load` refuses a draft without `--draft`, and `agreement list` shows what a
+/// node holds with its status, before and after every party has signed.
+#[test]
+fn load_refuses_a_draft_and_list_shows_each_agreement_with_its_status() {
+    let t = tempfile::tempdir().unwrap();
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let home = |party: &str, port: &str, name: &str| {
+        let dir = t.path().join(party.to_lowercase());
+        ok(&[
+            "init",
+            "--party",
+            party,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--policy",
+            policies.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--name",
+            name,
+            "--authority",
+            "Ministry of Defence",
+        ]);
+        dir
+    };
+    let pak = home("PAK", "18443", "Pakistan");
+    let usa = home("USA", "18444", "United States");
+    let p = |d: &Path, f: &str| d.join(f).to_str().unwrap().to_string();
+    let doc = t.path().join("agreement.toml");
+    let docs = doc.to_str().unwrap();
+    ok(&[
+        "agreement",
+        "init",
+        "--id",
+        "CISMOA-2023",
+        "--title",
+        "US-Pakistan CIS-MOA",
+        "--party",
+        &p(&pak, "party.json"),
+        "--party",
+        &p(&usa, "party.json"),
+        "--scope",
+        "EXERCISES,TRAINING",
+        "--effective",
+        "2023-08-01",
+        "--years",
+        "15",
+        "-o",
+        docs,
+    ]);
+    let list = |at: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(&[
+            "--json",
+            "agreement",
+            "list",
+            "--dir",
+            pak.to_str().unwrap(),
+            "--at",
+            at,
+        ]))
+        .unwrap()
+    };
+    assert_eq!(list("2030-01-01"), serde_json::json!([]));
+    // A draft: refused, saying why and what to do, and nothing is loaded.
+    let load = |extra: &[&str]| {
+        let mut args = vec!["agreement", "load", "--dir", pak.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(docs);
+        accord(&args)
+    };
+    let refused = load(&[]);
+    assert_eq!(refused.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        e.contains("CISMOA-2023 is a draft") && e.contains("--draft"),
+        "{e}"
+    );
+    assert_eq!(list("2030-01-01"), serde_json::json!([]));
+    // Told otherwise, it is loaded, and listed as the draft it is.
+    assert!(load(&["--draft"]).status.success());
+    let l = list("2030-01-01");
+    assert_eq!(l[0]["id"], "CISMOA-2023");
+    assert_eq!(l[0]["status"], "draft");
+    assert_eq!(l[0]["parties"], serde_json::json!(["PAK", "USA"]));
+    assert_eq!(l[0]["scopes"], serde_json::json!(["EXERCISES", "TRAINING"]));
+    assert_eq!(l[0]["effective_from"], "2023-08-01T00:00:00Z");
+    assert_eq!(l[0]["expires"], "2038-08-01T00:00:00Z");
+    // Approved and signed by both: loaded without --draft, in force in 2030 and expired
+    // in 2040.
+    for party in [&pak, &usa] {
+        ok(&[
+            "agreement",
+            "approve",
+            docs,
+            "--key",
+            &p(party, "keys/signing.key"),
+            "--reference",
+            "approved",
+        ]);
+    }
+    for party in [&pak, &usa] {
+        ok(&[
+            "agreement",
+            "sign",
+            docs,
+            "--key",
+            &p(party, "keys/signing.key"),
+        ]);
+    }
+    assert!(load(&[]).status.success());
+    assert_eq!(list("2030-01-01")[0]["status"], "in-force");
+    assert_eq!(list("2040-01-01")[0]["status"], "expired");
+    let text = ok(&[
+        "agreement",
+        "list",
+        "--dir",
+        pak.to_str().unwrap(),
+        "--at",
+        "2030-01-01",
+    ]);
+    assert!(
+        text.starts_with("CISMOA-2023 v1  in-force  PAK,USA  2023-08-01T00:00:00Z .. 2038-08-01T00:00:00Z  EXERCISES,TRAINING  US-Pakistan CIS-MOA"),
+        "{text}"
+    );
+}

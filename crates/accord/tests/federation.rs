@@ -120,6 +120,48 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
         sealed.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Without --agreement the node chooses the one agreement that covers the label, and
+    // the command says which; --national asks for none.
+    let chosen = tmp.path().join("chosen.tdf");
+    let seal_chosen = |extra: &[&str]| {
+        let mut args = vec!["seal", "--credential", pak_cred.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            "--label",
+            "CONFIDENTIAL//REL TO USA, PAK//SCOPE TRAINING",
+            plain.to_str().unwrap(),
+            "-o",
+            chosen.to_str().unwrap(),
+        ]);
+        let o = accord(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o
+    };
+    let o = seal_chosen(&[]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("under agreement CISMOA-SANDBOX"), "{e}");
+    assert!(
+        e.contains("key access: PAK, USA; agreement CISMOA-SANDBOX"),
+        "{e}"
+    );
+    std::fs::remove_file(&chosen).unwrap();
+    let o = accord(&[
+        "--json",
+        "seal",
+        "--credential",
+        pak_cred.to_str().unwrap(),
+        "--national",
+        "--label",
+        "CONFIDENTIAL//REL TO USA, PAK//SCOPE TRAINING",
+        plain.to_str().unwrap(),
+        "-o",
+        chosen.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["agreement"], serde_json::Value::Null);
+    assert_eq!(j["agreementChosen"], false);
+    assert_eq!(j["keyAccess"].as_array().unwrap().len(), 1, "{j}");
     let o = accord(&[
         "send",
         "--credential",
@@ -215,6 +257,7 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
                 marking: Some(marking.into()),
                 label: None,
                 agreement: Some("CISMOA-SANDBOX".into()),
+                choose_agreement: false,
             },
             text.as_bytes(),
             &mut out,
@@ -530,13 +573,14 @@ fn refusals_exit_as_documented(tmp: &Path, dir: &Path, id: &str, fetched: &Path)
         text(&o)
     );
 
-    // Sending: an object that names no agreement is refused by the node (1); to one's
-    // own party is a usage error (2), caught before anything is sent.
+    // Sending: an object that names no agreement (sealed --national) is refused by the
+    // node (1); to one's own party is a usage error (2), caught before anything is sent.
     let loose = tmp.join("no-agreement.tdf");
     let o = accord(&[
         "seal",
         "--credential",
         pak.to_str().unwrap(),
+        "--national",
         "--label",
         "CONFIDENTIAL//REL TO USA, PAK//SCOPE TRAINING",
         plain.to_str().unwrap(),

@@ -247,6 +247,7 @@ fn kill_9_during_rewraps_loses_no_log_entry_of_a_released_key() {
                 marking: Some(MARKING.into()),
                 label: None,
                 agreement: None,
+                choose_agreement: false,
             },
             format!("object {i}: exercise plan").repeat(100).as_bytes(),
             &mut out,

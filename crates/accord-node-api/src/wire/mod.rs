@@ -121,6 +121,11 @@ pub struct SealPlanRequest {
     /// The agreement the object is exchanged under.
     #[serde(default)]
     pub agreement: Option<String>,
+    /// When no agreement is named: let the node choose the one agreement in force
+    /// under which the person may apply the label and a partner's KAS would get a share.
+    /// Absent or false: the object is sealed under no agreement (for this party alone).
+    #[serde(default)]
+    pub choose_agreement: bool,
 }
 
 /// One KAS a share is wrapped for.

@@ -171,6 +171,7 @@ fn a_termination_at_one_node_reaches_the_partner() {
         marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
         label: None,
         agreement: Some(sandbox::AGREEMENT_ID.into()),
+        choose_agreement: false,
     });
     match plan {
         Err(accord_node::Error::Denied(r)) => {

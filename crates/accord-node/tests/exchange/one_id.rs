@@ -407,3 +407,85 @@ fn racing_sends_of_one_id_keep_the_file_of_the_row_kept() {
     rt.block_on(usa.stop()).unwrap();
     rt.block_on(pak.stop()).unwrap();
 }
+
+/// A seal plan that names no agreement and lets the node choose: under the sandbox's
+/// one agreement it is that agreement (USA gets key access); for a label no partner may
+/// read it is none (sealed for PAK alone); with the trilateral agreement held too, both
+/// cover the label, and the node lists them rather than choose. Without the choice the
+/// plan is national, as before.
+#[test]
+fn a_seal_plan_gets_the_one_agreement_that_covers_its_label_or_the_list_of_them() {
+    let plan = |c: &Client, marking: &str, choose: bool| {
+        c.seal_plan(&wire::SealPlanRequest {
+            marking: Some(marking.into()),
+            label: None,
+            agreement: None,
+            choose_agreement: choose,
+        })
+    };
+    let parties = |p: &wire::SealPlan| {
+        let mut v: Vec<String> = p.recipients.iter().map(|r| r.party.clone()).collect();
+        v.dedup();
+        v
+    };
+    {
+        let p = pair();
+        let chosen = plan(&p.officer, MARKING, true).unwrap();
+        assert_eq!(
+            chosen.agreement.as_deref(),
+            Some(accord_node::sandbox::AGREEMENT_ID)
+        );
+        assert_eq!(parties(&chosen), ["PAK", "USA"]);
+        let national = plan(&p.officer, "SECRET//REL TO PAK//SCOPE EXERCISES", true).unwrap();
+        assert_eq!(national.agreement, None);
+        assert_eq!(parties(&national), ["PAK"]);
+        let unchosen = plan(&p.officer, MARKING, false).unwrap();
+        assert_eq!(unchosen.agreement, None);
+        assert_eq!(parties(&unchosen), ["PAK"]);
+        let Pair { rt, pak, usa, .. } = p;
+        rt.block_on(usa.stop()).unwrap();
+        rt.block_on(pak.stop()).unwrap();
+    }
+    let (p, _gbr) = trio();
+    match plan(&p.officer, MARKING, true) {
+        Err(accord_node::Error::NodeRefused {
+            kind,
+            error,
+            reasons,
+            ..
+        }) => {
+            assert_eq!(kind, accord_node_api::Kind::Unacceptable, "{error}");
+            assert!(
+                error.contains(accord_node::sandbox::AGREEMENT_ID) && error.contains(TRILATERAL),
+                "{error}"
+            );
+            assert_eq!(reasons.len(), 2, "{reasons:?}");
+            assert!(reasons
+                .iter()
+                .all(|r| r.rule.as_str() == "agreement-in-force"));
+        }
+        other => panic!("expected the two agreements listed, got {other:?}"),
+    }
+    // Naming one still works.
+    let named = p
+        .officer
+        .seal_plan(&wire::SealPlanRequest {
+            marking: Some(MARKING.into()),
+            label: None,
+            agreement: Some(TRILATERAL.into()),
+            choose_agreement: true,
+        })
+        .unwrap();
+    assert_eq!(named.agreement.as_deref(), Some(TRILATERAL));
+    // The refusal is logged, as every refusal of a known caller.
+    let Pair {
+        rt, sb, pak, usa, ..
+    } = p;
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+    assert!(entries(&sb.pak).iter().any(|e| e["kind"] == "label"
+        && e["decision"] == "deny"
+        && e["reasons"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("covers this label"))));
+}

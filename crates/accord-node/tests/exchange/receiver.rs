@@ -165,6 +165,7 @@ fn originator_control_needs_both_kases() {
             marking: Some("SECRET//REL TO USA, PAK//SCOPE OPERATIONS".into()),
             label: None,
             agreement: Some(sandbox::AGREEMENT_ID.into()),
+            choose_agreement: false,
         },
         &["PAK".into(), "USA".into()],
         &b"originator-controlled"[..],

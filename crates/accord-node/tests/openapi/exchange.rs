@@ -52,6 +52,7 @@ pub(crate) fn exchange_operations(c: &Checker) {
                 marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
                 label: None,
                 agreement: Some(sandbox::AGREEMENT_ID.into()),
+                choose_agreement: false,
             },
             text,
             &mut out,

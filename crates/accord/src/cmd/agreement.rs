@@ -52,9 +52,14 @@ pub enum AgreementCommand {
     /// Load a countersigned agreement into a node (verified first; a later copy with
     /// more records, such as a termination, replaces the one held).
     #[command(
-        after_help = "Example:\n  accord agreement load --dir /srv/accord/pak agreement.toml\n\nExit codes: 0 loaded (or unchanged), 1 refused (does not verify, not a party, not a later copy), 2 usage or input error."
+        after_help = "Example:\n  accord agreement load --dir /srv/accord/pak agreement.toml\n\nA draft (not yet signed by every party) is refused unless --draft is given: a node\nworks under a countersigned agreement, and a draft it holds decides nothing.\n\nExit codes: 0 loaded (or unchanged), 1 refused (does not verify, a draft without --draft,\nnot a party, not a later copy), 2 usage or input error."
     )]
     Load(LoadArgs),
+    /// List the agreements a node holds, with their status now (or at --at).
+    #[command(
+        after_help = "Example:\n  accord agreement list --dir /srv/accord/pak\n  accord --json agreement list --dir /srv/accord/pak --at 2030-01-01\n  # [{\"id\", \"version\", \"title\", \"status\", \"reasons\", \"parties\", \"scopes\",\n  #   \"ceiling\", \"effective_from\", \"expires\"}]\n\n--at takes an RFC 3339 time with a zone, or a date (YYYY-MM-DD) meaning 00:00:00Z that day.\nAn agreement that does not verify is listed with the status \"invalid\" and its findings.\n\nExit codes: 0 ok (also when none is held), 2 usage or input error (no node home)."
+    )]
+    List(ListArgs),
 }
 
 /// Arguments of `accord agreement load`.
@@ -65,6 +70,20 @@ pub struct LoadArgs {
     pub dir: PathBuf,
     /// The agreement (TOML or JSON).
     pub agreement: PathBuf,
+    /// Load it even if not every party has signed it yet.
+    #[arg(long)]
+    pub draft: bool,
+}
+
+/// Arguments of `accord agreement list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// The node home.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The time to compute each status at (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
 }
 
 /// Arguments of `accord agreement init`.
@@ -194,7 +213,13 @@ pub struct VerifyArgs {
 pub fn run(cmd: AgreementCommand, out: &Output) -> Result<Code> {
     match cmd {
         AgreementCommand::Init(a) => init(a, out),
-        AgreementCommand::Load(a) => crate::cmd::node::load_agreement(&a.dir, &a.agreement, out),
+        AgreementCommand::Load(a) => {
+            crate::cmd::node::load_agreement(&a.dir, &a.agreement, a.draft, out)
+        }
+        AgreementCommand::List(a) => {
+            let at = time_arg(a.at.as_deref(), "--at")?;
+            crate::cmd::node::list_agreements(&a.dir, at, out)
+        }
         AgreementCommand::Approve(a) => {
             let at = time_arg(a.at.as_deref(), "--at")?;
             update(&a.agreement, &a.key, out, |doc, key| {

@@ -344,11 +344,25 @@ fn set_status(
 }
 
 /// `accord agreement load --dir DIR agreement.toml`.
-pub fn load_agreement(dir: &std::path::Path, file: &std::path::Path, out: &Output) -> Result<Code> {
+pub fn load_agreement(
+    dir: &std::path::Path,
+    file: &std::path::Path,
+    draft: bool,
+    out: &Output,
+) -> Result<Code> {
     let home = Home::open(dir)?;
     let bytes = read_bounded(file)?;
     let text =
         String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", file.display()))?;
+    if !draft {
+        if let Some(msg) = not_signed_by_all(&text) {
+            if out.json {
+                out.print_json(&serde_json::json!({"loaded": false, "error": msg}));
+            }
+            eprintln!("error: {msg}");
+            return Ok(Code::Negative);
+        }
+    }
     let rt = runtime()?;
     let loaded = rt.block_on(async {
         let store = home.store().await?;
@@ -381,6 +395,96 @@ pub fn load_agreement(dir: &std::path::Path, file: &std::path::Path, out: &Outpu
             loaded.outcome,
             home.config.party,
             loaded.records
+        );
+    }
+    Ok(Code::Ok)
+}
+
+/// Why an agreement document is a draft that `agreement load` refuses without
+/// `--draft`: not every party has signed it yet. None for a document signed by all (and
+/// for one that does not parse or verify: the node's load says what is wrong with it).
+fn not_signed_by_all(text: &str) -> Option<String> {
+    use accord_agreement::Status;
+    let doc = accord_agreement::Agreement::parse(text).ok()?;
+    let report = accord_agreement::status(&doc, accord_agreement::Time::now()).ok()?;
+    match report.status {
+        Status::Draft | Status::Approved => Some(format!(
+            "agreement {} is a draft ({}: {}), not loaded: a node works under an agreement every party has signed; give --draft to load it anyway (it decides nothing until then)",
+            doc.body.id,
+            report.status.as_str(),
+            report.reasons.join("; ")
+        )),
+        _ => None,
+    }
+}
+
+/// `accord agreement list`: the agreements the node holds, each with its status at `at`.
+pub fn list_agreements(
+    dir: &std::path::Path,
+    at: accord_agreement::Time,
+    out: &Output,
+) -> Result<Code> {
+    let home = Home::open(dir)?;
+    let rt = runtime()?;
+    let held = rt.block_on(async {
+        let store = home.store().await?;
+        let r = accord_node::agreements::held(&store, &home.party).await;
+        store.close().await;
+        r
+    })?;
+    let rows: Vec<serde_json::Value> = held
+        .iter()
+        .map(|h| {
+            let b = &h.agreement.body;
+            let (status, reasons) = match h.checked().status(at) {
+                Ok(r) => (r.status.as_str().to_string(), r.reasons),
+                Err(e) => (
+                    "invalid".to_string(),
+                    e.findings.iter().map(|f| f.to_string()).collect(),
+                ),
+            };
+            serde_json::json!({
+                "id": b.id,
+                "version": b.version,
+                "title": b.title,
+                "status": status,
+                "reasons": reasons,
+                "parties": b.parties.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(),
+                "scopes": b.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                "ceiling": b.ceiling,
+                "effective_from": b.effective_from.to_string(),
+                "expires": b.expires.to_string(),
+            })
+        })
+        .collect();
+    if out.json {
+        out.print_json(&serde_json::Value::Array(rows));
+        return Ok(Code::Ok);
+    }
+    if rows.is_empty() {
+        println!("the {} node holds no agreement", home.config.party);
+    }
+    for r in &rows {
+        let list = |k: &str| {
+            r[k].as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default()
+        };
+        println!(
+            "{} v{}  {}  {}  {} .. {}  {}  {}",
+            r["id"].as_str().unwrap_or(""),
+            r["version"],
+            r["status"].as_str().unwrap_or(""),
+            list("parties"),
+            r["effective_from"].as_str().unwrap_or(""),
+            r["expires"].as_str().unwrap_or(""),
+            list("scopes"),
+            r["title"].as_str().unwrap_or(""),
         );
     }
     Ok(Code::Ok)

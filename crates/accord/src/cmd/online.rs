@@ -173,6 +173,7 @@ pub(crate) fn seal(args: &SealArgs, cred: &Path, out: &Output) -> Result<Code> {
             None => None,
         },
         agreement: args.agreement.clone(),
+        choose_agreement: args.agreement.is_none() && !args.national,
     };
     let (input, total) = crate::cmd::seal::plaintext_input(&args.input)?;
     let pb = progress_bar(total, "sealing");
@@ -210,11 +211,14 @@ pub(crate) fn seal(args: &SealArgs, cred: &Path, out: &Output) -> Result<Code> {
         .iter()
         .map(|r| r.party.as_str())
         .collect();
+    // Whether the node chose the agreement (none was named and --national not given).
+    let chosen = req.choose_agreement && done.plan.agreement.is_some();
     if out.json {
         out.print_json(&serde_json::json!({
             "output": display_name(&args.output),
             "marking": done.plan.marking,
             "agreement": done.plan.agreement,
+            "agreementChosen": chosen,
             "keyAccess": done.plan.recipients.iter().map(|r| serde_json::json!({"party": r.party, "url": r.url})).collect::<Vec<_>>(),
             "excluded": done.plan.excluded,
             "plaintextSize": done.summary.plaintext_size,
@@ -222,6 +226,16 @@ pub(crate) fn seal(args: &SealArgs, cred: &Path, out: &Output) -> Result<Code> {
             "logIndex": done.log_index,
         }));
     } else {
+        match (&done.plan.agreement, req.choose_agreement) {
+            (Some(a), true) => eprintln!(
+                "under agreement {a}: the one agreement in force that covers this label (--agreement names another, --national none)"
+            ),
+            (None, true) => eprintln!(
+                "under no agreement: none in force covers this label for a partner, so only {} has key access (--agreement names one)",
+                client.credential().party
+            ),
+            _ => {}
+        }
         if args.output != Path::new("-") {
             eprintln!(
                 "sealed {} as {} into {} (key access: {}{})",

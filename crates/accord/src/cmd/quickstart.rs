@@ -232,6 +232,7 @@ fn walk(sb: &Sandbox, story: &mut Story, dir: &Path, nodes: (&Running, &Running)
                 marking: Some(marking.into()),
                 label: None,
                 agreement: Some(sandbox::AGREEMENT_ID.into()),
+                choose_agreement: false,
             },
             text.as_bytes(),
             &mut f,

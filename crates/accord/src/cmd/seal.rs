@@ -49,13 +49,21 @@ pub struct SealArgs {
     )]
     pub credential: Option<PathBuf>,
     /// Through your node: the agreement the object is exchanged under; every party of
-    /// it whose people may read the label gets key access.
+    /// it whose people may read the label gets key access. Without it the node chooses
+    /// the one agreement in force that covers the label, and says which.
     #[arg(
         long,
         value_name = "ID",
         conflicts_with_all = ["policies", "kas_pub", "signing_key", "mime_type"]
     )]
     pub agreement: Option<String>,
+    /// Through your node: seal under no agreement, for your own party alone (no
+    /// partner gets key access), instead of letting the node choose one.
+    #[arg(
+        long,
+        conflicts_with_all = ["agreement", "policies", "kas_pub", "signing_key", "mime_type"]
+    )]
+    pub national: bool,
     /// Plaintext bytes per segment.
     #[arg(long, value_name = "BYTES", default_value_t = accord_tdf::DEFAULT_SEGMENT_SIZE)]
     pub segment_size: u64,
@@ -88,6 +96,7 @@ Through your node (it checks the label against your clearance and signs it):
   accord seal --credential pak-officer.credential \\
       --label \"SECRET//REL TO USA, PAK//SCOPE EXERCISES\" \\
       --agreement CISMOA-2023 report.pdf -o report.tdf
+Without --agreement the node chooses the one agreement in force under which you may apply the label and a partner gets key access, and the command says which; when more than one does, it lists them and exits 2; --national seals for your own party alone.
 With originator control (every required party's KAS must release its share):
   accord seal --credential pak-officer.credential \\
       --label \"SECRET//REL TO USA, PAK//SCOPE OPERATIONS\" \\
@@ -335,8 +344,8 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
     if let Some(cred) = credential {
         return crate::cmd::online::seal(&args, &cred, out);
     }
-    if args.agreement.is_some() {
-        bail!("--agreement is for sealing through your node: give --credential (or set ACCORD_CREDENTIAL)");
+    if args.agreement.is_some() || args.national {
+        bail!("--agreement and --national are for sealing through your node: give --credential (or set ACCORD_CREDENTIAL)");
     }
     let missing: Vec<&str> = [
         ("--policy", args.policies.is_empty()),
