@@ -72,6 +72,10 @@ pub enum Command {
     Inbox(cmd::exchange::InboxArgs),
     /// Fetch a received sealed object from your node's inbox.
     Fetch(cmd::exchange::FetchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::docs::CompletionsArgs),
+    /// Write the manual pages (accord.1 and one per command) into a directory.
+    Man(cmd::docs::ManArgs),
 }
 
 /// Advice for an argument conflict, by the two arguments clap names
@@ -146,6 +150,8 @@ fn main() -> ExitCode {
         Command::Outbox(args) => cmd::exchange::outbox(args, &out),
         Command::Inbox(args) => cmd::exchange::inbox(args, &out),
         Command::Fetch(args) => cmd::exchange::fetch(args, &out),
+        Command::Completions(args) => cmd::docs::completions(args),
+        Command::Man(args) => cmd::docs::man(args, &out),
     };
     exit::finish(result)
 }

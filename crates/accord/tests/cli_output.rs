@@ -33,6 +33,7 @@ fn a_closed_standard_output_ends_every_kind_of_output_with_141() {
     quiet_141(&["policy", "show", "policies"]);
     quiet_141(&["--json", "policy", "show", "policies"]);
     quiet_141(&["label", "parse", "--policy", "policies/usa.xml", "SECRET"]);
+    quiet_141(&["completions", "bash"]);
     // Help text goes through clap, which ignores the failed write: still no panic.
     let o = into_closed_pipe(&["--help"]);
     assert!(
@@ -73,4 +74,56 @@ fn append(log: &Path, lines: &str) {
         .unwrap();
     c.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
     assert!(c.wait().unwrap().success());
+}
+
+/// Shell completions and manual pages come from the command line's own definition: every
+/// command and flag is in them; an existing page is kept unless `--force`.
+#[test]
+fn completions_and_man_pages_cover_every_command() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_accord"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = run(&["completions", shell]);
+        assert!(
+            o.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let script = String::from_utf8(o.stdout).unwrap();
+        for word in ["agreement", "quickstart", "national", "completions"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    let o = run(&["--json", "man", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let pages = listed["pages"].as_array().unwrap();
+    for page in [
+        "accord.1",
+        "accord-seal.1",
+        "accord-agreement-list.1",
+        "accord-user-add.1",
+    ] {
+        assert!(pages.iter().any(|p| p == page), "{page} not listed");
+        let text = std::fs::read_to_string(out.join(page)).unwrap();
+        assert!(text.contains(".TH "), "{page} is not a man page");
+    }
+    let seal = std::fs::read_to_string(out.join("accord-seal.1")).unwrap();
+    assert!(
+        seal.contains("national") && seal.contains("Exit codes"),
+        "{seal}"
+    );
+    let again = run(&["man", "--out", out.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert!(run(&["man", "--out", out.to_str().unwrap(), "--force"])
+        .status
+        .success());
 }

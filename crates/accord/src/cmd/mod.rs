@@ -2,6 +2,7 @@
 pub mod agreement;
 pub mod audit;
 pub mod decide;
+pub mod docs;
 pub mod exchange;
 pub mod inspect;
 pub mod keygen;
