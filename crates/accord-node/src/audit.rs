@@ -29,6 +29,21 @@ pub enum EntryKind {
     Agreement,
 }
 
+impl EntryKind {
+    /// As the log (and the metrics) spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Rewrap => "rewrap",
+            EntryKind::Label => "label",
+            EntryKind::Fetch => "fetch",
+            EntryKind::Send => "send",
+            EntryKind::Deliver => "deliver",
+            EntryKind::Receive => "receive",
+            EntryKind::Agreement => "agreement",
+        }
+    }
+}
+
 /// An audit log entry: one JSON object per decision (never keys or plaintext). Made in
 /// one way, [`Node::entry`], with what each decision knows filled in.
 #[derive(Debug, Serialize)]
@@ -96,6 +111,11 @@ impl Node {
         permit: bool,
         reasons: &'a [Reason],
     ) -> AuditEntry<'a> {
+        self.metrics.decision(
+            kind.as_str(),
+            permit,
+            reasons.iter().map(|r| r.rule.as_str()),
+        );
         AuditEntry {
             kind,
             time,

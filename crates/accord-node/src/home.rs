@@ -49,6 +49,12 @@ pub struct NodeConfig {
     /// ([`crate::disk::DEFAULT_RESERVE_MIB`] when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_reserve_mib: Option<u64>,
+    /// Where to serve `/metrics` (Prometheus text format, plain HTTP), for instance
+    /// `127.0.0.1:9464`; absent: no metrics listener. Bind it to loopback or a
+    /// management network: it shows counts, never a name, but anyone who reaches it
+    /// may read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
 }
 
 impl NodeConfig {
@@ -286,6 +292,7 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
             opts.disk_reserve_mib
                 .unwrap_or(crate::disk::DEFAULT_RESERVE_MIB),
         ),
+        metrics_listen: None,
     };
     let result = async {
         let store = crate::store::Store::connect(&layout.database_url(&cfg)).await?;

@@ -274,6 +274,7 @@ impl Node {
         peer: &Peer,
         body: &[u8],
     ) -> Result<wire::RewrapResponse, Refusal> {
+        let began = std::time::Instant::now();
         let caller = match self.authenticate(peer).await {
             Ok(c) => c,
             Err(r) => {
@@ -297,7 +298,9 @@ impl Node {
                 .await
         }
         .await;
-        self.answered(EntryKind::Rewrap, &caller, r).await
+        let r = self.answered(EntryKind::Rewrap, &caller, r).await;
+        self.metrics.rewrap_took(began.elapsed().as_secs_f64());
+        r
     }
 
     /// Decide each object for `who`, make every decision durable in the audit log, then

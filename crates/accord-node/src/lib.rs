@@ -77,6 +77,7 @@ mod exchange;
 pub mod home;
 mod kas;
 mod labelling;
+mod metrics;
 mod node;
 pub mod partners;
 mod refusal;

@@ -59,6 +59,8 @@ pub struct Node {
     pub(crate) caches: crate::cache::Caches,
     /// Refusals of unrecognised callers that go into the audit log (rate-limited).
     pub(crate) strangers: crate::strangers::StrangerLog,
+    /// What the node counts for its officers' monitoring.
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl Node {
@@ -81,6 +83,7 @@ impl Node {
             witness_lock: tokio::sync::Mutex::new(()),
             caches: crate::cache::Caches::default(),
             strangers: crate::strangers::StrangerLog::new(),
+            metrics: crate::metrics::Metrics::default(),
         })
     }
 

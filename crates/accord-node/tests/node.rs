@@ -255,3 +255,107 @@ fn request_bodies_held_at_once_are_bounded() {
     assert!(e.contains("413"), "{e}");
     rt.block_on(running.stop()).unwrap();
 }
+
+/// The metrics listener: `/metrics` in Prometheus text format, read with a parser of
+/// that format (not by pattern), counting the decisions made through the API (a permit
+/// and a refusal with its rule), the rewraps' latency, and the outbox by partner; the
+/// HTTPS API does not serve it.
+#[test]
+fn metrics_count_what_the_node_decided_and_a_prometheus_parser_reads_them() {
+    use accord_test_support::{seal_into, Pair};
+    let p = Pair::start(|| ServeOptions {
+        metrics_listen: Some("127.0.0.1:0".into()),
+        ..ServeOptions::default()
+    });
+    let usa_officer = Client::new(p.sb.credential("usa-officer").unwrap()).unwrap();
+    let usa_clerk = Client::new(p.sb.credential("usa-clerk").unwrap()).unwrap();
+    let marking = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
+    let file = seal_into(
+        &p.officer,
+        marking,
+        Some(accord_node::sandbox::AGREEMENT_ID),
+        b"counted",
+        p.tmp.path(),
+    );
+    let tdf = std::fs::read(&file).unwrap();
+    assert_eq!(open(&usa_officer, &tdf).unwrap(), b"counted");
+    assert_eq!(denied_rules(open(&usa_clerk, &tdf)), ["clearance"]);
+    p.officer.send("USA", &file, None).unwrap();
+
+    let scrape = |addr: std::net::SocketAddr| {
+        let resp = reqwest::blocking::get(format!("http://{addr}/metrics")).unwrap();
+        assert!(resp.status().is_success());
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+        let text = resp.text().unwrap();
+        let lines = text.lines().map(|l| Ok(l.to_string()));
+        prometheus_parse::Scrape::parse(lines).unwrap()
+    };
+    let value = |s: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]| -> f64 {
+        s.samples
+            .iter()
+            .filter(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+            .map(|x| match x.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    let usa = scrape(p.usa.metrics_addr.expect("a metrics listener"));
+    let rewrap = |d| {
+        value(
+            &usa,
+            "accord_decisions_total",
+            &[("kind", "rewrap"), ("decision", d)],
+        )
+    };
+    assert!(
+        rewrap("permit") >= 1.0 && rewrap("deny") >= 1.0,
+        "{:?}",
+        usa.samples
+    );
+    assert!(
+        value(
+            &usa,
+            "accord_refusal_reasons_total",
+            &[("kind", "rewrap"), ("rule", "clearance")]
+        ) >= 1.0
+    );
+    let hist = usa
+        .samples
+        .iter()
+        .find(|s| s.metric == "accord_rewrap_seconds")
+        .expect("the rewrap histogram");
+    match &hist.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            let counts: Vec<f64> = buckets.iter().map(|b| b.count).collect();
+            assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+            assert!(*counts.last().unwrap() >= 2.0, "{counts:?}");
+        }
+        other => panic!("not a histogram: {other:?}"),
+    }
+    assert!(value(&usa, "accord_disk_reserve_bytes", &[]) >= 0.0);
+    assert!(usa
+        .samples
+        .iter()
+        .any(|s| s.metric == "accord_audit_log_entries"));
+    let pak = scrape(p.pak.metrics_addr.unwrap());
+    assert_eq!(
+        value(&pak, "accord_outbox_objects", &[("partner", "USA")]),
+        1.0
+    );
+    assert!(
+        value(
+            &pak,
+            "accord_decisions_total",
+            &[("kind", "label"), ("decision", "permit")]
+        ) >= 1.0
+    );
+    // The HTTPS API has no such route: the metrics are on their own listener only.
+    assert!(!server::ROUTES.iter().any(|(_, path)| *path == "/metrics"));
+    let Pair { rt, pak, usa, .. } = p;
+    rt.block_on(usa.stop()).unwrap();
+    rt.block_on(pak.stop()).unwrap();
+}

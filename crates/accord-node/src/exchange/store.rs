@@ -320,6 +320,25 @@ impl Store {
         row.try_get::<Option<i64>, _>("n").map_err(db)
     }
 
+    /// How many objects the outbox holds, by partner and state (for the metrics).
+    pub(crate) async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>, Error> {
+        let rows = sqlx::query(
+            "SELECT recipient, state, COUNT(*) AS n FROM outbox GROUP BY recipient, state ORDER BY recipient, state",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("recipient").map_err(db)?,
+                    r.try_get("state").map_err(db)?,
+                    r.try_get("n").map_err(db)?,
+                ))
+            })
+            .collect()
+    }
+
     /// What `person` sent (every send when `person` is None) matching `filter`, oldest
     /// first; with a limit, the most recent ones.
     pub async fn outbox(

@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+mod metrics;
 mod routes;
 
 pub use routes::{router, ROUTES};
@@ -34,6 +35,8 @@ pub struct ServeOptions {
     pub delivery: crate::exchange::DeliveryOptions,
     /// How much request body the node holds in memory at once.
     pub admission: crate::admission::Admission,
+    /// Override node.toml's `metrics_listen` (tests: `127.0.0.1:0`).
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -44,6 +47,7 @@ impl Default for ServeOptions {
             log: accord_log::LogOptions::default(),
             delivery: crate::exchange::DeliveryOptions::default(),
             admission: crate::admission::Admission::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -52,6 +56,8 @@ impl Default for ServeOptions {
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where it serves `/metrics`, when it does (node.toml's `metrics_listen`).
+    pub metrics_addr: Option<SocketAddr>,
     /// The node.
     pub node: Arc<Node>,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -132,6 +138,18 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Input(format!("listen address: {e}")))?;
+    let metrics_listener = match opts
+        .metrics_listen
+        .clone()
+        .or_else(|| home.config.metrics_listen.clone())
+    {
+        Some(at) => Some(
+            TcpListener::bind(&at)
+                .await
+                .map_err(|e| Error::Input(format!("cannot listen for metrics on {at}: {e}")))?,
+        ),
+        None => None,
+    };
     let node = Arc::new(Node::new(home, store, appender, opts.clock.clone())?);
     node.ensure_witness()?;
     // Not behind nor a fork of what the partners' witnesses cosigned.
@@ -158,6 +176,19 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         tokio::runtime::Handle::current(),
     );
     let offers = tokio::spawn(crate::agreement_sync::offer_loop(node.clone(), rx.clone()));
+    let metrics_addr = match metrics_listener {
+        Some(l) => {
+            let addr = l.local_addr().ok();
+            tokio::spawn(metrics::serve(
+                l,
+                node.clone(),
+                log.checkpoints(),
+                rx.clone(),
+            ));
+            addr
+        }
+        None => None,
+    };
     let weak_log = Arc::downgrade(&log);
     let task = tokio::spawn(accept_loop(
         listener,
@@ -171,6 +202,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
     tracing::info!(party = %node.party(), %addr, url = %node.home.config.url, "node serving");
     Ok(Running {
         addr,
+        metrics_addr,
         node,
         shutdown: tx,
         task,

@@ -1,0 +1,168 @@
+//! The node's counters for its officers' monitoring: decisions by kind and result,
+//! the rules refusals named, and how long rewraps take. Counts only, never a person, an
+//! object or a marking. The metrics listener (`server/metrics.rs`) serves them in
+//! Prometheus text format with the gauges it reads at the scrape (outbox, log, disk).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+/// Upper bounds (seconds) of the rewrap latency histogram's buckets.
+const REWRAP_BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// What the node counts as it works.
+#[derive(Default)]
+pub(crate) struct Metrics {
+    /// Decisions by (kind, `permit` or `deny`).
+    decisions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Reasons of refusals by (kind, rule).
+    refusal_rules: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// Rewrap requests answered, by how long they took.
+    rewrap: Mutex<Histogram>,
+}
+
+#[derive(Default)]
+struct Histogram {
+    /// Observations at or below each bound of [`REWRAP_BUCKETS`] (not cumulative).
+    buckets: [u64; REWRAP_BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Metrics {
+    /// Count a decision of `kind`, and for a refusal the rules its reasons name.
+    pub(crate) fn decision<'a>(
+        &self,
+        kind: &'static str,
+        permit: bool,
+        rules: impl Iterator<Item = &'a str>,
+    ) {
+        let decision = if permit { "permit" } else { "deny" };
+        if let Ok(mut d) = self.decisions.lock() {
+            *d.entry((kind, decision)).or_default() += 1;
+        }
+        if !permit {
+            if let Ok(mut r) = self.refusal_rules.lock() {
+                for rule in rules {
+                    *r.entry((kind, rule.to_string())).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// Count a rewrap request answered in `seconds`.
+    pub(crate) fn rewrap_took(&self, seconds: f64) {
+        if let Ok(mut h) = self.rewrap.lock() {
+            if let Some(i) = REWRAP_BUCKETS.iter().position(|b| seconds <= *b) {
+                h.buckets[i] += 1;
+            }
+            h.sum += seconds;
+            h.count += 1;
+        }
+    }
+
+    /// The counters in Prometheus text format (version 0.0.4), appended to `out`.
+    pub(crate) fn render(&self, out: &mut String) {
+        family(
+            out,
+            "accord_decisions_total",
+            "counter",
+            "Decisions the node made, each with its audit entry, by kind and result.",
+        );
+        if let Ok(d) = self.decisions.lock() {
+            for ((kind, decision), n) in d.iter() {
+                let _ = writeln!(
+                    out,
+                    "accord_decisions_total{{kind=\"{kind}\",decision=\"{decision}\"}} {n}"
+                );
+            }
+        }
+        family(
+            out,
+            "accord_refusal_reasons_total",
+            "counter",
+            "Reasons refusals gave, by kind of decision and the rule each names.",
+        );
+        if let Ok(r) = self.refusal_rules.lock() {
+            for ((kind, rule), n) in r.iter() {
+                let _ = writeln!(
+                    out,
+                    "accord_refusal_reasons_total{{kind=\"{kind}\",rule=\"{}\"}} {n}",
+                    label_value(rule)
+                );
+            }
+        }
+        family(
+            out,
+            "accord_rewrap_seconds",
+            "histogram",
+            "Time to answer a rewrap request (every object decided, logged and released).",
+        );
+        if let Ok(h) = self.rewrap.lock() {
+            let mut seen = 0;
+            for (bound, n) in REWRAP_BUCKETS.iter().zip(h.buckets) {
+                seen += n;
+                let _ = writeln!(out, "accord_rewrap_seconds_bucket{{le=\"{bound}\"}} {seen}");
+            }
+            let _ = writeln!(
+                out,
+                "accord_rewrap_seconds_bucket{{le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "accord_rewrap_seconds_sum {}", h.sum);
+            let _ = writeln!(out, "accord_rewrap_seconds_count {}", h.count);
+        }
+    }
+}
+
+/// A metric family's HELP and TYPE lines.
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A label value escaped as the text format wants (backslash, quote, newline).
+pub(crate) fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_histogram_is_cumulative_and_counts_every_request() {
+        let m = Metrics::default();
+        for s in [0.0005, 0.003, 0.003, 7.0] {
+            m.rewrap_took(s);
+        }
+        m.decision("rewrap", false, ["clearance", "scope"].into_iter());
+        m.decision("rewrap", true, std::iter::empty());
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(
+            out.contains("accord_rewrap_seconds_bucket{le=\"0.001\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("accord_rewrap_seconds_bucket{le=\"0.005\"} 3\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("accord_rewrap_seconds_bucket{le=\"2.5\"} 3\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("accord_rewrap_seconds_bucket{le=\"+Inf\"} 4\n"),
+            "{out}"
+        );
+        assert!(out.contains("accord_rewrap_seconds_count 4\n"), "{out}");
+        assert!(out.contains("accord_decisions_total{kind=\"rewrap\",decision=\"deny\"} 1\n"));
+        assert!(out.contains("accord_refusal_reasons_total{kind=\"rewrap\",rule=\"scope\"} 1\n"));
+        assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
