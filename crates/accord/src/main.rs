@@ -58,7 +58,7 @@ pub enum Command {
     Init(cmd::node::InitArgs),
     /// Run a party node over HTTPS (KAS, directory, audit log) until SIGTERM or Ctrl-C.
     Serve(cmd::node::ServeArgs),
-    /// A party node: print its public descriptor.
+    /// A party node: print its public descriptor, write its systemd unit.
     #[command(subcommand)]
     Node(cmd::node::NodeCommand),
     /// People of a party node: add (issues a credential), suspend, resume, list.

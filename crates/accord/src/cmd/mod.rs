@@ -13,3 +13,4 @@ pub mod open;
 pub mod policy;
 pub mod quickstart;
 pub mod seal;
+pub mod service;

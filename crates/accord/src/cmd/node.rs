@@ -158,9 +158,11 @@ pub enum NodeCommand {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Write a hardened systemd unit that runs this node as a service.
+    Systemd(crate::cmd::service::SystemdArgs),
 }
 
-pub fn node(cmd: NodeCommand, _out: &Output) -> Result<Code> {
+pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
     match cmd {
         NodeCommand::Info { dir } => {
             let home = Home::open(&dir)?;
@@ -168,6 +170,7 @@ pub fn node(cmd: NodeCommand, _out: &Output) -> Result<Code> {
             print!("{}", home.party.to_json());
             Ok(Code::Ok)
         }
+        NodeCommand::Systemd(args) => crate::cmd::service::systemd(args, out),
     }
 }
 
