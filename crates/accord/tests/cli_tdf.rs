@@ -551,3 +551,69 @@ fn open_to_a_closed_pipe_exits_141_quietly() {
     assert_eq!(code(&o), 141, "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
 }
+
+/// Output is never replaced without `--force`, for `seal` and `open` alike, and a sealed
+/// object is not written to a terminal (a real pseudo-terminal, through `script`) unless
+/// forced; piped, it is.
+#[test]
+fn outputs_are_not_overwritten_and_sealed_bytes_do_not_go_to_a_terminal() {
+    let w = World::new();
+    let kas = ["--kas-pub", &w.s("pak/party.json")];
+    assert_eq!(code(&w.seal(&kas, "doc.tdf")), 0);
+    let first = std::fs::read(w.p("doc.tdf")).unwrap();
+    let again = w.seal(&kas, "doc.tdf");
+    assert_eq!(code(&again), 2);
+    let e = String::from_utf8_lossy(&again.stderr);
+    assert!(e.contains("doc.tdf exists: give --force"), "{e}");
+    assert_eq!(
+        std::fs::read(w.p("doc.tdf")).unwrap(),
+        first,
+        "kept as it was"
+    );
+    let forced = w.seal(&["--kas-pub", &w.s("pak/party.json"), "--force"], "doc.tdf");
+    assert_eq!(
+        code(&forced),
+        0,
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert_ne!(std::fs::read(w.p("doc.tdf")).unwrap(), first, "replaced");
+    std::fs::write(w.p("plain.out"), b"mine").unwrap();
+    let o = w.open(&["pak/kas.key"], "doc.tdf", "plain.out", &[]);
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(w.p("plain.out")).unwrap(), b"mine");
+    let o = w.open(&["pak/kas.key"], "doc.tdf", "plain.out", &["--force"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(w.p("plain.out")).unwrap().len(), 300_000);
+
+    // A terminal: `script` runs the command on a pseudo-terminal of its own.
+    let on_terminal = |extra: &str| {
+        let cmd = format!(
+            "{} seal --policy {POLICIES} --label 'SECRET//REL TO USA, PAK' --kas-pub {} --signing-key {} {} {extra} -o -",
+            env!("CARGO_BIN_EXE_accord"),
+            w.s("pak/party.json"),
+            w.s("usa/signing.key"),
+            w.s("doc.bin"),
+        );
+        Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .expect("script (util-linux)")
+    };
+    let o = on_terminal("");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .contains("refusing to write a sealed object to the terminal"));
+    let o = on_terminal("--force");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

@@ -185,6 +185,9 @@ pub struct ProveArgs {
     /// Where to write the proof file.
     #[arg(short = 'o', long = "output", value_name = "PROOF")]
     pub output: PathBuf,
+    /// Overwrite PROOF if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -481,6 +484,12 @@ fn prove(a: ProveArgs, out: &Output) -> Result<Code> {
         proof,
         checkpoint: cp,
     };
+    if !a.force && a.output.exists() {
+        anyhow::bail!(
+            "{} exists: give --force to overwrite it, or another -o",
+            a.output.display()
+        );
+    }
     std::fs::write(&a.output, file.to_bytes())
         .with_context(|| format!("writing {}", a.output.display()))?;
     if out.json {

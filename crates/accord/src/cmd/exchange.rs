@@ -3,7 +3,7 @@
 //! `accord_node::exchange` and `accord_node_api::client`).
 
 use crate::cmd::online::{connect, outcome, Asked, Outcome};
-use crate::cmd::seal::{bar, progress_bar, Sink};
+use crate::cmd::seal::{bar, progress_bar, Bytes, Sink};
 use crate::exit::{Code, Output};
 use accord_node_api::exchange::OutboxItem;
 use anyhow::Result;
@@ -465,6 +465,9 @@ pub struct FetchArgs {
     /// Where to write the sealed object (`-` for standard output).
     #[arg(short = 'o', long = "output", value_name = "FILE.tdf")]
     pub output: PathBuf,
+    /// Overwrite OUTPUT if it exists (and, for a sealed object, write it to a terminal).
+    #[arg(long)]
+    pub force: bool,
 }
 
 struct Counting<'a, W> {
@@ -503,7 +506,7 @@ pub fn fetch(args: FetchArgs, out: &Output) -> Result<Code> {
         })
         .map(|i| i.size);
     let pb = progress_bar(size, "fetching");
-    let mut sink = Sink::new(&args.output)?;
+    let mut sink = Sink::new(&args.output, args.force, Bytes::Sealed)?;
     let result = {
         let mut w = Counting {
             inner: sink.writer(),

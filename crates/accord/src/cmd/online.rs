@@ -2,7 +2,7 @@
 //! through the person's node (the logic is in `accord_node_api::client`).
 
 use crate::cmd::open::OpenArgs;
-use crate::cmd::seal::{failed, progress_bar, Role, SealArgs, Sink};
+use crate::cmd::seal::{failed, progress_bar, Bytes, Role, SealArgs, Sink};
 use crate::exit::{count, Code, Output};
 use crate::input::{display_name, read_bounded};
 use accord_node_api::client::{self, Client};
@@ -182,7 +182,7 @@ pub(crate) fn seal(args: &SealArgs, cred: &Path, out: &Output) -> Result<Code> {
             pb.inc(n)
         }
     };
-    let mut sink = Sink::new(&args.output)?;
+    let mut sink = Sink::new(&args.output, args.force, Bytes::Sealed)?;
     let require: Vec<String> = args
         .require
         .iter()
@@ -271,7 +271,7 @@ pub(crate) fn open(
             pb.inc(n)
         }
     };
-    let mut sink = Sink::new(&args.output)?;
+    let mut sink = Sink::new(&args.output, args.force, Bytes::Plaintext)?;
     let result = client::open(&client, &mut file, sink.writer(), range, Some(&tick));
     if let Some(pb) = &pb {
         pb.finish_and_clear();

@@ -1,6 +1,6 @@
 //! `accord open`: check a sealed object and write its plaintext.
 
-use crate::cmd::seal::{failed, progress_bar, Role, Sink};
+use crate::cmd::seal::{failed, progress_bar, Bytes, Role, Sink};
 use crate::exit::{Code, Output};
 use crate::input::{display_name, open_file, read_bounded};
 use accord_keys::{PartyDescriptor, SigningPublicKeys, VerifyingKey};
@@ -37,6 +37,9 @@ pub struct OpenArgs {
     /// Where to write the plaintext (`-` for standard output).
     #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
     pub output: PathBuf,
+    /// Overwrite OUTPUT if it exists (and, for a sealed object, write it to a terminal).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `open --help`: examples kept under 72 columns so that no terminal of 80 columns
@@ -151,7 +154,7 @@ pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
         range,
         progress: Some(&tick),
     };
-    let mut sink = Sink::new(&args.output)?;
+    let mut sink = Sink::new(&args.output, args.force, Bytes::Plaintext)?;
     let result = accord_tdf::open(&mut file, sink.writer(), &opts);
     if let Some(pb) = &pb {
         pb.finish_and_clear();

@@ -76,6 +76,9 @@ pub struct SealArgs {
     /// The sealed object to write (`-` for standard output).
     #[arg(short = 'o', long = "output", value_name = "OUTPUT.tdf")]
     pub output: PathBuf,
+    /// Overwrite OUTPUT if it exists (and, for a sealed object, write it to a terminal).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `seal --help`: examples kept under 72 columns so that no terminal of 80 columns
@@ -255,14 +258,37 @@ pub(crate) fn bar(total: Option<u64>, what: &str, template: &str) -> Option<Prog
 /// Where output goes: a temporary file beside OUTPUT renamed into place only on
 /// success (created 0600), or standard output.
 pub(crate) enum Sink {
-    File(tempfile::NamedTempFile, PathBuf),
+    /// The temporary file, the output path, and whether it may replace a file there.
+    File(tempfile::NamedTempFile, PathBuf, bool),
     Stdout,
 }
 
+/// What a command writes: a sealed object is binary, which a terminal garbles (and may
+/// act on); plaintext is whatever the person sealed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bytes {
+    Sealed,
+    Plaintext,
+}
+
 impl Sink {
-    pub(crate) fn new(path: &Path) -> Result<Sink> {
+    /// The output `path` (`-`: standard output). An existing file is not replaced, and a
+    /// sealed object is not written to a terminal, unless `force`: as every command
+    /// that writes a file does, and as age refuses binary output to a terminal.
+    pub(crate) fn new(path: &Path, force: bool, bytes: Bytes) -> Result<Sink> {
         if path == Path::new("-") {
+            if bytes == Bytes::Sealed && !force && std::io::stdout().is_terminal() {
+                bail!(
+                    "refusing to write a sealed object to the terminal: give -o FILE, or send standard output to a file or a pipe (--force writes it anyway)"
+                );
+            }
             return Ok(Sink::Stdout);
+        }
+        if !force && path.exists() {
+            bail!(
+                "{} exists: give --force to overwrite it, or another -o",
+                path.display()
+            );
         }
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -273,12 +299,12 @@ impl Sink {
             .suffix(".partial")
             .tempfile_in(&dir)
             .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        Ok(Sink::File(tmp, path.to_path_buf()))
+        Ok(Sink::File(tmp, path.to_path_buf(), force))
     }
 
     pub(crate) fn writer(&mut self) -> Box<dyn Write + '_> {
         match self {
-            Sink::File(t, _) => {
+            Sink::File(t, _, _) => {
                 Box::new(std::io::BufWriter::with_capacity(1 << 20, t.as_file_mut()))
             }
             Sink::Stdout => Box::new(std::io::BufWriter::with_capacity(
@@ -289,10 +315,15 @@ impl Sink {
     }
 
     pub(crate) fn commit(self) -> Result<()> {
-        if let Sink::File(t, path) = self {
+        if let Sink::File(t, path, force) = self {
             t.as_file().sync_all().context("syncing the output")?;
-            t.persist(&path)
-                .with_context(|| format!("renaming the output into {}", path.display()))?;
+            // Without --force, a file made at OUTPUT meanwhile is not replaced either.
+            let kept = if force {
+                t.persist(&path).map(|_| ())
+            } else {
+                t.persist_noclobber(&path).map(|_| ())
+            };
+            kept.with_context(|| format!("renaming the output into {}", path.display()))?;
         }
         Ok(())
     }
@@ -389,7 +420,7 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
         agreement: None,
         progress: Some(&tick),
     };
-    let mut sink = Sink::new(&args.output)?;
+    let mut sink = Sink::new(&args.output, args.force, Bytes::Sealed)?;
     let result = accord_tdf::seal(input, sink.writer(), &opts);
     if let Some(pb) = &pb {
         pb.finish_and_clear();
