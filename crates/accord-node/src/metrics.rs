@@ -21,6 +21,9 @@ pub(crate) struct Metrics {
     refusal_rules: Mutex<BTreeMap<(&'static str, String), u64>>,
     /// Rewrap requests answered, by how long they took.
     rewrap: Mutex<Histogram>,
+    /// The size of the latest checkpoint of this node's log each partner's witness
+    /// cosigned, by partner.
+    witnessed: Mutex<BTreeMap<String, u64>>,
 }
 
 #[derive(Default)]
@@ -49,6 +52,13 @@ impl Metrics {
                     *r.entry((kind, rule.to_string())).or_default() += 1;
                 }
             }
+        }
+    }
+
+    /// Partner `partner`'s witness cosigned a checkpoint of `size` entries.
+    pub(crate) fn witness_cosigned(&self, partner: &str, size: u64) {
+        if let Ok(mut w) = self.witnessed.lock() {
+            w.insert(partner.to_string(), size);
         }
     }
 
@@ -113,6 +123,21 @@ impl Metrics {
             );
             let _ = writeln!(out, "accord_rewrap_seconds_sum {}", h.sum);
             let _ = writeln!(out, "accord_rewrap_seconds_count {}", h.count);
+        }
+        family(
+            out,
+            "accord_witness_cosigned_entries",
+            "gauge",
+            "Entries of this node's log that each partner's witness has cosigned (since the node started); the lag is accord_audit_log_entries minus this.",
+        );
+        if let Ok(w) = self.witnessed.lock() {
+            for (partner, size) in w.iter() {
+                let _ = writeln!(
+                    out,
+                    "accord_witness_cosigned_entries{{partner=\"{}\"}} {size}",
+                    label_value(partner)
+                );
+            }
         }
     }
 }

@@ -319,6 +319,7 @@ fn submit_to(
                 msg: e.to_string(),
             })?;
     pw.cosigned = signed.checkpoint.size;
+    node.metrics.witness_cosigned(&p.code, pw.cosigned);
     Ok(sub.cosignatures)
 }
 

@@ -353,6 +353,18 @@ fn metrics_count_what_the_node_decided_and_a_prometheus_parser_reads_them() {
             &[("kind", "label"), ("decision", "permit")]
         ) >= 1.0
     );
+    // Once USA's witness has cosigned PAK's log, PAK says how far.
+    accord_test_support::wait_cosigned(&p.sb.pak, &p.sb.usa, 1, std::time::Duration::from_secs(30));
+    let pak = scrape(p.pak.metrics_addr.unwrap());
+    assert!(
+        value(
+            &pak,
+            "accord_witness_cosigned_entries",
+            &[("partner", "USA")]
+        ) >= 1.0,
+        "{:?}",
+        pak.samples
+    );
     // The HTTPS API has no such route: the metrics are on their own listener only.
     assert!(!server::ROUTES.iter().any(|(_, path)| *path == "/metrics"));
     let Pair { rt, pak, usa, .. } = p;
