@@ -67,6 +67,20 @@ impl Client {
         &self.cred
     }
 
+    /// A transport error in words; when the node could not be reached at all, with what
+    /// to check, since "connection refused" alone tells a person nothing to do.
+    fn said(&self, e: &reqwest::Error) -> String {
+        let what = crate::tls::describe(e);
+        if (e.is_connect() || e.is_timeout()) && !what.starts_with("the server's TLS key") {
+            format!(
+                "cannot reach the {} node at {} ({what}). Check that the node is running (`accord serve`, or `systemctl status` of its unit), that this is the address it serves (your credential names it), and that no firewall is in the way",
+                self.cred.party, self.cred.node_url
+            )
+        } else {
+            what
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -78,12 +92,12 @@ impl Client {
     ) -> Result<T, Error> {
         let resp = r.map_err(|e| Error::Http {
             url: url.to_string(),
-            msg: crate::tls::describe(&e),
+            msg: self.said(&e),
         })?;
         let status = resp.status();
         let bytes = resp.bytes().map_err(|e| Error::Http {
             url: url.to_string(),
-            msg: crate::tls::describe(&e),
+            msg: self.said(&e),
         })?;
         self.answer(url, status, &bytes)
     }
@@ -150,7 +164,7 @@ impl Client {
             .send()
             .map_err(|e| Error::Http {
                 url: url.clone(),
-                msg: crate::tls::describe(&e),
+                msg: self.said(&e),
             })?;
         if !r.status().is_success() {
             return Err(Error::Http {
@@ -224,7 +238,7 @@ impl Client {
                 .use_preconfigured_tls(self.tls.clone())
                 .timeout(Duration::from_secs(24 * 3600))
                 .build()
-                .map_err(|e| herr(crate::tls::describe(&e)))?;
+                .map_err(|e| herr(self.said(&e)))?;
             let file = tokio::fs::File::open(path)
                 .await
                 .map_err(|e| Error::io(path, e))?;
@@ -243,12 +257,9 @@ impl Client {
                 .body(reqwest::Body::wrap_stream(stream))
                 .send()
                 .await
-                .map_err(|e| herr(crate::tls::describe(&e)))?;
+                .map_err(|e| herr(self.said(&e)))?;
             let status = resp.status();
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| herr(crate::tls::describe(&e)))?;
+            let bytes = resp.bytes().await.map_err(|e| herr(self.said(&e)))?;
             Ok::<_, Error>((status, bytes))
         })?;
         self.answer(&url, status, &bytes)
@@ -306,7 +317,7 @@ impl Client {
         };
         let herr = |e: &reqwest::Error| Error::Http {
             url: url.clone(),
-            msg: crate::tls::describe(e),
+            msg: self.said(e),
         };
         let mut resp = self
             .http

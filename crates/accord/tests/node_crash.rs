@@ -436,3 +436,60 @@ fn serve_on_a_busy_port_fails_cleanly() {
     assert_eq!(accord(&["serve", "--dir", s(&home)]).status.code(), Some(2));
     drop(busy);
 }
+
+/// A person whose node is not running is told what to check, not only "connection
+/// refused": that the node runs, that the address is the one it serves, the firewall.
+#[test]
+fn a_node_that_cannot_be_reached_gets_a_sentence_that_says_what_to_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("pak");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let policies = policies();
+    ok(&[
+        "init",
+        "--party",
+        "PAK",
+        "--dir",
+        s(&home),
+        "--policy",
+        s(&policies),
+        "--listen",
+        &listen,
+    ]);
+    let clearance = tmp.path().join("clearance.json");
+    std::fs::write(&clearance, SECRET).unwrap();
+    let cred = tmp.path().join("pak-officer.credential");
+    ok(&[
+        "user",
+        "add",
+        "--dir",
+        s(&home),
+        "--id",
+        "pak-officer",
+        "--name",
+        "pak-officer",
+        "--nationality",
+        "PAK",
+        "--clearance",
+        s(&clearance),
+        "--scope",
+        "EXERCISES",
+        "-o",
+        s(&cred),
+    ]);
+    // Never served: nothing listens at the node's address.
+    for args in [
+        vec!["inbox", "--credential", s(&cred)],
+        vec!["outbox", "--credential", s(&cred)],
+    ] {
+        let o = accord(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("cannot reach the PAK node at https://{listen}"))
+                && err.contains("Check that the node is running"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
