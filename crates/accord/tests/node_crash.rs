@@ -422,8 +422,13 @@ fn serve_on_a_busy_port_fails_cleanly() {
     assert!(err.contains(&format!("cannot listen on {listen}")), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     // The log is unlocked and whole: it verifies, and another start gets as far.
-    let party: serde_json::Value =
-        serde_json::from_str(&ok(&["node", "info", "--dir", s(&home)])).unwrap();
+    let info = accord(&["node", "info", "--dir", s(&home)]);
+    assert!(
+        String::from_utf8_lossy(&info.stderr).starts_with("database schema 2"),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let party: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     let vkey = party["node"]["log_verifier_key"].as_str().unwrap();
     ok(&[
         "audit",

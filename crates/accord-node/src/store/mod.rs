@@ -151,7 +151,27 @@ pub(crate) fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// The database's migrations, built into the binary.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 impl Store {
+    /// The newest schema version this build knows (its last migration).
+    pub fn known_schema() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// The schema version the database is at (its newest applied migration).
+    pub async fn schema(&self) -> Result<i64, Error> {
+        let row =
+            sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(sqlx::Row::try_get::<Option<i64>, _>(&row, "v")
+            .map_err(db)?
+            .unwrap_or(0))
+    }
+
     /// Connect to `url` (`sqlite://PATH?mode=rwc` or `postgres://...`) and run the
     /// migrations.
     pub async fn connect(url: &str) -> Result<Store, Error> {
@@ -178,10 +198,13 @@ impl Store {
             }
         }
         let pool = Self::open(url, if sqlite { 4 } else { 8 }).await?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| Error::Database(format!("migration: {e}")))?;
+        MIGRATOR.run(&pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::VersionMissing(v) => Error::Database(format!(
+                "the database has schema version {v}, which this accord (schema {}) does not know: a newer accord upgraded it. Run that accord, or restore the backup taken before the upgrade (docs/operations.md)",
+                Store::known_schema()
+            )),
+            e => Error::Database(format!("migration: {e}")),
+        })?;
         let writer = if sqlite {
             Self::open(url, 1).await?
         } else {
@@ -260,6 +283,40 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A database a newer accord upgraded (a migration this build does not have) is
+    /// refused with what to do, and its schema is what `node info` shows.
+    #[test]
+    fn a_database_newer_than_this_build_is_refused_with_what_to_do() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
+        rt.block_on(async {
+            let store = super::Store::connect(&url).await.unwrap();
+            assert_eq!(store.schema().await.unwrap(), super::Store::known_schema());
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (99990101000000, 'from a newer accord', TRUE, X'00', 1)",
+            )
+            .execute(&store.pool)
+            .await
+            .unwrap();
+            store.close().await;
+            let e = match super::Store::connect(&url).await {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("a newer database was opened"),
+            };
+            assert!(
+                e.contains("schema version 99990101000000")
+                    && e.contains("a newer accord upgraded it")
+                    && e.contains(&super::Store::known_schema().to_string()),
+                "{e}"
+            );
+        });
+    }
+
     #[test]
     fn redacts_passwords() {
         assert_eq!(

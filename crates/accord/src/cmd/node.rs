@@ -151,7 +151,7 @@ pub fn serve(args: ServeArgs, _out: &Output) -> Result<Code> {
 pub enum NodeCommand {
     /// Print the node's public party descriptor (party.json).
     #[command(
-        after_help = "Example:\n  accord node info --dir /srv/accord/pak > pak-party.json\n\nExit codes: 0 ok, 2 no node home."
+        after_help = "Example:\n  accord node info --dir /srv/accord/pak > pak-party.json\n\nparty.json goes to standard output; the database schema version (and the newest this\naccord knows) to standard error.\n\nExit codes: 0 ok, 2 no node home or a database a newer accord upgraded."
     )]
     Info {
         /// The node home.
@@ -166,7 +166,19 @@ pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
     match cmd {
         NodeCommand::Info { dir } => {
             let home = Home::open(&dir)?;
-            // party.json is JSON already: --json and text print the same document.
+            // party.json is JSON already: --json and text print the same document. The
+            // database's schema goes to standard error, so that `node info > party.json`
+            // stays the descriptor agreements take.
+            let schema = runtime()?.block_on(async {
+                let store = home.store().await?;
+                let v = store.schema().await;
+                store.close().await;
+                v
+            })?;
+            eprintln!(
+                "database schema {schema} (this accord knows up to {})",
+                accord_node::store_schema()
+            );
             print!("{}", home.party.to_json());
             Ok(Code::Ok)
         }
