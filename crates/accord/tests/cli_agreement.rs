@@ -444,6 +444,30 @@ fn load_refuses_a_draft_and_list_shows_each_agreement_with_its_status() {
         "-o",
         docs,
     ]);
+    // An existing output is kept unless --force, as for every command that writes one.
+    let init_again = |force: bool| {
+        let mut args = vec![
+            "agreement",
+            "init",
+            "--id",
+            "CISMOA-2023",
+            "--title",
+            "US-Pakistan CIS-MOA",
+            "--party",
+        ];
+        let (pp, up) = (p(&pak, "party.json"), p(&usa, "party.json"));
+        args.push(&pp);
+        args.extend(["--party", &up, "--scope", "EXERCISES,TRAINING"]);
+        args.extend(["--effective", "2023-08-01", "--years", "15", "-o", docs]);
+        if force {
+            args.push("--force");
+        }
+        accord(&args)
+    };
+    let kept = init_again(false);
+    assert_eq!(kept.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&kept.stderr).contains("exists: give --force"));
+    assert!(init_again(true).status.success());
     let list = |at: &str| -> serde_json::Value {
         serde_json::from_str(&ok(&[
             "--json",

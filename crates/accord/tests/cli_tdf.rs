@@ -564,7 +564,7 @@ fn outputs_are_not_overwritten_and_sealed_bytes_do_not_go_to_a_terminal() {
     let again = w.seal(&kas, "doc.tdf");
     assert_eq!(code(&again), 2);
     let e = String::from_utf8_lossy(&again.stderr);
-    assert!(e.contains("doc.tdf exists: give --force"), "{e}");
+    assert!(e.contains("doc.tdf already exists: give --force"), "{e}");
     assert_eq!(
         std::fs::read(w.p("doc.tdf")).unwrap(),
         first,

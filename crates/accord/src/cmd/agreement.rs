@@ -124,6 +124,9 @@ pub struct InitArgs {
     /// Where to write the agreement (TOML); an existing file is not overwritten.
     #[arg(short = 'o', long = "out")]
     pub out: PathBuf,
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `accord agreement approve`.
@@ -188,6 +191,9 @@ pub struct RenewArgs {
     /// Where to write the renewal; an existing file is not overwritten.
     #[arg(short = 'o', long = "out")]
     pub out: PathBuf,
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `accord agreement status`.
@@ -266,7 +272,7 @@ pub fn load(path: &Path) -> Result<Agreement> {
 fn save(path: &Path, doc: &Agreement, fresh: bool) -> Result<()> {
     if fresh && path.exists() {
         bail!(
-            "{} already exists; choose another file or remove it",
+            "{} already exists: give --force to overwrite it, or another -o",
             path.display()
         );
     }
@@ -344,7 +350,7 @@ fn init(a: InitArgs, out: &Output) -> Result<Code> {
         terms: a.terms.unwrap_or_default(),
         parties,
     })?;
-    save(&a.out, &doc, true)?;
+    save(&a.out, &doc, !a.force)?;
     report(
         out,
         &doc,
@@ -463,7 +469,7 @@ fn renew(a: RenewArgs, out: &Output) -> Result<Code> {
         None => None,
     };
     let new = doc.renew(a.years, effective, a.id)?;
-    save(&a.out, &new, true)?;
+    save(&a.out, &new, !a.force)?;
     report(
         out,
         &new,

@@ -486,7 +486,7 @@ fn prove(a: ProveArgs, out: &Output) -> Result<Code> {
     };
     if !a.force && a.output.exists() {
         anyhow::bail!(
-            "{} exists: give --force to overwrite it, or another -o",
+            "{} already exists: give --force to overwrite it, or another -o",
             a.output.display()
         );
     }

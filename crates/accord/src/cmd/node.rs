@@ -256,6 +256,10 @@ pub struct UserAddArgs {
     /// Where to write the credential bundle.
     #[arg(short = 'o', long = "output", value_name = "ID.credential")]
     pub output: PathBuf,
+    /// Overwrite the credential file if it exists (the person's old credential stays
+    /// valid until they are suspended or removed).
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn person_json(p: &accord_node::PersonRecord) -> serde_json::Value {
@@ -275,9 +279,9 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
     match cmd {
         UserCommand::Add(a) => {
             let home = Home::open(&a.dir)?;
-            if a.output.exists() {
+            if a.output.exists() && !a.force {
                 anyhow::bail!(
-                    "{} exists; not overwriting a credential",
+                    "{} already exists: give --force to overwrite it, or another -o",
                     a.output.display()
                 );
             }
@@ -290,6 +294,10 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
                 scopes: a.scopes.clone(),
             };
             let (person, cred) = rt.block_on(directory::add(&home, &e))?;
+            if a.force {
+                // The file is made anew (owner-only): the old one goes first.
+                let _ = std::fs::remove_file(&a.output);
+            }
             if let Err(err) = cred.save(&a.output) {
                 let _ = rt.block_on(async {
                     let s = home.store().await?;

@@ -286,7 +286,7 @@ impl Sink {
         }
         if !force && path.exists() {
             bail!(
-                "{} exists: give --force to overwrite it, or another -o",
+                "{} already exists: give --force to overwrite it, or another -o",
                 path.display()
             );
         }

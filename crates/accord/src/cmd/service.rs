@@ -57,7 +57,10 @@ pub fn systemd(args: SystemdArgs, out: &Output) -> Result<Code> {
         None => print!("{unit}"),
         Some(path) => {
             if path.exists() && !args.force {
-                bail!("{} exists: give --force to overwrite it", path.display());
+                bail!(
+                    "{} already exists: give --force to overwrite it",
+                    path.display()
+                );
             }
             std::fs::write(path, &unit).with_context(|| format!("writing {}", path.display()))?;
             if out.json {
