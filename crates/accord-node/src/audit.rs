@@ -3,46 +3,11 @@
 //! caller written as the route answers it.
 
 use crate::caller::Caller;
+pub use crate::entry_kind::EntryKind;
 use crate::node::Node;
 use crate::refusal::Refusal;
 use accord_node_api::wire::Reason;
 use serde::Serialize;
-
-/// What an audit entry is a decision about (its `kind` in the log).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EntryKind {
-    /// A rewrap: a key share released or not (a person's, or a partner's on a
-    /// person's behalf).
-    Rewrap,
-    /// A label applied (a seal plan, or the signing of a label).
-    Label,
-    /// A received object fetched from the inbox.
-    Fetch,
-    /// An object queued for a partner.
-    Send,
-    /// An object delivered to a partner (or finally refused by it).
-    Deliver,
-    /// An object received from a partner.
-    Receive,
-    /// An agreement offered by a partner node.
-    Agreement,
-}
-
-impl EntryKind {
-    /// As the log (and the metrics) spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::Rewrap => "rewrap",
-            EntryKind::Label => "label",
-            EntryKind::Fetch => "fetch",
-            EntryKind::Send => "send",
-            EntryKind::Deliver => "deliver",
-            EntryKind::Receive => "receive",
-            EntryKind::Agreement => "agreement",
-        }
-    }
-}
 
 /// An audit log entry: one JSON object per decision (never keys or plaintext). Made in
 /// one way, [`Node::entry`], with what each decision knows filled in.
@@ -111,11 +76,8 @@ impl Node {
         permit: bool,
         reasons: &'a [Reason],
     ) -> AuditEntry<'a> {
-        self.metrics.decision(
-            kind.as_str(),
-            permit,
-            reasons.iter().map(|r| r.rule.as_str()),
-        );
+        self.metrics
+            .decision(kind, permit, reasons.iter().map(|r| r.rule.as_str()));
         AuditEntry {
             kind,
             time,

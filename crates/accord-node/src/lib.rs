@@ -73,6 +73,7 @@ mod crossborder;
 mod decision;
 pub mod directory;
 mod disk;
+mod entry_kind;
 mod exchange;
 pub mod home;
 mod kas;

@@ -3,8 +3,10 @@
 //! object or a marking. The metrics listener (`server/metrics.rs`) serves them in
 //! Prometheus text format with the gauges it reads at the scrape (outbox, log, disk).
 
+use crate::entry_kind::EntryKind;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Upper bounds (seconds) of the rewrap latency histogram's buckets.
@@ -15,8 +17,9 @@ const REWRAP_BUCKETS: [f64; 11] = [
 /// What the node counts as it works.
 #[derive(Default)]
 pub(crate) struct Metrics {
-    /// Decisions by (kind, `permit` or `deny`).
-    decisions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Decisions by kind (its index in [`EntryKind::ALL`]), permits then denies: one
+    /// atomic add per decision, since every rewrapped object makes one.
+    decisions: [[AtomicU64; 2]; EntryKind::ALL.len()],
     /// Reasons of refusals by (kind, rule).
     refusal_rules: Mutex<BTreeMap<(&'static str, String), u64>>,
     /// Rewrap requests answered, by how long they took.
@@ -38,18 +41,15 @@ impl Metrics {
     /// Count a decision of `kind`, and for a refusal the rules its reasons name.
     pub(crate) fn decision<'a>(
         &self,
-        kind: &'static str,
+        kind: EntryKind,
         permit: bool,
         rules: impl Iterator<Item = &'a str>,
     ) {
-        let decision = if permit { "permit" } else { "deny" };
-        if let Ok(mut d) = self.decisions.lock() {
-            *d.entry((kind, decision)).or_default() += 1;
-        }
+        self.decisions[kind as usize][usize::from(!permit)].fetch_add(1, Ordering::Relaxed);
         if !permit {
             if let Ok(mut r) = self.refusal_rules.lock() {
                 for rule in rules {
-                    *r.entry((kind, rule.to_string())).or_default() += 1;
+                    *r.entry((kind.as_str(), rule.to_string())).or_default() += 1;
                 }
             }
         }
@@ -81,12 +81,16 @@ impl Metrics {
             "counter",
             "Decisions the node made, each with its audit entry, by kind and result.",
         );
-        if let Ok(d) = self.decisions.lock() {
-            for ((kind, decision), n) in d.iter() {
-                let _ = writeln!(
-                    out,
-                    "accord_decisions_total{{kind=\"{kind}\",decision=\"{decision}\"}} {n}"
-                );
+        for kind in EntryKind::ALL {
+            for (i, decision) in ["permit", "deny"].into_iter().enumerate() {
+                let n = self.decisions[kind as usize][i].load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "accord_decisions_total{{kind=\"{}\",decision=\"{decision}\"}} {n}",
+                        kind.as_str()
+                    );
+                }
             }
         }
         family(
@@ -165,8 +169,8 @@ mod tests {
         for s in [0.0005, 0.003, 0.003, 7.0] {
             m.rewrap_took(s);
         }
-        m.decision("rewrap", false, ["clearance", "scope"].into_iter());
-        m.decision("rewrap", true, std::iter::empty());
+        m.decision(EntryKind::Rewrap, false, ["clearance", "scope"].into_iter());
+        m.decision(EntryKind::Rewrap, true, std::iter::empty());
         let mut out = String::new();
         m.render(&mut out);
         assert!(
