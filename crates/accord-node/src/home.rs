@@ -468,6 +468,13 @@ impl Home {
         crate::store::Store::connect(&self.layout.database_url(&self.config)).await
     }
 
+    /// The schema version of the home's database, read without migrating it, and the
+    /// newest this build knows.
+    pub async fn schema(&self) -> Result<(i64, i64), Error> {
+        let at = crate::store::Store::schema_at(&self.layout.database_url(&self.config)).await?;
+        Ok((at, crate::store::Store::known_schema()))
+    }
+
     /// Read a private key file of the home.
     pub fn read_key(&self, name: &str) -> Result<zeroize::Zeroizing<String>, Error> {
         Ok(accord_keys::read_key_file(&self.layout.key(name))?)

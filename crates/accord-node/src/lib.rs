@@ -94,8 +94,3 @@ pub use disk::DEFAULT_RESERVE_MIB;
 pub use exchange::DeliveryOptions;
 pub use node::{Node, Refusal};
 pub use store::PersonRecord;
-
-/// The newest database schema version this build of the node knows.
-pub fn store_schema() -> i64 {
-    store::Store::known_schema()
-}

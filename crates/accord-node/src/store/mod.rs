@@ -160,14 +160,18 @@ impl Store {
         MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
-    /// The schema version the database is at (its newest applied migration).
-    pub async fn schema(&self) -> Result<i64, Error> {
+    /// The schema version the database at `url` is at (its newest applied migration),
+    /// read without migrating it: looking must not change what is looked at.
+    pub async fn schema_at(url: &str) -> Result<i64, Error> {
+        sqlx::any::install_default_drivers();
+        let pool = Self::open(url, 1).await?;
         let row =
             sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success = TRUE")
-                .fetch_one(&self.pool)
+                .fetch_one(&pool)
                 .await
-                .map_err(db)?;
-        Ok(sqlx::Row::try_get::<Option<i64>, _>(&row, "v")
+                .map_err(db);
+        pool.close().await;
+        Ok(sqlx::Row::try_get::<Option<i64>, _>(&row?, "v")
             .map_err(db)?
             .unwrap_or(0))
     }
@@ -295,7 +299,10 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("node.db").display());
         rt.block_on(async {
             let store = super::Store::connect(&url).await.unwrap();
-            assert_eq!(store.schema().await.unwrap(), super::Store::known_schema());
+            assert_eq!(
+                super::Store::schema_at(&url).await.unwrap(),
+                super::Store::known_schema()
+            );
             sqlx::query(
                 "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
                  VALUES (99990101000000, 'from a newer accord', TRUE, X'00', 1)",

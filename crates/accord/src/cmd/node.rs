@@ -151,7 +151,7 @@ pub fn serve(args: ServeArgs, _out: &Output) -> Result<Code> {
 pub enum NodeCommand {
     /// Print the node's public party descriptor (party.json).
     #[command(
-        after_help = "Example:\n  accord node info --dir /srv/accord/pak > pak-party.json\n\nparty.json goes to standard output; the database schema version (and the newest this\naccord knows) to standard error.\n\nExit codes: 0 ok, 2 no node home or a database a newer accord upgraded."
+        after_help = "Example:\n  accord node info --dir /srv/accord/pak > pak-party.json\n\nparty.json goes to standard output; the database schema version (and the newest this\naccord knows) to standard error, read without changing the database.\n\nExit codes: 0 ok, 2 no node home."
     )]
     Info {
         /// The node home.
@@ -166,20 +166,17 @@ pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
     match cmd {
         NodeCommand::Info { dir } => {
             let home = Home::open(&dir)?;
-            // party.json is JSON already: --json and text print the same document. The
-            // database's schema goes to standard error, so that `node info > party.json`
-            // stays the descriptor agreements take.
-            let schema = runtime()?.block_on(async {
-                let store = home.store().await?;
-                let v = store.schema().await;
-                store.close().await;
-                v
-            })?;
-            eprintln!(
-                "database schema {schema} (this accord knows up to {})",
-                accord_node::store_schema()
-            );
+            // party.json is JSON already: --json and text print the same document. It
+            // does not depend on the database: the schema, read without migrating, goes
+            // to standard error after it, and a database that cannot be read is said
+            // there too, so that `node info > party.json` always gives the descriptor.
             print!("{}", home.party.to_json());
+            match runtime()?.block_on(home.schema()) {
+                Ok((at, known)) => {
+                    eprintln!("database schema {at} (this accord knows up to {known})")
+                }
+                Err(e) => eprintln!("database schema unknown: {e}"),
+            }
             Ok(Code::Ok)
         }
         NodeCommand::Systemd(args) => crate::cmd::service::systemd(args, out),
