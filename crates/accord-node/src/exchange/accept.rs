@@ -91,6 +91,7 @@ impl Node {
             .collect();
         let n = objects.len();
         let mut results: Vec<Option<Result<Receipt, Refusal>>> = vec![None; n];
+        // Each refusal here goes into `entries` as it is decided: logged with them.
         let logged = |r: Refusal| Some(Err(Refusal { logged: true, ..r }));
         // What is already held from this partner answers (a retried delivery), or is a
         // conflict.
@@ -160,7 +161,7 @@ impl Node {
                             partner.code
                         ),
                         reasons,
-                        logged: true,
+                        logged: false,
                     });
                 }
             }
