@@ -180,6 +180,11 @@ impl Client {
         self.get("/v1/whoami")
     }
 
+    /// `GET /v1/status`: the node's agreements and partners, as the person may see them.
+    pub fn status(&self) -> Result<wire::NodeStatus, Error> {
+        self.get("/v1/status")
+    }
+
     /// The label signers the node trusts.
     pub fn trusted_signers(&self) -> Result<Vec<VerifyingKey>, Error> {
         let t: wire::TrustInfo = self.get("/v1/trust")?;

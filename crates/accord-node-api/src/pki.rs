@@ -218,6 +218,61 @@ pub fn spki_of_cert(cert: &[u8]) -> Result<&[u8], Error> {
     Ok(&rest[..rest.len() - after.len()])
 }
 
+/// When a certificate (DER) stops being valid, in Unix seconds: its `notAfter`, read
+/// so that people and officers are told before a credential or a node certificate
+/// expires (`accord status`, `/v1/status`).
+pub fn not_after(cert: &[u8]) -> Result<i64, Error> {
+    use accord_keys::der::{expect, read_tlv, SEQUENCE};
+    let (cert_body, _) = expect(cert, SEQUENCE, "Certificate").map_err(der_err)?;
+    let (tbs, _) = expect(cert_body, SEQUENCE, "tbsCertificate").map_err(der_err)?;
+    let mut rest = tbs;
+    // [0] version (optional), serial, signature, issuer, validity.
+    let (first, r) = read_tlv(rest, "tbsCertificate").map_err(der_err)?;
+    if first.tag == 0xa0 {
+        rest = r;
+    }
+    for _ in 0..3 {
+        rest = read_tlv(rest, "tbsCertificate").map_err(der_err)?.1;
+    }
+    let (validity, _) = expect(rest, SEQUENCE, "validity").map_err(der_err)?;
+    let (_not_before, r) = read_tlv(validity, "notBefore").map_err(der_err)?;
+    let (na, _) = read_tlv(r, "notAfter").map_err(der_err)?;
+    let text = std::str::from_utf8(na.value)
+        .map_err(|_| Error::Credential("certificate notAfter is not ASCII".into()))?;
+    x509_time(na.tag, text)
+}
+
+/// An X.509 time: UTCTime (`YYMMDDHHMMSSZ`, years 1950..2049) or GeneralizedTime
+/// (`YYYYMMDDHHMMSSZ`), as RFC 5280 section 4.1.2.5 allows them.
+fn x509_time(tag: u8, text: &str) -> Result<i64, Error> {
+    let bad = || {
+        Error::Credential(format!(
+            "certificate notAfter `{text}` is not an RFC 5280 time"
+        ))
+    };
+    if !text.is_ascii() {
+        return Err(bad());
+    }
+    let (year, rest) = match (tag, text.len()) {
+        (0x17, 13) => {
+            let yy: i32 = text[..2].parse().map_err(|_| bad())?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &text[2..])
+        }
+        (0x18, 15) => (text[..4].parse().map_err(|_| bad())?, &text[4..]),
+        _ => return Err(bad()),
+    };
+    if !rest.ends_with('Z') || !rest[..10].bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n = |i: usize| rest[i..i + 2].parse::<u8>().map_err(|_| bad());
+    let month = time::Month::try_from(n(0)?).map_err(|_| bad())?;
+    let date = time::Date::from_calendar_date(year, month, n(2)?).map_err(|_| bad())?;
+    let t = time::Time::from_hms(n(4)?, n(6)?, n(8)?).map_err(|_| bad())?;
+    Ok(time::PrimitiveDateTime::new(date, t)
+        .assume_utc()
+        .unix_timestamp())
+}
+
 /// The public key bits of an SPKI (for P-384: the uncompressed point).
 pub fn ec_point_of_spki(spki: &[u8]) -> Result<&[u8], Error> {
     Ok(accord_keys::der::parse_spki(spki).map_err(der_err)?.key)
@@ -260,5 +315,32 @@ mod tests {
         assert_eq!(hex::encode(sha256(&p.der)), p.fingerprint);
         assert!(spki_of_cert(&p.der).is_ok());
         assert!(spki_of_cert(&p.der[..40]).is_err());
+    }
+
+    #[test]
+    fn not_after_is_read_from_the_certificate_as_issued() {
+        let n = make_node_certificates("PAK", &["127.0.0.1".into()]).unwrap();
+        let p = issue_person("PAK", &n.ca_key.0, "pak-officer").unwrap();
+        // rcgen writes whole seconds; the issuer's value is the one in the certificate.
+        assert_eq!(not_after(&p.der).unwrap(), p.not_after);
+        assert!(not_after(&p.der[..60]).is_err());
+    }
+
+    #[test]
+    fn x509_times_both_forms_and_nothing_else() {
+        assert_eq!(x509_time(0x17, "491231235959Z").unwrap(), 2524607999);
+        assert_eq!(x509_time(0x17, "500101000000Z").unwrap(), -631152000);
+        assert_eq!(x509_time(0x18, "20500101000000Z").unwrap(), 2524608000);
+        for (tag, t) in [
+            (0x17, "491231235959"),
+            (0x17, "4912312359590"),
+            (0x18, "2050010100000Z"),
+            (0x18, "20501301000000Z"),
+            (0x18, "2050010100000+Z"),
+            (0x18, "205001010000\u{e9}Z"),
+            (0x04, "500101000000Z"),
+        ] {
+            assert!(x509_time(tag, t).is_err(), "{t}");
+        }
     }
 }

@@ -226,6 +226,39 @@ pub async fn held(store: &Store, own: &PartyDescriptor) -> Result<Vec<Held>, Err
     Ok(held)
 }
 
+/// Each agreement held with its status at `at`, as `accord agreement list` and
+/// `GET /v1/status` show them: one that does not verify is `invalid`, with its
+/// findings as the reasons.
+pub fn states(
+    held: &[Held],
+    at: accord_agreement::Time,
+) -> Vec<accord_node_api::wire::AgreementState> {
+    held.iter()
+        .map(|h| {
+            let b = &h.agreement.body;
+            let (status, reasons) = match h.checked().status(at) {
+                Ok(r) => (r.status.as_str().to_string(), r.reasons),
+                Err(e) => (
+                    "invalid".to_string(),
+                    e.findings.iter().map(|f| f.to_string()).collect(),
+                ),
+            };
+            accord_node_api::wire::AgreementState {
+                id: b.id.clone(),
+                version: b.version,
+                title: b.title.clone(),
+                status,
+                reasons,
+                parties: b.parties.iter().map(|p| p.code.clone()).collect(),
+                scopes: b.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+                ceiling: b.ceiling.clone(),
+                effective_from: b.effective_from.to_string(),
+                expires: b.expires.to_string(),
+            }
+        })
+        .collect()
+}
+
 /// The agreements held, re-read from the database when it changed.
 pub struct Cache {
     version: (i64, i64),

@@ -84,6 +84,7 @@ pub mod partners;
 mod refusal;
 pub mod sandbox;
 pub mod server;
+mod status;
 mod store;
 mod strangers;
 mod witnessing;

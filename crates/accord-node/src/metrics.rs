@@ -62,6 +62,11 @@ impl Metrics {
         }
     }
 
+    /// The size of the latest checkpoint each partner's witness cosigned, by partner.
+    pub(crate) fn witnessed(&self) -> BTreeMap<String, u64> {
+        self.witnessed.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
     /// Count a rewrap request answered in `seconds`.
     pub(crate) fn rewrap_took(&self, seconds: f64) {
         if let Ok(mut h) = self.rewrap.lock() {

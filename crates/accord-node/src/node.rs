@@ -61,6 +61,8 @@ pub struct Node {
     pub(crate) strangers: crate::strangers::StrangerLog,
     /// What the node counts for its officers' monitoring.
     pub(crate) metrics: crate::metrics::Metrics,
+    /// The latest probe of each partner's node (`GET /v1/status`).
+    pub(crate) probes: crate::status::Probes,
 }
 
 impl Node {
@@ -84,6 +86,7 @@ impl Node {
             caches: crate::cache::Caches::default(),
             strangers: crate::strangers::StrangerLog::new(),
             metrics: crate::metrics::Metrics::default(),
+            probes: crate::status::Probes::default(),
         })
     }
 

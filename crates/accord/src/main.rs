@@ -6,6 +6,8 @@
 mod cmd;
 mod exit;
 mod input;
+mod passphrase;
+mod profile;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
@@ -72,6 +74,14 @@ pub enum Command {
     Inbox(cmd::exchange::InboxArgs),
     /// Fetch a received sealed object from your node's inbox.
     Fetch(cmd::exchange::FetchArgs),
+    /// Who you are, whether your node and its partners answer, what expires soon.
+    Status(cmd::status::StatusArgs),
+    /// Named profiles (credential and defaults), so that you need not repeat them.
+    #[command(subcommand)]
+    Profile(cmd::profile::ProfileCommand),
+    /// Your credential: show it, protect it with a passphrase, or remove the passphrase.
+    #[command(subcommand)]
+    Credential(cmd::credential::CredentialCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::docs::CompletionsArgs),
     /// Write the manual pages (accord.1 and one per command) into a directory.
@@ -150,6 +160,9 @@ fn main() -> ExitCode {
         Command::Outbox(args) => cmd::exchange::outbox(args, &out),
         Command::Inbox(args) => cmd::exchange::inbox(args, &out),
         Command::Fetch(args) => cmd::exchange::fetch(args, &out),
+        Command::Status(args) => cmd::status::run(args, &out),
+        Command::Profile(cmd) => cmd::profile::run(cmd, &out),
+        Command::Credential(cmd) => cmd::credential::run(cmd, &out),
         Command::Completions(args) => cmd::docs::completions(args),
         Command::Man(args) => cmd::docs::man(args, &out),
     };
@@ -162,6 +175,18 @@ fn main() -> ExitCode {
 const MAIN_HELP: &str = "\
 Examples:
   accord quickstart    # two parties' nodes, an agreement, an exchange
+  accord status        # who am I, is my node up, what expires soon
   accord policy show policies/usa.xml
 
 Exit codes: 0 ok, 1 negative answer (deny, invalid, integrity failure, refused), 2 usage or input error, 3 no key released, 141 standard output closed early (accord ... | head).";
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of the whole command tree (unique flag names across global
+    /// and local arguments, ...), which otherwise fail only when a command is run.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -339,6 +339,46 @@ impl Store {
             .collect()
     }
 
+    /// The outbox as `GET /v1/status` shows it for one partner: objects queued, refused
+    /// and delivered, when the latest delivery ended, and the latest error of a queued
+    /// object.
+    pub(crate) async fn outbox_for_partner(&self, partner: &str) -> Result<PartnerOutbox, Error> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n, MAX(done) AS last_done FROM outbox WHERE recipient = $1 GROUP BY state",
+        )
+        .bind(partner)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        let mut out = PartnerOutbox::default();
+        for r in &rows {
+            let state: String = r.try_get("state").map_err(db)?;
+            let n = r.try_get::<i64, _>("n").map_err(db)?.max(0) as u64;
+            match state.as_str() {
+                "queued" => out.queued = n,
+                "refused" => out.refused = n,
+                "delivered" => {
+                    out.delivered = n;
+                    out.last_delivery = r.try_get::<Option<i64>, _>("last_done").map_err(db)?;
+                }
+                _ => {}
+            }
+        }
+        if out.queued > 0 {
+            out.last_error = sqlx::query(
+                "SELECT last_error FROM outbox WHERE recipient = $1 AND state = 'queued' AND last_error IS NOT NULL ORDER BY next_attempt DESC LIMIT 1",
+            )
+            .bind(partner)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?
+            .map(|r| r.try_get::<String, _>("last_error"))
+            .transpose()
+            .map_err(db)?;
+        }
+        Ok(out)
+    }
+
     /// What `person` sent (every send when `person` is None) matching `filter`, oldest
     /// first; with a limit, the most recent ones.
     pub async fn outbox(
@@ -517,4 +557,15 @@ mod tests {
         let e = from_stored(&b.0, None).unwrap_err();
         assert!(e.contains("signatures are missing"), "{e}");
     }
+}
+
+/// One partner's outbox, counted ([`Store::outbox_for_partner`]).
+#[derive(Debug, Default)]
+pub(crate) struct PartnerOutbox {
+    pub queued: u64,
+    pub refused: u64,
+    pub delivered: u64,
+    /// Unix seconds.
+    pub last_delivery: Option<i64>,
+    pub last_error: Option<String>,
 }

@@ -51,6 +51,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/noop"),
     ("PUT", "/v1/noop"),
     ("GET", "/v1/whoami"),
+    ("GET", "/v1/status"),
     ("GET", "/v1/trust"),
     ("POST", "/v1/kas/rewrap"),
     ("POST", "/v1/kas/rewrap/partners"),
@@ -125,6 +126,14 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
             get(
                 |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>| async move {
                     answer(n.whoami(&p).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/status",
+            get(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>| async move {
+                    answer(n.status(&p).await)
                 },
             ),
         )

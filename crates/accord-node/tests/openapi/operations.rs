@@ -102,6 +102,19 @@ fn every_operation_answers_as_documented() {
     let r = get(&stranger, "/v1/whoami");
     assert_eq!(r.status, 403);
     assert_eq!(r.json()["reasons"][0]["rule"], "credential");
+    let r = get(&officer, "/v1/status");
+    assert_eq!(
+        (
+            r.status,
+            r.json()["person"].as_str(),
+            r.json()["party"].as_str()
+        ),
+        (200, Some("officer"), Some("PAK"))
+    );
+    assert_eq!(get(&anonymous, "/v1/status").status, 401);
+    let r = get(&stranger, "/v1/status");
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["reasons"][0]["rule"], "credential");
     let r = get(&officer, "/v1/trust");
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["signers"][0]["party"], "PAK");

@@ -17,12 +17,15 @@ use std::time::{Duration, Instant};
     after_help = SEND_HELP
 )]
 pub struct SendArgs {
-    /// Your credential.
-    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
-    pub credential: PathBuf,
-    /// The partner party (ISO 3166 trigraph).
+    #[command(flatten)]
+    pub choice: crate::profile::Choice,
+    /// Your credential (default: ACCORD_CREDENTIAL, else the profile in use: see
+    /// `accord profile`).
+    #[arg(long, value_name = "ID.credential")]
+    pub credential: Option<PathBuf>,
+    /// The partner party (ISO 3166 trigraph; default: the profile's `to`).
     #[arg(long, value_name = "CODE")]
-    pub to: String,
+    pub to: Option<String>,
     /// Wait up to SECONDS for the partner's receipt.
     #[arg(long, value_name = "SECONDS")]
     pub wait: Option<u64>,
@@ -63,6 +66,19 @@ fn exchange_failed(e: accord_node::Error, what: &str, out: &Output) -> Result<Co
         }
         Outcome::Error(e) => Err(e.into()),
     }
+}
+
+/// The partner to send to: `--to`, else the profile's `to`.
+fn partner_to(flag: Option<&str>) -> Result<String> {
+    let to = match flag {
+        Some(t) => t.to_string(),
+        None => crate::profile::default_to()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "give --to CODE, the partner party to send to (or set `to` in your profile)"
+            )
+        })?,
+    };
+    Ok(to.to_ascii_uppercase())
 }
 
 /// `--to` must name a partner: sending to the credential's own party is a usage error,
@@ -121,12 +137,13 @@ fn describe(o: &OutboxItem) -> String {
 }
 
 pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
+    crate::profile::init(&args.choice);
     if args.files.len() > 1 {
         return send_many(args, out);
     }
     let file = &args.files[0];
-    let client = connect(&args.credential)?;
-    let to = args.to.to_ascii_uppercase();
+    let client = connect(args.credential.as_deref())?;
+    let to = partner_to(args.to.as_deref())?;
     check_partner(&client, &to)?;
     let size = std::fs::metadata(file)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
@@ -212,8 +229,8 @@ enum Sent {
 /// `accord send` with several files: sent concurrently, then (with --wait) followed
 /// until each has its receipt or a refusal.
 fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
-    let client = connect(&args.credential)?;
-    let to = args.to.to_ascii_uppercase();
+    let client = connect(args.credential.as_deref())?;
+    let to = partner_to(args.to.as_deref())?;
     check_partner(&client, &to)?;
     let total: u64 = args
         .files
@@ -365,9 +382,12 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
     after_help = OUTBOX_HELP
 )]
 pub struct OutboxArgs {
-    /// Your credential.
-    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
-    pub credential: PathBuf,
+    #[command(flatten)]
+    pub choice: crate::profile::Choice,
+    /// Your credential (default: ACCORD_CREDENTIAL, else the profile in use: see
+    /// `accord profile`).
+    #[arg(long, value_name = "ID.credential")]
+    pub credential: Option<PathBuf>,
     /// Only the entries in this state.
     #[arg(long, value_parser = ["queued", "delivered", "refused"])]
     pub state: Option<String>,
@@ -380,12 +400,13 @@ pub struct OutboxArgs {
 }
 
 pub fn outbox(args: OutboxArgs, out: &Output) -> Result<Code> {
+    crate::profile::init(&args.choice);
     let filter = accord_node_api::exchange::OutboxFilter {
         id: args.id.clone(),
         state: args.state.clone(),
         limit: args.limit,
     };
-    let items = match connect(&args.credential)?.outbox_filtered(&filter) {
+    let items = match connect(args.credential.as_deref())?.outbox_filtered(&filter) {
         Ok(items) => items,
         Err(e) => return exchange_failed(e, "refused by your node", out),
     };
@@ -415,13 +436,17 @@ pub fn outbox(args: OutboxArgs, out: &Output) -> Result<Code> {
     after_help = INBOX_HELP
 )]
 pub struct InboxArgs {
-    /// Your credential.
-    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
-    pub credential: PathBuf,
+    #[command(flatten)]
+    pub choice: crate::profile::Choice,
+    /// Your credential (default: ACCORD_CREDENTIAL, else the profile in use: see
+    /// `accord profile`).
+    #[arg(long, value_name = "ID.credential")]
+    pub credential: Option<PathBuf>,
 }
 
 pub fn inbox(args: InboxArgs, out: &Output) -> Result<Code> {
-    let items = match connect(&args.credential)?.inbox() {
+    crate::profile::init(&args.choice);
+    let items = match connect(args.credential.as_deref())?.inbox() {
         Ok(items) => items,
         Err(e) => return exchange_failed(e, "refused by your node", out),
     };
@@ -452,9 +477,12 @@ pub fn inbox(args: InboxArgs, out: &Output) -> Result<Code> {
     after_help = FETCH_HELP
 )]
 pub struct FetchArgs {
-    /// Your credential.
-    #[arg(long, value_name = "ID.credential", env = "ACCORD_CREDENTIAL")]
-    pub credential: PathBuf,
+    #[command(flatten)]
+    pub choice: crate::profile::Choice,
+    /// Your credential (default: ACCORD_CREDENTIAL, else the profile in use: see
+    /// `accord profile`).
+    #[arg(long, value_name = "ID.credential")]
+    pub credential: Option<PathBuf>,
     /// The object id (from `accord inbox`).
     #[arg(value_name = "ID")]
     pub id: String,
@@ -489,7 +517,8 @@ impl<W: std::io::Write> std::io::Write for Counting<'_, W> {
 }
 
 pub fn fetch(args: FetchArgs, out: &Output) -> Result<Code> {
-    let client = connect(&args.credential)?;
+    crate::profile::init(&args.choice);
+    let client = connect(args.credential.as_deref())?;
     // The size only draws the progress bar: if the inbox cannot be listed, the fetch
     // itself says why.
     let size = client

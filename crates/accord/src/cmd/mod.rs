@@ -1,6 +1,7 @@
 //! One module per command group.
 pub mod agreement;
 pub mod audit;
+pub mod credential;
 pub mod decide;
 pub mod docs;
 pub mod exchange;
@@ -11,6 +12,8 @@ pub mod node;
 pub mod online;
 pub mod open;
 pub mod policy;
+pub mod profile;
 pub mod quickstart;
 pub mod seal;
 pub mod service;
+pub mod status;

@@ -6,24 +6,15 @@ use crate::cmd::seal::{failed, progress_bar, Bytes, Role, SealArgs, Sink};
 use crate::exit::{count, Code, Output};
 use crate::input::{display_name, read_bounded};
 use accord_node_api::client::{self, Client};
-use accord_node_api::credential::Credential;
 use accord_node_api::wire;
 use anyhow::{Context, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Connect with a credential file.
-pub(crate) fn connect(path: &Path) -> Result<Client> {
-    let cred = Credential::load(path)?;
-    Ok(Client::new(cred)?)
-}
-
-/// The credential named by `ACCORD_CREDENTIAL`, when set and not empty. `seal` and
-/// `open` use it only when no offline flag is given: flags on the command line win over
-/// the environment.
-pub(crate) fn env_credential() -> Option<PathBuf> {
-    std::env::var_os("ACCORD_CREDENTIAL")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+/// Connect with the credential `--credential` names, or else the environment or the
+/// profile in use ([`crate::profile`]), unlocking it when a passphrase protects it.
+pub(crate) fn connect(explicit: Option<&Path>) -> Result<Client> {
+    let chosen = crate::profile::required(explicit)?;
+    Ok(Client::new(crate::profile::unlock(&chosen)?)?)
 }
 
 /// What was asked of the node, for choosing the exit code of a refusal.
@@ -162,7 +153,7 @@ pub(crate) fn node_failed(
 }
 
 pub(crate) fn seal(args: &SealArgs, cred: &Path, out: &Output) -> Result<Code> {
-    let client = connect(cred)?;
+    let client = connect(Some(cred))?;
     let req = wire::SealPlanRequest {
         marking: args.label.clone(),
         label: match &args.label_file {
@@ -263,7 +254,7 @@ pub(crate) fn open(
     range: Option<(u64, u64)>,
     out: &Output,
 ) -> Result<Code> {
-    let client = connect(cred)?;
+    let client = connect(Some(cred))?;
     let (mut file, total) = crate::cmd::open::sealed_input(&args.input, range)?;
     let pb = progress_bar(total, "opening");
     let tick = |n: u64| {

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug)]
 #[command(after_help = OPEN_HELP)]
 pub struct OpenArgs {
+    #[command(flatten)]
+    pub choice: crate::profile::Choice,
     /// Offline: a KAS private key (kas.key) to unwrap key shares with (repeatable).
     #[arg(long = "kas-key", value_name = "FILE")]
     pub kas_key: Vec<PathBuf>,
@@ -117,13 +119,14 @@ pub(crate) fn trusted_signers(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
 }
 
 pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
+    crate::profile::init(&args.choice);
     let range = args.range.as_deref().map(parse_range).transpose()?;
     // clap refuses --credential together with an offline flag; a credential from the
     // environment gives way to offline flags.
     let offline = !args.kas_key.is_empty() || !args.trust_signer.is_empty();
     let credential = match &args.credential {
         Some(c) => Some(c.clone()),
-        None if !offline => crate::cmd::online::env_credential(),
+        None if !offline => crate::profile::credential(None)?.map(|c| c.path),
         None => None,
     };
     if let Some(cred) = credential {

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug)]
 #[command(after_help = SEAL_HELP)]
 pub struct SealArgs {
+    #[command(flatten)]
+    pub choice: crate::profile::Choice,
     /// Offline: a SPIF file or directory of policies (repeatable).
     #[arg(long = "policy", value_name = "P")]
     pub policies: Vec<PathBuf>,
@@ -361,6 +363,7 @@ pub(crate) fn failed(e: &accord_tdf::Error, role: Role, input: &Path, output: &P
 }
 
 pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
+    crate::profile::init(&args.choice);
     // clap refuses --credential together with an offline flag; a credential from the
     // environment gives way to offline flags.
     let offline = !args.policies.is_empty()
@@ -369,7 +372,7 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
         || args.mime_type.is_some();
     let credential = match &args.credential {
         Some(c) => Some(c.clone()),
-        None if !offline => crate::cmd::online::env_credential(),
+        None if !offline => crate::profile::credential(None)?.map(|c| c.path),
         None => None,
     };
     if let Some(cred) = credential {

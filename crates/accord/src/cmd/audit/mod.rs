@@ -70,6 +70,8 @@ pub enum AuditCommand {
 /// `--log DIR|URL`, and how to trust a log served over HTTPS by a node.
 #[derive(Args, Debug)]
 pub struct LogArgs {
+    #[command(flatten)]
+    pub choice: crate::profile::Choice,
     /// The log: a directory, or the URL prefix of a log served over HTTP(S).
     #[arg(long, value_name = "DIR|URL")]
     pub log: String,
@@ -107,6 +109,7 @@ fn https_origin(url: &str) -> Option<String> {
 impl LogArgs {
     /// Open the log, over TLS pinned by `--tls-pin` or a credential when one applies.
     fn open(&self) -> Result<Box<dyn LogSource>> {
+        crate::profile::init(&self.choice);
         let tls = if !self.tls_pins.is_empty() {
             let pins = self
                 .tls_pins
@@ -116,24 +119,17 @@ impl LogArgs {
                 .context("--tls-pin")?;
             Some(accord_node_api::tls::client_config(pins, None)?)
         } else {
-            let (path, explicit) = match &self.credential {
-                Some(p) => (Some(p.clone()), true),
-                None => (
-                    std::env::var_os("ACCORD_CREDENTIAL")
-                        .filter(|v| !v.is_empty())
-                        .map(PathBuf::from),
-                    false,
-                ),
-            };
-            match path {
+            match crate::profile::credential(self.credential.as_deref())? {
                 None => None,
-                Some(path) => {
-                    let cred = accord_node_api::credential::Credential::load(&path)?;
-                    // The variable is set for `seal`/`open`: use it only for its own node's
-                    // log, so that verifying another log is not pinned to the wrong key.
+                Some(chosen) => {
+                    let file = accord_node_api::credential::CredentialFile::read(&chosen.path)?;
+                    // A credential from the environment or a profile is there for
+                    // `seal`/`open`: use it only for its own node's log, so that verifying
+                    // another log is not pinned to the wrong key.
                     let same_node = https_origin(&self.log).is_some()
-                        && https_origin(&self.log) == https_origin(&cred.node_url);
-                    if explicit || same_node {
+                        && https_origin(&self.log) == https_origin(file.node_url());
+                    if chosen.source == crate::profile::Source::Flag || same_node {
+                        let cred = crate::profile::unlock(&chosen)?;
                         Some(accord_node_api::tls::credential_client_config(&cred)?)
                     } else {
                         None

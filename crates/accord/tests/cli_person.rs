@@ -1,0 +1,325 @@
+//! The person's kit through the real binary, against two `accord serve` processes made
+//! by `accord quickstart --no-serve`: profiles (the credential given once, `send`'s
+//! partner by default, flags over the environment over the file), `accord status` (who
+//! am I, my node, my partner; problems and their exit code as the README says), and
+//! passphrase-protected credentials (refused without the passphrase, with a wrong one,
+//! and used with the right one from a file or the environment).
+
+use accord_test_support::cli::describe as text;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_accord");
+
+struct Env {
+    config: PathBuf,
+}
+
+impl Env {
+    fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("ACCORD_CONFIG", &self.config)
+            .env_remove("ACCORD_CREDENTIAL")
+            .env_remove("ACCORD_PROFILE")
+            .env_remove("ACCORD_PASSPHRASE")
+            .env_remove("ACCORD_PASSPHRASE_FILE")
+            .stdin(Stdio::null());
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+
+    fn json(&self, args: &[&str], vars: &[(&str, &str)]) -> (i32, serde_json::Value) {
+        let o = self.run(args, vars);
+        let v = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&o)));
+        (o.status.code().unwrap(), v)
+    }
+}
+
+fn serve(home: &Path) -> Child {
+    Command::new(BIN)
+        .args(["serve", "--dir"])
+        .arg(home)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn terminate(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(15) {
+            child.kill().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn private_file(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn problems(v: &serde_json::Value) -> String {
+    v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn profiles_status_and_passphrases_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sandbox");
+    let env = Env {
+        config: tmp.path().join("config/accord/config.toml"),
+    };
+    let o = env.run(
+        &["quickstart", "--dir", dir.to_str().unwrap(), "--no-serve"],
+        &[],
+    );
+    assert!(o.status.success(), "quickstart: {}", text(&o));
+    let cred = |id: &str| dir.join(format!("credentials/{id}.credential"));
+    let cred_s = |id: &str| cred(id).to_str().unwrap().to_string();
+
+    // Nothing names a credential yet: a usage error that says how to give one.
+    let o = env.run(&["inbox"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("accord profile add"),
+        "{}",
+        text(&o)
+    );
+
+    // Profiles: the first is the default; a second needs --default to take over.
+    for (name, id, extra) in [
+        ("pak", "pak-officer", vec!["--to", "usa"]),
+        ("usa", "usa-officer", vec![]),
+        ("suspended", "usa-suspended", vec![]),
+    ] {
+        let c = cred_s(id);
+        let mut args = vec!["profile", "add", name, "--credential", c.as_str()];
+        args.extend(extra);
+        let o = env.run(&args, &[]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = env.run(
+        &[
+            "profile",
+            "add",
+            "pak",
+            "--credential",
+            &cred_s("usa-clerk"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an existing profile needs --force"
+    );
+    let (code, list) = env.json(&["--json", "profile", "list"], &[]);
+    assert_eq!(
+        (code, list["default"].as_str()),
+        (0, Some("pak")),
+        "{list:#}"
+    );
+    assert_eq!(list["profiles"][0]["to"], "USA");
+    assert_eq!(list["profiles"][0]["person"], "pak-officer");
+
+    let pak = serve(&dir.join("pak"));
+    let usa = serve(&dir.join("usa"));
+    let t0 = Instant::now();
+    loop {
+        let (code, v) = env.json(&["--json", "status"], &[]);
+        if code == 0 {
+            // The default profile's person, their node, the agreement and the partner.
+            assert_eq!(v["credential"]["person"], "pak-officer", "{v:#}");
+            assert_eq!(v["credential"]["from"], "profile");
+            assert_eq!(v["credential"]["profile"], "pak");
+            let s = &v["node"]["status"];
+            assert_eq!(s["person_status"], "active");
+            assert_eq!(s["agreements"][0]["status"], "in-force", "{v:#}");
+            assert_eq!(s["partners"][0]["party"], "USA");
+            assert_eq!(s["partners"][0]["reachable"], true);
+            assert!(
+                s["partners"][0]["delivered"].as_u64().unwrap() >= 1,
+                "{v:#}"
+            );
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "{v:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let o = env.run(&["status"], &[]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("ok: nothing needs attention"),
+        "{}",
+        text(&o)
+    );
+
+    // --profile beats ACCORD_CREDENTIAL, which beats ACCORD_PROFILE and the default.
+    let (_, v) = env.json(
+        &["--json", "status", "--profile", "usa"],
+        &[("ACCORD_CREDENTIAL", &cred_s("pak-officer"))],
+    );
+    assert_eq!(v["credential"]["person"], "usa-officer", "{v:#}");
+    let (_, v) = env.json(
+        &["--json", "status"],
+        &[
+            ("ACCORD_CREDENTIAL", &cred_s("usa-clerk")),
+            ("ACCORD_PROFILE", "usa"),
+        ],
+    );
+    assert_eq!(v["credential"]["person"], "usa-clerk", "{v:#}");
+    assert_eq!(v["credential"]["from"], "environment");
+    let o = env.run(&["inbox", "--profile", "nobody"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("it has pak, suspended, usa"),
+        "{}",
+        text(&o)
+    );
+
+    // A suspended person: status answers, and says what is wrong (exit 1).
+    let (code, v) = env.json(&["--json", "status", "--profile", "suspended"], &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(problems(&v).contains("suspended"), "{v:#}");
+
+    // send's partner comes from the profile; sealing and sending need no --credential.
+    let doc = tmp.path().join("plan.txt");
+    std::fs::write(&doc, "plan").unwrap();
+    let tdf = tmp.path().join("plan.tdf");
+    let o = env.run(
+        &[
+            "seal",
+            "--label",
+            "SECRET//REL TO USA, PAK//SCOPE EXERCISES",
+            doc.to_str().unwrap(),
+            "-o",
+            tdf.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (code, v) = env.json(
+        &["--json", "send", tdf.to_str().unwrap(), "--wait", "30"],
+        &[],
+    );
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["to"], "USA", "{v:#}");
+
+    // A passphrase protects the USA officer's credential.
+    let pass = tmp.path().join("pass");
+    private_file(&pass, "correct horse battery staple\n");
+    let o = env.run(
+        &[
+            "credential",
+            "protect",
+            &cred_s("usa-officer"),
+            "--new-passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let stored = std::fs::read_to_string(cred("usa-officer")).unwrap();
+    assert!(stored.contains("ENCRYPTED PRIVATE KEY") && !stored.contains("\"private_key\""));
+    let (_, v) = env.json(&["--json", "credential", "show", "--profile", "usa"], &[]);
+    assert_eq!(v["protected"], true, "{v:#}");
+    // No terminal, no passphrase: a usage error naming the ways to give one.
+    let o = env.run(&["inbox", "--profile", "usa"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ACCORD_PASSPHRASE"),
+        "{}",
+        text(&o)
+    );
+    let o = env.run(
+        &["inbox", "--profile", "usa"],
+        &[("ACCORD_PASSPHRASE", "wrong horse")],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("wrong passphrase"),
+        "{}",
+        text(&o)
+    );
+    let (code, v) = env.json(
+        &["--json", "inbox", "--profile", "usa"],
+        &[("ACCORD_PASSPHRASE", "correct horse battery staple")],
+    );
+    assert_eq!(code, 0, "{v:#}");
+    assert!(v.as_array().unwrap().len() >= 2, "{v:#}");
+    let (code, _) = env.json(
+        &[
+            "--json",
+            "status",
+            "--profile",
+            "usa",
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    // A passphrase file others may read is refused.
+    let loose = tmp.path().join("loose");
+    std::fs::write(&loose, "correct horse battery staple\n").unwrap();
+    let o = env.run(
+        &["inbox", "--profile", "usa"],
+        &[("ACCORD_PASSPHRASE_FILE", loose.to_str().unwrap())],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Removing the passphrase: the credential works without one again.
+    let o = env.run(
+        &["credential", "unprotect", "--profile", "usa"],
+        &[("ACCORD_PASSPHRASE", "correct horse battery staple")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(env
+        .run(&["inbox", "--profile", "usa"], &[])
+        .status
+        .success());
+
+    // The partner's node stops: PAK's status says so (after the probe's 3 s reuse).
+    terminate(usa);
+    std::thread::sleep(Duration::from_millis(3500));
+    let (code, v) = env.json(&["--json", "status"], &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(
+        v["node"]["status"]["partners"][0]["reachable"], false,
+        "{v:#}"
+    );
+    assert!(problems(&v).contains("the USA node"), "{v:#}");
+
+    // The person's own node stops: one sentence saying what to check, exit 1.
+    terminate(pak);
+    let (code, v) = env.json(&["--json", "status"], &[]);
+    assert_eq!(
+        (code, &v["node"]["reachable"]),
+        (1, &serde_json::json!(false)),
+        "{v:#}"
+    );
+    let p = problems(&v);
+    assert!(p.contains("cannot reach the PAK node"), "{p}");
+    let o = env.run(&["status"], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("no answer") && out.contains("problem:"),
+        "{out}"
+    );
+}
