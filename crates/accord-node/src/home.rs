@@ -475,6 +475,14 @@ impl Home {
         Ok((at, crate::store::Store::known_schema()))
     }
 
+    /// When the certificate `keys/NAME` (`tls.crt`, `ca.crt`) expires, in Unix seconds;
+    /// `None` when it cannot be read.
+    pub fn certificate_not_after(&self, name: &str) -> Option<i64> {
+        let pem = std::fs::read_to_string(self.layout.key(name)).ok()?;
+        let der = pki::certs_from_pem(&pem).ok()?.into_iter().next()?;
+        pki::not_after(&der).ok()
+    }
+
     /// Read a private key file of the home.
     pub fn read_key(&self, name: &str) -> Result<zeroize::Zeroizing<String>, Error> {
         Ok(accord_keys::read_key_file(&self.layout.key(name))?)

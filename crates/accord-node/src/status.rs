@@ -72,23 +72,16 @@ impl Node {
             person_status: caller.record.status,
             at: at.to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            tls_not_after: self.tls_not_after().map_or_else(String::new, rfc3339),
+            tls_not_after: self
+                .home
+                .certificate_not_after("tls.crt")
+                .map_or_else(String::new, rfc3339),
             disk_free_mib,
             disk_reserve_mib: self.home.config.disk_reserve() >> 20,
             log_entries,
             agreements,
             partners: states,
         })
-    }
-
-    /// When the node's TLS certificate expires (Unix seconds).
-    pub(crate) fn tls_not_after(&self) -> Option<i64> {
-        let pem = std::fs::read_to_string(self.home.layout.key("tls.crt")).ok()?;
-        let der = accord_node_api::pki::certs_from_pem(&pem)
-            .ok()?
-            .into_iter()
-            .next()?;
-        accord_node_api::pki::not_after(&der).ok()
     }
 
     /// Whether `partner`'s node answers `/health` over the pinned mutual TLS now (or

@@ -337,6 +337,26 @@ fn metrics_count_what_the_node_decided_and_a_prometheus_parser_reads_them() {
         other => panic!("not a histogram: {other:?}"),
     }
     assert!(value(&usa, "accord_disk_reserve_bytes", &[]) >= 0.0);
+    // What expires: the node's certificates (years away), the agreement in force, and
+    // no credential within 30 days.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for cert in ["tls", "ca"] {
+        let t = value(
+            &usa,
+            "accord_certificate_expiry_timestamp_seconds",
+            &[("certificate", cert)],
+        );
+        assert!(t > now + 365.0 * 86_400.0, "{cert}: {t}");
+    }
+    assert!(
+        value(&usa, "accord_agreement_expiry_timestamp_seconds", &[]) > now,
+        "{:?}",
+        usa.samples
+    );
+    assert_eq!(value(&usa, "accord_credentials_expiring", &[]), 0.0);
     assert!(usa
         .samples
         .iter()

@@ -107,5 +107,70 @@ async fn render(node: &Node, log_size: u64) -> String {
         "accord_disk_reserve_bytes {}",
         node.home.config.disk_reserve()
     );
+    expiry(&mut out, node).await;
     out
 }
+
+/// How long a credential has when it counts as expiring soon.
+const CREDENTIAL_WARNING_DAYS: i64 = 30;
+
+/// What expires: the node's certificates, the agreements in force, and the people's
+/// credentials that expire within [`CREDENTIAL_WARNING_DAYS`].
+async fn expiry(out: &mut String, node: &Node) {
+    family(
+        out,
+        "accord_certificate_expiry_timestamp_seconds",
+        "gauge",
+        "When the node's certificates expire (Unix seconds): its TLS certificate and the CA that issues people's credentials.",
+    );
+    for (name, file) in [("tls", "tls.crt"), ("ca", "ca.crt")] {
+        if let Some(t) = node.home.certificate_not_after(file) {
+            let _ = writeln!(
+                out,
+                "accord_certificate_expiry_timestamp_seconds{{certificate=\"{name}\"}} {t}"
+            );
+        }
+    }
+    family(
+        out,
+        "accord_agreement_expiry_timestamp_seconds",
+        "gauge",
+        "When each agreement in force expires (Unix seconds).",
+    );
+    match node.agreements().await {
+        Ok(held) => {
+            let at = (node.clock)();
+            for h in held.iter() {
+                if matches!(h.checked().status(at), Ok(r) if r.status == accord_agreement::Status::InForce)
+                {
+                    let b = &h.agreement.body;
+                    let _ = writeln!(
+                        out,
+                        "accord_agreement_expiry_timestamp_seconds{{agreement=\"{}\"}} {}",
+                        label_value(&b.id),
+                        b.expires.unix()
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: reading the agreements"),
+    }
+    family(
+        out,
+        "accord_credentials_expiring",
+        "gauge",
+        "Credentials of active people, not revoked, that expire within 30 days.",
+    );
+    let now = crate::store::unix_now();
+    match node
+        .store
+        .credentials_expiring(now, now + CREDENTIAL_WARNING_DAYS * 86_400)
+        .await
+    {
+        Ok(n) => {
+            let _ = writeln!(out, "accord_credentials_expiring {n}");
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: reading the credentials"),
+    }
+}
+

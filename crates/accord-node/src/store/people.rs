@@ -163,4 +163,18 @@ impl Store {
             ))),
         }
     }
+
+    /// How many credentials of active people, not revoked, expire between `from` and
+    /// `until` (Unix seconds): the people an officer must issue new ones to soon.
+    pub async fn credentials_expiring(&self, from: i64, until: i64) -> Result<i64, Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM credentials c JOIN people p ON p.id = c.person WHERE c.revoked IS NULL AND p.status = 'active' AND c.not_after > $1 AND c.not_after <= $2",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db)?;
+        row.try_get("n").map_err(db)
+    }
 }
