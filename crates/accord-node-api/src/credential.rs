@@ -505,7 +505,7 @@ mod tests {
 
     fn sample() -> Credential {
         let n = crate::pki::make_node_certificates("PAK", &["127.0.0.1".into()]).unwrap();
-        let p = crate::pki::issue_person("PAK", &n.ca_key.0, "pak-officer").unwrap();
+        let p = crate::pki::issue_person("PAK", &n.ca_key.0, "pak-officer", 365).unwrap();
         Credential {
             accord_credential: 1,
             party: "PAK".into(),

@@ -17,7 +17,12 @@ use zeroize::Zeroizing;
 
 /// How long issued certificates are valid: people's credentials for two years, the
 /// node's own certificates for twenty (they are pinned, not chained to a public root).
-const PERSON_VALIDITY_DAYS: i64 = 730;
+/// How long a person's credential is valid when the node's configuration does not say
+/// (node.toml `credential_validity_days`).
+pub const PERSON_VALIDITY_DAYS: u32 = 365;
+/// The longest a person's credential may be valid: people change posts, and a lost
+/// credential must end by itself.
+pub const MAX_PERSON_VALIDITY_DAYS: u32 = 3 * 365;
 const NODE_VALIDITY_DAYS: i64 = 7305;
 
 /// A key pair in PEM, zeroized on drop.
@@ -130,8 +135,19 @@ pub struct PersonCertificate {
     pub not_after: i64,
 }
 
-/// Issue a client certificate for person `id` of `party`, signed by the node CA.
-pub fn issue_person(party: &str, ca_key_pem: &str, id: &str) -> Result<PersonCertificate, Error> {
+/// Issue a client certificate for person `id` of `party`, signed by the node CA, valid
+/// for `days` (1 to [`MAX_PERSON_VALIDITY_DAYS`]).
+pub fn issue_person(
+    party: &str,
+    ca_key_pem: &str,
+    id: &str,
+    days: u32,
+) -> Result<PersonCertificate, Error> {
+    if !(1..=MAX_PERSON_VALIDITY_DAYS).contains(&days) {
+        return Err(Error::Input(format!(
+            "a credential is valid for 1 to {MAX_PERSON_VALIDITY_DAYS} days, not {days}"
+        )));
+    }
     let ca_key = KeyPair::from_pem(ca_key_pem)
         .map_err(|e| Error::Credential(format!("reading the node CA key: {e}")))?;
     let key = key_pair()?;
@@ -150,7 +166,7 @@ pub fn issue_person(party: &str, ca_key_pem: &str, id: &str) -> Result<PersonCer
     let serial_hex = hex::encode(sn.as_ref());
     p.serial_number = Some(sn);
     p.not_before = now;
-    p.not_after = now + Duration::days(PERSON_VALIDITY_DAYS);
+    p.not_after = now + Duration::days(i64::from(days));
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let issuer = Issuer::new(ca_params(party), &ca_key);
@@ -311,7 +327,7 @@ mod tests {
         let spki = spki_of_cert(&der).unwrap();
         assert_eq!(hex::encode(sha256(spki)), n.tls_spki_sha256);
         assert_eq!(ec_point_of_spki(spki).unwrap().len(), 97);
-        let p = issue_person("PAK", &n.ca_key.0, "pak-officer").unwrap();
+        let p = issue_person("PAK", &n.ca_key.0, "pak-officer", PERSON_VALIDITY_DAYS).unwrap();
         assert_eq!(hex::encode(sha256(&p.der)), p.fingerprint);
         assert!(spki_of_cert(&p.der).is_ok());
         assert!(spki_of_cert(&p.der[..40]).is_err());
@@ -320,7 +336,7 @@ mod tests {
     #[test]
     fn not_after_is_read_from_the_certificate_as_issued() {
         let n = make_node_certificates("PAK", &["127.0.0.1".into()]).unwrap();
-        let p = issue_person("PAK", &n.ca_key.0, "pak-officer").unwrap();
+        let p = issue_person("PAK", &n.ca_key.0, "pak-officer", PERSON_VALIDITY_DAYS).unwrap();
         // rcgen writes whole seconds; the issuer's value is the one in the certificate.
         assert_eq!(not_after(&p.der).unwrap(), p.not_after);
         assert!(not_after(&p.der[..60]).is_err());

@@ -86,25 +86,7 @@ pub async fn add(home: &Home, e: &Enrolment) -> Result<(PersonRecord, Credential
         scopes,
         status: "active".into(),
     };
-    let ca_key = home.read_key("ca.key")?;
-    let cert = pki::issue_person(&home.config.party, &ca_key, &e.id)?;
-    let node_cert = std::fs::read_to_string(home.layout.key("tls.crt"))
-        .map_err(|err| Error::io(home.layout.key("tls.crt"), err))?;
-    let node = home
-        .party
-        .node
-        .as_ref()
-        .ok_or_else(|| Error::Input("party.json has no node part".into()))?;
-    let credential = Credential {
-        accord_credential: 1,
-        party: home.config.party.clone(),
-        person: e.id.clone(),
-        node_url: home.config.url.clone(),
-        node_tls_spki_sha256: node.tls_spki_sha256.clone(),
-        node_certificate: node_cert,
-        certificate: cert.cert.clone(),
-        private_key: cert.key.0.clone(),
-    };
+    let (credential, cert) = issue(home, &e.id)?;
     let store = home.store().await?;
     store.add_person(&person).await?;
     if let Err(err) = store
@@ -117,6 +99,66 @@ pub async fn add(home: &Home, e: &Enrolment) -> Result<(PersonRecord, Credential
     }
     store.close().await;
     Ok((person, credential))
+}
+
+/// A new credential for person `id`, valid for node.toml's `credential_validity_days`
+/// (the certificate is the node CA's; nothing is recorded yet).
+fn issue(home: &Home, id: &str) -> Result<(Credential, pki::PersonCertificate), Error> {
+    let ca_key = home.read_key("ca.key")?;
+    let cert = pki::issue_person(
+        &home.config.party,
+        &ca_key,
+        id,
+        home.config.credential_validity_days(),
+    )?;
+    let node_cert = std::fs::read_to_string(home.layout.key("tls.crt"))
+        .map_err(|err| Error::io(home.layout.key("tls.crt"), err))?;
+    let node = home
+        .party
+        .node
+        .as_ref()
+        .ok_or_else(|| Error::Input("party.json has no node part".into()))?;
+    let credential = Credential {
+        accord_credential: 1,
+        party: home.config.party.clone(),
+        person: id.to_string(),
+        node_url: home.config.url.clone(),
+        node_tls_spki_sha256: node.tls_spki_sha256.clone(),
+        node_certificate: node_cert,
+        certificate: cert.cert.clone(),
+        private_key: cert.key.0.clone(),
+    };
+    Ok((credential, cert))
+}
+
+/// Issue a new credential to a person already enrolled (`accord user renew`), as their
+/// old one nears its expiry. The old credential stays valid until it expires, so that
+/// the person can change over without a gap; it is not revoked.
+pub async fn renew(home: &Home, id: &str) -> Result<(PersonRecord, Credential), Error> {
+    let store = home.store().await?;
+    let r = async {
+        let person = store
+            .person(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no person `{id}`")))?;
+        let (credential, cert) = issue(home, id)?;
+        store
+            .add_credential(&cert.fingerprint, id, &cert.serial, cert.not_after)
+            .await?;
+        Ok((person, credential))
+    }
+    .await;
+    store.close().await;
+    r
+}
+
+/// Credentials of active people, not revoked, that expire between `from` and `until`
+/// (Unix seconds): who they are for and when.
+pub async fn expiring(home: &Home, from: i64, until: i64) -> Result<Vec<(String, i64)>, Error> {
+    let store = home.store().await?;
+    let r = store.credentials_expiring(from, until).await;
+    store.close().await;
+    r
 }
 
 /// Suspend or resume a person.

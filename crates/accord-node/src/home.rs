@@ -55,9 +55,19 @@ pub struct NodeConfig {
     /// may read them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
+    /// How many days a person's credential is valid from its issue (`accord user add`,
+    /// `accord user renew`): 1 to 1095, [`pki::PERSON_VALIDITY_DAYS`] (365) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_validity_days: Option<u32>,
 }
 
 impl NodeConfig {
+    /// How many days a person's credential is valid.
+    pub fn credential_validity_days(&self) -> u32 {
+        self.credential_validity_days
+            .unwrap_or(pki::PERSON_VALIDITY_DAYS)
+    }
+
     /// The disk reserve in bytes.
     pub fn disk_reserve(&self) -> u64 {
         self.disk_reserve_mib
@@ -293,6 +303,7 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
                 .unwrap_or(crate::disk::DEFAULT_RESERVE_MIB),
         ),
         metrics_listen: None,
+        credential_validity_days: None,
     };
     let result = async {
         let store = crate::store::Store::connect(&layout.database_url(&cfg)).await?;
@@ -434,6 +445,16 @@ impl Home {
             dir: dir.to_path_buf(),
             msg: format!("{NODE_TOML}: {e}"),
         })?;
+        let days = config.credential_validity_days();
+        if !(1..=pki::MAX_PERSON_VALIDITY_DAYS).contains(&days) {
+            return Err(Error::Home {
+                dir: dir.to_path_buf(),
+                msg: format!(
+                    "{NODE_TOML}: credential_validity_days = {days}: give 1 to {}",
+                    pki::MAX_PERSON_VALIDITY_DAYS
+                ),
+            });
+        }
         let mut policies = PolicySet::new();
         policies.load_path(&layout.policies())?;
         if policies.get(&config.national_policy).is_none() {

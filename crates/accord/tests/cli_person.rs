@@ -140,6 +140,95 @@ fn profiles_status_and_passphrases_end_to_end() {
     assert_eq!(list["profiles"][0]["to"], "USA");
     assert_eq!(list["profiles"][0]["person"], "pak-officer");
 
+    // Credentials expire: node.toml sets how long a new one lasts; `user renew` issues
+    // a new one to someone enrolled, and `node info` names whose expire within 30 days.
+    let usa_home = dir.join("usa");
+    let usa_home_s = usa_home.to_str().unwrap().to_string();
+    let toml = usa_home.join("node.toml");
+    let before = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{before}credential_validity_days = 4000\n")).unwrap();
+    let o = env.run(&["node", "info", "--dir", &usa_home_s], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("credential_validity_days = 4000"));
+    std::fs::write(&toml, format!("{before}credential_validity_days = 10\n")).unwrap();
+    let clerk2 = tmp.path().join("clerk2.credential");
+    let clerk2_s = clerk2.to_str().unwrap().to_string();
+    let (code, v) = env.json(
+        &[
+            "--json",
+            "user",
+            "renew",
+            "--dir",
+            &usa_home_s,
+            "--id",
+            "usa-clerk",
+            "-o",
+            &clerk2_s,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{v:#}");
+    let (_, shown) = env.json(&["--json", "credential", "show", &clerk2_s], &[]);
+    assert_eq!(shown["not_after"], v["not_after"], "{shown:#}");
+    let clearance = tmp.path().join("temp-clearance.json");
+    std::fs::write(
+        &clearance,
+        r#"{"policy": {"name": "USA"}, "classifications": ["UNCLASSIFIED"],
+            "categories": [{"tagSet": "Releasable To", "values": ["USA"]}]}"#,
+    )
+    .unwrap();
+    let temp = tmp.path().join("temp.credential");
+    let temp_s = temp.to_str().unwrap().to_string();
+    let o = env.run(
+        &[
+            "user",
+            "add",
+            "--dir",
+            &usa_home_s,
+            "--id",
+            "usa-temp",
+            "--name",
+            "A. Temp",
+            "--nationality",
+            "USA",
+            "--clearance",
+            clearance.to_str().unwrap(),
+            "-o",
+            &temp_s,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // usa-clerk has a credential for a year still: only usa-temp's runs out.
+    let o = env.run(&["node", "info", "--dir", &usa_home_s], &[]);
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        said.contains("usa-temp's credential expires in 9 days")
+            && said.contains("accord user renew"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("usa-clerk's") && !said.contains("usa-officer's"),
+        "{said}"
+    );
+    let o = env.run(
+        &[
+            "user",
+            "renew",
+            "--dir",
+            &usa_home_s,
+            "--id",
+            "nobody",
+            "-o",
+            &clerk2_s,
+            "--force",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    std::fs::write(&toml, &before).unwrap();
+
     let pak = serve(&dir.join("pak"));
     let usa = serve(&dir.join("usa"));
     let t0 = Instant::now();
@@ -169,6 +258,17 @@ fn profiles_status_and_passphrases_end_to_end() {
         String::from_utf8_lossy(&o.stdout).contains("ok: nothing needs attention"),
         "{}",
         text(&o)
+    );
+
+    // A credential that expires within 30 days is a warning, not a problem.
+    let (code, v) = env.json(&["--json", "status", "--credential", &temp_s], &[]);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("your credential expires in 9 days"),
+        "{v:#}"
     );
 
     // --profile beats ACCORD_CREDENTIAL, which beats ACCORD_PROFILE and the default.

@@ -159,7 +159,7 @@ async fn expiry(out: &mut String, node: &Node) {
         out,
         "accord_credentials_expiring",
         "gauge",
-        "Credentials of active people, not revoked, that expire within 30 days.",
+        "Active people whose latest credential (not revoked) expires within 30 days.",
     );
     let now = crate::store::unix_now();
     match node
@@ -167,10 +167,9 @@ async fn expiry(out: &mut String, node: &Node) {
         .credentials_expiring(now, now + CREDENTIAL_WARNING_DAYS * 86_400)
         .await
     {
-        Ok(n) => {
-            let _ = writeln!(out, "accord_credentials_expiring {n}");
+        Ok(people) => {
+            let _ = writeln!(out, "accord_credentials_expiring {}", people.len());
         }
         Err(e) => tracing::warn!(error = %e, "metrics: reading the credentials"),
     }
 }
-

@@ -164,17 +164,30 @@ impl Store {
         }
     }
 
-    /// How many credentials of active people, not revoked, expire between `from` and
-    /// `until` (Unix seconds): the people an officer must issue new ones to soon.
-    pub async fn credentials_expiring(&self, from: i64, until: i64) -> Result<i64, Error> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM credentials c JOIN people p ON p.id = c.person WHERE c.revoked IS NULL AND p.status = 'active' AND c.not_after > $1 AND c.not_after <= $2",
+    /// The active people whose last credential to expire (not revoked) expires between
+    /// `from` and `until` (Unix seconds), with when: those who will lose access then
+    /// unless an officer issues them a new one (`accord user renew`). A person who holds
+    /// a longer-lived credential too is not among them.
+    pub async fn credentials_expiring(
+        &self,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<(String, i64)>, Error> {
+        let rows = sqlx::query(
+            "SELECT p.id AS person, MAX(c.not_after) AS not_after FROM credentials c JOIN people p ON p.id = c.person WHERE c.revoked IS NULL AND p.status = 'active' GROUP BY p.id HAVING MAX(c.not_after) > $1 AND MAX(c.not_after) <= $2 ORDER BY 2",
         )
         .bind(from)
         .bind(until)
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await
         .map_err(db)?;
-        row.try_get("n").map_err(db)
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("person").map_err(db)?,
+                    r.try_get("not_after").map_err(db)?,
+                ))
+            })
+            .collect()
     }
 }

@@ -171,9 +171,15 @@ pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
             // to standard error after it, and a database that cannot be read is said
             // there too, so that `node info > party.json` always gives the descriptor.
             print!("{}", home.party.to_json());
-            match runtime()?.block_on(home.schema()) {
+            let rt = runtime()?;
+            match rt.block_on(home.schema()) {
                 Ok((at, known)) => {
-                    eprintln!("database schema {at} (this accord knows up to {known})")
+                    eprintln!("database schema {at} (this accord knows up to {known})");
+                    // Only a database at this accord's schema is read (reading opens it,
+                    // and opening an older one would migrate it).
+                    if at == known {
+                        expiry_warnings(&rt, &home);
+                    }
                 }
                 Err(e) => eprintln!("database schema unknown: {e}"),
             }
@@ -194,6 +200,13 @@ The credential file is written owner-only; it is the person's only key to the no
 Exit codes: 0 ok, 2 usage or input error (including an id already enrolled)."
     )]
     Add(UserAddArgs),
+    /// Issue a new credential to a person already enrolled (before the old one expires).
+    #[command(
+        after_help = "Example:\n  accord user renew --dir pak --id pak-officer -o pak-officer-2027.credential\n\n\
+The new credential is valid for node.toml's credential_validity_days (365 by default). The old one stays valid until it expires, so the person can change over without a gap. `accord node info` names the people whose credentials expire within 30 days.\n\n\
+Exit codes: 0 ok, 2 usage or input error (no such person, the file exists without --force)."
+    )]
+    Renew(UserRenewArgs),
     /// Suspend a person: every request is denied until resumed.
     #[command(
         after_help = "Example:\n  accord user suspend --dir pak --id pak-officer\n\nExit codes: 0 ok, 2 no such person."
@@ -259,6 +272,113 @@ pub struct UserAddArgs {
     pub force: bool,
 }
 
+/// Arguments of `accord user renew`.
+#[derive(Args, Debug)]
+pub struct UserRenewArgs {
+    /// The node home.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The person.
+    #[arg(long)]
+    pub id: String,
+    /// Where to write the new credential bundle.
+    #[arg(short = 'o', long = "output", value_name = "ID.credential")]
+    pub output: PathBuf,
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `accord user renew`.
+fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result<Code> {
+    let home = Home::open(&a.dir)?;
+    if a.output.exists() && !a.force {
+        anyhow::bail!(
+            "{} already exists: give --force to overwrite it, or another -o",
+            a.output.display()
+        );
+    }
+    let (person, cred) = rt.block_on(directory::renew(&home, &a.id))?;
+    if a.force {
+        let _ = std::fs::remove_file(&a.output);
+    }
+    cred.save(&a.output)?;
+    let not_after = cred.not_after()?;
+    let until = crate::cmd::status::rfc3339(not_after);
+    if out.json {
+        let mut v = person_json(&person);
+        v["credential"] = serde_json::json!(a.output.display().to_string());
+        v["not_after"] = serde_json::json!(until);
+        out.print_json(&v);
+    } else {
+        println!(
+            "issued a new credential to {} at the {} node, valid until {until}; written to {} (owner-only)",
+            person.id,
+            person.party,
+            a.output.display()
+        );
+    }
+    Ok(Code::Ok)
+}
+
+/// What expires within 30 days (an agreement within 180), said on standard error by
+/// `accord node info`: the node's certificates, agreements in force, people's
+/// credentials.
+fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
+    const DAY: i64 = 86_400;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for (what, file) in [("TLS certificate", "tls.crt"), ("CA certificate", "ca.crt")] {
+        if let Some(t) = home.certificate_not_after(file) {
+            if t - now < 30 * DAY {
+                eprintln!(
+                    "warning: the node's {what} expires {} ({})",
+                    crate::cmd::status::in_days(t),
+                    crate::cmd::status::rfc3339(t)
+                );
+            }
+        }
+    }
+    let found = rt.block_on(async {
+        let held = {
+            let store = home.store().await?;
+            let r = accord_node::agreements::held(&store, &home.party).await;
+            store.close().await;
+            r?
+        };
+        let people = directory::expiring(home, now, now + 30 * DAY).await?;
+        Ok::<_, accord_node::Error>((held, people))
+    });
+    let (held, people) = match found {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("warning: could not check what expires: {e}");
+            return;
+        }
+    };
+    let at = accord_agreement::Time::now();
+    for s in accord_node::agreements::states(&held, at) {
+        let t = accord_agreement::Time::parse(&s.expires).map(|t| t.unix());
+        if let (true, Ok(t)) = (s.status == "in-force", t) {
+            if t - now < 180 * DAY {
+                eprintln!(
+                    "warning: agreement {} expires {} ({}): the parties renew it (accord agreement renew)",
+                    s.id,
+                    crate::cmd::status::in_days(t),
+                    s.expires
+                );
+            }
+        }
+    }
+    for (person, t) in people {
+        eprintln!(
+            "warning: {person}'s credential expires {} ({}): accord user renew --dir {} --id {person} -o {person}.credential",
+            crate::cmd::status::in_days(t),
+            crate::cmd::status::rfc3339(t),
+            home.layout.dir.display()
+        );
+    }
+}
+
 fn person_json(p: &accord_node::PersonRecord) -> serde_json::Value {
     serde_json::json!({
         "id": p.id,
@@ -318,6 +438,7 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
             }
             Ok(Code::Ok)
         }
+        UserCommand::Renew(a) => renew(&rt, a, out),
         UserCommand::Suspend { dir, id } => set_status(&rt, &dir, &id, false, out),
         UserCommand::Resume { dir, id } => set_status(&rt, &dir, &id, true, out),
         UserCommand::List { dir } => {
