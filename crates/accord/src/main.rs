@@ -6,6 +6,7 @@
 mod cmd;
 mod exit;
 mod input;
+mod json;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
@@ -122,6 +123,20 @@ fn parse() -> Cli {
                     );
                 }
             }
+            // A usage error with `--json` on the command line is JSON on standard
+            // output too (help and version stay text: they are what was asked for).
+            if e.use_stderr() && json::asked_in_args() {
+                let text = e.render().to_string();
+                let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+                let message = lines
+                    .next()
+                    .unwrap_or("usage error")
+                    .trim_start_matches("error: ")
+                    .to_string();
+                let causes = lines.map(|l| l.trim().to_string()).collect();
+                json::print_error(message, causes, exit::Code::Usage, vec![]);
+                std::process::exit(e.exit_code());
+            }
             e.exit()
         }
     }
@@ -153,7 +168,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => cmd::docs::completions(args),
         Command::Man(args) => cmd::docs::man(args, &out),
     };
-    exit::finish(result)
+    exit::finish(result, out.json)
 }
 
 // `--help` texts: examples stay under 76 columns, so that an 80-column terminal

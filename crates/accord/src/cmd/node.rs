@@ -376,11 +376,7 @@ pub fn load_agreement(
         String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", file.display()))?;
     if !draft {
         if let Some(msg) = not_signed_by_all(&text) {
-            if out.json {
-                out.print_json(&serde_json::json!({"loaded": false, "error": msg}));
-            }
-            eprintln!("error: {msg}");
-            return Ok(Code::Negative);
+            return Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative));
         }
     }
     let rt = runtime()?;
@@ -393,11 +389,7 @@ pub fn load_agreement(
     let loaded = match loaded {
         Ok(l) => l,
         Err(accord_node::Error::Refused(msg)) => {
-            if out.json {
-                out.print_json(&serde_json::json!({"loaded": false, "error": msg}));
-            }
-            eprintln!("error: {msg}");
-            return Ok(Code::Negative);
+            return Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative));
         }
         Err(e) => return Err(e.into()),
     };
@@ -457,10 +449,13 @@ pub fn list_agreements(
         .map(|h| {
             let b = &h.agreement.body;
             let (status, reasons) = match h.checked().status(at) {
-                Ok(r) => (r.status.as_str().to_string(), r.reasons),
+                Ok(r) => (
+                    r.status.as_str().to_string(),
+                    crate::json::reasons("agreement-in-force", &r.reasons),
+                ),
                 Err(e) => (
                     "invalid".to_string(),
-                    e.findings.iter().map(|f| f.to_string()).collect(),
+                    crate::json::reasons("agreement-valid", &e.findings),
                 ),
             };
             serde_json::json!({

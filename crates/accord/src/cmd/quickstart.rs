@@ -158,7 +158,7 @@ pub fn run(args: QuickstartArgs, out: &Output) -> Result<Code> {
             "ok": story.ok,
             "dir": dir,
             "steps": story.steps,
-            "nodes": {"PAK": sb.pak.config.url, "USA": sb.usa.config.url},
+            "nodes": {"pak": sb.pak.config.url, "usa": sb.usa.config.url},
             "credentials": sb.people.iter().map(|p| serde_json::json!({"id": p.id, "party": p.party, "role": p.role, "credential": p.credential})).collect::<Vec<_>>(),
         }));
     } else {
