@@ -157,12 +157,7 @@ pub fn finish(result: anyhow::Result<Code>, json: bool) -> ExitCode {
                     .filter(|e| !e.is::<Exit>())
                     .map(|e| once_positioned(&e.to_string()))
                     .collect();
-                crate::json::print_error(
-                    once_positioned(&err.to_string()),
-                    causes,
-                    code,
-                    reasons,
-                );
+                crate::json::print_error(once_positioned(&err.to_string()), causes, code, reasons);
             } else {
                 eprintln!("error: {}", once_positioned(&format!("{err:#}")));
             }

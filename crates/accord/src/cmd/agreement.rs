@@ -504,7 +504,11 @@ fn status_cmd(a: StatusArgs, out: &Output) -> Result<Code> {
 /// text's reasons name (docs/json/agreement-status.schema.json): the term, the
 /// predecessor's end, each approval, signature and notice of termination signed at or
 /// before `at`, and when the agreement was countersigned.
-fn status_json(doc: &Agreement, at: Time, report: &accord_agreement::StatusReport) -> serde_json::Value {
+fn status_json(
+    doc: &Agreement,
+    at: Time,
+    report: &accord_agreement::StatusReport,
+) -> serde_json::Value {
     use accord_agreement::RecordKind;
     let b = &doc.body;
     let records = || doc.records.iter().filter(|r| r.time <= at);

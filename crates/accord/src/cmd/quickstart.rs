@@ -341,7 +341,7 @@ fn walk(sb: &Sandbox, story: &mut Story, dir: &Path, nodes: (&Running, &Running)
                     &format!("refuse-{id}"),
                     ok,
                     format!("{id} was refused: {}", reasons_text(&reasons)),
-                    serde_json::json!({"reasons": reasons}),
+                    serde_json::json!({"reasons": crate::json::from_wire(&reasons)}),
                 );
             }
             other => story.say(
