@@ -496,6 +496,11 @@ fn offline_commands_print_as_their_schemas_say() {
 
     // Usage errors, before and after the command is known.
     c.error(&["no-such-command"], 2);
+    let v = c.error(&["agreement"], 2);
+    assert_eq!(v["error"]["message"], "`accord agreement` needs a command");
+    let v = c.error(&["decide", "--agreement", "a.toml"], 2);
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("--policy <DIR>, --person"), "{v:#}");
     c.error(
         &[
             "seal",
