@@ -128,6 +128,6 @@ Examples:
   accord inspect report.tdf
   accord --json inspect report.tdf
 
---json prints {\"schemaVersion\", \"label\": {\"marking\", \"policy\", \"xml\"}, \"signer\", \"agreement\", \"keyAccess\": [...], \"segments\", \"plaintextSize\", ...}. Nothing is verified (inspect holds no key): `accord open` checks the signature.
+--json prints {\"schema_version\", \"label\": {\"marking\", \"policy\", \"xml\"}, \"signer\", \"agreement\", \"key_access\": [...], \"segments\", \"plaintext_size\", ...} (docs/json.md). Nothing is verified (inspect holds no key): `accord open` checks the signature.
 
 Exit codes: 0 ok, 2 usage or input error (not a sealed object).";
