@@ -186,6 +186,14 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
                             print_label(&l, format, out);
                             return Ok(Code::Ok);
                         }
+                        if out.json {
+                            crate::json::print_error(
+                                format!("the marking reads as a label policy {} forbids", p.name),
+                                vec![],
+                                Code::Negative,
+                                crate::json::reasons("label", &v.reasons),
+                            );
+                        }
                         for r in &v.reasons {
                             eprintln!("invalid: {r}");
                         }

@@ -129,7 +129,7 @@ pub(crate) fn init_tracing() {
     };
 }
 
-pub fn serve(args: ServeArgs, _out: &Output) -> Result<Code> {
+pub fn serve(args: ServeArgs, out: &Output) -> Result<Code> {
     init_tracing();
     match runtime()?.block_on(accord_node::server::serve(
         &args.dir,
@@ -139,8 +139,7 @@ pub fn serve(args: ServeArgs, _out: &Output) -> Result<Code> {
         // The node refuses to serve (its audit log is behind, or a fork of, what a
         // partner's witness cosigned): a negative answer, not a usage error.
         Err(accord_node::Error::Refused(msg)) => {
-            eprintln!("error: {msg}");
-            Ok(Code::Negative)
+            Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative))
         }
         Err(e) => Err(e.into()),
     }

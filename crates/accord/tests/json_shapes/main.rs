@@ -51,7 +51,8 @@ const SHAPES: &[(&str, Option<&str>)] = &[
     ("label decide", Some("label-decide")),
     ("label translate", Some("label")),
     ("init", Some("init")),
-    // A server: its logs go to standard error (ACCORD_LOG_FORMAT=json for JSON lines).
+    // A server: nothing on standard output but an error (its logs go to standard error,
+    // ACCORD_LOG_FORMAT=json for JSON lines).
     ("serve", None),
     ("node info", Some("node-info")),
     ("node systemd", Some("node-systemd")),

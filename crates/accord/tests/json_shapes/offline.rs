@@ -202,6 +202,18 @@ fn offline_commands_print_as_their_schemas_say() {
         &["label", "parse", "--policy", pol, "SECRET//REL TO USA, PAK"],
         0,
     );
+    let usa = policies.join("usa.xml");
+    let v = c.error(
+        &[
+            "label",
+            "parse",
+            "--policy",
+            s(&usa),
+            "SECRET//NOFORN//REL TO PAK",
+        ],
+        1,
+    );
+    assert_eq!(v["error"]["reasons"][0]["rule"], "label", "{v:#}");
     c.run(
         "label",
         &[
