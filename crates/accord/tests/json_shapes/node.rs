@@ -88,6 +88,22 @@ fn node_commands_print_as_their_schemas_say() {
         3,
     );
     assert_eq!(v["decision"], "deny", "{v:#}");
+    // The clerk may not apply a SECRET label: the node's plan denies it (1).
+    let v = c.run(
+        "seal",
+        &[
+            "seal",
+            "--credential",
+            &usa_clerk,
+            "--label",
+            "SECRET//REL TO USA, PAK//SCOPE TRAINING",
+            s(&plain),
+            "-o",
+            s(&dir.join("clerk.tdf")),
+        ],
+        1,
+    );
+    assert_eq!(v["decision"], "deny", "{v:#}");
 
     // Exchange.
     let v = c.run(
@@ -127,6 +143,36 @@ fn node_commands_print_as_their_schemas_say() {
         &["send", "--credential", &pak_officer, "--to", "PAK", s(&t1)],
         2,
     );
+    // An object under no agreement: refused by the node, with the rules (1).
+    let national = dir.join("national.tdf");
+    c.run(
+        "seal",
+        &[
+            "seal",
+            "--credential",
+            &pak_officer,
+            "--label",
+            marking,
+            "--national",
+            s(&plain),
+            "-o",
+            s(&national),
+        ],
+        0,
+    );
+    let v = c.run(
+        "send",
+        &[
+            "send",
+            "--credential",
+            &pak_officer,
+            "--to",
+            "USA",
+            s(&national),
+        ],
+        1,
+    );
+    assert_eq!(v["state"], "refused", "{v:#}");
     let v = c.run("outbox", &["outbox", "--credential", &pak_officer], 0);
     assert!(
         v.as_array()
