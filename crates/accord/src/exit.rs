@@ -9,7 +9,8 @@
 //! | 141 | standard output was closed early (`accord ... \| head`), as a shell reports SIGPIPE |
 //!
 //! A command returns `Ok(Code)`; an `Err` is printed as `error: ...` with its whole cause
-//! chain and exits 2, unless the chain carries an [`Exit`] with another code.
+//! chain (with `--json`, as `{"error": {...}}` on standard output: docs/json.md) and
+//! exits 2, unless the chain carries an [`Exit`] with another code.
 
 use serde::Serialize;
 use std::fmt;
