@@ -48,10 +48,10 @@ echo "ok: otdf-python $OTDF_PYTHON_VERSION opens what Accord seals"
 "$py" - <<'PY' || fail "accord inspect did not read otdf-python's object as written"
 import json
 i = json.load(open("inspect.json"))
-assert i["schemaVersion"] == "4.3.0", i
-assert i["plaintextSize"] == 3000000, i
+assert i["schema_version"] == "4.3.0", i
+assert i["plaintext_size"] == 3000000, i
 assert i["segments"] == 2, i
-assert [(k["type"], k["url"], k["kid"]) for k in i["keyAccess"]] == [
+assert [(k["type"], k["url"], k["kid"]) for k in i["key_access"]] == [
     ("wrapped", "https://kas.pak.example/kas", "r1")
 ], i
 assert i["attributes"] == ["https://accord.example/attr/classification/value/secret"], i

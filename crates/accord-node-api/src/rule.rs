@@ -28,13 +28,15 @@ pub enum Rule {
     Partner,
     /// The node's storage: room on disk.
     Storage,
+    /// An agreement held: its records and signatures verify (why one is `invalid`).
+    AgreementValid,
     /// A rule this version does not know (named by a newer partner node).
     Unknown,
 }
 
 impl Rule {
     /// Every rule the node itself names (beside the decision's).
-    pub const NODE: [Rule; 8] = [
+    pub const NODE: [Rule; 9] = [
         Rule::Credential,
         Rule::Request,
         Rule::ObjectIntegrity,
@@ -43,6 +45,7 @@ impl Rule {
         Rule::Manifest,
         Rule::Partner,
         Rule::Storage,
+        Rule::AgreementValid,
     ];
 
     /// The name, as the API and the audit log write it.
@@ -57,6 +60,7 @@ impl Rule {
             Rule::Manifest => "manifest",
             Rule::Partner => "partner",
             Rule::Storage => "storage",
+            Rule::AgreementValid => "agreement-valid",
             Rule::Unknown => "unknown",
         }
     }

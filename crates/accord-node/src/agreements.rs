@@ -236,11 +236,21 @@ pub fn states(
     held.iter()
         .map(|h| {
             let b = &h.agreement.body;
+            use accord_node_api::wire::{Reason, Rule};
             let (status, reasons) = match h.checked().status(at) {
-                Ok(r) => (r.status.as_str().to_string(), r.reasons),
+                Ok(r) => (
+                    r.status.as_str().to_string(),
+                    r.reasons
+                        .into_iter()
+                        .map(|t| Reason::new(accord_agreement::Rule::AgreementInForce, t))
+                        .collect(),
+                ),
                 Err(e) => (
                     "invalid".to_string(),
-                    e.findings.iter().map(|f| f.to_string()).collect(),
+                    e.findings
+                        .iter()
+                        .map(|f| Reason::new(Rule::AgreementValid, f.to_string()))
+                        .collect(),
                 ),
             };
             accord_node_api::wire::AgreementState {

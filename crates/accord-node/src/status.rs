@@ -72,10 +72,7 @@ impl Node {
             person_status: caller.record.status,
             at: at.to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            tls_not_after: self
-                .home
-                .certificate_not_after("tls.crt")
-                .map_or_else(String::new, rfc3339),
+            tls_not_after: self.home.certificate_not_after("tls.crt").map(rfc3339),
             disk_free_mib,
             disk_reserve_mib: self.home.config.disk_reserve() >> 20,
             log_entries,

@@ -9,7 +9,8 @@
 //! | 141 | standard output was closed early (`accord ... \| head`), as a shell reports SIGPIPE |
 //!
 //! A command returns `Ok(Code)`; an `Err` is printed as `error: ...` with its whole cause
-//! chain and exits 2, unless the chain carries an [`Exit`] with another code.
+//! chain (with `--json`, as `{"error": {...}}` on standard output: docs/json.md) and
+//! exits 2, unless the chain carries an [`Exit`] with another code.
 
 use serde::Serialize;
 use std::fmt;
@@ -128,8 +129,10 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Turn a command's result into the process exit code, printing any error.
-pub fn finish(result: anyhow::Result<Code>) -> ExitCode {
+/// Turn a command's result into the process exit code, printing any error: as
+/// `error: ...` on standard error, or with `--json` as `{"error": {...}}` on standard
+/// output (docs/json.md).
+pub fn finish(result: anyhow::Result<Code>, json: bool) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
@@ -138,9 +141,48 @@ pub fn finish(result: anyhow::Result<Code>) -> ExitCode {
                 .find_map(|e| e.downcast_ref::<Exit>())
                 .map(|e| e.0)
                 .unwrap_or(Code::Usage);
-            eprintln!("error: {}", once_positioned(&format!("{err:#}")));
+            if json {
+                let reasons = err
+                    .chain()
+                    .find_map(|e| match e.downcast_ref::<accord_node::Error>() {
+                        Some(accord_node::Error::Denied(r))
+                        | Some(accord_node::Error::NodeRefused { reasons: r, .. }) => {
+                            Some(crate::json::from_wire(r))
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                let causes = err
+                    .chain()
+                    .skip(1)
+                    .filter(|e| !e.is::<Exit>())
+                    .map(|e| once_positioned(&e.to_string()))
+                    .collect();
+                crate::json::print_error(once_positioned(&err.to_string()), causes, code, reasons);
+            } else {
+                eprintln!("error: {}", once_positioned(&format!("{err:#}")));
+            }
             ExitCode::from(code as u8)
         }
+    }
+}
+
+impl Output {
+    /// A refusal or failure that ends the command with `code`: with `--json`, the error
+    /// shape on standard output (with the reasons); otherwise `line` on standard error.
+    pub fn refused(
+        &self,
+        line: &str,
+        message: &str,
+        reasons: Vec<crate::json::Reason>,
+        code: Code,
+    ) -> Code {
+        if self.json {
+            crate::json::print_error(message.to_string(), vec![], code, reasons);
+        } else {
+            eprintln!("{line}");
+        }
+        code
     }
 }
 

@@ -6,6 +6,7 @@
 mod cmd;
 mod exit;
 mod input;
+mod json;
 mod passphrase;
 mod profile;
 
@@ -132,9 +133,55 @@ fn parse() -> Cli {
                     );
                 }
             }
+            // A usage error with `--json` on the command line is JSON on standard
+            // output too (help and version stay text: they are what was asked for).
+            if e.use_stderr() && json::asked_in_args() {
+                let (message, causes) = usage_error_json(&e);
+                json::print_error(message, causes, exit::Code::Usage, vec![]);
+                std::process::exit(e.exit_code());
+            }
             e.exit()
         }
     }
+}
+
+/// A usage error in words for `{"error": ...}`: clap's first paragraph is the message
+/// (a list it introduces with `:` joined on one line), each further paragraph (the tip,
+/// the usage line, where to find help) a cause. A group given without its command
+/// (`accord agreement`) is told so in one line rather than with the group's help.
+fn usage_error_json(e: &clap::Error) -> (String, Vec<String>) {
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let path: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        let group = std::iter::once("accord".to_string())
+            .chain(path)
+            .collect::<Vec<_>>();
+        return (
+            format!("`{}` needs a command", group.join(" ")),
+            vec![format!("`{} --help` lists them", group.join(" "))],
+        );
+    }
+    let text = e.render().to_string();
+    let mut paragraphs = text
+        .split("\n\n")
+        .map(|p| {
+            let lines: Vec<&str> = p.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            match lines.split_first() {
+                Some((first, rest)) if first.ends_with(':') && !rest.is_empty() => {
+                    format!("{first} {}", rest.join(", "))
+                }
+                _ => lines.join(" "),
+            }
+        })
+        .filter(|p| !p.is_empty());
+    let message = paragraphs
+        .next()
+        .unwrap_or_else(|| "usage error".to_string())
+        .trim_start_matches("error: ")
+        .to_string();
+    (message, paragraphs.collect())
 }
 
 fn main() -> ExitCode {
@@ -166,7 +213,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => cmd::docs::completions(args),
         Command::Man(args) => cmd::docs::man(args, &out),
     };
-    exit::finish(result)
+    exit::finish(result, out.json)
 }
 
 // `--help` texts: examples stay under 76 columns, so that an 80-column terminal

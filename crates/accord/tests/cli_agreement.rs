@@ -178,7 +178,7 @@ fn lifecycle_end_to_end() {
     let expired = status_json(&a, "2021-01-01");
     assert_eq!(expired["status"], "expired");
     assert_eq!(
-        expired["reasons"][0],
+        expired["reasons"][0]["text"],
         "agreement CISMOA-2005 expired on 2020-10-01T00:00:00Z"
     );
     assert!(accord(&["agreement", "verify", &a]).status.success());

@@ -176,7 +176,7 @@ fn seal_open_inspect_round_trip_and_json() {
     let o = accord(&["--json", "inspect", &w.s("doc.tdf")]);
     assert_eq!(code(&o), 0);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["schemaVersion"], "4.3.0");
+    assert_eq!(v["schema_version"], "4.3.0");
     assert!(v["label"]["marking"]
         .as_str()
         .unwrap()
@@ -186,14 +186,14 @@ fn seal_open_inspect_round_trip_and_json() {
         .unwrap()
         .contains("urn:nato:stanag:4774"));
     assert!(v["label"]["policy"].is_string());
-    assert_eq!(v["keyAccess"].as_array().unwrap().len(), 2);
-    assert_eq!(v["keyAccess"][0]["type"], "hybrid-wrapped");
-    assert_eq!(v["keyAccess"][1]["type"], "mlkem-wrapped");
+    assert_eq!(v["key_access"].as_array().unwrap().len(), 2);
+    assert_eq!(v["key_access"][0]["type"], "hybrid-wrapped");
+    assert_eq!(v["key_access"][1]["type"], "mlkem-wrapped");
     for k in ["url", "kid", "sid"] {
-        assert!(v["keyAccess"][0][k].is_string(), "{k}");
+        assert!(v["key_access"][0][k].is_string(), "{k}");
     }
     assert_eq!(v["segments"], 5);
-    assert_eq!(v["plaintextSize"], 300_000);
+    assert_eq!(v["plaintext_size"], 300_000);
     assert!(v["agreement"].is_null(), "{v}");
     let o = accord(&["inspect", &w.s("doc.tdf")]);
     assert!(!String::from_utf8_lossy(&o.stdout).contains("agreement"));

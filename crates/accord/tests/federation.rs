@@ -160,8 +160,8 @@ fn quickstart_then_separate_processes_and_kill_9_during_200_sends() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["agreement"], serde_json::Value::Null);
-    assert_eq!(j["agreementChosen"], false);
-    assert_eq!(j["keyAccess"].as_array().unwrap().len(), 1, "{j}");
+    assert_eq!(j["agreement_chosen"], false);
+    assert_eq!(j["key_access"].as_array().unwrap().len(), 1, "{j}");
     let o = accord(&[
         "send",
         "--credential",

@@ -18,8 +18,8 @@ pub struct NodeStatus {
     pub at: String,
     /// The node's software version.
     pub version: String,
-    /// When the node's TLS certificate expires (RFC 3339).
-    pub tls_not_after: String,
+    /// When the node's TLS certificate expires (RFC 3339), if it can be read.
+    pub tls_not_after: Option<String>,
     /// Free disk space where the node keeps its data, in MiB, and the reserve it keeps.
     pub disk_free_mib: u64,
     /// The reserve (node.toml `disk_reserve_mib`).
@@ -45,8 +45,9 @@ pub struct AgreementState {
     /// `draft`, `approved`, `countersigned`, `in-force`, `expired`, `terminated`, or
     /// `invalid` (it does not verify; the reasons say why).
     pub status: String,
-    /// Why it has that status.
-    pub reasons: Vec<String>,
+    /// Why it has that status (rule `agreement-in-force`, or `agreement-valid` for one
+    /// that does not verify).
+    pub reasons: Vec<crate::rule::Reason>,
     /// The parties' codes.
     pub parties: Vec<String>,
     /// The scopes it covers.
@@ -72,7 +73,7 @@ pub struct PartnerState {
     /// Whether its node answered just now over mutual TLS with the pinned key.
     pub reachable: bool,
     /// Why not, when it did not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub error: Option<String>,
     /// Objects queued for it (not delivered yet).
     pub queued: u64,
@@ -81,12 +82,12 @@ pub struct PartnerState {
     /// Objects it received, with a receipt.
     pub delivered: u64,
     /// When the latest delivery to it ended (RFC 3339), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_delivery: Option<String>,
     /// The last delivery error, while objects are queued.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_error: Option<String>,
     /// Entries of this node's log its witness cosigned since the node started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub witness_cosigned: Option<u64>,
 }

@@ -41,7 +41,7 @@ pub enum AgreementCommand {
     Renew(RenewArgs),
     /// Print the status at a time: draft, approved, countersigned, in-force, expired or terminated.
     #[command(
-        after_help = "Example:\n  accord agreement status agreement.toml --at 2030-01-01T00:00:00Z\n  accord --json agreement status agreement.toml\n  # {\"status\": ..., \"reasons\": [...]}\n\nExit codes: 0 ok, 2 usage or input error (including a document that does not verify)."
+        after_help = "Example:\n  accord agreement status agreement.toml --at 2030-01-01T00:00:00Z\n  accord --json agreement status agreement.toml\n  # {\"id\", \"version\", \"at\", \"status\", \"reasons\": [{\"rule\", \"text\"}],\n  #  \"effective_from\", \"expires\", \"predecessor\", \"approvals\",\n  #  \"signatures\", \"countersigned\", \"terminations\"} (docs/json.md)\n\nExit codes: 0 ok, 2 usage or input error (including a document that does not verify)."
     )]
     Status(StatusArgs),
     /// Verify every record and signature of an agreement.
@@ -490,7 +490,7 @@ fn status_cmd(a: StatusArgs, out: &Output) -> Result<Code> {
     let at = time_arg(a.at.as_deref(), "--at")?;
     let report = status(&doc, at)?;
     if out.json {
-        out.print_json(&json!({ "status": report.status, "reasons": report.reasons }));
+        out.print_json(&status_json(&doc, at, &report));
     } else {
         println!("{}", report.status);
         for r in &report.reasons {
@@ -498,6 +498,59 @@ fn status_cmd(a: StatusArgs, out: &Output) -> Result<Code> {
         }
     }
     Ok(Code::Ok)
+}
+
+/// `agreement status --json`: the status at `at` with its reasons, and every date the
+/// text's reasons name (docs/json/agreement-status.schema.json): the term, the
+/// predecessor's end, each approval, signature and notice of termination signed at or
+/// before `at`, and when the agreement was countersigned.
+fn status_json(
+    doc: &Agreement,
+    at: Time,
+    report: &accord_agreement::StatusReport,
+) -> serde_json::Value {
+    use accord_agreement::RecordKind;
+    let b = &doc.body;
+    let records = || doc.records.iter().filter(|r| r.time <= at);
+    let approvals: Vec<_> = records()
+        .filter_map(|r| match &r.kind {
+            RecordKind::Approve { reference } => {
+                Some(json!({"party": r.party, "time": r.time, "reference": reference}))
+            }
+            _ => None,
+        })
+        .collect();
+    let signed: Vec<_> = records()
+        .filter(|r| matches!(r.kind, RecordKind::Sign))
+        .collect();
+    let countersigned = b
+        .parties
+        .iter()
+        .all(|p| signed.iter().any(|r| r.party == p.code))
+        .then(|| signed.iter().map(|r| r.time).max())
+        .flatten();
+    let terminations: Vec<_> = records()
+        .filter_map(|r| match &r.kind {
+            RecordKind::Terminate { effective } => {
+                Some(json!({"party": r.party, "notice": r.time, "effective": effective}))
+            }
+            _ => None,
+        })
+        .collect();
+    json!({
+        "id": b.id,
+        "version": b.version,
+        "at": at,
+        "status": report.status.as_str(),
+        "reasons": crate::json::reasons("agreement-in-force", &report.reasons),
+        "effective_from": b.effective_from,
+        "expires": b.expires,
+        "predecessor": b.predecessor.as_ref().map(|p| json!({"id": p.id, "version": p.version, "ends": p.ends})),
+        "approvals": approvals,
+        "signatures": signed.iter().map(|r| json!({"party": r.party, "time": r.time})).collect::<Vec<_>>(),
+        "countersigned": countersigned,
+        "terminations": terminations,
+    })
 }
 
 fn verify_cmd(a: VerifyArgs, out: &Output) -> Result<Code> {
@@ -514,7 +567,7 @@ fn verify_cmd(a: VerifyArgs, out: &Output) -> Result<Code> {
             "id": doc.body.id,
             "version": doc.body.version,
             "records": doc.records.len(),
-            "reasons": findings.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+            "reasons": crate::json::reasons("agreement-valid", &findings),
         }));
     } else if valid && doc.records.is_empty() {
         println!(

@@ -77,7 +77,10 @@ pub fn run(a: DecideArgs, out: &Output) -> Result<Code> {
     );
     let reasons: Vec<&str> = decision.reasons.iter().map(|r| r.text.as_str()).collect();
     if out.json {
-        out.print_json(&json!({ "decision": decision.word(), "reasons": reasons }));
+        out.print_json(&json!({
+            "decision": decision.word(),
+            "reasons": crate::json::from_decision(&decision.reasons),
+        }));
     } else {
         println!("{}", decision.word());
         for r in &reasons {
@@ -101,6 +104,6 @@ Examples:
       --at 2024-01-01T00:00:00Z
   accord --json decide ...
 
---json prints {\"decision\": \"permit\" | \"deny\", \"reasons\": [...]}. Every rule is checked and every reason that applies is printed. --at takes an RFC 3339 time with a zone, or a date (00:00:00Z); default now.
+--json prints {\"decision\": \"permit\" | \"deny\", \"reasons\": [{\"rule\", \"text\"}]} (docs/json.md). Every rule is checked and every reason that applies is printed. --at takes an RFC 3339 time with a zone, or a date (00:00:00Z); default now.
 
 Exit codes: 0 permit, 1 deny, 2 usage or input error.";

@@ -5,9 +5,11 @@
 use crate::cmd::online::{connect, outcome, Asked, Outcome};
 use crate::cmd::seal::{bar, progress_bar, Bytes, Sink};
 use crate::exit::{Code, Output};
+use crate::json::{from_wire, Reason};
 use accord_node_api::exchange::OutboxItem;
 use anyhow::Result;
 use clap::Args;
+use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -38,16 +40,71 @@ pub struct SendArgs {
 /// send's checks and syncs at the node, few enough not to crowd out other people.
 const SEND_CONCURRENCY: usize = 8;
 
+/// One outbox entry as `send`, `outbox` (and `send` with several files, with `file`)
+/// print it with `--json`: the API's entry, every key always present.
+#[derive(Serialize)]
+struct OutboxJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    id: &'a str,
+    to: &'a str,
+    person: &'a str,
+    agreement: &'a str,
+    marking: &'a str,
+    size: u64,
+    sha256: &'a str,
+    queued: &'a str,
+    state: &'a str,
+    attempts: u64,
+    last_error: Option<&'a str>,
+    reasons: Vec<Reason>,
+    /// The partner's signed receipt as it was signed (README, "Formats").
+    receipt: Option<&'a accord_node_api::receipt::Receipt>,
+}
+
+impl<'a> OutboxJson<'a> {
+    fn new(o: &'a OutboxItem, file: Option<String>) -> Self {
+        OutboxJson {
+            file,
+            id: &o.id,
+            to: &o.to,
+            person: &o.person,
+            agreement: &o.agreement,
+            marking: &o.marking,
+            size: o.size,
+            sha256: &o.sha256,
+            queued: &o.queued,
+            state: &o.state,
+            attempts: o.attempts,
+            last_error: o.last_error.as_deref(),
+            reasons: from_wire(&o.reasons),
+            receipt: o.receipt.as_ref(),
+        }
+    }
+}
+
+/// One inbox entry as `inbox --json` prints it.
+#[derive(Serialize)]
+struct InboxJson<'a> {
+    id: &'a str,
+    marking: &'a str,
+    from: &'a str,
+    received: &'a str,
+    size: u64,
+    agreement: &'a str,
+}
+
 fn print_refusal(reasons: &[accord_node_api::wire::Reason], what: &str, out: &Output) {
     if out.json {
-        out.print_json(&serde_json::json!({"state": "refused", "reasons": reasons}));
+        out.print_json(&serde_json::json!({"state": "refused", "reasons": from_wire(reasons)}));
     }
     print_reasons(what, reasons);
 }
 
 /// A node error from an exchange command: a refusal is printed (with `--json`, as
-/// `{"state": "refused", ...}`) and ends the command with 1; anything else is an error
-/// (2). A refusal without a list of rules carries the node's one line as `error`.
+/// `{"state": "refused", "reasons"}`) and ends the command with 1; anything else is an
+/// error (2). A refusal without a list of rules is an error (`{"error": ...}` with
+/// `--json`) with its exit code.
 fn exchange_failed(e: accord_node::Error, what: &str, out: &Output) -> Result<Code> {
     match outcome(e, Asked::Exchange) {
         Outcome::Denied(reasons) => {
@@ -55,14 +112,8 @@ fn exchange_failed(e: accord_node::Error, what: &str, out: &Output) -> Result<Co
             Ok(Code::Negative)
         }
         Outcome::Refused(r, code) => {
-            let msg = r.text;
-            if out.json {
-                out.print_json(
-                    &serde_json::json!({"state": "refused", "reasons": [], "error": msg}),
-                );
-            }
-            eprintln!("{what}: {msg}");
-            Ok(code)
+            let msg = format!("{what}: {}", r.text);
+            Ok(out.refused(&msg, &msg, vec![], code))
         }
         Outcome::Error(e) => Err(e.into()),
     }
@@ -179,7 +230,7 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
         return Ok(Code::Negative);
     }
     if out.json {
-        out.print_json(&serde_json::to_value(&item)?);
+        out.print_json(&OutboxJson::new(&item, None));
     } else {
         println!("{}", describe(&item));
     }
@@ -335,26 +386,24 @@ fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
                         println!("{name}: {}", describe(item));
                     }
                 }
-                let mut v = serde_json::to_value(item)?;
-                v["file"] = name.into();
-                json.push(v);
+                json.push(serde_json::to_value(OutboxJson::new(item, Some(name)))?);
             }
             Sent::Refused(reasons) => {
                 refused = true;
                 print_reasons(&format!("{name}: refused by your node"), reasons);
                 json.push(
-                    serde_json::json!({"file": name, "state": "refused", "reasons": reasons}),
+                    serde_json::json!({"file": name, "state": "refused", "reasons": from_wire(reasons)}),
                 );
             }
             Sent::RefusedSaying(msg) => {
                 refused = true;
                 eprintln!("{name}: refused by your node: {msg}");
-                json.push(serde_json::json!({"file": name, "state": "refused", "reasons": [], "error": msg}));
+                json.push(serde_json::json!({"file": name, "state": "refused", "reasons": [], "message": msg}));
             }
             Sent::Failed(e) => {
                 failed = true;
                 eprintln!("{name}: error: {e}");
-                json.push(serde_json::json!({"file": name, "state": "error", "error": e}));
+                json.push(serde_json::json!({"file": name, "state": "error", "message": e}));
             }
         }
     }
@@ -411,7 +460,8 @@ pub fn outbox(args: OutboxArgs, out: &Output) -> Result<Code> {
         Err(e) => return exchange_failed(e, "refused by your node", out),
     };
     if out.json {
-        out.print_json(&serde_json::to_value(&items)?);
+        let items: Vec<OutboxJson> = items.iter().map(|o| OutboxJson::new(o, None)).collect();
+        out.print_json(&items);
         return Ok(Code::Ok);
     }
     if items.is_empty() {
@@ -451,7 +501,18 @@ pub fn inbox(args: InboxArgs, out: &Output) -> Result<Code> {
         Err(e) => return exchange_failed(e, "refused by your node", out),
     };
     if out.json {
-        out.print_json(&serde_json::to_value(&items)?);
+        let items: Vec<InboxJson> = items
+            .iter()
+            .map(|i| InboxJson {
+                id: &i.id,
+                marking: &i.marking,
+                from: &i.from,
+                received: &i.received,
+                size: i.size,
+                agreement: &i.agreement,
+            })
+            .collect();
+        out.print_json(&items);
         return Ok(Code::Ok);
     }
     if items.is_empty() {
@@ -553,7 +614,7 @@ pub fn fetch(args: FetchArgs, out: &Output) -> Result<Code> {
     };
     sink.commit()?;
     if out.json {
-        out.print_json(&serde_json::json!({"id": args.id, "size": n, "output": args.output}));
+        out.print_json(&serde_json::json!({"id": args.id, "size": n, "output": args.output.display().to_string()}));
     } else if args.output != std::path::Path::new("-") {
         eprintln!(
             "fetched {} ({n} bytes) to {}",

@@ -27,7 +27,7 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<Code> {
     };
     let i = match accord_tdf::inspect(&mut file) {
         Ok(i) => i,
-        Err(e) => return Ok(failed(&e, Role::Open, &args.input, Path::new("-"))),
+        Err(e) => return Ok(failed(&e, Role::Open, &args.input, Path::new("-"), out)),
     };
     let m = &i.manifest;
     let ii = &m.encryption_information.integrity_information;
@@ -49,7 +49,7 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<Code> {
         .unwrap_or_default();
     if out.json {
         out.print_json(&serde_json::json!({
-            "schemaVersion": m.schema_version,
+            "schema_version": m.schema_version,
             "label": {
                 "marking": i.marking,
                 "policy": i.label.as_ref().map(|l| l.policy.clone()),
@@ -58,13 +58,13 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<Code> {
             "signer": i.signer.as_ref().map(|s| serde_json::json!({"alg": s.alg, "kid": s.kid})),
             "agreement": i.agreement,
             "attributes": attributes,
-            "keyAccess": kas,
+            "key_access": kas,
             "segments": ii.segments.len(),
-            "segmentSize": ii.segment_size_default,
-            "plaintextSize": m.plaintext_size(),
-            "payloadSize": i.layout.payload.size,
-            "containerSize": i.layout.file_size,
-            "mimeType": m.payload.mime_type,
+            "segment_size": ii.segment_size_default,
+            "plaintext_size": m.plaintext_size(),
+            "payload_size": i.layout.payload.size,
+            "container_size": i.layout.file_size,
+            "mime_type": m.payload.mime_type,
         }));
     } else {
         println!(
@@ -128,6 +128,6 @@ Examples:
   accord inspect report.tdf
   accord --json inspect report.tdf
 
---json prints {\"schemaVersion\", \"label\": {\"marking\", \"policy\", \"xml\"}, \"signer\", \"agreement\", \"keyAccess\": [...], \"segments\", \"plaintextSize\", ...}. Nothing is verified (inspect holds no key): `accord open` checks the signature.
+--json prints {\"schema_version\", \"label\": {\"marking\", \"policy\", \"xml\"}, \"signer\", \"agreement\", \"key_access\": [...], \"segments\", \"plaintext_size\", ...} (docs/json.md). Nothing is verified (inspect holds no key): `accord open` checks the signature.
 
 Exit codes: 0 ok, 2 usage or input error (not a sealed object).";

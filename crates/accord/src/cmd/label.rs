@@ -186,6 +186,14 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
                             print_label(&l, format, out);
                             return Ok(Code::Ok);
                         }
+                        if out.json {
+                            crate::json::print_error(
+                                format!("the marking reads as a label policy {} forbids", p.name),
+                                vec![],
+                                Code::Negative,
+                                crate::json::reasons("label", &v.reasons),
+                            );
+                        }
                         for r in &v.reasons {
                             eprintln!("invalid: {r}");
                         }
@@ -207,7 +215,7 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
             if out.json {
                 print_ordered(&CheckJson {
                     valid: v.valid,
-                    reasons: &v.reasons,
+                    reasons: crate::json::reasons("label", &v.reasons),
                 });
             } else if v.valid {
                 println!("valid");
@@ -235,7 +243,7 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
             if out.json {
                 print_ordered(&DecideJson {
                     decision: word,
-                    reasons: &d.reasons,
+                    reasons: crate::json::reasons("clearance", &d.reasons),
                 });
             } else {
                 println!("{word}");
@@ -269,16 +277,16 @@ struct RenderJson<'a> {
 
 /// `check --json`, keys in the documented order.
 #[derive(Serialize)]
-struct CheckJson<'a> {
+struct CheckJson {
     valid: bool,
-    reasons: &'a [String],
+    reasons: Vec<crate::json::Reason>,
 }
 
 /// `decide --json`, keys in the documented order.
 #[derive(Serialize)]
 struct DecideJson<'a> {
     decision: &'a str,
-    reasons: &'a [String],
+    reasons: Vec<crate::json::Reason>,
 }
 
 /// Print a struct as pretty JSON with its fields in declaration order (a
@@ -314,7 +322,7 @@ Examples:
   accord label check --policy policies label.xml
   accord --json label check --policy policies label.xml
 
---json prints {\"valid\": bool, \"reasons\": [...]}.
+--json prints {\"valid\": bool, \"reasons\": [{\"rule\": \"label\", \"text\"}]}.
 
 Exit codes: 0 valid, 1 invalid, 2 usage or input error.";
 
@@ -323,7 +331,7 @@ Examples:
   accord label decide --policy policies --clearance secret.json label.xml
   accord --json label decide ...
 
---json prints {\"decision\": \"permit\" | \"deny\", \"reasons\": [...]}.
+--json prints {\"decision\": \"permit\" | \"deny\", \"reasons\": [{\"rule\": \"clearance\", \"text\"}]}.
 
 Exit codes: 0 permit, 1 deny, 2 usage or input error.";
 

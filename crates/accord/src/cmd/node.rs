@@ -129,7 +129,7 @@ pub(crate) fn init_tracing() {
     };
 }
 
-pub fn serve(args: ServeArgs, _out: &Output) -> Result<Code> {
+pub fn serve(args: ServeArgs, out: &Output) -> Result<Code> {
     init_tracing();
     match runtime()?.block_on(accord_node::server::serve(
         &args.dir,
@@ -139,8 +139,7 @@ pub fn serve(args: ServeArgs, _out: &Output) -> Result<Code> {
         // The node refuses to serve (its audit log is behind, or a fork of, what a
         // partner's witness cosigned): a negative answer, not a usage error.
         Err(accord_node::Error::Refused(msg)) => {
-            eprintln!("error: {msg}");
-            Ok(Code::Negative)
+            Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative))
         }
         Err(e) => Err(e.into()),
     }
@@ -497,11 +496,7 @@ pub fn load_agreement(
         String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", file.display()))?;
     if !draft {
         if let Some(msg) = not_signed_by_all(&text) {
-            if out.json {
-                out.print_json(&serde_json::json!({"loaded": false, "error": msg}));
-            }
-            eprintln!("error: {msg}");
-            return Ok(Code::Negative);
+            return Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative));
         }
     }
     let rt = runtime()?;
@@ -514,11 +509,7 @@ pub fn load_agreement(
     let loaded = match loaded {
         Ok(l) => l,
         Err(accord_node::Error::Refused(msg)) => {
-            if out.json {
-                out.print_json(&serde_json::json!({"loaded": false, "error": msg}));
-            }
-            eprintln!("error: {msg}");
-            return Ok(Code::Negative);
+            return Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative));
         }
         Err(e) => return Err(e.into()),
     };
@@ -573,30 +564,11 @@ pub fn list_agreements(
         store.close().await;
         r
     })?;
-    let rows: Vec<serde_json::Value> = held
+    // The node's own view of each agreement (`GET /v1/status` shows the same), whose
+    // reasons are already `{rule, text}`.
+    let rows: Vec<serde_json::Value> = accord_node::agreements::states(&held, at)
         .iter()
-        .map(|h| {
-            let b = &h.agreement.body;
-            let (status, reasons) = match h.checked().status(at) {
-                Ok(r) => (r.status.as_str().to_string(), r.reasons),
-                Err(e) => (
-                    "invalid".to_string(),
-                    e.findings.iter().map(|f| f.to_string()).collect(),
-                ),
-            };
-            serde_json::json!({
-                "id": b.id,
-                "version": b.version,
-                "title": b.title,
-                "status": status,
-                "reasons": reasons,
-                "parties": b.parties.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(),
-                "scopes": b.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-                "ceiling": b.ceiling,
-                "effective_from": b.effective_from.to_string(),
-                "expires": b.expires.to_string(),
-            })
-        })
+        .map(|a| serde_json::to_value(a).unwrap_or_default())
         .collect();
     if out.json {
         out.print_json(&serde_json::Value::Array(rows));

@@ -130,12 +130,12 @@ pub(crate) fn node_failed(
         } else {
             Role::Seal
         };
-        return Ok(failed(&t, role, input, output));
+        return Ok(failed(&t, role, input, output, out));
     }
     match outcome(e, asked) {
         Outcome::Denied(reasons) => {
             if out.json {
-                out.print_json(&serde_json::json!({"decision": "deny", "reasons": reasons}));
+                out.print_json(&serde_json::json!({"decision": "deny", "reasons": crate::json::from_wire(&reasons)}));
             }
             eprintln!("{}", accord_node::Error::Denied(reasons));
             Ok(if asked == Asked::Open {
@@ -145,8 +145,7 @@ pub(crate) fn node_failed(
             })
         }
         Outcome::Refused(r, code) => {
-            eprintln!("error: {}", r.line);
-            Ok(code)
+            Ok(out.refused(&format!("error: {}", r.line), &r.line, vec![], code))
         }
         Outcome::Error(e) => Err(e.into()),
     }
@@ -209,12 +208,12 @@ pub(crate) fn seal(args: &SealArgs, cred: &Path, out: &Output) -> Result<Code> {
             "output": display_name(&args.output),
             "marking": done.plan.marking,
             "agreement": done.plan.agreement,
-            "agreementChosen": chosen,
-            "keyAccess": done.plan.recipients.iter().map(|r| serde_json::json!({"party": r.party, "url": r.url})).collect::<Vec<_>>(),
-            "excluded": done.plan.excluded,
-            "plaintextSize": done.summary.plaintext_size,
+            "agreement_chosen": chosen,
+            "key_access": done.plan.recipients.iter().map(|r| serde_json::json!({"party": r.party, "url": r.url})).collect::<Vec<_>>(),
+            "excluded": crate::json::from_wire(&done.plan.excluded),
+            "plaintext_size": done.summary.plaintext_size,
             "segments": done.summary.segments,
-            "logIndex": done.log_index,
+            "log_index": done.log_index,
         }));
     } else {
         match (&done.plan.agreement, req.choose_agreement) {
@@ -277,11 +276,11 @@ pub(crate) fn open(
             "input": display_name(&args.input),
             "output": display_name(&args.output),
             "decision": "permit",
-            "reasons": released.reasons,
-            "logIndex": released.log_index,
+            "reasons": crate::json::from_wire(&released.reasons),
+            "log_index": released.log_index,
             "label": {"marking": summary.marking, "policy": summary.label.policy},
             "signer": {"alg": summary.signer.alg, "kid": summary.signer.kid},
-            "plaintextSize": summary.plaintext_size,
+            "plaintext_size": summary.plaintext_size,
             "written": summary.written,
         }));
     } else if args.output != Path::new("-") {

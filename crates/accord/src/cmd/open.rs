@@ -164,7 +164,7 @@ pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
     }
     let summary = match result {
         Ok(s) => s,
-        Err(e) => return Ok(failed(&e, Role::Open, &args.input, &args.output)),
+        Err(e) => return Ok(failed(&e, Role::Open, &args.input, &args.output, out)),
     };
     sink.commit()?;
     if out.json {
@@ -173,9 +173,9 @@ pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
             "output": display_name(&args.output),
             "label": {"marking": summary.marking, "policy": summary.label.policy},
             "signer": {"alg": summary.signer.alg, "kid": summary.signer.kid},
-            "plaintextSize": summary.plaintext_size,
+            "plaintext_size": summary.plaintext_size,
             "written": summary.written,
-            "segmentsDecrypted": summary.segments_decrypted,
+            "segments_decrypted": summary.segments_decrypted,
         }));
     } else if args.output != Path::new("-") {
         eprintln!(

@@ -50,7 +50,7 @@ pub fn run(cmd: PolicyCommand, out: &Output) -> Result<Code> {
 /// `policy show --json`: one policy, keys in the documented order (a `serde_json::Value`
 /// would sort them).
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "snake_case")]
 struct PolicyJson<'a> {
     name: &'a str,
     id: &'a str,
@@ -77,7 +77,7 @@ struct TagSetJson<'a> {
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "snake_case")]
 struct TagJson<'a> {
     name: &'a str,
     #[serde(rename = "type")]

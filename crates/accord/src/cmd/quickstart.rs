@@ -158,7 +158,7 @@ pub fn run(args: QuickstartArgs, out: &Output) -> Result<Code> {
             "ok": story.ok,
             "dir": dir,
             "steps": story.steps,
-            "nodes": {"PAK": sb.pak.config.url, "USA": sb.usa.config.url},
+            "nodes": {"pak": sb.pak.config.url, "usa": sb.usa.config.url},
             "credentials": sb.people.iter().map(|p| serde_json::json!({"id": p.id, "party": p.party, "role": p.role, "credential": p.credential})).collect::<Vec<_>>(),
         }));
     } else {
@@ -341,7 +341,7 @@ fn walk(sb: &Sandbox, story: &mut Story, dir: &Path, nodes: (&Running, &Running)
                     &format!("refuse-{id}"),
                     ok,
                     format!("{id} was refused: {}", reasons_text(&reasons)),
-                    serde_json::json!({"reasons": reasons}),
+                    serde_json::json!({"reasons": crate::json::from_wire(&reasons)}),
                 );
             }
             other => story.say(

@@ -341,7 +341,13 @@ pub(crate) enum Role {
 }
 
 /// Report a library error, naming the file it is about, and return its exit code.
-pub(crate) fn failed(e: &accord_tdf::Error, role: Role, input: &Path, output: &Path) -> Code {
+pub(crate) fn failed(
+    e: &accord_tdf::Error,
+    role: Role,
+    input: &Path,
+    output: &Path,
+    out: &Output,
+) -> Code {
     use accord_tdf::Error as E;
     let about = match e {
         E::Io { what, .. } if what.starts_with("writing") => Some(output_name(output)),
@@ -351,15 +357,16 @@ pub(crate) fn failed(e: &accord_tdf::Error, role: Role, input: &Path, output: &P
         _ => None,
     };
     let msg = crate::exit::once_positioned(&e.to_string());
-    match about {
-        Some(name) => eprintln!("error: {name}: {msg}"),
-        None => eprintln!("error: {msg}"),
-    }
-    match e.kind() {
+    let message = match about {
+        Some(name) => format!("{name}: {msg}"),
+        None => msg,
+    };
+    let code = match e.kind() {
         ErrorKind::Integrity => Code::Negative,
         ErrorKind::NoKey => Code::NoKey,
         ErrorKind::Input => Code::Usage,
-    }
+    };
+    out.refused(&format!("error: {message}"), &message, vec![], code)
 }
 
 pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
@@ -430,7 +437,7 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
     }
     let summary = match result {
         Ok(s) => s,
-        Err(e) => return Ok(failed(&e, Role::Seal, &args.input, &args.output)),
+        Err(e) => return Ok(failed(&e, Role::Seal, &args.input, &args.output, out)),
     };
     sink.commit()?;
     let kas: Vec<serde_json::Value> = summary
@@ -444,9 +451,9 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
         out.print_json(&serde_json::json!({
             "output": display_name(&args.output),
             "marking": opts.label.marking,
-            "plaintextSize": summary.plaintext_size,
+            "plaintext_size": summary.plaintext_size,
             "segments": summary.segments,
-            "keyAccess": kas,
+            "key_access": kas,
         }));
     } else if args.output != Path::new("-") {
         eprintln!(

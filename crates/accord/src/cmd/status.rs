@@ -187,7 +187,7 @@ fn check_node(s: &NodeStatus, f: &mut Findings) {
             s.party, s.person_status
         ));
     }
-    if let Some(t) = parse_time(&s.tls_not_after) {
+    if let Some(t) = s.tls_not_after.as_deref().and_then(parse_time) {
         f.expiry(
             &format!("the {} node's TLS certificate", s.party),
             t,
@@ -262,7 +262,7 @@ fn print_node(url: &str, s: &NodeStatus) {
     );
     println!(
         "             TLS certificate until {}, log {}, {} MiB disk free (reserve {})",
-        s.tls_not_after,
+        s.tls_not_after.as_deref().unwrap_or("unknown"),
         count(s.log_entries, "entry", "entries"),
         s.disk_free_mib,
         s.disk_reserve_mib

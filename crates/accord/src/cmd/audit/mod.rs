@@ -239,7 +239,7 @@ fn failure(e: accord_log::Error, out: &Output) -> Result<Code> {
         return Err(e.into());
     }
     if out.json {
-        out.print_json(&json!({"verified": false, "error": e.to_string()}));
+        out.print_json(&json!({"verified": false, "reasons": [crate::json::Reason::new("audit-log", e.to_string())]}));
     }
     let msg = e.to_string();
     eprintln!(
@@ -499,7 +499,7 @@ fn verify(a: VerifyArgs, out: &Output) -> Result<Code> {
     let cosigners: Vec<_> = report
         .signatures
         .iter()
-        .filter_map(|s| s.timestamp.map(|t| json!({"name": s.key.name, "key_id": format!("{:08x}", s.key.key_id), "timestamp": t})))
+        .filter_map(|s| s.timestamp.map(|t| json!({"name": s.key.name, "key_id": format!("{:08x}", s.key.key_id), "timestamp": crate::json::unix_time(t)})))
         .collect();
     let (state, from) = match report.state {
         StateOutcome::NotUsed => ("not-used", None),

@@ -1,0 +1,104 @@
+//! The command line's JSON conventions (docs/json.md), shared by every command's
+//! `--json` output: keys in snake_case, a reason as `{rule, text}`, times in RFC 3339,
+//! and an error as `{"error": {message, causes, exit_code, reasons}}` on standard output.
+//!
+//! The node's HTTP API types (`accord_node_api::wire`) and the documents Accord reads
+//! and writes (party.json, labels, clearances, receipts, ZTDF manifests) keep their own
+//! documented shapes; a command prints its own types built from them.
+
+use crate::exit::Code;
+use serde::Serialize;
+
+/// Why: the rule a reason is about (kebab-case, as the node and the audit log name it:
+/// `clearance`, `agreement-in-force`, `label`, ...) and the reason in words.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Reason {
+    /// The rule.
+    pub rule: String,
+    /// The reason in words.
+    pub text: String,
+}
+
+impl Reason {
+    /// A reason about `rule`.
+    pub fn new(rule: &str, text: impl Into<String>) -> Reason {
+        Reason {
+            rule: rule.to_string(),
+            text: text.into(),
+        }
+    }
+}
+
+/// Texts that all concern one rule (a label's validity, a SPIF access decision, an
+/// agreement's status or verification) as reasons.
+pub fn reasons<T: ToString>(rule: &str, texts: impl IntoIterator<Item = T>) -> Vec<Reason> {
+    texts
+        .into_iter()
+        .map(|t| Reason::new(rule, t.to_string()))
+        .collect()
+}
+
+/// The node's reasons (its API's `{rule, text}`), as the command line prints them.
+pub fn from_wire(r: &[accord_node_api::wire::Reason]) -> Vec<Reason> {
+    r.iter()
+        .map(|r| Reason::new(r.rule.as_str(), r.text.clone()))
+        .collect()
+}
+
+/// The full decision's reasons.
+pub fn from_decision(r: &[accord_agreement::Reason]) -> Vec<Reason> {
+    r.iter()
+        .map(|r| Reason::new(r.rule.as_str(), r.text.clone()))
+        .collect()
+}
+
+/// A time as RFC 3339 in UTC (`2026-12-02T03:00:00Z`), from seconds since the epoch.
+pub fn unix_time(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| accord_agreement::Time::from_unix(s).ok())
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+/// `{"error": {...}}`: what a command prints on standard output for an error when
+/// `--json` is given (docs/json/error.schema.json).
+#[derive(Debug, Serialize)]
+pub struct ErrorJson {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The error's message, its causes (outermost first), the exit code and any reasons.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// What failed, in one line.
+    pub message: String,
+    /// Why, from the outermost cause to the innermost.
+    pub causes: Vec<String>,
+    /// The process's exit code.
+    pub exit_code: u8,
+    /// The rules a refusal named (empty when none).
+    pub reasons: Vec<Reason>,
+}
+
+/// Print an error as JSON on standard output.
+pub fn print_error(message: String, causes: Vec<String>, code: Code, reasons: Vec<Reason>) {
+    crate::exit::print_json(&ErrorJson {
+        error: ErrorBody {
+            message,
+            causes,
+            exit_code: code as u8,
+            reasons,
+        },
+    })
+}
+
+/// Whether the command line asks for JSON: `--json` before any `--` (for a usage error
+/// clap reports before the flag is parsed).
+pub fn asked_in_args() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
