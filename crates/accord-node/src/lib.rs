@@ -67,6 +67,7 @@ pub mod admission;
 mod agreement_sync;
 pub mod agreements;
 mod audit;
+pub mod backup;
 mod cache;
 mod caller;
 mod crossborder;

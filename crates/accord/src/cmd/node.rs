@@ -160,6 +160,8 @@ pub enum NodeCommand {
     },
     /// Write a hardened systemd unit that runs this node as a service.
     Systemd(crate::cmd::service::SystemdArgs),
+    /// Upgrade the database to this accord's schema, after a backup (node stopped).
+    Migrate(crate::cmd::backup::MigrateArgs),
 }
 
 pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
@@ -180,6 +182,7 @@ pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
             Ok(Code::Ok)
         }
         NodeCommand::Systemd(args) => crate::cmd::service::systemd(args, out),
+        NodeCommand::Migrate(args) => crate::cmd::backup::migrate(args, out),
     }
 }
 
