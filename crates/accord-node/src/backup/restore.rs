@@ -70,6 +70,15 @@ fn damaged(what: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// An error reading the archive: a cut-short one said so.
+fn read_err(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        damaged(format!("it is cut short ({e})"))
+    } else {
+        damaged(e)
+    }
+}
+
 /// Open the backup at `input` for reading its archive (decrypting it when it is
 /// encrypted).
 fn open(input: &Path, key: Option<&KasPrivateKey>) -> Result<Box<dyn Read>, Error> {
@@ -97,8 +106,8 @@ fn verify(input: &Path, key: Option<&KasPrivateKey>) -> Result<Manifest, Error> 
     let mut ar = tar::Archive::new(open(input, key)?);
     let mut seen: HashMap<String, (u64, String)> = HashMap::new();
     let mut manifest = None;
-    for e in ar.entries().map_err(damaged)? {
-        let mut e = e.map_err(damaged)?;
+    for e in ar.entries().map_err(read_err)? {
+        let mut e = e.map_err(read_err)?;
         if seen.len() >= MAX_MEMBERS {
             return Err(damaged(format!("more than {MAX_MEMBERS} members")));
         }
@@ -113,7 +122,7 @@ fn verify(input: &Path, key: Option<&KasPrivateKey>) -> Result<Manifest, Error> 
             (&mut e)
                 .take(MAX_MANIFEST)
                 .read_to_end(&mut text)
-                .map_err(damaged)?;
+                .map_err(read_err)?;
             let m: Manifest = serde_json::from_slice(&text)
                 .map_err(|err| damaged(format!("{MANIFEST}: {err}")))?;
             manifest = Some(m);
@@ -123,7 +132,7 @@ fn verify(input: &Path, key: Option<&KasPrivateKey>) -> Result<Manifest, Error> 
         let mut buf = vec![0u8; 1 << 16];
         let mut n = 0u64;
         loop {
-            let k = e.read(&mut buf).map_err(damaged)?;
+            let k = e.read(&mut buf).map_err(read_err)?;
             if k == 0 {
                 break;
             }
@@ -191,8 +200,8 @@ fn extract(
 ) -> Result<(), Error> {
     let want: HashMap<&str, &Member> = m.members.iter().map(|x| (x.path.as_str(), x)).collect();
     let mut ar = tar::Archive::new(open(input, key)?);
-    for e in ar.entries().map_err(damaged)? {
-        let mut e = e.map_err(damaged)?;
+    for e in ar.entries().map_err(read_err)? {
+        let mut e = e.map_err(read_err)?;
         let path = String::from_utf8(e.path_bytes().into_owned())
             .map_err(|_| damaged("a member's path is not UTF-8"))?;
         if path == MANIFEST {
@@ -221,7 +230,7 @@ fn extract(
         let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
         let mut buf = vec![0u8; 1 << 16];
         loop {
-            let k = e.read(&mut buf).map_err(damaged)?;
+            let k = e.read(&mut buf).map_err(read_err)?;
             if k == 0 {
                 break;
             }
@@ -334,6 +343,7 @@ async fn finish(
     m: &Manifest,
     opts: &RestoreOptions<'_>,
 ) -> Result<Restored, Error> {
+    mkdir_private(&dir.join("blobs"))?;
     if m.database == "sqlite" {
         let from = db_dir.join("node.db");
         let to = dir.join("node.db");
