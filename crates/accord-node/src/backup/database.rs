@@ -206,13 +206,11 @@ fn split_password(url: &str) -> (String, Option<String>) {
     (url.to_string(), None)
 }
 
-/// Where `program` is: on `PATH`, in `/usr/local/bin`, or in the newest
-/// `/usr/lib/postgresql/*/bin` (where Debian puts them, as `.ci/run` looks for `initdb`).
+/// Where `program` is: in the newest `/usr/lib/postgresql/*/bin` (where Debian puts
+/// them, as `.ci/run` looks for `initdb`), in `/usr/local/bin`, or on `PATH`.
 fn pg_binary(program: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.push("/usr/local/bin".into());
+    // The server's own version first: Debian's /usr/bin/pg_dump is a wrapper that
+    // picks a version by the clusters it knows of, which a throwaway server is not.
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
@@ -223,7 +221,13 @@ fn pg_binary(program: &str) -> Option<PathBuf> {
         })
         .collect();
     versions.sort();
-    dirs.extend(versions.into_iter().rev().map(|(_, p)| p));
+    let mut dirs: Vec<PathBuf> = versions.into_iter().rev().map(|(_, p)| p).collect();
+    dirs.push("/usr/local/bin".into());
+    dirs.extend(
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
     dirs.into_iter()
         .map(|d| d.join(program))
         .find(|p| p.is_file())
