@@ -265,14 +265,24 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     let cut = tmp.path().join("cut.backup");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let o = restore(&cut, &tmp.path().join("r-cut"), false);
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!tmp.path().join("r-cut").exists());
     let mut changed = bytes.clone();
     changed[bytes.len() / 3] ^= 0x20;
     let bad = tmp.path().join("changed.backup");
     std::fs::write(&bad, &changed).unwrap();
     let o = restore(&bad, &tmp.path().join("r-bad"), false);
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("damaged or was changed"),
         "{}",
@@ -290,13 +300,19 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
         if let Some(s) = r1_node.try_wait().unwrap() {
             break s;
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "the older backup served");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the older backup served"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut err = String::new();
     std::io::Read::read_to_string(r1_node.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
-    assert!(err.contains("went backwards") && err.contains("USA"), "{err}");
+    assert!(
+        err.contains("went backwards") && err.contains("USA"),
+        "{err}"
+    );
 
     // Backup 2 restored into another directory, started: nothing lost.
     let r2 = tmp.path().join("restored-2");
@@ -330,7 +346,12 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     assert!(entries.len() as u64 >= size_at_kill);
     send(&pak_officer, "USA", &from_pak[25].1);
     all_delivered(&pak_officer, pak_ids.len() + 1);
-    let grown = wait_cosigned(&restored, &sb.usa, size_at_kill + 2, Duration::from_secs(30));
+    let grown = wait_cosigned(
+        &restored,
+        &sb.usa,
+        size_at_kill + 2,
+        Duration::from_secs(30),
+    );
     assert!(grown >= size_at_kill + 2);
     terminate(r2_node);
     terminate(usa);

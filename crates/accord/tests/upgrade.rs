@@ -119,14 +119,18 @@ fn a_database_of_the_schema_before_is_upgraded_only_after_a_backup() {
     let dir = home.to_str().unwrap();
     let o = accord(&["node", "info", "--dir", dir]);
     assert!(
-        String::from_utf8_lossy(&o.stderr)
-            .contains(&format!("database schema {previous} (this accord knows up to {newest})")),
+        String::from_utf8_lossy(&o.stderr).contains(&format!(
+            "database schema {previous} (this accord knows up to {newest})"
+        )),
         "{}",
         text(&o)
     );
 
     // Not served, not used: the message names the command to run.
-    for args in [vec!["serve", "--dir", dir], vec!["user", "list", "--dir", dir]] {
+    for args in [
+        vec!["serve", "--dir", dir],
+        vec!["user", "list", "--dir", dir],
+    ] {
         let o = Command::new(BIN)
             .args(&args)
             .stdin(Stdio::null())
@@ -135,8 +139,9 @@ fn a_database_of_the_schema_before_is_upgraded_only_after_a_backup() {
         let t = text(&o);
         assert_eq!(o.status.code(), Some(2), "{t}");
         assert!(
-            t.contains(&format!("the database has schema {previous}, older than this accord's ({newest})"))
-                && t.contains(&format!("accord node migrate --dir {dir} --backup FILE")),
+            t.contains(&format!(
+                "the database has schema {previous}, older than this accord's ({newest})"
+            )) && t.contains(&format!("accord node migrate --dir {dir} --backup FILE")),
             "{t}"
         );
     }
@@ -227,7 +232,10 @@ fn a_database_of_the_schema_before_is_upgraded_only_after_a_backup() {
     let c = Client::new(Credential::load(&cred).unwrap()).unwrap();
     let t0 = Instant::now();
     while c.whoami().is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "the node did not start");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the node did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = Command::new("kill")

@@ -319,7 +319,12 @@ mod tests {
         let data = vec![7u8; 2 * SEGMENT + 5];
         let enc = encrypt(&key, &data);
         // Cut at a segment boundary (after the first segment's tag).
-        let header = enc.iter().skip(MAGIC.len()).position(|&b| b == b'\n').unwrap() + 1;
+        let header = enc
+            .iter()
+            .skip(MAGIC.len())
+            .position(|&b| b == b'\n')
+            .unwrap()
+            + 1;
         let cut = MAGIC.len() + header + 4 + SEGMENT + TAG;
         let e = decrypt(&key, &enc[..cut]).unwrap_err();
         assert!(e.contains("truncated"), "{e}");

@@ -46,16 +46,17 @@ fn queued_names(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<String>, Error> {
     Ok(out)
 }
 
-async fn read_back(
-    conn: &mut sqlx::AnyConnection,
-) -> Result<(i64, Vec<String>), Error> {
+async fn read_back(conn: &mut sqlx::AnyConnection) -> Result<(i64, Vec<String>), Error> {
     let schema: Option<i64> = sqlx::query(SCHEMA)
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?
         .try_get("v")
         .map_err(db)?;
-    let rows = sqlx::query(QUEUED).fetch_all(&mut *conn).await.map_err(db)?;
+    let rows = sqlx::query(QUEUED)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
     Ok((schema.unwrap_or(0), queued_names(rows)?))
 }
 

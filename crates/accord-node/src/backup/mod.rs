@@ -300,7 +300,11 @@ fn mode_of(_: &std::fs::Metadata) -> u32 {
 }
 
 /// Take a backup of the node home `dir` (running or not) and write it to `out`.
-pub async fn take(dir: &Path, out: impl Write, opts: &BackupOptions<'_>) -> Result<Manifest, Error> {
+pub async fn take(
+    dir: &Path,
+    out: impl Write,
+    opts: &BackupOptions<'_>,
+) -> Result<Manifest, Error> {
     let home = Home::open(dir)?;
     let layout = &home.layout;
     let url = layout.database_url(&home.config);

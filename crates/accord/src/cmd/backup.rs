@@ -322,6 +322,21 @@ pub struct MigrateArgs {
 
 pub fn migrate(args: MigrateArgs, out: &Output) -> Result<Code> {
     let home = Home::open(&args.dir)?;
+    let rt = runtime()?;
+    let (at, known) = rt.block_on(home.schema())?;
+    if at > known {
+        bail!(
+            "the database has schema {at}, newer than this accord's ({known}): a newer accord upgraded it; run that one"
+        );
+    }
+    if at == known {
+        if out.json {
+            out.print_json(&serde_json::json!({"schema_before": at, "schema": at, "backup": null}));
+        } else {
+            println!("the database is at schema {at}: nothing to migrate");
+        }
+        return Ok(Code::Ok);
+    }
     let lock = home.layout.log().join(".accord/lock");
     if let Ok(f) = std::fs::File::open(&lock) {
         #[allow(clippy::incompatible_msrv)]
@@ -331,16 +346,6 @@ pub fn migrate(args: MigrateArgs, out: &Output) -> Result<Code> {
                 args.dir.display()
             );
         }
-    }
-    let rt = runtime()?;
-    let (at, known) = rt.block_on(home.schema())?;
-    if at >= known {
-        if out.json {
-            out.print_json(&serde_json::json!({"schema_before": at, "schema": at, "backup": null}));
-        } else {
-            println!("the database is at schema {at}: nothing to migrate");
-        }
-        return Ok(Code::Ok);
     }
     let mut file = None;
     if let Some(path) = &args.backup {
@@ -362,7 +367,9 @@ pub fn migrate(args: MigrateArgs, out: &Output) -> Result<Code> {
     }
     let (before, after) = rt.block_on(home.migrate())?;
     if out.json {
-        out.print_json(&serde_json::json!({"schema_before": before, "schema": after, "backup": file}));
+        out.print_json(
+            &serde_json::json!({"schema_before": before, "schema": after, "backup": file}),
+        );
     } else {
         println!("migrated the database from schema {before} to {after}");
     }
