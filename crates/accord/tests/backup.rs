@@ -257,6 +257,19 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("give --force"));
+    // The same, encrypted to a recovery key kept elsewhere.
+    let rk = tmp.path().join("recovery");
+    ok(accord(&["backup", "keygen", "--out", rk.to_str().unwrap()]));
+    let sealed_backup = tmp.path().join("second.backup.enc");
+    ok(accord(&[
+        "backup",
+        "--dir",
+        pak_dir.to_str().unwrap(),
+        "--recovery-key",
+        rk.join("recovery.pub").to_str().unwrap(),
+        "-o",
+        sealed_backup.to_str().unwrap(),
+    ]));
     kill(pak);
     let size_at_kill = checkpoint_size(&pak_dir.join("log"));
 
@@ -312,6 +325,50 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     assert!(
         err.contains("went backwards") && err.contains("USA"),
         "{err}"
+    );
+
+    // The encrypted one needs its recovery key, and restores to the same log.
+    let r3 = tmp.path().join("restored-3");
+    let o = restore(&sealed_backup, &r3, false);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--recovery-key"));
+    let mut args = vec![
+        "--json".to_string(),
+        "restore".into(),
+        sealed_backup.display().to_string(),
+        "--dir".into(),
+        r3.display().to_string(),
+        "--recovery-key".into(),
+        rk.join("recovery.key").display().to_string(),
+    ];
+    if pg {
+        args.extend(["--database".to_string(), database().unwrap()]);
+    }
+    let o = ok(accord(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+    let j3: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j3["log_size"], size_at_kill);
+    let mut changed = std::fs::read(&sealed_backup).unwrap();
+    let at = changed.len() / 2;
+    changed[at] ^= 1;
+    std::fs::write(&bad, &changed).unwrap();
+    let o = accord(&[
+        "restore",
+        bad.to_str().unwrap(),
+        "--dir",
+        tmp.path().join("r-bad").to_str().unwrap(),
+        "--recovery-key",
+        rk.join("recovery.key").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("does not decrypt"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 
     // Backup 2 restored into another directory, started: nothing lost.

@@ -116,6 +116,23 @@ impl Drop for Staging {
 }
 
 impl Staging {
+    /// Remove what a backup that was stopped left (older than a day: one may be
+    /// running now).
+    fn clear_stale(blobs: &Path) {
+        let day = std::time::Duration::from_secs(24 * 3600);
+        for e in std::fs::read_dir(blobs).into_iter().flatten().flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > day);
+            if old && e.file_name().to_string_lossy().starts_with(".backup-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
     fn new(blobs: &Path) -> Result<Staging, Error> {
         let mut r = [0u8; 8];
         aws_lc_rs::rand::fill(&mut r).map_err(|_| Error::Input("no random numbers".into()))?;
@@ -310,6 +327,7 @@ pub async fn take(
     let url = layout.database_url(&home.config);
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let outbox = layout.blobs().join("outbox");
+    Staging::clear_stale(&layout.blobs());
     // The database, with every queued send's file beside it.
     let mut attempt = 0;
     let (snap, staging) = loop {
