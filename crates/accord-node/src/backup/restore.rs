@@ -36,7 +36,7 @@ pub struct Restored {
 /// The longest manifest read.
 const MAX_MANIFEST: u64 = 256 << 20;
 /// The most members a backup may have.
-const MAX_MEMBERS: usize = 4_000_000;
+const MAX_MEMBERS: usize = 1_000_000;
 
 /// The top-level names of a node home a backup may write.
 const TOP: [&str; 7] = [
@@ -107,9 +107,16 @@ fn open(input: &Path, key: Option<&KasPrivateKey>) -> Result<Box<dyn Read>, Erro
     Ok(Box::new(r))
 }
 
-/// Check every member of the archive against its manifest; write nothing.
+/// Check every member of the archive at `input` against its manifest; write nothing.
 fn verify(input: &Path, key: Option<&KasPrivateKey>) -> Result<Manifest, Error> {
-    let mut ar = tar::Archive::new(open(input, key)?);
+    check_archive(open(input, key)?)
+}
+
+/// Check every member of an archive (unencrypted) against its manifest: its manifest,
+/// or what is wrong ([`Error::Refused`] for a damaged archive). Reads all of it once,
+/// holding a hash per member and the manifest (bounded: 1,000,000 members, 256 MiB).
+pub fn check_archive(r: impl Read) -> Result<Manifest, Error> {
+    let mut ar = tar::Archive::new(r);
     let mut seen: HashMap<String, (u64, String)> = HashMap::new();
     let mut manifest = None;
     for e in ar.entries().map_err(read_err)? {
