@@ -130,12 +130,21 @@ pub fn check_archive(r: impl Read) -> Result<Manifest, Error> {
         if e.header().entry_type() != tar::EntryType::Regular {
             return Err(damaged(format!("the member {path} is not a file")));
         }
+        let declared = e.header().size().map_err(read_err)?;
+        let short = |n: u64| {
+            damaged(format!(
+                "it is cut short: the member {path} has {n} of its {declared} bytes"
+            ))
+        };
         if path == MANIFEST {
             let mut text = Vec::new();
             (&mut e)
                 .take(MAX_MANIFEST)
                 .read_to_end(&mut text)
                 .map_err(read_err)?;
+            if (text.len() as u64) < declared.min(MAX_MANIFEST) {
+                return Err(short(text.len() as u64));
+            }
             let m: Manifest = serde_json::from_slice(&text)
                 .map_err(|err| damaged(format!("{MANIFEST}: {err}")))?;
             manifest = Some(m);
@@ -151,6 +160,9 @@ pub fn check_archive(r: impl Read) -> Result<Manifest, Error> {
             }
             ctx.update(&buf[..k]);
             n += k as u64;
+        }
+        if n < declared {
+            return Err(short(n));
         }
         let sha = hex::encode(ctx.finish().as_ref());
         if seen.insert(path.clone(), (n, sha)).is_some() {
@@ -432,6 +444,87 @@ async fn finish(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// An archive of `members` (path, bytes) with a manifest naming `listed`.
+    fn archive(members: &[(&str, &[u8])], listed: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let add = |b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o600);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, path, data).unwrap();
+        };
+        for (p, d) in members {
+            add(&mut b, p, d);
+        }
+        let m = Manifest {
+            format: FORMAT.into(),
+            party: "PAK".into(),
+            node_url: "https://127.0.0.1:8443".into(),
+            accord_version: "0".into(),
+            created: "2026-12-02T00:00:00Z".into(),
+            database: "sqlite".into(),
+            schema: 1,
+            log_origin: "o".into(),
+            log_size: 0,
+            log_checkpoint_size: 0,
+            members: listed
+                .iter()
+                .map(|(p, d)| Member {
+                    path: p.to_string(),
+                    size: d.len() as u64,
+                    sha256: hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, d)),
+                })
+                .collect(),
+        };
+        add(&mut b, MANIFEST, &serde_json::to_vec(&m).unwrap());
+        b.into_inner().unwrap()
+    }
+
+    fn refused(data: &[u8]) -> String {
+        match check_archive(data) {
+            Err(Error::Refused(e)) => e,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_archive_is_checked_member_by_member_against_its_manifest() {
+        let good: &[(&str, &[u8])] = &[("keys/a.key", b"key"), ("party.json", b"{}")];
+        let m = check_archive(&archive(good, good)[..]).unwrap();
+        assert_eq!(m.members.len(), 2);
+        let e = refused(&archive(
+            &[("keys/a.key", b"kez"), ("party.json", b"{}")],
+            good,
+        ));
+        assert!(e.contains("keys/a.key does not match its SHA-256"), "{e}");
+        let e = refused(&archive(&good[..1], good));
+        assert!(e.contains("party.json is missing"), "{e}");
+        let e = refused(&archive(good, &good[..1]));
+        assert!(e.contains("party.json is not in the manifest"), "{e}");
+        // A name the tar writer would refuse to write, written by hand.
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.as_old_mut().name[..9].copy_from_slice(b"keys/../x");
+        h.set_cksum();
+        let mut b = tar::Builder::new(Vec::new());
+        b.append(&h, &b"k"[..]).unwrap();
+        let e = refused(&b.into_inner().unwrap());
+        assert!(e.contains("not a path in a node home"), "{e}");
+        let whole = archive(good, good);
+        let e = refused(&whole[..whole.len() - 1100]);
+        assert!(
+            e.contains("cut short") || e.contains("no MANIFEST.json"),
+            "{e}"
+        );
+        let e = refused(&archive(good, &[]));
+        assert!(e.contains("not in the manifest"), "{e}");
+        assert!(refused(&whole[..100]).contains("damaged"));
+    }
+
     #[test]
     fn member_paths_stay_in_a_node_home() {
         for ok in [

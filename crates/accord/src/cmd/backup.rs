@@ -263,7 +263,15 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
         database: args.database.clone(),
         force: args.force,
     };
-    let r = match runtime()?.block_on(backup::restore(&args.input, &args.dir, &opts)) {
+    let pb = bar(None, "checking and restoring", "{msg} {spinner} {elapsed}");
+    if let Some(pb) = &pb {
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    }
+    let result = runtime()?.block_on(backup::restore(&args.input, &args.dir, &opts));
+    if let Some(pb) = &pb {
+        pb.finish_and_clear();
+    }
+    let r = match result {
         Ok(r) => r,
         Err(accord_node::Error::Refused(msg)) => {
             eprintln!("error: {}: {msg}", args.input.display());
