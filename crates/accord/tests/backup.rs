@@ -148,6 +148,68 @@ fn restore(file: &Path, dir: &Path, pg: bool) -> Output {
     accord(&a)
 }
 
+/// A restored home is one the node could have crashed into: every object its database
+/// holds received has its bytes and its `receive` permit in the log, every send its
+/// `send` permit and its file while queued, each delivered one its `deliver` permit (the
+/// log may be ahead of the database, never behind); at least `sent` and `received` of
+/// each.
+fn consistent(
+    rt: &tokio::runtime::Runtime,
+    home: &Home,
+    entries: &[serde_json::Value],
+    sent: usize,
+    received: usize,
+) {
+    use sqlx::Row as _;
+    let logged = |kind: &str, id: &str| {
+        entries
+            .iter()
+            .any(|e| e["kind"] == kind && e["object"] == id && e["decision"] == "permit")
+    };
+    let url = home.layout.database_url(&home.config);
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let inbox = sqlx::query("SELECT object_id, file_name, pack FROM inbox")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert!(inbox.len() >= received, "{} received", inbox.len());
+        for r in &inbox {
+            let id: String = r.get("object_id");
+            assert!(logged("receive", &id), "no receive entry for {id}");
+            let file = match (
+                r.get::<Option<String>, _>("file_name"),
+                r.get::<Option<String>, _>("pack"),
+            ) {
+                (Some(f), _) => home.layout.blobs().join("inbox").join(f),
+                (None, Some(p)) => home.layout.blobs().join("packs").join(format!("{p}.pack")),
+                (None, None) => panic!("{id}: no file"),
+            };
+            assert!(file.is_file(), "{id}: {} missing", file.display());
+        }
+        let outbox = sqlx::query("SELECT object_id, state, file_name FROM outbox")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert!(outbox.len() >= sent, "{} sent", outbox.len());
+        for r in &outbox {
+            let id: String = r.get("object_id");
+            let state: String = r.get("state");
+            assert!(logged("send", &id), "no send entry for {id}");
+            match state.as_str() {
+                "delivered" => assert!(logged("deliver", &id), "no deliver entry for {id}"),
+                "queued" => {
+                    let f: String = r.get("file_name");
+                    assert!(home.layout.blobs().join("outbox").join(&f).is_file(), "{f}");
+                }
+                other => panic!("{id}: {other}"),
+            }
+        }
+        pool.close().await;
+    });
+}
+
 #[test]
 fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
@@ -230,6 +292,7 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     let entries = accord_test_support::log_entries(&restored);
     assert!(entries.len() as u64 >= before_first);
     assert_eq!(entries.len() as u64, j["log_size"].as_u64().unwrap());
+    consistent(&rt, &restored, &entries, 10, 10);
 
     // After the traffic: everything delivered, PAK's log cosigned by USA as it stands.
     let pak_ids = all_delivered(&pak_officer, 10 + sent_during);
@@ -375,6 +438,9 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     let r2 = tmp.path().join("restored-2");
     ok(restore(&second, &r2, pg));
     let restored = Home::open(&r2).unwrap();
+    let entries = accord_test_support::log_entries(&restored);
+    assert_eq!(entries.len() as u64, size_at_kill);
+    consistent(&rt, &restored, &entries, pak_ids.len(), usa_ids.len());
     let r2_node = serve(&r2);
     wait_up(&pak_officer);
     let outbox = pak_officer.outbox().unwrap();
