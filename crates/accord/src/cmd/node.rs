@@ -175,7 +175,13 @@ pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
             print!("{}", home.party.to_json());
             match runtime()?.block_on(home.schema()) {
                 Ok((at, known)) => {
-                    eprintln!("database schema {at} (this accord knows up to {known})")
+                    eprintln!("database schema {at} (this accord knows up to {known})");
+                    if at > 0 && at < known {
+                        eprintln!(
+                            "an earlier accord made it: upgrade it with `accord node migrate --dir {} --backup FILE` before serving",
+                            dir.display()
+                        );
+                    }
                 }
                 Err(e) => eprintln!("database schema unknown: {e}"),
             }
