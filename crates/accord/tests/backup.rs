@@ -340,6 +340,14 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     let bytes = std::fs::read(&second).unwrap();
     let cut = tmp.path().join("cut.backup");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    ok(accord(&["restore", second.to_str().unwrap(), "--check"]));
+    let o = accord(&["restore", cut.to_str().unwrap(), "--check"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = restore(&cut, &tmp.path().join("r-cut"), false);
     assert_eq!(
         o.status.code(),

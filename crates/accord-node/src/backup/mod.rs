@@ -27,7 +27,7 @@ pub mod crypt;
 mod database;
 mod restore;
 
-pub use restore::{check_archive, restore, RestoreOptions, Restored};
+pub use restore::{check, check_archive, restore, RestoreOptions, Restored};
 
 /// The archive format this accord writes and reads.
 pub const FORMAT: &str = "accord-backup/1";

@@ -107,6 +107,13 @@ fn open(input: &Path, key: Option<&KasPrivateKey>) -> Result<Box<dyn Read>, Erro
     Ok(Box::new(r))
 }
 
+/// Check the backup at `input` (decrypting it with `key` when it is encrypted) as
+/// restore does first, writing nothing: its manifest, or what is wrong
+/// ([`Error::Refused`] for a damaged or changed backup).
+pub fn check(input: &Path, key: Option<&KasPrivateKey>) -> Result<Manifest, Error> {
+    verify(input, key)
+}
+
 /// Check every member of the archive at `input` against its manifest; write nothing.
 fn verify(input: &Path, key: Option<&KasPrivateKey>) -> Result<Manifest, Error> {
     check_archive(open(input, key)?)

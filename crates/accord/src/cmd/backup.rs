@@ -225,6 +225,7 @@ Examples:
       --recovery-key recovery/recovery.key
   accord restore pak.backup --dir pak2 \\
       --database postgres://accord@db.pak.example/accord_pak2
+  accord restore pak.backup --check    # test a backup, write nothing
 
 Every member is checked against the backup's manifest (size, SHA-256) before anything is written; a truncated or changed backup is refused, naming what is wrong. The directory must be new or empty (--force replaces what it holds). A backup of a PostgreSQL node is restored into the empty database --database names (pg_restore).
 
@@ -240,8 +241,11 @@ pub struct RestoreArgs {
     #[arg(value_name = "BACKUP")]
     pub input: PathBuf,
     /// The node home to make.
-    #[arg(long, value_name = "DIR")]
-    pub dir: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "check")]
+    pub dir: Option<PathBuf>,
+    /// Only check the backup (every member against its manifest); write nothing.
+    #[arg(long, conflicts_with_all = ["dir", "database", "force"])]
+    pub check: bool,
     /// For a backup of a PostgreSQL node: the empty database to restore into.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
@@ -258,6 +262,43 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
         Some(p) => Some(accord_keys::load_kas_private(p)?),
         None => None,
     };
+    if args.check {
+        return match backup::check(&args.input, key.as_ref()) {
+            Ok(m) => {
+                if out.json {
+                    out.print_json(&serde_json::json!({
+                        "file": args.input.display().to_string(),
+                        "party": m.party,
+                        "created": m.created,
+                        "database": m.database,
+                        "schema": m.schema,
+                        "log_size": m.log_size,
+                        "members": m.members.len(),
+                    }));
+                } else {
+                    println!(
+                        "{}: a backup of {} taken {}, database schema {} ({}), audit log of {} entries, {} files: every one as its manifest says",
+                        args.input.display(),
+                        m.party,
+                        m.created,
+                        m.schema,
+                        m.database,
+                        m.log_size,
+                        m.members.len()
+                    );
+                }
+                Ok(Code::Ok)
+            }
+            Err(accord_node::Error::Refused(msg)) => {
+                eprintln!("error: {}: {msg}", args.input.display());
+                Ok(Code::Negative)
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    let Some(dir) = args.dir.clone() else {
+        bail!("--dir is needed (or --check)");
+    };
     let opts = RestoreOptions {
         recovery_key: key.as_ref(),
         database: args.database.clone(),
@@ -267,7 +308,7 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
     if let Some(pb) = &pb {
         pb.enable_steady_tick(std::time::Duration::from_millis(200));
     }
-    let result = runtime()?.block_on(backup::restore(&args.input, &args.dir, &opts));
+    let result = runtime()?.block_on(backup::restore(&args.input, &dir, &opts));
     if let Some(pb) = &pb {
         pb.finish_and_clear();
     }
@@ -282,7 +323,7 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
     let m = &r.manifest;
     if out.json {
         out.print_json(&serde_json::json!({
-            "dir": args.dir.display().to_string(),
+            "dir": dir.display().to_string(),
             "party": m.party,
             "created": m.created,
             "database": m.database,
@@ -294,7 +335,7 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
         println!(
             "restored {} into {}: backup of {}, database schema {}, audit log of {} entries",
             m.party,
-            args.dir.display(),
+            dir.display(),
             m.created,
             m.schema,
             r.log_size
