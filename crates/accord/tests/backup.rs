@@ -220,7 +220,7 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     let pak_officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
     let usa_officer = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
     let pak = serve(&pak_dir);
-    let usa = serve(&sb.usa.layout.dir);
+    let mut usa = serve(&sb.usa.layout.dir);
     wait_up(&pak_officer);
     wait_up(&usa_officer);
     let files = tmp.path().join("objects");
@@ -302,6 +302,18 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     wait_cosigned(&sb.pak, &sb.usa, size, Duration::from_secs(30));
     assert!(size > j["log_size"].as_u64().unwrap());
 
+    // USA goes down; three more sends wait in PAK's outbox.
+    terminate(usa);
+    let queued: Vec<String> = from_pak[26..29]
+        .iter()
+        .map(|(id, f)| {
+            let item = pak_officer.send("USA", f, None).unwrap();
+            assert_eq!(item.state, "queued");
+            id.clone()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+
     // Backup 2 of the running node, then kill -9.
     let second = tmp.path().join("second.backup");
     ok(accord(&[
@@ -335,6 +347,8 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     ]));
     kill(pak);
     let size_at_kill = checkpoint_size(&pak_dir.join("log"));
+    usa = serve(&sb.usa.layout.dir);
+    wait_up(&usa_officer);
 
     // A cut or changed backup, and a directory in use, are refused; nothing written.
     let bytes = std::fs::read(&second).unwrap();
@@ -448,14 +462,19 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     let restored = Home::open(&r2).unwrap();
     let entries = accord_test_support::log_entries(&restored);
     assert_eq!(entries.len() as u64, size_at_kill);
-    consistent(&rt, &restored, &entries, pak_ids.len(), usa_ids.len());
+    consistent(&rt, &restored, &entries, pak_ids.len() + 3, usa_ids.len());
     let r2_node = serve(&r2);
     wait_up(&pak_officer);
-    let outbox = pak_officer.outbox().unwrap();
-    assert_eq!(outbox.len(), pak_ids.len());
-    for id in &pak_ids {
-        let x = outbox.iter().find(|x| &x.id == id).unwrap();
-        assert_eq!(x.state, "delivered", "{id}");
+    // Every send delivered, the three the backup held queued by the restored node, and
+    // USA holds each once.
+    let delivered = all_delivered(&pak_officer, pak_ids.len() + 3);
+    assert_eq!(delivered.len(), pak_ids.len() + 3);
+    for id in pak_ids.iter().chain(&queued) {
+        assert!(delivered.contains(id), "{id}");
+    }
+    let held = usa_officer.inbox().unwrap();
+    for id in pak_ids.iter().chain(&queued) {
+        assert_eq!(held.iter().filter(|x| &x.id == id).count(), 1, "{id}");
     }
     let inbox = pak_officer.inbox().unwrap();
     assert_eq!(inbox.len(), usa_ids.len());
@@ -476,7 +495,7 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     let entries = accord_test_support::log_entries(&restored);
     assert!(entries.len() as u64 >= size_at_kill);
     send(&pak_officer, "USA", &from_pak[25].1);
-    all_delivered(&pak_officer, pak_ids.len() + 1);
+    all_delivered(&pak_officer, pak_ids.len() + 4);
     let grown = wait_cosigned(
         &restored,
         &sb.usa,
