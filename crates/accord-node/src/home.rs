@@ -157,7 +157,7 @@ impl Layout {
 
 /// `path` with every byte but `A-Z a-z 0-9 - . _ ~ /` percent-encoded (a path that
 /// is not UTF-8 is encoded lossily: [`init`] refuses such a home).
-fn percent_encode_path(path: &Path) -> String {
+pub(crate) fn percent_encode_path(path: &Path) -> String {
     let text = path.to_string_lossy();
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
@@ -484,9 +484,34 @@ impl Home {
         })
     }
 
-    /// Connect to the node's database.
+    /// Connect to the node's database. A database an earlier accord made (an older
+    /// schema) is not migrated here: upgrading a node in use is a step of its own,
+    /// taken with a backup first ([`Home::migrate`], `accord node migrate`).
     pub async fn store(&self) -> Result<crate::store::Store, Error> {
-        crate::store::Store::connect(&self.layout.database_url(&self.config)).await
+        let url = self.layout.database_url(&self.config);
+        if let Ok(at) = crate::store::Store::schema_at(&url).await {
+            let known = crate::store::Store::known_schema();
+            if at > 0 && at < known {
+                return Err(Error::Home {
+                    dir: self.layout.dir.clone(),
+                    msg: format!(
+                        "the database has schema {at}, older than this accord's ({known}): an earlier accord made it. Upgrade it first, with a backup taken before: `accord node migrate --dir {} --backup FILE` (or --no-backup); docs/operations.md, \"Upgrades\"",
+                        self.layout.dir.display()
+                    ),
+                });
+            }
+        }
+        crate::store::Store::connect(&url).await
+    }
+
+    /// Apply the migrations this accord has and the database lacks (the node must be
+    /// stopped: take a backup first); returns the schema before and after.
+    pub async fn migrate(&self) -> Result<(i64, i64), Error> {
+        let url = self.layout.database_url(&self.config);
+        let before = crate::store::Store::schema_at(&url).await?;
+        let store = crate::store::Store::connect(&url).await?;
+        store.close().await;
+        Ok((before, crate::store::Store::schema_at(&url).await?))
     }
 
     /// The schema version of the home's database, read without migrating it, and the

@@ -32,6 +32,7 @@
 //! | [`partners`], `witnessing` | partner nodes from the agreements in force and the clients that reach them; each node witnesses its partners' logs and has its own checkpoints cosigned |
 //! | `audit`, `refusal`, `strangers` | one way to write an audit entry, and every refusal of a known caller logged; the [`Refusal`] every component answers with (a kind, no HTTP status); refusals of unknown callers, rate-limited |
 //! | [`server`], [`admission`] | HTTP at the edge: the TLS listener (`server/mod.rs`), the routes and the only place a refusal's kind becomes a status (`server/routes.rs`, checked against `docs/node-api.yaml`); how much body the node holds in memory at once and for whom |
+//! | [`backup`] | backups of a running node, consistent (the database snapshot first, the audit log after it, the files the database names), in a tar archive with a manifest, optionally encrypted to a recovery key; their restore, checked before anything is written |
 //! | [`sandbox`] | two parties' nodes under one agreement (`accord quickstart`, tests, benchmarks) |
 //!
 //! # A rewrap, end to end
@@ -67,6 +68,7 @@ pub mod admission;
 mod agreement_sync;
 pub mod agreements;
 mod audit;
+pub mod backup;
 mod cache;
 mod caller;
 mod crossborder;

@@ -376,7 +376,7 @@ pub fn check_log_against_witnesses(
         };
         let refuse = |what: String| {
             Error::Refused(format!(
-                "the audit log in {} (size {}) {what}, which {}'s witness cosigned: it was rolled back (restored from an older copy) or replaced. The node does not serve a log its partners saw otherwise: restore the log the partner witnessed, or have the officers of both parties settle it",
+                "the audit log in {} (size {}) {what}, which {}'s witness cosigned: it was rolled back (restored from an older copy) or replaced. The node does not serve a log its partners saw otherwise (a backup older than what they cosigned would fork it): restore a newer backup or the log the partner witnessed (docs/operations.md, \"Backups and restore\"), or have the officers of both parties settle it",
                 dir.display(),
                 ours.size,
                 p.code

@@ -61,7 +61,11 @@ pub enum Command {
     Init(cmd::node::InitArgs),
     /// Run a party node over HTTPS (KAS, directory, audit log) until SIGTERM or Ctrl-C.
     Serve(cmd::node::ServeArgs),
-    /// A party node: print its public descriptor, write its systemd unit.
+    /// Back up a node home, running or not (consistent), optionally encrypted.
+    Backup(cmd::backup::BackupArgs),
+    /// Rebuild a node home from a backup (into a new or empty directory).
+    Restore(cmd::backup::RestoreArgs),
+    /// A party node: print its public descriptor, write its systemd unit, migrate.
     #[command(subcommand)]
     Node(cmd::node::NodeCommand),
     /// People of a party node: add (issues a credential), suspend, resume, list.
@@ -201,6 +205,8 @@ fn main() -> ExitCode {
         Command::Init(args) => cmd::node::init(args, &out),
         Command::Serve(args) => cmd::node::serve(args, &out),
         Command::Node(cmd) => cmd::node::node(cmd, &out),
+        Command::Backup(args) => cmd::backup::backup(args, &out),
+        Command::Restore(args) => cmd::backup::restore(args, &out),
         Command::User(cmd) => cmd::node::user(cmd, &out),
         Command::Quickstart(args) => cmd::quickstart::run(args, &out),
         Command::Send(args) => cmd::exchange::send(args, &out),

@@ -70,6 +70,26 @@ pub(super) fn read_segment(path: &Path) -> Result<(Vec<Vec<u8>>, u64), Error> {
     Ok((entries, pos as u64))
 }
 
+/// One journal frame holding `entries` (each at most [`crate::tile::MAX_ENTRY_SIZE`]
+/// bytes): magic, count, length, the entries (a 2-byte length each), and the first 8
+/// bytes of the SHA-256 of all that.
+pub(super) fn encode_frame<E: AsRef<[u8]>>(entries: &[E]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    buf.extend_from_slice(FRAME_MAGIC);
+    buf.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+    buf.extend_from_slice(&[0; 4]);
+    for e in entries {
+        let e = e.as_ref();
+        buf.extend_from_slice(&(e.len() as u16).to_be_bytes());
+        buf.extend_from_slice(e);
+    }
+    let len = (buf.len() - 12) as u32;
+    buf[8..12].copy_from_slice(&len.to_be_bytes());
+    let check = sha256(&buf);
+    buf.extend_from_slice(&check[..8]);
+    buf
+}
+
 pub(super) fn new_segment(wal: &Path, base: u64) -> Result<(File, PathBuf), Error> {
     let path = wal.join(format!("{base:020}.wal"));
     let f = OpenOptions::new()

@@ -49,6 +49,7 @@ mod files;
 mod journal;
 mod publisher;
 mod sequencer;
+mod snapshot;
 mod tree;
 
 use files::{
@@ -58,6 +59,8 @@ use journal::{list_segments, new_segment, read_segment, WAL_DIR};
 use publisher::{publish, publisher, PubRequest};
 use sequencer::{sequencer, SeqRequest};
 use tree::TreeState;
+
+pub use snapshot::{snapshot, LogSnapshot, SnapshotData, SnapshotFile};
 
 const KEY_FILE: &str = "log.key";
 const LOCK_FILE: &str = "lock";

@@ -163,14 +163,31 @@ impl Store {
     /// The schema version the database at `url` is at (its newest applied migration),
     /// read without migrating it: looking must not change what is looked at.
     pub async fn schema_at(url: &str) -> Result<i64, Error> {
+        use sqlx::Connection as _;
         sqlx::any::install_default_drivers();
-        let pool = Self::open(url, 1).await?;
+        // One connection, not a pool: a pool retries an unreachable server for 30 s.
+        let mut conn = match tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            sqlx::AnyConnection::connect(url),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(Error::Database(format!(
+                    "connecting to {}: no answer within 10 s",
+                    redact(url)
+                )))
+            }
+            Ok(c) => {
+                c.map_err(|e| Error::Database(format!("connecting to {}: {e}", redact(url))))?
+            }
+        };
         let row =
             sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations WHERE success = TRUE")
-                .fetch_one(&pool)
+                .fetch_one(&mut conn)
                 .await
                 .map_err(db);
-        pool.close().await;
+        let _ = conn.close().await;
         Ok(sqlx::Row::try_get::<Option<i64>, _>(&row?, "v")
             .map_err(db)?
             .unwrap_or(0))

@@ -1,6 +1,7 @@
 //! One module per command group.
 pub mod agreement;
 pub mod audit;
+pub mod backup;
 pub mod credential;
 pub mod decide;
 pub mod docs;

@@ -159,6 +159,8 @@ pub enum NodeCommand {
     },
     /// Write a hardened systemd unit that runs this node as a service.
     Systemd(crate::cmd::service::SystemdArgs),
+    /// Upgrade the database to this accord's schema, after a backup (node stopped).
+    Migrate(crate::cmd::backup::MigrateArgs),
 }
 
 pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
@@ -175,9 +177,15 @@ pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
                 Ok((at, known)) => {
                     eprintln!("database schema {at} (this accord knows up to {known})");
                     // Only a database at this accord's schema is read (reading opens it,
-                    // and opening an older one would migrate it).
+                    // and an older one must be migrated first, with a backup).
                     if at == known {
                         expiry_warnings(&rt, &home);
+                    }
+                    if at > 0 && at < known {
+                        eprintln!(
+                            "an earlier accord made it: upgrade it with `accord node migrate --dir {} --backup FILE` before serving",
+                            dir.display()
+                        );
                     }
                 }
                 Err(e) => eprintln!("database schema unknown: {e}"),
@@ -185,6 +193,7 @@ pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
             Ok(Code::Ok)
         }
         NodeCommand::Systemd(args) => crate::cmd::service::systemd(args, out),
+        NodeCommand::Migrate(args) => crate::cmd::backup::migrate(args, out),
     }
 }
 

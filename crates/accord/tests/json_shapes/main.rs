@@ -7,6 +7,7 @@
 
 mod node;
 mod offline;
+mod operations;
 mod person;
 
 use accord_test_support::cli::describe;
@@ -63,6 +64,10 @@ const SHAPES: &[(&str, Option<&str>)] = &[
     ("user list", Some("user-list")),
     ("user renew", Some("user-renew")),
     ("status", Some("status")),
+    ("backup", Some("backup")),
+    ("backup keygen", Some("backup-keygen")),
+    ("restore", Some("restore")),
+    ("node migrate", Some("node-migrate")),
     ("profile add", Some("profile-add")),
     ("profile list", Some("profile-list")),
     ("profile remove", Some("profile-remove")),
@@ -94,6 +99,16 @@ fn commands(path: &[String], into: &mut Vec<String>) {
         into.push(path.join(" "));
         return;
     };
+    // A group that also runs by itself (`accord backup`, beside `accord backup
+    // keygen`) has a usage line without `<COMMAND>`.
+    let usage = help.split("Usage:").nth(1).unwrap_or("");
+    if usage
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .any(|l| !l.contains("<COMMAND>"))
+    {
+        into.push(path.join(" "));
+    }
     for line in list.lines().take_while(|l| !l.trim().is_empty()) {
         // `  name  what it does`; a wrapped description is indented further.
         let Some(rest) = line.strip_prefix("  ") else {
