@@ -26,7 +26,9 @@
 //!   `accord`" (`cargo install`, `cargo build --release`: the test has its binary
 //!   already), and "Benchmarks" (minutes of `cargo bench`);
 //! - in Usage, a ```` ```sh ```` block whose preceding line is
-//!   `<!-- walkthrough: skip -->` (none today), and blocks that are not `sh` (JSON, text).
+//!   `<!-- walkthrough: skip -->` (none today), and blocks that are not `sh` (JSON, text,
+//!   console); a ```` ```bash ```` or ```` ```shell ```` block there is an error, so that
+//!   no block meant to run is left out by its spelling.
 //!
 //! WALKTHROUGH_KEEP=1 keeps the temporary directory (the script, its trace, the scratch
 //! directory) and prints where it is.
@@ -75,6 +77,13 @@ fn usage_blocks(readme: &str) -> (Vec<Block>, usize) {
                 .position(|l| l.trim_end() == "```")
                 .map(|j| i + 1 + j)
                 .unwrap_or_else(|| panic!("README.md:{}: a code block that is not closed", i + 1));
+            // One spelling for a block that runs, so that none is left out unseen.
+            assert!(
+                !matches!(lang, "bash" | "shell" | "zsh"),
+                "README.md:{}: a ```{lang} block in Usage: write ```sh (the walkthrough \
+                 runs it) or ```console / ```text (shown, not run)",
+                i + 1
+            );
             if lang == "sh" {
                 let marked = lines[..i]
                     .iter()
