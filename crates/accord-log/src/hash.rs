@@ -87,7 +87,7 @@ impl CompactRange {
     /// Append a perfect subtree of `height` whose first leaf is at the current size;
     /// the current size must be a multiple of `2^height`.
     pub fn push_subtree(&mut self, height: u32, hash: Hash) {
-        debug_assert!(self.size % (1u64 << height) == 0);
+        debug_assert!(self.size.is_multiple_of(1u64 << height));
         let mut h = height;
         let mut cur = hash;
         while let Some(&(lh, lhash)) = self.nodes.last() {

@@ -36,7 +36,7 @@ pub fn subtree_hash(src: &mut dyn NodeSource, start: u64, end: u64) -> Result<Ha
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         let h = n.trailing_zeros();
         return src.node(h, start >> h);
     }

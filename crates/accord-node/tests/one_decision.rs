@@ -35,7 +35,7 @@ impl Rng {
     }
     fn subset<T: Clone>(&mut self, xs: &[T]) -> Vec<T> {
         xs.iter()
-            .filter(|_| self.next() % 2 == 0)
+            .filter(|_| self.next().is_multiple_of(2))
             .cloned()
             .collect()
     }
@@ -78,7 +78,7 @@ fn every_route_answers_as_the_decision_function() {
         let cls = *rng.pick(&["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"]);
         let rel = rng.pick(&[vec![], vec!["PAK"], vec!["USA", "PAK"]]).clone();
         let scope = *rng.pick(&SCOPES);
-        let under = rng.next() % 3 != 0;
+        let under = !rng.next().is_multiple_of(3);
         let marking = if rel.is_empty() {
             format!("{cls}//SCOPE {scope}")
         } else {
@@ -102,7 +102,7 @@ fn every_route_answers_as_the_decision_function() {
         let manifest = client::read_manifest(&mut std::io::Cursor::new(&tdf)).unwrap();
 
         // The person, enrolled at a random node.
-        let home = if rng.next() % 2 == 0 {
+        let home = if rng.next().is_multiple_of(2) {
             &sb.pak
         } else {
             &sb.usa
@@ -110,8 +110,8 @@ fn every_route_answers_as_the_decision_function() {
         let party = home.config.party.clone();
         // Half the people fit most labels (their party's nationality, cleared to the
         // top, every scope), so that permits are common; a random flaw may remain.
-        let fit = rng.next() % 2 == 0;
-        let nationality = if fit && rng.next() % 4 != 0 {
+        let fit = rng.next().is_multiple_of(2);
+        let nationality = if fit && !rng.next().is_multiple_of(4) {
             party.clone()
         } else {
             rng.pick(&["PAK", "USA", "GBR"]).to_string()

@@ -467,7 +467,7 @@ fn multi_gib_sparse_round_trip_streams() {
             let n = (buf.len() as u64).min(N - self.0) as usize;
             for (i, b) in buf[..n].iter_mut().enumerate() {
                 let at = self.0 + i as u64;
-                *b = if at % (1 << 20) == 0 {
+                *b = if at.is_multiple_of(1 << 20) {
                     (at >> 20) as u8
                 } else {
                     0
@@ -485,7 +485,7 @@ fn multi_gib_sparse_round_trip_streams() {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             for (i, b) in buf.iter().enumerate() {
                 let at = self.0 + i as u64;
-                let want = if at % (1 << 20) == 0 {
+                let want = if at.is_multiple_of(1 << 20) {
                     (at >> 20) as u8
                 } else {
                     0
