@@ -29,7 +29,8 @@
 //! | `kas`, `crossborder` | rewrap: the request checked, each object decided, the decisions logged, then the shares released; a partner's KAS asked for its share (originator control), and the partner route |
 //! | `labelling` | seal plans (which KASes, under which agreement) and label signing |
 //! | `exchange/` | sealed objects between partner nodes: `send` (outbox), `delivery` (the loop) and `attempt` (one delivery of 1..n objects), `receive` and `accept` (one acceptance of 1..n objects), `inbox`, `blobs` (files, spools, packs), `store` (outbox, inbox, receipts) |
-//! | [`partners`], `witnessing` | partner nodes from the agreements in force and the clients that reach them; each node witnesses its partners' logs and has its own checkpoints cosigned |
+//! | [`partners`], `witnessing` | partner nodes from the agreements in force and the clients that reach them (and the latest probe of each); each node witnesses its partners' logs and has its own checkpoints cosigned |
+//! | `status`, `metrics` | what the node's people see first when something fails (`GET /v1/status`: agreements, each partner's reachability and deliveries, what expires); what officers' monitoring counts |
 //! | `audit`, `refusal`, `strangers` | one way to write an audit entry, and every refusal of a known caller logged; the [`Refusal`] every component answers with (a kind, no HTTP status); refusals of unknown callers, rate-limited |
 //! | [`server`], [`admission`] | HTTP at the edge: the TLS listener (`server/mod.rs`), the routes and the only place a refusal's kind becomes a status (`server/routes.rs`, checked against `docs/node-api.yaml`); how much body the node holds in memory at once and for whom |
 //! | [`backup`] | backups of a running node, consistent (the database snapshot first, the audit log after it, the files the database names), in a tar archive with a manifest, optionally encrypted to a recovery key; their restore, checked before anything is written |

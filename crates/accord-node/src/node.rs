@@ -62,7 +62,7 @@ pub struct Node {
     /// What the node counts for its officers' monitoring.
     pub(crate) metrics: crate::metrics::Metrics,
     /// The latest probe of each partner's node (`GET /v1/status`).
-    pub(crate) probes: crate::status::Probes,
+    pub(crate) probes: crate::partners::Probes,
 }
 
 impl Node {
@@ -86,7 +86,7 @@ impl Node {
             caches: crate::cache::Caches::default(),
             strangers: crate::strangers::StrangerLog::new(),
             metrics: crate::metrics::Metrics::default(),
-            probes: crate::status::Probes::default(),
+            probes: crate::partners::Probes::default(),
         })
     }
 

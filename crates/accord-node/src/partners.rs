@@ -177,3 +177,14 @@ impl Clients {
 
 /// Shared handle.
 pub type SharedClients = Arc<Clients>;
+
+/// What a probe of a partner's node found (`GET /v1/status`): nothing wrong, or why
+/// it did not answer.
+pub(crate) type Probe = Result<(), String>;
+
+/// The latest probe of each partner's node (by TLS pin): when, and what it found, so
+/// that a node's people asking often cost the partner nothing.
+#[derive(Default)]
+pub(crate) struct Probes {
+    pub(crate) seen: tokio::sync::Mutex<Vec<(String, std::time::Instant, Probe)>>,
+}

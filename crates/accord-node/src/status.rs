@@ -11,6 +11,7 @@
 use crate::caller::Peer;
 use crate::node::Node;
 use crate::partners::Partner;
+use crate::partners::Probe;
 use crate::refusal::Refusal;
 use accord_agreement::Time;
 use accord_node_api::wire::{NodeStatus, PartnerState};
@@ -20,15 +21,6 @@ use std::time::{Duration, Instant};
 const PROBE_EVERY: Duration = Duration::from_secs(3);
 /// How long a probe waits for a partner's node.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What a probe found: nothing wrong, or why the partner did not answer.
-type Probe = Result<(), String>;
-
-/// The latest probe of each partner (by TLS pin): when, and what it found.
-#[derive(Default)]
-pub(crate) struct Probes {
-    seen: tokio::sync::Mutex<Vec<(String, Instant, Probe)>>,
-}
 
 impl Node {
     /// `GET /v1/status`.

@@ -158,7 +158,7 @@ pub fn finish(result: anyhow::Result<Code>, json: bool) -> ExitCode {
                     .filter(|e| !e.is::<Exit>())
                     .map(|e| once_positioned(&e.to_string()))
                     .collect();
-                crate::json::print_error(once_positioned(&err.to_string()), causes, code, reasons);
+                print_error(once_positioned(&err.to_string()), causes, code, reasons);
             } else {
                 eprintln!("error: {}", once_positioned(&format!("{err:#}")));
             }
@@ -178,7 +178,7 @@ impl Output {
         code: Code,
     ) -> Code {
         if self.json {
-            crate::json::print_error(message.to_string(), vec![], code, reasons);
+            print_error(message.to_string(), vec![], code, reasons);
         } else {
             eprintln!("{line}");
         }
@@ -277,4 +277,42 @@ mod tests {
         ));
         assert!(!is_closed_pipe_panic("index out of bounds"));
     }
+}
+
+/// `{"error": {...}}`: what a command prints on standard output for an error when
+/// `--json` is given (docs/json/error.schema.json).
+#[derive(Debug, Serialize)]
+pub struct ErrorJson {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The error's message, its causes (outermost first), the exit code and any reasons.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// What failed, in one line.
+    pub message: String,
+    /// Why, from the outermost cause to the innermost.
+    pub causes: Vec<String>,
+    /// The process's exit code.
+    pub exit_code: u8,
+    /// The rules a refusal named (empty when none).
+    pub reasons: Vec<crate::json::Reason>,
+}
+
+/// Print an error as JSON on standard output.
+pub fn print_error(
+    message: String,
+    causes: Vec<String>,
+    code: Code,
+    reasons: Vec<crate::json::Reason>,
+) {
+    print_json(&ErrorJson {
+        error: ErrorBody {
+            message,
+            causes,
+            exit_code: code as u8,
+            reasons,
+        },
+    })
 }

@@ -6,7 +6,6 @@
 //! and writes (party.json, labels, clearances, receipts, ZTDF manifests) keep their own
 //! documented shapes; a command prints its own types built from them.
 
-use crate::exit::Code;
 use serde::Serialize;
 
 /// Why: the rule a reason is about (kebab-case, as the node and the audit log name it:
@@ -59,39 +58,6 @@ pub fn unix_time(secs: u64) -> String {
         .and_then(|s| accord_agreement::Time::from_unix(s).ok())
         .map(|t| t.to_string())
         .unwrap_or_else(|| secs.to_string())
-}
-
-/// `{"error": {...}}`: what a command prints on standard output for an error when
-/// `--json` is given (docs/json/error.schema.json).
-#[derive(Debug, Serialize)]
-pub struct ErrorJson {
-    /// The error.
-    pub error: ErrorBody,
-}
-
-/// The error's message, its causes (outermost first), the exit code and any reasons.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody {
-    /// What failed, in one line.
-    pub message: String,
-    /// Why, from the outermost cause to the innermost.
-    pub causes: Vec<String>,
-    /// The process's exit code.
-    pub exit_code: u8,
-    /// The rules a refusal named (empty when none).
-    pub reasons: Vec<Reason>,
-}
-
-/// Print an error as JSON on standard output.
-pub fn print_error(message: String, causes: Vec<String>, code: Code, reasons: Vec<Reason>) {
-    crate::exit::print_json(&ErrorJson {
-        error: ErrorBody {
-            message,
-            causes,
-            exit_code: code as u8,
-            reasons,
-        },
-    })
 }
 
 /// Whether the command line asks for JSON: `--json` before any `--` (for a usage error

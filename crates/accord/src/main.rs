@@ -141,7 +141,7 @@ fn parse() -> Cli {
             // output too (help and version stay text: they are what was asked for).
             if e.use_stderr() && json::asked_in_args() {
                 let (message, causes) = usage_error_json(&e);
-                json::print_error(message, causes, exit::Code::Usage, vec![]);
+                exit::print_error(message, causes, exit::Code::Usage, vec![]);
                 std::process::exit(e.exit_code());
             }
             e.exit()

@@ -187,7 +187,7 @@ pub fn run(cmd: LabelCommand, out: &Output) -> Result<Code> {
                             return Ok(Code::Ok);
                         }
                         if out.json {
-                            crate::json::print_error(
+                            crate::exit::print_error(
                                 format!("the marking reads as a label policy {} forbids", p.name),
                                 vec![],
                                 Code::Negative,
