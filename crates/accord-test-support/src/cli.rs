@@ -25,3 +25,46 @@ pub fn closed_pipe() -> std::process::Stdio {
     reader.wait().unwrap();
     w.into()
 }
+
+/// `accord serve --dir HOME` with the binary at `bin`, its output discarded (only
+/// warnings logged): spawn it, or change it first (`.stderr(Stdio::piped())`).
+pub fn serve_command(bin: &str, home: &std::path::Path) -> std::process::Command {
+    use std::process::{Command, Stdio};
+    let mut c = Command::new(bin);
+    c.args(["serve", "--dir"])
+        .arg(home)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+/// Start `accord serve --dir HOME` ([`serve_command`]).
+pub fn serve(bin: &str, home: &std::path::Path) -> std::process::Child {
+    serve_command(bin, home).spawn().unwrap()
+}
+
+/// Stop a node as systemd does (SIGTERM) and wait for it to exit; killed after 15 s.
+pub fn terminate(mut child: std::process::Child) {
+    use std::time::{Duration, Instant};
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(15) {
+            child.kill().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Wait until the node `c` talks to answers it (at most 30 s).
+pub fn wait_up(c: &accord_node_api::client::Client) {
+    use std::time::{Duration, Instant};
+    let t0 = Instant::now();
+    while c.whoami().is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "node did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -14,7 +14,7 @@ use accord_node_api::client::{self, Client};
 use accord_node_api::wire;
 use accord_test_support::{database, wait_cosigned};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,33 +37,13 @@ fn ok(o: Output) -> Output {
 }
 
 fn serve(home: &Path) -> Child {
-    Command::new(BIN)
-        .args(["serve", "--dir"])
-        .arg(home)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    accord_test_support::cli::serve(BIN, home)
 }
 
-fn wait_up(c: &Client) {
-    let t0 = Instant::now();
-    while c.whoami().is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "node did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use accord_test_support::cli::{terminate, wait_up};
 
 fn kill(mut child: Child) {
     child.kill().unwrap();
-    child.wait().unwrap();
-}
-
-fn terminate(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
     child.wait().unwrap();
 }
 
@@ -392,7 +372,10 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
 
     // The older backup, started after USA's witness cosigned more: refused, clearly.
-    let mut r1_node = serve(&r1);
+    let mut r1_node = accord_test_support::cli::serve_command(BIN, &r1)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let t0 = Instant::now();
     let status = loop {
         if let Some(s) = r1_node.try_wait().unwrap() {

@@ -6,8 +6,9 @@
 //! and used with the right one from a file or the environment).
 
 use accord_test_support::cli::describe as text;
+use accord_test_support::cli::terminate;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
@@ -37,30 +38,6 @@ impl Env {
         let v = serde_json::from_slice(&o.stdout)
             .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&o)));
         (o.status.code().unwrap(), v)
-    }
-}
-
-fn serve(home: &Path) -> Child {
-    Command::new(BIN)
-        .args(["serve", "--dir"])
-        .arg(home)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-fn terminate(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > Duration::from_secs(15) {
-            child.kill().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -229,8 +206,8 @@ fn profiles_status_and_passphrases_end_to_end() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     std::fs::write(&toml, &before).unwrap();
 
-    let pak = serve(&dir.join("pak"));
-    let usa = serve(&dir.join("usa"));
+    let pak = accord_test_support::cli::serve(BIN, &dir.join("pak"));
+    let usa = accord_test_support::cli::serve(BIN, &dir.join("usa"));
     let t0 = Instant::now();
     loop {
         let (code, v) = env.json(&["--json", "status"], &[]);

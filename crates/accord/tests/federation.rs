@@ -10,48 +10,23 @@ use accord_node_api::client::{self, Client};
 use accord_node_api::credential::Credential;
 use accord_node_api::wire;
 use accord_test_support::cli::describe as text;
+use accord_test_support::cli::terminate;
+
+fn serve(home: &Path) -> Child {
+    accord_test_support::cli::serve(BIN, home)
+}
+
+fn wait_up(cred: &Credential) {
+    accord_test_support::cli::wait_up(&Client::new(cred.clone()).unwrap())
+}
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_accord");
 
 fn accord(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().unwrap()
-}
-
-fn serve(home: &Path) -> Child {
-    Command::new(BIN)
-        .args(["serve", "--dir"])
-        .arg(home)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// Wait until the node of `cred` answers.
-fn wait_up(cred: &Credential) {
-    let c = Client::new(cred.clone()).unwrap();
-    let t0 = Instant::now();
-    while c.whoami().is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "node did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn terminate(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let t0 = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t0.elapsed() > Duration::from_secs(15) {
-            child.kill().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

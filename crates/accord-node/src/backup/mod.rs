@@ -88,21 +88,10 @@ pub struct BackupOptions<'a> {
 /// database was being snapshotted.
 const ATTEMPTS: usize = 5;
 
-/// A name under `blobs/`: letters, digits, dots, dashes, not starting with a dot.
+/// A name under `blobs/`, as the exchange checks every file name the database gives
+/// before it names a file.
 pub(crate) fn checked_name(name: &str) -> Result<&str, Error> {
-    let ok = !name.is_empty()
-        && name.len() <= 200
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if ok {
-        Ok(name)
-    } else {
-        Err(Error::Input(format!(
-            "stored file name {name:?} is not a blob's name"
-        )))
-    }
+    crate::exchange::checked_file_name(name).map_err(Error::Input)
 }
 
 /// A directory of hard links (copies where links cannot be made) under `blobs/`,

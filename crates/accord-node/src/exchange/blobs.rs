@@ -47,7 +47,7 @@ pub(super) fn inbox_file_name(from: &str, id: &str, sha256: &str) -> String {
 
 /// A file name read from the database, checked before it names a file: letters,
 /// digits, dots and dashes, not starting with a dot.
-pub(super) fn checked_file_name(name: &str) -> Result<&str, String> {
+pub(crate) fn checked_file_name(name: &str) -> Result<&str, String> {
     let ok = !name.is_empty()
         && name.len() <= 200
         && !name.starts_with('.')

@@ -80,6 +80,7 @@ mod accept;
 mod attempt;
 mod audit;
 mod blobs;
+pub(crate) use blobs::checked_file_name;
 mod delivery;
 mod inbox;
 mod receive;
