@@ -152,6 +152,36 @@ pub async fn renew(home: &Home, id: &str) -> Result<(PersonRecord, Credential), 
     r
 }
 
+/// Revoke a person's credentials at once (`accord user revoke`): every one not revoked
+/// yet, or the one whose certificate has the SHA-256 `fingerprint`. The running node
+/// refuses a revoked credential on its next request ("this credential has been
+/// revoked"); unlike a suspension, it cannot be undone: the person needs a new
+/// credential (`accord user renew`). Returns the person and how many were revoked.
+pub async fn revoke(
+    home: &Home,
+    id: &str,
+    fingerprint: Option<&str>,
+) -> Result<(PersonRecord, u64), Error> {
+    let store = home.store().await?;
+    let r = async {
+        let person = store
+            .person(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no person `{id}`")))?;
+        let n = store.revoke_credentials(id, fingerprint).await?;
+        if n == 0 {
+            return Err(Error::NotFound(match fingerprint {
+                Some(f) => format!("{id} holds no credential {f} that is not revoked already"),
+                None => format!("{id} holds no credential that is not revoked already"),
+            }));
+        }
+        Ok((person, n))
+    }
+    .await;
+    store.close().await;
+    r
+}
+
 /// Credentials of active people, not revoked, that expire between `from` and `until`
 /// (Unix seconds): who they are for and when.
 pub async fn expiring(home: &Home, from: i64, until: i64) -> Result<Vec<(String, i64)>, Error> {

@@ -276,6 +276,66 @@ fn profiles_status_and_passphrases_end_to_end() {
     assert_eq!(code, 1, "{v:#}");
     assert!(problems(&v).contains("suspended"), "{v:#}");
 
+    // A lost credential is revoked at once: the running node refuses it from the next
+    // request on, whatever the route, and for good; the person's other credentials
+    // are untouched, and one of another node or person is not taken for theirs.
+    let (code, _) = env.json(&["--json", "inbox", "--credential", &temp_s], &[]);
+    assert_eq!(code, 0);
+    let o = env.run(
+        &[
+            "user",
+            "revoke",
+            "--dir",
+            &usa_home_s,
+            "--id",
+            "usa-temp",
+            "--credential",
+            &cred_s("pak-officer"),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = env.run(
+        &[
+            "user",
+            "revoke",
+            "--dir",
+            &usa_home_s,
+            "--id",
+            "usa-temp",
+            "--credential",
+            &temp_s,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    for args in [
+        vec!["--json", "inbox", "--credential", temp_s.as_str()],
+        vec!["--json", "outbox", "--credential", temp_s.as_str()],
+    ] {
+        let (code, v) = env.json(&args, &[]);
+        assert_eq!(code, 1, "{args:?}: {v:#}");
+        assert!(
+            v.to_string().contains("this credential has been revoked"),
+            "{v:#}"
+        );
+    }
+    let (code, v) = env.json(&["--json", "status", "--credential", &temp_s], &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(problems(&v).contains("revoked"), "{v:#}");
+    let o = env.run(
+        &["user", "revoke", "--dir", &usa_home_s, "--id", "usa-temp"],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "nothing left to revoke: {}",
+        text(&o)
+    );
+    let (code, _) = env.json(&["--json", "inbox", "--profile", "usa"], &[]);
+    assert_eq!(code, 0, "usa-officer's credential is untouched");
+
     // send's partner comes from the profile; sealing and sending need no --credential.
     let doc = tmp.path().join("plan.txt");
     std::fs::write(&doc, "plan").unwrap();

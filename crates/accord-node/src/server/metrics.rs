@@ -159,7 +159,7 @@ async fn expiry(out: &mut String, node: &Node) {
         out,
         "accord_credentials_expiring",
         "gauge",
-        "Active people whose latest credential (not revoked) expires within 30 days.",
+        "Active people whose last credential to expire (not revoked) expires within 30 days.",
     );
     let now = crate::store::unix_now();
     match node

@@ -118,6 +118,33 @@ impl Store {
         Ok(())
     }
 
+    /// Revoke `person`'s credentials not revoked yet, or only the one whose certificate
+    /// has the SHA-256 `fingerprint`; how many were revoked. A revoked credential is
+    /// refused on the next request (`caller.rs` reads this table every time).
+    pub async fn revoke_credentials(
+        &self,
+        person: &str,
+        fingerprint: Option<&str>,
+    ) -> Result<u64, Error> {
+        let r = match fingerprint {
+            None => sqlx::query(
+                "UPDATE credentials SET revoked = $1 WHERE person = $2 AND revoked IS NULL",
+            )
+            .bind(unix_now())
+            .bind(person),
+            Some(f) => sqlx::query(
+                "UPDATE credentials SET revoked = $1 WHERE person = $2 AND fingerprint = $3 AND revoked IS NULL",
+            )
+            .bind(unix_now())
+            .bind(person)
+            .bind(f),
+        }
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(r.rows_affected())
+    }
+
     /// Record a credential issued to `person`.
     pub async fn add_credential(
         &self,

@@ -215,6 +215,14 @@ The new credential is valid for node.toml's credential_validity_days (365 by def
 Exit codes: 0 ok, 2 usage or input error (no such person, the file exists without --force)."
     )]
     Renew(UserRenewArgs),
+    /// Revoke a person's credentials at once (a lost or compromised one): refused from
+    /// the node's next request on, for good.
+    #[command(
+        after_help = "Example:\n  accord user revoke --dir pak --id pak-officer            # every credential\n  accord user revoke --dir pak --id pak-officer \\\n      --credential lost.credential                          # only that one\n\n\
+A revoked credential is refused on its next request, also by a running node (\"this credential has been revoked\"). Unlike `user suspend`, it cannot be undone: give the person a new one with `accord user renew`. --credential names the credential by its file (its certificate's SHA-256), --fingerprint by the SHA-256 itself (`accord credential show`).\n\n\
+Exit codes: 0 ok, 2 usage or input error (no such person, no such credential not revoked already)."
+    )]
+    Revoke(UserRevokeArgs),
     /// Suspend a person: every request is denied until resumed.
     #[command(
         after_help = "Example:\n  accord user suspend --dir pak --id pak-officer\n\nExit codes: 0 ok, 2 no such person."
@@ -295,6 +303,63 @@ pub struct UserRenewArgs {
     /// Overwrite the file if it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Arguments of `accord user revoke`.
+#[derive(Args, Debug)]
+pub struct UserRevokeArgs {
+    /// The node home.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The person.
+    #[arg(long)]
+    pub id: String,
+    /// Revoke only this credential (read for its certificate; no passphrase needed).
+    #[arg(long, value_name = "ID.credential", conflicts_with = "fingerprint")]
+    pub credential: Option<PathBuf>,
+    /// Revoke only the credential whose certificate has this SHA-256 (hex).
+    #[arg(long, value_name = "SHA256")]
+    pub fingerprint: Option<String>,
+}
+
+/// `accord user revoke`.
+fn revoke(rt: &tokio::runtime::Runtime, a: UserRevokeArgs, out: &Output) -> Result<Code> {
+    let home = Home::open(&a.dir)?;
+    let fingerprint = match (&a.credential, &a.fingerprint) {
+        (Some(path), _) => {
+            let f = accord_node_api::credential::CredentialFile::read(path)?;
+            if f.person() != a.id || f.party() != home.config.party {
+                anyhow::bail!(
+                    "{} is {}'s credential from the {} node, not {}'s of this node",
+                    path.display(),
+                    f.person(),
+                    f.party(),
+                    a.id
+                );
+            }
+            Some(f.fingerprint()?)
+        }
+        (None, Some(hex)) => {
+            let hex = hex.trim().to_ascii_lowercase();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                anyhow::bail!("--fingerprint {hex}: give the certificate's SHA-256, 64 hex digits");
+            }
+            Some(hex)
+        }
+        (None, None) => None,
+    };
+    let (person, n) = rt.block_on(directory::revoke(&home, &a.id, fingerprint.as_deref()))?;
+    if out.json {
+        let mut v = person_json(&person);
+        v["revoked"] = serde_json::json!(n);
+        out.print_json(&v);
+    } else {
+        println!(
+            "revoked {} of {}'s credentials at the {} node: refused from its next request on (a new one: accord user renew)",
+            n, person.id, person.party
+        );
+    }
+    Ok(Code::Ok)
 }
 
 /// `accord user renew`.
@@ -447,6 +512,7 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
             Ok(Code::Ok)
         }
         UserCommand::Renew(a) => renew(&rt, a, out),
+        UserCommand::Revoke(a) => revoke(&rt, a, out),
         UserCommand::Suspend { dir, id } => set_status(&rt, &dir, &id, false, out),
         UserCommand::Resume { dir, id } => set_status(&rt, &dir, &id, true, out),
         UserCommand::List { dir } => {

@@ -63,6 +63,7 @@ const SHAPES: &[(&str, Option<&str>)] = &[
     ("user resume", Some("user")),
     ("user list", Some("user-list")),
     ("user renew", Some("user-renew")),
+    ("user revoke", Some("user-revoke")),
     ("status", Some("status")),
     ("backup", Some("backup")),
     ("backup keygen", Some("backup-keygen")),

@@ -132,6 +132,21 @@ fn profile_credential_and_status_commands_print_as_their_schemas_say() {
         0,
     );
     assert_eq!(v["id"], "usa-clerk", "{v:#}");
+    let v = c.run(
+        "user-revoke",
+        &[
+            "user",
+            "revoke",
+            "--dir",
+            s(&usa),
+            "--id",
+            "usa-clerk",
+            "--credential",
+            s(&dir.join("clerk-2027.credential")),
+        ],
+        0,
+    );
+    assert_eq!(v["revoked"], 1, "{v:#}");
     drop(pair);
 
     let used = c.used.into_inner().unwrap();
@@ -144,6 +159,7 @@ fn profile_credential_and_status_commands_print_as_their_schemas_say() {
         "credential-protect",
         "credential-unprotect",
         "user-renew",
+        "user-revoke",
         "error",
     ] {
         assert!(used.contains(name), "{name} was not checked");
