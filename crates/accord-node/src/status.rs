@@ -27,7 +27,14 @@ impl Node {
     pub async fn status(&self, peer: &Peer) -> Result<NodeStatus, Refusal> {
         let caller = self.authenticate(peer).await?;
         let at = (self.clock)();
-        let held = self.agreements().await.map_err(Refusal::internal)?;
+        // A suspended person learns that they are, and nothing of the node's agreements
+        // and partners: the node tells them no more than it releases to them.
+        let active = caller.record.status == "active";
+        let held = if active {
+            self.agreements().await.map_err(Refusal::internal)?
+        } else {
+            Default::default()
+        };
         let agreements = crate::agreements::states(&held, at);
         let partners = crate::partners::in_force(&held, self.party(), at);
         let probes = futures_util::future::join_all(partners.iter().map(|p| self.probe(p))).await;

@@ -275,6 +275,16 @@ fn profiles_status_and_passphrases_end_to_end() {
     let (code, v) = env.json(&["--json", "status", "--profile", "suspended"], &[]);
     assert_eq!(code, 1, "{v:#}");
     assert!(problems(&v).contains("suspended"), "{v:#}");
+    // ... and learns nothing of the node's agreements and partners.
+    let s = &v["node"]["status"];
+    assert_eq!(
+        (
+            s["agreements"].as_array().map(Vec::len),
+            s["partners"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0)),
+        "{v:#}"
+    );
 
     // A lost credential is revoked at once: the running node refuses it from the next
     // request on, whatever the route, and for good; the person's other credentials

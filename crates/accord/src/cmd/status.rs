@@ -182,10 +182,12 @@ pub fn run(args: StatusArgs, out: &Output) -> Result<Code> {
 /// What the node's answer says needs attention.
 fn check_node(s: &NodeStatus, f: &mut Findings) {
     if s.person_status != "active" {
+        // The node shows a suspended person nothing more.
         f.problems.push(format!(
             "the {} node has you as {}: nothing will be released to you; ask your security officer",
             s.party, s.person_status
         ));
+        return;
     }
     if let Some(t) = s.tls_not_after.as_deref().and_then(parse_time) {
         f.expiry(
