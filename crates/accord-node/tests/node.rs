@@ -356,6 +356,11 @@ fn metrics_count_what_the_node_decided_and_a_prometheus_parser_reads_them() {
         "{:?}",
         usa.samples
     );
+    // Present (its query ran on this database) and zero: every credential has a year.
+    assert!(usa
+        .samples
+        .iter()
+        .any(|s| s.metric == "accord_credentials_expiring"));
     assert_eq!(value(&usa, "accord_credentials_expiring", &[]), 0.0);
     assert!(usa
         .samples
