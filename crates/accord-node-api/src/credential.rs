@@ -238,10 +238,10 @@ impl std::fmt::Debug for CredentialFile {
 
 /// The most memory scrypt may use to unlock a credential (`128 * N * r` bytes): a
 /// credential file that asks for more is refused before any work is done.
-pub const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+pub const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
 /// The most work a credential may ask of scrypt (`N * r * p`), and of PBKDF2
 /// (iterations).
-const MAX_SCRYPT_WORK: u64 = 1 << 24;
+const MAX_SCRYPT_WORK: u64 = 1 << 22;
 const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
 impl CredentialFile {
@@ -402,8 +402,11 @@ impl CredentialFile {
     }
 
     /// Replace the file at `path` (owner-only), through a temporary file beside it so
-    /// that a crash leaves the old file or the new one, never half of one.
+    /// that a crash leaves the old file or the new one, never half of one. A symbolic
+    /// link is followed to the file it names, which is the one replaced: renaming over
+    /// the link would leave the old key (unprotected, say) where the link pointed.
     pub fn replace(&self, path: &Path) -> Result<(), Error> {
+        let path = &std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
         let tmp = path.with_extension("credential.tmp");
         let _ = std::fs::remove_file(&tmp);
         accord_keys::write_private_file(&tmp, self.to_json().as_bytes())?;

@@ -487,9 +487,20 @@ impl Home {
     /// Connect to the node's database. A database an earlier accord made (an older
     /// schema) is not migrated here: upgrading a node in use is a step of its own,
     /// taken with a backup first ([`Home::migrate`], `accord node migrate`).
+    ///
+    /// A schema that cannot be read (a server slow to start, no answer) fails closed:
+    /// connecting anyway would migrate an older database without its backup.
     pub async fn store(&self) -> Result<crate::store::Store, Error> {
         let url = self.layout.database_url(&self.config);
-        if let Ok(at) = crate::store::Store::schema_at(&url).await {
+        let at = crate::store::Store::schema_at(&url)
+            .await
+            .map_err(|e| Error::Home {
+                dir: self.layout.dir.clone(),
+                msg: format!(
+                    "reading the database's schema version: {e}; nothing was opened or changed"
+                ),
+            })?;
+        {
             let known = crate::store::Store::known_schema();
             if at > 0 && at < known {
                 return Err(Error::Home {

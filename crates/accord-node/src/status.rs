@@ -28,8 +28,9 @@ impl Node {
         let caller = self.authenticate(peer).await?;
         let at = (self.clock)();
         // A suspended person learns that they are, and nothing of the node's agreements
-        // and partners: the node tells them no more than it releases to them.
-        let active = caller.record.status == "active";
+        // and partners: the node tells them no more than it releases to them. Whether
+        // they are is the decision's own reading of the record.
+        let active = self.person_of(&caller)?.status == accord_agreement::PersonStatus::Active;
         let held = if active {
             self.agreements().await.map_err(Refusal::internal)?
         } else {
@@ -43,7 +44,7 @@ impl Node {
         for (p, probe) in partners.iter().zip(probes) {
             let outbox = self
                 .store
-                .outbox_for_partner(&p.code)
+                .outbox_for_partner(&p.code, &caller.record.id)
                 .await
                 .map_err(Refusal::internal)?;
             states.push(PartnerState {

@@ -173,15 +173,17 @@ pub enum Source {
     Profile(String),
 }
 
-/// A credential chosen for a command, with its profile when one gave it.
+/// A credential chosen for a command, with its profile when one is in use.
 #[derive(Debug, Clone)]
 pub struct Chosen {
     /// The credential file.
     pub path: PathBuf,
     /// Where it came from.
     pub source: Source,
-    /// The profile in use (a named or default one), even when a flag gave the
-    /// credential.
+    /// The profile in use: the one that gave the credential, or the one `--profile`
+    /// names beside `--credential`. Its defaults (`to`, `passphrase_file`) apply only
+    /// then: a credential given by flag or `ACCORD_CREDENTIAL` does not take another
+    /// person's defaults, and a broken configuration file does not stop it.
     pub profile: Option<(String, Profile)>,
 }
 
@@ -215,24 +217,24 @@ pub fn selected() -> Result<Option<(String, Profile)>> {
 /// The credential a command uses: see the module's documentation. `None` when nothing
 /// names one.
 pub fn credential(explicit: Option<&Path>) -> Result<Option<Chosen>> {
-    let profile = selected()?;
+    let flag_profile = globals().profile.is_some();
     if let Some(p) = explicit {
         return Ok(Some(Chosen {
             path: p.to_path_buf(),
             source: Source::Flag,
-            profile,
+            profile: if flag_profile { selected()? } else { None },
         }));
     }
-    let flag_profile = globals().profile.is_some();
     if !flag_profile {
         if let Some(p) = env("ACCORD_CREDENTIAL") {
             return Ok(Some(Chosen {
                 path: PathBuf::from(p),
                 source: Source::Environment,
-                profile,
+                profile: None,
             }));
         }
     }
+    let profile = selected()?;
     Ok(profile.map(|(name, p)| Chosen {
         path: p.credential.clone(),
         source: Source::Profile(name.clone()),
@@ -250,9 +252,12 @@ pub fn required(explicit: Option<&Path>) -> Result<Chosen> {
     })
 }
 
-/// The default partner of the profile in use (`to = "USA"`), for `accord send`.
-pub fn default_to() -> Result<Option<String>> {
-    Ok(selected()?.and_then(|(_, p)| p.to))
+/// The default partner of the profile in use (`to = "USA"`), for `accord send` with
+/// the credential `explicit` (or none given).
+pub fn default_to(explicit: Option<&Path>) -> Result<Option<String>> {
+    Ok(credential(explicit)?
+        .and_then(|c| c.profile)
+        .and_then(|(_, p)| p.to))
 }
 
 /// Read the chosen credential, asking for its passphrase when a passphrase protects

@@ -13,7 +13,9 @@ pub const MAX_SKEW_SECS: i64 = 300;
 pub use crate::rule::{Reason, Rule};
 
 mod status;
-pub use status::{AgreementState, NodeStatus, PartnerState};
+pub use status::{
+    AgreementState, NodeStatus, PartnerState, WARN_AGREEMENT_DAYS, WARN_CERTIFICATE_DAYS,
+};
 
 /// The answer to `PUT /v1/fed/agreements/{id}`: what the receiving node now holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,6 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Warn this many days before a person's credential or a node's certificate expires
+/// (`accord status`, `accord node info`, the metrics' `accord_credentials_expiring`).
+pub const WARN_CERTIFICATE_DAYS: i64 = 30;
+/// Warn this many days before an agreement expires: its renewal needs both parties'
+/// approvals and signatures.
+pub const WARN_AGREEMENT_DAYS: i64 = 180;
+
 /// The node's answer to `GET /v1/status`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,16 +82,17 @@ pub struct PartnerState {
     /// Why not, when it did not.
     #[serde(default)]
     pub error: Option<String>,
-    /// Objects queued for it (not delivered yet).
+    /// Objects the person asking sent it that are queued (not delivered yet): only
+    /// their own sends, as `GET /v1/outbox` shows them.
     pub queued: u64,
-    /// Objects it refused.
+    /// Objects of theirs it refused.
     pub refused: u64,
-    /// Objects it received, with a receipt.
+    /// Objects of theirs it received, with a receipt.
     pub delivered: u64,
-    /// When the latest delivery to it ended (RFC 3339), if any.
+    /// When the latest delivery of theirs to it ended (RFC 3339), if any.
     #[serde(default)]
     pub last_delivery: Option<String>,
-    /// The last delivery error, while objects are queued.
+    /// The last delivery error of their queued objects.
     #[serde(default)]
     pub last_error: Option<String>,
     /// Entries of this node's log its witness cosigned since the node started.

@@ -339,14 +339,20 @@ impl Store {
             .collect()
     }
 
-    /// The outbox as `GET /v1/status` shows it for one partner: objects queued, refused
-    /// and delivered, when the latest delivery ended, and the latest error of a queued
-    /// object.
-    pub(crate) async fn outbox_for_partner(&self, partner: &str) -> Result<PartnerOutbox, Error> {
+    /// What `person` sent to one partner, as `GET /v1/status` shows it: objects queued,
+    /// refused and delivered, when the latest delivery ended, and the latest error of a
+    /// queued one. Only the person's own sends, as `GET /v1/outbox` shows them: other
+    /// people's traffic is theirs.
+    pub(crate) async fn outbox_for_partner(
+        &self,
+        partner: &str,
+        person: &str,
+    ) -> Result<PartnerOutbox, Error> {
         let rows = sqlx::query(
-            "SELECT state, COUNT(*) AS n, MAX(done) AS last_done FROM outbox WHERE recipient = $1 GROUP BY state",
+            "SELECT state, COUNT(*) AS n, MAX(done) AS last_done FROM outbox WHERE recipient = $1 AND person = $2 GROUP BY state",
         )
         .bind(partner)
+        .bind(person)
         .fetch_all(self.pool())
         .await
         .map_err(db)?;
@@ -366,9 +372,10 @@ impl Store {
         }
         if out.queued > 0 {
             out.last_error = sqlx::query(
-                "SELECT last_error FROM outbox WHERE recipient = $1 AND state = 'queued' AND last_error IS NOT NULL ORDER BY next_attempt DESC LIMIT 1",
+                "SELECT last_error FROM outbox WHERE recipient = $1 AND person = $2 AND state = 'queued' AND last_error IS NOT NULL ORDER BY next_attempt DESC LIMIT 1",
             )
             .bind(partner)
+            .bind(person)
             .fetch_optional(self.pool())
             .await
             .map_err(db)?

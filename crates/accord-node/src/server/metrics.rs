@@ -111,8 +111,7 @@ async fn render(node: &Node, log_size: u64) -> String {
     out
 }
 
-/// How long a credential has when it counts as expiring soon.
-const CREDENTIAL_WARNING_DAYS: i64 = 30;
+use accord_node_api::wire::WARN_CERTIFICATE_DAYS as CREDENTIAL_WARNING_DAYS;
 
 /// What expires: the node's certificates, the agreements in force, and the people's
 /// credentials that expire within [`CREDENTIAL_WARNING_DAYS`].

@@ -119,11 +119,11 @@ fn exchange_failed(e: accord_node::Error, what: &str, out: &Output) -> Result<Co
     }
 }
 
-/// The partner to send to: `--to`, else the profile's `to`.
-fn partner_to(flag: Option<&str>) -> Result<String> {
+/// The partner to send to: `--to`, else the `to` of the profile in use.
+fn partner_to(flag: Option<&str>, credential: Option<&std::path::Path>) -> Result<String> {
     let to = match flag {
         Some(t) => t.to_string(),
-        None => crate::profile::default_to()?.ok_or_else(|| {
+        None => crate::profile::default_to(credential)?.ok_or_else(|| {
             anyhow::anyhow!(
                 "give --to CODE, the partner party to send to (or set `to` in your profile)"
             )
@@ -194,7 +194,7 @@ pub fn send(args: SendArgs, out: &Output) -> Result<Code> {
     }
     let file = &args.files[0];
     let client = connect(args.credential.as_deref())?;
-    let to = partner_to(args.to.as_deref())?;
+    let to = partner_to(args.to.as_deref(), args.credential.as_deref())?;
     check_partner(&client, &to)?;
     let size = std::fs::metadata(file)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
@@ -281,7 +281,7 @@ enum Sent {
 /// until each has its receipt or a refusal.
 fn send_many(args: SendArgs, out: &Output) -> Result<Code> {
     let client = connect(args.credential.as_deref())?;
-    let to = partner_to(args.to.as_deref())?;
+    let to = partner_to(args.to.as_deref(), args.credential.as_deref())?;
     check_partner(&client, &to)?;
     let total: u64 = args
         .files

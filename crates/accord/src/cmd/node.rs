@@ -372,10 +372,13 @@ fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result
         );
     }
     let (person, cred) = rt.block_on(directory::renew(&home, &a.id))?;
-    if a.force {
-        let _ = std::fs::remove_file(&a.output);
+    if a.force && a.output.exists() {
+        // Replaced whole (a temporary file renamed over it): a failed write leaves the
+        // old file, never none.
+        cred.unprotected().replace(&a.output)?;
+    } else {
+        cred.save(&a.output)?;
     }
-    cred.save(&a.output)?;
     let not_after = cred.not_after()?;
     let until = crate::cmd::status::rfc3339(not_after);
     if out.json {
@@ -402,7 +405,7 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     for (what, file) in [("TLS certificate", "tls.crt"), ("CA certificate", "ca.crt")] {
         if let Some(t) = home.certificate_not_after(file) {
-            if t - now < 30 * DAY {
+            if t - now < accord_node_api::wire::WARN_CERTIFICATE_DAYS * DAY {
                 eprintln!(
                     "warning: the node's {what} expires {} ({})",
                     crate::cmd::status::in_days(t),
@@ -418,7 +421,12 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
             store.close().await;
             r?
         };
-        let people = directory::expiring(home, now, now + 30 * DAY).await?;
+        let people = directory::expiring(
+            home,
+            now,
+            now + accord_node_api::wire::WARN_CERTIFICATE_DAYS * DAY,
+        )
+        .await?;
         Ok::<_, accord_node::Error>((held, people))
     });
     let (held, people) = match found {
@@ -432,7 +440,7 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
     for s in accord_node::agreements::states(&held, at) {
         let t = accord_agreement::Time::parse(&s.expires).map(|t| t.unix());
         if let (true, Ok(t)) = (s.status == "in-force", t) {
-            if t - now < 180 * DAY {
+            if t - now < accord_node_api::wire::WARN_AGREEMENT_DAYS * DAY {
                 eprintln!(
                     "warning: agreement {} expires {} ({}): the parties renew it (accord agreement renew)",
                     s.id,

@@ -11,10 +11,7 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
-/// Warn this long before a credential or a certificate expires.
-const WARN_CERT_DAYS: i64 = 30;
-/// Warn this long before an agreement expires (its renewal takes both parties' time).
-const WARN_AGREEMENT_DAYS: i64 = 180;
+use accord_node_api::wire::{WARN_AGREEMENT_DAYS, WARN_CERTIFICATE_DAYS as WARN_CERT_DAYS};
 const DAY: i64 = 86_400;
 
 #[derive(Args, Debug)]
@@ -94,10 +91,10 @@ pub fn run(args: StatusArgs, out: &Output) -> Result<Code> {
         WARN_CERT_DAYS,
         "ask your security officer for a new one",
     );
-    let asked = crate::profile::unlock(&chosen)
-        .and_then(|c| Ok(Client::new(c)?))
-        .and_then(|c| Ok(c.status()?));
-    let (node, node_error) = match asked {
+    // A credential that cannot be unlocked (no passphrase, a wrong one) is a usage
+    // error (2), as for every command; only what the node answers is a finding.
+    let client = Client::new(crate::profile::unlock(&chosen)?)?;
+    let (node, node_error) = match client.status() {
         Ok(s) => (Some(s), None),
         Err(e) => {
             let text = format!("{e:#}");
@@ -239,7 +236,7 @@ fn check_node(s: &NodeStatus, f: &mut Findings) {
         }
         if p.queued > 0 {
             f.warnings.push(format!(
-                "{} waiting for {}{}",
+                "{} of yours waiting for {}{}",
                 count(p.queued, "object", "objects"),
                 p.party,
                 p.last_error
@@ -304,7 +301,7 @@ fn print_node(url: &str, s: &NodeStatus) {
             .map(|n| format!("; its witness cosigned {}", count(n, "entry", "entries")))
             .unwrap_or_default();
         println!(
-            "{label:<12} {} {}  {reach}; {} delivered{latest}, {} queued, {} refused{witness}",
+            "{label:<12} {} {}  {reach}; yours: {} delivered{latest}, {} queued, {} refused{witness}",
             p.party, p.url, p.delivered, p.queued, p.refused
         );
         label = "";
