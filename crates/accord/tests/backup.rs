@@ -112,13 +112,16 @@ fn checkpoint_size(log: &Path) -> u64 {
     text.lines().nth(1).unwrap().parse().unwrap()
 }
 
-/// `accord restore` into `dir`, with a fresh database when the node's is PostgreSQL.
-fn restore(file: &Path, dir: &Path, pg: bool) -> Output {
+/// `accord restore` into `dir`, with a fresh database when the node's is PostgreSQL,
+/// checked against the signer whose party.json is `signer`.
+fn restore(file: &Path, dir: &Path, pg: bool, signer: &Path) -> Output {
     let mut args = vec![
         "restore".to_string(),
         file.display().to_string(),
         "--dir".into(),
         dir.display().to_string(),
+        "--signer".into(),
+        signer.display().to_string(),
     ];
     if pg {
         args.push("--database".into());
@@ -197,6 +200,9 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     let sb = accord_test_support::sandbox(&rt, &tmp.path().join("sb"));
     let pg = sb.pak.config.database.is_some();
     let pak_dir = sb.pak.layout.dir.clone();
+    // The officer's trusted copy of PAK's party.json (the agreements carry the same).
+    let signer = tmp.path().join("pak-party.json");
+    std::fs::copy(pak_dir.join("party.json"), &signer).unwrap();
     let pak_officer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
     let usa_officer = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
     let pak = serve(&pak_dir);
@@ -262,7 +268,7 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
 
     // Its restore: a home whose log verifies and holds all that came before it.
     let r1 = tmp.path().join("restored-1");
-    let o = ok(restore(&first, &r1, pg));
+    let o = ok(restore(&first, &r1, pg, &signer));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("witness has cosigned more"),
         "{}",
@@ -335,6 +341,61 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     let cut = tmp.path().join("cut.backup");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     ok(accord(&["restore", second.to_str().unwrap(), "--check"]));
+    ok(accord(&[
+        "restore",
+        second.to_str().unwrap(),
+        "--check",
+        "--signer",
+        signer.to_str().unwrap(),
+    ]));
+    // A backup is taken for its party's node's signature, not for its own hashes: the
+    // same backup checked against USA's keys is refused (1), and so is a restore
+    // without a signer to check it against (2).
+    let usa_party = sb.usa.layout.dir.join("party.json");
+    let o = accord(&[
+        "restore",
+        second.to_str().unwrap(),
+        "--check",
+        "--signer",
+        usa_party.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not one the PAK node signed"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = accord(&[
+        "restore",
+        second.to_str().unwrap(),
+        "--dir",
+        tmp.path().join("r-unsigned").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // An encrypted backup swapped for a plain one is refused, not read as plain.
+    let o = accord(&[
+        "restore",
+        second.to_str().unwrap(),
+        "--check",
+        "--recovery-key",
+        rk.join("recovery.key").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = accord(&["restore", cut.to_str().unwrap(), "--check"]);
     assert_eq!(
         o.status.code(),
@@ -342,7 +403,7 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let o = restore(&cut, &tmp.path().join("r-cut"), false);
+    let o = restore(&cut, &tmp.path().join("r-cut"), false, &signer);
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -354,7 +415,7 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
     changed[bytes.len() / 3] ^= 0x20;
     let bad = tmp.path().join("changed.backup");
     std::fs::write(&bad, &changed).unwrap();
-    let o = restore(&bad, &tmp.path().join("r-bad"), false);
+    let o = restore(&bad, &tmp.path().join("r-bad"), false, &signer);
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -367,7 +428,7 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(!tmp.path().join("r-bad").exists());
-    let o = restore(&second, &r1, pg);
+    let o = restore(&second, &r1, pg, &signer);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
 
@@ -397,7 +458,7 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
 
     // The encrypted one needs its recovery key, and restores to the same log.
     let r3 = tmp.path().join("restored-3");
-    let o = restore(&sealed_backup, &r3, false);
+    let o = restore(&sealed_backup, &r3, false, &signer);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--recovery-key"));
     let mut args = vec![
@@ -408,6 +469,8 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
         r3.display().to_string(),
         "--recovery-key".into(),
         rk.join("recovery.key").display().to_string(),
+        "--signer".into(),
+        signer.display().to_string(),
     ];
     if pg {
         args.extend(["--database".to_string(), database().unwrap()]);
@@ -426,6 +489,8 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
         tmp.path().join("r-bad").to_str().unwrap(),
         "--recovery-key",
         rk.join("recovery.key").to_str().unwrap(),
+        "--signer",
+        signer.to_str().unwrap(),
     ]);
     assert_eq!(
         o.status.code(),
@@ -441,7 +506,7 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
 
     // Backup 2 restored into another directory, started: nothing lost.
     let r2 = tmp.path().join("restored-2");
-    ok(restore(&second, &r2, pg));
+    ok(restore(&second, &r2, pg, &signer));
     let restored = Home::open(&r2).unwrap();
     let entries = accord_test_support::log_entries(&restored);
     assert_eq!(entries.len() as u64, size_at_kill);

@@ -189,6 +189,8 @@ fn a_database_of_the_schema_before_is_upgraded_only_after_a_backup() {
         backup.display().to_string(),
         "--dir".into(),
         restored.display().to_string(),
+        "--signer".into(),
+        home.join("party.json").display().to_string(),
     ];
     if db.is_some() {
         args.extend(["--database".to_string(), database().unwrap()]);

@@ -31,8 +31,31 @@ pub use restore::{check, check_archive, restore, RestoreOptions, Restored};
 
 /// The archive format this accord writes and reads.
 pub const FORMAT: &str = "accord-backup/1";
-/// The manifest's member name (the archive's last).
+/// The manifest's member name.
 pub const MANIFEST: &str = "MANIFEST.json";
+/// The manifest's signature by the node's signing key (the archive's last member):
+/// what tells restore that this party's node took the backup, since its hashes only
+/// show that the members match a manifest anyone could have written.
+pub const MANIFEST_SIG: &str = "MANIFEST.sig";
+
+/// What the node signs: a domain separator, then the manifest's bytes as written.
+pub(crate) fn manifest_message(text: &[u8]) -> Vec<u8> {
+    let mut m = b"accord backup manifest v1\n".to_vec();
+    m.extend_from_slice(text);
+    m
+}
+
+/// `MANIFEST.sig`: the node's two signatures over [`manifest_message`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestSignature {
+    /// The signing party.
+    pub party: String,
+    /// The classical signature (ES384 or Ed25519), base64.
+    pub classical: String,
+    /// The ML-DSA-87 signature, base64.
+    pub ml_dsa_87: String,
+}
 
 /// What a backup holds: written last into the archive, checked first by restore.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -407,6 +430,16 @@ pub async fn take(
     };
     let text = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Input(e.to_string()))?;
     w.add_bytes(MANIFEST, 0o600, &text)?;
+    let signing = accord_keys::load_signing_key(&layout.key(accord_keys::SIGNING_KEY))?;
+    let message = manifest_message(&text);
+    let b64 = |v: Vec<u8>| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
+    let sig = ManifestSignature {
+        party: home.config.party.clone(),
+        classical: b64(signing.sign_classical(&message)?),
+        ml_dsa_87: b64(signing.sign_ml_dsa(&message)?),
+    };
+    let sig = serde_json::to_vec_pretty(&sig).map_err(|e| Error::Input(e.to_string()))?;
+    w.add_bytes(MANIFEST_SIG, 0o600, &sig)?;
     let sink = w
         .tar
         .into_inner()

@@ -5,7 +5,7 @@
 //! given), and the audit log is opened once, which replays its journal exactly as a
 //! node's start after a crash does.
 
-use super::{crypt, database, Manifest, Member, FORMAT, MANIFEST};
+use super::{crypt, database, Manifest, ManifestSignature, Member, FORMAT, MANIFEST, MANIFEST_SIG};
 use crate::home::{Home, NodeConfig, NODE_TOML};
 use crate::Error;
 use accord_keys::KasPrivateKey;
@@ -14,10 +14,13 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// How to restore.
-#[derive(Default)]
+#[derive(Debug, Clone)]
 pub struct RestoreOptions<'a> {
     /// The recovery key an encrypted backup needs.
     pub recovery_key: Option<&'a KasPrivateKey>,
+    /// The party's signing keys, from a copy of its `party.json` the officer trusts
+    /// (not the one inside the backup): the manifest must carry their signature.
+    pub signer: &'a accord_keys::SigningPublicKeys,
     /// For a backup of a PostgreSQL node: the (empty) database to restore into.
     pub database: Option<String>,
     /// Replace what a non-empty directory holds.
@@ -35,6 +38,8 @@ pub struct Restored {
 
 /// The longest manifest read.
 const MAX_MANIFEST: u64 = 256 << 20;
+/// Largest manifest signature read (two signatures in base64: about 6 KiB).
+const MAX_SIGNATURE: u64 = 64 << 10;
 /// The most members a backup may have.
 const MAX_MEMBERS: usize = 1_000_000;
 
@@ -61,7 +66,10 @@ fn checked_path(path: &str) -> Result<(), String> {
                 && p.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         })
-        && (TOP.contains(&parts[0]) || path == NODE_TOML || path == MANIFEST);
+        && (TOP.contains(&parts[0])
+            || path == NODE_TOML
+            || path == MANIFEST
+            || path == MANIFEST_SIG);
     if ok {
         Ok(())
     } else {
@@ -104,28 +112,95 @@ fn open(input: &Path, key: Option<&KasPrivateKey>) -> Result<Box<dyn Read>, Erro
     if head.is_empty() {
         return Err(Error::Input(format!("{} is empty", input.display())));
     }
+    if key.is_some() {
+        // An encrypted backup replaced by a plain one: refused, not read as plain.
+        return Err(Error::Refused(format!(
+            "{} is not encrypted, but --recovery-key was given: it is not the encrypted backup you expected; nothing was restored",
+            input.display()
+        )));
+    }
     Ok(Box::new(r))
 }
 
 /// Check the backup at `input` (decrypting it with `key` when it is encrypted) as
 /// restore does first, writing nothing: its manifest, or what is wrong
-/// ([`Error::Refused`] for a damaged or changed backup).
-pub fn check(input: &Path, key: Option<&KasPrivateKey>) -> Result<Manifest, Error> {
-    verify(input, key)
+/// ([`Error::Refused`] for a damaged or changed backup, or one the party's node did not
+/// sign). With `signer`, the manifest's signature is checked against it; without, only
+/// that the members match the manifest (which anyone could have written).
+pub fn check(
+    input: &Path,
+    key: Option<&KasPrivateKey>,
+    signer: Option<&accord_keys::SigningPublicKeys>,
+) -> Result<Manifest, Error> {
+    let c = check_signed(open(input, key)?)?;
+    if let Some(signer) = signer {
+        authenticate(&c.manifest, &c.text, c.signature.as_deref(), signer)?;
+    }
+    Ok(c.manifest)
 }
 
-/// Check every member of the archive at `input` against its manifest; write nothing.
-fn verify(input: &Path, key: Option<&KasPrivateKey>) -> Result<Manifest, Error> {
-    check_archive(open(input, key)?)
+/// Check every member of the archive at `input` against its manifest, and the
+/// manifest's signature against `signer`; write nothing.
+fn verify(
+    input: &Path,
+    key: Option<&KasPrivateKey>,
+    signer: &accord_keys::SigningPublicKeys,
+) -> Result<Manifest, Error> {
+    check(input, key, Some(signer))
+}
+
+/// The manifest is signed by `signer` (both signatures), or the backup is refused.
+fn authenticate(
+    m: &Manifest,
+    text: &[u8],
+    sig: Option<&[u8]>,
+    signer: &accord_keys::SigningPublicKeys,
+) -> Result<(), Error> {
+    let not = |why: String| {
+        Error::Refused(format!(
+            "the backup is not one the {} node signed with the keys given (--signer): {why}; nothing was restored",
+            m.party
+        ))
+    };
+    let sig = sig.ok_or_else(|| not(format!("it has no {MANIFEST_SIG}")))?;
+    let sig: ManifestSignature =
+        serde_json::from_slice(sig).map_err(|e| not(format!("{MANIFEST_SIG}: {e}")))?;
+    let b64 = |s: &str| {
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, s)
+            .map_err(|e| not(format!("{MANIFEST_SIG}: {e}")))
+    };
+    signer
+        .verify_both(
+            &super::manifest_message(text),
+            &b64(&sig.classical)?,
+            &b64(&sig.ml_dsa_87)?,
+        )
+        .map_err(|_| not("the signature does not verify".into()))
 }
 
 /// Check every member of an archive (unencrypted) against its manifest: its manifest,
 /// or what is wrong ([`Error::Refused`] for a damaged archive). Reads all of it once,
 /// holding a hash per member and the manifest (bounded: 1,000,000 members, 256 MiB).
+/// The manifest's signature is not checked here ([`check`] does, given the signer).
 pub fn check_archive(r: impl Read) -> Result<Manifest, Error> {
+    Ok(check_signed(r)?.manifest)
+}
+
+/// An archive whose members match its manifest: the manifest, its bytes as written
+/// (what the signature covers) and its signature member, if any.
+struct Checked {
+    manifest: Manifest,
+    text: Vec<u8>,
+    signature: Option<Vec<u8>>,
+}
+
+/// [`check_archive`], also giving the manifest's bytes and its signature member.
+fn check_signed(r: impl Read) -> Result<Checked, Error> {
     let mut ar = tar::Archive::new(r);
     let mut seen: HashMap<String, (u64, String)> = HashMap::new();
     let mut manifest = None;
+    let mut manifest_text = Vec::new();
+    let mut signature = None;
     for e in ar.entries().map_err(read_err)? {
         let mut e = e.map_err(read_err)?;
         if seen.len() >= MAX_MEMBERS {
@@ -155,6 +230,21 @@ pub fn check_archive(r: impl Read) -> Result<Manifest, Error> {
             let m: Manifest = serde_json::from_slice(&text)
                 .map_err(|err| damaged(format!("{MANIFEST}: {err}")))?;
             manifest = Some(m);
+            manifest_text = text;
+            continue;
+        }
+        if path == MANIFEST_SIG {
+            let mut sig = Vec::new();
+            (&mut e)
+                .take(MAX_SIGNATURE)
+                .read_to_end(&mut sig)
+                .map_err(read_err)?;
+            if (sig.len() as u64) < declared.min(MAX_SIGNATURE) {
+                return Err(short(sig.len() as u64));
+            }
+            if signature.replace(sig).is_some() {
+                return Err(damaged(format!("the member {MANIFEST_SIG} is there twice")));
+            }
             continue;
         }
         let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
@@ -208,7 +298,11 @@ pub fn check_archive(r: impl Read) -> Result<Manifest, Error> {
             "the member {extra} is not in the manifest"
         )));
     }
-    Ok(m)
+    Ok(Checked {
+        manifest: m,
+        text: manifest_text,
+        signature,
+    })
 }
 
 fn mkdir_private(p: &Path) -> Result<(), Error> {
@@ -237,7 +331,7 @@ fn extract(
         let mut e = e.map_err(read_err)?;
         let path = String::from_utf8(e.path_bytes().into_owned())
             .map_err(|_| damaged("a member's path is not UTF-8"))?;
-        if path == MANIFEST {
+        if path == MANIFEST || path == MANIFEST_SIG {
             continue;
         }
         let member = want
@@ -277,6 +371,13 @@ fn extract(
         }
         written.push(to);
     }
+    if written.len() != m.members.len() {
+        return Err(damaged(format!(
+            "{} of its {} members were read the second time: it changed between the check and the restore",
+            written.len(),
+            m.members.len()
+        )));
+    }
     // Durable before the home is used: the files, then their directories, synced
     // together (one after another, a thousand objects took seconds of fsyncs).
     let mut dirs: Vec<PathBuf> = written
@@ -313,7 +414,7 @@ pub async fn restore(
 ) -> Result<Restored, Error> {
     let key = opts.recovery_key;
     // Blocking file work in an async function: restore is a command of its own.
-    let m = verify(input, key)?;
+    let m = verify(input, key, opts.signer)?;
     match (m.database.as_str(), &opts.database) {
         ("postgres", None) => {
             return Err(Error::Input(

@@ -220,14 +220,15 @@ fn keygen(dir: &Path, force: bool, out: &Output) -> Result<Code> {
 
 const RESTORE_HELP: &str = "\
 Examples:
-  accord restore pak.backup --dir /srv/accord/pak-restored
-  accord restore pak.backup.enc --dir pak2 \\
+  accord restore pak.backup --dir /srv/accord/pak-restored \\
+      --signer pak-party.json
+  accord restore pak.backup.enc --dir pak2 --signer pak-party.json \\
       --recovery-key recovery/recovery.key
-  accord restore pak.backup --dir pak2 \\
+  accord restore pak.backup --dir pak2 --signer pak-party.json \\
       --database postgres://accord@db.pak.example/accord_pak2
-  accord restore pak.backup --check    # test a backup, write nothing
+  accord restore pak.backup --check --signer pak-party.json
 
-Every member is checked against the backup's manifest (size, SHA-256) before anything is written; a truncated or changed backup is refused, naming what is wrong. The directory must be new or empty (--force replaces what it holds). A backup of a PostgreSQL node is restored into the empty database --database names (pg_restore).
+Every member is checked against the backup's manifest (size, SHA-256), and the manifest against the signature of the party's node, before anything is written; a truncated, changed or forged backup is refused, naming what is wrong. --signer is a copy of the party's party.json you trust (the one your agreements carry, kept with the recovery key): not the one inside the backup, which whoever wrote the backup chose. --check without --signer checks the members only, and says so. The directory must be new or empty (--force replaces what it holds). A backup of a PostgreSQL node is restored into the empty database --database names (pg_restore).
 
 The restored node serves only if its audit log is not behind what partners' witnesses cosigned: a backup older than that would fork the log, and `accord serve` refuses it (exit 1). docs/operations.md, \"Backups and restore\".
 
@@ -255,6 +256,10 @@ pub struct RestoreArgs {
     /// Replace what a non-empty DIR holds.
     #[arg(long)]
     pub force: bool,
+    /// The party's party.json, from a copy you trust: the backup's manifest must carry
+    /// its node's signature (needed to restore; optional with --check).
+    #[arg(long, value_name = "PARTY.json", required_unless_present = "check")]
+    pub signer: Option<PathBuf>,
 }
 
 pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
@@ -262,9 +267,14 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
         Some(p) => Some(accord_keys::load_kas_private(p)?),
         None => None,
     };
+    let signer = match &args.signer {
+        Some(p) => Some(accord_keys::load_party(p)?.signing_public_keys()?),
+        None => None,
+    };
     if args.check {
-        return match backup::check(&args.input, key.as_ref()) {
+        return match backup::check(&args.input, key.as_ref(), signer.as_ref()) {
             Ok(m) => {
+                let signed = signer.is_some();
                 if out.json {
                     out.print_json(&serde_json::json!({
                         "file": args.input.display().to_string(),
@@ -274,17 +284,23 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
                         "schema": m.schema,
                         "log_size": m.log_size,
                         "members": m.members.len(),
+                        "signature_checked": signed,
                     }));
                 } else {
                     println!(
-                        "{}: a backup of {} taken {}, database schema {} ({}), audit log of {} entries, {} files: every one as its manifest says",
+                        "{}: a backup of {} taken {}, database schema {} ({}), audit log of {} entries, {} files: every one as its manifest says; {}",
                         args.input.display(),
                         m.party,
                         m.created,
                         m.schema,
                         m.database,
                         m.log_size,
-                        m.members.len()
+                        m.members.len(),
+                        if signed {
+                            "the manifest is signed by the party's node"
+                        } else {
+                            "the manifest's signature was not checked (give --signer PARTY.json)"
+                        }
                     );
                 }
                 Ok(Code::Ok)
@@ -299,8 +315,12 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
     let Some(dir) = args.dir.clone() else {
         bail!("--dir is needed (or --check)");
     };
+    let Some(signer) = signer.as_ref() else {
+        bail!("--signer PARTY.json is needed to restore");
+    };
     let opts = RestoreOptions {
         recovery_key: key.as_ref(),
+        signer,
         database: args.database.clone(),
         force: args.force,
     };
@@ -330,6 +350,7 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
             "schema": m.schema,
             "log_size": r.log_size,
             "members": m.members.len(),
+            "signature_checked": true,
         }));
     } else {
         println!(

@@ -43,7 +43,15 @@ fn backup_restore_and_migrate_print_as_their_schemas_say() {
     assert!(v["file"].is_string(), "{v:#}");
     // Into a fresh database when the node's is PostgreSQL (.ci/run's second pass).
     let restored = dir.join("restored");
-    let mut args = vec!["restore", s(&plain), "--dir", s(&restored)];
+    let signer = pak.join("party.json");
+    let mut args = vec![
+        "restore",
+        s(&plain),
+        "--dir",
+        s(&restored),
+        "--signer",
+        s(&signer),
+    ];
     let pg = accord_test_support::database();
     if let Some(url) = &pg {
         args.extend(["--database", url.as_str()]);
