@@ -77,6 +77,57 @@ fn checked_path(path: &str) -> Result<(), String> {
     }
 }
 
+/// The longest member path a GNU long-name entry may give (a node home's longest is
+/// under 200 bytes; [`checked_path`] allows 1,024).
+const MAX_LONG_NAME: u64 = 1024;
+
+/// The path of the member `e` of an archive read raw: a GNU long-name entry (how tar
+/// writes a path over 100 bytes) is read here, bounded, into `long_name` for the member
+/// after it, and gives `None`; no other extension header is accepted. The tar crate
+/// would read a long-name entry whole, whatever size it declares: a crafted backup could
+/// ask for gigabytes before any check.
+fn member_path<R: Read>(
+    e: &mut tar::Entry<'_, R>,
+    long_name: &mut Option<String>,
+) -> Result<Option<String>, Error> {
+    let kind = e.header().entry_type();
+    if kind == tar::EntryType::GNULongName {
+        let declared = e.header().size().map_err(read_err)?;
+        if declared > MAX_LONG_NAME {
+            return Err(damaged(format!(
+                "a member's long name has {declared} bytes, more than {MAX_LONG_NAME}"
+            )));
+        }
+        let mut name = Vec::new();
+        e.take(MAX_LONG_NAME)
+            .read_to_end(&mut name)
+            .map_err(read_err)?;
+        while name.last() == Some(&0) {
+            name.pop();
+        }
+        let name = String::from_utf8(name).map_err(|_| damaged("a member's path is not UTF-8"))?;
+        if long_name.replace(name).is_some() {
+            return Err(damaged("two long names for one member"));
+        }
+        return Ok(None);
+    }
+    if kind.is_pax_global_extensions()
+        || kind.is_pax_local_extensions()
+        || kind == tar::EntryType::GNULongLink
+    {
+        return Err(damaged(
+            "an extension header accord does not write (PAX, or a long link name)",
+        ));
+    }
+    match long_name.take() {
+        Some(name) => Ok(Some(name)),
+        None => Ok(Some(
+            String::from_utf8(e.path_bytes().into_owned())
+                .map_err(|_| damaged("a member's path is not UTF-8"))?,
+        )),
+    }
+}
+
 /// A backup that does not check out: [`Error::Refused`], a negative answer.
 fn damaged(what: impl std::fmt::Display) -> Error {
     Error::Refused(format!(
@@ -201,13 +252,15 @@ fn check_signed(r: impl Read) -> Result<Checked, Error> {
     let mut manifest = None;
     let mut manifest_text = Vec::new();
     let mut signature = None;
-    for e in ar.entries().map_err(read_err)? {
+    let mut long_name = None;
+    for e in ar.entries().map_err(read_err)?.raw(true) {
         let mut e = e.map_err(read_err)?;
         if seen.len() >= MAX_MEMBERS {
             return Err(damaged(format!("more than {MAX_MEMBERS} members")));
         }
-        let path = String::from_utf8(e.path_bytes().into_owned())
-            .map_err(|_| damaged("a member's path is not UTF-8"))?;
+        let Some(path) = member_path(&mut e, &mut long_name)? else {
+            continue;
+        };
         checked_path(&path).map_err(damaged)?;
         if e.header().entry_type() != tar::EntryType::Regular {
             return Err(damaged(format!("the member {path} is not a file")));
@@ -327,10 +380,12 @@ fn extract(
     let want: HashMap<&str, &Member> = m.members.iter().map(|x| (x.path.as_str(), x)).collect();
     let mut written: Vec<PathBuf> = Vec::with_capacity(m.members.len());
     let mut ar = tar::Archive::new(open(input, key)?);
-    for e in ar.entries().map_err(read_err)? {
+    let mut long_name = None;
+    for e in ar.entries().map_err(read_err)?.raw(true) {
         let mut e = e.map_err(read_err)?;
-        let path = String::from_utf8(e.path_bytes().into_owned())
-            .map_err(|_| damaged("a member's path is not UTF-8"))?;
+        let Some(path) = member_path(&mut e, &mut long_name)? else {
+            continue;
+        };
         if path == MANIFEST || path == MANIFEST_SIG {
             continue;
         }
@@ -596,6 +651,35 @@ mod tests {
             Err(Error::Refused(e)) => e,
             other => panic!("not refused: {other:?}"),
         }
+    }
+
+    #[test]
+    fn long_names_are_read_bounded_and_other_extensions_refused() {
+        // A path over 100 bytes, as the node's blobs have: written with a GNU long
+        // name, read back whole.
+        let long = format!("blobs/inbox/USA.{}.{}.tdf", "0".repeat(36), "a".repeat(64));
+        let members: &[(&str, &[u8])] = &[(long.as_str(), b"sealed")];
+        let m = check_archive(&archive(members, members)[..]).unwrap();
+        assert_eq!(m.members[0].path, long);
+        // A long-name header declaring 16 GiB: refused at once, nothing read.
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_size(1 << 34);
+        h.set_path("././@LongLink").unwrap();
+        h.set_cksum();
+        let mut data = h.as_bytes().to_vec();
+        data.extend_from_slice(&[0u8; 1024]);
+        let e = refused(&data);
+        assert!(e.contains("long name has 17179869184 bytes"), "{e}");
+        // A PAX header (which accord never writes): refused.
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_size(0);
+        h.set_path("pax").unwrap();
+        h.set_cksum();
+        let mut data = h.as_bytes().to_vec();
+        data.extend_from_slice(&[0u8; 1024]);
+        assert!(refused(&data).contains("extension header"));
     }
 
     #[test]
