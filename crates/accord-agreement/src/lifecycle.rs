@@ -229,6 +229,9 @@ pub struct StatusReport {
     pub status: Status,
     /// Why.
     pub reasons: Vec<String>,
+    /// When every party had signed (the latest signature), by the records at or before
+    /// the time asked; `None` when not every party had.
+    pub countersigned: Option<Time>,
 }
 
 /// The document does not verify: the findings say where.
@@ -322,6 +325,7 @@ fn status_of_valid(doc: &Agreement, at: Time) -> StatusReport {
                 "agreement {id} was terminated by {party} with effect from {effective} (notice signed {notice})"
             ));
             return StatusReport {
+                countersigned,
                 status: Status::Terminated,
                 reasons,
             };
@@ -333,6 +337,7 @@ fn status_of_valid(doc: &Agreement, at: Time) -> StatusReport {
             reasons.push(format!("agreement {id} was never countersigned"));
         }
         return StatusReport {
+            countersigned,
             status: Status::Expired,
             reasons,
         };
@@ -344,6 +349,7 @@ fn status_of_valid(doc: &Agreement, at: Time) -> StatusReport {
                 body.effective_from
             ));
             return StatusReport {
+                countersigned,
                 status: Status::Countersigned,
                 reasons,
             };
@@ -358,6 +364,7 @@ fn status_of_valid(doc: &Agreement, at: Time) -> StatusReport {
             ));
         }
         return StatusReport {
+            countersigned,
             status: Status::InForce,
             reasons,
         };
@@ -379,6 +386,7 @@ fn status_of_valid(doc: &Agreement, at: Time) -> StatusReport {
             reasons.push(format!("signed by {code} on {t}"));
         }
         StatusReport {
+            countersigned,
             status: Status::Approved,
             reasons,
         }
@@ -391,6 +399,7 @@ fn status_of_valid(doc: &Agreement, at: Time) -> StatusReport {
             reasons.push(format!("approved by {code} on {t} ({reference})"));
         }
         StatusReport {
+            countersigned,
             status: Status::Draft,
             reasons,
         }

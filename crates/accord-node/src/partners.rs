@@ -14,7 +14,7 @@ use crate::Error;
 use accord_agreement::{SigningKeys, Status, Time};
 use accord_node_api::pki;
 use accord_node_api::Kind;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Another party's node, as the agreements in force describe it.
@@ -183,8 +183,21 @@ pub type SharedClients = Arc<Clients>;
 pub(crate) type Probe = Result<(), String>;
 
 /// The latest probe of each partner's node (by TLS pin): when, and what it found, so
-/// that a node's people asking often cost the partner nothing.
+/// that a node's people asking often cost the partner nothing. A slot per pin, which a
+/// probe holds while it runs.
 #[derive(Default)]
 pub(crate) struct Probes {
-    pub(crate) seen: tokio::sync::Mutex<Vec<(String, std::time::Instant, Probe)>>,
+    slots: Mutex<std::collections::HashMap<String, Arc<ProbeSlot>>>,
+}
+
+/// One partner's latest probe.
+pub(crate) type ProbeSlot = tokio::sync::Mutex<Option<(std::time::Instant, Probe)>>;
+
+impl Probes {
+    /// The slot of the partner whose TLS pin is `pin` (made on first use; as many as
+    /// the agreements held pin).
+    pub(crate) fn slot(&self, pin: &str) -> Arc<ProbeSlot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.entry(pin.to_string()).or_default().clone()
+    }
 }

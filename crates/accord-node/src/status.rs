@@ -84,19 +84,17 @@ impl Node {
     /// Whether `partner`'s node answers `/health` over the pinned mutual TLS now (or
     /// did less than [`PROBE_EVERY`] ago).
     async fn probe(&self, partner: &Partner) -> Probe {
-        let pin = &partner.tls_spki_sha256;
-        {
-            let seen = self.probes.seen.lock().await;
-            if let Some((_, when, r)) = seen.iter().find(|(p, _, _)| p == pin) {
-                if when.elapsed() < PROBE_EVERY {
-                    return r.clone();
-                }
+        // One probe at a time per partner: callers arriving while it runs wait for
+        // its answer instead of each probing the partner themselves.
+        let slot = self.probes.slot(&partner.tls_spki_sha256);
+        let mut last = slot.lock().await;
+        if let Some((when, r)) = last.as_ref() {
+            if when.elapsed() < PROBE_EVERY {
+                return r.clone();
             }
         }
         let r = self.probe_now(partner).await;
-        let mut seen = self.probes.seen.lock().await;
-        seen.retain(|(p, _, _)| p != pin);
-        seen.push((pin.clone(), Instant::now(), r.clone()));
+        *last = Some((Instant::now(), r.clone()));
         r
     }
 

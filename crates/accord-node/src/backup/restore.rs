@@ -332,15 +332,15 @@ fn check_signed(r: impl Read) -> Result<Checked, Error> {
     }
     for Member { path, size, sha256 } in &m.members {
         match seen.remove(path) {
-            None => return Err(damaged(format!("the member {path} is missing"))),
+            None => return Err(damaged(format!("the member {path:?} is missing"))),
             Some((n, _)) if n != *size => {
                 return Err(damaged(format!(
-                    "the member {path} has {n} bytes, the manifest says {size}"
+                    "the member {path:?} has {n} bytes, the manifest says {size}"
                 )))
             }
             Some((_, s)) if s != *sha256 => {
                 return Err(damaged(format!(
-                    "the member {path} does not match its SHA-256 in the manifest"
+                    "the member {path:?} does not match its SHA-256 in the manifest"
                 )))
             }
             Some(_) => {}
@@ -691,9 +691,12 @@ mod tests {
             &[("keys/a.key", b"kez"), ("party.json", b"{}")],
             good,
         ));
-        assert!(e.contains("keys/a.key does not match its SHA-256"), "{e}");
+        assert!(
+            e.contains("\"keys/a.key\" does not match its SHA-256"),
+            "{e}"
+        );
         let e = refused(&archive(&good[..1], good));
-        assert!(e.contains("party.json is missing"), "{e}");
+        assert!(e.contains("\"party.json\" is missing"), "{e}");
         let e = refused(&archive(good, &good[..1]));
         assert!(e.contains("party.json is not in the manifest"), "{e}");
         // A name the tar writer would refuse to write, written by hand.

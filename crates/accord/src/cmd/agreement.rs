@@ -523,12 +523,8 @@ fn status_json(
     let signed: Vec<_> = records()
         .filter(|r| matches!(r.kind, RecordKind::Sign))
         .collect();
-    let countersigned = b
-        .parties
-        .iter()
-        .all(|p| signed.iter().any(|r| r.party == p.code))
-        .then(|| signed.iter().map(|r| r.time).max())
-        .flatten();
+    // The lifecycle's own reading, not a second count of the signatures here.
+    let countersigned = report.countersigned;
     let terminations: Vec<_> = records()
         .filter_map(|r| match &r.kind {
             RecordKind::Terminate { effective } => {

@@ -290,10 +290,10 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
                     println!(
                         "{}: a backup of {} taken {}, database schema {} ({}), audit log of {} entries, {} files: every one as its manifest says; {}",
                         args.input.display(),
-                        m.party,
-                        m.created,
+                        printable(&m.party),
+                        printable(&m.created),
                         m.schema,
-                        m.database,
+                        printable(&m.database),
                         m.log_size,
                         m.members.len(),
                         if signed {
@@ -355,9 +355,9 @@ pub fn restore(args: RestoreArgs, out: &Output) -> Result<Code> {
     } else {
         println!(
             "restored {} into {}: backup of {}, database schema {}, audit log of {} entries",
-            m.party,
+            printable(&m.party),
             dir.display(),
-            m.created,
+            printable(&m.created),
             m.schema,
             r.log_size
         );
@@ -445,4 +445,12 @@ pub fn migrate(args: MigrateArgs, out: &Output) -> Result<Code> {
     }
     let _ = std::io::stdout().flush();
     Ok(Code::Ok)
+}
+
+/// A string a backup's manifest gave, fit for a terminal: control characters (escape
+/// sequences a crafted backup could carry) shown as `?`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
