@@ -504,6 +504,53 @@ fn a_running_node_backed_up_killed_and_restored_loses_nothing_and_its_log_goes_o
         String::from_utf8_lossy(&o.stderr)
     );
 
+    // --force over a home: a backup that fails leaves it as it was; one that restores
+    // replaces it whole, with nothing left beside it.
+    let listing = |d: &Path| {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing(&r3);
+    let before_party = std::fs::read(r3.join("party.json")).unwrap();
+    let force = |file: &Path| {
+        let mut args = vec![
+            "restore".to_string(),
+            file.display().to_string(),
+            "--dir".into(),
+            r3.display().to_string(),
+            "--force".into(),
+            "--signer".into(),
+            signer.display().to_string(),
+        ];
+        if pg {
+            args.extend(["--database".to_string(), database().unwrap()]);
+        }
+        accord(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = force(&cut);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        listing(&r3),
+        before,
+        "a failed --force restore changed the home"
+    );
+    ok(force(&second));
+    assert_eq!(std::fs::read(r3.join("party.json")).unwrap(), before_party);
+    let left: Vec<_> = listing(tmp.path())
+        .into_iter()
+        .filter(|n| n.to_string_lossy().starts_with(".restored-3."))
+        .collect();
+    assert!(left.is_empty(), "left beside the home: {left:?}");
+
     // Backup 2 restored into another directory, started: nothing lost.
     let r2 = tmp.path().join("restored-2");
     ok(restore(&second, &r2, pg, &signer));

@@ -488,63 +488,97 @@ pub async fn restore(
             )))
         }
     }
-    if !empty(dir)? {
-        if !opts.force {
-            return Err(Error::Exists(format!(
-                "{} exists and is not empty: restore into a new or empty directory, or give --force to replace what it holds",
+    if empty(dir)? {
+        // Nothing to lose: restore in place, and leave nothing half-restored behind.
+        let existed = dir.exists();
+        mkdir_private(dir)?;
+        let result = restore_into(input, dir, &m, opts).await;
+        if result.is_err() {
+            if existed {
+                empty_out(dir);
+            } else {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        return result;
+    }
+    if !opts.force {
+        return Err(Error::Exists(format!(
+            "{} exists and is not empty: restore into a new or empty directory, or give --force to replace what it holds",
+            dir.display()
+        )));
+    }
+    // Not under a running node (which holds its log's lock).
+    let lock = dir.join("log/.accord/lock");
+    if let Ok(f) = std::fs::File::open(&lock) {
+        #[allow(clippy::incompatible_msrv)]
+        if f.try_lock().is_err() {
+            return Err(Error::Input(format!(
+                "a node is running in {}: stop it first",
                 dir.display()
             )));
         }
-        // Not under a running node (which holds its log's lock).
-        let lock = dir.join("log/.accord/lock");
-        if let Ok(f) = std::fs::File::open(&lock) {
-            #[allow(clippy::incompatible_msrv)]
-            if f.try_lock().is_err() {
-                return Err(Error::Input(format!(
-                    "a node is running in {}: stop it first",
-                    dir.display()
-                )));
-            }
-        }
-        for e in std::fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .flatten()
-        {
+    }
+    // --force: the home is restored beside DIR and swapped in only once every step has
+    // passed (the database restored, the schema and the log checked), so that a restore
+    // that fails, a database that is not empty say, leaves DIR as it was.
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "home".into());
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.restoring-"))
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io(&parent, e))?;
+    let result = restore_into(input, staging.path(), &m, opts).await?;
+    let old = parent.join(format!(
+        ".{name}.replaced-{}",
+        staging
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+    let staged = staging.keep();
+    if let Err(e) = std::fs::rename(&staged, dir) {
+        // Put the old home back: nothing is lost.
+        let _ = std::fs::rename(&old, dir);
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(Error::io(dir, e));
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(result)
+}
+
+/// Extract the backup into `dir` and finish the home there (database, log, checks).
+async fn restore_into(
+    input: &Path,
+    dir: &Path,
+    m: &Manifest,
+    opts: &RestoreOptions<'_>,
+) -> Result<Restored, Error> {
+    let db_dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    extract(input, opts.recovery_key, m, dir, db_dir.path())?;
+    finish(dir, db_dir.path(), m, opts).await
+}
+
+/// Remove what `dir` holds, best effort (a restore that failed).
+fn empty_out(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
             let p = e.path();
-            let r = if p.is_dir() {
+            let _ = if p.is_dir() {
                 std::fs::remove_dir_all(&p)
             } else {
                 std::fs::remove_file(&p)
             };
-            r.map_err(|err| Error::io(&p, err))?;
         }
     }
-    let existed = dir.exists();
-    mkdir_private(dir)?;
-    let db_dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let result = async {
-        extract(input, key, &m, dir, db_dir.path())?;
-        finish(dir, db_dir.path(), &m, opts).await
-    }
-    .await;
-    if result.is_err() {
-        // Leave nothing half-restored behind.
-        if existed {
-            if let Ok(rd) = std::fs::read_dir(dir) {
-                for e in rd.flatten() {
-                    let p = e.path();
-                    let _ = if p.is_dir() {
-                        std::fs::remove_dir_all(&p)
-                    } else {
-                        std::fs::remove_file(&p)
-                    };
-                }
-            }
-        } else {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-    result
 }
 
 /// Put the database in place, open the log once (replaying its journal), and check
