@@ -185,26 +185,12 @@ fn pg_command(program: &str, url: &str) -> Result<Command, Error> {
         ))
     })?;
     let mut cmd = Command::new(bin);
-    let (url, password) = split_password(url);
+    let (url, password) = crate::store::split_password(url);
     if let Some(p) = password {
         cmd.env("PGPASSWORD", p);
     }
     cmd.arg(format!("--dbname={url}"));
     Ok(cmd)
-}
-
-/// `url` without the password of its user info, and that password.
-fn split_password(url: &str) -> (String, Option<String>) {
-    if let (Some(s), Some(at)) = (url.find("://"), url.rfind('@')) {
-        if at > s {
-            let userinfo = &url[s + 3..at];
-            if let Some(c) = userinfo.find(':') {
-                let plain = format!("{}{}{}", &url[..s + 3], &userinfo[..c], &url[at..]);
-                return (plain, Some(userinfo[c + 1..].to_string()));
-            }
-        }
-    }
-    (url.to_string(), None)
 }
 
 /// Where `program` is: in the newest `/usr/lib/postgresql/*/bin` (where Debian puts
@@ -239,12 +225,37 @@ mod tests {
     #[test]
     fn the_password_leaves_the_command_line() {
         assert_eq!(
-            super::split_password("postgres://u:s3cret@h:5432/db"),
+            crate::store::split_password("postgres://u:s3cret@h:5432/db"),
             ("postgres://u@h:5432/db".to_string(), Some("s3cret".into()))
         );
         assert_eq!(
-            super::split_password("postgres://u@h/db"),
+            crate::store::split_password("postgres://u@h/db"),
             ("postgres://u@h/db".to_string(), None)
         );
+        // Percent-encoded, and in the query (kept: the other parameters).
+        assert_eq!(
+            crate::store::split_password("postgres://u:p%40ss%3Aw@h/db?sslmode=require"),
+            (
+                "postgres://u@h/db?sslmode=require".to_string(),
+                Some("p@ss:w".into())
+            )
+        );
+        assert_eq!(
+            crate::store::split_password("postgres://u@h/db?sslmode=require&password=s%2Fx&a=b"),
+            (
+                "postgres://u@h/db?sslmode=require&a=b".to_string(),
+                Some("s/x".into())
+            )
+        );
+        assert_eq!(
+            crate::store::split_password("postgres://u@h/db?password=x"),
+            ("postgres://u@h/db".to_string(), Some("x".into()))
+        );
+        // An `@` in the query is not the user info's.
+        assert_eq!(
+            crate::store::split_password("postgres://h/db?application_name=a@b"),
+            ("postgres://h/db?application_name=a@b".to_string(), None)
+        );
+        assert_eq!(crate::store::percent_decode("%zz%4"), "%zz%4");
     }
 }

@@ -288,18 +288,80 @@ impl Store {
     }
 }
 
-/// A database URL with any password removed, for messages.
+/// A database URL with any password removed, for messages ([`split_password`]).
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            match userinfo.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &userinfo[..c], &url[at..]),
-                None => url.to_string(),
+    split_password(url).0
+}
+
+/// `url` without its password, and that password (percent-decoded), so that it goes
+/// to `pg_dump`/`pg_restore` through `PGPASSWORD` and never onto a command line that
+/// every local user can read (`ps`). Both spellings libpq and sqlx take are removed: the
+/// user info's `user:password@`, and a `password=` query parameter. Only the authority
+/// is searched for `@`: a query may hold one.
+pub(crate) fn split_password(url: &str) -> (String, Option<String>) {
+    let Some(s) = url.find("://") else {
+        return (url.to_string(), None);
+    };
+    let (scheme, rest) = url.split_at(s + 3);
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let mut password = None;
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = authority.split_at(at);
+            match userinfo.split_once(':') {
+                Some((user, pw)) => {
+                    password = Some(percent_decode(pw));
+                    format!("{user}{host}")
+                }
+                None => authority.to_string(),
             }
         }
-        _ => url.to_string(),
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let mut kept = Vec::new();
+            for kv in query.split('&') {
+                match kv.strip_prefix("password=") {
+                    Some(v) => password = Some(percent_decode(v)),
+                    None => kept.push(kv),
+                }
+            }
+            if kept.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => tail.to_string(),
+    };
+    (format!("{scheme}{authority}{tail}"), password)
+}
+
+/// `%XX` escapes decoded (a URL's password may hold `@`, `:` or `/` only so).
+pub(crate) fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
     }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -344,8 +406,8 @@ mod tests {
     #[test]
     fn redacts_passwords() {
         assert_eq!(
-            super::redact("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
+            super::redact("postgres://u:secret@h/db?password=again"),
+            "postgres://u@h/db"
         );
         assert_eq!(
             super::redact("sqlite:///x?mode=rwc"),
