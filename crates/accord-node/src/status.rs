@@ -9,11 +9,11 @@
 //! partner nothing.
 
 use crate::caller::Peer;
+use crate::exchange::rfc3339;
 use crate::node::Node;
 use crate::partners::Partner;
 use crate::partners::Probe;
 use crate::refusal::Refusal;
-use accord_agreement::Time;
 use accord_node_api::wire::{NodeStatus, PartnerState};
 use std::time::{Duration, Instant};
 
@@ -125,8 +125,4 @@ fn innermost(e: &reqwest::Error) -> String {
         last = s;
     }
     last.to_string()
-}
-
-fn rfc3339(unix: i64) -> String {
-    Time::from_unix(unix).map_or_else(|_| unix.to_string(), |t| t.to_string())
 }

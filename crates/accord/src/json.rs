@@ -53,11 +53,12 @@ pub fn from_decision(r: &[accord_agreement::Reason]) -> Vec<Reason> {
 
 /// A time as RFC 3339 in UTC (`2026-12-02T03:00:00Z`), from seconds since the epoch.
 pub fn unix_time(secs: u64) -> String {
-    i64::try_from(secs)
-        .ok()
-        .and_then(|s| accord_agreement::Time::from_unix(s).ok())
-        .map(|t| t.to_string())
-        .unwrap_or_else(|| secs.to_string())
+    i64::try_from(secs).map_or_else(|_| secs.to_string(), time)
+}
+
+/// [`unix_time`] for a signed count of seconds (certificates' and credentials' expiry).
+pub fn time(unix: i64) -> String {
+    accord_agreement::Time::from_unix(unix).map_or_else(|_| unix.to_string(), |t| t.to_string())
 }
 
 /// Whether the command line asks for JSON: `--json` before any `--` (for a usage error

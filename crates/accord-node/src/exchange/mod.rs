@@ -51,7 +51,8 @@ fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-fn rfc3339(unix: i64) -> String {
+/// Unix seconds as RFC 3339 (UTC), as the node's answers write times.
+pub(crate) fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| {

@@ -73,7 +73,7 @@ fn show(a: FileArg, out: &Output) -> Result<Code> {
     let file = CredentialFile::read(&c.path)?;
     let not_after = file.not_after()?;
     let fingerprint = file.fingerprint()?;
-    let when = crate::cmd::status::rfc3339(not_after);
+    let when = crate::json::time(not_after);
     if out.json {
         out.print_json(&serde_json::json!({
             "path": c.path,

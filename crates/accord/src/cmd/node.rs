@@ -380,7 +380,7 @@ fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result
         cred.save(&a.output)?;
     }
     let not_after = cred.not_after()?;
-    let until = crate::cmd::status::rfc3339(not_after);
+    let until = crate::json::time(not_after);
     if out.json {
         let mut v = person_json(&person);
         v["credential"] = serde_json::json!(a.output.display().to_string());
@@ -409,7 +409,7 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
                 eprintln!(
                     "warning: the node's {what} expires {} ({})",
                     crate::cmd::status::in_days(t),
-                    crate::cmd::status::rfc3339(t)
+                    crate::json::time(t)
                 );
             }
         }
@@ -454,7 +454,7 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
         eprintln!(
             "warning: {person}'s credential expires {} ({}): accord user renew --dir {} --id {person} -o {person}.credential",
             crate::cmd::status::in_days(t),
-            crate::cmd::status::rfc3339(t),
+            crate::json::time(t),
             home.layout.dir.display()
         );
     }

@@ -34,11 +34,6 @@ Warnings (exit 0): a credential or certificate that expires within 30 days, an a
 
 Exit codes: 0 nothing needs attention (warnings allowed), 1 a problem was found, 2 usage or input error (no credential, unreadable credential).";
 
-/// Unix seconds as RFC 3339.
-pub(crate) fn rfc3339(unix: i64) -> String {
-    accord_agreement::Time::from_unix(unix).map_or_else(|_| unix.to_string(), |t| t.to_string())
-}
-
 /// "in 12 days", "today", "3 days ago".
 pub(crate) fn in_days(unix: i64) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -67,13 +62,15 @@ impl Findings {
     fn expiry(&mut self, what: &str, when: i64, warn_days: i64, then: &str) {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         if when <= now {
-            self.problems
-                .push(format!("{what} expired at {}: {then}", rfc3339(when)));
+            self.problems.push(format!(
+                "{what} expired at {}: {then}",
+                crate::json::time(when)
+            ));
         } else if when - now < warn_days * DAY {
             self.warnings.push(format!(
                 "{what} expires {} ({}): {then}",
                 in_days(when),
-                rfc3339(when)
+                crate::json::time(when)
             ));
         }
     }
@@ -125,7 +122,7 @@ pub fn run(args: StatusArgs, out: &Output) -> Result<Code> {
                 "party": file.party(),
                 "person": file.person(),
                 "node_url": file.node_url(),
-                "not_after": rfc3339(not_after),
+                "not_after": crate::json::time(not_after),
                 "protected": file.is_protected(),
             },
             "node": {
@@ -157,7 +154,7 @@ pub fn run(args: StatusArgs, out: &Output) -> Result<Code> {
     );
     println!(
         "credential   expires {} ({})",
-        rfc3339(not_after),
+        crate::json::time(not_after),
         in_days(not_after)
     );
     match &node {
