@@ -240,6 +240,18 @@ impl Checker {
     }
 }
 
+/// The path of the sandbox person `id`'s credential.
+pub(crate) fn credential(pair: &accord_test_support::Pair, id: &str) -> String {
+    let p = &pair
+        .sb
+        .people
+        .iter()
+        .find(|p| p.id == id)
+        .unwrap()
+        .credential;
+    p.to_str().unwrap().to_string()
+}
+
 pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }

@@ -10,16 +10,7 @@ fn node_commands_print_as_their_schemas_say() {
     let c = Checker::new();
     let pair = Pair::start(ServeOptions::default);
     let dir = pair.tmp.path();
-    let cred = |id: &str| {
-        let p = &pair
-            .sb
-            .people
-            .iter()
-            .find(|p| p.id == id)
-            .unwrap()
-            .credential;
-        p.to_str().unwrap().to_string()
-    };
+    let cred = |id: &str| crate::credential(&pair, id);
     let (pak_officer, usa_officer, usa_clerk) =
         (cred("pak-officer"), cred("usa-officer"), cred("usa-clerk"));
     let agreement = pair.sb.agreement.body.id.clone();

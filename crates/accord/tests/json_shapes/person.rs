@@ -14,16 +14,7 @@ fn profile_credential_and_status_commands_print_as_their_schemas_say() {
         "ACCORD_CONFIG".into(),
         s(&dir.join("config.toml")).to_string(),
     ));
-    let cred = |id: &str| {
-        let p = &pair
-            .sb
-            .people
-            .iter()
-            .find(|p| p.id == id)
-            .unwrap()
-            .credential;
-        p.to_str().unwrap().to_string()
-    };
+    let cred = |id: &str| crate::credential(&pair, id);
     let (pak_officer, usa_clerk) = (cred("pak-officer"), cred("usa-clerk"));
 
     let v = c.run(
