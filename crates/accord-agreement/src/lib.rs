@@ -20,6 +20,7 @@ mod error;
 mod lifecycle;
 mod person;
 mod reader;
+mod role;
 pub mod signature;
 pub mod transfer;
 mod when;
@@ -37,6 +38,7 @@ pub use lifecycle::{
     status, verify, verify_renewal, Checked, Finding, Invalid, Status, StatusReport,
 };
 pub use person::{ClearanceSource, PersonFile, MAX_PERSON_JSON};
+pub use role::{Duty, Role};
 pub use signature::{HybridSignature, Signer, SigningKeys};
 pub use transfer::{admit, Transfer};
 pub use when::Time;

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use crate::hash::{root_of, Hash};
 use crate::merkle::NodeSource;
-use crate::tile::{parse_tile, tile_path, tile_width, TILE_HEIGHT, TILE_WIDTH};
+use crate::tile::{
+    entries_path, parse_bundle, parse_tile, tile_path, tile_width, TILE_HEIGHT, TILE_WIDTH,
+};
 use crate::Error;
 
 /// Largest resource read from a log (a full entry bundle is at most 256 * 65537 bytes).
@@ -351,4 +353,28 @@ impl NodeSource for TileNodes<'_> {
             root_of(&t[off..off + count])
         })
     }
+}
+
+/// Read entries `[start, end)` of a tree of `size` from `src`'s entry bundles, calling
+/// `f` with each index and entry in order.
+pub fn read_entries(
+    src: &dyn LogSource,
+    size: u64,
+    start: u64,
+    end: u64,
+    mut f: impl FnMut(u64, &[u8]),
+) -> Result<(), Error> {
+    let mut i = start;
+    while i < end.min(size) {
+        let n = i / TILE_WIDTH;
+        let w = tile_width(0, n, size);
+        let path = entries_path(n, w);
+        let data = src.fetch(&path)?;
+        let entries = parse_bundle(&path, &data, w)?;
+        while i < end.min(size) && i / TILE_WIDTH == n {
+            f(i, entries[(i % TILE_WIDTH) as usize]);
+            i += 1;
+        }
+    }
+    Ok(())
 }

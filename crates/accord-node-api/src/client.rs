@@ -402,41 +402,50 @@ impl Client {
         ephemeral: &KasPrivateKey,
         resp: wire::RewrapResponse,
     ) -> Result<Vec<Released>, Error> {
-        let kao = KeyAccess {
-            key_type: resp.session_key.key_type.clone(),
-            url: String::new(),
-            protocol: "kas".into(),
-            wrapped_key: resp.session_key.wrapped_key.clone(),
-            policy_binding: serde_json::Value::Null,
-            encrypted_metadata: String::new(),
-            kid: String::new(),
-            sid: String::new(),
-            schema_version: String::new(),
-            ephemeral_public_key: String::new(),
-        };
-        let session = accord_tdf::keyaccess::unwrap(ephemeral, &kao)?;
-        let mut out = Vec::new();
-        for r in resp.results {
-            let mut shares = Vec::new();
-            for s in &r.shares {
-                let sealed = B64
-                    .decode(&s.share)
-                    .map_err(|_| Error::Crypto("a released share is not base64".into()))?;
-                shares.push(accord_tdf::ReleasedShare {
-                    sid: s.sid.clone(),
-                    share: crate::share::open_share(&session, &r.object_id, &s.sid, &sealed)?,
-                });
-            }
-            out.push(Released {
-                object_id: r.object_id,
-                decision: r.decision,
-                reasons: r.reasons,
-                log_index: r.log_index,
-                shares,
+        open_released(ephemeral, resp)
+    }
+}
+
+/// Decrypt what a rewrap answer released to `ephemeral` (the key the request named):
+/// the session key, then each share sealed under it.
+pub fn open_released(
+    ephemeral: &KasPrivateKey,
+    resp: wire::RewrapResponse,
+) -> Result<Vec<Released>, Error> {
+    let kao = KeyAccess {
+        key_type: resp.session_key.key_type.clone(),
+        url: String::new(),
+        protocol: "kas".into(),
+        wrapped_key: resp.session_key.wrapped_key.clone(),
+        policy_binding: serde_json::Value::Null,
+        encrypted_metadata: String::new(),
+        kid: String::new(),
+        sid: String::new(),
+        schema_version: String::new(),
+        ephemeral_public_key: String::new(),
+    };
+    let session = accord_tdf::keyaccess::unwrap(ephemeral, &kao)?;
+    let mut out = Vec::new();
+    for r in resp.results {
+        let mut shares = Vec::new();
+        for s in &r.shares {
+            let sealed = B64
+                .decode(&s.share)
+                .map_err(|_| Error::Crypto("a released share is not base64".into()))?;
+            shares.push(accord_tdf::ReleasedShare {
+                sid: s.sid.clone(),
+                share: crate::share::open_share(&session, &r.object_id, &s.sid, &sealed)?,
             });
         }
-        Ok(out)
+        out.push(Released {
+            object_id: r.object_id,
+            decision: r.decision,
+            reasons: r.reasons,
+            log_index: r.log_index,
+            shares,
+        });
     }
+    Ok(out)
 }
 
 /// ECDSA P-384 / SHA-384 (ASN.1) with the credential's private key.

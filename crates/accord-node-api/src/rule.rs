@@ -30,13 +30,17 @@ pub enum Rule {
     Storage,
     /// An agreement held: its records and signatures verify (why one is `invalid`).
     AgreementValid,
+    /// The person's role at their node allows what they ask (`accord_agreement::Role`).
+    Role,
+    /// A form of the console carries the token of the page that made it (CSRF defence).
+    Form,
     /// A rule this version does not know (named by a newer partner node).
     Unknown,
 }
 
 impl Rule {
     /// Every rule the node itself names (beside the decision's).
-    pub const NODE: [Rule; 9] = [
+    pub const NODE: [Rule; 11] = [
         Rule::Credential,
         Rule::Request,
         Rule::ObjectIntegrity,
@@ -46,6 +50,8 @@ impl Rule {
         Rule::Partner,
         Rule::Storage,
         Rule::AgreementValid,
+        Rule::Role,
+        Rule::Form,
     ];
 
     /// The name, as the API and the audit log write it.
@@ -61,6 +67,8 @@ impl Rule {
             Rule::Partner => "partner",
             Rule::Storage => "storage",
             Rule::AgreementValid => "agreement-valid",
+            Rule::Role => "role",
+            Rule::Form => "form",
             Rule::Unknown => "unknown",
         }
     }

@@ -36,6 +36,16 @@ pub struct AuditEntry<'a> {
     /// The partner party of an exchange (send, deliver, receive).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partner: Option<&'a str>,
+    /// The person a directory change is about (`directory` entries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<&'a str>,
+    /// What a directory change was: `enrol`, `suspend`, `resume`, `role`, `renew`,
+    /// `revoke`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<&'a str>,
+    /// The change in words (`member → officer`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
     /// Every reason.
     pub reasons: &'a [Reason],
 }
@@ -90,6 +100,9 @@ impl Node {
             agreement: None,
             request: None,
             partner: None,
+            subject: None,
+            change: None,
+            detail: None,
             reasons,
         }
     }

@@ -1,11 +1,12 @@
 //! Who is asking: a person recognised by the exact client certificate the node issued
 //! them (mutual TLS), and their directory record read as a person the decision knows.
 
+use crate::audit::EntryKind;
 use crate::node::Node;
 use crate::partners::{recognise, Partner};
 use crate::refusal::Refusal;
 use crate::store::PersonRecord;
-use accord_agreement::{Person, PersonStatus, Scope};
+use accord_agreement::{Duty, Person, PersonStatus, Scope};
 use accord_node_api::pki;
 use accord_node_api::wire::{self, Reason};
 use accord_node_api::Kind;
@@ -128,13 +129,44 @@ impl Node {
         })
     }
 
+    /// Recognise the caller and check that they may perform `duty` now: active, and
+    /// their role allows it ([`accord_agreement::Role::may`], the one table of roles).
+    /// Every route of an officer's duty, API and console alike, comes here first; a
+    /// refusal of a known caller is in the audit log (kind `role`).
+    pub async fn authorize(&self, peer: &Peer, duty: Duty) -> Result<Caller, Refusal> {
+        let caller = self.authenticate(peer).await?;
+        let mut reasons = Vec::new();
+        if caller.record.status != "active" {
+            reasons.push(Reason::new(
+                accord_agreement::Rule::PersonActive,
+                format!("{} is suspended", caller.record.id),
+            ));
+        }
+        if let Err(why) = caller.record.role().may(duty) {
+            reasons.push(Reason::new(accord_node_api::wire::Rule::Role, why));
+        }
+        if reasons.is_empty() {
+            return Ok(caller);
+        }
+        let r = Refusal {
+            kind: Kind::Denied,
+            error: format!("{} may not do this: {}", caller.record.id, reasons[0].text),
+            reasons,
+            logged: false,
+        };
+        self.log_refusal(EntryKind::Role, Some(&caller), None, None, &r)
+            .await;
+        Err(Refusal { logged: true, ..r })
+    }
+
     /// `GET /v1/whoami`.
     pub async fn whoami(&self, peer: &Peer) -> Result<wire::WhoAmI, Refusal> {
         let c = self.authenticate(peer).await?;
         Ok(wire::WhoAmI {
             party: self.party().to_string(),
-            person: c.record.id,
-            status: c.record.status,
+            person: c.record.id.clone(),
+            status: c.record.status.clone(),
+            role: c.record.role().as_str().into(),
         })
     }
 }

@@ -250,6 +250,8 @@ impl Node {
                 clearance: p.clearance,
                 scopes: p.scopes,
                 status: p.status,
+                // A partner's person acts at their own node; here they only read.
+                role: accord_agreement::Role::Member.as_str().into(),
             })
         };
         let fresh = self

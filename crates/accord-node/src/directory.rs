@@ -1,10 +1,14 @@
 //! The directory: enrolling people, issuing their credentials, suspending and resuming
-//! them. Used by `accord user ...` against the node home (the running node reads the
-//! same database, so a suspension takes effect on the next request).
+//! them, their roles. Used by `accord user ...` against the node home (the running node
+//! reads the same database, so a suspension takes effect on the next request) and by
+//! officers through the node. Every change is recorded with who made it
+//! ([`crate::store::DirectoryChange`]) and reaches the audit log
+//! (`crate::directory_log`).
 
 use crate::home::Home;
-use crate::store::PersonRecord;
+use crate::store::{Actor, DirectoryChange, PersonRecord, Store};
 use crate::Error;
+use accord_agreement::Role;
 use accord_node_api::credential::Credential;
 use accord_node_api::pki;
 use accord_spif::Clearance;
@@ -22,6 +26,8 @@ pub struct Enrolment {
     pub clearance: (String, Vec<u8>),
     /// Scopes (`EXERCISES`, ...).
     pub scopes: Vec<String>,
+    /// What they may do at the node.
+    pub role: Role,
 }
 
 /// Check a person id: 1–64 characters of letters, digits, `-`, `_`, `.`, `@`.
@@ -85,6 +91,7 @@ pub async fn add(home: &Home, e: &Enrolment) -> Result<(PersonRecord, Credential
         clearance: clearance.to_json_string(),
         scopes,
         status: "active".into(),
+        role: e.role.as_str().into(),
     };
     let (credential, cert) = issue(home, &e.id)?;
     let store = home.store().await?;
@@ -97,7 +104,26 @@ pub async fn add(home: &Home, e: &Enrolment) -> Result<(PersonRecord, Credential
         store.close().await;
         return Err(err);
     }
+    let detail = format!(
+        "enrolled as {}, scopes {}, credential {}",
+        e.role,
+        if person.scopes.is_empty() {
+            "none".to_string()
+        } else {
+            person.scopes.join(",")
+        },
+        &cert.fingerprint[..16]
+    );
+    let r = store
+        .record_change(&DirectoryChange::new(
+            Actor::Operator,
+            &e.id,
+            "enrol",
+            detail,
+        ))
+        .await;
     store.close().await;
+    r?;
     Ok((person, credential))
 }
 
@@ -145,6 +171,14 @@ pub async fn renew(home: &Home, id: &str) -> Result<(PersonRecord, Credential), 
         store
             .add_credential(&cert.fingerprint, id, &cert.serial, cert.not_after)
             .await?;
+        store
+            .record_change(&DirectoryChange::new(
+                Actor::Operator,
+                id,
+                "renew",
+                format!("credential {} issued", &cert.fingerprint[..16]),
+            ))
+            .await?;
         Ok((person, credential))
     }
     .await;
@@ -175,6 +209,13 @@ pub async fn revoke(
                 None => format!("{id} holds no credential that is not revoked already"),
             }));
         }
+        let detail = match fingerprint {
+            Some(f) => format!("credential {} revoked", f.get(..16).unwrap_or(f)),
+            None => format!("{n} credential(s) revoked"),
+        };
+        store
+            .record_change(&DirectoryChange::new(Actor::Operator, id, "revoke", detail))
+            .await?;
         Ok((person, n))
     }
     .await;
@@ -191,21 +232,56 @@ pub async fn expiring(home: &Home, from: i64, until: i64) -> Result<Vec<(String,
     r
 }
 
-/// Suspend or resume a person.
+/// Suspend or resume a person (`accord user suspend|resume`, by the node's operator).
 pub async fn set_status(home: &Home, id: &str, active: bool) -> Result<PersonRecord, Error> {
     let store = home.store().await?;
-    let r = async {
-        store
-            .set_status(id, if active { "active" } else { "suspended" })
-            .await?;
-        store
-            .person(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no person `{id}`")))
-    }
-    .await;
+    let r = change_status(&store, id, active, Actor::Operator).await;
     store.close().await;
     r
+}
+
+/// Give a person a role (`accord user role`, by the node's operator).
+pub async fn set_role(home: &Home, id: &str, role: Role) -> Result<PersonRecord, Error> {
+    let store = home.store().await?;
+    let r = change_role(&store, id, role, Actor::Operator).await;
+    store.close().await;
+    r
+}
+
+/// Suspend or resume a person, recording who did it; the person as they are now.
+pub async fn change_status(
+    store: &Store,
+    id: &str,
+    active: bool,
+    actor: Actor,
+) -> Result<PersonRecord, Error> {
+    let status = if active { "active" } else { "suspended" };
+    let c = DirectoryChange::new(actor, id, if active { "resume" } else { "suspend" }, status);
+    store.change_status(id, status, &c).await?;
+    store
+        .person(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no person `{id}`")))
+}
+
+/// Give a person a role, recording who did it and what it was; the person as they are
+/// now.
+pub async fn change_role(
+    store: &Store,
+    id: &str,
+    role: Role,
+    actor: Actor,
+) -> Result<PersonRecord, Error> {
+    let before = store
+        .person(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no person `{id}`")))?;
+    let c = DirectoryChange::new(actor, id, "role", format!("{} → {}", before.role, role));
+    store.change_role(id, role, &c).await?;
+    store
+        .person(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no person `{id}`")))
 }
 
 /// Everyone.

@@ -23,11 +23,16 @@ pub enum EntryKind {
     Receive,
     /// An agreement offered by a partner node.
     Agreement,
+    /// A change to the directory: a person enrolled, suspended, resumed, given a role,
+    /// a credential issued or revoked.
+    Directory,
+    /// A person refused what their role does not allow (`accord_agreement::Role`).
+    Role,
 }
 
 impl EntryKind {
     /// Every kind, in the order of their index.
-    pub const ALL: [EntryKind; 7] = [
+    pub const ALL: [EntryKind; 9] = [
         EntryKind::Rewrap,
         EntryKind::Label,
         EntryKind::Fetch,
@@ -35,6 +40,8 @@ impl EntryKind {
         EntryKind::Deliver,
         EntryKind::Receive,
         EntryKind::Agreement,
+        EntryKind::Directory,
+        EntryKind::Role,
     ];
 
     /// As the log (and the metrics) spell it.
@@ -47,6 +54,8 @@ impl EntryKind {
             EntryKind::Deliver => "deliver",
             EntryKind::Receive => "receive",
             EntryKind::Agreement => "agreement",
+            EntryKind::Directory => "directory",
+            EntryKind::Role => "role",
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct Node {
     pub(crate) metrics: crate::metrics::Metrics,
     /// The latest probe of each partner's node (`GET /v1/status`).
     pub(crate) probes: crate::partners::Probes,
+    /// One writer of directory changes into the audit log at a time.
+    pub(crate) directory_log_lock: tokio::sync::Mutex<()>,
 }
 
 impl Node {
@@ -87,6 +89,7 @@ impl Node {
             strangers: crate::strangers::StrangerLog::new(),
             metrics: crate::metrics::Metrics::default(),
             probes: crate::partners::Probes::default(),
+            directory_log_lock: tokio::sync::Mutex::new(()),
         })
     }
 

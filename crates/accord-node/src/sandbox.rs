@@ -241,6 +241,12 @@ pub async fn create(dir: &Path, opts: &SandboxOptions) -> Result<Sandbox, Error>
                 nationality: home.config.party.clone(),
                 clearance: ("clearance.json".into(), clr),
                 scopes: all_scopes.clone(),
+                // The officers manage their node; the clerk is a member.
+                role: if id.ends_with("-clerk") {
+                    accord_agreement::Role::Member
+                } else {
+                    accord_agreement::Role::Officer
+                },
             },
         )
         .await?;

@@ -450,6 +450,23 @@ fn witnessed(
     )))
 }
 
+/// Each partner's witness key, asked of its node now (a few seconds at most each): the
+/// console checks the published checkpoint's cosignatures with them.
+pub(crate) fn partner_witness_keys(
+    node: &Node,
+    partners: &[Partner],
+) -> Vec<(String, Result<VerifierKey, String>)> {
+    partners
+        .iter()
+        .map(|p| {
+            let key = blocking_client_with(node, p, Duration::from_secs(5))
+                .and_then(|c| witness_key(&c, p))
+                .map_err(|e| e.to_string());
+            (p.code.clone(), key)
+        })
+        .collect()
+}
+
 /// Partner `p`'s witness key (`GET /v1/witness`, over the pinned TLS).
 fn witness_key(client: &reqwest::blocking::Client, p: &Partner) -> Result<VerifierKey, Error> {
     let url = format!("{}/v1/witness", p.url);

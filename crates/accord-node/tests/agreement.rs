@@ -50,6 +50,7 @@ fn enrol(
             nationality: nationality.into(),
             clearance: ("clearance.json".into(), clearance.as_bytes().to_vec()),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            role: Default::default(),
         },
     ))
     .unwrap()

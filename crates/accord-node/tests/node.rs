@@ -162,9 +162,11 @@ fn seal_open_and_denials_through_the_running_node() {
             .unwrap();
     let src = accord_log::source::DirSource::new(&log);
     let report = accord_log::verify::verify_log(&src, &vkey, &[], None, &mut |_, _| {}).unwrap();
-    // label, open, clerk's open, clerk's refused label, suspended, resumed, tampered,
-    // replay x2, forged, stray credential
-    assert_eq!(report.entries, 11);
+    // Three enrolments, the suspension and the resumption (directory changes made on
+    // the command line, written by the node), then the decisions: label, open, clerk's
+    // open, clerk's refused label, suspended, resumed, tampered, replay x2, forged,
+    // stray credential.
+    assert_eq!(report.entries, 16);
 }
 
 /// The node holds a bounded amount of request body in memory at once: with the budget

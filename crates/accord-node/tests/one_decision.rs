@@ -163,6 +163,7 @@ fn every_route_answers_as_the_decision_function() {
                     nationality: nationality.clone(),
                     clearance: ("c.json".into(), clearance.clone().into_bytes()),
                     scopes: person_scopes.iter().map(|s| s.to_string()).collect(),
+                    role: Default::default(),
                 },
             ))
             .unwrap();

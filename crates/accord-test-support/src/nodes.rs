@@ -138,6 +138,7 @@ pub fn make_node(
                     nationality: party.into(),
                     clearance: (format!("{id}.json"), clearance.as_bytes().to_vec()),
                     scopes: vec!["EXERCISES".into()],
+                    role: Default::default(),
                 },
             ))
             .unwrap()

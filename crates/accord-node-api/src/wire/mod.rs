@@ -12,6 +12,8 @@ pub const MAX_SKEW_SECS: i64 = 300;
 
 pub use crate::rule::{Reason, Rule};
 
+mod people;
+pub use people::{PersonView, RoleChange, StatusChange};
 mod status;
 pub use status::{
     AgreementState, NodeStatus, PartnerState, WARN_AGREEMENT_DAYS, WARN_CERTIFICATE_DAYS,
@@ -235,6 +237,13 @@ pub struct WhoAmI {
     pub person: String,
     /// `active` or `suspended`.
     pub status: String,
+    /// `member` or `officer` (absent from nodes before roles: a member).
+    #[serde(default = "member")]
+    pub role: String,
+}
+
+fn member() -> String {
+    "member".into()
 }
 
 /// A request body refused before anything else is looked at: HTTP 400, rule `request`.

@@ -16,6 +16,21 @@ impl Node {
     /// `GET /v1/inbox`: what the person may see, oldest first.
     pub async fn inbox(&self, peer: &Peer) -> Result<Vec<InboxItem>, Refusal> {
         let caller = self.authenticate(peer).await?;
+        Ok(self
+            .inbox_of(&caller)
+            .await?
+            .into_iter()
+            .map(|(item, _)| item)
+            .collect())
+    }
+
+    /// What `caller` may see of the inbox, oldest first, each with its label (the
+    /// console marks its pages from them): every object decided for them by the one
+    /// decision, as a fetch would be.
+    pub(crate) async fn inbox_of(
+        &self,
+        caller: &crate::caller::Caller,
+    ) -> Result<Vec<(InboxItem, Label)>, Refusal> {
         let person = match self.person(&caller.record) {
             Ok(p) => p,
             Err(_) => return Ok(vec![]),
@@ -25,15 +40,12 @@ impl Node {
         let all = self.store.inbox().await.map_err(Refusal::internal)?;
         Ok(all
             .into_iter()
-            .filter(|r| {
-                Label::read(self.policies(), "label", r.label.as_bytes())
-                    .map(|l| {
-                        self.decide(&person, &l, Some(&r.item.agreement), &held, at)
-                            .0
-                    })
-                    .unwrap_or(false)
+            .filter_map(|r| {
+                let l = Label::read(self.policies(), "label", r.label.as_bytes()).ok()?;
+                self.decide(&person, &l, Some(&r.item.agreement), &held, at)
+                    .0
+                    .then_some((r.item, l))
             })
-            .map(|r| r.item)
             .collect())
     }
 

@@ -161,6 +161,11 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         .await
         .map_err(|e| Error::Input(format!("checking the log against the witnesses: {e}")))??;
     }
+    // Directory changes made while the node was down go into the log before anything
+    // else it decides.
+    if let Err(e) = node.log_directory_changes().await {
+        tracing::warn!(error = %e.error, "directory changes not written into the audit log at start");
+    }
     let app = router(node.clone(), crate::admission::Budget::new(&opts.admission));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let delivery = tokio::spawn(crate::exchange::deliver_loop(
@@ -176,6 +181,9 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         tokio::runtime::Handle::current(),
     );
     let offers = tokio::spawn(crate::agreement_sync::offer_loop(node.clone(), rx.clone()));
+    // It stops with the others; a change it had not written yet is written at the next
+    // start (its row stays pending).
+    tokio::spawn(crate::directory_log::log_loop(node.clone(), rx.clone()));
     let metrics_addr = match metrics_listener {
         Some(l) => {
             let addr = l.local_addr().ok();
@@ -329,6 +337,11 @@ async fn accept_loop(
     let _ = tokio::time::timeout(Duration::from_secs(10), delivery).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), offers).await;
     let _ = tokio::task::spawn_blocking(move || submitter.join()).await;
+    // Directory changes made on the command line since the last look go into the log
+    // before it closes (those the node cannot write stay pending for the next start).
+    if let Err(e) = node.log_directory_changes().await {
+        tracing::warn!(error = %e.error, "directory changes not written into the audit log at shutdown");
+    }
     let log = Arc::try_unwrap(log)
         .map_err(|_| Error::Input("the audit log is still in use at shutdown".into()))?;
     node.store.close().await;

@@ -53,6 +53,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/whoami"),
     ("GET", "/v1/status"),
     ("GET", "/v1/trust"),
+    ("GET", "/v1/people"),
+    ("PUT", "/v1/people/{id}/status"),
+    ("PUT", "/v1/people/{id}/role"),
     ("POST", "/v1/kas/rewrap"),
     ("POST", "/v1/kas/rewrap/partners"),
     ("POST", "/v1/fed/kas/rewrap"),
@@ -144,6 +147,40 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
                     answer(n.trust(&p).await)
                 },
             ),
+        )
+        .route(
+            "/v1/people",
+            get(
+                |State(n): State<Arc<Node>>, Extension(p): Extension<Peer>| async move {
+                    answer(n.people(&p).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/people/{id}/status",
+            put(
+                |State(n): State<Arc<Node>>,
+                 Extension(p): Extension<Peer>,
+                 Path((id,)): Path<(String,)>,
+                 b: Bytes| async move {
+                    answer(n.change_person_status(&p, &id, &b).await)
+                },
+            )
+            .layer::<_, std::convert::Infallible>(claim(SMALL_BODY))
+            .layer(DefaultBodyLimit::max(SMALL_BODY)),
+        )
+        .route(
+            "/v1/people/{id}/role",
+            put(
+                |State(n): State<Arc<Node>>,
+                 Extension(p): Extension<Peer>,
+                 Path((id,)): Path<(String,)>,
+                 b: Bytes| async move {
+                    answer(n.change_person_role(&p, &id, &b).await)
+                },
+            )
+            .layer::<_, std::convert::Infallible>(claim(SMALL_BODY))
+            .layer(DefaultBodyLimit::max(SMALL_BODY)),
         )
         .route(
             "/v1/kas/rewrap",
@@ -370,6 +407,7 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
             ),
         )
         .with_state(node.clone())
+        .merge(crate::console::router(node.clone()))
         .nest_service(
             "/log",
             accord_log::http::log_router(log_src).layer(axum::middleware::from_fn_with_state(

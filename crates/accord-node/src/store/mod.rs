@@ -1,7 +1,8 @@
 //! The node's database: the connection, one writer, and statements committed
 //! together. One code path for SQLite (embedded, the default) and PostgreSQL, through
 //! sqlx's `Any` driver with portable SQL and embedded migrations. Each table group's
-//! queries sit in a room of their own: [`people`] (the directory), [`agreements`],
+//! queries sit in a room of their own: [`people`] (the directory), [`changes`] (the
+//! directory's changes until they are in the audit log), [`agreements`],
 //! [`nonces`] (the KAS's replay guard), and the exchange's tables in
 //! `exchange/store.rs`.
 
@@ -10,10 +11,12 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
 mod agreements;
+mod changes;
 mod nonces;
 mod people;
 
 pub use agreements::AgreementRecord;
+pub use changes::{Actor, DirectoryChange};
 pub use people::PersonRecord;
 
 /// A database error as the node's [`Error`]: the error type is the API crate's, which

@@ -22,6 +22,16 @@ pub struct PersonRecord {
     pub scopes: Vec<String>,
     /// `active` or `suspended`.
     pub status: String,
+    /// `member` or `officer` ([`accord_agreement::Role`]).
+    pub role: String,
+}
+
+impl PersonRecord {
+    /// The person's role; a role this version does not know counts as a member's, the
+    /// least.
+    pub fn role(&self) -> accord_agreement::Role {
+        accord_agreement::Role::parse(&self.role).unwrap_or_default()
+    }
 }
 
 fn person_from_row(r: &AnyRow) -> Result<PersonRecord, Error> {
@@ -38,6 +48,7 @@ fn person_from_row(r: &AnyRow) -> Result<PersonRecord, Error> {
             .map(str::to_string)
             .collect(),
         status: r.try_get("status").map_err(db)?,
+        role: r.try_get("role").map_err(db)?,
     })
 }
 
@@ -46,8 +57,8 @@ impl Store {
     pub async fn add_person(&self, p: &PersonRecord) -> Result<(), Error> {
         let t = unix_now();
         let r = sqlx::query(
-            "INSERT INTO people (id, name, party, nationality, clearance, scopes, status, created, updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO people (id, name, party, nationality, clearance, scopes, status, created, updated, role) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&p.id)
         .bind(&p.name)
@@ -58,6 +69,7 @@ impl Store {
         .bind(&p.status)
         .bind(t)
         .bind(t)
+        .bind(&p.role)
         .execute(&self.writer)
         .await.map_err(db)?;
         if r.rows_affected() == 0 {
@@ -107,6 +119,21 @@ impl Store {
     pub async fn set_status(&self, id: &str, status: &str) -> Result<(), Error> {
         let r = sqlx::query("UPDATE people SET status = $1, updated = $2 WHERE id = $3")
             .bind(status)
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("no person `{id}` in this node")));
+        }
+        Ok(())
+    }
+
+    /// Set the role (`member`, `officer`).
+    pub async fn set_role(&self, id: &str, role: accord_agreement::Role) -> Result<(), Error> {
+        let r = sqlx::query("UPDATE people SET role = $1, updated = $2 WHERE id = $3")
+            .bind(role.as_str())
             .bind(unix_now())
             .bind(id)
             .execute(&self.writer)
@@ -173,7 +200,7 @@ impl Store {
         fingerprint: &str,
     ) -> Result<Option<(PersonRecord, i64, Option<i64>)>, Error> {
         let row = sqlx::query(
-            "SELECT p.id, p.name, p.party, p.nationality, p.clearance, p.scopes, p.status, \
+            "SELECT p.id, p.name, p.party, p.nationality, p.clearance, p.scopes, p.status, p.role, \
              c.not_after, c.revoked FROM credentials c JOIN people p ON p.id = c.person \
              WHERE c.fingerprint = $1",
         )

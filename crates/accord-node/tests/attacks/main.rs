@@ -69,6 +69,7 @@ impl Attacks for Pair {
                     nationality: nationality.into(),
                     clearance: ("clearance.json".into(), clearance.to_string().into_bytes()),
                     scopes: vec!["EXERCISES".into(), "OPERATIONS".into()],
+                    role: Default::default(),
                 },
             ))
             .unwrap();

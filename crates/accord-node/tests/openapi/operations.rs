@@ -118,6 +118,126 @@ fn every_operation_answers_as_documented() {
     let r = get(&officer, "/v1/trust");
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["signers"][0]["party"], "PAK");
+
+    // The officers' routes: the officer is made one; the clerk stays a member.
+    rt.block_on(accord_node::directory::set_role(
+        &home,
+        "officer",
+        accord_agreement::Role::Officer,
+    ))
+    .unwrap();
+    let put = |h: &Http, path: &str, body: &[u8]| {
+        let r = h.call("PUT", path, Some(body.to_vec()));
+        // /v1/people/ID/WHAT is documented as /v1/people/{id}/WHAT.
+        let what = path.rsplit('/').next().unwrap();
+        c.check("PUT", &format!("/v1/people/{{id}}/{what}"), &r);
+        r
+    };
+    let r = get(&officer, "/v1/people");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json().as_array().map(|a| a.len()), Some(2));
+    assert_eq!(get(&anonymous, "/v1/people").status, 401);
+    assert_eq!(get(&stranger, "/v1/people").status, 403);
+    let r = get(&clerk, "/v1/people");
+    assert_eq!(
+        (r.status, r.json()["reasons"][0]["rule"].as_str()),
+        (403, Some("role"))
+    );
+    for (who, path, body, status) in [
+        (
+            &officer,
+            "/v1/people/clerk/status",
+            &br#"{"status":"suspended"}"#[..],
+            200,
+        ),
+        (
+            &officer,
+            "/v1/people/clerk/status",
+            br#"{"status":"active"}"#,
+            200,
+        ),
+        (
+            &officer,
+            "/v1/people/clerk/status",
+            br#"{"status":"gone"}"#,
+            400,
+        ),
+        (
+            &officer,
+            "/v1/people/clerk/status",
+            br#"{"status":"active","x":1}"#,
+            400,
+        ),
+        (
+            &officer,
+            "/v1/people/officer/status",
+            br#"{"status":"suspended"}"#,
+            400,
+        ),
+        (
+            &officer,
+            "/v1/people/nobody/status",
+            br#"{"status":"active"}"#,
+            404,
+        ),
+        (
+            &clerk,
+            "/v1/people/clerk/status",
+            br#"{"status":"active"}"#,
+            403,
+        ),
+        (
+            &anonymous,
+            "/v1/people/clerk/status",
+            br#"{"status":"active"}"#,
+            401,
+        ),
+        (
+            &officer,
+            "/v1/people/clerk/role",
+            br#"{"role":"officer"}"#,
+            200,
+        ),
+        (
+            &officer,
+            "/v1/people/clerk/role",
+            br#"{"role":"member"}"#,
+            200,
+        ),
+        (
+            &officer,
+            "/v1/people/clerk/role",
+            br#"{"role":"admin"}"#,
+            400,
+        ),
+        (
+            &officer,
+            "/v1/people/officer/role",
+            br#"{"role":"member"}"#,
+            400,
+        ),
+        (
+            &clerk,
+            "/v1/people/clerk/role",
+            br#"{"role":"officer"}"#,
+            403,
+        ),
+        (
+            &stranger,
+            "/v1/people/clerk/role",
+            br#"{"role":"officer"}"#,
+            403,
+        ),
+    ] {
+        let r = put(who, path, body);
+        assert_eq!(r.status, status, "{path} {}", String::from_utf8_lossy(body));
+    }
+    let r = put(
+        &officer,
+        "/v1/people/clerk/status",
+        &vec![b' '; (1 << 20) + 1],
+    );
+    assert_eq!(r.status, 413);
     assert_eq!(get(&anonymous, "/v1/trust").status, 401);
     assert_eq!(get(&stranger, "/v1/trust").status, 403);
 

@@ -247,9 +247,26 @@ Exit codes: 0 ok, 2 usage or input error (no such person, no such credential not
         #[arg(long)]
         id: String,
     },
+    /// Give a person a role: member or officer (logged in the audit log).
+    #[command(
+        after_help = "Example:\n  accord user role --dir pak --id pak-officer --role officer\n\n\
+A member sees and sends what they are entitled to; an officer also manages people and agreements and reads the node's audit log. The change takes effect on the person's next request, also at a running node, and goes into the audit log as a `directory` entry.\n\n\
+Exit codes: 0 ok, 2 usage or input error (no such person, no such role)."
+    )]
+    Role {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The person.
+        #[arg(long)]
+        id: String,
+        /// `member` or `officer`.
+        #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+        role: accord_agreement::Role,
+    },
     /// List the people of the node.
     #[command(
-        after_help = "Example:\n  accord user list --dir pak\n  accord --json user list --dir pak\n  # [{\"id\", \"name\", \"party\", \"nationality\", \"clearance\",\n  #   \"scopes\", \"status\"}]\n\nExit codes: 0 ok, 2 no node home."
+        after_help = "Example:\n  accord user list --dir pak\n  accord --json user list --dir pak\n  # [{\"id\", \"name\", \"party\", \"nationality\", \"clearance\",\n  #   \"scopes\", \"status\", \"role\"}]\n\nExit codes: 0 ok, 2 no node home."
     )]
     List {
         /// The node home.
@@ -279,6 +296,10 @@ pub struct UserAddArgs {
     /// Scopes the person works in.
     #[arg(long = "scope", value_name = "S,...", value_delimiter = ',')]
     pub scopes: Vec<String>,
+    /// What they may do at the node: `member` (see and send what they are entitled
+    /// to) or `officer` (also manage people and agreements, read the audit log).
+    #[arg(long, value_name = "ROLE", default_value = "member", value_parser = parse_role)]
+    pub role: accord_agreement::Role,
     /// Where to write the credential bundle.
     #[arg(short = 'o', long = "output", value_name = "ID.credential")]
     pub output: PathBuf,
@@ -469,7 +490,13 @@ fn person_json(p: &accord_node::PersonRecord) -> serde_json::Value {
         "clearance": serde_json::from_str::<serde_json::Value>(&p.clearance).unwrap_or(serde_json::Value::Null),
         "scopes": p.scopes,
         "status": p.status,
+        "role": p.role,
     })
+}
+
+/// `--role`: a role by name.
+fn parse_role(s: &str) -> Result<accord_agreement::Role, String> {
+    accord_agreement::Role::parse(s)
 }
 
 pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
@@ -490,6 +517,7 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
                 nationality: a.nationality.clone(),
                 clearance: (a.clearance.display().to_string(), bytes),
                 scopes: a.scopes.clone(),
+                role: a.role,
             };
             let (person, cred) = rt.block_on(directory::add(&home, &e))?;
             if a.force {
@@ -509,10 +537,11 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
                 out.print_json(&v);
             } else {
                 println!(
-                    "enrolled {} ({}, {}) at the {} node; credential written to {} (owner-only)",
+                    "enrolled {} ({}, {}, {}) at the {} node; credential written to {} (owner-only)",
                     person.id,
                     person.name,
                     person.nationality,
+                    person.role,
                     person.party,
                     a.output.display()
                 );
@@ -523,6 +552,16 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
         UserCommand::Revoke(a) => revoke(&rt, a, out),
         UserCommand::Suspend { dir, id } => set_status(&rt, &dir, &id, false, out),
         UserCommand::Resume { dir, id } => set_status(&rt, &dir, &id, true, out),
+        UserCommand::Role { dir, id, role } => {
+            let home = Home::open(&dir)?;
+            let p = rt.block_on(directory::set_role(&home, &id, role))?;
+            if out.json {
+                out.print_json(&person_json(&p));
+            } else {
+                println!("{} is {} {}", p.id, article(&p.role), p.role);
+            }
+            Ok(Code::Ok)
+        }
         UserCommand::List { dir } => {
             let home = Home::open(&dir)?;
             let people = rt.block_on(directory::list(&home))?;
@@ -535,9 +574,10 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
             } else {
                 for p in &people {
                     println!(
-                        "{:<20} {:<10} {:<4} {:<30} {}",
+                        "{:<20} {:<10} {:<8} {:<4} {:<30} {}",
                         p.id,
                         p.status,
+                        p.role,
                         p.nationality,
                         p.name,
                         p.scopes.join(",")
@@ -546,6 +586,15 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
             }
             Ok(Code::Ok)
         }
+    }
+}
+
+/// `a` or `an` before a role.
+fn article(role: &str) -> &'static str {
+    if role.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 

@@ -61,6 +61,7 @@ const SHAPES: &[(&str, Option<&str>)] = &[
     ("user add", Some("user-add")),
     ("user suspend", Some("user")),
     ("user resume", Some("user")),
+    ("user role", Some("user")),
     ("user list", Some("user-list")),
     ("user renew", Some("user-renew")),
     ("user revoke", Some("user-revoke")),

@@ -496,6 +496,34 @@ fn offline_commands_print_as_their_schemas_say() {
         &["user", "resume", "--dir", s(&home), "--id", "officer"],
         0,
     );
+    let v = c.run(
+        "user",
+        &[
+            "user",
+            "role",
+            "--dir",
+            s(&home),
+            "--id",
+            "officer",
+            "--role",
+            "officer",
+        ],
+        0,
+    );
+    assert_eq!(v["role"], "officer");
+    c.error(
+        &[
+            "user",
+            "role",
+            "--dir",
+            s(&home),
+            "--id",
+            "officer",
+            "--role",
+            "admin",
+        ],
+        2,
+    );
     c.run("user-list", &["user", "list", "--dir", s(&home)], 0);
     // An agreement of other keys: not this node's party, refused (1).
     c.error(&["agreement", "load", "--dir", s(&home), s(&a)], 1);

@@ -9,8 +9,8 @@ use accord_log::hash::leaf_hash;
 use accord_log::merkle::{inclusion_proof, verify_inclusion};
 use accord_log::note::VerifierKey;
 use accord_log::proof::TlogProof;
-use accord_log::source::{open_source_with_tls, LogSource, TileNodes};
-use accord_log::tile::{entries_path, parse_bundle, tile_width, MAX_ENTRY_SIZE, TILE_WIDTH};
+use accord_log::source::{open_source_with_tls, read_entries, LogSource, TileNodes};
+use accord_log::tile::MAX_ENTRY_SIZE;
 use accord_log::verify::{fetch_checkpoint, verify_log, StateOutcome};
 use accord_log::{Log, LogOptions};
 use anyhow::{bail, Context, Result};
@@ -350,29 +350,6 @@ fn entry_text(e: &[u8]) -> Option<&str> {
     std::str::from_utf8(e)
         .ok()
         .filter(|s| !s.chars().any(|c| c.is_control() && c != '\t'))
-}
-
-/// Read entries `[start, end)` of a tree of `size`.
-fn read_entries(
-    src: &dyn LogSource,
-    size: u64,
-    start: u64,
-    end: u64,
-    mut f: impl FnMut(u64, &[u8]),
-) -> Result<()> {
-    let mut i = start;
-    while i < end {
-        let n = i / TILE_WIDTH;
-        let w = tile_width(0, n, size);
-        let path = entries_path(n, w);
-        let data = src.fetch(&path)?;
-        let entries = parse_bundle(&path, &data, w)?;
-        while i < end && i / TILE_WIDTH == n {
-            f(i, entries[(i % TILE_WIDTH) as usize]);
-            i += 1;
-        }
-    }
-    Ok(())
 }
 
 fn show(a: ShowArgs, out: &Output) -> Result<Code> {

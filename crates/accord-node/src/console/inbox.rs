@@ -1,0 +1,305 @@
+//! The inbox page (what partners sent that the person may see, filtered and paged), an
+//! object's page, and opening it.
+
+use super::page::size;
+use super::{Console, PeerExt};
+use crate::caller::Caller;
+use accord_agreement::Duty;
+use axum::extract::{Form, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use std::sync::Arc;
+
+/// Rows on one page of the inbox.
+pub(crate) const PAGE: usize = 50;
+
+/// The inbox's filters, as the form sends them (an empty field is no filter).
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct Filter {
+    /// Words that the marking, id, sender or agreement must contain.
+    #[serde(default)]
+    q: String,
+    /// One sender.
+    #[serde(default)]
+    from: String,
+    /// One agreement.
+    #[serde(default)]
+    agreement: String,
+    /// Page, from 1.
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+impl Filter {
+    fn keeps(&self, i: &accord_node_api::exchange::InboxItem) -> bool {
+        let q = self.q.trim().to_lowercase();
+        (self.from.is_empty() || i.from == self.from)
+            && (self.agreement.is_empty() || i.agreement == self.agreement)
+            && (q.is_empty()
+                || [&i.marking, &i.id, &i.from, &i.agreement]
+                    .iter()
+                    .any(|f| f.to_lowercase().contains(&q)))
+    }
+
+    fn link(&self, page: usize) -> String {
+        let q = serde_urlencoded::to_string([
+            ("q", self.q.as_str()),
+            ("from", self.from.as_str()),
+            ("agreement", self.agreement.as_str()),
+            ("page", &page.to_string()),
+        ])
+        .unwrap_or_default();
+        format!("/console/inbox?{q}")
+    }
+}
+
+/// `GET /console/inbox`.
+pub(crate) async fn list(
+    State(c): State<Arc<Console>>,
+    peer: PeerExt,
+    q: axum::extract::RawQuery,
+) -> Response {
+    let caller = match c.caller(&peer, Duty::Exchange).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let f: Filter = match serde_urlencoded::from_str(q.0.as_deref().unwrap_or("")) {
+        Ok(f) => f,
+        Err(e) => {
+            return c.refused(
+                Some(&caller),
+                "Bad filter",
+                &crate::refusal::Refusal::new(
+                    accord_node_api::Kind::BadRequest,
+                    accord_node_api::wire::Rule::Request,
+                    format!("the page's query: {e}"),
+                ),
+            )
+        }
+    };
+    let mut all = match c.node.inbox_of(&caller).await {
+        Ok(v) => v,
+        Err(r) => return c.refused(Some(&caller), "Inbox", &r),
+    };
+    // Newest first.
+    all.reverse();
+    let mut senders: Vec<String> = all.iter().map(|(i, _)| i.from.clone()).collect();
+    senders.sort();
+    senders.dedup();
+    let mut agreements: Vec<String> = all.iter().map(|(i, _)| i.agreement.clone()).collect();
+    agreements.sort();
+    agreements.dedup();
+    let kept: Vec<_> = all.into_iter().filter(|(i, _)| f.keeps(i)).collect();
+    let pages = kept.len().div_ceil(PAGE).max(1);
+    let page = f.page.unwrap_or(1).clamp(1, pages);
+    let shown = &kept[(page - 1) * PAGE..(page * PAGE).min(kept.len())];
+    let banner = c.node.banner(shown.iter().map(|(_, l)| l));
+    let body = html! {
+        form.filters method="get" action="/console/inbox" {
+            label { "Search" input type="search" name="q" value=(f.q); }
+            label { "From" select name="from" {
+                option value="" { "any" }
+                @for s in &senders { option value=(s) selected[*s == f.from] { (s) } }
+            } }
+            label { "Agreement" select name="agreement" {
+                option value="" { "any" }
+                @for a in &agreements { option value=(a) selected[*a == f.agreement] { (a) } }
+            } }
+            button type="submit" { "Filter" }
+        }
+        p #count { (kept.len()) " object(s)" @if pages > 1 { ", page " (page) " of " (pages) } }
+        table #inbox {
+            thead { tr { th { "Marking" } th { "Object" } th { "From" } th { "Received" } th { "Size" } th { "Agreement" } } }
+            tbody {
+                @for (i, l) in shown {
+                    tr {
+                        td { span.portion.(c.node.portion_class(l)) { (i.marking) } }
+                        td { a href={"/console/inbox/" (i.from) "/" (i.id)} { code { (i.id) } } }
+                        td { (i.from) }
+                        td { (i.received) }
+                        td { (size(i.size)) }
+                        td { (i.agreement) }
+                    }
+                }
+            }
+        }
+        @if pages > 1 {
+            nav.pager {
+                @if page > 1 { a rel="prev" href=(f.link(page - 1)) { "← newer" } }
+                @if page < pages { a rel="next" href=(f.link(page + 1)) { "older →" } }
+            }
+        }
+    };
+    c.page(StatusCode::OK, Some(&caller), "Inbox", &banner, body)
+}
+
+/// `GET /console/inbox/{from}/{id}`: the object's facts and how to open it; for an
+/// object the person may not see, the fetch's refusal with every reason (the API's
+/// fetch, its decision in the audit log).
+pub(crate) async fn object(
+    State(c): State<Arc<Console>>,
+    peer: PeerExt,
+    Path((from, id)): Path<(String, String)>,
+) -> Response {
+    let caller = match c.caller(&peer, Duty::Exchange).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let visible = match c.node.inbox_of(&caller).await {
+        Ok(v) => v.into_iter().find(|(i, _)| i.id == id && i.from == from),
+        Err(r) => return c.refused(Some(&caller), "Object", &r),
+    };
+    let Some((item, label)) = visible else {
+        // Not one the person may see: say why, through the fetch decision.
+        return match c.node.fetch_from(&peer, &id, Some(&from)).await {
+            Err(r) => c.refused(Some(&caller), "Object", &r),
+            Ok(_) => c.refused(
+                Some(&caller),
+                "Object",
+                &crate::refusal::Refusal::new(
+                    accord_node_api::Kind::NotFound,
+                    accord_node_api::wire::Rule::Request,
+                    "no such object in your inbox",
+                ),
+            ),
+        };
+    };
+    let action = format!("/console/inbox/{from}/{id}/open");
+    let body = html! {
+        dl.facts {
+            dt { "Marking" } dd { span.portion.(c.node.portion_class(&label)) #marking { (item.marking) } }
+            dt { "Object" } dd { code { (item.id) } }
+            dt { "From" } dd { (item.from) }
+            dt { "Received" } dd { (item.received) }
+            dt { "Size" } dd { (size(item.size)) " sealed" }
+            dt { "Agreement" } dd { (item.agreement) }
+        }
+        form method="post" action=(action) {
+            (c.token_field(&caller, &action))
+            button type="submit" name="how" value="view" #view { "View" }
+            " "
+            button type="submit" name="how" value="download" #download { "Download" }
+        }
+        p { "Opening asks your node's key access service for the key, as "
+            code { "accord open" } " does: the decision and its reasons go into the audit log." }
+    };
+    c.page(
+        StatusCode::OK,
+        Some(&caller),
+        "Object",
+        &c.node.banner([&label]),
+        body,
+    )
+}
+
+/// The open form.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct OpenForm {
+    token: Option<String>,
+    how: Option<String>,
+}
+
+/// Largest plaintext shown in the page rather than downloaded.
+const VIEW_MAX: u64 = 4 << 20;
+
+/// `POST /console/inbox/{from}/{id}/open`: open it (the API's fetch and rewrap), then
+/// show it or hand it over as a download.
+pub(crate) async fn open(
+    State(c): State<Arc<Console>>,
+    peer: PeerExt,
+    headers: HeaderMap,
+    Path((from, id)): Path<(String, String)>,
+    Form(form): Form<OpenForm>,
+) -> Response {
+    let caller = match c.caller(&peer, Duty::Exchange).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let action = format!("/console/inbox/{from}/{id}/open");
+    if let Err(r) = checked(
+        &c,
+        &headers,
+        &caller,
+        &action,
+        form.token.as_deref(),
+        crate::audit::EntryKind::Rewrap,
+    )
+    .await
+    {
+        return c.refused(Some(&caller), "Open", &r);
+    }
+    let opened = match c.node.open_for(&peer, &caller, &from, &id).await {
+        Ok(o) => o,
+        Err(r) => return c.refused(Some(&caller), "Open", &r),
+    };
+    if form.how.as_deref() == Some("download") || opened.size > VIEW_MAX {
+        return download(&id, opened).await;
+    }
+    let mut bytes = Vec::with_capacity(opened.size as usize);
+    let mut file = tokio::fs::File::from_std(opened.file);
+    if let Err(e) = tokio::io::AsyncReadExt::read_to_end(&mut file, &mut bytes).await {
+        return c.refused(Some(&caller), "Open", &crate::refusal::Refusal::internal(e));
+    }
+    let text = String::from_utf8(bytes).ok();
+    let body = html! {
+        dl.facts {
+            dt { "Marking" } dd { span.portion.(c.node.portion_class(&opened.label)) #marking { (opened.marking) } }
+            dt { "Object" } dd { code { (id) } " from " (from) }
+            dt { "Size" } dd { (size(opened.size)) }
+            dt { "Released" } dd { "audit log entry " (opened.log_index) }
+        }
+        @match &text {
+            Some(t) => pre.content #content { (t) },
+            None => p { "This object is not text: use Download." },
+        }
+    };
+    c.page(
+        StatusCode::OK,
+        Some(&caller),
+        "Object opened",
+        &c.node.banner([&opened.label]),
+        body,
+    )
+}
+
+async fn download(id: &str, opened: super::open::Opened) -> Response {
+    let file = tokio::fs::File::from_std(opened.file);
+    let stream = tokio_util::io::ReaderStream::new(file);
+    let mut r = axum::body::Body::from_stream(stream).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&opened.size.to_string()) {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
+    // The id is a checked UUID (the fetch refused anything else).
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&opened.marking) {
+        h.insert("x-accord-marking", v);
+    }
+    r
+}
+
+/// Check a form's origin and token; a refusal is in the audit log under `kind`, with
+/// the form's action as its request.
+pub(crate) async fn checked(
+    c: &Console,
+    headers: &HeaderMap,
+    caller: &Caller,
+    action: &str,
+    token: Option<&str>,
+    kind: crate::audit::EntryKind,
+) -> Result<(), crate::refusal::Refusal> {
+    let r = c.forms.check(headers, &caller.fingerprint, action, token);
+    if let Err(e) = &r {
+        c.node
+            .log_refusal(kind, Some(caller), None, Some(action), e)
+            .await;
+    }
+    r
+}

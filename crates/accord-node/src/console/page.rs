@@ -1,0 +1,171 @@
+//! The frame of every console page: the classification banner at the top and the
+//! bottom, the navigation the person's role allows, the title; and the security headers
+//! every console answer carries.
+
+use super::banner::Banner;
+use crate::caller::Caller;
+use accord_agreement::{Duty, Role};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+/// The pages, in the order the navigation shows them, with the duty each needs.
+const NAV: &[(&str, &str, Duty)] = &[
+    ("/console/inbox", "Inbox", Duty::Exchange),
+    ("/console/outbox", "Outbox", Duty::Exchange),
+    ("/console/agreements", "Agreements", Duty::ReadAgreements),
+    ("/console/people", "People", Duty::ManagePeople),
+    ("/console/audit", "Audit", Duty::ReadAudit),
+    ("/console/status", "Status", Duty::ReadAgreements),
+];
+
+/// Who the page is for, as the frame shows them.
+pub(crate) struct Viewer<'a> {
+    pub party: &'a str,
+    pub caller: Option<&'a Caller>,
+}
+
+/// A whole page: banners, navigation, title, body.
+pub(crate) fn page(viewer: &Viewer, title: &str, banner: &Banner, body: Markup) -> Markup {
+    let role = viewer
+        .caller
+        .map(|c| c.record.role())
+        .unwrap_or(Role::Member);
+    let active = viewer.caller.is_some_and(|c| c.record.status == "active");
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (banner.text) " — " (title) " — Accord " (viewer.party) }
+                link rel="stylesheet" href="/console/static/console.css";
+                link rel="stylesheet" href="/console/static/classes.css";
+            }
+            body {
+                div #banner-top .banner .(banner.class) role="note" aria-label="classification of this page" { (banner.text) }
+                header {
+                    nav {
+                        span.brand { "Accord " (viewer.party) }
+                        @if viewer.caller.is_some() && active {
+                            @for (href, name, duty) in NAV {
+                                @if role.may(*duty).is_ok() {
+                                    a href=(href) { (name) }
+                                }
+                            }
+                        }
+                        @if let Some(c) = viewer.caller {
+                            span.who { (c.record.name) " (" (c.record.id) ", " (role) @if !active { ", suspended" } ")" }
+                        }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    (body)
+                }
+                div #banner-bottom .banner .(banner.class) role="note" aria-label="classification of this page" { (banner.text) }
+            }
+        }
+    }
+}
+
+/// A page as an HTTP answer with the console's headers.
+pub(crate) fn respond(status: StatusCode, markup: Markup) -> Response {
+    let mut r = (status, markup.into_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// The headers every console answer carries: a Content-Security-Policy that allows
+/// only the node's own style sheets and scripts (no inline script or style, no
+/// framing, forms only to the node), no caching of anything (pages show classified
+/// metadata), and no sniffing, referrers or opener.
+pub(crate) async fn security_headers(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    // HTTP/2 carries the host in the request's authority, not a Host header: the form
+    // check compares `Origin` with it either way.
+    if !req.headers().contains_key(header::HOST) {
+        if let Some(v) = req
+            .uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            req.headers_mut().insert(header::HOST, v);
+        }
+    }
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, "cache-control", "no-store");
+    set(h, "pragma", "no-cache");
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "no-referrer");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    set(h, "cross-origin-resource-policy", "same-origin");
+    set(
+        h,
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    );
+    set(h, "strict-transport-security", "max-age=31536000");
+    r
+}
+
+/// Bytes as people read them.
+pub(crate) fn size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// The console's style sheet.
+pub(crate) const CSS: &str = r#"
+:root { font-family: system-ui, sans-serif; color: #1a1a1a; background: #fafafa; }
+body { margin: 0; }
+.banner { text-align: center; font-weight: 700; letter-spacing: .08em; padding: .35rem; font-size: 1rem; }
+header nav { display: flex; gap: 1rem; align-items: center; padding: .5rem 1rem; background: #24292f; }
+header nav a { color: #fff; text-decoration: none; }
+header nav a:hover, header nav a:focus { text-decoration: underline; }
+header nav .brand { color: #fff; font-weight: 700; margin-right: 1rem; }
+header nav .who { color: #d0d7de; margin-left: auto; }
+main { padding: 1rem 1.5rem 2rem; max-width: 80rem; }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #d0d7de; vertical-align: top; }
+th { background: #eaeef2; }
+.portion { display: inline-block; padding: .05rem .4rem; border-radius: .2rem; font-weight: 600; font-size: .85rem; }
+.refusal { border: 2px solid #b00020; background: #fff0f0; padding: .75rem 1rem; }
+.refusal li { margin: .25rem 0; }
+.ok { color: #0a6b2e; font-weight: 700; }
+.bad { color: #b00020; font-weight: 700; }
+.warn { color: #8a5300; font-weight: 700; }
+form.inline { display: inline; }
+pre.content { background: #fff; border: 1px solid #d0d7de; padding: 1rem; white-space: pre-wrap; overflow-wrap: anywhere; }
+.filters { display: flex; gap: .5rem; flex-wrap: wrap; align-items: end; margin-bottom: .5rem; }
+.filters label { display: flex; flex-direction: column; font-size: .85rem; }
+.pager { display: flex; gap: 1rem; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+dl.facts dt { font-weight: 600; }
+code { overflow-wrap: anywhere; }
+"#;
