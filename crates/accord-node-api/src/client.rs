@@ -484,22 +484,31 @@ impl accord_tdf::AssertionSigner for NodeSigner<'_> {
         let resp: wire::SignResponse = self.client.post("/v1/seal/sign", &req).map_err(|e| {
             accord_tdf::Error::Usage(format!("the node did not sign the label: {e}"))
         })?;
-        if resp.assertions.len() != assertions.len() {
-            return Err(accord_tdf::Error::Usage(
-                "the node returned a different number of assertions".into(),
-            ));
-        }
-        for (a, v) in assertions.iter_mut().zip(resp.assertions) {
-            let signed: Assertion = serde_json::from_value(v).map_err(|e| {
-                accord_tdf::Error::Usage(format!("the node's signed assertion: {e}"))
-            })?;
-            *a = signed;
-        }
+        let index = apply_signed(assertions, resp)?;
         if let Ok(mut g) = self.log_index.lock() {
-            *g = Some(resp.log_index);
+            *g = Some(index);
         }
         Ok(())
     }
+}
+
+/// Put the node's signed assertions in place of the unsigned ones; the log index of
+/// the labelling.
+pub fn apply_signed(
+    assertions: &mut [Assertion],
+    resp: wire::SignResponse,
+) -> Result<u64, accord_tdf::Error> {
+    if resp.assertions.len() != assertions.len() {
+        return Err(accord_tdf::Error::Usage(
+            "the node returned a different number of assertions".into(),
+        ));
+    }
+    for (a, v) in assertions.iter_mut().zip(resp.assertions) {
+        let signed: Assertion = serde_json::from_value(v)
+            .map_err(|e| accord_tdf::Error::Usage(format!("the node's signed assertion: {e}")))?;
+        *a = signed;
+    }
+    Ok(resp.log_index)
 }
 
 /// What sealing through the node did.
@@ -538,13 +547,48 @@ pub fn seal_required<R: std::io::Read + Send, W: std::io::Write>(
     progress: Option<accord_tdf::Progress<'_>>,
 ) -> Result<SealedThroughNode, Error> {
     let plan = client.seal_plan(req)?;
+    let signer = NodeSigner {
+        client,
+        log_index: std::sync::Mutex::new(None),
+    };
+    let summary = seal_planned(
+        &plan,
+        req.agreement.as_deref(),
+        require,
+        &signer,
+        input,
+        output,
+        segment_size,
+        progress,
+    )?;
+    let log_index = signer.log_index.lock().ok().and_then(|g| *g);
+    Ok(SealedThroughNode {
+        plan,
+        summary,
+        log_index,
+    })
+}
+
+/// Seal `input` to `output` under a plan the node made (its label, the KASes it named,
+/// the agreement), the label signed by `signer`: what `accord seal` does at the
+/// person's end and the console does at the node, one way. With `require`, the key is
+/// split so that each of those parties' KASes must release its share.
+#[allow(clippy::too_many_arguments)]
+pub fn seal_planned<R: std::io::Read + Send, W: std::io::Write>(
+    plan: &wire::SealPlan,
+    agreement: Option<&str>,
+    require: &[String],
+    signer: &dyn accord_tdf::AssertionSigner,
+    input: R,
+    output: W,
+    segment_size: u64,
+    progress: Option<accord_tdf::Progress<'_>>,
+) -> Result<accord_tdf::SealSummary, Error> {
     for party in require {
         if !plan.recipients.iter().any(|r| &r.party == party) {
             return Err(Error::Refused(format!(
                 "{party} is required but gets no key access for this label under {}: {}",
-                req.agreement
-                    .as_deref()
-                    .unwrap_or("no agreement (use --agreement)"),
+                agreement.unwrap_or("no agreement (use --agreement)"),
                 plan.excluded
                     .iter()
                     .map(|r| r.text.as_str())
@@ -564,14 +608,10 @@ pub fn seal_required<R: std::io::Read + Send, W: std::io::Write>(
             party: Some(r.party.clone()),
         });
     }
-    let signer = NodeSigner {
-        client,
-        log_index: std::sync::Mutex::new(None),
-    };
     let opts = accord_tdf::SealOptions {
         recipients,
         require: require.to_vec(),
-        signer: &signer,
+        signer,
         label: accord_tdf::BoundLabel {
             xml: plan.label_xml.clone(),
             marking: plan.marking.clone(),
@@ -582,13 +622,7 @@ pub fn seal_required<R: std::io::Read + Send, W: std::io::Write>(
         progress,
         agreement: plan.agreement.clone(),
     };
-    let summary = accord_tdf::seal(input, output, &opts)?;
-    let log_index = signer.log_index.lock().ok().and_then(|g| *g);
-    Ok(SealedThroughNode {
-        plan,
-        summary,
-        log_index,
-    })
+    Ok(accord_tdf::seal(input, output, &opts)?)
 }
 
 /// The manifest JSON of a sealed object.

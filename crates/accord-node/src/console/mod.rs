@@ -18,6 +18,7 @@ mod open;
 mod outbox;
 mod page;
 mod people;
+mod send;
 mod status;
 
 use crate::caller::{Caller, Peer};
@@ -53,6 +54,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/console/inbox"),
     ("GET", "/console/inbox/{from}/{id}"),
     ("POST", "/console/inbox/{from}/{id}/open"),
+    ("GET", "/console/send"),
+    ("GET", "/console/send/marking"),
+    ("POST", "/console/send"),
     ("GET", "/console/outbox"),
     ("GET", "/console/agreements"),
     ("GET", "/console/people"),
@@ -63,6 +67,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/console/status"),
     ("GET", "/console/static/console.css"),
     ("GET", "/console/static/classes.css"),
+    ("GET", "/console/static/console.js"),
 ];
 
 /// The console's routes, with their security headers.
@@ -77,6 +82,14 @@ pub(crate) fn router(node: Arc<Node>) -> Router {
         .route("/console/inbox", get(inbox::list))
         .route("/console/inbox/{from}/{id}", get(inbox::object))
         .route("/console/inbox/{from}/{id}/open", post(inbox::open))
+        .route(
+            "/console/send",
+            get(send::form)
+                .post(send::send)
+                // The upload streams; its bound is the exchange's (MAX_OBJECT).
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/console/send/marking", get(send::marking))
         .route("/console/outbox", get(outbox::list))
         .route("/console/agreements", get(agreements::list))
         .route("/console/people", get(people::list))
@@ -92,6 +105,16 @@ pub(crate) fn router(node: Arc<Node>) -> Router {
         .route(
             "/console/static/classes.css",
             get(|State(c): Shared| async move { css(c.styles.clone()) }),
+        )
+        .route(
+            "/console/static/console.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    page::JS,
+                )
+                    .into_response()
+            }),
         )
         .layer(DefaultBodyLimit::max(FORM_BODY))
         .layer(axum::middleware::from_fn(page::security_headers))

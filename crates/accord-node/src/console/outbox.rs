@@ -52,7 +52,7 @@ pub(crate) async fn list(State(c): State<Arc<Console>>, peer: PeerExt) -> Respon
             thead { tr { th { "Marking" } th { "Object" } th { "To" } th { "Queued" } th { "Size" } th { "State" } th { "Receipt" } } }
             tbody {
                 @for i in &items {
-                    tr {
+                    tr id={"object-" (i.id)} {
                         td { span.portion.(c.node.marking_class(&i.marking)) { (i.marking) } }
                         td { code { (i.id) } }
                         td { (i.to) }

@@ -12,6 +12,7 @@ use maud::{html, Markup, DOCTYPE};
 /// The pages, in the order the navigation shows them, with the duty each needs.
 const NAV: &[(&str, &str, Duty)] = &[
     ("/console/inbox", "Inbox", Duty::Exchange),
+    ("/console/send", "Seal and send", Duty::Exchange),
     ("/console/outbox", "Outbox", Duty::Exchange),
     ("/console/agreements", "Agreements", Duty::ReadAgreements),
     ("/console/people", "People", Duty::ManagePeople),
@@ -168,4 +169,59 @@ pre.content { background: #fff; border: 1px solid #d0d7de; padding: 1rem; white-
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
 dl.facts dt { font-weight: 600; }
 code { overflow-wrap: anywhere; }
+"#;
+
+/// The console's only script: the upload's progress and the live marking of the seal
+/// and send page. Everything works without it.
+pub(crate) const JS: &str = r#"'use strict';
+(function () {
+  var form = document.getElementById('send');
+  if (!form) { return; }
+  var preview = document.getElementById('marking-preview');
+  function query() {
+    var p = new URLSearchParams();
+    form.querySelectorAll('select[name=classification], input[name=cat]:checked').forEach(function (e) {
+      p.append(e.name, e.value);
+    });
+    return p.toString();
+  }
+  function update() {
+    fetch('/console/send/marking?' + query(), { credentials: 'same-origin' })
+      .then(function (r) { return r.json(); })
+      .then(function (v) {
+        preview.textContent = v.marking || v.error;
+        preview.className = v.marking ? 'portion ' + v.class : 'bad';
+      });
+  }
+  document.getElementById('chooser').addEventListener('change', update);
+  var preview_button = document.getElementById('preview');
+  if (preview_button) { preview_button.hidden = true; }
+  form.addEventListener('submit', function (ev) {
+    if (ev.submitter && ev.submitter.id === 'preview') { return; }
+    ev.preventDefault();
+    var bar = document.getElementById('upload-progress');
+    var status = document.getElementById('upload-status');
+    var xhr = new XMLHttpRequest();
+    xhr.open('POST', form.action);
+    bar.hidden = false;
+    xhr.upload.addEventListener('progress', function (e) {
+      if (e.lengthComputable) {
+        bar.value = Math.floor(100 * e.loaded / e.total);
+        status.textContent = ' ' + bar.value + '% uploaded';
+      }
+    });
+    xhr.upload.addEventListener('load', function () { status.textContent = ' sealing and sending…'; });
+    xhr.addEventListener('load', function () {
+      if (xhr.status === 200 && xhr.responseURL.indexOf('/console/outbox') >= 0) {
+        window.location.assign(xhr.responseURL);
+      } else {
+        document.open();
+        document.write(xhr.responseText);
+        document.close();
+      }
+    });
+    xhr.addEventListener('error', function () { status.textContent = ' the upload failed: the node did not answer'; });
+    xhr.send(new FormData(form));
+  });
+})();
 "#;

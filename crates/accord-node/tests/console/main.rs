@@ -593,3 +593,137 @@ fn the_audit_page_checks_an_entrys_proof_against_the_cosigned_checkpoint() {
     let beyond = officer.get("/console/audit/99999999");
     assert_eq!(beyond.status, 404);
 }
+
+/// A multipart form body (fields, then the file) and its content type.
+fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "accord-test-boundary-7d1f";
+    let mut b = Vec::new();
+    for (k, v) in fields {
+        b.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    b.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"plan.txt\"\r\nContent-Type: text/plain\r\n\r\n").as_bytes(),
+    );
+    b.extend_from_slice(file);
+    b.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), b)
+}
+
+impl Browser {
+    fn post_multipart(&self, path: &str, fields: &[(&str, &str)], file: &[u8]) -> Page {
+        let (ct, body) = multipart(fields, file);
+        Browser::page(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("origin", format!("https://{}", self.host()))
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .unwrap(),
+        )
+    }
+}
+
+#[test]
+fn a_pak_officer_seals_through_the_chooser_and_it_arrives_at_usa_with_its_receipt() {
+    let p = Pair::start(Default::default);
+    let pak = Browser::of(&p.sb, "pak-officer");
+    let page = pak.get("/console/send");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_console_headers(&page);
+    // The chooser offers what the officer's clearance holds (PAK: up to SECRET), not
+    // TOP SECRET.
+    assert!(
+        page.body.contains("<option value=\"SECRET\"")
+            && !page.body.contains("value=\"TOP SECRET\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"Releasable To|USA\""));
+    let t = token(&page, "/console/send");
+    // The marking as it is built.
+    let m = pak.get("/console/send/marking?classification=SECRET&cat=Releasable+To%7CPAK&cat=Releasable+To%7CUSA&cat=Scope%7CEXERCISES");
+    let v: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+    assert_eq!(
+        v["marking"], "SECRET//REL TO PAK, USA//SCOPE EXERCISES",
+        "{v}"
+    );
+    let text = b"convoy timings for the joint exercise".repeat(1000);
+    let fields = [
+        ("token", t.as_str()),
+        ("classification", "SECRET"),
+        ("cat", "Releasable To|PAK"),
+        ("cat", "Releasable To|USA"),
+        ("cat", "Scope|EXERCISES"),
+        ("agreement", sandbox::AGREEMENT_ID),
+        ("to", "USA"),
+    ];
+    let r = pak.post_multipart("/console/send", &fields, &text);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = r.headers["location"].to_str().unwrap().to_string();
+    let id = to.rsplit("#object-").next().unwrap().to_string();
+
+    // Delivered with its receipt, whose signature the outbox page checks.
+    let t0 = Instant::now();
+    let outbox = loop {
+        let o = pak.get("/console/outbox");
+        if o.body.contains("verified") {
+            break o;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "{}", o.body);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        outbox.body.contains(&format!("id=\"object-{id}\"")),
+        "{}",
+        outbox.body
+    );
+    assert!(outbox.body.contains("signed by USA, verified"));
+    // USA's officer opens it with the API: the bytes uploaded.
+    let usa = Client::new(p.sb.credential("usa-officer").unwrap()).unwrap();
+    let mut tdf = Vec::new();
+    usa.fetch(&id, &mut tdf).unwrap();
+    assert_eq!(open(&usa, &tdf).unwrap(), text);
+
+    // Without the page's token, nothing is sealed or sent.
+    let r = pak.post_multipart("/console/send", &fields[1..], b"x");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("<code>form</code>"));
+    assert_eq!(p.officer.outbox().unwrap().len(), 1);
+}
+
+#[test]
+fn a_label_the_person_may_not_apply_is_refused_with_its_reasons() {
+    let p = Pair::start(Default::default);
+    let clerk = Browser::of(&p.sb, "usa-clerk");
+    let page = clerk.get("/console/send");
+    assert_eq!(page.status, 200);
+    // Not offered...
+    assert!(
+        !page.body.contains("<option value=\"SECRET\""),
+        "{}",
+        page.body
+    );
+    // ...and refused when sent anyway, with the decision's reasons.
+    let t = token(&page, "/console/send");
+    let r = clerk.post_multipart(
+        "/console/send",
+        &[
+            ("token", &t),
+            ("classification", "SECRET"),
+            ("cat", "Releasable To|USA"),
+            ("cat", "Releasable To|PAK"),
+            ("cat", "Scope|EXERCISES"),
+            ("agreement", sandbox::AGREEMENT_ID),
+            ("to", "PAK"),
+        ],
+        b"not for the clerk",
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("<code>clearance</code>"), "{}", r.body);
+    let usa_clerk = Client::new(p.sb.credential("usa-clerk").unwrap()).unwrap();
+    assert!(usa_clerk.outbox().unwrap().is_empty());
+}
