@@ -116,6 +116,44 @@ impl Credential {
         })
     }
 
+    /// This credential as a PKCS#12 file protected by `passphrase`, for a browser to
+    /// import (see [`crate::pkcs12`]): the client certificate and its key, named
+    /// `Accord <party> <person>`, and the node CA's certificate (DER) when given. The
+    /// credential does not hold the CA (`node_certificate` is the node's TLS server
+    /// certificate, not its issuer); a node home has it as `ca.crt`. A CA that did not
+    /// issue the client certificate is refused.
+    pub fn to_pkcs12(
+        &self,
+        passphrase: &str,
+        ca_certificate: Option<&[u8]>,
+    ) -> Result<Vec<u8>, Error> {
+        use pkcs8::der::Decode;
+        let cert = self.certificate_der()?;
+        let key = crate::pki::pem_blocks(&self.private_key, "PRIVATE KEY")?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Credential("the credential holds no private key".into()))?;
+        let mut chain = Vec::new();
+        if let Some(ca) = ca_certificate {
+            let read = |der: &[u8], what: &str| {
+                x509_cert::Certificate::from_der(der)
+                    .map_err(|e| Error::Credential(format!("{what}: {e}")))
+            };
+            let issuer = read(&cert, "the client certificate")?
+                .tbs_certificate
+                .issuer;
+            let subject = read(ca, "the CA certificate")?.tbs_certificate.subject;
+            if issuer != subject {
+                return Err(Error::Credential(format!(
+                    "the CA certificate ({subject}) did not issue the client certificate (issuer {issuer})"
+                )));
+            }
+            chain.push(ca.to_vec());
+        }
+        let name = format!("Accord {} {}", self.party, self.person);
+        crate::pkcs12::write(&cert, &key, &chain, &name, passphrase)
+    }
+
     /// This credential as a file whose key is not protected.
     pub fn unprotected(&self) -> CredentialFile {
         CredentialFile {

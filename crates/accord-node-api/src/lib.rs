@@ -8,7 +8,8 @@
 //!   a kind as an HTTP status and reads it back.
 //! * [`exchange`]: the outbox and inbox entries a person lists.
 //! * [`credential`]: the bundle a person holds; [`pki`]: certificates and pins;
-//!   [`tls`]: pinned mutual TLS for both ends.
+//!   [`tls`]: pinned mutual TLS for both ends; [`pkcs12`]: the credential as a PKCS#12
+//!   file for browsers.
 //! * [`receipt`]: the receiver's signed receipts; [`share`]: the cipher of a
 //!   released share.
 //! * [`client`]: a person's client (seal and open through their node, send, list).
@@ -21,6 +22,7 @@ mod error;
 pub mod exchange;
 pub mod http;
 pub mod kind;
+pub mod pkcs12;
 pub mod pki;
 pub mod receipt;
 pub mod rule;
