@@ -223,6 +223,56 @@ pub async fn revoke(
     r
 }
 
+/// How long a passphrase [`browser_credential`] makes is: 24 letters and digits of an
+/// alphabet of 31 (about 119 bits), in groups of four for reading it out.
+const PASSPHRASE_CHARS: usize = 24;
+
+/// A person's credential for their browser (the console): PKCS#12 with the node CA's
+/// certificate, encrypted under `passphrase`, or under a new random one (returned) to
+/// hand over apart from the file.
+pub fn browser_credential(
+    home: &Home,
+    credential: &Credential,
+    passphrase: Option<&str>,
+) -> Result<(Vec<u8>, zeroize::Zeroizing<String>), Error> {
+    let ca_path = home.layout.key("ca.crt");
+    let ca_pem =
+        std::fs::read_to_string(&ca_path).map_err(|err| Error::io(&ca_path, err))?;
+    let ca = pki::certs_from_pem(&ca_pem)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Input(format!("{} holds no certificate", ca_path.display())))?;
+    let passphrase = match passphrase {
+        Some(p) => zeroize::Zeroizing::new(p.to_string()),
+        None => new_passphrase()?,
+    };
+    let p12 = credential.to_pkcs12(&passphrase, Some(&ca))?;
+    Ok((p12, passphrase))
+}
+
+fn new_passphrase() -> Result<zeroize::Zeroizing<String>, Error> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut out = zeroize::Zeroizing::new(String::with_capacity(PASSPHRASE_CHARS + 5));
+    let mut b = zeroize::Zeroizing::new([0u8; 64]);
+    aws_lc_rs::rand::fill(&mut b[..]).map_err(|_| Error::Crypto("random passphrase".into()))?;
+    // Rejection sampling: only bytes below the largest multiple of the alphabet's size.
+    let limit = 256 - (256 % ALPHABET.len());
+    let mut n = 0;
+    for &x in b.iter() {
+        if (x as usize) < limit && n < PASSPHRASE_CHARS {
+            if n > 0 && n % 4 == 0 {
+                out.push('-');
+            }
+            out.push(ALPHABET[x as usize % ALPHABET.len()] as char);
+            n += 1;
+        }
+    }
+    if n < PASSPHRASE_CHARS {
+        return new_passphrase();
+    }
+    Ok(out)
+}
+
 /// Credentials of active people, not revoked, that expire between `from` and `until`
 /// (Unix seconds): who they are for and when.
 pub async fn expiring(home: &Home, from: i64, until: i64) -> Result<Vec<(String, i64)>, Error> {

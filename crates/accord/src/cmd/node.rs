@@ -300,6 +300,16 @@ pub struct UserAddArgs {
     /// to) or `officer` (also manage people and agreements, read the audit log).
     #[arg(long, value_name = "ROLE", default_value = "member", value_parser = parse_role)]
     pub role: accord_agreement::Role,
+    /// Where to write the credential for the browser (PKCS#12, with the node CA's
+    /// certificate), to sign in to the console; by default beside the credential, as
+    /// ID.p12.
+    #[arg(long, value_name = "ID.p12")]
+    pub p12: Option<PathBuf>,
+    /// The PKCS#12 file's passphrase, from this file (owner-only). Without it, a new
+    /// random passphrase is written to ID.p12.passphrase (owner-only): hand it over
+    /// apart from the file.
+    #[arg(long, value_name = "FILE")]
+    pub p12_passphrase_file: Option<PathBuf>,
     /// Where to write the credential bundle.
     #[arg(short = 'o', long = "output", value_name = "ID.credential")]
     pub output: PathBuf,
@@ -318,6 +328,16 @@ pub struct UserRenewArgs {
     /// The person.
     #[arg(long)]
     pub id: String,
+    /// Where to write the credential for the browser (PKCS#12, with the node CA's
+    /// certificate), to sign in to the console; by default beside the credential, as
+    /// ID.p12.
+    #[arg(long, value_name = "ID.p12")]
+    pub p12: Option<PathBuf>,
+    /// The PKCS#12 file's passphrase, from this file (owner-only). Without it, a new
+    /// random passphrase is written to ID.p12.passphrase (owner-only): hand it over
+    /// apart from the file.
+    #[arg(long, value_name = "FILE")]
+    pub p12_passphrase_file: Option<PathBuf>,
     /// Where to write the new credential bundle.
     #[arg(short = 'o', long = "output", value_name = "ID.credential")]
     pub output: PathBuf,
@@ -400,12 +420,15 @@ fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result
     } else {
         cred.save(&a.output)?;
     }
+    let browser = BrowserFiles::of(&a.output, a.p12.as_deref(), a.p12_passphrase_file.as_deref());
+    browser.write(&home, &cred, a.force)?;
     let not_after = cred.not_after()?;
     let until = crate::json::time(not_after);
     if out.json {
         let mut v = person_json(&person);
         v["credential"] = serde_json::json!(a.output.display().to_string());
         v["not_after"] = serde_json::json!(until);
+        browser.json(&mut v);
         out.print_json(&v);
     } else {
         println!(
@@ -414,8 +437,75 @@ fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result
             person.party,
             a.output.display()
         );
+        browser.say();
     }
     Ok(Code::Ok)
+}
+
+/// The credential's browser form that `user add` and `user renew` write: the PKCS#12
+/// file, and its passphrase's file when Accord made the passphrase.
+struct BrowserFiles {
+    p12: PathBuf,
+    /// Given by the officer (read from it) or made here (written to it).
+    passphrase: PathBuf,
+    given: bool,
+}
+
+impl BrowserFiles {
+    fn of(credential: &std::path::Path, p12: Option<&std::path::Path>, pass: Option<&std::path::Path>) -> BrowserFiles {
+        let p12 = p12
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| credential.with_extension("p12"));
+        let (passphrase, given) = match pass {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(format!("{}.passphrase", p12.display())), false),
+        };
+        BrowserFiles { p12, passphrase, given }
+    }
+
+    fn write(&self, home: &Home, cred: &accord_node_api::credential::Credential, force: bool) -> Result<()> {
+        let made: Vec<&PathBuf> = if self.given { vec![&self.p12] } else { vec![&self.p12, &self.passphrase] };
+        for f in &made {
+            if f.exists() && !force {
+                anyhow::bail!("{} already exists: give --force to overwrite it, or --p12 elsewhere", f.display());
+            }
+        }
+        let given = if self.given {
+            Some(crate::passphrase::read_file(&self.passphrase)?)
+        } else {
+            None
+        };
+        let (p12, passphrase) = directory::browser_credential(home, cred, given.as_deref().map(|s| s.as_str()))?;
+        for f in &made {
+            if force {
+                let _ = std::fs::remove_file(f);
+            }
+        }
+        accord_keys::write_private_file(&self.p12, &p12)?;
+        if !self.given {
+            let mut line = zeroize::Zeroizing::new(passphrase.to_string());
+            line.push('\n');
+            accord_keys::write_private_file(&self.passphrase, line.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn json(&self, v: &mut serde_json::Value) {
+        v["p12"] = serde_json::json!(self.p12.display().to_string());
+        v["p12_passphrase_file"] = serde_json::json!(self.passphrase.display().to_string());
+    }
+
+    fn say(&self) {
+        if self.given {
+            println!("for the browser: {} (PKCS#12, under the passphrase in {})", self.p12.display(), self.passphrase.display());
+        } else {
+            println!(
+                "for the browser: {} (PKCS#12), its passphrase in {} (owner-only): hand them over apart",
+                self.p12.display(),
+                self.passphrase.display()
+            );
+        }
+    }
 }
 
 /// What expires within 30 days (an agreement within 180), said on standard error by
@@ -531,9 +621,12 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
                 });
                 return Err(err.into());
             }
+            let browser = BrowserFiles::of(&a.output, a.p12.as_deref(), a.p12_passphrase_file.as_deref());
+            browser.write(&home, &cred, a.force)?;
             if out.json {
                 let mut v = person_json(&person);
                 v["credential"] = serde_json::json!(a.output.display().to_string());
+                browser.json(&mut v);
                 out.print_json(&v);
             } else {
                 println!(
@@ -545,6 +638,7 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
                     person.party,
                     a.output.display()
                 );
+                browser.say();
             }
             Ok(Code::Ok)
         }
