@@ -1,15 +1,18 @@
 //! What the tests and benchmarks of `accord-node` and `accord` share, written once: the
 //! sandbox's pair of running nodes, node homes with people enrolled, a fresh database
 //! per node home (PostgreSQL when `ACCORD_TEST_POSTGRES` names a server), a node's
-//! audit log entries, a partner node's client, sealing through a node or offline, and
-//! the machine rates the benchmarks compare with.
+//! audit log entries, a partner node's client, sealing through a node or offline, the
+//! machine rates the benchmarks compare with, and a headless Chromium signed in with a
+//! person's client certificate for the web console's tests ([`browser`]).
 //!
 //! Not published: a dev-dependency only. Everything here panics on failure, as a test
-//! fixture does, with the error in the message.
+//! fixture does, with the error in the message; [`browser`] returns its errors (the
+//! WebDriver command that failed and why) for the test to assert on or unwrap.
 
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod browser;
 pub mod clearance;
 pub mod cli;
 mod db;
