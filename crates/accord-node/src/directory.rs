@@ -236,8 +236,7 @@ pub fn browser_credential(
     passphrase: Option<&str>,
 ) -> Result<(Vec<u8>, zeroize::Zeroizing<String>), Error> {
     let ca_path = home.layout.key("ca.crt");
-    let ca_pem =
-        std::fs::read_to_string(&ca_path).map_err(|err| Error::io(&ca_path, err))?;
+    let ca_pem = std::fs::read_to_string(&ca_path).map_err(|err| Error::io(&ca_path, err))?;
     let ca = pki::certs_from_pem(&ca_pem)?
         .into_iter()
         .next()

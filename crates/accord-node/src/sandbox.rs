@@ -255,6 +255,15 @@ pub async fn create(dir: &Path, opts: &SandboxOptions) -> Result<Sandbox, Error>
         }
         let path = creds.join(format!("{id}.credential"));
         cred.save(&path)?;
+        // For the console: the browser's form, and its passphrase beside it.
+        let (p12, passphrase) = directory::browser_credential(home, &cred, None)?;
+        accord_keys::write_private_file(&creds.join(format!("{id}.p12")), &p12)?;
+        let mut line = zeroize::Zeroizing::new(passphrase.to_string());
+        line.push('\n');
+        accord_keys::write_private_file(
+            &creds.join(format!("{id}.p12.passphrase")),
+            line.as_bytes(),
+        )?;
         people.push(SandboxPerson {
             id: id.into(),
             party: home.config.party.clone(),

@@ -83,7 +83,7 @@ pub(crate) fn respond(status: StatusCode, markup: Markup) -> Response {
 /// The headers every console answer carries: a Content-Security-Policy that allows
 /// only the node's own style sheets and scripts (no inline script or style, no
 /// framing, forms only to the node), no caching of anything (pages show classified
-/// metadata), and no sniffing, referrers or opener.
+/// metadata), no sniffing, no referrer beyond the node and no opener.
 pub(crate) async fn security_headers(
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -113,7 +113,10 @@ pub(crate) async fn security_headers(
     set(h, "pragma", "no-cache");
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
-    set(h, "referrer-policy", "no-referrer");
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends a form
+    // post's `Origin` as `null`, and the form check could not tell the node's own
+    // pages from another site's. Nothing of a page leaves for another site either way.
+    set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
     set(h, "cross-origin-resource-policy", "same-origin");
     set(
@@ -144,8 +147,11 @@ pub(crate) fn size(n: u64) -> String {
 /// The console's style sheet.
 pub(crate) const CSS: &str = r#"
 :root { font-family: system-ui, sans-serif; color: #1a1a1a; background: #fafafa; }
-body { margin: 0; }
-.banner { text-align: center; font-weight: 700; letter-spacing: .08em; padding: .35rem; font-size: 1rem; }
+body { margin: 0; display: flex; flex-direction: column; min-height: 100vh; }
+main { flex: 1; }
+.banner { text-align: center; font-weight: 700; letter-spacing: .08em; padding: .35rem; font-size: 1rem; position: sticky; z-index: 10; }
+#banner-top { top: 0; }
+#banner-bottom { bottom: 0; }
 header nav { display: flex; gap: 1rem; align-items: center; padding: .5rem 1rem; background: #24292f; }
 header nav a { color: #fff; text-decoration: none; }
 header nav a:hover, header nav a:focus { text-decoration: underline; }
@@ -169,6 +175,10 @@ pre.content { background: #fff; border: 1px solid #d0d7de; padding: 1rem; white-
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
 dl.facts dt { font-weight: 600; }
 code { overflow-wrap: anywhere; }
+label.cat { margin-right: .9rem; white-space: nowrap; display: inline-block; }
+select { max-width: 100%; }
+fieldset { margin: 0 0 .75rem; }
+#send select#agreement { max-width: 48rem; }
 "#;
 
 /// The console's only script: the upload's progress and the live marking of the seal

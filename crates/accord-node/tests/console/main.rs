@@ -162,7 +162,7 @@ fn assert_console_headers(p: &Page) {
     assert_eq!(h("cache-control"), "no-store");
     assert_eq!(h("x-content-type-options"), "nosniff");
     assert_eq!(h("x-frame-options"), "DENY");
-    assert_eq!(h("referrer-policy"), "no-referrer");
+    assert_eq!(h("referrer-policy"), "same-origin");
     assert!(h("strict-transport-security").starts_with("max-age="));
     // No inline script or style, nothing from another site.
     assert!(

@@ -420,7 +420,11 @@ fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result
     } else {
         cred.save(&a.output)?;
     }
-    let browser = BrowserFiles::of(&a.output, a.p12.as_deref(), a.p12_passphrase_file.as_deref());
+    let browser = BrowserFiles::of(
+        &a.output,
+        a.p12.as_deref(),
+        a.p12_passphrase_file.as_deref(),
+    );
     browser.write(&home, &cred, a.force)?;
     let not_after = cred.not_after()?;
     let until = crate::json::time(not_after);
@@ -452,22 +456,45 @@ struct BrowserFiles {
 }
 
 impl BrowserFiles {
-    fn of(credential: &std::path::Path, p12: Option<&std::path::Path>, pass: Option<&std::path::Path>) -> BrowserFiles {
+    fn of(
+        credential: &std::path::Path,
+        p12: Option<&std::path::Path>,
+        pass: Option<&std::path::Path>,
+    ) -> BrowserFiles {
         let p12 = p12
             .map(|p| p.to_path_buf())
             .unwrap_or_else(|| credential.with_extension("p12"));
         let (passphrase, given) = match pass {
             Some(p) => (p.to_path_buf(), true),
-            None => (PathBuf::from(format!("{}.passphrase", p12.display())), false),
+            None => (
+                PathBuf::from(format!("{}.passphrase", p12.display())),
+                false,
+            ),
         };
-        BrowserFiles { p12, passphrase, given }
+        BrowserFiles {
+            p12,
+            passphrase,
+            given,
+        }
     }
 
-    fn write(&self, home: &Home, cred: &accord_node_api::credential::Credential, force: bool) -> Result<()> {
-        let made: Vec<&PathBuf> = if self.given { vec![&self.p12] } else { vec![&self.p12, &self.passphrase] };
+    fn write(
+        &self,
+        home: &Home,
+        cred: &accord_node_api::credential::Credential,
+        force: bool,
+    ) -> Result<()> {
+        let made: Vec<&PathBuf> = if self.given {
+            vec![&self.p12]
+        } else {
+            vec![&self.p12, &self.passphrase]
+        };
         for f in &made {
             if f.exists() && !force {
-                anyhow::bail!("{} already exists: give --force to overwrite it, or --p12 elsewhere", f.display());
+                anyhow::bail!(
+                    "{} already exists: give --force to overwrite it, or --p12 elsewhere",
+                    f.display()
+                );
             }
         }
         let given = if self.given {
@@ -475,7 +502,8 @@ impl BrowserFiles {
         } else {
             None
         };
-        let (p12, passphrase) = directory::browser_credential(home, cred, given.as_deref().map(|s| s.as_str()))?;
+        let (p12, passphrase) =
+            directory::browser_credential(home, cred, given.as_deref().map(|s| s.as_str()))?;
         for f in &made {
             if force {
                 let _ = std::fs::remove_file(f);
@@ -497,7 +525,11 @@ impl BrowserFiles {
 
     fn say(&self) {
         if self.given {
-            println!("for the browser: {} (PKCS#12, under the passphrase in {})", self.p12.display(), self.passphrase.display());
+            println!(
+                "for the browser: {} (PKCS#12, under the passphrase in {})",
+                self.p12.display(),
+                self.passphrase.display()
+            );
         } else {
             println!(
                 "for the browser: {} (PKCS#12), its passphrase in {} (owner-only): hand them over apart",
@@ -621,7 +653,11 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
                 });
                 return Err(err.into());
             }
-            let browser = BrowserFiles::of(&a.output, a.p12.as_deref(), a.p12_passphrase_file.as_deref());
+            let browser = BrowserFiles::of(
+                &a.output,
+                a.p12.as_deref(),
+                a.p12_passphrase_file.as_deref(),
+            );
             browser.write(&home, &cred, a.force)?;
             if out.json {
                 let mut v = person_json(&person);

@@ -431,6 +431,17 @@ fn print_next(sb: &Sandbox, dir: &Path, no_serve: bool) {
     for p in &sb.people {
         println!("  {:<14} {} ({})", p.id, p.credential.display(), p.role);
     }
+    let creds = dir.join("credentials");
+    println!("\nThe console, in a browser (import the person's .p12 file; its passphrase is in the .p12.passphrase file beside it; trust the node's CA: see the README's \"The console\"):");
+    for (home, who) in [(&sb.pak, "pak-officer"), (&sb.usa, "usa-officer")] {
+        println!(
+            "  {:<4} {}/console/   as {who}: import {}, trust {}",
+            home.config.party,
+            home.config.url.trim_end_matches('/'),
+            creds.join(format!("{who}.p12")).display(),
+            home.layout.key("ca.crt").display()
+        );
+    }
     println!("\nTry next:");
     if no_serve {
         println!("  accord serve --dir {} &", shell_path(&dir.join("pak")));
@@ -475,7 +486,7 @@ Examples:
   cargo run --release -- quickstart
   accord quickstart --dir /tmp/accord-demo --no-serve
 
-Creates DIR/pak and DIR/usa (node homes), DIR/agreement.toml (countersigned, 15 years, all five scopes, ceiling SECRET) and DIR/credentials/*.credential (pak-officer, usa-officer, usa-clerk, usa-suspended), starts both nodes on loopback, and walks through an exchange. Run it again on the same DIR to reuse the sandbox. A DIR that is itself a node home (it holds node.toml, party.json, node.db, keys/kas.key or log/checkpoint) is refused: quickstart would overwrite its policies.
+Creates DIR/pak and DIR/usa (node homes), DIR/agreement.toml (countersigned, 15 years, all five scopes, ceiling SECRET) and DIR/credentials/*.credential (pak-officer, usa-officer, usa-clerk, usa-suspended) with each person's browser credential (ID.p12, its passphrase in ID.p12.passphrase), starts both nodes on loopback, and walks through an exchange. Run it again on the same DIR to reuse the sandbox. A DIR that is itself a node home (it holds node.toml, party.json, node.db, keys/kas.key or log/checkpoint) is refused: quickstart would overwrite its policies.
 
 Nodes keep serving until Ctrl-C, so you can try the commands it prints; --no-serve stops them when the walk-through is done.
 
