@@ -65,6 +65,8 @@ pub struct Node {
     pub(crate) probes: crate::partners::Probes,
     /// One writer of directory changes into the audit log at a time.
     pub(crate) directory_log_lock: tokio::sync::Mutex<()>,
+    /// The inbox in memory, its labels read once.
+    pub(crate) inbox_index: tokio::sync::Mutex<crate::exchange::inbox_index::InboxIndex>,
 }
 
 impl Node {
@@ -90,6 +92,7 @@ impl Node {
             metrics: crate::metrics::Metrics::default(),
             probes: crate::partners::Probes::default(),
             directory_log_lock: tokio::sync::Mutex::new(()),
+            inbox_index: tokio::sync::Mutex::new(Default::default()),
         })
     }
 

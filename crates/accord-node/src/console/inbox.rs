@@ -78,41 +78,66 @@ pub(crate) async fn list(
             )
         }
     };
-    let mut all = match c.node.inbox_of(&caller).await {
+    let visible = match c.node.inbox_of(&caller).await {
         Ok(v) => v,
         Err(r) => return c.refused(Some(&caller), "Inbox", &r),
     };
-    // Newest first.
-    all.reverse();
-    let mut senders: Vec<String> = all.iter().map(|(i, _)| i.from.clone()).collect();
-    senders.sort();
-    senders.dedup();
-    let mut agreements: Vec<String> = all.iter().map(|(i, _)| i.agreement.clone()).collect();
-    agreements.sort();
-    agreements.dedup();
-    let kept: Vec<_> = all.into_iter().filter(|(i, _)| f.keeps(i)).collect();
-    let pages = kept.len().div_ceil(PAGE).max(1);
+    // The senders and agreements of what the person may see, for the filters.
+    let mut senders: Vec<&str> = Vec::new();
+    let mut agreements: Vec<&str> = Vec::new();
+    for r in visible.iter() {
+        if !senders.contains(&r.item.from.as_str()) {
+            senders.push(&r.item.from);
+        }
+        if !agreements.contains(&r.item.agreement.as_str()) {
+            agreements.push(&r.item.agreement);
+        }
+    }
+    senders.sort_unstable();
+    agreements.sort_unstable();
+    // Newest first, filtered; only the page shown is kept.
+    let mut kept = 0usize;
+    let first = (f.page.unwrap_or(1).max(1) - 1) * PAGE;
+    let mut shown = Vec::with_capacity(PAGE);
+    for r in visible.iter().rev().filter(|r| f.keeps(&r.item)) {
+        if kept >= first && shown.len() < PAGE {
+            shown.push(r);
+        }
+        kept += 1;
+    }
+    let pages = kept.div_ceil(PAGE).max(1);
     let page = f.page.unwrap_or(1).clamp(1, pages);
-    let shown = &kept[(page - 1) * PAGE..(page * PAGE).min(kept.len())];
-    let banner = c.node.banner(shown.iter().map(|(_, l)| l));
+    if first >= kept && kept > 0 {
+        // A page past the last: show the last.
+        let last = (pages - 1) * PAGE;
+        shown = visible
+            .iter()
+            .rev()
+            .filter(|r| f.keeps(&r.item))
+            .skip(last)
+            .take(PAGE)
+            .collect();
+    }
+    let banner = c.node.banner(shown.iter().map(|r| r.label.as_ref()));
     let body = html! {
         form.filters method="get" action="/console/inbox" {
             label { "Search" input type="search" name="q" value=(f.q); }
             label { "From" select name="from" {
                 option value="" { "any" }
-                @for s in &senders { option value=(s) selected[*s == f.from] { (s) } }
+                @for s in &senders { option value=(s) selected[*s == f.from.as_str()] { (s) } }
             } }
             label { "Agreement" select name="agreement" {
                 option value="" { "any" }
-                @for a in &agreements { option value=(a) selected[*a == f.agreement] { (a) } }
+                @for a in &agreements { option value=(a) selected[*a == f.agreement.as_str()] { (a) } }
             } }
             button type="submit" { "Filter" }
         }
-        p #count { (kept.len()) " object(s)" @if pages > 1 { ", page " (page) " of " (pages) } }
+        p #count { (kept) " object(s)" @if pages > 1 { ", page " (page) " of " (pages) } }
         table #inbox {
             thead { tr { th { "Marking" } th { "Object" } th { "From" } th { "Received" } th { "Size" } th { "Agreement" } } }
             tbody {
-                @for (i, l) in shown {
+                @for r in &shown {
+                    @let (i, l) = (&r.item, r.label.as_ref());
                     tr {
                         td { span.portion.(c.node.portion_class(l)) { (i.marking) } }
                         td { a href={"/console/inbox/" (i.from) "/" (i.id)} { code { (i.id) } } }
@@ -147,7 +172,10 @@ pub(crate) async fn object(
         Err(r) => return r,
     };
     let visible = match c.node.inbox_of(&caller).await {
-        Ok(v) => v.into_iter().find(|(i, _)| i.id == id && i.from == from),
+        Ok(v) => v
+            .iter()
+            .find(|r| r.item.id == id && r.item.from == from)
+            .map(|r| (r.item.clone(), r.label.clone())),
         Err(r) => return c.refused(Some(&caller), "Object", &r),
     };
     let Some((item, label)) = visible else {
@@ -168,7 +196,7 @@ pub(crate) async fn object(
     let action = format!("/console/inbox/{from}/{id}/open");
     let body = html! {
         dl.facts {
-            dt { "Marking" } dd { span.portion.(c.node.portion_class(&label)) #marking { (item.marking) } }
+            dt { "Marking" } dd { span.portion.(c.node.portion_class(label.as_ref())) #marking { (item.marking) } }
             dt { "Object" } dd { code { (item.id) } }
             dt { "From" } dd { (item.from) }
             dt { "Received" } dd { (item.received) }
@@ -188,7 +216,7 @@ pub(crate) async fn object(
         StatusCode::OK,
         Some(&caller),
         "Object",
-        &c.node.banner([&label]),
+        &c.node.banner([label.as_ref()]),
         body,
     )
 }
@@ -265,7 +293,7 @@ pub(crate) async fn open(
 
 async fn download(id: &str, opened: super::open::Opened) -> Response {
     let file = tokio::fs::File::from_std(opened.file);
-    let stream = tokio_util::io::ReaderStream::new(file);
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
     let mut r = axum::body::Body::from_stream(stream).into_response();
     let h = r.headers_mut();
     h.insert(

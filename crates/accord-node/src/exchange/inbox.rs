@@ -1,6 +1,7 @@
 //! A person's inbox: what partners sent that they may see, and fetching it.
 
 use super::blobs::Stored;
+use super::inbox_index::Indexed;
 use super::store::InboxRecord;
 use crate::audit::EntryKind;
 use crate::caller::Peer;
@@ -12,6 +13,19 @@ use accord_node_api::exchange::InboxItem;
 use accord_node_api::wire::Reason;
 use accord_node_api::Kind;
 use accord_spif::Label;
+/// What a person may see of the inbox: positions in the index, oldest first.
+pub(crate) struct Visible {
+    rows: std::sync::Arc<Vec<Indexed>>,
+    idx: Vec<u32>,
+}
+
+impl Visible {
+    /// The objects, oldest first.
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &Indexed> + '_ {
+        self.idx.iter().map(|&i| &self.rows[i as usize])
+    }
+}
+
 impl Node {
     /// `GET /v1/inbox`: what the person may see, oldest first.
     pub async fn inbox(&self, peer: &Peer) -> Result<Vec<InboxItem>, Refusal> {
@@ -19,34 +33,47 @@ impl Node {
         Ok(self
             .inbox_of(&caller)
             .await?
-            .into_iter()
-            .map(|(item, _)| item)
+            .iter()
+            .map(|r| r.item.clone())
             .collect())
     }
 
     /// What `caller` may see of the inbox, oldest first, each with its label (the
     /// console marks its pages from them): every object decided for them by the one
-    /// decision, as a fetch would be.
+    /// decision, as a fetch would be, once per distinct label and agreement.
     pub(crate) async fn inbox_of(
         &self,
         caller: &crate::caller::Caller,
-    ) -> Result<Vec<(InboxItem, Label)>, Refusal> {
+    ) -> Result<Visible, Refusal> {
+        let rows = self
+            .inbox_index
+            .lock()
+            .await
+            .get(&self.store, self.policies())
+            .await
+            .map_err(Refusal::internal)?;
         let person = match self.person(&caller.record) {
             Ok(p) => p,
-            Err(_) => return Ok(vec![]),
+            Err(_) => return Ok(Visible { rows, idx: vec![] }),
         };
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
-        let all = self.store.inbox().await.map_err(Refusal::internal)?;
-        Ok(all
-            .into_iter()
-            .filter_map(|r| {
-                let l = Label::read(self.policies(), "label", r.label.as_bytes()).ok()?;
-                self.decide(&person, &l, Some(&r.item.agreement), &held, at)
-                    .0
-                    .then_some((r.item, l))
-            })
-            .collect())
+        let mut decided: std::collections::HashMap<(u64, &str), bool> =
+            std::collections::HashMap::new();
+        let mut idx = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            let permit = *decided
+                .entry((r.key, r.item.agreement.as_str()))
+                .or_insert_with(|| {
+                    self.decide(&person, &r.label, Some(&r.item.agreement), &held, at)
+                        .0
+                });
+            if permit {
+                idx.push(i as u32);
+            }
+        }
+        drop(decided);
+        Ok(Visible { rows, idx })
     }
 
     /// `GET /v1/inbox/{id}`: the object, if the person may see it. Objects are held per

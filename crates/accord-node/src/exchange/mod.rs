@@ -84,6 +84,7 @@ mod blobs;
 pub(crate) use blobs::checked_file_name;
 mod delivery;
 mod inbox;
+pub(crate) mod inbox_index;
 mod receive;
 mod send;
 mod store;
