@@ -156,8 +156,14 @@ fn main() {
     for (what, path) in [
         ("first page", "/console/inbox".to_string()),
         ("a middle page", "/console/inbox?page=700".to_string()),
-        ("filtered (CONFIDENTIAL)", "/console/inbox?q=CONFIDENTIAL".to_string()),
-        ("the API's whole inbox (GET /v1/inbox)", "/v1/inbox".to_string()),
+        (
+            "filtered (CONFIDENTIAL)",
+            "/console/inbox?q=CONFIDENTIAL".to_string(),
+        ),
+        (
+            "the API's whole inbox (GET /v1/inbox)",
+            "/v1/inbox".to_string(),
+        ),
     ] {
         let mut ms: Vec<f64> = (0..requests).map(|_| get(&path).0).collect();
         let (p50, p95) = (percentile(&mut ms, 0.5), percentile(&mut ms, 0.95));
@@ -213,7 +219,9 @@ fn main() {
     let plain = tmp.path().join("upload.bin");
     {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&plain).unwrap());
-        let chunk: Vec<u8> = (0..(1u32 << 20)).map(|i| (i.wrapping_mul(31) % 251) as u8).collect();
+        let chunk: Vec<u8> = (0..(1u32 << 20))
+            .map(|i| (i.wrapping_mul(31) % 251) as u8)
+            .collect();
         for _ in 0..upload_mib {
             f.write_all(&chunk).unwrap();
         }
@@ -221,7 +229,10 @@ fn main() {
     let bytes = (upload_mib as f64) * 1024.0 * 1024.0;
     let pak = Client::new(p.sb.credential("pak-officer").unwrap()).unwrap();
     let t = Instant::now();
-    let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp.path().join("api.tdf")).unwrap());
+    let out = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(tmp.path().join("api.tdf")).unwrap(),
+    );
     client::seal(
         &pak,
         &wire::SealPlanRequest {
@@ -269,16 +280,25 @@ fn uploader(sb: &sandbox::Sandbox, id: &str) -> (reqwest::Client, String) {
 fn body(head: Vec<u8>, file: &Path, tail: Vec<u8>) -> reqwest::Body {
     use futures_util::StreamExt;
     let f = tokio::fs::File::from_std(std::fs::File::open(file).unwrap());
-    let s = futures_util::stream::once(async move { Ok::<_, std::io::Error>(axum::body::Bytes::from(head)) })
-        .chain(tokio_util::io::ReaderStream::with_capacity(f, 1 << 20))
-        .chain(futures_util::stream::once(async move { Ok(axum::body::Bytes::from(tail)) }));
+    let s = futures_util::stream::once(async move {
+        Ok::<_, std::io::Error>(axum::body::Bytes::from(head))
+    })
+    .chain(tokio_util::io::ReaderStream::with_capacity(f, 1 << 20))
+    .chain(futures_util::stream::once(async move {
+        Ok(axum::body::Bytes::from(tail))
+    }));
     reqwest::Body::wrap_stream(s)
 }
 
 /// Seconds to seal and queue `file` through the console's form, as a browser posts it.
 fn console_upload(p: &Pair, file: &Path) -> f64 {
     let (page_client, base) = http(&p.sb, "pak-officer");
-    let page = page_client.get(format!("{base}/console/send")).send().unwrap().text().unwrap();
+    let page = page_client
+        .get(format!("{base}/console/send"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     let at = page.find("name=\"token\" value=\"").unwrap() + "name=\"token\" value=\"".len();
     let token = page[at..at + page[at..].find('"').unwrap()].to_string();
     let boundary = "accord-bench-boundary-51c2";
@@ -292,7 +312,9 @@ fn console_upload(p: &Pair, file: &Path) -> f64 {
         ("agreement", sandbox::AGREEMENT_ID),
         ("to", "USA"),
     ] {
-        head.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"));
+        head.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
     }
     head.push_str(&format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
@@ -304,7 +326,10 @@ fn console_upload(p: &Pair, file: &Path) -> f64 {
         let r = c
             .post(format!("{base}/console/send"))
             .header("origin", base.clone())
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
             .body(body(head.into_bytes(), file, tail.into_bytes()))
             .send()
             .await

@@ -1,7 +1,7 @@
 //! Who is asking: a person recognised by the exact client certificate the node issued
 //! them (mutual TLS), and their directory record read as a person the decision knows.
 
-use crate::audit::EntryKind;
+use crate::entry_kind::EntryKind;
 use crate::node::Node;
 use crate::partners::{recognise, Partner};
 use crate::refusal::Refusal;

@@ -3,7 +3,7 @@
 //! reads the same database, so a suspension takes effect on the next request) and by
 //! officers through the node. Every change is recorded with who made it
 //! ([`crate::store::DirectoryChange`]) and reaches the audit log
-//! (`crate::directory_log`).
+//! (the `directory_log` module).
 
 use crate::home::Home;
 use crate::store::{Actor, DirectoryChange, PersonRecord, Store};
@@ -305,6 +305,11 @@ pub async fn change_status(
     actor: Actor,
 ) -> Result<PersonRecord, Error> {
     let status = if active { "active" } else { "suspended" };
+    // No record of a change to someone who is not there.
+    store
+        .person(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no person `{id}` in this node")))?;
     let c = DirectoryChange::new(actor, id, if active { "resume" } else { "suspend" }, status);
     store.change_status(id, status, &c).await?;
     store

@@ -4,7 +4,7 @@
 //! changes through the node are written before the node answers; changes made with
 //! `accord user ...` on the host are written within a second, or when the node starts.
 
-use crate::audit::EntryKind;
+use crate::entry_kind::EntryKind;
 use crate::node::Node;
 use crate::refusal::Refusal;
 use crate::store::{Actor, DirectoryChange};

@@ -66,7 +66,7 @@ pub struct Node {
     /// One writer of directory changes into the audit log at a time.
     pub(crate) directory_log_lock: tokio::sync::Mutex<()>,
     /// The inbox in memory, its labels read once.
-    pub(crate) inbox_index: tokio::sync::Mutex<crate::exchange::inbox_index::InboxIndex>,
+    pub(crate) inbox_index: tokio::sync::Mutex<crate::store::inbox_index::InboxIndex>,
 }
 
 impl Node {

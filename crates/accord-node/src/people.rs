@@ -1,7 +1,7 @@
 //! The node's people as its officers see and change them, through the API and the
 //! console alike: every call is authorised for [`Duty::ManagePeople`] first, and every
 //! change is recorded with the officer who made it and written into the audit log before
-//! the answer (`crate::directory_log`).
+//! the answer (the `directory_log` module).
 
 use crate::caller::Peer;
 use crate::node::Node;

@@ -258,7 +258,8 @@ pub async fn create(dir: &Path, opts: &SandboxOptions) -> Result<Sandbox, Error>
         // For the console: the browser's form, and its passphrase beside it.
         let (p12, passphrase) = directory::browser_credential(home, &cred, None)?;
         accord_keys::write_private_file(&creds.join(format!("{id}.p12")), &p12)?;
-        let mut line = zeroize::Zeroizing::new(passphrase.to_string());
+        let mut line = zeroize::Zeroizing::new(String::with_capacity(passphrase.len() + 1));
+        line.push_str(&passphrase);
         line.push('\n');
         accord_keys::write_private_file(
             &creds.join(format!("{id}.p12.passphrase")),

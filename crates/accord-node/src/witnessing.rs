@@ -469,12 +469,21 @@ pub(crate) fn partner_witness_keys(
 
 /// Partner `p`'s witness key (`GET /v1/witness`, over the pinned TLS).
 fn witness_key(client: &reqwest::blocking::Client, p: &Partner) -> Result<VerifierKey, Error> {
+    use std::io::Read;
     let url = format!("{}/v1/witness", p.url);
-    let text = client
+    let http = |e: reqwest::Error| Error::Http {
+        url: url.clone(),
+        msg: e.to_string(),
+    };
+    let resp = client
         .get(&url)
         .send()
         .and_then(|r| r.error_for_status())
-        .and_then(|r| r.text())
+        .map_err(http)?;
+    // A verifier key is one short line: a partner's node sending more is not read.
+    let mut text = String::new();
+    resp.take(4096)
+        .read_to_string(&mut text)
         .map_err(|e| Error::Http {
             url: url.clone(),
             msg: e.to_string(),

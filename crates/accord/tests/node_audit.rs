@@ -55,6 +55,13 @@ fn audit_verify_reads_a_node_log_through_its_pinned_tls() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("pak");
     let people = make_node(&rt, &dir, &[("officer", SECRET), ("clerk", LOW)]);
+    // The log's entries are for the node's officers (and partners).
+    rt.block_on(accord_node::directory::set_role(
+        &Home::open(&dir).unwrap(),
+        "officer",
+        accord_agreement::Role::Officer,
+    ))
+    .unwrap();
     let running = rt
         .block_on(server::start(&dir, ServeOptions::default()))
         .unwrap();
@@ -95,13 +102,14 @@ fn audit_verify_reads_a_node_log_through_its_pinned_tls() {
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let size = v["size"].as_u64().unwrap();
-        if size >= 5 || t0.elapsed().as_secs() > 20 {
+        if size >= 6 || t0.elapsed().as_secs() > 20 {
             break size;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    // The two enrolments (directory entries), then the three decisions.
-    assert_eq!(size, 5);
+    // The two enrolments and the officer's role (directory entries), then the three
+    // decisions.
+    assert_eq!(size, 6);
 
     // With the credential: verified.
     let o = accord(
@@ -122,7 +130,7 @@ fn audit_verify_reads_a_node_log_through_its_pinned_tls() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         (v["verified"].as_bool(), v["entries"].as_u64()),
-        (Some(true), Some(5))
+        (Some(true), Some(6))
     );
 
     // From ACCORD_CREDENTIAL, for the credential's own node.
@@ -167,7 +175,7 @@ fn audit_verify_reads_a_node_log_through_its_pinned_tls() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("403") && err.contains("audit entries are for its own people"),
+        err.contains("403") && err.contains("audit entries are for its officers"),
         "{err}"
     );
 
@@ -233,10 +241,30 @@ fn audit_verify_reads_a_node_log_through_its_pinned_tls() {
         vec![
             d("directory", "permit"),
             d("directory", "permit"),
+            d("directory", "permit"),
             d("label", "permit"),
             d("rewrap", "permit"),
             d("rewrap", "deny")
         ]
+    );
+
+    // A member of the node is refused the entries, with the role's reason.
+    let o = accord(
+        &[
+            "audit",
+            "show",
+            "--log",
+            &url,
+            "--credential",
+            people[1].1.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("for officers"),
+        "{}",
+        text(&o)
     );
 
     // A wrong pin: the server is not the pinned node; verification fails, saying so.

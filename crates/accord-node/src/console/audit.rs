@@ -18,25 +18,40 @@ use std::sync::Arc;
 
 /// Rows on a page.
 const PAGE: usize = 100;
+/// How long a partner's witness key, asked of its node, is used before it is asked
+/// again.
+const WITNESS_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The partners' witness keys as last asked, and when.
+pub(crate) type WitnessKeys =
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, VerifierKey)>>;
 /// Most entries looked at for one page of a filtered list.
 const SCAN: u64 = 20_000;
 
 /// The filters, as the form sends them (an empty field is no filter).
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct Filter {
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     decision: String,
-    #[serde(default)]
     person: String,
-    #[serde(default)]
     object: String,
     /// Entries before this index (the next page).
     before: Option<u64>,
 }
 
 impl Filter {
+    fn from_query(q: Option<&str>) -> Filter {
+        use super::inbox::{pairs, pick};
+        let p = pairs(q);
+        Filter {
+            kind: pick(&p, "kind"),
+            decision: pick(&p, "decision"),
+            person: pick(&p, "person"),
+            object: pick(&p, "object"),
+            before: pick(&p, "before").parse().ok(),
+        }
+    }
+
     fn keeps(&self, e: &serde_json::Value) -> bool {
         let is = |k: &str, want: &str| want.is_empty() || e[k].as_str() == Some(want);
         is("kind", &self.kind)
@@ -68,20 +83,10 @@ pub(crate) async fn list(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let f: Filter = match serde_urlencoded::from_str(q.0.as_deref().unwrap_or("")) {
-        Ok(f) => f,
-        Err(e) => {
-            return c.refused(
-                Some(&caller),
-                "Bad filter",
-                &crate::refusal::Refusal::new(
-                    accord_node_api::Kind::BadRequest,
-                    accord_node_api::wire::Rule::Request,
-                    format!("the page's query: {e}"),
-                ),
-            )
-        }
-    };
+    // One scan of the log at a time, whoever asks.
+    let _scan = c.audit_scan.acquire().await;
+    // A filter is read leniently: what it does not understand filters nothing.
+    let f = Filter::from_query(q.0.as_deref());
     let dir = c.node.home.layout.log();
     let before = f.before;
     let found = tokio::task::spawn_blocking(move || -> Result<_, String> {
@@ -206,6 +211,23 @@ pub(crate) async fn entry(
         }
     };
     let partners = crate::partners::in_force(&held, c.node.party(), (c.node.clock)());
+    // The witness keys: cached ones, and the others asked of the partners' nodes.
+    let cached: Vec<(String, Result<VerifierKey, String>)> = {
+        let keys = c.witness_keys.lock().unwrap_or_else(|e| e.into_inner());
+        partners
+            .iter()
+            .filter_map(|p| {
+                keys.get(&p.code)
+                    .filter(|(at, _)| at.elapsed() < WITNESS_KEY_TTL)
+                    .map(|(_, k)| (p.code.clone(), Ok(k.clone())))
+            })
+            .collect()
+    };
+    let ask: Vec<crate::partners::Partner> = partners
+        .iter()
+        .filter(|p| !cached.iter().any(|(c, _)| c == &p.code))
+        .cloned()
+        .collect();
     let node = c.node.clone();
     let own_key = node
         .home
@@ -261,7 +283,12 @@ pub(crate) async fn entry(
             }),
         });
         // Each partner's cosignature.
-        for (party, key) in crate::witnessing::partner_witness_keys(&node, &partners) {
+        let asked = crate::witnessing::partner_witness_keys(&node, &ask);
+        let fresh: Vec<(String, VerifierKey)> = asked
+            .iter()
+            .filter_map(|(p, k)| k.as_ref().ok().map(|k| (p.clone(), k.clone())))
+            .collect();
+        for (party, key) in cached.into_iter().chain(asked) {
             checks.push(Check {
                 what: format!("{party}'s witness cosignature"),
                 result: key.and_then(|k| {
@@ -287,11 +314,17 @@ pub(crate) async fn entry(
                 result: Err("no agreement in force: no partner witnesses this log".into()),
             });
         }
-        Ok((entry, checks))
+        Ok((entry, checks, fresh))
     })
     .await;
     let (entry, checks) = match found {
-        Ok(Ok(x)) => x,
+        Ok(Ok((entry, checks, fresh))) => {
+            let mut keys = c.witness_keys.lock().unwrap_or_else(|e| e.into_inner());
+            for (p, k) in fresh {
+                keys.insert(p, (std::time::Instant::now(), k));
+            }
+            (entry, checks)
+        }
         Ok(Err(e)) => {
             return c.refused(
                 Some(&caller),

@@ -27,11 +27,12 @@ pub(crate) struct Forms {
 }
 
 impl Forms {
-    pub(crate) fn new() -> Forms {
+    /// A new key; none when the system's random source fails (the node then does not
+    /// start: a key anyone could guess would make every token forgeable).
+    pub(crate) fn new() -> Option<Forms> {
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
-            .unwrap_or_else(|_| hmac::Key::new(hmac::HMAC_SHA256, b"no random: tokens fail"));
-        Forms { key }
+        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).ok()?;
+        Some(Forms { key })
     }
 
     fn tag(&self, credential: &str, action: &str, hour: i64) -> String {
@@ -44,14 +45,9 @@ impl Forms {
         self.tag(credential, action, crate::store::unix_now() / HOUR)
     }
 
-    /// Check a form post: same origin, and the token of this person and action.
-    pub(crate) fn check(
-        &self,
-        headers: &HeaderMap,
-        credential: &str,
-        action: &str,
-        token: Option<&str>,
-    ) -> Result<(), Refusal> {
+    /// Check that a post comes from the node's own pages (`Sec-Fetch-Site`,
+    /// `Origin`): before anything of its body is read.
+    pub(crate) fn check_origin(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let refuse = |why: &str| Refusal::new(Kind::Denied, Rule::Form, why.to_string());
         if let Some(site) = headers.get("sec-fetch-site") {
             if site.as_bytes() != b"same-origin" {
@@ -71,6 +67,19 @@ impl Forms {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Check a form post: same origin, and the token of this person and action.
+    pub(crate) fn check(
+        &self,
+        headers: &HeaderMap,
+        credential: &str,
+        action: &str,
+        token: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let refuse = |why: &str| Refusal::new(Kind::Denied, Rule::Form, why.to_string());
+        self.check_origin(headers)?;
         let Some(token) = token else {
             return Err(refuse(
                 "the form carries no token: open the page again and send it from there",
@@ -107,7 +116,7 @@ mod tests {
 
     #[test]
     fn a_token_is_for_one_person_and_one_form() {
-        let f = Forms::new();
+        let f = Forms::new().unwrap();
         let h = headers(&[("host", "node:8443"), ("origin", "https://node:8443")]);
         let t = f.token("cred-a", "/console/people/x/status");
         assert!(f
@@ -123,7 +132,7 @@ mod tests {
             assert_eq!(e.reasons[0].rule, Rule::Form);
         }
         // Another node's key (or this one's after a restart) does not make it.
-        let other = Forms::new();
+        let other = Forms::new().unwrap();
         assert!(other
             .check(&h, "cred-a", "/console/people/x/status", Some(&t))
             .is_err());
@@ -131,7 +140,7 @@ mod tests {
 
     #[test]
     fn another_site_is_refused_even_with_a_token() {
-        let f = Forms::new();
+        let f = Forms::new().unwrap();
         let t = f.token("c", "/a");
         for h in [
             headers(&[("host", "node:8443"), ("origin", "https://evil.example")]),

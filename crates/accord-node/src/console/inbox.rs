@@ -15,31 +15,59 @@ use std::sync::Arc;
 pub(crate) const PAGE: usize = 50;
 
 /// The inbox's filters, as the form sends them (an empty field is no filter).
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct Filter {
     /// Words that the marking, id, sender or agreement must contain.
-    #[serde(default)]
     q: String,
     /// One sender.
-    #[serde(default)]
     from: String,
     /// One agreement.
-    #[serde(default)]
     agreement: String,
     /// Page, from 1.
-    #[serde(default)]
     page: Option<usize>,
 }
 
+/// Whether `hay` contains `needle`, ASCII letters in either case (markings, ids and
+/// party codes are ASCII), without allocating: the inbox filters 100,000 objects.
+fn contains_ignoring_case(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.len() <= h.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// The last value of `key` in a query string's pairs, or "".
+pub(crate) fn pick(pairs: &[(String, String)], key: &str) -> String {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// A query string's pairs (none when it does not read).
+pub(crate) fn pairs(q: Option<&str>) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q.unwrap_or("")).unwrap_or_default()
+}
+
 impl Filter {
+    fn from_query(q: Option<&str>) -> Filter {
+        let p = pairs(q);
+        Filter {
+            q: pick(&p, "q"),
+            from: pick(&p, "from"),
+            agreement: pick(&p, "agreement"),
+            page: pick(&p, "page").parse().ok(),
+        }
+    }
+
     fn keeps(&self, i: &accord_node_api::exchange::InboxItem) -> bool {
-        let q = self.q.trim().to_lowercase();
+        let q = self.q.trim();
         (self.from.is_empty() || i.from == self.from)
             && (self.agreement.is_empty() || i.agreement == self.agreement)
             && (q.is_empty()
                 || [&i.marking, &i.id, &i.from, &i.agreement]
                     .iter()
-                    .any(|f| f.to_lowercase().contains(&q)))
+                    .any(|f| contains_ignoring_case(f, q)))
     }
 
     fn link(&self, page: usize) -> String {
@@ -64,20 +92,8 @@ pub(crate) async fn list(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let f: Filter = match serde_urlencoded::from_str(q.0.as_deref().unwrap_or("")) {
-        Ok(f) => f,
-        Err(e) => {
-            return c.refused(
-                Some(&caller),
-                "Bad filter",
-                &crate::refusal::Refusal::new(
-                    accord_node_api::Kind::BadRequest,
-                    accord_node_api::wire::Rule::Request,
-                    format!("the page's query: {e}"),
-                ),
-            )
-        }
-    };
+    // A filter is read leniently: what it does not understand filters nothing.
+    let f = Filter::from_query(q.0.as_deref());
     let visible = match c.node.inbox_of(&caller).await {
         Ok(v) => v,
         Err(r) => return c.refused(Some(&caller), "Inbox", &r),
@@ -257,19 +273,22 @@ pub(crate) async fn open(
     {
         return c.refused(Some(&caller), "Open", &r);
     }
-    let opened = match c.node.open_for(&peer, &caller, &from, &id).await {
+    let download = form.how.as_deref() == Some("download");
+    // What is viewed is opened in memory; a download, or an object too large to view,
+    // in an unnamed temporary file.
+    let in_memory = if download { 0 } else { VIEW_MAX };
+    let opened = match c.node.open_for(&peer, &caller, &from, &id, in_memory).await {
         Ok(o) => o,
         Err(r) => return c.refused(Some(&caller), "Open", &r),
     };
-    if form.how.as_deref() == Some("download") || opened.size > VIEW_MAX {
-        return download(&id, opened).await;
-    }
-    let mut bytes = Vec::with_capacity(opened.size as usize);
-    let mut file = tokio::fs::File::from_std(opened.file);
-    if let Err(e) = tokio::io::AsyncReadExt::read_to_end(&mut file, &mut bytes).await {
-        return c.refused(Some(&caller), "Open", &crate::refusal::Refusal::internal(e));
-    }
-    let text = String::from_utf8(bytes).ok();
+    let (bytes, opened) = match opened.plaintext {
+        super::open::Plaintext::File(_) => return self::download(&id, opened).await,
+        super::open::Plaintext::Memory(ref b) if download || b.len() as u64 > VIEW_MAX => {
+            return self::download(&id, opened).await
+        }
+        super::open::Plaintext::Memory(ref b) => (zeroize::Zeroizing::new(b.to_vec()), opened),
+    };
+    let text = std::str::from_utf8(&bytes).ok();
     let body = html! {
         dl.facts {
             dt { "Marking" } dd { span.portion.(c.node.portion_class(&opened.label)) #marking { (opened.marking) } }
@@ -277,7 +296,7 @@ pub(crate) async fn open(
             dt { "Size" } dd { (size(opened.size)) }
             dt { "Released" } dd { "audit log entry " (opened.log_index) }
         }
-        @match &text {
+        @match text {
             Some(t) => pre.content #content { (t) },
             None => p { "This object is not text: use Download." },
         }
@@ -292,9 +311,14 @@ pub(crate) async fn open(
 }
 
 async fn download(id: &str, opened: super::open::Opened) -> Response {
-    let file = tokio::fs::File::from_std(opened.file);
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
-    let mut r = axum::body::Body::from_stream(stream).into_response();
+    let body = match opened.plaintext {
+        super::open::Plaintext::File(file) => axum::body::Body::from_stream(
+            tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 1 << 20),
+        ),
+        // Handed to the connection, which drops it when sent.
+        super::open::Plaintext::Memory(b) => axum::body::Body::from(b.to_vec()),
+    };
+    let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -323,11 +347,13 @@ pub(crate) async fn checked(
     token: Option<&str>,
     kind: crate::audit::EntryKind,
 ) -> Result<(), crate::refusal::Refusal> {
-    let r = c.forms.check(headers, &caller.fingerprint, action, token);
-    if let Err(e) = &r {
-        c.node
-            .log_refusal(kind, Some(caller), None, Some(action), e)
-            .await;
+    match c.forms.check(headers, &caller.fingerprint, action, token) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            c.node
+                .log_refusal(kind, Some(caller), None, Some(action), &e)
+                .await;
+            Err(crate::refusal::Refusal { logged: true, ..e })
+        }
     }
-    r
 }

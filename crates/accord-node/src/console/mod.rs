@@ -36,13 +36,17 @@ use std::sync::Arc;
 pub(crate) use banner::Banner;
 
 /// Forms carry a token and a few fields.
-const FORM_BODY: usize = 16 << 10;
+pub(crate) const FORM_BODY: usize = 16 << 10;
 
 /// What every console handler holds.
 pub(crate) struct Console {
     pub(crate) node: Arc<Node>,
     pub(crate) forms: forms::Forms,
     styles: String,
+    /// One audit page reads the log at a time.
+    pub(crate) audit_scan: tokio::sync::Semaphore,
+    /// The partners' witness keys, as last asked of their nodes, and when.
+    pub(crate) witness_keys: audit::WitnessKeys,
 }
 
 type Shared = State<Arc<Console>>;
@@ -70,12 +74,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/console/static/console.js"),
 ];
 
-/// The console's routes, with their security headers.
-pub(crate) fn router(node: Arc<Node>) -> Router {
+/// The console's routes, with their security headers; none when no key for the form
+/// tokens can be made (the system's random source failed).
+pub(crate) fn router(node: Arc<Node>) -> Option<Router> {
     let console = Arc::new(Console {
         styles: banner::styles(node.policies()),
         node,
-        forms: forms::Forms::new(),
+        forms: forms::Forms::new()?,
+        audit_scan: tokio::sync::Semaphore::new(1),
+        witness_keys: Default::default(),
     });
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/inbox") }))
@@ -119,6 +126,7 @@ pub(crate) fn router(node: Arc<Node>) -> Router {
         .layer(DefaultBodyLimit::max(FORM_BODY))
         .layer(axum::middleware::from_fn(page::security_headers))
         .with_state(console)
+        .into()
 }
 
 fn css(body: String) -> Response {

@@ -16,10 +16,18 @@ use accord_node_api::Kind;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
+/// Where an opened object's plaintext is.
+pub(crate) enum Plaintext {
+    /// In memory (an object to view), wiped when dropped.
+    Memory(zeroize::Zeroizing<Vec<u8>>),
+    /// In an unnamed temporary file under the node's blobs, at its start (a download).
+    File(std::fs::File),
+}
+
 /// An object opened for a person.
 pub(crate) struct Opened {
-    /// The plaintext, in an unnamed temporary file, at its start.
-    pub file: std::fs::File,
+    /// The plaintext.
+    pub plaintext: Plaintext,
     /// Its size.
     pub size: u64,
     /// The verified marking.
@@ -84,16 +92,18 @@ impl Seek for Slice {
 }
 
 impl Node {
-    /// Open object `id` from `from` for the person on `peer`'s connection.
+    /// Open object `id` from `from` for the person on `peer`'s connection: into memory
+    /// when it is at most `in_memory` bytes sealed, else into a temporary file.
     pub(crate) async fn open_for(
         self: &Arc<Self>,
         peer: &Peer,
         caller: &Caller,
         from: &str,
         id: &str,
+        in_memory: u64,
     ) -> Result<Opened, Refusal> {
         let stored = self.fetch_from(peer, id, Some(from)).await?;
-        let r = self.release_and_open(caller, stored).await;
+        let r = self.release_and_open(caller, stored, in_memory).await;
         self.answered(EntryKind::Rewrap, caller, r).await
     }
 
@@ -101,6 +111,7 @@ impl Node {
         self: &Arc<Self>,
         caller: &Caller,
         stored: Stored,
+        in_memory: u64,
     ) -> Result<Opened, Refusal> {
         let s2 = stored.clone();
         let manifest = tokio::task::spawn_blocking(move || {
@@ -171,11 +182,18 @@ impl Node {
             .map(|(_, k)| k)
             .collect();
         let tmp = self.home.layout.blobs().join("tmp");
+        let memory = stored.size <= in_memory;
+        if !memory {
+            // The plaintext is about the sealed size: the disk keeps its reserve.
+            crate::disk::check_room(
+                &self.home.layout.blobs(),
+                self.home.config.disk_reserve(),
+                stored.size,
+            )?;
+        }
         let log_index = r.log_index;
-        let (file, size, marking, label_xml) = tokio::task::spawn_blocking(move || {
+        let (plaintext, size, marking, label_xml) = tokio::task::spawn_blocking(move || {
             let mut input = Slice::open(&stored).map_err(Refusal::internal)?;
-            std::fs::create_dir_all(&tmp).map_err(Refusal::internal)?;
-            let mut file = tempfile::tempfile_in(&tmp).map_err(Refusal::internal)?;
             let opts = accord_tdf::OpenOptions {
                 kas_keys: &[],
                 trusted_signers: &trusted,
@@ -183,23 +201,42 @@ impl Node {
                 progress: None,
                 released: &r.shares,
             };
-            let summary = accord_tdf::open(&mut input, &mut file, &opts).map_err(|e| {
+            let broken = |e: accord_tdf::Error| {
                 Refusal::new(
                     Kind::Denied,
                     accord_node_api::wire::Rule::ObjectIntegrity,
                     format!("the object does not open: {e}"),
                 )
-            })?;
+            };
+            if memory {
+                let mut out = zeroize::Zeroizing::new(Vec::with_capacity(stored.size as usize));
+                let summary = accord_tdf::open(&mut input, &mut *out, &opts).map_err(broken)?;
+                let size = out.len() as u64;
+                return Ok::<_, Refusal>((
+                    Plaintext::Memory(out),
+                    size,
+                    summary.marking,
+                    summary.label_xml,
+                ));
+            }
+            std::fs::create_dir_all(&tmp).map_err(Refusal::internal)?;
+            let mut file = tempfile::tempfile_in(&tmp).map_err(Refusal::internal)?;
+            let summary = accord_tdf::open(&mut input, &mut file, &opts).map_err(broken)?;
             let size = file.seek(SeekFrom::End(0)).map_err(Refusal::internal)?;
             file.seek(SeekFrom::Start(0)).map_err(Refusal::internal)?;
-            Ok::<_, Refusal>((file, size, summary.marking, summary.label_xml))
+            Ok((
+                Plaintext::File(file),
+                size,
+                summary.marking,
+                summary.label_xml,
+            ))
         })
         .await
         .map_err(Refusal::internal)??;
         let label = accord_spif::Label::read(self.policies(), "label", label_xml.as_bytes())
             .map_err(Refusal::internal)?;
         Ok(Opened {
-            file,
+            plaintext,
             size,
             marking,
             label,

@@ -85,20 +85,11 @@ pub(crate) fn respond(status: StatusCode, markup: Markup) -> Response {
 /// framing, forms only to the node), no caching of anything (pages show classified
 /// metadata), no sniffing, no referrer beyond the node and no opener.
 pub(crate) async fn security_headers(
-    mut req: axum::extract::Request,
+    req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    // HTTP/2 carries the host in the request's authority, not a Host header: the form
-    // check compares `Origin` with it either way.
-    if !req.headers().contains_key(header::HOST) {
-        if let Some(v) = req
-            .uri()
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        {
-            req.headers_mut().insert(header::HOST, v);
-        }
-    }
+    // (The Host header of an HTTP/2 request, which the form check compares `Origin`
+    // with, is set from its authority by the server's fetch-metadata layer.)
     let mut r = next.run(req).await;
     let h = r.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {

@@ -181,9 +181,7 @@ fn offers(node: &Node, caller: &Caller) -> (Vec<String>, Vec<Offer>) {
     (classes, out)
 }
 
-fn pairs(q: Option<&str>) -> Vec<(String, String)> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(q.unwrap_or("")).unwrap_or_default()
-}
+use super::inbox::pairs;
 
 /// `GET /console/send`: the chooser, the agreement and partner, the file.
 pub(crate) async fn form(
@@ -311,6 +309,11 @@ pub(crate) async fn marking(
     axum::Json(v).into_response()
 }
 
+/// Most fields before the file.
+const MAX_FIELDS: usize = 128;
+/// Longest field before the file.
+const MAX_FIELD: usize = 4096;
+
 /// Pieces of the upload in flight between the request and the sealing thread.
 const IN_FLIGHT: usize = 4;
 /// The size of those pieces.
@@ -318,7 +321,9 @@ const PIECE: usize = 1 << 20;
 
 /// The upload as the sealing thread reads it.
 struct Upload {
-    rx: tokio::sync::mpsc::Receiver<axum::body::Bytes>,
+    /// A piece, or the upload broke off (the seal then fails: an object cut short is
+    /// never sealed and signed).
+    rx: tokio::sync::mpsc::Receiver<Result<axum::body::Bytes, ()>>,
     chunk: axum::body::Bytes,
 }
 
@@ -326,7 +331,10 @@ impl Read for Upload {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.chunk.is_empty() {
             match self.rx.blocking_recv() {
-                Some(c) => self.chunk = c,
+                Some(Ok(c)) => self.chunk = c,
+                Some(Err(())) => {
+                    return Err(std::io::Error::other("the upload broke off"));
+                }
                 None => return Ok(0),
             }
         }
@@ -383,7 +391,14 @@ pub(crate) async fn send(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match seal_and_send(&c, &peer.0, &caller, &headers, &mut form).await {
+    let r = seal_and_send(&c, &peer.0, &caller, &headers, &mut form).await;
+    // Every refusal of the person is in the audit log (those of the decisions are there
+    // already, the others go now).
+    match c
+        .node
+        .answered(crate::audit::EntryKind::Send, &caller, r)
+        .await
+    {
         Ok(id) => Redirect::to(&format!("/console/outbox#object-{id}")).into_response(),
         Err(r) => c.refused(Some(&caller), "Seal and send", &r),
     }
@@ -396,8 +411,11 @@ async fn seal_and_send(
     headers: &HeaderMap,
     form: &mut Multipart,
 ) -> Result<String, Refusal> {
-    // The fields before the file: the token first checked, then the choice.
+    // Another site's post is refused before anything of its body is read.
+    c.forms.check_origin(headers)?;
+    // The fields before the file, each small: the token first checked, then the choice.
     let mut fields: Vec<(String, String)> = Vec::new();
+    let mut total = 0usize;
     loop {
         let Some(field) = form
             .next_field()
@@ -410,13 +428,31 @@ async fn seal_and_send(
         if name == "file" {
             return upload(c, peer, caller, headers, &fields, field).await;
         }
-        if fields.len() > 256 {
+        if field.file_name().is_some() {
+            return Err(bad(format!(
+                "the form's field `{name}` is a file: only `file` may be"
+            )));
+        }
+        if fields.len() >= MAX_FIELDS {
             return Err(bad("the form has too many fields"));
         }
-        let v = field
-            .text()
+        let mut v = Vec::new();
+        let mut field = field;
+        while let Some(chunk) = field
+            .chunk()
             .await
-            .map_err(|e| bad(format!("the form's {name}: {e}")))?;
+            .map_err(|e| bad(format!("the form's {name}: {e}")))?
+        {
+            v.extend_from_slice(&chunk);
+            total += chunk.len();
+            if v.len() > MAX_FIELD || total > super::FORM_BODY {
+                return Err(bad(format!(
+                    "the form's field `{name}` is too long ({MAX_FIELD} bytes at most, {} in all)",
+                    super::FORM_BODY
+                )));
+            }
+        }
+        let v = String::from_utf8(v).map_err(|_| bad(format!("the form's {name} is not UTF-8")))?;
         fields.push((name, v));
     }
 }
@@ -462,7 +498,10 @@ async fn upload(
     let tmp = c.node.home.layout.blobs().join("tmp");
     std::fs::create_dir_all(&tmp).map_err(Refusal::internal)?;
     let sealed = tempfile::tempfile_in(&tmp).map_err(Refusal::internal)?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(IN_FLIGHT);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, ()>>(IN_FLIGHT);
+    let blobs = c.node.home.layout.blobs();
+    let reserve = c.node.home.config.disk_reserve();
+    crate::disk::check_room(&blobs, reserve, 0)?;
     let signer = ConsoleSigner {
         node: c.node.clone(),
         peer: peer.clone(),
@@ -495,6 +534,7 @@ async fn upload(
     loop {
         match file.chunk().await {
             Ok(Some(chunk)) => {
+                let before = received;
                 received += chunk.len() as u64;
                 if received > crate::exchange::MAX_OBJECT {
                     upload_error = Some(bad(format!(
@@ -503,19 +543,27 @@ async fn upload(
                     )));
                     break;
                 }
+                // The disk keeps its reserve (the sealed copy, then the outbox's): looked
+                // at every 64 MiB.
+                if before >> 26 != received >> 26 {
+                    if let Err(r) = crate::disk::check_room(&blobs, reserve, 2 * received) {
+                        upload_error = Some(r);
+                        break;
+                    }
+                }
                 piece.extend_from_slice(&chunk);
                 if piece.len() >= PIECE {
                     let full = std::mem::replace(&mut piece, Vec::with_capacity(PIECE));
                     // The sealing thread takes pieces as fast as it seals them; gone,
                     // it has failed, and says why below.
-                    if tx.send(full.into()).await.is_err() {
+                    if tx.send(Ok(full.into())).await.is_err() {
                         break;
                     }
                 }
             }
             Ok(None) => {
                 if !piece.is_empty() {
-                    let _ = tx.send(std::mem::take(&mut piece).into()).await;
+                    let _ = tx.send(Ok(std::mem::take(&mut piece).into())).await;
                 }
                 break;
             }
@@ -524,6 +572,9 @@ async fn upload(
                 break;
             }
         }
+    }
+    if upload_error.is_some() {
+        let _ = tx.send(Err(())).await;
     }
     drop(tx);
     let (summary, sealed) = sealing.await.map_err(Refusal::internal)?;

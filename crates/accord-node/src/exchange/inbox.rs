@@ -1,7 +1,6 @@
 //! A person's inbox: what partners sent that they may see, and fetching it.
 
 use super::blobs::Stored;
-use super::inbox_index::Indexed;
 use super::store::InboxRecord;
 use crate::audit::EntryKind;
 use crate::caller::Peer;
@@ -9,6 +8,7 @@ use crate::exchange::check_code;
 use crate::exchange::check_object_id;
 use crate::node::Node;
 use crate::refusal::Refusal;
+use crate::store::inbox_index::Indexed;
 use accord_node_api::exchange::InboxItem;
 use accord_node_api::wire::Reason;
 use accord_node_api::Kind;

@@ -51,16 +51,7 @@ fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// Unix seconds as RFC 3339 (UTC), as the node's answers write times.
-pub(crate) fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
+pub(crate) use crate::store::rfc3339;
 
 /// An object id is a UUID: checked before it names a file.
 pub fn check_object_id(id: &str) -> Result<(), Refusal> {
@@ -84,7 +75,6 @@ mod blobs;
 pub(crate) use blobs::checked_file_name;
 mod delivery;
 mod inbox;
-pub(crate) mod inbox_index;
 mod receive;
 mod send;
 mod store;

@@ -483,7 +483,11 @@ impl Store {
         let mut stmts = signature_stmts(rs.iter().map(|r| &r.receipt));
         let skip = stmts.len();
         stmts.extend(rs.iter().map(|r| Self::inbox_insert_stmt(r, received)));
-        let rows = self.commit(stmts).await?;
+        let rows = self.commit(stmts).await;
+        // Counted whatever the outcome: the index then asks the database.
+        self.inbox_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let rows = rows?;
         Ok((0..rs.len())
             .map(|k| rows.get(skip + k) == Some(&1))
             .collect())

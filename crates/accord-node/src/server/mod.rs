@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+mod fetch_metadata;
 mod metrics;
 mod routes;
 
@@ -166,7 +167,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
     if let Err(e) = node.log_directory_changes().await {
         tracing::warn!(error = %e.error, "directory changes not written into the audit log at start");
     }
-    let app = router(node.clone(), crate::admission::Budget::new(&opts.admission));
+    let app = router(node.clone(), crate::admission::Budget::new(&opts.admission))?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let delivery = tokio::spawn(crate::exchange::deliver_loop(
         node.clone(),

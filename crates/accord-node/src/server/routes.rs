@@ -86,7 +86,7 @@ const SIGN_BODY: usize = 12 << 20;
 
 /// The node's HTTP API. Every route that reads its whole body first claims it from
 /// the node's shared `budget` ([`crate::admission`]).
-pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
+pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Result<Router, crate::Error> {
     let claim = |limit: usize| {
         axum::middleware::from_fn_with_state(
             (budget.clone(), limit, node.clone()),
@@ -97,7 +97,7 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
     let log_src: Arc<dyn accord_log::source::LogSource + Send + Sync> =
         Arc::new(accord_log::source::DirSource::new(node.home.layout.log()));
     let party_code = node.party().to_string();
-    Router::new()
+    Ok(Router::new()
         .route(
             "/health",
             get(move || {
@@ -407,7 +407,9 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
             ),
         )
         .with_state(node.clone())
-        .merge(crate::console::router(node.clone()))
+        .merge(crate::console::router(node.clone()).ok_or_else(|| {
+            crate::Error::Crypto("no random key for the console's form tokens".into())
+        })?)
         .nest_service(
             "/log",
             accord_log::http::log_router(log_src).layer(axum::middleware::from_fn_with_state(
@@ -415,13 +417,16 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
                 entries_for_known_callers,
             )),
         )
+        .layer(axum::middleware::from_fn(
+            super::fetch_metadata::same_site_only,
+        )))
 }
 
 /// The log's checkpoint and hash tiles are public: they show only hashes, and
 /// witnesses and auditors need them to check that the log only grows. Everything else
 /// under `/log/` is not: entry bundles name people, credentials, markings, objects and
-/// agreements, and go only to the node's own people and to partner nodes under an
-/// agreement in force.
+/// agreements, and go only to the node's officers (`Duty::ReadAudit`, as the console's
+/// audit pages) and to partner nodes under an agreement in force.
 ///
 /// The gate decides on the resource the log router will serve, parsed once from the
 /// path as sent ([`accord_log::tile::Resource::parse`], which the router uses too and
@@ -441,15 +446,28 @@ async fn entries_for_known_callers(
     let public = accord_log::tile::Resource::parse(req.uri().path()).is_ok_and(|r| r.is_public());
     if read && !public {
         let peer = req.extensions().get::<Peer>().cloned().unwrap_or_default();
-        if n.authenticate(&peer).await.is_err() && n.partner_of(&peer).await.is_err() {
-            return refusal(Refusal::new(
-                Kind::Denied,
-                accord_node_api::wire::Rule::Credential,
-                format!(
-                    "the {} node's audit entries are for its own people and its partners: use a credential it issued (--credential); the checkpoint and hash tiles are public",
-                    n.party()
-                ),
-            ));
+        // A partner node (its witness, its auditors' reads through it), or one of the
+        // node's officers: the same duty as the console's audit pages.
+        if n.partner_of(&peer).await.is_err() {
+            match n.authorize(&peer, accord_agreement::Duty::ReadAudit).await {
+                Ok(_) => {}
+                Err(r)
+                    if r.kind == Kind::Unauthenticated
+                        || r.reasons
+                            .iter()
+                            .any(|x| x.rule == accord_node_api::wire::Rule::Credential) =>
+                {
+                    return refusal(Refusal::new(
+                        Kind::Denied,
+                        accord_node_api::wire::Rule::Credential,
+                        format!(
+                            "the {} node's audit entries are for its officers and its partners: use an officer's credential it issued (--credential); the checkpoint and hash tiles are public",
+                            n.party()
+                        ),
+                    ));
+                }
+                Err(r) => return refusal(r),
+            }
         }
     }
     next.run(req).await

@@ -1,6 +1,6 @@
 //! The directory's changes: one row per change to a person, committed with the change
 //! itself, until the running node has written it into the audit log
-//! (`crate::directory_log`).
+//! (the `directory_log` module).
 
 use super::{db, unix_now, Stmt, Store};
 use crate::Error;

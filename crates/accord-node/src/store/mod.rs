@@ -12,6 +12,7 @@ use sqlx::AnyPool;
 
 mod agreements;
 mod changes;
+pub(crate) mod inbox_index;
 mod nonces;
 mod people;
 
@@ -37,6 +38,10 @@ pub struct Store {
     writer: AnyPool,
     /// The group committer of the frequent writes (see [`Store::commit`]).
     committer: tokio::sync::mpsc::Sender<Job>,
+    /// Counts the commits that added to the inbox through this handle (the node's: no
+    /// other process adds to it while the node runs), so that the inbox's index knows
+    /// without asking the database whether it may have changed.
+    pub(crate) inbox_generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A value bound to a statement the group committer runs.
@@ -149,6 +154,17 @@ async fn run_group(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Vec<u64>>, Error>
     Ok(out)
 }
 
+/// Unix seconds as RFC 3339 (UTC), as the node's answers write times.
+pub(crate) fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// Unix seconds now.
 pub(crate) fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -240,6 +256,7 @@ impl Store {
             pool,
             writer,
             committer: committer_tx,
+            inbox_generation: Default::default(),
         })
     }
 

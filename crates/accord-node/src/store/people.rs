@@ -115,36 +115,6 @@ impl Store {
         rows.iter().map(person_from_row).collect()
     }
 
-    /// Set `active` or `suspended`.
-    pub async fn set_status(&self, id: &str, status: &str) -> Result<(), Error> {
-        let r = sqlx::query("UPDATE people SET status = $1, updated = $2 WHERE id = $3")
-            .bind(status)
-            .bind(unix_now())
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
-        if r.rows_affected() == 0 {
-            return Err(Error::NotFound(format!("no person `{id}` in this node")));
-        }
-        Ok(())
-    }
-
-    /// Set the role (`member`, `officer`).
-    pub async fn set_role(&self, id: &str, role: accord_agreement::Role) -> Result<(), Error> {
-        let r = sqlx::query("UPDATE people SET role = $1, updated = $2 WHERE id = $3")
-            .bind(role.as_str())
-            .bind(unix_now())
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
-        if r.rows_affected() == 0 {
-            return Err(Error::NotFound(format!("no person `{id}` in this node")));
-        }
-        Ok(())
-    }
-
     /// Revoke `person`'s credentials not revoked yet, or only the one whose certificate
     /// has the SHA-256 `fingerprint`; how many were revoked. A revoked credential is
     /// refused on the next request (`caller.rs` reads this table every time).

@@ -274,23 +274,24 @@ fn an_officer_opens_what_a_partner_sent_through_the_same_decision_as_the_api() {
     let action = format!("/console/inbox/PAK/{id}/open");
     let t = token(&object, &action);
 
-    // Without the page's token, or from another site, nothing is opened.
-    for (form, origin) in [
-        (vec![("how", "view")], format!("https://{}", usa.host())),
-        (
-            vec![("how", "view"), ("token", "forged")],
-            format!("https://{}", usa.host()),
-        ),
-        (
-            vec![("how", "view"), ("token", t.as_str())],
-            "https://evil.example".to_string(),
-        ),
+    // Without the page's token nothing is opened, and the refusal is logged.
+    for form in [
+        vec![("how", "view")],
+        vec![("how", "view"), ("token", "forged")],
     ] {
-        let r = usa.post_from(&action, &form, &origin);
+        let r = usa.post(&action, &form);
         assert_eq!(r.status, 403, "{}", r.body);
         assert!(r.body.contains("<code>form</code>"), "{}", r.body);
     }
-    // Each refused form is in the log.
+    // From another site, even with the token, nothing is opened either: refused before
+    // any route (not the person's act, so not in their log).
+    let r = usa.post_from(
+        &action,
+        &[("how", "view"), ("token", &t)],
+        "https://evil.example",
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("another origin"), "{}", r.body);
     let form_refusals = |log: &[serde_json::Value]| {
         log.iter()
             .filter(|e| {
@@ -301,7 +302,7 @@ fn an_officer_opens_what_a_partner_sent_through_the_same_decision_as_the_api() {
             })
             .count()
     };
-    usa_log_when(&p.sb, |l| form_refusals(l) == 3);
+    usa_log_when(&p.sb, |l| form_refusals(l) == 2);
 
     let view = usa.post(&action, &[("how", "view"), ("token", &t)]);
     assert_eq!(view.status, 200, "{}", view.body);
@@ -726,4 +727,75 @@ fn a_label_the_person_may_not_apply_is_refused_with_its_reasons() {
     assert!(r.body.contains("<code>clearance</code>"), "{}", r.body);
     let usa_clerk = Client::new(p.sb.credential("usa-clerk").unwrap()).unwrap();
     assert!(usa_clerk.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn requests_another_site_makes_a_browser_send_are_refused_before_any_route() {
+    let p = Pair::start(Default::default);
+    let (id, _) = sent(&p);
+    let officer = Browser::of(&p.sb, "usa-officer");
+    let send = |method: reqwest::Method, path: &str, headers: &[(&str, &str)]| {
+        let mut r = officer
+            .http
+            .request(method, format!("{}{path}", officer.base));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let r = r.body("{}").send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let before = usa_log(&p.sb).len();
+    // An image or a no-cors fetch another page makes: to the API and to the console.
+    let image = [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-mode", "no-cors"),
+        ("sec-fetch-dest", "image"),
+    ];
+    for (m, path) in [
+        (reqwest::Method::POST, "/v1/seal/plan".to_string()),
+        (reqwest::Method::GET, format!("/v1/inbox/{id}")),
+        (reqwest::Method::GET, "/log/tile/entries/000".to_string()),
+        (reqwest::Method::GET, format!("/console/inbox/PAK/{id}")),
+        (reqwest::Method::GET, "/console/audit".to_string()),
+    ] {
+        let (s, body) = send(m.clone(), &path, &image);
+        assert_eq!(s, 403, "{m} {path}: {body}");
+        assert!(body.contains("another site"), "{body}");
+    }
+    // Nothing of it is in the officer's log: they did not ask.
+    std::thread::sleep(Duration::from_millis(300));
+    let after = usa_log(&p.sb);
+    assert!(
+        after[before..].iter().all(|e| e["person"] != "usa-officer"),
+        "{:#?}",
+        &after[before..]
+    );
+    // A link followed from elsewhere to a console page is the person's own navigation.
+    let (s, body) = send(
+        reqwest::Method::GET,
+        "/console/inbox",
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "navigate"),
+            ("sec-fetch-dest", "document"),
+        ],
+    );
+    assert_eq!(s, 200, "{body}");
+}
+
+#[test]
+fn the_send_form_reads_no_more_than_small_fields_before_its_file() {
+    let p = Pair::start(Default::default);
+    let pak = Browser::of(&p.sb, "pak-officer");
+    let page = pak.get("/console/send");
+    let t = token(&page, "/console/send");
+    let long = "x".repeat(64 << 10);
+    let r = pak.post_multipart(
+        "/console/send",
+        &[("token", &t), ("classification", &long)],
+        b"x",
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("too long"), "{}", r.body);
+    assert!(p.officer.outbox().unwrap().is_empty());
 }

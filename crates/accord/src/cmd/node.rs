@@ -511,7 +511,8 @@ impl BrowserFiles {
         }
         accord_keys::write_private_file(&self.p12, &p12)?;
         if !self.given {
-            let mut line = zeroize::Zeroizing::new(passphrase.to_string());
+            let mut line = zeroize::Zeroizing::new(String::with_capacity(passphrase.len() + 1));
+            line.push_str(&passphrase);
             line.push('\n');
             accord_keys::write_private_file(&self.passphrase, line.as_bytes())?;
         }

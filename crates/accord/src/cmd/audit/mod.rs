@@ -603,8 +603,8 @@ Examples:
   accord audit verify --log https://audit.example/usa/ \\
       --key \"$USA_VKEY\" --tls-pin \"$PIN\"   # a log served publicly
 
-A party node serves its entries only to its own people and partners: verify its log
-with --credential (--tls-pin alone reaches its checkpoint and hash tiles).
+A party node serves its entries only to its officers and partners: verify its log
+with an officer's --credential (--tls-pin alone reaches its checkpoint and hash tiles).
 
 Exit codes: 0 verified, 1 verification failed (including a server that is not the pinned node), 2 usage or input error.";
 

@@ -2,15 +2,16 @@
 //! person's inbox (the API's and the console's, 100,000 objects and more) is decided
 //! without reading the database or parsing a label per object per request.
 //!
-//! Objects are only ever added (`ON CONFLICT DO NOTHING`, never updated or deleted), so
-//! the index follows the table by its count and the latest `arrival`: new rows are read
-//! and appended; any other change (a count that does not add up) reads it all again.
+//! Objects are only ever added (`ON CONFLICT DO NOTHING`, never updated or deleted), and
+//! only by the node's own store, which counts the commits that add to the inbox; when
+//! that count moved, the index follows the table by its count and the latest `arrival`:
+//! new rows are read and appended; any other change (a count that does not add up)
+//! reads it all again.
 //! Each object carries a decision key: the label's policy, classification and
 //! categories, which are all the decision reads of a label, so that a request decides
 //! once per distinct key and agreement, not once per object.
 
-use super::rfc3339;
-use crate::store::{db, Store};
+use super::{db, rfc3339, Store};
 use crate::Error;
 use accord_node_api::exchange::InboxItem;
 use accord_spif::{Label, PolicySet};
@@ -31,6 +32,8 @@ pub(crate) struct Indexed {
 /// The index and where it stands against the table.
 #[derive(Default)]
 pub(crate) struct InboxIndex {
+    /// The store's inbox generation when the table was last read (None: never).
+    generation: Option<u64>,
     count: i64,
     last_arrival: i64,
     rows: Arc<Vec<Indexed>>,
@@ -56,6 +59,22 @@ impl InboxIndex {
     /// The inbox as the table holds it now, oldest first. An object whose label does
     /// not read under the node's policies is left out (no one may see it).
     pub(crate) async fn get(
+        &mut self,
+        store: &Store,
+        policies: &PolicySet,
+    ) -> Result<Arc<Vec<Indexed>>, Error> {
+        let generation = store
+            .inbox_generation
+            .load(std::sync::atomic::Ordering::Acquire);
+        if self.generation == Some(generation) {
+            return Ok(self.rows.clone());
+        }
+        let rows = self.read(store, policies).await?;
+        self.generation = Some(generation);
+        Ok(rows)
+    }
+
+    async fn read(
         &mut self,
         store: &Store,
         policies: &PolicySet,
@@ -119,7 +138,7 @@ impl InboxIndex {
             self.count = -1;
             self.last_arrival = -1;
             self.rows = Arc::new(Vec::new());
-            return Box::pin(self.get(store, policies)).await;
+            return Box::pin(self.read(store, policies)).await;
         }
         self.count = count;
         self.last_arrival = last;
