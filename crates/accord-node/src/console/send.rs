@@ -495,9 +495,8 @@ async fn upload(
     let plan = c.node.seal_plan(peer, &body).await?;
 
     // Seal as the upload streams in, to an unnamed file under the node's blobs.
-    let tmp = c.node.home.layout.blobs().join("tmp");
-    std::fs::create_dir_all(&tmp).map_err(Refusal::internal)?;
-    let sealed = tempfile::tempfile_in(&tmp).map_err(Refusal::internal)?;
+    // Sealed straight into the outbox's spool: queued as written, no copy.
+    let sealed = crate::exchange::SpoolWriter::new(&c.node).map_err(Refusal::internal)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, ()>>(IN_FLIGHT);
     let blobs = c.node.home.layout.blobs();
     let reserve = c.node.home.config.disk_reserve();
@@ -509,7 +508,7 @@ async fn upload(
     };
     let agreement = choice.agreement.clone();
     let sealing = tokio::task::spawn_blocking(move || {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, sealed);
+        let mut out = sealed;
         let summary = accord_node_api::client::seal_planned(
             &plan,
             Some(&agreement),
@@ -523,7 +522,10 @@ async fn upload(
             accord_tdf::DEFAULT_SEGMENT_SIZE,
             None,
         );
-        let file = out.into_inner().map_err(|e| e.into_error());
+        let file = match summary {
+            Ok(_) => out.finish().map(Some),
+            Err(_) => Ok(None),
+        };
         (summary, file)
     });
     let mut received: u64 = 0;
@@ -590,18 +592,15 @@ async fn upload(
         },
         e => Refusal::new(Kind::Unacceptable, Rule::Label, format!("sealing: {e}")),
     })?;
-    let mut sealed = sealed.map_err(Refusal::internal)?;
-    std::io::Seek::seek(&mut sealed, std::io::SeekFrom::Start(0)).map_err(Refusal::internal)?;
+    let sealed = sealed
+        .map_err(Refusal::internal)?
+        .ok_or_else(|| Refusal::internal("sealed, but no file"))?;
     let id = summary
         .manifest
         .policy_object()
         .map_err(Refusal::internal)?
         .uuid;
-    // Queued as `PUT /v1/outbox/{to}/{id}` queues it.
-    let stream =
-        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(sealed), PIECE);
-    c.node
-        .send(peer, &choice.to, &id, axum::body::Body::from_stream(stream))
-        .await?;
+    // Queued as `PUT /v1/outbox/{to}/{id}` queues it: its checks, decision and entry.
+    c.node.send_written(peer, &choice.to, &id, sealed).await?;
     Ok(id)
 }

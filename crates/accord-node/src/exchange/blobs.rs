@@ -82,7 +82,7 @@ pub struct Stored {
 }
 
 /// A body being written to `blobs/tmp/`, removed unless kept.
-pub(super) struct Spooled {
+pub(crate) struct Spooled {
     pub(super) path: PathBuf,
     pub(super) size: u64,
     pub(super) sha256: String,
@@ -94,6 +94,62 @@ impl Drop for Spooled {
         if !self.keep {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// A sealed object the node writes itself (the console's seal, as the upload arrives)
+/// straight into `blobs/tmp/`, hashed as it is written: then queued as it is, with no
+/// copy (`Node::send_written`).
+pub(crate) struct SpoolWriter {
+    sp: Spooled,
+    file: std::io::BufWriter<std::fs::File>,
+    hash: aws_lc_rs::digest::Context,
+}
+
+impl SpoolWriter {
+    /// A new file under the node's `blobs/tmp/` (removed unless queued).
+    pub(crate) fn new(node: &Node) -> std::io::Result<SpoolWriter> {
+        let dir = blob_dir(node, "tmp");
+        std::fs::create_dir_all(&dir)?;
+        let mut name = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut name).map_err(|_| std::io::Error::other("random"))?;
+        let path = dir.join(format!("{}.part", hex::encode(name)));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        Ok(SpoolWriter {
+            sp: Spooled {
+                path,
+                size: 0,
+                sha256: String::new(),
+                keep: false,
+            },
+            file: std::io::BufWriter::with_capacity(1 << 20, file),
+            hash: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
+        })
+    }
+
+    /// Written and durable: the spooled object.
+    pub(crate) fn finish(mut self) -> std::io::Result<Spooled> {
+        use std::io::Write;
+        self.file.flush()?;
+        self.file.get_ref().sync_all()?;
+        let SpoolWriter { mut sp, hash, .. } = self;
+        sp.sha256 = hex::encode(hash.finish().as_ref());
+        Ok(sp)
+    }
+}
+
+impl std::io::Write for SpoolWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.sp.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 

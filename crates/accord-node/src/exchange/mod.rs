@@ -82,5 +82,5 @@ mod store;
 mod tests;
 
 pub use blobs::Stored;
-pub(crate) use blobs::{clear_spool, prune_partials};
+pub(crate) use blobs::{clear_spool, prune_partials, SpoolWriter};
 pub use delivery::deliver_loop;

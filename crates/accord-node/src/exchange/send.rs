@@ -5,6 +5,7 @@ use super::blobs::examine;
 use super::blobs::outbox_file_name;
 use super::blobs::outbox_path;
 use super::blobs::spool;
+use super::blobs::Spooled;
 use super::store::OutboxRow;
 use crate::audit::{AuditEntry, EntryKind};
 use crate::caller::Peer;
@@ -23,6 +24,12 @@ use accord_node_api::Kind;
 use accord_spif::Label;
 use futures_util::StreamExt;
 use std::sync::Arc;
+/// How an object to send arrives: uploaded, or written by the node itself.
+enum Incoming {
+    Body(axum::body::Body),
+    Spooled(Spooled),
+}
+
 impl Node {
     /// `PUT /v1/outbox/{to}/{id}`: a person sends a sealed object to a partner party.
     pub async fn send(
@@ -40,12 +47,41 @@ impl Node {
         self.answered(EntryKind::Send, &caller, r).await
     }
 
+    /// A sealed object the node wrote itself for the person on `peer`'s connection (the
+    /// console's seal and send), queued as `PUT /v1/outbox/{to}/{id}` queues an upload:
+    /// the same checks, decision and audit entry.
+    pub(crate) async fn send_written(
+        self: &Arc<Self>,
+        peer: &Peer,
+        to: &str,
+        id: &str,
+        written: Spooled,
+    ) -> Result<OutboxItem, Refusal> {
+        let caller = self.authenticate(peer).await?;
+        let r = self
+            .send_incoming(&caller, to, id, Incoming::Spooled(written))
+            .await
+            .map(|row| row.item);
+        self.answered(EntryKind::Send, &caller, r).await
+    }
+
     pub(super) async fn send_as(
         self: &Arc<Self>,
         caller: &crate::caller::Caller,
         to: &str,
         id: &str,
         body: axum::body::Body,
+    ) -> Result<OutboxRow, Refusal> {
+        self.send_incoming(caller, to, id, Incoming::Body(body))
+            .await
+    }
+
+    async fn send_incoming(
+        self: &Arc<Self>,
+        caller: &crate::caller::Caller,
+        to: &str,
+        id: &str,
+        incoming: Incoming,
     ) -> Result<OutboxRow, Refusal> {
         check_code(to)?;
         check_object_id(id)?;
@@ -62,9 +98,12 @@ impl Node {
             .await
             .map_err(Refusal::internal)?
         {
-            // Already sent: read and drop the body so the client sees the answer.
-            let mut stream = body.into_data_stream();
-            while let Some(Ok(_)) = stream.next().await {}
+            // Already sent: read and drop the body so the client sees the answer (a
+            // written file goes when dropped).
+            if let Incoming::Body(body) = incoming {
+                let mut stream = body.into_data_stream();
+                while let Some(Ok(_)) = stream.next().await {}
+            }
             return own_send(o, &caller.record.id);
         }
         let held = self.agreements().await.map_err(Refusal::internal)?;
@@ -82,7 +121,10 @@ impl Node {
                     ),
                 )
             })?;
-        let sp = spool(self, body, MAX_OBJECT, None).await?;
+        let sp = match incoming {
+            Incoming::Body(body) => spool(self, body, MAX_OBJECT, None).await?,
+            Incoming::Spooled(sp) => sp,
+        };
         let trusted = self
             .trusted_signers(&held)
             .into_iter()
