@@ -146,6 +146,25 @@ fn log_name_taken(
     None
 }
 
+/// Why an agreement document is not one to work under at `at`, if it is not: a draft
+/// that not every party has signed (`accord agreement load` without `--draft`, and the
+/// console, refuse it). A document that does not read or verify says so at
+/// [`load`].
+pub fn not_signed_by_all(text: &str, at: accord_agreement::Time) -> Option<String> {
+    use accord_agreement::Status;
+    let doc = Agreement::parse(text).ok()?;
+    let report = accord_agreement::status(&doc, at).ok()?;
+    match report.status {
+        Status::Draft | Status::Approved => Some(format!(
+            "agreement {} is a draft ({}: {}), not loaded: a node works under an agreement every party has signed; give --draft to load it anyway (it decides nothing until then)",
+            doc.body.id,
+            report.status.as_str(),
+            report.reasons.join("; ")
+        )),
+        _ => None,
+    }
+}
+
 /// Verify `text` (TOML or JSON) and store it for the node whose party descriptor is
 /// `own`: it must verify, and name `own`'s party with `own`'s keys
 /// ([`own_party_mismatch`]).

@@ -8,9 +8,96 @@ use accord_agreement::{Duty, RecordKind};
 use accord_node_api::wire::WARN_AGREEMENT_DAYS;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use maud::html;
 use std::sync::Arc;
+
+/// Where officers post an agreement to load.
+pub(crate) const LOAD: &str = "/console/agreements";
+
+/// `POST /console/agreements`: an officer loads an agreement (the token's field, then
+/// the document's, at most 1 MiB).
+pub(crate) async fn load(
+    State(c): State<Arc<Console>>,
+    peer: PeerExt,
+    headers: axum::http::HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let caller = match c.caller(&peer, Duty::ManageAgreements).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let r = async {
+        c.forms.check_origin(&headers)?;
+        let bad = |m: String| {
+            crate::refusal::Refusal::new(
+                accord_node_api::Kind::BadRequest,
+                accord_node_api::wire::Rule::Request,
+                m,
+            )
+        };
+        let mut token = None;
+        loop {
+            let Some(mut field) = form
+                .next_field()
+                .await
+                .map_err(|e| bad(format!("the form: {e}")))?
+            else {
+                return Err(bad("the form carries no agreement: choose its file".into()));
+            };
+            let name = field.name().unwrap_or("").to_string();
+            let limit = if name == "agreement" {
+                crate::agreement_sync::MAX_AGREEMENT
+            } else {
+                4096
+            };
+            let mut v = Vec::new();
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| bad(format!("the form's {name}: {e}")))?
+            {
+                v.extend_from_slice(&chunk);
+                if v.len() > limit {
+                    return Err(bad(format!(
+                        "the form's {name} is larger than {limit} bytes"
+                    )));
+                }
+            }
+            if name == super::forms::FIELD {
+                token = String::from_utf8(v).ok();
+                super::inbox::checked(
+                    &c,
+                    &headers,
+                    &caller,
+                    LOAD,
+                    token.as_deref(),
+                    crate::audit::EntryKind::Agreement,
+                )
+                .await?;
+            } else if name == "agreement" {
+                if token.is_none() {
+                    super::inbox::checked(
+                        &c,
+                        &headers,
+                        &caller,
+                        LOAD,
+                        None,
+                        crate::audit::EntryKind::Agreement,
+                    )
+                    .await?;
+                }
+                return c.node.load_agreement(&peer, &v).await;
+            }
+        }
+    }
+    .await;
+    match r {
+        Ok(l) => axum::response::Redirect::to(&format!("/console/agreements#agreement-{}", l.id))
+            .into_response(),
+        Err(r) => c.refused(Some(&caller), "Load an agreement", &r),
+    }
+}
 
 fn sha256_hex(b: &[u8]) -> String {
     hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b).as_ref())
@@ -35,7 +122,16 @@ pub(crate) async fn list(State(c): State<Arc<Console>>, peer: PeerExt) -> Respon
     let at = (c.node.clock)();
     let states = crate::agreements::states(&held, at);
     let now = at.unix();
+    let officer = caller.record.role().may(Duty::ManageAgreements).is_ok();
     let body = html! {
+        @if officer {
+            form #load method="post" action=(LOAD) enctype="multipart/form-data" {
+                (c.token_field(&caller, LOAD))
+                label { "Load a new or renewed agreement (TOML or JSON, signed by every party) "
+                    input type="file" name="agreement" #agreement-file required; }
+                " " button type="submit" #load-agreement { "Load" }
+            }
+        }
         @if held.is_empty() { p { "The node holds no agreement." } }
         @for (h, s) in held.iter().zip(&states) {
             @let b = &h.agreement.body;

@@ -63,6 +63,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/console/send"),
     ("GET", "/console/outbox"),
     ("GET", "/console/agreements"),
+    ("POST", "/console/agreements"),
     ("GET", "/console/people"),
     ("POST", "/console/people/{id}/status"),
     ("POST", "/console/people/{id}/role"),
@@ -98,7 +99,14 @@ pub(crate) fn router(node: Arc<Node>) -> Option<Router> {
         )
         .route("/console/send/marking", get(send::marking))
         .route("/console/outbox", get(outbox::list))
-        .route("/console/agreements", get(agreements::list))
+        .route(
+            "/console/agreements",
+            get(agreements::list)
+                .post(agreements::load)
+                .layer(DefaultBodyLimit::max(
+                    crate::agreement_sync::MAX_AGREEMENT + FORM_BODY,
+                )),
+        )
         .route("/console/people", get(people::list))
         .route("/console/people/{id}/status", post(people::status))
         .route("/console/people/{id}/role", post(people::role))

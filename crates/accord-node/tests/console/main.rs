@@ -799,3 +799,75 @@ fn the_send_form_reads_no_more_than_small_fields_before_its_file() {
     assert!(r.body.contains("too long"), "{}", r.body);
     assert!(p.officer.outbox().unwrap().is_empty());
 }
+
+impl Browser {
+    /// The agreement form: its token, then the file.
+    fn post_agreement(&self, token: &str, file: &[u8]) -> Page {
+        let boundary = "accord-test-boundary-agreement";
+        let mut b = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"agreement\"; filename=\"agreement.toml\"\r\nContent-Type: application/toml\r\n\r\n"
+        )
+        .into_bytes();
+        b.extend_from_slice(file);
+        b.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        Browser::page(
+            self.http
+                .post(format!("{}/console/agreements", self.base))
+                .header("origin", format!("https://{}", self.host()))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(b)
+                .send()
+                .unwrap(),
+        )
+    }
+}
+
+#[test]
+fn officers_load_agreements_through_the_console_and_members_cannot() {
+    let p = Pair::start(Default::default);
+    let doc = std::fs::read(p.sb.dir.join("agreement.toml")).unwrap();
+    let officer = Browser::of(&p.sb, "usa-officer");
+    let page = officer.get("/console/agreements");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(sandbox::AGREEMENT_ID) && page.body.contains("in-force"));
+    let t = token(&page, "/console/agreements");
+    // The agreement again: verified, nothing new.
+    let r = officer.post_agreement(&t, &doc);
+    assert_eq!(r.status, 303, "{}", r.body);
+    // A copy changed after the signatures: refused with what does not verify.
+    let tampered =
+        String::from_utf8(doc.clone())
+            .unwrap()
+            .replacen("Pakistan", "Pakistan and others", 1);
+    let r = officer.post_agreement(&t, tampered.as_bytes());
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("<code>agreement-valid</code>"),
+        "{}",
+        r.body
+    );
+    // A member: no form on the page, and the post refused by role.
+    let clerk = Browser::of(&p.sb, "usa-clerk");
+    let page = clerk.get("/console/agreements");
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("id=\"load\""));
+    let r = clerk.post_agreement("x", &doc);
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("<code>role</code>"), "{}", r.body);
+    // Both the load and its refusal are in the log, naming the officer.
+    let log = usa_log_when(&p.sb, |l| {
+        l.iter()
+            .filter(|e| e["kind"] == "agreement" && e["person"] == "usa-officer")
+            .count()
+            == 2
+    });
+    let mine: Vec<_> = log
+        .iter()
+        .filter(|e| e["kind"] == "agreement" && e["person"] == "usa-officer")
+        .map(|e| e["decision"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(mine, ["permit", "deny"]);
+}

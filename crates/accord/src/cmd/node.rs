@@ -758,7 +758,9 @@ pub fn load_agreement(
     let text =
         String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", file.display()))?;
     if !draft {
-        if let Some(msg) = not_signed_by_all(&text) {
+        if let Some(msg) =
+            accord_node::agreements::not_signed_by_all(&text, accord_agreement::Time::now())
+        {
             return Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative));
         }
     }
@@ -793,24 +795,6 @@ pub fn load_agreement(
         );
     }
     Ok(Code::Ok)
-}
-
-/// Why an agreement document is a draft that `agreement load` refuses without
-/// `--draft`: not every party has signed it yet. None for a document signed by all (and
-/// for one that does not parse or verify: the node's load says what is wrong with it).
-fn not_signed_by_all(text: &str) -> Option<String> {
-    use accord_agreement::Status;
-    let doc = accord_agreement::Agreement::parse(text).ok()?;
-    let report = accord_agreement::status(&doc, accord_agreement::Time::now()).ok()?;
-    match report.status {
-        Status::Draft | Status::Approved => Some(format!(
-            "agreement {} is a draft ({}: {}), not loaded: a node works under an agreement every party has signed; give --draft to load it anyway (it decides nothing until then)",
-            doc.body.id,
-            report.status.as_str(),
-            report.reasons.join("; ")
-        )),
-        _ => None,
-    }
 }
 
 /// `accord agreement list`: the agreements the node holds, each with its status at `at`.

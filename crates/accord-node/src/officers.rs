@@ -1,7 +1,8 @@
-//! The node's people as its officers see and change them, through the API and the
-//! console alike: every call is authorised for [`Duty::ManagePeople`] first, and every
-//! change is recorded with the officer who made it and written into the audit log before
-//! the answer (the `directory_log` module).
+//! What the node's officers do through it, the API and the console alike: see and
+//! change its people (authorised for [`Duty::ManagePeople`]; every change recorded with
+//! the officer who made it and written into the audit log before the answer, by the
+//! `directory_log` module), and load a new or renewed agreement
+//! ([`Duty::ManageAgreements`]; the load in the audit log as an `agreement` entry).
 
 use crate::caller::Peer;
 use crate::node::Node;
@@ -93,6 +94,52 @@ impl Node {
         }
         .await;
         self.answered(crate::audit::EntryKind::Directory, &officer, r)
+            .await
+    }
+}
+
+impl Node {
+    /// Load an agreement document (TOML or JSON) an officer gives: every party must have
+    /// signed it (`accord agreement load` without `--draft`), it must verify and name
+    /// this node's party with its keys (`agreements::load`). The load, or its refusal,
+    /// is in the audit log before the answer.
+    pub async fn load_agreement(
+        &self,
+        peer: &Peer,
+        text: &[u8],
+    ) -> Result<crate::agreements::Loaded, Refusal> {
+        let officer = self.authorize(peer, Duty::ManageAgreements).await?;
+        let r = async {
+            let text = std::str::from_utf8(text)
+                .map_err(|_| bad("the agreement is not UTF-8 text".into()))?;
+            let refused = |msg: String| Refusal::new(Kind::Denied, Rule::AgreementValid, msg);
+            if let Some(msg) = crate::agreements::not_signed_by_all(text, (self.clock)()) {
+                return Err(refused(msg));
+            }
+            let loaded = crate::agreements::load(&self.store, &self.home.party, text)
+                .await
+                .map_err(|e| match e {
+                    crate::Error::Refused(m) => refused(m),
+                    crate::Error::Input(m) => bad(m),
+                    e => refused(e.to_string()),
+                })?;
+            let detail = format!(
+                "agreement {} v{} loaded by an officer: {} ({} records)",
+                loaded.id, loaded.version, loaded.outcome, loaded.records
+            );
+            let entry = crate::audit::AuditEntry {
+                person: Some(&officer.record.id),
+                credential: Some(&officer.fingerprint),
+                agreement: Some(&loaded.id),
+                detail: Some(&detail),
+                ..self.entry(crate::audit::EntryKind::Agreement, true, &[])
+            }
+            .bytes();
+            self.log_entries(vec![entry]).await?;
+            Ok(loaded)
+        }
+        .await;
+        self.answered(crate::audit::EntryKind::Agreement, &officer, r)
             .await
     }
 }
