@@ -439,6 +439,12 @@ impl CredentialFile {
         Ok(())
     }
 
+    /// The file's bytes, as [`CredentialFile::save`] writes them (to hand over in
+    /// another container: the console's enrolment download).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.to_json().as_bytes().to_vec())
+    }
+
     /// Replace the file at `path` (owner-only), through a temporary file beside it so
     /// that a crash leaves the old file or the new one, never half of one. A symbolic
     /// link is followed to the file it names, which is the one replaced: renaming over

@@ -45,8 +45,22 @@ pub fn check_person_id(id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Enrol a person and issue their credential.
+/// Enrol a person and issue their credential (`accord user add`, by the node's
+/// operator).
 pub async fn add(home: &Home, e: &Enrolment) -> Result<(PersonRecord, Credential), Error> {
+    let store = home.store().await?;
+    let r = enrol(home, &store, e, Actor::Operator).await;
+    store.close().await;
+    r
+}
+
+/// Enrol a person in `store` and issue their credential, recording who did it.
+pub async fn enrol(
+    home: &Home,
+    store: &Store,
+    e: &Enrolment,
+    actor: Actor,
+) -> Result<(PersonRecord, Credential), Error> {
     check_person_id(&e.id)?;
     if e.name.trim().is_empty() {
         return Err(Error::Input("--name is empty".into()));
@@ -94,14 +108,12 @@ pub async fn add(home: &Home, e: &Enrolment) -> Result<(PersonRecord, Credential
         role: e.role.as_str().into(),
     };
     let (credential, cert) = issue(home, &e.id)?;
-    let store = home.store().await?;
     store.add_person(&person).await?;
     if let Err(err) = store
         .add_credential(&cert.fingerprint, &e.id, &cert.serial, cert.not_after)
         .await
     {
         let _ = store.remove_person(&e.id).await;
-        store.close().await;
         return Err(err);
     }
     let detail = format!(
@@ -114,16 +126,9 @@ pub async fn add(home: &Home, e: &Enrolment) -> Result<(PersonRecord, Credential
         },
         &cert.fingerprint[..16]
     );
-    let r = store
-        .record_change(&DirectoryChange::new(
-            Actor::Operator,
-            &e.id,
-            "enrol",
-            detail,
-        ))
-        .await;
-    store.close().await;
-    r?;
+    store
+        .record_change(&DirectoryChange::new(actor, &e.id, "enrol", detail))
+        .await?;
     Ok((person, credential))
 }
 

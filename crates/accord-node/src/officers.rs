@@ -99,6 +99,31 @@ impl Node {
 }
 
 impl Node {
+    /// Enrol a person (the console's People page) and issue their credential: the
+    /// checks of `accord user add`, the enrolment recorded with the officer and in the
+    /// audit log before the answer.
+    pub async fn enrol(
+        &self,
+        peer: &Peer,
+        e: &crate::directory::Enrolment,
+    ) -> Result<(PersonRecord, accord_node_api::credential::Credential), Refusal> {
+        let officer = self.authorize(peer, Duty::ManagePeople).await?;
+        let r = async {
+            let done = crate::directory::enrol(&self.home, &self.store, e, actor(&officer))
+                .await
+                .map_err(|e| match e {
+                    crate::Error::Input(m) | crate::Error::Exists(m) => bad(m),
+                    crate::Error::Spif(e) => bad(e.to_string()),
+                    e => Refusal::internal(e),
+                })?;
+            self.log_directory_changes().await?;
+            Ok(done)
+        }
+        .await;
+        self.answered(crate::audit::EntryKind::Directory, &officer, r)
+            .await
+    }
+
     /// Load an agreement document (TOML or JSON) an officer gives: every party must have
     /// signed it (`accord agreement load` without `--draft`), it must verify and name
     /// this node's party with its keys (`agreements::load`). The load, or its refusal,

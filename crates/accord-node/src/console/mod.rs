@@ -65,6 +65,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/console/agreements"),
     ("POST", "/console/agreements"),
     ("GET", "/console/people"),
+    ("POST", "/console/people"),
     ("POST", "/console/people/{id}/status"),
     ("POST", "/console/people/{id}/role"),
     ("GET", "/console/audit"),
@@ -107,7 +108,7 @@ pub(crate) fn router(node: Arc<Node>) -> Option<Router> {
                     crate::agreement_sync::MAX_AGREEMENT + FORM_BODY,
                 )),
         )
-        .route("/console/people", get(people::list))
+        .route("/console/people", get(people::list).post(people::enrol))
         .route("/console/people/{id}/status", post(people::status))
         .route("/console/people/{id}/role", post(people::role))
         .route("/console/audit", get(audit::list))

@@ -871,3 +871,101 @@ fn officers_load_agreements_through_the_console_and_members_cannot() {
         .collect();
     assert_eq!(mine, ["permit", "deny"]);
 }
+
+#[test]
+fn an_officer_enrols_a_person_who_signs_in_with_what_was_handed_over() {
+    let p = Pair::start(Default::default);
+    let (id, text) = sent(&p);
+    let officer = Browser::of(&p.sb, "usa-officer");
+    let page = officer.get("/console/people");
+    let t = token(&page, "/console/people");
+    let r = officer
+        .http
+        .post(format!("{}/console/people", officer.base))
+        .header("origin", format!("https://{}", officer.host()))
+        .form(&[
+            ("token", t.as_str()),
+            ("id", "usa-analyst"),
+            ("name", "Analyst Rivera"),
+            ("nationality", "USA"),
+            ("classification", "SECRET"),
+            ("scope", "EXERCISES"),
+            ("scope", "TRAINING"),
+            ("role", "member"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "application/x-tar");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body = r.bytes().unwrap();
+    // What is handed over: the credential, its PKCS#12 and the passphrase.
+    let mut files = std::collections::BTreeMap::new();
+    let mut a = tar::Archive::new(&body[..]);
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        assert_eq!(e.header().mode().unwrap() & 0o077, 0, "owner-only");
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut b).unwrap();
+        files.insert(name, b);
+    }
+    assert_eq!(
+        files.keys().cloned().collect::<Vec<_>>(),
+        [
+            "usa-analyst.credential",
+            "usa-analyst.p12",
+            "usa-analyst.p12.passphrase"
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usa-analyst.credential");
+    std::fs::write(&path, &files["usa-analyst.credential"]).unwrap();
+    // The new person signs in, is a member, and opens what PAK sent.
+    let analyst = Client::new(Credential::load(&path).unwrap()).unwrap();
+    let me = analyst.whoami().unwrap();
+    assert_eq!(
+        (me.person.as_str(), me.role.as_str()),
+        ("usa-analyst", "member")
+    );
+    let mut tdf = Vec::new();
+    analyst.fetch(&id, &mut tdf).unwrap();
+    assert_eq!(open(&analyst, &tdf).unwrap(), text);
+    // The enrolment is in the log, naming the officer.
+    usa_log_when(&p.sb, |l| {
+        l.iter().any(|e| {
+            e["kind"] == "directory"
+                && e["change"] == "enrol"
+                && e["subject"] == "usa-analyst"
+                && e["person"] == "usa-officer"
+        })
+    });
+    // The same id again is refused with the reason; a member may not enrol.
+    let page = officer.get("/console/people");
+    let t = token(&page, "/console/people");
+    let again = officer.post(
+        "/console/people",
+        &[
+            ("token", &t),
+            ("id", "usa-analyst"),
+            ("name", "x"),
+            ("nationality", "USA"),
+            ("classification", "SECRET"),
+            ("role", "member"),
+        ],
+    );
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.body.contains("already enrolled"), "{}", again.body);
+    let clerk = Browser::of(&p.sb, "usa-clerk");
+    let r = clerk.post(
+        "/console/people",
+        &[
+            ("token", "x"),
+            ("id", "sneaky"),
+            ("name", "x"),
+            ("role", "officer"),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("<code>role</code>"));
+}
