@@ -28,17 +28,8 @@ const MARKINGS: [&str; 4] = [
     "SECRET//REL TO PAK//SCOPE EXERCISES",
 ];
 
-/// A browser-like client of `id`'s (its certificate; no redirects followed).
 fn http(sb: &sandbox::Sandbox, id: &str) -> (reqwest::blocking::Client, String) {
-    let cred = sb.credential(id).unwrap();
-    let tls = accord_node_api::tls::credential_client_config(&cred).unwrap();
-    let c = reqwest::blocking::Client::builder()
-        .use_preconfigured_tls(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(3600))
-        .build()
-        .unwrap();
-    (c, cred.node_url.trim_end_matches('/').to_string())
+    accord_test_support::person_http(sb, id)
 }
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {

@@ -45,8 +45,7 @@ impl Node {
         id: &str,
         body: &[u8],
     ) -> Result<wire::PersonView, Refusal> {
-        let officer = self.authorize(peer, Duty::ManagePeople).await?;
-        let r = async {
+        self.change_person(peer, id, body, |officer, body| {
             let change: wire::StatusChange = parse(body)?;
             let active = match change.status.as_str() {
                 "active" => true,
@@ -60,15 +59,9 @@ impl Node {
             if !active && id == officer.record.id {
                 return Err(bad("an officer may not suspend themselves".into()));
             }
-            let p = crate::directory::change_status(&self.store, id, active, actor(&officer))
-                .await
-                .map_err(not_found_or_internal)?;
-            self.log_directory_changes().await?;
-            Ok(self.person_view(&p))
-        }
-        .await;
-        self.answered(crate::audit::EntryKind::Directory, &officer, r)
-            .await
+            Ok(Change::Status(active))
+        })
+        .await
     }
 
     /// `PUT /v1/people/{id}/role`: give a person a role. An officer may not take their
@@ -79,16 +72,38 @@ impl Node {
         id: &str,
         body: &[u8],
     ) -> Result<wire::PersonView, Refusal> {
-        let officer = self.authorize(peer, Duty::ManagePeople).await?;
-        let r = async {
+        self.change_person(peer, id, body, |officer, body| {
             let change: wire::RoleChange = parse(body)?;
             let role = Role::parse(&change.role).map_err(bad)?;
             if role != Role::Officer && id == officer.record.id {
                 return Err(bad("an officer may not take away their own role".into()));
             }
-            let p = crate::directory::change_role(&self.store, id, role, actor(&officer))
-                .await
-                .map_err(not_found_or_internal)?;
+            Ok(Change::Role(role))
+        })
+        .await
+    }
+
+    /// An officer's change to person `id`: authorised, `read` the body into the change,
+    /// made and recorded with the officer, in the audit log before the answer; a
+    /// refusal logged.
+    async fn change_person(
+        &self,
+        peer: &Peer,
+        id: &str,
+        body: &[u8],
+        read: impl FnOnce(&crate::caller::Caller, &[u8]) -> Result<Change, Refusal>,
+    ) -> Result<wire::PersonView, Refusal> {
+        let officer = self.authorize(peer, Duty::ManagePeople).await?;
+        let r = async {
+            let p = match read(&officer, body)? {
+                Change::Status(active) => {
+                    crate::directory::change_status(&self.store, id, active, actor(&officer)).await
+                }
+                Change::Role(role) => {
+                    crate::directory::change_role(&self.store, id, role, actor(&officer)).await
+                }
+            }
+            .map_err(not_found_or_internal)?;
             self.log_directory_changes().await?;
             Ok(self.person_view(&p))
         }
@@ -167,6 +182,12 @@ impl Node {
         self.answered(crate::audit::EntryKind::Agreement, &officer, r)
             .await
     }
+}
+
+/// What an officer changes of a person.
+enum Change {
+    Status(bool),
+    Role(Role),
 }
 
 fn actor(c: &crate::caller::Caller) -> Actor {

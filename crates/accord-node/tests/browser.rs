@@ -10,23 +10,14 @@
 //! Runs with `ACCORD_TEST_BROWSER=1` (`.ci/run` sets it and installs chromium,
 //! chromium-driver and libnss3-tools); otherwise each test says why and passes.
 
-use accord_node::sandbox::{self, Sandbox};
+use accord_node::sandbox::Sandbox;
 use accord_node_api::client::Client;
-use accord_test_support::browser::{Browser, BrowserOptions, Pkcs12, Screenshot};
-use accord_test_support::{open, seal_into, Pair};
+use accord_test_support::browser::{enabled, Browser, BrowserOptions, Pkcs12, Screenshot};
+use accord_test_support::{open, Pair};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const MARKING: &str = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
-
-fn enabled(test: &str) -> bool {
-    if std::env::var("ACCORD_TEST_BROWSER").as_deref() == Ok("1") {
-        true
-    } else {
-        eprintln!("{test}: skipped: set ACCORD_TEST_BROWSER=1 to drive headless Chromium (chromium, chromium-driver, libnss3-tools)");
-        false
-    }
-}
 
 trait Must<T> {
     fn must(self) -> T;
@@ -140,26 +131,7 @@ async fn wait_text(b: &Browser, css: &str, want: &str, timeout: Duration) -> Str
 }
 
 fn sent(p: &Pair, text: &[u8]) -> String {
-    let file = seal_into(
-        &p.officer,
-        MARKING,
-        Some(sandbox::AGREEMENT_ID),
-        text,
-        p.tmp.path(),
-    );
-    let item = p.officer.send("USA", &file, None).unwrap();
-    let t0 = Instant::now();
-    while p
-        .officer
-        .outbox()
-        .unwrap()
-        .iter()
-        .any(|o| o.state == "queued")
-    {
-        assert!(t0.elapsed() < Duration::from_secs(30), "not delivered");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    item.id
+    p.send_to_usa(MARKING, text)
 }
 
 #[test]

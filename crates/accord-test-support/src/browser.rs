@@ -1042,3 +1042,28 @@ async fn send(
     }
     Ok(value)
 }
+
+/// Whether the browser tests run: `ACCORD_TEST_BROWSER=1` (`.ci/run` sets it and
+/// installs what they need); with it, Chromium, chromedriver and the NSS tools must be
+/// there. Without it, `test` says why it is skipped.
+pub fn enabled(test: &str) -> bool {
+    if std::env::var("ACCORD_TEST_BROWSER").as_deref() == Ok("1") {
+        for tool in [
+            "/usr/bin/chromium",
+            "/usr/bin/chromedriver",
+            "/usr/bin/certutil",
+        ] {
+            assert!(
+                Path::new(tool).exists(),
+                "ACCORD_TEST_BROWSER=1 but {tool} is missing (apt-get install chromium chromium-driver libnss3-tools)"
+            );
+        }
+        true
+    } else {
+        eprintln!(
+            "{test}: skipped: set ACCORD_TEST_BROWSER=1 to drive headless Chromium \
+             (needs chromium, chromium-driver, libnss3-tools, and writing {POLICY_FILE})"
+        );
+        false
+    }
+}

@@ -24,7 +24,7 @@ pub use db::database;
 pub use log::{log_entries, wait_cosigned};
 pub use nodes::{
     as_node, countersign, init_home, init_options, load_agreement, make_node, pak_usa_translations,
-    sandbox, sandbox_options, signing_key, start, Pair,
+    person_http, sandbox, sandbox_options, signing_key, start, Pair,
 };
 pub use seal::{
     kas_recipient, manifest, object_id, open, pak_label, seal, seal_into, seal_offline,

@@ -95,6 +95,47 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// PAK's officer seals `text` under `marking` and the sandbox agreement and sends it
+    /// to USA; once delivered (30 s at most), its id.
+    pub fn send_to_usa(&self, marking: &str, text: &[u8]) -> String {
+        let file = crate::seal_into(
+            &self.officer,
+            marking,
+            Some(sandbox::AGREEMENT_ID),
+            text,
+            self.tmp.path(),
+        );
+        let item = self.officer.send("USA", &file, None).unwrap();
+        let t0 = std::time::Instant::now();
+        while self
+            .officer
+            .outbox()
+            .unwrap()
+            .iter()
+            .any(|o| o.state == "queued")
+        {
+            assert!(t0.elapsed() < Duration::from_secs(30), "not delivered");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        item.id
+    }
+}
+
+/// A browser-like HTTP client holding sandbox person `id`'s certificate (redirects not
+/// followed, so that a form's answer is seen as sent), and their node's URL.
+pub fn person_http(sb: &Sandbox, id: &str) -> (reqwest::blocking::Client, String) {
+    let cred = sb.credential(id).unwrap();
+    let tls = accord_node_api::tls::credential_client_config(&cred).unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .use_preconfigured_tls(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    (http, cred.node_url.trim_end_matches('/').to_string())
+}
+
 /// How the tests make a node home of `party`: the repository's [`policies`], a loopback
 /// port free now, a database as [`database`] says, no disk reserve, no name or
 /// authority. Change what a test needs with `InitOptions { .., ..init_options(party) }`.

@@ -8,7 +8,7 @@
 //! why and passes.
 
 use accord_node_api::pki;
-use accord_test_support::browser::{Browser, BrowserOptions, Pkcs12, POLICY_FILE};
+use accord_test_support::browser::{enabled, Browser, BrowserOptions, Pkcs12};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,28 +27,6 @@ impl<T, E: std::fmt::Display> Must<T> for Result<T, E> {
     #[track_caller]
     fn must(self) -> T {
         self.unwrap_or_else(|e| panic!("{e}"))
-    }
-}
-
-fn enabled(test: &str) -> bool {
-    if std::env::var("ACCORD_TEST_BROWSER").as_deref() == Ok("1") {
-        for tool in [
-            "/usr/bin/chromium",
-            "/usr/bin/chromedriver",
-            "/usr/bin/certutil",
-        ] {
-            assert!(
-                Path::new(tool).exists(),
-                "ACCORD_TEST_BROWSER=1 but {tool} is missing (apt-get install chromium chromium-driver libnss3-tools)"
-            );
-        }
-        true
-    } else {
-        eprintln!(
-            "{test}: skipped: set ACCORD_TEST_BROWSER=1 to drive headless Chromium \
-             (needs chromium, chromium-driver, libnss3-tools, and writing {POLICY_FILE})"
-        );
-        false
     }
 }
 

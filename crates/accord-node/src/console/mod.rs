@@ -66,8 +66,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/console/agreements"),
     ("GET", "/console/people"),
     ("POST", "/console/people"),
-    ("POST", "/console/people/{id}/status"),
-    ("POST", "/console/people/{id}/role"),
+    ("POST", "/console/people/{id}/{field}"),
     ("GET", "/console/audit"),
     ("GET", "/console/audit/{index}"),
     ("GET", "/console/status"),
@@ -109,8 +108,8 @@ pub(crate) fn router(node: Arc<Node>) -> Option<Router> {
                 )),
         )
         .route("/console/people", get(people::list).post(people::enrol))
-        .route("/console/people/{id}/status", post(people::status))
-        .route("/console/people/{id}/role", post(people::role))
+        // `{field}`: `status` or `role`.
+        .route("/console/people/{id}/{field}", post(people::change_field))
         .route("/console/audit", get(audit::list))
         .route("/console/audit/{index}", get(audit::entry))
         .route("/console/status", get(status::show))

@@ -309,15 +309,21 @@ pub(crate) struct ChangeForm {
     role: Option<String>,
 }
 
-/// `POST /console/people/{id}/status`.
-pub(crate) async fn status(
+/// `POST /console/people/{id}/status` and `POST /console/people/{id}/role`: the form
+/// made into the API's body for `PUT /v1/people/{id}/status|role`, and that call.
+pub(crate) async fn change_field(
     State(c): State<Arc<Console>>,
     peer: PeerExt,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path((id, field)): Path<(String, String)>,
     Form(f): Form<ChangeForm>,
 ) -> Response {
-    let action = format!("/console/people/{id}/status");
+    let status = match field.as_str() {
+        "status" => true,
+        "role" => false,
+        _ => return (StatusCode::NOT_FOUND, "no such page").into_response(),
+    };
+    let action = format!("/console/people/{id}/{field}");
     change(
         &c,
         &peer,
@@ -325,42 +331,25 @@ pub(crate) async fn status(
         &action,
         f.token.as_deref(),
         || {
-            serde_json::to_vec(&wire::StatusChange {
-                status: f.status.clone().unwrap_or_default(),
-            })
+            if status {
+                serde_json::to_vec(&wire::StatusChange {
+                    status: f.status.clone().unwrap_or_default(),
+                })
+            } else {
+                serde_json::to_vec(&wire::RoleChange {
+                    role: f.role.clone().unwrap_or_default(),
+                })
+            }
         },
         |body| {
             let (c, peer, id) = (c.clone(), peer.0.clone(), id.clone());
-            async move { c.node.change_person_status(&peer, &id, &body).await }
-        },
-        &id,
-    )
-    .await
-}
-
-/// `POST /console/people/{id}/role`.
-pub(crate) async fn role(
-    State(c): State<Arc<Console>>,
-    peer: PeerExt,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(f): Form<ChangeForm>,
-) -> Response {
-    let action = format!("/console/people/{id}/role");
-    change(
-        &c,
-        &peer,
-        &headers,
-        &action,
-        f.token.as_deref(),
-        || {
-            serde_json::to_vec(&wire::RoleChange {
-                role: f.role.clone().unwrap_or_default(),
-            })
-        },
-        |body| {
-            let (c, peer, id) = (c.clone(), peer.0.clone(), id.clone());
-            async move { c.node.change_person_role(&peer, &id, &body).await }
+            async move {
+                if status {
+                    c.node.change_person_status(&peer, &id, &body).await
+                } else {
+                    c.node.change_person_role(&peer, &id, &body).await
+                }
+            }
         },
         &id,
     )

@@ -132,19 +132,12 @@ impl Store {
         status: &str,
         c: &DirectoryChange,
     ) -> Result<(), Error> {
-        let rows = self
-            .commit(vec![
-                Stmt::new("UPDATE people SET status = $1, updated = $2 WHERE id = $3")
-                    .text(status)
-                    .int(unix_now())
-                    .text(id),
-                c.stmt(),
-            ])
-            .await?;
-        if rows.first() == Some(&0) {
-            return Err(Error::NotFound(format!("no person `{id}` in this node")));
-        }
-        Ok(())
+        self.change_person(
+            Stmt::new("UPDATE people SET status = $1, updated = $2 WHERE id = $3").text(status),
+            id,
+            c,
+        )
+        .await
     }
 
     /// A person's role changed, with its record.
@@ -154,14 +147,25 @@ impl Store {
         role: accord_agreement::Role,
         c: &DirectoryChange,
     ) -> Result<(), Error> {
+        self.change_person(
+            Stmt::new("UPDATE people SET role = $1, updated = $2 WHERE id = $3")
+                .text(role.as_str()),
+            id,
+            c,
+        )
+        .await
+    }
+
+    /// `update` (its value bound; the time and id bound here) and the change's record,
+    /// committed together.
+    async fn change_person(
+        &self,
+        update: Stmt,
+        id: &str,
+        c: &DirectoryChange,
+    ) -> Result<(), Error> {
         let rows = self
-            .commit(vec![
-                Stmt::new("UPDATE people SET role = $1, updated = $2 WHERE id = $3")
-                    .text(role.as_str())
-                    .int(unix_now())
-                    .text(id),
-                c.stmt(),
-            ])
+            .commit(vec![update.int(unix_now()).text(id), c.stmt()])
             .await?;
         if rows.first() == Some(&0) {
             return Err(Error::NotFound(format!("no person `{id}` in this node")));

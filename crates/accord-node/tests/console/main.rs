@@ -8,7 +8,7 @@
 use accord_node::sandbox::{self, Sandbox};
 use accord_node_api::client::Client;
 use accord_node_api::credential::Credential;
-use accord_test_support::{open, seal_into, Pair};
+use accord_test_support::{open, Pair};
 use std::time::{Duration, Instant};
 
 const MARKING: &str = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
@@ -28,7 +28,8 @@ struct Page {
 
 impl Browser {
     fn of(sb: &Sandbox, id: &str) -> Browser {
-        Browser::with(sb.credential(id).unwrap())
+        let (http, base) = accord_test_support::person_http(sb, id);
+        Browser { http, base }
     }
 
     fn with(cred: Credential) -> Browser {
@@ -210,26 +211,7 @@ fn usa_log_when(
 /// PAK's officer sends one object to USA; its id and plaintext.
 fn sent(p: &Pair) -> (String, Vec<u8>) {
     let text = b"joint exercise plan, phase two".to_vec();
-    let file = seal_into(
-        &p.officer,
-        MARKING,
-        Some(sandbox::AGREEMENT_ID),
-        &text,
-        p.tmp.path(),
-    );
-    let item = p.officer.send("USA", &file, None).unwrap();
-    let t0 = Instant::now();
-    while p
-        .officer
-        .outbox()
-        .unwrap()
-        .iter()
-        .any(|o| o.state == "queued")
-    {
-        assert!(t0.elapsed() < Duration::from_secs(30), "not delivered");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (item.id, text)
+    (p.send_to_usa(MARKING, &text), text)
 }
 
 #[test]
