@@ -34,6 +34,7 @@ use maud::html;
 use std::sync::Arc;
 
 pub(crate) use banner::Banner;
+pub use send::read_choice;
 
 /// Forms carry a token and a few fields.
 pub(crate) const FORM_BODY: usize = 16 << 10;

@@ -83,12 +83,23 @@ impl Choice {
 
 /// The label and marking a choice makes, or why it makes none.
 fn build(node: &Node, choice: &Choice) -> Result<(Label, String), String> {
-    let policy = national(node).ok_or("the national policy is missing")?;
+    build_in(node.policies(), &node.home.config.national_policy, choice)
+}
+
+/// [`build`] under `policies`, the national policy named `national`.
+fn build_in(
+    policies: &accord_spif::PolicySet,
+    national: &str,
+    choice: &Choice,
+) -> Result<(Label, String), String> {
+    let policy = policies
+        .get(national)
+        .ok_or("the national policy is missing")?;
     if choice.classification.is_empty() {
         return Err("choose a classification".into());
     }
     let label = Label::read_json(
-        node.policies(),
+        policies,
         "the chosen label",
         choice.label_json(policy).as_bytes(),
     )
@@ -603,4 +614,52 @@ async fn upload(
     // Queued as `PUT /v1/outbox/{to}/{id}` queues it: its checks, decision and entry.
     c.node.send_written(peer, &choice.to, &id, sealed).await?;
     Ok(id)
+}
+
+/// What a person's browser sends the chooser (a query string or a form body), read as
+/// the console reads it: the choice, then the label and marking it makes under
+/// `policies`, or why none (the fuzz target `console_form`).
+pub fn read_choice(
+    policies: &accord_spif::PolicySet,
+    national: &str,
+    form: &[u8],
+) -> Result<String, String> {
+    let choice = Choice::from_pairs(&pairs(std::str::from_utf8(form).ok()));
+    build_in(policies, national, &choice).map(|(_, m)| m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_choice;
+
+    fn policies() -> accord_spif::PolicySet {
+        let mut set = accord_spif::PolicySet::new();
+        set.load_path(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies"))
+            .unwrap();
+        set
+    }
+
+    #[test]
+    fn a_choice_reads_into_its_marking_or_says_why_not() {
+        let set = policies();
+        let q = b"classification=SECRET&cat=Releasable+To%7CUSA&cat=Releasable+To%7CPAK&cat=Scope%7CEXERCISES&agreement=X&to=PAK";
+        assert_eq!(
+            read_choice(&set, "USA", q).unwrap(),
+            "SECRET//REL TO USA, PAK//SCOPE EXERCISES"
+        );
+        for (bad, why) in [
+            (&b""[..], "choose a classification"),
+            (b"classification=SECRET&cat=Releasable+To%7CXXX", "XXX"),
+            (b"classification=MOST+SECRET", "MOST SECRET"),
+            (b"\xff\xfe", "choose a classification"),
+        ] {
+            let e = read_choice(&set, "USA", bad).unwrap_err();
+            assert!(e.contains(why), "{}: {e}", String::from_utf8_lossy(bad));
+        }
+        // A category without its tag set names nothing, and is left out.
+        assert_eq!(
+            read_choice(&set, "USA", b"classification=SECRET&cat=nobar").unwrap(),
+            "SECRET"
+        );
+    }
 }
