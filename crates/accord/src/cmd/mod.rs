@@ -2,6 +2,7 @@
 pub mod agreement;
 pub mod audit;
 pub mod backup;
+mod browser_files;
 pub mod credential;
 pub mod decide;
 pub mod docs;

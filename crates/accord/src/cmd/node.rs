@@ -420,7 +420,7 @@ fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result
     } else {
         cred.save(&a.output)?;
     }
-    let browser = BrowserFiles::of(
+    let browser = crate::cmd::browser_files::BrowserFiles::of(
         &a.output,
         a.p12.as_deref(),
         a.p12_passphrase_file.as_deref(),
@@ -444,101 +444,6 @@ fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result
         browser.say();
     }
     Ok(Code::Ok)
-}
-
-/// The credential's browser form that `user add` and `user renew` write: the PKCS#12
-/// file, and its passphrase's file when Accord made the passphrase.
-struct BrowserFiles {
-    p12: PathBuf,
-    /// Given by the officer (read from it) or made here (written to it).
-    passphrase: PathBuf,
-    given: bool,
-}
-
-impl BrowserFiles {
-    fn of(
-        credential: &std::path::Path,
-        p12: Option<&std::path::Path>,
-        pass: Option<&std::path::Path>,
-    ) -> BrowserFiles {
-        let p12 = p12
-            .map(|p| p.to_path_buf())
-            .unwrap_or_else(|| credential.with_extension("p12"));
-        let (passphrase, given) = match pass {
-            Some(p) => (p.to_path_buf(), true),
-            None => (
-                PathBuf::from(format!("{}.passphrase", p12.display())),
-                false,
-            ),
-        };
-        BrowserFiles {
-            p12,
-            passphrase,
-            given,
-        }
-    }
-
-    fn write(
-        &self,
-        home: &Home,
-        cred: &accord_node_api::credential::Credential,
-        force: bool,
-    ) -> Result<()> {
-        let made: Vec<&PathBuf> = if self.given {
-            vec![&self.p12]
-        } else {
-            vec![&self.p12, &self.passphrase]
-        };
-        for f in &made {
-            if f.exists() && !force {
-                anyhow::bail!(
-                    "{} already exists: give --force to overwrite it, or --p12 elsewhere",
-                    f.display()
-                );
-            }
-        }
-        let given = if self.given {
-            Some(crate::passphrase::read_file(&self.passphrase)?)
-        } else {
-            None
-        };
-        let (p12, passphrase) =
-            directory::browser_credential(home, cred, given.as_deref().map(|s| s.as_str()))?;
-        for f in &made {
-            if force {
-                let _ = std::fs::remove_file(f);
-            }
-        }
-        accord_keys::write_private_file(&self.p12, &p12)?;
-        if !self.given {
-            let mut line = zeroize::Zeroizing::new(String::with_capacity(passphrase.len() + 1));
-            line.push_str(&passphrase);
-            line.push('\n');
-            accord_keys::write_private_file(&self.passphrase, line.as_bytes())?;
-        }
-        Ok(())
-    }
-
-    fn json(&self, v: &mut serde_json::Value) {
-        v["p12"] = serde_json::json!(self.p12.display().to_string());
-        v["p12_passphrase_file"] = serde_json::json!(self.passphrase.display().to_string());
-    }
-
-    fn say(&self) {
-        if self.given {
-            println!(
-                "for the browser: {} (PKCS#12, under the passphrase in {})",
-                self.p12.display(),
-                self.passphrase.display()
-            );
-        } else {
-            println!(
-                "for the browser: {} (PKCS#12), its passphrase in {} (owner-only): hand them over apart",
-                self.p12.display(),
-                self.passphrase.display()
-            );
-        }
-    }
 }
 
 /// What expires within 30 days (an agreement within 180), said on standard error by
@@ -654,7 +559,7 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
                 });
                 return Err(err.into());
             }
-            let browser = BrowserFiles::of(
+            let browser = crate::cmd::browser_files::BrowserFiles::of(
                 &a.output,
                 a.p12.as_deref(),
                 a.p12_passphrase_file.as_deref(),
