@@ -66,7 +66,7 @@ pub(crate) async fn load(
             }
             if name == super::forms::FIELD {
                 token = String::from_utf8(v).ok();
-                super::inbox::checked(
+                super::forms::checked(
                     &c,
                     &headers,
                     &caller,
@@ -77,7 +77,7 @@ pub(crate) async fn load(
                 .await?;
             } else if name == "agreement" {
                 if token.is_none() {
-                    super::inbox::checked(
+                    super::forms::checked(
                         &c,
                         &headers,
                         &caller,

@@ -41,7 +41,7 @@ pub(crate) struct Filter {
 
 impl Filter {
     fn from_query(q: Option<&str>) -> Filter {
-        use super::inbox::{pairs, pick};
+        use super::forms::{pairs, pick};
         let p = pairs(q);
         Filter {
             kind: pick(&p, "kind"),

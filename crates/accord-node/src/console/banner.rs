@@ -4,7 +4,7 @@
 //! no page needs an inline style (the Content-Security-Policy allows none).
 
 use crate::node::Node;
-use accord_spif::{Label, Policy};
+use accord_spif::Label;
 
 /// What a banner shows: the classification's name and the style class of its colours.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl Node {
             let (rank, b) = match set.translate(l, national).ok().and_then(|t| {
                 let p = nat?;
                 let c = p.classification_by_lacv(t.classification.lacv)?;
-                Some((c.hierarchy, banner_of(p, index(&p.id), c)))
+                Some((c.hierarchy, banner_of(index(&p.id), c)))
             }) {
                 Some(x) => x,
                 None => {
@@ -46,7 +46,7 @@ impl Node {
                     let b = own
                         .and_then(|p| {
                             let c = p.classification_by_lacv(l.classification.lacv)?;
-                            Some(banner_of(p, index(&p.id), c))
+                            Some(banner_of(index(&p.id), c))
                         })
                         .unwrap_or_else(|| Banner {
                             text: l.classification.name.clone(),
@@ -65,7 +65,7 @@ impl Node {
         }
         nat.and_then(|p| {
             let c = p.classifications.iter().min_by_key(|c| c.hierarchy)?;
-            Some(banner_of(p, index(&p.id), c))
+            Some(banner_of(index(&p.id), c))
         })
         .unwrap_or(Banner {
             text: "UNCLASSIFIED".into(),
@@ -104,7 +104,7 @@ impl Node {
                             || p.name == self.home.config.national_policy
                     }) {
                         if let Some(c) = p.classifications.iter().max_by_key(|c| c.hierarchy) {
-                            return banner_of(p, i, c);
+                            return banner_of(i, c);
                         }
                     }
                 }
@@ -130,7 +130,7 @@ impl Node {
     }
 }
 
-fn banner_of(_p: &Policy, index: usize, c: &accord_spif::policy::Classification) -> Banner {
+fn banner_of(index: usize, c: &accord_spif::policy::Classification) -> Banner {
     Banner {
         text: c.name.clone(),
         class: class_of(index, c.lacv),

@@ -101,6 +101,42 @@ impl Forms {
     }
 }
 
+/// The last value of `key` in a query string's pairs, or "".
+pub(crate) fn pick(pairs: &[(String, String)], key: &str) -> String {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// A query string's pairs (none when it does not read).
+pub(crate) fn pairs(q: Option<&str>) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q.unwrap_or("")).unwrap_or_default()
+}
+
+/// Check a form's origin and token; a refusal is in the audit log under `kind`, with
+/// the form's action as its request.
+pub(crate) async fn checked(
+    c: &super::Console,
+    headers: &HeaderMap,
+    caller: &crate::caller::Caller,
+    action: &str,
+    token: Option<&str>,
+    kind: crate::audit::EntryKind,
+) -> Result<(), crate::refusal::Refusal> {
+    match c.forms.check(headers, &caller.fingerprint, action, token) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            c.node
+                .log_refusal(kind, Some(caller), None, Some(action), &e)
+                .await;
+            Err(crate::refusal::Refusal { logged: true, ..e })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

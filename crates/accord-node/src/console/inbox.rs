@@ -3,7 +3,6 @@
 
 use super::page::size;
 use super::{Console, PeerExt};
-use crate::caller::Caller;
 use accord_agreement::Duty;
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -34,29 +33,14 @@ fn contains_ignoring_case(hay: &str, needle: &str) -> bool {
     n.len() <= h.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
-/// The last value of `key` in a query string's pairs, or "".
-pub(crate) fn pick(pairs: &[(String, String)], key: &str) -> String {
-    pairs
-        .iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-/// A query string's pairs (none when it does not read).
-pub(crate) fn pairs(q: Option<&str>) -> Vec<(String, String)> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(q.unwrap_or("")).unwrap_or_default()
-}
-
 impl Filter {
     fn from_query(q: Option<&str>) -> Filter {
-        let p = pairs(q);
+        let p = super::forms::pairs(q);
         Filter {
-            q: pick(&p, "q"),
-            from: pick(&p, "from"),
-            agreement: pick(&p, "agreement"),
-            page: pick(&p, "page").parse().ok(),
+            q: super::forms::pick(&p, "q"),
+            from: super::forms::pick(&p, "from"),
+            agreement: super::forms::pick(&p, "agreement"),
+            page: super::forms::pick(&p, "page").parse().ok(),
         }
     }
 
@@ -261,7 +245,7 @@ pub(crate) async fn open(
         Err(r) => return r,
     };
     let action = format!("/console/inbox/{from}/{id}/open");
-    if let Err(r) = checked(
+    if let Err(r) = super::forms::checked(
         &c,
         &headers,
         &caller,
@@ -335,25 +319,4 @@ async fn download(id: &str, opened: super::open::Opened) -> Response {
         h.insert("x-accord-marking", v);
     }
     r
-}
-
-/// Check a form's origin and token; a refusal is in the audit log under `kind`, with
-/// the form's action as its request.
-pub(crate) async fn checked(
-    c: &Console,
-    headers: &HeaderMap,
-    caller: &Caller,
-    action: &str,
-    token: Option<&str>,
-    kind: crate::audit::EntryKind,
-) -> Result<(), crate::refusal::Refusal> {
-    match c.forms.check(headers, &caller.fingerprint, action, token) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            c.node
-                .log_refusal(kind, Some(caller), None, Some(action), &e)
-                .await;
-            Err(crate::refusal::Refusal { logged: true, ..e })
-        }
-    }
 }

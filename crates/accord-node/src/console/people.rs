@@ -3,7 +3,7 @@
 //! the API's own call (`PUT /v1/people/{id}/status|role`): authorised for the officer,
 //! recorded with them, in the audit log before the page answers.
 
-use super::inbox::checked;
+use super::forms::checked;
 use super::{Console, PeerExt};
 use crate::audit::EntryKind;
 use accord_agreement::{Duty, Role};
@@ -148,8 +148,8 @@ pub(crate) async fn enrol(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let pairs = super::inbox::pairs(std::str::from_utf8(&body).ok());
-    let pick = |k: &str| super::inbox::pick(&pairs, k);
+    let pairs = super::forms::pairs(std::str::from_utf8(&body).ok());
+    let pick = |k: &str| super::forms::pick(&pairs, k);
     let all = |k: &str| -> Vec<String> {
         pairs
             .iter()

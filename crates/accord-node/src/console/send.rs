@@ -192,7 +192,7 @@ fn offers(node: &Node, caller: &Caller) -> (Vec<String>, Vec<Offer>) {
     (classes, out)
 }
 
-use super::inbox::pairs;
+use super::forms::pairs;
 
 /// `GET /console/send`: the chooser, the agreement and partner, the file.
 pub(crate) async fn form(
@@ -481,7 +481,7 @@ async fn upload(
         .iter()
         .find(|(k, _)| k == super::forms::FIELD)
         .map(|(_, v)| v.as_str());
-    super::inbox::checked(
+    super::forms::checked(
         c,
         headers,
         caller,
