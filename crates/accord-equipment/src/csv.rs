@@ -212,6 +212,106 @@ fn row(line: usize, text: &str, names: &[String], at: &[usize; 6]) -> Result<Row
     })
 }
 
+/// Read a list of items sighted or named (`nomenclature,serial`, optionally `holder`
+/// and `condition`; the header names the columns), every bad row named by its line.
+pub fn read_lines(text: &str) -> Result<Vec<crate::record::Line>, Error> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
+    let Some((_, header)) = lines.by_ref().find(|(_, l)| !l.trim().is_empty()) else {
+        return Err(Error::Csv(vec![(
+            1,
+            "the file is empty: the first line names the columns (nomenclature,serial)".into(),
+        )]));
+    };
+    const COLS: [&str; 4] = ["nomenclature", "serial", "holder", "condition"];
+    let names = fields(header).map_err(|e| Error::Csv(vec![(1, e)]))?;
+    let mut at = [usize::MAX; 4];
+    for (i, n) in names.iter().enumerate() {
+        let n = n.trim().to_ascii_lowercase();
+        match COLS.iter().position(|c| *c == n) {
+            Some(c) if at[c] == usize::MAX => at[c] = i,
+            _ => {
+                return Err(Error::Csv(vec![(
+                    1,
+                    format!(
+                        "column {n:?} is unknown or named twice (the columns are {})",
+                        COLS.join(", ")
+                    ),
+                )]))
+            }
+        }
+    }
+    if at[0] == usize::MAX || at[1] == usize::MAX {
+        return Err(Error::Csv(vec![(
+            1,
+            "the header names the nomenclature and serial columns".into(),
+        )]));
+    }
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    let mut seen: HashMap<ItemKey, usize> = HashMap::new();
+    for (line, t) in lines {
+        if t.trim().is_empty() {
+            continue;
+        }
+        if out.len() + bad.len() >= MAX_ROWS || t.len() > MAX_LINE {
+            bad.push((
+                line,
+                format!("more than {MAX_ROWS} rows, or a line over {MAX_LINE} bytes"),
+            ));
+            break;
+        }
+        let row = (|| -> Result<crate::record::Line, String> {
+            let f = fields(t)?;
+            if f.len() != names.len() {
+                return Err(format!(
+                    "{} fields; the header names {}",
+                    f.len(),
+                    names.len()
+                ));
+            }
+            let get = |c: usize| {
+                (at[c] != usize::MAX)
+                    .then(|| f[at[c]].trim())
+                    .filter(|s| !s.is_empty())
+            };
+            let key = ItemKey::new(get(0).unwrap_or(""), get(1).unwrap_or(""))
+                .map_err(|e| e.to_string())?;
+            let holder = match get(2) {
+                Some(h) => {
+                    check_name("holder", h).map_err(|e| e.to_string())?;
+                    Some(h.to_string())
+                }
+                None => None,
+            };
+            let condition = get(3).map(Condition::parse).transpose()?;
+            Ok(crate::record::Line {
+                holder,
+                condition,
+                ..crate::record::Line::of(key)
+            })
+        })();
+        match row {
+            Err(why) => bad.push((line, why)),
+            Ok(l) => match seen.get(&l.key) {
+                Some(first) => bad.push((line, format!("{} is already on line {first}", l.key))),
+                None => {
+                    seen.insert(l.key.clone(), line);
+                    out.push(l);
+                }
+            },
+        }
+    }
+    if bad.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Csv(bad))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,8 @@ pub const MAX_LINES: usize = 200_000;
 pub const MAX_SIGNERS: usize = 4;
 /// Longest note (an incident's description, a discrepancy's explanation).
 pub const MAX_NOTE: usize = 4096;
+/// Longest label.
+pub const MAX_LABEL: usize = 16 * 1024;
 /// Largest record read, in bytes.
 pub const MAX_RECORD: usize = 96 << 20;
 
@@ -222,6 +224,11 @@ pub struct Body {
     pub at: String,
     /// The account it is about.
     pub account: String,
+    /// Its confidentiality label (the JSON form of `accord label`), under the party's
+    /// policy: a record is decided like any object, and one that crosses is admitted
+    /// by the agreement only if the label's scope is EQUIPMENT and it is releasable to
+    /// the partner.
+    pub label: String,
     /// The agreement it falls under, for records that cross to a partner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agreement: Option<String>,
@@ -290,6 +297,12 @@ impl Body {
         check_party("party", &self.party)?;
         accord_agreement::Time::parse(&self.at).map_err(|e| Error::field("at", e.to_string()))?;
         check_name("account", &self.account)?;
+        if self.label.is_empty() || self.label.len() > MAX_LABEL {
+            return Err(Error::field(
+                "label",
+                format!("a label of 1 to {MAX_LABEL} bytes is required"),
+            ));
+        }
         if let Some(a) = &self.agreement {
             check_name("agreement", a)?;
         }
@@ -655,6 +668,7 @@ mod tests {
             party: "USA".into(),
             at: "2026-12-02T10:00:00Z".into(),
             account: "USA-FMS-1".into(),
+            label: "{}".into(),
             agreement: Some("cismoa".into()),
             partner: Some("PAK".into()),
             refers: None,

@@ -125,6 +125,7 @@ mod tests {
             party: "USA".into(),
             at: "2026-12-02T10:00:00Z".into(),
             account: "USA-FMS-1".into(),
+            label: "{}".into(),
             agreement: None,
             partner: None,
             refers: None,

@@ -154,6 +154,39 @@ impl Client {
         )
     }
 
+    /// `GET path` answered with JSON (the equipment routes, which the command line
+    /// spells itself).
+    pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.get(path)
+    }
+
+    /// `POST path` with a JSON body, answered with JSON.
+    pub fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        self.post(path, body)
+    }
+
+    /// `POST path` with `bytes` of `content_type` (a CSV import), answered with JSON.
+    pub fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<T, Error> {
+        let url = self.url(path);
+        self.handle(
+            &url,
+            self.http
+                .post(&url)
+                .header("content-type", content_type)
+                .body(bytes)
+                .send(),
+        )
+    }
+
     /// `POST /v1/noop`: the HTTP and TLS floor, for benchmarks.
     pub fn noop(&self, body: Vec<u8>) -> Result<(), Error> {
         let url = self.url("/v1/noop");

@@ -34,13 +34,19 @@ pub enum Rule {
     Role,
     /// A form of the console carries the token of the page that made it (CSRF defence).
     Form,
+    /// Equipment custody: the items are where the record says, in the signer's account,
+    /// each serial once.
+    Custody,
+    /// A signed record: each signature is by the person named, with their keys, and
+    /// verifies; a partner's is attested by its node.
+    Signature,
     /// A rule this version does not know (named by a newer partner node).
     Unknown,
 }
 
 impl Rule {
     /// Every rule the node itself names (beside the decision's).
-    pub const NODE: [Rule; 11] = [
+    pub const NODE: [Rule; 13] = [
         Rule::Credential,
         Rule::Request,
         Rule::ObjectIntegrity,
@@ -52,6 +58,8 @@ impl Rule {
         Rule::AgreementValid,
         Rule::Role,
         Rule::Form,
+        Rule::Custody,
+        Rule::Signature,
     ];
 
     /// The name, as the API and the audit log write it.
@@ -69,6 +77,8 @@ impl Rule {
             Rule::AgreementValid => "agreement-valid",
             Rule::Role => "role",
             Rule::Form => "form",
+            Rule::Custody => "custody",
+            Rule::Signature => "signature",
             Rule::Unknown => "unknown",
         }
     }

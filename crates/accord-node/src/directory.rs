@@ -191,6 +191,44 @@ pub async fn renew(home: &Home, id: &str) -> Result<(PersonRecord, Credential), 
     r
 }
 
+/// Issue a person a signing key for equipment records (`accord user signing-key`):
+/// ECDSA P-384 and ML-DSA-87, as agreements are signed. The node keeps only the public
+/// keys, which the records the person signs must carry; the private key goes to the
+/// person. A new key replaces the old one for records signed from now on; records
+/// already signed keep verifying, since each carries its keys attested by the node.
+pub async fn issue_signing_key(
+    home: &Home,
+    id: &str,
+) -> Result<(PersonRecord, accord_keys::SigningKey), Error> {
+    let store = home.store().await?;
+    let r = async {
+        let person = store
+            .person(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no person `{id}`")))?;
+        let key = accord_keys::SigningKey::generate(accord_keys::ClassicalAlg::Es384)
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        store
+            .set_signing_keys(id, &key.public_keys().to_pem())
+            .await?;
+        store
+            .record_change(&DirectoryChange::new(
+                Actor::Operator,
+                id,
+                "signing-key",
+                format!(
+                    "equipment signing key {} issued",
+                    &key.public_keys().classical.kid()[..16]
+                ),
+            ))
+            .await?;
+        Ok((person, key))
+    }
+    .await;
+    store.close().await;
+    r
+}
+
 /// Revoke a person's credentials at once (`accord user revoke`): every one not revoked
 /// yet, or the one whose certificate has the SHA-256 `fingerprint`. The running node
 /// refuses a revoked credential on its next request ("this credential has been

@@ -28,11 +28,14 @@ pub enum EntryKind {
     Directory,
     /// A person refused what their role does not allow (`accord_agreement::Role`).
     Role,
+    /// An equipment record made, signed, received from a partner or refused; an
+    /// account opened; items imported.
+    Equipment,
 }
 
 impl EntryKind {
     /// Every kind, in the order of their index.
-    pub const ALL: [EntryKind; 9] = [
+    pub const ALL: [EntryKind; 10] = [
         EntryKind::Rewrap,
         EntryKind::Label,
         EntryKind::Fetch,
@@ -42,6 +45,7 @@ impl EntryKind {
         EntryKind::Agreement,
         EntryKind::Directory,
         EntryKind::Role,
+        EntryKind::Equipment,
     ];
 
     /// As the log (and the metrics) spell it.
@@ -56,6 +60,7 @@ impl EntryKind {
             EntryKind::Agreement => "agreement",
             EntryKind::Directory => "directory",
             EntryKind::Role => "role",
+            EntryKind::Equipment => "equipment",
         }
     }
 }

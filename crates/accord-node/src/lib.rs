@@ -34,6 +34,7 @@
 //! | `audit`, `refusal`, `strangers` | one way to write an audit entry, and every refusal of a known caller logged; the [`Refusal`] every component answers with (a kind, no HTTP status); refusals of unknown callers, rate-limited |
 //! | [`server`], [`admission`] | HTTP at the edge: the TLS listener (`server/mod.rs`), the routes and the only place a refusal's kind becomes a status (`server/routes.rs`, checked against `docs/node-api.yaml`); how much body the node holds in memory at once and for whom |
 //! | [`backup`] | backups of a running node, consistent (the database snapshot first, the audit log after it, the files the database names), in a tar archive with a manifest, optionally encrypted to a recovery key; their restore, checked before anything is written |
+//! | [`equipment`] | equipment accountability: accounts, the ledger of items, records signed by the people they name (`draft`: the rules of each kind, written once; `submit`: signatures checked, decided, attested, applied), their delivery to and receipt from partner nodes (`federation`), what people read (`views`), the tables (`store`) |
 //! | [`sandbox`] | two parties' nodes under one agreement (`accord quickstart`, tests, benchmarks) |
 //!
 //! # A rewrap, end to end
@@ -79,6 +80,7 @@ pub mod directory;
 mod directory_log;
 mod disk;
 mod entry_kind;
+pub mod equipment;
 mod exchange;
 pub mod home;
 mod kas;

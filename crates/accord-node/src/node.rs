@@ -67,6 +67,11 @@ pub struct Node {
     pub(crate) directory_log_lock: tokio::sync::Mutex<()>,
     /// The inbox in memory, its labels read once.
     pub(crate) inbox_index: tokio::sync::Mutex<crate::store::inbox_index::InboxIndex>,
+    /// One change to the equipment ledger at a time: a record's checks against the
+    /// ledger and its changes to it are then one step.
+    pub(crate) equipment_lock: tokio::sync::Mutex<()>,
+    /// Wakes the delivery of equipment records when one is complete.
+    pub(crate) equipment_ready: tokio::sync::Notify,
 }
 
 impl Node {
@@ -93,6 +98,8 @@ impl Node {
             probes: crate::partners::Probes::default(),
             directory_log_lock: tokio::sync::Mutex::new(()),
             inbox_index: tokio::sync::Mutex::new(Default::default()),
+            equipment_lock: tokio::sync::Mutex::new(()),
+            equipment_ready: tokio::sync::Notify::new(),
         })
     }
 

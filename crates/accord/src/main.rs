@@ -40,6 +40,10 @@ pub enum Command {
     Agreement(cmd::agreement::AgreementCommand),
     /// The full access decision: person + label + agreement + party + time.
     Decide(cmd::decide::DecideArgs),
+    /// Equipment accountability: accounts, items, transfers, receipts, hand receipts,
+    /// inventories, incidents, end-use checks.
+    #[command(subcommand)]
+    Equipment(cmd::equipment::EquipmentCommand),
     /// Show a sealed object's label, signer, key access and segments (no key needed).
     Inspect(cmd::inspect::InspectArgs),
     /// Open a sealed object: through your node (--credential) or with local KAS keys.
@@ -194,6 +198,7 @@ fn main() -> ExitCode {
     let out = exit::Output { json: cli.json };
     let result: anyhow::Result<exit::Code> = match cli.command {
         Command::Agreement(cmd) => cmd::agreement::run(cmd, &out),
+        Command::Equipment(cmd) => cmd::equipment::run(cmd, &out),
         Command::Decide(args) => cmd::decide::run(args, &out),
         Command::Inspect(args) => cmd::inspect::run(args, &out),
         Command::Open(args) => cmd::open::run(args, &out),

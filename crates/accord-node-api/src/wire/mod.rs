@@ -12,6 +12,11 @@ pub const MAX_SKEW_SECS: i64 = 300;
 
 pub use crate::rule::{Reason, Rule};
 
+mod equipment;
+pub use equipment::{
+    AccountNew, AccountView, Draft, Imported, ItemHistory, ItemView, ReconcileView, RecordView,
+    Submitted,
+};
 mod people;
 pub use people::{PersonView, RoleChange, StatusChange};
 mod status;

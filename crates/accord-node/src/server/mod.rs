@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+mod equipment;
 mod fetch_metadata;
 mod metrics;
 mod routes;
@@ -182,6 +183,12 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         tokio::runtime::Handle::current(),
     );
     let offers = tokio::spawn(crate::agreement_sync::offer_loop(node.clone(), rx.clone()));
+    // Equipment records that cross: what was not delivered is delivered at the next
+    // start (its row stays undelivered), so it may stop with the others.
+    tokio::spawn(crate::equipment::federation::deliver_loop(
+        node.clone(),
+        rx.clone(),
+    ));
     // It stops with the others; a change it had not written yet is written at the next
     // start (its row stays pending).
     tokio::spawn(crate::directory_log::log_loop(node.clone(), rx.clone()));

@@ -34,7 +34,7 @@ pub(super) fn refusal(r: Refusal) -> Response {
 }
 
 /// A component's answer in HTTP: JSON, or the refusal.
-fn answer<T: serde::Serialize>(r: Result<T, Refusal>) -> Response {
+pub(super) fn answer<T: serde::Serialize>(r: Result<T, Refusal>) -> Response {
     match r {
         Ok(v) => Json(v).into_response(),
         Err(e) => refusal(e),
@@ -72,6 +72,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/fed/witness/add-checkpoint"),
     ("GET", "/v1/fed/witness/checkpoint"),
     ("PUT", "/v1/fed/agreements/{id}"),
+    ("GET", "/v1/equipment/accounts"),
+    ("POST", "/v1/equipment/accounts"),
+    ("POST", "/v1/equipment/accounts/{id}/import"),
+    ("GET", "/v1/equipment/items"),
+    ("GET", "/v1/equipment/item"),
+    ("POST", "/v1/equipment/drafts"),
+    ("GET", "/v1/equipment/records"),
+    ("POST", "/v1/equipment/records"),
+    ("GET", "/v1/equipment/records/{id}"),
+    ("GET", "/v1/equipment/reconcile"),
+    ("PUT", "/v1/fed/equipment/records/{id}"),
     ("GET", "/log/checkpoint"),
     ("GET", "/log/tile/{level}/{index}"),
     ("GET", "/log/tile/entries/{index}"),
@@ -407,6 +418,7 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Result<Route
             ),
         )
         .with_state(node.clone())
+        .merge(super::equipment::routes(node.clone(), budget.clone()))
         .merge(crate::console::router(node.clone()).ok_or_else(|| {
             crate::Error::Crypto("no random key for the console's form tokens".into())
         })?)
@@ -475,7 +487,7 @@ async fn entries_for_known_callers(
 
 /// Parse a query string into `T` (its serde rules refuse unknown or repeated keys),
 /// answering a 400 Problem that names what is wrong.
-fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, Refusal> {
+pub(super) fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T, Refusal> {
     serde_urlencoded::from_str(q).map_err(|e| {
         let text = format!("query: {e}");
         Refusal {

@@ -11,6 +11,7 @@
 //! two (`exchange`).
 
 mod calling;
+mod equipment;
 mod exchange;
 mod operations;
 mod routes;

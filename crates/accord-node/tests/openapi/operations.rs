@@ -499,6 +499,8 @@ fn every_operation_answers_as_documented() {
     }
     assert_eq!(anonymous.call("GET", "/v1/nothing-here", None).status, 404);
 
+    crate::equipment::equipment_operations(c, &rt, &home, &officer, &clerk, &anonymous, &stranger);
+
     rt.block_on(running.stop()).unwrap();
     drop(rt);
 

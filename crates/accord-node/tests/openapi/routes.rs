@@ -80,9 +80,12 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// The `(METHOD, path)` of every `.route("path", get(..).post(..))` in server/routes.rs, and
 /// the prefixes of every `.nest("prefix", ..)`.
 fn routes_in_source() -> (BTreeSet<(String, String)>, Vec<String>) {
-    let src =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/server/routes.rs"))
-            .unwrap();
+    // The routes' source: `routes.rs`, and the equipment routes it merges.
+    let src = ["src/server/routes.rs", "src/server/equipment.rs"]
+        .iter()
+        .map(|f| std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
     // Comment lines out (they mention `.route(` too).
     let src: String = src
         .lines()

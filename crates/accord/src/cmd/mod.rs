@@ -6,6 +6,7 @@ mod browser_files;
 pub mod credential;
 pub mod decide;
 pub mod docs;
+pub mod equipment;
 pub mod exchange;
 pub mod inspect;
 pub mod keygen;

@@ -247,10 +247,10 @@ Exit codes: 0 ok, 2 usage or input error (no such person, no such credential not
         #[arg(long)]
         id: String,
     },
-    /// Give a person a role: member or officer (logged in the audit log).
+    /// Give a person a role: member, officer or custodian (logged in the audit log).
     #[command(
         after_help = "Example:\n  accord user role --dir pak --id pak-officer --role officer\n\n\
-A member sees and sends what they are entitled to; an officer also manages people and agreements and reads the node's audit log. The change takes effect on the person's next request, also at a running node, and goes into the audit log as a `directory` entry.\n\n\
+A member sees and sends what they are entitled to; an officer also manages people and agreements, opens equipment accounts and reads the node's audit log; a custodian keeps equipment accounts. The change takes effect on the person's next request, also at a running node, and goes into the audit log as a `directory` entry.\n\n\
 Exit codes: 0 ok, 2 usage or input error (no such person, no such role)."
     )]
     Role {
@@ -260,9 +260,30 @@ Exit codes: 0 ok, 2 usage or input error (no such person, no such role)."
         /// The person.
         #[arg(long)]
         id: String,
-        /// `member` or `officer`.
+        /// `member`, `officer` or `custodian`.
         #[arg(long, value_name = "ROLE", value_parser = parse_role)]
         role: accord_agreement::Role,
+    },
+    /// Issue a person their equipment signing key (ES384 + ML-DSA-87): custodians,
+    /// holders and witnesses sign equipment records with it.
+    #[command(
+        after_help = "Example:\n  accord user signing-key --dir pak --id pak-custodian -o pak-custodian.signing.key\n\n\
+The node keeps the public keys; the private key file is written owner-only: hand it over with the person's credential (the equipment commands look for it beside the credential, as ID.signing.key). A new key replaces the old one for records signed from now on.\n\n\
+Exit codes: 0 ok, 2 usage or input error (no such person, the file exists)."
+    )]
+    SigningKey {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The person.
+        #[arg(long)]
+        id: String,
+        /// Where to write the private key.
+        #[arg(short = 'o', long = "output", value_name = "ID.signing.key")]
+        output: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// List the people of the node.
     #[command(
@@ -297,7 +318,8 @@ pub struct UserAddArgs {
     #[arg(long = "scope", value_name = "S,...", value_delimiter = ',')]
     pub scopes: Vec<String>,
     /// What they may do at the node: `member` (see and send what they are entitled
-    /// to) or `officer` (also manage people and agreements, read the audit log).
+    /// to), `officer` (also manage people and agreements, read the audit log) or
+    /// `custodian` (also keep equipment accounts).
     #[arg(long, value_name = "ROLE", default_value = "member", value_parser = parse_role)]
     pub role: accord_agreement::Role,
     /// Where to write the credential for the browser (PKCS#12, with the node CA's
@@ -585,6 +607,15 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
             Ok(Code::Ok)
         }
         UserCommand::Renew(a) => renew(&rt, a, out),
+        UserCommand::SigningKey {
+            dir,
+            id,
+            output,
+            force,
+        } => {
+            drop(rt);
+            crate::cmd::equipment::issue_signing_key(&dir, &id, &output, force, out)
+        }
         UserCommand::Revoke(a) => revoke(&rt, a, out),
         UserCommand::Suspend { dir, id } => set_status(&rt, &dir, &id, false, out),
         UserCommand::Resume { dir, id } => set_status(&rt, &dir, &id, true, out),

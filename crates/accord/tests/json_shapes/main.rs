@@ -5,6 +5,7 @@
 //! commands `accord --help` lists and the schema files docs/json holds, so that a new
 //! command or a schema no command prints is caught.
 
+mod equipment;
 mod node;
 mod offline;
 mod operations;
@@ -65,6 +66,27 @@ const SHAPES: &[(&str, Option<&str>)] = &[
     ("user list", Some("user-list")),
     ("user renew", Some("user-renew")),
     ("user revoke", Some("user-revoke")),
+    ("user signing-key", Some("user-signing-key")),
+    ("equipment account add", Some("equipment-account")),
+    ("equipment account list", Some("equipment-accounts")),
+    ("equipment import", Some("equipment-import")),
+    ("equipment item list", Some("equipment-items")),
+    ("equipment item show", Some("equipment-item")),
+    ("equipment transfer", Some("equipment-submitted")),
+    ("equipment receive", Some("equipment-submitted")),
+    ("equipment hand-receipt", Some("equipment-submitted")),
+    ("equipment inventory", Some("equipment-submitted")),
+    ("equipment destroy", Some("equipment-submitted")),
+    ("equipment return", Some("equipment-submitted")),
+    ("equipment incident", Some("equipment-submitted")),
+    ("equipment ack", Some("equipment-submitted")),
+    ("equipment check request", Some("equipment-submitted")),
+    ("equipment check answer", Some("equipment-submitted")),
+    ("equipment check reconcile", Some("equipment-submitted")),
+    ("equipment sign", Some("equipment-submitted")),
+    ("equipment records", Some("equipment-records")),
+    ("equipment record", Some("equipment-record")),
+    ("equipment reconcile", Some("equipment-reconcile")),
     ("status", Some("status")),
     ("backup", Some("backup")),
     ("backup keygen", Some("backup-keygen")),

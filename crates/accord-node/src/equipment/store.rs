@@ -1,0 +1,443 @@
+//! The equipment tables (migration `20261202000070_equipment.sql`): accounts, the
+//! ledger of items, records and each item's history. Reads here; writes are
+//! statements the component commits together ([`crate::store::Store::commit`]), so a
+//! record, the ledger changes it makes and its history rows land in one transaction.
+
+use crate::store::{db, Stmt, Store};
+use crate::Error;
+use accord_equipment::{AccountingClass, Condition, Item, ItemKey, Status};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// An account and its custodians.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Account {
+    /// Its name (`USA-FMS-1`).
+    pub id: String,
+    /// The accountable custodian (a person of the node with the role `custodian`).
+    pub custodian: String,
+    /// Their alternate, when named.
+    pub alternate: Option<String>,
+    /// The label its items and records carry (JSON form).
+    pub label: String,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+impl Account {
+    /// Whether `person` is its custodian or alternate.
+    pub fn kept_by(&self, person: &str) -> bool {
+        self.custodian == person || self.alternate.as_deref() == Some(person)
+    }
+}
+
+/// An item in the ledger, with what only the node keeps of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerItem {
+    /// The item.
+    pub item: Item,
+    /// The partner it was transferred to, when status is `transferred`.
+    pub transferred_to: Option<String>,
+    /// Its label (JSON form).
+    pub label: String,
+}
+
+/// A record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Record id.
+    pub id: String,
+    /// Its kind.
+    pub kind: String,
+    /// The party that made it.
+    pub origin: String,
+    /// Its account.
+    pub account: String,
+    /// The partner it crosses to or came from.
+    pub partner: Option<String>,
+    /// The agreement.
+    pub agreement: Option<String>,
+    /// The record it answers.
+    pub refers: Option<String>,
+    /// Unix seconds (the record's own time).
+    pub at: i64,
+    /// Its digest.
+    pub digest: String,
+    /// `pending`, `done`, `open` or `answered`.
+    pub state: String,
+    /// When the partner took it, for a record that crosses.
+    pub delivered: Option<i64>,
+    /// When it was answered (a received transfer receipted, an incident acknowledged).
+    pub answered: Option<i64>,
+    /// The record's JSON.
+    pub json: String,
+}
+
+fn item_from_row(r: &AnyRow) -> Result<LedgerItem, Error> {
+    let bad = |what: &str, v: String| {
+        Error::Database(format!(
+            "equipment_items holds {what} {v:?}, which this version does not know"
+        ))
+    };
+    let class: String = r.try_get("class").map_err(db)?;
+    let condition: String = r.try_get("condition").map_err(db)?;
+    let status: String = r.try_get("status").map_err(db)?;
+    Ok(LedgerItem {
+        item: Item {
+            key: ItemKey {
+                nomenclature: r.try_get("nomenclature").map_err(db)?,
+                serial: r.try_get("serial").map_err(db)?,
+            },
+            class: AccountingClass::parse(&class).map_err(|_| bad("class", class))?,
+            case: r.try_get("loa").map_err(db)?,
+            title_holder: r.try_get("title_holder").map_err(db)?,
+            provider: r.try_get("provider").map_err(db)?,
+            agreement: r.try_get("agreement").map_err(db)?,
+            account: r.try_get("account").map_err(db)?,
+            holder: r.try_get("holder").map_err(db)?,
+            condition: Condition::parse(&condition).map_err(|_| bad("condition", condition))?,
+            status: Status::parse(&status).map_err(|_| bad("status", status))?,
+        },
+        transferred_to: r.try_get("transferred_to").map_err(db)?,
+        label: r.try_get("label").map_err(db)?,
+    })
+}
+
+fn record_from_row(r: &AnyRow) -> Result<StoredRecord, Error> {
+    Ok(StoredRecord {
+        id: r.try_get("id").map_err(db)?,
+        kind: r.try_get("kind").map_err(db)?,
+        origin: r.try_get("origin").map_err(db)?,
+        account: r.try_get("account").map_err(db)?,
+        partner: r.try_get("partner").map_err(db)?,
+        agreement: r.try_get("agreement").map_err(db)?,
+        refers: r.try_get("refers").map_err(db)?,
+        at: r.try_get("at").map_err(db)?,
+        digest: r.try_get("digest").map_err(db)?,
+        state: r.try_get("state").map_err(db)?,
+        delivered: r.try_get("delivered").map_err(db)?,
+        answered: r.try_get("answered").map_err(db)?,
+        json: r.try_get("record").map_err(db)?,
+    })
+}
+
+const ITEM_COLUMNS: &str = "nomenclature, serial, class, loa, title_holder, provider, agreement, account, holder, condition, status, transferred_to, label";
+const RECORD_COLUMNS: &str =
+    "id, kind, origin, account, partner, agreement, refers, at, digest, state, delivered, answered, record";
+
+/// Which items to read.
+pub enum Items<'a> {
+    /// An account's.
+    Account(&'a str),
+    /// Those a provider transferred to this party under an agreement.
+    From(&'a str, &'a str),
+    /// Those this party transferred to a partner under an agreement.
+    To(&'a str, &'a str),
+    /// Every item.
+    All,
+}
+
+impl Store {
+    /// Every account.
+    pub async fn equipment_accounts(&self) -> Result<Vec<Account>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, custodian, alternate, label, created FROM equipment_accounts ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Account {
+                    id: r.try_get("id").map_err(db)?,
+                    custodian: r.try_get("custodian").map_err(db)?,
+                    alternate: r.try_get("alternate").map_err(db)?,
+                    label: r.try_get("label").map_err(db)?,
+                    created: r.try_get("created").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    /// One account.
+    pub async fn equipment_account(&self, id: &str) -> Result<Option<Account>, Error> {
+        Ok(self
+            .equipment_accounts()
+            .await?
+            .into_iter()
+            .find(|a| a.id == id))
+    }
+
+    /// Items, ordered by nomenclature and serial.
+    pub async fn equipment_items(&self, which: Items<'_>) -> Result<Vec<LedgerItem>, Error> {
+        let (filter, a, b) = match which {
+            Items::Account(a) => ("account = $1", Some(a), None),
+            Items::From(p, ag) => ("provider = $1 AND agreement = $2", Some(p), Some(ag)),
+            Items::To(p, ag) => ("transferred_to = $1 AND agreement = $2", Some(p), Some(ag)),
+            Items::All => ("1 = 1", None, None),
+        };
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM equipment_items WHERE {filter} ORDER BY nomenclature, serial"
+        );
+        let mut q = sqlx::query(&sql);
+        if let Some(a) = a {
+            q = q.bind(a);
+        }
+        if let Some(b) = b {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(self.pool()).await.map_err(db)?;
+        rows.iter().map(item_from_row).collect()
+    }
+
+    /// One item.
+    pub async fn equipment_item(&self, key: &ItemKey) -> Result<Option<LedgerItem>, Error> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM equipment_items WHERE nomenclature = $1 AND serial = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&key.nomenclature)
+            .bind(&key.serial)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(item_from_row).transpose()
+    }
+
+    /// Every item key held (to refuse a duplicate serial before anything is written).
+    pub async fn equipment_keys(&self) -> Result<std::collections::HashSet<ItemKey>, Error> {
+        let rows = sqlx::query("SELECT nomenclature, serial FROM equipment_items")
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ItemKey {
+                    nomenclature: r.try_get("nomenclature").map_err(db)?,
+                    serial: r.try_get("serial").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    /// One record.
+    pub async fn equipment_record(&self, id: &str) -> Result<Option<StoredRecord>, Error> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM equipment_records WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// The record answering `id`, when one does.
+    pub async fn equipment_answer(&self, id: &str) -> Result<Option<StoredRecord>, Error> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM equipment_records WHERE refers = $1 AND state <> 'pending' ORDER BY at LIMIT 1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// Records, newest first: of `kind` when given, in `state` when given.
+    pub async fn equipment_records(
+        &self,
+        kind: Option<&str>,
+        state: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StoredRecord>, Error> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM equipment_records \
+             WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR state = $2) ORDER BY at DESC, id LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(kind.unwrap_or(""))
+            .bind(state.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// Records that cross and the partner has not taken yet, oldest first.
+    pub async fn equipment_undelivered(&self, limit: i64) -> Result<Vec<StoredRecord>, Error> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM equipment_records \
+             WHERE crosses = 1 AND delivered IS NULL AND state <> 'pending' ORDER BY at, id LIMIT $1"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// An item's history: the records naming it, oldest first.
+    pub async fn equipment_history(&self, key: &ItemKey) -> Result<Vec<StoredRecord>, Error> {
+        let sql = format!(
+            "SELECT {} FROM equipment_history h JOIN equipment_records r ON r.id = h.record \
+             WHERE h.nomenclature = $1 AND h.serial = $2 ORDER BY h.at, r.id",
+            RECORD_COLUMNS
+                .split(", ")
+                .map(|c| format!("r.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&key.nomenclature)
+            .bind(&key.serial)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    /// A person's public signing keys (PEM), when issued.
+    pub async fn signing_keys(&self, person: &str) -> Result<Option<String>, Error> {
+        let row = sqlx::query("SELECT signing_keys FROM people WHERE id = $1")
+            .bind(person)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        match row {
+            None => Ok(None),
+            Some(r) => r.try_get("signing_keys").map_err(db),
+        }
+    }
+
+    /// Record `person`'s public signing keys (PEM), replacing any before.
+    pub async fn set_signing_keys(&self, person: &str, pem: &str) -> Result<(), Error> {
+        let n = self
+            .commit(vec![Stmt::new(
+                "UPDATE people SET signing_keys = $1 WHERE id = $2",
+            )
+            .text(pem)
+            .text(person)])
+            .await?;
+        if n.first().copied().unwrap_or(0) == 0 {
+            return Err(Error::NotFound(format!("no person `{person}`")));
+        }
+        Ok(())
+    }
+}
+
+/// The statement adding an item.
+pub(crate) fn insert_item(i: &LedgerItem, now: i64) -> Stmt {
+    Stmt::new(
+        "INSERT INTO equipment_items (nomenclature, serial, class, loa, title_holder, provider, agreement, account, holder, condition, status, transferred_to, label, updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .text(&i.item.key.nomenclature)
+    .text(&i.item.key.serial)
+    .text(i.item.class.as_str())
+    .opt_text(i.item.case.clone())
+    .text(&i.item.title_holder)
+    .opt_text(i.item.provider.clone())
+    .opt_text(i.item.agreement.clone())
+    .text(&i.item.account)
+    .opt_text(i.item.holder.clone())
+    .text(i.item.condition.as_str())
+    .text(i.item.status.as_str())
+    .opt_text(i.transferred_to.clone())
+    .text(&i.label)
+    .int(now)
+}
+
+/// The statement setting an item's holder, condition, status, transferee and agreement.
+pub(crate) fn update_item(i: &LedgerItem, now: i64) -> Stmt {
+    Stmt::new(
+        "UPDATE equipment_items SET holder = $1, condition = $2, status = $3, transferred_to = $4, updated = $5, agreement = $8 \
+         WHERE nomenclature = $6 AND serial = $7",
+    )
+    .opt_text(i.item.holder.clone())
+    .text(i.item.condition.as_str())
+    .text(i.item.status.as_str())
+    .opt_text(i.transferred_to.clone())
+    .int(now)
+    .text(&i.item.key.nomenclature)
+    .text(&i.item.key.serial)
+    .opt_text(i.item.agreement.clone())
+}
+
+/// The statement storing a record.
+pub(crate) fn insert_record(r: &StoredRecord, crosses: bool) -> Stmt {
+    Stmt::new(
+        "INSERT INTO equipment_records (id, kind, origin, account, partner, agreement, refers, at, digest, state, crosses, delivered, answered, record) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12)",
+    )
+    .text(&r.id)
+    .text(&r.kind)
+    .text(&r.origin)
+    .text(&r.account)
+    .opt_text(r.partner.clone())
+    .opt_text(r.agreement.clone())
+    .opt_text(r.refers.clone())
+    .int(r.at)
+    .text(&r.digest)
+    .text(&r.state)
+    .int(i64::from(crosses))
+    .text(&r.json)
+}
+
+/// The statement replacing a pending record's signatures and state.
+pub(crate) fn update_record(id: &str, state: &str, json: &str) -> Stmt {
+    Stmt::new("UPDATE equipment_records SET state = $1, record = $2 WHERE id = $3")
+        .text(state)
+        .text(json)
+        .text(id)
+}
+
+/// The statement marking a record answered.
+pub(crate) fn answered(id: &str, now: i64) -> Stmt {
+    Stmt::new("UPDATE equipment_records SET state = 'answered', answered = $1 WHERE id = $2")
+        .int(now)
+        .text(id)
+}
+
+/// The statement marking a record delivered.
+pub(crate) fn delivered(id: &str, now: i64) -> Stmt {
+    Stmt::new("UPDATE equipment_records SET delivered = $1 WHERE id = $2")
+        .int(now)
+        .text(id)
+}
+
+/// Where a record falls in the items' histories: microseconds since 1970 when it was
+/// taken, so that records made in the same second keep their order (the node takes one
+/// record at a time).
+pub(crate) fn history_seq() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default()
+}
+
+/// The statement adding a history row (`seq`: [`history_seq`]).
+pub(crate) fn history(key: &ItemKey, seq: i64, record: &str) -> Stmt {
+    Stmt::new(
+        "INSERT INTO equipment_history (nomenclature, serial, at, record) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (nomenclature, serial, record) DO NOTHING",
+    )
+    .text(&key.nomenclature)
+    .text(&key.serial)
+    .int(seq)
+    .text(record)
+}
+
+/// The statement adding an account.
+pub(crate) fn insert_account(a: &Account) -> Stmt {
+    Stmt::new(
+        "INSERT INTO equipment_accounts (id, custodian, alternate, label, created) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .text(&a.id)
+    .text(&a.custodian)
+    .opt_text(a.alternate.clone())
+    .text(&a.label)
+    .int(a.created)
+}

@@ -1,0 +1,381 @@
+//! Equipment records against the agreement and against forgery, in process: a transfer
+//! under an agreement that does not cover EQUIPMENT, one that is terminated and one that
+//! has expired are refused with the reasons `accord_agreement::admit` gives for the same
+//! label, agreement and parties (one decision, not a rule of the route's own), and
+//! logged; a record altered, forged, or delivered by a node that did not make it is
+//! refused by the receiving node and logged there; the same record delivered twice is
+//! taken once. The whole story between two processes is
+//! `crates/accord/tests/equipment.rs`.
+
+use accord_agreement::{Agreement, Body, Party, Scope, Time};
+use accord_equipment::record::{Body as RecordBody, Record};
+use accord_keys::SigningKey;
+use accord_node::directory::{self, Enrolment};
+use accord_node::home::Home;
+use accord_node::server::ServeOptions;
+use accord_node_api::client::Client;
+use accord_node_api::wire;
+use accord_test_support::{
+    countersign, load_agreement, pak_usa_translations, sandbox, signing_key, Pair,
+};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const MARKING_USA: &str = "CONFIDENTIAL//REL TO USA, PAK//SCOPE EQUIPMENT";
+
+/// Enrol a custodian at `home` with a signing key; their client and key.
+fn custodian(rt: &tokio::runtime::Runtime, home: &Home, id: &str) -> (Client, SigningKey) {
+    let party = home.config.party.clone();
+    let clearance = json!({
+        "policy": {"name": party},
+        "classifications": ["UNCLASSIFIED", "CONFIDENTIAL", "SECRET"],
+        "categories": [{"tagSet": "Releasable To", "values": [party]}, {"tagSet": "Scope", "values": ["EQUIPMENT"]}]
+    });
+    let (_, cred) = rt
+        .block_on(directory::add(
+            home,
+            &Enrolment {
+                id: id.into(),
+                name: id.into(),
+                nationality: party,
+                clearance: ("c.json".into(), clearance.to_string().into_bytes()),
+                scopes: vec!["EQUIPMENT".into()],
+                role: accord_agreement::Role::Custodian,
+            },
+        ))
+        .unwrap();
+    let (_, key) = rt.block_on(directory::issue_signing_key(home, id)).unwrap();
+    (Client::new(cred).unwrap(), key)
+}
+
+/// Draft, sign and submit.
+fn make(
+    c: &Client,
+    key: &SigningKey,
+    d: serde_json::Value,
+) -> Result<wire::Submitted, accord_node::Error> {
+    let body: RecordBody = c.post_json("/v1/equipment/drafts", &d)?;
+    let mut r = Record::new(body);
+    r.sign(&c.credential().person, key).unwrap();
+    c.post_bytes(
+        "/v1/equipment/records",
+        "application/json",
+        r.to_json().into_bytes(),
+    )
+}
+
+/// An agreement between PAK and USA made here: `scopes`, from yesterday for a year,
+/// terminated yesterday when `terminated`.
+fn agreement(id: &str, pak: &Home, usa: &Home, scopes: Vec<Scope>, terminated: bool) -> String {
+    let start = Time::from_unix(Time::now().unix() - 2 * 86_400).unwrap();
+    let mut a = Agreement::draft(Body {
+        id: id.into(),
+        title: format!("{id} (test)"),
+        version: 1,
+        predecessor: None,
+        effective_from: start,
+        expires: start.plus_years(1).unwrap(),
+        scopes,
+        ceiling: Some("SECRET".into()),
+        translations: pak_usa_translations(),
+        terms: "Test.".into(),
+        parties: [pak, usa]
+            .iter()
+            .map(|h| Party::from_descriptor(&h.party).unwrap())
+            .collect(),
+    })
+    .unwrap();
+    countersign(&mut a, &[(pak, "approved"), (usa, "approved")], start);
+    if terminated {
+        let when = Time::from_unix(Time::now().unix() - 86_400).unwrap();
+        a.terminate(
+            &signing_key(usa),
+            when,
+            Time::from_unix(start.unix() + 60).unwrap(),
+        )
+        .unwrap();
+    }
+    a.to_toml().unwrap()
+}
+
+/// The reasons `accord_agreement::admit` gives for a record of USA's under `id`.
+fn admit_reasons(home: &Home, agreement_text: &str, at: Time) -> Vec<String> {
+    let a = Agreement::parse(agreement_text).unwrap();
+    let checked = accord_agreement::Checked::new(&a);
+    let label = home
+        .policies
+        .get("USA")
+        .unwrap()
+        .parse_marking(MARKING_USA, "")
+        .unwrap();
+    let d = accord_agreement::admit(
+        &home.policies,
+        &accord_agreement::Transfer {
+            label: &label,
+            agreement: &checked,
+            from: "USA",
+            to: "PAK",
+            at,
+        },
+    );
+    assert!(!d.permit);
+    d.reasons.into_iter().map(|r| r.text).collect()
+}
+
+fn setup(clock_offset_secs: i64) -> (Pair, String, String) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox(&rt, tmp.path());
+    let noeq = agreement(
+        "NO-EQUIPMENT",
+        &sb.pak,
+        &sb.usa,
+        vec![Scope::Exercises, Scope::Training],
+        false,
+    );
+    let ended = agreement("TERMINATED", &sb.pak, &sb.usa, Scope::ALL.to_vec(), true);
+    for h in [&sb.pak, &sb.usa] {
+        load_agreement(&rt, h, &noeq);
+        load_agreement(&rt, h, &ended);
+    }
+    let opts = move || ServeOptions {
+        clock: std::sync::Arc::new(move || {
+            Time::from_unix(Time::now().unix() + clock_offset_secs).unwrap()
+        }),
+        ..ServeOptions::default()
+    };
+    (Pair::serve(rt, tmp, sb, opts), noeq, ended)
+}
+
+fn open_account(p: &Pair, officer: &str, id: &str, custodian: &str, marking: &str) {
+    let c = Client::new(p.sb.credential(officer).unwrap()).unwrap();
+    let _: wire::AccountView = c
+        .post_json(
+            "/v1/equipment/accounts",
+            &json!({"id": id, "custodian": custodian, "marking": marking}),
+        )
+        .unwrap();
+}
+
+fn import(c: &Client, account: &str, serials: std::ops::RangeInclusive<u32>) {
+    let mut csv = String::from("nomenclature,serial,class,title_holder\n");
+    for i in serials {
+        csv.push_str(&format!("KIV-77,U{i:03},cci,USA\n"));
+    }
+    let _: wire::Imported = c
+        .post_bytes(
+            &format!("/v1/equipment/accounts/{account}/import"),
+            "text/csv",
+            csv.into_bytes(),
+        )
+        .unwrap();
+}
+
+fn transfer(agreement: &str, serial: &str) -> serde_json::Value {
+    json!({"kind": "transfer", "account": "USA-FMS-1", "partner": "PAK", "agreement": agreement,
+           "items": [{"nomenclature": "KIV-77", "serial": serial}]})
+}
+
+fn denied(r: Result<wire::Submitted, accord_node::Error>) -> Vec<wire::Reason> {
+    match r {
+        Err(accord_node::Error::Denied(reasons)) => reasons,
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+#[test]
+fn transfers_are_refused_when_the_agreement_does_not_allow_them_with_the_decisions_reasons() {
+    let (p, noeq, ended) = setup(0);
+    let (usa_c, usa_key) = custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    open_account(&p, "usa-officer", "USA-FMS-1", "usa-custodian", MARKING_USA);
+    import(&usa_c, "USA-FMS-1", 1..=3);
+    let now = Time::now();
+    for (id, text, rule) in [
+        ("NO-EQUIPMENT", &noeq, "agreement-scope"),
+        ("TERMINATED", &ended, "agreement-in-force"),
+    ] {
+        let reasons = denied(make(&usa_c, &usa_key, transfer(id, "U001")));
+        let rules: Vec<&str> = reasons.iter().map(|r| r.rule.as_str()).collect();
+        assert!(rules.contains(&rule), "{id}: {reasons:?}");
+        // The route says what the one decision says, reason for reason.
+        for want in admit_reasons(&p.sb.usa, text, now) {
+            assert!(
+                reasons.iter().any(|r| r.text == want),
+                "{id}: {want:?} not in {reasons:?}"
+            );
+        }
+    }
+    // Nothing moved, and each refusal is in USA's log.
+    let items: Vec<wire::ItemView> = usa_c.get_json("/v1/equipment/items").unwrap();
+    assert!(items.iter().all(|i| i.status == "in-service"), "{items:?}");
+    p.usa.publish_log().unwrap();
+    let log = accord_test_support::log_entries(&p.sb.usa);
+    let refused = log
+        .iter()
+        .filter(|e| {
+            e["kind"] == "equipment" && e["decision"] == "deny" && e["change"] == "transfer"
+        })
+        .count();
+    assert_eq!(refused, 2, "{log:#?}");
+    // Under the sandbox agreement (in force, covering EQUIPMENT) it goes.
+    let ok = make(
+        &usa_c,
+        &usa_key,
+        transfer(accord_node::sandbox::AGREEMENT_ID, "U001"),
+    )
+    .unwrap();
+    assert_eq!(ok.state, "done");
+}
+
+#[test]
+fn a_transfer_under_an_expired_agreement_is_refused() {
+    // The nodes' clock 16 years on: the sandbox's 15-year agreement has expired.
+    let (p, _, _) = setup(16 * 366 * 86_400);
+    let (usa_c, usa_key) = custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    open_account(&p, "usa-officer", "USA-FMS-1", "usa-custodian", MARKING_USA);
+    import(&usa_c, "USA-FMS-1", 1..=1);
+    let reasons = denied(make(
+        &usa_c,
+        &usa_key,
+        transfer(accord_node::sandbox::AGREEMENT_ID, "U001"),
+    ));
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.rule.as_str() == "agreement-in-force" && r.text.contains("expired")),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn an_altered_forged_or_misdelivered_record_is_refused_by_the_receiving_node() {
+    let (p, _, _) = setup(0);
+    let (usa_c, usa_key) = custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    let (pak_c, _) = custodian(&p.rt, &p.sb.pak, "pak-custodian");
+    open_account(&p, "usa-officer", "USA-FMS-1", "usa-custodian", MARKING_USA);
+    open_account(
+        &p,
+        "pak-officer",
+        "PAK-CCI-1",
+        "pak-custodian",
+        "CONFIDENTIAL//REL TO PAK, USA//SCOPE EQUIPMENT",
+    );
+    import(&usa_c, "USA-FMS-1", 1..=2);
+    let s = make(
+        &usa_c,
+        &usa_key,
+        transfer(accord_node::sandbox::AGREEMENT_ID, "U001"),
+    )
+    .unwrap();
+    // PAK takes it (delivered in the background).
+    let t0 = Instant::now();
+    while pak_c
+        .get_json::<Vec<wire::RecordView>>("/v1/equipment/records?kind=transfer")
+        .unwrap()
+        .is_empty()
+    {
+        assert!(t0.elapsed() < Duration::from_secs(30), "never delivered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v: serde_json::Value = usa_c
+        .get_json(&format!("/v1/equipment/records/{}", s.id))
+        .unwrap();
+    let signed: Record = serde_json::from_value(v["record"].clone()).unwrap();
+    signed
+        .verify_attested(
+            &accord_agreement::SigningKeys::from_public(signing_key(&p.sb.usa).public_keys())
+                .unwrap(),
+        )
+        .unwrap();
+
+    // Deliver to PAK as USA's node would, with USA's node key.
+    let (partner, http) =
+        accord_test_support::as_node(&p.rt, &p.usa, &p.sb.usa, "PAK", Duration::from_secs(10));
+    let put = |r: &Record| -> (u16, serde_json::Value) {
+        p.rt.block_on(async {
+            let resp = http
+                .put(format!(
+                    "{}/v1/fed/equipment/records/{}",
+                    partner.url, r.body.id
+                ))
+                .header("content-type", "application/json")
+                .body(r.to_json())
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let bytes = resp.bytes().await.unwrap();
+            (status, serde_json::from_slice(&bytes).unwrap_or_default())
+        })
+    };
+    // The same record again: held already, taken once.
+    let (status, body) = put(&signed);
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("unchanged")),
+        "{body}"
+    );
+
+    // Altered after signing: another serial, same id.
+    let mut altered = signed.clone();
+    altered.body.items[0].key.serial = "U002".into();
+    let (status, body) = put(&altered);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("signature"),
+        "{body}"
+    );
+
+    // Forged: a new record in the custodian's name, signed with a key of the forger's
+    // and "attested" with another key than the one the agreement pins for USA.
+    let mut forged_body = signed.body.clone();
+    forged_body.id = accord_equipment::record::new_id();
+    forged_body.items[0].key.serial = "U002".into();
+    let mut forged = Record::new(forged_body);
+    let mallory = SigningKey::generate(accord_keys::ClassicalAlg::Es384).unwrap();
+    forged.sign("usa-custodian", &mallory).unwrap();
+    forged.attest(&mallory).unwrap();
+    let (status, body) = put(&forged);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("attestation"),
+        "{body}"
+    );
+
+    // A record of PAK's own, "delivered" by USA's node: a node delivers its own records.
+    let mut theirs = signed.clone();
+    theirs.body.party = "PAK".into();
+    theirs.body.id = accord_equipment::record::new_id();
+    let (status, body) = put(&theirs);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("its own party's records"),
+        "{body}"
+    );
+
+    // Only one transfer at PAK, and each refusal in PAK's log with its reasons.
+    let held: Vec<wire::RecordView> = pak_c
+        .get_json("/v1/equipment/records?kind=transfer")
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    p.pak.publish_log().unwrap();
+    let log = accord_test_support::log_entries(&p.sb.pak);
+    let refusals: Vec<_> = log
+        .iter()
+        .filter(|e| e["kind"] == "equipment" && e["decision"] == "deny" && e["partner"] == "USA")
+        .collect();
+    assert_eq!(refusals.len(), 3, "{log:#?}");
+    assert!(refusals
+        .iter()
+        .all(|e| !e["reasons"].as_array().unwrap().is_empty()));
+    let taken = log
+        .iter()
+        .filter(|e| {
+            e["kind"] == "equipment" && e["decision"] == "permit" && e["object"] == s.id.as_str()
+        })
+        .count();
+    assert_eq!(taken, 1, "delivered twice, taken and logged once");
+}

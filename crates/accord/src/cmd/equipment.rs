@@ -1,0 +1,929 @@
+//! `accord equipment ...`: a custodian's work through their node (the rules are the
+//! node's and `accord-equipment`'s; here, the words). And `accord user signing-key`,
+//! which issues the personal key records are signed with.
+
+use crate::cmd::online::{connect, outcome, Asked, Outcome};
+use crate::exit::{Code, Output};
+use accord_equipment::record::{Body, Line, Record};
+use accord_equipment::ItemKey;
+use accord_node_api::client::Client;
+use accord_node_api::wire;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// A node error: a refusal (with its reasons) is 1, printed as the error shape with
+/// `--json`; anything else is an error (2).
+fn exchange_failed(e: accord_node::Error, what: &str, out: &Output) -> Result<Code> {
+    match outcome(e, Asked::Exchange) {
+        Outcome::Denied(reasons) => {
+            let first = reasons.first().map(|r| r.text.clone()).unwrap_or_default();
+            let line = format!("{what}: {first}");
+            if !out.json {
+                eprintln!("{what}:");
+                for r in &reasons {
+                    eprintln!("  - [{}] {}", r.rule, r.text);
+                }
+                return Ok(Code::Negative);
+            }
+            Ok(out.refused(
+                &line,
+                &line,
+                crate::json::from_wire(&reasons),
+                Code::Negative,
+            ))
+        }
+        Outcome::Refused(r, code) => {
+            let msg = format!("{what}: {}", r.text);
+            Ok(out.refused(&msg, &msg, vec![], code))
+        }
+        Outcome::Error(e) => Err(e.into()),
+    }
+}
+
+/// Which credential and signing key.
+#[derive(Args, Debug, Clone)]
+pub struct Who {
+    #[command(flatten)]
+    pub choice: crate::profile::Choice,
+    /// Your credential (default: ACCORD_CREDENTIAL, else the profile in use).
+    #[arg(long, value_name = "ID.credential", global = true)]
+    pub credential: Option<PathBuf>,
+    /// Your equipment signing key (`accord user signing-key`); default: beside the
+    /// credential, ID.signing.key.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub signing_key: Option<PathBuf>,
+}
+
+/// Items named on the command line or in a file.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ItemsArg {
+    /// An item, as NOMENCLATURE#SERIAL (repeatable): `--item 'AN/PRC-117G#00042'`.
+    #[arg(long = "item", value_name = "NOMENCLATURE#SERIAL")]
+    pub item: Vec<String>,
+    /// Items from a CSV file with a header: nomenclature,serial (and optionally holder,
+    /// condition): a scanner's list.
+    #[arg(long = "items", value_name = "FILE.csv")]
+    pub items: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EquipmentCommand {
+    /// Equipment accounts: open one (an officer), list them.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Import items into an account from CSV (a barcode scanner's export); every bad row is named by its line, nothing is half-imported.
+    #[command(
+        after_help = "Example:\n  accord equipment import --account USA-FMS-1 items.csv\n\nThe header names the columns: nomenclature, serial, class (cci, eeum, keymat, controlled), title_holder; optionally case, condition.\n\nExit codes: 0 imported, 1 refused (a serial already accounted for, not your account), 2 a bad row or file."
+    )]
+    Import {
+        #[command(flatten)]
+        who: Who,
+        /// The account.
+        #[arg(long)]
+        account: String,
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Items: list the ledger, show one with its custody history.
+    #[command(subcommand)]
+    Item(ItemCommand),
+    /// Ship items to a partner under an agreement (you sign the transfer report).
+    #[command(
+        after_help = "Example:\n  accord equipment transfer --account USA-FMS-1 --to PAK --agreement CISMOA-2025 --items shipment.csv\n\nRefused when the agreement is not in force or does not cover EQUIPMENT, or an item is not on hand in your account.\n\nExit codes: 0 shipped (delivered to the partner's node in the background), 1 refused, 2 usage or input error."
+    )]
+    Transfer {
+        #[command(flatten)]
+        who: Who,
+        /// Your account.
+        #[arg(long)]
+        account: String,
+        /// The partner party.
+        #[arg(long)]
+        to: String,
+        /// The agreement.
+        #[arg(long)]
+        agreement: String,
+        #[command(flatten)]
+        items: ItemsArg,
+    },
+    /// Receipt a transfer from a partner: what arrived (default: everything listed); what differs is recorded as a discrepancy.
+    #[command(
+        after_help = "Example:\n  accord equipment receive --transfer 6f1c… --account PAK-CCI-1 --items arrived.csv --note 'crate 7 short one KIV-77'\n\nExit codes: 0 receipted (discrepancies are printed), 1 refused, 2 usage or input error."
+    )]
+    Receive {
+        #[command(flatten)]
+        who: Who,
+        /// The transfer record (`accord equipment records --kind transfer --state open`).
+        #[arg(long)]
+        transfer: String,
+        /// Your account the items go into.
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        items: ItemsArg,
+        /// Words on a discrepancy.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Issue items to a holder on a hand receipt, or take them back (the holder signs second: `accord equipment sign`).
+    #[command(
+        after_help = "Example:\n  accord equipment hand-receipt --account PAK-CCI-1 --holder pak-sgt-khan --item 'KIV-77#0001'\n  accord equipment hand-receipt --return --account PAK-CCI-1 --holder pak-sgt-khan --item 'KIV-77#0001'\n\nExit codes: 0 signed (awaiting the holder), 1 refused, 2 usage or input error."
+    )]
+    HandReceipt {
+        #[command(flatten)]
+        who: Who,
+        /// Your account.
+        #[arg(long)]
+        account: String,
+        /// The holder (a person of your node).
+        #[arg(long)]
+        holder: String,
+        /// Take the items back instead of issuing them.
+        #[arg(long = "return")]
+        give_back: bool,
+        #[command(flatten)]
+        items: ItemsArg,
+    },
+    /// Certify an inventory: the serials sighted; the node computes what is missing, unexpected or with another holder, and the certification records it.
+    #[command(
+        after_help = "Example:\n  accord equipment inventory --account PAK-CCI-1 --items sighted.csv\n\nExit codes: 0 certified (differences are printed), 1 refused, 2 usage or input error."
+    )]
+    Inventory {
+        #[command(flatten)]
+        who: Who,
+        /// Your account.
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        items: ItemsArg,
+    },
+    /// Record items destroyed, before two witnesses (each signs with `accord equipment sign`).
+    #[command(
+        after_help = "Example:\n  accord equipment destroy --account PAK-CCI-1 --witness pak-w1 --witness pak-w2 --item 'KIV-77#0009'\n\nExit codes: 0 signed, 1 refused, 2 usage or input error."
+    )]
+    Destroy {
+        #[command(flatten)]
+        who: Who,
+        /// Your account.
+        #[arg(long)]
+        account: String,
+        /// A witness (twice).
+        #[arg(long = "witness", value_name = "PERSON")]
+        witnesses: Vec<String>,
+        #[command(flatten)]
+        items: ItemsArg,
+    },
+    /// Return items to the provider that transferred them.
+    #[command(
+        after_help = "Example:\n  accord equipment return --account PAK-CCI-1 --item 'KIV-77#0009'\n\nExit codes: 0 returned, 1 refused, 2 usage or input error."
+    )]
+    Return {
+        #[command(flatten)]
+        who: Who,
+        /// Your account.
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        items: ItemsArg,
+    },
+    /// Report items lost or compromised: delivered to the provider at once; overdue when not acknowledged within 24 hours.
+    #[command(
+        after_help = "Example:\n  accord equipment incident --account PAK-CCI-1 --item 'KIV-77#0003' --note 'lost in transit, convoy 12'\n\nExit codes: 0 reported, 1 refused, 2 usage or input error."
+    )]
+    Incident {
+        #[command(flatten)]
+        who: Who,
+        /// Your account.
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        items: ItemsArg,
+        /// What happened.
+        #[arg(long)]
+        note: String,
+    },
+    /// Acknowledge a partner's incident report.
+    #[command(
+        after_help = "Example:\n  accord equipment ack --incident 9e2d… --account USA-FMS-1\n\nExit codes: 0 acknowledged, 1 refused, 2 usage or input error."
+    )]
+    Ack {
+        #[command(flatten)]
+        who: Who,
+        /// The incident record.
+        #[arg(long)]
+        incident: String,
+        /// Your account.
+        #[arg(long)]
+        account: String,
+    },
+    /// End-use checks: request one (provider), answer one (receiver), reconcile the answer (provider).
+    #[command(subcommand)]
+    Check(CheckCommand),
+    /// Add your signature to a record that names you (a holder, a witness).
+    #[command(
+        after_help = "Example:\n  accord equipment sign 4b7a…\n\nExit codes: 0 signed, 1 refused, 2 usage or input error."
+    )]
+    Sign {
+        #[command(flatten)]
+        who: Who,
+        /// The record.
+        id: String,
+    },
+    /// List records, newest first.
+    #[command(
+        after_help = "Example:\n  accord equipment records --kind incident\n  accord --json equipment records --kind transfer --state open\n\nExit codes: 0 ok, 1 refused, 2 usage error."
+    )]
+    Records {
+        #[command(flatten)]
+        who: Who,
+        /// Only this kind (transfer, receipt, hand-receipt, hand-return, inventory, destruction, return, incident, incident-ack, check-request, check-answer, check-result).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this state (pending, done, open, answered).
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Show a record, signed, with its signers.
+    #[command(
+        after_help = "Example:\n  accord --json equipment record 4b7a…\n\nExit codes: 0 ok, 1 refused, 2 usage error."
+    )]
+    Record {
+        #[command(flatten)]
+        who: Who,
+        /// The record.
+        id: String,
+    },
+    /// Reconcile the two parties' ledgers of what crossed under an agreement.
+    #[command(
+        after_help = "Example:\n  accord equipment reconcile --partner PAK --agreement CISMOA-2025\n\nExit codes: 0 ok, 1 refused, 2 usage error."
+    )]
+    Reconcile {
+        #[command(flatten)]
+        who: Who,
+        /// The partner.
+        #[arg(long)]
+        partner: String,
+        /// The agreement.
+        #[arg(long)]
+        agreement: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCommand {
+    /// Open an account with its custodian (an officer).
+    #[command(
+        after_help = "Example:\n  accord equipment account add --id USA-FMS-1 --custodian usa-custodian --alternate usa-custodian2 \\\n      --marking 'CONFIDENTIAL//REL TO USA, PAK//SCOPE EQUIPMENT'\n\nExit codes: 0 opened, 1 refused, 2 usage or input error."
+    )]
+    Add {
+        #[command(flatten)]
+        who: Who,
+        /// The account's name.
+        #[arg(long)]
+        id: String,
+        /// The custodian (role custodian).
+        #[arg(long)]
+        custodian: String,
+        /// The alternate custodian.
+        #[arg(long)]
+        alternate: Option<String>,
+        /// The marking its items and records carry, under your national policy.
+        #[arg(long)]
+        marking: String,
+    },
+    /// List the accounts.
+    #[command(
+        after_help = "Example:\n  accord equipment account list\n\nExit codes: 0 ok, 1 refused."
+    )]
+    List {
+        #[command(flatten)]
+        who: Who,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ItemCommand {
+    /// List items (of one account).
+    #[command(
+        after_help = "Example:\n  accord equipment item list --account PAK-CCI-1\n\nExit codes: 0 ok, 1 refused."
+    )]
+    List {
+        #[command(flatten)]
+        who: Who,
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Show an item and its custody history.
+    #[command(
+        after_help = "Example:\n  accord equipment item show 'KIV-77#0001'\n\nExit codes: 0 ok, 1 refused or no such item."
+    )]
+    Show {
+        #[command(flatten)]
+        who: Who,
+        /// NOMENCLATURE#SERIAL.
+        item: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckCommand {
+    /// Ask the receiver for an end-use check of the items you transferred under an agreement.
+    #[command(
+        after_help = "Example:\n  accord equipment check request --account USA-FMS-1 --to PAK --agreement CISMOA-2025\n\nExit codes: 0 requested, 1 refused, 2 usage error."
+    )]
+    Request {
+        #[command(flatten)]
+        who: Who,
+        /// Your account.
+        #[arg(long)]
+        account: String,
+        /// The receiver.
+        #[arg(long)]
+        to: String,
+        /// The agreement.
+        #[arg(long)]
+        agreement: String,
+    },
+    /// Answer a check request: a signed inventory of exactly the items that provider transferred (never any other item of yours).
+    #[command(
+        after_help = "Example:\n  accord equipment check answer --request 71aa… --account PAK-CCI-1\n\nExit codes: 0 answered, 1 refused, 2 usage error."
+    )]
+    Answer {
+        #[command(flatten)]
+        who: Who,
+        /// The request.
+        #[arg(long)]
+        request: String,
+        /// Your account.
+        #[arg(long)]
+        account: String,
+    },
+    /// Reconcile the receiver's answer against your transfer records (matched, missing, unexpected, condition).
+    #[command(
+        after_help = "Example:\n  accord equipment check reconcile --answer 0c3e… --account USA-FMS-1\n\nExit codes: 0 reconciled (differences are printed), 1 refused, 2 usage error."
+    )]
+    Reconcile {
+        #[command(flatten)]
+        who: Who,
+        /// The answer.
+        #[arg(long)]
+        answer: String,
+        /// Your account.
+        #[arg(long)]
+        account: String,
+    },
+}
+
+/// `NOMENCLATURE#SERIAL`.
+fn item_key(s: &str) -> Result<ItemKey> {
+    let (n, serial) = s
+        .rsplit_once('#')
+        .with_context(|| format!("{s:?}: name an item as NOMENCLATURE#SERIAL"))?;
+    ItemKey::new(n, serial).with_context(|| format!("item {s:?}"))
+}
+
+fn lines(a: &ItemsArg) -> Result<Vec<Line>> {
+    let mut out: Vec<Line> = a
+        .item
+        .iter()
+        .map(|s| item_key(s).map(Line::of))
+        .collect::<Result<_>>()?;
+    if let Some(f) = &a.items {
+        let text = String::from_utf8(crate::input::read_bounded(f)?)
+            .with_context(|| format!("{}: not UTF-8", f.display()))?;
+        out.extend(
+            accord_equipment::csv::read_lines(&text).with_context(|| f.display().to_string())?,
+        );
+    }
+    Ok(out)
+}
+
+fn draft(kind: &str, account: &str) -> wire::Draft {
+    wire::Draft {
+        kind: kind.into(),
+        account: account.into(),
+        items: vec![],
+        partner: None,
+        agreement: None,
+        refers: None,
+        holder: None,
+        witnesses: vec![],
+        note: None,
+    }
+}
+
+/// The signing key file: `--signing-key`, else ID.signing.key beside the credential.
+fn signing_key(who: &Who) -> Result<accord_keys::SigningKey> {
+    let path = match &who.signing_key {
+        Some(p) => p.clone(),
+        None => {
+            let cred = crate::profile::required(who.credential.as_deref())?.path;
+            let stem = cred
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("person");
+            cred.with_file_name(format!("{stem}.signing.key"))
+        }
+    };
+    accord_keys::load_signing_key(&path).with_context(|| {
+        format!(
+            "your equipment signing key {} (the officer issues one with `accord user signing-key`; or give --signing-key)",
+            path.display()
+        )
+    })
+}
+
+fn client(who: &Who) -> Result<Client> {
+    crate::profile::init(&who.choice);
+    connect(who.credential.as_deref())
+}
+
+/// Draft with the node, sign, submit; print what it did.
+fn make(who: &Who, d: wire::Draft, out: &Output) -> Result<Code> {
+    let c = client(who)?;
+    let body: Body = match c.post_json("/v1/equipment/drafts", &d) {
+        Ok(b) => b,
+        Err(e) => return exchange_failed(e, "the node refused the draft", out),
+    };
+    let key = signing_key(who)?;
+    let mut record = Record::new(body);
+    record.sign(&c.credential().person, &key)?;
+    submit(&c, &record, out)
+}
+
+fn submit(c: &Client, record: &Record, out: &Output) -> Result<Code> {
+    let bytes = record.to_json().into_bytes();
+    let s: wire::Submitted = match c.post_bytes("/v1/equipment/records", "application/json", bytes)
+    {
+        Ok(s) => s,
+        Err(e) => return exchange_failed(e, "the node refused the record", out),
+    };
+    if out.json {
+        out.print_json(&s);
+        return Ok(Code::Ok);
+    }
+    println!("{} {}: {}", record.body.kind, s.id, s.summary);
+    match &s.next_signer {
+        Some(n) => println!(
+            "  signed; awaits {n}'s signature (`accord equipment sign {}`)",
+            s.id
+        ),
+        None => println!("  complete; digest {}", s.digest),
+    }
+    if let Some(d) = &s.differences {
+        for k in &d.missing {
+            println!("  missing: {k}");
+        }
+        for k in &d.unexpected {
+            println!("  unexpected: {k}");
+        }
+        for h in &d.wrong_holder {
+            println!(
+                "  other holder: {} (ledger: {}, sighted: {})",
+                h.key,
+                h.expected.as_deref().unwrap_or("custodian"),
+                h.sighted.as_deref().unwrap_or("custodian")
+            );
+        }
+        for x in &d.condition {
+            println!(
+                "  condition: {} (ledger: {}, found: {})",
+                x.key, x.expected, x.sighted
+            );
+        }
+    }
+    Ok(Code::Ok)
+}
+
+fn show<T: serde::Serialize>(
+    r: Result<T, accord_node::Error>,
+    out: &Output,
+    text: impl FnOnce(&T),
+) -> Result<Code> {
+    match r {
+        Ok(v) if out.json => {
+            out.print_json(&v);
+            Ok(Code::Ok)
+        }
+        Ok(v) => {
+            text(&v);
+            Ok(Code::Ok)
+        }
+        Err(e) => exchange_failed(e, "refused by your node", out),
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn record_line(r: &wire::RecordView) -> String {
+    let mut s = format!(
+        "{}  {:<13} {:<9} {}  {}",
+        r.at, r.kind, r.state, r.id, r.summary
+    );
+    if r.overdue {
+        s.push_str(&format!(
+            "  OVERDUE (due {})",
+            r.due.as_deref().unwrap_or("?")
+        ));
+    }
+    s
+}
+
+pub fn run(cmd: EquipmentCommand, out: &Output) -> Result<Code> {
+    use EquipmentCommand as E;
+    match cmd {
+        E::Account(AccountCommand::Add {
+            who,
+            id,
+            custodian,
+            alternate,
+            marking,
+        }) => {
+            let req = wire::AccountNew {
+                id,
+                custodian,
+                alternate,
+                marking,
+            };
+            show(
+                client(&who)?.post_json::<_, wire::AccountView>("/v1/equipment/accounts", &req),
+                out,
+                |a| {
+                    println!(
+                        "account {} opened: custodian {}, marking {}",
+                        a.id, a.custodian, a.marking
+                    )
+                },
+            )
+        }
+        E::Account(AccountCommand::List { who }) => show(
+            client(&who)?.get_json::<Vec<wire::AccountView>>("/v1/equipment/accounts"),
+            out,
+            |v| {
+                for a in v {
+                    println!(
+                        "{}  custodian {}{}  {} items  {}",
+                        a.id,
+                        a.custodian,
+                        a.alternate
+                            .as_ref()
+                            .map(|x| format!(", alternate {x}"))
+                            .unwrap_or_default(),
+                        a.items,
+                        a.marking
+                    );
+                }
+            },
+        ),
+        E::Import { who, account, file } => {
+            let bytes = crate::input::read_bounded(&file)?;
+            let text = std::str::from_utf8(&bytes)
+                .with_context(|| format!("{}: not UTF-8", file.display()))?;
+            // Read here first, so that a bad file is named by its lines before any upload.
+            let rows =
+                accord_equipment::csv::read(text).with_context(|| file.display().to_string())?;
+            let c = client(&who)?;
+            let path = format!("/v1/equipment/accounts/{}/import", enc(&account));
+            show(
+                c.post_bytes::<wire::Imported>(&path, "text/csv", bytes.clone()),
+                out,
+                |i| {
+                    println!(
+                        "{} items imported into {} (read {} rows)",
+                        i.items,
+                        i.account,
+                        rows.len()
+                    )
+                },
+            )
+        }
+        E::Item(ItemCommand::List { who, account }) => {
+            let path = match &account {
+                Some(a) => format!("/v1/equipment/items?account={}", enc(a)),
+                None => "/v1/equipment/items".into(),
+            };
+            show(
+                client(&who)?.get_json::<Vec<wire::ItemView>>(&path),
+                out,
+                |v| {
+                    for i in v {
+                        println!(
+                            "{}#{}  {}  {}  {}  {}{}  [{}]",
+                            i.nomenclature,
+                            i.serial,
+                            i.class,
+                            i.account,
+                            i.status,
+                            i.condition,
+                            i.holder
+                                .as_ref()
+                                .map(|h| format!("  held by {h}"))
+                                .unwrap_or_default(),
+                            i.marking
+                        );
+                    }
+                },
+            )
+        }
+        E::Item(ItemCommand::Show { who, item }) => {
+            let k = item_key(&item)?;
+            let path = format!(
+                "/v1/equipment/item?nomenclature={}&serial={}",
+                enc(&k.nomenclature),
+                enc(&k.serial)
+            );
+            show(
+                client(&who)?.get_json::<wire::ItemHistory>(&path),
+                out,
+                |h| {
+                    let i = &h.item;
+                    println!("{}#{}  [{}]", i.nomenclature, i.serial, i.marking);
+                    println!(
+                        "  class {}, title {}, account {}, {} {}{}",
+                        i.class,
+                        i.title_holder,
+                        i.account,
+                        i.status,
+                        i.condition,
+                        i.provider
+                            .as_ref()
+                            .map(|p| format!(", from {p}"))
+                            .unwrap_or_default()
+                    );
+                    for r in &h.history {
+                        println!("  {}", record_line(r));
+                    }
+                },
+            )
+        }
+        E::Transfer {
+            who,
+            account,
+            to,
+            agreement,
+            items,
+        } => {
+            let d = wire::Draft {
+                items: lines(&items)?,
+                partner: Some(to.to_ascii_uppercase()),
+                agreement: Some(agreement),
+                ..draft("transfer", &account)
+            };
+            make(&who, d, out)
+        }
+        E::Receive {
+            who,
+            transfer,
+            account,
+            items,
+            note,
+        } => {
+            let d = wire::Draft {
+                items: lines(&items)?,
+                refers: Some(transfer),
+                note,
+                ..draft("receipt", &account)
+            };
+            make(&who, d, out)
+        }
+        E::HandReceipt {
+            who,
+            account,
+            holder,
+            give_back,
+            items,
+        } => {
+            let kind = if give_back {
+                "hand-return"
+            } else {
+                "hand-receipt"
+            };
+            let d = wire::Draft {
+                items: lines(&items)?,
+                holder: Some(holder),
+                ..draft(kind, &account)
+            };
+            make(&who, d, out)
+        }
+        E::Inventory {
+            who,
+            account,
+            items,
+        } => {
+            let d = wire::Draft {
+                items: lines(&items)?,
+                ..draft("inventory", &account)
+            };
+            make(&who, d, out)
+        }
+        E::Destroy {
+            who,
+            account,
+            witnesses,
+            items,
+        } => {
+            let d = wire::Draft {
+                items: lines(&items)?,
+                witnesses,
+                ..draft("destruction", &account)
+            };
+            make(&who, d, out)
+        }
+        E::Return {
+            who,
+            account,
+            items,
+        } => {
+            let d = wire::Draft {
+                items: lines(&items)?,
+                ..draft("return", &account)
+            };
+            make(&who, d, out)
+        }
+        E::Incident {
+            who,
+            account,
+            items,
+            note,
+        } => {
+            let d = wire::Draft {
+                items: lines(&items)?,
+                note: Some(note),
+                ..draft("incident", &account)
+            };
+            make(&who, d, out)
+        }
+        E::Ack {
+            who,
+            incident,
+            account,
+        } => make(
+            &who,
+            wire::Draft {
+                refers: Some(incident),
+                ..draft("incident-ack", &account)
+            },
+            out,
+        ),
+        E::Check(CheckCommand::Request {
+            who,
+            account,
+            to,
+            agreement,
+        }) => {
+            let d = wire::Draft {
+                partner: Some(to.to_ascii_uppercase()),
+                agreement: Some(agreement),
+                ..draft("check-request", &account)
+            };
+            make(&who, d, out)
+        }
+        E::Check(CheckCommand::Answer {
+            who,
+            request,
+            account,
+        }) => make(
+            &who,
+            wire::Draft {
+                refers: Some(request),
+                ..draft("check-answer", &account)
+            },
+            out,
+        ),
+        E::Check(CheckCommand::Reconcile {
+            who,
+            answer,
+            account,
+        }) => make(
+            &who,
+            wire::Draft {
+                refers: Some(answer),
+                ..draft("check-result", &account)
+            },
+            out,
+        ),
+        E::Sign { who, id } => {
+            let c = client(&who)?;
+            let key = signing_key(&who)?;
+            let v: serde_json::Value =
+                match c.get_json(&format!("/v1/equipment/records/{}", enc(&id))) {
+                    Ok(v) => v,
+                    Err(e) => return exchange_failed(e, "refused by your node", out),
+                };
+            let mut record: Record =
+                serde_json::from_value(v["record"].clone()).context("the node's record")?;
+            if let Err(e) = record.sign(&c.credential().person, &key) {
+                let msg = format!("record {id}: {e}");
+                return Ok(out.refused(&msg, &msg, vec![], Code::Negative));
+            }
+            submit(&c, &record, out)
+        }
+        E::Records { who, kind, state } => {
+            let mut q = Vec::new();
+            if let Some(k) = &kind {
+                q.push(format!("kind={}", enc(k)));
+            }
+            if let Some(s) = &state {
+                q.push(format!("state={}", enc(s)));
+            }
+            let path = if q.is_empty() {
+                "/v1/equipment/records".to_string()
+            } else {
+                format!("/v1/equipment/records?{}", q.join("&"))
+            };
+            show(
+                client(&who)?.get_json::<Vec<wire::RecordView>>(&path),
+                out,
+                |v| {
+                    if v.is_empty() {
+                        println!("no records");
+                    }
+                    for r in v {
+                        println!("{}", record_line(r));
+                    }
+                },
+            )
+        }
+        E::Record { who, id } => show(
+            client(&who)?
+                .get_json::<serde_json::Value>(&format!("/v1/equipment/records/{}", enc(&id))),
+            out,
+            |v| {
+                if let Ok(r) = serde_json::from_value::<wire::RecordView>(v["view"].clone()) {
+                    println!("{}", record_line(&r));
+                    println!("  signers: {}; digest {}", r.signers.join(", "), r.digest);
+                }
+            },
+        ),
+        E::Reconcile {
+            who,
+            partner,
+            agreement,
+        } => {
+            let path = format!(
+                "/v1/equipment/reconcile?partner={}&agreement={}",
+                enc(&partner.to_ascii_uppercase()),
+                enc(&agreement)
+            );
+            show(
+                client(&who)?.get_json::<wire::ReconcileView>(&path),
+                out,
+                |r| {
+                    println!(
+                        "{} with {} under {}: {} shipped, {} receipted",
+                        r.role, r.partner, r.agreement, r.shipped, r.receipted
+                    );
+                    for k in &r.not_receipted {
+                        println!("  not receipted: {k}");
+                    }
+                    match (&r.last_check, &r.differences) {
+                        (Some(id), Some(d)) => {
+                            println!("  last end-use check {id}: {}", d.summary())
+                        }
+                        _ => println!("  no end-use check reconciled yet"),
+                    }
+                },
+            )
+        }
+    }
+}
+
+/// `accord user signing-key`: issue a person their equipment signing key.
+pub fn issue_signing_key(
+    dir: &Path,
+    id: &str,
+    output: &Path,
+    force: bool,
+    out: &Output,
+) -> Result<Code> {
+    let home = accord_node::home::Home::open(dir)?;
+    if output.exists() && !force {
+        anyhow::bail!(
+            "{} already exists: give --force to replace it, or another -o",
+            output.display()
+        );
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let (person, key) = rt.block_on(accord_node::directory::issue_signing_key(&home, id))?;
+    if force {
+        let _ = std::fs::remove_file(output);
+    }
+    let pem = key.to_pem()?;
+    accord_keys::write_private_file(output, pem.as_bytes())?;
+    let kid = key.public_keys().classical.kid();
+    if out.json {
+        out.print_json(&serde_json::json!({"person": person.id, "signing_key": output.display().to_string(), "kid": kid}));
+    } else {
+        println!("issued {}'s equipment signing key {} (ES384 + ML-DSA-87) to {} (owner-only): hand it over with their credential", person.id, &kid[..16], output.display());
+    }
+    Ok(Code::Ok)
+}
