@@ -1,4 +1,5 @@
-//! Fuzz what reaches the equipment rules from outside: a CSV import and a record (as a
+//! Fuzz what reaches the equipment rules from outside: a CSV import, a list of items
+//! sighted, and a record (as a
 //! partner node delivers it, or a person submits it). Never a panic; a record that
 //! reads writes back to the same record, and checking its rules and signatures never
 //! panics.
@@ -15,6 +16,11 @@ fuzz_target!(|data: &[u8]| {
             keys.sort();
             keys.dedup();
             assert_eq!(keys.len(), n, "an import never holds an item twice");
+        }
+        if let Ok(lines) = csv::read_lines(text) {
+            for l in &lines {
+                l.key.check("item").expect("a line read holds a valid item key");
+            }
         }
     }
     if let Ok(r) = Record::from_json(data) {
