@@ -379,3 +379,146 @@ fn an_altered_forged_or_misdelivered_record_is_refused_by_the_receiving_node() {
         .count();
     assert_eq!(taken, 1, "delivered twice, taken and logged once");
 }
+
+/// An incident reported at PAK reaches USA at once, and shows as overdue there once 24
+/// hours pass unacknowledged (USA's clock is a day and an hour ahead of PAK's).
+/// A destruction needs the custodian and two witnesses, each signing with their own key.
+/// A custodian whose clearance does not reach an account's label does not see its items:
+/// the ledger is decided like any object.
+#[test]
+fn incidents_fall_overdue_destructions_are_witnessed_and_items_are_decided_for_the_reader() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox(&rt, tmp.path());
+    // Pair::serve starts PAK, then USA.
+    let started = std::sync::atomic::AtomicUsize::new(0);
+    let opts = move || {
+        let ahead = if started.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            0
+        } else {
+            25 * 3600
+        };
+        ServeOptions {
+            clock: std::sync::Arc::new(move || {
+                Time::from_unix(Time::now().unix() + ahead).unwrap()
+            }),
+            ..ServeOptions::default()
+        }
+    };
+    let p = Pair::serve(rt, tmp, sb, opts);
+    let (usa_c, usa_key) = custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    let (pak_c, pak_key) = custodian(&p.rt, &p.sb.pak, "pak-custodian");
+    let (w1, w1_key) = custodian(&p.rt, &p.sb.pak, "pak-w1");
+    let (w2, w2_key) = custodian(&p.rt, &p.sb.pak, "pak-w2");
+    open_account(&p, "usa-officer", "USA-FMS-1", "usa-custodian", MARKING_USA);
+    open_account(
+        &p,
+        "pak-officer",
+        "PAK-CCI-1",
+        "pak-custodian",
+        "CONFIDENTIAL//REL TO PAK, USA//SCOPE EQUIPMENT",
+    );
+    import(&usa_c, "USA-FMS-1", 1..=3);
+    // USA's clock is ahead: its record is dated in PAK's future, which PAK takes (the
+    // agreement is in force at PAK's now too).
+    let t = make(&usa_c, &usa_key, json!({"kind": "transfer", "account": "USA-FMS-1", "partner": "PAK",
+        "agreement": accord_node::sandbox::AGREEMENT_ID,
+        "items": [{"nomenclature": "KIV-77", "serial": "U001"}, {"nomenclature": "KIV-77", "serial": "U002"}, {"nomenclature": "KIV-77", "serial": "U003"}]})).unwrap();
+    let wait = |c: &Client, kind: &str| {
+        let t0 = Instant::now();
+        loop {
+            let v: Vec<wire::RecordView> = c
+                .get_json(&format!("/v1/equipment/records?kind={kind}"))
+                .unwrap();
+            if let Some(r) = v.into_iter().next() {
+                return r;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "no {kind}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait(&pak_c, "transfer");
+    make(
+        &pak_c,
+        &pak_key,
+        json!({"kind": "receipt", "account": "PAK-CCI-1", "refers": t.id}),
+    )
+    .unwrap();
+    let inc = make(
+        &pak_c,
+        &pak_key,
+        json!({"kind": "incident", "account": "PAK-CCI-1",
+        "items": [{"nomenclature": "KIV-77", "serial": "U001"}], "note": "lost in transit"}),
+    )
+    .unwrap();
+    let at_usa = wait(&usa_c, "incident");
+    assert_eq!(at_usa.id, inc.id);
+    assert!(at_usa.overdue, "{at_usa:?}");
+    // At PAK the clock has not run out yet.
+    let at_pak = wait(&pak_c, "incident");
+    assert!(!at_pak.overdue && at_pak.due.is_some(), "{at_pak:?}");
+
+    // Destruction: the custodian, then each witness.
+    let d = make(&pak_c, &pak_key, json!({"kind": "destruction", "account": "PAK-CCI-1",
+        "items": [{"nomenclature": "KIV-77", "serial": "U002"}], "witnesses": ["pak-w1", "pak-w2"]})).unwrap();
+    assert_eq!(
+        (d.state.as_str(), d.next_signer.as_deref()),
+        ("pending", Some("pak-w1"))
+    );
+    let cosign = |c: &Client, key: &SigningKey| -> Result<wire::Submitted, accord_node::Error> {
+        let v: serde_json::Value = c
+            .get_json(&format!("/v1/equipment/records/{}", d.id))
+            .unwrap();
+        let mut r: Record = serde_json::from_value(v["record"].clone()).unwrap();
+        r.sign(&c.credential().person, key).unwrap();
+        c.post_bytes(
+            "/v1/equipment/records",
+            "application/json",
+            r.to_json().into_bytes(),
+        )
+    };
+    // The second witness cannot sign before the first (the record names the order).
+    assert!(w2
+        .get_json::<serde_json::Value>(&format!("/v1/equipment/records/{}", d.id))
+        .is_ok());
+    let s = cosign(&w1, &w1_key).unwrap();
+    assert_eq!(s.next_signer.as_deref(), Some("pak-w2"));
+    let item: wire::ItemHistory = pak_c
+        .get_json("/v1/equipment/item?nomenclature=KIV-77&serial=U002")
+        .unwrap();
+    assert_eq!(
+        item.item.status, "in-service",
+        "not destroyed until every witness signed"
+    );
+    let s = cosign(&w2, &w2_key).unwrap();
+    assert_eq!(s.state, "done");
+    let item: wire::ItemHistory = pak_c
+        .get_json("/v1/equipment/item?nomenclature=KIV-77&serial=U002")
+        .unwrap();
+    assert_eq!(item.item.status, "destroyed");
+
+    // A custodian cleared UNCLASSIFIED only sees none of an account marked CONFIDENTIAL.
+    let clearance = json!({"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED"],
+        "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EQUIPMENT"]}]});
+    let (_, cred) =
+        p.rt.block_on(directory::add(
+            &p.sb.pak,
+            &Enrolment {
+                id: "pak-low".into(),
+                name: "low".into(),
+                nationality: "PAK".into(),
+                clearance: ("c.json".into(), clearance.to_string().into_bytes()),
+                scopes: vec!["EQUIPMENT".into()],
+                role: accord_agreement::Role::Custodian,
+            },
+        ))
+        .unwrap();
+    let low = Client::new(cred).unwrap();
+    let seen: Vec<wire::ItemView> = low.get_json("/v1/equipment/items").unwrap();
+    assert!(seen.is_empty(), "{seen:?}");
+    let all: Vec<wire::ItemView> = pak_c.get_json("/v1/equipment/items").unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(low
+        .get_json::<wire::ItemHistory>("/v1/equipment/item?nomenclature=KIV-77&serial=U003")
+        .is_err());
+}
