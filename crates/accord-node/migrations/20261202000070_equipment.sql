@@ -42,7 +42,10 @@ CREATE INDEX equipment_items_transferred ON equipment_items (transferred_to, agr
 -- 'pending' (awaiting signatures), 'done'; for records received: 'open' until
 -- answered (a transfer until receipted, an incident until acknowledged, a check
 -- request until answered), then 'answered'. `delivered`: when the partner took a
--- record that crosses (NULL: still to deliver).
+-- record that crosses (NULL: still to deliver). `label`, `signers` (comma-separated),
+-- `next_signer`, `items` and `summary` are read from the record when it is stored, so
+-- that lists and histories need not parse each record (a hybrid-signed record is some
+-- 12 KB of JSON).
 CREATE TABLE equipment_records (
     id        TEXT PRIMARY KEY,
     kind      TEXT NOT NULL,
@@ -57,7 +60,12 @@ CREATE TABLE equipment_records (
     crosses   BIGINT NOT NULL,
     delivered BIGINT,
     answered  BIGINT,
-    record    TEXT NOT NULL
+    label       TEXT NOT NULL,
+    signers     TEXT NOT NULL,
+    next_signer TEXT,
+    items       BIGINT NOT NULL,
+    summary     TEXT NOT NULL,
+    record      TEXT NOT NULL
 );
 
 CREATE INDEX equipment_records_kind ON equipment_records (kind, state, at);

@@ -12,6 +12,7 @@
 mod agreements;
 mod audit;
 mod banner;
+mod equipment;
 mod forms;
 mod inbox;
 mod open;
@@ -71,6 +72,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/console/audit"),
     ("GET", "/console/audit/{index}"),
     ("GET", "/console/status"),
+    ("GET", "/console/equipment"),
+    ("GET", "/console/equipment/item"),
+    ("GET", "/console/equipment/records"),
+    ("GET", "/console/equipment/inventory"),
+    ("POST", "/console/equipment/inventory"),
     ("GET", "/console/static/console.css"),
     ("GET", "/console/static/classes.css"),
     ("GET", "/console/static/console.js"),
@@ -114,6 +120,15 @@ pub(crate) fn router(node: Arc<Node>) -> Option<Router> {
         .route("/console/audit", get(audit::list))
         .route("/console/audit/{index}", get(audit::entry))
         .route("/console/status", get(status::show))
+        .route("/console/equipment", get(equipment::list))
+        .route("/console/equipment/item", get(equipment::item))
+        .route("/console/equipment/records", get(equipment::records))
+        .route(
+            "/console/equipment/inventory",
+            get(equipment::inventory_page)
+                .post(equipment::inventory)
+                .layer(DefaultBodyLimit::max(equipment::INVENTORY_BODY)),
+        )
         .route(
             "/console/static/console.css",
             get(|| async { css(page::CSS.to_string()) }),

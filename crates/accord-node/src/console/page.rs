@@ -15,6 +15,7 @@ const NAV: &[(&str, &str, Duty)] = &[
     ("/console/send", "Seal and send", Duty::Exchange),
     ("/console/outbox", "Outbox", Duty::Exchange),
     ("/console/agreements", "Agreements", Duty::ReadAgreements),
+    ("/console/equipment", "Equipment", Duty::ReadEquipment),
     ("/console/people", "People", Duty::ManagePeople),
     ("/console/audit", "Audit", Duty::ReadAudit),
     ("/console/status", "Status", Duty::ReadAgreements),

@@ -12,7 +12,6 @@ use crate::caller::Peer;
 use crate::node::Node;
 use crate::partners::Partner;
 use crate::refusal::Refusal;
-use accord_agreement::Time;
 use accord_equipment::record::{Kind, Record};
 use accord_node_api::wire::{self, Reason, Rule};
 use accord_node_api::Kind as RefusalKind;
@@ -223,7 +222,6 @@ impl Node {
     fn take_statements(&self, r: &Record) -> Result<Vec<crate::store::Stmt>, Refusal> {
         let b = &r.body;
         let now = crate::store::unix_now();
-        let at = Time::parse(&b.at).map(|t| t.unix()).unwrap_or(now);
         // What this party must still answer stays open; an answer closes what it answers.
         let state = match b.kind {
             Kind::Transfer
@@ -233,24 +231,14 @@ impl Node {
             | Kind::Return => "open",
             _ => "done",
         };
-        let mut stmts = vec![store::insert_record(
-            &super::StoredRecord {
-                id: b.id.clone(),
-                kind: b.kind.as_str().into(),
-                origin: b.party.clone(),
-                account: b.account.clone(),
-                partner: Some(b.party.clone()),
-                agreement: b.agreement.clone(),
-                refers: b.refers.as_ref().map(|x| x.id.clone()),
-                at,
-                digest: b.digest().map_err(Refusal::internal)?,
-                state: state.into(),
-                delivered: None,
-                answered: None,
-                json: r.to_json(),
-            },
-            false,
-        )];
+        let row = super::StoredRecord::of(
+            r,
+            Some(b.party.clone()),
+            state,
+            b.digest().map_err(Refusal::internal)?,
+            summary(b),
+        );
+        let mut stmts = vec![store::insert_record(&row, false)];
         if let Some(refs) = &b.refers {
             stmts.push(store::answered(&refs.id, now));
         }

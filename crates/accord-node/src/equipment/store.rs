@@ -69,8 +69,53 @@ pub struct StoredRecord {
     pub delivered: Option<i64>,
     /// When it was answered (a received transfer receipted, an incident acknowledged).
     pub answered: Option<i64>,
-    /// The record's JSON.
+    /// Its label (JSON form).
+    pub label: String,
+    /// Who signs, in order.
+    pub signers: Vec<String>,
+    /// Who must sign next, while pending.
+    pub next_signer: Option<String>,
+    /// How many items it names.
+    pub items: i64,
+    /// What it did, in words.
+    pub summary: String,
+    /// The record's JSON (empty when read for a history, which does not need it).
     pub json: String,
+}
+
+impl StoredRecord {
+    /// A record to store: `partner` is the party it goes to or came from.
+    pub(crate) fn of(
+        r: &accord_equipment::Record,
+        partner: Option<String>,
+        state: &str,
+        digest: String,
+        summary: String,
+    ) -> StoredRecord {
+        let b = &r.body;
+        StoredRecord {
+            id: b.id.clone(),
+            kind: b.kind.as_str().into(),
+            origin: b.party.clone(),
+            account: b.account.clone(),
+            partner,
+            agreement: b.agreement.clone(),
+            refers: b.refers.as_ref().map(|x| x.id.clone()),
+            at: accord_agreement::Time::parse(&b.at)
+                .map(|t| t.unix())
+                .unwrap_or_default(),
+            digest,
+            state: state.into(),
+            delivered: None,
+            answered: None,
+            label: b.label.clone(),
+            signers: b.signers.clone(),
+            next_signer: r.next_signer().map(String::from),
+            items: b.items.len() as i64,
+            summary,
+            json: r.to_json(),
+        }
+    }
 }
 
 fn item_from_row(r: &AnyRow) -> Result<LedgerItem, Error> {
@@ -117,13 +162,23 @@ fn record_from_row(r: &AnyRow) -> Result<StoredRecord, Error> {
         state: r.try_get("state").map_err(db)?,
         delivered: r.try_get("delivered").map_err(db)?,
         answered: r.try_get("answered").map_err(db)?,
+        label: r.try_get("label").map_err(db)?,
+        signers: r
+            .try_get::<String, _>("signers")
+            .map_err(db)?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        next_signer: r.try_get("next_signer").map_err(db)?,
+        items: r.try_get("items").map_err(db)?,
+        summary: r.try_get("summary").map_err(db)?,
         json: r.try_get("record").map_err(db)?,
     })
 }
 
 const ITEM_COLUMNS: &str = "nomenclature, serial, class, loa, title_holder, provider, agreement, account, holder, condition, status, transferred_to, label";
-const RECORD_COLUMNS: &str =
-    "id, kind, origin, account, partner, agreement, refers, at, digest, state, delivered, answered, record";
+const RECORD_COLUMNS: &str = "id, kind, origin, account, partner, agreement, refers, at, digest, state, delivered, answered, label, signers, next_signer, items, summary, record";
 
 /// Which items to read.
 pub enum Items<'a> {
@@ -281,11 +336,13 @@ impl Store {
 
     /// An item's history: the records naming it, oldest first.
     pub async fn equipment_history(&self, key: &ItemKey) -> Result<Vec<StoredRecord>, Error> {
+        // Without the records' JSON: a history shows what the columns hold.
         let sql = format!(
-            "SELECT {} FROM equipment_history h JOIN equipment_records r ON r.id = h.record \
+            "SELECT {}, '' AS record FROM equipment_history h JOIN equipment_records r ON r.id = h.record \
              WHERE h.nomenclature = $1 AND h.serial = $2 ORDER BY h.at, r.id",
             RECORD_COLUMNS
                 .split(", ")
+                .filter(|c| *c != "record")
                 .map(|c| format!("r.{c}"))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -369,8 +426,8 @@ pub(crate) fn update_item(i: &LedgerItem, now: i64) -> Stmt {
 /// The statement storing a record.
 pub(crate) fn insert_record(r: &StoredRecord, crosses: bool) -> Stmt {
     Stmt::new(
-        "INSERT INTO equipment_records (id, kind, origin, account, partner, agreement, refers, at, digest, state, crosses, delivered, answered, record) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12)",
+        "INSERT INTO equipment_records (id, kind, origin, account, partner, agreement, refers, at, digest, state, crosses, delivered, answered, label, signers, next_signer, items, summary, record) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, $12, $13, $14, $15, $16, $17)",
     )
     .text(&r.id)
     .text(&r.kind)
@@ -383,15 +440,24 @@ pub(crate) fn insert_record(r: &StoredRecord, crosses: bool) -> Stmt {
     .text(&r.digest)
     .text(&r.state)
     .int(i64::from(crosses))
+    .text(&r.label)
+    .text(r.signers.join(","))
+    .opt_text(r.next_signer.clone())
+    .int(r.items)
+    .text(&r.summary)
     .text(&r.json)
 }
 
-/// The statement replacing a pending record's signatures and state.
-pub(crate) fn update_record(id: &str, state: &str, json: &str) -> Stmt {
-    Stmt::new("UPDATE equipment_records SET state = $1, record = $2 WHERE id = $3")
-        .text(state)
-        .text(json)
-        .text(id)
+/// The statement replacing a pending record's signatures, state and next signer.
+pub(crate) fn update_record(r: &StoredRecord) -> Stmt {
+    Stmt::new(
+        "UPDATE equipment_records SET state = $1, record = $2, next_signer = $3, summary = $4 WHERE id = $5",
+    )
+    .text(&r.state)
+    .text(&r.json)
+    .opt_text(r.next_signer.clone())
+    .text(&r.summary)
+    .text(&r.id)
 }
 
 /// The statement marking a record answered.

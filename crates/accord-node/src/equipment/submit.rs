@@ -208,30 +208,27 @@ impl Node {
             record.attest(&self.signing).map_err(Refusal::internal)?;
         }
         let state = if complete { "done" } else { "pending" };
-        let json = record.to_json();
-        let mut stmts = Vec::new();
-        if stored.is_none() {
-            stmts.push(store::insert_record(
-                &super::StoredRecord {
-                    id: body.id.clone(),
-                    kind: body.kind.as_str().into(),
-                    origin: body.party.clone(),
-                    account: body.account.clone(),
-                    partner: body.partner.clone(),
-                    agreement: body.agreement.clone(),
-                    refers: body.refers.as_ref().map(|r| r.id.clone()),
-                    at: Time::parse(&body.at).map(|t| t.unix()).unwrap_or_default(),
-                    digest: digest.clone(),
-                    state: state.into(),
-                    delivered: None,
-                    answered: None,
-                    json: json.clone(),
-                },
-                crosses(&body),
-            ));
+        let what = if complete {
+            summary.clone()
         } else {
-            stmts.push(store::update_record(&body.id, state, &json));
-        }
+            format!(
+                "signed by {}; awaits {}",
+                caller.record.id,
+                body.signers[before + 1]
+            )
+        };
+        let row = super::StoredRecord::of(
+            &record,
+            body.partner.clone(),
+            state,
+            digest.clone(),
+            what.clone(),
+        );
+        let mut stmts = vec![if stored.is_none() {
+            store::insert_record(&row, crosses(&body))
+        } else {
+            store::update_record(&row)
+        }];
         if complete {
             stmts.extend(self.plan_statements(&body, plan));
         }

@@ -4,7 +4,6 @@
 //! reader on its label (the one decision), as any object is.
 
 use super::store::{Items, LedgerItem};
-use super::submit::summary;
 use super::{Account, StoredRecord, INCIDENT_HOURS};
 use crate::audit::EntryKind;
 use crate::caller::{Caller, Peer};
@@ -435,12 +434,11 @@ impl Node {
     }
 
     async fn record_view(&self, s: &StoredRecord, d: &mut Decided<'_>) -> Option<wire::RecordView> {
-        let r = Record::from_json(s.json.as_bytes()).ok()?;
-        if !d.may_read(&r.body.label, s.agreement.as_deref()).await {
+        if !d.may_read(&s.label, s.agreement.as_deref()).await {
             return None;
         }
         let now = (self.clock)().unix();
-        let due = (r.body.kind == accord_equipment::Kind::Incident && s.partner.is_some())
+        let due = (s.kind == accord_equipment::Kind::Incident.as_str() && s.partner.is_some())
             .then(|| s.at + INCIDENT_HOURS * 3600);
         Some(wire::RecordView {
             id: s.id.clone(),
@@ -453,10 +451,10 @@ impl Node {
             at: crate::store::rfc3339(s.at),
             digest: s.digest.clone(),
             state: s.state.clone(),
-            signers: r.body.signers.clone(),
-            next_signer: r.next_signer().map(String::from),
-            items: r.body.items.len() as u64,
-            summary: summary(&r.body),
+            signers: s.signers.clone(),
+            next_signer: s.next_signer.clone(),
+            items: s.items.max(0) as u64,
+            summary: s.summary.clone(),
             delivered: s.delivered.map(crate::store::rfc3339),
             answered: s.answered.map(crate::store::rfc3339),
             due: due.map(crate::store::rfc3339),

@@ -5,6 +5,8 @@
 //! strangers; forms refused without their page's token or from another origin; a
 //! suspension through the console in force at once; an audit entry's proof checked.
 
+mod equipment;
+
 use accord_node::sandbox::{self, Sandbox};
 use accord_node_api::client::Client;
 use accord_node_api::credential::Credential;
