@@ -156,31 +156,79 @@ impl fmt::Display for Kind {
     }
 }
 
-/// One item as a record names it, with what the record says of it.
+/// One item as a record names it, with what the record says of it. In JSON its fields
+/// are flat (`{"nomenclature", "serial", "class", ...}`), read through [`LineJson`]
+/// rather than serde's `flatten`, which buffers every line and cannot refuse unknown
+/// fields: a record of 100,000 lines is read several times faster this way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "LineJson", into = "LineJson")]
 pub struct Line {
     /// Nomenclature and serial.
-    #[serde(flatten)]
     pub key: ItemKey,
     /// Accounting class (transfers carry it, so that the receiver's ledger has it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<AccountingClass>,
     /// The case or letter of offer (transfers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<String>,
     /// Who holds title (transfers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title_holder: Option<String>,
     /// Condition as seen (receipts, inventories, check answers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Condition>,
     /// Status as the ledger holds it (check answers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
     /// The holder sighted with it (inventories, check answers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
+}
+
+/// A [`Line`] as JSON spells it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineJson {
+    nomenclature: String,
+    serial: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    class: Option<AccountingClass>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    case: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    title_holder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    condition: Option<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    holder: Option<String>,
+}
+
+impl From<LineJson> for Line {
+    fn from(j: LineJson) -> Line {
+        Line {
+            key: ItemKey {
+                nomenclature: j.nomenclature,
+                serial: j.serial,
+            },
+            class: j.class,
+            case: j.case,
+            title_holder: j.title_holder,
+            condition: j.condition,
+            status: j.status,
+            holder: j.holder,
+        }
+    }
+}
+
+impl From<Line> for LineJson {
+    fn from(l: Line) -> LineJson {
+        LineJson {
+            nomenclature: l.key.nomenclature,
+            serial: l.key.serial,
+            class: l.class,
+            case: l.case,
+            title_holder: l.title_holder,
+            condition: l.condition,
+            status: l.status,
+            holder: l.holder,
+        }
+    }
 }
 
 impl Line {

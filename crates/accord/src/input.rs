@@ -21,24 +21,25 @@ pub fn open_file(path: &Path, what: &str) -> Result<std::fs::File> {
 /// Read a whole file, or standard input when `path` is `-`, refusing anything larger
 /// than [`MAX_WHOLE_FILE`].
 pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    read_at_most(path, MAX_WHOLE_FILE)
+}
+
+/// [`read_bounded`] with another bound (an equipment import: the node's own).
+pub fn read_at_most(path: &Path, max: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     if path == Path::new("-") {
         std::io::stdin()
-            .take(MAX_WHOLE_FILE + 1)
+            .take(max + 1)
             .read_to_end(&mut buf)
             .context("reading standard input")?;
     } else {
         let file = open_file(path, "a file")?;
-        file.take(MAX_WHOLE_FILE + 1)
+        file.take(max + 1)
             .read_to_end(&mut buf)
             .with_context(|| format!("reading {}", path.display()))?;
     }
-    if buf.len() as u64 > MAX_WHOLE_FILE {
-        anyhow::bail!(
-            "{} is larger than {} bytes",
-            display_name(path),
-            MAX_WHOLE_FILE
-        );
+    if buf.len() as u64 > max {
+        anyhow::bail!("{} is larger than {} bytes", display_name(path), max);
     }
     Ok(buf)
 }

@@ -332,6 +332,29 @@ fn story(env: &Env, dir: &Path) {
         ],
         1,
     );
+    // A serial twice in one transfer: a clear error naming it.
+    let o = accord(&[
+        "equipment",
+        "transfer",
+        "--account",
+        "USA-FMS-1",
+        "--to",
+        "PAK",
+        "--agreement",
+        AGREEMENT,
+        "--item",
+        "KIV-77#USA0001",
+        "--item",
+        "KIV-77#USA0001",
+        "--credential",
+        &env.cred("usa-custodian"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("listed twice"),
+        "{}",
+        describe(&o)
+    );
     let t = env.eq(
         "usa-custodian",
         &[

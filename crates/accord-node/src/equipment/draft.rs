@@ -178,20 +178,12 @@ impl Node {
                 body.holder = Some(holder);
             }
             Kind::Inventory => {
-                let ledger = self
+                // In-service and in-repair items: `Status::on_hand`.
+                let expected = self
                     .store
-                    .equipment_items(Items::Account(&account.id))
+                    .equipment_on_hand(&account.id)
                     .await
                     .map_err(Refusal::internal)?;
-                let expected: Vec<Sighting> = ledger
-                    .iter()
-                    .filter(|li| li.item.status.on_hand())
-                    .map(|li| Sighting {
-                        key: li.item.key.clone(),
-                        holder: li.item.holder.clone(),
-                        condition: Some(li.item.condition),
-                    })
-                    .collect();
                 let sighted: Vec<Sighting> = d.items.iter().map(sighting).collect();
                 body.differences = Some(differences(&expected, &sighted));
                 body.items = d.items.clone();

@@ -242,10 +242,11 @@ impl Node {
         if let Some(refs) = &b.refers {
             stmts.push(store::answered(&refs.id, now));
         }
-        let seq = store::history_seq();
-        for l in &b.items {
-            stmts.push(store::history(&l.key, seq, &b.id));
-        }
+        stmts.extend(store::history(
+            b.items.iter().map(|l| &l.key),
+            store::history_seq(),
+            &b.id,
+        ));
         Ok(stmts)
     }
 }

@@ -245,6 +245,47 @@ impl Store {
         rows.iter().map(item_from_row).collect()
     }
 
+    /// What an inventory of `account` expects to sight: the items on hand, with their
+    /// holders and conditions. An account may hold 100,000 items, and reading them
+    /// as rows costs some 9 µs each through the database driver; so the database joins
+    /// them into one text (names hold no control characters: `check_name`), read as
+    /// one value and split here.
+    pub async fn equipment_on_hand(
+        &self,
+        account: &str,
+    ) -> Result<Vec<accord_equipment::Sighting>, Error> {
+        let sql = if self.sqlite {
+            "SELECT group_concat(nomenclature || char(31) || serial || char(31) || COALESCE(holder, '') || char(31) || condition, char(30)) AS s \
+             FROM equipment_items WHERE account = $1 AND status IN ('in-service', 'in-repair')"
+        } else {
+            "SELECT string_agg(nomenclature || chr(31) || serial || chr(31) || COALESCE(holder, '') || chr(31) || condition, chr(30)) AS s \
+             FROM equipment_items WHERE account = $1 AND status IN ('in-service', 'in-repair')"
+        };
+        let row = sqlx::query(sql)
+            .bind(account)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?;
+        let all: Option<String> = row.try_get("s").map_err(db)?;
+        let all = all.unwrap_or_default();
+        all.split('\u{1e}')
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                let mut f = r.split('\u{1f}');
+                let mut next = || f.next().unwrap_or_default().to_string();
+                let (nomenclature, serial, holder, condition) = (next(), next(), next(), next());
+                Ok(accord_equipment::Sighting {
+                    key: ItemKey {
+                        nomenclature,
+                        serial,
+                    },
+                    holder: (!holder.is_empty()).then_some(holder),
+                    condition: Condition::parse(&condition).ok(),
+                })
+            })
+            .collect()
+    }
+
     /// One item.
     pub async fn equipment_item(&self, key: &ItemKey) -> Result<Option<LedgerItem>, Error> {
         let sql = format!(
@@ -385,26 +426,57 @@ impl Store {
     }
 }
 
-/// The statement adding an item.
-pub(crate) fn insert_item(i: &LedgerItem, now: i64) -> Stmt {
-    Stmt::new(
-        "INSERT INTO equipment_items (nomenclature, serial, class, loa, title_holder, provider, agreement, account, holder, condition, status, transferred_to, label, updated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .text(&i.item.key.nomenclature)
-    .text(&i.item.key.serial)
-    .text(i.item.class.as_str())
-    .opt_text(i.item.case.clone())
-    .text(&i.item.title_holder)
-    .opt_text(i.item.provider.clone())
-    .opt_text(i.item.agreement.clone())
-    .text(&i.item.account)
-    .opt_text(i.item.holder.clone())
-    .text(i.item.condition.as_str())
-    .text(i.item.status.as_str())
-    .opt_text(i.transferred_to.clone())
-    .text(&i.label)
-    .int(now)
+/// Rows in one `INSERT` of [`insert_items`] (14 values each: 896 bound values, under
+/// SQLite's and PostgreSQL's limits).
+const ROWS_PER_INSERT: usize = 64;
+
+/// The statements adding `items`, many rows each: one statement per item made an
+/// import of 100,000 rows 100,000 round trips.
+pub(crate) fn insert_items(items: &[LedgerItem], now: i64) -> Vec<Stmt> {
+    items
+        .chunks(ROWS_PER_INSERT)
+        .map(|chunk| {
+            let mut sql = String::from(
+                "INSERT INTO equipment_items (nomenclature, serial, class, loa, title_holder, provider, agreement, account, holder, condition, status, transferred_to, label, updated) VALUES ",
+            );
+            for r in 0..chunk.len() {
+                let b = r * 14;
+                if r > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                sql.push_str(
+                    &(1..=14)
+                        .map(|k| format!("${}", b + k))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+                sql.push(')');
+            }
+            let mut st = Stmt::made(sql);
+            for i in chunk {
+                st = item_values(st, i, now);
+            }
+            st
+        })
+        .collect()
+}
+
+fn item_values(st: Stmt, i: &LedgerItem, now: i64) -> Stmt {
+    st.text(&i.item.key.nomenclature)
+        .text(&i.item.key.serial)
+        .text(i.item.class.as_str())
+        .opt_text(i.item.case.clone())
+        .text(&i.item.title_holder)
+        .opt_text(i.item.provider.clone())
+        .opt_text(i.item.agreement.clone())
+        .text(&i.item.account)
+        .opt_text(i.item.holder.clone())
+        .text(i.item.condition.as_str())
+        .text(i.item.status.as_str())
+        .opt_text(i.transferred_to.clone())
+        .text(&i.label)
+        .int(now)
 }
 
 /// The statement setting an item's holder, condition, status, transferee and agreement.
@@ -484,16 +556,41 @@ pub(crate) fn history_seq() -> i64 {
         .unwrap_or_default()
 }
 
-/// The statement adding a history row (`seq`: [`history_seq`]).
-pub(crate) fn history(key: &ItemKey, seq: i64, record: &str) -> Stmt {
-    Stmt::new(
-        "INSERT INTO equipment_history (nomenclature, serial, at, record) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (nomenclature, serial, record) DO NOTHING",
-    )
-    .text(&key.nomenclature)
-    .text(&key.serial)
-    .int(seq)
-    .text(record)
+/// Rows in one `INSERT` of [`history`].
+const HISTORY_ROWS_PER_INSERT: usize = 200;
+
+/// The statements adding a history row for each of `keys` naming `record` (`seq`:
+/// [`history_seq`]), many rows each: an inventory of 100,000 serials names them all.
+pub(crate) fn history<'a>(
+    keys: impl Iterator<Item = &'a ItemKey>,
+    seq: i64,
+    record: &str,
+) -> Vec<Stmt> {
+    let keys: Vec<&ItemKey> = keys.collect();
+    keys.chunks(HISTORY_ROWS_PER_INSERT)
+        .map(|chunk| {
+            let mut sql = String::from(
+                "INSERT INTO equipment_history (nomenclature, serial, at, record) VALUES ",
+            );
+            for r in 0..chunk.len() {
+                let b = r * 4;
+                if r > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+            }
+            sql.push_str(" ON CONFLICT (nomenclature, serial, record) DO NOTHING");
+            let mut st = Stmt::made(sql);
+            for k in chunk {
+                st = st
+                    .text(&k.nomenclature)
+                    .text(&k.serial)
+                    .int(seq)
+                    .text(record);
+            }
+            st
+        })
+        .collect()
 }
 
 /// The statement adding an account.

@@ -261,19 +261,18 @@ impl Node {
     fn plan_statements(&self, body: &Body, plan: Plan) -> Vec<crate::store::Stmt> {
         let now = crate::store::unix_now();
         let mut stmts = Vec::new();
-        for li in &plan.add {
-            stmts.push(store::insert_item(li, now));
-        }
+        stmts.extend(store::insert_items(&plan.add, now));
         for li in &plan.change {
             stmts.push(store::update_item(li, now));
         }
         if let Some(id) = &plan.answers {
             stmts.push(store::answered(id, now));
         }
-        let seq = store::history_seq();
-        for l in &body.items {
-            stmts.push(store::history(&l.key, seq, &body.id));
-        }
+        stmts.extend(store::history(
+            body.items.iter().map(|l| &l.key),
+            store::history_seq(),
+            &body.id,
+        ));
         stmts
     }
 

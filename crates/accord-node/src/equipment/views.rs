@@ -248,30 +248,26 @@ impl Node {
             ));
         }
         let now = crate::store::unix_now();
-        let stmts: Vec<_> = rows
+        let items: Vec<LedgerItem> = rows
             .iter()
-            .map(|r| {
-                super::store::insert_item(
-                    &LedgerItem {
-                        item: accord_equipment::Item {
-                            key: r.key.clone(),
-                            class: r.class,
-                            case: r.case.clone(),
-                            title_holder: r.title_holder.clone(),
-                            provider: None,
-                            agreement: None,
-                            account: a.id.clone(),
-                            holder: None,
-                            condition: r.condition,
-                            status: accord_equipment::Status::InService,
-                        },
-                        transferred_to: None,
-                        label: a.label.clone(),
-                    },
-                    now,
-                )
+            .map(|r| LedgerItem {
+                item: accord_equipment::Item {
+                    key: r.key.clone(),
+                    class: r.class,
+                    case: r.case.clone(),
+                    title_holder: r.title_holder.clone(),
+                    provider: None,
+                    agreement: None,
+                    account: a.id.clone(),
+                    holder: None,
+                    condition: r.condition,
+                    status: accord_equipment::Status::InService,
+                },
+                transferred_to: None,
+                label: a.label.clone(),
             })
             .collect();
+        let stmts = super::store::insert_items(&items, now);
         let detail = format!("{} items imported into {}", rows.len(), a.id);
         let marking = self.equipment_marking(&a.label);
         let reasons = [Reason::new(

@@ -42,6 +42,8 @@ pub struct Store {
     /// other process adds to it while the node runs), so that the inbox's index knows
     /// without asking the database whether it may have changed.
     pub(crate) inbox_generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// SQLite (else PostgreSQL): for the few statements whose spelling differs.
+    pub(crate) sqlite: bool,
 }
 
 /// A value bound to a statement the group committer runs.
@@ -57,13 +59,24 @@ pub(crate) enum Arg {
 /// queue and run again on its own if its batch fails.
 #[derive(Debug, Clone)]
 pub(crate) struct Stmt {
-    sql: &'static str,
+    sql: std::borrow::Cow<'static, str>,
     args: Vec<Arg>,
 }
 
 impl Stmt {
     pub(crate) fn new(sql: &'static str) -> Stmt {
-        Stmt { sql, args: vec![] }
+        Stmt {
+            sql: sql.into(),
+            args: vec![],
+        }
+    }
+    /// A statement whose text is made at run time (many rows in one `INSERT`): only
+    /// from the code's own fragments, never from input; the values are bound.
+    pub(crate) fn made(sql: String) -> Stmt {
+        Stmt {
+            sql: sql.into(),
+            args: vec![],
+        }
     }
     pub(crate) fn text(mut self, v: impl Into<String>) -> Stmt {
         self.args.push(Arg::Text(v.into()));
@@ -137,7 +150,7 @@ async fn run_group(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Vec<u64>>, Error>
     for j in jobs {
         let mut rows = Vec::with_capacity(j.stmts.len());
         for s in &j.stmts {
-            let mut q = sqlx::query(s.sql);
+            let mut q = sqlx::query(&s.sql);
             for a in &s.args {
                 q = match a {
                     Arg::Text(v) => q.bind(v.clone()),
@@ -257,6 +270,7 @@ impl Store {
             writer,
             committer: committer_tx,
             inbox_generation: Default::default(),
+            sqlite,
         })
     }
 

@@ -585,7 +585,8 @@ pub fn run(cmd: EquipmentCommand, out: &Output) -> Result<Code> {
             },
         ),
         E::Import { who, account, file } => {
-            let bytes = crate::input::read_bounded(&file)?;
+            // The node's own bound on an import.
+            let bytes = crate::input::read_at_most(&file, 64 << 20)?;
             let text = std::str::from_utf8(&bytes)
                 .with_context(|| format!("{}: not UTF-8", file.display()))?;
             // Read here first, so that a bad file is named by its lines before any upload.
