@@ -292,7 +292,7 @@ pub struct Body {
     /// The hand-receipt holder (hand receipts and returns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
-    /// Who must sign, by person id, in order (see [`crate::rules`]).
+    /// Who must sign, by person id, in order (the rules of each kind say who).
     pub signers: Vec<String>,
     /// What differed (receipts, inventories, check results).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,7 +326,8 @@ impl Body {
         Ok(sha256_hex(&self.signed_bytes()?))
     }
 
-    /// Check every field's form (not the rules of its kind: [`crate::rules::check`]).
+    /// Check every field's form (not the rules of its kind, which the rules module
+    /// checks).
     pub fn check(&self) -> Result<(), Error> {
         if self.accord_equipment_record != FORMAT {
             return Err(Error::field(

@@ -21,7 +21,6 @@
 //! PostgreSQL).
 
 use accord_equipment::record::{Body as RecordBody, Record};
-use accord_node::directory::{self, Enrolment};
 use accord_node_api::client::Client;
 use accord_node_api::wire;
 use accord_test_support::bench::env;
@@ -53,25 +52,7 @@ fn main() {
     println!("equipment benchmark on {db}: {items} items, {transactions} transactions");
 
     // A custodian, their key, an account.
-    let clearance = json!({"policy": {"name": "USA"}, "classifications": ["UNCLASSIFIED", "CONFIDENTIAL"],
-        "categories": [{"tagSet": "Releasable To", "values": ["USA"]}, {"tagSet": "Scope", "values": ["EQUIPMENT"]}]});
-    let (_, cred) =
-        p.rt.block_on(directory::add(
-            home,
-            &Enrolment {
-                id: "usa-custodian".into(),
-                name: "custodian".into(),
-                nationality: "USA".into(),
-                clearance: ("c.json".into(), clearance.to_string().into_bytes()),
-                scopes: vec!["EQUIPMENT".into()],
-                role: accord_agreement::Role::Custodian,
-            },
-        ))
-        .unwrap();
-    let (_, key) =
-        p.rt.block_on(directory::issue_signing_key(home, "usa-custodian"))
-            .unwrap();
-    let custodian = Client::new(cred).unwrap();
+    let (custodian, key) = accord_test_support::custodian(&p.rt, home, "usa-custodian");
     let officer = Client::new(p.sb.credential("usa-officer").unwrap()).unwrap();
     let _: wire::AccountView = officer
         .post_json(

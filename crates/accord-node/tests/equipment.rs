@@ -24,29 +24,6 @@ use std::time::{Duration, Instant};
 const MARKING_USA: &str = "CONFIDENTIAL//REL TO USA, PAK//SCOPE EQUIPMENT";
 
 /// Enrol a custodian at `home` with a signing key; their client and key.
-fn custodian(rt: &tokio::runtime::Runtime, home: &Home, id: &str) -> (Client, SigningKey) {
-    let party = home.config.party.clone();
-    let clearance = json!({
-        "policy": {"name": party},
-        "classifications": ["UNCLASSIFIED", "CONFIDENTIAL", "SECRET"],
-        "categories": [{"tagSet": "Releasable To", "values": [party]}, {"tagSet": "Scope", "values": ["EQUIPMENT"]}]
-    });
-    let (_, cred) = rt
-        .block_on(directory::add(
-            home,
-            &Enrolment {
-                id: id.into(),
-                name: id.into(),
-                nationality: party,
-                clearance: ("c.json".into(), clearance.to_string().into_bytes()),
-                scopes: vec!["EQUIPMENT".into()],
-                role: accord_agreement::Role::Custodian,
-            },
-        ))
-        .unwrap();
-    let (_, key) = rt.block_on(directory::issue_signing_key(home, id)).unwrap();
-    (Client::new(cred).unwrap(), key)
-}
 
 /// Draft, sign and submit.
 fn make(
@@ -186,7 +163,7 @@ fn denied(r: Result<wire::Submitted, accord_node::Error>) -> Vec<wire::Reason> {
 #[test]
 fn transfers_are_refused_when_the_agreement_does_not_allow_them_with_the_decisions_reasons() {
     let (p, noeq, ended) = setup(0);
-    let (usa_c, usa_key) = custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    let (usa_c, usa_key) = accord_test_support::custodian(&p.rt, &p.sb.usa, "usa-custodian");
     open_account(&p, "usa-officer", "USA-FMS-1", "usa-custodian", MARKING_USA);
     import(&usa_c, "USA-FMS-1", 1..=3);
     let now = Time::now();
@@ -231,7 +208,7 @@ fn transfers_are_refused_when_the_agreement_does_not_allow_them_with_the_decisio
 fn a_transfer_under_an_expired_agreement_is_refused() {
     // The nodes' clock 16 years on: the sandbox's 15-year agreement has expired.
     let (p, _, _) = setup(16 * 366 * 86_400);
-    let (usa_c, usa_key) = custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    let (usa_c, usa_key) = accord_test_support::custodian(&p.rt, &p.sb.usa, "usa-custodian");
     open_account(&p, "usa-officer", "USA-FMS-1", "usa-custodian", MARKING_USA);
     import(&usa_c, "USA-FMS-1", 1..=1);
     let reasons = denied(make(
@@ -250,8 +227,8 @@ fn a_transfer_under_an_expired_agreement_is_refused() {
 #[test]
 fn an_altered_forged_or_misdelivered_record_is_refused_by_the_receiving_node() {
     let (p, _, _) = setup(0);
-    let (usa_c, usa_key) = custodian(&p.rt, &p.sb.usa, "usa-custodian");
-    let (pak_c, _) = custodian(&p.rt, &p.sb.pak, "pak-custodian");
+    let (usa_c, usa_key) = accord_test_support::custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    let (pak_c, _) = accord_test_support::custodian(&p.rt, &p.sb.pak, "pak-custodian");
     open_account(&p, "usa-officer", "USA-FMS-1", "usa-custodian", MARKING_USA);
     open_account(
         &p,
@@ -406,10 +383,10 @@ fn incidents_fall_overdue_destructions_are_witnessed_and_items_are_decided_for_t
         }
     };
     let p = Pair::serve(rt, tmp, sb, opts);
-    let (usa_c, usa_key) = custodian(&p.rt, &p.sb.usa, "usa-custodian");
-    let (pak_c, pak_key) = custodian(&p.rt, &p.sb.pak, "pak-custodian");
-    let (w1, w1_key) = custodian(&p.rt, &p.sb.pak, "pak-w1");
-    let (w2, w2_key) = custodian(&p.rt, &p.sb.pak, "pak-w2");
+    let (usa_c, usa_key) = accord_test_support::custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    let (pak_c, pak_key) = accord_test_support::custodian(&p.rt, &p.sb.pak, "pak-custodian");
+    let (w1, w1_key) = accord_test_support::custodian(&p.rt, &p.sb.pak, "pak-w1");
+    let (w2, w2_key) = accord_test_support::custodian(&p.rt, &p.sb.pak, "pak-w2");
     open_account(&p, "usa-officer", "USA-FMS-1", "usa-custodian", MARKING_USA);
     open_account(
         &p,

@@ -261,3 +261,34 @@ pub fn as_node(
     };
     (entry, client)
 }
+
+/// Enrols `id` at `home` as an equipment custodian (cleared to SECRET under the home's
+/// national policy, scope EQUIPMENT) and issues their equipment signing key: their
+/// client and key.
+pub fn custodian(
+    rt: &tokio::runtime::Runtime,
+    home: &Home,
+    id: &str,
+) -> (Client, accord_keys::SigningKey) {
+    let party = home.config.party.clone();
+    let clearance = serde_json::json!({
+        "policy": {"name": party},
+        "classifications": ["UNCLASSIFIED", "CONFIDENTIAL", "SECRET"],
+        "categories": [{"tagSet": "Releasable To", "values": [party]}, {"tagSet": "Scope", "values": ["EQUIPMENT"]}]
+    });
+    let (_, cred) = rt
+        .block_on(directory::add(
+            home,
+            &Enrolment {
+                id: id.into(),
+                name: id.into(),
+                nationality: party,
+                clearance: ("custodian.json".into(), clearance.to_string().into_bytes()),
+                scopes: vec!["EQUIPMENT".into()],
+                role: accord_agreement::Role::Custodian,
+            },
+        ))
+        .unwrap();
+    let (_, key) = rt.block_on(directory::issue_signing_key(home, id)).unwrap();
+    (Client::new(cred).unwrap(), key)
+}

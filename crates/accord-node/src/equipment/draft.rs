@@ -40,17 +40,7 @@ impl Node {
         at: Option<String>,
     ) -> Result<(Body, Plan), Refusal> {
         let kind = Kind::parse(&d.kind).map_err(bad)?;
-        let account = self.account(&d.account).await?;
-        if !account.kept_by(&custodian.id) {
-            return Err(Refusal::new(
-                RefusalKind::Denied,
-                Rule::Custody,
-                format!(
-                    "{} is not the custodian or alternate of account {} (custodian {})",
-                    custodian.id, account.id, account.custodian
-                ),
-            ));
-        }
+        let account = self.kept_account(&custodian.id, &d.account).await?;
         let mut body = Body {
             accord_equipment_record: FORMAT,
             id: id.unwrap_or_else(new_id),
@@ -413,18 +403,7 @@ impl Node {
                 "{id} is the custodian: a holder or witness is someone else"
             )));
         }
-        let p = self
-            .store
-            .person(id)
-            .await
-            .map_err(Refusal::internal)?
-            .ok_or_else(|| {
-                Refusal::new(
-                    RefusalKind::NotFound,
-                    Rule::Custody,
-                    format!("no person {id} at the {} node", self.party()),
-                )
-            })?;
+        let p = self.person_here(id, "the holder or witness").await?;
         if p.status != "active" {
             return Err(custody(format!("{id} is suspended")));
         }

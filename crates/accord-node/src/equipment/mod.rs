@@ -167,19 +167,18 @@ impl Node {
             })
     }
 
-    /// The account `caller` keeps (custodian or alternate), or a refusal saying whose
+    /// The account `person` keeps (custodian or alternate), or a refusal saying whose
     /// it is.
-    pub(crate) async fn kept_account(&self, caller: &Caller, id: &str) -> Result<Account, Refusal> {
+    pub(crate) async fn kept_account(&self, person: &str, id: &str) -> Result<Account, Refusal> {
         let a = self.account(id).await?;
-        if a.kept_by(&caller.record.id) {
+        if a.kept_by(person) {
             Ok(a)
         } else {
             Err(Refusal::new(
                 Kind::Denied,
                 Rule::Custody,
                 format!(
-                    "{} is not the custodian or alternate of account {} (custodian {}{})",
-                    caller.record.id,
+                    "{person} is not the custodian or alternate of account {} (custodian {}{})",
                     a.id,
                     a.custodian,
                     a.alternate
@@ -189,6 +188,26 @@ impl Node {
                 ),
             ))
         }
+    }
+
+    /// A person of this node named in a record or an account (`what`: "the holder"),
+    /// or a 404 saying who is not here.
+    pub(crate) async fn person_here(
+        &self,
+        id: &str,
+        what: &str,
+    ) -> Result<crate::store::PersonRecord, Refusal> {
+        self.store
+            .person(id)
+            .await
+            .map_err(Refusal::internal)?
+            .ok_or_else(|| {
+                Refusal::new(
+                    Kind::NotFound,
+                    Rule::Custody,
+                    format!("{what}, {id}, is not a person of the {} node", self.party()),
+                )
+            })
     }
 
     /// The time now, as a record writes it (RFC 3339, seconds, UTC).

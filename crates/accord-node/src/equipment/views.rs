@@ -117,21 +117,7 @@ impl Node {
             .chain(std::iter::once(("alternate", req.alternate.as_ref())))
         {
             let Some(who) = who else { continue };
-            let p = self
-                .store
-                .person(who)
-                .await
-                .map_err(Refusal::internal)?
-                .ok_or_else(|| {
-                    Refusal::new(
-                        RefusalKind::NotFound,
-                        Rule::Custody,
-                        format!(
-                            "the {what}, {who}, is not a person of the {} node",
-                            self.party()
-                        ),
-                    )
-                })?;
+            let p = self.person_here(who, &format!("the {what}")).await?;
             if p.role() != Role::Custodian {
                 return Err(Refusal::new(
                     RefusalKind::Unacceptable,
@@ -224,7 +210,7 @@ impl Node {
             .map_err(|e| bad(format!("the CSV is not UTF-8 (byte {})", e.valid_up_to())))?;
         let rows = csv::read(text).map_err(|e| bad(e.to_string()))?;
         let _one = self.equipment_lock.lock().await;
-        let a = self.kept_account(caller, account).await?;
+        let a = self.kept_account(&caller.record.id, account).await?;
         let held = self
             .store
             .equipment_keys()

@@ -5,36 +5,11 @@
 
 use super::{assert_console_headers, banners, token, Browser};
 use accord_equipment::record::{Body as RecordBody, Record};
-use accord_node::directory::{self, Enrolment};
-use accord_node::home::Home;
 use accord_node_api::client::Client;
 use accord_node_api::wire;
 use accord_test_support::Pair;
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-fn custodian(p: &Pair, home: &Home, id: &str) -> (Client, accord_keys::SigningKey) {
-    let party = home.config.party.clone();
-    let clearance = json!({"policy": {"name": party}, "classifications": ["UNCLASSIFIED", "CONFIDENTIAL"],
-        "categories": [{"tagSet": "Releasable To", "values": [party]}, {"tagSet": "Scope", "values": ["EQUIPMENT"]}]});
-    let (_, cred) =
-        p.rt.block_on(directory::add(
-            home,
-            &Enrolment {
-                id: id.into(),
-                name: id.into(),
-                nationality: party,
-                clearance: ("c.json".into(), clearance.to_string().into_bytes()),
-                scopes: vec!["EQUIPMENT".into()],
-                role: accord_agreement::Role::Custodian,
-            },
-        ))
-        .unwrap();
-    let (_, key) =
-        p.rt.block_on(directory::issue_signing_key(home, id))
-            .unwrap();
-    (Client::new(cred).unwrap(), key)
-}
 
 fn make(c: &Client, key: &accord_keys::SigningKey, d: serde_json::Value) -> wire::Submitted {
     let body: RecordBody = c.post_json("/v1/equipment/drafts", &d).unwrap();
@@ -51,8 +26,8 @@ fn make(c: &Client, key: &accord_keys::SigningKey, d: serde_json::Value) -> wire
 #[test]
 fn a_custodian_reads_the_ledger_and_takes_an_inventory_in_the_console() {
     let p = Pair::start(accord_node::server::ServeOptions::default);
-    let (usa, usa_key) = custodian(&p, &p.sb.usa, "usa-custodian");
-    let (pak, pak_key) = custodian(&p, &p.sb.pak, "pak-custodian");
+    let (usa, usa_key) = accord_test_support::custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    let (pak, pak_key) = accord_test_support::custodian(&p.rt, &p.sb.pak, "pak-custodian");
     for (officer, id, who, marking) in [
         (
             "usa-officer",
