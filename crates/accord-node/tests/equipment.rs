@@ -23,8 +23,6 @@ use std::time::{Duration, Instant};
 
 const MARKING_USA: &str = "CONFIDENTIAL//REL TO USA, PAK//SCOPE EQUIPMENT";
 
-/// Enrol a custodian at `home` with a signing key; their client and key.
-
 /// Draft, sign and submit.
 fn make(
     c: &Client,
