@@ -614,6 +614,53 @@ fn story(env: &Env, dir: &Path) {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // A destruction before two witnesses, each signing in turn with their own key.
+    let d = env.eq(
+        "pak-custodian",
+        &[
+            "destroy",
+            "--account",
+            "PAK-CCI-1",
+            "--witness",
+            "pak-sgt",
+            "--witness",
+            "pak-custodian2",
+            "--item",
+            "KIV-77#USA0098",
+        ],
+        0,
+    );
+    let did = d["id"].as_str().unwrap().to_string();
+    assert_eq!(d["next_signer"], "pak-sgt", "{d:#}");
+    env.eq("pak-custodian2", &["sign", &did], 1);
+    env.eq("pak-sgt", &["sign", &did], 0);
+    let d = env.eq("pak-custodian2", &["sign", &did], 0);
+    assert_eq!(d["state"], "done", "{d:#}");
+    let shown = env.eq("pak-custodian", &["item", "show", "KIV-77#USA0098"], 0);
+    assert_eq!(shown["item"]["status"], "destroyed", "{shown:#}");
+    // A return to the provider, delivered to USA.
+    let ret = env.eq(
+        "pak-custodian",
+        &[
+            "return",
+            "--account",
+            "PAK-CCI-1",
+            "--item",
+            "KIV-77#USA0097",
+        ],
+        0,
+    );
+    assert_eq!(
+        env.wait_record("usa-custodian", "return", "open"),
+        ret["id"].as_str().unwrap()
+    );
+    // PAK's own item has no provider to return it to.
+    env.eq(
+        "pak-custodian",
+        &["return", "--account", "PAK-CCI-1", "--item", "PRC-PAK#P001"],
+        1,
+    );
+
     // Every record that crossed is in both audit logs, with the same digest; each log
     // is witnessed by the other party.
     let usa_home = Home::open(&dir.join("usa")).unwrap();
