@@ -440,23 +440,43 @@ fn client(who: &Who) -> Result<Client> {
     connect(who.credential.as_deref())
 }
 
+/// A spinner on standard error while the node works (when it is a terminal): a
+/// transfer or an inventory of 100,000 lines takes seconds.
+fn working(what: &str) -> Option<indicatif::ProgressBar> {
+    let pb = crate::cmd::seal::bar(None, what, "{spinner} {msg} {elapsed}")?;
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(pb)
+}
+
 /// Draft with the node, sign, submit; print what it did.
 fn make(who: &Who, d: wire::Draft, out: &Output) -> Result<Code> {
     let c = client(who)?;
+    let spin = working(&format!("{} at the {} node", d.kind, c.credential().party));
     let body: Body = match c.post_json("/v1/equipment/drafts", &d) {
         Ok(b) => b,
-        Err(e) => return exchange_failed(e, "the node refused the draft", out),
+        Err(e) => {
+            drop(spin);
+            return exchange_failed(e, "the node refused the draft", out);
+        }
     };
     let key = signing_key(who)?;
     let mut record = Record::new(body);
     record.sign(&c.credential().person, &key)?;
-    submit(&c, &record, out)
+    submit(&c, &record, out, spin)
 }
 
-fn submit(c: &Client, record: &Record, out: &Output) -> Result<Code> {
+fn submit(
+    c: &Client,
+    record: &Record,
+    out: &Output,
+    spin: Option<indicatif::ProgressBar>,
+) -> Result<Code> {
     let bytes = record.to_json().into_bytes();
-    let s: wire::Submitted = match c.post_bytes("/v1/equipment/records", "application/json", bytes)
-    {
+    let answer = c.post_bytes("/v1/equipment/records", "application/json", bytes);
+    if let Some(p) = spin {
+        p.finish_and_clear();
+    }
+    let s: wire::Submitted = match answer {
         Ok(s) => s,
         Err(e) => return exchange_failed(e, "the node refused the record", out),
     };
@@ -594,18 +614,19 @@ pub fn run(cmd: EquipmentCommand, out: &Output) -> Result<Code> {
                 accord_equipment::csv::read(text).with_context(|| file.display().to_string())?;
             let c = client(&who)?;
             let path = format!("/v1/equipment/accounts/{}/import", enc(&account));
-            show(
-                c.post_bytes::<wire::Imported>(&path, "text/csv", bytes.clone()),
-                out,
-                |i| {
-                    println!(
-                        "{} items imported into {} (read {} rows)",
-                        i.items,
-                        i.account,
-                        rows.len()
-                    )
-                },
-            )
+            let spin = working(&format!("importing {} rows", rows.len()));
+            let answer = c.post_bytes::<wire::Imported>(&path, "text/csv", bytes.clone());
+            if let Some(p) = spin {
+                p.finish_and_clear();
+            }
+            show(answer, out, |i| {
+                println!(
+                    "{} items imported into {} (read {} rows)",
+                    i.items,
+                    i.account,
+                    rows.len()
+                )
+            })
         }
         E::Item(ItemCommand::List { who, account }) => {
             let path = match &account {
@@ -826,7 +847,7 @@ pub fn run(cmd: EquipmentCommand, out: &Output) -> Result<Code> {
                 let msg = format!("record {id}: {e}");
                 return Ok(out.refused(&msg, &msg, vec![], Code::Negative));
             }
-            submit(&c, &record, out)
+            submit(&c, &record, out, None)
         }
         E::Records { who, kind, state } => {
             let mut q = Vec::new();
