@@ -32,7 +32,7 @@ fn item_link(nomenclature: &str, serial: &str) -> String {
     )
 }
 
-fn records_table(c: &Console, records: &[wire::RecordView]) -> Markup {
+fn records_table(records: &[wire::RecordView]) -> Markup {
     html! {
         table.records {
             thead { tr { th { "When" } th { "Kind" } th { "State" } th { "From / to" } th { "What" } th { "Clock" } th { "Record" } } }
@@ -57,7 +57,6 @@ fn records_table(c: &Console, records: &[wire::RecordView]) -> Markup {
             }
         }
         @if records.is_empty() { p { "No records." } }
-        @let _ = c;
     }
 }
 
@@ -168,7 +167,7 @@ pub(crate) async fn item(
             dt { "Condition" } dd { (i.condition) }
         }
         h2 { "Custody history" }
-        (records_table(&c, &h.history))
+        (records_table(&h.history))
     };
     c.page(
         StatusCode::OK,
@@ -209,7 +208,7 @@ pub(crate) async fn records(
             a href="/console/equipment/records?kind=check-request" { "Check requests" } " · " a href="/console/equipment/records?kind=check-answer" { "Check answers" } " · "
             a href="/console/equipment/records?kind=check-result" { "Reconciliations" } }
         @if overdue > 0 { div.refusal role="alert" { strong { (overdue) " incident" @if overdue != 1 { "s" } " not acknowledged within 24 hours." } } }
-        (records_table(&c, &records))
+        (records_table(&records))
     };
     c.page(
         StatusCode::OK,
