@@ -142,6 +142,24 @@ fn a_us_officer_opens_what_pak_sent_and_every_page_has_its_banner_in_the_policys
     let p = Pair::start(Default::default);
     let text = b"joint exercise plan, phase three".to_vec();
     let id = sent(&p, &text);
+    // An equipment account with two items, marked CONFIDENTIAL.
+    let (custodian, _) = accord_test_support::custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    let officer =
+        accord_node_api::client::Client::new(p.sb.credential("usa-officer").unwrap()).unwrap();
+    let _: accord_node_api::wire::AccountView = officer
+        .post_json(
+            "/v1/equipment/accounts",
+            &serde_json::json!({"id": "USA-FMS-1", "custodian": "usa-custodian",
+                "marking": "CONFIDENTIAL//REL TO USA, PAK//SCOPE EQUIPMENT"}),
+        )
+        .unwrap();
+    let _: accord_node_api::wire::Imported = custodian
+        .post_bytes(
+            "/v1/equipment/accounts/USA-FMS-1/import",
+            "text/csv",
+            b"nomenclature,serial,class,title_holder\nKIV-77,U001,cci,USA\nAN/PRC-117G,R001,eeum,USA\n".to_vec(),
+        )
+        .unwrap();
     let sb = &p.sb;
     p.rt.block_on(async {
         let b = browser(sb, "usa-officer").await;
@@ -169,6 +187,7 @@ fn a_us_officer_opens_what_pak_sent_and_every_page_has_its_banner_in_the_policys
             ("/console/people", "UNCLASSIFIED"),
             ("/console/audit", "SECRET"),
             ("/console/status", "UNCLASSIFIED"),
+            ("/console/equipment", "CONFIDENTIAL"),
         ] {
             b.goto(&url(sb, "USA", page)).await.must();
             let name = page.trim_start_matches("/console/");

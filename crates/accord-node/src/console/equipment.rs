@@ -85,6 +85,8 @@ pub(crate) async fn list(
         Err(r) => return c.refused(Some(&caller), "Equipment", &r),
     };
     let shown: Vec<&wire::ItemView> = items.iter().take(500).collect();
+    // Inventory-taking is a custodian's: the link only for them.
+    let keeps = caller.record.role().may(Duty::KeepEquipment).is_ok();
     let banner = c
         .node
         .banner_of_markings(shown.iter().map(|i| i.marking.as_str()));
@@ -103,7 +105,7 @@ pub(crate) async fn list(
             }
         }
         p { a href="/console/equipment/records" { "Records" } " · " a href="/console/equipment/records?kind=incident" { "Incidents" } " · "
-            a href="/console/equipment/records?kind=check-result" { "End-use checks" } " · " a href=(INVENTORY) { "Take an inventory" } }
+            a href="/console/equipment/records?kind=check-result" { "End-use checks" } @if keeps { " · " a href=(INVENTORY) { "Take an inventory" } } }
         h2 { "Items" @if !account.is_empty() { " in " (account) } }
         p { (items.len()) " item" @if items.len() != 1 { "s" } @if items.len() > shown.len() { " (the first " (shown.len()) " shown)" } }
         table #items {
