@@ -37,6 +37,7 @@ use accord_node_api::Kind;
 use accord_spif::{Label, LabelFormat};
 
 pub use store::{Account, LedgerItem, StoredRecord};
+pub use views::MAX_IMPORT;
 
 /// Hours a provider has to acknowledge an incident before it shows as overdue.
 pub const INCIDENT_HOURS: i64 = 24;
@@ -231,9 +232,4 @@ pub(crate) fn malformed(e: accord_equipment::Error) -> Refusal {
         accord_equipment::Error::Rule(t) => Refusal::new(Kind::Unacceptable, Rule::Custody, t),
         other => Refusal::new(Kind::BadRequest, Rule::Request, other.to_string()),
     }
-}
-
-/// Largest CSV import read (for the route's body limit).
-pub(crate) const fn views_max_import() -> usize {
-    views::MAX_IMPORT
 }

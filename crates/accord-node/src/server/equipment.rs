@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// items, or a CSV import, is not.
 const SMALL: usize = 1 << 20;
 const RECORD: usize = accord_equipment::record::MAX_RECORD;
-const IMPORT: usize = crate::equipment::views_max_import();
+const IMPORT: usize = crate::equipment::MAX_IMPORT;
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
