@@ -8,6 +8,14 @@
 #   2. otdf-python seals a file for the same key; `accord inspect` must read it (its
 #      key access, policy attribute, segments and size), and `accord open` must refuse
 #      it with exit 1, since it carries no signed label.
+#   3. A running PAK node serves OpenTDF clients (`accord opentdf enable`, DPoP
+#      optional since otdf-python 0.11 sends Bearer tokens): otdf-python discovers it,
+#      gets a token with the client credentials `accord user opentdf-client` wrote,
+#      fetches its RSA key, encrypts with attributes that map to a PAK label and
+#      decrypts through the node's Rewrap; it decrypts an object Accord sealed through
+#      the node (hybrid post-quantum key access); a clerk the decision denies, a SECRET
+#      object (above the classical ceiling) and an object with no attributes are
+#      refused with the decision's reasons; each decision is in the node's audit log.
 #
 #   bash scripts/interop/otdf-python.sh            (.ci/run runs it)
 #   ACCORD=target/release/accord bash scripts/interop/otdf-python.sh
@@ -66,3 +74,77 @@ set -e
 grep -q "no signed label assertion" open.err || fail "accord open said: $(cat open.err)"
 [ ! -e opened.bin ] || fail "accord open wrote plaintext of an unlabelled object"
 echo "ok: accord open refuses it (exit 1): $(cat open.err)"
+
+# 3. otdf-python against a running node's KAS, through the OpenTDF API.
+port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$ACCORD" init --party PAK --dir pak --policy "$repo/policies" \
+    --listen "127.0.0.1:$port" --url "https://localhost:$port" >/dev/null
+"$ACCORD" opentdf enable --dir pak --dpop optional >/dev/null
+clearance() {
+    printf '{"policy": {"name": "PAK"}, "classifications": [%s],
+ "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}' "$1"
+}
+clearance '"UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"' >analyst.clearance.json
+clearance '"UNCLASSIFIED", "RESTRICTED"' >clerk.clearance.json
+for who in analyst clerk; do
+    "$ACCORD" user add --dir pak --id "pak-$who" --name "$who" --nationality PAK \
+        --clearance "$who.clearance.json" --scope EXERCISES -o "$who.credential" >/dev/null
+    "$ACCORD" user opentdf-client --dir pak --id "pak-$who" -o "$who.opentdf.json" >/dev/null
+done
+"$ACCORD" serve --dir pak >serve.log 2>&1 &
+node_pid=$!
+trap 'kill $node_pid 2>/dev/null; rm -rf "$work"' EXIT
+up() {
+    "$py" -c "import ssl, sys, urllib.request as u
+ctx = ssl.create_default_context(cafile='pak/keys/ca.crt')
+u.urlopen('https://localhost:$port/health', context=ctx, timeout=2)" 2>/dev/null
+}
+for _ in $(seq 1 150); do up && break; sleep 0.2; done
+up || fail "the node did not start: $(cat serve.log)"
+# The node's CA beside the system's, for otdf-python (see otdf_python_kas.py).
+cat /etc/ssl/certs/ca-certificates.crt pak/keys/ca.crt >trust.pem 2>/dev/null || cp pak/keys/ca.crt trust.pem
+export SSL_CERT_FILE="$work/trust.pem"
+kas() { "$py" "$here/otdf_python_kas.py" "$@" 2>kas.err || { cat kas.err >&2; return 1; }; }
+ns="https://pak.label.accord/attr"
+head -c 100000 /dev/urandom >small.bin
+
+kas analyst.opentdf.json encrypt "$ns/classification/value/confidential,$ns/releasable%20to/value/pak" small.bin conf.tdf
+kas analyst.opentdf.json decrypt conf.tdf conf.out
+cmp -s small.bin conf.out || fail "otdf-python decrypted other bytes through the node than it encrypted"
+echo "ok: otdf-python encrypts to the node's KAS and decrypts through its Rewrap"
+
+"$ACCORD" seal --credential analyst.credential --label "CONFIDENTIAL//REL TO PAK" small.bin -o sealed.tdf 2>/dev/null
+kas analyst.opentdf.json decrypt sealed.tdf sealed.out
+cmp -s small.bin sealed.out || fail "otdf-python decrypted other bytes than Accord sealed"
+echo "ok: otdf-python opens an object Accord sealed through the node (hybrid key access)"
+
+kas clerk.opentdf.json denied conf.tdf "clearance does not hold classification CONFIDENTIAL"
+kas analyst.opentdf.json encrypt "$ns/classification/value/secret,$ns/releasable%20to/value/pak" small.bin secret.tdf
+kas analyst.opentdf.json denied secret.tdf "classical-wrapping: SECRET is above"
+kas analyst.opentdf.json encrypt "" small.bin none.tdf
+kas analyst.opentdf.json denied none.tdf "carries no attributes"
+kas analyst.opentdf.json encrypt "https://partner.example/attr/classification/value/secret" small.bin other.tdf
+kas analyst.opentdf.json denied other.tdf "maps to no label"
+
+kill $node_pid
+wait $node_pid 2>/dev/null || true
+"$ACCORD" --json audit show --log pak/log >audit.json
+"$py" - <<'PY' || fail "the node's audit log does not hold the OpenTDF decisions as made"
+import base64, json
+entries = [json.loads(base64.b64decode(e["data"])) for e in json.load(open("audit.json"))["entries"]]
+entries = [e for e in entries if e.get("kind") == "rewrap"]
+got = [(e["person"], e["decision"], [r["rule"] for r in e["reasons"] if e["decision"] == "deny"]) for e in entries]
+want = [
+    ("pak-analyst", "permit", []),
+    ("pak-analyst", "permit", []),
+    ("pak-clerk", "deny", ["clearance"]),
+    ("pak-analyst", "deny", ["classical-wrapping"]),
+    ("pak-analyst", "deny", ["label"]),
+    ("pak-analyst", "deny", ["label"]),
+]
+assert got == want, got
+assert all(e["credential"].startswith("opentdf-client:pak-") for e in entries), entries
+assert entries[0]["marking"] == "CONFIDENTIAL//REL TO PAK", entries[0]
+assert "label from the policy's attributes" in entries[0]["detail"], entries[0]
+PY
+echo "ok: each OpenTDF decision is in the node's audit log with its reasons"

@@ -131,6 +131,7 @@ fn main() {
         requesting_party: "PAK",
         dissem: &[],
         at,
+        wrapping: accord_agreement::Wrapping::PostQuantum,
     };
     let decisions = rate(budget, || {
         assert!(decide(&set, &request).permit);

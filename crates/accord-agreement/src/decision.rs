@@ -18,7 +18,11 @@
 //!    (a label not releasable to a party is released to nobody asking through it);
 //! 9. the person is active, not suspended;
 //!
-//! and, when the object carries a dissemination list, the person is on it.
+//! and, when the object carries a dissemination list, the person is on it; and, when the
+//! key is to be wrapped classically for the person's client ([`Wrapping::Classical`]:
+//! an OpenTDF client, which receives keys only under RSA-OAEP or ECDH), the label's
+//! classification, translated into the node's national policy, is within the node's
+//! ceiling for classical key wrapping (rule `classical-wrapping`).
 //!
 //! An object that names no agreement is decided by [`decide_national`], with the same
 //! rules where they apply; one the deciding party does not hold, by [`not_held`]. Every
@@ -79,6 +83,9 @@ pub enum Rule {
     PersonScope,
     /// The classification is within the ceiling.
     Ceiling,
+    /// The classification is within the node's ceiling for classical key wrapping, when
+    /// the key is to be wrapped classically ([`Wrapping::Classical`]).
+    ClassicalWrapping,
     /// The label translates into the person's national policy.
     Translation,
     /// The SPIF access decision permits.
@@ -93,13 +100,14 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in the order the decision checks them.
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 12] = [
         Rule::AgreementInForce,
         Rule::RequestingParty,
         Rule::PersonParty,
         Rule::AgreementScope,
         Rule::PersonScope,
         Rule::Ceiling,
+        Rule::ClassicalWrapping,
         Rule::Translation,
         Rule::Clearance,
         Rule::Releasability,
@@ -116,6 +124,7 @@ impl Rule {
             Rule::AgreementScope => "agreement-scope",
             Rule::PersonScope => "person-scope",
             Rule::Ceiling => "ceiling",
+            Rule::ClassicalWrapping => "classical-wrapping",
             Rule::Translation => "translation",
             Rule::Clearance => "clearance",
             Rule::Releasability => "releasability",
@@ -186,6 +195,25 @@ impl Decision {
     }
 }
 
+/// How the key a decision releases reaches the person's client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrapping<'a> {
+    /// Under a post-quantum (hybrid) key, as Accord's own clients receive it: no ceiling
+    /// of its own.
+    PostQuantum,
+    /// Under a classical key only (RSA-OAEP or ECDH), as OpenTDF clients receive it:
+    /// released up to the node's ceiling for classical key wrapping (rule
+    /// `classical-wrapping`), the label's classification translated into the policy the
+    /// ceiling is written in.
+    Classical {
+        /// The ceiling, a classification name of `policy` (`CONFIDENTIAL`).
+        ceiling: &'a str,
+        /// The node's national policy, as the policy set names it, that `ceiling` is
+        /// a classification of.
+        policy: &'a str,
+    },
+}
+
 /// What is asked: who, what, under which agreement, through which party, when.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -202,6 +230,8 @@ pub struct Request<'a> {
     pub dissem: &'a [String],
     /// The time of the request.
     pub at: Time,
+    /// How the released key reaches the person's client.
+    pub wrapping: Wrapping<'a>,
 }
 
 /// What is asked of a party's node about an object under no agreement: a national
@@ -220,6 +250,8 @@ pub struct NationalRequest<'a> {
     pub requesting_party: &'a str,
     /// The object's dissemination list, as in [`Request::dissem`].
     pub dissem: &'a [String],
+    /// How the released key reaches the person's client, as in [`Request::wrapping`].
+    pub wrapping: Wrapping<'a>,
 }
 
 fn list(items: &[&str]) -> String {
@@ -339,8 +371,10 @@ pub fn decide(policies: &PolicySet, req: &Request<'_>) -> Decision {
         );
     }
 
-    // 5. Ceiling, compared in the label's own policy.
+    // 5. Ceiling, compared in the label's own policy; and the node's ceiling for
+    // classical key wrapping, in its national policy.
     check_ceiling(policies, body, label, &mut ok, &mut deny);
+    check_wrapping(policies, label, req.wrapping, &mut ok, &mut deny);
 
     // 6. Translation into the person's national policy, and 7. the SPIF decision.
     let from = &label.policy;
@@ -438,6 +472,7 @@ pub fn decide_national(policies: &PolicySet, req: &NationalRequest<'_>) -> Decis
         national_policy,
         requesting_party,
         dissem,
+        wrapping,
     } = *req;
     let mut deny: Vec<Reason> = Vec::new();
     let mut ok: Vec<Reason> = Vec::new();
@@ -483,6 +518,7 @@ pub fn decide_national(policies: &PolicySet, req: &NationalRequest<'_>) -> Decis
         ),
     }
 
+    check_wrapping(policies, label, wrapping, &mut ok, &mut deny);
     check_releasable(
         label,
         &person.nationality,
@@ -759,34 +795,133 @@ pub(crate) fn check_ceiling(
                 label.policy.name
             ),
         ),
-        (Some(ceiling), Some(policy)) => {
-            let top = policy.classification_by_name(ceiling);
-            let this = policy.classification_by_lacv(label.classification.lacv);
-            match (top, this) {
-                (Some(top), Some(this)) if this.hierarchy <= top.hierarchy => say(
-                    ok,
-                    Rule::Ceiling,
-                    format!("classification {cls} is within the ceiling {ceiling}"),
+        (Some(ceiling), Some(policy)) => match rank(policy, label.classification.lacv, ceiling)
+        {
+            Ok(Ranked { within: true, .. }) => say(
+                ok,
+                Rule::Ceiling,
+                format!("classification {cls} is within the ceiling {ceiling}"),
+            ),
+            Ok(Ranked { within: false, .. }) => say(
+                deny,
+                Rule::Ceiling,
+                format!("classification {cls} is above the agreement's ceiling {ceiling}"),
+            ),
+            Err(Unranked::Ceiling) => say(
+                deny,
+                Rule::Ceiling,
+                format!(
+                    "the agreement's ceiling {ceiling} is not a classification of policy {}",
+                    policy.name
                 ),
-                (Some(_), Some(_)) => say(
-                    deny,
-                    Rule::Ceiling,
-                    format!("classification {cls} is above the agreement's ceiling {ceiling}"),
-                ),
-                (None, _) => say(
-                    deny,
-                    Rule::Ceiling,
-                    format!(
-                        "the agreement's ceiling {ceiling} is not a classification of policy {}",
-                        policy.name
-                    ),
-                ),
-                (_, None) => say(
-                    deny,
-                    Rule::Ceiling,
-                    format!("classification {cls} is not defined by policy {}", policy.name),
-                ),
-            }
-        }
+            ),
+            Err(Unranked::Classification) => say(
+                deny,
+                Rule::Ceiling,
+                format!("classification {cls} is not defined by policy {}", policy.name),
+            ),
+        },
     }
+}
+
+/// A classification ranked against a ceiling of the same policy.
+struct Ranked<'p> {
+    /// At or below the ceiling.
+    within: bool,
+    /// The classification, as the policy writes it.
+    this: &'p accord_spif::policy::Classification,
+    /// The ceiling, as the policy writes it.
+    top: &'p accord_spif::policy::Classification,
+}
+
+/// What a policy does not define, so that nothing can be ranked.
+enum Unranked {
+    /// The ceiling is not one of its classifications.
+    Ceiling,
+    /// The classification is not.
+    Classification,
+}
+
+/// Where classification `lacv` of `policy` stands against the classification named
+/// `ceiling` of the same policy (by `hierarchy`): the one comparison of every ceiling.
+fn rank<'p>(
+    policy: &'p accord_spif::Policy,
+    lacv: u64,
+    ceiling: &str,
+) -> Result<Ranked<'p>, Unranked> {
+    let top = policy
+        .classification_by_name(ceiling)
+        .ok_or(Unranked::Ceiling)?;
+    let this = policy
+        .classification_by_lacv(lacv)
+        .ok_or(Unranked::Classification)?;
+    Ok(Ranked {
+        within: this.hierarchy <= top.hierarchy,
+        this,
+        top,
+    })
+}
+
+/// The node's ceiling for classical key wrapping: when the key is to be wrapped
+/// classically, the label's classification is translated into the node's national
+/// policy (by the policies' equivalences, [`PolicySet::translate`], as rule 6
+/// translates a label; only the classification is ranked, so the label's categories
+/// are left out of it) and must not rank above the ceiling. A label that does not
+/// translate, a national policy not loaded or a ceiling that is not one of its
+/// classifications is denied: never ranked too low.
+fn check_wrapping(
+    policies: &PolicySet,
+    label: &Label,
+    wrapping: Wrapping<'_>,
+    ok: &mut Vec<Reason>,
+    deny: &mut Vec<Reason>,
+) {
+    let Wrapping::Classical { ceiling, policy } = wrapping else {
+        return;
+    };
+    let what = "this node's ceiling for classical key wrapping";
+    let r = (|| {
+        let national = policies.get(policy).ok_or_else(|| {
+            format!("this node's national policy {policy} is not loaded, so the label cannot be ranked against {what} ({ceiling})")
+        })?;
+        // A ceiling the policy does not define refuses everything, whatever the label.
+        let unknown = || {
+            format!(
+                "{what} is configured as {ceiling}, which is not a classification of its national policy {}: the ceiling is unknown, so nothing is released through classical key wrapping",
+                national.name
+            )
+        };
+        if national.classification_by_name(ceiling).is_none() {
+            return Err(unknown());
+        }
+        let classification = Label {
+            categories: Vec::new(),
+            ..label.clone()
+        };
+        let translated = policies
+            .translate(&classification, &national.id)
+            .map_err(|e| {
+                format!(
+                    "classification {} of policy {} does not translate into this node's national policy {}, so it cannot be ranked against {what} ({ceiling}): {e}",
+                    label.classification.name, label.policy.name, national.name
+                )
+            })?;
+        match rank(national, translated.classification.lacv, ceiling) {
+            Ok(Ranked {
+                within: true,
+                this,
+                top,
+            }) => Ok(format!("{} is within {what} ({})", this.name, top.name)),
+            Ok(Ranked { this, top, .. }) => Err(format!(
+                "{} is above {what} ({}): use an Accord client, whose return key is post-quantum",
+                this.name, top.name
+            )),
+            Err(Unranked::Ceiling) => Err(unknown()),
+            Err(Unranked::Classification) => Err(format!(
+                "classification {} of policy {} translates to no classification of policy {}",
+                label.classification.name, label.policy.name, national.name
+            )),
+        }
+    })();
+    verdict(Rule::ClassicalWrapping, r, ok, deny);
 }

@@ -27,7 +27,7 @@ mod when;
 
 pub use decision::{
     decide, decide_national, not_held, Decision, NationalRequest, Person, PersonStatus, Reason,
-    Request, Rule,
+    Request, Rule, Wrapping,
 };
 pub use document::{
     Agreement, Body, KasKey, Node, Party, Predecessor, Record, RecordKind, Scope, Translation,

@@ -13,6 +13,8 @@
 //! * [`receipt`]: the receiver's signed receipts; [`share`]: the cipher of a
 //!   released share.
 //! * [`client`]: a person's client (seal and open through their node, send, list).
+//! * [`opentdf`]: what OpenTDF clients send and receive (Connect, `kas.proto`, the
+//!   signed request token).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,6 +24,8 @@ mod error;
 pub mod exchange;
 pub mod http;
 pub mod kind;
+/// OpenTDF's wire side: Connect unary, `kas.proto` messages, signed request tokens.
+pub mod opentdf;
 pub mod pkcs12;
 pub mod pki;
 pub mod receipt;

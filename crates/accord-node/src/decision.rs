@@ -6,7 +6,7 @@ use crate::agreements::Held;
 use crate::caller::Peer;
 use crate::node::Node;
 use crate::refusal::Refusal;
-use accord_agreement::{Person, Time};
+use accord_agreement::{Person, Time, Wrapping};
 use accord_keys::VerifyingKey;
 use accord_node_api::wire;
 use accord_node_api::wire::Reason;
@@ -89,6 +89,15 @@ impl Node {
             .unwrap_or_else(|| signed.to_string())
     }
 
+    /// The classical wrapping under this node's ceiling: `[opentdf] classical_ceiling`,
+    /// CONFIDENTIAL when the node does not serve OpenTDF clients.
+    pub(crate) fn classical(&self) -> Wrapping<'_> {
+        Wrapping::Classical {
+            ceiling: self.home.config.classical_ceiling(),
+            policy: &self.home.config.national_policy,
+        }
+    }
+
     /// Decide whether `person` may read `label` (under `agreement`, or nationally).
     pub(crate) fn decide(
         &self,
@@ -98,14 +107,24 @@ impl Node {
         held: &[Held],
         at: Time,
     ) -> (bool, Vec<Reason>) {
-        self.decide_for(person, label, agreement, self.party(), &[], held, at)
+        self.decide_for(
+            person,
+            label,
+            agreement,
+            self.party(),
+            &[],
+            held,
+            at,
+            Wrapping::PostQuantum,
+        )
     }
 
     /// The one decision ([`accord_agreement::decide`] and its national and not-held
     /// forms) for a person asking through `requesting` (this party, or a partner whose
     /// node forwarded the request), about an object with dissemination list `dissem`.
     /// Every route that releases a share or accepts an object comes here; no rule is
-    /// written in the node.
+    /// written in the node. `wrapping` says how the released key travels back: a
+    /// classical wrapping is bounded by the node's ceiling for it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn decide_for(
         &self,
@@ -116,6 +135,7 @@ impl Node {
         dissem: &[String],
         held: &[Held],
         at: Time,
+        wrapping: Wrapping<'_>,
     ) -> (bool, Vec<Reason>) {
         let d = match agreement {
             Some(id) => match held.iter().find(|h| h.agreement.body.id == id) {
@@ -129,6 +149,7 @@ impl Node {
                         requesting_party: requesting,
                         dissem,
                         at,
+                        wrapping,
                     },
                 ),
             },
@@ -141,6 +162,7 @@ impl Node {
                     national_policy: &self.home.config.national_policy,
                     requesting_party: requesting,
                     dissem,
+                    wrapping,
                 },
             ),
         };

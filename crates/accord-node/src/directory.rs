@@ -388,3 +388,57 @@ pub async fn list(home: &Home) -> Result<Vec<PersonRecord>, Error> {
     store.close().await;
     r
 }
+
+/// OpenTDF client credentials issued to a person (`accord user opentdf-client`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedClient {
+    /// The person.
+    pub person: String,
+    /// The client id (public).
+    pub client_id: String,
+    /// The secret: shown once, kept by the node only as its hash.
+    #[serde(serialize_with = "reveal")]
+    pub client_secret: zeroize::Zeroizing<String>,
+}
+
+fn reveal<S: serde::Serializer>(s: &zeroize::Zeroizing<String>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
+}
+
+/// Issue `id` OpenTDF client credentials, which an OpenTDF SDK exchanges at the node's
+/// token endpoint for an access token. Revoked with the person's credentials
+/// (`accord user revoke`).
+pub async fn issue_opentdf_client(home: &Home, id: &str) -> Result<IssuedClient, Error> {
+    let store = home.store().await?;
+    let r = async {
+        store
+            .person(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no person `{id}`")))?;
+        let secret = crate::opentdf::issuer::new_secret()?;
+        let client_id = format!("{id}.{}", &crate::opentdf::issuer::new_jti()[..12]);
+        store
+            .add_opentdf_client(
+                &client_id,
+                id,
+                &crate::opentdf::issuer::secret_hash(&secret),
+            )
+            .await?;
+        store
+            .record_change(&DirectoryChange::new(
+                Actor::Operator,
+                id,
+                "opentdf-client",
+                format!("OpenTDF client {client_id} issued"),
+            ))
+            .await?;
+        Ok(IssuedClient {
+            person: id.to_string(),
+            client_id,
+            client_secret: secret,
+        })
+    }
+    .await;
+    store.close().await;
+    r
+}

@@ -59,9 +59,67 @@ pub struct NodeConfig {
     /// `accord user renew`): 1 to 1095, [`pki::PERSON_VALIDITY_DAYS`] (365) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_validity_days: Option<u32>,
+    /// OpenTDF clients (`[opentdf]`, made by `accord opentdf enable`): absent, the node
+    /// answers them that it does not serve them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opentdf: Option<OpenTdfConfig>,
+}
+
+/// How the node serves OpenTDF clients (`docs/opentdf.md`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OpenTdfConfig {
+    /// `required` (default): every access token is bound to a DPoP key and every rewrap
+    /// carries a DPoP proof, whose key must have signed the signed request token.
+    /// `optional`: a plain Bearer token is taken too (otdf-python 0.11 sends only
+    /// that); its signed request token cannot be checked, and the audit entry says so.
+    #[serde(default)]
+    pub dpop: DpopMode,
+    /// The highest classification (a name of the national policy) released to an
+    /// OpenTDF client: every key it receives travels under RSA-OAEP or ECDH, which a
+    /// quantum computer would open. `CONFIDENTIAL` when absent.
+    #[serde(default = "default_classical_ceiling")]
+    pub classical_ceiling: String,
+    /// How long an access token of the node's issuer lives, in seconds (30 to 3600;
+    /// 300 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_lifetime_secs: Option<u32>,
+}
+
+/// The classical ceiling when node.toml sets none.
+pub const DEFAULT_CLASSICAL_CEILING: &str = "CONFIDENTIAL";
+
+fn default_classical_ceiling() -> String {
+    DEFAULT_CLASSICAL_CEILING.into()
+}
+
+impl OpenTdfConfig {
+    /// Token lifetime, bounded.
+    pub fn token_lifetime(&self) -> i64 {
+        i64::from(self.token_lifetime_secs.unwrap_or(300).clamp(30, 3600))
+    }
+}
+
+/// Whether DPoP is required of OpenTDF clients.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DpopMode {
+    /// Every token bound to a key, every rewrap proven with it.
+    #[default]
+    Required,
+    /// Bearer tokens accepted too.
+    Optional,
 }
 
 impl NodeConfig {
+    /// The highest classification released under a classical key wrapping:
+    /// `[opentdf] classical_ceiling`, else CONFIDENTIAL.
+    pub fn classical_ceiling(&self) -> &str {
+        self.opentdf
+            .as_ref()
+            .map_or(DEFAULT_CLASSICAL_CEILING, |o| o.classical_ceiling.as_str())
+    }
+
     /// How many days a person's credential is valid.
     pub fn credential_validity_days(&self) -> u32 {
         self.credential_validity_days
@@ -304,6 +362,7 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
         ),
         metrics_listen: None,
         credential_validity_days: None,
+        opentdf: None,
     };
     let result = async {
         let store = crate::store::Store::connect(&layout.database_url(&cfg)).await?;
@@ -411,6 +470,15 @@ fn write_home(
     Ok(party)
 }
 
+/// Replace node.toml with `text`: written beside it (owner-only, since it may hold a
+/// database password), then renamed over it, so that a crash leaves the old or the new.
+pub(crate) fn write_config_text(path: &Path, text: &str) -> Result<(), Error> {
+    let tmp = path.with_extension("toml.new");
+    let _ = std::fs::remove_file(&tmp);
+    accord_keys::write_private_file(&tmp, text.as_bytes())?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
 /// A node home read back: configuration, policies, keys.
 pub struct Home {
     /// Paths.
@@ -465,6 +533,23 @@ impl Home {
                     config.national_policy
                 ),
             });
+        }
+        if let (Some(o), Some(national)) = (&config.opentdf, policies.get(&config.national_policy))
+        {
+            if national
+                .classification_by_name(&o.classical_ceiling)
+                .is_none()
+            {
+                return Err(Error::Home {
+                    dir: dir.to_path_buf(),
+                    msg: format!(
+                        "{NODE_TOML}: [opentdf] classical_ceiling = \"{}\" is not a classification of {} ({})",
+                        o.classical_ceiling,
+                        national.name,
+                        national.classification_names().join(", ")
+                    ),
+                });
+            }
         }
         let party = accord_keys::load_party(&layout.party())?;
         if party.party != config.party {

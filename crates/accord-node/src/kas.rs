@@ -206,6 +206,18 @@ impl Node {
                 return p;
             }
         };
+        // A share released through a classical key access (RSA, ECDH) is bounded by
+        // the classical ceiling, as for an OpenTDF client.
+        let wrapping = if mine.iter().all(|k| {
+            self.kas
+                .iter()
+                .find(|key| key.public_key().kid() == k.kid)
+                .is_some_and(|key| key.alg().is_post_quantum())
+        }) {
+            accord_agreement::Wrapping::PostQuantum
+        } else {
+            self.classical()
+        };
         let (permit, reasons) = self.decide_for(
             person,
             label,
@@ -214,6 +226,7 @@ impl Node {
             &verified.dissem,
             held,
             at,
+            wrapping,
         );
         p.reasons = reasons;
         if !permit {

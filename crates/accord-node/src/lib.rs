@@ -88,6 +88,7 @@ mod labelling;
 mod metrics;
 mod node;
 mod officers;
+pub mod opentdf;
 pub mod partners;
 mod refusal;
 pub mod sandbox;

@@ -9,6 +9,7 @@
 //! - `kas`: rewrap requests checked, decided, logged, then released;
 //! - `labelling`: seal plans and label signing;
 //! - `audit`: audit entries, and every refusal of a known caller logged;
+//! - `opentdf`: the same KAS for OpenTDF clients (token, discovery, Connect rewrap);
 //! - `exchange`, `crossborder`, `witnessing`, `agreement_sync`: federation with
 //!   partner nodes.
 //!
@@ -72,14 +73,20 @@ pub struct Node {
     pub(crate) equipment_lock: tokio::sync::Mutex<()>,
     /// Wakes the delivery of equipment records when one is complete.
     pub(crate) equipment_ready: tokio::sync::Notify,
+    /// OpenTDF clients' state, when node.toml has `[opentdf]`.
+    pub(crate) opentdf: Option<crate::opentdf::OpenTdf>,
 }
 
 impl Node {
     /// Assemble a node from its home, database, log appender and clock.
     pub fn new(home: Home, store: Store, appender: Appender, clock: Clock) -> Result<Node, Error> {
-        let kas = vec![accord_keys::load_kas_private(
+        // The party's KAS key (the one its descriptor and agreements name), then the
+        // classical keys held for OpenTDF clients, if any.
+        let mut kas = vec![accord_keys::load_kas_private(
             &home.layout.key(accord_keys::KAS_KEY),
         )?];
+        kas.extend(crate::opentdf::classical_keys(&home)?);
+        let opentdf = crate::opentdf::OpenTdf::load(&home)?;
         let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
         Ok(Node {
             home,
@@ -100,6 +107,7 @@ impl Node {
             inbox_index: tokio::sync::Mutex::new(Default::default()),
             equipment_lock: tokio::sync::Mutex::new(()),
             equipment_ready: tokio::sync::Notify::new(),
+            opentdf,
         })
     }
 

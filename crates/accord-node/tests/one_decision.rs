@@ -204,6 +204,7 @@ fn every_route_answers_as_the_decision_function() {
                     requesting_party: &party,
                     dissem: &[],
                     at: now,
+                    wrapping: accord_agreement::Wrapping::PostQuantum,
                 },
             )
         } else {
@@ -216,6 +217,7 @@ fn every_route_answers_as_the_decision_function() {
                     national_policy: "PAK",
                     requesting_party: &party,
                     dissem: &[],
+                    wrapping: accord_agreement::Wrapping::PostQuantum,
                 },
             )
         };

@@ -26,6 +26,18 @@
 //! reads the agreement separately ([`agreement_of`]). Like every data attribute it is
 //! bound to each key share by the policy binding and to the label signature by the
 //! manifest digest, so a KAS can trust it once the label verifies.
+//!
+//! # Attribute FQNs → label
+//! An object an OpenTDF SDK sealed carries no signed label, only its policy's attribute
+//! FQNs. [`label_attributes`] reads them back, the exact inverse of
+//! [`LabelSummary::attribute_fqns`] and [`agreement_fqn`]: the `*.label.accord`
+//! attributes give the policy, the classification and the categories (percent-decoded,
+//! lower-cased as the writer writes them, categories in attribute order), the
+//! `agreement.accord` attribute the agreement. Whatever does not make exactly one label
+//! is refused with the reason: no attributes, an attribute of no namespace this node
+//! knows, attributes of two policies, no or two classifications, a malformed FQN. The
+//! names are then matched against the policy's SPIF (ASCII and letter case ignored) by
+//! `accord_spif::PolicySet::label_from_attributes`, which also validates the label.
 
 use crate::manifest::PolicyObject;
 use crate::Error;
@@ -238,20 +250,26 @@ pub(crate) fn agreement_in(policy: &PolicyObject) -> Result<Option<String>, Erro
         let bad = |m: &str| {
             Error::Integrity(format!("policy dataAttributes[{i}] `{}`: {m}", a.attribute))
         };
-        let id = a
-            .attribute
-            .strip_prefix(AGREEMENT_FQN_PREFIX)
-            .and_then(pct_decode)
-            .ok_or_else(|| bad("not an agreement attribute Accord writes"))?;
-        if agreement_fqn(&id).ok().as_deref() != Some(a.attribute.as_str()) {
-            return Err(bad("agreement id is not in canonical form"));
-        }
+        let id = agreement_id(&a.attribute).map_err(bad)?;
         if found.is_some() {
             return Err(bad("a second agreement attribute"));
         }
         found = Some(id);
     }
     Ok(found)
+}
+
+/// The agreement id of an agreement attribute, when it is in the canonical form
+/// [`agreement_fqn`] writes; else what is wrong with it.
+fn agreement_id(fqn: &str) -> Result<String, &'static str> {
+    let id = fqn
+        .strip_prefix(AGREEMENT_FQN_PREFIX)
+        .and_then(pct_decode)
+        .ok_or("not an agreement attribute Accord writes")?;
+    if agreement_fqn(&id).ok().as_deref() != Some(fqn) {
+        return Err("agreement id is not in canonical form");
+    }
+    Ok(id)
 }
 
 /// Whether `fqn` lies in a label's `*.label.accord` namespace (case-insensitively, so
@@ -296,6 +314,183 @@ pub(crate) fn check_policy_agrees(
         )));
     }
     agreement_in(policy)
+}
+
+/// Most attributes [`label_attributes`] reads from one policy.
+pub const MAX_ATTRIBUTES: usize = 256;
+/// Longest attribute FQN [`label_attributes`] reads, in bytes.
+pub const MAX_ATTRIBUTE_FQN: usize = 2048;
+
+/// The label an object's policy attributes describe, as they name it (see the module
+/// docs): every name and value percent-decoded and lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeLabel {
+    /// The policy named by the `<policy>.label.accord` namespace (`usa`).
+    pub policy: String,
+    /// The classification (`secret`).
+    pub classification: String,
+    /// `(tag set, value)` pairs in attribute order (`("releasable to", "pak")`).
+    pub categories: Vec<(String, String)>,
+    /// The agreement the object is sealed under, its id with its case kept.
+    pub agreement: Option<String>,
+}
+
+/// The reason an object whose policy has no attributes is refused.
+const NO_ATTRIBUTES: &str =
+    "the object's policy carries no attributes: it has no label, and this node releases nothing without one";
+
+/// The label that attribute FQNs (a policy's `dataAttributes`) describe: the inverse of
+/// [`LabelSummary::attribute_fqns`] plus the agreement attribute (see the module docs).
+/// `Err` is the reason the attributes make no label, in words: no attributes, an
+/// attribute in no namespace this node knows, attributes of two policies, no or two
+/// classifications, a malformed FQN, more than [`MAX_ATTRIBUTES`] attributes or one
+/// longer than [`MAX_ATTRIBUTE_FQN`] bytes.
+pub fn label_attributes(fqns: &[String]) -> Result<AttributeLabel, String> {
+    if fqns.is_empty() {
+        return Err(NO_ATTRIBUTES.to_string());
+    }
+    if fqns.len() > MAX_ATTRIBUTES {
+        return Err(format!(
+            "the object's policy carries {} attributes, more than the {MAX_ATTRIBUTES} this node reads",
+            fqns.len()
+        ));
+    }
+    let mut policies: Vec<String> = Vec::new();
+    let mut classifications: Vec<String> = Vec::new();
+    let mut categories: Vec<(String, String)> = Vec::new();
+    let mut agreement: Option<String> = None;
+    for fqn in fqns {
+        if fqn.len() > MAX_ATTRIBUTE_FQN {
+            return Err(format!(
+                "attribute `{}` is {} bytes long, more than the {MAX_ATTRIBUTE_FQN} an attribute may be",
+                shortened(fqn),
+                fqn.len()
+            ));
+        }
+        let malformed = |why: &str| {
+            format!("attribute `{fqn}` is not an attribute value FQN (https://<namespace>/attr/<name>/value/<value>): {why}")
+        };
+        let (host, name, value) = split_fqn(fqn).map_err(malformed)?;
+        if host.eq_ignore_ascii_case("agreement.accord") {
+            let id = agreement_id(fqn).map_err(|why| format!("attribute `{fqn}`: {why}"))?;
+            if agreement.is_some() {
+                return Err(format!(
+                    "attribute `{fqn}`: a second agreement attribute (one object is sealed under one agreement)"
+                ));
+            }
+            agreement = Some(id);
+            continue;
+        }
+        if !is_label_fqn(fqn) {
+            return Err(format!(
+                "attribute `{fqn}` maps to no label of this node's policies"
+            ));
+        }
+        let policy = &host[..host.len() - LABEL_HOST_SUFFIX.len()];
+        if policy.is_empty() {
+            return Err(malformed("its namespace names no policy"));
+        }
+        let decode = |what: &str, part: &str| {
+            pct_decode(part)
+                .map(|d| d.to_lowercase())
+                .ok_or_else(|| {
+                    malformed(&format!(
+                        "its {what} `{part}` is not percent-encoded UTF-8 (RFC 3986 unreserved characters, every other byte as %XX)"
+                    ))
+                })
+        };
+        let policy = decode("policy name", policy)?;
+        let name = decode("attribute name", name)?;
+        let value = decode("value", value)?;
+        if !policies.contains(&policy) {
+            policies.push(policy);
+        }
+        if name == "classification" {
+            classifications.push(value);
+        } else {
+            categories.push((name, value));
+        }
+    }
+    if policies.len() > 1 {
+        return Err(format!(
+            "the attributes name {} policies ({}): one object has one label",
+            count(policies.len()),
+            some(&policies)
+        ));
+    }
+    match (policies.pop(), classifications.len()) {
+        (Some(policy), 1) => Ok(AttributeLabel {
+            policy,
+            classification: classifications.remove(0),
+            categories,
+            agreement,
+        }),
+        (_, 0) => Err("no classification attribute".to_string()),
+        (_, n) => Err(format!(
+            "{} classifications ({})",
+            count(n),
+            some(&classifications)
+        )),
+    }
+}
+
+/// The host part of a label's namespace after the policy name.
+const LABEL_HOST_SUFFIX: &str = ".label.accord";
+
+/// The namespace (host), attribute name and value of an attribute value FQN
+/// `https://<namespace>/attr/<name>/value/<value>`, still percent-encoded; else what is
+/// wrong with it.
+fn split_fqn(fqn: &str) -> Result<(&str, &str, &str), &'static str> {
+    let rest = match fqn.get(..8) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("https://") => &fqn[8..],
+        _ => return Err("it does not start with https://"),
+    };
+    let (host, path) = rest
+        .split_once('/')
+        .ok_or("it has no path after its namespace")?;
+    if host.is_empty() {
+        return Err("its namespace is empty");
+    }
+    let parts: Vec<&str> = path.splitn(5, '/').collect();
+    match parts[..] {
+        [attr, name, value_kw, value]
+            if attr.eq_ignore_ascii_case("attr") && value_kw.eq_ignore_ascii_case("value") =>
+        {
+            if name.is_empty() {
+                Err("its attribute name is empty")
+            } else if value.is_empty() {
+                Err("its value is empty")
+            } else {
+                Ok((host, name, value))
+            }
+        }
+        _ => Err("its path is not /attr/<name>/value/<value>"),
+    }
+}
+
+/// `two`, `three`, ... for a reason's text.
+fn count(n: usize) -> String {
+    match n {
+        2 => "two".into(),
+        3 => "three".into(),
+        4 => "four".into(),
+        n => n.to_string(),
+    }
+}
+
+/// The first eight of `names`, for a reason's text.
+fn some(names: &[String]) -> String {
+    let more = if names.len() > 8 { ", ..." } else { "" };
+    format!("{}{more}", names[..names.len().min(8)].join(", "))
+}
+
+/// The start of an over-long FQN, for a reason's text.
+fn shortened(fqn: &str) -> String {
+    let mut end = 80.min(fqn.len());
+    while !fqn.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &fqn[..end])
 }
 
 fn unreserved(b: u8) -> bool {
@@ -458,6 +653,242 @@ mod tests {
             assert!(agreement_in(&p).is_err(), "{bad:?}");
             assert_eq!(agreement_of(&p), None);
         }
+    }
+
+    fn summary(policy: &str, classification: &str, categories: &[(&str, &str)]) -> LabelSummary {
+        LabelSummary {
+            policy: policy.into(),
+            classification: classification.into(),
+            categories: categories
+                .iter()
+                .map(|(t, v)| (t.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn lower(s: &LabelSummary, agreement: Option<&str>) -> AttributeLabel {
+        AttributeLabel {
+            policy: s.policy.to_lowercase(),
+            classification: s.classification.to_lowercase(),
+            categories: s
+                .categories
+                .iter()
+                .map(|(t, v)| (t.to_lowercase(), v.to_lowercase()))
+                .collect(),
+            agreement: agreement.map(str::to_string),
+        }
+    }
+
+    /// `label_attributes` is the exact inverse of `attribute_fqns` (and of
+    /// `agreement_fqn`): names with spaces, reserved and non-ASCII characters come back
+    /// decoded and lower-cased, categories in label order.
+    #[test]
+    fn attributes_read_back_the_label_they_were_written_from() {
+        let labels = [
+            summary("USA", "SECRET", &[]),
+            summary(
+                "USA",
+                "SECRET",
+                &[("Releasable To", "USA"), ("Releasable To", "PAK")],
+            ),
+            summary(
+                "PAK",
+                "TOP SECRET",
+                &[
+                    ("Special Handling", "ORCON"),
+                    ("Releasable To", "PAK"),
+                    ("Scope", "EXERCISES"),
+                ],
+            ),
+            summary("PAK", "RESTRICTED", &[("Special Handling", "NOFORN")]),
+            summary(
+                "Geheim.Policy",
+                "STRENG GEHEIM É",
+                &[("Zweck/Art", "A&B 100%"), ("Tag~_-.", "x?y#z")],
+            ),
+        ];
+        for s in &labels {
+            let fqns = s.attribute_fqns();
+            assert_eq!(label_attributes(&fqns).unwrap(), lower(s, None), "{fqns:?}");
+            let mut with = fqns.clone();
+            with.insert(1, agreement_fqn("US/PAK 2025 é").unwrap());
+            assert_eq!(
+                label_attributes(&with).unwrap(),
+                lower(s, Some("US/PAK 2025 é"))
+            );
+        }
+        // The writer's output for a tag name with a space, read back.
+        let fqns = labels[1].attribute_fqns();
+        assert_eq!(
+            fqns[1],
+            "https://usa.label.accord/attr/releasable%20to/value/usa"
+        );
+        // Case does not matter (the platform lower-cases FQNs), nor hex digit case.
+        let shouted: Vec<String> = fqns
+            .iter()
+            .map(|f| f.to_uppercase().replacen("HTTPS://", "https://", 1))
+            .collect();
+        assert_eq!(label_attributes(&shouted).unwrap(), lower(&labels[1], None));
+    }
+
+    /// The labels the policy library writes (`Label::to_stanag_xml`), read as the node
+    /// reads them, give the attributes `accord_spif::PolicySet::label_from_attributes`
+    /// turns back into those labels (its tests start from the same triples).
+    #[test]
+    fn labels_as_the_policy_library_writes_them() {
+        let xml = |policy: &str, oid: &str, cls: &str, cats: &str| {
+            format!(
+                "<originatorConfidentialityLabel xmlns=\"urn:nato:stanag:4774:confidentialitymetadatalabel:1:0\">\n  <ConfidentialityInformation>\n    <PolicyIdentifier URI=\"urn:oid:{oid}\">{policy}</PolicyIdentifier>\n    <Classification>{cls}</Classification>\n{cats}  </ConfidentialityInformation>\n</originatorConfidentialityLabel>\n"
+            )
+        };
+        let cases = [
+            (
+                xml(
+                    "USA",
+                    "1.3.6.1.4.1.32473.1.2",
+                    "SECRET",
+                    "    <Category TagName=\"Releasable To\" Type=\"PERMISSIVE\" URI=\"urn:oid:1.3.6.1.4.1.32473.1.2.1\">\n      <GenericValue>USA</GenericValue>\n      <GenericValue>PAK</GenericValue>\n    </Category>\n    <Category TagName=\"Scope\" Type=\"RESTRICTIVE\" URI=\"urn:oid:1.3.6.1.4.1.32473.1.2.3\">\n      <GenericValue>EXERCISES</GenericValue>\n    </Category>\n",
+                ),
+                ("usa", "secret", vec![("releasable to", "usa"), ("releasable to", "pak"), ("scope", "exercises")]),
+            ),
+            (
+                xml(
+                    "PAK",
+                    "1.3.6.1.4.1.32473.1.1",
+                    "TOP SECRET",
+                    "    <Category TagName=\"Special Handling\" Type=\"RESTRICTIVE\" URI=\"urn:oid:1.3.6.1.4.1.32473.1.1.2\">\n      <GenericValue>NOFORN</GenericValue>\n    </Category>\n",
+                ),
+                ("pak", "top secret", vec![("special handling", "noforn")]),
+            ),
+            (
+                xml("PAK", "1.3.6.1.4.1.32473.1.1", "UNCLASSIFIED", ""),
+                ("pak", "unclassified", vec![]),
+            ),
+        ];
+        for (xml, (policy, classification, categories)) in cases {
+            let fqns = LabelSummary::from_xml(&xml).unwrap().attribute_fqns();
+            let got = label_attributes(&fqns).unwrap();
+            assert_eq!(got.policy, policy);
+            assert_eq!(got.classification, classification);
+            let want: Vec<(String, String)> = categories
+                .iter()
+                .map(|(t, v)| (t.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(got.categories, want);
+            assert_eq!(got.agreement, None);
+        }
+    }
+
+    /// Whatever does not make exactly one label is refused with the reason.
+    #[test]
+    fn attributes_that_make_no_label_are_refused_with_the_reason() {
+        let err = |fqns: &[&str]| {
+            let v: Vec<String> = fqns.iter().map(|s| s.to_string()).collect();
+            label_attributes(&v).unwrap_err()
+        };
+        let secret = "https://usa.label.accord/attr/classification/value/secret";
+        assert_eq!(err(&[]), NO_ATTRIBUTES);
+        assert_eq!(
+            err(&[secret, "https://x/attr/y/value/z"]),
+            "attribute `https://x/attr/y/value/z` maps to no label of this node's policies"
+        );
+        assert_eq!(
+            err(&[
+                secret,
+                "https://pak.label.accord/attr/releasable%20to/value/pak"
+            ]),
+            "the attributes name two policies (usa, pak): one object has one label"
+        );
+        assert_eq!(
+            err(&["https://usa.label.accord/attr/releasable%20to/value/pak"]),
+            "no classification attribute"
+        );
+        assert_eq!(
+            err(&[&agreement_fqn("CISMOA-2005").unwrap()]),
+            "no classification attribute"
+        );
+        assert_eq!(
+            err(&[
+                secret,
+                "https://usa.label.accord/attr/classification/value/confidential"
+            ]),
+            "two classifications (secret, confidential)"
+        );
+        let a = agreement_fqn("A").unwrap();
+        let b = agreement_fqn("B").unwrap();
+        assert!(err(&[secret, &a, &b]).contains("a second agreement attribute"));
+        assert!(
+            err(&[secret, "https://agreement.accord/attr/agreement/value/%41"])
+                .contains("agreement id is not in canonical form")
+        );
+        for (bad, why) in [
+            (
+                "http://usa.label.accord/attr/classification/value/secret",
+                "does not start with https://",
+            ),
+            ("usa", "does not start with https://"),
+            ("https://usa.label.accord", "no path after its namespace"),
+            (
+                "https:///attr/classification/value/secret",
+                "namespace is empty",
+            ),
+            (
+                "https://usa.label.accord/attr/classification/secret",
+                "is not /attr/<name>/value/<value>",
+            ),
+            (
+                "https://usa.label.accord/attr/classification/value/secret/x",
+                "is not /attr/<name>/value/<value>",
+            ),
+            (
+                "https://usa.label.accord/attrs/classification/value/secret",
+                "is not /attr/<name>/value/<value>",
+            ),
+            (
+                "https://usa.label.accord/attr//value/secret",
+                "attribute name is empty",
+            ),
+            (
+                "https://usa.label.accord/attr/classification/value/",
+                "value is empty",
+            ),
+            (
+                "https://.label.accord/attr/classification/value/secret",
+                "names no policy",
+            ),
+            (
+                "https://usa.label.accord/attr/classification/value/%zz",
+                "its value `%zz` is not percent-encoded",
+            ),
+            (
+                "https://usa.label.accord/attr/classification/value/%e9",
+                "its value `%e9` is not percent-encoded",
+            ),
+            (
+                "https://usa.label.accord/attr/releasable to/value/pak",
+                "its attribute name `releasable to` is not percent-encoded",
+            ),
+            (
+                "https://u%2.label.accord/attr/classification/value/secret",
+                "its policy name `u%2` is not percent-encoded",
+            ),
+        ] {
+            let e = err(&[bad]);
+            assert!(e.starts_with(&format!("attribute `{bad}` ")), "{e}");
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        // Bounded: the number of attributes and the length of each.
+        let many = vec![secret.to_string(); MAX_ATTRIBUTES + 1];
+        assert!(label_attributes(&many)
+            .unwrap_err()
+            .contains("more than the 256"));
+        let long = format!("{secret}{}", "x".repeat(MAX_ATTRIBUTE_FQN));
+        let e = label_attributes(&[long]).unwrap_err();
+        assert!(e.contains("more than the 2048") && e.len() < 300, "{e}");
+        let at_most = vec![secret.to_string(); MAX_ATTRIBUTES];
+        assert!(label_attributes(&at_most)
+            .unwrap_err()
+            .contains("256 classifications"));
     }
 
     #[test]

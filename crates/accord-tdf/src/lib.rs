@@ -35,7 +35,7 @@ pub mod zip;
 
 pub use assertion::AssertionSigner;
 pub use keyaccess::unwrap_share;
-pub use label::{agreement_of, BoundLabel, LabelSummary};
+pub use label::{agreement_of, label_attributes, AttributeLabel, BoundLabel, LabelSummary};
 pub use manifest::Manifest;
 pub use tdf::{
     check_unsigned, inspect, open, seal, verify_label, Inspection, OpenOptions, OpenSummary,

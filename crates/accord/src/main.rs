@@ -48,6 +48,9 @@ pub enum Command {
     Inspect(cmd::inspect::InspectArgs),
     /// Open a sealed object: through your node (--credential) or with local KAS keys.
     Open(cmd::open::OpenArgs),
+    /// OpenTDF clients: let otdf-python and the OpenTDF SDKs use the node's KAS.
+    #[command(subcommand, name = "opentdf")]
+    OpenTdf(cmd::opentdf::OpenTdfCommand),
     /// Seal a file into a ZTDF container with its label bound (through your node or offline).
     Seal(cmd::seal::SealArgs),
     /// Generate a party's KAS key pair, signing key pair and party.json.
@@ -202,6 +205,7 @@ fn main() -> ExitCode {
         Command::Decide(args) => cmd::decide::run(args, &out),
         Command::Inspect(args) => cmd::inspect::run(args, &out),
         Command::Open(args) => cmd::open::run(args, &out),
+        Command::OpenTdf(cmd) => cmd::opentdf::run(cmd, &out),
         Command::Seal(args) => cmd::seal::run(args, &out),
         Command::Keygen(args) => cmd::keygen::run(args, &out),
         Command::Audit(cmd) => cmd::audit::run(cmd, &out),

@@ -3,7 +3,7 @@
 
 use crate::common::{t, Fixture};
 use accord_agreement::{
-    decide, Agreement, Checked, Decision, Person, PersonStatus, Request, Scope,
+    decide, Agreement, Checked, Decision, Person, PersonStatus, Request, Scope, Wrapping,
 };
 use accord_spif::{Clearance, Label, PolicySet};
 use std::sync::OnceLock;
@@ -136,6 +136,7 @@ pub(crate) fn run(
             requesting_party: party,
             dissem: &[],
             at: t(at),
+            wrapping: Wrapping::PostQuantum,
         },
     )
 }

@@ -3,9 +3,10 @@
 //! independently here (its own classification tables, its own status arithmetic).
 //!
 //! One test binary in modules: `fixtures` (the policies, agreements, people and labels
-//! the tests decide with), `rules` (a table test per rule), `person_json` (a person's
-//! file), and the property tests: `cases` (the generated cases), `reference` (the
-//! reference model and its answer) and `property` (the library against the model).
+//! the tests decide with), `rules` (a table test per rule), `wrapping` (rule
+//! `classical-wrapping`), `person_json` (a person's file), and the property tests:
+//! `cases` (the generated cases), `reference` (the reference model and its answer) and
+//! `property` (the library against the model).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -16,3 +17,4 @@ mod person_json;
 mod property;
 mod reference;
 mod rules;
+mod wrapping;

@@ -10,7 +10,7 @@ use crate::reference::{cls_name, expected};
 use accord_agreement::decision::Rule;
 use accord_agreement::{
     admit, decide, decide_national, Checked, Decision, NationalRequest, Person, PersonStatus,
-    Request, Time, Transfer,
+    Request, Time, Transfer, Wrapping,
 };
 use accord_spif::{Clearance, Label};
 use proptest::prelude::*;
@@ -85,6 +85,7 @@ fn decision_matches_the_reference_model() {
                     requesting_party: c.requesting,
                     dissem: &[],
                     at: Time::from_unix(c.at).unwrap(),
+                    wrapping: Wrapping::PostQuantum,
                 },
             );
             let mut got = d.failed_rules();
@@ -146,6 +147,7 @@ fn routes_share_their_rules() {
                     requesting_party: c.requesting,
                     dissem,
                     at,
+                    wrapping: Wrapping::PostQuantum,
                 },
             );
             let national = decide_national(
@@ -157,6 +159,7 @@ fn routes_share_their_rules() {
                     national_policy: c.label_policy,
                     requesting_party: c.requesting,
                     dissem,
+                    wrapping: Wrapping::PostQuantum,
                 },
             );
             let fails = |d: &Decision, r: Rule| !d.permit && d.failed_rules().contains(&r);

@@ -6,7 +6,7 @@ use crate::fixtures::{
     agreements, clearance, label, pak_officer, policies, run, texts, usa_report, IN_2010,
 };
 use accord_agreement::decision::Rule;
-use accord_agreement::{decide, Checked, Person, PersonStatus, Request, Scope};
+use accord_agreement::{decide, Checked, Person, PersonStatus, Request, Scope, Wrapping};
 
 #[test]
 fn baseline_permits_with_reasons_for_each_rule() {
@@ -296,6 +296,7 @@ fn dissemination_list_is_enforced() {
                 requesting_party: "PAK",
                 dissem,
                 at: t(IN_2010),
+                wrapping: Wrapping::PostQuantum,
             },
         )
     };

@@ -21,6 +21,7 @@ use tokio_rustls::TlsAcceptor;
 mod equipment;
 mod fetch_metadata;
 mod metrics;
+mod opentdf;
 mod routes;
 
 pub use routes::{router, ROUTES};

@@ -86,6 +86,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/log/checkpoint"),
     ("GET", "/log/tile/{level}/{index}"),
     ("GET", "/log/tile/entries/{index}"),
+    ("GET", "/.well-known/opentdf-configuration"),
+    ("GET", "/.well-known/openid-configuration"),
+    ("GET", "/oauth/jwks"),
+    ("POST", "/oauth/token"),
+    (
+        "POST",
+        "/wellknownconfiguration.WellKnownService/GetWellKnownConfiguration",
+    ),
+    ("POST", "/kas.AccessService/PublicKey"),
+    ("POST", "/kas.AccessService/Rewrap"),
 ];
 
 /// Body limits below the general [`wire::MAX_BODY`]: a seal plan carries a label, a
@@ -419,6 +429,7 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Result<Route
         )
         .with_state(node.clone())
         .merge(super::equipment::routes(node.clone(), budget.clone()))
+        .merge(super::opentdf::routes(node.clone()))
         .merge(crate::console::router(node.clone()).ok_or_else(|| {
             crate::Error::Crypto("no random key for the console's form tokens".into())
         })?)

@@ -14,6 +14,7 @@ mod agreements;
 mod changes;
 pub(crate) mod inbox_index;
 mod nonces;
+mod opentdf;
 mod people;
 
 pub use agreements::AgreementRecord;

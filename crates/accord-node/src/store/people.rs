@@ -88,6 +88,11 @@ impl Store {
             .execute(&self.writer)
             .await
             .map_err(db)?;
+        sqlx::query("DELETE FROM opentdf_clients WHERE person = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
         sqlx::query("DELETE FROM people WHERE id = $1")
             .bind(id)
             .execute(&self.writer)
@@ -139,6 +144,10 @@ impl Store {
         .execute(&self.writer)
         .await
         .map_err(db)?;
+        // A person's OpenTDF clients go with their credentials (all of them, not one).
+        if fingerprint.is_none() {
+            self.revoke_opentdf_clients(person).await?;
+        }
         Ok(r.rows_affected())
     }
 

@@ -13,6 +13,7 @@
 mod calling;
 mod equipment;
 mod exchange;
+mod opentdf;
 mod operations;
 mod routes;
 mod validator;

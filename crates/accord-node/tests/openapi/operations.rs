@@ -31,6 +31,9 @@ fn every_operation_answers_as_documented() {
         "PAK",
         &[("officer", SECRET)],
     );
+    // OpenTDF clients served, Bearer tokens taken (the operations are called below).
+    accord_node::opentdf::enable(&dir, accord_node::home::DpopMode::Optional, "CONFIDENTIAL")
+        .unwrap();
     let running = rt
         .block_on(server::start(&dir, ServeOptions::default()))
         .unwrap();
@@ -500,6 +503,7 @@ fn every_operation_answers_as_documented() {
     assert_eq!(anonymous.call("GET", "/v1/nothing-here", None).status, 404);
 
     crate::equipment::equipment_operations(c, &rt, &home, &officer, &clerk, &anonymous, &stranger);
+    crate::opentdf::opentdf_operations(c, &rt, &home, &anonymous);
 
     rt.block_on(running.stop()).unwrap();
     drop(rt);

@@ -81,11 +81,15 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// the prefixes of every `.nest("prefix", ..)`.
 fn routes_in_source() -> (BTreeSet<(String, String)>, Vec<String>) {
     // The routes' source: `routes.rs`, and the equipment routes it merges.
-    let src = ["src/server/routes.rs", "src/server/equipment.rs"]
-        .iter()
-        .map(|f| std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let src = [
+        "src/server/routes.rs",
+        "src/server/equipment.rs",
+        "src/server/opentdf.rs",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap())
+    .collect::<Vec<_>>()
+    .join("\n");
     // Comment lines out (they mention `.route(` too).
     let src: String = src
         .lines()

@@ -13,9 +13,10 @@
 //! names, identifiers and LACVs of everything it holds.
 //!
 //! The value type and what needs no serialisation are here; each form has a module of
-//! its own (`stanag`, `spiffy`, `json`, and `ber`, which only reads), and `read` holds
-//! what their readers share: the size bound, format detection, dates and category
-//! names. Clearances use the same readers.
+//! its own (`stanag`, `spiffy`, `json`, and two that only read: `ber`, and `attributes`,
+//! the names OpenTDF attribute FQNs carry), and `read` holds what their readers share:
+//! the size bound, format detection, dates and category names. Clearances use the same
+//! readers.
 
 use crate::error::{Error, Position, Result};
 use crate::policy::{Policy, TagType};
@@ -23,6 +24,7 @@ use crate::set::PolicySet;
 use crate::xml::{Element, Limits};
 use serde::{Deserialize, Serialize};
 
+mod attributes;
 mod ber;
 pub(crate) mod json;
 pub(crate) mod read;

@@ -73,6 +73,7 @@ pub fn run(a: DecideArgs, out: &Output) -> Result<Code> {
             requesting_party: &a.party,
             dissem: &[],
             at,
+            wrapping: accord_agreement::Wrapping::PostQuantum,
         },
     );
     let reasons: Vec<&str> = decision.reasons.iter().map(|r| r.text.as_str()).collect();

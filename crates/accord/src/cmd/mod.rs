@@ -14,6 +14,7 @@ pub mod label;
 pub mod node;
 pub mod online;
 pub mod open;
+pub mod opentdf;
 pub mod policy;
 pub mod profile;
 pub mod quickstart;

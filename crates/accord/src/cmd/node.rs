@@ -285,6 +285,28 @@ Exit codes: 0 ok, 2 usage or input error (no such person, the file exists)."
         #[arg(long)]
         force: bool,
     },
+    /// Issue a person OpenTDF client credentials (client_id and secret), which an
+    /// OpenTDF SDK exchanges at the node's token endpoint for an access token.
+    #[command(
+        name = "opentdf-client",
+        after_help = "Example:\n  accord user opentdf-client --dir pak --id pak-analyst -o pak-analyst.opentdf.json\n\n\
+The file (owner-only) holds the platform endpoint, the token endpoint, the client id and the secret; the node keeps only the secret's hash, so the file is the only copy: hand it over as you would a credential. `accord user revoke` (all of a person's credentials) revokes their clients too.\n\n\
+Exit codes: 0 ok, 2 usage or input error (no such person, the file exists)."
+    )]
+    OpentdfClient {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The person.
+        #[arg(long)]
+        id: String,
+        /// Where to write the client credentials.
+        #[arg(short = 'o', long = "output", value_name = "ID.opentdf.json")]
+        output: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// List the people of the node.
     #[command(
         after_help = "Example:\n  accord user list --dir pak\n  accord --json user list --dir pak\n  # [{\"id\", \"name\", \"party\", \"nationality\", \"clearance\",\n  #   \"scopes\", \"status\", \"role\"}]\n\nExit codes: 0 ok, 2 no node home."
@@ -615,6 +637,15 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
         } => {
             drop(rt);
             crate::cmd::equipment::issue_signing_key(&dir, &id, &output, force, out)
+        }
+        UserCommand::OpentdfClient {
+            dir,
+            id,
+            output,
+            force,
+        } => {
+            drop(rt);
+            crate::cmd::opentdf::issue_client(&dir, &id, &output, force, out)
         }
         UserCommand::Revoke(a) => revoke(&rt, a, out),
         UserCommand::Suspend { dir, id } => set_status(&rt, &dir, &id, false, out),

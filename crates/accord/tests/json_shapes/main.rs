@@ -67,6 +67,8 @@ const SHAPES: &[(&str, Option<&str>)] = &[
     ("user renew", Some("user-renew")),
     ("user revoke", Some("user-revoke")),
     ("user signing-key", Some("user-signing-key")),
+    ("user opentdf-client", Some("user-opentdf-client")),
+    ("opentdf enable", Some("opentdf-enable")),
     ("equipment account add", Some("equipment-account")),
     ("equipment account list", Some("equipment-accounts")),
     ("equipment import", Some("equipment-import")),

@@ -206,6 +206,31 @@ fn node_commands_print_as_their_schemas_say() {
     c.run("node-info", &["node", "info", "--dir", s(&pak)], 0);
     c.run("user-list", &["user", "list", "--dir", s(&pak)], 0);
     let v = c.run(
+        "opentdf-enable",
+        &["opentdf", "enable", "--dir", s(&pak), "--dpop", "optional"],
+        0,
+    );
+    assert_eq!(
+        (v["configured"].as_bool(), v["dpop"].as_str()),
+        (Some(true), Some("optional")),
+        "{v:#}"
+    );
+    let v = c.run(
+        "user-opentdf-client",
+        &[
+            "user",
+            "opentdf-client",
+            "--dir",
+            s(&pak),
+            "--id",
+            "pak-officer",
+            "-o",
+            s(&dir.join("pak-officer.opentdf.json")),
+        ],
+        0,
+    );
+    assert_eq!(v["person"], "pak-officer", "{v:#}");
+    let v = c.run(
         "agreement-load",
         &[
             "agreement",

@@ -1,0 +1,173 @@
+//! OpenTDF clients: the node's KAS as the OpenTDF platform's API spells it, so that a
+//! partner's existing OpenTDF tools (otdf-python, the Go and web SDKs) discover the
+//! node, fetch its public keys, encrypt to it and have it rewrap keys for its people.
+//!
+//! The component owns its state (the token key, the DPoP replay cache) and answers the
+//! routes `server/opentdf.rs` serves; the wire forms are `accord_node_api::opentdf`.
+//! What it does not own is the decision: a rewrap goes through [`Node::decide_for`] like
+//! every other route, with `Wrapping::Classical` because an OpenTDF client receives its
+//! key under RSA-OAEP or ECDH only, and every decision is in the audit log before a key
+//! leaves (`rewrap.rs`). `docs/opentdf.md` is the operator's guide,
+//! `docs/design/opentdf-kas.md` the design with its sources.
+//!
+//! - `issuer`: the node's own OAuth 2.0 issuer (token endpoint, JWKS);
+//! - `dpop`: RFC 9449 proofs of possession and their replay cache;
+//! - `discovery`: `/.well-known/opentdf-configuration` and the OIDC discovery document;
+//! - `public_key`: `kas.AccessService/PublicKey`;
+//! - `rewrap`: `kas.AccessService/Rewrap`, and the return wrapping of each key.
+
+mod discovery;
+mod dpop;
+pub(crate) mod issuer;
+mod public_key;
+mod rewrap;
+mod session;
+mod token;
+
+pub use rewrap::Asker;
+pub use token::{OAuthError, MAX_TOKEN_REQUEST};
+
+use crate::home::{DpopMode, Home, OpenTdfConfig, NODE_TOML};
+use crate::Error;
+use accord_keys::{KasAlg, KasPrivateKey};
+use std::path::Path;
+
+/// The node's RSA-2048 KAS key for OpenTDF clients that cannot do post-quantum.
+pub const KAS_RSA_KEY: &str = "kas-rsa.key";
+/// The node's EC P-384 KAS key, likewise.
+pub const KAS_EC_KEY: &str = "kas-ec.key";
+/// The node's access-token signing key (ES384).
+pub const TOKEN_KEY: &str = "token.key";
+
+/// The path of the KAS as OpenTDF clients name it in a key access object (`<url>/kas`;
+/// the SDKs strip `/kas` to find the platform).
+pub fn kas_url(node_url: &str) -> String {
+    format!("{}/kas", node_url.trim_end_matches('/'))
+}
+
+/// A running node's OpenTDF state.
+pub(crate) struct OpenTdf {
+    pub(crate) config: OpenTdfConfig,
+    pub(crate) issuer: issuer::Issuer,
+    pub(crate) proofs: dpop::ReplayCache,
+}
+
+impl OpenTdf {
+    /// Read the OpenTDF state of `home`, when node.toml has `[opentdf]`.
+    pub(crate) fn load(home: &Home) -> Result<Option<OpenTdf>, Error> {
+        let Some(config) = home.config.opentdf.clone() else {
+            return Ok(None);
+        };
+        let issuer = issuer::Issuer::load(&home.layout.key(TOKEN_KEY)).map_err(|e| {
+            Error::Home {
+                dir: home.layout.dir.clone(),
+                msg: format!(
+                    "[opentdf] is in {NODE_TOML} but its token key cannot be read ({e}): run `accord opentdf enable --dir {}`",
+                    home.layout.dir.display()
+                ),
+            }
+        })?;
+        Ok(Some(OpenTdf {
+            config,
+            issuer,
+            proofs: dpop::ReplayCache::default(),
+        }))
+    }
+}
+
+/// The classical KAS keys a home holds (RSA-2048, EC P-384), each when its file exists.
+pub(crate) fn classical_keys(home: &Home) -> Result<Vec<KasPrivateKey>, Error> {
+    let mut v = Vec::new();
+    for name in [KAS_RSA_KEY, KAS_EC_KEY] {
+        let path = home.layout.key(name);
+        if path.exists() {
+            v.push(accord_keys::load_kas_private(&path)?);
+        }
+    }
+    Ok(v)
+}
+
+/// What `accord opentdf enable` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Enabled {
+    /// Key files made now (existing ones are kept).
+    pub made: Vec<String>,
+    /// Whether `[opentdf]` was added to node.toml now (false: it was there).
+    pub configured: bool,
+    /// The DPoP setting in force.
+    pub dpop: DpopMode,
+    /// The classical ceiling in force.
+    pub classical_ceiling: String,
+    /// The KAS ids (`kid`) OpenTDF clients may name, by algorithm.
+    pub keys: Vec<(String, String)>,
+}
+
+/// `accord opentdf enable`: make the classical KAS keys and the token key that are
+/// missing, and add `[opentdf]` to node.toml if it is not there. The node reads it at
+/// its next start.
+pub fn enable(dir: &Path, dpop: DpopMode, classical_ceiling: &str) -> Result<Enabled, Error> {
+    let home = Home::open(dir)?;
+    let national = home
+        .policies
+        .get(&home.config.national_policy)
+        .ok_or_else(|| Error::Input("the national policy is not loaded".into()))?;
+    let ceiling = national
+        .classification_by_name(classical_ceiling)
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "--classical-ceiling {classical_ceiling}: not a classification of {} ({})",
+                national.name,
+                national.classification_names().join(", ")
+            ))
+        })?
+        .name
+        .clone();
+    let mut made = Vec::new();
+    for (name, alg) in [(KAS_RSA_KEY, KasAlg::Rsa2048), (KAS_EC_KEY, KasAlg::EcP384)] {
+        let path = home.layout.key(name);
+        if !path.exists() {
+            let key = KasPrivateKey::generate(alg)?;
+            accord_keys::write_private_file(&path, key.to_pem()?.as_bytes())?;
+            made.push(name.to_string());
+        }
+    }
+    let token = home.layout.key(TOKEN_KEY);
+    if !token.exists() {
+        issuer::make_key(&token)?;
+        made.push(TOKEN_KEY.to_string());
+    }
+    let (configured, dpop, classical_ceiling) = match &home.config.opentdf {
+        Some(o) => (false, o.dpop, o.classical_ceiling.clone()),
+        None => {
+            let path = home.layout.config();
+            let mut text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            let mode = match dpop {
+                DpopMode::Required => "required",
+                DpopMode::Optional => "optional",
+            };
+            text.push_str(&format!(
+                "\n# OpenTDF clients (docs/opentdf.md).\n[opentdf]\ndpop = \"{mode}\"\nclassical_ceiling = \"{ceiling}\"\n"
+            ));
+            crate::home::write_config_text(&path, &text)?;
+            (true, dpop, ceiling)
+        }
+    };
+    let home = Home::open(dir)?;
+    let mut keys = vec![(
+        KasAlg::HybridP384MlKem1024.to_string(),
+        accord_keys::load_kas_public(&home.layout.key(accord_keys::KAS_PUB))?.kid(),
+    )];
+    for k in classical_keys(&home)? {
+        keys.push((k.alg().to_string(), k.public_key().kid()));
+    }
+    Ok(Enabled {
+        made,
+        configured,
+        dpop,
+        classical_ceiling,
+        keys,
+    })
+}

@@ -1,0 +1,530 @@
+//! `kas.AccessService/Rewrap` for OpenTDF clients, through the one decision.
+//!
+//! 1. The access token names a person of this node (`issuer`); a DPoP-bound token needs
+//!    its proof, and the proof's key must have signed the signed request token (SRT).
+//! 2. Each policy of the request is an object: its label is rebuilt from the policy's
+//!    attributes (`accord_tdf::label_attributes`, then the policy set), since an
+//!    OpenTDF object carries no signed Accord label; a policy that yields no valid
+//!    label, or none at all, is denied with the reason (never "no attributes, no
+//!    restriction").
+//! 3. [`Node::decide_for`] decides it with `Wrapping::Classical` (the return leg is RSA
+//!    or ECDH), the same function `/v1/kas/rewrap` calls; only a permit unwraps, and the
+//!    unwrap checks the policy binding, which ties the attributes to the key.
+//! 4. Every decision is in the audit log (one entry per object) before any key leaves.
+
+use super::session::Session;
+use crate::entry_kind::EntryKind;
+use crate::home::DpopMode;
+use crate::node::Node;
+use accord_keys::{KasAlg, KasPrivateKey};
+use accord_node_api::opentdf::connect::{Code, ConnectError};
+use accord_node_api::opentdf::kas::{
+    KeyAccess, KeyAccessRewrapResult, Outcome, PolicyRewrapResult, RewrapRequest, RewrapResponse,
+    UnsignedRewrapRequest,
+};
+use accord_node_api::opentdf::srt::{self, SignedRequestToken};
+use accord_node_api::wire::{Reason, Rule};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// The error a KAO fails with when the decision denies it, as the platform words it
+/// (SDKs look for `PermissionDenied`), followed by every reason.
+fn denied(reasons: &[Reason]) -> String {
+    let why: Vec<String> = reasons
+        .iter()
+        .map(|r| format!("{}: {}", r.rule.as_str(), r.text))
+        .collect();
+    format!(
+        "permission_denied: request error\nrpc error: code = PermissionDenied desc = forbidden: {}",
+        why.join("; ")
+    )
+}
+
+/// The error of a KAO whose key does not unwrap or whose binding does not hold: the
+/// platform's "bad request", which SDKs read as tampering.
+const TAMPERED: &str =
+    "invalid_argument: request error\nrpc error: code = InvalidArgument desc = bad request";
+
+fn unauthenticated(message: impl Into<String>) -> ConnectError {
+    ConnectError {
+        code: Code::Unauthenticated,
+        message: message.into(),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ConnectError {
+    ConnectError {
+        code: Code::InvalidArgument,
+        message: message.into(),
+    }
+}
+
+/// Who asked an OpenTDF rewrap, once the token is checked.
+pub struct Asker {
+    person: crate::store::PersonRecord,
+    client_id: String,
+    /// The key that must have signed the SRT (the DPoP proof's), or none (Bearer).
+    srt_key: Option<srt::Jwk>,
+}
+
+/// A key access object's key, unwrapped, or why it fails (the error text it answers).
+type Unwrapped = Result<Zeroizing<Vec<u8>>, String>;
+
+/// One object (one policy of the request) decided.
+struct Decided {
+    policy_id: String,
+    object_id: String,
+    marking: String,
+    agreement: Option<String>,
+    permit: bool,
+    reasons: Vec<Reason>,
+    /// Per key access object: its id and its key, or why it fails.
+    kaos: Vec<(String, Unwrapped)>,
+}
+
+impl Node {
+    /// Check the access token (and its DPoP proof) of an OpenTDF rewrap: done before
+    /// its body is read. A caller the token does not name is refused as a stranger
+    /// (logged within the strangers' rate); a person it names is refused in the audit
+    /// log, like every refusal of a known caller.
+    pub async fn opentdf_authenticate(
+        &self,
+        authorization: Option<&str>,
+        dpop: Option<&str>,
+    ) -> Result<Asker, ConnectError> {
+        let (person, claims, token) = match self.opentdf_token_person(authorization).await {
+            Ok(x) => x,
+            Err(e) => {
+                if e.code == Code::Unauthenticated {
+                    let r = crate::refusal::Refusal::new(
+                        accord_node_api::Kind::Unauthenticated,
+                        Rule::Credential,
+                        format!("OpenTDF rewrap: {}", e.message),
+                    );
+                    self.log_refusal(EntryKind::Rewrap, None, None, None, &r)
+                        .await;
+                }
+                return Err(e);
+            }
+        };
+        let credential = format!("opentdf-client:{}", claims.client_id);
+        match self.opentdf_proof(&claims, &token, dpop) {
+            Ok(srt_key) => Ok(Asker {
+                person,
+                client_id: claims.client_id,
+                srt_key,
+            }),
+            Err(e) => {
+                let reasons = [Reason::new(Rule::Credential, e.message.clone())];
+                let entry = crate::audit::AuditEntry {
+                    person: Some(&person.id),
+                    credential: Some(&credential),
+                    detail: Some("OpenTDF rewrap"),
+                    ..self.entry(EntryKind::Rewrap, false, &reasons)
+                };
+                if let Err(le) = self.log_entries(vec![entry.bytes()]).await {
+                    tracing::error!(error = %le.error, "could not log a refusal");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The person an access token names, after its signature, issuer, audience and
+    /// time, its client (issued by this node, not revoked) and the person's record.
+    async fn opentdf_token_person(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<(crate::store::PersonRecord, super::issuer::Claims, String), ConnectError> {
+        let ot = self.opentdf()?;
+        let now = crate::store::unix_now();
+        let token = authorization
+            .and_then(|h| {
+                h.strip_prefix("DPoP ")
+                    .or_else(|| h.strip_prefix("Bearer "))
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| {
+                unauthenticated(format!(
+                    "no access token: ask {} for one (client credentials) and send it as `Authorization: DPoP <token>`",
+                    self.token_endpoint()
+                ))
+            })?;
+        let claims = ot
+            .issuer
+            .verify(
+                token,
+                self.issuer_url(),
+                &super::kas_url(self.issuer_url()),
+                now,
+            )
+            .map_err(unauthenticated)?;
+        let client = self
+            .store
+            .opentdf_client(&claims.client_id)
+            .await
+            .map_err(|e| ConnectError {
+                code: Code::Internal,
+                message: e.to_string(),
+            })?;
+        match client {
+            Some(c) if c.person == claims.sub && c.revoked.is_none() => {}
+            Some(c) if c.person == claims.sub => {
+                return Err(unauthenticated(format!(
+                    "client {} has been revoked",
+                    claims.client_id
+                )))
+            }
+            _ => {
+                return Err(unauthenticated(format!(
+                    "the token names client {} of {}, which this node did not issue",
+                    claims.client_id, claims.sub
+                )))
+            }
+        }
+        let person = self
+            .store
+            .person(&claims.sub)
+            .await
+            .map_err(|e| ConnectError {
+                code: Code::Internal,
+                message: e.to_string(),
+            })?
+            .ok_or_else(|| unauthenticated(format!("token for unknown person {}", claims.sub)))?;
+        Ok((person, claims, token.to_string()))
+    }
+
+    /// The key that must have signed the SRT: the DPoP proof's, for a bound token (the
+    /// proof checked); none for a Bearer token where the node takes them.
+    fn opentdf_proof(
+        &self,
+        claims: &super::issuer::Claims,
+        token: &str,
+        dpop: Option<&str>,
+    ) -> Result<Option<srt::Jwk>, ConnectError> {
+        let ot = self.opentdf()?;
+        let now = crate::store::unix_now();
+        match (&claims.cnf, dpop) {
+            (Some(cnf), Some(proof)) => {
+                let htu = format!("{}/kas.AccessService/Rewrap", self.issuer_url());
+                let proven = ot
+                    .proofs
+                    .check(proof, "POST", &htu, Some(token), now)
+                    .map_err(unauthenticated)?;
+                if proven.jkt != cnf.jkt {
+                    return Err(unauthenticated(
+                        "the DPoP proof is signed by another key than the one the token is bound to",
+                    ));
+                }
+                Ok(Some(proven.jwk))
+            }
+            (Some(_), None) => Err(unauthenticated(
+                "the token is bound to a DPoP key: send the request with a DPoP proof",
+            )),
+            (None, _) if ot.config.dpop == DpopMode::Required => Err(unauthenticated(
+                "this node requires DPoP-bound tokens: ask the token endpoint with a DPoP proof",
+            )),
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// `POST /kas.AccessService/Rewrap`.
+    pub async fn opentdf_rewrap(
+        self: &Arc<Self>,
+        asker: Asker,
+        req: &RewrapRequest,
+    ) -> Result<RewrapResponse, ConnectError> {
+        let began = std::time::Instant::now();
+        let now = crate::store::unix_now();
+        let request_digest = hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            req.signed_request_token.as_bytes(),
+        ));
+        let credential = format!("opentdf-client:{}", asker.client_id);
+        // A known person's malformed or unproven request is a refusal in the log.
+        let checked = self.opentdf_checked(&asker, req, now);
+        let (body, client) = match checked {
+            Ok(x) => x,
+            Err(e) => {
+                let reasons = [Reason::new(Rule::Request, e.message.clone())];
+                let entry = crate::audit::AuditEntry {
+                    person: Some(&asker.person.id),
+                    credential: Some(&credential),
+                    request: Some(&request_digest),
+                    detail: Some("OpenTDF rewrap"),
+                    ..self.entry(EntryKind::Rewrap, false, &reasons)
+                };
+                if let Err(le) = self.log_entries(vec![entry.bytes()]).await {
+                    tracing::error!(error = %le.error, "could not log a refusal");
+                }
+                return Err(e);
+            }
+        };
+        let session = Session::new(&client).map_err(invalid)?;
+
+        let held = self.agreements().await.map_err(|e| ConnectError {
+            code: Code::Internal,
+            message: e.to_string(),
+        })?;
+        let at = (self.clock)();
+        let person = self.person(&asker.person);
+        let decided: Vec<Decided> = body
+            .policy_requests()
+            .iter()
+            .map(|pr| self.opentdf_decide(pr, &person, &held, at))
+            .collect();
+
+        // Durable first: one entry per object.
+        let detail = if asker.srt_key.is_some() {
+            "OpenTDF rewrap; signed request token verified with the DPoP key; label from the policy's attributes (unsigned)"
+        } else {
+            "OpenTDF rewrap; Bearer token, signed request token not verifiable; label from the policy's attributes (unsigned)"
+        };
+        let time = at.to_string();
+        let entries: Vec<Vec<u8>> = decided
+            .iter()
+            .map(|d| {
+                crate::audit::AuditEntry {
+                    person: Some(&asker.person.id),
+                    credential: Some(&credential),
+                    object: Some(&d.object_id),
+                    marking: (!d.marking.is_empty()).then_some(d.marking.as_str()),
+                    agreement: d.agreement.as_deref(),
+                    request: Some(&request_digest),
+                    detail: Some(detail),
+                    ..self.entry_at(EntryKind::Rewrap, time.clone(), d.permit, &d.reasons)
+                }
+                .bytes()
+            })
+            .collect();
+        self.log_entries(entries).await.map_err(|e| ConnectError {
+            code: Code::Internal,
+            message: e.error,
+        })?;
+
+        // Then release.
+        let mut responses = Vec::with_capacity(decided.len());
+        for d in decided {
+            let mut results = Vec::with_capacity(d.kaos.len());
+            for (id, share) in d.kaos {
+                let outcome = match share {
+                    Ok(share) if d.permit => match session.wrap(&share) {
+                        Ok(w) => Outcome::Wrapped(w),
+                        Err(e) => Outcome::Error(format!("internal: {e}")),
+                    },
+                    Ok(_) => Outcome::Error(denied(&d.reasons)),
+                    Err(e) => Outcome::Error(e),
+                };
+                results.push(KeyAccessRewrapResult {
+                    key_access_object_id: id,
+                    status: if matches!(outcome, Outcome::Wrapped(_)) {
+                        "permit"
+                    } else {
+                        "fail"
+                    }
+                    .into(),
+                    outcome,
+                });
+            }
+            responses.push(PolicyRewrapResult {
+                policy_id: d.policy_id,
+                results,
+            });
+        }
+        self.metrics.rewrap_took(began.elapsed().as_secs_f64());
+        Ok(RewrapResponse {
+            session_public_key: session.public_pem().to_string(),
+            responses,
+        })
+    }
+
+    /// The SRT checked (times, and its signature by the DPoP key when there is one),
+    /// its body parsed, the client's key read.
+    fn opentdf_checked(
+        &self,
+        asker: &Asker,
+        req: &RewrapRequest,
+        now: i64,
+    ) -> Result<(UnsignedRewrapRequest, srt::ClientKey), ConnectError> {
+        let token = SignedRequestToken::parse(&req.signed_request_token)
+            .map_err(|e| invalid(format!("signed request token: {e}")))?;
+        token
+            .check_times(now)
+            .map_err(|e| invalid(format!("signed request token: {e}")))?;
+        if let Some(key) = &asker.srt_key {
+            token.verify(key).map_err(|e| {
+                unauthenticated(format!(
+                    "the signed request token does not verify with the DPoP key: {e}"
+                ))
+            })?;
+        }
+        let body = UnsignedRewrapRequest::parse(token.request_body())
+            .map_err(|e| invalid(format!("the signed request token's requestBody: {e}")))?;
+        let client = srt::client_key(&body.client_public_key)
+            .map_err(|e| invalid(format!("clientPublicKey: {e}")))?;
+        Ok((body, client))
+    }
+
+    /// The KAS key a key access object names: by `kid`, or with no `kid` the RSA key
+    /// (as the platform's legacy lookup).
+    fn opentdf_key(&self, kao: &KeyAccess) -> Option<&KasPrivateKey> {
+        if kao.kid.is_empty() {
+            return self.kas.iter().find(|k| k.alg() == KasAlg::Rsa2048);
+        }
+        self.kas.iter().find(|k| k.public_key().kid() == kao.kid)
+    }
+
+    /// Decide one policy of the request and unwrap its keys if permitted.
+    fn opentdf_decide(
+        &self,
+        pr: &accord_node_api::opentdf::kas::PolicyRequest,
+        person: &Result<accord_agreement::Person, Reason>,
+        held: &[crate::agreements::Held],
+        at: accord_agreement::Time,
+    ) -> Decided {
+        let mut d = Decided {
+            policy_id: pr.policy.id.clone(),
+            object_id: format!(
+                "sha256:{}",
+                hex::encode(aws_lc_rs::digest::digest(
+                    &aws_lc_rs::digest::SHA256,
+                    pr.policy.body.as_bytes()
+                ))
+            ),
+            marking: String::new(),
+            agreement: None,
+            permit: false,
+            reasons: Vec::new(),
+            kaos: Vec::new(),
+        };
+        let fail_all = |d: &mut Decided, why: &str| {
+            d.kaos = pr
+                .key_access_objects
+                .iter()
+                .map(|k| (k.key_access_object_id.clone(), Err(why.to_string())))
+                .collect();
+        };
+        // The policy: base64 of its JSON, exactly as in the manifest.
+        let policy = B64
+            .decode(pr.policy.body.as_bytes())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<accord_tdf::manifest::PolicyObject>(&b).ok());
+        let Some(policy) = policy else {
+            d.reasons.push(Reason::new(
+                Rule::Manifest,
+                format!("policy {}: not base64 of a policy object", pr.policy.id),
+            ));
+            fail_all(&mut d, TAMPERED);
+            return d;
+        };
+        if !policy.uuid.is_empty() && policy.uuid != "00000000-0000-0000-0000-000000000000" {
+            d.object_id = policy.uuid.clone();
+        }
+        let fqns: Vec<String> = policy
+            .body
+            .data_attributes
+            .iter()
+            .map(|a| a.attribute.clone())
+            .collect();
+        let label = accord_tdf::label_attributes(&fqns).and_then(|a| {
+            d.agreement = a.agreement.clone();
+            self.policies()
+                .label_from_attributes(&a.policy, &a.classification, &a.categories)
+        });
+        let label = match label {
+            Ok(l) => l,
+            Err(why) => {
+                d.reasons.push(Reason::new(Rule::Label, why));
+                let why = denied(&d.reasons);
+                fail_all(&mut d, &why);
+                return d;
+            }
+        };
+        d.marking = self.marking_of(&label, "");
+        let person = match person {
+            Ok(p) => p,
+            Err(r) => {
+                d.reasons.push(r.clone());
+                let why = denied(&d.reasons);
+                fail_all(&mut d, &why);
+                return d;
+            }
+        };
+        // Every KAO must be for this KAS before anything is decided.
+        let mut keys = Vec::new();
+        for k in &pr.key_access_objects {
+            match self.opentdf_key(&k.key_access_object) {
+                Some(key) => keys.push(key),
+                None => {
+                    d.reasons.push(Reason::new(
+                        Rule::KeyAccess,
+                        format!(
+                            "key access object {} names kid `{}`, which is no key of the {} KAS",
+                            k.key_access_object_id,
+                            k.key_access_object.kid,
+                            self.party()
+                        ),
+                    ));
+                }
+            }
+        }
+        if !d.reasons.is_empty() {
+            let why = denied(&d.reasons);
+            fail_all(&mut d, &why);
+            return d;
+        }
+        let (permit, reasons) = self.decide_for(
+            person,
+            &label,
+            d.agreement.as_deref(),
+            self.party(),
+            &policy.body.dissem,
+            held,
+            at,
+            self.classical(),
+        );
+        d.reasons = reasons;
+        if !permit {
+            let why = denied(&d.reasons);
+            fail_all(&mut d, &why);
+            return d;
+        }
+        // Unwrap only now: a denied request never touches a key.
+        for (k, key) in pr.key_access_objects.iter().zip(keys) {
+            let kao = to_manifest_kao(&k.key_access_object);
+            match accord_tdf::unwrap_share(key, &kao, &pr.policy.body) {
+                Ok(share) => d.kaos.push((k.key_access_object_id.clone(), Ok(share))),
+                Err(e) => {
+                    d.reasons = vec![Reason::new(Rule::ObjectIntegrity, e.to_string())];
+                    fail_all(&mut d, TAMPERED);
+                    return d;
+                }
+            }
+        }
+        d.permit = true;
+        d
+    }
+}
+
+/// A key access object as the SRT carries it, in the manifest's form.
+fn to_manifest_kao(k: &KeyAccess) -> accord_tdf::manifest::KeyAccess {
+    accord_tdf::manifest::KeyAccess {
+        key_type: k.key_type.clone(),
+        url: k.kas_url.clone(),
+        protocol: k.protocol.clone(),
+        wrapped_key: B64.encode(&k.wrapped_key),
+        policy_binding: if k.policy_binding.algorithm.is_empty() {
+            serde_json::json!({ "hash": k.policy_binding.hash })
+        } else {
+            serde_json::json!({ "alg": k.policy_binding.algorithm, "hash": k.policy_binding.hash })
+        },
+        encrypted_metadata: k.encrypted_metadata.clone(),
+        kid: k.kid.clone(),
+        sid: k.split_id.clone(),
+        schema_version: String::new(),
+        ephemeral_public_key: k.ephemeral_public_key.clone(),
+    }
+}

@@ -1,0 +1,87 @@
+//! Fuzz what an OpenTDF client sends a node (`accord_node_api::opentdf`): the Connect
+//! bodies of `Rewrap`, `PublicKey` and `GetWellKnownConfiguration` in the codec the
+//! first byte chooses, gzip inflation under a small bound, the signed request token
+//! (parse and time checks), the unsigned request inside it (parse, then the requests to
+//! answer) and the client's return-leg key. Each must refuse with an `Error`, never
+//! panic; what decodes must encode back to the same message.
+#![no_main]
+use accord_node_api::opentdf::{self, Codec};
+use libfuzzer_sys::fuzz_target;
+
+fn unsigned(body: &str) {
+    if let Ok(req) = opentdf::UnsignedRewrapRequest::parse(body) {
+        let requests = req.policy_requests();
+        assert!(!requests.is_empty());
+        let kaos: usize = requests.iter().map(|r| r.key_access_objects.len()).sum();
+        assert!((1..=opentdf::MAX_KAOS).contains(&kaos));
+        let _ = opentdf::client_key(&req.client_public_key);
+        // Serialising and reading back gives the same request.
+        let json = serde_json::to_string(&req).unwrap_or_default();
+        assert_eq!(opentdf::UnsignedRewrapRequest::parse(&json).ok(), Some(req));
+    }
+}
+
+fn token(text: &str) {
+    if let Ok(srt) = opentdf::SignedRequestToken::parse(text) {
+        assert!(opentdf::srt::ALGORITHMS.contains(&srt.alg()));
+        assert!(srt.signing_input().len() < text.len());
+        let _ = srt.check_times(1_750_000_000);
+        let _ = srt.check_times(i64::MIN);
+        let _ = srt.check_times(i64::MAX);
+        if let Ok(Some(jwk)) = srt.jwk() {
+            assert_eq!(jwk.thumbprint().len(), 43);
+            assert_eq!(
+                opentdf::Jwk::from_json(&jwk.to_json()).ok(),
+                Some(jwk.clone())
+            );
+            let _ = srt.verify(&jwk);
+        }
+        unsigned(srt.request_body());
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&first, body)) = data.split_first() else {
+        return;
+    };
+    let codec = if first & 1 == 0 {
+        Codec::Json
+    } else {
+        Codec::Proto
+    };
+
+    if let Ok(req) = opentdf::decode_rewrap_request(codec, body) {
+        let again = opentdf::encode_rewrap_request(codec, &req);
+        assert_eq!(
+            opentdf::decode_rewrap_request(codec, &again).ok(),
+            Some(req.clone())
+        );
+        token(&req.signed_request_token);
+    }
+    if let Ok(req) = opentdf::decode_public_key_request(codec, body) {
+        let again = opentdf::encode_public_key_request(codec, &req);
+        assert_eq!(
+            opentdf::decode_public_key_request(codec, &again).ok(),
+            Some(req)
+        );
+    }
+    let _ = opentdf::decode_wellknown_request(codec, body);
+    if let Ok(config) = opentdf::decode_wellknown_response(codec, body) {
+        let again = opentdf::encode_wellknown(codec, &config);
+        // Binary numbers are doubles both ways; JSON keeps them as they came.
+        assert!(opentdf::decode_wellknown_response(codec, &again).is_ok());
+    }
+    if let Ok(inflated) = opentdf::inflate_gzip(body, 64 * 1024) {
+        assert!(inflated.len() <= 64 * 1024);
+        let _ = opentdf::decode_rewrap_request(codec, &inflated);
+    }
+    // The token, the unsigned request and the key directly too: through the envelope
+    // the fuzzer would rarely reach them.
+    if let Ok(text) = std::str::from_utf8(body) {
+        token(text);
+        unsigned(text);
+        if let Ok(opentdf::ClientKey::Rsa(der)) = opentdf::client_key(text) {
+            assert!(opentdf::Jwk::from_spki_der(&der).is_ok());
+        }
+    }
+});
