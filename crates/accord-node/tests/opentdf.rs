@@ -8,223 +8,13 @@ use accord_node::home::{DpopMode, Home};
 use accord_node::server::ServeOptions;
 use accord_node_api::client::Client;
 use accord_node_api::opentdf::kas::{self as otkas, Codec, PublicKeyRequest};
-use accord_node_api::opentdf::srt::{self, ClientKey};
 use accord_test_support as support;
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
-use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey};
-use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{
-    EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
-};
-use aws_lc_rs::{digest, hkdf};
+use accord_test_support::opentdf::{jws, now, read_json, OpenTdfClient};
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use base64::Engine;
 use serde_json::{json, Value};
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A compact JWS over `claims`, signed by `key` (ES256 or ES384 as `alg` says).
-fn jws(header: Value, claims: &Value, key: &EcdsaKeyPair) -> String {
-    let input = format!(
-        "{}.{}",
-        B64URL.encode(header.to_string()),
-        B64URL.encode(claims.to_string())
-    );
-    let sig = key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
-    format!("{input}.{}", B64URL.encode(sig.as_ref()))
-}
-
-/// An OpenTDF client of one person: a DPoP key (ES256), client credentials, an EC
-/// P-256 key the released keys are wrapped to.
-struct OtClient {
-    http: reqwest::blocking::Client,
-    url: String,
-    client_id: String,
-    secret: String,
-    dpop: EcdsaKeyPair,
-    ecdh: PrivateKey,
-}
-
-impl OtClient {
-    fn new(home: &Home, person: &str) -> OtClient {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let c = rt
-            .block_on(accord_node::directory::issue_opentdf_client(home, person))
-            .unwrap();
-        // No client certificate: an OpenTDF client has none. The node's TLS key pinned.
-        let pin = home.party.node.as_ref().unwrap().tls_spki_sha256.clone();
-        let tls = accord_node_api::tls::client_config(vec![pin], None).unwrap();
-        let http = reqwest::blocking::Client::builder()
-            .use_preconfigured_tls(tls)
-            .build()
-            .unwrap();
-        OtClient {
-            http,
-            url: home.config.url.trim_end_matches('/').to_string(),
-            client_id: c.client_id.clone(),
-            secret: c.client_secret.to_string(),
-            dpop: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
-            ecdh: PrivateKey::generate(&agreement::ECDH_P256).unwrap(),
-        }
-    }
-
-    fn jwk(&self) -> Value {
-        let p = self.dpop.public_key().as_ref();
-        json!({"kty": "EC", "crv": "P-256", "x": B64URL.encode(&p[1..33]), "y": B64URL.encode(&p[33..])})
-    }
-
-    fn proof(&self, htu: &str, token: Option<&str>) -> String {
-        let mut claims = json!({
-            "htm": "POST", "htu": htu, "iat": now(), "jti": format!("{:016x}{:016x}", rand_u64(), rand_u64()),
-        });
-        if let Some(t) = token {
-            claims["ath"] = json!(B64URL.encode(digest::digest(&digest::SHA256, t.as_bytes())));
-        }
-        jws(
-            json!({"alg": "ES256", "typ": "dpop+jwt", "jwk": self.jwk()}),
-            &claims,
-            &self.dpop,
-        )
-    }
-
-    /// `POST /oauth/token`: (status, body).
-    fn token_with(&self, secret: &str, dpop: bool) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}/oauth/token", self.url))
-            .basic_auth(&self.client_id, Some(secret))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials");
-        if dpop {
-            req = req.header(
-                "DPoP",
-                self.proof(&format!("{}/oauth/token", self.url), None),
-            );
-        }
-        let r = req.send().unwrap();
-        (r.status().as_u16(), read_json(r))
-    }
-
-    fn token(&self) -> String {
-        let (status, body) = self.token_with(&self.secret.clone(), true);
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["token_type"], "DPoP", "{body}");
-        body["access_token"].as_str().unwrap().to_string()
-    }
-
-    fn client_pem(&self) -> String {
-        let public = self.ecdh.compute_public_key().unwrap();
-        let der: PublicKeyX509Der<'_> = public.as_der().unwrap();
-        let mut pem = String::new();
-        accord_keys::pem::encode_into(&mut pem, "PUBLIC KEY", der.as_ref());
-        pem
-    }
-
-    /// A signed request token for the key access objects of `tdf`'s manifest.
-    fn srt(&self, tdf: &[u8]) -> String {
-        let m = support::manifest(tdf);
-        let ei = &m["encryptionInformation"];
-        let kaos: Vec<Value> = ei["keyAccess"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .enumerate()
-            .map(|(i, k)| json!({"keyAccessObjectId": format!("kao-{i}"), "keyAccessObject": k}))
-            .collect();
-        let body = json!({
-            "clientPublicKey": self.client_pem(),
-            "requests": [{"policy": {"id": "policy", "body": ei["policy"]}, "keyAccessObjects": kaos}],
-        });
-        let t = now();
-        jws(
-            json!({"alg": "ES256", "typ": "JWT"}),
-            &json!({"requestBody": body.to_string(), "iat": t, "exp": t + 60}),
-            &self.dpop,
-        )
-    }
-
-    /// `POST /kas.AccessService/Rewrap` (Connect JSON): (status, body).
-    fn rewrap_raw(&self, token: &str, proof: Option<String>, srt: &str) -> (u16, Value) {
-        let url = format!("{}/kas.AccessService/Rewrap", self.url);
-        let mut req = self
-            .http
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("connect-protocol-version", "1")
-            .header("authorization", format!("DPoP {token}"))
-            .body(json!({ "signedRequestToken": srt }).to_string());
-        if let Some(p) = proof {
-            req = req.header("DPoP", p);
-        }
-        let r = req.send().unwrap();
-        (r.status().as_u16(), read_json(r))
-    }
-
-    fn rewrap(&self, tdf: &[u8]) -> (u16, Value) {
-        let token = self.token();
-        let proof = self.proof(
-            &format!("{}/kas.AccessService/Rewrap", self.url),
-            Some(&token),
-        );
-        self.rewrap_raw(&token, Some(proof), &self.srt(tdf))
-    }
-
-    /// The key of a permitted result, unwrapped from the session key.
-    fn unwrap_key(&self, response: &Value, result: &Value) -> Vec<u8> {
-        let session = srt::client_key(response["sessionPublicKey"].as_str().unwrap()).unwrap();
-        let ClientKey::Ec { point, .. } = session else {
-            panic!("an EC session key for an EC client")
-        };
-        let salt = digest::digest(&digest::SHA256, b"TDF");
-        let key = agreement::agree(
-            &self.ecdh,
-            UnparsedPublicKey::new(&agreement::ECDH_P256, &point),
-            (),
-            |z| {
-                let mut k = [0u8; 32];
-                hkdf::Salt::new(hkdf::HKDF_SHA256, salt.as_ref())
-                    .extract(z)
-                    .expand(&[], hkdf::HKDF_SHA256)
-                    .unwrap()
-                    .fill(&mut k)
-                    .unwrap();
-                Ok(k)
-            },
-        )
-        .unwrap();
-        let wrapped = B64
-            .decode(result["kasWrappedKey"].as_str().unwrap())
-            .unwrap();
-        let (nonce, ct) = wrapped.split_at(12);
-        let k = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).unwrap());
-        let mut buf = ct.to_vec();
-        let plain = k
-            .open_in_place(
-                Nonce::try_assume_unique_for_key(nonce).unwrap(),
-                Aad::empty(),
-                &mut buf,
-            )
-            .unwrap();
-        plain.to_vec()
-    }
-}
-
-fn read_json(r: reqwest::blocking::Response) -> Value {
-    let b = r.bytes().unwrap();
-    serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&b)))
-}
-
-fn rand_u64() -> u64 {
-    let mut b = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut b).unwrap();
-    u64::from_le_bytes(b)
-}
 
 /// The single result of a one-object rewrap answer.
 fn only_result(r: &Value) -> &Value {
@@ -281,9 +71,9 @@ fn opentdf_clients_are_decided_as_accord_clients_are() {
         .1;
     let pak_home = Home::open(&pak_dir).unwrap();
     let usa_home = Home::open(&usa_dir).unwrap();
-    let officer = OtClient::new(&pak_home, "pak-officer");
-    let clerk = OtClient::new(&pak_home, "pak-clerk");
-    let usa_officer = OtClient::new(&usa_home, "usa-officer");
+    let officer = OpenTdfClient::new(&pak_home, "pak-officer");
+    let clerk = OpenTdfClient::new(&pak_home, "pak-clerk");
+    let usa_officer = OpenTdfClient::new(&usa_home, "usa-officer");
     let pair = support::Pair::serve(rt, tmp, sb, ServeOptions::default);
     let clerk_client = Client::new(clerk_cred).unwrap();
 
@@ -476,7 +266,7 @@ fn opentdf_clients_are_decided_as_accord_clients_are() {
     claims["requestBody"] = json!(claims["requestBody"]
         .as_str()
         .unwrap()
-        .replace("kao-0", "kao-9"));
+        .replace("kao-0-0", "kao-9-9"));
     parts[1] = B64URL.encode(claims.to_string());
     let tampered = parts.join(".");
     let (s, b) = officer.rewrap_raw(&token, Some(officer.proof(&url, Some(&token))), &tampered);

@@ -18,6 +18,7 @@ pub mod cli;
 mod db;
 mod log;
 mod nodes;
+pub mod opentdf;
 mod seal;
 
 pub use db::database;
@@ -40,11 +41,21 @@ pub fn policies() -> PathBuf {
 
 /// A loopback port free right now, for a node's listen address (its URL goes into
 /// party.json and agreements, so `127.0.0.1:0` will not do). Another process may take
-/// it before the node binds it; on a test machine that is rare enough.
+/// it before the node binds it; on a test machine that is rare enough. The same port is
+/// never handed out twice in one process: the system may give a port released a moment
+/// ago to the next bind, and two homes of one test would then share it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
