@@ -66,6 +66,9 @@ pub(crate) struct Caches {
     pub(crate) labels: std::sync::Mutex<Generations<Arc<CachedLabel>>>,
     /// Unwrapped shares by SHA-256 of (KAS kid, key access object, policy).
     pub(crate) shares: std::sync::Mutex<Generations<Zeroizing<Vec<u8>>>>,
+    /// Labels rebuilt from an OpenTDF policy's attributes, by SHA-256 of the policy
+    /// (base64, as bound to the key); only labels that were valid are kept.
+    pub(crate) attribute_labels: std::sync::Mutex<Generations<Arc<AttributeLabel>>>,
 }
 
 impl Default for Caches {
@@ -73,6 +76,7 @@ impl Default for Caches {
         Self {
             labels: std::sync::Mutex::new(Generations::new(MAX_CACHED_LABELS)),
             shares: std::sync::Mutex::new(Generations::new(MAX_CACHED_SHARES)),
+            attribute_labels: std::sync::Mutex::new(Generations::new(MAX_CACHED_LABELS)),
         }
     }
 }
@@ -80,6 +84,15 @@ impl Default for Caches {
 /// A verified label, its label read under the node's policies, and the marking those
 /// policies render for it (made once with the entry, not on every rewrap).
 pub(crate) type CachedLabel = (accord_tdf::VerifiedLabel, Label, String);
+
+/// A label rebuilt from a policy's attributes: the policy object, the label, the
+/// agreement the attributes name, and the marking the node's policies render.
+pub(crate) type AttributeLabel = (
+    accord_tdf::manifest::PolicyObject,
+    Label,
+    Option<String>,
+    String,
+);
 
 pub(crate) const MAX_CACHED_LABELS: usize = 4096;
 

@@ -238,28 +238,7 @@ impl Node {
                 Some(k) => k,
                 None => continue,
             };
-            let share_key = digest(&[
-                kao.kid.as_bytes(),
-                kao.sid.as_bytes(),
-                kao.key_type.as_bytes(),
-                kao.wrapped_key.as_bytes(),
-                kao.policy_binding.to_string().as_bytes(),
-                ei.policy.as_bytes(),
-            ]);
-            let cached = self
-                .caches
-                .shares
-                .lock()
-                .ok()
-                .and_then(|mut c| c.get(&share_key));
-            let unwrapped = match cached {
-                Some(s) => Ok(s),
-                None => accord_tdf::unwrap_share(key, kao, &ei.policy).inspect(|s| {
-                    if let Ok(mut c) = self.caches.shares.lock() {
-                        c.insert(share_key, s.clone());
-                    }
-                }),
-            };
+            let unwrapped = self.unwrap_cached(key, kao, &ei.policy);
             match unwrapped {
                 Ok(share) => {
                     if !p.shares.iter().any(|(sid, _)| sid == &kao.sid) {
@@ -278,6 +257,39 @@ impl Node {
         }
         p.permit = true;
         p
+    }
+
+    /// Unwrap `kao`'s share with `key` and check its binding to `policy_b64`, or take
+    /// it from the cache of that work (keyed by everything it depends on). Both routes
+    /// of the KAS come here, only after the decision permits.
+    pub(crate) fn unwrap_cached(
+        &self,
+        key: &accord_keys::KasPrivateKey,
+        kao: &accord_tdf::manifest::KeyAccess,
+        policy_b64: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, accord_tdf::Error> {
+        let share_key = digest(&[
+            kao.kid.as_bytes(),
+            kao.sid.as_bytes(),
+            kao.key_type.as_bytes(),
+            kao.wrapped_key.as_bytes(),
+            kao.policy_binding.to_string().as_bytes(),
+            policy_b64.as_bytes(),
+        ]);
+        if let Some(s) = self
+            .caches
+            .shares
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(&share_key))
+        {
+            return Ok(s);
+        }
+        accord_tdf::unwrap_share(key, kao, policy_b64).inspect(|s| {
+            if let Ok(mut c) = self.caches.shares.lock() {
+                c.insert(share_key, s.clone());
+            }
+        })
     }
 
     /// `POST /v1/kas/rewrap`: decide each object, make every decision durable in the

@@ -27,6 +27,7 @@
 //! | [`agreements`], `agreement_sync` | agreements loaded, verified and replaced; offered to and received from partner nodes |
 //! | `decision` | the bridge to the one decision of `accord-agreement`: which of its three entry points applies, the trusted label signers, a label's marking |
 //! | `kas`, `crossborder` | rewrap: the request checked, each object decided, the decisions logged, then the shares released; a partner's KAS asked for its share (originator control), and the partner route |
+//! | [`opentdf`] | the same KAS for OpenTDF clients: the node's OAuth issuer, DPoP proofs, discovery, Connect `PublicKey` and `Rewrap` (labels from policy attributes, `Wrapping::Classical`) |
 //! | `labelling` | seal plans (which KASes, under which agreement) and label signing |
 //! | `exchange/` | sealed objects between partner nodes: `send` (outbox), `delivery` (the loop) and `attempt` (one delivery of 1..n objects), `receive` and `accept` (one acceptance of 1..n objects), `inbox`, `blobs` (files, spools, packs), `store` (outbox, inbox, receipts) |
 //! | [`partners`], `witnessing` | partner nodes from the agreements in force and the clients that reach them (and the latest probe of each); each node witnesses its partners' logs and has its own checkpoints cosigned |

@@ -5,8 +5,11 @@
 //! through their party: the same permit or deny, with the same failing rules. And no
 //! route releases what the exchange decision would not send to the asking party.
 //!
-//! Routes: the person's own node's KAS (`/v1/kas/rewrap`), and the partner's KAS asked
-//! through the person's node (`/v1/kas/rewrap/partners` → `/v1/fed/kas/rewrap`).
+//! Routes: the person's own node's KAS (`/v1/kas/rewrap`), the partner's KAS asked
+//! through the person's node (`/v1/kas/rewrap/partners` → `/v1/fed/kas/rewrap`), and the
+//! own node's KAS as OpenTDF clients ask it (`kas.AccessService/Rewrap`: the label
+//! rebuilt from the policy's attributes, and the decision's classical ceiling, since the
+//! key goes back under ECDH).
 
 use accord_agreement::{Checked, Person, PersonStatus, Scope, Time};
 use accord_node::directory::{self, Enrolment};
@@ -16,6 +19,7 @@ use accord_node_api::client::{self, Client};
 use accord_node_api::wire;
 use accord_spif::{Clearance, Label};
 use accord_test_support as support;
+use accord_test_support::opentdf::OpenTdfClient;
 
 /// A small deterministic generator (the seed is printed: a failure can be replayed).
 struct Rng(u64);
@@ -43,6 +47,35 @@ impl Rng {
 
 const SCOPES: [&str; 3] = ["EXERCISES", "OPERATIONS", "TRAINING"];
 
+/// The nodes' ceiling for classical key wrapping (OpenTDF clients).
+const CEILING: &str = "CONFIDENTIAL";
+
+/// The rules an OpenTDF denial names (`... desc = forbidden: rule: text; rule: text`),
+/// read as the known rule names that open a reason.
+fn opentdf_failed(error: &str) -> Vec<String> {
+    let known: Vec<&str> = accord_agreement::Rule::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .chain([
+            "label",
+            "key-access",
+            "object-integrity",
+            "request",
+            "manifest",
+        ])
+        .collect();
+    let reasons = error.split("desc = forbidden: ").nth(1).unwrap_or("");
+    let mut v: Vec<String> = reasons
+        .split("; ")
+        .filter_map(|r| r.split(": ").next())
+        .filter(|r| known.contains(r))
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 fn failed(reasons: &[wire::Reason]) -> Vec<String> {
     let mut v: Vec<String> = reasons.iter().map(|r| r.rule.to_string()).collect();
     v.sort();
@@ -61,6 +94,14 @@ fn every_route_answers_as_the_decision_function() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let sb = support::sandbox(&rt, tmp.path());
+    for home in [&sb.pak, &sb.usa] {
+        accord_node::opentdf::enable(
+            &home.layout.dir,
+            accord_node::home::DpopMode::Required,
+            CEILING,
+        )
+        .unwrap();
+    }
     let pak = support::start(&rt, &sb.pak, ServeOptions::default());
     let usa = support::start(&rt, &sb.usa, ServeOptions::default());
     let sealer = Client::new(sb.credential("pak-officer").unwrap()).unwrap();
@@ -72,6 +113,7 @@ fn every_route_answers_as_the_decision_function() {
         .agreement;
     let checked = Checked::new(agreement);
     let (mut permits, mut denies, mut compared) = (0, 0, 0);
+    let mut opentdf_compared = 0;
 
     for case in 0..40 {
         // The label, sealed at PAK by its officer (who may read it).
@@ -221,6 +263,45 @@ fn every_route_answers_as_the_decision_function() {
                 },
             )
         };
+        // The same with the key going back under a classical wrapping (OpenTDF).
+        let classical = accord_agreement::Wrapping::Classical {
+            ceiling: CEILING,
+            policy: &party,
+        };
+        let expected_classical = if under {
+            accord_agreement::decide(
+                &sb.pak.policies,
+                &accord_agreement::Request {
+                    person: &person,
+                    label: &label,
+                    agreement: &checked,
+                    requesting_party: &party,
+                    dissem: &[],
+                    at: now,
+                    wrapping: classical,
+                },
+            )
+        } else {
+            accord_agreement::decide_national(
+                &sb.pak.policies,
+                &accord_agreement::NationalRequest {
+                    person: &person,
+                    label: &label,
+                    party: "PAK",
+                    national_policy: "PAK",
+                    requesting_party: &party,
+                    dissem: &[],
+                    wrapping: classical,
+                },
+            )
+        };
+        let mut want_classical: Vec<String> = expected_classical
+            .failed_rules()
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect();
+        want_classical.sort();
+        want_classical.dedup();
         let mut want = expected.failed_rules();
         want.sort();
         want.dedup();
@@ -266,6 +347,25 @@ fn every_route_answers_as_the_decision_function() {
             assert_eq!(own.decision, "deny", "{what}: {:?}", own.reasons);
         } else {
             agrees("own KAS", &own);
+            // Route 3: the same KAS through the OpenTDF API.
+            let ot = OpenTdfClient::new(home, &id);
+            let (status, r) = ot.rewrap(&tdf);
+            assert_eq!(status, 200, "{what}: OpenTDF {r}");
+            let result = &r["responses"][0]["results"][0];
+            opentdf_compared += 1;
+            assert_eq!(
+                result["status"] == "permit",
+                expected_classical.permit,
+                "{what}: OpenTDF route {result}"
+            );
+            if !expected_classical.permit {
+                let error = result["error"].as_str().unwrap_or("");
+                assert_eq!(
+                    opentdf_failed(error),
+                    want_classical,
+                    "{what}: OpenTDF route {error}"
+                );
+            }
         }
         // Route 2: the partner's KAS through the person's node (objects under the
         // agreement with a share for PAK's KAS, asked by a USA person).
@@ -293,7 +393,13 @@ fn every_route_answers_as_the_decision_function() {
             }
         }
     }
-    eprintln!("{permits} permits, {denies} denies, {compared} route answers compared");
+    eprintln!(
+        "{permits} permits, {denies} denies, {compared} route answers compared, and {opentdf_compared} through the OpenTDF route"
+    );
+    assert!(
+        opentdf_compared >= 10,
+        "{opentdf_compared} OpenTDF answers compared"
+    );
     assert!(
         permits >= 3 && denies >= 10,
         "{permits} permits, {denies} denies"

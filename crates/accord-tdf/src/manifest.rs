@@ -138,8 +138,12 @@ pub struct Method {
     pub is_streamable: bool,
 }
 
-/// `integrityInformation`.
+/// `integrityInformation`. A segment's `segmentSize` and `encryptedSegmentSize` are
+/// optional in the OpenTDF specification (the Go SDK leaves them out when they equal the
+/// defaults): a size left out is the other plus or minus the GCM overhead when that one
+/// is given, and the default otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "IntegrityWire")]
 pub struct IntegrityInformation {
     /// HMAC over the concatenated segment hashes.
     #[serde(rename = "rootSignature")]
@@ -155,6 +159,63 @@ pub struct IntegrityInformation {
     pub encrypted_segment_size_default: u64,
     /// The segments in order.
     pub segments: Vec<Segment>,
+}
+
+/// `integrityInformation` as written, segment sizes optional.
+#[derive(Deserialize)]
+struct IntegrityWire {
+    #[serde(rename = "rootSignature")]
+    root_signature: RootSignature,
+    #[serde(rename = "segmentHashAlg")]
+    segment_hash_alg: String,
+    #[serde(rename = "segmentSizeDefault")]
+    segment_size_default: u64,
+    #[serde(rename = "encryptedSegmentSizeDefault")]
+    encrypted_segment_size_default: u64,
+    segments: Vec<SegmentWire>,
+}
+
+/// A segment as written.
+#[derive(Deserialize)]
+struct SegmentWire {
+    hash: String,
+    #[serde(rename = "segmentSize", default)]
+    segment_size: Option<u64>,
+    #[serde(rename = "encryptedSegmentSize", default)]
+    encrypted_segment_size: Option<u64>,
+}
+
+impl From<IntegrityWire> for IntegrityInformation {
+    fn from(w: IntegrityWire) -> Self {
+        let overhead = crate::crypto::GCM_OVERHEAD as u64;
+        let segments = w
+            .segments
+            .into_iter()
+            .map(|s| {
+                let (size, encrypted) = match (s.segment_size, s.encrypted_segment_size) {
+                    (Some(p), Some(e)) => (p, e),
+                    (Some(p), None) => (p, p.saturating_add(overhead)),
+                    // An encrypted size below the overhead is kept and refused later
+                    // (its plaintext size would be negative).
+                    (None, Some(e)) if e >= overhead => (e - overhead, e),
+                    (None, Some(e)) => (w.segment_size_default, e),
+                    (None, None) => (w.segment_size_default, w.encrypted_segment_size_default),
+                };
+                Segment {
+                    hash: s.hash,
+                    segment_size: size,
+                    encrypted_segment_size: encrypted,
+                }
+            })
+            .collect();
+        IntegrityInformation {
+            root_signature: w.root_signature,
+            segment_hash_alg: w.segment_hash_alg,
+            segment_size_default: w.segment_size_default,
+            encrypted_segment_size_default: w.encrypted_segment_size_default,
+            segments,
+        }
+    }
 }
 
 /// `rootSignature`.
@@ -389,5 +450,40 @@ impl Manifest {
             .segments
             .iter()
             .fold(0u64, |a, s| a.saturating_add(s.segment_size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_sizes_left_out_are_the_defaults_or_follow_from_each_other() {
+        let ii: IntegrityInformation = serde_json::from_value(serde_json::json!({
+            "rootSignature": {"alg": "HS256", "sig": ""},
+            "segmentHashAlg": "GMAC",
+            "segmentSizeDefault": 1000,
+            "encryptedSegmentSizeDefault": 1028,
+            "segments": [
+                {"hash": "a"},
+                {"hash": "b", "segmentSize": null, "encryptedSegmentSize": null},
+                {"hash": "c", "encryptedSegmentSize": 528},
+                {"hash": "d", "segmentSize": 10},
+                {"hash": "e", "segmentSize": 7, "encryptedSegmentSize": 35}
+            ]
+        }))
+        .unwrap();
+        let sizes: Vec<(u64, u64)> = ii
+            .segments
+            .iter()
+            .map(|s| (s.segment_size, s.encrypted_segment_size))
+            .collect();
+        assert_eq!(
+            sizes,
+            [(1000, 1028), (1000, 1028), (500, 528), (10, 38), (7, 35)]
+        );
+        // Written back, every size is explicit.
+        let back = serde_json::to_value(&ii).unwrap();
+        assert_eq!(back["segments"][0]["segmentSize"], 1000);
     }
 }

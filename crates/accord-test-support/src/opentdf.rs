@@ -135,8 +135,9 @@ impl OpenTdfClient {
         self.srt_for(&[crate::manifest(tdf)])
     }
 
-    /// A signed request token for the key access objects of each manifest, one policy
-    /// request per object (ids `policy-N`, `kao-N-M`), as the Go SDK groups them.
+    /// A signed request token for the key access objects of each manifest that name
+    /// this node's KAS (by URL, as OpenTDF SDKs group them per KAS), one policy request
+    /// per object (ids `policy-N`, `kao-N-M`).
     pub fn srt_for(&self, manifests: &[Value]) -> String {
         let requests: Vec<Value> = manifests
             .iter()
@@ -148,6 +149,10 @@ impl OpenTdfClient {
                     .unwrap()
                     .iter()
                     .enumerate()
+                    .filter(|(_, k)| {
+                        let u = k["url"].as_str().unwrap_or("").trim_end_matches('/');
+                        u == self.url || u.strip_suffix("/kas") == Some(self.url.as_str())
+                    })
                     .map(|(i, k)| json!({"keyAccessObjectId": format!("kao-{n}-{i}"), "keyAccessObject": k}))
                     .collect();
                 json!({"policy": {"id": format!("policy-{n}"), "body": ei["policy"]}, "keyAccessObjects": kaos})

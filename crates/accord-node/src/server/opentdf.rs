@@ -53,14 +53,19 @@ fn codec(h: &HeaderMap) -> Result<Codec, ConnectError> {
     })
 }
 
-/// Read a Connect request body: bounded, on time, inflated if gzip.
-async fn read_body(h: &HeaderMap, body: Body) -> Result<Vec<u8>, ConnectError> {
-    let bytes = match tokio::time::timeout(BODY_TIME, axum::body::to_bytes(body, MAX_BODY)).await {
+/// The body bound of the procedures whose requests are a few short strings
+/// (PublicKey, GetWellKnownConfiguration): anyone may call them.
+const SMALL_BODY: usize = 16 * 1024;
+
+/// Read a Connect request body: at most `limit` bytes before and after inflating, on
+/// time, inflated if gzip.
+async fn read_body(h: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ConnectError> {
+    let bytes = match tokio::time::timeout(BODY_TIME, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(b)) => b,
         Ok(Err(_)) => {
             return Err(ConnectError {
                 code: Code::ResourceExhausted,
-                message: format!("the request body is over {MAX_BODY} bytes, or broken off"),
+                message: format!("the request body is over {limit} bytes, or broken off"),
             })
         }
         Err(_) => {
@@ -75,7 +80,7 @@ async fn read_body(h: &HeaderMap, body: Body) -> Result<Vec<u8>, ConnectError> {
     };
     match header_str(h, "content-encoding") {
         None | Some("identity") => Ok(bytes.to_vec()),
-        Some("gzip") => inflate_gzip(&bytes, MAX_BODY).map_err(|e| ConnectError {
+        Some("gzip") => inflate_gzip(&bytes, limit).map_err(|e| ConnectError {
             code: Code::InvalidArgument,
             message: format!("the gzip request body: {e}"),
         }),
@@ -164,7 +169,7 @@ pub(super) fn routes(node: Arc<Node>) -> Router {
                     Ok(c) => c,
                     Err(e) => return connect_error(e),
                 };
-                if let Err(e) = read_body(&h, body).await {
+                if let Err(e) = read_body(&h, body, SMALL_BODY).await {
                     return connect_error(e);
                 }
                 match n.opentdf_configuration() {
@@ -178,7 +183,7 @@ pub(super) fn routes(node: Arc<Node>) -> Router {
             post(|State(n): State<Arc<Node>>, h: HeaderMap, body: Body| async move {
                 let r = async {
                     let c = codec(&h)?;
-                    let b = read_body(&h, body).await?;
+                    let b = read_body(&h, body, SMALL_BODY).await?;
                     let req = otkas::decode_public_key_request(c, &b).map_err(|e| ConnectError {
                         code: Code::InvalidArgument,
                         message: e.to_string(),
@@ -199,7 +204,7 @@ pub(super) fn routes(node: Arc<Node>) -> Router {
                     let asker = n
                         .opentdf_authenticate(header_str(&h, "authorization"), header_str(&h, "dpop"))
                         .await?;
-                    let b = read_body(&h, body).await?;
+                    let b = read_body(&h, body, MAX_BODY).await?;
                     let req = otkas::decode_rewrap_request(c, &b).map_err(|e| ConnectError {
                         code: Code::InvalidArgument,
                         message: e.to_string(),

@@ -130,10 +130,13 @@ fn recipients(arg: &str) -> Result<Vec<Recipient>> {
                 bail!("{} describes party {}, not {p}", path.display(), d.party);
             }
         }
+        // The KAS is named by the party's node URL when the descriptor has one, so that
+        // any client (an OpenTDF SDK too) can reach it; a URN only for a party without.
+        let kas_url = kas_url_of(&d);
         let mut keys: Vec<(KasPublicKey, String)> = d
             .kas_public_keys()?
             .into_iter()
-            .map(|k| (k, format!("urn:accord:kas:{}", d.party)))
+            .map(|k| (k, kas_url.clone()))
             .collect();
         if let Some(node) = &d.node {
             for k in &node.kas_keys {
@@ -156,16 +159,26 @@ fn recipients(arg: &str) -> Result<Vec<Recipient>> {
         std::str::from_utf8(&bytes).with_context(|| format!("{} is not text", path.display()))?;
     let kas =
         KasPublicKey::from_pem(text).with_context(|| format!("reading {}", path.display()))?;
-    let party = party.or_else(|| {
-        let sibling = path.parent().unwrap_or(Path::new(".")).join("party.json");
-        let d = accord_keys::load_party(&sibling).ok()?;
-        d.kas_keys
-            .iter()
-            .any(|k| k.kid == kas.kid())
-            .then_some(d.party)
-    });
-    let url = format!("urn:accord:kas:{}", party.as_deref().unwrap_or("local"));
+    let sibling =
+        accord_keys::load_party(&path.parent().unwrap_or(Path::new(".")).join("party.json"))
+            .ok()
+            .filter(|d| d.kas_keys.iter().any(|k| k.kid == kas.kid()));
+    let (party, url) = match (party, sibling) {
+        (Some(p), Some(d)) if p == d.party => (Some(p), kas_url_of(&d)),
+        (Some(p), _) => (Some(p.clone()), format!("urn:accord:kas:{p}")),
+        (None, Some(d)) => (Some(d.party.clone()), kas_url_of(&d)),
+        (None, None) => (None, "urn:accord:kas:local".to_string()),
+    };
     Ok(vec![Recipient { kas, url, party }])
+}
+
+/// The URL a key access object names for `d`'s KAS: its node's (`<url>/kas`, as OpenTDF
+/// clients expect), or a URN when the party has no node.
+fn kas_url_of(d: &PartyDescriptor) -> String {
+    match &d.node {
+        Some(n) => format!("{}/kas", n.url.trim_end_matches('/')),
+        None => format!("urn:accord:kas:{}", d.party),
+    }
 }
 
 fn load_policies(paths: &[PathBuf]) -> Result<PolicySet> {
