@@ -2,11 +2,45 @@
 //! bodies of `Rewrap`, `PublicKey` and `GetWellKnownConfiguration` in the codec the
 //! first byte chooses, gzip inflation under a small bound, the signed request token
 //! (parse and time checks), the unsigned request inside it (parse, then the requests to
-//! answer) and the client's return-leg key. Each must refuse with an `Error`, never
-//! panic; what decodes must encode back to the same message.
+//! answer) and the client's return-leg key; a DPoP proof's JWS and JWK; and the policy
+//! attributes an OpenTDF object's label is rebuilt from (`accord_tdf::label_attributes`,
+//! then the repository's policies), which must round-trip through the writer. Each must
+//! refuse with an error, never panic; what decodes must encode back to the same message.
 #![no_main]
 use accord_node_api::opentdf::{self, Codec};
 use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+/// The repository's policies (PAK, USA), loaded once.
+fn policies() -> &'static accord_spif::PolicySet {
+    static SET: OnceLock<accord_spif::PolicySet> = OnceLock::new();
+    SET.get_or_init(|| {
+        let mut set = accord_spif::PolicySet::new();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+        set.load_path(std::path::Path::new(dir)).expect("policies/");
+        set
+    })
+}
+
+/// Attribute FQNs, one per line: the label they describe, if any, written back as
+/// attributes reads as the same label.
+fn attributes(text: &str) {
+    let fqns: Vec<String> = text.lines().map(str::to_string).collect();
+    let Ok(a) = accord_tdf::label_attributes(&fqns) else {
+        return;
+    };
+    if let Ok(label) =
+        policies().label_from_attributes(&a.policy, &a.classification, &a.categories)
+    {
+        let xml = label.to_stanag_xml();
+        let summary = accord_tdf::LabelSummary::from_xml(&xml).expect("a label's own XML");
+        let again = accord_tdf::label_attributes(&summary.attribute_fqns()).expect("written back");
+        let relabel = policies()
+            .label_from_attributes(&again.policy, &again.classification, &again.categories)
+            .expect("the same label again");
+        assert_eq!(relabel.to_stanag_xml(), xml);
+    }
+}
 
 fn unsigned(body: &str) {
     if let Ok(req) = opentdf::UnsignedRewrapRequest::parse(body) {
@@ -80,6 +114,14 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(body) {
         token(text);
         unsigned(text);
+        attributes(text);
+        if let Ok(jws) = opentdf::Jws::parse(text) {
+            if let Some(jwk) = jws.header().get("jwk") {
+                if let Ok(k) = opentdf::Jwk::from_value(jwk) {
+                    let _ = jws.verify(&k);
+                }
+            }
+        }
         if let Ok(opentdf::ClientKey::Rsa(der)) = opentdf::client_key(text) {
             assert!(opentdf::Jwk::from_spki_der(&der).is_ok());
         }

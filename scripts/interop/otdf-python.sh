@@ -15,7 +15,10 @@
 #      decrypts through the node's Rewrap; it decrypts an object Accord sealed through
 #      the node (hybrid post-quantum key access); a clerk the decision denies, a SECRET
 #      object (above the classical ceiling) and an object with no attributes are
-#      refused with the decision's reasons; each decision is in the node's audit log.
+#      refused with the decision's reasons; `accord open --credential` opens, through
+#      the node, the object otdf-python sealed (decided from its policy's attributes)
+#      and refuses the one whose attributes map to no label; each decision is in the
+#      node's audit log.
 #
 #   bash scripts/interop/otdf-python.sh            (.ci/run runs it)
 #   ACCORD=target/release/accord bash scripts/interop/otdf-python.sh
@@ -126,6 +129,21 @@ kas analyst.opentdf.json denied none.tdf "carries no attributes"
 kas analyst.opentdf.json encrypt "https://partner.example/attr/classification/value/secret" small.bin other.tdf
 kas analyst.opentdf.json denied other.tdf "maps to no label"
 
+# And the other way: Accord opens, through its node, what otdf-python sealed.
+"$ACCORD" open --credential analyst.credential conf.tdf -o conf.accord.out 2>open.err \
+    || fail "accord open of otdf-python's object through the node: $(cat open.err)"
+cmp -s small.bin conf.accord.out || fail "accord open wrote other bytes than otdf-python sealed"
+grep -q "decided by the node from the policy's attributes" open.err || fail "accord open said: $(cat open.err)"
+echo "ok: accord open --credential opens otdf-python's object: $(cat open.err)"
+set +e
+"$ACCORD" open --credential analyst.credential other.tdf -o other.accord.out 2>open.err
+code=$?
+set -e
+[ "$code" = 3 ] || fail "accord open of an object with unmapped attributes exited $code, not 3 (no key released): $(cat open.err)"
+grep -q "maps to no label" open.err || fail "accord open said: $(cat open.err)"
+[ ! -e other.accord.out ] || fail "accord open wrote plaintext of an object the node denied"
+echo "ok: accord open refuses one whose attributes map to no label (exit 3, no key released)"
+
 kill $node_pid
 wait $node_pid 2>/dev/null || true
 "$ACCORD" --json audit show --log pak/log >audit.json
@@ -141,9 +159,12 @@ want = [
     ("pak-analyst", "deny", ["classical-wrapping"]),
     ("pak-analyst", "deny", ["label"]),
     ("pak-analyst", "deny", ["label"]),
+    ("pak-analyst", "permit", []),
+    ("pak-analyst", "deny", ["label"]),
 ]
 assert got == want, got
-assert all(e["credential"].startswith("opentdf-client:pak-") for e in entries), entries
+assert all(e["credential"].startswith("opentdf-client:pak-") for e in entries[:6]), entries
+assert all(e["detail"] == "label from the policy's attributes (unsigned)" for e in entries[6:]), entries
 assert entries[0]["marking"] == "CONFIDENTIAL//REL TO PAK", entries[0]
 assert "label from the policy's attributes" in entries[0]["detail"], entries[0]
 PY

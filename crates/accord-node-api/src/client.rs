@@ -32,6 +32,8 @@ pub struct Released {
     pub reasons: Vec<Reason>,
     /// Audit log index of the decision.
     pub log_index: u64,
+    /// The marking of the label the node decided under, as its policies render it.
+    pub marking: String,
     /// The shares (permit).
     pub shares: Vec<accord_tdf::ReleasedShare>,
 }
@@ -475,6 +477,7 @@ pub fn open_released(
             decision: r.decision,
             reasons: r.reasons,
             log_index: r.log_index,
+            marking: r.marking,
             shares,
         });
     }
@@ -707,6 +710,9 @@ pub fn open<R: std::io::Read + std::io::Seek + Send, W: std::io::Write>(
         range,
         progress,
         released: &r.shares,
+        // The node decided an object with no label assertion from its policy's
+        // attributes (an OpenTDF SDK sealed it): it opens under that label.
+        decided_unlabelled: (!r.marking.is_empty()).then_some(r.marking.as_str()),
     };
     let summary = accord_tdf::open(input, output, &opts)?;
     Ok((summary, r))

@@ -62,6 +62,18 @@ pub(crate) fn digest(parts: &[&[u8]]) -> [u8; 32] {
     out
 }
 
+/// An object's id: its policy's uuid, or for the null uuid otdf-python writes (or
+/// none), `sha256:` of the policy as bound to the key.
+pub(crate) fn object_id_of(
+    policy: &accord_tdf::manifest::PolicyObject,
+    policy_b64: &str,
+) -> String {
+    if !policy.uuid.is_empty() && policy.uuid != "00000000-0000-0000-0000-000000000000" {
+        return policy.uuid.clone();
+    }
+    format!("sha256:{}", hex::encode(digest(&[policy_b64.as_bytes()])))
+}
+
 /// Who a rewrap is for: one of the node's people, or a partner's person vouched for by
 /// the partner's node (cross-border rewrap).
 pub(crate) struct Requester {
@@ -95,6 +107,9 @@ pub(crate) struct Context<'a> {
 
 /// The result of deciding one object, before it is logged.
 pub(crate) struct Pending {
+    /// The label was rebuilt from the policy's attributes (the object carries no label
+    /// assertion): the audit entry says so.
+    pub(crate) unsigned: bool,
     pub(crate) object_id: String,
     pub(crate) marking: String,
     pub(crate) agreement: Option<String>,
@@ -110,15 +125,9 @@ impl Node {
         manifest: &serde_json::Value,
         cx: &Context<'_>,
     ) -> Pending {
-        let Context {
-            person,
-            requesting,
-            held,
-            trusted,
-            at,
-            ..
-        } = *cx;
+        let trusted = cx.trusted;
         let mut p = Pending {
+            unsigned: false,
             object_id: format!("object[{index}]"),
             marking: String::new(),
             agreement: None,
@@ -132,6 +141,17 @@ impl Node {
         let entry = match cached {
             Some(e) => e,
             None => {
+                // An object with no label assertion at all (an OpenTDF SDK sealed it) is
+                // decided from its policy's attributes, as the OpenTDF route decides it.
+                if let Ok(m) = accord_tdf::Manifest::parse(&bytes) {
+                    let labelled = m.assertions.iter().any(|a| {
+                        a.id == accord_tdf::assertion::LABEL_ID
+                            || a.id == accord_tdf::assertion::MARKING_ID
+                    });
+                    if !labelled {
+                        return self.decide_unlabelled(p, &m, cx);
+                    }
+                }
                 let verified = match accord_tdf::verify_label(&bytes, trusted) {
                     Ok(v) => v,
                     Err(e) => {
@@ -183,7 +203,57 @@ impl Node {
             ));
             return p;
         }
-        let ei = &verified.manifest.encryption_information;
+        self.decide_held(
+            p,
+            label,
+            &verified.dissem,
+            &verified.manifest.encryption_information,
+            cx,
+        )
+    }
+
+    /// Decide an object whose label `verified` holds no assertion of: the label its
+    /// policy's attributes describe ([`Node::attribute_label`]), or a deny saying why
+    /// there is none.
+    fn decide_unlabelled(
+        &self,
+        mut p: Pending,
+        m: &accord_tdf::Manifest,
+        cx: &Context<'_>,
+    ) -> Pending {
+        p.unsigned = true;
+        let ei = &m.encryption_information;
+        let entry = match self.attribute_label(&ei.policy) {
+            Ok(e) => e,
+            Err((rule, why)) => {
+                p.reasons.push(Reason::new(rule, why));
+                return p;
+            }
+        };
+        let (policy, label, agreement, marking) = &*entry;
+        p.object_id = object_id_of(policy, &ei.policy);
+        p.marking = marking.clone();
+        p.agreement = agreement.clone();
+        self.decide_held(p, label, &policy.body.dissem, ei, cx)
+    }
+
+    /// The decision on an object whose label is known, then the shares of this KAS
+    /// unwrapped if it permits.
+    fn decide_held(
+        &self,
+        mut p: Pending,
+        label: &Label,
+        dissem: &[String],
+        ei: &accord_tdf::manifest::EncryptionInformation,
+        cx: &Context<'_>,
+    ) -> Pending {
+        let Context {
+            person,
+            requesting,
+            held,
+            at,
+            ..
+        } = *cx;
         let mine: Vec<_> = ei
             .key_access
             .iter()
@@ -223,7 +293,7 @@ impl Node {
             label,
             p.agreement.as_deref(),
             requesting,
-            &verified.dissem,
+            dissem,
             held,
             at,
             wrapping,
@@ -257,6 +327,52 @@ impl Node {
         }
         p.permit = true;
         p
+    }
+
+    /// The label `policy_b64`'s attributes describe, with the policy, the agreement it
+    /// names and the marking; or the rule and reason why there is none (`manifest`:
+    /// not a policy at all). Both routes of the KAS come here for an object without a
+    /// label assertion. Valid labels are cached by the policy's digest.
+    pub(crate) fn attribute_label(
+        &self,
+        policy_b64: &str,
+    ) -> Result<Arc<crate::cache::AttributeLabel>, (wire::Rule, String)> {
+        let key = digest(&[b"opentdf-policy", policy_b64.as_bytes()]);
+        if let Some(e) = self
+            .caches
+            .attribute_labels
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(&key))
+        {
+            return Ok(e);
+        }
+        // The policy: base64 of its JSON, exactly as in the manifest.
+        let policy = B64
+            .decode(policy_b64.as_bytes())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<accord_tdf::manifest::PolicyObject>(&b).ok())
+            .ok_or((
+                wire::Rule::Manifest,
+                "the policy is not base64 of a policy object".to_string(),
+            ))?;
+        let fqns: Vec<String> = policy
+            .body
+            .data_attributes
+            .iter()
+            .map(|a| a.attribute.clone())
+            .collect();
+        let a = accord_tdf::label_attributes(&fqns).map_err(|why| (wire::Rule::Label, why))?;
+        let label = self
+            .policies()
+            .label_from_attributes(&a.policy, &a.classification, &a.categories)
+            .map_err(|why| (wire::Rule::Label, why))?;
+        let marking = self.marking_of(&label, "");
+        let e = Arc::new((policy, label, a.agreement, marking));
+        if let Ok(mut c) = self.caches.attribute_labels.lock() {
+            c.insert(key, e.clone());
+        }
+        Ok(e)
     }
 
     /// Unwrap `kao`'s share with `key` and check its binding to `policy_b64`, or take
@@ -392,6 +508,9 @@ impl Node {
                     agreement: p.agreement.as_deref(),
                     request: Some(nonce),
                     partner: who.partner.as_deref(),
+                    detail: p
+                        .unsigned
+                        .then_some("label from the policy's attributes (unsigned)"),
                     ..self.entry_at(EntryKind::Rewrap, time.clone(), p.permit, &p.reasons)
                 }
                 .bytes()

@@ -155,6 +155,36 @@ fn opentdf_clients_are_decided_as_accord_clients_are() {
     .expect("the released key is the object's share");
     assert_eq!(support::open(&pair.officer, &conf_tdf).unwrap(), b"c");
 
+    // Accord's own route on the same object with its label assertions taken out (as an
+    // OpenTDF SDK would have sealed it): decided from the policy's attributes, as the
+    // OpenTDF route decides it; an assertion present but altered is no such object.
+    let mut stripped = support::manifest(&conf_tdf);
+    stripped["assertions"] = json!([]);
+    let own = pair
+        .officer
+        .rewrap(vec![stripped.clone()])
+        .unwrap()
+        .remove(0);
+    assert_eq!(own.decision, "permit", "{:?}", own.reasons);
+    assert_eq!(own.marking, "CONFIDENTIAL//REL TO PAK");
+    assert_eq!(own.shares[0].share.as_slice(), share.as_slice());
+    let clerk_own = clerk_client.rewrap(vec![stripped]).unwrap().remove(0);
+    assert_eq!(clerk_own.decision, "deny");
+    assert!(
+        clerk_own.reasons.iter().any(|r| r.rule == "clearance"),
+        "{:?}",
+        clerk_own.reasons
+    );
+    let mut altered = support::manifest(&conf_tdf);
+    altered["assertions"][0]["statement"]["value"] = json!("<x/>");
+    let own = pair.officer.rewrap(vec![altered]).unwrap().remove(0);
+    assert_eq!(own.decision, "deny");
+    assert!(
+        own.reasons.iter().any(|r| r.rule == "object-integrity"),
+        "{:?}",
+        own.reasons
+    );
+
     let (_, r) = officer.rewrap(&secret_tdf);
     assert_eq!(denied_rules(only_result(&r)), ["classical-wrapping"], "{r}");
     assert_eq!(support::open(&pair.officer, &secret_tdf).unwrap(), b"s");
@@ -319,6 +349,8 @@ fn opentdf_clients_are_decided_as_accord_clients_are() {
             s("pak-officer", "permit", &[]),
             s("pak-officer", "deny", &["classical-wrapping"]),
             s("pak-clerk", "deny", &["clearance"]),
+            // The wrong client secret at the token endpoint.
+            s("pak-officer", "deny", &["credential"]),
             s("pak-officer", "permit", &[]),
             s("pak-officer", "deny", &["credential"]),
             s("pak-officer", "permit", &[]),

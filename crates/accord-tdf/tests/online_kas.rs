@@ -85,6 +85,7 @@ fn open_with(
         trusted_signers: trusted,
         range: None,
         progress: None,
+        decided_unlabelled: None,
     };
     let s = open(&mut Cursor::new(c), &mut out, &opts)?;
     Ok((out, s))
@@ -215,8 +216,9 @@ fn a_remote_signer_signs_the_label_and_open_trusts_its_key() {
     let trusted = [node.key.public_keys().classical.clone()];
     let (out, s) = open_with(&c, std::slice::from_ref(&kas), &[], &trusted).unwrap();
     assert_eq!(out, d);
-    assert_eq!(s.signer.alg, "EdDSA");
-    assert_eq!(s.signer.kid, node.key.public_keys().classical.kid());
+    let signer = s.signer.as_ref().unwrap();
+    assert_eq!(signer.alg, "EdDSA");
+    assert_eq!(signer.kid, node.key.public_keys().classical.kid());
     assert_eq!(s.marking, MARKING);
 
     // A signer that changes the label, leaves it unsigned or refuses: nothing sealed.

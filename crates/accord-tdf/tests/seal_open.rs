@@ -86,6 +86,7 @@ fn open_with(
         trusted_signers: trusted,
         range,
         progress: None,
+        decided_unlabelled: None,
     };
     open(&mut Cursor::new(container), &mut out, &opts)?;
     Ok(out)
@@ -507,6 +508,7 @@ fn multi_gib_sparse_round_trip_streams() {
         trusted_signers: &t,
         range: None,
         progress: None,
+        decided_unlabelled: None,
     };
     let r = open(&mut std::fs::File::open(&path).unwrap(), &mut check, &o).unwrap();
     assert_eq!(r.written, N);

@@ -200,6 +200,7 @@ impl Node {
                 range: None,
                 progress: None,
                 released: &r.shares,
+                decided_unlabelled: None,
             };
             let broken = |e: accord_tdf::Error| {
                 Refusal::new(

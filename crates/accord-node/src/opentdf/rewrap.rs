@@ -388,51 +388,6 @@ impl Node {
         self.kas.iter().find(|k| k.public_key().kid() == kao.kid)
     }
 
-    /// The label `policy_b64`'s attributes describe, with the policy, the agreement it
-    /// names and the marking; or the rule and reason why there is none (`manifest`:
-    /// not a policy at all). Valid labels are cached by the policy's digest.
-    fn attribute_label(
-        &self,
-        policy_b64: &str,
-    ) -> Result<Arc<crate::cache::AttributeLabel>, (Rule, String)> {
-        let key = crate::kas::digest(&[b"opentdf-policy", policy_b64.as_bytes()]);
-        if let Some(e) = self
-            .caches
-            .attribute_labels
-            .lock()
-            .ok()
-            .and_then(|mut c| c.get(&key))
-        {
-            return Ok(e);
-        }
-        // The policy: base64 of its JSON, exactly as in the manifest.
-        let policy = B64
-            .decode(policy_b64.as_bytes())
-            .ok()
-            .and_then(|b| serde_json::from_slice::<accord_tdf::manifest::PolicyObject>(&b).ok())
-            .ok_or((
-                Rule::Manifest,
-                "the policy is not base64 of a policy object".to_string(),
-            ))?;
-        let fqns: Vec<String> = policy
-            .body
-            .data_attributes
-            .iter()
-            .map(|a| a.attribute.clone())
-            .collect();
-        let a = accord_tdf::label_attributes(&fqns).map_err(|why| (Rule::Label, why))?;
-        let label = self
-            .policies()
-            .label_from_attributes(&a.policy, &a.classification, &a.categories)
-            .map_err(|why| (Rule::Label, why))?;
-        let marking = self.marking_of(&label, "");
-        let e = Arc::new((policy, label, a.agreement, marking));
-        if let Ok(mut c) = self.caches.attribute_labels.lock() {
-            c.insert(key, e.clone());
-        }
-        Ok(e)
-    }
-
     /// Decide one policy of the request and unwrap its keys if permitted.
     fn opentdf_decide(
         &self,
@@ -478,9 +433,7 @@ impl Node {
             }
         };
         let (policy, label, agreement, marking) = &*entry;
-        if !policy.uuid.is_empty() && policy.uuid != "00000000-0000-0000-0000-000000000000" {
-            d.object_id = policy.uuid.clone();
-        }
+        d.object_id = crate::kas::object_id_of(policy, &pr.policy.body);
         d.agreement = agreement.clone();
         d.marking = marking.clone();
         let person = match person {

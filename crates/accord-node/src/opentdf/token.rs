@@ -125,18 +125,31 @@ impl Node {
             .opentdf_client(&client_id)
             .await
             .map_err(|e| OAuthError::new(500, "server_error", e.to_string()))?;
+        // One answer for an unknown client and a wrong secret. Each refusal is in the
+        // audit log (kind `rewrap`, rule `credential`, as a refused credential on
+        // Accord's own route): naming the person when the client is theirs, else as a
+        // stranger's, within the strangers' rate.
+        let failed = "client authentication failed: no such client, or the wrong secret";
         let client = match client {
             Some(c) if issuer::secret_matches(&secret, &c.secret_hash) => c,
-            // One answer for an unknown client and a wrong secret.
-            _ => {
-                return Err(OAuthError::new(
-                    401,
-                    "invalid_client",
-                    "client authentication failed: no such client, or the wrong secret",
-                ))
+            Some(c) => {
+                self.log_token_refusal(Some(&c.person), &client_id, "the wrong client secret")
+                    .await;
+                return Err(OAuthError::new(401, "invalid_client", failed));
+            }
+            None => {
+                self.log_token_refusal(None, &client_id, "no such client")
+                    .await;
+                return Err(OAuthError::new(401, "invalid_client", failed));
             }
         };
         if client.revoked.is_some() {
+            self.log_token_refusal(
+                Some(&client.person),
+                &client_id,
+                "the client has been revoked",
+            )
+            .await;
             return Err(OAuthError::new(
                 401,
                 "invalid_client",
@@ -182,5 +195,32 @@ impl Node {
             "token_type": token_type,
             "expires_in": lifetime,
         }))
+    }
+}
+
+impl Node {
+    /// A refused token request in the audit log.
+    async fn log_token_refusal(&self, person: Option<&str>, client_id: &str, why: &str) {
+        let reasons = [accord_node_api::wire::Reason::new(
+            accord_node_api::wire::Rule::Credential,
+            format!("OpenTDF token request: {why}"),
+        )];
+        if person.is_none() && !self.strangers.admit() {
+            return;
+        }
+        // A client id is the caller's to choose: kept to a bounded length.
+        let credential = format!(
+            "opentdf-client:{}",
+            client_id.chars().take(128).collect::<String>()
+        );
+        let entry = crate::audit::AuditEntry {
+            person,
+            credential: Some(&credential),
+            detail: Some("OpenTDF token request"),
+            ..self.entry(crate::entry_kind::EntryKind::Rewrap, false, &reasons)
+        };
+        if let Err(e) = self.appender.append(entry.bytes()).await {
+            tracing::error!(error = %e, "could not log a refusal");
+        }
     }
 }

@@ -7,7 +7,7 @@ use super::inspect::load;
 use super::metadata::decrypt_metadata;
 use super::pipeline::{align_at, batch_len, for_each_segment, reserve, Pool};
 use super::plan::{plan, SegPlan};
-use super::verify::check_label;
+use super::verify::{attribute_label, check_label};
 use crate::assertion::{self, LABEL_ID, MARKING_ID};
 use crate::crypto::{self, GCM_OVERHEAD, TAG_LEN};
 use crate::keyaccess;
@@ -57,6 +57,12 @@ pub struct OpenOptions<'a> {
     pub range: Option<(u64, u64)>,
     /// Progress callback.
     pub progress: Option<Progress<'a>>,
+    /// For an object that carries no label assertion at all (an OpenTDF SDK sealed
+    /// it): the marking of the label a node rebuilt from its policy's attributes when
+    /// it decided to release the key. `None` refuses such an object, as every open
+    /// with local keys must: nobody vouched for its label. An object that carries a
+    /// label assertion is always checked as one, whatever this says.
+    pub decided_unlabelled: Option<&'a str>,
 }
 
 /// What `open` found and wrote.
@@ -68,8 +74,9 @@ pub struct OpenSummary {
     pub label_xml: String,
     /// The marking (verified).
     pub marking: String,
-    /// Who signed the label.
-    pub signer: assertion::Signer,
+    /// Who signed the label; `None` for an object opened under
+    /// [`OpenOptions::decided_unlabelled`], whose label is its policy's attributes.
+    pub signer: Option<assertion::Signer>,
     /// Plaintext size of the whole object.
     pub plaintext_size: u64,
     /// Bytes written.
@@ -80,6 +87,15 @@ pub struct OpenSummary {
     pub metadata: Option<String>,
     /// The agreement named in the policy, if any (verified with the label).
     pub agreement: Option<String>,
+}
+
+/// The label an object opens under: its checked assertion, or its attributes.
+struct Checked {
+    label: LabelSummary,
+    label_xml: String,
+    marking: String,
+    signer: Option<assertion::Signer>,
+    agreement: Option<String>,
 }
 
 /// One segment on its way through `open`: the sealed segment as read and the
@@ -298,7 +314,32 @@ pub fn open<R: Read + Seek + Send, W: Write>(
 
     // 3. Assertions: the label must be there, signed by a trusted signer, and agree
     //    with the policy; every other assertion must verify too.
-    let checked = check_label(&m, &value, &aggregate, legacy, opts.trusted_signers)?;
+    let labelled = m
+        .assertions
+        .iter()
+        .any(|a| a.id == LABEL_ID || a.id == MARKING_ID);
+    let checked = match opts.decided_unlabelled {
+        Some(marking) if !labelled => {
+            let (label, agreement) = attribute_label(&m)?;
+            Checked {
+                label,
+                label_xml: String::new(),
+                marking: marking.to_string(),
+                signer: None,
+                agreement,
+            }
+        }
+        _ => {
+            let c = check_label(&m, &value, &aggregate, legacy, opts.trusted_signers)?;
+            Checked {
+                label: c.label,
+                label_xml: c.label_xml,
+                marking: c.marking,
+                signer: Some(c.signer),
+                agreement: c.agreement,
+            }
+        }
+    };
     for a in &m.assertions {
         if a.id != LABEL_ID && a.id != MARKING_ID {
             assertion::verify(

@@ -134,6 +134,27 @@ pub(super) struct LabelCheck {
     pub(super) dissem: Vec<String>,
 }
 
+/// The label an unlabelled object's policy attributes describe, as written (names
+/// lower-cased), and the agreement they name; refused when they describe none.
+pub(super) fn attribute_label(m: &Manifest) -> Result<(LabelSummary, Option<String>), Error> {
+    let policy = m.policy_object()?;
+    let fqns: Vec<String> = policy
+        .body
+        .data_attributes
+        .iter()
+        .map(|a| a.attribute.clone())
+        .collect();
+    let a = label::label_attributes(&fqns).map_err(Error::Label)?;
+    Ok((
+        LabelSummary {
+            policy: a.policy,
+            classification: a.classification,
+            categories: a.categories,
+        },
+        a.agreement,
+    ))
+}
+
 pub(super) fn check_label(
     m: &Manifest,
     value: &serde_json::Value,

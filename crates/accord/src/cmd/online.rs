@@ -279,15 +279,16 @@ pub(crate) fn open(
             "reasons": crate::json::from_wire(&released.reasons),
             "log_index": released.log_index,
             "label": {"marking": summary.marking, "policy": summary.label.policy},
-            "signer": {"alg": summary.signer.alg, "kid": summary.signer.kid},
+            "signer": summary.signer.as_ref().map(|s| serde_json::json!({"alg": s.alg, "kid": s.kid})),
             "plaintext_size": summary.plaintext_size,
             "written": summary.written,
         }));
     } else if args.output != Path::new("-") {
         eprintln!(
-            "opened {} ({}): {} written to {}; permitted by the {} node, audit log entry {}",
+            "opened {} ({}, {}): {} written to {}; permitted by the {} node, audit log entry {}",
             display_name(&args.input),
             summary.marking,
+            signed_by(&summary),
             count(summary.written, "byte", "bytes"),
             args.output.display(),
             client.credential().party,
@@ -295,4 +296,16 @@ pub(crate) fn open(
         );
     }
     Ok(Code::Ok)
+}
+
+/// Who vouched for an opened object's label, in words.
+pub(crate) fn signed_by(summary: &accord_tdf::OpenSummary) -> String {
+    match &summary.signer {
+        Some(s) => format!(
+            "label signed by {} {}",
+            s.alg,
+            s.kid.get(..16).unwrap_or(&s.kid)
+        ),
+        None => "no signed label: decided by the node from the policy's attributes".into(),
+    }
 }

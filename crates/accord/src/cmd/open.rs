@@ -156,6 +156,7 @@ pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
         trusted_signers: &trusted,
         range,
         progress: Some(&tick),
+        decided_unlabelled: None,
     };
     let mut sink = Sink::new(&args.output, args.force, Bytes::Plaintext)?;
     let result = accord_tdf::open(&mut file, sink.writer(), &opts);
@@ -172,18 +173,17 @@ pub fn run(args: OpenArgs, out: &Output) -> Result<Code> {
             "input": display_name(&args.input),
             "output": display_name(&args.output),
             "label": {"marking": summary.marking, "policy": summary.label.policy},
-            "signer": {"alg": summary.signer.alg, "kid": summary.signer.kid},
+            "signer": summary.signer.as_ref().map(|s| serde_json::json!({"alg": s.alg, "kid": s.kid})),
             "plaintext_size": summary.plaintext_size,
             "written": summary.written,
             "segments_decrypted": summary.segments_decrypted,
         }));
     } else if args.output != Path::new("-") {
         eprintln!(
-            "opened {} ({}, signed by {} {}): {} written to {}",
+            "opened {} ({}, {}): {} written to {}",
             display_name(&args.input),
             summary.marking,
-            summary.signer.alg,
-            &summary.signer.kid.get(..16).unwrap_or(&summary.signer.kid),
+            crate::cmd::online::signed_by(&summary),
             crate::exit::count(summary.written, "byte", "bytes"),
             args.output.display()
         );
