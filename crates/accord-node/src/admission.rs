@@ -79,6 +79,19 @@ impl Budget {
     }
 }
 
+impl Budget {
+    /// Claim `bytes` of the budget for a body read outside [`claim`] (a caller known by
+    /// other means than its certificate, such as an OpenTDF client's access token):
+    /// the permit, or `None` when it cannot be had within the budget's wait.
+    pub async fn hold(&self, bytes: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let units = bytes.div_ceil(UNIT).clamp(1, self.units) as u32;
+        tokio::time::timeout(self.wait, self.permits.clone().acquire_many_owned(units))
+            .await
+            .ok()?
+            .ok()
+    }
+}
+
 /// Whether a connection's client certificate is one the node knows (a person's
 /// credential or a partner node's certificate in force), found once when the
 /// connection is made. Only admission uses it: every handler still authenticates.

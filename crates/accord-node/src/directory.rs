@@ -390,7 +390,7 @@ pub async fn list(home: &Home) -> Result<Vec<PersonRecord>, Error> {
 }
 
 /// OpenTDF client credentials issued to a person (`accord user opentdf-client`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Clone, serde::Serialize)]
 pub struct IssuedClient {
     /// The person.
     pub person: String,
@@ -399,6 +399,16 @@ pub struct IssuedClient {
     /// The secret: shown once, kept by the node only as its hash.
     #[serde(serialize_with = "reveal")]
     pub client_secret: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for IssuedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedClient")
+            .field("person", &self.person)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 fn reveal<S: serde::Serializer>(s: &zeroize::Zeroizing<String>, ser: S) -> Result<S::Ok, S::Error> {

@@ -62,16 +62,17 @@ pub(crate) fn digest(parts: &[&[u8]]) -> [u8; 32] {
     out
 }
 
-/// An object's id: its policy's uuid, or for the null uuid otdf-python writes (or
-/// none), `sha256:` of the policy as bound to the key.
-pub(crate) fn object_id_of(
-    policy: &accord_tdf::manifest::PolicyObject,
-    policy_b64: &str,
-) -> String {
-    if !policy.uuid.is_empty() && policy.uuid != "00000000-0000-0000-0000-000000000000" {
-        return policy.uuid.clone();
-    }
-    format!("sha256:{}", hex::encode(digest(&[policy_b64.as_bytes()])))
+/// The id an object decided from its policy's attributes is logged under: `sha256:` of
+/// the policy as bound to the key. Not its uuid: anyone may seal an object under any
+/// uuid, and only the policy is proven (by the binding) when a key is released.
+pub(crate) fn object_id_of(policy_b64: &str) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            policy_b64.as_bytes()
+        ))
+    )
 }
 
 /// Who a rewrap is for: one of the node's people, or a partner's person vouched for by
@@ -231,7 +232,7 @@ impl Node {
             }
         };
         let (policy, label, agreement, marking) = &*entry;
-        p.object_id = object_id_of(policy, &ei.policy);
+        p.object_id = object_id_of(&ei.policy);
         p.marking = marking.clone();
         p.agreement = agreement.clone();
         self.decide_held(p, label, &policy.body.dissem, ei, cx)
@@ -257,7 +258,7 @@ impl Node {
         let mine: Vec<_> = ei
             .key_access
             .iter()
-            .filter(|k| self.kas.iter().any(|key| key.public_key().kid() == k.kid))
+            .filter(|k| self.kas_key(&k.kid).is_some())
             .collect();
         if mine.is_empty() {
             p.reasons.push(Reason::new(
@@ -279,9 +280,7 @@ impl Node {
         // A share released through a classical key access (RSA, ECDH) is bounded by
         // the classical ceiling, as for an OpenTDF client.
         let wrapping = if mine.iter().all(|k| {
-            self.kas
-                .iter()
-                .find(|key| key.public_key().kid() == k.kid)
+            self.kas_key(&k.kid)
                 .is_some_and(|key| key.alg().is_post_quantum())
         }) {
             accord_agreement::Wrapping::PostQuantum
@@ -304,9 +303,8 @@ impl Node {
         }
         // Unwrap only after the decision permits: a denied request never touches a key.
         for kao in mine {
-            let key = match self.kas.iter().find(|k| k.public_key().kid() == kao.kid) {
-                Some(k) => k,
-                None => continue,
+            let Some(key) = self.kas_key(&kao.kid) else {
+                continue;
             };
             let unwrapped = self.unwrap_cached(key, kao, &ei.policy);
             match unwrapped {
@@ -375,6 +373,19 @@ impl Node {
         Ok(e)
     }
 
+    /// The KAS key a key access object names by `kid`; with no `kid` (objects of older
+    /// OpenTDF SDKs), the RSA key, as the OpenTDF platform looks it up. Both routes
+    /// choose the key here.
+    pub(crate) fn kas_key(&self, kid: &str) -> Option<&accord_keys::KasPrivateKey> {
+        if kid.is_empty() {
+            return self
+                .kas
+                .iter()
+                .find(|k| k.alg() == accord_keys::KasAlg::Rsa2048);
+        }
+        self.kas.iter().find(|k| k.public_key().kid() == kid)
+    }
+
     /// Unwrap `kao`'s share with `key` and check its binding to `policy_b64`, or take
     /// it from the cache of that work (keyed by everything it depends on). Both routes
     /// of the KAS come here, only after the decision permits.
@@ -389,6 +400,7 @@ impl Node {
             kao.sid.as_bytes(),
             kao.key_type.as_bytes(),
             kao.wrapped_key.as_bytes(),
+            kao.ephemeral_public_key.as_bytes(),
             kao.policy_binding.to_string().as_bytes(),
             policy_b64.as_bytes(),
         ]);

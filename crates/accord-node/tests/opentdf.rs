@@ -351,13 +351,18 @@ fn opentdf_clients_are_decided_as_accord_clients_are() {
             s("pak-clerk", "deny", &["clearance"]),
             // The wrong client secret at the token endpoint.
             s("pak-officer", "deny", &["credential"]),
+            // A token of this node's key naming a client it never issued: refused,
+            // and logged under the person it names (an expired token or another
+            // node's names nobody the node can vouch for: a stranger's refusal).
+            s("nobody", "deny", &["credential"]),
             s("pak-officer", "permit", &[]),
             s("pak-officer", "deny", &["credential"]),
             s("pak-officer", "permit", &[]),
             s("pak-officer", "deny", &["credential"]),
             s("pak-officer", "deny", &["credential"]),
             s("pak-officer", "deny", &["credential"]),
-            s("pak-officer", "deny", &["request"]),
+            // The tampered signed request token: it does not verify with the DPoP key.
+            s("pak-officer", "deny", &["credential"]),
         ]
     );
     assert!(entries[0]["detail"]

@@ -16,7 +16,6 @@ use super::session::Session;
 use crate::entry_kind::EntryKind;
 use crate::home::DpopMode;
 use crate::node::Node;
-use accord_keys::{KasAlg, KasPrivateKey};
 use accord_node_api::opentdf::connect::{Code, ConnectError};
 use accord_node_api::opentdf::kas::{
     KeyAccess, KeyAccessRewrapResult, Outcome, PolicyRewrapResult, RewrapRequest, RewrapResponse,
@@ -54,6 +53,18 @@ fn unauthenticated(message: impl Into<String>) -> ConnectError {
         message: message.into(),
     }
 }
+
+/// A failure of the node itself: logged in full, answered without its details.
+fn internal(e: impl std::fmt::Display) -> ConnectError {
+    tracing::error!(error = %e, "OpenTDF request failed");
+    ConnectError {
+        code: Code::Internal,
+        message: "the node failed to answer: its officer has the details in its log".into(),
+    }
+}
+
+/// A refusal, and the person and client the token named when it was this node's.
+type Refused = (ConnectError, Option<(String, String)>);
 
 fn invalid(message: impl Into<String>) -> ConnectError {
     ConnectError {
@@ -97,20 +108,15 @@ impl Node {
     ) -> Result<Asker, ConnectError> {
         let (person, claims, token) = match self.opentdf_token_person(authorization).await {
             Ok(x) => x,
-            Err(e) => {
+            Err((e, named)) => {
                 if e.code == Code::Unauthenticated {
-                    let r = crate::refusal::Refusal::new(
-                        accord_node_api::Kind::Unauthenticated,
-                        Rule::Credential,
-                        format!("OpenTDF rewrap: {}", e.message),
-                    );
-                    self.log_refusal(EntryKind::Rewrap, None, None, None, &r)
+                    let (person, client) = named.unzip();
+                    self.log_opentdf_refusal(person.as_deref(), client.as_deref(), &e)
                         .await;
                 }
                 return Err(e);
             }
         };
-        let credential = format!("opentdf-client:{}", claims.client_id);
         match self.opentdf_proof(&claims, &token, dpop) {
             Ok(srt_key) => Ok(Asker {
                 person,
@@ -118,19 +124,51 @@ impl Node {
                 srt_key,
             }),
             Err(e) => {
-                let reasons = [Reason::new(Rule::Credential, e.message.clone())];
-                let entry = crate::audit::AuditEntry {
-                    person: Some(&person.id),
-                    credential: Some(&credential),
-                    detail: Some("OpenTDF rewrap"),
-                    ..self.entry(EntryKind::Rewrap, false, &reasons)
-                };
-                if let Err(le) = self.log_entries(vec![entry.bytes()]).await {
-                    tracing::error!(error = %le.error, "could not log a refusal");
-                }
+                self.log_opentdf_refusal(Some(&person.id), Some(&claims.client_id), &e)
+                    .await;
                 Err(e)
             }
         }
+    }
+
+    /// A refused OpenTDF request in the audit log (kind `rewrap`, rule `credential` for
+    /// an authentication failure, else `request`): naming the person a verified token
+    /// names, else as a stranger's, within the strangers' rate. Text the caller chose
+    /// is not copied into the log beyond what the message bounds.
+    pub(crate) async fn log_opentdf_refusal(
+        &self,
+        person: Option<&str>,
+        client: Option<&str>,
+        e: &ConnectError,
+    ) {
+        if e.code == Code::Internal || (person.is_none() && !self.strangers.admit()) {
+            return;
+        }
+        let rule = if e.code == Code::Unauthenticated {
+            Rule::Credential
+        } else {
+            Rule::Request
+        };
+        let text: String = e.message.chars().take(400).collect();
+        let reasons = [Reason::new(rule, text)];
+        let credential =
+            client.map(|c| format!("opentdf-client:{}", c.chars().take(128).collect::<String>()));
+        let entry = crate::audit::AuditEntry {
+            person,
+            credential: credential.as_deref(),
+            detail: Some("OpenTDF rewrap"),
+            ..self.entry(EntryKind::Rewrap, false, &reasons)
+        };
+        if let Err(le) = self.log_entries(vec![entry.bytes()]).await {
+            tracing::error!(error = %le.error, "could not log a refusal");
+        }
+    }
+
+    /// A refusal of `asker` after authentication (a body that does not read or
+    /// decode), in the audit log.
+    pub async fn opentdf_refused(&self, asker: &Asker, e: &ConnectError) {
+        self.log_opentdf_refusal(Some(&asker.person.id), Some(&asker.client_id), e)
+            .await;
     }
 
     /// The person an access token names, after its signature, issuer, audience and
@@ -138,8 +176,8 @@ impl Node {
     async fn opentdf_token_person(
         &self,
         authorization: Option<&str>,
-    ) -> Result<(crate::store::PersonRecord, super::issuer::Claims, String), ConnectError> {
-        let ot = self.opentdf()?;
+    ) -> Result<(crate::store::PersonRecord, super::issuer::Claims, String), Refused> {
+        let ot = self.opentdf().map_err(|e| (e, None))?;
         let now = crate::store::unix_now();
         let token = authorization
             .and_then(|h| {
@@ -149,10 +187,13 @@ impl Node {
             })
             .map(str::trim)
             .ok_or_else(|| {
-                unauthenticated(format!(
-                    "no access token: ask {} for one (client credentials) and send it as `Authorization: DPoP <token>`",
-                    self.token_endpoint()
-                ))
+                (
+                    unauthenticated(format!(
+                        "no access token: ask {} for one (client credentials) and send it as `Authorization: DPoP <token>`",
+                        self.token_endpoint()
+                    )),
+                    None,
+                )
             })?;
         let claims = ot
             .issuer
@@ -162,39 +203,43 @@ impl Node {
                 &super::kas_url(self.issuer_url()),
                 now,
             )
-            .map_err(unauthenticated)?;
+            .map_err(|e| (unauthenticated(e), None))?;
+        // From here the token is this node's: its refusals name the person.
+        let named = Some((claims.sub.clone(), claims.client_id.clone()));
         let client = self
             .store
             .opentdf_client(&claims.client_id)
             .await
-            .map_err(|e| ConnectError {
-                code: Code::Internal,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| (internal(e), None))?;
         match client {
             Some(c) if c.person == claims.sub && c.revoked.is_none() => {}
             Some(c) if c.person == claims.sub => {
-                return Err(unauthenticated(format!(
-                    "client {} has been revoked",
-                    claims.client_id
-                )))
+                return Err((
+                    unauthenticated(format!("client {} has been revoked", claims.client_id)),
+                    named,
+                ))
             }
             _ => {
-                return Err(unauthenticated(format!(
-                    "the token names client {} of {}, which this node did not issue",
-                    claims.client_id, claims.sub
-                )))
+                return Err((
+                    unauthenticated(format!(
+                        "the token names client {} of {}, which this node did not issue",
+                        claims.client_id, claims.sub
+                    )),
+                    named,
+                ))
             }
         }
         let person = self
             .store
             .person(&claims.sub)
             .await
-            .map_err(|e| ConnectError {
-                code: Code::Internal,
-                message: e.to_string(),
-            })?
-            .ok_or_else(|| unauthenticated(format!("token for unknown person {}", claims.sub)))?;
+            .map_err(|e| (internal(e), None))?
+            .ok_or_else(|| {
+                (
+                    unauthenticated(format!("token for unknown person {}", claims.sub)),
+                    named.clone(),
+                )
+            })?;
         Ok((person, claims, token.to_string()))
     }
 
@@ -213,13 +258,8 @@ impl Node {
                 let htu = format!("{}/kas.AccessService/Rewrap", self.issuer_url());
                 let proven = ot
                     .proofs
-                    .check(proof, "POST", &htu, Some(token), now)
+                    .check(proof, "POST", &htu, Some(token), Some(&cnf.jkt), now)
                     .map_err(unauthenticated)?;
-                if proven.jkt != cnf.jkt {
-                    return Err(unauthenticated(
-                        "the DPoP proof is signed by another key than the one the token is bound to",
-                    ));
-                }
                 Ok(Some(proven.jwk))
             }
             (Some(_), None) => Err(unauthenticated(
@@ -245,31 +285,29 @@ impl Node {
             req.signed_request_token.as_bytes(),
         ));
         let credential = format!("opentdf-client:{}", asker.client_id);
-        // A known person's malformed or unproven request is a refusal in the log.
-        let checked = self.opentdf_checked(&asker, req, now);
-        let (body, client) = match checked {
+        // The signed request token checked and its body parsed (CPU work: on the
+        // blocking pool); a known person's malformed or unproven request is a refusal
+        // in the log, as is a client key the return leg cannot use.
+        let node = self.clone();
+        let srt_key = asker.srt_key.clone();
+        let token = req.signed_request_token.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let (body, client) = node.opentdf_checked(srt_key.as_ref(), &token, now)?;
+            let session = Session::new(&client).map_err(invalid)?;
+            Ok::<_, ConnectError>((body, session))
+        })
+        .await
+        .map_err(internal)
+        .and_then(|r| r);
+        let (body, session) = match checked {
             Ok(x) => x,
             Err(e) => {
-                let reasons = [Reason::new(Rule::Request, e.message.clone())];
-                let entry = crate::audit::AuditEntry {
-                    person: Some(&asker.person.id),
-                    credential: Some(&credential),
-                    request: Some(&request_digest),
-                    detail: Some("OpenTDF rewrap"),
-                    ..self.entry(EntryKind::Rewrap, false, &reasons)
-                };
-                if let Err(le) = self.log_entries(vec![entry.bytes()]).await {
-                    tracing::error!(error = %le.error, "could not log a refusal");
-                }
+                self.opentdf_refused(&asker, &e).await;
                 return Err(e);
             }
         };
-        let session = Session::new(&client).map_err(invalid)?;
 
-        let held = self.agreements().await.map_err(|e| ConnectError {
-            code: Code::Internal,
-            message: e.to_string(),
-        })?;
+        let held = self.agreements().await.map_err(internal)?;
         let at = (self.clock)();
         let person = self.person(&asker.person);
         // The decisions and unwraps: CPU work (up to 1,024 key access objects), on the
@@ -283,10 +321,7 @@ impl Node {
                 .collect()
         })
         .await
-        .map_err(|e| ConnectError {
-            code: Code::Internal,
-            message: e.to_string(),
-        })?;
+        .map_err(internal)?;
 
         // Durable first: one entry per object.
         let detail = if asker.srt_key.is_some() {
@@ -311,10 +346,9 @@ impl Node {
                 .bytes()
             })
             .collect();
-        self.log_entries(entries).await.map_err(|e| ConnectError {
-            code: Code::Internal,
-            message: e.error,
-        })?;
+        self.log_entries(entries)
+            .await
+            .map_err(|e| internal(e.error))?;
 
         // Then release.
         let mut responses = Vec::with_capacity(decided.len());
@@ -356,16 +390,16 @@ impl Node {
     /// its body parsed, the client's key read.
     fn opentdf_checked(
         &self,
-        asker: &Asker,
-        req: &RewrapRequest,
+        srt_key: Option<&srt::Jwk>,
+        signed_request_token: &str,
         now: i64,
     ) -> Result<(UnsignedRewrapRequest, srt::ClientKey), ConnectError> {
-        let token = SignedRequestToken::parse(&req.signed_request_token)
+        let token = SignedRequestToken::parse(signed_request_token)
             .map_err(|e| invalid(format!("signed request token: {e}")))?;
         token
             .check_times(now)
             .map_err(|e| invalid(format!("signed request token: {e}")))?;
-        if let Some(key) = &asker.srt_key {
+        if let Some(key) = srt_key {
             token.verify(key).map_err(|e| {
                 unauthenticated(format!(
                     "the signed request token does not verify with the DPoP key: {e}"
@@ -374,18 +408,19 @@ impl Node {
         }
         let body = UnsignedRewrapRequest::parse(token.request_body())
             .map_err(|e| invalid(format!("the signed request token's requestBody: {e}")))?;
+        // Each object must name a key of its own: a policy decided with no key to
+        // check its binding against would put an unproven object into the log.
+        if let Some(p) = body
+            .policy_requests()
+            .iter()
+            .find(|p| p.key_access_objects.is_empty())
+        {
+            let id: String = p.policy.id.chars().take(64).collect();
+            return Err(invalid(format!("policy `{id}` names no key access object")));
+        }
         let client = srt::client_key(&body.client_public_key)
             .map_err(|e| invalid(format!("clientPublicKey: {e}")))?;
         Ok((body, client))
-    }
-
-    /// The KAS key a key access object names: by `kid`, or with no `kid` the RSA key
-    /// (as the platform's legacy lookup).
-    fn opentdf_key(&self, kao: &KeyAccess) -> Option<&KasPrivateKey> {
-        if kao.kid.is_empty() {
-            return self.kas.iter().find(|k| k.alg() == KasAlg::Rsa2048);
-        }
-        self.kas.iter().find(|k| k.public_key().kid() == kao.kid)
     }
 
     /// Decide one policy of the request and unwrap its keys if permitted.
@@ -398,13 +433,7 @@ impl Node {
     ) -> Decided {
         let mut d = Decided {
             policy_id: pr.policy.id.clone(),
-            object_id: format!(
-                "sha256:{}",
-                hex::encode(aws_lc_rs::digest::digest(
-                    &aws_lc_rs::digest::SHA256,
-                    pr.policy.body.as_bytes()
-                ))
-            ),
+            object_id: crate::kas::object_id_of(&pr.policy.body),
             marking: String::new(),
             agreement: None,
             permit: false,
@@ -433,7 +462,6 @@ impl Node {
             }
         };
         let (policy, label, agreement, marking) = &*entry;
-        d.object_id = crate::kas::object_id_of(policy, &pr.policy.body);
         d.agreement = agreement.clone();
         d.marking = marking.clone();
         let person = match person {
@@ -448,7 +476,7 @@ impl Node {
         // Every KAO must be for this KAS before anything is decided.
         let mut keys = Vec::new();
         for k in &pr.key_access_objects {
-            match self.opentdf_key(&k.key_access_object) {
+            match self.kas_key(&k.key_access_object.kid) {
                 Some(key) => keys.push(key),
                 None => {
                     d.reasons.push(Reason::new(

@@ -120,11 +120,10 @@ impl Node {
             )),
         };
         let secret = zeroize::Zeroizing::new(secret);
-        let client = self
-            .store
-            .opentdf_client(&client_id)
-            .await
-            .map_err(|e| OAuthError::new(500, "server_error", e.to_string()))?;
+        let client = self.store.opentdf_client(&client_id).await.map_err(|e| {
+            tracing::error!(error = %e, "token endpoint failed");
+            OAuthError::new(500, "server_error", "the node failed to answer")
+        })?;
         // One answer for an unknown client and a wrong secret. Each refusal is in the
         // audit log (kind `rewrap`, rule `credential`, as a refused credential on
         // Accord's own route): naming the person when the client is theirs, else as a
@@ -162,7 +161,7 @@ impl Node {
                 Some(proof) => {
                     let proven = ot
                         .proofs
-                        .check(proof, "POST", &self.token_endpoint(), None, now)
+                        .check(proof, "POST", &self.token_endpoint(), None, None, now)
                         .map_err(|e| OAuthError::new(400, "invalid_dpop_proof", e))?;
                     Some(Confirmation { jkt: proven.jkt })
                 }
@@ -186,10 +185,10 @@ impl Node {
             jti: issuer::new_jti(),
             cnf,
         };
-        let token = ot
-            .issuer
-            .issue(&claims)
-            .map_err(|e| OAuthError::new(500, "server_error", e.to_string()))?;
+        let token = ot.issuer.issue(&claims).map_err(|e| {
+            tracing::error!(error = %e, "token endpoint failed");
+            OAuthError::new(500, "server_error", "the node failed to answer")
+        })?;
         Ok(json!({
             "access_token": token,
             "token_type": token_type,
@@ -205,7 +204,9 @@ impl Node {
             accord_node_api::wire::Rule::Credential,
             format!("OpenTDF token request: {why}"),
         )];
-        if person.is_none() && !self.strangers.admit() {
+        // Anyone who knows a client id may try secrets: every refusal is within the
+        // rate kept for callers the node does not know, the person's too.
+        if !self.strangers.admit() {
             return;
         }
         // A client id is the caller's to choose: kept to a bounded length.

@@ -109,8 +109,9 @@ fn json_or_404(v: Result<serde_json::Value, ConnectError>) -> Response {
     }
 }
 
-/// The routes.
-pub(super) fn routes(node: Arc<Node>) -> Router {
+/// The routes. A rewrap's body, read once its token is checked, claims its bound from
+/// the node's shared body `budget` as a known caller's does.
+pub(super) fn routes(node: Arc<Node>, budget: crate::admission::Budget) -> Router {
     Router::new()
         .route(
             "/.well-known/opentdf-configuration",
@@ -197,23 +198,39 @@ pub(super) fn routes(node: Arc<Node>) -> Router {
         )
         .route(
             "/kas.AccessService/Rewrap",
-            post(|State(n): State<Arc<Node>>, h: HeaderMap, body: Body| async move {
+            post(move |State(n): State<Arc<Node>>, h: HeaderMap, body: Body| {
+                let budget = budget.clone();
+                async move {
                 let r = async {
                     let c = codec(&h)?;
                     // Who asks, before a byte of the body is read.
                     let asker = n
                         .opentdf_authenticate(header_str(&h, "authorization"), header_str(&h, "dpop"))
                         .await?;
-                    let b = read_body(&h, body, MAX_BODY).await?;
-                    let req = otkas::decode_rewrap_request(c, &b).map_err(|e| ConnectError {
-                        code: Code::InvalidArgument,
-                        message: e.to_string(),
-                    })?;
+                    let read = async {
+                        let _held = budget.hold(MAX_BODY).await.ok_or_else(|| ConnectError {
+                            code: Code::Unavailable,
+                            message: "the node is busy: try again shortly".into(),
+                        })?;
+                        let b = read_body(&h, body, MAX_BODY).await?;
+                        otkas::decode_rewrap_request(c, &b).map_err(|e| ConnectError {
+                            code: Code::InvalidArgument,
+                            message: e.to_string(),
+                        })
+                    };
+                    let req = match read.await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            n.opentdf_refused(&asker, &e).await;
+                            return Err(e);
+                        }
+                    };
                     let resp = n.opentdf_rewrap(asker, &req).await?;
                     Ok::<_, ConnectError>(reply(c, otkas::encode_rewrap_response(c, &resp)))
                 }
                 .await;
                 r.unwrap_or_else(connect_error)
+                }
             }),
         )
         .with_state(node)

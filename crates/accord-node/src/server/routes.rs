@@ -429,7 +429,7 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Result<Route
         )
         .with_state(node.clone())
         .merge(super::equipment::routes(node.clone(), budget.clone()))
-        .merge(super::opentdf::routes(node.clone()))
+        .merge(super::opentdf::routes(node.clone(), budget.clone()))
         .merge(crate::console::router(node.clone()).ok_or_else(|| {
             crate::Error::Crypto("no random key for the console's form tokens".into())
         })?)
