@@ -96,7 +96,9 @@ for who in analyst clerk; do
 done
 "$ACCORD" serve --dir pak >serve.log 2>&1 &
 node_pid=$!
-trap 'kill $node_pid 2>/dev/null; rm -rf "$work"' EXIT
+# On the way out (as on an error): the node stopped and waited for, then its home gone.
+# Nothing here may fail, or it would become the script's status under `set -e`.
+trap 'kill $node_pid 2>/dev/null || true; wait $node_pid 2>/dev/null || true; rm -rf "$work" || true' EXIT
 up() {
     "$py" -c "import ssl, sys, urllib.request as u
 ctx = ssl.create_default_context(cafile='pak/keys/ca.crt')
