@@ -13,66 +13,14 @@ use accord_node::sandbox;
 use accord_node::server::{self, ServeOptions};
 use accord_node_api::client::{self, Client};
 use accord_node_api::wire;
-use accord_test_support::bench::env;
+use accord_test_support::bench::{drive, env};
 use accord_test_support::opentdf::OpenTdfClient;
 use accord_test_support::sandbox_options;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// OpenTDF's own figure for bulk decrypts per second (the platform's published
 /// performance numbers, 300-400): the middle of it.
 const OPENTDF_PUBLISHED: f64 = 350.0;
-
-struct Run {
-    ops: u64,
-    secs: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-impl Run {
-    fn rate(&self) -> f64 {
-        self.ops as f64 / self.secs
-    }
-}
-
-/// `threads` workers each calling `f(worker)` for `secs`, each call deciding `per` objects.
-fn drive(threads: usize, secs: u64, per: u64, f: Arc<dyn Fn(usize) + Send + Sync>) -> Run {
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
-    let t0 = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|w| {
-            let (stop, done, f) = (stop.clone(), done.clone(), f.clone());
-            std::thread::spawn(move || {
-                let mut lat = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    f(w);
-                    lat.push(t.elapsed());
-                    done.fetch_add(per, Ordering::Relaxed);
-                }
-                lat
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(secs));
-    stop.store(true, Ordering::Relaxed);
-    let mut lat: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
-    let secs = t0.elapsed().as_secs_f64();
-    lat.sort();
-    let q = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    Run {
-        ops: done.load(Ordering::Relaxed),
-        secs,
-        p50: q(0.50),
-        p99: q(0.99),
-    }
-}
 
 fn main() {
     let bulk = env("BULK", 64);

@@ -11,54 +11,11 @@ use accord_node::sandbox;
 use accord_node::server::{self, ServeOptions};
 use accord_node_api::client::{self, Client};
 use accord_node_api::wire;
-use accord_test_support::bench::{self, env};
+use accord_test_support::bench::{self, drive, env, Run};
 use accord_test_support::sandbox_options;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-struct Run {
-    ops: u64,
-    secs: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-fn drive(threads: usize, secs: u64, per_req: u64, f: Arc<dyn Fn() + Send + Sync>) -> Run {
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
-    let t0 = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (stop, done, f) = (stop.clone(), done.clone(), f.clone());
-            std::thread::spawn(move || {
-                let mut lat = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    f();
-                    lat.push(t.elapsed());
-                    done.fetch_add(per_req, Ordering::Relaxed);
-                }
-                lat
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(secs));
-    stop.store(true, Ordering::Relaxed);
-    let mut lat: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
-    let secs = t0.elapsed().as_secs_f64();
-    lat.sort();
-    let q = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    Run {
-        ops: done.load(Ordering::Relaxed),
-        secs,
-        p50: q(0.50),
-        p99: q(0.99),
-    }
-}
+use std::time::Instant;
 
 /// What this machine's cores can do at most for first opens: each costs two ES384
 /// verifications (the label and marking assertions) and one P-384 ECDH (the KAS
@@ -181,7 +138,7 @@ fn main() {
         threads,
         secs,
         bulk as u64,
-        Arc::new(move || {
+        Arc::new(move |_| {
             let c = &c1[(n1.fetch_add(1, Ordering::Relaxed) as usize) % c1.len()];
             let r = c.rewrap(m1.to_vec()).unwrap();
             assert!(r.iter().all(|x| x.decision == "permit"));
@@ -193,7 +150,7 @@ fn main() {
         threads,
         secs,
         bulk as u64,
-        Arc::new(move || {
+        Arc::new(move |_| {
             let c = &c2[(n2.fetch_add(1, Ordering::Relaxed) as usize) % c2.len()];
             c.noop(payload.clone()).unwrap();
         }),

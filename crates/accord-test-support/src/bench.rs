@@ -4,6 +4,8 @@
 //! is read against these rather than against an earlier run's.
 
 use aws_lc_rs::{agreement, rand::SystemRandom, signature, signature::KeyPair};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The whole number in the environment variable `name`, or `default` when it is unset
@@ -57,4 +59,65 @@ pub fn ecdh_rate() -> f64 {
 /// The cores this process may use.
 pub fn cores() -> f64 {
     std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
+}
+
+/// What a load run did: operations, over how long, and the latency of each call.
+pub struct Run {
+    /// Operations done (calls times the operations each does).
+    pub ops: u64,
+    /// Seconds the run took.
+    pub secs: f64,
+    /// Median call latency.
+    pub p50: Duration,
+    /// 99th percentile call latency.
+    pub p99: Duration,
+}
+
+impl Run {
+    /// Operations per second.
+    pub fn rate(&self) -> f64 {
+        self.ops as f64 / self.secs
+    }
+}
+
+/// `threads` workers calling `f(worker)` over and over for `secs` seconds, each call
+/// doing `per_call` operations: what they did, with the calls' latencies.
+pub fn drive(threads: usize, secs: u64, per_call: u64, f: Arc<dyn Fn(usize) + Send + Sync>) -> Run {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|w| {
+            let (stop, done, f) = (stop.clone(), done.clone(), f.clone());
+            std::thread::spawn(move || {
+                let mut lat = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    f(w);
+                    lat.push(t.elapsed());
+                    done.fetch_add(per_call, Ordering::Relaxed);
+                }
+                lat
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    let mut lat: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let secs = t0.elapsed().as_secs_f64();
+    lat.sort();
+    let q = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Run {
+        ops: done.load(Ordering::Relaxed),
+        secs,
+        p50: q(0.50),
+        p99: q(0.99),
+    }
 }
