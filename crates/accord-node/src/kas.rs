@@ -142,21 +142,21 @@ impl Node {
         let entry = match cached {
             Some(e) => e,
             None => {
-                // An object with no label assertion at all (an OpenTDF SDK sealed it) is
-                // decided from its policy's attributes, as the OpenTDF route decides it.
-                if let Ok(m) = accord_tdf::Manifest::parse(&bytes) {
-                    let labelled = m.assertions.iter().any(|a| {
-                        a.id == accord_tdf::assertion::LABEL_ID
-                            || a.id == accord_tdf::assertion::MARKING_ID
-                    });
-                    if !labelled {
-                        return self.decide_unlabelled(p, &m, cx);
-                    }
-                }
                 let verified = match accord_tdf::verify_label(&bytes, trusted) {
                     Ok(v) => v,
                     Err(e) => {
+                        // Only when the label does not verify is the manifest read
+                        // again: an object with no label assertion at all (an OpenTDF
+                        // SDK sealed it) is decided from its policy's attributes, as
+                        // the OpenTDF route decides it; any other is refused.
                         if let Ok(m) = accord_tdf::Manifest::parse(&bytes) {
+                            let labelled = m.assertions.iter().any(|a| {
+                                a.id == accord_tdf::assertion::LABEL_ID
+                                    || a.id == accord_tdf::assertion::MARKING_ID
+                            });
+                            if !labelled {
+                                return self.decide_unlabelled(p, &m, cx);
+                            }
                             if let Ok(po) = m.policy_object() {
                                 p.object_id = po.uuid;
                             }
