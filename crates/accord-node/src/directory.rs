@@ -425,14 +425,10 @@ pub async fn issue_opentdf_client(home: &Home, id: &str) -> Result<IssuedClient,
             .person(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no person `{id}`")))?;
-        let secret = crate::opentdf::issuer::new_secret()?;
-        let client_id = format!("{id}.{}", &crate::opentdf::issuer::new_jti()[..12]);
+        let secret = crate::tokens::issuer::new_secret()?;
+        let client_id = format!("{id}.{}", &crate::tokens::issuer::new_jti()[..12]);
         store
-            .add_opentdf_client(
-                &client_id,
-                id,
-                &crate::opentdf::issuer::secret_hash(&secret),
-            )
+            .add_opentdf_client(&client_id, id, &crate::tokens::issuer::secret_hash(&secret))
             .await?;
         store
             .record_change(&DirectoryChange::new(

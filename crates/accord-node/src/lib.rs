@@ -27,7 +27,8 @@
 //! | [`agreements`], `agreement_sync` | agreements loaded, verified and replaced; offered to and received from partner nodes |
 //! | `decision` | the bridge to the one decision of `accord-agreement`: which of its three entry points applies, the trusted label signers, a label's marking |
 //! | `kas`, `crossborder` | rewrap: the request checked, each object decided, the decisions logged, then the shares released; a partner's KAS asked for its share (originator control), and the partner route |
-//! | [`opentdf`] | the same KAS for OpenTDF clients: the node's OAuth issuer, DPoP proofs, discovery, Connect `PublicKey` and `Rewrap` (labels from policy attributes, `Wrapping::Classical`) |
+//! | [`opentdf`] | the same KAS for OpenTDF clients: the token endpoint, discovery, Connect `PublicKey` and `Rewrap` (labels from policy attributes, `Wrapping::Classical`) |
+//! | `tokens` | the OpenTDF clients' credentials the node holds: its token key (issuer), the DPoP proofs seen, the classical KAS keys (state only, so that `Node` can hold it) |
 //! | `labelling` | seal plans (which KASes, under which agreement) and label signing |
 //! | `exchange/` | sealed objects between partner nodes: `send` (outbox), `delivery` (the loop) and `attempt` (one delivery of 1..n objects), `receive` and `accept` (one acceptance of 1..n objects), `inbox`, `blobs` (files, spools, packs), `store` (outbox, inbox, receipts) |
 //! | [`partners`], `witnessing` | partner nodes from the agreements in force and the clients that reach them (and the latest probe of each); each node witnesses its partners' logs and has its own checkpoints cosigned |
@@ -97,6 +98,7 @@ pub mod server;
 mod status;
 mod store;
 mod strangers;
+mod tokens;
 mod witnessing;
 
 pub use accord_node_api::Error;

@@ -74,7 +74,7 @@ pub struct Node {
     /// Wakes the delivery of equipment records when one is complete.
     pub(crate) equipment_ready: tokio::sync::Notify,
     /// OpenTDF clients' state, when node.toml has `[opentdf]`.
-    pub(crate) opentdf: Option<crate::opentdf::OpenTdf>,
+    pub(crate) opentdf: Option<crate::tokens::OpenTdf>,
 }
 
 impl Node {
@@ -85,8 +85,8 @@ impl Node {
         let mut kas = vec![accord_keys::load_kas_private(
             &home.layout.key(accord_keys::KAS_KEY),
         )?];
-        kas.extend(crate::opentdf::classical_keys(&home)?);
-        let opentdf = crate::opentdf::OpenTdf::load(&home)?;
+        kas.extend(crate::tokens::classical_keys(&home)?);
+        let opentdf = crate::tokens::OpenTdf::load(&home)?;
         let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
         Ok(Node {
             home,

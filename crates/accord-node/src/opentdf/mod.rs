@@ -10,15 +10,12 @@
 //! leaves (`rewrap.rs`). `docs/opentdf.md` is the operator's guide,
 //! `docs/design/opentdf-kas.md` the design with its sources.
 //!
-//! - `issuer`: the node's own OAuth 2.0 issuer (token endpoint, JWKS);
-//! - `dpop`: RFC 9449 proofs of possession and their replay cache;
+//! - `token`: the node's token endpoint (its issuer and DPoP proofs are `crate::tokens`);
 //! - `discovery`: `/.well-known/opentdf-configuration` and the OIDC discovery document;
 //! - `public_key`: `kas.AccessService/PublicKey`;
 //! - `rewrap`: `kas.AccessService/Rewrap`, and the return wrapping of each key.
 
 mod discovery;
-mod dpop;
-pub(crate) mod issuer;
 mod public_key;
 mod rewrap;
 mod session;
@@ -27,64 +24,18 @@ mod token;
 pub use rewrap::Asker;
 pub use token::{OAuthError, MAX_TOKEN_REQUEST};
 
-use crate::home::{DpopMode, Home, OpenTdfConfig, NODE_TOML};
+use crate::home::{DpopMode, Home};
+use crate::tokens::{classical_keys, issuer};
 use crate::Error;
 use accord_keys::{KasAlg, KasPrivateKey};
 use std::path::Path;
 
-/// The node's RSA-2048 KAS key for OpenTDF clients that cannot do post-quantum.
-pub const KAS_RSA_KEY: &str = "kas-rsa.key";
-/// The node's EC P-384 KAS key, likewise.
-pub const KAS_EC_KEY: &str = "kas-ec.key";
-/// The node's access-token signing key (ES384).
-pub const TOKEN_KEY: &str = "token.key";
+pub use crate::tokens::{KAS_EC_KEY, KAS_RSA_KEY, TOKEN_KEY};
 
 /// The path of the KAS as OpenTDF clients name it in a key access object (`<url>/kas`;
 /// the SDKs strip `/kas` to find the platform).
 pub fn kas_url(node_url: &str) -> String {
     format!("{}/kas", node_url.trim_end_matches('/'))
-}
-
-/// A running node's OpenTDF state.
-pub(crate) struct OpenTdf {
-    pub(crate) config: OpenTdfConfig,
-    pub(crate) issuer: issuer::Issuer,
-    pub(crate) proofs: dpop::ReplayCache,
-}
-
-impl OpenTdf {
-    /// Read the OpenTDF state of `home`, when node.toml has `[opentdf]`.
-    pub(crate) fn load(home: &Home) -> Result<Option<OpenTdf>, Error> {
-        let Some(config) = home.config.opentdf.clone() else {
-            return Ok(None);
-        };
-        let issuer = issuer::Issuer::load(&home.layout.key(TOKEN_KEY)).map_err(|e| {
-            Error::Home {
-                dir: home.layout.dir.clone(),
-                msg: format!(
-                    "[opentdf] is in {NODE_TOML} but its token key cannot be read ({e}): run `accord opentdf enable --dir {}`",
-                    home.layout.dir.display()
-                ),
-            }
-        })?;
-        Ok(Some(OpenTdf {
-            config,
-            issuer,
-            proofs: dpop::ReplayCache::default(),
-        }))
-    }
-}
-
-/// The classical KAS keys a home holds (RSA-2048, EC P-384), each when its file exists.
-pub(crate) fn classical_keys(home: &Home) -> Result<Vec<KasPrivateKey>, Error> {
-    let mut v = Vec::new();
-    for name in [KAS_RSA_KEY, KAS_EC_KEY] {
-        let path = home.layout.key(name);
-        if path.exists() {
-            v.push(accord_keys::load_kas_private(&path)?);
-        }
-    }
-    Ok(v)
 }
 
 /// What `accord opentdf enable` did.

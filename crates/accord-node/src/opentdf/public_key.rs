@@ -1,7 +1,7 @@
 //! `kas.AccessService/PublicKey`: the KAS public key an OpenTDF client encrypts to.
 
-use super::OpenTdf;
 use crate::node::Node;
+use crate::tokens::OpenTdf;
 use accord_keys::{KasAlg, KasPrivateKey};
 use accord_node_api::opentdf::connect::{Code, ConnectError};
 use accord_node_api::opentdf::kas::{PublicKeyRequest, PublicKeyResponse};

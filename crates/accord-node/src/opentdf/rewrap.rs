@@ -176,7 +176,14 @@ impl Node {
     async fn opentdf_token_person(
         &self,
         authorization: Option<&str>,
-    ) -> Result<(crate::store::PersonRecord, super::issuer::Claims, String), Refused> {
+    ) -> Result<
+        (
+            crate::store::PersonRecord,
+            crate::tokens::issuer::Claims,
+            String,
+        ),
+        Refused,
+    > {
         let ot = self.opentdf().map_err(|e| (e, None))?;
         let now = crate::store::unix_now();
         let token = authorization
@@ -247,7 +254,7 @@ impl Node {
     /// proof checked); none for a Bearer token where the node takes them.
     fn opentdf_proof(
         &self,
-        claims: &super::issuer::Claims,
+        claims: &crate::tokens::issuer::Claims,
         token: &str,
         dpop: Option<&str>,
     ) -> Result<Option<srt::Jwk>, ConnectError> {

@@ -1,9 +1,9 @@
 //! `POST /oauth/token`: client credentials exchanged for an access token (RFC 6749
 //! section 4.4), bound to a DPoP key when the client proves one (RFC 9449).
 
-use super::issuer::{self, Claims, Confirmation};
 use crate::home::DpopMode;
 use crate::node::Node;
+use crate::tokens::issuer::{self, Claims, Confirmation};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
