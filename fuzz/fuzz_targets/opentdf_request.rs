@@ -4,7 +4,9 @@
 //! (parse and time checks), the unsigned request inside it (parse, then the requests to
 //! answer) and the client's return-leg key; a DPoP proof's JWS and JWK; and the policy
 //! attributes an OpenTDF object's label is rebuilt from (`accord_tdf::label_attributes`,
-//! then the repository's policies), which must round-trip through the writer. Each must
+//! then the repository's policies), which must round-trip through the writer; and what
+//! an external OpenID issuer serves or signs (its discovery document, its key set, its
+//! access tokens) and a client assertion's `x5c`. Each must
 //! refuse with an error, never panic; what decodes must encode back to the same message.
 #![no_main]
 use accord_node_api::opentdf::{self, Codec};
@@ -74,6 +76,42 @@ fn token(text: &str) {
     }
 }
 
+/// An external issuer's documents and tokens, and a client assertion's certificate.
+fn issuer(body: &[u8], text: Option<&str>) {
+    use opentdf::oidc;
+    if let Ok(m) = oidc::ProviderMetadata::parse(body, "https://idp.example/realms/x") {
+        assert_eq!(m.issuer.trim_end_matches('/'), "https://idp.example/realms/x");
+        assert!(m.jwks_uri.starts_with("https://"));
+    }
+    if let Ok(set) = oidc::JwkSet::parse(body) {
+        assert!(!set.keys.is_empty() && set.keys.len() <= oidc::MAX_JWKS_KEYS);
+        for alg in opentdf::srt::ALGORITHMS {
+            if let Some(k) = set.find(None, alg) {
+                assert!(k.jwk.suits(alg));
+            }
+            let kid = set.keys[0].kid.clone();
+            let _ = set.find(kid.as_deref(), alg);
+        }
+    }
+    let Some(text) = text else { return };
+    if let Ok(jws) = oidc::parse_access_token(text) {
+        let claims = jws.claims();
+        let _ = oidc::audiences(claims);
+        let _ = oidc::string_claim(claims, "preferred_username", 128);
+        if let Ok(t) = opentdf::Times::read(claims) {
+            let _ = t.check(1_750_000_000, 60, 86_400);
+            let _ = t.check(i64::MAX, i64::MAX, i64::MAX);
+            let _ = t.check(i64::MIN, 0, i64::MIN);
+        }
+        if let Ok(der) = oidc::x5c_leaf(&jws) {
+            assert!(der.len() <= oidc::MAX_CERTIFICATE + 3);
+            let _ = accord_node_api::pki::spki_of_cert(&der)
+                .and_then(accord_node_api::pki::ec_point_of_spki);
+        }
+    }
+    let _ = oidc::issuer_of(text);
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&first, body)) = data.split_first() else {
         return;
@@ -111,6 +149,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // The token, the unsigned request and the key directly too: through the envelope
     // the fuzzer would rarely reach them.
+    issuer(body, std::str::from_utf8(body).ok());
     if let Ok(text) = std::str::from_utf8(body) {
         token(text);
         unsigned(text);

@@ -20,6 +20,15 @@
 #      and refuses the one whose attributes map to no label; each decision is in the
 #      node's audit log.
 #
+#   4. The node trusts an external OpenID Connect issuer (`accord opentdf issuer`):
+#      node-oidc-provider from npm (OpenID Certified, pinned in
+#      scripts/interop/oidc-provider/package-lock.json) issuing RS256 access tokens
+#      for the audience accord-kas, `accord_person` naming a person of the node.
+#      otdf-python finds the issuer's token endpoint through the node's discovery
+#      document, takes a token from it with the issuer's client credentials and
+#      decrypts through the node's Rewrap; the clerk's issuer client is denied as the
+#      clerk; the audit log names the issuer's client on each decision.
+#
 #   bash scripts/interop/otdf-python.sh            (.ci/run runs it)
 #   ACCORD=target/release/accord bash scripts/interop/otdf-python.sh
 set -euo pipefail
@@ -171,3 +180,58 @@ assert entries[0]["marking"] == "CONFIDENTIAL//REL TO PAK", entries[0]
 assert "label from the policy's attributes" in entries[0]["detail"], entries[0]
 PY
 echo "ok: each OpenTDF decision is in the node's audit log with its reasons"
+
+# 4. An external OpenID Connect issuer (node-oidc-provider) for the node's people.
+command -v node >/dev/null || fail "Node.js is needed for the OpenID issuer (node-oidc-provider)"
+cp -r "$here/oidc-provider" idp
+(cd idp && npm ci --silent --no-audit --no-fund >/dev/null) || fail "npm ci of node-oidc-provider failed"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout idp-ca.key \
+    -out idp-ca.crt -days 2 -subj /CN=interop-idp-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout idp.key -out idp.csr \
+    -subj /CN=localhost 2>/dev/null
+printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >idp.ext
+openssl x509 -req -in idp.csr -CA idp-ca.crt -CAkey idp-ca.key -CAcreateserial -out idp.crt \
+    -days 1 -extfile idp.ext 2>/dev/null
+idp_port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >idp-clients.json <<JSON
+[{"client_id": "analyst-app", "client_secret": "analyst-app-secret-0123456789abcdef", "person": "pak-analyst"},
+ {"client_id": "clerk-app", "client_secret": "clerk-app-secret-0123456789abcdef", "person": "pak-clerk"}]
+JSON
+node idp/issuer.mjs "$idp_port" idp.crt idp.key idp-clients.json >idp.log 2>&1 &
+idp_pid=$!
+trap 'kill $node_pid $idp_pid 2>/dev/null || true; wait $node_pid $idp_pid 2>/dev/null || true; rm -rf "$work" || true' EXIT
+for _ in $(seq 1 100); do grep -q ready idp.log && break; sleep 0.2; done
+grep -q ready idp.log || fail "the OpenID issuer did not start: $(cat idp.log)"
+"$ACCORD" opentdf issuer --dir pak --discovery "https://localhost:$idp_port" \
+    --audience accord-kas --person-claim accord_person --ca-file idp-ca.crt >issuer.out \
+    || fail "accord opentdf issuer: $(cat issuer.out)"
+echo "ok: $(head -1 issuer.out)"
+"$ACCORD" serve --dir pak >serve.log 2>&1 &
+node_pid=$!
+for _ in $(seq 1 150); do up && break; sleep 0.2; done
+up || fail "the node did not start again: $(cat serve.log)"
+cat trust.pem idp-ca.crt >trust2.pem
+export SSL_CERT_FILE="$work/trust2.pem"
+for who in analyst clerk; do
+    printf '{"platform_endpoint": "https://localhost:%s", "client_id": "%s-app", "client_secret": "%s-app-secret-0123456789abcdef"}' \
+        "$port" "$who" "$who" >"$who.idp.json"
+done
+kas analyst.idp.json decrypt conf.tdf conf.idp.out
+cmp -s small.bin conf.idp.out || fail "otdf-python decrypted other bytes with the issuer's token"
+echo "ok: otdf-python decrypts through the node's Rewrap with a token of node-oidc-provider"
+kas clerk.idp.json denied conf.tdf "clearance does not hold classification CONFIDENTIAL"
+kill $node_pid
+wait $node_pid 2>/dev/null || true
+"$ACCORD" --json audit show --log pak/log >audit.json
+IDP="https://localhost:$idp_port" "$py" - <<'PY' || fail "the node's audit log does not hold the decisions on the issuer's tokens"
+import base64, json, os
+entries = [json.loads(base64.b64decode(e["data"])) for e in json.load(open("audit.json"))["entries"]]
+idp = os.environ["IDP"]
+got = [(e["person"], e["decision"], e["credential"]) for e in entries
+       if e.get("kind") == "rewrap" and e.get("credential", "").startswith("oidc:")]
+assert got == [
+    ("pak-analyst", "permit", f"oidc:analyst-app@{idp}"),
+    ("pak-clerk", "deny", f"oidc:clerk-app@{idp}"),
+], got
+PY
+echo "ok: the audit log names the issuer's client on each decision"

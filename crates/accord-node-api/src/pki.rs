@@ -289,6 +289,11 @@ fn x509_time(tag: u8, text: &str) -> Result<i64, Error> {
         .unix_timestamp())
 }
 
+/// The public key bits of a certificate's SPKI (for P-384: the uncompressed point).
+pub fn ec_point_of_cert(cert: &[u8]) -> Result<&[u8], Error> {
+    ec_point_of_spki(spki_of_cert(cert)?)
+}
+
 /// The public key bits of an SPKI (for P-384: the uncompressed point).
 pub fn ec_point_of_spki(spki: &[u8]) -> Result<&[u8], Error> {
     Ok(accord_keys::der::parse_spki(spki).map_err(der_err)?.key)

@@ -207,6 +207,30 @@ pub fn client_config(
     Ok(cfg)
 }
 
+/// Client TLS that trusts exactly the certificate authorities in `ca_pem` (PEM
+/// `CERTIFICATE` blocks), with the usual WebPKI checks of the server's name and chain:
+/// for a server that is not a node (an external OpenID issuer under its organisation's
+/// own CA).
+pub fn roots_client_config(ca_pem: &str) -> Result<rustls::ClientConfig, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = pki::certs_from_pem(ca_pem)?;
+    if certs.is_empty() {
+        return Err(Error::Tls("no CERTIFICATE block in the CA file".into()));
+    }
+    for der in certs {
+        roots
+            .add(CertificateDer::from(der))
+            .map_err(|e| Error::Tls(format!("a CA certificate: {e}")))?;
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
 /// Client TLS for the node that issued `cred`: pinned to the node key the credential
 /// names, presenting the person's certificate. Used to reach the node's API and to read
 /// its audit log (`accord audit verify --log https://NODE/log/ --credential FILE`).

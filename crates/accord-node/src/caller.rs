@@ -43,9 +43,35 @@ impl Node {
             ));
         };
         let fingerprint = hex::encode(pki::sha256(cert));
+        let record = self.credential_standing(&fingerprint).await?;
+        let ec_point = pki::ec_point_of_cert(cert)
+            .map_err(|e| {
+                Refusal::new(
+                    Kind::BadRequest,
+                    accord_node_api::wire::Rule::Credential,
+                    e.to_string(),
+                )
+            })?
+            .to_vec();
+        Ok(Caller {
+            record,
+            fingerprint,
+            ec_point,
+        })
+    }
+
+    /// The person the credential with SHA-256 `fingerprint` was issued to, while it
+    /// stands: issued by this node, not revoked, not expired. The one rule for a
+    /// credential, whether presented on a connection or named by an access token
+    /// obtained with it.
+    pub(crate) async fn credential_standing(
+        &self,
+        fingerprint: &str,
+    ) -> Result<PersonRecord, Refusal> {
+        let party = self.party();
         let found = self
             .store
-            .person_by_credential(&fingerprint)
+            .person_by_credential(fingerprint)
             .await
             .map_err(Refusal::internal)?;
         let Some((record, not_after, revoked)) = found else {
@@ -54,7 +80,7 @@ impl Node {
                 accord_node_api::wire::Rule::Credential,
                 format!(
                     "this credential was not issued by the {party} node (certificate {})",
-                    &fingerprint[..16]
+                    fingerprint.get(..16).unwrap_or(fingerprint)
                 ),
             ));
         };
@@ -72,27 +98,7 @@ impl Node {
                 "this credential has expired",
             ));
         }
-        let spki = pki::spki_of_cert(cert).map_err(|e| {
-            Refusal::new(
-                Kind::BadRequest,
-                accord_node_api::wire::Rule::Credential,
-                e.to_string(),
-            )
-        })?;
-        let ec_point = pki::ec_point_of_spki(spki)
-            .map_err(|e| {
-                Refusal::new(
-                    Kind::BadRequest,
-                    accord_node_api::wire::Rule::Credential,
-                    e.to_string(),
-                )
-            })?
-            .to_vec();
-        Ok(Caller {
-            record,
-            fingerprint,
-            ec_point,
-        })
+        Ok(record)
     }
 
     pub(crate) fn person(&self, r: &PersonRecord) -> Result<Person, Reason> {

@@ -84,6 +84,66 @@ pub struct OpenTdfConfig {
     /// 300 when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_lifetime_secs: Option<u32>,
+    /// An external OpenID Connect issuer (Keycloak, say) whose access tokens the node
+    /// takes beside its own: `[opentdf.issuer]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerConfig>,
+}
+
+/// `[opentdf.issuer]`: an external OpenID Connect issuer trusted for the node's people.
+/// A token it signs names a person of this node by one of its claims; the person's
+/// clearance and status are still the node's record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The issuer's URL (`https://kc.example/realms/accord`), or its discovery
+    /// document's (the same followed by `/.well-known/openid-configuration`).
+    pub discovery: String,
+    /// The audience its tokens must name (`aud`) to be taken here.
+    pub audience: String,
+    /// The claim whose value is the id of a person of this node. It must be one only
+    /// the issuer's administrators set (not a name a user may choose or edit, as
+    /// `preferred_username` can be in a realm with self-registration): whoever the
+    /// claim names is asking.
+    pub person_claim: String,
+    /// A PEM file of the CA certificates the issuer's TLS is checked against instead
+    /// of the system's roots (relative to the node's home, or absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+}
+
+impl IssuerConfig {
+    /// The issuer's URL (`discovery` without the document's path).
+    pub fn issuer(&self) -> &str {
+        accord_node_api::opentdf::oidc::issuer_of(&self.discovery)
+    }
+
+    /// What is wrong with this section, if anything, in a node whose URL is
+    /// `node_url`.
+    pub fn check(&self, node_url: &str) -> Result<(), String> {
+        if accord_node_api::opentdf::oidc::same_issuer(self.issuer(), node_url) {
+            return Err(format!(
+                "discovery = \"{}\" is this node itself, whose tokens it takes anyway",
+                self.discovery
+            ));
+        }
+        if !accord_node_api::opentdf::oidc::is_https(&self.discovery) {
+            return Err(format!(
+                "discovery = \"{}\" is not an https URL (the issuer's, https://HOST/...)",
+                self.discovery
+            ));
+        }
+        if self.audience.trim().is_empty() {
+            return Err(
+                "audience is empty: name the audience the issuer's tokens carry for this node"
+                    .into(),
+            );
+        }
+        if self.person_claim.trim().is_empty() {
+            return Err("person_claim is empty".into());
+        }
+        Ok(())
+    }
 }
 
 /// The classical ceiling when node.toml sets none.
@@ -550,6 +610,12 @@ impl Home {
                     ),
                 });
             }
+        }
+        if let Some(i) = config.opentdf.as_ref().and_then(|o| o.issuer.as_ref()) {
+            i.check(&config.url).map_err(|msg| Error::Home {
+                dir: dir.to_path_buf(),
+                msg: format!("{NODE_TOML}: [opentdf.issuer] {msg}"),
+            })?;
         }
         let party = accord_keys::load_party(&layout.party())?;
         if party.party != config.party {

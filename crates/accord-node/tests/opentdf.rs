@@ -45,8 +45,15 @@ fn denied_rules(result: &Value) -> Vec<String> {
 const LOW: &str = r#"{"policy": {"name": "PAK"}, "classifications": ["UNCLASSIFIED", "RESTRICTED"],
  "categories": [{"tagSet": "Releasable To", "values": ["PAK"]}, {"tagSet": "Scope", "values": ["EXERCISES"]}]}"#;
 
-#[test]
-fn opentdf_clients_are_decided_as_accord_clients_are() {
+/// A sandbox whose two nodes serve OpenTDF clients (DPoP required), not started yet:
+/// the runtime, its directory, the sandbox, and the two homes' directories.
+fn opentdf_sandbox() -> (
+    tokio::runtime::Runtime,
+    tempfile::TempDir,
+    accord_node::sandbox::Sandbox,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let sb = support::sandbox(&rt, tmp.path());
@@ -55,6 +62,12 @@ fn opentdf_clients_are_decided_as_accord_clients_are() {
     let e = accord_node::opentdf::enable(&pak_dir, DpopMode::Required, "CONFIDENTIAL").unwrap();
     assert!(e.configured && e.made.len() == 3, "{e:?}");
     accord_node::opentdf::enable(&usa_dir, DpopMode::Required, "CONFIDENTIAL").unwrap();
+    (rt, tmp, sb, pak_dir, usa_dir)
+}
+
+#[test]
+fn opentdf_clients_are_decided_as_accord_clients_are() {
+    let (rt, tmp, sb, pak_dir, usa_dir) = opentdf_sandbox();
     let clerk_cred = rt
         .block_on(accord_node::directory::add(
             &sb.pak,
@@ -247,15 +260,7 @@ fn opentdf_clients_are_decided_as_accord_clients_are() {
         )
         .unwrap();
     let token_key = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &der).unwrap();
-    let thumb = {
-        let j = officer.jwk();
-        let c = format!(
-            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-            j["x"].as_str().unwrap(),
-            j["y"].as_str().unwrap()
-        );
-        B64URL.encode(digest::digest(&digest::SHA256, c.as_bytes()))
-    };
+    let thumb = officer.jkt();
     let forge = |sub: &str, client: &str, iat: i64| {
         jws(
             json!({"alg": "ES384", "typ": "at+jwt", "kid": kid}),
@@ -369,5 +374,284 @@ fn opentdf_clients_are_decided_as_accord_clients_are() {
         .as_str()
         .unwrap()
         .contains("verified with the DPoP key"));
+    drop(pair);
+}
+
+/// The two other ways to a token: a client assertion signed with the person's
+/// credential key (`private_key_jwt`), and an external OpenID issuer's token naming a
+/// person of the node. Each is taken only while what stands behind it stands, and each
+/// refusal says why.
+#[test]
+fn tokens_from_a_credential_and_from_an_external_issuer() {
+    use accord_test_support::oidc::{TestIssuer, EC_KID, RSA_KID};
+    let (rt, tmp, sb, pak_dir, usa_dir) = opentdf_sandbox();
+
+    // The external issuer, trusted by PAK (its keys read at once).
+    let idp = TestIssuer::start();
+    let ca = tmp.path().join("idp-ca.pem");
+    std::fs::write(&ca, &idp.ca_pem).unwrap();
+    let issuer_config =
+        |discovery: &str, ca: Option<&std::path::Path>| accord_node::home::IssuerConfig {
+            discovery: discovery.into(),
+            audience: "accord-kas".into(),
+            person_claim: "preferred_username".into(),
+            ca_file: ca.map(|c| c.display().to_string()),
+        };
+    // Not trusted without its CA: the officer finds out now, and node.toml is unchanged.
+    let e = rt
+        .block_on(accord_node::opentdf::trust_issuer(
+            &pak_dir,
+            issuer_config(&idp.url, None),
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("could not be read"), "{e}");
+    let t = rt
+        .block_on(accord_node::opentdf::trust_issuer(
+            &pak_dir,
+            issuer_config(
+                &format!("{}/.well-known/openid-configuration", idp.url),
+                Some(&ca),
+            ),
+        ))
+        .unwrap();
+    assert_eq!((t.issuer.as_str(), t.keys), (idp.url.as_str(), 2), "{t:?}");
+    let e = rt
+        .block_on(accord_node::opentdf::trust_issuer(
+            &pak_dir,
+            issuer_config(&idp.url, Some(&ca)),
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("one issuer at a time"), "{e}");
+
+    let officer_cred = sb.credential("pak-officer").unwrap();
+    let pak_home = Home::open(&pak_dir).unwrap();
+    let usa_home = Home::open(&usa_dir).unwrap();
+    let officer = OpenTdfClient::new(&pak_home, "pak-officer");
+    let usa_officer = OpenTdfClient::new(&usa_home, "usa-officer");
+    let usa_cred = sb.credential("usa-officer").unwrap();
+    let pair = support::Pair::serve(rt, tmp, sb, ServeOptions::default);
+    let conf_tdf = support::seal(&pair.officer, "CONFIDENTIAL//REL TO PAK", None, b"c");
+    let srt = officer.srt(&conf_tdf);
+    let url = format!("{}/kas.AccessService/Rewrap", officer.url);
+    let rewrap =
+        |token: &str| officer.rewrap_raw(token, Some(officer.proof(&url, Some(token))), &srt);
+    let refused = |(status, body): (u16, Value), words: &str| {
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["code"], "unauthenticated", "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(words),
+            "{body} lacks {words}"
+        );
+    };
+
+    // The discovery document points OpenTDF clients at the external issuer.
+    let conf: Value = officer
+        .http
+        .get(format!("{}/.well-known/opentdf-configuration", officer.url))
+        .send()
+        .map(read_json)
+        .unwrap();
+    assert_eq!(conf["platform_issuer"], idp.url.as_str(), "{conf}");
+    assert_eq!(
+        conf["idp"]["token_endpoint"],
+        format!("{}/protocol/openid-connect/token", idp.url)
+    );
+
+    // 1. A client assertion signed with the credential key.
+    let (s, b) = officer.token_by_assertion(&officer.assertion(&officer_cred, json!({})));
+    assert_eq!((s, b["token_type"].as_str()), (200, Some("DPoP")), "{b}");
+    let by_credential = b["access_token"].as_str().unwrap().to_string();
+    let (s, b) = rewrap(&by_credential);
+    assert_eq!(
+        (s, only_result(&b)["status"].as_str()),
+        (200, Some("permit")),
+        "{b}"
+    );
+    // Refused: a replayed assertion; one naming someone else; for another audience;
+    // living too long; another node's credential; signed by another key than x5c's.
+    let once = officer.assertion(&officer_cred, json!({}));
+    assert_eq!(officer.token_by_assertion(&once).0, 200);
+    let assertion_refused = |a: &str, words: &str| {
+        let (s, b) = officer.token_by_assertion(a);
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{b}"
+        );
+        let d = b["error_description"].as_str().unwrap();
+        assert!(d.contains(words), "{d} lacks {words}");
+    };
+    assertion_refused(&once, "used before");
+    assertion_refused(
+        &officer.assertion(&officer_cred, json!({"sub": "usa-officer"})),
+        "`sub` must be the person's id",
+    );
+    assertion_refused(
+        &officer.assertion(
+            &officer_cred,
+            json!({"aud": "https://elsewhere/oauth/token"}),
+        ),
+        "`aud` must be",
+    );
+    assertion_refused(
+        &officer.assertion(&officer_cred, json!({"exp": now() + 3600})),
+        "lives too long",
+    );
+    assertion_refused(
+        &officer.assertion(&usa_cred, json!({})),
+        "not issued by the PAK node",
+    );
+    let mut spliced: Vec<String> = officer
+        .assertion(&officer_cred, json!({}))
+        .split('.')
+        .map(str::to_string)
+        .collect();
+    let other: Vec<String> = officer
+        .assertion(
+            &usa_cred,
+            json!({"iss": "pak-officer", "sub": "pak-officer"}),
+        )
+        .split('.')
+        .map(str::to_string)
+        .collect();
+    spliced[1] = other[1].clone();
+    spliced[2] = other[2].clone();
+    assertion_refused(
+        &spliced.join("."),
+        "does not verify with the credential's key",
+    );
+
+    // 2. The external issuer's tokens: RS256 (Keycloak's default) and ES256, bound to
+    // the client's DPoP key.
+    let jkt = officer.jkt();
+    let rs = idp.rs256(
+        RSA_KID,
+        &idp.claims("pak-officer", "accord-kas", Some(&jkt)),
+    );
+    let (s, b) = rewrap(&rs);
+    assert_eq!(
+        (s, only_result(&b)["status"].as_str()),
+        (200, Some("permit")),
+        "{b}"
+    );
+    let es = idp.es256(&idp.claims("pak-officer", "accord-kas", Some(&jkt)));
+    assert_eq!(rewrap(&es).0, 200);
+    // Refused: a person this node does not have; another audience; expired; unbound
+    // (DPoP is required); a key the issuer does not publish; a claim changed after
+    // signing; another issuer's token; an `alg` the node never takes.
+    refused(
+        rewrap(&idp.rs256(
+            RSA_KID,
+            &idp.claims("usa-officer", "accord-kas", Some(&jkt)),
+        )),
+        "token for unknown person usa-officer",
+    );
+    refused(
+        rewrap(&idp.rs256(
+            RSA_KID,
+            &idp.claims("pak-officer", "another-kas", Some(&jkt)),
+        )),
+        "audience",
+    );
+    let mut old = idp.claims("pak-officer", "accord-kas", Some(&jkt));
+    old["iat"] = json!(now() - 4000);
+    old["exp"] = json!(now() - 3700);
+    refused(rewrap(&idp.rs256(RSA_KID, &old)), "expired");
+    refused(
+        rewrap(&idp.rs256(RSA_KID, &idp.claims("pak-officer", "accord-kas", None))),
+        "requires DPoP-bound tokens",
+    );
+    // Without `iat`, a token living ten days is still bounded; an ID token is not an
+    // access token.
+    let mut long = idp.claims("pak-officer", "accord-kas", Some(&jkt));
+    long.as_object_mut().unwrap().remove("iat");
+    long["exp"] = json!(now() + 10 * 86_400);
+    refused(rewrap(&idp.rs256(RSA_KID, &long)), "lives too long");
+    let mut id_token = idp.claims("pak-officer", "accord-kas", Some(&jkt));
+    id_token["typ"] = json!("ID");
+    refused(
+        rewrap(&idp.rs256(RSA_KID, &id_token)),
+        "not an access token",
+    );
+    let fetches = idp.key_set_fetches();
+    for _ in 0..5 {
+        refused(
+            rewrap(&idp.rs256(
+                "rotated-2",
+                &idp.claims("pak-officer", "accord-kas", Some(&jkt)),
+            )),
+            "does not publish",
+        );
+    }
+    assert!(
+        idp.key_set_fetches() <= fetches + 1,
+        "unknown key ids made the node fetch the key set {} times",
+        idp.key_set_fetches() - fetches
+    );
+    refused(
+        rewrap(&idp.rs256(EC_KID, &idp.claims("pak-officer", "accord-kas", Some(&jkt)))),
+        "",
+    );
+    let mut parts: Vec<String> = rs.split('.').map(str::to_string).collect();
+    parts[1] = B64URL.encode(
+        idp.claims("pak-officer", "accord-kas", Some(&jkt))
+            .to_string()
+            .replace("5d1c0b7e", "attacker"),
+    );
+    refused(rewrap(&parts.join(".")), "signature");
+    let usa_token = usa_officer.token();
+    refused(rewrap(&usa_token), "not issued by this node");
+    let none = format!(
+        "{}.{}.",
+        B64URL.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        B64URL.encode(
+            idp.claims("pak-officer", "accord-kas", Some(&jkt))
+                .to_string()
+        )
+    );
+    refused(rewrap(&none), "");
+
+    // 3. A revoked credential: the token it obtained is refused at the next rewrap,
+    // and the credential obtains no more.
+    pair.rt
+        .block_on(accord_node::directory::revoke(
+            &pak_home,
+            "pak-officer",
+            None,
+        ))
+        .unwrap();
+    refused(rewrap(&by_credential), "revoked");
+    let (s, b) = officer.token_by_assertion(&officer.assertion(&officer_cred, json!({})));
+    assert_eq!(s, 401, "{b}");
+    assert!(
+        b["error_description"].as_str().unwrap().contains("revoked"),
+        "{b}"
+    );
+
+    // The audit log names the credential each permit was released under.
+    pair.pak.publish_log().unwrap();
+    let fingerprint = hex::encode(digest::digest(
+        &digest::SHA256,
+        &accord_node_api::pki::certs_from_pem(&officer_cred.certificate).unwrap()[0],
+    ));
+    let permits: Vec<String> = support::log_entries(&pak_home)
+        .into_iter()
+        .filter(|e| {
+            e["kind"] == "rewrap"
+                && e["decision"] == "permit"
+                && e["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("OpenTDF"))
+        })
+        .map(|e| e["credential"].as_str().unwrap().to_string())
+        .collect();
+    let external = format!("oidc:accord-tests@{}", idp.url);
+    assert_eq!(
+        permits,
+        vec![fingerprint, external.clone(), external],
+        "{permits:?}"
+    );
     drop(pair);
 }

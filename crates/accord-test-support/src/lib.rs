@@ -18,6 +18,7 @@ pub mod cli;
 mod db;
 mod log;
 mod nodes;
+pub mod oidc;
 pub mod opentdf;
 mod seal;
 

@@ -10,7 +10,9 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey};
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
+};
 use aws_lc_rs::{digest, hkdf};
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use base64::Engine;
@@ -111,6 +113,69 @@ impl OpenTdfClient {
         }
         let r = req.send().unwrap();
         (r.status().as_u16(), read_json(r))
+    }
+
+    /// A client assertion (RFC 7523 `private_key_jwt`) signed ES384 with the key of
+    /// `cred`, its certificate in `x5c`: `iss` and `sub` the person, `aud` the token
+    /// endpoint, five minutes, a fresh `jti`; `changes` replaces claims (null removes).
+    pub fn assertion(
+        &self,
+        cred: &accord_node_api::credential::Credential,
+        changes: Value,
+    ) -> String {
+        let der = accord_node_api::pki::pem_blocks(&cred.private_key, "PRIVATE KEY").unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &der[0]).unwrap();
+        let cert = accord_node_api::pki::certs_from_pem(&cred.certificate).unwrap();
+        let t = now();
+        let mut claims = json!({
+            "iss": cred.person, "sub": cred.person, "aud": format!("{}/oauth/token", self.url),
+            "iat": t, "exp": t + 300, "jti": format!("{:016x}{:016x}", rand_u64(), rand_u64()),
+        });
+        if let Value::Object(m) = changes {
+            for (k, v) in m {
+                if v.is_null() {
+                    claims.as_object_mut().unwrap().remove(&k);
+                } else {
+                    claims[k] = v;
+                }
+            }
+        }
+        jws(
+            json!({"alg": "ES384", "typ": "JWT", "x5c": [B64.encode(&cert[0])]}),
+            &claims,
+            &key,
+        )
+    }
+
+    /// `POST /oauth/token` with a client assertion and a DPoP proof: (status, body).
+    pub fn token_by_assertion(&self, assertion: &str) -> (u16, Value) {
+        let body = format!(
+            "grant_type=client_credentials&client_assertion_type={}&client_assertion={assertion}",
+            "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+        );
+        let r = self
+            .http
+            .post(format!("{}/oauth/token", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "DPoP",
+                self.proof(&format!("{}/oauth/token", self.url), None),
+            )
+            .body(body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), read_json(r))
+    }
+
+    /// This client's DPoP key's RFC 7638 thumbprint (what a bound token's `cnf.jkt` is).
+    pub fn jkt(&self) -> String {
+        let j = self.jwk();
+        let c = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            j["x"].as_str().unwrap(),
+            j["y"].as_str().unwrap()
+        );
+        B64URL.encode(digest::digest(&digest::SHA256, c.as_bytes()))
     }
 
     /// A DPoP-bound access token (panics unless the node grants one).

@@ -7,6 +7,8 @@
 //!   token, `GetWellKnownConfiguration`) in both Connect codecs.
 //! * [`connect`]: error codes and their HTTP statuses, the error body, bounded gzip,
 //!   `Connect-Timeout-Ms`.
+//! * [`oidc`]: tokens another party signed: an external OpenID issuer's discovery
+//!   document, key set and access tokens, and a client assertion's certificate.
 //! * [`srt`]: the signed request token (a compact JWS), its time checks and signature,
 //!   JWKs and their thumbprints, and the client's return-leg public key.
 //!
@@ -22,6 +24,7 @@
 
 pub mod connect;
 pub mod kas;
+pub mod oidc;
 pub mod srt;
 
 #[cfg(test)]
@@ -36,7 +39,7 @@ pub use kas::{
     PolicyRequest, PolicyRewrapResult, PublicKeyRequest, PublicKeyResponse, RewrapRequest,
     RewrapResponse, UnsignedRewrapRequest, MAX_DEPTH,
 };
-pub use srt::{client_key, ClientKey, Curve, Jwk, Jws, SignedRequestToken};
+pub use srt::{client_key, ClientKey, Curve, Jwk, Jws, SignedRequestToken, Times};
 
 /// Largest request body read, both as sent (compressed) and once inflated: 1 MiB.
 pub const MAX_BODY: usize = 1 << 20;
@@ -89,6 +92,10 @@ pub enum Error {
     /// A compact JWS whose signature does not verify.
     #[error("JWS signature: {0}")]
     JwsSignature(String),
+    /// An external issuer's discovery document or key set that is malformed or not
+    /// accepted.
+    #[error("issuer: {0}")]
+    Issuer(String),
     /// A JSON Web Key that is malformed or not accepted.
     #[error("JWK: {0}")]
     Jwk(String),

@@ -255,9 +255,7 @@ impl Jws {
 pub struct SignedRequestToken {
     jws: Jws,
     request_body: String,
-    iat: Option<i64>,
-    exp: Option<i64>,
-    nbf: Option<i64>,
+    times: Times,
 }
 
 impl SignedRequestToken {
@@ -285,15 +283,11 @@ impl SignedRequestToken {
             Some(_) => return Err(Error::Token("claim `requestBody` must be a string".into())),
             None => return Err(Error::Token("claim `requestBody` is missing".into())),
         };
-        let iat = numeric_date(&jws.claims, "iat")?;
-        let exp = numeric_date(&jws.claims, "exp")?;
-        let nbf = numeric_date(&jws.claims, "nbf")?;
+        let times = Times::read(&jws.claims).map_err(Error::Token)?;
         Ok(SignedRequestToken {
             jws,
             request_body,
-            iat,
-            exp,
-            nbf,
+            times,
         })
     }
 
@@ -329,17 +323,17 @@ impl SignedRequestToken {
 
     /// `iat`, if present (seconds since 1970).
     pub fn iat(&self) -> Option<i64> {
-        self.iat
+        self.times.iat
     }
 
     /// `exp`, if present.
     pub fn exp(&self) -> Option<i64> {
-        self.exp
+        self.times.exp
     }
 
     /// `nbf`, if present.
     pub fn nbf(&self) -> Option<i64> {
-        self.nbf
+        self.times.nbf
     }
 
     /// The bytes signed: `base64url(header) "." base64url(payload)`.
@@ -362,36 +356,9 @@ impl SignedRequestToken {
     /// `now + skew`; `nbf`, if present, not after `now + skew`; and `exp − iat` at most
     /// [`MAX_LIFETIME_SECS`] `+ skew` when both are present.
     pub fn check_times(&self, now: i64) -> Result<(), Error> {
-        let exp = self
-            .exp
-            .ok_or_else(|| Error::TokenTime("claim `exp` is missing".into()))?;
-        if exp < now.saturating_sub(MAX_SKEW_SECS) {
-            return Err(Error::TokenTime(format!(
-                "expired: `exp` {exp} is more than {MAX_SKEW_SECS} s before now ({now})"
-            )));
-        }
-        if let Some(iat) = self.iat {
-            if iat > now.saturating_add(MAX_SKEW_SECS) {
-                return Err(Error::TokenTime(format!(
-                    "issued in the future: `iat` {iat} is more than {MAX_SKEW_SECS} s after now ({now})"
-                )));
-            }
-            let lifetime = i128::from(exp) - i128::from(iat);
-            if lifetime > i128::from(MAX_LIFETIME_SECS + MAX_SKEW_SECS) {
-                return Err(Error::TokenTime(format!(
-                    "lifetime `exp` − `iat` = {lifetime} s is longer than {MAX_LIFETIME_SECS} s \
-                     (+{MAX_SKEW_SECS} s skew)"
-                )));
-            }
-        }
-        if let Some(nbf) = self.nbf {
-            if nbf > now.saturating_add(MAX_SKEW_SECS) {
-                return Err(Error::TokenTime(format!(
-                    "not valid yet: `nbf` {nbf} is more than {MAX_SKEW_SECS} s after now ({now})"
-                )));
-            }
-        }
-        Ok(())
+        self.times
+            .check(now, MAX_SKEW_SECS, MAX_LIFETIME_SECS)
+            .map_err(Error::TokenTime)
     }
 
     /// Verify the signature with `key` (see [`Jws::verify`]).
@@ -429,13 +396,75 @@ fn json_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// The times of a JWT (RFC 7519 `iat`, `exp`, `nbf`), each optional as read. One
+/// check serves every token the node reads (the signed request token, an access token
+/// another issuer signed, a client assertion), each with its own skew and lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Times {
+    /// `iat`.
+    pub iat: Option<i64>,
+    /// `exp`.
+    pub exp: Option<i64>,
+    /// `nbf`.
+    pub nbf: Option<i64>,
+}
+
+impl Times {
+    /// Read the three claims: each absent, null, or a number of seconds (a fraction is
+    /// dropped).
+    pub fn read(claims: &Map<String, Value>) -> Result<Times, String> {
+        Ok(Times {
+            iat: numeric_date(claims, "iat")?,
+            exp: numeric_date(claims, "exp")?,
+            nbf: numeric_date(claims, "nbf")?,
+        })
+    }
+
+    /// Check against `now` (seconds since 1970) with `skew` seconds of skew: `exp`
+    /// present and not before `now − skew`; `iat`, if present, not after `now + skew`;
+    /// `nbf`, if present, not after `now + skew`; and `exp − iat` at most
+    /// `max_lifetime + skew` when both are present, and `exp` at most `max_lifetime +
+    /// skew` after `now` in any case (a token without `iat` is bounded too).
+    pub fn check(&self, now: i64, skew: i64, max_lifetime: i64) -> Result<(), String> {
+        let exp = self.exp.ok_or("claim `exp` is missing")?;
+        if exp < now.saturating_sub(skew) {
+            return Err(format!(
+                "expired: `exp` {exp} is more than {skew} s before now ({now})"
+            ));
+        }
+        if i128::from(exp) - i128::from(now) > i128::from(max_lifetime) + i128::from(skew) {
+            return Err(format!(
+                "`exp` {exp} is more than {max_lifetime} s (+{skew} s skew) after now ({now}): it lives too long"
+            ));
+        }
+        if let Some(iat) = self.iat {
+            if iat > now.saturating_add(skew) {
+                return Err(format!(
+                    "issued in the future: `iat` {iat} is more than {skew} s after now ({now})"
+                ));
+            }
+            let lifetime = i128::from(exp) - i128::from(iat);
+            if lifetime > i128::from(max_lifetime) + i128::from(skew) {
+                return Err(format!(
+                    "lifetime `exp` − `iat` = {lifetime} s is longer than {max_lifetime} s \
+                     (+{skew} s skew)"
+                ));
+            }
+        }
+        if let Some(nbf) = self.nbf {
+            if nbf > now.saturating_add(skew) {
+                return Err(format!(
+                    "not valid yet: `nbf` {nbf} is more than {skew} s after now ({now})"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A NumericDate claim (RFC 7519: seconds, possibly fractional; the fraction dropped).
-fn numeric_date(claims: &Map<String, Value>, key: &str) -> Result<Option<i64>, Error> {
-    let bad = || {
-        Error::Token(format!(
-            "claim `{key}` must be a number of seconds since 1970"
-        ))
-    };
+fn numeric_date(claims: &Map<String, Value>, key: &str) -> Result<Option<i64>, String> {
+    let bad = || format!("claim `{key}` must be a number of seconds since 1970");
     match claims.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
@@ -650,6 +679,29 @@ impl Jwk {
     }
 
     /// The required members, sorted by name.
+    /// Whether this key can verify a JWS signed with `alg`: RS256 and PS256 with RSA,
+    /// ES256 with P-256, ES384 with P-384.
+    pub fn suits(&self, alg: &str) -> bool {
+        matches!(
+            (alg, &self.0),
+            ("RS256" | "PS256", Key::Rsa { .. })
+                | (
+                    "ES256",
+                    Key::Ec {
+                        curve: Curve::P256,
+                        ..
+                    }
+                )
+                | (
+                    "ES384",
+                    Key::Ec {
+                        curve: Curve::P384,
+                        ..
+                    }
+                )
+        )
+    }
+
     fn members(&self) -> Vec<(&'static str, String)> {
         match &self.0 {
             Key::Rsa { n, e } => vec![

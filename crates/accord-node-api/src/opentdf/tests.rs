@@ -1358,3 +1358,115 @@ fn opentdf_jws_dpop_proof() {
         .starts_with("JWS signature: ES256 signature does not verify"));
     assert_eq!(err(Jwk::from_value(&json!("x"))), "JWK: not a JSON object");
 }
+
+mod oidc_documents {
+    use super::super::oidc::*;
+    use super::super::Error;
+
+    const ISSUER: &str = "https://sso.pak.example/realms/accord";
+
+    #[test]
+    fn a_discovery_document_must_be_its_issuers_and_https() {
+        let doc = |issuer: &str, jwks: &str| {
+            format!(
+                r#"{{"issuer": "{issuer}", "jwks_uri": "{jwks}", "token_endpoint": "{ISSUER}/token"}}"#
+            )
+        };
+        let m = ProviderMetadata::parse(doc(ISSUER, &format!("{ISSUER}/certs")).as_bytes(), ISSUER)
+            .unwrap();
+        assert_eq!(
+            m.token_endpoint.as_deref(),
+            Some(format!("{ISSUER}/token").as_str())
+        );
+        let e = ProviderMetadata::parse(
+            doc("https://evil.example", "https://evil.example/c").as_bytes(),
+            ISSUER,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("not https://sso.pak.example/realms/accord"),
+            "{e}"
+        );
+        let e = ProviderMetadata::parse(
+            doc(ISSUER, "http://sso.pak.example/certs").as_bytes(),
+            ISSUER,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`jwks_uri` http://sso.pak.example/certs is not an https URL"),
+            "{e}"
+        );
+        assert!(matches!(
+            ProviderMetadata::parse(&vec![b' '; MAX_METADATA + 1], ISSUER),
+            Err(Error::TooLarge { .. })
+        ));
+        assert_eq!(
+            issuer_of(&format!("{ISSUER}/.well-known/openid-configuration")),
+            ISSUER
+        );
+        assert_eq!(issuer_of(&format!("{ISSUER}/")), ISSUER);
+    }
+
+    #[test]
+    fn a_key_set_keeps_the_signing_keys_it_can_verify_with() {
+        let ec = r#"{"kty": "EC", "crv": "P-256", "kid": "ec", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        let set = format!(
+            r#"{{"keys": [{ec}, {{"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": "AA"}},
+               {{"kty": "EC", "crv": "P-256", "use": "enc", "kid": "enc", "x": "AA", "y": "AA"}}]}}"#
+        );
+        let s = JwkSet::parse(set.as_bytes()).unwrap();
+        assert_eq!((s.keys.len(), s.skipped), (1, 2));
+        assert!(s.find(Some("ec"), "ES256").is_some());
+        assert!(s.find(None, "ES256").is_some());
+        assert!(s.find(Some("other"), "ES256").is_none());
+        assert!(s.find(None, "RS256").is_none());
+        // A set with nothing usable, or with a private key in it, is refused.
+        let e = JwkSet::parse(br#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AA"}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("none of its 1 keys"), "{e}");
+        let private = ec.replace(r#""kid": "ec","#, r#""kid": "ec", "d": "AA","#);
+        let e = JwkSet::parse(format!(r#"{{"keys": [{private}]}}"#).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("private key"), "{e}");
+    }
+
+    #[test]
+    fn an_access_token_is_not_a_dpop_proof() {
+        use base64::Engine;
+        let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let claims = b(
+            r#"{"iss": "https://sso.pak.example/realms/accord", "aud": ["accord-kas", "account"]}"#,
+        );
+        let t = format!("{}.{claims}.AAAA", b(r#"{"alg": "RS256", "typ": "JWT"}"#));
+        let jws = parse_access_token(&t).unwrap();
+        assert_eq!(audiences(jws.claims()), ["accord-kas", "account"]);
+        let t = format!(
+            "{}.{claims}.AAAA",
+            b(r#"{"alg": "ES256", "typ": "dpop+jwt"}"#)
+        );
+        assert!(parse_access_token(&t)
+            .unwrap_err()
+            .to_string()
+            .contains("typ"));
+        let t = format!("{}.{claims}.", b(r#"{"alg": "none"}"#));
+        assert!(parse_access_token(&t)
+            .unwrap_err()
+            .to_string()
+            .contains("not accepted"));
+        let id = b(r#"{"iss": "https://sso.pak.example/realms/accord", "typ": "ID"}"#);
+        let t = format!("{}.{id}.AAAA", b(r#"{"alg": "RS256", "typ": "JWT"}"#));
+        assert!(parse_access_token(&t)
+            .unwrap_err()
+            .to_string()
+            .contains("ID token"));
+        let t = format!("{}.{}.AAAA", b(r#"{"alg": "RS256"}"#), b(r#"{"aud": "x"}"#));
+        assert!(parse_access_token(&t)
+            .unwrap_err()
+            .to_string()
+            .contains("`iss`"));
+    }
+}

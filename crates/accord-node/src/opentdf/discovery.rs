@@ -36,7 +36,8 @@ impl Node {
             "token_endpoint": self.token_endpoint(),
             "jwks_uri": format!("{o}/oauth/jwks"),
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["ES384"],
             "response_types_supported": ["token"],
             "dpop_signing_alg_values_supported": DPOP_ALGS,
             "id_token_signing_alg_values_supported": ["ES384"],
@@ -48,13 +49,31 @@ impl Node {
         Ok(self.opentdf()?.issuer.jwks())
     }
 
-    /// `GET /.well-known/opentdf-configuration` (and the Connect form). Public.
-    pub fn opentdf_configuration(&self) -> Result<Map<String, Value>, ConnectError> {
+    /// `GET /.well-known/opentdf-configuration` (and the Connect form). Public. The
+    /// identity provider it points clients at is the external issuer when node.toml
+    /// names one (the organisation's, where its people sign in), else the node.
+    pub async fn opentdf_configuration(&self) -> Result<Map<String, Value>, ConnectError> {
         let ot = self.opentdf()?;
         let o = self.origin();
         let mut m = Map::new();
-        m.insert("platform_issuer".into(), json!(o));
-        m.insert("idp".into(), self.openid_configuration()?);
+        match &ot.external {
+            Some(x) => {
+                let mut idp = Map::new();
+                idp.insert("issuer".into(), json!(x.issuer()));
+                if let Some(md) = x.metadata().await {
+                    idp.insert("jwks_uri".into(), json!(md.jwks_uri));
+                    if let Some(t) = md.token_endpoint {
+                        idp.insert("token_endpoint".into(), json!(t));
+                    }
+                }
+                m.insert("platform_issuer".into(), json!(x.issuer()));
+                m.insert("idp".into(), Value::Object(idp));
+            }
+            None => {
+                m.insert("platform_issuer".into(), json!(o));
+                m.insert("idp".into(), self.openid_configuration()?);
+            }
+        }
         m.insert("supports_dpop".into(), json!(true));
         m.insert("dpop_signing_alg_values_supported".into(), json!(DPOP_ALGS));
         m.insert("dpop_nonce_required".into(), json!(false));

@@ -122,3 +122,89 @@ pub fn enable(dir: &Path, dpop: DpopMode, classical_ceiling: &str) -> Result<Ena
         keys,
     })
 }
+
+/// What `accord opentdf issuer` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuerTrusted {
+    /// The issuer's URL.
+    pub issuer: String,
+    /// Its token endpoint, from its discovery document.
+    pub token_endpoint: Option<String>,
+    /// Its key set's URL.
+    pub jwks_uri: String,
+    /// How many of its keys the node can verify tokens with.
+    pub keys: usize,
+    /// The audience its tokens must carry.
+    pub audience: String,
+    /// The claim naming the person.
+    pub person_claim: String,
+}
+
+/// The CA file `accord opentdf issuer --ca-file` copies into the home.
+pub const ISSUER_CA: &str = "issuer-ca.pem";
+
+/// `accord opentdf issuer`: trust an external OpenID Connect issuer for the node's
+/// people. Its discovery document and keys are fetched now, so that a wrong URL, CA or
+/// key set is found by the officer rather than by the first client; then
+/// `[opentdf.issuer]` is added to node.toml (the node reads it at its next start). A
+/// CA file is copied into the home's `keys/`. One issuer at a time: an existing
+/// `[opentdf.issuer]` is refused, to be edited in node.toml.
+pub async fn trust_issuer(
+    dir: &Path,
+    mut config: crate::home::IssuerConfig,
+) -> Result<IssuerTrusted, Error> {
+    let home = Home::open(dir)?;
+    let Some(o) = &home.config.opentdf else {
+        return Err(Error::Input(format!(
+            "this node does not serve OpenTDF clients yet: run `accord opentdf enable --dir {}` first",
+            dir.display()
+        )));
+    };
+    if let Some(i) = &o.issuer {
+        return Err(Error::Input(format!(
+            "node.toml already trusts the issuer {} ([opentdf.issuer]): one issuer at a time; edit node.toml to change it",
+            i.discovery
+        )));
+    }
+    config.check(&home.config.url).map_err(Error::Input)?;
+    let ca_copy = home.layout.key(ISSUER_CA);
+    if let Some(f) = &config.ca_file {
+        let pem = std::fs::read_to_string(f).map_err(|e| Error::io(Path::new(f), e))?;
+        accord_node_api::tls::roots_client_config(&pem)
+            .map_err(|e| Error::Input(format!("--ca-file {f}: {e}")))?;
+        std::fs::write(&ca_copy, pem).map_err(|e| Error::io(&ca_copy, e))?;
+        config.ca_file = Some(format!("keys/{ISSUER_CA}"));
+    }
+    let external = crate::tokens::external::External::new(&config, &home.layout.dir)?;
+    let (metadata, keys) = external.fetch_now().await.map_err(|e| {
+        Error::Input(format!(
+            "the issuer {} could not be read: {e}",
+            config.issuer()
+        ))
+    })?;
+    let path = home.layout.config();
+    let mut text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let quoted = |s: &str| toml::Value::String(s.to_string()).to_string();
+    text.push_str(&format!(
+        "\n# An external OpenID Connect issuer for the node's people (docs/opentdf.md).\n[opentdf.issuer]\ndiscovery = {}\naudience = {}\nperson_claim = {}\n",
+        quoted(&config.discovery),
+        quoted(&config.audience),
+        quoted(&config.person_claim)
+    ));
+    if let Some(f) = &config.ca_file {
+        text.push_str(&format!("ca_file = {}\n", quoted(f)));
+    }
+    crate::home::write_config_text(&path, &text)?;
+    Home::open(dir)?;
+    Ok(IssuerTrusted {
+        issuer: metadata.issuer,
+        token_endpoint: metadata.token_endpoint,
+        jwks_uri: metadata.jwks_uri,
+        keys,
+        audience: config.audience,
+        person_claim: config.person_claim,
+    })
+}

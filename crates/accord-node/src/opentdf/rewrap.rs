@@ -16,11 +16,14 @@ use super::session::Session;
 use crate::entry_kind::EntryKind;
 use crate::home::DpopMode;
 use crate::node::Node;
+use crate::tokens::external::Refused as Refused_;
+use crate::tokens::issuer::{Confirmation, CREDENTIAL_CLIENT};
 use accord_node_api::opentdf::connect::{Code, ConnectError};
 use accord_node_api::opentdf::kas::{
     KeyAccess, KeyAccessRewrapResult, Outcome, PolicyRewrapResult, RewrapRequest, RewrapResponse,
     UnsignedRewrapRequest,
 };
+use accord_node_api::opentdf::oidc;
 use accord_node_api::opentdf::srt::{self, SignedRequestToken};
 use accord_node_api::wire::{Reason, Rule};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -63,8 +66,16 @@ fn internal(e: impl std::fmt::Display) -> ConnectError {
     }
 }
 
-/// A refusal, and the person and client the token named when it was this node's.
+/// A refusal, and the person and credential the token named once it verified.
 type Refused = (ConnectError, Option<(String, String)>);
+
+/// Who a verified access token names, under which credential (as the audit log
+/// names it), and the DPoP key it is bound to.
+struct TokenHolder {
+    person: String,
+    credential: String,
+    cnf: Option<Confirmation>,
+}
 
 fn invalid(message: impl Into<String>) -> ConnectError {
     ConnectError {
@@ -73,10 +84,31 @@ fn invalid(message: impl Into<String>) -> ConnectError {
     }
 }
 
+/// The issuer an access token claims (`iss`), unverified: which issuer checks it.
+fn token_issuer(token: &str) -> Option<String> {
+    if token.len() > accord_node_api::opentdf::oidc::MAX_ACCESS_TOKEN {
+        return None;
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    Some(
+        claims
+            .get("iss")?
+            .as_str()?
+            .trim_end_matches('/')
+            .to_string(),
+    )
+}
+
 /// Who asked an OpenTDF rewrap, once the token is checked.
 pub struct Asker {
     person: crate::store::PersonRecord,
-    client_id: String,
+    /// The credential the audit log names: `opentdf-client:ID`, a credential's
+    /// fingerprint, or `oidc:CLIENT@ISSUER`.
+    credential: String,
     /// The key that must have signed the SRT (the DPoP proof's), or none (Bearer).
     srt_key: Option<srt::Jwk>,
 }
@@ -106,25 +138,25 @@ impl Node {
         authorization: Option<&str>,
         dpop: Option<&str>,
     ) -> Result<Asker, ConnectError> {
-        let (person, claims, token) = match self.opentdf_token_person(authorization).await {
+        let (person, holder, token) = match self.opentdf_token_person(authorization).await {
             Ok(x) => x,
             Err((e, named)) => {
                 if e.code == Code::Unauthenticated {
-                    let (person, client) = named.unzip();
-                    self.log_opentdf_refusal(person.as_deref(), client.as_deref(), &e)
+                    let (person, credential) = named.unzip();
+                    self.log_opentdf_refusal(person.as_deref(), credential.as_deref(), &e)
                         .await;
                 }
                 return Err(e);
             }
         };
-        match self.opentdf_proof(&claims, &token, dpop) {
+        match self.opentdf_proof(holder.cnf.as_ref(), &token, dpop) {
             Ok(srt_key) => Ok(Asker {
                 person,
-                client_id: claims.client_id,
+                credential: holder.credential,
                 srt_key,
             }),
             Err(e) => {
-                self.log_opentdf_refusal(Some(&person.id), Some(&claims.client_id), &e)
+                self.log_opentdf_refusal(Some(&person.id), Some(&holder.credential), &e)
                     .await;
                 Err(e)
             }
@@ -138,7 +170,7 @@ impl Node {
     pub(crate) async fn log_opentdf_refusal(
         &self,
         person: Option<&str>,
-        client: Option<&str>,
+        credential: Option<&str>,
         e: &ConnectError,
     ) {
         if e.code == Code::Internal || (person.is_none() && !self.strangers.admit()) {
@@ -151,8 +183,7 @@ impl Node {
         };
         let text: String = e.message.chars().take(400).collect();
         let reasons = [Reason::new(rule, text)];
-        let credential =
-            client.map(|c| format!("opentdf-client:{}", c.chars().take(128).collect::<String>()));
+        let credential = credential.map(|c| c.chars().take(160).collect::<String>());
         let entry = crate::audit::AuditEntry {
             person,
             credential: credential.as_deref(),
@@ -167,23 +198,17 @@ impl Node {
     /// A refusal of `asker` after authentication (a body that does not read or
     /// decode), in the audit log.
     pub async fn opentdf_refused(&self, asker: &Asker, e: &ConnectError) {
-        self.log_opentdf_refusal(Some(&asker.person.id), Some(&asker.client_id), e)
+        self.log_opentdf_refusal(Some(&asker.person.id), Some(&asker.credential), e)
             .await;
     }
 
-    /// The person an access token names, after its signature, issuer, audience and
-    /// time, its client (issued by this node, not revoked) and the person's record.
+    /// The person an access token names, once the token is checked (by the issuer
+    /// its `iss` names: this node, or the external issuer node.toml trusts) and what
+    /// it was issued under still stands, and the person's record.
     async fn opentdf_token_person(
         &self,
         authorization: Option<&str>,
-    ) -> Result<
-        (
-            crate::store::PersonRecord,
-            crate::tokens::issuer::Claims,
-            String,
-        ),
-        Refused,
-    > {
+    ) -> Result<(crate::store::PersonRecord, TokenHolder, String), Refused> {
         let ot = self.opentdf().map_err(|e| (e, None))?;
         let now = crate::store::unix_now();
         let token = authorization
@@ -202,6 +227,53 @@ impl Node {
                     None,
                 )
             })?;
+        // The node's own tokens first: an external issuer is never consulted for them.
+        let iss = token_issuer(token);
+        let external = ot.external.as_ref().filter(|x| {
+            iss.as_deref().is_some_and(|i| {
+                !oidc::same_issuer(i, self.issuer_url()) && oidc::same_issuer(i, x.issuer())
+            })
+        });
+        let holder = match external {
+            Some(x) => {
+                let c = x.verify(token, now).await.map_err(|e| match e {
+                    Refused_::Token(m) => (unauthenticated(m), None),
+                    Refused_::Unavailable(m) => (
+                        ConnectError {
+                            code: Code::Unavailable,
+                            message: m,
+                        },
+                        None,
+                    ),
+                })?;
+                TokenHolder {
+                    credential: format!("oidc:{}@{}", c.client, x.issuer()),
+                    person: c.person,
+                    cnf: c.cnf,
+                }
+            }
+            None => self.own_token_holder(token, now).await?,
+        };
+        let person = self
+            .store
+            .person(&holder.person)
+            .await
+            .map_err(|e| (internal(e), None))?
+            .ok_or_else(|| {
+                (
+                    unauthenticated(format!("token for unknown person {}", holder.person)),
+                    None,
+                )
+            })?;
+        Ok((person, holder, token.to_string()))
+    }
+
+    /// A token this node issued: its signature, issuer, audience and time; then what it
+    /// was issued under must still stand: the OpenTDF client (not revoked, the
+    /// person's), or the credential a client assertion was signed with (not revoked,
+    /// not expired, the person's).
+    async fn own_token_holder(&self, token: &str, now: i64) -> Result<TokenHolder, Refused> {
+        let ot = self.opentdf().map_err(|e| (e, None))?;
         let claims = ot
             .issuer
             .verify(
@@ -211,56 +283,64 @@ impl Node {
                 now,
             )
             .map_err(|e| (unauthenticated(e), None))?;
+        let holder = TokenHolder {
+            person: claims.sub.clone(),
+            credential: match claims.client_id.strip_prefix(CREDENTIAL_CLIENT) {
+                Some(fingerprint) => fingerprint.to_string(),
+                None => format!("opentdf-client:{}", claims.client_id),
+            },
+            cnf: claims.cnf.clone(),
+        };
         // From here the token is this node's: its refusals name the person.
-        let named = Some((claims.sub.clone(), claims.client_id.clone()));
+        let named = Some((holder.person.clone(), holder.credential.clone()));
+        if let Some(fingerprint) = claims.client_id.strip_prefix(CREDENTIAL_CLIENT) {
+            let record = self
+                .credential_standing(fingerprint)
+                .await
+                .map_err(|r| match r.kind {
+                    accord_node_api::Kind::Internal => (internal(r.error), None),
+                    _ => (unauthenticated(r.error), named.clone()),
+                })?;
+            if record.id != claims.sub {
+                return Err((
+                    unauthenticated("the token's credential is not its person's"),
+                    named,
+                ));
+            }
+            return Ok(holder);
+        }
         let client = self
             .store
             .opentdf_client(&claims.client_id)
             .await
             .map_err(|e| (internal(e), None))?;
         match client {
-            Some(c) if c.person == claims.sub && c.revoked.is_none() => {}
-            Some(c) if c.person == claims.sub => {
-                return Err((
-                    unauthenticated(format!("client {} has been revoked", claims.client_id)),
-                    named,
-                ))
-            }
-            _ => {
-                return Err((
-                    unauthenticated(format!(
-                        "the token names client {} of {}, which this node did not issue",
-                        claims.client_id, claims.sub
-                    )),
-                    named,
-                ))
-            }
+            Some(c) if c.person == claims.sub && c.revoked.is_none() => Ok(holder),
+            Some(c) if c.person == claims.sub => Err((
+                unauthenticated(format!("client {} has been revoked", claims.client_id)),
+                named,
+            )),
+            _ => Err((
+                unauthenticated(format!(
+                    "the token names client {} of {}, which this node did not issue",
+                    claims.client_id, claims.sub
+                )),
+                named,
+            )),
         }
-        let person = self
-            .store
-            .person(&claims.sub)
-            .await
-            .map_err(|e| (internal(e), None))?
-            .ok_or_else(|| {
-                (
-                    unauthenticated(format!("token for unknown person {}", claims.sub)),
-                    named.clone(),
-                )
-            })?;
-        Ok((person, claims, token.to_string()))
     }
 
     /// The key that must have signed the SRT: the DPoP proof's, for a bound token (the
     /// proof checked); none for a Bearer token where the node takes them.
     fn opentdf_proof(
         &self,
-        claims: &crate::tokens::issuer::Claims,
+        cnf: Option<&Confirmation>,
         token: &str,
         dpop: Option<&str>,
     ) -> Result<Option<srt::Jwk>, ConnectError> {
         let ot = self.opentdf()?;
         let now = crate::store::unix_now();
-        match (&claims.cnf, dpop) {
+        match (cnf, dpop) {
             (Some(cnf), Some(proof)) => {
                 let htu = format!("{}/kas.AccessService/Rewrap", self.issuer_url());
                 let proven = ot
@@ -291,7 +371,7 @@ impl Node {
             &aws_lc_rs::digest::SHA256,
             req.signed_request_token.as_bytes(),
         ));
-        let credential = format!("opentdf-client:{}", asker.client_id);
+        let credential = asker.credential.clone();
         // The signed request token checked and its body parsed (CPU work: on the
         // blocking pool); a known person's malformed or unproven request is a refusal
         // in the log, as is a client key the return leg cannot use.

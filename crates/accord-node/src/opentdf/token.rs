@@ -3,10 +3,15 @@
 
 use crate::home::DpopMode;
 use crate::node::Node;
-use crate::tokens::issuer::{self, Claims, Confirmation};
+use crate::tokens::issuer::{self, Claims, Confirmation, CREDENTIAL_CLIENT};
+use accord_node_api::opentdf::oidc;
+use accord_node_api::opentdf::srt::{Curve, Jwk, Jws};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
+
+/// Longest life of a client assertion, seconds (the Go SDK makes them for 5 minutes).
+pub const MAX_ASSERTION_LIFETIME: i64 = 300;
 
 /// Largest token request body read (a form of a few fields).
 pub const MAX_TOKEN_REQUEST: usize = 8 * 1024;
@@ -99,63 +104,48 @@ impl Node {
                 return Err(OAuthError::new(400, "invalid_request", "no grant_type"));
             }
         }
-        let (client_id, secret) = match (
-            authorization.and_then(basic),
-            field("client_id")?,
-            field("client_secret")?,
-        ) {
-            (Some(_), _, Some(_)) => {
-                return Err(OAuthError::new(
-                    400,
-                    "invalid_request",
-                    "the client authenticated twice (Basic and client_secret): use one",
-                ))
-            }
-            (Some((id, s)), _, None) => (id, s),
-            (None, Some(id), Some(s)) => (id.to_string(), s.to_string()),
-            _ => return Err(OAuthError::new(
-                401,
-                "invalid_client",
-                "no client credentials (HTTP Basic, or client_id and client_secret in the form)",
-            )),
-        };
-        let secret = zeroize::Zeroizing::new(secret);
-        let client = self.store.opentdf_client(&client_id).await.map_err(|e| {
-            tracing::error!(error = %e, "token endpoint failed");
-            OAuthError::new(500, "server_error", "the node failed to answer")
-        })?;
-        // One answer for an unknown client and a wrong secret. Each refusal is in the
-        // audit log (kind `rewrap`, rule `credential`, as a refused credential on
-        // Accord's own route): naming the person when the client is theirs, else as a
-        // stranger's, within the strangers' rate.
-        let failed = "client authentication failed: no such client, or the wrong secret";
-        let client = match client {
-            Some(c) if issuer::secret_matches(&secret, &c.secret_hash) => c,
-            Some(c) => {
-                self.log_token_refusal(Some(&c.person), &client_id, "the wrong client secret")
-                    .await;
-                return Err(OAuthError::new(401, "invalid_client", failed));
-            }
-            None => {
-                self.log_token_refusal(None, &client_id, "no such client")
-                    .await;
-                return Err(OAuthError::new(401, "invalid_client", failed));
-            }
-        };
-        if client.revoked.is_some() {
-            self.log_token_refusal(
-                Some(&client.person),
-                &client_id,
-                "the client has been revoked",
-            )
-            .await;
-            return Err(OAuthError::new(
-                401,
-                "invalid_client",
-                format!("client {client_id} has been revoked"),
-            ));
-        }
         let now = crate::store::unix_now();
+        let (person, client_id) =
+            match (field("client_assertion_type")?, field("client_assertion")?) {
+                (None, None) => {
+                    let c = self
+                        .client_by_secret(
+                            authorization,
+                            field("client_id")?,
+                            field("client_secret")?,
+                        )
+                        .await?;
+                    (c.person, c.client_id)
+                }
+                (Some(t), Some(a)) => {
+                    if t != oidc::JWT_BEARER {
+                        return Err(OAuthError::new(
+                            400,
+                            "invalid_request",
+                            format!("client_assertion_type must be {}", oidc::JWT_BEARER),
+                        ));
+                    }
+                    if authorization.and_then(basic).is_some() || field("client_secret")?.is_some()
+                    {
+                        return Err(OAuthError::new(
+                        400,
+                        "invalid_request",
+                        "the client authenticated twice (a client assertion and a secret): use one",
+                    ));
+                    }
+                    let (person, fingerprint) = self
+                        .client_by_assertion(ot, a, field("client_id")?, now)
+                        .await?;
+                    (person, format!("{CREDENTIAL_CLIENT}{fingerprint}"))
+                }
+                _ => {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_request",
+                        "client_assertion and client_assertion_type go together (RFC 7523)",
+                    ))
+                }
+            };
         let cnf =
             match dpop {
                 Some(proof) => {
@@ -177,8 +167,8 @@ impl Node {
         let claims = Claims {
             iss: self.issuer_url().to_string(),
             aud: super::kas_url(self.issuer_url()),
-            sub: client.person.clone(),
-            client_id: client.client_id.clone(),
+            sub: person,
+            client_id,
             accord_party: self.party().to_string(),
             iat: now,
             exp: now + lifetime,
@@ -198,22 +188,188 @@ impl Node {
 }
 
 impl Node {
-    /// A refused token request in the audit log.
-    async fn log_token_refusal(&self, person: Option<&str>, client_id: &str, why: &str) {
+    /// Client authentication by secret (`client_secret_basic` or `_post`): the
+    /// client, issued by this node and not revoked.
+    async fn client_by_secret(
+        &self,
+        authorization: Option<&str>,
+        form_id: Option<&str>,
+        form_secret: Option<&str>,
+    ) -> Result<crate::store::OpenTdfClient, OAuthError> {
+        let (client_id, secret) = match (authorization.and_then(basic), form_id, form_secret) {
+            (Some(_), _, Some(_)) => {
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_request",
+                    "the client authenticated twice (Basic and client_secret): use one",
+                ))
+            }
+            (Some((id, s)), _, None) => (id, s),
+            (None, Some(id), Some(s)) => (id.to_string(), s.to_string()),
+            _ => return Err(OAuthError::new(
+                401,
+                "invalid_client",
+                "no client credentials (HTTP Basic, or client_id and client_secret in the form)",
+            )),
+        };
+        let secret = zeroize::Zeroizing::new(secret);
+        // A client id is the caller's to choose: kept to a bounded length.
+        let shown = format!(
+            "opentdf-client:{}",
+            client_id.chars().take(128).collect::<String>()
+        );
+        let client = self.store.opentdf_client(&client_id).await.map_err(|e| {
+            tracing::error!(error = %e, "token endpoint failed");
+            OAuthError::new(500, "server_error", "the node failed to answer")
+        })?;
+        // One answer for an unknown client and a wrong secret. Each refusal is in the
+        // audit log (kind `rewrap`, rule `credential`, as a refused credential on
+        // Accord's own route): naming the person when the client is theirs, else as a
+        // stranger's, within the strangers' rate.
+        let failed = "client authentication failed: no such client, or the wrong secret";
+        let client = match client {
+            Some(c) if issuer::secret_matches(&secret, &c.secret_hash) => c,
+            Some(c) => {
+                self.log_token_refusal(Some(&c.person), &shown, "the wrong client secret", false)
+                    .await;
+                return Err(OAuthError::new(401, "invalid_client", failed));
+            }
+            None => {
+                self.log_token_refusal(None, &shown, "no such client", false)
+                    .await;
+                return Err(OAuthError::new(401, "invalid_client", failed));
+            }
+        };
+        if client.revoked.is_none() {
+            return Ok(client);
+        }
+        self.log_token_refusal(
+            Some(&client.person),
+            &shown,
+            "the client has been revoked",
+            false,
+        )
+        .await;
+        Err(OAuthError::new(
+            401,
+            "invalid_client",
+            format!("client {client_id} has been revoked"),
+        ))
+    }
+
+    /// Client authentication by a client assertion (`private_key_jwt`, RFC 7523)
+    /// signed ES384 with a person's credential key, the credential's certificate in
+    /// its `x5c`: the credential must stand (issued by this node, not revoked, not
+    /// expired); `iss` and `sub` are the person's id; `aud` is the token endpoint (or
+    /// the issuer); it lives at most [`MAX_ASSERTION_LIFETIME`] s; its `jti` is used
+    /// once. The person's id and the credential's fingerprint.
+    async fn client_by_assertion(
+        &self,
+        ot: &crate::tokens::OpenTdf,
+        assertion: &str,
+        form_id: Option<&str>,
+        now: i64,
+    ) -> Result<(String, String), OAuthError> {
+        let refuse =
+            |m: String| OAuthError::new(401, "invalid_client", format!("client assertion: {m}"));
+        let jws = Jws::parse(assertion).map_err(|e| refuse(e.to_string()))?;
+        if jws.alg() != "ES384" {
+            return Err(refuse(format!(
+                "signed {}: a credential key signs ES384",
+                jws.alg()
+            )));
+        }
+        let der = oidc::x5c_leaf(&jws).map_err(|e| refuse(e.to_string()))?;
+        let fingerprint = hex::encode(accord_node_api::pki::sha256(&der));
+        let record = match self.credential_standing(&fingerprint).await {
+            Ok(r) => r,
+            Err(r) if r.kind == accord_node_api::Kind::Internal => {
+                return Err(OAuthError::new(
+                    500,
+                    "server_error",
+                    "the node failed to answer",
+                ))
+            }
+            Err(r) => {
+                self.log_token_refusal(None, &fingerprint, &r.error, false)
+                    .await;
+                return Err(refuse(r.error));
+            }
+        };
+        let signed = accord_node_api::pki::ec_point_of_cert(&der)
+            .map_err(|e| e.to_string())
+            .and_then(|p| Jwk::ec(Curve::P384, p).map_err(|e| e.to_string()))
+            .and_then(|k| {
+                jws.verify(&k).map_err(|_| {
+                    "its signature does not verify with the credential's key".to_string()
+                })
+            });
+        if let Err(m) = signed {
+            // Anyone holding a copy of the certificate can get this far: a stranger's
+            // refusal, within their rate, though it names the credential's person.
+            self.log_token_refusal(Some(&record.id), &fingerprint, &m, false)
+                .await;
+            return Err(refuse(m));
+        }
+        // From here the caller holds the credential's key: a known caller, every
+        // refusal logged.
+        let claims = jws.claims();
+        let checked = (|| {
+            for name in ["iss", "sub"] {
+                if oidc::string_claim(claims, name, 128)? != Some(record.id.as_str()) {
+                    return Err(format!("`{name}` must be the person's id, {}", record.id));
+                }
+            }
+            if form_id.is_some_and(|c| c != record.id) {
+                return Err(format!("client_id must be the person's id, {}", record.id));
+            }
+            let endpoint = self.token_endpoint();
+            let auds = oidc::audiences(claims);
+            if !auds.contains(&endpoint.as_str()) && !auds.contains(&self.issuer_url()) {
+                return Err(format!("`aud` must be {endpoint}"));
+            }
+            accord_node_api::opentdf::Times::read(claims)?.check(
+                now,
+                issuer::SKEW,
+                MAX_ASSERTION_LIFETIME,
+            )?;
+            let jti = oidc::string_claim(claims, "jti", 256)?
+                .filter(|j| !j.is_empty())
+                .ok_or("`jti` is missing")?;
+            ot.assertions
+                .remember(&fingerprint, jti, now, "client assertion")
+        })();
+        match checked {
+            Ok(()) => Ok((record.id, fingerprint)),
+            Err(m) => {
+                self.log_token_refusal(Some(&record.id), &fingerprint, &m, true)
+                    .await;
+                Err(refuse(m))
+            }
+        }
+    }
+
+    /// A refused token request in the audit log. `proven`: the caller proved it holds
+    /// the person's key (a client assertion whose signature verified), so it is a known
+    /// caller and always logged; else anyone may have sent it, and it is logged within
+    /// the rate kept for callers the node does not know.
+    async fn log_token_refusal(
+        &self,
+        person: Option<&str>,
+        credential: &str,
+        why: &str,
+        proven: bool,
+    ) {
         let reasons = [accord_node_api::wire::Reason::new(
             accord_node_api::wire::Rule::Credential,
             format!("OpenTDF token request: {why}"),
         )];
-        // Anyone who knows a client id may try secrets: every refusal is within the
+        // Anyone who knows a client id may try secrets: such refusals are within the
         // rate kept for callers the node does not know, the person's too.
-        if !self.strangers.admit() {
+        if !proven && !self.strangers.admit() {
             return;
         }
-        // A client id is the caller's to choose: kept to a bounded length.
-        let credential = format!(
-            "opentdf-client:{}",
-            client_id.chars().take(128).collect::<String>()
-        );
+        let credential: String = credential.chars().take(160).collect();
         let entry = crate::audit::AuditEntry {
             person,
             credential: Some(&credential),

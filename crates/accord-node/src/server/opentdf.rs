@@ -116,7 +116,7 @@ pub(super) fn routes(node: Arc<Node>, budget: crate::admission::Budget) -> Route
         .route(
             "/.well-known/opentdf-configuration",
             get(|State(n): State<Arc<Node>>| async move {
-                json_or_404(n.opentdf_configuration().map(serde_json::Value::Object))
+                json_or_404(n.opentdf_configuration().await.map(serde_json::Value::Object))
             }),
         )
         .route(
@@ -173,7 +173,7 @@ pub(super) fn routes(node: Arc<Node>, budget: crate::admission::Budget) -> Route
                 if let Err(e) = read_body(&h, body, SMALL_BODY).await {
                     return connect_error(e);
                 }
-                match n.opentdf_configuration() {
+                match n.opentdf_configuration().await {
                     Ok(m) => reply(c, otkas::encode_wellknown(c, &m)),
                     Err(e) => connect_error(e),
                 }

@@ -19,6 +19,7 @@ mod people;
 
 pub use agreements::AgreementRecord;
 pub use changes::{Actor, DirectoryChange};
+pub use opentdf::OpenTdfClient;
 pub use people::PersonRecord;
 
 /// A database error as the node's [`Error`]: the error type is the API crate's, which

@@ -139,27 +139,45 @@ impl ReplayCache {
                 "the DPoP proof is signed by another key than the one the token is bound to".into(),
             );
         }
+        self.remember(&jkt, jti, now, "DPoP proof")?;
+        Ok(Proven { jkt, jwk })
+    }
+}
+
+impl ReplayCache {
+    /// Remember the id `jti` of a one-time token (`what`: "DPoP proof", "client
+    /// assertion") signed by the key `owner` names, at `now`; refused when it was seen
+    /// within the last windows (a replay) or when the window's share of `owner` (or
+    /// of all) is spent. The token's time must have been checked first: it is
+    /// remembered for as long as [`PROOF_WINDOW`] after its `iat` allows.
+    pub(crate) fn remember(
+        &self,
+        owner: &str,
+        jti: &str,
+        now: i64,
+        what: &str,
+    ) -> Result<(), String> {
         let mut w = self
             .seen
             .lock()
             .map_err(|_| "the replay cache is unavailable")?;
         w.rotate(now);
-        let key = format!("{jkt}.{jti}");
+        let key = format!("{owner}.{jti}");
         if w.seen(&key) {
-            return Err(format!("the DPoP proof `{jti}` was used before (a replay)"));
+            return Err(format!("the {what} `{jti}` was used before (a replay)"));
         }
         let Some((_, young)) = w.generations.last_mut() else {
             return Err("the replay cache is unavailable".into());
         };
-        let mine = young.per_key.get(&jkt).copied().unwrap_or(0);
+        let mine = young.per_key.get(owner).copied().unwrap_or(0);
         if mine >= MAX_PER_KEY || young.ids.len() >= MAX_PER_WINDOW {
-            return Err(
-                "too many DPoP proofs from this key within the window: try again shortly".into(),
-            );
+            return Err(format!(
+                "too many {what}s from this key within the window: try again shortly"
+            ));
         }
         young.ids.insert(key);
-        *young.per_key.entry(jkt.clone()).or_insert(0) += 1;
-        Ok(Proven { jkt, jwk })
+        *young.per_key.entry(owner.to_string()).or_insert(0) += 1;
+        Ok(())
     }
 }
 

@@ -27,6 +27,11 @@ const PRIVATE_KEY: &str = "PRIVATE KEY";
 /// Largest access token read (a node's own is under 1 KiB).
 pub(crate) const MAX_TOKEN: usize = 8 * 1024;
 
+/// The `client_id` of a token obtained with a client assertion signed by a person's
+/// credential key (`private_key_jwt`) starts with this, then the credential's
+/// fingerprint: every rewrap with the token checks that credential still stands.
+pub(crate) const CREDENTIAL_CLIENT: &str = "credential:";
+
 /// Clock skew allowed on `iat` and `exp`, seconds.
 pub(crate) const SKEW: i64 = 60;
 

@@ -4,6 +4,7 @@
 //! the `opentdf` component, and this room imports no component, so that `Node` can hold it.
 
 pub(crate) mod dpop;
+pub(crate) mod external;
 pub(crate) mod issuer;
 
 use crate::home::{Home, OpenTdfConfig, NODE_TOML};
@@ -22,6 +23,10 @@ pub(crate) struct OpenTdf {
     pub(crate) config: OpenTdfConfig,
     pub(crate) issuer: issuer::Issuer,
     pub(crate) proofs: dpop::ReplayCache,
+    /// Client assertion ids seen (`private_key_jwt`), kept as DPoP proof ids are.
+    pub(crate) assertions: dpop::ReplayCache,
+    /// The external OpenID issuer, when `[opentdf.issuer]` names one.
+    pub(crate) external: Option<external::External>,
 }
 
 impl OpenTdf {
@@ -39,10 +44,17 @@ impl OpenTdf {
                 ),
             }
         })?;
+        let external = config
+            .issuer
+            .as_ref()
+            .map(|i| external::External::new(i, &home.layout.dir))
+            .transpose()?;
         Ok(Some(OpenTdf {
             config,
             issuer,
             proofs: dpop::ReplayCache::default(),
+            assertions: dpop::ReplayCache::default(),
+            external,
         }))
     }
 }

@@ -28,6 +28,31 @@ Exit codes: 0 ok, 2 usage or input error (no node home, a ceiling the national p
         #[arg(long, value_name = "CLASSIFICATION", default_value = "CONFIDENTIAL")]
         classical_ceiling: String,
     },
+    /// Trust an external OpenID Connect issuer (Keycloak, say) for the node's people:
+    /// its access tokens are taken beside the node's own, a claim naming the person.
+    #[command(
+        after_help = "Example:\n  accord opentdf issuer --dir pak --discovery https://sso.pak.example/realms/accord --audience accord-kas --person-claim accord_person\n  accord opentdf issuer --dir pak --discovery https://sso.pak.example/realms/accord --audience accord-kas \\\n      --person-claim accord_person --ca-file sso-ca.pem\n\n\
+The issuer's discovery document (<URL>/.well-known/openid-configuration) and key set are read now, so that a wrong URL, CA or key set shows here; then [opentdf.issuer] is added to node.toml and the node takes the issuer's tokens from its next start. A token is taken when the issuer's key signed it, its `aud` includes --audience, it is in its lifetime (60 s of skew), and its --person-claim names a person of this node; that person's clearance and status are the node's record, as for every caller. Choose a claim only the issuer's administrators set (in Keycloak, a user attribute mapped into the token, users not allowed to edit it). `accord user suspend` stops a person's issuer tokens; `accord user revoke` stops only what this node issued. OpenTDF clients are pointed at the issuer's token endpoint by the node's /.well-known/opentdf-configuration. --ca-file is copied into keys/ and trusted instead of the system's roots. One issuer at a time: edit node.toml to change it.\n\n\
+Exit codes: 0 ok, 2 usage or input error (no node home, OpenTDF not enabled, an issuer already set, an issuer that cannot be read)."
+    )]
+    Issuer {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The issuer's URL (or its discovery document's), https.
+        #[arg(long, value_name = "URL")]
+        discovery: String,
+        /// The audience (`aud`) its tokens carry for this node.
+        #[arg(long, value_name = "AUDIENCE")]
+        audience: String,
+        /// The claim whose value is a person's id on this node: one only the issuer's
+        /// administrators set (a username users may choose or edit would let them choose who they are).
+        #[arg(long, value_name = "CLAIM")]
+        person_claim: String,
+        /// CA certificates (PEM) to check the issuer's TLS with, instead of the system's.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+    },
 }
 
 fn parse_dpop(s: &str) -> Result<DpopMode, String> {
@@ -77,6 +102,38 @@ pub fn run(cmd: OpenTdfCommand, out: &Output) -> Result<Code> {
                 for (alg, kid) in &e.keys {
                     println!("KAS key {alg}: kid {kid}");
                 }
+            }
+            Ok(Code::Ok)
+        }
+        OpenTdfCommand::Issuer {
+            dir,
+            discovery,
+            audience,
+            person_claim,
+            ca_file,
+        } => {
+            let config = accord_node::home::IssuerConfig {
+                discovery,
+                audience,
+                person_claim,
+                ca_file: ca_file.map(|f| f.display().to_string()),
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            let t = rt.block_on(accord_node::opentdf::trust_issuer(&dir, config))?;
+            if out.json {
+                out.print_json(&serde_json::to_value(&t)?);
+            } else {
+                println!(
+                    "trusting {} ({} signing key{}; token endpoint {}): restart the node to take its tokens",
+                    t.issuer,
+                    t.keys,
+                    if t.keys == 1 { "" } else { "s" },
+                    t.token_endpoint.as_deref().unwrap_or("not published")
+                );
+                println!(
+                    "a token names a person of this node by `{}`, and must carry audience {}",
+                    t.person_claim, t.audience
+                );
             }
             Ok(Code::Ok)
         }

@@ -69,6 +69,7 @@ const SHAPES: &[(&str, Option<&str>)] = &[
     ("user signing-key", Some("user-signing-key")),
     ("user opentdf-client", Some("user-opentdf-client")),
     ("opentdf enable", Some("opentdf-enable")),
+    ("opentdf issuer", Some("opentdf-issuer")),
     ("equipment account add", Some("equipment-account")),
     ("equipment account list", Some("equipment-accounts")),
     ("equipment import", Some("equipment-import")),

@@ -215,6 +215,31 @@ fn node_commands_print_as_their_schemas_say() {
         (Some(true), Some("optional")),
         "{v:#}"
     );
+    let idp = accord_test_support::oidc::TestIssuer::start();
+    std::fs::write(dir.join("idp-ca.pem"), &idp.ca_pem).unwrap();
+    let v = c.run(
+        "opentdf-issuer",
+        &[
+            "opentdf",
+            "issuer",
+            "--dir",
+            s(&pak),
+            "--discovery",
+            &idp.url,
+            "--audience",
+            "accord-kas",
+            "--person-claim",
+            "preferred_username",
+            "--ca-file",
+            s(&dir.join("idp-ca.pem")),
+        ],
+        0,
+    );
+    assert_eq!(
+        (v["issuer"].as_str(), v["keys"].as_u64()),
+        (Some(idp.url.as_str()), Some(2)),
+        "{v:#}"
+    );
     let v = c.run(
         "user-opentdf-client",
         &[
