@@ -150,4 +150,108 @@ fn main() {
         "  decide, agreement checked once (USA label, PAK person) {decisions:>9.0} /s   = {:.0} decisions per agreement verification",
         decisions / full
     );
+
+    // Fifteen years of key amendments: one a quarter, 60 in all, in turn a new KAS key
+    // (hybrid), a new TLS pin and a new signing key (signed by the old and the new).
+    let mut body = a.body.clone();
+    body.expires = t("2025-10-01T00:00:00Z");
+    body.parties[0].node = Some(Node {
+        url: "https://pak.example".into(),
+        tls_spki_sha256: format!("{:064x}", 0),
+        kas_keys: vec![kas_key()],
+        log_verifier_key: None,
+    });
+    let mut amended = Agreement::draft(body).unwrap();
+    amended
+        .approve(&pak, "summary", t("2005-09-01T00:00:00Z"))
+        .unwrap();
+    amended
+        .approve(&usa, "approval", t("2005-09-02T00:00:00Z"))
+        .unwrap();
+    amended.sign(&pak, t("2005-09-03T00:00:00Z")).unwrap();
+    amended.sign(&usa, t("2005-09-04T00:00:00Z")).unwrap();
+    let plain = amended.clone();
+    let mut signer = pak;
+    let start = t("2006-01-01T00:00:00Z").unix();
+    for i in 0..60i64 {
+        let at = Time::from_unix(start + i * 91 * 86_400).unwrap();
+        match i % 3 {
+            0 => {
+                amended
+                    .amend(
+                        &signer,
+                        KeyChange::Kas(vec![kas_key()]),
+                        at,
+                        None,
+                        "quarterly",
+                        at,
+                    )
+                    .unwrap();
+            }
+            1 => {
+                let pin = format!("{:064x}", i + 1);
+                amended
+                    .amend(
+                        &signer,
+                        KeyChange::Tls {
+                            spki_sha256: pin,
+                            url: None,
+                        },
+                        at,
+                        None,
+                        "quarterly",
+                        at,
+                    )
+                    .unwrap();
+            }
+            _ => {
+                let next = SigningKey::generate(ClassicalAlg::Es384).unwrap();
+                amended
+                    .amend(
+                        &signer,
+                        KeyChange::Signing(&next),
+                        at,
+                        None,
+                        "quarterly",
+                        at,
+                    )
+                    .unwrap();
+                signer = next;
+            }
+        }
+    }
+    assert!(verify(&amended).is_empty());
+    let none = rate(budget, || {
+        assert!(verify(&plain).is_empty());
+    });
+    let sixty = rate(budget, || {
+        assert!(verify(&amended).is_empty());
+    });
+    let sixty_status = rate(budget, || {
+        assert_eq!(status(&amended, at).unwrap().status, Status::InForce);
+    });
+    println!("agreement with 15 years of key amendments (60: 20 KAS, 20 TLS, 20 signing with two signatures)");
+    println!(
+        "  verify, no amendments (4 records)         {none:>9.0} /s   {:>7.2} ms",
+        1000.0 / none
+    );
+    println!(
+        "  verify, 60 amendments (64 records)        {sixty:>9.0} /s   {:>7.2} ms   ratio to none {:.1} (records 16x, signatures 21x)",
+        1000.0 / sixty,
+        none / sixty
+    );
+    println!(
+        "  status, 60 amendments                     {sixty_status:>9.0} /s   {:>7.2} ms",
+        1000.0 / sixty_status
+    );
+}
+
+/// A fresh hybrid KAS public key, as a party descriptor lists it.
+fn kas_key() -> KasKey {
+    let k = accord_keys::KasPrivateKey::generate(accord_keys::KasAlg::HybridP384MlKem1024).unwrap();
+    KasKey {
+        alg: k.alg().to_string(),
+        kid: k.public_key().kid(),
+        key: k.public_key().to_pem(),
+    }
 }

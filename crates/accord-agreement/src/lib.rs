@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod amendment;
 pub mod canonical;
 pub mod decision;
 mod document;
@@ -35,7 +36,7 @@ pub use document::{
 };
 pub use error::Error;
 pub use lifecycle::{
-    status, verify, verify_renewal, Checked, Finding, Invalid, Status, StatusReport,
+    status, verify, verify_renewal, Checked, Finding, Invalid, KeyChange, Status, StatusReport,
 };
 pub use person::{ClearanceSource, PersonFile, MAX_PERSON_JSON};
 pub use role::{Duty, Role};

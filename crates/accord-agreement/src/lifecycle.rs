@@ -6,11 +6,15 @@
 //! effective-from .. expires) → expired, or terminated (a signed notice by any party,
 //! with an effective time) → renewed (a new agreement naming its predecessor).
 
-use crate::document::{Agreement, Body, Predecessor, Record, RecordKind};
+use crate::amendment::{KeyBook, KeyKind, NewKey};
+use crate::document::{Agreement, Body, KasKey, Predecessor, Record, RecordKind};
 use crate::signature::{self, Signer};
 use crate::{Error, Time};
 use serde::Serialize;
 use std::fmt;
+
+/// How far ahead of the clock a new record may be dated, seconds.
+const MAX_AHEAD_SECS: i64 = 300;
 
 /// One problem found verifying a document, in words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,7 +61,7 @@ pub fn verify(doc: &Agreement) -> Vec<Finding> {
         }
     }
     let mut expected_previous = body_digest.clone();
-    let mut state = State::default();
+    let mut state = State::new(&doc.body);
     let mut last_time: Option<Time> = None;
     for (i, r) in doc.records.iter().enumerate() {
         let mut say = |problem: String| {
@@ -76,7 +80,9 @@ pub fn verify(doc: &Agreement) -> Vec<Finding> {
             Ok(d) => expected_previous = d,
             Err(e) => say(e.to_string()),
         }
-        let Some(party) = doc.body.party(&r.party) else {
+        // The party's signing keys in force at this point of the history: the body's,
+        // or those of its last signing amendment.
+        let Some(keys) = state.keys.signing_keys(&r.party).cloned() else {
             say(format!(
                 "{} is not a party to the agreement (parties: {})",
                 r.party,
@@ -84,13 +90,47 @@ pub fn verify(doc: &Agreement) -> Vec<Finding> {
             ));
             continue;
         };
+        // A record whose signatures fail changes nothing: a forged signing amendment
+        // must not decide which key later records are checked against.
+        let mut signed = true;
         match r.message(&body_digest) {
             Ok(msg) => {
-                if let Err(problem) = signature::verify(&party.signing_keys, &msg, &r.signature) {
-                    say(format!("signature of {}: {problem}", r.party));
+                if let Err(problem) = signature::verify(&keys, &msg, &r.signature) {
+                    signed = false;
+                    // Once a party has changed its signing key, say which one is in force:
+                    // a record signed with the old key is the likely mistake.
+                    let whose = match state.keys.current(&r.party, KeyKind::Signing).first() {
+                        Some(e) if e.record.is_some() => format!(
+                            " ({}'s signing key in force is {}…, from record {})",
+                            r.party,
+                            &keys.kids().0[..16],
+                            e.record.map_or(0, |i| i + 1)
+                        ),
+                        _ => String::new(),
+                    };
+                    say(format!("signature of {}: {problem}{whose}", r.party));
+                }
+                if let RecordKind::Amend {
+                    new:
+                        NewKey::Signing {
+                            keys: new_keys,
+                            new_signature,
+                        },
+                    ..
+                } = &r.kind
+                {
+                    if let Err(problem) = signature::verify(new_keys, &msg, new_signature) {
+                        signed = false;
+                        say(format!(
+                            "new-signature (the new signing key's, over the same record): {problem}"
+                        ));
+                    }
                 }
             }
-            Err(e) => say(e.to_string()),
+            Err(e) => {
+                signed = false;
+                say(e.to_string())
+            }
         }
         if let Some(last) = last_time {
             if r.time < last {
@@ -101,7 +141,10 @@ pub fn verify(doc: &Agreement) -> Vec<Finding> {
             }
         }
         last_time = Some(last_time.map_or(r.time, |l| l.max(r.time)));
-        if let Err(problem) = state.apply(&doc.body, r) {
+        if !signed {
+            continue;
+        }
+        if let Err(problem) = state.apply(&doc.body, i, r) {
             say(problem);
         }
     }
@@ -109,14 +152,50 @@ pub fn verify(doc: &Agreement) -> Vec<Finding> {
 }
 
 /// What the records say so far.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 struct State {
     approved: Vec<(String, Time, String)>,
     signed: Vec<(String, Time)>,
     terminations: Vec<(String, Time, Time)>,
+    /// Each party's keys, as the amendments so far made them.
+    keys: KeyBook,
 }
 
 impl State {
+    fn new(body: &Body) -> State {
+        State {
+            approved: Vec::new(),
+            signed: Vec::new(),
+            terminations: Vec::new(),
+            keys: KeyBook::new(body),
+        }
+    }
+
+    /// Whether an amendment signed at `time` comes while the agreement stands:
+    /// countersigned, not expired, no termination in effect. Before, keys are changed
+    /// by redrafting; after, there is nothing left to amend.
+    fn amendable(&self, body: &Body, time: Time) -> Result<(), String> {
+        if self.countersigned(body).is_none() {
+            return Err(
+                "an amendment of an agreement that is not countersigned: change a draft's keys by redrafting it".into(),
+            );
+        }
+        if time >= body.expires {
+            return Err(format!(
+                "an amendment signed {time}, after the agreement expired ({})",
+                body.expires
+            ));
+        }
+        if let Some((party, _, effective)) = self.termination() {
+            if *effective <= time {
+                return Err(format!(
+                    "an amendment signed {time}, after {party}'s termination took effect ({effective})"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn approved_by(&self, code: &str) -> bool {
         self.approved.iter().any(|(c, _, _)| c == code)
     }
@@ -138,8 +217,8 @@ impl State {
         self.terminations.iter().min_by_key(|(_, _, eff)| *eff)
     }
 
-    /// Apply one record, or say why the lifecycle does not allow it here.
-    fn apply(&mut self, body: &Body, r: &Record) -> Result<(), String> {
+    /// Apply record `index`, or say why the lifecycle does not allow it here.
+    fn apply(&mut self, body: &Body, index: usize, r: &Record) -> Result<(), String> {
         let code = r.party.clone();
         match &r.kind {
             RecordKind::Approve { reference } => {
@@ -179,8 +258,85 @@ impl State {
                 }
                 self.terminations.push((code, r.time, *effective));
             }
+            RecordKind::Amend {
+                key,
+                effective,
+                grace_until,
+                replaces,
+                new,
+                ..
+            } => {
+                self.amendable(body, r.time)?;
+                self.keys.amend(
+                    index,
+                    &code,
+                    r.time,
+                    *key,
+                    *effective,
+                    *grace_until,
+                    replaces,
+                    new,
+                )?;
+            }
+            RecordKind::Revoke {
+                key,
+                kid,
+                compromised,
+                reason,
+            } => {
+                self.amendable(body, r.time)?;
+                self.keys
+                    .revoke(index, &code, r.time, *key, kid, *compromised, reason)?;
+            }
         }
         Ok(())
+    }
+}
+
+/// The new key of an amendment, as [`Agreement::amend`] takes it.
+pub enum KeyChange<'a> {
+    /// New signing keys: the signer of the new keys, which signs the amendment too.
+    Signing(&'a dyn Signer),
+    /// The node's new set of online KAS keys.
+    Kas(Vec<KasKey>),
+    /// The party's new set of offline KAS keys.
+    OfflineKas(Vec<KasKey>),
+    /// The node's new TLS pin (SHA-256 of the SPKI, hex), and its URL if it moves.
+    Tls {
+        /// The pin.
+        spki_sha256: String,
+        /// The new URL.
+        url: Option<String>,
+    },
+    /// The node's new log verifier key.
+    Log(String),
+    /// The node's new witness verifier key.
+    Witness(String),
+}
+
+impl<'a> KeyChange<'a> {
+    #[allow(clippy::type_complexity)]
+    fn into_new_key(self) -> Result<(KeyKind, NewKey, Option<&'a dyn Signer>), Error> {
+        Ok(match self {
+            KeyChange::Signing(s) => (
+                KeyKind::Signing,
+                NewKey::Signing {
+                    keys: s.public_keys()?,
+                    new_signature: crate::signature::HybridSignature {
+                        ecdsa_p384: Vec::new(),
+                        ml_dsa_87: Vec::new(),
+                    },
+                },
+                Some(s),
+            ),
+            KeyChange::Kas(k) => (KeyKind::Kas, NewKey::Kas(k), None),
+            KeyChange::OfflineKas(k) => (KeyKind::OfflineKas, NewKey::Kas(k), None),
+            KeyChange::Tls { spki_sha256, url } => {
+                (KeyKind::Tls, NewKey::Tls { spki_sha256, url }, None)
+            }
+            KeyChange::Log(v) => (KeyKind::Log, NewKey::Verifier(v), None),
+            KeyChange::Witness(v) => (KeyKind::Witness, NewKey::Verifier(v), None),
+        })
     }
 }
 
@@ -312,11 +468,8 @@ impl<'a> Checked<'a> {
 fn status_of_valid(doc: &Agreement, at: Time) -> StatusReport {
     let body = &doc.body;
     let id = &body.id;
-    let mut state = State::default();
-    for r in doc.records.iter().filter(|r| r.time <= at) {
-        // Verified already; apply cannot fail on a valid document.
-        let _ = state.apply(body, r);
-    }
+    // Verified already.
+    let state = doc.state_at(Some(at));
     let mut reasons = Vec::new();
     let countersigned = state.countersigned(body);
     if let Some((party, notice, effective)) = state.termination() {
@@ -407,14 +560,45 @@ fn status_of_valid(doc: &Agreement, at: Time) -> StatusReport {
 }
 
 impl Agreement {
-    /// The party whose signing keys are the signer's, or an error naming the parties.
+    /// What the records say, applied in order (a valid document's).
+    fn state(&self) -> State {
+        self.state_at(None)
+    }
+
+    /// What the records signed at or before `at` (all, for `None`) say, applied in
+    /// order; on a valid document `apply` cannot fail.
+    fn state_at(&self, at: Option<Time>) -> State {
+        let mut state = State::new(&self.body);
+        for (i, r) in self.records.iter().enumerate() {
+            if at.is_none_or(|at| r.time <= at) {
+                let _ = state.apply(&self.body, i, r);
+            }
+        }
+        state
+    }
+
+    /// The key epochs of every party as the records signed at or before `known_at`
+    /// make them: which keys each party has had, since when, until when, and which are
+    /// revoked. A document that does not verify has none.
+    pub fn key_book(&self, known_at: Time) -> Result<KeyBook, Invalid> {
+        let findings = verify(self);
+        if !findings.is_empty() {
+            return Err(Invalid {
+                id: self.body.id.clone(),
+                findings,
+            });
+        }
+        Ok(self.state_at(Some(known_at)).keys)
+    }
+
+    /// The party whose signing keys in force are the signer's, or an error naming the
+    /// parties.
     fn signing_party(&self, signer: &dyn Signer) -> Result<String, Error> {
         let keys = signer.public_keys()?;
-        self.body
-            .parties
-            .iter()
-            .find(|p| p.signing_keys == keys)
-            .map(|p| p.code.clone())
+        self.state()
+            .keys
+            .party_signing_with(&keys)
+            .map(str::to_string)
             .ok_or_else(|| {
                 Error::Lifecycle(format!(
                     "the key given is not the signing key of any party to agreement {} (parties: {})",
@@ -430,6 +614,18 @@ impl Agreement {
         kind: RecordKind,
         at: Time,
     ) -> Result<&Record, Error> {
+        self.append_with(signer, None, kind, at)
+    }
+
+    /// Append a record signed by `signer` (and, for a signing amendment, by
+    /// `new_signer` too).
+    fn append_with(
+        &mut self,
+        signer: &dyn Signer,
+        new_signer: Option<&dyn Signer>,
+        kind: RecordKind,
+        at: Time,
+    ) -> Result<&Record, Error> {
         let findings = verify(self);
         if !findings.is_empty() {
             return Err(Error::Lifecycle(
@@ -439,6 +635,11 @@ impl Agreement {
                 }
                 .to_string(),
             ));
+        }
+        if at.unix() > Time::now().unix() + MAX_AHEAD_SECS {
+            return Err(Error::Lifecycle(format!(
+                "the record time {at} is in the future: a record is dated when it is signed (a later record could not be dated before it)"
+            )));
         }
         let party = self.signing_party(signer)?;
         let body_digest = self.body.digest()?;
@@ -464,12 +665,31 @@ impl Agreement {
                 ml_dsa_87: Vec::new(),
             },
         };
-        let mut state = State::default();
-        for r in &self.records {
-            let _ = state.apply(&self.body, r);
+        let mut state = self.state();
+        state
+            .apply(&self.body, self.records.len(), &record)
+            .map_err(Error::Lifecycle)?;
+        let message = record.message(&body_digest)?;
+        record.signature = signer.sign(&message)?;
+        if let RecordKind::Amend {
+            new:
+                NewKey::Signing {
+                    new_signature,
+                    keys,
+                },
+            ..
+        } = &mut record.kind
+        {
+            let new_signer = new_signer.ok_or_else(|| {
+                Error::Lifecycle("a new signing key signs its own amendment: give it".into())
+            })?;
+            if new_signer.public_keys()? != *keys {
+                return Err(Error::Lifecycle(
+                    "the new signer's keys are not the keys the amendment brings in".into(),
+                ));
+            }
+            *new_signature = new_signer.sign(&message)?;
         }
-        state.apply(&self.body, &record).map_err(Error::Lifecycle)?;
-        record.signature = signer.sign(&record.message(&body_digest)?)?;
         self.records.push(record);
         Ok(self.records.last().expect("just pushed"))
     }
@@ -510,13 +730,80 @@ impl Agreement {
         self.append(signer, RecordKind::Terminate { effective }, at)
     }
 
+    /// Amend the signer's party's key of the kind `change` names: the new key takes
+    /// effect at `effective` (at `at` for a signing key) and the old one, for tls, log
+    /// and witness keys, stays accepted until `grace_until`. The record names the key it
+    /// replaces (the party's current one). A new signing key signs too.
+    pub fn amend(
+        &mut self,
+        signer: &dyn Signer,
+        change: KeyChange<'_>,
+        effective: Time,
+        grace_until: Option<Time>,
+        reason: &str,
+        at: Time,
+    ) -> Result<&Record, Error> {
+        if reason.trim().is_empty() || reason.len() > crate::reader::MAX_SHORT {
+            return Err(Error::Lifecycle(
+                "an amendment gives its reason (\"scheduled rotation\"), at most 1024 bytes".into(),
+            ));
+        }
+        let party = self.signing_party(signer)?;
+        let (key, new, new_signer) = change.into_new_key()?;
+        let replaces = self
+            .state()
+            .keys
+            .current(&party, key)
+            .first()
+            .map(|e| e.id.clone())
+            .unwrap_or_default();
+        self.append_with(
+            signer,
+            new_signer,
+            RecordKind::Amend {
+                key,
+                effective,
+                grace_until,
+                replaces,
+                reason: reason.to_string(),
+                new,
+            },
+            at,
+        )
+    }
+
+    /// Revoke the signer's party's key `kid` of `key`, held compromised since
+    /// `compromised`.
+    pub fn revoke(
+        &mut self,
+        signer: &dyn Signer,
+        key: KeyKind,
+        kid: &str,
+        compromised: Time,
+        reason: &str,
+        at: Time,
+    ) -> Result<&Record, Error> {
+        if reason.trim().is_empty() || reason.len() > crate::reader::MAX_SHORT {
+            return Err(Error::Lifecycle(
+                "a revocation gives its reason, at most 1024 bytes".into(),
+            ));
+        }
+        self.append(
+            signer,
+            RecordKind::Revoke {
+                key,
+                kid: kid.to_string(),
+                compromised,
+                reason: reason.to_string(),
+            },
+            at,
+        )
+    }
+
     /// When the agreement ends according to its valid records: its expiry, or the
     /// effective time of a termination if earlier. `None` when it was never countersigned.
     pub fn ends(&self) -> Option<Time> {
-        let mut state = State::default();
-        for r in &self.records {
-            let _ = state.apply(&self.body, r);
-        }
+        let state = self.state();
         state.countersigned(&self.body)?;
         Some(match state.termination() {
             Some((_, _, eff)) => (*eff).min(self.body.expires),
@@ -542,6 +829,16 @@ impl Agreement {
                 }
                 .to_string(),
             ));
+        }
+        if self
+            .records
+            .iter()
+            .any(|r| matches!(r.kind, RecordKind::Amend { .. } | RecordKind::Revoke { .. }))
+        {
+            return Err(Error::Lifecycle(format!(
+                "agreement {} has key amendments, and a renewal copies the body's keys, some superseded or revoked since: draft the renewal with the parties' current party.json (accord agreement init)",
+                self.body.id
+            )));
         }
         let ends = self.ends().ok_or_else(|| {
             Error::Lifecycle(format!(

@@ -3,45 +3,10 @@
 
 mod common;
 use accord_agreement::*;
-use accord_keys::SigningKey;
 use common::*;
 
 fn status_at(a: &Agreement, at: &str) -> StatusReport {
     status(a, t(at)).unwrap()
-}
-
-/// Append a record by hand (bypassing the lifecycle checks of `approve`/`sign`), chained
-/// and signed correctly, to build documents the library itself would refuse to make.
-fn push_raw(a: &mut Agreement, signer: &SigningKey, party: &str, kind: RecordKind, at: &str) {
-    let body_digest = a.body.digest().unwrap();
-    let previous = match a.records.last() {
-        Some(r) => r.digest().unwrap(),
-        None => body_digest.clone(),
-    };
-    let mut r = Record {
-        kind,
-        party: party.into(),
-        time: t(at),
-        previous,
-        signature: HybridSignature {
-            ecdsa_p384: vec![],
-            ml_dsa_87: vec![],
-        },
-    };
-    r.signature = Signer::sign(signer, &r.message(&body_digest).unwrap()).unwrap();
-    a.records.push(r);
-}
-
-fn findings(a: &Agreement) -> Vec<String> {
-    verify(a).iter().map(|f| f.to_string()).collect()
-}
-
-fn assert_finding(a: &Agreement, want: &str) {
-    let got = findings(a);
-    assert!(
-        got.iter().any(|f| f.contains(want)),
-        "want {want:?} in {got:#?}"
-    );
 }
 
 #[test]

@@ -128,6 +128,17 @@ fn check_code(code: &str, field: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A TLS pin: SHA-256 of a SubjectPublicKeyInfo, 64 lower-case hex digits.
+pub(crate) fn check_pin(pin: &str, field: &str) -> Result<(), Error> {
+    if pin.len() != 64 || !pin.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+        return Err(Error::field(
+            field,
+            "expected 64 lower-case hex digits (SHA-256)",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn check_digest(d: &str, field: &str) -> Result<(), Error> {
     if d.len() != 96 || !d.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
         return Err(Error::field(
@@ -145,17 +156,7 @@ fn check_node(node: &Node, field: &str) -> Result<(), Error> {
             "must start with https://",
         ));
     }
-    if node.tls_spki_sha256.len() != 64
-        || !node
-            .tls_spki_sha256
-            .chars()
-            .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
-    {
-        return Err(Error::field(
-            format!("{field}.tls-spki-sha256"),
-            "expected 64 lower-case hex digits (SHA-256)",
-        ));
-    }
+    check_pin(&node.tls_spki_sha256, &format!("{field}.tls-spki-sha256"))?;
     for (k, key) in node.kas_keys.iter().enumerate() {
         key.check(&format!("{field}.kas-keys[{k}]"))?;
     }

@@ -4,6 +4,7 @@
 //! parser, the part that takes untrusted input.
 
 use super::check::check_digest;
+use crate::amendment::{KeyKind, NewKey};
 use crate::document::{
     Agreement, Body, KasKey, Node, Party, Predecessor, Record, RecordKind, Scope, Translation,
     MAX_PARTIES, MAX_RECORDS,
@@ -231,6 +232,101 @@ fn read_kas_key(v: &Value, path: &str) -> Result<KasKey, Error> {
     Ok(k)
 }
 
+fn read_signature(v: &Value, path: &str) -> Result<HybridSignature, Error> {
+    let mut s = Obj::new(v, path)?;
+    let ec_path = s.path("ecdsa-p384");
+    let ml_path = s.path("ml-dsa-87");
+    let sig = HybridSignature {
+        ecdsa_p384: match s.opt_string("ecdsa-p384", 8192)? {
+            Some(t) => decode_b64(&t, &ec_path)?,
+            None => Vec::new(),
+        },
+        ml_dsa_87: match s.opt_string("ml-dsa-87", 16384)? {
+            Some(t) => decode_b64(&t, &ml_path)?,
+            None => Vec::new(),
+        },
+    };
+    s.finish()?;
+    Ok(sig)
+}
+
+/// The fields of an amendment (`amend`): which key, when, what it replaces, and the
+/// new key in the one form its kind takes.
+fn read_amend(o: &mut Obj<'_>) -> Result<RecordKind, Error> {
+    let key = read_key_kind(o)?;
+    let effective = read_time(o.req("effective")?, &o.path("effective"))?;
+    let grace_until = match o.get("grace-until") {
+        None => None,
+        Some(g) => Some(read_time(g, &o.path("grace-until"))?),
+    };
+    let replaces = o.opt_string("replaces", MAX_SHORT)?.unwrap_or_default();
+    let reason = o.string("reason", MAX_SHORT)?;
+    let new = match key {
+        KeyKind::Signing => {
+            let keys_path = o.path("signing-keys");
+            let keys = read_keys(o.req("signing-keys")?, &keys_path)?;
+            crate::signature::check_keys(&keys, &keys_path)?;
+            let sig_path = o.path("new-signature");
+            let new_signature = read_signature(
+                o.get("new-signature").ok_or_else(|| {
+                    Error::field(
+                        &sig_path,
+                        "missing (a new signing key signs its own amendment)",
+                    )
+                })?,
+                &sig_path,
+            )?;
+            NewKey::Signing {
+                keys,
+                new_signature,
+            }
+        }
+        KeyKind::Kas | KeyKind::OfflineKas => {
+            let kas_path = o.path("kas-keys");
+            let mut keys = Vec::new();
+            for (i, k) in o.array("kas-keys", 64)?.iter().enumerate() {
+                let field = format!("{kas_path}[{i}]");
+                let k = read_kas_key(k, &field)?;
+                k.check(&field)?;
+                keys.push(k);
+            }
+            NewKey::Kas(keys)
+        }
+        KeyKind::Tls => {
+            let spki_sha256 = o.string("tls-spki-sha256", MAX_SHORT)?;
+            super::check::check_pin(&spki_sha256, &o.path("tls-spki-sha256"))?;
+            let url = o.opt_string("url", MAX_SHORT)?;
+            if url.as_ref().is_some_and(|u| !u.starts_with("https://")) {
+                return Err(Error::field(o.path("url"), "must start with https://"));
+            }
+            NewKey::Tls { spki_sha256, url }
+        }
+        KeyKind::Log => NewKey::Verifier(o.string("log-verifier-key", 16384)?),
+        KeyKind::Witness => NewKey::Verifier(o.string("witness-key", 16384)?),
+    };
+    Ok(RecordKind::Amend {
+        key,
+        effective,
+        grace_until,
+        replaces,
+        reason,
+        new,
+    })
+}
+
+fn read_key_kind(o: &mut Obj<'_>) -> Result<KeyKind, Error> {
+    let name = o.string("key", MAX_SHORT)?;
+    KeyKind::parse(&name).ok_or_else(|| {
+        Error::field(
+            o.path("key"),
+            format!(
+                "unknown key {name:?} (expected {})",
+                KeyKind::ALL.map(|k| k.as_str()).join(", ")
+            ),
+        )
+    })
+}
+
 fn read_record(v: &Value, path: &str) -> Result<Record, Error> {
     let mut o = Obj::new(v, path)?;
     let kind_name = o.string("kind", MAX_SHORT)?;
@@ -238,48 +334,44 @@ fn read_record(v: &Value, path: &str) -> Result<Record, Error> {
     let time = read_time(o.req("time")?, &o.path("time"))?;
     let previous = o.string("previous", MAX_SHORT)?;
     check_digest(&previous, &o.path("previous"))?;
-    let reference = o.opt_string("reference", MAX_SHORT)?;
-    let effective = match o.get("effective") {
-        None => None,
-        Some(e) => Some(read_time(e, &o.path("effective"))?),
-    };
-    let kind = match (kind_name.as_str(), reference, effective) {
-        ("approve", Some(reference), None) => RecordKind::Approve { reference },
-        ("approve", None, _) => return Err(Error::field(o.path("reference"), "missing (an approval names its reference)")),
-        ("sign", None, None) => RecordKind::Sign,
-        ("terminate", None, Some(effective)) => RecordKind::Terminate { effective },
-        ("terminate", _, None) => return Err(Error::field(o.path("effective"), "missing (a termination names when it takes effect)")),
-        ("approve" | "sign" | "terminate", _, _) => {
+    let kind = match kind_name.as_str() {
+        "approve" => RecordKind::Approve {
+            reference: o.opt_string("reference", MAX_SHORT)?.ok_or_else(|| {
+                Error::field(o.path("reference"), "missing (an approval names its reference)")
+            })?,
+        },
+        "sign" => RecordKind::Sign,
+        "terminate" => RecordKind::Terminate {
+            effective: match o.get("effective") {
+                Some(e) => read_time(e, &o.path("effective"))?,
+                None => {
+                    return Err(Error::field(
+                        o.path("effective"),
+                        "missing (a termination names when it takes effect)",
+                    ))
+                }
+            },
+        },
+        "amend" => read_amend(&mut o)?,
+        "revoke" => RecordKind::Revoke {
+            key: read_key_kind(&mut o)?,
+            kid: o.string("kid", MAX_SHORT)?,
+            compromised: read_time(o.req("compromised")?, &o.path("compromised"))?,
+            reason: o.string("reason", MAX_SHORT)?,
+        },
+        other => {
             return Err(Error::field(
                 o.path("kind"),
-                format!("a {kind_name} record has only the fields of its kind (reference for approve, effective for terminate)"),
-            ))
-        }
-        (other, _, _) => {
-            return Err(Error::field(
-                o.path("kind"),
-                format!("unknown record kind {other:?} (expected approve, sign or terminate)"),
+                format!(
+                    "unknown record kind {other:?} (expected approve, sign, terminate, amend or revoke)"
+                ),
             ))
         }
     };
     let sig_path = o.path("signature");
-    let signature = {
-        let mut s = Obj::new(o.req("signature")?, &sig_path)?;
-        let ec_path = s.path("ecdsa-p384");
-        let ml_path = s.path("ml-dsa-87");
-        let sig = HybridSignature {
-            ecdsa_p384: match s.opt_string("ecdsa-p384", 8192)? {
-                Some(t) => decode_b64(&t, &ec_path)?,
-                None => Vec::new(),
-            },
-            ml_dsa_87: match s.opt_string("ml-dsa-87", 16384)? {
-                Some(t) => decode_b64(&t, &ml_path)?,
-                None => Vec::new(),
-            },
-        };
-        s.finish()?;
-        sig
-    };
+    let signature = read_signature(o.req("signature")?, &sig_path)?;
+    // A field of another kind (a reference on a signature, say) is not read above, and
+    // `finish` refuses it by name.
     o.finish()?;
     Ok(Record {
         kind,

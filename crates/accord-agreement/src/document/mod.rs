@@ -8,6 +8,7 @@
 //! in `check`, and the TOML and JSON forms (reading them field by field, writing them)
 //! in `forms`.
 
+use crate::amendment::{KeyKind, NewKey};
 use crate::signature::{HybridSignature, SigningKeys};
 use crate::{canonical, Error, Time};
 use aws_lc_rs::digest;
@@ -116,7 +117,7 @@ impl KasKey {
         }
     }
 
-    fn check(&self, field: &str) -> Result<(), Error> {
+    pub(crate) fn check(&self, field: &str) -> Result<(), Error> {
         self.entry()
             .key(field)
             .map(|_| ())
@@ -217,15 +218,84 @@ pub enum RecordKind {
         /// When the termination takes effect.
         effective: Time,
     },
+    /// A party's change of one of its own keys (an amendment).
+    Amend {
+        /// Which key.
+        key: KeyKind,
+        /// When the new key takes effect (at or after the record's time).
+        effective: Time,
+        /// Until when the old key stays accepted (tls, log and witness keys only).
+        grace_until: Option<Time>,
+        /// The id of the key replaced (empty when the party had none of this kind).
+        replaces: String,
+        /// Why, in the party's words.
+        reason: String,
+        /// The new key.
+        new: NewKey,
+    },
+    /// A party's revocation of one of its own keys, held compromised since
+    /// `compromised` (an amendment too).
+    Revoke {
+        /// Which kind of key.
+        key: KeyKind,
+        /// The revoked key's id.
+        kid: String,
+        /// From when it is held compromised.
+        compromised: Time,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl RecordKind {
-    /// `approve`, `sign` or `terminate`.
+    /// `approve`, `sign`, `terminate`, `amend` or `revoke`.
     pub fn name(&self) -> &'static str {
         match self {
             RecordKind::Approve { .. } => "approve",
             RecordKind::Sign => "sign",
             RecordKind::Terminate { .. } => "terminate",
+            RecordKind::Amend { .. } => "amend",
+            RecordKind::Revoke { .. } => "revoke",
+        }
+    }
+
+    /// An amendment in words, for people (`changed its kas key 9b1c… to 3f2a…, in
+    /// effect from T (scheduled rotation)`); `None` for the other kinds.
+    pub fn describe_amendment(&self) -> Option<String> {
+        use crate::amendment::short;
+        match self {
+            RecordKind::Amend {
+                key,
+                effective,
+                grace_until,
+                replaces,
+                reason,
+                new,
+            } => {
+                let to: Vec<String> = new.ids().iter().map(|i| short(i)).collect();
+                let from = if replaces.is_empty() {
+                    format!("set its {key} key")
+                } else {
+                    format!("changed its {key} key from {}", short(replaces))
+                };
+                let grace = grace_until
+                    .map(|g| format!(", the old key accepted until {g}"))
+                    .unwrap_or_default();
+                Some(format!(
+                    "{from} to {}, in effect from {effective}{grace} ({reason})",
+                    to.join(", ")
+                ))
+            }
+            RecordKind::Revoke {
+                key,
+                kid,
+                compromised,
+                reason,
+            } => Some(format!(
+                "revoked its {key} key {} as compromised since {compromised} ({reason})",
+                short(kid)
+            )),
+            _ => None,
         }
     }
 }
@@ -265,11 +335,72 @@ impl Record {
                 m.insert("effective".into(), effective.to_string().into());
             }
             RecordKind::Sign => {}
+            RecordKind::Amend {
+                key,
+                effective,
+                grace_until,
+                replaces,
+                reason,
+                new,
+            } => {
+                m.insert("key".into(), key.as_str().into());
+                m.insert("effective".into(), effective.to_string().into());
+                if let Some(g) = grace_until {
+                    m.insert("grace-until".into(), g.to_string().into());
+                }
+                // Absent when the party had no key of this kind (the reader takes no
+                // empty strings): the record then reads back as written.
+                if !replaces.is_empty() {
+                    m.insert("replaces".into(), replaces.clone().into());
+                }
+                m.insert("reason".into(), reason.clone().into());
+                match new {
+                    NewKey::Signing { keys, .. } => {
+                        m.insert(
+                            "signing-keys".into(),
+                            serde_json::to_value(keys).unwrap_or(Value::Null),
+                        );
+                    }
+                    NewKey::Kas(keys) => {
+                        m.insert(
+                            "kas-keys".into(),
+                            serde_json::to_value(keys).unwrap_or(Value::Null),
+                        );
+                    }
+                    NewKey::Tls { spki_sha256, url } => {
+                        m.insert("tls-spki-sha256".into(), spki_sha256.clone().into());
+                        if let Some(u) = url {
+                            m.insert("url".into(), u.clone().into());
+                        }
+                    }
+                    NewKey::Verifier(v) => {
+                        let field = if *key == KeyKind::Witness {
+                            "witness-key"
+                        } else {
+                            "log-verifier-key"
+                        };
+                        m.insert(field.into(), v.clone().into());
+                    }
+                }
+            }
+            RecordKind::Revoke {
+                key,
+                kid,
+                compromised,
+                reason,
+            } => {
+                m.insert("key".into(), key.as_str().into());
+                m.insert("kid".into(), kid.clone().into());
+                m.insert("compromised".into(), compromised.to_string().into());
+                m.insert("reason".into(), reason.clone().into());
+            }
         }
         Value::Object(m)
     }
 
-    /// The record as JSON, signature included.
+    /// The record as JSON, signature included (and a new signing key's
+    /// `new-signature`, which is outside the message both signatures cover but inside
+    /// the record's digest).
     pub fn to_value(&self) -> Value {
         let mut v = self.unsigned_value();
         if let Value::Object(m) = &mut v {
@@ -277,6 +408,16 @@ impl Record {
                 "signature".into(),
                 serde_json::to_value(&self.signature).unwrap_or(Value::Null),
             );
+            if let RecordKind::Amend {
+                new: NewKey::Signing { new_signature, .. },
+                ..
+            } = &self.kind
+            {
+                m.insert(
+                    "new-signature".into(),
+                    serde_json::to_value(new_signature).unwrap_or(Value::Null),
+                );
+            }
         }
         v
     }

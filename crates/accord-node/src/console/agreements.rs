@@ -166,6 +166,7 @@ pub(crate) async fn list(State(c): State<Arc<Console>>, peer: PeerExt) -> Respon
                                 RecordKind::Approve { reference } => { "approved (reference " (reference) ")" }
                                 RecordKind::Sign => "signed",
                                 RecordKind::Terminate { effective } => { "gave notice of termination, effective " (effective.to_string()) }
+                                k => { (k.describe_amendment().unwrap_or_default()) }
                             }
                         }
                     }

@@ -3,8 +3,10 @@
 
 use crate::exit::{Code, Output};
 use crate::input::{display_name, read_bounded};
+use accord_agreement::amendment::KeyKind;
 use accord_agreement::{
-    status, verify, verify_renewal, Agreement, Body, Finding, Party, Scope, Time, Translation,
+    status, verify, verify_renewal, Agreement, Body, Finding, KeyChange, Party, Scope, Time,
+    Translation,
 };
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -34,6 +36,21 @@ pub enum AgreementCommand {
         after_help = "Example:\n  accord agreement terminate agreement.toml --key keys/pak/signing.key \\\n    --effective 2030-01-01T00:00:00Z\n\nExit codes: 0 ok, 2 usage or input error."
     )]
     Terminate(TerminateArgs),
+    /// Change one of the signing party's own keys (an amendment record), signed with its
+    /// signing key in force (and by the new one, for a new signing key).
+    #[command(
+        after_help = "Example:\n  accord agreement amend agreement.toml --key keys/pak/signing.key kas --new keys/pak-2028/kas.pub \\\n    --reason \"scheduled rotation\"\n  accord agreement amend agreement.toml --key keys/pak/signing.key signing --new keys/pak-2028/signing.key \\\n    --reason \"scheduled rotation\"\n  accord agreement amend agreement.toml --key keys/pak/signing.key tls --new 3f2a...(64 hex) \\\n    --effective 2028-06-01 --grace-until 2028-06-08 --reason \"certificate renewal\"\n\n\
+--new is, by kind: signing, the new signing.key (it signs the amendment too); kas and offline-kas, a KAS public key file (kas.pub) or a party.json whose keys become the new set; tls, the new SPKI pin (64 hex digits), with --url when the node moves; log and witness, the new verifier key (its text or a file holding it). The amendment names the key it replaces (the party's current one). --grace-until (tls, log, witness only, at most 90 days after --effective) keeps the old key accepted meanwhile. docs/agreements.md, \"Amendments\", has the rules.\n\n\
+Exit codes: 0 ok, 2 usage or input error (a key that is not in force, a rule the amendment breaks: the message says which)."
+    )]
+    Amend(AmendArgs),
+    /// Revoke one of the signing party's own keys as compromised since a time.
+    #[command(
+        after_help = "Example:\n  accord agreement revoke agreement.toml --key keys/pak/signing.key kas --kid 9b1c...(64 hex) \\\n    --compromised 2029-02-01T00:00:00Z --reason \"KAS host image exfiltrated\"\n\n\
+A revoked key is refused for what cannot be shown to predate its compromise; replace a revoked current key with `agreement amend`.\n\n\
+Exit codes: 0 ok, 2 usage or input error (a key the party never had, a compromise after the revocation)."
+    )]
+    Revoke(RevokeArgs),
     /// Draft a renewal naming this agreement as its predecessor.
     #[command(
         after_help = "Example:\n  accord agreement renew agreement.toml --years 15 -o renewed.toml\n\nThe renewal takes effect when its predecessor ends (or at --effective, not earlier),\nhas version + 1 and the same parties, scopes, ceiling, translations and terms.\n\nExit codes: 0 ok, 2 usage or input error."
@@ -41,7 +58,7 @@ pub enum AgreementCommand {
     Renew(RenewArgs),
     /// Print the status at a time: draft, approved, countersigned, in-force, expired or terminated.
     #[command(
-        after_help = "Example:\n  accord agreement status agreement.toml --at 2030-01-01T00:00:00Z\n  accord --json agreement status agreement.toml\n  # {\"id\", \"version\", \"at\", \"status\", \"reasons\": [{\"rule\", \"text\"}],\n  #  \"effective_from\", \"expires\", \"predecessor\", \"approvals\",\n  #  \"signatures\", \"countersigned\", \"terminations\"} (docs/json.md)\n\nExit codes: 0 ok, 2 usage or input error (including a document that does not verify)."
+        after_help = "Example:\n  accord agreement status agreement.toml --at 2030-01-01T00:00:00Z\n  accord --json agreement status agreement.toml\n  # {\"id\", \"version\", \"at\", \"status\", \"reasons\": [{\"rule\", \"text\"}],\n  #  \"effective_from\", \"expires\", \"predecessor\", \"approvals\",\n  #  \"signatures\", \"countersigned\", \"terminations\", \"amendments\"} (docs/json.md)\n\nExit codes: 0 ok, 2 usage or input error (including a document that does not verify)."
     )]
     Status(StatusArgs),
     /// Verify every record and signature of an agreement.
@@ -174,6 +191,155 @@ pub struct TerminateArgs {
     pub at: Option<String>,
 }
 
+/// Arguments of `accord agreement amend`.
+#[derive(Args, Debug)]
+pub struct AmendArgs {
+    /// The agreement (TOML), updated in place.
+    pub agreement: PathBuf,
+    /// The amending party's signing.key in force.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Which key: signing, kas, offline-kas, tls, log or witness.
+    #[arg(value_parser = parse_key_kind)]
+    pub kind: KeyKind,
+    /// The new key (a file or a value, by kind: see below).
+    #[arg(long)]
+    pub new: String,
+    /// When the new key takes effect (default: --at; a signing key at --at).
+    #[arg(long)]
+    pub effective: Option<String>,
+    /// Until when the old key stays accepted (tls, log, witness).
+    #[arg(long)]
+    pub grace_until: Option<String>,
+    /// The node's new URL, when it moves with its new TLS key (tls only).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Why (for the record).
+    #[arg(long)]
+    pub reason: String,
+    /// The amendment's time (default: now); RFC 3339 with a zone, or YYYY-MM-DD.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// Arguments of `accord agreement revoke`.
+#[derive(Args, Debug)]
+pub struct RevokeArgs {
+    /// The agreement (TOML), updated in place.
+    pub agreement: PathBuf,
+    /// The revoking party's signing.key in force.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Which kind of key: signing, kas, offline-kas, tls, log or witness.
+    #[arg(value_parser = parse_key_kind)]
+    pub kind: KeyKind,
+    /// The revoked key's id (kid, pin, or name+hash of a verifier key).
+    #[arg(long)]
+    pub kid: String,
+    /// Since when the key is held compromised.
+    #[arg(long)]
+    pub compromised: String,
+    /// Why.
+    #[arg(long)]
+    pub reason: String,
+    /// The revocation's time (default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+fn parse_key_kind(s: &str) -> Result<KeyKind, String> {
+    KeyKind::parse(s).ok_or_else(|| {
+        format!(
+            "`{s}`: give one of {}",
+            KeyKind::ALL.map(|k| k.as_str()).join(", ")
+        )
+    })
+}
+
+/// The KAS keys `--new` names: a KAS public key file, or a party.json's node KAS keys
+/// (`kas`) or offline ones (`offline-kas`).
+fn new_kas_keys(path: &Path, kind: KeyKind) -> Result<Vec<accord_agreement::KasKey>> {
+    let from = |k: &accord_keys::KasPublicKey| accord_agreement::KasKey {
+        alg: k.alg().to_string(),
+        kid: k.kid(),
+        key: k.to_pem(),
+    };
+    let text = std::fs::read(path).with_context(|| format!("--new {}", path.display()))?;
+    if text.trim_ascii_start().starts_with(b"{") {
+        let party = accord_keys::load_party(path)
+            .with_context(|| format!("--new {} (a party.json)", path.display()))?;
+        let keys = match (kind, &party.node) {
+            (KeyKind::Kas, Some(n)) => n
+                .kas_keys
+                .iter()
+                .map(|e| e.key("kas-keys").map(|k| from(&k)))
+                .collect::<Result<Vec<_>, _>>()?,
+            (KeyKind::Kas, None) => {
+                anyhow::bail!("{}: names no node, so no node KAS keys", path.display())
+            }
+            _ => party.kas_public_keys()?.iter().map(from).collect(),
+        };
+        return Ok(keys);
+    }
+    let key = accord_keys::load_kas_public(path).with_context(|| {
+        format!(
+            "--new {}: not a KAS public key file or a party.json",
+            path.display()
+        )
+    })?;
+    Ok(vec![from(&key)])
+}
+
+/// A verifier key given as its text (`name+hash+key`) or as a file holding it.
+fn verifier_key_arg(value: &str) -> Result<String> {
+    let path = Path::new(value);
+    let text = if !value.contains('+') && path.is_file() {
+        std::fs::read_to_string(path).with_context(|| format!("--new {value}"))?
+    } else {
+        value.to_string()
+    };
+    let key = text.trim().to_string();
+    if key.splitn(3, '+').count() != 3 {
+        bail!("--new {value}: not a verifier key (name+hash+key) nor a file holding one");
+    }
+    Ok(key)
+}
+
+fn amend(a: AmendArgs, out: &Output) -> Result<Code> {
+    let at = time_arg(a.at.as_deref(), "--at")?;
+    let effective = match &a.effective {
+        Some(e) => Time::parse_time_or_date(e).context("--effective")?,
+        None => at,
+    };
+    let grace_until = match &a.grace_until {
+        Some(g) => Some(Time::parse_time_or_date(g).context("--grace-until")?),
+        None => None,
+    };
+    let new_signer = match a.kind {
+        KeyKind::Signing => Some(accord_keys::load_signing_key(Path::new(&a.new))?),
+        _ => None,
+    };
+    let change = match a.kind {
+        KeyKind::Signing => KeyChange::Signing(new_signer.as_ref().expect("loaded above")),
+        KeyKind::Kas => KeyChange::Kas(new_kas_keys(Path::new(&a.new), a.kind)?),
+        KeyKind::OfflineKas => KeyChange::OfflineKas(new_kas_keys(Path::new(&a.new), a.kind)?),
+        KeyKind::Tls => KeyChange::Tls {
+            spki_sha256: accord_node_api::tls::parse_pin(&a.new)
+                .context("--new (the new TLS pin)")?,
+            url: a.url.clone(),
+        },
+        KeyKind::Log => KeyChange::Log(verifier_key_arg(&a.new)?),
+        KeyKind::Witness => KeyChange::Witness(verifier_key_arg(&a.new)?),
+    };
+    if a.url.is_some() && a.kind != KeyKind::Tls {
+        bail!("--url goes with a tls amendment (a node moving with its new TLS key)");
+    }
+    update(&a.agreement, &a.key, out, |doc, key| {
+        doc.amend(key, change, effective, grace_until, &a.reason, at)
+            .map(|_| ())
+    })
+}
+
 /// Arguments of `accord agreement renew`.
 #[derive(Args, Debug)]
 pub struct RenewArgs {
@@ -243,6 +409,15 @@ pub fn run(cmd: AgreementCommand, out: &Output) -> Result<Code> {
             let effective = Time::parse_time_or_date(&a.effective).context("--effective")?;
             update(&a.agreement, &a.key, out, |doc, key| {
                 doc.terminate(key, effective, at).map(|_| ())
+            })
+        }
+        AgreementCommand::Amend(a) => amend(a, out),
+        AgreementCommand::Revoke(a) => {
+            let at = time_arg(a.at.as_deref(), "--at")?;
+            let compromised = Time::parse_time_or_date(&a.compromised).context("--compromised")?;
+            update(&a.agreement, &a.key, out, |doc, key| {
+                doc.revoke(key, a.kind, &a.kid, compromised, &a.reason, at)
+                    .map(|_| ())
             })
         }
         AgreementCommand::Renew(a) => renew(a, out),
@@ -444,6 +619,13 @@ fn update(
                 r.party, doc.body.id
             )
         }
+        k @ (accord_agreement::RecordKind::Amend { .. }
+        | accord_agreement::RecordKind::Revoke { .. }) => format!(
+            "{} {} (agreement {})",
+            r.party,
+            k.describe_amendment().unwrap_or_default(),
+            doc.body.id
+        ),
     };
     report(out, &doc, &what);
     Ok(Code::Ok)
@@ -496,6 +678,11 @@ fn status_cmd(a: StatusArgs, out: &Output) -> Result<Code> {
         for r in &report.reasons {
             println!("  {r}");
         }
+        for r in doc.records.iter().filter(|r| r.time <= at) {
+            if let Some(d) = r.kind.describe_amendment() {
+                println!("  {} on {}: {d}", r.party, r.time);
+            }
+        }
     }
     Ok(Code::Ok)
 }
@@ -546,6 +733,21 @@ fn status_json(
         "signatures": signed.iter().map(|r| json!({"party": r.party, "time": r.time})).collect::<Vec<_>>(),
         "countersigned": countersigned,
         "terminations": terminations,
+        "amendments": records()
+            .filter_map(|r| {
+                let key = match &r.kind {
+                    RecordKind::Amend { key, .. } | RecordKind::Revoke { key, .. } => key,
+                    _ => return None,
+                };
+                Some(json!({
+                    "party": r.party,
+                    "time": r.time,
+                    "kind": r.kind.name(),
+                    "key": key.as_str(),
+                    "description": r.kind.describe_amendment(),
+                }))
+            })
+            .collect::<Vec<_>>(),
     })
 }
 

@@ -28,6 +28,8 @@ const SHAPES: &[(&str, Option<&str>)] = &[
     ("agreement approve", Some("agreement-record")),
     ("agreement sign", Some("agreement-record")),
     ("agreement terminate", Some("agreement-record")),
+    ("agreement amend", Some("agreement-record")),
+    ("agreement revoke", Some("agreement-record")),
     ("agreement renew", Some("agreement-record")),
     ("agreement status", Some("agreement-status")),
     ("agreement verify", Some("agreement-verify")),

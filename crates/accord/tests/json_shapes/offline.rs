@@ -135,6 +135,111 @@ fn offline_commands_print_as_their_schemas_say() {
         0,
     );
     assert_eq!(st["predecessor"]["id"], "CISMOA-2025", "{st:#}");
+    // Amendments: PAK changes its offline KAS key and its signing key, then revokes
+    // the old KAS key; its later records are signed with the new key.
+    c.run(
+        "keygen",
+        &["keygen", "--out", s(&t("pak-2026")), "--party", "PAK"],
+        0,
+    );
+    let amend = |kind: &str, new: &Path, key: &str, at: &str| {
+        c.run(
+            "agreement-record",
+            &[
+                "agreement",
+                "amend",
+                s(&a),
+                "--key",
+                s(&t(key)),
+                kind,
+                "--new",
+                s(new),
+                "--reason",
+                "scheduled rotation",
+                "--at",
+                at,
+            ],
+            0,
+        )
+    };
+    amend(
+        "offline-kas",
+        &t("pak-2026/kas.pub"),
+        "pak/signing.key",
+        "2026-01-01",
+    );
+    let v = amend(
+        "signing",
+        &t("pak-2026/signing.key"),
+        "pak/signing.key",
+        "2026-01-02",
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("its signing key"),
+        "{v:#}"
+    );
+    let old: Value = serde_json::from_slice(&std::fs::read(t("pak/party.json")).unwrap()).unwrap();
+    c.run(
+        "agreement-record",
+        &[
+            "agreement",
+            "revoke",
+            s(&a),
+            "--key",
+            s(&t("pak-2026/signing.key")),
+            "offline-kas",
+            "--kid",
+            old["kas_keys"][0]["kid"].as_str().unwrap(),
+            "--compromised",
+            "2025-12-15",
+            "--reason",
+            "laptop lost",
+            "--at",
+            "2026-01-03",
+        ],
+        0,
+    );
+    // The old signing key is no longer PAK's.
+    c.error(
+        &[
+            "agreement",
+            "revoke",
+            s(&a),
+            "--key",
+            s(&t("pak/signing.key")),
+            "tls",
+            "--kid",
+            "x",
+            "--compromised",
+            "2026-01-01",
+            "--reason",
+            "r",
+            "--at",
+            "2026-01-04",
+        ],
+        2,
+    );
+    let st = c.run(
+        "agreement-status",
+        &["agreement", "status", s(&a), "--at", "2026-02-01"],
+        0,
+    );
+    let kinds: Vec<(&str, &str)> = st["amendments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["kind"].as_str().unwrap(), m["key"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("amend", "offline-kas"),
+            ("amend", "signing"),
+            ("revoke", "offline-kas")
+        ],
+        "{st:#}"
+    );
+    c.run("agreement-verify", &["agreement", "verify", s(&a)], 0);
     c.run(
         "agreement-record",
         &[
@@ -142,7 +247,7 @@ fn offline_commands_print_as_their_schemas_say() {
             "terminate",
             s(&a),
             "--key",
-            s(&t("pak/signing.key")),
+            s(&t("pak-2026/signing.key")),
             "--effective",
             "2030-01-01T00:00:00Z",
             "--at",
