@@ -307,6 +307,22 @@ fn ec_point(ec: &agreement::PrivateKey) -> Result<Vec<u8>, Error> {
     Ok(public.as_ref().to_vec())
 }
 
+/// What a PKCS#8 `PrivateKeyInfo` holds when its algorithm is one OpenTDF writes with
+/// the ML-KEM seed (`lib/ocrypto/mlkem.go` `marshalKEMPrivatePKCS8`): the hybrid
+/// (1.3.6.1.5.5.7.6.63) or ML-KEM-1024 alone (2.16.840.1.101.3.4.4.3). `None` for
+/// anything else.
+fn opentdf_seed_form(pkcs8: &[u8]) -> Option<&'static str> {
+    let (info, _) = der::expect(pkcs8, der::SEQUENCE, "PrivateKeyInfo").ok()?;
+    let (_, rest) = der::expect(info, 0x02, "version").ok()?;
+    let (alg, _) = der::expect(rest, der::SEQUENCE, "algorithm").ok()?;
+    let (oid, _) = der::expect(alg, der::OID, "algorithm OID").ok()?;
+    match oid {
+        o if o == der::OID_ML_KEM_1024_P384 => Some("a hybrid P-384 + ML-KEM-1024 key"),
+        o if o == der::OID_ML_KEM_1024 => Some("an ML-KEM-1024 key"),
+        _ => None,
+    }
+}
+
 impl KasPrivateKey {
     /// Generate a fresh key pair.
     pub fn generate(alg: KasAlg) -> Result<Self, Error> {
@@ -475,6 +491,14 @@ impl KasPrivateKey {
                         inner: Inner::Rsa { key },
                         public,
                     });
+                }
+                if let Some(what) = opentdf_seed_form(der_bytes) {
+                    return Err(Error::WrongKeyType(format!(
+                        "KAS private key: this is OpenTDF's PKCS#8 form of {what}, which holds the 64-byte seed; \
+                         Accord cannot read it yet, because aws-lc-rs builds an ML-KEM key only from its \
+                         expanded form, not from the seed. Keep this key with the OpenTDF platform, or give \
+                         the node a key of its own (`accord keygen --kas hybrid-p384-mlkem1024`)"
+                    )));
                 }
                 Err(Error::WrongKeyType(
                     "KAS private key: not a P-384, P-256 or RSA PKCS#8 key (is this a signing key?)"

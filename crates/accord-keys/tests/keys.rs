@@ -213,3 +213,44 @@ fn party_json_refuses_unknown_fields_and_mismatched_keys() {
     assert_eq!(p.node.unwrap().url, "https://usa.example");
     assert!(PartyDescriptor::from_json(b"{").is_err());
 }
+
+/// OpenTDF's PKCS#8 form of an ML-KEM or hybrid private key holds the 64-byte seed,
+/// which aws-lc-rs cannot expand: such a file is named for what it is, not called "not
+/// a KAS key".
+#[test]
+fn opentdf_seed_form_keys_are_named_for_what_they_are() {
+    // PrivateKeyInfo { 0, { OID }, OCTET STRING (seed ‖ ...) }, as OpenTDF writes it.
+    let pkcs8 = |oid: &[u8], private: &[u8]| {
+        let mut alg = Vec::new();
+        der::push_tlv(&mut alg, der::OID, oid);
+        let mut info = Vec::new();
+        der::push_tlv(&mut info, 0x02, &[0]);
+        der::push_tlv(&mut info, der::SEQUENCE, &alg);
+        der::push_tlv(&mut info, der::OCTET_STRING, private);
+        let mut out = Vec::new();
+        der::push_tlv(&mut out, der::SEQUENCE, &info);
+        let mut pem_text = String::new();
+        pem::encode_into(&mut pem_text, "PRIVATE KEY", &out);
+        pem_text
+    };
+    let seed = [7u8; 64];
+    let mut wrapped_seed = Vec::new();
+    der::push_tlv(&mut wrapped_seed, 0x80, &seed);
+    for (oid, private, what) in [
+        (
+            der::OID_ML_KEM_1024_P384,
+            seed.to_vec(),
+            "a hybrid P-384 + ML-KEM-1024 key",
+        ),
+        (der::OID_ML_KEM_1024, wrapped_seed, "an ML-KEM-1024 key"),
+    ] {
+        let e = KasPrivateKey::from_pem(&pkcs8(oid, &private))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("OpenTDF's PKCS#8 form of {what}")),
+            "{e}"
+        );
+        assert!(e.contains("aws-lc-rs"), "{e}");
+    }
+}
