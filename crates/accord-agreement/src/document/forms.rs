@@ -4,7 +4,7 @@
 //! parser, the part that takes untrusted input.
 
 use super::check::check_digest;
-use crate::amendment::{KeyKind, NewKey};
+use super::keys::{KeyKind, NewKey};
 use crate::document::{
     Agreement, Body, KasKey, Node, Party, Predecessor, Record, RecordKind, Scope, Translation,
     MAX_PARTIES, MAX_RECORDS,

@@ -8,16 +8,17 @@
 //! in `check`, and the TOML and JSON forms (reading them field by field, writing them)
 //! in `forms`.
 
-use crate::amendment::{KeyKind, NewKey};
 use crate::signature::{HybridSignature, SigningKeys};
 use crate::{canonical, Error, Time};
 use aws_lc_rs::digest;
+use keys::{KeyKind, NewKey};
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
 
 mod check;
 mod forms;
+pub(crate) mod keys;
 
 /// Most parties an agreement may have.
 pub const MAX_PARTIES: usize = 32;
@@ -262,7 +263,7 @@ impl RecordKind {
     /// An amendment in words, for people (`changed its kas key 9b1c… to 3f2a…, in
     /// effect from T (scheduled rotation)`); `None` for the other kinds.
     pub fn describe_amendment(&self) -> Option<String> {
-        use crate::amendment::short;
+        use keys::short;
         match self {
             RecordKind::Amend {
                 key,
