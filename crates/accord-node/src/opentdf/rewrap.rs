@@ -228,10 +228,10 @@ impl Node {
                 )
             })?;
         // The node's own tokens first: an external issuer is never consulted for them.
-        let iss = token_issuer(token);
+        // The payload is decoded for its `iss` only when an external issuer is trusted.
         let external = ot.external.as_ref().filter(|x| {
-            iss.as_deref().is_some_and(|i| {
-                !oidc::same_issuer(i, self.issuer_url()) && oidc::same_issuer(i, x.issuer())
+            token_issuer(token).is_some_and(|i| {
+                !oidc::same_issuer(&i, self.issuer_url()) && oidc::same_issuer(&i, x.issuer())
             })
         });
         let holder = match external {
