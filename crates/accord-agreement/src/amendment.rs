@@ -17,7 +17,7 @@
 pub use crate::document::keys::{verifier_key_id, KeyKind, NewKey};
 
 use crate::document::keys::short;
-use crate::document::Body;
+use crate::document::{Body, Party};
 use crate::signature::SigningKeys;
 use crate::Time;
 use serde::Serialize;
@@ -74,7 +74,7 @@ pub struct KeyBook {
 }
 
 /// The body's keys of one kind of a party (their ids).
-fn body_ids(body: &Body, party: &str, kind: KeyKind) -> Vec<String> {
+pub(crate) fn body_ids(body: &Body, party: &str, kind: KeyKind) -> Vec<String> {
     let Some(p) = body.party(party) else {
         return Vec::new();
     };
@@ -93,6 +93,35 @@ fn body_ids(body: &Body, party: &str, kind: KeyKind) -> Vec<String> {
             .filter_map(|n| n.log_verifier_key.as_deref().map(verifier_key_id))
             .collect(),
         KeyKind::Witness => Vec::new(),
+    }
+}
+
+/// Put the key an amendment of `kind` brings in into `party` (a copy of the body's),
+/// as [`crate::Checked::parties_at`] does for each amendment in force. A witness key
+/// has no place in the body, so nothing changes for it.
+pub(crate) fn put_key(party: &mut Party, kind: KeyKind, new: &NewKey) {
+    match (kind, new) {
+        (KeyKind::Signing, NewKey::Signing { keys, .. }) => party.signing_keys = keys.clone(),
+        (KeyKind::OfflineKas, NewKey::Kas(keys)) => party.kas_keys = keys.clone(),
+        (KeyKind::Kas, NewKey::Kas(keys)) => {
+            if let Some(n) = &mut party.node {
+                n.kas_keys = keys.clone();
+            }
+        }
+        (KeyKind::Tls, NewKey::Tls { spki_sha256, url }) => {
+            if let Some(n) = &mut party.node {
+                n.tls_spki_sha256 = spki_sha256.clone();
+                if let Some(u) = url {
+                    n.url = u.clone();
+                }
+            }
+        }
+        (KeyKind::Log, NewKey::Verifier(v)) => {
+            if let Some(n) = &mut party.node {
+                n.log_verifier_key = Some(v.clone());
+            }
+        }
+        _ => {}
     }
 }
 

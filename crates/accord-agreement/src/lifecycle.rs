@@ -7,7 +7,7 @@
 //! with an effective time) → renewed (a new agreement naming its predecessor).
 
 use crate::amendment::{KeyBook, KeyKind, NewKey};
-use crate::document::{Agreement, Body, KasKey, Predecessor, Record, RecordKind};
+use crate::document::{Agreement, Body, KasKey, Party, Predecessor, Record, RecordKind};
 use crate::signature::{self, Signer};
 use crate::{Error, Time};
 use serde::Serialize;
@@ -450,6 +450,84 @@ impl<'a> Checked<'a> {
     /// What verification found (empty when valid).
     pub fn findings(&self) -> &[Finding] {
         &self.findings
+    }
+
+    /// The parties with their keys as they stand at `at`: the body's, with every key
+    /// amendment that has taken effect by then put in. This is what a node seals to,
+    /// connects to and checks receipts with; the body alone would be the keys of the
+    /// day it was signed. An agreement that does not verify gives the body's parties
+    /// (it decides nothing anyway, the decision says why).
+    pub fn parties_at(&self, at: Time) -> Vec<Party> {
+        let mut parties = self.agreement.body.parties.clone();
+        if !self.findings.is_empty() {
+            return parties;
+        }
+        for r in &self.agreement.records {
+            if let RecordKind::Amend {
+                key,
+                effective,
+                new,
+                ..
+            } = &r.kind
+            {
+                if *effective <= at {
+                    if let Some(p) = parties.iter_mut().find(|p| p.code == r.party) {
+                        crate::amendment::put_key(p, *key, new);
+                    }
+                }
+            }
+        }
+        parties
+    }
+
+    /// The party `code` with its keys as they stand at `at` (see [`Checked::parties_at`]).
+    pub fn party_at(&self, code: &str, at: Time) -> Option<Party> {
+        self.parties_at(at).into_iter().find(|p| p.code == code)
+    }
+
+    /// The ids of every key of `kind` that `code` has had under this agreement, the
+    /// body's and every amendment's, in force or not: an object sealed to a KAS key
+    /// before its rotation is still that party's to open.
+    pub fn key_ids(&self, code: &str, kind: KeyKind) -> Vec<String> {
+        let mut ids = crate::amendment::body_ids(&self.agreement.body, code, kind);
+        if self.findings.is_empty() {
+            for r in &self.agreement.records {
+                if let RecordKind::Amend { key, new, .. } = &r.kind {
+                    if r.party == code && *key == kind {
+                        ids.extend(new.ids());
+                    }
+                }
+            }
+        }
+        ids
+    }
+
+    /// Every signing key `code` has had under this agreement, the body's first, then
+    /// each signing amendment's, the current one last. A label or receipt signed before
+    /// a rotation still verifies under the key that signed it; whether that key was
+    /// revoked since is the decision's to say.
+    pub fn signing_keys_of(&self, code: &str) -> Vec<crate::SigningKeys> {
+        let mut keys: Vec<crate::SigningKeys> = self
+            .agreement
+            .body
+            .party(code)
+            .map(|p| p.signing_keys.clone())
+            .into_iter()
+            .collect();
+        if self.findings.is_empty() {
+            for r in &self.agreement.records {
+                if let RecordKind::Amend {
+                    new: NewKey::Signing { keys: k, .. },
+                    ..
+                } = &r.kind
+                {
+                    if r.party == code {
+                        keys.push(k.clone());
+                    }
+                }
+            }
+        }
+        keys
     }
 
     /// The status at `at`, as [`status`] computes it.

@@ -24,6 +24,8 @@
 //! | `signing.key` | 0600 | two `PRIVATE KEY` (PKCS#8) blocks: classical, then ML-DSA-87 |
 //! | `signing.pub` | 0644 | two `PUBLIC KEY` (SPKI) blocks in the same order |
 //! | `party.json` | 0644 | [`PartyDescriptor`] |
+//! | `kas/<kid>.key` | 0600 | every KAS private key the node has had (see [`history`]) |
+//! | `history.json` | 0644 | [`KeyHistory`]: each key the node has had, since when |
 //!
 //! Key ids (`kid`) are the lowercase hex SHA-256 of the DER SubjectPublicKeyInfo.
 //!
@@ -46,6 +48,7 @@
 
 pub mod der;
 mod files;
+pub mod history;
 pub mod kas;
 pub mod party;
 pub mod pem;
@@ -56,6 +59,7 @@ pub use files::{
     read_key_file, write_private_file, write_public_file, KeygenOptions, KeygenOutput, KAS_KEY,
     KAS_PUB, PARTY_JSON, SIGNING_KEY, SIGNING_PUB,
 };
+pub use history::{keep_kas_key, load_kas_ring, KeyHistory};
 pub use kas::{KasAlg, KasPrivateKey, KasPublicKey};
 pub use party::{KasKeyEntry, NodeInfo, PartyDescriptor, SigningKeyEntries, SigningKeyEntry};
 pub use signing::{ClassicalAlg, SignatureAlg, SigningKey, SigningPublicKeys, VerifyingKey};

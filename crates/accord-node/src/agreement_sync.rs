@@ -173,7 +173,8 @@ impl Node {
                 )));
             }
         }
-        crate::agreements::load(&self.store, &self.home.party, text)
+        let own = self.own();
+        crate::agreements::load(&self.store, &own.party, &own.history, text)
             .await
             .map_err(|e| match e {
                 crate::Error::Refused(why) => refuse(why),

@@ -5,8 +5,9 @@
 
 use crate::store::Store;
 use crate::Error;
+use accord_agreement::amendment::{verifier_key_id, KeyKind};
 use accord_agreement::{Agreement, Checked, Finding, Party};
-use accord_keys::PartyDescriptor;
+use accord_keys::{KeyHistory, PartyDescriptor};
 use std::sync::Arc;
 
 /// An agreement and what verifying it found (nothing, for one that was accepted).
@@ -56,25 +57,38 @@ pub struct Loaded {
 /// An agreement verifies against the keys it carries itself, so anyone can make one
 /// that names "PAK" with keys of their own and signs it with them. A node that took it
 /// would trust that agreement's signing keys for labels and its partner for exchanges,
-/// under an agreement its party never signed. So the node's own party in it must have
-/// exactly the node's signing keys, and (where the agreement names the node) its TLS
-/// key, KAS keys and log key: the agreement must have been drafted from this node's
-/// own `party.json`.
-pub fn own_party_mismatch(doc: &Agreement, own: &PartyDescriptor) -> Option<String> {
+/// under an agreement its party never signed. So the node's own party in it must have,
+/// after its key amendments, the node's signing keys and (where the agreement names the
+/// node) its TLS key, KAS keys and log key: the agreement must have been drafted from
+/// this node's own `party.json`, and amended only by this node. A key the node had
+/// before a rotation (`history`) also counts: a copy can be read while the rotation
+/// that amends it is being written.
+pub fn own_party_mismatch(
+    doc: &Checked<'_>,
+    own: &PartyDescriptor,
+    history: &KeyHistory,
+) -> Option<String> {
     let code = own.party.as_str();
-    let id = &doc.body.id;
-    let Some(theirs) = doc.body.party(code) else {
+    let body = &doc.agreement().body;
+    let id = &body.id;
+    if body.party(code).is_none() {
         return Some(format!(
             "agreement {id} is between {}; {code} is not a party to it",
-            doc.body.party_codes()
+            body.party_codes()
         ));
+    }
+    let Some(theirs) = doc.party_at(code, latest(doc.agreement())) else {
+        return Some(format!("agreement {id} does not name {code}"));
     };
     let mine = match Party::from_descriptor(own) {
         Ok(p) => p,
         Err(e) => return Some(format!("this node's party.json: {e}")),
     };
+    let had = |kind: KeyKind, id: &str| history.has(kind.as_str(), id);
     let drafted = "it was drafted with another party.json than this node's (`accord node info`)";
-    if theirs.signing_keys != mine.signing_keys {
+    if theirs.signing_keys != mine.signing_keys
+        && !had(KeyKind::Signing, &theirs.signing_keys.kids().0)
+    {
         return Some(format!(
             "agreement {id} gives {code} signing keys that are not this node's: {drafted}, and {code} did not sign it with this node's keys"
         ));
@@ -87,11 +101,24 @@ pub fn own_party_mismatch(doc: &Agreement, own: &PartyDescriptor) -> Option<Stri
         k.sort();
         k
     };
-    let differs = if their_node.tls_spki_sha256 != my_node.tls_spki_sha256 {
+    let tls_ok = their_node.tls_spki_sha256 == my_node.tls_spki_sha256
+        || had(KeyKind::Tls, &their_node.tls_spki_sha256);
+    let kas_ok = kids(&their_node.kas_keys) == kids(&my_node.kas_keys)
+        || (!their_node.kas_keys.is_empty()
+            && their_node
+                .kas_keys
+                .iter()
+                .all(|k| had(KeyKind::Kas, &k.kid)));
+    let log_ok = their_node.log_verifier_key == my_node.log_verifier_key
+        || their_node
+            .log_verifier_key
+            .as_deref()
+            .is_some_and(|v| had(KeyKind::Log, &verifier_key_id(v)));
+    let differs = if !tls_ok {
         Some("TLS key (pin)")
-    } else if kids(&their_node.kas_keys) != kids(&my_node.kas_keys) {
+    } else if !kas_ok {
         Some("KAS keys")
-    } else if their_node.log_verifier_key != my_node.log_verifier_key {
+    } else if !log_ok {
         Some("audit log key")
     } else {
         None
@@ -99,6 +126,19 @@ pub fn own_party_mismatch(doc: &Agreement, own: &PartyDescriptor) -> Option<Stri
     differs.map(|what| {
         format!("agreement {id} gives {code}'s node a {what} that is not this node's: {drafted}")
     })
+}
+
+/// A time after every amendment of `doc` has taken effect: its keys at the end.
+fn latest(doc: &Agreement) -> accord_agreement::Time {
+    doc.records
+        .iter()
+        .filter_map(|r| match &r.kind {
+            accord_agreement::RecordKind::Amend { effective, .. } => Some(*effective),
+            _ => None,
+        })
+        .chain([doc.body.expires])
+        .max()
+        .unwrap_or(doc.body.expires)
 }
 
 /// The name of a C2SP log verifier key (`name+hash+key`).
@@ -168,7 +208,12 @@ pub fn not_signed_by_all(text: &str, at: accord_agreement::Time) -> Option<Strin
 /// Verify `text` (TOML or JSON) and store it for the node whose party descriptor is
 /// `own`: it must verify, and name `own`'s party with `own`'s keys
 /// ([`own_party_mismatch`]).
-pub async fn load(store: &Store, own: &PartyDescriptor, text: &str) -> Result<Loaded, Error> {
+pub async fn load(
+    store: &Store,
+    own: &PartyDescriptor,
+    history: &KeyHistory,
+    text: &str,
+) -> Result<Loaded, Error> {
     let doc = Agreement::parse(text)?;
     let findings = accord_agreement::verify(&doc);
     if !findings.is_empty() {
@@ -179,7 +224,7 @@ pub async fn load(store: &Store, own: &PartyDescriptor, text: &str) -> Result<Lo
             list.join("\n")
         )));
     }
-    if let Some(why) = own_party_mismatch(&doc, own) {
+    if let Some(why) = own_party_mismatch(&Checked::from_findings(&doc, Vec::new()), own, history) {
         return Err(Error::Refused(format!("{why}; not loaded")));
     }
     let held = store.agreements().await?;
@@ -228,15 +273,20 @@ pub async fn load(store: &Store, own: &PartyDescriptor, text: &str) -> Result<Lo
 /// The agreements the node with party descriptor `own` holds, in its database's order
 /// (by id), each verified. One loaded before `load` checked that it names `own`'s
 /// party with its keys is left out, with a warning: the node does not use it.
-pub async fn held(store: &Store, own: &PartyDescriptor) -> Result<Vec<Held>, Error> {
+pub async fn held(
+    store: &Store,
+    own: &PartyDescriptor,
+    history: &KeyHistory,
+) -> Result<Vec<Held>, Error> {
     let mut held = Vec::new();
     for rec in store.agreements().await? {
         let agreement = Agreement::parse(&rec.document)?;
-        if let Some(why) = own_party_mismatch(&agreement, own) {
+        let findings = accord_agreement::verify(&agreement);
+        let checked = Checked::from_findings(&agreement, findings.clone());
+        if let Some(why) = own_party_mismatch(&checked, own, history) {
             tracing::warn!(agreement = %rec.id, "{why}; not used");
             continue;
         }
-        let findings = accord_agreement::verify(&agreement);
         held.push(Held {
             agreement,
             findings,
@@ -291,6 +341,9 @@ pub fn states(
 /// The agreements held, re-read from the database when it changed.
 pub struct Cache {
     version: (i64, i64),
+    /// The generation of the node's own keys when last read: which agreements the
+    /// node takes depends on its keys, so a rotation re-reads them.
+    keys: u64,
     held: Arc<Vec<Held>>,
     checked_at: std::time::Instant,
 }
@@ -300,27 +353,33 @@ impl Cache {
     pub fn new() -> Cache {
         Cache {
             version: (-1, -1),
+            keys: u64::MAX,
             held: Arc::new(Vec::new()),
             checked_at: std::time::Instant::now() - std::time::Duration::from_secs(60),
         }
     }
 
-    /// The current set for the node whose party descriptor is `own`: an agreement held
-    /// that does not name `own`'s party with its keys (one loaded before `load`
-    /// checked that) is left out, with a warning. Asks the database at most every
-    /// 200 ms whether it changed.
+    /// The current set for the node whose party descriptor is `own` and key history
+    /// `history` (their read number `generation`: a new one re-reads the set): an
+    /// agreement held that does not name `own`'s party with its keys (one loaded before
+    /// `load` checked that) is left out, with a warning. Asks the database at most
+    /// every 200 ms whether it changed.
     pub async fn get(
         &mut self,
         store: &Store,
         own: &PartyDescriptor,
+        history: &KeyHistory,
+        generation: u64,
     ) -> Result<Arc<Vec<Held>>, Error> {
         if self.checked_at.elapsed() < std::time::Duration::from_millis(200) {
             return Ok(self.held.clone());
         }
         let v = store.agreements_version().await?;
-        if v != self.version {
-            self.held = Arc::new(held(store, own).await?);
+        let keys = generation;
+        if v != self.version || keys != self.keys {
+            self.held = Arc::new(held(store, own, history).await?);
             self.version = v;
+            self.keys = keys;
         }
         self.checked_at = std::time::Instant::now();
         Ok(self.held.clone())

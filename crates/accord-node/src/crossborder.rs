@@ -50,16 +50,19 @@ fn partner_objects(
         let Some(h) = held.iter().find(|h| h.agreement.body.id == agreement) else {
             continue;
         };
+        let checked = h.checked();
         for p in &h.agreement.body.parties {
-            if p.code == node.party() {
+            if p.code == node.party() || p.node.is_none() {
                 continue;
             }
-            let Some(n) = &p.node else { continue };
+            // Any KAS key the partner has had: what was sealed before a rotation is
+            // still its KAS's to open.
+            let kids = checked.key_ids(&p.code, accord_agreement::amendment::KeyKind::Kas);
             let theirs = manifest
                 .encryption_information
                 .key_access
                 .iter()
-                .any(|k| n.kas_keys.iter().any(|x| x.kid == k.kid));
+                .any(|k| kids.contains(&k.kid));
             if theirs {
                 by_party.entry(p.code.clone()).or_default().push(m.clone());
             }

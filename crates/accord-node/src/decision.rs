@@ -20,19 +20,25 @@ pub(crate) fn convert(reasons: Vec<accord_agreement::Reason>) -> Vec<Reason> {
 }
 
 impl Node {
-    /// Label signers the node trusts: its own key and the ES384 keys of every party of
-    /// every agreement it holds (whether the agreement is in force is a rule of the
-    /// decision, which then says so).
+    /// Label signers the node trusts: its own keys (the current one and those it had
+    /// before a rotation) and the ES384 keys every party of every agreement it holds
+    /// has had (whether the agreement is in force is a rule of the decision, which
+    /// then says so).
     pub(crate) fn trusted_signers(&self, held: &[Held]) -> Vec<(String, VerifyingKey)> {
-        let mut v = vec![(
-            self.party().to_string(),
-            self.signing.public_keys().classical.clone(),
-        )];
+        let own = self.own();
+        let mut v: Vec<(String, VerifyingKey)> = own
+            .signing_ever()
+            .iter()
+            .map(|k| (self.party().to_string(), k.clone()))
+            .collect();
         for h in held {
+            let checked = h.checked();
             for p in &h.agreement.body.parties {
-                if let Ok(k) = VerifyingKey::from_spki_der(&p.signing_keys.ecdsa_p384) {
-                    if !v.iter().any(|(_, x)| x.kid() == k.kid()) {
-                        v.push((p.code.clone(), k));
+                for keys in checked.signing_keys_of(&p.code) {
+                    if let Ok(k) = VerifyingKey::from_spki_der(&keys.ecdsa_p384) {
+                        if !v.iter().any(|(_, x)| x.kid() == k.kid()) {
+                            v.push((p.code.clone(), k));
+                        }
                     }
                 }
             }
@@ -51,15 +57,17 @@ impl Node {
         held: &[Held],
     ) -> Option<String> {
         let kid = verified.signer.kid.as_str();
-        if kid == self.signing.public_keys().classical.kid() {
+        if self.own().signing_ever().iter().any(|k| k.kid() == kid) {
             return None;
         }
         let listed = |h: &&Held| {
-            h.agreement
-                .body
-                .parties
-                .iter()
-                .any(|p| accord_keys::spki_kid(&p.signing_keys.ecdsa_p384) == kid)
+            let checked = h.checked();
+            h.agreement.body.parties.iter().any(|p| {
+                checked
+                    .signing_keys_of(&p.code)
+                    .iter()
+                    .any(|k| accord_keys::spki_kid(&k.ecdsa_p384) == kid)
+            })
         };
         match verified.agreement.as_deref() {
             Some(id) if held.iter().filter(|h| h.agreement.body.id == id).any(|h| listed(&h)) => {

@@ -1,4 +1,4 @@
-//! The directory's changes into the audit log. A change commits with its row in
+//! The directory's changes (and the node's own key changes) into the audit log. A change commits with its row in
 //! `directory_changes` (`crate::store::DirectoryChange`), whoever made it; the running
 //! node writes pending rows into the log, oldest first, and marks them. Officers'
 //! changes through the node are written before the node answers; changes made with
@@ -54,14 +54,20 @@ impl Node {
             }
             Actor::Operator => (None, None),
         };
+        // A change to the node's own keys goes through the same journal, its kind
+        // the subject (`kas`) and its change `key-rotate`: logged as a `key` entry.
+        let (kind, change) = match c.change.strip_prefix("key-") {
+            Some(change) => (EntryKind::Key, change),
+            None => (EntryKind::Directory, c.change.as_str()),
+        };
         crate::audit::AuditEntry {
             person,
             credential,
             request: Some(&c.id),
             subject: Some(&c.person),
-            change: Some(&c.change),
+            change: Some(change),
             detail: Some(&c.detail),
-            ..self.entry_at(EntryKind::Directory, time, true, &[])
+            ..self.entry_at(kind, time, true, &[])
         }
         .bytes()
     }

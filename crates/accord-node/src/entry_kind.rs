@@ -31,11 +31,13 @@ pub enum EntryKind {
     /// An equipment record made, signed, received from a partner or refused; an
     /// account opened; items imported.
     Equipment,
+    /// A change to the node's own keys (`accord key rotate`).
+    Key,
 }
 
 impl EntryKind {
     /// Every kind, in the order of their index.
-    pub const ALL: [EntryKind; 10] = [
+    pub const ALL: [EntryKind; 11] = [
         EntryKind::Rewrap,
         EntryKind::Label,
         EntryKind::Fetch,
@@ -46,6 +48,7 @@ impl EntryKind {
         EntryKind::Directory,
         EntryKind::Role,
         EntryKind::Equipment,
+        EntryKind::Key,
     ];
 
     /// As the log (and the metrics) spell it.
@@ -61,6 +64,7 @@ impl EntryKind {
             EntryKind::Directory => "directory",
             EntryKind::Role => "role",
             EntryKind::Equipment => "equipment",
+            EntryKind::Key => "key",
         }
     }
 }

@@ -547,8 +547,11 @@ pub struct Home {
     pub config: NodeConfig,
     /// The policies in `policies/`.
     pub policies: PolicySet,
-    /// `party.json`.
+    /// `party.json`, as read when the home was opened (a running node reads it again
+    /// when its keys are rotated: `Node::own`).
     pub party: PartyDescriptor,
+    /// `keys/history.json`: every key the node has had (empty until a rotation).
+    pub history: accord_keys::KeyHistory,
 }
 
 impl Home {
@@ -627,11 +630,13 @@ impl Home {
                 ),
             });
         }
+        let history = accord_keys::KeyHistory::load(&layout.keys())?;
         Ok(Home {
             layout,
             config,
             policies,
             party,
+            history,
         })
     }
 

@@ -255,10 +255,11 @@ impl Node {
             at,
             ..
         } = *cx;
+        let keys = self.own();
         let mine: Vec<_> = ei
             .key_access
             .iter()
-            .filter(|k| self.kas_key(&k.kid).is_some())
+            .filter(|k| keys.kas_key(&k.kid).is_some())
             .collect();
         if mine.is_empty() {
             p.reasons.push(Reason::new(
@@ -280,7 +281,7 @@ impl Node {
         // A share released through a classical key access (RSA, ECDH) is bounded by
         // the classical ceiling, as for an OpenTDF client.
         let wrapping = if mine.iter().all(|k| {
-            self.kas_key(&k.kid)
+            keys.kas_key(&k.kid)
                 .is_some_and(|key| key.alg().is_post_quantum())
         }) {
             accord_agreement::Wrapping::PostQuantum
@@ -303,7 +304,7 @@ impl Node {
         }
         // Unwrap only after the decision permits: a denied request never touches a key.
         for kao in mine {
-            let Some(key) = self.kas_key(&kao.kid) else {
+            let Some(key) = keys.kas_key(&kao.kid) else {
                 continue;
             };
             let unwrapped = self.unwrap_cached(key, kao, &ei.policy);
@@ -371,19 +372,6 @@ impl Node {
             c.insert(key, e.clone());
         }
         Ok(e)
-    }
-
-    /// The KAS key a key access object names by `kid`; with no `kid` (objects of older
-    /// OpenTDF SDKs), the RSA key, as the OpenTDF platform looks it up. Both routes
-    /// choose the key here.
-    pub(crate) fn kas_key(&self, kid: &str) -> Option<&accord_keys::KasPrivateKey> {
-        if kid.is_empty() {
-            return self
-                .kas
-                .iter()
-                .find(|k| k.alg() == accord_keys::KasAlg::Rsa2048);
-        }
-        self.kas.iter().find(|k| k.public_key().kid() == kid)
     }
 
     /// Unwrap `kao`'s share with `key` and check its binding to `policy_b64`, or take

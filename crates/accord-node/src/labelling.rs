@@ -25,6 +25,9 @@ pub(crate) struct Labelling<'a> {
     pub(crate) request: Option<&'a str>,
 }
 
+/// How long a seal plan holds after a KAS key it names was rotated.
+pub(crate) const PLAN_LIFE_SECS: i64 = 300;
+
 impl Node {
     pub(crate) fn national_label(
         &self,
@@ -229,7 +232,8 @@ impl Node {
         held: &[Held],
         at: Time,
     ) -> Result<(Vec<wire::PlanRecipient>, Vec<Reason>), Refusal> {
-        let own = self.kas[0].public_key();
+        let keys = self.own();
+        let own = keys.current_kas().public_key();
         let mut recipients = vec![wire::PlanRecipient {
             party: self.party().to_string(),
             url: self.home.config.url.clone(),
@@ -241,9 +245,9 @@ impl Node {
                 .iter()
                 .find(|h| h.agreement.body.id == id)
                 .ok_or_else(|| Refusal::internal("agreement vanished"))?;
-            let body = &h.agreement.body;
             let checked = h.checked();
-            for p in &body.parties {
+            // Each partner's KAS key as it stands now: a rotated key gets no new shares.
+            for p in &checked.parties_at(at) {
                 if p.code == self.party() {
                     continue;
                 }
@@ -286,6 +290,10 @@ impl Node {
     /// Shares only for the KASes the plan would name (see [`Node::recipients`]): a
     /// client that skipped the plan gets no signed label for an object wrapped for
     /// anyone else. `agreement` is one the decision found held.
+    ///
+    /// A plan made shortly before a KAS key was rotated (this node's or a partner's)
+    /// still holds for [`PLAN_LIFE_SECS`]: the object in hand when the rotation landed
+    /// is signed, not lost; its key access opens, since rotated KAS keys are kept.
     pub(crate) fn check_key_access(
         &self,
         label: &accord_spif::Label,
@@ -294,14 +302,35 @@ impl Node {
         manifest: &accord_tdf::Manifest,
         at: Time,
     ) -> Result<(), Refusal> {
-        let (recipients, _) = self.recipients(label, agreement, held, at)?;
-        let kids: Vec<(String, &str)> = recipients
+        let before = Time::from_unix(at.unix() - PLAN_LIFE_SECS).unwrap_or(at);
+        let (mut recipients, _) = self.recipients(label, agreement, held, at)?;
+        // The KAS keys a plan named shortly before, only for the parties that may have
+        // a share now: a party whose agreement ended since gets none.
+        let earlier: Vec<wire::PlanRecipient> = self
+            .recipients(label, agreement, held, before)?
+            .0
+            .into_iter()
+            .filter(|r| {
+                recipients
+                    .iter()
+                    .any(|now| now.party == r.party && now.url == r.url)
+            })
+            .collect();
+        recipients.extend(earlier);
+        let mut kids: Vec<(String, String)> = recipients
             .iter()
             .filter_map(|r| {
                 let key = accord_keys::KasPublicKey::from_pem(&r.kas_key).ok()?;
-                Some((key.kid(), r.url.as_str()))
+                Some((key.kid(), r.url.clone()))
             })
             .collect();
+        let own = self.own();
+        for k in own.history.keys.iter().filter(|k| k.kind == "kas") {
+            let replaced = k.replaced.as_deref().and_then(|t| Time::parse(t).ok());
+            if replaced.is_some_and(|t| t >= before) {
+                kids.push((k.id.clone(), self.home.config.url.clone()));
+            }
+        }
         match manifest
             .encryption_information
             .key_access
@@ -419,7 +448,7 @@ impl Node {
             });
         }
         for a in assertions.iter_mut() {
-            accord_tdf::assertion::sign(a, &aggregate, &manifest_digest, &self.signing)
+            accord_tdf::assertion::sign(a, &aggregate, &manifest_digest, self.own().signing())
                 .map_err(Refusal::internal)?;
         }
         Ok(wire::SignResponse {

@@ -21,10 +21,10 @@
 
 use crate::agreements::{Cache, Held};
 use crate::home::Home;
+pub use crate::own_keys::OwnKeys;
 use crate::store::Store;
 use crate::Error;
 use accord_agreement::Time;
-use accord_keys::{KasPrivateKey, SigningKey};
 use accord_log::Appender;
 use accord_spif::PolicySet;
 use std::sync::Arc;
@@ -46,8 +46,8 @@ pub struct Node {
     pub home: Home,
     /// The database.
     pub store: Store,
-    pub(crate) kas: Vec<KasPrivateKey>,
-    pub(crate) signing: SigningKey,
+    /// Its own keys (KAS, signing, party descriptor), re-read when rotated.
+    pub(crate) keys: crate::own_keys::Keyring,
     pub(crate) appender: Appender,
     pub(crate) clock: Clock,
     agreements: tokio::sync::Mutex<Cache>,
@@ -80,19 +80,12 @@ pub struct Node {
 impl Node {
     /// Assemble a node from its home, database, log appender and clock.
     pub fn new(home: Home, store: Store, appender: Appender, clock: Clock) -> Result<Node, Error> {
-        // The party's KAS key (the one its descriptor and agreements name), then the
-        // classical keys held for OpenTDF clients, if any.
-        let mut kas = vec![accord_keys::load_kas_private(
-            &home.layout.key(accord_keys::KAS_KEY),
-        )?];
-        kas.extend(crate::tokens::classical_keys(&home)?);
+        let keys = crate::own_keys::Keyring::load(&home)?;
         let opentdf = crate::tokens::OpenTdf::load(&home)?;
-        let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
         Ok(Node {
             home,
             store,
-            kas,
-            signing,
+            keys,
             appender,
             clock,
             agreements: tokio::sync::Mutex::new(Cache::new()),
@@ -121,12 +114,20 @@ impl Node {
         &self.home.policies
     }
 
-    /// The agreements held now.
+    /// The node's own keys now (one generation: a request takes it once and keeps it).
+    pub fn own(&self) -> Arc<OwnKeys> {
+        self.keys.get()
+    }
+
+    /// The agreements held now (and the node's own keys re-read if they were rotated:
+    /// which agreements the node takes depends on them).
     pub async fn agreements(&self) -> Result<Arc<Vec<Held>>, Error> {
+        self.keys.refresh(&self.home);
+        let own = self.own();
         self.agreements
             .lock()
             .await
-            .get(&self.store, &self.home.party)
+            .get(&self.store, &own.party, &own.history, own.generation)
             .await
     }
 }

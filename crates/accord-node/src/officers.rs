@@ -156,7 +156,8 @@ impl Node {
             if let Some(msg) = crate::agreements::not_signed_by_all(text, (self.clock)()) {
                 return Err(refused(msg));
             }
-            let loaded = crate::agreements::load(&self.store, &self.home.party, text)
+            let own = self.own();
+            let loaded = crate::agreements::load(&self.store, &own.party, &own.history, text)
                 .await
                 .map_err(|e| match e {
                     crate::Error::Refused(m) => refused(m),

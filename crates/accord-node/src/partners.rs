@@ -26,8 +26,11 @@ pub struct Partner {
     pub url: String,
     /// SHA-256 of the node's TLS SubjectPublicKeyInfo, lower-case hex.
     pub tls_spki_sha256: String,
-    /// The party's signing keys (receipts, label assertions).
+    /// The party's signing keys now (what its receipts and labels are signed with).
     pub signing_keys: SigningKeys,
+    /// Every signing key the party has had under the agreements in force, the current
+    /// one last: a label or receipt signed before a rotation still verifies.
+    pub signing_keys_ever: Vec<SigningKeys>,
     /// The node's audit-log verifier key.
     pub log_verifier_key: Option<String>,
     /// The agreements in force that name both parties.
@@ -46,13 +49,15 @@ impl Partner {
             url: node.url.trim_end_matches('/').to_string(),
             tls_spki_sha256: node.tls_spki_sha256.to_ascii_lowercase(),
             signing_keys: p.signing_keys.clone(),
+            signing_keys_ever: vec![p.signing_keys.clone()],
             log_verifier_key: node.log_verifier_key.clone(),
             agreements: vec![agreement.to_string()],
         }
     }
 }
 
-/// Every partner of `own` under an agreement in force at `at`, one per party.
+/// Every partner of `own` under an agreement in force at `at`, one per party, with its
+/// keys as they stand at `at`.
 pub fn in_force(held: &[Held], own: &str, at: Time) -> Vec<Partner> {
     let mut out: Vec<Partner> = Vec::new();
     for h in held {
@@ -60,20 +65,33 @@ pub fn in_force(held: &[Held], own: &str, at: Time) -> Vec<Partner> {
         if body.party(own).is_none() {
             continue;
         }
-        match h.checked().status(at) {
+        let checked = h.checked();
+        match checked.status(at) {
             Ok(r) if r.status == Status::InForce => {}
             _ => continue,
         }
-        for p in &body.parties {
+        // Each partner with its keys as they stand now (after its key amendments).
+        for p in &checked.parties_at(at) {
             if p.code == own {
                 continue;
             }
             let Some(node) = &p.node else { continue };
-            if let Some(x) = out.iter_mut().find(|x| x.code == p.code) {
-                x.agreements.push(body.id.clone());
-                continue;
+            let ever = checked.signing_keys_of(&p.code);
+            let x = match out.iter_mut().find(|x| x.code == p.code) {
+                Some(x) => {
+                    x.agreements.push(body.id.clone());
+                    x
+                }
+                None => {
+                    out.push(Partner::of(p, node, &body.id));
+                    out.last_mut().expect("just pushed")
+                }
+            };
+            for k in ever {
+                if !x.signing_keys_ever.contains(&k) {
+                    x.signing_keys_ever.insert(0, k);
+                }
             }
-            out.push(Partner::of(p, node, &body.id));
         }
     }
     out

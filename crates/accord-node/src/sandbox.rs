@@ -185,7 +185,7 @@ pub async fn create(dir: &Path, opts: &SandboxOptions) -> Result<Sandbox, Error>
     let text = a.to_toml()?;
     for h in [&pak, &usa] {
         let s = h.store().await?;
-        crate::agreements::load(&s, &h.party, &text).await?;
+        crate::agreements::load(&s, &h.party, &h.history, &text).await?;
         s.close().await;
     }
 

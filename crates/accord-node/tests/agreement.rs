@@ -438,7 +438,7 @@ fn a_node_loads_only_agreements_that_name_it_with_its_own_keys() {
         let text = String::from_utf8(a.to_canonical_json().unwrap()).unwrap();
         rt.block_on(async {
             let s = home.store().await.unwrap();
-            let r = accord_node::agreements::load(&s, &home.party, &text).await;
+            let r = accord_node::agreements::load(&s, &home.party, &home.history, &text).await;
             s.close().await;
             r
         })
@@ -512,7 +512,7 @@ fn an_agreement_giving_a_log_another_partys_name_is_not_loaded() {
     let e = rt
         .block_on(async {
             let s = usa.store().await.unwrap();
-            let r = accord_node::agreements::load(&s, &usa.party, &text).await;
+            let r = accord_node::agreements::load(&s, &usa.party, &usa.history, &text).await;
             s.close().await;
             r
         })

@@ -213,7 +213,7 @@ pub fn countersign(agreement: &mut Agreement, parties: &[(&Home, &str)], at: Tim
 pub fn load_agreement(rt: &tokio::runtime::Runtime, home: &Home, text: &str) {
     rt.block_on(async {
         let s = home.store().await.unwrap();
-        accord_node::agreements::load(&s, &home.party, text)
+        accord_node::agreements::load(&s, &home.party, &home.history, text)
             .await
             .unwrap();
         s.close().await;

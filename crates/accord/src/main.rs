@@ -55,6 +55,9 @@ pub enum Command {
     Seal(cmd::seal::SealArgs),
     /// Generate a party's KAS key pair, signing key pair and party.json.
     Keygen(cmd::keygen::KeygenArgs),
+    /// A node's own keys over an agreement's life: rotate them, list them.
+    #[command(subcommand)]
+    Key(cmd::key::KeyCommand),
     /// Tamper-evident audit log: append, prove, verify, witness.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
@@ -206,6 +209,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args, &out),
         Command::Open(args) => cmd::open::run(args, &out),
         Command::OpenTdf(cmd) => cmd::opentdf::run(cmd, &out),
+        Command::Key(cmd) => cmd::key::run(cmd, &out),
         Command::Seal(args) => cmd::seal::run(args, &out),
         Command::Keygen(args) => cmd::keygen::run(args, &out),
         Command::Audit(cmd) => cmd::audit::run(cmd, &out),

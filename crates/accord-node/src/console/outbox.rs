@@ -31,16 +31,22 @@ pub(crate) async fn list(State(c): State<Arc<Console>>, peer: PeerExt) -> Respon
     let held = c.node.agreements().await.ok();
     let receipt_check = |i: &OutboxItem| -> Option<Result<(), String>> {
         let r = i.receipt.as_ref()?;
-        let keys = held.as_ref().and_then(|h| {
-            h.iter()
-                .filter(|a| a.agreement.body.id == i.agreement)
-                .flat_map(|a| a.agreement.body.parties.iter())
-                .find(|p| p.code == i.to)
-                .map(|p| p.signing_keys.clone())
-        });
-        Some(match keys {
+        let keys: Vec<_> = held
+            .iter()
+            .flat_map(|h| h.iter())
+            .filter(|a| a.agreement.body.id == i.agreement)
+            .flat_map(|a| a.checked().signing_keys_of(&i.to))
+            .collect();
+        Some(match keys.last() {
             None => Err(format!("no agreement held lists {}'s keys", i.to)),
-            Some(k) => r.verify(&k).map_err(|e| e.to_string()),
+            // The current key, else one the partner had before a rotation.
+            Some(k) => r
+                .verify(k)
+                .or_else(|e| match keys.iter().any(|k| r.verify(k).is_ok()) {
+                    true => Ok(()),
+                    false => Err(e),
+                })
+                .map_err(|e| e.to_string()),
         })
     };
     let banner = c

@@ -129,8 +129,14 @@ impl Node {
                 partner.code
             )));
         };
-        r.verify_attested(&party.signing_keys)
-            .map_err(super::malformed)?;
+        // Attested by any signing key the party has had under the agreement (records
+        // made before its key was rotated stay attested).
+        let ever = h.checked().signing_keys_of(&party.code);
+        if let Err(e) = r.verify_attested(&party.signing_keys) {
+            if !ever.iter().any(|k| r.verify_attested(k).is_ok()) {
+                return Err(super::malformed(e));
+            }
+        }
         if let Some(s) = self
             .store
             .equipment_record(&b.id)

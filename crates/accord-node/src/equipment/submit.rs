@@ -205,7 +205,9 @@ impl Node {
             });
         }
         if complete {
-            record.attest(&self.signing).map_err(Refusal::internal)?;
+            record
+                .attest(self.own().signing())
+                .map_err(Refusal::internal)?;
         }
         let state = if complete { "done" } else { "pending" };
         let what = if complete {

@@ -124,11 +124,13 @@ impl Node {
         // The receiver's own checks of the rest.
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
-        // Only the sender's own key may have signed a label.
-        let trusted: Vec<accord_keys::VerifyingKey> =
-            accord_keys::VerifyingKey::from_spki_der(&partner.signing_keys.ecdsa_p384)
-                .into_iter()
-                .collect();
+        // Only the sender's own keys may have signed a label (any it has had: an object
+        // sealed before its signing key was rotated is still its label).
+        let trusted: Vec<accord_keys::VerifyingKey> = partner
+            .signing_keys_ever
+            .iter()
+            .filter_map(|k| accord_keys::VerifyingKey::from_spki_der(&k.ecdsa_p384).ok())
+            .collect();
         let verified = match &delivered {
             Delivered::One { spooled, .. } if !fresh.is_empty() => {
                 vec![examine(&spooled.path, trusted).await]
@@ -231,13 +233,14 @@ impl Node {
             .collect();
         // One object streamed alone has a receipt of its own; a batch's are signed once
         // for the batch.
+        let keys = self.own();
         let receipts = if single {
             bodies
                 .into_iter()
-                .map(|b| Receipt::sign(b, &self.signing))
+                .map(|b| Receipt::sign(b, keys.signing()))
                 .collect::<Result<Vec<_>, _>>()
         } else {
-            Receipt::sign_batch(bodies, &self.signing)
+            Receipt::sign_batch(bodies, keys.signing())
         }
         .map_err(Refusal::internal)?;
         let mut at_places = Vec::with_capacity(kept.len());

@@ -121,11 +121,27 @@ enum Answer {
 /// A receipt that does not verify makes the whole answer suspect: the caller retries
 /// every object it carried.
 fn verify<'a>(to: &Target, answers: impl IntoIterator<Item = &'a Answer>) -> Result<(), String> {
-    let receipts = answers.into_iter().filter_map(|a| match a {
-        Answer::Receipt(r) => Some(r),
-        Answer::Refused { .. } => None,
-    });
-    Receipt::verify_all(receipts, &to.partner.signing_keys).map_err(|e| e.to_string())
+    let receipts: Vec<&Receipt> = answers
+        .into_iter()
+        .filter_map(|a| match a {
+            Answer::Receipt(r) => Some(r),
+            Answer::Refused { .. } => None,
+        })
+        .collect();
+    // The partner's current key, else one it had (a receipt signed just before its
+    // rotation reached this node, or before this node loaded the amendment).
+    let current = Receipt::verify_all(receipts.iter().copied(), &to.partner.signing_keys);
+    match current {
+        Ok(()) => Ok(()),
+        Err(e) => to
+            .partner
+            .signing_keys_ever
+            .iter()
+            .rev()
+            .find(|k| Receipt::verify_all(receipts.iter().copied(), k).is_ok())
+            .map(|_| ())
+            .ok_or_else(|| e.to_string()),
+    }
 }
 
 /// One object's outcome from the partner's answer for it, once [`verify`] has checked

@@ -82,8 +82,9 @@ impl Node {
             json!(ot.config.dpop == crate::home::DpopMode::Required),
         );
         m.insert("health".into(), json!({ "endpoint": "/health" }));
-        if let Some(k) = self
-            .kas
+        let keys = self.own();
+        if let Some(k) = keys
+            .kas()
             .iter()
             .find(|k| k.alg() == KasAlg::HybridP384MlKem1024)
         {

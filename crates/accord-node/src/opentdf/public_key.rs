@@ -1,6 +1,6 @@
 //! `kas.AccessService/PublicKey`: the KAS public key an OpenTDF client encrypts to.
 
-use crate::node::Node;
+use crate::node::{Node, OwnKeys};
 use crate::tokens::OpenTdf;
 use accord_keys::{KasAlg, KasPrivateKey};
 use accord_node_api::opentdf::connect::{Code, ConnectError};
@@ -31,9 +31,9 @@ impl Node {
     }
 
     /// The KAS key of OpenTDF algorithm `name` (empty: `rsa:2048`, as the platform).
-    pub(crate) fn kas_key_for(&self, name: &str) -> Option<&KasPrivateKey> {
+    pub(crate) fn kas_key_for<'k>(keys: &'k OwnKeys, name: &str) -> Option<&'k KasPrivateKey> {
         let name = if name.is_empty() { "rsa:2048" } else { name };
-        self.kas.iter().find(|k| opentdf_alg(k.alg()) == name)
+        keys.kas().iter().find(|k| opentdf_alg(k.alg()) == name)
     }
 
     /// `POST /kas.AccessService/PublicKey`. Public: a public key is no secret.
@@ -51,8 +51,9 @@ impl Node {
                 ),
             });
         }
-        let key = self.kas_key_for(&req.algorithm).ok_or_else(|| {
-            let held: Vec<&str> = self.kas.iter().map(|k| opentdf_alg(k.alg())).collect();
+        let keys = self.own();
+        let key = Self::kas_key_for(&keys, &req.algorithm).ok_or_else(|| {
+            let held: Vec<&str> = keys.kas().iter().map(|k| opentdf_alg(k.alg())).collect();
             ConnectError {
                 code: Code::NotFound,
                 message: format!(

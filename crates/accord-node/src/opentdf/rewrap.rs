@@ -561,9 +561,10 @@ impl Node {
             }
         };
         // Every KAO must be for this KAS before anything is decided.
+        let own = self.own();
         let mut keys = Vec::new();
         for k in &pr.key_access_objects {
-            match self.kas_key(&k.key_access_object.kid) {
+            match own.kas_key(&k.key_access_object.kid) {
                 Some(key) => keys.push(key),
                 None => {
                     d.reasons.push(Reason::new(

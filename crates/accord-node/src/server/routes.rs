@@ -114,7 +114,7 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Result<Route
             crate::admission::claim,
         )
     };
-    let party_json = node.home.party.to_json();
+    let party_json = node.own().party.to_json();
     let log_src: Arc<dyn accord_log::source::LogSource + Send + Sync> =
         Arc::new(accord_log::source::DirSource::new(node.home.layout.log()));
     let party_code = node.party().to_string();

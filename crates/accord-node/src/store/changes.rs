@@ -1,6 +1,8 @@
 //! The directory's changes: one row per change to a person, committed with the change
 //! itself, until the running node has written it into the audit log
-//! (the `directory_log` module).
+//! (the `directory_log` module). A change to the node's own keys (`accord key rotate`,
+//! made on the host while the node may run) takes the same way to the log: its
+//! `person` is then the key's kind and its `change` starts with `key-`.
 
 use super::{db, unix_now, Stmt, Store};
 use crate::Error;
@@ -30,9 +32,9 @@ pub struct DirectoryChange {
     pub at: i64,
     /// Who made it.
     pub actor: Actor,
-    /// The person changed.
+    /// The person changed (for a key change, the key's kind).
     pub person: String,
-    /// `enrol`, `suspend`, `resume`, `role`, `renew`, `revoke`.
+    /// `enrol`, `suspend`, `resume`, `role`, `renew`, `revoke`; `key-rotate`.
     pub change: String,
     /// What changed, in words (`member → officer`).
     pub detail: String,

@@ -9,6 +9,7 @@ pub mod docs;
 pub mod equipment;
 pub mod exchange;
 pub mod inspect;
+pub mod key;
 pub mod keygen;
 pub mod label;
 pub mod node;

@@ -510,7 +510,7 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
     let found = rt.block_on(async {
         let held = {
             let store = home.store().await?;
-            let r = accord_node::agreements::held(&store, &home.party).await;
+            let r = accord_node::agreements::held(&store, &home.party, &home.history).await;
             store.close().await;
             r?
         };
@@ -734,7 +734,7 @@ pub fn load_agreement(
     let rt = runtime()?;
     let loaded = rt.block_on(async {
         let store = home.store().await?;
-        let r = accord_node::agreements::load(&store, &home.party, &text).await;
+        let r = accord_node::agreements::load(&store, &home.party, &home.history, &text).await;
         store.close().await;
         r
     });
@@ -774,7 +774,7 @@ pub fn list_agreements(
     let rt = runtime()?;
     let held = rt.block_on(async {
         let store = home.store().await?;
-        let r = accord_node::agreements::held(&store, &home.party).await;
+        let r = accord_node::agreements::held(&store, &home.party, &home.history).await;
         store.close().await;
         r
     })?;

@@ -72,6 +72,8 @@ const SHAPES: &[(&str, Option<&str>)] = &[
     ("user opentdf-client", Some("user-opentdf-client")),
     ("opentdf enable", Some("opentdf-enable")),
     ("opentdf issuer", Some("opentdf-issuer")),
+    ("key rotate", Some("key-rotate")),
+    ("key list", Some("key-list")),
     ("equipment account add", Some("equipment-account")),
     ("equipment account list", Some("equipment-accounts")),
     ("equipment import", Some("equipment-import")),

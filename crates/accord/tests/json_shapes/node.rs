@@ -280,6 +280,34 @@ fn node_commands_print_as_their_schemas_say() {
     );
     assert!(st["countersigned"].is_string(), "{st:#}");
 
+    // A KAS rotation amends the agreement held (a file's copy no longer extends it).
+    let v = c.run("key-list", &["key", "list", "--dir", s(&pak)], 0);
+    assert_eq!(v["kas_held"].as_array().map(Vec::len), Some(1), "{v:#}");
+    let v = c.run(
+        "key-rotate",
+        &[
+            "key",
+            "rotate",
+            "--dir",
+            s(&pak),
+            "kas",
+            "--reason",
+            "scheduled rotation",
+        ],
+        0,
+    );
+    assert_eq!(v["agreements"][0]["outcome"], "amended", "{v:#}");
+    let v = c.run("key-list", &["key", "list", "--dir", s(&pak)], 0);
+    assert_eq!(v["kas_held"].as_array().map(Vec::len), Some(2), "{v:#}");
+    assert!(
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kind"] == "kas" && k["replaced"].is_string()),
+        "{v:#}"
+    );
+
     // The node's audit log, through its pinned TLS.
     let node = pair.sb.pak.party.node.clone().unwrap();
     let url = format!("{}/log/", node.url);
@@ -326,6 +354,8 @@ fn node_commands_print_as_their_schemas_say() {
         "agreement-load",
         "agreement-list",
         "agreement-status",
+        "key-list",
+        "key-rotate",
         "audit-verify",
         "quickstart",
         "error",

@@ -1,0 +1,166 @@
+//! The node's own keys as its key directory holds them now: its party descriptor
+//! (`party.json`, what agreements are drafted from), its key history, every KAS private
+//! key it has had (the current one first) and its signing key.
+//!
+//! `accord key rotate` changes them while the node runs, so the node does not read them
+//! once at start: it looks at `party.json` and `keys/history.json` at most every 200 ms
+//! (with the agreements, `Node::agreements`) and re-reads everything
+//! when either changed. A request takes one snapshot ([`OwnKeys`], behind an `Arc`) and
+//! uses it to the end, so it never mixes two generations of keys.
+
+use crate::home::Home;
+use crate::Error;
+use accord_keys::{KasPrivateKey, KeyHistory, PartyDescriptor, SigningKey, VerifyingKey};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How often the node looks whether its keys changed.
+const CHECK_EVERY: Duration = Duration::from_millis(200);
+
+/// One generation of the node's own keys.
+pub struct OwnKeys {
+    /// `party.json`: the party's keys now.
+    pub party: PartyDescriptor,
+    /// Every key the node has had.
+    pub history: KeyHistory,
+    /// KAS private keys: the current one first, then every earlier one (kept so that
+    /// what was sealed to them opens), then the classical keys held for OpenTDF
+    /// clients.
+    kas: Vec<KasPrivateKey>,
+    /// The signing key labels, receipts and records are signed with.
+    signing: SigningKey,
+    /// The classical public key of every signing key the node has had (`keys/signing/`),
+    /// the current one first: labels it signed before a rotation still verify.
+    signing_ever: Vec<VerifyingKey>,
+    /// Counts the reads since the node started (what caches built on them key on).
+    pub generation: u64,
+}
+
+impl OwnKeys {
+    /// Read them from `home`'s key directory.
+    pub fn load(home: &Home) -> Result<OwnKeys, Error> {
+        let dir = home.layout.keys();
+        let mut kas = accord_keys::load_kas_ring(&dir)?;
+        for k in crate::tokens::classical_keys(home)? {
+            if !kas
+                .iter()
+                .any(|x| x.public_key().kid() == k.public_key().kid())
+            {
+                kas.push(k);
+            }
+        }
+        let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
+        let mut signing_ever = vec![signing.public_keys().classical.clone()];
+        for k in accord_keys::history::load_signing_publics(&dir)? {
+            if !signing_ever.iter().any(|x| x.kid() == k.classical.kid()) {
+                signing_ever.push(k.classical.clone());
+            }
+        }
+        Ok(OwnKeys {
+            party: accord_keys::load_party(&home.layout.party())?,
+            history: KeyHistory::load(&dir)?,
+            kas,
+            signing,
+            signing_ever,
+            generation: 0,
+        })
+    }
+
+    /// The current KAS key: the one seal plans name.
+    pub fn current_kas(&self) -> &KasPrivateKey {
+        &self.kas[0]
+    }
+
+    /// Every KAS private key held.
+    pub fn kas(&self) -> &[KasPrivateKey] {
+        &self.kas
+    }
+
+    /// The KAS key a key access object names by `kid`; with no `kid` (objects of older
+    /// OpenTDF SDKs), the RSA key, as the OpenTDF platform looks it up. Both routes of
+    /// the KAS choose the key here.
+    pub fn kas_key(&self, kid: &str) -> Option<&KasPrivateKey> {
+        if kid.is_empty() {
+            return self
+                .kas
+                .iter()
+                .find(|k| k.alg() == accord_keys::KasAlg::Rsa2048);
+        }
+        self.kas.iter().find(|k| k.public_key().kid() == kid)
+    }
+
+    /// The signing key.
+    pub fn signing(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    /// The classical public key of every signing key the node has had, current first.
+    pub fn signing_ever(&self) -> &[VerifyingKey] {
+        &self.signing_ever
+    }
+}
+
+/// What the files that announce a change looked like when last read.
+type Stamp = Vec<Option<(SystemTime, u64)>>;
+
+fn stamp(home: &Home) -> Stamp {
+    [
+        home.layout.party(),
+        home.layout.key(accord_keys::history::HISTORY_JSON),
+    ]
+    .iter()
+    .map(|path| {
+        std::fs::metadata(path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())))
+    })
+    .collect()
+}
+
+/// The node's own keys now, re-read when they change.
+pub(crate) struct Keyring {
+    now: RwLock<Arc<OwnKeys>>,
+    seen: Mutex<(Stamp, Instant)>,
+}
+
+impl Keyring {
+    /// Read `home`'s keys.
+    pub(crate) fn load(home: &Home) -> Result<Keyring, Error> {
+        let seen = stamp(home);
+        Ok(Keyring {
+            now: RwLock::new(Arc::new(OwnKeys::load(home)?)),
+            seen: Mutex::new((seen, Instant::now())),
+        })
+    }
+
+    /// The keys now.
+    pub(crate) fn get(&self) -> Arc<OwnKeys> {
+        self.now.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Re-read the keys if their files changed (looked at most every 200 ms). A read
+    /// that fails (a rotation half-written) keeps the keys held and is tried again.
+    pub(crate) fn refresh(&self, home: &Home) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.1.elapsed() < CHECK_EVERY {
+            return;
+        }
+        seen.1 = Instant::now();
+        let now = stamp(home);
+        if now == seen.0 {
+            return;
+        }
+        match OwnKeys::load(home) {
+            Ok(mut keys) => {
+                keys.generation = self.get().generation + 1;
+                tracing::info!(
+                    kas = %keys.current_kas().public_key().kid(),
+                    "the node's own keys changed; now using them"
+                );
+                *self.now.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+                seen.0 = now;
+            }
+            Err(e) => tracing::warn!("the node's keys changed but do not read yet: {e}"),
+        }
+    }
+}

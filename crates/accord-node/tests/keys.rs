@@ -1,0 +1,382 @@
+//! Keys over an agreement's life at running nodes (issue 20): PAK rotates its KAS key
+//! while both nodes run and objects travel both ways. What was sealed before still
+//! opens at both nodes, what is sealed after names the new key at both (USA learns it
+//! from the amended agreement over federation), every object is delivered once, and
+//! both audit logs hold the copy's journey.
+
+use accord_agreement::amendment::KeyKind;
+use accord_agreement::Time;
+use accord_node::rotation::{self, RotateOptions};
+use accord_node::sandbox;
+use accord_node::server::ServeOptions;
+use accord_node::DeliveryOptions;
+use accord_node_api::client::Client;
+use accord_test_support::{log_entries, manifest, open, seal_into, Pair};
+use std::time::{Duration, Instant};
+
+const MARKING: &str = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
+
+fn fast() -> ServeOptions {
+    ServeOptions {
+        delivery: DeliveryOptions {
+            retry_cap: Duration::from_millis(300),
+            parallel: 4,
+        },
+        ..ServeOptions::default()
+    }
+}
+
+/// The kids of the key access objects of a sealed object.
+fn kao_kids(tdf: &[u8]) -> Vec<String> {
+    manifest(tdf)["encryptionInformation"]["keyAccess"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Waits (30 s at most) for `cond`.
+fn wait(what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends `file` from `from` to `to` and waits for it to be delivered; its id.
+fn send(from: &Client, to: &str, file: &std::path::Path) -> String {
+    let item = from.send(to, file, None).unwrap();
+    wait("delivery", || {
+        from.outbox()
+            .unwrap()
+            .iter()
+            .any(|o| o.id == item.id && o.state == "delivered")
+    });
+    item.id
+}
+
+#[test]
+fn kas_rotation_while_both_nodes_run() {
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer: pak_officer,
+    } = Pair::start(fast);
+    let usa_officer = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let dir = tmp.path();
+    let agreement = sandbox::AGREEMENT_ID;
+    let old_kid = sb.pak.party.node.as_ref().unwrap().kas_keys[0].kid.clone();
+    let usa_kid = sb.usa.party.node.as_ref().unwrap().kas_keys[0].kid.clone();
+    let records_before = sb.agreement.records.len();
+
+    // Before: an object from each side, both naming PAK's first KAS key.
+    let before_pak = seal_into(&pak_officer, MARKING, Some(agreement), b"before, PAK", dir);
+    let before_usa = seal_into(&usa_officer, MARKING, Some(agreement), b"before, USA", dir);
+    for f in [&before_pak, &before_usa] {
+        let kids = kao_kids(&std::fs::read(f).unwrap());
+        assert!(
+            kids.contains(&old_kid) && kids.contains(&usa_kid),
+            "{kids:?}"
+        );
+    }
+    let sent_before = send(&pak_officer, "USA", &before_pak);
+
+    // Rotate while both run, with two objects in flight from PAK (queued before the
+    // rotation, delivered around it).
+    let in_flight: Vec<_> = (0..2)
+        .map(|i| {
+            let f = seal_into(
+                &pak_officer,
+                MARKING,
+                Some(agreement),
+                format!("in flight {i}").as_bytes(),
+                dir,
+            );
+            pak_officer.send("USA", &f, None).unwrap().id
+        })
+        .collect();
+    let r = rt
+        .block_on(rotation::rotate(
+            &sb.pak,
+            &RotateOptions {
+                kind: KeyKind::Kas,
+                reason: "scheduled rotation".into(),
+                at: Time::now(),
+            },
+        ))
+        .unwrap();
+    assert_eq!(r.old, old_kid);
+    assert_ne!(r.new, old_kid);
+    assert_eq!(r.agreements.len(), 1, "{:?}", r.agreements);
+    assert_eq!(r.agreements[0].outcome, "amended");
+    assert_eq!(r.agreements[0].records, records_before + 1);
+    let new_kid = r.new.clone();
+    // The old private key is kept, 0600, beside the new one.
+    let ring = sb.pak.layout.keys().join("kas");
+    for kid in [&old_kid, &new_kid] {
+        let meta = std::fs::metadata(ring.join(format!("{kid}.key"))).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+
+    // USA takes the amended copy over federation; PAK's node takes its new key.
+    wait("USA loads the amendment", || {
+        rt.block_on(usa.node.agreements())
+            .unwrap()
+            .iter()
+            .any(|h| h.agreement.body.id == agreement && h.agreement.records.len() > records_before)
+    });
+    wait("PAK's node uses its new key", || {
+        rt.block_on(pak.node.agreements()).unwrap();
+        pak.node.own().current_kas().public_key().kid() == new_kid
+    });
+
+    // After: both sides seal to PAK's new key only.
+    let after_pak = seal_into(&pak_officer, MARKING, Some(agreement), b"after, PAK", dir);
+    let after_usa = seal_into(&usa_officer, MARKING, Some(agreement), b"after, USA", dir);
+    for f in [&after_pak, &after_usa] {
+        let kids = kao_kids(&std::fs::read(f).unwrap());
+        assert!(
+            kids.contains(&new_kid) && !kids.contains(&old_kid) && kids.contains(&usa_kid),
+            "{kids:?}"
+        );
+    }
+
+    // Everything opens: old-key objects at PAK (its ring) and at USA, new-key ones both.
+    for f in [&before_pak, &before_usa, &after_pak, &after_usa] {
+        let tdf = std::fs::read(f).unwrap();
+        let at_pak = open(&pak_officer, &tdf).unwrap();
+        let at_usa = open(&usa_officer, &tdf).unwrap();
+        assert_eq!(at_pak, at_usa);
+    }
+
+    // Objects both ways after the rotation; the in-flight ones delivered once each.
+    let sent_after = send(&pak_officer, "USA", &after_pak);
+    send(&usa_officer, "PAK", &after_usa);
+    send(&usa_officer, "PAK", &before_usa);
+    wait("in-flight deliveries", || {
+        let out = pak_officer.outbox().unwrap();
+        in_flight
+            .iter()
+            .all(|id| out.iter().any(|o| &o.id == id && o.state == "delivered"))
+    });
+    let inbox = usa_officer.inbox().unwrap();
+    for id in in_flight.iter().chain([&sent_before, &sent_after]) {
+        assert_eq!(
+            inbox.iter().filter(|i| &i.id == id).count(),
+            1,
+            "{id} held once at USA: {inbox:#?}"
+        );
+    }
+
+    // USA's log says it took PAK's amended copy; PAK's and USA's logs hold the rewraps
+    // of the old-key objects as permits.
+    let usa_log = log_entries(&sb.usa);
+    assert!(
+        usa_log.iter().any(|e| e["kind"] == "agreement"
+            && e["decision"] == "permit"
+            && e["partner"] == "PAK"
+            && e["reasons"].to_string().contains("replaced")),
+        "{usa_log:#?}"
+    );
+
+    // PAK's log holds the rotation (`key`), written by the running node.
+    wait("the rotation in PAK's log", || {
+        log_entries(&sb.pak).iter().any(|e| {
+            e["kind"] == "key"
+                && e["subject"] == "kas"
+                && e["change"] == "rotate"
+                && e["detail"].as_str().is_some_and(|d| {
+                    d.contains(&old_kid) && d.contains(&new_kid) && d.contains("amended")
+                })
+        })
+    });
+
+    // A copy of PAK's agreement whose KAS amendment is taken out is refused at USA: it
+    // does not extend the copy held.
+    let held = rt.block_on(usa.node.agreements()).unwrap();
+    let mut shorter = held[0].agreement.clone();
+    shorter.records.truncate(records_before);
+    let store = rt.block_on(sb.usa.store()).unwrap();
+    let e = rt
+        .block_on(accord_node::agreements::load(
+            &store,
+            &sb.usa.party,
+            &sb.usa.history,
+            &shorter.to_toml().unwrap(),
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not extend"), "{e}");
+
+    // The key history lists both, the old one replaced.
+    let history = accord_keys::KeyHistory::load(&sb.pak.layout.keys()).unwrap();
+    let old = history.keys.iter().find(|k| k.id == old_kid).unwrap();
+    assert!(old.replaced.is_some(), "{history:?}");
+    assert!(history.has("kas", &new_kid));
+}
+
+/// Rotates `kind` at PAK's node (`sb.pak`) now: what the rotation did.
+fn rotate(
+    rt: &tokio::runtime::Runtime,
+    home: &accord_node::home::Home,
+    kind: KeyKind,
+) -> rotation::Rotated {
+    rt.block_on(rotation::rotate(
+        home,
+        &RotateOptions {
+            kind,
+            reason: format!("scheduled {kind} rotation"),
+            at: Time::now(),
+        },
+    ))
+    .unwrap()
+}
+
+#[test]
+fn signing_then_kas_rotation_while_both_nodes_run() {
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer: pak_officer,
+    } = Pair::start(fast);
+    let usa_officer = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let dir = tmp.path();
+    let agreement = sandbox::AGREEMENT_ID;
+    let records_before = sb.agreement.records.len();
+    let old_signer = pak.node.own().signing().public_keys().classical.kid();
+
+    // Before: objects whose labels PAK's first signing key signed, one of them
+    // national (no agreement: only PAK's own keys vouch for it).
+    let before = seal_into(&pak_officer, MARKING, Some(agreement), b"signed by S1", dir);
+    let national = seal_into(
+        &pak_officer,
+        "SECRET//REL TO PAK//SCOPE EXERCISES",
+        None,
+        b"national, signed by S1",
+        dir,
+    );
+    let sent_before = send(&pak_officer, "USA", &before);
+
+    let r = rotate(&rt, &sb.pak, KeyKind::Signing);
+    assert_eq!(r.agreements[0].outcome, "amended", "{:?}", r.agreements);
+    assert_eq!(r.old, old_signer);
+    let new_signer = r.new.clone();
+    // The old key's public half is kept; the private key file is the new one's.
+    assert!(sb
+        .pak
+        .layout
+        .keys()
+        .join("signing")
+        .join(format!("{old_signer}.pub"))
+        .exists());
+    wait("PAK's node signs with its new key", || {
+        rt.block_on(pak.node.agreements()).unwrap();
+        pak.node.own().signing().public_keys().classical.kid() == new_signer
+    });
+    // A receipt PAK signs with the new key before USA loaded the amendment is only a
+    // retry: sent at once, delivered once.
+    let early = seal_into(
+        &usa_officer,
+        MARKING,
+        Some(agreement),
+        b"to PAK, early",
+        dir,
+    );
+    let early_id = send(&usa_officer, "PAK", &early);
+    wait("USA loads the signing amendment", || {
+        rt.block_on(usa.node.agreements())
+            .unwrap()
+            .iter()
+            .any(|h| h.agreement.records.len() > records_before)
+    });
+
+    // After: PAK's labels are signed by the new key, and USA takes them.
+    let after = seal_into(&pak_officer, MARKING, Some(agreement), b"signed by S2", dir);
+    let sent_after = send(&pak_officer, "USA", &after);
+    let back = seal_into(
+        &usa_officer,
+        MARKING,
+        Some(agreement),
+        b"to PAK, after",
+        dir,
+    );
+    let back_id = send(&usa_officer, "PAK", &back);
+
+    // Everything opens on both sides: labels by S1 and by S2.
+    for f in [&before, &after, &early, &back] {
+        let tdf = std::fs::read(f).unwrap();
+        assert_eq!(
+            open(&pak_officer, &tdf).unwrap(),
+            open(&usa_officer, &tdf).unwrap()
+        );
+    }
+    // The national object PAK's old key signed still opens at PAK.
+    assert_eq!(
+        open(&pak_officer, &std::fs::read(&national).unwrap()).unwrap(),
+        b"national, signed by S1"
+    );
+
+    // Then PAK's KAS key, its amendment signed by the new signing key.
+    let r = rotate(&rt, &sb.pak, KeyKind::Kas);
+    assert_eq!(r.agreements[0].outcome, "amended", "{:?}", r.agreements);
+    assert_eq!(r.agreements[0].records, records_before + 2);
+    wait("USA loads the KAS amendment", || {
+        rt.block_on(usa.node.agreements())
+            .unwrap()
+            .iter()
+            .any(|h| h.agreement.records.len() == records_before + 2 && h.findings.is_empty())
+    });
+    let last = seal_into(
+        &usa_officer,
+        MARKING,
+        Some(agreement),
+        b"to PAK's new KAS",
+        dir,
+    );
+    assert!(kao_kids(&std::fs::read(&last).unwrap()).contains(&r.new));
+    let last_id = send(&usa_officer, "PAK", &last);
+    assert_eq!(
+        open(&pak_officer, &std::fs::read(&last).unwrap()).unwrap(),
+        b"to PAK's new KAS"
+    );
+
+    // Each object held once where it went.
+    let at_usa = usa_officer.inbox().unwrap();
+    for id in [&sent_before, &sent_after] {
+        assert_eq!(
+            at_usa.iter().filter(|i| &i.id == id).count(),
+            1,
+            "{at_usa:#?}"
+        );
+    }
+    let at_pak = pak_officer.inbox().unwrap();
+    for id in [&early_id, &back_id, &last_id] {
+        assert_eq!(
+            at_pak.iter().filter(|i| &i.id == id).count(),
+            1,
+            "{at_pak:#?}"
+        );
+    }
+    // Both rotations in PAK's log.
+    wait("both rotations in PAK's log", || {
+        let log = log_entries(&sb.pak);
+        ["signing", "kas"].iter().all(|k| {
+            log.iter()
+                .any(|e| e["kind"] == "key" && e["subject"] == *k && e["change"] == "rotate")
+        })
+    });
+    // The agreement USA holds shows PAK's key epochs: two signing keys, two KAS keys.
+    let held = rt.block_on(usa.node.agreements()).unwrap();
+    let checked = held[0].checked();
+    assert_eq!(checked.signing_keys_of("PAK").len(), 2);
+    assert_eq!(checked.key_ids("PAK", KeyKind::Kas).len(), 2);
+}

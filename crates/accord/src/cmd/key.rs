@@ -1,0 +1,166 @@
+//! `accord key`: the node's own keys over an agreement's life (rotate them, see them).
+//! The work is `accord_node::rotation`'s; this prints it.
+
+use crate::exit::{Code, Output};
+use accord_agreement::amendment::KeyKind;
+use accord_node::home::Home;
+use accord_node::rotation::{self, RotateOptions};
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+/// `accord key ...`.
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Make a new KAS or signing key, amend every agreement in force to name it, and
+    /// use it; the old one stays for what it did.
+    #[command(
+        after_help = "Example:\n  accord key rotate --dir pak kas --reason \"scheduled rotation\"\n  accord --json key rotate --dir pak kas --reason \"scheduled rotation\"\n  accord key rotate --dir pak signing --reason \"custodian left\"\n  # {\"kind\", \"old\", \"new\", \"effective\", \"agreements\": [{\"id\", \"outcome\", \"reason\"?, \"records\"}]}\n\n\
+Every agreement held that is countersigned and has not ended gets an amendment naming the new key, signed with the party's signing key in force; the node (running or not) uses the new key from then on, and partners' nodes receive the amended agreement over federation within seconds and use it once they verify it. A draft or an ended agreement is left alone (listed as skipped, with why).\n\n\
+kas: a new KAS key of the same algorithm. The old private key stays in keys/kas/<kid>.key, so every object sealed to it still opens, here and through partners.\n\n\
+signing: a new signing key, which signs its own amendment too. Labels, receipts and equipment records are signed with it; the old key's public half stays in keys/signing/<kid>.pub, and partners keep every signing key the party has had, so what the old key signed still verifies.\n\n\
+The other kinds (tls, log, witness) are amended by hand with `accord agreement amend` for now.\n\n\
+Exit codes: 0 rotated, 1 refused (another rotation of the node is running), 2 usage or input error (no node home, a kind not rotated at the node, an empty reason)."
+    )]
+    Rotate {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Which key: kas or signing.
+        #[arg(value_parser = parse_kind)]
+        kind: KeyKind,
+        /// Why, for the amendment ("scheduled rotation", "custodian left").
+        #[arg(long, default_value = "scheduled rotation")]
+        reason: String,
+    },
+    /// The keys the node has had, by kind: since when, and which are current.
+    #[command(
+        after_help = "Example:\n  accord key list --dir pak\n  accord --json key list --dir pak\n  # {\"keys\": [{\"kind\", \"id\", \"since\", \"replaced\"?}], \"kas_held\": [\"<kid>\", ...]}\n\n\
+A node that never rotated a key lists its current ones only (`since` unknown). kas_held is every KAS private key the node holds: objects sealed to any of them open.\n\n\
+Exit codes: 0 ok, 2 usage or input error (no node home)."
+    )]
+    List {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+fn parse_kind(s: &str) -> Result<KeyKind, String> {
+    KeyKind::parse(s).ok_or_else(|| {
+        format!(
+            "`{s}`: give one of {}",
+            KeyKind::ALL.map(|k| k.as_str()).join(", ")
+        )
+    })
+}
+
+/// Run `accord key ...`.
+pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
+    match cmd {
+        KeyCommand::Rotate { dir, kind, reason } => {
+            let home = Home::open(&dir)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let opts = RotateOptions {
+                kind,
+                reason,
+                at: accord_agreement::Time::now(),
+            };
+            let r = match rt.block_on(rotation::rotate(&home, &opts)) {
+                Ok(r) => r,
+                Err(accord_node::Error::Refused(msg)) => {
+                    return Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if out.json {
+                out.print_json(&serde_json::to_value(&r)?);
+            } else {
+                println!(
+                    "{} key rotated at the {} node: {} -> {} (from {})",
+                    r.kind,
+                    home.config.party,
+                    short(&r.old),
+                    short(&r.new),
+                    r.effective
+                );
+                for a in &r.agreements {
+                    match &a.reason {
+                        None => println!(
+                            "  agreement {}: amended ({} records); partners receive it over federation",
+                            a.id, a.records
+                        ),
+                        Some(why) => println!("  agreement {}: skipped: {why}", a.id),
+                    }
+                }
+                match r.kind {
+                    KeyKind::Kas => println!(
+                        "the old key stays in keys/kas/: what was sealed to it still opens"
+                    ),
+                    _ => println!(
+                        "the old key's public half stays in keys/signing/: what it signed still verifies"
+                    ),
+                }
+            }
+            Ok(Code::Ok)
+        }
+        KeyCommand::List { dir } => {
+            let home = Home::open(&dir)?;
+            let held = accord_keys::load_kas_ring(&home.layout.keys())?;
+            let mut keys = home.history.keys.clone();
+            let signing =
+                accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
+            let current = [
+                (
+                    "signing",
+                    accord_agreement::Signer::public_keys(&signing)?.kids().0,
+                ),
+                ("kas", held[0].public_key().kid()),
+            ];
+            // A node that never rotated a kind lists its current key of that kind.
+            for (kind, id) in current {
+                if !keys.iter().any(|k| k.kind == kind && k.id == id) {
+                    keys.push(accord_keys::history::HistoryEntry {
+                        kind: kind.into(),
+                        id,
+                        since: "unknown".into(),
+                        replaced: None,
+                    });
+                }
+            }
+            let kas_held: Vec<String> = held.iter().map(|k| k.public_key().kid()).collect();
+            if out.json {
+                out.print_json(&serde_json::json!({ "keys": keys, "kas_held": kas_held }));
+            } else {
+                for k in &keys {
+                    let state = match &k.replaced {
+                        Some(t) => format!("replaced {t}"),
+                        None => "current".to_string(),
+                    };
+                    let held = if k.kind == "kas" && kas_held.contains(&k.id) {
+                        ", private key held"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "{:<8} {}  since {}  {state}{held}",
+                        k.kind,
+                        short(&k.id),
+                        k.since
+                    );
+                }
+            }
+            Ok(Code::Ok)
+        }
+    }
+}
+
+fn short(id: &str) -> String {
+    match id.get(..16) {
+        Some(s) if id.len() > 16 => format!("{s}…"),
+        _ => id.to_string(),
+    }
+}
