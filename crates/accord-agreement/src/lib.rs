@@ -36,7 +36,8 @@ pub use document::{
 };
 pub use error::Error;
 pub use lifecycle::{
-    status, verify, verify_renewal, Checked, Finding, Invalid, KeyChange, Status, StatusReport,
+    dated_ahead, status, verify, verify_renewal, Checked, Finding, Invalid, KeyChange, Status,
+    StatusReport,
 };
 pub use person::{ClearanceSource, PersonFile, MAX_PERSON_JSON};
 pub use role::{Duty, Role};

@@ -16,6 +16,19 @@ use std::fmt;
 /// How far ahead of the clock a new record may be dated, seconds.
 const MAX_AHEAD_SECS: i64 = 300;
 
+/// Why a record dated `time` may not be added at `now`, if it may not: it is in the
+/// future. A record is dated when it is signed; one dated ahead would also bar every
+/// other party's records until then (no record may be dated before the last), so that
+/// a party could hold back the other's termination. Appending a record and a node
+/// taking a copy with new records both ask this.
+pub fn dated_ahead(time: Time, now: Time) -> Option<String> {
+    (time.unix() > now.unix() + MAX_AHEAD_SECS).then(|| {
+        format!(
+            "the record time {time} is in the future: a record is dated when it is signed (a later record could not be dated before it)"
+        )
+    })
+}
+
 /// One problem found verifying a document, in words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -714,10 +727,8 @@ impl Agreement {
                 .to_string(),
             ));
         }
-        if at.unix() > Time::now().unix() + MAX_AHEAD_SECS {
-            return Err(Error::Lifecycle(format!(
-                "the record time {at} is in the future: a record is dated when it is signed (a later record could not be dated before it)"
-            )));
+        if let Some(why) = dated_ahead(at, Time::now()) {
+            return Err(Error::Lifecycle(why));
         }
         let party = self.signing_party(signer)?;
         let body_digest = self.body.digest()?;

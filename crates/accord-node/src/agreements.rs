@@ -233,6 +233,7 @@ pub async fn load(
     }
     let id = doc.body.id.clone();
     let mut outcome = "new";
+    let mut known = 0;
     if let Some(old) = held.into_iter().find(|a| a.id == id) {
         let old = Agreement::parse(&old.document)?;
         if old.body != doc.body {
@@ -253,6 +254,19 @@ pub async fn load(
         } else {
             "replaced"
         };
+        known = old.records.len();
+    }
+    // The records this copy brings, none dated ahead of this node's clock.
+    let now = accord_agreement::Time::now();
+    for (i, r) in doc.records.iter().enumerate().skip(known) {
+        if let Some(why) = accord_agreement::dated_ahead(r.time, now) {
+            return Err(Error::Refused(format!(
+                "agreement {id}: record {} ({}, by {}): {why}; not loaded",
+                i + 1,
+                r.kind.name(),
+                r.party
+            )));
+        }
     }
     let json = String::from_utf8(doc.to_canonical_json()?)
         .map_err(|_| Error::Input("agreement JSON is not UTF-8".into()))?;

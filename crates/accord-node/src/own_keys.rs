@@ -27,6 +27,9 @@ pub struct OwnKeys {
     /// what was sealed to them opens), then the classical keys held for OpenTDF
     /// clients.
     kas: Vec<KasPrivateKey>,
+    /// Their kids, in the same order (a kid is a SHA-256 of the key: computed once,
+    /// not at every key access object of every rewrap).
+    kas_kids: Vec<String>,
     /// The signing key labels, receipts and records are signed with.
     signing: SigningKey,
     /// The classical public key of every signing key the node has had (`keys/signing/`),
@@ -59,6 +62,7 @@ impl OwnKeys {
         Ok(OwnKeys {
             party: accord_keys::load_party(&home.layout.party())?,
             history: KeyHistory::load(&dir)?,
+            kas_kids: kas.iter().map(|k| k.public_key().kid()).collect(),
             kas,
             signing,
             signing_ever,
@@ -86,7 +90,8 @@ impl OwnKeys {
                 .iter()
                 .find(|k| k.alg() == accord_keys::KasAlg::Rsa2048);
         }
-        self.kas.iter().find(|k| k.public_key().kid() == kid)
+        let i = self.kas_kids.iter().position(|k| k == kid)?;
+        self.kas.get(i)
     }
 
     /// The signing key.

@@ -523,3 +523,57 @@ fn an_agreement_giving_a_log_another_partys_name_is_not_loaded() {
         "{e}"
     );
 }
+
+/// A record is dated when it is signed. A partner's copy whose new record is dated
+/// ahead of this node's clock is refused: taken, it would bar every record of this
+/// party (a termination, an amendment) dated before it.
+#[test]
+fn a_copy_with_a_record_dated_ahead_is_not_loaded() {
+    use accord_agreement::{HybridSignature, Record, RecordKind, Signer};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pak = node(&rt, &tmp.path().join("pak"), "PAK");
+    let usa = node(&rt, &tmp.path().join("usa"), "USA");
+    let a = agreement(&pak, &usa);
+    load(&rt, &usa, &a);
+    // PAK's notice of termination, signed by PAK's key but dated `ahead` seconds on.
+    let notice = |ahead: i64| {
+        let mut b = a.clone();
+        let now = Time::now().unix();
+        let body_digest = b.body.digest().unwrap();
+        let mut r = Record {
+            kind: RecordKind::Terminate {
+                effective: Time::from_unix(now + 30 * 86_400).unwrap(),
+            },
+            party: "PAK".into(),
+            time: Time::from_unix(now + ahead).unwrap(),
+            previous: b.records.last().unwrap().digest().unwrap(),
+            signature: HybridSignature {
+                ecdsa_p384: vec![],
+                ml_dsa_87: vec![],
+            },
+        };
+        r.signature = Signer::sign(&signing_key(&pak), &r.message(&body_digest).unwrap()).unwrap();
+        b.records.push(r);
+        assert!(
+            accord_agreement::verify(&b).is_empty(),
+            "a well-formed record"
+        );
+        String::from_utf8(b.to_canonical_json().unwrap()).unwrap()
+    };
+    let try_load = |text: &str| {
+        rt.block_on(async {
+            let s = usa.store().await.unwrap();
+            let r = accord_node::agreements::load(&s, &usa.party, &usa.history, text).await;
+            s.close().await;
+            r
+        })
+    };
+    let e = try_load(&notice(86_400)).unwrap_err().to_string();
+    assert!(
+        e.contains("record 5 (terminate, by PAK)") && e.contains("in the future"),
+        "{e}"
+    );
+    // Within the clocks' skew (5 minutes): taken.
+    assert_eq!(try_load(&notice(60)).unwrap().outcome, "replaced");
+}
