@@ -241,9 +241,25 @@ pub async fn load(
                 "a different agreement with id {id} is already loaded (its body differs); a renewal needs a new id naming {id} as predecessor"
             )));
         }
-        if doc.records.len() < old.records.len()
-            || doc.records[..old.records.len()] != old.records[..]
+        if let Some(i) = (0..old.records.len().min(doc.records.len()))
+            .find(|&i| doc.records[i] != old.records[i])
         {
+            // Both copies verify, so the party that signed the offered record also
+            // signed another one at the same place: two histories under one key.
+            let (held_r, offered_r) = (&old.records[i], &doc.records[i]);
+            let digest = |r: &accord_agreement::Record| r.digest().unwrap_or_default();
+            return Err(Error::Refused(format!(
+                "agreement {id}: equivocation: record {} of this copy ({}, signed by {}, digest {}) differs from the one held ({}, by {}, digest {}); both verify, so two histories were signed where one may be: whoever signed the second holds that party's key; not loaded",
+                i + 1,
+                offered_r.kind.name(),
+                offered_r.party,
+                digest(offered_r),
+                held_r.kind.name(),
+                held_r.party,
+                digest(held_r),
+            )));
+        }
+        if doc.records.len() < old.records.len() {
             return Err(Error::Refused(format!(
                 "agreement {id}: this copy does not extend the one loaded ({} records held; a later copy keeps them all and adds more)",
                 old.records.len()

@@ -526,7 +526,8 @@ fn an_agreement_giving_a_log_another_partys_name_is_not_loaded() {
 
 /// A record is dated when it is signed. A partner's copy whose new record is dated
 /// ahead of this node's clock is refused: taken, it would bar every record of this
-/// party (a termination, an amendment) dated before it.
+/// party (a termination, an amendment) dated before it. A copy with another valid
+/// record where the held one has its own is an equivocation, refused as one.
 #[test]
 fn a_copy_with_a_record_dated_ahead_is_not_loaded() {
     use accord_agreement::{HybridSignature, Record, RecordKind, Signer};
@@ -576,4 +577,13 @@ fn a_copy_with_a_record_dated_ahead_is_not_loaded() {
     );
     // Within the clocks' skew (5 minutes): taken.
     assert_eq!(try_load(&notice(60)).unwrap().outcome, "replaced");
+    // Another valid record 5 by PAK (a second notice, other times): two histories
+    // under PAK's key, refused and called what it is.
+    let e = try_load(&notice(120)).unwrap_err().to_string();
+    assert!(
+        e.contains("equivocation")
+            && e.contains("record 5 of this copy (terminate, signed by PAK")
+            && e.contains("not loaded"),
+        "{e}"
+    );
 }
