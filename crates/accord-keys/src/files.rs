@@ -50,6 +50,28 @@ pub fn write_public_file(path: &Path, data: &[u8]) -> Result<(), Error> {
     f.sync_all().map_err(|e| io(path, e))
 }
 
+/// Replace (or create) `path` with `data` so that a reader, or the file after a crash,
+/// is the old file or the new, never part of one: written beside it (owner-only when
+/// `private`, else 0644), flushed, renamed over it, and the directory flushed.
+pub fn replace_file(path: &Path, data: &[u8], private: bool) -> Result<(), Error> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.new"));
+    let _ = std::fs::remove_file(&tmp);
+    if private {
+        write_private_file(&tmp, data)?;
+    } else {
+        write_public_file(&tmp, data)?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
+    if let Some(dir) = path.parent() {
+        // The rename itself is durable only once the directory is.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
 /// Read a key file (at most [`MAX_KEY_FILE`] bytes) into zeroizing memory.
 pub fn read_key_file(path: &Path) -> Result<Zeroizing<String>, Error> {
     let f = File::open(path).map_err(|e| io(path, e))?;

@@ -10,7 +10,7 @@
 //! agreement's keys for its own party against, since a partner's copy may show an
 //! earlier key than today's.
 
-use crate::files::{load_kas_private, load_signing_public, write_private_file};
+use crate::files::{load_kas_private, load_signing_public};
 use crate::kas::KasPrivateKey;
 use crate::signing::SigningPublicKeys;
 use crate::Error;
@@ -82,13 +82,9 @@ impl KeyHistory {
     /// Write the history into key directory `dir` (0644), replacing the file in one
     /// rename so that a reader never sees half of it.
     pub fn save(&self, dir: &Path) -> Result<(), Error> {
-        let path = dir.join(HISTORY_JSON);
-        let tmp = dir.join(format!("{HISTORY_JSON}.tmp"));
-        let _ = std::fs::remove_file(&tmp);
         let mut text = serde_json::to_string_pretty(self).expect("serialisable");
         text.push('\n');
-        crate::files::write_public_file(&tmp, text.as_bytes())?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::Io { path, cause: e })
+        crate::files::replace_file(&dir.join(HISTORY_JSON), text.as_bytes(), false)
     }
 
     /// Whether the node has had key `id` of `kind`.
@@ -131,7 +127,7 @@ pub fn keep_kas_key(dir: &Path, key: &KasPrivateKey) -> Result<PathBuf, Error> {
     private_dir(dir, KAS_RING_DIR)?;
     let path = kas_ring_path(dir, &key.public_key().kid());
     if !path.exists() {
-        write_private_file(&path, key.to_pem()?.as_bytes())?;
+        crate::files::replace_file(&path, key.to_pem()?.as_bytes(), true)?;
     }
     Ok(path)
 }
@@ -153,6 +149,20 @@ pub fn load_kas_ring(dir: &Path) -> Result<Vec<KasPrivateKey>, Error> {
         }
     }
     Ok(keys)
+}
+
+/// The kids of every KAS private key held in key directory `dir`, without reading a
+/// private key: the current one (`kas.pub`) first, then the ring's file names.
+pub fn kas_ring_kids(dir: &Path) -> Result<Vec<String>, Error> {
+    let mut kids = vec![crate::files::load_kas_public(&dir.join(crate::KAS_PUB))?.kid()];
+    for p in key_files(&dir.join(KAS_RING_DIR), "key")? {
+        if let Some(kid) = p.file_stem().and_then(|s| s.to_str()) {
+            if !kids.iter().any(|k| k == kid) {
+                kids.push(kid.to_string());
+            }
+        }
+    }
+    Ok(kids)
 }
 
 /// Make `dir/name` (0700) unless it exists.
@@ -179,7 +189,7 @@ pub fn keep_signing_public(dir: &Path, keys: &SigningPublicKeys) -> Result<PathB
     let d = private_dir(dir, SIGNING_DIR)?;
     let path = d.join(format!("{}.pub", keys.classical.kid()));
     if !path.exists() {
-        crate::files::write_public_file(&path, keys.to_pem().as_bytes())?;
+        crate::files::replace_file(&path, keys.to_pem().as_bytes(), false)?;
     }
     Ok(path)
 }
@@ -245,6 +255,7 @@ fn misfiled(path: PathBuf, kid: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::files::write_private_file;
     use crate::KasAlg;
 
     #[test]

@@ -56,8 +56,8 @@ pub mod signing;
 
 pub use files::{
     keygen, load_kas_private, load_kas_public, load_party, load_signing_key, load_signing_public,
-    read_key_file, write_private_file, write_public_file, KeygenOptions, KeygenOutput, KAS_KEY,
-    KAS_PUB, PARTY_JSON, SIGNING_KEY, SIGNING_PUB,
+    read_key_file, replace_file, write_private_file, write_public_file, KeygenOptions,
+    KeygenOutput, KAS_KEY, KAS_PUB, PARTY_JSON, SIGNING_KEY, SIGNING_PUB,
 };
 pub use history::{keep_kas_key, load_kas_ring, KeyHistory};
 pub use kas::{KasAlg, KasPrivateKey, KasPublicKey};

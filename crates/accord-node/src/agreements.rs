@@ -51,6 +51,18 @@ pub struct Loaded {
     pub parties: Vec<String>,
 }
 
+/// Which copies of an agreement may name this node's keys from its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copy {
+    /// An agreement the node does not hold yet (a new one, a renewal): it must name the
+    /// node's keys of now (`party.json`).
+    New,
+    /// A later copy of one held (same body, more records), or one held: it may also
+    /// name a key a rotation in progress brings in (the one the history lists as not
+    /// replaced), and, once it has ended, any key the node had.
+    Held,
+}
+
 /// Why `doc` does not speak for this node's party with this node's own keys, if it
 /// does not.
 ///
@@ -60,13 +72,18 @@ pub struct Loaded {
 /// under an agreement its party never signed. So the node's own party in it must have,
 /// after its key amendments, the node's signing keys and (where the agreement names the
 /// node) its TLS key, KAS keys and log key: the agreement must have been drafted from
-/// this node's own `party.json`, and amended only by this node. A key the node had
-/// before a rotation (`history`) also counts: a copy can be read while the rotation
-/// that amends it is being written.
+/// this node's own `party.json`, and amended only by this node.
+///
+/// A key the node had before a rotation is never enough for a new agreement: whoever
+/// kept an old signing key could otherwise sign one in the party's name. A copy held
+/// may name the key a rotation in progress brings in (the rotation amends one stored
+/// copy at a time, while the node may read them), and an agreement that has ended
+/// (it decides nothing) may name any key the node had.
 pub fn own_party_mismatch(
     doc: &Checked<'_>,
     own: &PartyDescriptor,
     history: &KeyHistory,
+    copy: Copy,
 ) -> Option<String> {
     let code = own.party.as_str();
     let body = &doc.agreement().body;
@@ -80,11 +97,22 @@ pub fn own_party_mismatch(
     let Some(theirs) = doc.party_at(code, latest(doc.agreement())) else {
         return Some(format!("agreement {id} does not name {code}"));
     };
+    let ended = doc
+        .agreement()
+        .ends()
+        .is_some_and(|e| e <= accord_agreement::Time::now());
+    let had = |kind: KeyKind, id: &str| match copy {
+        Copy::New => false,
+        Copy::Held if ended => history.has(kind.as_str(), id),
+        Copy::Held => history
+            .keys
+            .iter()
+            .any(|k| k.kind == kind.as_str() && k.id == id && k.replaced.is_none()),
+    };
     let mine = match Party::from_descriptor(own) {
         Ok(p) => p,
         Err(e) => return Some(format!("this node's party.json: {e}")),
     };
-    let had = |kind: KeyKind, id: &str| history.has(kind.as_str(), id);
     let drafted = "it was drafted with another party.json than this node's (`accord node info`)";
     if theirs.signing_keys != mine.signing_keys
         && !had(KeyKind::Signing, &theirs.signing_keys.kids().0)
@@ -224,10 +252,15 @@ pub async fn load(
             list.join("\n")
         )));
     }
-    if let Some(why) = own_party_mismatch(&Checked::from_findings(&doc, Vec::new()), own, history) {
+    let held = store.agreements().await?;
+    let copy = match held.iter().any(|a| a.id == doc.body.id) {
+        true => Copy::Held,
+        false => Copy::New,
+    };
+    let checked = Checked::from_findings(&doc, Vec::new());
+    if let Some(why) = own_party_mismatch(&checked, own, history, copy) {
         return Err(Error::Refused(format!("{why}; not loaded")));
     }
-    let held = store.agreements().await?;
     if let Some(why) = log_name_taken(&doc, own, &held) {
         return Err(Error::Refused(format!("{why}; not loaded")));
     }
@@ -244,10 +277,23 @@ pub async fn load(
         if let Some(i) = (0..old.records.len().min(doc.records.len()))
             .find(|&i| doc.records[i] != old.records[i])
         {
-            // Both copies verify, so the party that signed the offered record also
-            // signed another one at the same place: two histories under one key.
             let (held_r, offered_r) = (&old.records[i], &doc.records[i]);
             let digest = |r: &accord_agreement::Record| r.digest().unwrap_or_default();
+            if held_r.party != offered_r.party {
+                // Two parties each added a record to the same copy: a race, not a
+                // forgery. The later one is rebuilt on the copy held.
+                return Err(Error::Refused(format!(
+                    "agreement {id}: record {} of this copy ({}, by {}) was added where the copy held has {}'s record ({}): both parties added a record to the same copy; {} adds its record again to the copy held (its node receives that copy over federation); not loaded",
+                    i + 1,
+                    offered_r.kind.name(),
+                    offered_r.party,
+                    held_r.party,
+                    held_r.kind.name(),
+                    offered_r.party,
+                )));
+            }
+            // Both copies verify, so the party that signed the offered record also
+            // signed another one at the same place: two histories under one key.
             return Err(Error::Refused(format!(
                 "agreement {id}: equivocation: record {} of this copy ({}, signed by {}, digest {}) differs from the one held ({}, by {}, digest {}); both verify, so two histories were signed where one may be: whoever signed the second holds that party's key; not loaded",
                 i + 1,
@@ -287,9 +333,21 @@ pub async fn load(
     let json = String::from_utf8(doc.to_canonical_json()?)
         .map_err(|_| Error::Input("agreement JSON is not UTF-8".into()))?;
     if outcome != "unchanged" {
-        store
-            .put_agreement(&id, &json, &doc.body.digest()?, doc.records.len() as i64)
+        let held = (outcome == "replaced").then_some(known as i64);
+        let stored = store
+            .put_agreement(
+                &id,
+                &json,
+                &doc.body.digest()?,
+                doc.records.len() as i64,
+                held,
+            )
             .await?;
+        if !stored {
+            return Err(Error::Refused(format!(
+                "agreement {id}: another copy was stored while this one was being loaded (a partner's record, say); this copy was checked against the one held before, so it is not loaded: load it again"
+            )));
+        }
     }
     Ok(Loaded {
         id,
@@ -313,7 +371,7 @@ pub async fn held(
         let agreement = Agreement::parse(&rec.document)?;
         let findings = accord_agreement::verify(&agreement);
         let checked = Checked::from_findings(&agreement, findings.clone());
-        if let Some(why) = own_party_mismatch(&checked, own, history) {
+        if let Some(why) = own_party_mismatch(&checked, own, history, Copy::Held) {
             tracing::warn!(agreement = %rec.id, "{why}; not used");
             continue;
         }

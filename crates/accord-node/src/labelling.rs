@@ -327,7 +327,7 @@ impl Node {
         let own = self.own();
         for k in own.history.keys.iter().filter(|k| k.kind == "kas") {
             let replaced = k.replaced.as_deref().and_then(|t| Time::parse(t).ok());
-            if replaced.is_some_and(|t| t >= before) {
+            if replaced.is_some_and(|t| t >= before && t <= at) {
                 kids.push((k.id.clone(), self.home.config.url.clone()));
             }
         }

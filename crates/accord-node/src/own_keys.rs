@@ -165,7 +165,12 @@ impl Keyring {
                 *self.now.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
                 seen.0 = now;
             }
-            Err(e) => tracing::warn!("the node's keys changed but do not read yet: {e}"),
+            Err(e) => {
+                // Not again until the files change again (a rotation still writing
+                // them finishes with party.json).
+                seen.0 = now;
+                tracing::warn!("the node's keys changed but do not read: {e}; still using the keys read before")
+            }
         }
     }
 }

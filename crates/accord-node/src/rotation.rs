@@ -3,27 +3,31 @@
 //!
 //! Rotation never loses what the old key did. A KAS key rotated stays in the ring
 //! (`keys/kas/<kid>.key`), so every object sealed to it still opens, here and through
-//! a partner's cross-border rewrap. Partners learn the new key from the amended copy,
-//! which the node offers them as it offers any later copy (`agreement_sync`), and
-//! verify: the amendment is signed by this party's signing key in force.
+//! a partner's cross-border rewrap. A signing key's public half stays in
+//! `keys/signing/<kid>.pub`, so labels it signed still verify; its private half is
+//! replaced. Partners learn the new key from the amended copy, which the node offers
+//! them as it offers any later copy (`agreement_sync`), and verify: the amendment is
+//! signed by this party's signing key in force (and a new signing key signs it too).
 //!
-//! The steps run in an order that a crash at any point leaves a node that works:
-//! 1. both keys go into the ring (the old one is kept before anything names the new);
-//! 2. the key history lists the new key (so an amended agreement names a key of this
-//!    node's, [`crate::agreements::own_party_mismatch`]);
-//! 3. each agreement in force gets its amendment, one stored copy at a time;
-//! 4. `kas.key` and `kas.pub` become the new key, each by one rename;
-//! 5. `party.json` lists the new key (what new agreements are drafted from), which a
-//!    running node sees within 200 ms, and then seals to the new key.
+//! Rotation is not a response to a compromise: what the old key signed or opened stays
+//! valid until revocation (issue 20, step 4) says from when it is not.
 //!
-//! A signing key rotates the same way: its amendment is signed by the old key and by the
-//! new one; the old key's public half stays in `keys/signing/<kid>.pub` (labels it
-//! signed still verify here), its private half is replaced and gone. Partners verify
-//! labels, receipts and records under every signing key the party has had; a receipt
-//! signed with the new key before a partner loaded the amendment is only a retry.
-//!
-//! Running it again after a crash makes another new key: the half-done one stays in
-//! the ring, named by no agreement, harmless.
+//! The steps run in an order that a crash at any point leaves a node that works, and a
+//! second run finishes what the first began:
+//! 1. the new key is written to `keys/pending/KIND.key` (or the one a run before left
+//!    there is taken), and for KAS both keys go into the ring;
+//! 2. the key history lists the new key as the one coming in (a copy held that names it
+//!    is this node's, [`crate::agreements::own_party_mismatch`]);
+//! 3. each agreement in force gets its amendment, one stored copy at a time (a copy
+//!    changed meanwhile by a partner's record is read again); one that names the new key
+//!    already (a run before) is left as it is. If any agreement in force could not be
+//!    amended, the rotation stops here: the node keeps its old key, the pending key
+//!    stays for the next run;
+//! 4. the audit log is told (the running node writes the entry within a second);
+//! 5. `kas.key`/`kas.pub` or `signing.key`/`signing.pub` become the new key, each by one
+//!    rename, and the pending key goes;
+//! 6. `party.json` lists the new key (what new agreements are drafted from), which a
+//!    running node sees within 200 ms, and then uses the new key.
 
 use crate::home::Home;
 use crate::store::{Actor, DirectoryChange};
@@ -83,6 +87,45 @@ enum Made {
     Signing { new: SigningKey },
 }
 
+impl Made {
+    /// The change an amendment makes.
+    fn change(&self) -> KeyChange<'_> {
+        match self {
+            Made::Kas { new } => {
+                let e = KasKeyEntry::from_key(new.public_key());
+                KeyChange::Kas(vec![KasKey {
+                    alg: e.alg,
+                    kid: e.kid,
+                    key: e.key,
+                }])
+            }
+            Made::Signing { new } => KeyChange::Signing(new),
+        }
+    }
+
+    /// The private key's PEM.
+    fn pem(&self) -> Result<zeroize::Zeroizing<String>, Error> {
+        Ok(match self {
+            Made::Kas { new } => new.to_pem()?,
+            Made::Signing { new } => new.to_pem()?,
+        })
+    }
+}
+
+/// How attempts at one agreement went.
+enum Amended {
+    /// The amendment is in the stored copy.
+    Now(usize),
+    /// The copy named the new key already (a run before amended it).
+    Before(usize),
+    /// It gets none, for the reason given (a draft, an ended agreement).
+    Skipped(String),
+}
+
+/// How many times an agreement is read again when a partner's record changed it under
+/// the rotation.
+const ATTEMPTS: usize = 3;
+
 /// Rotate `opts.kind` of the node at `home`: the KAS key or the signing key. The
 /// other kinds are refused with what to do instead.
 pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error> {
@@ -90,6 +133,12 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         return Err(Error::Input(
             "--reason: say why (\"scheduled rotation\"), at most 1024 bytes".into(),
         ));
+    }
+    let kind = opts.kind;
+    if !matches!(kind, KeyKind::Kas | KeyKind::Signing) {
+        return Err(Error::Input(format!(
+            "rotating the {kind} key at the node is not built yet (kas and signing are); a party can still amend it in an agreement with `accord agreement amend`"
+        )));
     }
     let dir = home.layout.keys();
     // One rotation at a time (the lock goes with the process, even one that crashed).
@@ -114,55 +163,66 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
     };
     let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
     let mut descriptor = party.clone();
-    let mut history = accord_keys::KeyHistory::load(&dir)?;
-    let kind = opts.kind;
-    // 1. The new key made, and every key kept that must be.
-    let (made, old_id, new_id, old_file) = match kind {
+
+    // 1. The new key: the pending one a run before left, or a new one, kept before
+    //    anything names it.
+    let pending = pending_path(home, kind)?;
+    let made = match kind {
         KeyKind::Kas => {
             let old = accord_keys::load_kas_private(&home.layout.key(accord_keys::KAS_KEY))?;
-            let new = KasPrivateKey::generate(old.alg())?;
+            let new = match pending.exists() {
+                true => accord_keys::load_kas_private(&pending)?,
+                false => KasPrivateKey::generate(old.alg())?,
+            };
             accord_keys::keep_kas_key(&dir, &old)?;
             accord_keys::keep_kas_key(&dir, &new)?;
-            let (old_id, new_id) = (old.public_key().kid(), new.public_key().kid());
+            Made::Kas { new }
+        }
+        _ => {
+            let new = match pending.exists() {
+                true => accord_keys::load_signing_key(&pending)?,
+                false => SigningKey::generate(match signing.classical_alg() {
+                    SignatureAlg::Ed25519 => ClassicalAlg::Ed25519,
+                    _ => ClassicalAlg::Es384,
+                })?,
+            };
+            accord_keys::history::keep_signing_public(&dir, signing.public_keys())?;
+            accord_keys::history::keep_signing_public(&dir, new.public_keys())?;
+            Made::Signing { new }
+        }
+    };
+    accord_keys::replace_file(&pending, made.pem()?.as_bytes(), true)?;
+    let (old_id, new_id, old_file) = match &made {
+        Made::Kas { new } => {
+            let old = accord_keys::load_kas_public(&home.layout.key(accord_keys::KAS_PUB))?;
             let entry = KasKeyEntry::from_key(new.public_key());
+            let old_kid = old.kid();
             descriptor.node = Some(accord_keys::NodeInfo {
                 kas_keys: vec![entry.clone()],
                 ..node_info
             });
-            if descriptor.kas_keys.iter().any(|k| k.kid == old_id) {
+            if descriptor.kas_keys.iter().any(|k| k.kid == old_kid) {
                 // The node's KAS key was also the party's offline key (as `accord
                 // init` makes it): new agreements are drafted with the new one.
                 descriptor.kas_keys = vec![entry];
             }
-            (Made::Kas { new }, old_id, new_id, accord_keys::KAS_KEY)
+            (old_kid, new.public_key().kid(), accord_keys::KAS_KEY)
         }
-        KeyKind::Signing => {
-            let alg = match signing.classical_alg() {
-                SignatureAlg::Ed25519 => ClassicalAlg::Ed25519,
-                _ => ClassicalAlg::Es384,
-            };
-            let new = SigningKey::generate(alg)?;
-            accord_keys::history::keep_signing_public(&dir, signing.public_keys())?;
-            accord_keys::history::keep_signing_public(&dir, new.public_keys())?;
-            let id = |k: &SigningKey| -> Result<String, Error> {
-                Ok(accord_agreement::Signer::public_keys(k)?.kids().0)
-            };
-            let (old_id, new_id) = (id(&signing)?, id(&new)?);
+        Made::Signing { new } => {
             descriptor.signing_keys = SigningKeyEntries {
                 classical: SigningKeyEntry::from_key(&new.public_keys().classical),
                 ml_dsa_87: SigningKeyEntry::from_key(&new.public_keys().ml_dsa),
             };
-            (Made::Signing { new }, old_id, new_id, accord_keys::SIGNING_KEY)
-        }
-        other => {
-            return Err(Error::Input(format!(
-                "rotating the {other} key at the node is not built yet (kas and signing are); a party can still amend it in an agreement with `accord agreement amend`"
-            )))
+            let id = |k: &SigningKey| -> Result<String, Error> {
+                Ok(accord_agreement::Signer::public_keys(k)?.kids().0)
+            };
+            (id(&signing)?, id(new)?, accord_keys::SIGNING_KEY)
         }
     };
 
     // 2. The history names both (the old one since its file was made, when the node
     //    never rotated before).
+    let mut history = accord_keys::KeyHistory::load(&dir)?;
     if !history.has(kind.as_str(), &old_id) {
         let since = modified(&home.layout.key(old_file)).unwrap_or_else(|| "unknown".to_string());
         history.add(kind.as_str(), &old_id, &since, None);
@@ -170,83 +230,29 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
     history.add(kind.as_str(), &new_id, &at.to_string(), Some(&old_id));
     history.save(&dir)?;
 
-    // 3. The amendments, signed with the signing key in force (and, for a new signing
-    //    key, by the new one too).
-    let change = || match &made {
-        Made::Kas { new, .. } => {
-            let e = KasKeyEntry::from_key(new.public_key());
-            KeyChange::Kas(vec![KasKey {
-                alg: e.alg,
-                kid: e.kid,
-                key: e.key,
-            }])
-        }
-        Made::Signing { new } => KeyChange::Signing(new),
-    };
+    // 3. The amendments.
     let store = home.store().await?;
-    let mut agreements = Vec::new();
-    let result = async {
-        for rec in store.agreements().await? {
-            let mut doc = Agreement::parse(&rec.document)?;
-            match amend_one(&mut doc, &party.party, &signing, change(), opts) {
-                Ok(()) => {
-                    let text = doc.to_toml()?;
-                    let loaded =
-                        crate::agreements::load(&store, &descriptor, &history, &text).await?;
-                    agreements.push(AgreementAmended {
-                        id: rec.id.clone(),
-                        outcome: "amended",
-                        reason: None,
-                        records: loaded.records,
-                    });
-                }
-                Err(why) => agreements.push(AgreementAmended {
-                    id: rec.id.clone(),
-                    outcome: "skipped",
-                    reason: Some(why),
-                    records: doc.records.len(),
-                }),
-            }
-        }
-        Ok::<(), Error>(())
-    }
+    let amended = amend_all(
+        &store,
+        &party.party,
+        &signing,
+        &made,
+        &new_id,
+        &descriptor,
+        &history,
+        opts,
+    )
     .await;
-    if let Err(e) = result {
-        store.close().await;
-        return Err(e);
-    }
+    let agreements = match amended {
+        Ok(a) => a,
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
 
-    // 4. The new key in place, each file by one rename.
-    match &made {
-        Made::Kas { new } => {
-            replace_file(
-                &home.layout.key(accord_keys::KAS_KEY),
-                new.to_pem()?.as_bytes(),
-                true,
-            )?;
-            replace_file(
-                &home.layout.key(accord_keys::KAS_PUB),
-                new.public_key().to_pem().as_bytes(),
-                false,
-            )?;
-        }
-        Made::Signing { new } => {
-            replace_file(
-                &home.layout.key(accord_keys::SIGNING_KEY),
-                new.to_pem()?.as_bytes(),
-                true,
-            )?;
-            replace_file(
-                &home.layout.key(accord_keys::SIGNING_PUB),
-                new.public_keys().to_pem().as_bytes(),
-                false,
-            )?;
-        }
-    }
-    // 5. The descriptor last: a running node takes the new key when it changes.
-    replace_file(&home.layout.party(), descriptor.to_json().as_bytes(), false)?;
-    // Into the audit log (the running node writes it within a second, or at start).
-    let amended: Vec<String> = agreements
+    // 4. Into the audit log (the running node writes it within a second, or at start).
+    let listed: Vec<String> = agreements
         .iter()
         .map(|a| match &a.reason {
             None => format!("{} amended (record {})", a.id, a.records),
@@ -256,10 +262,10 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
     let detail = format!(
         "{kind} key {old_id} → {new_id} ({}); agreements: {}",
         opts.reason,
-        if amended.is_empty() {
+        if listed.is_empty() {
             "none held".to_string()
         } else {
-            amended.join("; ")
+            listed.join("; ")
         }
     );
     let logged = store
@@ -272,6 +278,25 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         .await;
     store.close().await;
     logged?;
+
+    // 5. The new key in place, each file by one rename; the pending key goes.
+    let (key_file, pub_file, public) = match &made {
+        Made::Kas { new } => (
+            accord_keys::KAS_KEY,
+            accord_keys::KAS_PUB,
+            new.public_key().to_pem(),
+        ),
+        Made::Signing { new } => (
+            accord_keys::SIGNING_KEY,
+            accord_keys::SIGNING_PUB,
+            new.public_keys().to_pem(),
+        ),
+    };
+    accord_keys::replace_file(&home.layout.key(key_file), made.pem()?.as_bytes(), true)?;
+    accord_keys::replace_file(&home.layout.key(pub_file), public.as_bytes(), false)?;
+    let _ = std::fs::remove_file(&pending);
+    // 6. The descriptor last: a running node takes the new key when it changes.
+    accord_keys::replace_file(&home.layout.party(), descriptor.to_json().as_bytes(), false)?;
     Ok(Rotated {
         kind,
         old: old_id,
@@ -281,24 +306,136 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
     })
 }
 
-/// Append the amendment to `doc`, or say why it gets none.
+/// `keys/pending/KIND.key`, the directory made (0700) when missing.
+fn pending_path(home: &Home, kind: KeyKind) -> Result<std::path::PathBuf, Error> {
+    let d = home.layout.keys().join("pending");
+    if !d.exists() {
+        let mut b = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(&d).map_err(|e| Error::io(&d, e))?;
+    }
+    Ok(d.join(format!("{kind}.key")))
+}
+
+/// Step 3: every agreement held amended, or skipped with why; an error naming each
+/// agreement in force that could not be amended, if any could not.
+#[allow(clippy::too_many_arguments)]
+async fn amend_all(
+    store: &crate::store::Store,
+    own: &str,
+    signing: &SigningKey,
+    made: &Made,
+    new_id: &str,
+    descriptor: &accord_keys::PartyDescriptor,
+    history: &accord_keys::KeyHistory,
+    opts: &RotateOptions,
+) -> Result<Vec<AgreementAmended>, Error> {
+    let mut out = Vec::new();
+    let mut failed = Vec::new();
+    for rec in store.agreements().await? {
+        let mut last = String::new();
+        let mut result = None;
+        for _ in 0..ATTEMPTS {
+            let current = store
+                .agreements()
+                .await?
+                .into_iter()
+                .find(|a| a.id == rec.id)
+                .map(|a| a.document)
+                .unwrap_or_default();
+            let mut doc = Agreement::parse(&current)?;
+            match amend_one(&mut doc, own, signing, made, new_id, opts) {
+                Err(why) => {
+                    last = why;
+                    break;
+                }
+                Ok(Some(skip)) => {
+                    result = Some(Amended::Skipped(skip));
+                    break;
+                }
+                Ok(None) if doc.records.len() == rec_len(&current) => {
+                    result = Some(Amended::Before(doc.records.len()));
+                    break;
+                }
+                Ok(None) => {
+                    let text = doc.to_toml()?;
+                    match crate::agreements::load(store, descriptor, history, &text).await {
+                        Ok(loaded) => {
+                            result = Some(Amended::Now(loaded.records));
+                            break;
+                        }
+                        // A partner's record stored meanwhile: read it again.
+                        Err(Error::Refused(why)) => last = why,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        match result {
+            Some(Amended::Now(n)) | Some(Amended::Before(n)) => out.push(AgreementAmended {
+                id: rec.id.clone(),
+                outcome: "amended",
+                reason: None,
+                records: n,
+            }),
+            Some(Amended::Skipped(why)) => out.push(AgreementAmended {
+                id: rec.id.clone(),
+                outcome: "skipped",
+                reason: Some(why),
+                records: rec.records as usize,
+            }),
+            None => failed.push(format!("{}: {last}", rec.id)),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Error::Refused(format!(
+            "the {} key was not rotated: {} could not be amended, so the node keeps its key (the new one waits in keys/pending/ for the next run): {}",
+            opts.kind,
+            if failed.len() == 1 { "an agreement in force" } else { "agreements in force" },
+            failed.join("; ")
+        )));
+    }
+    Ok(out)
+}
+
+/// The number of records of a stored copy.
+fn rec_len(document: &str) -> usize {
+    Agreement::parse(document).map_or(0, |d| d.records.len())
+}
+
+/// Append the amendment to `doc`: `Ok(None)` when done (or already done: the copy
+/// names the new key), `Ok(Some(why))` when the agreement gets none (a draft, one that
+/// ended, one without this party's node), `Err` when one it should get fails.
 fn amend_one(
     doc: &mut Agreement,
     own: &str,
     signing: &SigningKey,
-    change: KeyChange<'_>,
+    made: &Made,
+    new_id: &str,
     opts: &RotateOptions,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     if doc.body.party(own).and_then(|p| p.node.as_ref()).is_none() {
-        return Err(format!("it gives {own} no node"));
+        return Ok(Some(format!("it gives {own} no node")));
     }
     match doc.ends() {
-        None => return Err("it is not countersigned: redraft it from the new party.json".into()),
-        Some(end) if end <= opts.at => return Err(format!("it ended on {end}")),
+        None => {
+            return Ok(Some(
+                "it is not countersigned: redraft it from the new party.json".into(),
+            ))
+        }
+        Some(end) if end <= opts.at => return Ok(Some(format!("it ended on {end}"))),
         Some(_) => {}
     }
-    doc.amend(signing, change, opts.at, None, &opts.reason, opts.at)
-        .map(|_| ())
+    let book = doc.key_book(opts.at).map_err(|e| e.to_string())?;
+    if book.current(own, opts.kind).iter().any(|e| e.id == new_id) {
+        return Ok(None);
+    }
+    doc.amend(signing, made.change(), opts.at, None, &opts.reason, opts.at)
+        .map(|_| None)
         .map_err(|e| e.to_string())
 }
 
@@ -307,18 +444,4 @@ fn modified(path: &Path) -> Option<String> {
     let t = std::fs::metadata(path).ok()?.modified().ok()?;
     let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
     Some(Time::from_unix(secs as i64).ok()?.to_string())
-}
-
-/// Replace `path` with `data` in one rename (owner-only when `private`), so that a
-/// reader sees the old file or the new, never half of one.
-fn replace_file(path: &Path, data: &[u8], private: bool) -> Result<(), Error> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.new"));
-    let _ = std::fs::remove_file(&tmp);
-    if private {
-        accord_keys::write_private_file(&tmp, data)?;
-    } else {
-        accord_keys::write_public_file(&tmp, data)?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }

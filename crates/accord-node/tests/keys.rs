@@ -266,6 +266,8 @@ fn signing_then_kas_rotation_while_both_nodes_run() {
     );
     let sent_before = send(&pak_officer, "USA", &before);
 
+    // Someone keeps a copy of the signing key about to be replaced.
+    let kept = accord_keys::load_signing_key(&sb.pak.layout.key(accord_keys::SIGNING_KEY)).unwrap();
     let r = rotate(&rt, &sb.pak, KeyKind::Signing);
     assert_eq!(r.agreements[0].outcome, "amended", "{:?}", r.agreements);
     assert_eq!(r.old, old_signer);
@@ -323,6 +325,34 @@ fn signing_then_kas_rotation_while_both_nodes_run() {
     assert_eq!(
         open(&pak_officer, &std::fs::read(&national).unwrap()).unwrap(),
         b"national, signed by S1"
+    );
+
+    // The kept key cannot bring PAK's node into a new agreement: one drafted from
+    // PAK's old party.json, signed with the old key and by USA, is refused at PAK.
+    let mut body = sb.agreement.body.clone();
+    body.id = "CISMOA-KEPT-KEY".into();
+    let mut thief = accord_agreement::Agreement::draft(body).unwrap();
+    let usa_key = accord_test_support::signing_key(&sb.usa);
+    let t = Time::now();
+    thief.approve(&kept, "approved", t).unwrap();
+    thief.approve(&usa_key, "approved", t).unwrap();
+    thief.sign(&kept, t).unwrap();
+    thief.sign(&usa_key, t).unwrap();
+    assert!(accord_agreement::verify(&thief).is_empty());
+    let store = rt.block_on(sb.pak.store()).unwrap();
+    let pak_now = accord_node::home::Home::open(&sb.pak.layout.dir).unwrap();
+    let e = rt
+        .block_on(accord_node::agreements::load(
+            &store,
+            &pak_now.party,
+            &pak_now.history,
+            &thief.to_toml().unwrap(),
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("gives PAK signing keys that are not this node's"),
+        "{e}"
     );
 
     // Then PAK's KAS key, its amendment signed by the new signing key.

@@ -114,7 +114,6 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Result<Route
             crate::admission::claim,
         )
     };
-    let party_json = node.own().party.to_json();
     let log_src: Arc<dyn accord_log::source::LogSource + Send + Sync> =
         Arc::new(accord_log::source::DirSource::new(node.home.layout.log()));
     let party_code = node.party().to_string();
@@ -128,9 +127,13 @@ pub fn router(node: Arc<Node>, budget: crate::admission::Budget) -> Result<Route
         )
         .route(
             "/v1/party",
-            get(move || {
-                let j = party_json.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], j) }
+            // Read at each request: a key rotation changes it while the node runs.
+            get(|State(n): State<Arc<Node>>| async move {
+                n.keys.refresh(&n.home);
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    n.own().party.to_json(),
+                )
             }),
         )
         .route(

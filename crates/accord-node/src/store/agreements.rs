@@ -16,26 +16,46 @@ pub struct AgreementRecord {
 }
 
 impl Store {
-    /// Store an agreement, replacing an older copy of the same id.
+    /// Store an agreement: a new one (`held` `None`), or a later copy of the one held
+    /// with `held` records. Whether it was stored: not when another writer stored a
+    /// copy first (a partner's record arriving while an officer or a key rotation
+    /// loads one), so that no copy overwrites records it does not hold.
     pub async fn put_agreement(
         &self,
         id: &str,
         document: &str,
         digest: &str,
         records: i64,
-    ) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO agreements (id, document, digest, records, loaded) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (id) DO UPDATE SET document = $2, digest = $3, records = $4, loaded = $5",
-        )
-        .bind(id)
-        .bind(document)
-        .bind(digest)
-        .bind(records)
-        .bind(unix_now())
-        .execute(&self.writer)
-        .await.map_err(db)?;
-        Ok(())
+        held: Option<i64>,
+    ) -> Result<bool, Error> {
+        let done = match held {
+            None => sqlx::query(
+                "INSERT INTO agreements (id, document, digest, records, loaded) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(document)
+            .bind(digest)
+            .bind(records)
+            .bind(unix_now())
+            .execute(&self.writer)
+            .await
+            .map_err(db)?,
+            Some(held) => sqlx::query(
+                "UPDATE agreements SET document = $2, digest = $3, records = $4, loaded = $5 \
+                 WHERE id = $1 AND records = $6",
+            )
+            .bind(id)
+            .bind(document)
+            .bind(digest)
+            .bind(records)
+            .bind(unix_now())
+            .bind(held)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?,
+        };
+        Ok(done.rows_affected() == 1)
     }
 
     /// Every agreement loaded.

@@ -19,8 +19,9 @@ pub enum KeyCommand {
 Every agreement held that is countersigned and has not ended gets an amendment naming the new key, signed with the party's signing key in force; the node (running or not) uses the new key from then on, and partners' nodes receive the amended agreement over federation within seconds and use it once they verify it. A draft or an ended agreement is left alone (listed as skipped, with why).\n\n\
 kas: a new KAS key of the same algorithm. The old private key stays in keys/kas/<kid>.key, so every object sealed to it still opens, here and through partners.\n\n\
 signing: a new signing key, which signs its own amendment too. Labels, receipts and equipment records are signed with it; the old key's public half stays in keys/signing/<kid>.pub, and partners keep every signing key the party has had, so what the old key signed still verifies.\n\n\
+If an agreement in force cannot be amended, nothing is switched: the node keeps its key and the new one waits in keys/pending/ for the next run, which finishes what this one began. Rotation is not a response to a stolen key: what the old key signed or opened stays valid until revocation (not built yet) says from when it is not.\n\n\
 The other kinds (tls, log, witness) are amended by hand with `accord agreement amend` for now.\n\n\
-Exit codes: 0 rotated, 1 refused (another rotation of the node is running), 2 usage or input error (no node home, a kind not rotated at the node, an empty reason)."
+Exit codes: 0 rotated, 1 refused (another rotation of the node is running, an agreement in force could not be amended), 2 usage or input error (no node home, a kind not rotated at the node, an empty reason)."
     )]
     Rotate {
         /// The node home.
@@ -109,16 +110,18 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
         }
         KeyCommand::List { dir } => {
             let home = Home::open(&dir)?;
-            let held = accord_keys::load_kas_ring(&home.layout.keys())?;
+            let kas_held = accord_keys::history::kas_ring_kids(&home.layout.keys())?;
             let mut keys = home.history.keys.clone();
             let signing =
-                accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
+                accord_keys::load_signing_public(&home.layout.key(accord_keys::SIGNING_PUB))?;
             let current = [
                 (
                     "signing",
-                    accord_agreement::Signer::public_keys(&signing)?.kids().0,
+                    accord_agreement::SigningKeys::from_public(&signing)?
+                        .kids()
+                        .0,
                 ),
-                ("kas", held[0].public_key().kid()),
+                ("kas", kas_held[0].clone()),
             ];
             // A node that never rotated a kind lists its current key of that kind.
             for (kind, id) in current {
@@ -131,7 +134,6 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                     });
                 }
             }
-            let kas_held: Vec<String> = held.iter().map(|k| k.public_key().kid()).collect();
             if out.json {
                 out.print_json(&serde_json::json!({ "keys": keys, "kas_held": kas_held }));
             } else {
