@@ -16,8 +16,8 @@
 //! second run finishes what the first began:
 //! 1. the new key is written to `keys/pending/KIND.key` (or the one a run before left
 //!    there is taken), and for KAS both keys go into the ring;
-//! 2. the key history lists the new key as the one coming in (a copy held that names it
-//!    is this node's, [`crate::agreements::own_party_mismatch`]);
+//! 2. the key history lists the new key as the node's beside the old one (a copy held
+//!    that names it is this node's, [`crate::agreements::own_party_mismatch`]);
 //! 3. each agreement in force gets its amendment, one stored copy at a time (a copy
 //!    changed meanwhile by a partner's record is read again); one that names the new key
 //!    already (a run before) is left as it is. If any agreement in force could not be
@@ -25,7 +25,7 @@
 //!    stays for the next run;
 //! 4. the audit log is told (the running node writes the entry within a second);
 //! 5. `kas.key`/`kas.pub` or `signing.key`/`signing.pub` become the new key, each by one
-//!    rename, and the pending key goes;
+//!    rename, the pending key goes, and the history marks the old key replaced;
 //! 6. `party.json` lists the new key (what new agreements are drafted from), which a
 //!    running node sees within 200 ms, and then uses the new key.
 
@@ -221,13 +221,13 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
     };
 
     // 2. The history names both (the old one since its file was made, when the node
-    //    never rotated before).
+    //    never rotated before), neither replaced yet: both are the node's until the switch.
     let mut history = accord_keys::KeyHistory::load(&dir)?;
     if !history.has(kind.as_str(), &old_id) {
         let since = modified(&home.layout.key(old_file)).unwrap_or_else(|| "unknown".to_string());
         history.add(kind.as_str(), &old_id, &since, None);
     }
-    history.add(kind.as_str(), &new_id, &at.to_string(), Some(&old_id));
+    history.add(kind.as_str(), &new_id, &at.to_string(), None);
     history.save(&dir)?;
 
     // 3. The amendments.
@@ -295,6 +295,8 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
     accord_keys::replace_file(&home.layout.key(key_file), made.pem()?.as_bytes(), true)?;
     accord_keys::replace_file(&home.layout.key(pub_file), public.as_bytes(), false)?;
     let _ = std::fs::remove_file(&pending);
+    history.add(kind.as_str(), &new_id, &at.to_string(), Some(&old_id));
+    history.save(&dir)?;
     // 6. The descriptor last: a running node takes the new key when it changes.
     accord_keys::replace_file(&home.layout.party(), descriptor.to_json().as_bytes(), false)?;
     Ok(Rotated {

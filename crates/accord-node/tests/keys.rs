@@ -410,3 +410,75 @@ fn signing_then_kas_rotation_while_both_nodes_run() {
     assert_eq!(checked.signing_keys_of("PAK").len(), 2);
     assert_eq!(checked.key_ids("PAK", KeyKind::Kas).len(), 2);
 }
+
+/// A rotation that cannot amend an agreement in force switches nothing: the node keeps
+/// its key, the new one waits in keys/pending/, and the next run finishes with it.
+#[test]
+fn a_rotation_that_cannot_amend_switches_nothing_and_the_next_run_finishes() {
+    let Pair {
+        rt, tmp, sb, pak, ..
+    } = Pair::start(fast);
+    let _ = &tmp;
+    let old_kid = pak.node.own().current_kas().public_key().kid();
+    // Dated before the agreement's last record: its amendment cannot be appended.
+    let early = Time::from_unix(sb.agreement.records.last().unwrap().time.unix() - 3600).unwrap();
+    let e = rt
+        .block_on(rotation::rotate(
+            &sb.pak,
+            &RotateOptions {
+                kind: KeyKind::Kas,
+                reason: "scheduled rotation".into(),
+                at: early,
+            },
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("was not rotated") && e.contains(agreement_id()) && e.contains("keys/pending/"),
+        "{e}"
+    );
+    let pending = sb.pak.layout.keys().join("pending").join("kas.key");
+    let waiting = accord_keys::load_kas_private(&pending)
+        .unwrap()
+        .public_key()
+        .kid();
+    // Nothing switched: the files, the agreement, the running node.
+    let kas_pub = accord_keys::load_kas_public(&sb.pak.layout.key(accord_keys::KAS_PUB)).unwrap();
+    assert_eq!(kas_pub.kid(), old_kid);
+    let party = accord_keys::load_party(&sb.pak.layout.party()).unwrap();
+    assert_eq!(party.node.unwrap().kas_keys[0].kid, old_kid);
+    std::thread::sleep(Duration::from_millis(300));
+    let held = rt.block_on(pak.node.agreements()).unwrap();
+    assert_eq!(held.len(), 1, "the agreement is still the node's");
+    assert_eq!(held[0].agreement.records.len(), sb.agreement.records.len());
+    assert_eq!(pak.node.own().current_kas().public_key().kid(), old_kid);
+    // The history lists the waiting key beside the old one, neither replaced.
+    let history = accord_keys::KeyHistory::load(&sb.pak.layout.keys()).unwrap();
+    assert!(history
+        .keys
+        .iter()
+        .any(|k| k.id == old_kid && k.replaced.is_none()));
+
+    // The next run takes the waiting key and finishes.
+    let r = rotate(&rt, &sb.pak, KeyKind::Kas);
+    assert_eq!(r.new, waiting);
+    assert_eq!(r.agreements[0].outcome, "amended");
+    assert!(!pending.exists());
+    let history = accord_keys::KeyHistory::load(&sb.pak.layout.keys()).unwrap();
+    assert!(history
+        .keys
+        .iter()
+        .any(|k| k.id == old_kid && k.replaced.is_some()));
+    assert!(history
+        .keys
+        .iter()
+        .any(|k| k.id == waiting && k.replaced.is_none()));
+    // A third run right away is a new rotation, with a new key.
+    let again = rotate(&rt, &sb.pak, KeyKind::Kas);
+    assert_ne!(again.new, waiting);
+    assert_eq!(again.old, waiting);
+}
+
+fn agreement_id() -> &'static str {
+    sandbox::AGREEMENT_ID
+}
