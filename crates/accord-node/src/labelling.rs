@@ -447,6 +447,17 @@ impl Node {
                 logged: true,
             });
         }
+        // The evidence that this object existed now, kept before its label is signed:
+        // what a revocation of a key it uses is judged by.
+        self.store
+            .record_sealed(&[crate::store::Sealed {
+                manifest_digest: manifest_digest.clone(),
+                object_id: object_id.clone(),
+                evidence: "label".into(),
+                at: at.unix(),
+            }])
+            .await
+            .map_err(Refusal::internal)?;
         for a in assertions.iter_mut() {
             accord_tdf::assertion::sign(a, &aggregate, &manifest_digest, self.own().signing())
                 .map_err(Refusal::internal)?;

@@ -85,6 +85,20 @@ fn kas_rotation_while_both_nodes_run() {
         );
     }
     let sent_before = send(&pak_officer, "USA", &before_pak);
+    // Each node keeps the evidence that the object existed: PAK signed its label, USA
+    // received it (what a revocation of a key it uses will be judged by).
+    let digest =
+        accord_tdf::assertion::manifest_digest(&manifest(&std::fs::read(&before_pak).unwrap()))
+            .unwrap();
+    for (home, evidence) in [(&sb.pak, "label"), (&sb.usa, "receive")] {
+        let store = rt.block_on(home.store()).unwrap();
+        let row = rt.block_on(store.sealed(&digest)).unwrap().unwrap();
+        assert_eq!(
+            (row.evidence.as_str(), row.object_id.as_str()),
+            (evidence, sent_before.as_str())
+        );
+        assert!((Time::now().unix() - row.at).abs() < 120, "{row:?}");
+    }
 
     // Rotate while both run, with two objects in flight from PAK (queued before the
     // rotation, delivered around it).

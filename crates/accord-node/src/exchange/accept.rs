@@ -142,10 +142,18 @@ impl Node {
             }
         };
         let mut kept = Vec::new();
+        // Each kept object's manifest digest: the evidence that it existed when received.
+        let mut digests: Vec<(String, String)> = Vec::new();
         for (&i, v) in fresh.iter().zip(verified) {
             let id = &objects[i].0;
+            let digest = v.as_ref().ok().map(|v| v.manifest_digest.clone());
             match self.admit_verified(&held, partner, id, v, at) {
-                Ok(ok) => kept.push((i, ok)),
+                Ok(ok) => {
+                    if let Some(d) = digest {
+                        digests.push((d, id.clone()));
+                    }
+                    kept.push((i, ok))
+                }
                 Err((marking, agreement, reasons)) => {
                     entries.push(self.received(
                         Some(id),
@@ -273,6 +281,19 @@ impl Node {
         let inserted = self
             .store
             .inbox_insert_many(&records, received)
+            .await
+            .map_err(Refusal::internal)?;
+        let sealed: Vec<crate::store::Sealed> = digests
+            .into_iter()
+            .map(|(manifest_digest, object_id)| crate::store::Sealed {
+                manifest_digest,
+                object_id,
+                evidence: "receive".into(),
+                at: received,
+            })
+            .collect();
+        self.store
+            .record_sealed(&sealed)
             .await
             .map_err(Refusal::internal)?;
         let taken = inserted.iter().filter(|k| **k).count();

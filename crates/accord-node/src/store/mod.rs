@@ -16,11 +16,13 @@ pub(crate) mod inbox_index;
 mod nonces;
 mod opentdf;
 mod people;
+mod sealed;
 
 pub use agreements::AgreementRecord;
 pub use changes::{Actor, DirectoryChange};
 pub use opentdf::OpenTdfClient;
 pub use people::PersonRecord;
+pub use sealed::Sealed;
 
 /// A database error as the node's [`Error`]: the error type is the API crate's, which
 /// knows nothing of the database, so every query says where it turns one into the other.

@@ -29,6 +29,10 @@ pub struct VerifiedLabel {
     pub agreement: Option<String>,
     /// The policy object's uuid: the object's identity for decisions and the audit log.
     pub object_id: String,
+    /// The manifest digest the label's signature binds (hex SHA-256 of the manifest's
+    /// JCS form without assertions): it covers every key access object, so it names
+    /// this object and no other with the same id.
+    pub manifest_digest: String,
     /// The policy's dissemination list (`dissem`): when not empty, the decision admits
     /// only the people it names.
     pub dissem: Vec<String>,
@@ -65,6 +69,7 @@ pub fn verify_label(
         agreement: v.agreement,
         object_id: v.object_id,
         dissem: v.dissem,
+        manifest_digest: v.manifest_digest,
     })
 }
 
@@ -132,6 +137,7 @@ pub(super) struct LabelCheck {
     pub(super) agreement: Option<String>,
     pub(super) object_id: String,
     pub(super) dissem: Vec<String>,
+    pub(super) manifest_digest: String,
 }
 
 /// The label an unlabelled object's policy attributes describe, as written (names
@@ -207,5 +213,6 @@ pub(super) fn check_label(
         agreement,
         object_id: policy.uuid,
         dissem: policy.body.dissem,
+        manifest_digest: digest,
     })
 }
