@@ -96,11 +96,14 @@ pub enum Rule {
     Dissemination,
     /// The person is active.
     PersonActive,
+    /// A key the object depends on (the KAS key its share is wrapped to) was not revoked
+    /// as compromised before the object is shown to have existed.
+    KeyRevoked,
 }
 
 impl Rule {
     /// Every rule, in the order the decision checks them.
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 13] = [
         Rule::AgreementInForce,
         Rule::RequestingParty,
         Rule::PersonParty,
@@ -113,6 +116,7 @@ impl Rule {
         Rule::Releasability,
         Rule::Dissemination,
         Rule::PersonActive,
+        Rule::KeyRevoked,
     ];
 
     /// The rule's name as the API, the audit log and people see it (`agreement-in-force`).
@@ -130,6 +134,7 @@ impl Rule {
             Rule::Releasability => "releasability",
             Rule::Dissemination => "dissemination",
             Rule::PersonActive => "person-active",
+            Rule::KeyRevoked => "key-revoked",
         }
     }
 }
@@ -147,6 +152,33 @@ pub struct Reason {
     pub rule: Rule,
     /// The reason in words.
     pub text: String,
+}
+
+/// Why `key` (named in words: "the PAK KAS key 9b1c…"), revoked as compromised since
+/// `compromised` for `why`, may not serve an object, if it may not: the thief could have
+/// made or changed any object after then, so only one shown to have existed before
+/// (`sealed`: when, and the evidence) still may. A key's own signature says nothing
+/// about when: the evidence is the node's own record (it signed the label, it received
+/// the object). Both KAS routes ask this.
+pub fn revoked_key(
+    key: &str,
+    compromised: Time,
+    why: &str,
+    sealed: Option<(Time, &str)>,
+) -> Option<Reason> {
+    let text = match sealed {
+        Some((at, _)) if at < compromised => return None,
+        Some((at, evidence)) => format!(
+            "{key} was revoked as compromised since {compromised} ({why}); this object is first recorded here at {at} ({evidence}), not before then"
+        ),
+        None => format!(
+            "{key} was revoked as compromised since {compromised} ({why}); no record here shows this object was sealed before then"
+        ),
+    };
+    Some(Reason {
+        rule: Rule::KeyRevoked,
+        text,
+    })
 }
 
 /// Permit or deny, with reasons: on deny, every rule that failed; on permit, what was

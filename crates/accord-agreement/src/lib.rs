@@ -27,8 +27,8 @@ pub mod transfer;
 mod when;
 
 pub use decision::{
-    decide, decide_national, not_held, Decision, NationalRequest, Person, PersonStatus, Reason,
-    Request, Rule, Wrapping,
+    decide, decide_national, not_held, revoked_key, Decision, NationalRequest, Person,
+    PersonStatus, Reason, Request, Rule, Wrapping,
 };
 pub use document::{
     Agreement, Body, KasKey, Node, Party, Predecessor, Record, RecordKind, Scope, Translation,

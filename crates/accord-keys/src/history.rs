@@ -43,6 +43,12 @@ pub struct HistoryEntry {
     /// When it was replaced, if it was (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced: Option<String>,
+    /// Since when it is held compromised, if it was revoked (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compromised: Option<String>,
+    /// Why it was revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_because: Option<String>,
 }
 
 /// Every key the node has had, oldest first (`keys/history.json`).
@@ -111,6 +117,8 @@ impl KeyHistory {
                 id: id.to_string(),
                 since: since.to_string(),
                 replaced: None,
+                compromised: None,
+                revoked_because: None,
             });
         }
     }

@@ -104,6 +104,9 @@ pub(crate) struct Context<'a> {
     /// The trusted signers' kids, joined: part of the verified-label cache key.
     pub(crate) signer_kids: &'a str,
     pub(crate) at: Time,
+    /// When each object of the request that uses a revoked key of this KAS was first
+    /// recorded here (by manifest digest): read before deciding.
+    pub(crate) sealed: &'a std::collections::HashMap<String, (Time, String)>,
 }
 
 /// The result of deciding one object, before it is logged.
@@ -209,6 +212,7 @@ impl Node {
             label,
             &verified.dissem,
             &verified.manifest.encryption_information,
+            Some(&verified.manifest_digest),
             cx,
         )
     }
@@ -235,17 +239,21 @@ impl Node {
         p.object_id = object_id_of(&ei.policy);
         p.marking = marking.clone();
         p.agreement = agreement.clone();
-        self.decide_held(p, label, &policy.body.dissem, ei, cx)
+        self.decide_held(p, label, &policy.body.dissem, ei, None, cx)
     }
 
     /// The decision on an object whose label is known, then the shares of this KAS
     /// unwrapped if it permits.
+    /// `digest` is the manifest digest its label's signature binds (none for an object
+    /// whose label comes from its policy's attributes): what the evidence of when it
+    /// was sealed is kept by.
     fn decide_held(
         &self,
         mut p: Pending,
         label: &Label,
         dissem: &[String],
         ei: &accord_tdf::manifest::EncryptionInformation,
+        digest: Option<&str>,
         cx: &Context<'_>,
     ) -> Pending {
         let Context {
@@ -301,6 +309,24 @@ impl Node {
         p.reasons = reasons;
         if !permit {
             return p;
+        }
+        // A key of this KAS revoked as compromised serves only an object shown to have
+        // existed before then.
+        for kao in &mine {
+            if let Some((compromised, why)) = keys.revocation(&kao.kid) {
+                let sealed = digest
+                    .and_then(|d| cx.sealed.get(d))
+                    .map(|(t, e)| (*t, e.as_str()));
+                let key = format!(
+                    "the {} KAS key {}…",
+                    self.party(),
+                    kao.kid.get(..16).unwrap_or(&kao.kid)
+                );
+                if let Some(r) = accord_agreement::revoked_key(&key, compromised, why, sealed) {
+                    p.reasons = crate::decision::convert(vec![r]);
+                    return p;
+                }
+            }
         }
         // Unwrap only after the decision permits: a denied request never touches a key.
         for kao in mine {
@@ -444,6 +470,44 @@ impl Node {
         r
     }
 
+    /// The evidence of when each of `objects` was sealed, for those with a key access
+    /// object for a revoked key of this KAS (none asked otherwise), by manifest digest.
+    async fn sealed_evidence(
+        &self,
+        objects: &[serde_json::Value],
+    ) -> Result<std::collections::HashMap<String, (Time, String)>, Refusal> {
+        let keys = self.own();
+        let mut out = std::collections::HashMap::new();
+        for m in objects {
+            let revoked = m["encryptionInformation"]["keyAccess"]
+                .as_array()
+                .is_some_and(|kaos| {
+                    kaos.iter().any(|k| {
+                        k["kid"]
+                            .as_str()
+                            .is_some_and(|kid| keys.revocation(kid).is_some())
+                    })
+                });
+            if !revoked {
+                continue;
+            }
+            let Ok(digest) = accord_tdf::assertion::manifest_digest(m) else {
+                continue;
+            };
+            if let Some(s) = self
+                .store
+                .sealed(&digest)
+                .await
+                .map_err(Refusal::internal)?
+            {
+                if let Ok(t) = Time::from_unix(s.at) {
+                    out.insert(digest, (t, s.evidence));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Decide each object for `who`, make every decision durable in the audit log, then
     /// release the permitted shares sealed under a session key wrapped to `client_key`.
     pub(crate) async fn release(
@@ -455,6 +519,7 @@ impl Node {
     ) -> Result<wire::RewrapResponse, Refusal> {
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
+        let sealed = self.sealed_evidence(&objects).await?;
 
         // The decisions: CPU work, on the blocking pool, objects in parallel.
         let node = self.clone();
@@ -487,6 +552,7 @@ impl Node {
                             trusted: &trusted,
                             signer_kids: &signer_kids,
                             at,
+                            sealed: &sealed,
                         },
                     )
                 })

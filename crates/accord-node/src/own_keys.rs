@@ -94,6 +94,17 @@ impl OwnKeys {
         self.kas.get(i)
     }
 
+    /// Since when KAS key `kid` is held compromised, and why, if it was revoked.
+    pub fn revocation(&self, kid: &str) -> Option<(accord_agreement::Time, &str)> {
+        let e = self
+            .history
+            .keys
+            .iter()
+            .find(|k| k.kind == "kas" && k.id == kid)?;
+        let t = accord_agreement::Time::parse(e.compromised.as_deref()?).ok()?;
+        Some((t, e.revoked_because.as_deref().unwrap_or("no reason given")))
+    }
+
     /// The signing key.
     pub fn signing(&self) -> &SigningKey {
         &self.signing

@@ -57,7 +57,7 @@ pub struct RotateOptions {
 pub struct AgreementAmended {
     /// The agreement's id.
     pub id: String,
-    /// `amended`, or `skipped`.
+    /// `amended` (a rotation), `revoked` (a revocation), or `skipped`.
     pub outcome: &'static str,
     /// For one skipped, why.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -304,6 +304,235 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         old: old_id,
         new: new_id,
         effective: at.to_string(),
+        agreements,
+    })
+}
+
+/// What to revoke: a KAS key of this node, compromised since a time.
+#[derive(Debug, Clone)]
+pub struct RevokeOptions {
+    /// The KAS key's kid.
+    pub kid: String,
+    /// From when it is held compromised.
+    pub compromised: Time,
+    /// Why, for the record.
+    pub reason: String,
+    /// When the revocation is signed.
+    pub at: Time,
+}
+
+/// What a revocation did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revoked {
+    /// The kind of key.
+    pub kind: KeyKind,
+    /// The revoked key's id.
+    pub kid: String,
+    /// From when it is held compromised (RFC 3339).
+    pub compromised: String,
+    /// The rotation that replaced it first, when it was the current key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
+    /// Each agreement held: `revoked` (the record added), or skipped with why.
+    pub agreements: Vec<AgreementAmended>,
+}
+
+/// Revoke KAS key `opts.kid` of the node at `home` as compromised since
+/// `opts.compromised`. The current key is first replaced by a rotation, so that the
+/// node never stands without a key. From then on this node's KAS serves, with that
+/// key, only objects it can show existed before the compromise (`sealed`: it signed
+/// their label, or received them, earlier); each agreement in force gets a `revoke`
+/// record, so that partners see it too; the key stays in the ring (what is refused
+/// is refused with a reason that names the revocation).
+pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error> {
+    if opts.reason.trim().is_empty() || opts.reason.len() > 1024 {
+        return Err(Error::Input(
+            "--reason: say why (\"KAS host image exfiltrated\"), at most 1024 bytes".into(),
+        ));
+    }
+    if opts.compromised > opts.at {
+        return Err(Error::Input(format!(
+            "--compromised {} is after now ({}): a revocation says what has happened",
+            opts.compromised, opts.at
+        )));
+    }
+    let dir = home.layout.keys();
+    let held = accord_keys::history::kas_ring_kids(&dir)?;
+    if !held.iter().any(|k| k == &opts.kid) {
+        return Err(Error::Input(format!(
+            "--kid {}: no KAS key of this node (`accord key list` names them)",
+            opts.kid
+        )));
+    }
+    let mut replaced_by = None;
+    if held[0] == opts.kid {
+        let r = rotate(
+            home,
+            &RotateOptions {
+                kind: KeyKind::Kas,
+                reason: format!("replacing a compromised key: {}", opts.reason),
+                at: opts.at,
+            },
+        )
+        .await?;
+        replaced_by = Some(r.new);
+    }
+    let lock_path = dir.join(".rotate.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    if lock.try_lock().is_err() {
+        return Err(Error::Refused(
+            "a key rotation of this node is running: wait for it to finish".into(),
+        ));
+    }
+    // The node's own record first: the running node refuses from its next read on.
+    let mut history = accord_keys::KeyHistory::load(&dir)?;
+    if !history.has("kas", &opts.kid) {
+        history.add("kas", &opts.kid, "unknown", None);
+    }
+    for k in history
+        .keys
+        .iter_mut()
+        .filter(|k| k.kind == "kas" && k.id == opts.kid)
+    {
+        k.compromised = Some(opts.compromised.to_string());
+        k.revoked_because = Some(opts.reason.clone());
+    }
+    history.save(&dir)?;
+
+    let own = accord_keys::load_party(&home.layout.party())?.party;
+    let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
+    let descriptor = accord_keys::load_party(&home.layout.party())?;
+    let store = home.store().await?;
+    let result = async {
+        let mut out = Vec::new();
+        let mut failed = Vec::new();
+        for rec in store.agreements().await? {
+            let mut last = String::new();
+            let mut done = None;
+            for _ in 0..ATTEMPTS {
+                let current = store
+                    .agreements()
+                    .await?
+                    .into_iter()
+                    .find(|a| a.id == rec.id)
+                    .map(|a| a.document)
+                    .unwrap_or_default();
+                let mut doc = Agreement::parse(&current)?;
+                let skip = match doc.ends() {
+                    None => Some("it is not countersigned".to_string()),
+                    Some(end) if end <= opts.at => Some(format!("it ended on {end}")),
+                    Some(_) => None,
+                };
+                if let Some(why) = skip {
+                    done = Some(Err(why));
+                    break;
+                }
+                let book = doc.key_book(opts.at).map_err(|e| Error::Input(e.to_string()))?;
+                let epoch = book
+                    .epochs(&own, KeyKind::Kas)
+                    .iter()
+                    .find(|e| e.id == opts.kid)
+                    .cloned();
+                match epoch {
+                    None => {
+                        done = Some(Err(format!("it never named {own}'s KAS key {}", opts.kid)));
+                        break;
+                    }
+                    Some(e) if e.revoked.is_some() => {
+                        done = Some(Ok(doc.records.len()));
+                        break;
+                    }
+                    Some(_) => {}
+                }
+                if let Err(e) = doc.revoke(
+                    &signing,
+                    KeyKind::Kas,
+                    &opts.kid,
+                    opts.compromised,
+                    &opts.reason,
+                    opts.at,
+                ) {
+                    last = e.to_string();
+                    break;
+                }
+                let text = doc.to_toml()?;
+                match crate::agreements::load(&store, &descriptor, &history, &text).await {
+                    Ok(l) => {
+                        done = Some(Ok(l.records));
+                        break;
+                    }
+                    Err(Error::Refused(why)) => last = why,
+                    Err(e) => return Err(e),
+                }
+            }
+            match done {
+                Some(Ok(n)) => out.push(AgreementAmended {
+                    id: rec.id.clone(),
+                    outcome: "revoked",
+                    reason: None,
+                    records: n,
+                }),
+                Some(Err(why)) => out.push(AgreementAmended {
+                    id: rec.id.clone(),
+                    outcome: "skipped",
+                    reason: Some(why),
+                    records: rec.records as usize,
+                }),
+                None => failed.push(format!("{}: {last}", rec.id)),
+            }
+        }
+        let detail = format!(
+            "kas key {} revoked, compromised since {} ({}){}; agreements: {}{}",
+            opts.kid,
+            opts.compromised,
+            opts.reason,
+            replaced_by
+                .as_ref()
+                .map(|n| format!(", replaced by {n}"))
+                .unwrap_or_default(),
+            out.iter()
+                .map(|a| match &a.reason {
+                    None => format!("{} revoked (record {})", a.id, a.records),
+                    Some(w) => format!("{} skipped ({w})", a.id),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            if failed.is_empty() {
+                String::new()
+            } else {
+                format!("; not yet recorded in: {}", failed.join("; "))
+            }
+        );
+        store
+            .record_change(&DirectoryChange::new(
+                Actor::Operator,
+                "kas",
+                "key-revoke",
+                detail,
+            ))
+            .await?;
+        if !failed.is_empty() {
+            return Err(Error::Refused(format!(
+                "KAS key {} is revoked at this node, but the revocation is not yet in {}: run the command again to add it",
+                opts.kid,
+                failed.join("; ")
+            )));
+        }
+        Ok(out)
+    }
+    .await;
+    store.close().await;
+    let agreements = result?;
+    Ok(Revoked {
+        kind: KeyKind::Kas,
+        kid: opts.kid.clone(),
+        compromised: opts.compromised.to_string(),
+        replaced_by,
         agreements,
     })
 }

@@ -496,3 +496,139 @@ fn a_rotation_that_cannot_amend_switches_nothing_and_the_next_run_finishes() {
 fn agreement_id() -> &'static str {
     sandbox::AGREEMENT_ID
 }
+
+/// A KAS key revoked as compromised since a time serves only objects the node can show
+/// existed before: one whose label the node signed earlier opens; one sealed to the
+/// key without the node (as whoever holds the key could) is refused, naming the
+/// revocation. The current key is replaced first, the revocation reaches USA in the
+/// agreement, and both are in PAK's log.
+#[test]
+fn a_revoked_kas_key_serves_only_what_was_sealed_before() {
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer: pak_officer,
+    } = Pair::start(fast);
+    let dir = tmp.path();
+    let agreement = sandbox::AGREEMENT_ID;
+    let records_before = sb.agreement.records.len();
+    let k1 = pak.node.own().current_kas().public_key().kid();
+    let before = seal_into(
+        &pak_officer,
+        MARKING,
+        Some(agreement),
+        b"sealed before",
+        dir,
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let compromised = Time::now();
+    std::thread::sleep(Duration::from_millis(1100));
+    // After the compromise, an object sealed to K1 without the node, its label signed
+    // as PAK's (whoever holds the key could make such an object, or change one).
+    let forged = accord_test_support::seal_offline(
+        &accord_test_support::signing_key(&sb.pak),
+        accord_test_support::kas_recipient(&sb.pak),
+        MARKING,
+        Some(agreement),
+        b"sealed after",
+    )
+    .unwrap();
+    assert!(kao_kids(&forged).contains(&k1));
+    // Before the revocation both open.
+    assert_eq!(open(&pak_officer, &forged).unwrap(), b"sealed after");
+
+    let r = rt
+        .block_on(rotation::revoke(
+            &sb.pak,
+            &rotation::RevokeOptions {
+                kid: k1.clone(),
+                compromised,
+                reason: "KAS host image exfiltrated".into(),
+                at: Time::now(),
+            },
+        ))
+        .unwrap();
+    let k2 = r
+        .replaced_by
+        .clone()
+        .expect("the current key is replaced first");
+    assert_eq!(r.agreements[0].outcome, "revoked", "{:?}", r.agreements);
+    assert_eq!(r.agreements[0].records, records_before + 2);
+    wait("PAK's node reads the revocation", || {
+        rt.block_on(pak.node.agreements()).unwrap();
+        pak.node.own().revocation(&k1).is_some()
+    });
+    assert_eq!(pak.node.own().current_kas().public_key().kid(), k2);
+
+    // Sealed before (PAK signed its label then): opens. Sealed after: refused.
+    let tdf = std::fs::read(&before).unwrap();
+    assert_eq!(open(&pak_officer, &tdf).unwrap(), b"sealed before");
+    match open(&pak_officer, &forged) {
+        Err(accord_node::Error::Denied(reasons)) => {
+            let r = reasons
+                .iter()
+                .find(|r| {
+                    r.rule
+                        == accord_node_api::wire::Rule::Decision(accord_agreement::Rule::KeyRevoked)
+                })
+                .unwrap_or_else(|| panic!("{reasons:?}"));
+            assert!(
+                r.text.contains("revoked as compromised since")
+                    && r.text.contains("KAS host image exfiltrated")
+                    && r.text
+                        .contains("no record here shows this object was sealed before"),
+                "{}",
+                r.text
+            );
+        }
+        other => panic!("the forged object opened or failed otherwise: {other:?}"),
+    }
+    // In PAK's log: the refusal, and the revocation.
+    wait("PAK's log", || {
+        let log = log_entries(&sb.pak);
+        log.iter().any(|e| {
+            e["kind"] == "rewrap"
+                && e["decision"] == "deny"
+                && e["reasons"].to_string().contains("key-revoked")
+        }) && log
+            .iter()
+            .any(|e| e["kind"] == "key" && e["change"] == "revoke")
+    });
+    // USA holds the revocation in its copy: K1 revoked since the compromise.
+    wait("USA loads the revocation", || {
+        let held = rt.block_on(usa.node.agreements()).unwrap();
+        held.iter().any(|h| {
+            h.agreement.records.len() == records_before + 2
+                && h.agreement
+                    .key_book(Time::now())
+                    .ok()
+                    .and_then(|b| {
+                        b.epochs("PAK", KeyKind::Kas)
+                            .iter()
+                            .find(|e| e.id == k1)
+                            .and_then(|e| e.revoked.clone())
+                    })
+                    .is_some_and(|rv| rv.compromised == compromised)
+        })
+    });
+    // A kid the node never held, a compromise in the future: refused at once.
+    let bad = |kid: &str, when: Time| {
+        rt.block_on(rotation::revoke(
+            &sb.pak,
+            &rotation::RevokeOptions {
+                kid: kid.into(),
+                compromised: when,
+                reason: "x".into(),
+                at: Time::now(),
+            },
+        ))
+        .unwrap_err()
+        .to_string()
+    };
+    assert!(bad(&"0".repeat(64), compromised).contains("no KAS key of this node"));
+    let later = Time::from_unix(Time::now().unix() + 3600).unwrap();
+    assert!(bad(&k2, later).contains("after now"));
+}

@@ -600,6 +600,24 @@ impl Node {
             fail_all(&mut d, &why);
             return d;
         }
+        // A revoked key serves only an object shown to have existed before its
+        // compromise; an OpenTDF request carries no manifest to show it by.
+        for k in &pr.key_access_objects {
+            let kid = &k.key_access_object.kid;
+            if let Some((compromised, why)) = own.revocation(kid) {
+                let key = format!(
+                    "the {} KAS key {}…",
+                    self.party(),
+                    kid.get(..16).unwrap_or(kid)
+                );
+                if let Some(r) = accord_agreement::revoked_key(&key, compromised, why, None) {
+                    d.reasons = vec![Reason::new(r.rule, r.text)];
+                    let why = denied(&d.reasons);
+                    fail_all(&mut d, &why);
+                    return d;
+                }
+            }
+        }
         // Unwrap only now: a denied request never touches a key.
         for (k, key) in pr.key_access_objects.iter().zip(keys) {
             let kao = to_manifest_kao(&k.key_access_object);

@@ -34,6 +34,30 @@ Exit codes: 0 rotated, 1 refused (another rotation of the node is running, an ag
         #[arg(long, default_value = "scheduled rotation")]
         reason: String,
     },
+    /// Revoke a KAS key of this node as compromised since a time: the KAS then serves
+    /// with it only objects it can show existed before.
+    #[command(
+        after_help = "Example:\n  accord key revoke --dir pak kas --kid 9b1c...e4 --compromised 2029-02-01T00:00:00Z --reason \"KAS host image exfiltrated\"\n  accord --json key revoke --dir pak kas --kid 9b1c...e4 --compromised 2029-02-01 --reason \"...\"\n  # {\"kind\", \"kid\", \"compromised\", \"replaced_by\"?, \"agreements\": [{\"id\", \"outcome\", \"reason\"?, \"records\"}]}\n\n\
+The current KAS key is first replaced (as `key rotate kas` does), so the node never stands without one. From then on the node's KAS serves, with the revoked key, only objects it can show existed before --compromised: it signed their label, or received them from a partner, earlier (the node's `sealed` record, kept since accord 2026-12-05). Anything else is refused with rule `key-revoked` and a reason naming the revocation, on both KAS routes (an OpenTDF client's request carries no manifest, so it is always refused). Every agreement in force gets a `revoke` record, signed with the party's signing key, which partners receive over federation. A thief who holds the key can still unwrap what was sealed to it: revocation stops this node releasing more, and tells people why.\n\n\
+Exit codes: 0 revoked, 1 refused (another rotation running; the revocation stands here but could not yet be recorded in an agreement: run again), 2 usage or input error (no node home, a kid the node does not hold, a compromise time in the future, an empty reason)."
+    )]
+    Revoke {
+        /// The node home.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Which key: kas.
+        #[arg(value_parser = parse_kind)]
+        kind: KeyKind,
+        /// The key's kid (`accord key list`).
+        #[arg(long, value_name = "KID")]
+        kid: String,
+        /// From when the key is held compromised (RFC 3339 with a zone, or YYYY-MM-DD).
+        #[arg(long, value_name = "TIME")]
+        compromised: String,
+        /// Why, for the record.
+        #[arg(long)]
+        reason: String,
+    },
     /// The keys the node has had, by kind: since when, and which are current.
     #[command(
         after_help = "Example:\n  accord key list --dir pak\n  accord --json key list --dir pak\n  # {\"keys\": [{\"kind\", \"id\", \"since\", \"replaced\"?}], \"kas_held\": [\"<kid>\", ...]}\n\n\
@@ -108,6 +132,62 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
             }
             Ok(Code::Ok)
         }
+        KeyCommand::Revoke {
+            dir,
+            kind,
+            kid,
+            compromised,
+            reason,
+        } => {
+            if kind != KeyKind::Kas {
+                anyhow::bail!(
+                    "revoking the {kind} key at the node is not built yet (kas is); `accord agreement revoke` records it in an agreement"
+                );
+            }
+            let compromised = accord_agreement::Time::parse_time_or_date(&compromised)
+                .context("--compromised")?;
+            let home = Home::open(&dir)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let opts = rotation::RevokeOptions {
+                kid,
+                compromised,
+                reason,
+                at: accord_agreement::Time::now(),
+            };
+            let r = match rt.block_on(rotation::revoke(&home, &opts)) {
+                Ok(r) => r,
+                Err(accord_node::Error::Refused(msg)) => {
+                    return Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if out.json {
+                out.print_json(&serde_json::to_value(&r)?);
+            } else {
+                println!(
+                    "KAS key {} revoked at the {} node, compromised since {}",
+                    short(&r.kid),
+                    home.config.party,
+                    r.compromised
+                );
+                if let Some(n) = &r.replaced_by {
+                    println!("  replaced first by {}", short(n));
+                }
+                for a in &r.agreements {
+                    match &a.reason {
+                        None => println!(
+                            "  agreement {}: revocation recorded ({} records)",
+                            a.id, a.records
+                        ),
+                        Some(why) => println!("  agreement {}: skipped: {why}", a.id),
+                    }
+                }
+            }
+            Ok(Code::Ok)
+        }
         KeyCommand::List { dir } => {
             let home = Home::open(&dir)?;
             let kas_held = accord_keys::history::kas_ring_kids(&home.layout.keys())?;
@@ -131,6 +211,8 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                         id,
                         since: "unknown".into(),
                         replaced: None,
+                        compromised: None,
+                        revoked_because: None,
                     });
                 }
             }

@@ -74,6 +74,7 @@ const SHAPES: &[(&str, Option<&str>)] = &[
     ("opentdf issuer", Some("opentdf-issuer")),
     ("key rotate", Some("key-rotate")),
     ("key list", Some("key-list")),
+    ("key revoke", Some("key-revoke")),
     ("equipment account add", Some("equipment-account")),
     ("equipment account list", Some("equipment-accounts")),
     ("equipment import", Some("equipment-import")),

@@ -307,6 +307,25 @@ fn node_commands_print_as_their_schemas_say() {
             .any(|k| k["kind"] == "kas" && k["replaced"].is_string()),
         "{v:#}"
     );
+    let old = v["kas_held"][1].as_str().unwrap().to_string();
+    let v = c.run(
+        "key-revoke",
+        &[
+            "key",
+            "revoke",
+            "--dir",
+            s(&pak),
+            "kas",
+            "--kid",
+            &old,
+            "--compromised",
+            "2020-01-01",
+            "--reason",
+            "host image exfiltrated",
+        ],
+        0,
+    );
+    assert_eq!(v["agreements"][0]["outcome"], "revoked", "{v:#}");
 
     // The node's audit log, through its pinned TLS.
     let node = pair.sb.pak.party.node.clone().unwrap();
@@ -356,6 +375,7 @@ fn node_commands_print_as_their_schemas_say() {
         "agreement-status",
         "key-list",
         "key-rotate",
+        "key-revoke",
         "audit-verify",
         "quickstart",
         "error",
