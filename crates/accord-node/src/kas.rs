@@ -518,6 +518,9 @@ impl Node {
         nonce: &str,
     ) -> Result<wire::RewrapResponse, Refusal> {
         let held = self.agreements().await.map_err(Refusal::internal)?;
+        if let Some(why) = self.keys.unreadable() {
+            return Err(Refusal::internal(why));
+        }
         let at = (self.clock)();
         let sealed = self.sealed_evidence(&objects).await?;
 

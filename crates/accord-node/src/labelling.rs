@@ -234,6 +234,17 @@ impl Node {
     ) -> Result<(Vec<wire::PlanRecipient>, Vec<Reason>), Refusal> {
         let keys = self.own();
         let own = keys.current_kas().public_key();
+        if keys.revocation(&own.kid()).is_some() {
+            // Whatever is sealed to it now could never be shown to predate the compromise.
+            return Err(Refusal::new(
+                Kind::Unavailable,
+                accord_node_api::wire::Rule::KeyAccess,
+                format!(
+                    "the {} node's KAS key is revoked and not yet replaced: its officer runs `accord key rotate kas`",
+                    self.party()
+                ),
+            ));
+        }
         let mut recipients = vec![wire::PlanRecipient {
             party: self.party().to_string(),
             url: self.home.config.url.clone(),
@@ -325,7 +336,12 @@ impl Node {
             })
             .collect();
         let own = self.own();
-        for k in own.history.keys.iter().filter(|k| k.kind == "kas") {
+        for k in own
+            .history
+            .keys
+            .iter()
+            .filter(|k| k.kind == "kas" && k.compromised.is_none())
+        {
             let replaced = k.replaced.as_deref().and_then(|t| Time::parse(t).ok());
             if replaced.is_some_and(|t| t >= before && t <= at) {
                 kids.push((k.id.clone(), self.home.config.url.clone()));

@@ -101,7 +101,11 @@ impl OwnKeys {
             .keys
             .iter()
             .find(|k| k.kind == "kas" && k.id == kid)?;
-        let t = accord_agreement::Time::parse(e.compromised.as_deref()?).ok()?;
+        let c = e.compromised.as_deref()?;
+        // A time that does not read is no reason to serve: compromised since always.
+        let t = accord_agreement::Time::parse(c)
+            .or_else(|_| accord_agreement::Time::from_unix(0))
+            .ok()?;
         Some((t, e.revoked_because.as_deref().unwrap_or("no reason given")))
     }
 
@@ -137,6 +141,9 @@ fn stamp(home: &Home) -> Stamp {
 pub(crate) struct Keyring {
     now: RwLock<Arc<OwnKeys>>,
     seen: Mutex<(Stamp, Instant)>,
+    /// The key files changed and do not read: the keys held may lack a revocation, so
+    /// the KAS releases nothing until they read again.
+    unreadable: std::sync::atomic::AtomicBool,
 }
 
 impl Keyring {
@@ -146,7 +153,16 @@ impl Keyring {
         Ok(Keyring {
             now: RwLock::new(Arc::new(OwnKeys::load(home)?)),
             seen: Mutex::new((seen, Instant::now())),
+            unreadable: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Why the KAS may not release anything now, if it may not: the key files changed
+    /// and do not read (a revocation may be among what does not read).
+    pub(crate) fn unreadable(&self) -> Option<&'static str> {
+        self.unreadable
+            .load(std::sync::atomic::Ordering::Acquire)
+            .then_some("the node's key files changed and do not read (see its log): its KAS releases nothing until they do")
     }
 
     /// The keys now.
@@ -175,11 +191,15 @@ impl Keyring {
                 );
                 *self.now.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
                 seen.0 = now;
+                self.unreadable
+                    .store(false, std::sync::atomic::Ordering::Release);
             }
             Err(e) => {
                 // Not again until the files change again (a rotation still writing
                 // them finishes with party.json).
                 seen.0 = now;
+                self.unreadable
+                    .store(true, std::sync::atomic::Ordering::Release);
                 tracing::warn!("the node's keys changed but do not read: {e}; still using the keys read before")
             }
         }

@@ -141,19 +141,7 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         )));
     }
     let dir = home.layout.keys();
-    // One rotation at a time (the lock goes with the process, even one that crashed).
-    let lock_path = dir.join(".rotate.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(&lock_path, e))?;
-    if lock.try_lock().is_err() {
-        return Err(Error::Refused(
-            "another key rotation of this node is running: wait for it to finish".into(),
-        ));
-    }
+    let _lock = rotation_lock(&dir)?;
     let at = opts.at;
     let party = accord_keys::load_party(&home.layout.party())?;
     let Some(node_info) = party.node.clone() else {
@@ -364,9 +352,42 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
             opts.kid
         )));
     }
+    // The node's own record first, whatever follows: the running node refuses from
+    // its next read on (within 200 ms), even if the replacement below fails.
+    {
+        let lock = rotation_lock(&dir)?;
+        let mut history = accord_keys::KeyHistory::load(&dir)?;
+        if !history.has("kas", &opts.kid) {
+            history.add("kas", &opts.kid, "unknown", None);
+        }
+        let since = opts.compromised.to_string();
+        if let Some(other) = history
+            .keys
+            .iter()
+            .filter(|k| k.kind == "kas" && k.id == opts.kid)
+            .find_map(|k| k.compromised.clone().filter(|c| *c != since))
+        {
+            return Err(Error::Input(format!(
+                "KAS key {} is revoked already, compromised since {other}: a revocation is not changed",
+                opts.kid
+            )));
+        }
+        for k in history
+            .keys
+            .iter_mut()
+            .filter(|k| k.kind == "kas" && k.id == opts.kid)
+        {
+            k.compromised = Some(since.clone());
+            k.revoked_because = Some(opts.reason.clone());
+        }
+        history.save(&dir)?;
+        drop(lock);
+    }
+    // Then a new current key, when the revoked one was it.
     let mut replaced_by = None;
+    let mut not_replaced = None;
     if held[0] == opts.kid {
-        let r = rotate(
+        let rotated = rotate(
             home,
             &RotateOptions {
                 kind: KeyKind::Kas,
@@ -374,36 +395,14 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
                 at: opts.at,
             },
         )
-        .await?;
-        replaced_by = Some(r.new);
+        .await;
+        match rotated {
+            Ok(r) => replaced_by = Some(r.new),
+            Err(e) => not_replaced = Some(e.to_string()),
+        }
     }
-    let lock_path = dir.join(".rotate.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(&lock_path, e))?;
-    if lock.try_lock().is_err() {
-        return Err(Error::Refused(
-            "a key rotation of this node is running: wait for it to finish".into(),
-        ));
-    }
-    // The node's own record first: the running node refuses from its next read on.
-    let mut history = accord_keys::KeyHistory::load(&dir)?;
-    if !history.has("kas", &opts.kid) {
-        history.add("kas", &opts.kid, "unknown", None);
-    }
-    for k in history
-        .keys
-        .iter_mut()
-        .filter(|k| k.kind == "kas" && k.id == opts.kid)
-    {
-        k.compromised = Some(opts.compromised.to_string());
-        k.revoked_because = Some(opts.reason.clone());
-    }
-    history.save(&dir)?;
-
+    let _lock = rotation_lock(&dir)?;
+    let history = accord_keys::KeyHistory::load(&dir)?;
     let own = accord_keys::load_party(&home.layout.party())?.party;
     let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
     let descriptor = accord_keys::load_party(&home.layout.party())?;
@@ -412,78 +411,21 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
         let mut out = Vec::new();
         let mut failed = Vec::new();
         for rec in store.agreements().await? {
-            let mut last = String::new();
-            let mut done = None;
-            for _ in 0..ATTEMPTS {
-                let current = store
-                    .agreements()
-                    .await?
-                    .into_iter()
-                    .find(|a| a.id == rec.id)
-                    .map(|a| a.document)
-                    .unwrap_or_default();
-                let mut doc = Agreement::parse(&current)?;
-                let skip = match doc.ends() {
-                    None => Some("it is not countersigned".to_string()),
-                    Some(end) if end <= opts.at => Some(format!("it ended on {end}")),
-                    Some(_) => None,
-                };
-                if let Some(why) = skip {
-                    done = Some(Err(why));
-                    break;
-                }
-                let book = doc.key_book(opts.at).map_err(|e| Error::Input(e.to_string()))?;
-                let epoch = book
-                    .epochs(&own, KeyKind::Kas)
-                    .iter()
-                    .find(|e| e.id == opts.kid)
-                    .cloned();
-                match epoch {
-                    None => {
-                        done = Some(Err(format!("it never named {own}'s KAS key {}", opts.kid)));
-                        break;
-                    }
-                    Some(e) if e.revoked.is_some() => {
-                        done = Some(Ok(doc.records.len()));
-                        break;
-                    }
-                    Some(_) => {}
-                }
-                if let Err(e) = doc.revoke(
-                    &signing,
-                    KeyKind::Kas,
-                    &opts.kid,
-                    opts.compromised,
-                    &opts.reason,
-                    opts.at,
-                ) {
-                    last = e.to_string();
-                    break;
-                }
-                let text = doc.to_toml()?;
-                match crate::agreements::load(&store, &descriptor, &history, &text).await {
-                    Ok(l) => {
-                        done = Some(Ok(l.records));
-                        break;
-                    }
-                    Err(Error::Refused(why)) => last = why,
-                    Err(e) => return Err(e),
-                }
-            }
-            match done {
-                Some(Ok(n)) => out.push(AgreementAmended {
+            // Whatever goes wrong with one agreement is said, and the others go on.
+            match revoke_in(&store, &rec.id, &own, &signing, &descriptor, &history, opts).await {
+                Ok(Ok(n)) => out.push(AgreementAmended {
                     id: rec.id.clone(),
                     outcome: "revoked",
                     reason: None,
                     records: n,
                 }),
-                Some(Err(why)) => out.push(AgreementAmended {
+                Ok(Err(why)) => out.push(AgreementAmended {
                     id: rec.id.clone(),
                     outcome: "skipped",
                     reason: Some(why),
                     records: rec.records as usize,
                 }),
-                None => failed.push(format!("{}: {last}", rec.id)),
+                Err(e) => failed.push(format!("{}: {e}", rec.id)),
             }
         }
         let detail = format!(
@@ -507,7 +449,10 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
             } else {
                 format!("; not yet recorded in: {}", failed.join("; "))
             }
-        );
+        ) + &not_replaced
+            .as_ref()
+            .map(|e| format!("; not replaced: {e}"))
+            .unwrap_or_default();
         store
             .record_change(&DirectoryChange::new(
                 Actor::Operator,
@@ -516,9 +461,15 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
                 detail,
             ))
             .await?;
+        if let Some(e) = &not_replaced {
+            return Err(Error::Refused(format!(
+                "KAS key {} is revoked at this node (its KAS serves with it only what was sealed before {}), but it was the current key and could not be replaced: {e}; the node seals to no key until `accord key rotate --dir DIR kas` succeeds",
+                opts.kid, opts.compromised
+            )));
+        }
         if !failed.is_empty() {
             return Err(Error::Refused(format!(
-                "KAS key {} is revoked at this node, but the revocation is not yet in {}: run the command again to add it",
+                "KAS key {} is revoked at this node, but the revocation is not yet in {}: run the command again (with the same --compromised) to add it",
                 opts.kid,
                 failed.join("; ")
             )));
@@ -535,6 +486,84 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
         replaced_by,
         agreements,
     })
+}
+
+/// Add the revocation to agreement `id` held: `Ok(Ok(records))` when it holds it (now
+/// or from a run before), `Ok(Err(why))` when it gets none (a draft, one that ended,
+/// one that never named the key), `Err` when it could not be added.
+#[allow(clippy::too_many_arguments)]
+async fn revoke_in(
+    store: &crate::store::Store,
+    id: &str,
+    own: &str,
+    signing: &SigningKey,
+    descriptor: &accord_keys::PartyDescriptor,
+    history: &accord_keys::KeyHistory,
+    opts: &RevokeOptions,
+) -> Result<Result<usize, String>, Error> {
+    let mut last = String::new();
+    for _ in 0..ATTEMPTS {
+        let current = store
+            .agreements()
+            .await?
+            .into_iter()
+            .find(|a| a.id == id)
+            .map(|a| a.document)
+            .unwrap_or_default();
+        let mut doc = Agreement::parse(&current)?;
+        match doc.ends() {
+            None => return Ok(Err("it is not countersigned".into())),
+            Some(end) if end <= opts.at => return Ok(Err(format!("it ended on {end}"))),
+            Some(_) => {}
+        }
+        let book = doc
+            .key_book(opts.at)
+            .map_err(|e| Error::Refused(e.to_string()))?;
+        match book
+            .epochs(own, KeyKind::Kas)
+            .iter()
+            .find(|e| e.id == opts.kid)
+        {
+            None => return Ok(Err(format!("it never named {own}'s KAS key {}", opts.kid))),
+            Some(e) if e.revoked.is_some() => return Ok(Ok(doc.records.len())),
+            Some(_) => {}
+        }
+        doc.revoke(
+            signing,
+            KeyKind::Kas,
+            &opts.kid,
+            opts.compromised,
+            &opts.reason,
+            opts.at,
+        )
+        .map_err(|e| Error::Refused(e.to_string()))?;
+        let text = doc.to_toml()?;
+        match crate::agreements::load(store, descriptor, history, &text).await {
+            Ok(l) => return Ok(Ok(l.records)),
+            // A partner's record stored meanwhile: read it again.
+            Err(Error::Refused(why)) => last = why,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Refused(last))
+}
+
+/// One change to the node's keys at a time (the lock goes with the process, even one
+/// that crashed).
+fn rotation_lock(dir: &std::path::Path) -> Result<std::fs::File, Error> {
+    let lock_path = dir.join(".rotate.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    if lock.try_lock().is_err() {
+        return Err(Error::Refused(
+            "another change to this node's keys is running: wait for it to finish".into(),
+        ));
+    }
+    Ok(lock)
 }
 
 /// `keys/pending/KIND.key`, the directory made (0700) when missing.

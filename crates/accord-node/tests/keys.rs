@@ -631,4 +631,49 @@ fn a_revoked_kas_key_serves_only_what_was_sealed_before() {
     assert!(bad(&"0".repeat(64), compromised).contains("no KAS key of this node"));
     let later = Time::from_unix(Time::now().unix() + 3600).unwrap();
     assert!(bad(&k2, later).contains("after now"));
+    // A revocation is not changed by running it again with another time.
+    let earlier = Time::from_unix(compromised.unix() - 60).unwrap();
+    assert!(bad(&k1, earlier).contains("revoked already"));
+
+    // Fail closed. The current key marked compromised (as a revocation whose
+    // replacement failed leaves it): the node seals to it no more.
+    let keys_dir = sb.pak.layout.keys();
+    let history_path = keys_dir.join("history.json");
+    let kept = std::fs::read(&history_path).unwrap();
+    let mut h = accord_keys::KeyHistory::load(&keys_dir).unwrap();
+    for k in h.keys.iter_mut().filter(|k| k.id == k2) {
+        k.compromised = Some(Time::now().to_string());
+        k.revoked_because = Some("test".into());
+    }
+    h.save(&keys_dir).unwrap();
+    wait("PAK's node reads it", || {
+        rt.block_on(pak.node.agreements()).unwrap();
+        pak.node.own().revocation(&k2).is_some()
+    });
+    let mut out = Vec::new();
+    let e = accord_node_api::client::seal(
+        &pak_officer,
+        &accord_node_api::wire::SealPlanRequest {
+            marking: Some(MARKING.into()),
+            label: None,
+            agreement: Some(agreement.into()),
+            choose_agreement: false,
+        },
+        &b"x"[..],
+        &mut out,
+        1 << 20,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("revoked and not yet replaced"), "{e}");
+    // Key files that change and do not read: the KAS releases nothing.
+    std::fs::write(&history_path, b"{\"keys\": \"not a list\"}").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    rt.block_on(pak.node.agreements()).unwrap();
+    assert!(
+        open(&pak_officer, &tdf).is_err(),
+        "released with unreadable keys"
+    );
+    std::fs::write(&history_path, kept).unwrap();
 }

@@ -395,6 +395,9 @@ impl Node {
         };
 
         let held = self.agreements().await.map_err(internal)?;
+        if let Some(why) = self.keys.unreadable() {
+            return Err(internal(why));
+        }
         let at = (self.clock)();
         let person = self.person(&asker.person);
         // The decisions and unwraps: CPU work (up to 1,024 key access objects), on the
