@@ -478,22 +478,34 @@ impl Node {
     ) -> Result<std::collections::HashMap<String, (Time, String)>, Refusal> {
         let keys = self.own();
         let mut out = std::collections::HashMap::new();
-        for m in objects {
-            let revoked = m["encryptionInformation"]["keyAccess"]
-                .as_array()
-                .is_some_and(|kaos| {
-                    kaos.iter().any(|k| {
-                        k["kid"]
-                            .as_str()
-                            .is_some_and(|kid| keys.revocation(kid).is_some())
+        let revoked: Vec<serde_json::Value> = objects
+            .iter()
+            .filter(|m| {
+                m["encryptionInformation"]["keyAccess"]
+                    .as_array()
+                    .is_some_and(|kaos| {
+                        kaos.iter().any(|k| {
+                            k["kid"]
+                                .as_str()
+                                .is_some_and(|kid| keys.revocation(kid).is_some())
+                        })
                     })
-                });
-            if !revoked {
-                continue;
-            }
-            let Ok(digest) = accord_tdf::assertion::manifest_digest(m) else {
-                continue;
-            };
+            })
+            .cloned()
+            .collect();
+        if revoked.is_empty() {
+            return Ok(out);
+        }
+        // Canonicalising manifests (up to 10 MB each) is CPU work: off the async workers.
+        let digests: Vec<String> = tokio::task::spawn_blocking(move || {
+            revoked
+                .iter()
+                .filter_map(|m| accord_tdf::assertion::manifest_digest(m).ok())
+                .collect()
+        })
+        .await
+        .map_err(Refusal::internal)?;
+        for digest in digests {
             if let Some(s) = self
                 .store
                 .sealed(&digest)

@@ -220,10 +220,16 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                 out.print_json(&serde_json::json!({ "keys": keys, "kas_held": kas_held }));
             } else {
                 for k in &keys {
-                    let state = match &k.replaced {
+                    let mut state = match &k.replaced {
                         Some(t) => format!("replaced {t}"),
                         None => "current".to_string(),
                     };
+                    if let Some(c) = &k.compromised {
+                        state.push_str(&format!(
+                            ", REVOKED: compromised since {c} ({})",
+                            k.revoked_because.as_deref().unwrap_or("no reason given")
+                        ));
+                    }
                     let held = if k.kind == "kas" && kas_held.contains(&k.id) {
                         ", private key held"
                     } else {
