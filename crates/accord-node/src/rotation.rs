@@ -503,14 +503,7 @@ async fn revoke_in(
 ) -> Result<Result<usize, String>, Error> {
     let mut last = String::new();
     for _ in 0..ATTEMPTS {
-        let current = store
-            .agreements()
-            .await?
-            .into_iter()
-            .find(|a| a.id == id)
-            .map(|a| a.document)
-            .unwrap_or_default();
-        let mut doc = Agreement::parse(&current)?;
+        let mut doc = Agreement::parse(&stored_copy(store, id).await?)?;
         match doc.ends() {
             None => return Ok(Err("it is not countersigned".into())),
             Some(end) if end <= opts.at => return Ok(Err(format!("it ended on {end}"))),
@@ -546,6 +539,18 @@ async fn revoke_in(
         }
     }
     Err(Error::Refused(last))
+}
+
+/// The copy of agreement `id` stored now (read again at each attempt: a partner's
+/// record may have changed it since the list was read).
+async fn stored_copy(store: &crate::store::Store, id: &str) -> Result<String, Error> {
+    Ok(store
+        .agreements()
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .map(|a| a.document)
+        .unwrap_or_default())
 }
 
 /// One change to the node's keys at a time (the lock goes with the process, even one
@@ -600,13 +605,7 @@ async fn amend_all(
         let mut last = String::new();
         let mut result = None;
         for _ in 0..ATTEMPTS {
-            let current = store
-                .agreements()
-                .await?
-                .into_iter()
-                .find(|a| a.id == rec.id)
-                .map(|a| a.document)
-                .unwrap_or_default();
+            let current = stored_copy(store, &rec.id).await?;
             let mut doc = Agreement::parse(&current)?;
             match amend_one(&mut doc, own, signing, made, new_id, opts) {
                 Err(why) => {

@@ -85,21 +85,14 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
     match cmd {
         KeyCommand::Rotate { dir, kind, reason } => {
             let home = Home::open(&dir)?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
             let opts = RotateOptions {
                 kind,
                 reason,
                 at: accord_agreement::Time::now(),
             };
-            let r = match rt.block_on(rotation::rotate(&home, &opts)) {
+            let r = match change_keys(out, rotation::rotate(&home, &opts))? {
                 Ok(r) => r,
-                Err(accord_node::Error::Refused(msg)) => {
-                    return Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative));
-                }
-                Err(e) => return Err(e.into()),
+                Err(code) => return Ok(code),
             };
             if out.json {
                 out.print_json(&serde_json::to_value(&r)?);
@@ -147,22 +140,15 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
             let compromised = accord_agreement::Time::parse_time_or_date(&compromised)
                 .context("--compromised")?;
             let home = Home::open(&dir)?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
             let opts = rotation::RevokeOptions {
                 kid,
                 compromised,
                 reason,
                 at: accord_agreement::Time::now(),
             };
-            let r = match rt.block_on(rotation::revoke(&home, &opts)) {
+            let r = match change_keys(out, rotation::revoke(&home, &opts))? {
                 Ok(r) => r,
-                Err(accord_node::Error::Refused(msg)) => {
-                    return Ok(out.refused(&format!("error: {msg}"), &msg, vec![], Code::Negative));
-                }
-                Err(e) => return Err(e.into()),
+                Err(code) => return Ok(code),
             };
             if out.json {
                 out.print_json(&serde_json::to_value(&r)?);
@@ -245,6 +231,28 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
             }
             Ok(Code::Ok)
         }
+    }
+}
+
+/// Run a change to the node's keys: its result, or the exit code of a refusal (1, the
+/// message printed) when the node's keys could not be changed as asked.
+fn change_keys<T>(
+    out: &Output,
+    change: impl std::future::Future<Output = Result<T, accord_node::Error>>,
+) -> Result<Result<T, Code>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match rt.block_on(change) {
+        Ok(r) => Ok(Ok(r)),
+        Err(accord_node::Error::Refused(msg)) => Ok(Err(out.refused(
+            &format!("error: {msg}"),
+            &msg,
+            vec![],
+            Code::Negative,
+        ))),
+        Err(e) => Err(e.into()),
     }
 }
 
