@@ -1,6 +1,7 @@
 //! Fuzz the ZTDF manifest parser and what reads its fields: policy object, label XML,
-//! assertion JWS parsing and hashing, JSON canonicalization, and a KAS's
-//! `verify_label` (which must refuse, never panic, on whatever a client sends).
+//! assertion JWS parsing and hashing, JSON canonicalization, a KAS's `verify_label`
+//! (which must refuse, never panic, on whatever a client sends) and the label signer's
+//! `kid` a KAS reads ahead from a manifest's JSON.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -16,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = accord_tdf::assertion::assertion_hash(a);
         }
         let _ = String::from_utf8(m.to_json());
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
+        let _ = accord_tdf::assertion::label_header_kid(&v);
     }
     if let Ok(c) = accord_tdf::jcs::canonicalize_json(data) {
         // Canonical JSON is a fixed point.

@@ -543,6 +543,57 @@ impl<'a> Checked<'a> {
         keys
     }
 
+    /// The ids of `code`'s keys of `kind` that partners accept at `at`: the key in
+    /// force, and one an amendment replaced while the grace period it gave still runs,
+    /// neither revoked as compromised by then ([`KeyBook::in_force`], the one rule).
+    /// A document that does not verify has only its body's keys.
+    pub fn accepted_key_ids(&self, code: &str, kind: KeyKind, at: Time) -> Vec<String> {
+        if !self.findings.is_empty() {
+            return crate::amendment::body_ids(&self.agreement.body, code, kind);
+        }
+        self.agreement
+            .state_at(None)
+            .keys
+            .in_force(code, kind, at)
+            .into_iter()
+            .map(|e| e.id.clone())
+            .collect()
+    }
+
+    /// The revocation of `code`'s key `kid` of `kind`, when a valid `revoke` record of
+    /// this agreement declares it compromised (a document that does not verify
+    /// declares nothing). The key is named by its id, so the answer holds whichever
+    /// agreement an object names: a compromised key is compromised everywhere.
+    pub fn revocation(
+        &self,
+        code: &str,
+        kind: KeyKind,
+        kid: &str,
+    ) -> Option<crate::amendment::Revocation> {
+        if !self.findings.is_empty() {
+            return None;
+        }
+        self.agreement
+            .records
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| match &r.kind {
+                RecordKind::Revoke {
+                    key,
+                    kid: k,
+                    compromised,
+                    reason,
+                } if r.party == code && *key == kind && k == kid => {
+                    Some(crate::amendment::Revocation {
+                        compromised: *compromised,
+                        record: i,
+                        reason: reason.clone(),
+                    })
+                }
+                _ => None,
+            })
+    }
+
     /// The status at `at`, as [`status`] computes it.
     pub fn status(&self, at: Time) -> Result<StatusReport, Invalid> {
         if self.findings.is_empty() {

@@ -197,14 +197,17 @@ fn anchor<'a>(held: &'a [Held], doc: &Agreement) -> Option<&'a Held> {
     })
 }
 
-/// The other parties' nodes of `a`, as this node reaches them (the agreement's pins,
-/// whether or not it is in force: a termination must reach them after it takes effect).
-fn nodes_of(a: &Agreement, own: &str) -> Vec<Partner> {
-    a.body
+/// The other parties' nodes of `h`, as this node reaches them at `at` (the agreement's
+/// pins as amended, whether or not it is in force: a termination must reach them after
+/// it takes effect).
+fn nodes_of(h: &Held, own: &str, at: accord_agreement::Time) -> Vec<Partner> {
+    let checked = h.checked();
+    h.agreement
+        .body
         .parties
         .iter()
         .filter(|p| p.code != own)
-        .filter_map(|p| Some(Partner::of(p, p.node.as_ref()?, &a.body.id)))
+        .filter_map(|p| Partner::at(&checked, &p.code, at))
         .collect()
 }
 
@@ -240,10 +243,11 @@ async fn offer_round(node: &Arc<Node>, offers: &mut Offers) {
         return;
     };
     let now = Instant::now();
+    let at = (node.clock)();
     for h in held.iter() {
         let a = &h.agreement;
         let records = a.records.len();
-        for p in nodes_of(a, node.party()) {
+        for p in nodes_of(h, node.party(), at) {
             let key = (p.code.clone(), a.body.id.clone());
             if offers.answered.get(&key) == Some(&records)
                 || offers.retry.get(&key).is_some_and(|(_, at)| now < *at)

@@ -6,11 +6,16 @@ use crate::agreements::Held;
 use crate::caller::Peer;
 use crate::node::Node;
 use crate::refusal::Refusal;
+use accord_agreement::amendment::KeyKind;
 use accord_agreement::{Person, Time, Wrapping};
 use accord_keys::VerifyingKey;
 use accord_node_api::wire;
 use accord_node_api::wire::Reason;
 use accord_spif::Label;
+
+/// When each object was first recorded here (the `sealed` rows), by manifest digest:
+/// what a revoked key's objects are judged by. Only the objects that need it are read.
+pub(crate) type Evidence = std::collections::HashMap<String, (Time, String)>;
 
 pub(crate) fn convert(reasons: Vec<accord_agreement::Reason>) -> Vec<Reason> {
     reasons
@@ -83,6 +88,52 @@ impl Node {
                 self.party()
             )),
         }
+    }
+
+    /// Since when signing key `kid` is held compromised, whose it is and why: from
+    /// this node's own key history (a running node reads a revocation within 200 ms),
+    /// or from a `revoke` record of any agreement held (a partner's key, or this
+    /// node's as its partners see it). The one lookup for both the evidence read
+    /// ahead and the decision.
+    pub(crate) fn signing_revocation(
+        &self,
+        kid: &str,
+        held: &[Held],
+    ) -> Option<(String, Time, String)> {
+        if let Some((t, why)) = self.own().revocation(KeyKind::Signing, kid) {
+            return Some((self.party().to_string(), t, why.to_string()));
+        }
+        held.iter().find_map(|h| {
+            let checked = h.checked();
+            h.agreement.body.parties.iter().find_map(|p| {
+                checked
+                    .revocation(&p.code, KeyKind::Signing, kid)
+                    .map(|r| (p.code.clone(), r.compromised, r.reason))
+            })
+        })
+    }
+
+    /// Why `verified`'s label may not vouch for its object because the key that signed
+    /// it was revoked as compromised and nothing here shows the object existed before
+    /// then (`sealed`: the evidence by manifest digest, the node's `sealed` rows). The
+    /// rule is [`accord_agreement::revoked_key`], the KAS key's rule.
+    pub(crate) fn revoked_signer(
+        &self,
+        verified: &accord_tdf::VerifiedLabel,
+        held: &[Held],
+        sealed: &Evidence,
+    ) -> Option<Reason> {
+        let kid = verified.signer.kid.as_str();
+        let (party, compromised, why) = self.signing_revocation(kid, held)?;
+        let evidence = sealed
+            .get(&verified.manifest_digest)
+            .map(|(t, e)| (*t, e.as_str()));
+        let key = format!(
+            "the label's signer, {party}'s signing key {}…,",
+            kid.get(..16).unwrap_or(kid)
+        );
+        accord_agreement::revoked_key(&key, compromised, &why, evidence)
+            .map(|r| convert(vec![r]).remove(0))
     }
 
     /// The marking of a verified `label` as this node's policies render it: what the

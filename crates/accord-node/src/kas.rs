@@ -9,6 +9,7 @@ use crate::caller::{Caller, Peer};
 use crate::node::Node;
 use crate::refusal::Refusal;
 use crate::store::PersonRecord;
+use accord_agreement::amendment::KeyKind;
 use accord_agreement::{Person, Time};
 use accord_keys::{KasPublicKey, VerifyingKey};
 use accord_node_api::pki;
@@ -106,7 +107,7 @@ pub(crate) struct Context<'a> {
     pub(crate) at: Time,
     /// When each object of the request that uses a revoked key of this KAS was first
     /// recorded here (by manifest digest): read before deciding.
-    pub(crate) sealed: &'a std::collections::HashMap<String, (Time, String)>,
+    pub(crate) sealed: &'a crate::decision::Evidence,
 }
 
 /// The result of deciding one object, before it is logged.
@@ -205,6 +206,12 @@ impl Node {
                 accord_node_api::wire::Rule::ObjectIntegrity,
                 why,
             ));
+            return p;
+        }
+        // A label signed by a key revoked as compromised vouches only for an object
+        // shown to have existed before then: the decision comes before any unwrap.
+        if let Some(r) = self.revoked_signer(verified, cx.held, cx.sealed) {
+            p.reasons.push(r);
             return p;
         }
         self.decide_held(
@@ -313,7 +320,7 @@ impl Node {
         // A key of this KAS revoked as compromised serves only an object shown to have
         // existed before then.
         for kao in &mine {
-            if let Some((compromised, why)) = keys.revocation(&kao.kid) {
+            if let Some((compromised, why)) = keys.revocation(KeyKind::Kas, &kao.kid) {
                 let sealed = digest
                     .and_then(|d| cx.sealed.get(d))
                     .map(|(t, e)| (*t, e.as_str()));
@@ -471,25 +478,32 @@ impl Node {
     }
 
     /// The evidence of when each of `objects` was sealed, for those with a key access
-    /// object for a revoked key of this KAS (none asked otherwise), by manifest digest.
+    /// object for a revoked key of this KAS or a label whose signer is revoked (none
+    /// asked otherwise), by manifest digest. The label's signer is read ahead from its
+    /// header, unverified: a header naming another key only leaves the object without
+    /// evidence, and so refused.
     async fn sealed_evidence(
         &self,
         objects: &[serde_json::Value],
-    ) -> Result<std::collections::HashMap<String, (Time, String)>, Refusal> {
+        held: &[Held],
+    ) -> Result<crate::decision::Evidence, Refusal> {
         let keys = self.own();
         let mut out = std::collections::HashMap::new();
         let revoked: Vec<serde_json::Value> = objects
             .iter()
             .filter(|m| {
-                m["encryptionInformation"]["keyAccess"]
+                let kas_revoked = m["encryptionInformation"]["keyAccess"]
                     .as_array()
                     .is_some_and(|kaos| {
                         kaos.iter().any(|k| {
                             k["kid"]
                                 .as_str()
-                                .is_some_and(|kid| keys.revocation(kid).is_some())
+                                .is_some_and(|kid| keys.revocation(KeyKind::Kas, kid).is_some())
                         })
-                    })
+                    });
+                kas_revoked
+                    || accord_tdf::assertion::label_header_kid(m)
+                        .is_some_and(|kid| self.signing_revocation(&kid, held).is_some())
             })
             .cloned()
             .collect();
@@ -534,7 +548,7 @@ impl Node {
             return Err(Refusal::internal(why));
         }
         let at = (self.clock)();
-        let sealed = self.sealed_evidence(&objects).await?;
+        let sealed = self.sealed_evidence(&objects, &held).await?;
 
         // The decisions: CPU work, on the blocking pool, objects in parallel.
         let node = self.clone();

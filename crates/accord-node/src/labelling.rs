@@ -8,6 +8,7 @@ use crate::caller::{Caller, Peer};
 use crate::decision::convert;
 use crate::node::Node;
 use crate::refusal::Refusal;
+use accord_agreement::amendment::KeyKind;
 use accord_agreement::Time;
 use accord_node_api::wire::{self, Reason};
 use accord_node_api::Kind;
@@ -221,6 +222,29 @@ impl Node {
         })
     }
 
+    /// Refused when the node's current KAS or signing key is revoked and not yet
+    /// replaced (a revocation whose replacement failed leaves it so): whatever it
+    /// sealed to the one, or signed with the other, now could never be shown to
+    /// predate the compromise.
+    fn own_keys_usable(&self) -> Result<(), Refusal> {
+        let keys = self.own();
+        let kas = keys.current_kas().public_key().kid();
+        let signing = keys.signing().public_keys().classical.kid();
+        for (kind, kid) in [(KeyKind::Kas, kas), (KeyKind::Signing, signing)] {
+            if keys.revocation(kind, &kid).is_some() {
+                return Err(Refusal::new(
+                    Kind::Unavailable,
+                    accord_node_api::wire::Rule::KeyAccess,
+                    format!(
+                        "the {} node's {kind} key is revoked and not yet replaced: its officer runs `accord key rotate {kind}`",
+                        self.party()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Which KASes get a share of an object labelled `label` under `agreement`: this
     /// party's, and each partner's in the agreement whose people may read the label
     /// (releasable to it, translatable into its policy, a node KAS key); and why the
@@ -232,19 +256,9 @@ impl Node {
         held: &[Held],
         at: Time,
     ) -> Result<(Vec<wire::PlanRecipient>, Vec<Reason>), Refusal> {
+        self.own_keys_usable()?;
         let keys = self.own();
         let own = keys.current_kas().public_key();
-        if keys.revocation(&own.kid()).is_some() {
-            // Whatever is sealed to it now could never be shown to predate the compromise.
-            return Err(Refusal::new(
-                Kind::Unavailable,
-                accord_node_api::wire::Rule::KeyAccess,
-                format!(
-                    "the {} node's KAS key is revoked and not yet replaced: its officer runs `accord key rotate kas`",
-                    self.party()
-                ),
-            ));
-        }
         let mut recipients = vec![wire::PlanRecipient {
             party: self.party().to_string(),
             url: self.home.config.url.clone(),
@@ -278,9 +292,26 @@ impl Node {
                     excluded.extend(convert(d.reasons));
                     continue;
                 }
+                // A partner's key its partner revoked gets nothing new: whatever is
+                // sealed to it now could never be shown to predate the compromise.
+                let revoked = |kid: &str| checked.revocation(&p.code, KeyKind::Kas, kid);
                 match &p.node {
                     Some(n) if !n.kas_keys.is_empty() => {
-                        for k in &n.kas_keys {
+                        let usable: Vec<_> = n
+                            .kas_keys
+                            .iter()
+                            .filter(|k| revoked(&k.kid).is_none())
+                            .collect();
+                        if usable.is_empty() {
+                            excluded.push(Reason::new(
+                                accord_agreement::Rule::KeyRevoked,
+                                format!(
+                                    "{}'s KAS key in agreement {id} is revoked as compromised and not yet replaced",
+                                    p.code
+                                ),
+                            ));
+                        }
+                        for k in usable {
                             recipients.push(wire::PlanRecipient {
                                 party: p.code.clone(),
                                 url: n.url.clone(),
@@ -436,6 +467,7 @@ impl Node {
             }
         }
         let person = self.person_of(caller)?;
+        self.own_keys_usable()?;
         // The same decision as the plan's: under the agreement named, if any.
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();

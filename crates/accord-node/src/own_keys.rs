@@ -94,13 +94,18 @@ impl OwnKeys {
         self.kas.get(i)
     }
 
-    /// Since when KAS key `kid` is held compromised, and why, if it was revoked.
-    pub fn revocation(&self, kid: &str) -> Option<(accord_agreement::Time, &str)> {
+    /// Since when this node's key `kid` of `kind` (KAS or signing) is held
+    /// compromised, and why, if it was revoked.
+    pub fn revocation(
+        &self,
+        kind: accord_agreement::amendment::KeyKind,
+        kid: &str,
+    ) -> Option<(accord_agreement::Time, &str)> {
         let e = self
             .history
             .keys
             .iter()
-            .find(|k| k.kind == "kas" && k.id == kid)?;
+            .find(|k| k.kind == kind.as_str() && k.id == kid)?;
         let c = e.compromised.as_deref()?;
         // A time that does not read is no reason to serve: compromised since always.
         let t = accord_agreement::Time::parse(c)

@@ -11,6 +11,7 @@ use crate::agreements::Held;
 use crate::home::Home;
 use crate::refusal::Refusal;
 use crate::Error;
+use accord_agreement::amendment::KeyKind;
 use accord_agreement::{SigningKeys, Status, Time};
 use accord_node_api::pki;
 use accord_node_api::Kind;
@@ -24,8 +25,13 @@ pub struct Partner {
     pub code: String,
     /// The node's base URL.
     pub url: String,
-    /// SHA-256 of the node's TLS SubjectPublicKeyInfo, lower-case hex.
+    /// SHA-256 of the node's TLS SubjectPublicKeyInfo, lower-case hex: its key in
+    /// force.
     pub tls_spki_sha256: String,
+    /// Every TLS key the node is accepted with now (lower-case hex): the key in force
+    /// and one replaced by an amendment whose grace period still runs, so that a
+    /// node changes over its certificate without a gap; after the grace, only the new.
+    pub tls_pins: Vec<String>,
     /// The party's signing keys now (what its receipts and labels are signed with).
     pub signing_keys: SigningKeys,
     /// Every signing key the party has had under the agreements in force, the current
@@ -48,11 +54,32 @@ impl Partner {
             code: p.code.clone(),
             url: node.url.trim_end_matches('/').to_string(),
             tls_spki_sha256: node.tls_spki_sha256.to_ascii_lowercase(),
+            tls_pins: vec![node.tls_spki_sha256.to_ascii_lowercase()],
             signing_keys: p.signing_keys.clone(),
             signing_keys_ever: vec![p.signing_keys.clone()],
             log_verifier_key: node.log_verifier_key.clone(),
             agreements: vec![agreement.to_string()],
         }
+    }
+}
+
+impl Partner {
+    /// Party `code` of the agreement `checked`, as this node reaches it at `at`: its
+    /// node's URL and keys after the amendments in effect then, every signing key it
+    /// has had, and the TLS keys accepted then. `None` when it has no node.
+    pub fn at(checked: &accord_agreement::Checked<'_>, code: &str, at: Time) -> Option<Partner> {
+        let p = checked.party_at(code, at)?;
+        let node = p.node.as_ref()?;
+        let mut x = Partner::of(&p, node, &checked.agreement().body.id);
+        x.signing_keys_ever = checked.signing_keys_of(code);
+        // The agreement's rule, not the key in force alone: the one in force unless
+        // revoked, and one in its grace period.
+        x.tls_pins = checked
+            .accepted_key_ids(code, KeyKind::Tls, at)
+            .into_iter()
+            .map(|p| p.to_ascii_lowercase())
+            .collect();
+        Some(x)
     }
 }
 
@@ -71,26 +98,25 @@ pub fn in_force(held: &[Held], own: &str, at: Time) -> Vec<Partner> {
             _ => continue,
         }
         // Each partner with its keys as they stand now (after its key amendments).
-        for p in &checked.parties_at(at) {
-            if p.code == own {
+        for p in body.parties.iter().filter(|p| p.code != own) {
+            let Some(this) = Partner::at(&checked, &p.code, at) else {
                 continue;
-            }
-            let Some(node) = &p.node else { continue };
-            let ever = checked.signing_keys_of(&p.code);
-            let x = match out.iter_mut().find(|x| x.code == p.code) {
+            };
+            match out.iter_mut().find(|x| x.code == p.code) {
                 Some(x) => {
                     x.agreements.push(body.id.clone());
-                    x
+                    for k in this.signing_keys_ever {
+                        if !x.signing_keys_ever.contains(&k) {
+                            x.signing_keys_ever.insert(0, k);
+                        }
+                    }
+                    for pin in this.tls_pins {
+                        if !x.tls_pins.contains(&pin) {
+                            x.tls_pins.push(pin);
+                        }
+                    }
                 }
-                None => {
-                    out.push(Partner::of(p, node, &body.id));
-                    out.last_mut().expect("just pushed")
-                }
-            };
-            for k in ever {
-                if !x.signing_keys_ever.contains(&k) {
-                    x.signing_keys_ever.insert(0, k);
-                }
+                None => out.push(this),
             }
         }
     }
@@ -121,11 +147,34 @@ pub fn recognise(
         .map_err(|e| refuse(accord_node_api::wire::Rule::Partner, e.to_string()))?;
     if let Some(p) = in_force(held, own, at)
         .into_iter()
-        .find(|p| p.tls_spki_sha256 == pin)
+        .find(|p| p.tls_pins.contains(&pin))
     {
         return Ok(p);
     }
-    // Not in force: say whether an agreement names this key at all.
+    // Not accepted: say whether an agreement in force had this key, or names it at all.
+    for h in held {
+        let checked = h.checked();
+        if !matches!(checked.status(at), Ok(r) if r.status == Status::InForce) {
+            continue;
+        }
+        for p in h.agreement.body.parties.iter().filter(|p| p.code != own) {
+            if checked
+                .key_ids(&p.code, KeyKind::Tls)
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(&pin))
+            {
+                return Err(refuse(
+                    accord_node_api::wire::Rule::Partner,
+                    format!(
+                        "TLS key {}… was {}'s node's until an amendment of agreement {} replaced it, and is not accepted at {at} (its grace period has ended, or it was revoked): the node presents its new key",
+                        &pin[..16],
+                        p.code,
+                        h.agreement.body.id
+                    ),
+                ));
+            }
+        }
+    }
     for h in held {
         if let Some(p) = h.party_pinned(&pin).filter(|p| p.code != own) {
             return Err(refuse(
@@ -147,12 +196,13 @@ pub fn recognise(
 }
 
 /// TLS for node-to-node calls to `partner`: the node's own certificate as client
-/// identity, the partner's pin from the agreement as the only trust.
+/// identity, the partner's pins from the agreement (the key in force, and one in its
+/// grace period) as the only trust.
 pub fn tls_config(home: &Home, partner: &Partner) -> Result<rustls::ClientConfig, Error> {
     let cert = std::fs::read_to_string(home.layout.key("tls.crt"))
         .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?;
     let key = home.read_key("tls.key")?;
-    accord_node_api::tls::client_config(vec![partner.tls_spki_sha256.clone()], Some((&cert, &key)))
+    accord_node_api::tls::client_config(partner.tls_pins.clone(), Some((&cert, &key)))
 }
 
 /// An HTTP client for node-to-node calls to `partner`: the node's own TLS certificate
@@ -171,7 +221,8 @@ pub fn client(home: &Home, partner: &Partner, timeout: Duration) -> Result<reqwe
         })
 }
 
-/// Clients to partners, made once per partner pin.
+/// Clients to partners, made once per set of partner pins (a pin set that changes,
+/// as when a grace period ends, gets a new client: an old one trusts the old key).
 #[derive(Default)]
 pub struct Clients {
     made: std::sync::Mutex<Vec<(String, reqwest::Client)>>,
@@ -184,11 +235,12 @@ impl Clients {
             .made
             .lock()
             .map_err(|_| Error::Input("partner clients lock poisoned".into()))?;
-        if let Some((_, c)) = made.iter().find(|(pin, _)| pin == &partner.tls_spki_sha256) {
+        let pins = partner.tls_pins.join(",");
+        if let Some((_, c)) = made.iter().find(|(p, _)| p == &pins) {
             return Ok(c.clone());
         }
         let c = client(home, partner, Duration::from_secs(3600))?;
-        made.push((partner.tls_spki_sha256.clone(), c.clone()));
+        made.push((pins, c.clone()));
         Ok(c)
     }
 }

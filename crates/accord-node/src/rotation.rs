@@ -296,10 +296,12 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
     })
 }
 
-/// What to revoke: a KAS key of this node, compromised since a time.
+/// What to revoke: a KAS or signing key of this node, compromised since a time.
 #[derive(Debug, Clone)]
 pub struct RevokeOptions {
-    /// The KAS key's kid.
+    /// The kind: [`KeyKind::Kas`] or [`KeyKind::Signing`].
+    pub kind: KeyKind,
+    /// The key's id (for a signing key, its ES384 half's).
     pub kid: String,
     /// From when it is held compromised.
     pub compromised: Time,
@@ -325,14 +327,26 @@ pub struct Revoked {
     pub agreements: Vec<AgreementAmended>,
 }
 
-/// Revoke KAS key `opts.kid` of the node at `home` as compromised since
-/// `opts.compromised`. The current key is first replaced by a rotation, so that the
-/// node never stands without a key. From then on this node's KAS serves, with that
-/// key, only objects it can show existed before the compromise (`sealed`: it signed
-/// their label, or received them, earlier); each agreement in force gets a `revoke`
-/// record, so that partners see it too; the key stays in the ring (what is refused
-/// is refused with a reason that names the revocation).
+/// Revoke key `opts.kid` (KAS or signing) of the node at `home` as compromised since
+/// `opts.compromised`. The record at the node comes first, then, when it was the
+/// current key, a rotation replaces it, so that the node never stands without one.
+/// From then on, this node and (from its `revoke` record in each agreement in force)
+/// its partners take the key only for objects shown to have existed before the
+/// compromise (`sealed`: the node signed their label, or received them, earlier): a
+/// KAS key's shares, a signing key's labels. The key stays (in the ring, or among the
+/// signing keys kept), so that what is refused is refused with a reason that names
+/// the revocation.
 pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error> {
+    let kind = opts.kind;
+    let what = match kind {
+        KeyKind::Kas => "KAS key",
+        KeyKind::Signing => "signing key",
+        other => {
+            return Err(Error::Input(format!(
+                "revoking the {other} key at the node is not built yet (kas and signing are)"
+            )))
+        }
+    };
     if opts.reason.trim().is_empty() || opts.reason.len() > 1024 {
         return Err(Error::Input(
             "--reason: say why (\"KAS host image exfiltrated\"), at most 1024 bytes".into(),
@@ -345,10 +359,10 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
         )));
     }
     let dir = home.layout.keys();
-    let held = accord_keys::history::kas_ring_kids(&dir)?;
+    let held = own_key_ids(&dir, kind)?;
     if !held.iter().any(|k| k == &opts.kid) {
         return Err(Error::Input(format!(
-            "--kid {}: no KAS key of this node (`accord key list` names them)",
+            "--kid {}: no {what} of this node (`accord key list` names them)",
             opts.kid
         )));
     }
@@ -357,25 +371,25 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
     {
         let lock = rotation_lock(&dir)?;
         let mut history = accord_keys::KeyHistory::load(&dir)?;
-        if !history.has("kas", &opts.kid) {
-            history.add("kas", &opts.kid, "unknown", None);
+        if !history.has(kind.as_str(), &opts.kid) {
+            history.add(kind.as_str(), &opts.kid, "unknown", None);
         }
         let since = opts.compromised.to_string();
         if let Some(other) = history
             .keys
             .iter()
-            .filter(|k| k.kind == "kas" && k.id == opts.kid)
+            .filter(|k| k.kind == kind.as_str() && k.id == opts.kid)
             .find_map(|k| k.compromised.clone().filter(|c| *c != since))
         {
             return Err(Error::Input(format!(
-                "KAS key {} is revoked already, compromised since {other}: a revocation is not changed",
+                "{what} {} is revoked already, compromised since {other}: a revocation is not changed",
                 opts.kid
             )));
         }
         for k in history
             .keys
             .iter_mut()
-            .filter(|k| k.kind == "kas" && k.id == opts.kid)
+            .filter(|k| k.kind == kind.as_str() && k.id == opts.kid)
         {
             k.compromised = Some(since.clone());
             k.revoked_because = Some(opts.reason.clone());
@@ -390,7 +404,7 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
         let rotated = rotate(
             home,
             &RotateOptions {
-                kind: KeyKind::Kas,
+                kind,
                 reason: format!("replacing a compromised key: {}", opts.reason),
                 at: opts.at,
             },
@@ -429,7 +443,7 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
             }
         }
         let detail = format!(
-            "kas key {} revoked, compromised since {} ({}){}; agreements: {}{}",
+            "{kind} key {} revoked, compromised since {} ({}){}; agreements: {}{}",
             opts.kid,
             opts.compromised,
             opts.reason,
@@ -456,20 +470,20 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
         store
             .record_change(&DirectoryChange::new(
                 Actor::Operator,
-                "kas",
+                kind.as_str(),
                 "key-revoke",
                 detail,
             ))
             .await?;
         if let Some(e) = &not_replaced {
             return Err(Error::Refused(format!(
-                "KAS key {} is revoked at this node (its KAS serves with it only what was sealed before {}), but it was the current key and could not be replaced: {e}; the node seals to no key until `accord key rotate --dir DIR kas` succeeds",
+                "{what} {} is revoked at this node (it serves only what was sealed before {}), but it was the current key and could not be replaced: {e}; the node seals nothing until `accord key rotate --dir DIR {kind}` succeeds",
                 opts.kid, opts.compromised
             )));
         }
         if !failed.is_empty() {
             return Err(Error::Refused(format!(
-                "KAS key {} is revoked at this node, but the revocation is not yet in {}: run the command again (with the same --compromised) to add it",
+                "{what} {} is revoked at this node, but the revocation is not yet in {}: run the command again (with the same --compromised) to add it",
                 opts.kid,
                 failed.join("; ")
             )));
@@ -480,7 +494,7 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
     store.close().await;
     let agreements = result?;
     Ok(Revoked {
-        kind: KeyKind::Kas,
+        kind,
         kid: opts.kid.clone(),
         compromised: opts.compromised.to_string(),
         replaced_by,
@@ -513,17 +527,22 @@ async fn revoke_in(
             .key_book(opts.at)
             .map_err(|e| Error::Refused(e.to_string()))?;
         match book
-            .epochs(own, KeyKind::Kas)
+            .epochs(own, opts.kind)
             .iter()
             .find(|e| e.id == opts.kid)
         {
-            None => return Ok(Err(format!("it never named {own}'s KAS key {}", opts.kid))),
+            None => {
+                return Ok(Err(format!(
+                    "it never named {own}'s {} key {}",
+                    opts.kind, opts.kid
+                )))
+            }
             Some(e) if e.revoked.is_some() => return Ok(Ok(doc.records.len())),
             Some(_) => {}
         }
         doc.revoke(
             signing,
-            KeyKind::Kas,
+            opts.kind,
             &opts.kid,
             opts.compromised,
             &opts.reason,
@@ -539,6 +558,25 @@ async fn revoke_in(
         }
     }
     Err(Error::Refused(last))
+}
+
+/// The ids of the node's keys of `kind` held in key directory `dir`, the current
+/// one first, without reading a private key.
+fn own_key_ids(dir: &Path, kind: KeyKind) -> Result<Vec<String>, Error> {
+    Ok(match kind {
+        KeyKind::Signing => {
+            let current = accord_keys::load_signing_public(&dir.join(accord_keys::SIGNING_PUB))?;
+            let mut ids = vec![current.classical.kid()];
+            for k in accord_keys::history::load_signing_publics(dir)? {
+                let kid = k.classical.kid();
+                if !ids.contains(&kid) {
+                    ids.push(kid);
+                }
+            }
+            ids
+        }
+        _ => accord_keys::history::kas_ring_kids(dir)?,
+    })
 }
 
 /// The copy of agreement `id` stored now (read again at each attempt: a partner's

@@ -497,3 +497,112 @@ fn incidents_fall_overdue_destructions_are_witnessed_and_items_are_decided_for_t
         .get_json::<wire::ItemHistory>("/v1/equipment/item?nomenclature=KIV-77&serial=U003")
         .is_err());
 }
+
+/// USA revokes its signing key as compromised: a record that key attests and that
+/// arrives at PAK afterwards is refused there with rule `key-revoked` (PAK learns the
+/// revocation from the agreement), while the record PAK held before stays held.
+#[test]
+fn a_record_attested_by_a_revoked_key_after_its_compromise_is_refused() {
+    let (p, _, _) = setup(0);
+    let (usa_c, usa_key) = accord_test_support::custodian(&p.rt, &p.sb.usa, "usa-custodian");
+    let (pak_c, _) = accord_test_support::custodian(&p.rt, &p.sb.pak, "pak-custodian");
+    open_account(&p, "usa-officer", "USA-FMS-1", "usa-custodian", MARKING_USA);
+    import(&usa_c, "USA-FMS-1", 1..=2);
+    let s = make(
+        &usa_c,
+        &usa_key,
+        transfer(accord_node::sandbox::AGREEMENT_ID, "U001"),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    while pak_c
+        .get_json::<Vec<wire::RecordView>>("/v1/equipment/records?kind=transfer")
+        .unwrap()
+        .is_empty()
+    {
+        assert!(t0.elapsed() < Duration::from_secs(30), "never delivered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v: serde_json::Value = usa_c
+        .get_json(&format!("/v1/equipment/records/{}", s.id))
+        .unwrap();
+    let signed: Record = serde_json::from_value(v["record"].clone()).unwrap();
+
+    // USA's node key is copied; USA revokes it (replacing it first).
+    let stolen = signing_key(&p.sb.usa);
+    let s1 = stolen.public_keys().classical.kid();
+    let r =
+        p.rt.block_on(accord_node::rotation::revoke(
+            &p.sb.usa,
+            &accord_node::rotation::RevokeOptions {
+                kind: accord_agreement::amendment::KeyKind::Signing,
+                kid: s1.clone(),
+                compromised: Time::now(),
+                reason: "node key copied".into(),
+                at: Time::now(),
+            },
+        ))
+        .unwrap();
+    assert!(r.replaced_by.is_some());
+    let t0 = Instant::now();
+    while !p
+        .rt
+        .block_on(p.pak.node.agreements())
+        .unwrap()
+        .iter()
+        .any(|h| {
+            h.checked()
+                .revocation("USA", accord_agreement::amendment::KeyKind::Signing, &s1)
+                .is_some()
+        })
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "PAK never took the revocation"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let (partner, http) =
+        accord_test_support::as_node(&p.rt, &p.usa, &p.sb.usa, "PAK", Duration::from_secs(10));
+    let put = |r: &Record| -> (u16, serde_json::Value) {
+        p.rt.block_on(async {
+            let resp = http
+                .put(format!(
+                    "{}/v1/fed/equipment/records/{}",
+                    partner.url, r.body.id
+                ))
+                .header("content-type", "application/json")
+                .body(r.to_json())
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let bytes = resp.bytes().await.unwrap();
+            (status, serde_json::from_slice(&bytes).unwrap_or_default())
+        })
+    };
+    // A new record, the custodian's signature real, attested with the copied key.
+    let mut body = signed.body.clone();
+    body.id = accord_equipment::record::new_id();
+    body.items[0].key.serial = "U002".into();
+    let mut late = Record::new(body);
+    late.sign("usa-custodian", &usa_key).unwrap();
+    late.attest(&stolen).unwrap();
+    let (status, body) = put(&late);
+    assert_eq!(status, 422, "{body}");
+    let said = body.to_string();
+    assert!(
+        said.contains("key-revoked")
+            && said.contains("revoked as compromised since")
+            && said.contains("node key copied"),
+        "{said}"
+    );
+    // The record held before the revocation stays held.
+    let (status, body) = put(&signed);
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("unchanged")),
+        "{body}"
+    );
+}

@@ -544,6 +544,7 @@ fn a_revoked_kas_key_serves_only_what_was_sealed_before() {
         .block_on(rotation::revoke(
             &sb.pak,
             &rotation::RevokeOptions {
+                kind: KeyKind::Kas,
                 kid: k1.clone(),
                 compromised,
                 reason: "KAS host image exfiltrated".into(),
@@ -559,7 +560,7 @@ fn a_revoked_kas_key_serves_only_what_was_sealed_before() {
     assert_eq!(r.agreements[0].records, records_before + 2);
     wait("PAK's node reads the revocation", || {
         rt.block_on(pak.node.agreements()).unwrap();
-        pak.node.own().revocation(&k1).is_some()
+        pak.node.own().revocation(KeyKind::Kas, &k1).is_some()
     });
     assert_eq!(pak.node.own().current_kas().public_key().kid(), k2);
 
@@ -619,6 +620,7 @@ fn a_revoked_kas_key_serves_only_what_was_sealed_before() {
         rt.block_on(rotation::revoke(
             &sb.pak,
             &rotation::RevokeOptions {
+                kind: KeyKind::Kas,
                 kid: kid.into(),
                 compromised: when,
                 reason: "x".into(),
@@ -648,7 +650,7 @@ fn a_revoked_kas_key_serves_only_what_was_sealed_before() {
     h.save(&keys_dir).unwrap();
     wait("PAK's node reads it", || {
         rt.block_on(pak.node.agreements()).unwrap();
-        pak.node.own().revocation(&k2).is_some()
+        pak.node.own().revocation(KeyKind::Kas, &k2).is_some()
     });
     let mut out = Vec::new();
     let e = accord_node_api::client::seal(
@@ -676,4 +678,327 @@ fn a_revoked_kas_key_serves_only_what_was_sealed_before() {
         "released with unreadable keys"
     );
     std::fs::write(&history_path, kept).unwrap();
+}
+
+/// A signing key revoked as compromised since a time vouches only for labels of
+/// objects shown to have existed before, at the node and at its partner: an object
+/// whose label PAK's node signed earlier (and delivered to USA) opens at both; one
+/// labelled with the key afterwards without the node (as whoever holds the key could)
+/// is refused at PAK and at USA, naming the revocation. The current key is replaced
+/// first; labels by the new key open at both.
+#[test]
+fn a_revoked_signing_key_vouches_only_for_what_was_sealed_before() {
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer: pak_officer,
+    } = Pair::start(fast);
+    let usa_officer = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let dir = tmp.path();
+    let agreement = sandbox::AGREEMENT_ID;
+    let records_before = sb.agreement.records.len();
+    let s1 = pak.node.own().signing().public_keys().classical.kid();
+    let before = seal_into(
+        &pak_officer,
+        MARKING,
+        Some(agreement),
+        b"labelled before",
+        dir,
+    );
+    send(&pak_officer, "USA", &before);
+    std::thread::sleep(Duration::from_millis(1100));
+    let compromised = Time::now();
+    std::thread::sleep(Duration::from_millis(1100));
+    // After the compromise, labels signed with S1 without the node: one object for
+    // PAK's KAS, one for USA's.
+    let stolen = accord_test_support::signing_key(&sb.pak);
+    let forge = |to: &accord_node::home::Home, text: &[u8]| {
+        accord_test_support::seal_offline(
+            &stolen,
+            accord_test_support::kas_recipient(to),
+            MARKING,
+            Some(agreement),
+            text,
+        )
+        .unwrap()
+    };
+    let forged_pak = forge(&sb.pak, b"forged for PAK");
+    let forged_usa = forge(&sb.usa, b"forged for USA");
+    // Before the revocation both open: nothing tells them from the node's.
+    assert_eq!(open(&pak_officer, &forged_pak).unwrap(), b"forged for PAK");
+    assert_eq!(open(&usa_officer, &forged_usa).unwrap(), b"forged for USA");
+
+    let revoke = |kid: &str, when: Time| {
+        rt.block_on(rotation::revoke(
+            &sb.pak,
+            &rotation::RevokeOptions {
+                kind: KeyKind::Signing,
+                kid: kid.into(),
+                compromised: when,
+                reason: "signing host stolen".into(),
+                at: Time::now(),
+            },
+        ))
+    };
+    let r = revoke(&s1, compromised).unwrap();
+    let s2 = r
+        .replaced_by
+        .clone()
+        .expect("the current key is replaced first");
+    assert_eq!(r.kind, KeyKind::Signing);
+    assert_eq!(r.agreements[0].outcome, "revoked", "{:?}", r.agreements);
+    // The signing amendment, then the revocation signed by the new key.
+    assert_eq!(r.agreements[0].records, records_before + 2);
+    wait(
+        "PAK's node reads the revocation and signs with its new key",
+        || {
+            rt.block_on(pak.node.agreements()).unwrap();
+            let own = pak.node.own();
+            own.revocation(KeyKind::Signing, &s1).is_some()
+                && own.signing().public_keys().classical.kid() == s2
+        },
+    );
+    wait("USA loads the revocation", || {
+        rt.block_on(usa.node.agreements()).unwrap().iter().any(|h| {
+            h.checked()
+                .revocation("PAK", KeyKind::Signing, &s1)
+                .is_some_and(|rv| rv.compromised == compromised)
+        })
+    });
+
+    let key_revoked = |reasons: &[accord_node_api::wire::Reason]| {
+        reasons
+            .iter()
+            .find(|r| {
+                r.rule == accord_node_api::wire::Rule::Decision(accord_agreement::Rule::KeyRevoked)
+            })
+            .map(|r| r.text.clone())
+    };
+    // Labelled before (PAK's node signed it then; USA received it then): opens at both.
+    let tdf = std::fs::read(&before).unwrap();
+    assert_eq!(open(&pak_officer, &tdf).unwrap(), b"labelled before");
+    assert_eq!(open(&usa_officer, &tdf).unwrap(), b"labelled before");
+    // Labelled after with the stolen key: refused at PAK and, from the agreement's
+    // record, at USA.
+    for (who, forged) in [(&pak_officer, &forged_pak), (&usa_officer, &forged_usa)] {
+        match open(who, forged) {
+            Err(accord_node::Error::Denied(reasons)) => {
+                let text = key_revoked(&reasons).unwrap_or_else(|| panic!("{reasons:?}"));
+                assert!(
+                    text.contains("PAK's signing key")
+                        && text.contains("revoked as compromised since")
+                        && text.contains("signing host stolen")
+                        && text.contains("no record here shows this object was sealed before"),
+                    "{text}"
+                );
+            }
+            other => panic!("the forged object opened or failed otherwise: {other:?}"),
+        }
+    }
+    // Labelled after by the new key: opens at both, and travels once.
+    let after = seal_into(
+        &pak_officer,
+        MARKING,
+        Some(agreement),
+        b"labelled by S2",
+        dir,
+    );
+    let after_id = send(&pak_officer, "USA", &after);
+    let tdf = std::fs::read(&after).unwrap();
+    assert_eq!(open(&pak_officer, &tdf).unwrap(), b"labelled by S2");
+    assert_eq!(open(&usa_officer, &tdf).unwrap(), b"labelled by S2");
+    assert_eq!(
+        usa_officer
+            .inbox()
+            .unwrap()
+            .iter()
+            .filter(|i| i.id == after_id)
+            .count(),
+        1
+    );
+    // In PAK's log: the refusal and the revocation of the signing key.
+    wait("PAK's log", || {
+        let log = log_entries(&sb.pak);
+        log.iter().any(|e| {
+            e["kind"] == "rewrap"
+                && e["decision"] == "deny"
+                && e["reasons"].to_string().contains("key-revoked")
+        }) && log
+            .iter()
+            .any(|e| e["kind"] == "key" && e["change"] == "revoke" && e["subject"] == "signing")
+    });
+    // Refused at once: a kid the node never had; a second time with another time.
+    let e = revoke(&"0".repeat(64), compromised)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no signing key of this node"), "{e}");
+    let earlier = Time::from_unix(compromised.unix() - 60).unwrap();
+    let e = revoke(&s1, earlier).unwrap_err().to_string();
+    assert!(e.contains("revoked already"), "{e}");
+
+    // Fail closed: the current signing key marked compromised (as a revocation whose
+    // replacement failed leaves it): the node labels nothing more.
+    let keys_dir = sb.pak.layout.keys();
+    let mut h = accord_keys::KeyHistory::load(&keys_dir).unwrap();
+    for k in h.keys.iter_mut().filter(|k| k.id == s2) {
+        k.compromised = Some(Time::now().to_string());
+        k.revoked_because = Some("test".into());
+    }
+    h.save(&keys_dir).unwrap();
+    wait("PAK's node reads it", || {
+        rt.block_on(pak.node.agreements()).unwrap();
+        pak.node.own().revocation(KeyKind::Signing, &s2).is_some()
+    });
+    let mut out = Vec::new();
+    let e = accord_node_api::client::seal(
+        &pak_officer,
+        &accord_node_api::wire::SealPlanRequest {
+            marking: Some(MARKING.into()),
+            label: None,
+            agreement: Some(agreement.into()),
+            choose_agreement: false,
+        },
+        &b"x"[..],
+        &mut out,
+        1 << 20,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("signing key is revoked and not yet replaced"),
+        "{e}"
+    );
+}
+
+/// PAK's TLS key amended in the agreement with a grace period: USA keeps accepting
+/// PAK's node with its old key (both ways: as a client, and as the server USA calls)
+/// while the grace runs, and refuses it once the grace has ended, saying why.
+#[test]
+fn a_partner_accepts_the_old_tls_key_only_during_its_grace_period() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+    let ahead = Arc::new(AtomicI64::new(0));
+    let clock_ahead = ahead.clone();
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer: pak_officer,
+    } = Pair::start(move || {
+        let ahead = clock_ahead.clone();
+        ServeOptions {
+            clock: Arc::new(move || {
+                Time::from_unix(Time::now().unix() + ahead.load(Ordering::SeqCst)).unwrap()
+            }),
+            ..fast()
+        }
+    });
+    let usa_officer = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let dir = tmp.path();
+    let agreement = sandbox::AGREEMENT_ID;
+    let old_pin = sb.pak.party.node.as_ref().unwrap().tls_spki_sha256.clone();
+
+    // PAK amends its TLS key, with an hour's grace for the old one; USA loads it.
+    let new_key = accord_keys::SigningKey::generate(accord_keys::ClassicalAlg::Es384).unwrap();
+    let new_pin = accord_keys::spki_kid(new_key.public_keys().classical.spki_der());
+    let now = Time::now();
+    let grace_until = Time::from_unix(now.unix() + 3600).unwrap();
+    let mut doc = rt.block_on(usa.node.agreements()).unwrap()[0]
+        .agreement
+        .clone();
+    let records = doc.records.len();
+    doc.amend(
+        &accord_test_support::signing_key(&sb.pak),
+        accord_agreement::KeyChange::Tls {
+            spki_sha256: new_pin.clone(),
+            url: None,
+        },
+        now,
+        Some(grace_until),
+        "scheduled TLS rotation",
+        now,
+    )
+    .unwrap();
+    rt.block_on(async {
+        let store = sb.usa.store().await.unwrap();
+        let own = accord_keys::load_party(&sb.usa.layout.party()).unwrap();
+        let history = accord_keys::KeyHistory::load(&sb.usa.layout.keys()).unwrap();
+        accord_node::agreements::load(&store, &own, &history, &doc.to_toml().unwrap())
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    wait("USA's node holds the amendment", || {
+        rt.block_on(usa.node.agreements())
+            .unwrap()
+            .iter()
+            .any(|h| h.agreement.records.len() == records + 1)
+    });
+    let partner = |at: Time| {
+        let held = rt.block_on(usa.node.agreements()).unwrap();
+        accord_node::partners::in_force(&held, "USA", at)
+            .into_iter()
+            .find(|p| p.code == "PAK")
+            .unwrap()
+    };
+    // Within the grace: both keys; the new one is PAK's key in force.
+    let p = partner(Time::now());
+    assert_eq!(p.tls_spki_sha256, new_pin);
+    assert!(p.tls_pins.contains(&old_pin) && p.tls_pins.contains(&new_pin));
+    // PAK, still on its old certificate, reaches USA and USA reaches it.
+    let to_usa = seal_into(
+        &pak_officer,
+        MARKING,
+        Some(agreement),
+        b"during the grace",
+        dir,
+    );
+    send(&pak_officer, "USA", &to_usa);
+    let to_pak = seal_into(&usa_officer, MARKING, Some(agreement), b"back", dir);
+    send(&usa_officer, "PAK", &to_pak);
+
+    // After the grace: only the new key.
+    ahead.store(2 * 3600, Ordering::SeqCst);
+    let after = Time::from_unix(Time::now().unix() + 2 * 3600).unwrap();
+    assert_eq!(partner(after).tls_pins, vec![new_pin.clone()]);
+    // USA refuses PAK's node as a client, saying why...
+    let late = seal_into(&pak_officer, MARKING, Some(agreement), b"too late", dir);
+    let item = pak_officer.send("USA", &late, None).unwrap();
+    let mut said = String::new();
+    wait("USA refuses PAK's old key", || {
+        let o = pak_officer.outbox().unwrap();
+        let i = o.iter().find(|o| o.id == item.id).unwrap();
+        assert_ne!(
+            i.state, "delivered",
+            "delivered with the old key after the grace"
+        );
+        said = format!(
+            "{} {}",
+            i.last_error.clone().unwrap_or_default(),
+            serde_json::to_string(&i.reasons).unwrap()
+        );
+        said.contains("grace period has ended")
+    });
+    assert!(said.contains(&old_pin[..16]), "{said}");
+    // ...and as the server it calls.
+    let late_back = seal_into(
+        &usa_officer,
+        MARKING,
+        Some(agreement),
+        b"too late back",
+        dir,
+    );
+    let item = usa_officer.send("PAK", &late_back, None).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let o = usa_officer.outbox().unwrap();
+    let i = o.iter().find(|o| o.id == item.id).unwrap();
+    assert_ne!(i.state, "delivered", "{i:?}");
+    assert!(i.attempts >= 1 && i.last_error.is_some(), "{i:?}");
+    drop(pak);
 }

@@ -162,7 +162,8 @@ impl AssertionSigner for SigningKey {
 pub struct Signer {
     /// JWS `alg`.
     pub alg: String,
-    /// JWS `kid` (SHA-256 of the signer's SPKI for Accord signers).
+    /// The kid (SHA-256 of the SPKI) of the trusted key the signature verified under,
+    /// not the header's claim; for HS256, the header's `kid`.
     pub kid: String,
 }
 
@@ -175,6 +176,21 @@ pub struct Jws {
     claims: serde_json::Value,
     signing_input: String,
     sig: Vec<u8>,
+}
+
+/// The `kid` that the JWS header of the label assertion in `manifest` (a manifest's
+/// JSON) claims, unverified. A KAS reads ahead by it (for evidence about a revoked
+/// signer's objects); what counts is [`Signer::kid`] after verification, so a header
+/// that lies only loses the object its evidence.
+pub fn label_header_kid(manifest: &serde_json::Value) -> Option<String> {
+    let a = manifest["assertions"]
+        .as_array()?
+        .iter()
+        .find(|a| a["id"].as_str() == Some(LABEL_ID))?;
+    let header = a["binding"]["signature"].as_str()?.split('.').next()?;
+    let header = URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    header["kid"].as_str().map(str::to_string)
 }
 
 /// Parse an assertion's JWS compact serialization.
@@ -219,6 +235,7 @@ pub fn verify(
 ) -> Result<Signer, Error> {
     let bad = |m: String| Error::Integrity(format!("assertion `{}`: {m}", a.id));
     let jws = parse_jws(a)?;
+    let mut signer_kid = jws.kid.clone();
     match jws.alg.as_str() {
         "HS256" if allow_payload_key => {
             let mac = crypto::hmac_sha256(payload_key, jws.signing_input.as_bytes());
@@ -248,18 +265,24 @@ pub fn verify(
                     a.id, jws.alg, jws.kid
                 )));
             }
-            let by_kid: Vec<&&VerifyingKey> =
-                candidates.iter().filter(|k| k.kid() == jws.kid).collect();
-            let ok = if by_kid.is_empty() {
-                candidates
-                    .iter()
-                    .any(|k| k.verify(jws.signing_input.as_bytes(), &jws.sig).is_ok())
+            let by_kid: Vec<&VerifyingKey> = candidates
+                .iter()
+                .copied()
+                .filter(|k| k.kid() == jws.kid)
+                .collect();
+            let tried = if by_kid.is_empty() {
+                &candidates
             } else {
-                by_kid
-                    .iter()
-                    .any(|k| k.verify(jws.signing_input.as_bytes(), &jws.sig).is_ok())
+                &by_kid
             };
-            if !ok {
+            // The signer is the key that verified, whatever the header says: a
+            // revoked key cannot pass for another by a `kid` it does not own.
+            let verified_by = tried
+                .iter()
+                .find(|k| k.verify(jws.signing_input.as_bytes(), &jws.sig).is_ok());
+            if let Some(k) = verified_by {
+                signer_kid = k.kid();
+            } else {
                 if by_kid.is_empty() {
                     return Err(Error::Untrusted(format!(
                         "assertion `{}` is signed by kid {}, which is not a trusted signer",
@@ -299,6 +322,62 @@ pub fn verify(
     }
     Ok(Signer {
         alg: jws.alg,
-        kid: jws.kid,
+        kid: signer_kid,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_keys::ClassicalAlg;
+
+    /// A label assertion signed by `key` whose JWS header claims `kid`.
+    fn signed_claiming(key: &SigningKey, kid: &str) -> (Assertion, Vec<u8>) {
+        let mut a = label_assertion("<label/>");
+        let aggregate = b"segment tags".to_vec();
+        let hash = assertion_hash(&a).unwrap();
+        let header = json!({"alg": "ES384", "kid": kid, "typ": "JWT"});
+        let claims = json!({
+            "assertionHash": hex::encode(hash),
+            "assertionSig": assertion_sig_claim(&aggregate, &hash, false),
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = key.sign_classical(input.as_bytes()).unwrap();
+        a.binding = Binding {
+            method: "jws".into(),
+            signature: format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)),
+        };
+        (a, aggregate)
+    }
+
+    /// The signer named is the key that verified: a header `kid` naming no trusted
+    /// key does not hide which trusted key signed (a revoked one, say), and one
+    /// naming another trusted key does not verify.
+    #[test]
+    fn the_signer_is_the_key_that_verified_not_the_header_kid() {
+        let stolen = SigningKey::generate(ClassicalAlg::Es384).unwrap();
+        let other = SigningKey::generate(ClassicalAlg::Es384).unwrap();
+        let trusted = [
+            other.public_keys().classical.clone(),
+            stolen.public_keys().classical.clone(),
+        ];
+        let stolen_kid = stolen.public_keys().classical.kid();
+        let (a, agg) = signed_claiming(&stolen, &"f".repeat(64));
+        let s = verify(&a, &agg, false, None, &trusted, &[], false).unwrap();
+        assert_eq!(s.kid, stolen_kid);
+        assert_eq!(
+            label_header_kid(&json!({"assertions": [a]})).unwrap(),
+            "f".repeat(64)
+        );
+        let (a, agg) = signed_claiming(&stolen, &other.public_keys().classical.kid());
+        let e = verify(&a, &agg, false, None, &trusted, &[], false).unwrap_err();
+        assert!(e.to_string().contains("does not verify"), "{e}");
+        let (a, agg) = signed_claiming(&stolen, &stolen_kid);
+        let s = verify(&a, &agg, false, None, &trusted, &[], false).unwrap();
+        assert_eq!(s.kid, stolen_kid);
+    }
 }

@@ -132,11 +132,17 @@ impl Node {
         // Attested by any signing key the party has had under the agreement (records
         // made before its key was rotated stay attested).
         let ever = h.checked().signing_keys_of(&party.code);
-        if let Err(e) = r.verify_attested(&party.signing_keys) {
-            if !ever.iter().any(|k| r.verify_attested(k).is_ok()) {
-                return Err(super::malformed(e));
+        let attested_by = match ever.iter().find(|k| r.verify_attested(k).is_ok()) {
+            Some(k) => k.kids().0,
+            None => {
+                let current = ever.last().unwrap_or(&party.signing_keys);
+                return Err(super::malformed(
+                    r.verify_attested(current).err().unwrap_or_else(|| {
+                        accord_equipment::Error::Signature("the attestation does not verify".into())
+                    }),
+                ));
             }
-        }
+        };
         if let Some(s) = self
             .store
             .equipment_record(&b.id)
@@ -156,6 +162,30 @@ impl Node {
                     &s.digest[..16]
                 ),
             ));
+        }
+        // A key revoked as compromised attests nothing that arrives after: a record
+        // held before the revocation was answered above.
+        if let Some((whose, compromised, why)) = self.signing_revocation(&attested_by, &held) {
+            let key = format!(
+                "{whose}'s signing key {}…, which attests {} {},",
+                attested_by.get(..16).unwrap_or(&attested_by),
+                b.kind,
+                b.id
+            );
+            let now = (self.clock)();
+            if let Some(r) = accord_agreement::revoked_key(
+                &key,
+                compromised,
+                &why,
+                Some((now, "the record arrives now")),
+            ) {
+                return Err(Refusal {
+                    kind: RefusalKind::Unacceptable,
+                    error: r.text.clone(),
+                    reasons: crate::decision::convert(vec![r]),
+                    logged: false,
+                });
+            }
         }
         let label = self.equipment_label(&b.label)?;
         let (ok, mut reasons) = self.admit_equipment(
@@ -326,16 +356,11 @@ async fn deliver(node: &Node, s: &super::StoredRecord) -> Result<(), String> {
         .iter()
         .find(|h| h.agreement.body.id == *agreement)
         .ok_or_else(|| format!("agreement {agreement} is not held"))?;
-    let p = h
-        .agreement
-        .body
-        .party(code)
-        .ok_or_else(|| format!("{code} is not a party to {agreement}"))?;
-    let n = p
-        .node
-        .as_ref()
+    if h.agreement.body.party(code).is_none() {
+        return Err(format!("{code} is not a party to {agreement}"));
+    }
+    let partner = Partner::at(&h.checked(), code, (node.clock)())
         .ok_or_else(|| format!("agreement {agreement} names no node for {code}"))?;
-    let partner = Partner::of(p, n, agreement);
     let client = node
         .partner_clients
         .get(&node.home, &partner)

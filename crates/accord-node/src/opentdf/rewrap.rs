@@ -607,7 +607,9 @@ impl Node {
         // compromise; an OpenTDF request carries no manifest to show it by.
         for k in &pr.key_access_objects {
             let kid = &k.key_access_object.kid;
-            if let Some((compromised, why)) = own.revocation(kid) {
+            if let Some((compromised, why)) =
+                own.revocation(accord_agreement::amendment::KeyKind::Kas, kid)
+            {
                 let key = format!(
                     "the {} KAS key {}…",
                     self.party(),

@@ -19,7 +19,7 @@ pub enum KeyCommand {
 Every agreement held that is countersigned and has not ended gets an amendment naming the new key, signed with the party's signing key in force; the node (running or not) uses the new key from then on, and partners' nodes receive the amended agreement over federation within seconds and use it once they verify it. A draft or an ended agreement is left alone (listed as skipped, with why).\n\n\
 kas: a new KAS key of the same algorithm. The old private key stays in keys/kas/<kid>.key, so every object sealed to it still opens, here and through partners.\n\n\
 signing: a new signing key, which signs its own amendment too. Labels, receipts and equipment records are signed with it; the old key's public half stays in keys/signing/<kid>.pub, and partners keep every signing key the party has had, so what the old key signed still verifies.\n\n\
-If an agreement in force cannot be amended, nothing is switched: the node keeps its key and the new one waits in keys/pending/ for the next run, which finishes what this one began. Rotation is not a response to a stolen key: what the old key signed or opened stays valid until revocation (not built yet) says from when it is not.\n\n\
+If an agreement in force cannot be amended, nothing is switched: the node keeps its key and the new one waits in keys/pending/ for the next run, which finishes what this one began. Rotation is not a response to a stolen key: what the old key signed or opened stays valid until `accord key revoke` says from when it is not.\n\n\
 The other kinds (tls, log, witness) are amended by hand with `accord agreement amend` for now.\n\n\
 Exit codes: 0 rotated, 1 refused (another rotation of the node is running, an agreement in force could not be amended), 2 usage or input error (no node home, a kind not rotated at the node, an empty reason)."
     )]
@@ -34,21 +34,22 @@ Exit codes: 0 rotated, 1 refused (another rotation of the node is running, an ag
         #[arg(long, default_value = "scheduled rotation")]
         reason: String,
     },
-    /// Revoke a KAS key of this node as compromised since a time: the KAS then serves
-    /// with it only objects it can show existed before.
+    /// Revoke a KAS or signing key of this node as compromised since a time: it then
+    /// serves only objects shown to have existed before.
     #[command(
-        after_help = "Example:\n  accord key revoke --dir pak kas --kid 9b1c...e4 --compromised 2029-02-01T00:00:00Z --reason \"KAS host image exfiltrated\"\n  accord --json key revoke --dir pak kas --kid 9b1c...e4 --compromised 2029-02-01 --reason \"...\"\n  # {\"kind\", \"kid\", \"compromised\", \"replaced_by\"?, \"agreements\": [{\"id\", \"outcome\", \"reason\"?, \"records\"}]}\n\n\
-The current KAS key is first replaced (as `key rotate kas` does), so the node never stands without one. From then on the node's KAS serves, with the revoked key, only objects it can show existed before --compromised: it signed their label, or received them from a partner, earlier (the node's `sealed` record, kept since accord 2026-12-05). Anything else is refused with rule `key-revoked` and a reason naming the revocation, on both KAS routes (an OpenTDF client's request carries no manifest, so it is always refused). Every agreement in force gets a `revoke` record, signed with the party's signing key, which partners receive over federation. A thief who holds the key can still unwrap what was sealed to it: revocation stops this node releasing more, and tells people why.\n\n\
+        after_help = "Example:\n  accord key revoke --dir pak kas --kid 9b1c...e4 --compromised 2029-02-01T00:00:00Z --reason \"KAS host image exfiltrated\"\n  accord --json key revoke --dir pak kas --kid 9b1c...e4 --compromised 2029-02-01 --reason \"...\"\n  accord key revoke --dir pak signing --kid 41d0...7a --compromised 2029-02-01 --reason \"signing host stolen\"\n  # {\"kind\", \"kid\", \"compromised\", \"replaced_by\"?, \"agreements\": [{\"id\", \"outcome\", \"reason\"?, \"records\"}]}\n\n\
+The revocation is in force at the node at once (a running node reads it within 200 ms). When the key is the current one it is then replaced (as `key rotate` does), so the node never stands without one; a signing key's replacement is signed by the revoked key and the new one, as every signing amendment is. Every agreement in force gets a `revoke` record, signed with the party's signing key in force, which partners receive over federation.\n\n\
+The node (and each partner, from the record) then takes the revoked key only for objects shown to have existed before --compromised: the node signed their label, or received them from a partner, earlier (the node's `sealed` record, kept since accord 2026-12-05). kas: the KAS releases no share wrapped to the key for anything else; an OpenTDF client's request carries no manifest, so it is always refused. signing: a label the key signed vouches for nothing else, at this node and at partners. Anything refused is refused with rule `key-revoked` and a reason naming the revocation. A thief who holds a KAS key can still unwrap what was sealed to it: revocation stops the nodes releasing more, and tells people why.\n\n\
 Exit codes: 0 revoked, 1 refused (another rotation running; the revocation stands here but could not yet be recorded in an agreement: run again), 2 usage or input error (no node home, a kid the node does not hold, a compromise time in the future, an empty reason)."
     )]
     Revoke {
         /// The node home.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
-        /// Which key: kas.
+        /// Which key: kas or signing.
         #[arg(value_parser = parse_kind)]
         kind: KeyKind,
-        /// The key's kid (`accord key list`).
+        /// The key's kid (`accord key list`; a signing key's ES384 half's).
         #[arg(long, value_name = "KID")]
         kid: String,
         /// From when the key is held compromised (RFC 3339 with a zone, or YYYY-MM-DD).
@@ -132,15 +133,16 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
             compromised,
             reason,
         } => {
-            if kind != KeyKind::Kas {
+            if !matches!(kind, KeyKind::Kas | KeyKind::Signing) {
                 anyhow::bail!(
-                    "revoking the {kind} key at the node is not built yet (kas is); `accord agreement revoke` records it in an agreement"
+                    "revoking the {kind} key at the node is not built yet (kas and signing are); `accord agreement revoke` records it in an agreement"
                 );
             }
             let compromised = accord_agreement::Time::parse_time_or_date(&compromised)
                 .context("--compromised")?;
             let home = Home::open(&dir)?;
             let opts = rotation::RevokeOptions {
+                kind,
                 kid,
                 compromised,
                 reason,
@@ -154,7 +156,12 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                 out.print_json(&serde_json::to_value(&r)?);
             } else {
                 println!(
-                    "KAS key {} revoked at the {} node, compromised since {}",
+                    "{} key {} revoked at the {} node, compromised since {}",
+                    if r.kind == KeyKind::Kas {
+                        "KAS"
+                    } else {
+                        "signing"
+                    },
                     short(&r.kid),
                     home.config.party,
                     r.compromised
