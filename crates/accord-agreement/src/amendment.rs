@@ -402,6 +402,13 @@ impl KeyBook {
                 "revokes {party}'s signing key in force: amend the signing key first (signed by this one while it is still {party}'s), then revoke it"
             ));
         }
+        if kind == KeyKind::Tls && epochs.iter().any(|e| e.id == kid && e.until.is_none()) {
+            // Partners would be left with no key to know the node by, and the amendment
+            // naming a new one could then not reach them.
+            return Err(format!(
+                "revokes {party}'s TLS key in force: amend the TLS key first (with no grace, for a compromised key), then revoke it"
+            ));
+        }
         let Some(e) = epochs.iter().find(|e| e.id == kid) else {
             return Err(format!(
                 "revokes {kind} key {}, which {party} never had",

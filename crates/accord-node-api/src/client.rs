@@ -42,10 +42,7 @@ impl Client {
     /// Connect with `cred`: TLS pinned to the node's key, the person's certificate
     /// presented.
     pub fn new(cred: Credential) -> Result<Client, Error> {
-        let tls = crate::tls::client_config(
-            vec![cred.node_tls_spki_sha256.clone()],
-            Some((&cred.certificate, &cred.private_key)),
-        )?;
+        let tls = crate::tls::credential_client_config(&cred)?;
         let http = reqwest::blocking::Client::builder()
             .use_preconfigured_tls(tls.clone())
             .timeout(Duration::from_secs(120))

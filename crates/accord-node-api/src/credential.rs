@@ -10,16 +10,23 @@
 //!
 //! ```json
 //! {
-//!   "accord_credential": 1,
+//!   "accord_credential": 2,
 //!   "party": "PAK",
 //!   "person": "pak-officer",
 //!   "node_url": "https://127.0.0.1:8443",
 //!   "node_tls_spki_sha256": "3f1c…",
 //!   "node_certificate": "-----BEGIN CERTIFICATE-----…",
+//!   "node_ca_certificate": "-----BEGIN CERTIFICATE-----…",
 //!   "certificate": "-----BEGIN CERTIFICATE-----…",
 //!   "private_key": "-----BEGIN PRIVATE KEY-----…"
 //! }
 //! ```
+//!
+//! Format 2 adds `node_ca_certificate`: the client trusts the node's key pinned by
+//! `node_tls_spki_sha256` and, besides it, a certificate the node's CA issued for the
+//! node's name (server authentication, in its validity), so that a credential follows
+//! the node when it changes its TLS key (`accord key rotate tls`). Format 1 (no CA)
+//! is still read, and trusts the pin alone.
 
 use crate::Error;
 use serde::{Deserialize, Serialize};
@@ -33,7 +40,7 @@ pub const MAX_CREDENTIAL: u64 = 64 * 1024;
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credential {
-    /// Format version, 1.
+    /// Format version: 2 (1, without `node_ca_certificate`, is still read).
     pub accord_credential: u32,
     /// The issuing node's party.
     pub party: String,
@@ -45,6 +52,10 @@ pub struct Credential {
     pub node_tls_spki_sha256: String,
     /// The node's TLS certificate (for people and tools that want to see it).
     pub node_certificate: String,
+    /// The node CA's certificate (format 2): a server certificate it issued for the
+    /// node's name is trusted too, so that the credential survives a TLS key rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_ca_certificate: Option<String>,
     /// The person's client certificate.
     pub certificate: String,
     /// The person's private key (PKCS#8 PEM).
@@ -170,6 +181,7 @@ impl Credential {
             node_url: self.node_url.clone(),
             node_tls_spki_sha256: self.node_tls_spki_sha256.clone(),
             node_certificate: self.node_certificate.clone(),
+            node_ca_certificate: self.node_ca_certificate.clone(),
             certificate: self.certificate.clone(),
         }
     }
@@ -205,6 +217,7 @@ struct Public {
     node_url: String,
     node_tls_spki_sha256: String,
     node_certificate: String,
+    node_ca_certificate: Option<String>,
     certificate: String,
 }
 
@@ -219,6 +232,8 @@ struct Stored {
     node_url: String,
     node_tls_spki_sha256: String,
     node_certificate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node_ca_certificate: Option<String>,
     certificate: String,
     #[serde(
         default,
@@ -315,11 +330,29 @@ impl CredentialFile {
                 credential_json_error(&e)
             ))
         })?;
-        if c.accord_credential != 1 {
-            return Err(Error::Credential(format!(
-                "unsupported credential version {}",
-                c.accord_credential
-            )));
+        match (c.accord_credential, &c.node_ca_certificate) {
+            (1, None) => {}
+            (2, Some(ca)) => {
+                if crate::pki::certs_from_pem(ca)?.is_empty() {
+                    return Err(Error::Credential(
+                        "node_ca_certificate holds no CERTIFICATE block".into(),
+                    ));
+                }
+            }
+            (1, Some(_)) => {
+                return Err(Error::Credential(
+                    "node_ca_certificate in a format 1 credential: format 2 carries it".into(),
+                ))
+            }
+            (2, None) => return Err(Error::Credential(
+                "no node_ca_certificate: a format 2 credential carries the node CA's certificate"
+                    .into(),
+            )),
+            (v, _) => {
+                return Err(Error::Credential(format!(
+                    "unsupported credential version {v} (this accord reads 1 and 2)"
+                )))
+            }
         }
         if !c.node_url.starts_with("https://") {
             return Err(Error::Credential(
@@ -352,6 +385,7 @@ impl CredentialFile {
                 node_url: c.node_url,
                 node_tls_spki_sha256: c.node_tls_spki_sha256,
                 node_certificate: c.node_certificate,
+                node_ca_certificate: c.node_ca_certificate,
                 certificate: c.certificate,
             },
             key,
@@ -428,6 +462,7 @@ impl CredentialFile {
             node_url: p.node_url,
             node_tls_spki_sha256: p.node_tls_spki_sha256,
             node_certificate: p.node_certificate,
+            node_ca_certificate: p.node_ca_certificate,
             certificate: p.certificate,
             private_key,
         })
@@ -470,6 +505,7 @@ impl CredentialFile {
             node_url: p.node_url.clone(),
             node_tls_spki_sha256: p.node_tls_spki_sha256.clone(),
             node_certificate: p.node_certificate.clone(),
+            node_ca_certificate: p.node_ca_certificate.clone(),
             certificate: p.certificate.clone(),
             private_key,
             encrypted_private_key,
@@ -560,6 +596,7 @@ mod tests {
             node_url: "https://127.0.0.1:8443".into(),
             node_tls_spki_sha256: n.tls_spki_sha256,
             node_certificate: n.tls_cert,
+            node_ca_certificate: None,
             certificate: p.cert,
             private_key: p.key.0,
         }
@@ -596,6 +633,47 @@ mod tests {
         );
         assert!(c.protect("").is_err());
         assert_eq!(c.not_after().unwrap(), f_not_after(&plain));
+    }
+
+    /// Format 2 carries the node CA's certificate, format 1 does not: each is read,
+    /// and a file that mixes them (or claims another version) is refused by name.
+    #[test]
+    fn formats_1_and_2_are_read_and_mixtures_refused() {
+        let n = crate::pki::make_node_certificates("PAK", &["127.0.0.1".into()]).unwrap();
+        let v1 = sample();
+        let v2 = Credential {
+            accord_credential: 2,
+            node_ca_certificate: Some(n.ca_cert.clone()),
+            ..sample()
+        };
+        for c in [&v1, &v2] {
+            let text = c.unprotected().to_json();
+            let back = CredentialFile::parse(text.as_bytes())
+                .unwrap()
+                .unlock(None)
+                .unwrap();
+            assert_eq!(back.node_ca_certificate, c.node_ca_certificate);
+        }
+        let json = |c: &Credential| -> serde_json::Value {
+            serde_json::from_str(&c.unprotected().to_json()).unwrap()
+        };
+        let refused = |v: serde_json::Value| {
+            CredentialFile::parse(v.to_string().as_bytes())
+                .unwrap_err()
+                .to_string()
+        };
+        let mut v = json(&v1);
+        v["node_ca_certificate"] = n.ca_cert.clone().into();
+        assert!(refused(v).contains("in a format 1 credential"));
+        let mut v = json(&v2);
+        v.as_object_mut().unwrap().remove("node_ca_certificate");
+        assert!(refused(v).contains("no node_ca_certificate"));
+        let mut v = json(&v2);
+        v["node_ca_certificate"] = "not a certificate".into();
+        assert!(refused(v).contains("CERTIFICATE"));
+        let mut v = json(&v2);
+        v["accord_credential"] = 3.into();
+        assert!(refused(v).contains("unsupported credential version 3"));
     }
 
     fn f_not_after(p: &std::path::Path) -> i64 {

@@ -78,6 +78,38 @@ pub fn make_node_certificates(party: &str, hosts: &[String]) -> Result<NodeCerti
         .self_signed(&ca_key)
         .map_err(|e| Error::Crypto(format!("CA certificate: {e}")))?;
 
+    let tls = issue_node_tls(party, &ca_key, hosts)?;
+    Ok(NodeCertificates {
+        ca_cert: ca_cert.pem(),
+        ca_key: KeyPem(Zeroizing::new(ca_key.serialize_pem())),
+        tls_cert: tls.cert,
+        tls_key: tls.key,
+        tls_spki_sha256: tls.spki_sha256,
+    })
+}
+
+/// A node's TLS key and certificate, as issued by its CA.
+pub struct NodeTls {
+    /// Certificate PEM.
+    pub cert: String,
+    /// Private key PEM.
+    pub key: KeyPem,
+    /// SHA-256 of the certificate's SPKI, lower-case hex (the pin).
+    pub spki_sha256: String,
+}
+
+/// A new TLS key and certificate for `party`'s node, valid for `hosts`, issued by the
+/// node CA whose key is `ca_key_pem`: what `accord key rotate tls` makes. People's
+/// credentials (format 2) trust the CA for the node's name, so they follow the node to
+/// its new key.
+pub fn rekey_node_tls(party: &str, ca_key_pem: &str, hosts: &[String]) -> Result<NodeTls, Error> {
+    let ca_key = KeyPair::from_pem(ca_key_pem)
+        .map_err(|e| Error::Credential(format!("reading the node CA key: {e}")))?;
+    issue_node_tls(party, &ca_key, hosts)
+}
+
+fn issue_node_tls(party: &str, ca_key: &KeyPair, hosts: &[String]) -> Result<NodeTls, Error> {
+    let now = OffsetDateTime::now_utc() - Duration::hours(1);
     let tls_key = key_pair()?;
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -105,17 +137,15 @@ pub fn make_node_certificates(party: &str, hosts: &[String]) -> Result<NodeCerti
         ExtendedKeyUsagePurpose::ServerAuth,
         ExtendedKeyUsagePurpose::ClientAuth,
     ];
-    let issuer = Issuer::new(ca_params(party), &ca_key);
+    let issuer = Issuer::new(ca_params(party), ca_key);
     let tls_cert = p
         .signed_by(&tls_key, &issuer)
         .map_err(|e| Error::Crypto(format!("server certificate: {e}")))?;
     let spki = spki_of_cert(tls_cert.der())?;
-    Ok(NodeCertificates {
-        ca_cert: ca_cert.pem(),
-        ca_key: KeyPem(Zeroizing::new(ca_key.serialize_pem())),
-        tls_cert: tls_cert.pem(),
-        tls_key: KeyPem(Zeroizing::new(tls_key.serialize_pem())),
-        tls_spki_sha256: hex::encode(sha256(spki)),
+    Ok(NodeTls {
+        cert: tls_cert.pem(),
+        key: KeyPem(Zeroizing::new(tls_key.serialize_pem())),
+        spki_sha256: hex::encode(sha256(spki)),
     })
 }
 

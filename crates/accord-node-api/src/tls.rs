@@ -88,27 +88,96 @@ impl ClientCertVerifier for AnyClientCert {
 /// Server TLS: the node's certificate, client certificates requested (not required),
 /// HTTP/2 and HTTP/1.1 offered.
 pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, Error> {
+    switchable_server_config(Arc::new(ServerCert::new(cert_pem, key_pem)?))
+}
+
+/// Server TLS presenting whatever certificate `cert` holds at each handshake: a node
+/// switches to a new TLS key while it runs (`accord key rotate tls`).
+pub fn switchable_server_config(cert: Arc<ServerCert>) -> Result<rustls::ServerConfig, Error> {
     let p = provider();
-    let certs: Vec<CertificateDer<'static>> = pki::certs_from_pem(cert_pem)?
-        .into_iter()
-        .map(CertificateDer::from)
-        .collect();
     let mut cfg = rustls::ServerConfig::builder_with_provider(p.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?
         .with_client_cert_verifier(Arc::new(AnyClientCert(p)))
-        .with_single_cert(certs, private_key(key_pem)?)
-        .map_err(|e| Error::Tls(e.to_string()))?;
+        .with_cert_resolver(cert);
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }
 
+/// The certificate and key a node's server presents, which can be switched while it
+/// runs: connections made before keep the key they began with, new ones get the new.
+#[derive(Debug)]
+pub struct ServerCert(std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>);
+
+impl ServerCert {
+    /// The certificate chain `cert_pem` with its key `key_pem`.
+    pub fn new(cert_pem: &str, key_pem: &str) -> Result<ServerCert, Error> {
+        Ok(ServerCert(std::sync::RwLock::new(certified(
+            cert_pem, key_pem,
+        )?)))
+    }
+
+    /// Present `cert_pem` with `key_pem` from the next handshake on. The pair is checked
+    /// first (the key must be the certificate's), so a bad pair leaves the old one.
+    pub fn switch(&self, cert_pem: &str, key_pem: &str) -> Result<(), Error> {
+        let new = certified(cert_pem, key_pem)?;
+        let mut slot = self
+            .0
+            .write()
+            .map_err(|_| Error::Tls("the server certificate lock is poisoned".into()))?;
+        *slot = new;
+        Ok(())
+    }
+
+    /// SHA-256 of the presented certificate's SPKI (its pin), lower-case hex.
+    pub fn pin(&self) -> Result<String, Error> {
+        let k = self
+            .0
+            .read()
+            .map_err(|_| Error::Tls("the server certificate lock is poisoned".into()))?
+            .clone();
+        let der = k
+            .cert
+            .first()
+            .ok_or_else(|| Error::Tls("no server certificate".into()))?;
+        pki::spki_pin(der)
+    }
+}
+
+impl rustls::server::ResolvesServerCert for ServerCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.read().ok().map(|k| k.clone())
+    }
+}
+
+fn certified(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::sign::CertifiedKey>, Error> {
+    let certs: Vec<CertificateDer<'static>> = pki::certs_from_pem(cert_pem)?
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect();
+    let key = provider()
+        .key_provider
+        .load_private_key(private_key(key_pem)?)
+        .map_err(|e| Error::Tls(format!("the server key: {e}")))?;
+    let k = rustls::sign::CertifiedKey::new(certs, key);
+    k.keys_match()
+        .map_err(|e| Error::Tls(format!("the server key is not the certificate's: {e}")))?;
+    Ok(Arc::new(k))
+}
+
 /// Checks the server's certificate against a pinned SPKI SHA-256; names and validity
 /// dates do not matter (the pin was exchanged out of band, in a credential or a signed
-/// agreement), but the handshake signature must verify with that key.
+/// agreement), but the handshake signature must verify with that key. With a node CA
+/// (a format 2 credential), a certificate that CA issued for the server's name, for
+/// server authentication and in its validity (the WebPKI checks), is trusted too:
+/// what lets a person's credential follow the node to a new TLS key.
 #[derive(Debug)]
 struct PinnedServer {
     pins: Vec<String>,
+    ca: Option<Arc<rustls::client::WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -125,12 +194,24 @@ impl ServerCertVerifier for PinnedServer {
             rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
         })?;
         if self.pins.iter().any(|p| p.eq_ignore_ascii_case(&got)) {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch(got)))),
-            ))
+            return Ok(ServerCertVerified::assertion());
         }
+        let by_ca = match &self.ca {
+            Some(ca) => match ca.verify_server_cert(
+                end_entity,
+                _intermediates,
+                _server_name,
+                _ocsp_response,
+                _now,
+            ) {
+                Ok(v) => return Ok(v),
+                Err(e) => Some(e.to_string()),
+            },
+            None => None,
+        };
+        Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch(got, by_ca)))),
+        ))
     }
     fn verify_tls12_signature(
         &self,
@@ -166,7 +247,7 @@ impl ServerCertVerifier for PinnedServer {
 }
 
 #[derive(Debug)]
-struct PinMismatch(String);
+struct PinMismatch(String, Option<String>);
 
 impl std::fmt::Display for PinMismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,7 +255,11 @@ impl std::fmt::Display for PinMismatch {
             f,
             "the server's certificate key (SPKI SHA-256 {}) is not the pinned one",
             self.0
-        )
+        )?;
+        match &self.1 {
+            Some(why) => write!(f, ", nor one the node CA issued for it ({why})"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -185,12 +270,45 @@ pub fn client_config(
     pins: Vec<String>,
     client: Option<(&str, &str)>,
 ) -> Result<rustls::ClientConfig, Error> {
+    pinned_client_config(pins, None, client)
+}
+
+/// Client TLS pinned to `pins` or, when `ca_pem` is given, to a certificate that CA
+/// issued for the server's name; presenting `client` if given.
+fn pinned_client_config(
+    pins: Vec<String>,
+    ca_pem: Option<&str>,
+    client: Option<(&str, &str)>,
+) -> Result<rustls::ClientConfig, Error> {
     let p = provider();
+    let ca = match ca_pem {
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for der in pki::certs_from_pem(pem)? {
+                roots
+                    .add(CertificateDer::from(der))
+                    .map_err(|e| Error::Tls(format!("the node CA certificate: {e}")))?;
+            }
+            Some(
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    p.clone(),
+                )
+                .build()
+                .map_err(|e| Error::Tls(format!("the node CA certificate: {e}")))?,
+            )
+        }
+        None => None,
+    };
     let builder = rustls::ClientConfig::builder_with_provider(p.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedServer { pins, provider: p }));
+        .with_custom_certificate_verifier(Arc::new(PinnedServer {
+            pins,
+            ca,
+            provider: p,
+        }));
     let mut cfg = match client {
         Some((cert, key)) => {
             let certs: Vec<CertificateDer<'static>> = pki::certs_from_pem(cert)?
@@ -232,13 +350,15 @@ pub fn roots_client_config(ca_pem: &str) -> Result<rustls::ClientConfig, Error> 
 }
 
 /// Client TLS for the node that issued `cred`: pinned to the node key the credential
-/// names, presenting the person's certificate. Used to reach the node's API and to read
-/// its audit log (`accord audit verify --log https://NODE/log/ --credential FILE`).
+/// names or (format 2) a key the node's CA certified for its name, presenting the
+/// person's certificate. Used to reach the node's API and to read its audit log
+/// (`accord audit verify --log https://NODE/log/ --credential FILE`).
 pub fn credential_client_config(
     cred: &crate::credential::Credential,
 ) -> Result<rustls::ClientConfig, Error> {
-    client_config(
+    pinned_client_config(
         vec![parse_pin(&cred.node_tls_spki_sha256)?],
+        cred.node_ca_certificate.as_deref(),
         Some((&cred.certificate, &cred.private_key)),
     )
 }
@@ -268,7 +388,7 @@ pub fn describe(e: &reqwest::Error) -> String {
         src = x.source();
     }
     if s.contains("PinMismatch") {
-        return "the server's TLS key is not the one pinned in the credential: not the node that issued it (or the node was re-keyed)".into();
+        return "the server's TLS key is not the one pinned in the credential, nor one its node CA issued for this name: not the node that issued it (or the node was re-keyed and the credential is of format 1: ask for a new one)".into();
     }
     s
 }

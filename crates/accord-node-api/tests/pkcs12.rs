@@ -30,6 +30,7 @@ fn fixture() -> Fixture {
             node_url: "https://127.0.0.1:8443".into(),
             node_tls_spki_sha256: n.tls_spki_sha256,
             node_certificate: n.tls_cert,
+            node_ca_certificate: None,
             certificate: p.cert,
             private_key: p.key.0,
         },

@@ -90,7 +90,10 @@ impl Node {
                 ),
             )
         })?;
-        let Some(from) = anchor.party_pinned(&pin).map(|p| p.code.clone()) else {
+        let Some(from) = anchor
+            .party_pinned(&pin, (self.clock)())
+            .map(|p| p.code.clone())
+        else {
             return Err(Refusal::new(
                 Kind::Denied,
                 wire::Rule::Partner,
@@ -216,6 +219,9 @@ fn nodes_of(h: &Held, own: &str, at: accord_agreement::Time) -> Vec<Partner> {
 #[derive(Default)]
 struct Offers {
     answered: HashMap<(String, String), usize>,
+    /// Records of the copy each partner took (an answer, not a refusal): what a
+    /// switch to a new TLS key waits for ([`crate::tls_switch`]).
+    acked: crate::tls_switch::Acknowledged,
     retry: HashMap<(String, String), (u32, Instant)>,
 }
 
@@ -257,6 +263,7 @@ async fn offer_round(node: &Arc<Node>, offers: &mut Offers) {
             match offer(node, &p, a).await {
                 Ok(outcome) => {
                     tracing::debug!(partner = %p.code, agreement = %a.body.id, %outcome, "agreement offered");
+                    offers.acked.insert(key.clone(), (records, Instant::now()));
                     offers.answered.insert(key.clone(), records);
                     offers.retry.remove(&key);
                 }
@@ -278,6 +285,7 @@ async fn offer_round(node: &Arc<Node>, offers: &mut Offers) {
             }
         }
     }
+    crate::tls_switch::maybe_switch(node, &offers.acked).await;
 }
 
 /// Offer `a` to `p`'s node: its outcome, or why not (`true`: the partner refused it;

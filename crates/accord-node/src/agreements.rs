@@ -20,13 +20,19 @@ pub struct Held {
 }
 
 impl Held {
-    /// The party whose node this agreement pins with the TLS key `pin` (SHA-256 of the
-    /// SPKI, hex), in force or not.
-    pub fn party_pinned(&self, pin: &str) -> Option<&Party> {
+    /// The party whose node this agreement accepts with the TLS key `pin` (SHA-256 of
+    /// the SPKI, hex) at `at`, whether the agreement is in force or not: its key as
+    /// amended, or one an amendment replaced while its grace runs, neither revoked
+    /// ([`accord_agreement::Checked::accepted_key_ids`], the rule partners are
+    /// recognised by).
+    pub fn party_pinned(&self, pin: &str, at: accord_agreement::Time) -> Option<&Party> {
+        let checked = self.checked();
         self.agreement.body.parties.iter().find(|p| {
-            p.node
-                .as_ref()
-                .is_some_and(|n| n.tls_spki_sha256.eq_ignore_ascii_case(pin))
+            p.node.is_some()
+                && checked
+                    .accepted_key_ids(&p.code, accord_agreement::amendment::KeyKind::Tls, at)
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(pin))
         })
     }
 

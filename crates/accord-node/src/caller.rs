@@ -179,8 +179,8 @@ impl Node {
 
 /// A partner node is recognised by the TLS key an agreement pins for it.
 impl Node {
-    /// Whether `peer` presents the TLS key an agreement held pins for a party's node
-    /// (in force or not).
+    /// Whether `peer` presents a TLS key an agreement held accepts now for a party's
+    /// node (in force or not).
     pub async fn pinned_by_an_agreement(&self, peer: &Peer) -> bool {
         let Some(cert) = peer.cert.as_deref() else {
             return false;
@@ -191,8 +191,11 @@ impl Node {
         let Ok(held) = self.agreements().await else {
             return false;
         };
-        held.iter()
-            .any(|h| h.party_pinned(&pin).is_some_and(|p| p.code != self.party()))
+        let at = (self.clock)();
+        held.iter().any(|h| {
+            h.party_pinned(&pin, at)
+                .is_some_and(|p| p.code != self.party())
+        })
     }
 
     /// The partner node on the other end of `peer`'s connection, recognised by the key

@@ -90,27 +90,57 @@ impl Node {
         }
     }
 
-    /// Since when signing key `kid` is held compromised, whose it is and why: from
+    /// Since when key `kid` of `kind` is held compromised, whose it is and why: from
     /// this node's own key history (a running node reads a revocation within 200 ms),
     /// or from a `revoke` record of any agreement held (a partner's key, or this
-    /// node's as its partners see it). The one lookup for both the evidence read
-    /// ahead and the decision.
-    pub(crate) fn signing_revocation(
+    /// node's as its partners see it). A key is named by its id, so a revocation in one
+    /// agreement holds in all. The one lookup for the evidence read ahead, the
+    /// decision, equipment records and seal plans.
+    pub(crate) fn key_revocation(
         &self,
+        kind: KeyKind,
         kid: &str,
         held: &[Held],
     ) -> Option<(String, Time, String)> {
-        if let Some((t, why)) = self.own().revocation(KeyKind::Signing, kid) {
+        if let Some((t, why)) = self.own().revocation(kind, kid) {
             return Some((self.party().to_string(), t, why.to_string()));
         }
         held.iter().find_map(|h| {
             let checked = h.checked();
             h.agreement.body.parties.iter().find_map(|p| {
                 checked
-                    .revocation(&p.code, KeyKind::Signing, kid)
+                    .revocation(&p.code, kind, kid)
                     .map(|r| (p.code.clone(), r.compromised, r.reason))
             })
         })
+    }
+
+    /// Refused when one of the node's current keys of `kinds` (KAS, signing) is revoked
+    /// and not yet replaced (a revocation whose replacement failed leaves it so):
+    /// whatever it sealed to the one, or signed with the other, now could never be
+    /// shown to predate the compromise. Labels, equipment attestations and receipts ask.
+    pub(crate) fn own_keys_in_force(
+        &self,
+        keys: &crate::own_keys::OwnKeys,
+        kinds: &[KeyKind],
+    ) -> Result<(), Refusal> {
+        for kind in kinds {
+            let kid = match kind {
+                KeyKind::Kas => keys.current_kas().public_key().kid(),
+                _ => keys.signing().public_keys().classical.kid(),
+            };
+            if keys.revocation(*kind, &kid).is_some() {
+                return Err(Refusal::new(
+                    accord_node_api::Kind::Unavailable,
+                    accord_agreement::Rule::KeyRevoked,
+                    format!(
+                        "the {} node's {kind} key is revoked and not yet replaced: its officer runs `accord key rotate {kind}`",
+                        self.party()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Why `verified`'s label may not vouch for its object because the key that signed
@@ -124,7 +154,7 @@ impl Node {
         sealed: &Evidence,
     ) -> Option<Reason> {
         let kid = verified.signer.kid.as_str();
-        let (party, compromised, why) = self.signing_revocation(kid, held)?;
+        let (party, compromised, why) = self.key_revocation(KeyKind::Signing, kid, held)?;
         let evidence = sealed
             .get(&verified.manifest_digest)
             .map(|(t, e)| (*t, e.as_str()));

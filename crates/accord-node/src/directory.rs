@@ -149,13 +149,16 @@ fn issue(home: &Home, id: &str) -> Result<(Credential, pki::PersonCertificate), 
         .node
         .as_ref()
         .ok_or_else(|| Error::Input("party.json has no node part".into()))?;
+    let ca_cert = std::fs::read_to_string(home.layout.key("ca.crt"))
+        .map_err(|err| Error::io(home.layout.key("ca.crt"), err))?;
     let credential = Credential {
-        accord_credential: 1,
+        accord_credential: 2,
         party: home.config.party.clone(),
         person: id.to_string(),
         node_url: home.config.url.clone(),
         node_tls_spki_sha256: node.tls_spki_sha256.clone(),
         node_certificate: node_cert,
+        node_ca_certificate: Some(ca_cert),
         certificate: cert.cert.clone(),
         private_key: cert.key.0.clone(),
     };

@@ -299,6 +299,36 @@ fn mkdir_private(p: &Path) -> Result<(), Error> {
     b.create(p).map_err(|e| Error::io(p, e))
 }
 
+/// The rotated-to TLS key in the key directory, waiting for the switch
+/// (`accord key rotate tls`, then `tls_switch`).
+pub(crate) const TLS_NEXT_KEY: &str = "tls.next.key";
+/// Its certificate.
+pub(crate) const TLS_NEXT_CRT: &str = "tls.next.crt";
+
+impl Home {
+    /// Finish a TLS key switch a crash interrupted between its renames (the key moved,
+    /// the certificate not yet), so that the node starts with a matching pair.
+    pub(crate) fn finish_tls_switch(&self) -> Result<(), Error> {
+        let (next_key, next_crt) = (self.layout.key(TLS_NEXT_KEY), self.layout.key(TLS_NEXT_CRT));
+        if !next_key.exists() && next_crt.exists() {
+            let to = self.layout.key("tls.crt");
+            std::fs::rename(&next_crt, &to).map_err(|e| Error::io(&to, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The names a node's TLS certificate is made for: its URL's host, its listening
+/// address's, and this host's loopback names.
+pub(crate) fn tls_hosts(url: &str, listen: &str) -> Vec<String> {
+    let mut hosts = vec![host_of(url), host_of(listen)];
+    for h in ["localhost", "127.0.0.1"] {
+        hosts.push(h.to_string());
+    }
+    hosts.dedup();
+    hosts
+}
+
 fn host_of(url_or_addr: &str) -> String {
     let s = url_or_addr
         .trim_start_matches("https://")
@@ -469,12 +499,7 @@ fn write_home(
         std::fs::copy(f, &to).map_err(|e| Error::io(&to, e))?;
     }
     mkdir_private(&layout.keys())?;
-    let mut hosts = vec![host_of(url), host_of(listen)];
-    for h in ["localhost", "127.0.0.1"] {
-        hosts.push(h.to_string());
-    }
-    hosts.dedup();
-    let certs = pki::make_node_certificates(&cfg.party, &hosts)?;
+    let certs = pki::make_node_certificates(&cfg.party, &tls_hosts(url, listen))?;
     accord_keys::write_private_file(&layout.key("ca.key"), certs.ca_key.0.as_bytes())?;
     accord_keys::write_public_file(&layout.key("ca.crt"), certs.ca_cert.as_bytes())?;
     accord_keys::write_private_file(&layout.key("tls.key"), certs.tls_key.0.as_bytes())?;

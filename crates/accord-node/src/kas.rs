@@ -502,8 +502,9 @@ impl Node {
                         })
                     });
                 kas_revoked
-                    || accord_tdf::assertion::label_header_kid(m)
-                        .is_some_and(|kid| self.signing_revocation(&kid, held).is_some())
+                    || accord_tdf::assertion::label_header_kid(m).is_some_and(|kid| {
+                        self.key_revocation(KeyKind::Signing, &kid, held).is_some()
+                    })
             })
             .cloned()
             .collect();

@@ -226,23 +226,8 @@ impl Node {
     /// replaced (a revocation whose replacement failed leaves it so): whatever it
     /// sealed to the one, or signed with the other, now could never be shown to
     /// predate the compromise.
-    fn own_keys_usable(&self) -> Result<(), Refusal> {
-        let keys = self.own();
-        let kas = keys.current_kas().public_key().kid();
-        let signing = keys.signing().public_keys().classical.kid();
-        for (kind, kid) in [(KeyKind::Kas, kas), (KeyKind::Signing, signing)] {
-            if keys.revocation(kind, &kid).is_some() {
-                return Err(Refusal::new(
-                    Kind::Unavailable,
-                    accord_node_api::wire::Rule::KeyAccess,
-                    format!(
-                        "the {} node's {kind} key is revoked and not yet replaced: its officer runs `accord key rotate {kind}`",
-                        self.party()
-                    ),
-                ));
-            }
-        }
-        Ok(())
+    fn own_keys_usable(&self, keys: &crate::own_keys::OwnKeys) -> Result<(), Refusal> {
+        self.own_keys_in_force(keys, &[KeyKind::Kas, KeyKind::Signing])
     }
 
     /// Which KASes get a share of an object labelled `label` under `agreement`: this
@@ -256,8 +241,8 @@ impl Node {
         held: &[Held],
         at: Time,
     ) -> Result<(Vec<wire::PlanRecipient>, Vec<Reason>), Refusal> {
-        self.own_keys_usable()?;
         let keys = self.own();
+        self.own_keys_usable(&keys)?;
         let own = keys.current_kas().public_key();
         let mut recipients = vec![wire::PlanRecipient {
             party: self.party().to_string(),
@@ -294,7 +279,7 @@ impl Node {
                 }
                 // A partner's key its partner revoked gets nothing new: whatever is
                 // sealed to it now could never be shown to predate the compromise.
-                let revoked = |kid: &str| checked.revocation(&p.code, KeyKind::Kas, kid);
+                let revoked = |kid: &str| self.key_revocation(KeyKind::Kas, kid, held);
                 match &p.node {
                     Some(n) if !n.kas_keys.is_empty() => {
                         let usable: Vec<_> = n
@@ -467,7 +452,9 @@ impl Node {
             }
         }
         let person = self.person_of(caller)?;
-        self.own_keys_usable()?;
+        // One snapshot of the node's keys, checked and then signed with.
+        let keys = self.own();
+        self.own_keys_usable(&keys)?;
         // The same decision as the plan's: under the agreement named, if any.
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let at = (self.clock)();
@@ -507,7 +494,7 @@ impl Node {
             .await
             .map_err(Refusal::internal)?;
         for a in assertions.iter_mut() {
-            accord_tdf::assertion::sign(a, &aggregate, &manifest_digest, self.own().signing())
+            accord_tdf::assertion::sign(a, &aggregate, &manifest_digest, keys.signing())
                 .map_err(Refusal::internal)?;
         }
         Ok(wire::SignResponse {

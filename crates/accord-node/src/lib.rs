@@ -100,6 +100,7 @@ pub mod server;
 mod status;
 mod store;
 mod strangers;
+mod tls_switch;
 mod tokens;
 mod witnessing;
 

@@ -75,6 +75,8 @@ pub struct Node {
     pub(crate) equipment_ready: tokio::sync::Notify,
     /// OpenTDF clients' state, when node.toml has `[opentdf]`.
     pub(crate) opentdf: Option<crate::tokens::OpenTdf>,
+    /// The TLS certificate the server presents (switched by a TLS key rotation).
+    pub(crate) server_cert: Arc<accord_node_api::tls::ServerCert>,
 }
 
 impl Node {
@@ -82,6 +84,12 @@ impl Node {
     pub fn new(home: Home, store: Store, appender: Appender, clock: Clock) -> Result<Node, Error> {
         let keys = crate::own_keys::Keyring::load(&home)?;
         let opentdf = crate::tokens::OpenTdf::load(&home)?;
+        home.finish_tls_switch()?;
+        let server_cert = Arc::new(accord_node_api::tls::ServerCert::new(
+            &std::fs::read_to_string(home.layout.key("tls.crt"))
+                .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?,
+            &home.read_key("tls.key")?,
+        )?);
         Ok(Node {
             home,
             store,
@@ -101,6 +109,7 @@ impl Node {
             equipment_lock: tokio::sync::Mutex::new(()),
             equipment_ready: tokio::sync::Notify::new(),
             opentdf,
+            server_cert,
         })
     }
 

@@ -145,10 +145,26 @@ pub fn recognise(
     };
     let pin = pki::spki_pin(cert)
         .map_err(|e| refuse(accord_node_api::wire::Rule::Partner, e.to_string()))?;
-    if let Some(p) = in_force(held, own, at)
+    let mut matching: Vec<Partner> = in_force(held, own, at)
         .into_iter()
-        .find(|p| p.tls_pins.contains(&pin))
-    {
+        .filter(|p| p.tls_pins.contains(&pin))
+        .collect();
+    if matching.len() > 1 {
+        // Each party amends its own keys alone: one cannot be let to take another's.
+        return Err(refuse(
+            accord_node_api::wire::Rule::Partner,
+            format!(
+                "TLS key {}… is accepted for more than one party ({}) by the agreements held: refused for all until they agree",
+                &pin[..16],
+                matching
+                    .iter()
+                    .map(|p| p.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    if let Some(p) = matching.pop() {
         return Ok(p);
     }
     // Not accepted: say whether an agreement in force had this key, or names it at all.
@@ -166,7 +182,7 @@ pub fn recognise(
                 return Err(refuse(
                     accord_node_api::wire::Rule::Partner,
                     format!(
-                        "TLS key {}… was {}'s node's until an amendment of agreement {} replaced it, and is not accepted at {at} (its grace period has ended, or it was revoked): the node presents its new key",
+                        "TLS key {}… is one agreement {2} gives {1}'s node, but it is not accepted at {at} (not yet in effect, its grace period has ended, or it was revoked): the node must present its key in force",
                         &pin[..16],
                         p.code,
                         h.agreement.body.id
@@ -176,7 +192,7 @@ pub fn recognise(
         }
     }
     for h in held {
-        if let Some(p) = h.party_pinned(&pin).filter(|p| p.code != own) {
+        if let Some(p) = h.party_pinned(&pin, at).filter(|p| p.code != own) {
             return Err(refuse(
                 accord_agreement::Rule::AgreementInForce.into(),
                 format!(
@@ -242,6 +258,16 @@ impl Clients {
         let c = client(home, partner, Duration::from_secs(3600))?;
         made.push((pins, c.clone()));
         Ok(c)
+    }
+}
+
+impl Clients {
+    /// Forget every client made: the node's own certificate changed (a TLS key
+    /// switch), and a client presents the certificate it was made with.
+    pub fn clear(&self) {
+        if let Ok(mut made) = self.made.lock() {
+            made.clear();
+        }
     }
 }
 

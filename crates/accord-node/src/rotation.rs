@@ -50,7 +50,13 @@ pub struct RotateOptions {
     pub reason: String,
     /// When the amendment is signed and the new key takes effect.
     pub at: Time,
+    /// For a TLS key: how long partners still accept the old one (days, 1 to 90;
+    /// 7 when not given). The node switches to the new key within it.
+    pub grace_days: Option<u32>,
 }
+
+/// Days partners accept the old TLS key after a rotation, unless told otherwise.
+pub const DEFAULT_TLS_GRACE_DAYS: u32 = 7;
 
 /// An agreement the rotation amended, or left alone and why.
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +83,10 @@ pub struct Rotated {
     pub new: String,
     /// When the new key took effect (RFC 3339).
     pub effective: String,
+    /// For a TLS key: until when partners accept the old one (RFC 3339). The node
+    /// presents the new key once every partner acknowledged it, by then at the latest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace_until: Option<String>,
     /// Each agreement held, amended or not.
     pub agreements: Vec<AgreementAmended>,
 }
@@ -85,6 +95,7 @@ pub struct Rotated {
 enum Made {
     Kas { new: KasPrivateKey },
     Signing { new: SigningKey },
+    Tls { new: accord_node_api::pki::NodeTls },
 }
 
 impl Made {
@@ -100,6 +111,10 @@ impl Made {
                 }])
             }
             Made::Signing { new } => KeyChange::Signing(new),
+            Made::Tls { new } => KeyChange::Tls {
+                spki_sha256: new.spki_sha256.clone(),
+                url: None,
+            },
         }
     }
 
@@ -108,6 +123,7 @@ impl Made {
         Ok(match self {
             Made::Kas { new } => new.to_pem()?,
             Made::Signing { new } => new.to_pem()?,
+            Made::Tls { new } => new.key.0.clone(),
         })
     }
 }
@@ -135,9 +151,36 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         ));
     }
     let kind = opts.kind;
-    if !matches!(kind, KeyKind::Kas | KeyKind::Signing) {
+    if !matches!(kind, KeyKind::Kas | KeyKind::Signing | KeyKind::Tls) {
         return Err(Error::Input(format!(
-            "rotating the {kind} key at the node is not built yet (kas and signing are); a party can still amend it in an agreement with `accord agreement amend`"
+            "rotating the {kind} key at the node is not built yet (kas, signing and tls are); a party can still amend it in an agreement with `accord agreement amend`"
+        )));
+    }
+    let grace_until = match (kind, opts.grace_days) {
+        (KeyKind::Tls, days) => {
+            let days = days.unwrap_or(DEFAULT_TLS_GRACE_DAYS);
+            if !(1..=accord_agreement::amendment::MAX_GRACE_DAYS as u32).contains(&days) {
+                return Err(Error::Input(format!(
+                    "--grace-days {days}: partners accept the old TLS key for 1 to {} days",
+                    accord_agreement::amendment::MAX_GRACE_DAYS
+                )));
+            }
+            Some(
+                Time::from_unix(opts.at.unix() + i64::from(days) * 86_400)
+                    .map_err(|e| Error::Input(e.to_string()))?,
+            )
+        }
+        (_, Some(_)) => {
+            return Err(Error::Input(format!(
+                "--grace-days: only an old TLS key has a grace period, not a {kind} key"
+            )))
+        }
+        (_, None) => None,
+    };
+    if kind == KeyKind::Tls && home.layout.key(crate::home::TLS_NEXT_CRT).exists() {
+        return Err(Error::Refused(format!(
+            "a TLS key rotated before is still waiting to be presented ({}): the running node switches to it once partners acknowledge it; rotate again after that",
+            home.layout.key(crate::home::TLS_NEXT_CRT).display()
         )));
     }
     let dir = home.layout.keys();
@@ -165,6 +208,30 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             accord_keys::keep_kas_key(&dir, &old)?;
             accord_keys::keep_kas_key(&dir, &new)?;
             Made::Kas { new }
+        }
+        KeyKind::Tls => {
+            let crt = pending.with_extension("crt");
+            let new = if pending.exists() && crt.exists() {
+                let key = home.read_key("pending/tls.key")?;
+                let cert = std::fs::read_to_string(&crt).map_err(|e| Error::io(&crt, e))?;
+                let der = accord_node_api::pki::certs_from_pem(&cert)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::Input(format!("{}: no certificate", crt.display())))?;
+                accord_node_api::pki::NodeTls {
+                    spki_sha256: accord_node_api::pki::spki_pin(&der)?,
+                    cert,
+                    key: accord_node_api::pki::KeyPem(key),
+                }
+            } else {
+                accord_node_api::pki::rekey_node_tls(
+                    &home.config.party,
+                    &home.read_key("ca.key")?,
+                    &crate::home::tls_hosts(&home.config.url, &home.config.listen),
+                )?
+            };
+            accord_keys::replace_file(&crt, new.cert.as_bytes(), false)?;
+            Made::Tls { new }
         }
         _ => {
             let new = match pending.exists() {
@@ -206,6 +273,11 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             };
             (id(&signing)?, id(new)?, accord_keys::SIGNING_KEY)
         }
+        Made::Tls { new } => (
+            node_info.tls_spki_sha256.clone(),
+            new.spki_sha256.clone(),
+            "tls.crt",
+        ),
     };
 
     // 2. The history names both (the old one since its file was made, when the node
@@ -229,6 +301,7 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         &descriptor,
         &history,
         opts,
+        grace_until,
     )
     .await;
     let agreements = match amended {
@@ -267,7 +340,8 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
     store.close().await;
     logged?;
 
-    // 5. The new key in place, each file by one rename; the pending key goes.
+    // 5. The new key in place, each file by one rename; the pending key goes. A TLS
+    //    key waits beside the old one until partners acknowledged it (tls_switch).
     let (key_file, pub_file, public) = match &made {
         Made::Kas { new } => (
             accord_keys::KAS_KEY,
@@ -279,6 +353,28 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             accord_keys::SIGNING_PUB,
             new.public_keys().to_pem(),
         ),
+        Made::Tls { new } => {
+            accord_keys::replace_file(
+                &home.layout.key(crate::home::TLS_NEXT_KEY),
+                new.key.0.as_bytes(),
+                true,
+            )?;
+            accord_keys::replace_file(
+                &home.layout.key(crate::home::TLS_NEXT_CRT),
+                new.cert.as_bytes(),
+                false,
+            )?;
+            let _ = std::fs::remove_file(&pending);
+            let _ = std::fs::remove_file(pending.with_extension("crt"));
+            return Ok(Rotated {
+                kind,
+                old: old_id,
+                new: new_id,
+                effective: at.to_string(),
+                grace_until: grace_until.map(|t| t.to_string()),
+                agreements,
+            });
+        }
     };
     accord_keys::replace_file(&home.layout.key(key_file), made.pem()?.as_bytes(), true)?;
     accord_keys::replace_file(&home.layout.key(pub_file), public.as_bytes(), false)?;
@@ -292,6 +388,7 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         old: old_id,
         new: new_id,
         effective: at.to_string(),
+        grace_until: None,
         agreements,
     })
 }
@@ -366,6 +463,34 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
             opts.kid
         )));
     }
+    // An agreement refuses a compromise before the key was the party's under it: said
+    // now, before anything is recorded that could then never reach it.
+    {
+        let own = accord_keys::load_party(&home.layout.party())?.party;
+        let store = home.store().await?;
+        let copies = store.agreements().await;
+        store.close().await;
+        for rec in copies? {
+            let Ok(doc) = Agreement::parse(&rec.document) else {
+                continue;
+            };
+            let Ok(book) = doc.key_book(opts.at) else {
+                continue;
+            };
+            if let Some(from) = book
+                .epochs(&own, kind)
+                .iter()
+                .find(|e| e.id == opts.kid)
+                .and_then(|e| e.from)
+                .filter(|from| opts.compromised < *from)
+            {
+                return Err(Error::Input(format!(
+                    "--compromised {} is before the key became {own}'s in agreement {} ({from}): a key is compromised as the party's from then at the earliest",
+                    opts.compromised, rec.id
+                )));
+            }
+        }
+    }
     // The node's own record first, whatever follows: the running node refuses from
     // its next read on (within 200 ms), even if the replacement below fails.
     {
@@ -407,6 +532,7 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
                 kind,
                 reason: format!("replacing a compromised key: {}", opts.reason),
                 at: opts.at,
+                grace_days: None,
             },
         )
         .await;
@@ -636,6 +762,7 @@ async fn amend_all(
     descriptor: &accord_keys::PartyDescriptor,
     history: &accord_keys::KeyHistory,
     opts: &RotateOptions,
+    grace_until: Option<Time>,
 ) -> Result<Vec<AgreementAmended>, Error> {
     let mut out = Vec::new();
     let mut failed = Vec::new();
@@ -645,7 +772,7 @@ async fn amend_all(
         for _ in 0..ATTEMPTS {
             let current = stored_copy(store, &rec.id).await?;
             let mut doc = Agreement::parse(&current)?;
-            match amend_one(&mut doc, own, signing, made, new_id, opts) {
+            match amend_one(&mut doc, own, signing, made, new_id, opts, grace_until) {
                 Err(why) => {
                     last = why;
                     break;
@@ -714,6 +841,7 @@ fn amend_one(
     made: &Made,
     new_id: &str,
     opts: &RotateOptions,
+    grace_until: Option<Time>,
 ) -> Result<Option<String>, String> {
     if doc.body.party(own).and_then(|p| p.node.as_ref()).is_none() {
         return Ok(Some(format!("it gives {own} no node")));
@@ -731,9 +859,16 @@ fn amend_one(
     if book.current(own, opts.kind).iter().any(|e| e.id == new_id) {
         return Ok(None);
     }
-    doc.amend(signing, made.change(), opts.at, None, &opts.reason, opts.at)
-        .map(|_| None)
-        .map_err(|e| e.to_string())
+    doc.amend(
+        signing,
+        made.change(),
+        opts.at,
+        grace_until,
+        &opts.reason,
+        opts.at,
+    )
+    .map(|_| None)
+    .map_err(|e| e.to_string())
 }
 
 /// The file's modification time (RFC 3339), when the system says.

@@ -121,6 +121,7 @@ fn kas_rotation_while_both_nodes_run() {
                 kind: KeyKind::Kas,
                 reason: "scheduled rotation".into(),
                 at: Time::now(),
+                grace_days: None,
             },
         ))
         .unwrap();
@@ -247,6 +248,7 @@ fn rotate(
             kind,
             reason: format!("scheduled {kind} rotation"),
             at: Time::now(),
+            grace_days: None,
         },
     ))
     .unwrap()
@@ -443,6 +445,7 @@ fn a_rotation_that_cannot_amend_switches_nothing_and_the_next_run_finishes() {
                 kind: KeyKind::Kas,
                 reason: "scheduled rotation".into(),
                 at: early,
+                grace_days: None,
             },
         ))
         .unwrap_err()
@@ -872,6 +875,17 @@ fn a_revoked_signing_key_vouches_only_for_what_was_sealed_before() {
         e.contains("signing key is revoked and not yet replaced"),
         "{e}"
     );
+    // Nor receipts: a delivery to PAK waits (retried, nothing kept meanwhile).
+    let to_pak = seal_into(&usa_officer, MARKING, Some(agreement), b"to PAK", dir);
+    let item = usa_officer.send("PAK", &to_pak, None).unwrap();
+    wait("PAK refuses to receipt", || {
+        let o = usa_officer.outbox().unwrap();
+        let i = o.iter().find(|o| o.id == item.id).unwrap();
+        assert_ne!(i.state, "delivered");
+        i.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("revoked and not yet replaced"))
+    });
 }
 
 /// PAK's TLS key amended in the agreement with a grace period: USA keeps accepting
@@ -1000,5 +1014,164 @@ fn a_partner_accepts_the_old_tls_key_only_during_its_grace_period() {
     let i = o.iter().find(|o| o.id == item.id).unwrap();
     assert_ne!(i.state, "delivered", "{i:?}");
     assert!(i.attempts >= 1 && i.last_error.is_some(), "{i:?}");
+    drop(pak);
+}
+
+/// PAK rotates its TLS key while both nodes run: USA takes the amended agreement over
+/// federation, then PAK presents the new key (server and client) and party.json names
+/// it; exchanges both ways work before, across and after, and after the old key's grace
+/// too; a person's credential of format 2 follows the node to its new key through the
+/// node CA, while one of format 1 (the old pin alone) is refused by its client.
+#[test]
+fn tls_rotation_while_both_nodes_run() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+    let ahead = Arc::new(AtomicI64::new(0));
+    let clock_ahead = ahead.clone();
+    let opts = move || {
+        let ahead = clock_ahead.clone();
+        ServeOptions {
+            clock: Arc::new(move || {
+                Time::from_unix(Time::now().unix() + ahead.load(Ordering::SeqCst)).unwrap()
+            }),
+            ..fast()
+        }
+    };
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer: pak_officer,
+    } = Pair::start(opts.clone());
+    let usa_officer = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let dir = tmp.path();
+    let agreement = sandbox::AGREEMENT_ID;
+    let old_pin = sb.pak.party.node.as_ref().unwrap().tls_spki_sha256.clone();
+    let v2 = sb.credential("pak-officer").unwrap();
+    assert_eq!(v2.accord_credential, 2);
+    let v1 = accord_node_api::credential::Credential {
+        accord_credential: 1,
+        node_ca_certificate: None,
+        ..v2.clone()
+    };
+    let before = seal_into(&pak_officer, MARKING, Some(agreement), b"before", dir);
+    let sent_before = send(&pak_officer, "USA", &before);
+
+    // USA is down while PAK rotates: PAK keeps presenting its old key.
+    rt.block_on(usa.stop()).unwrap();
+    let r = rotate(&rt, &sb.pak, KeyKind::Tls);
+    assert_eq!(r.old, old_pin);
+    let new_pin = r.new.clone();
+    assert_ne!(new_pin, old_pin);
+    assert_eq!(r.agreements[0].outcome, "amended", "{:?}", r.agreements);
+    let grace_until = Time::parse(r.grace_until.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        grace_until.unix(),
+        Time::parse(&r.effective).unwrap().unix() + 7 * 86_400
+    );
+    // A second rotation while this one waits is refused.
+    let e = rt
+        .block_on(rotation::rotate(
+            &sb.pak,
+            &RotateOptions {
+                kind: KeyKind::Tls,
+                reason: "again".into(),
+                at: Time::now(),
+                grace_days: None,
+            },
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("still waiting"), "{e}");
+
+    std::thread::sleep(Duration::from_secs(5));
+    let pak_pin = || {
+        accord_keys::load_party(&sb.pak.layout.party())
+            .unwrap()
+            .node
+            .unwrap()
+            .tls_spki_sha256
+    };
+    assert_eq!(pak_pin(), old_pin, "switched before USA acknowledged");
+    assert!(sb.pak.layout.key("tls.next.key").exists());
+    // PAK presents the new key once USA (up again) has taken the amendment.
+    let usa = accord_test_support::start(&rt, &sb.usa, opts());
+    wait("PAK switches to its new TLS key", || {
+        accord_keys::load_party(&sb.pak.layout.party())
+            .unwrap()
+            .node
+            .unwrap()
+            .tls_spki_sha256
+            == new_pin
+    });
+    assert!(!sb.pak.layout.key("tls.next.key").exists());
+    // It waited for USA's acknowledgement: USA's node holds the amended copy.
+    wait("USA holds the amendment", || {
+        rt.block_on(usa.node.agreements())
+            .unwrap()
+            .iter()
+            .any(|h| h.agreement.records.len() > sb.agreement.records.len())
+    });
+    // Its server presents the new key: a client pinned to it gets in; one pinned to the
+    // old key alone (a format 1 credential) is refused by its own client, saying why.
+    let pinned_to = |pin: &str| {
+        Client::new(accord_node_api::credential::Credential {
+            node_tls_spki_sha256: pin.into(),
+            ..v1.clone()
+        })
+        .unwrap()
+    };
+    pinned_to(&new_pin).inbox().unwrap();
+    let e = pinned_to(&old_pin).inbox().unwrap_err().to_string();
+    assert!(e.contains("not the one pinned"), "{e}");
+    // A format 2 credential follows through the node CA.
+    let follows = Client::new(v2).unwrap();
+    let tdf = std::fs::read(&before).unwrap();
+    assert_eq!(open(&follows, &tdf).unwrap(), b"before");
+
+    // Both ways after the switch, and after the old key's grace (USA then accepts only
+    // the new key, which PAK presents).
+    let mut sent_to_usa = vec![sent_before];
+    let mut sent_to_pak = Vec::new();
+    for (i, when) in [0, 8 * 86_400].into_iter().enumerate() {
+        ahead.store(when, Ordering::SeqCst);
+        let text = format!("after {i}");
+        let out = seal_into(&follows, MARKING, Some(agreement), text.as_bytes(), dir);
+        sent_to_usa.push(send(&follows, "USA", &out));
+        let tdf = std::fs::read(&out).unwrap();
+        assert_eq!(open(&usa_officer, &tdf).unwrap(), text.as_bytes());
+        let back = seal_into(&usa_officer, MARKING, Some(agreement), b"back", dir);
+        sent_to_pak.push(send(&usa_officer, "PAK", &back));
+        let tdf = std::fs::read(&back).unwrap();
+        assert_eq!(open(&follows, &tdf).unwrap(), b"back");
+    }
+    let held = rt.block_on(usa.node.agreements()).unwrap();
+    let later = Time::from_unix(Time::now().unix() + 8 * 86_400).unwrap();
+    let p = accord_node::partners::in_force(&held, "USA", later)
+        .into_iter()
+        .find(|p| p.code == "PAK")
+        .unwrap();
+    assert_eq!(p.tls_pins, vec![new_pin.clone()]);
+
+    // Each object held once where it went.
+    let at_usa = usa_officer.inbox().unwrap();
+    for id in &sent_to_usa {
+        assert_eq!(at_usa.iter().filter(|i| &i.id == id).count(), 1);
+    }
+    let at_pak = follows.inbox().unwrap();
+    for id in &sent_to_pak {
+        assert_eq!(at_pak.iter().filter(|i| &i.id == id).count(), 1);
+    }
+    // PAK's log: the rotation, then the switch.
+    wait("PAK's log", || {
+        let log = log_entries(&sb.pak);
+        log.iter()
+            .any(|e| e["kind"] == "key" && e["change"] == "rotate" && e["subject"] == "tls")
+            && log
+                .iter()
+                .any(|e| e["kind"] == "key" && e["change"] == "switch")
+    });
     drop(pak);
 }

@@ -148,11 +148,22 @@ fn seal_open_and_denials_through_the_running_node() {
     let stray = Client::new(stray).unwrap();
     assert_eq!(denied_rules(open(&stray, &tdf)), vec!["credential"]);
 
-    // A node certificate that is not the pinned one is refused by the client.
+    // A node certificate that is not the pinned one is refused by the client: with a
+    // format 1 credential (the pin alone), and with a format 2 one whose CA is another
+    // node's. With its own node's CA, a credential trusts the certificate that CA
+    // issued for the node's name whatever the pin (the node may have a new key).
     let mut wrong_pin = creds[0].clone();
     wrong_pin.node_tls_spki_sha256 = "00".repeat(32);
-    let e = open(&Client::new(wrong_pin).unwrap(), &tdf).unwrap_err();
+    let mut v1 = wrong_pin.clone();
+    v1.accord_credential = 1;
+    v1.node_ca_certificate = None;
+    let e = open(&Client::new(v1).unwrap(), &tdf).unwrap_err();
     assert!(e.to_string().contains("not the one pinned"), "{e}");
+    let mut other_ca = wrong_pin.clone();
+    other_ca.node_ca_certificate = foreign[0].node_ca_certificate.clone();
+    let e = open(&Client::new(other_ca).unwrap(), &tdf).unwrap_err();
+    assert!(e.to_string().contains("not the one pinned"), "{e}");
+    assert_eq!(open(&Client::new(wrong_pin).unwrap(), &tdf).unwrap(), plain);
 
     // Every decision is in the audit log, which verifies.
     rt.block_on(running.stop()).unwrap();
@@ -165,8 +176,8 @@ fn seal_open_and_denials_through_the_running_node() {
     // Three enrolments, the suspension and the resumption (directory changes made on
     // the command line, written by the node), then the decisions: label, open, clerk's
     // open, clerk's refused label, suspended, resumed, tampered, replay x2, forged,
-    // stray credential.
-    assert_eq!(report.entries, 16);
+    // stray credential, the open through the node CA.
+    assert_eq!(report.entries, 17);
 }
 
 /// The node holds a bounded amount of request body in memory at once: with the budget

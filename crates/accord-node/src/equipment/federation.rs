@@ -165,7 +165,11 @@ impl Node {
         }
         // A key revoked as compromised attests nothing that arrives after: a record
         // held before the revocation was answered above.
-        if let Some((whose, compromised, why)) = self.signing_revocation(&attested_by, &held) {
+        if let Some((whose, compromised, why)) = self.key_revocation(
+            accord_agreement::amendment::KeyKind::Signing,
+            &attested_by,
+            &held,
+        ) {
             let key = format!(
                 "{whose}'s signing key {}…, which attests {} {},",
                 attested_by.get(..16).unwrap_or(&attested_by),

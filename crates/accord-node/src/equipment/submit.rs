@@ -41,6 +41,8 @@ impl Node {
 
     async fn submit(&self, caller: &Caller, bytes: &[u8]) -> Result<wire::Submitted, Refusal> {
         let mut record = Record::from_json(bytes).map_err(super::malformed)?;
+        let own = self.own();
+        self.own_keys_in_force(&own, &[accord_agreement::amendment::KeyKind::Signing])?;
         let body = record.body.clone();
         if body.party != self.party() {
             return Err(Refusal::new(
@@ -205,9 +207,7 @@ impl Node {
             });
         }
         if complete {
-            record
-                .attest(self.own().signing())
-                .map_err(Refusal::internal)?;
+            record.attest(own.signing()).map_err(Refusal::internal)?;
         }
         let state = if complete { "done" } else { "pending" };
         let what = if complete {

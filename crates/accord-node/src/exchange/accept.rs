@@ -84,6 +84,10 @@ impl Node {
         partner: &Partner,
         delivered: Delivered,
     ) -> Result<Vec<Result<Receipt, Refusal>>, Refusal> {
+        // Receipts are signed with the node's signing key: none while it is revoked and
+        // not replaced (the partner retries; nothing is kept meanwhile).
+        let keys = self.own();
+        self.own_keys_in_force(&keys, &[accord_agreement::amendment::KeyKind::Signing])?;
         let objects: Vec<(String, String, u64)> = delivered
             .objects()
             .into_iter()
@@ -240,8 +244,7 @@ impl Node {
             })
             .collect();
         // One object streamed alone has a receipt of its own; a batch's are signed once
-        // for the batch.
-        let keys = self.own();
+        // for the batch, with the keys checked above.
         let receipts = if single {
             bodies
                 .into_iter()

@@ -127,10 +127,6 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         );
     }
     let appender = log.appender();
-    let cert = std::fs::read_to_string(home.layout.key("tls.crt"))
-        .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?;
-    let key = home.read_key("tls.key")?;
-    let tls = Arc::new(accord_node_api::tls::server_config(&cert, &key)?);
     let listen = opts
         .listen
         .clone()
@@ -154,6 +150,9 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         None => None,
     };
     let node = Arc::new(Node::new(home, store, appender, opts.clock.clone())?);
+    let tls = Arc::new(accord_node_api::tls::switchable_server_config(
+        node.server_cert.clone(),
+    )?);
     node.ensure_witness()?;
     // Not behind nor a fork of what the partners' witnesses cosigned.
     {

@@ -12,27 +12,31 @@ use std::path::PathBuf;
 /// `accord key ...`.
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
-    /// Make a new KAS or signing key, amend every agreement in force to name it, and
-    /// use it; the old one stays for what it did.
+    /// Make a new KAS, signing or TLS key, amend every agreement in force to name it,
+    /// and use it; the old one stays for what it did.
     #[command(
-        after_help = "Example:\n  accord key rotate --dir pak kas --reason \"scheduled rotation\"\n  accord --json key rotate --dir pak kas --reason \"scheduled rotation\"\n  accord key rotate --dir pak signing --reason \"custodian left\"\n  # {\"kind\", \"old\", \"new\", \"effective\", \"agreements\": [{\"id\", \"outcome\", \"reason\"?, \"records\"}]}\n\n\
+        after_help = "Example:\n  accord key rotate --dir pak kas --reason \"scheduled rotation\"\n  accord --json key rotate --dir pak kas --reason \"scheduled rotation\"\n  accord key rotate --dir pak signing --reason \"custodian left\"\n  accord key rotate --dir pak tls --grace-days 7\n  # {\"kind\", \"old\", \"new\", \"effective\", \"grace_until\"?, \"agreements\": [{\"id\", \"outcome\", \"reason\"?, \"records\"}]}\n\n\
 Every agreement held that is countersigned and has not ended gets an amendment naming the new key, signed with the party's signing key in force; the node (running or not) uses the new key from then on, and partners' nodes receive the amended agreement over federation within seconds and use it once they verify it. A draft or an ended agreement is left alone (listed as skipped, with why).\n\n\
 kas: a new KAS key of the same algorithm. The old private key stays in keys/kas/<kid>.key, so every object sealed to it still opens, here and through partners.\n\n\
 signing: a new signing key, which signs its own amendment too. Labels, receipts and equipment records are signed with it; the old key's public half stays in keys/signing/<kid>.pub, and partners keep every signing key the party has had, so what the old key signed still verifies.\n\n\
 If an agreement in force cannot be amended, nothing is switched: the node keeps its key and the new one waits in keys/pending/ for the next run, which finishes what this one began. Rotation is not a response to a stolen key: what the old key signed or opened stays valid until `accord key revoke` says from when it is not.\n\n\
-The other kinds (tls, log, witness) are amended by hand with `accord agreement amend` for now.\n\n\
-Exit codes: 0 rotated, 1 refused (another rotation of the node is running, an agreement in force could not be amended), 2 usage or input error (no node home, a kind not rotated at the node, an empty reason)."
+tls: a new TLS key and certificate from the node's CA, for the node's names. The amendment gives the old key a grace period (--grace-days, 7 by default, at most 90) during which partners accept both. The new key waits in keys/tls.next.key until every partner of every agreement in force has acknowledged the amended copy; the running node then presents it (server and client, party.json follows), or 15 minutes before the grace ends at the latest. People's credentials of format 2 (issued since accord 2026-12-06) trust the node's CA for its name and follow it; older ones pin the old key and must be renewed (`accord user renew`).\n\n\
+The other kinds (log, witness) are amended by hand with `accord agreement amend` for now.\n\n\
+Exit codes: 0 rotated, 1 refused (another rotation of the node is running, an agreement in force could not be amended, a TLS key rotated before still waits to be presented), 2 usage or input error (no node home, a kind not rotated at the node, an empty reason, --grace-days out of range or for another kind)."
     )]
     Rotate {
         /// The node home.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
-        /// Which key: kas or signing.
+        /// Which key: kas, signing or tls.
         #[arg(value_parser = parse_kind)]
         kind: KeyKind,
         /// Why, for the amendment ("scheduled rotation", "custodian left").
         #[arg(long, default_value = "scheduled rotation")]
         reason: String,
+        /// tls only: days partners still accept the old key (1 to 90; 7 by default).
+        #[arg(long, value_name = "DAYS")]
+        grace_days: Option<u32>,
     },
     /// Revoke a KAS or signing key of this node as compromised since a time: it then
     /// serves only objects shown to have existed before.
@@ -61,8 +65,8 @@ Exit codes: 0 revoked, 1 refused (another rotation running; the revocation stand
     },
     /// The keys the node has had, by kind: since when, and which are current.
     #[command(
-        after_help = "Example:\n  accord key list --dir pak\n  accord --json key list --dir pak\n  # {\"keys\": [{\"kind\", \"id\", \"since\", \"replaced\"?}], \"kas_held\": [\"<kid>\", ...]}\n\n\
-A node that never rotated a key lists its current ones only (`since` unknown). kas_held is every KAS private key the node holds: objects sealed to any of them open.\n\n\
+        after_help = "Example:\n  accord key list --dir pak\n  accord --json key list --dir pak\n  # {\"keys\": [{\"kind\", \"id\", \"since\", \"replaced\"?, \"compromised\"?, \"revoked_because\"?}], \"kas_held\": [\"<kid>\", ...], \"tls_waiting\"?: \"<pin>\"}\n\n\
+A node that never rotated a key lists its current ones only (`since` unknown). kas_held is every KAS private key the node holds: objects sealed to any of them open. tls_waiting is a rotated TLS key the node presents once partners acknowledged it.\n\n\
 Exit codes: 0 ok, 2 usage or input error (no node home)."
     )]
     List {
@@ -84,12 +88,18 @@ fn parse_kind(s: &str) -> Result<KeyKind, String> {
 /// Run `accord key ...`.
 pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
     match cmd {
-        KeyCommand::Rotate { dir, kind, reason } => {
+        KeyCommand::Rotate {
+            dir,
+            kind,
+            reason,
+            grace_days,
+        } => {
             let home = Home::open(&dir)?;
             let opts = RotateOptions {
                 kind,
                 reason,
                 at: accord_agreement::Time::now(),
+                grace_days,
             };
             let r = match change_keys(out, rotation::rotate(&home, &opts))? {
                 Ok(r) => r,
@@ -118,6 +128,10 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                 match r.kind {
                     KeyKind::Kas => println!(
                         "the old key stays in keys/kas/: what was sealed to it still opens"
+                    ),
+                    KeyKind::Tls => println!(
+                        "partners accept the old key until {}; the node presents the new one once they have acknowledged it (keys/tls.next.key until then). Credentials issued before accord 2026-12-06 pin the old key: renew them",
+                        r.grace_until.as_deref().unwrap_or("the grace ends")
                     ),
                     _ => println!(
                         "the old key's public half stays in keys/signing/: what it signed still verifies"
@@ -195,10 +209,27 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                         .0,
                 ),
                 ("kas", kas_held[0].clone()),
+                (
+                    "tls",
+                    home.party
+                        .node
+                        .as_ref()
+                        .map(|n| n.tls_spki_sha256.clone())
+                        .unwrap_or_default(),
+                ),
             ];
+            // A rotated TLS key waiting for partners' acknowledgement (tls.next.crt).
+            let next_crt = home.layout.keys().join("tls.next.crt");
+            let tls_waiting = match std::fs::read_to_string(&next_crt) {
+                Ok(pem) => accord_node_api::pki::certs_from_pem(&pem)?
+                    .first()
+                    .map(|der| accord_node_api::pki::spki_pin(der))
+                    .transpose()?,
+                Err(_) => None,
+            };
             // A node that never rotated a kind lists its current key of that kind.
             for (kind, id) in current {
-                if !keys.iter().any(|k| k.kind == kind && k.id == id) {
+                if !id.is_empty() && !keys.iter().any(|k| k.kind == kind && k.id == id) {
                     keys.push(accord_keys::history::HistoryEntry {
                         kind: kind.into(),
                         id,
@@ -210,11 +241,18 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                 }
             }
             if out.json {
-                out.print_json(&serde_json::json!({ "keys": keys, "kas_held": kas_held }));
+                let mut v = serde_json::json!({ "keys": keys, "kas_held": kas_held });
+                if let Some(pin) = &tls_waiting {
+                    v["tls_waiting"] = serde_json::json!(pin);
+                }
+                out.print_json(&v);
             } else {
                 for k in &keys {
                     let mut state = match &k.replaced {
                         Some(t) => format!("replaced {t}"),
+                        None if k.kind == "tls" && tls_waiting.as_ref() == Some(&k.id) => {
+                            "next: presented once partners acknowledged it".to_string()
+                        }
                         None => "current".to_string(),
                     };
                     if let Some(c) = &k.compromised {

@@ -345,6 +345,33 @@ fn node_commands_print_as_their_schemas_say() {
         0,
     );
 
+    // A TLS rotation: the old key's grace, and the new key waiting for USA (or, once
+    // USA acknowledged it, presented).
+    let v = c.run(
+        "key-rotate",
+        &[
+            "key",
+            "rotate",
+            "--dir",
+            s(&pak),
+            "tls",
+            "--grace-days",
+            "3",
+        ],
+        0,
+    );
+    let (old_tls, new_tls) = (
+        v["old"].as_str().unwrap().to_string(),
+        v["new"].as_str().unwrap().to_string(),
+    );
+    assert!(v["grace_until"].is_string(), "{v:#}");
+    let v = c.run("key-list", &["key", "list", "--dir", s(&pak)], 0);
+    let switched = v["tls_waiting"].is_null()
+        && v["keys"].as_array().unwrap().iter().any(|k| {
+            k["kind"] == "tls" && k["id"] == old_tls.as_str() && k["replaced"].is_string()
+        });
+    assert!(v["tls_waiting"] == new_tls.as_str() || switched, "{v:#}");
+
     // The quickstart's summary.
     let qs = tempfile::tempdir().unwrap();
     let v = c.run(
