@@ -268,6 +268,16 @@ pub fn spki_of_cert(cert: &[u8]) -> Result<&[u8], Error> {
 /// so that people and officers are told before a credential or a node certificate
 /// expires (`accord status`, `/v1/status`).
 pub fn not_after(cert: &[u8]) -> Result<i64, Error> {
+    validity(cert).map(|(_, after)| after)
+}
+
+/// A certificate's notBefore, Unix seconds.
+pub fn not_before(cert: &[u8]) -> Result<i64, Error> {
+    validity(cert).map(|(before, _)| before)
+}
+
+/// A certificate's notBefore and notAfter, Unix seconds.
+fn validity(cert: &[u8]) -> Result<(i64, i64), Error> {
     use accord_keys::der::{expect, read_tlv, SEQUENCE};
     let (cert_body, _) = expect(cert, SEQUENCE, "Certificate").map_err(der_err)?;
     let (tbs, _) = expect(cert_body, SEQUENCE, "tbsCertificate").map_err(der_err)?;
@@ -281,11 +291,17 @@ pub fn not_after(cert: &[u8]) -> Result<i64, Error> {
         rest = read_tlv(rest, "tbsCertificate").map_err(der_err)?.1;
     }
     let (validity, _) = expect(rest, SEQUENCE, "validity").map_err(der_err)?;
-    let (_not_before, r) = read_tlv(validity, "notBefore").map_err(der_err)?;
+    let (nb, r) = read_tlv(validity, "notBefore").map_err(der_err)?;
     let (na, _) = read_tlv(r, "notAfter").map_err(der_err)?;
-    let text = std::str::from_utf8(na.value)
-        .map_err(|_| Error::Credential("certificate notAfter is not ASCII".into()))?;
-    x509_time(na.tag, text)
+    let ascii = |v: &[u8], what: &str| {
+        std::str::from_utf8(v)
+            .map(str::to_string)
+            .map_err(|_| Error::Credential(format!("certificate {what} is not ASCII")))
+    };
+    Ok((
+        x509_time(nb.tag, &ascii(nb.value, "notBefore")?)?,
+        x509_time(na.tag, &ascii(na.value, "notAfter")?)?,
+    ))
 }
 
 /// An X.509 time: UTCTime (`YYMMDDHHMMSSZ`, years 1950..2049) or GeneralizedTime

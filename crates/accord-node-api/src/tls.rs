@@ -174,10 +174,15 @@ fn certified(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::sign::Certifie
 /// (a format 2 credential), a certificate that CA issued for the server's name, for
 /// server authentication and in its validity (the WebPKI checks), is trusted too:
 /// what lets a person's credential follow the node to a new TLS key.
+///
+/// Through the CA, only a certificate issued no earlier than the one the credential
+/// was made with (`not_before_floor`): a certificate the node retired before the
+/// credential was issued (whose key may be what prompted the rotation) does not come
+/// back through the CA.
 #[derive(Debug)]
 struct PinnedServer {
     pins: Vec<String>,
-    ca: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    ca: Option<(Arc<rustls::client::WebPkiServerVerifier>, i64)>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -197,14 +202,21 @@ impl ServerCertVerifier for PinnedServer {
             return Ok(ServerCertVerified::assertion());
         }
         let by_ca = match &self.ca {
-            Some(ca) => match ca.verify_server_cert(
+            Some((ca, floor)) => match ca.verify_server_cert(
                 end_entity,
                 _intermediates,
                 _server_name,
                 _ocsp_response,
                 _now,
             ) {
-                Ok(v) => return Ok(v),
+                Ok(v) => match pki::not_before(end_entity) {
+                    Ok(t) if t >= *floor => return Ok(v),
+                    Ok(_) => Some(
+                        "the node CA issued it before the node certificate this credential was made with: a retired key"
+                            .to_string(),
+                    ),
+                    Err(e) => Some(e.to_string()),
+                },
                 Err(e) => Some(e.to_string()),
             },
             None => None,
@@ -273,30 +285,32 @@ pub fn client_config(
     pinned_client_config(pins, None, client)
 }
 
-/// Client TLS pinned to `pins` or, when `ca_pem` is given, to a certificate that CA
-/// issued for the server's name; presenting `client` if given.
+/// Client TLS pinned to `pins` or, when `ca` (a CA's PEM, and the earliest notBefore
+/// taken) is given, to a certificate that CA issued for the server's name; presenting
+/// `client` if given.
 fn pinned_client_config(
     pins: Vec<String>,
-    ca_pem: Option<&str>,
+    ca: Option<(&str, i64)>,
     client: Option<(&str, &str)>,
 ) -> Result<rustls::ClientConfig, Error> {
     let p = provider();
-    let ca = match ca_pem {
-        Some(pem) => {
+    let ca = match ca {
+        Some((pem, floor)) => {
             let mut roots = rustls::RootCertStore::empty();
             for der in pki::certs_from_pem(pem)? {
                 roots
                     .add(CertificateDer::from(der))
                     .map_err(|e| Error::Tls(format!("the node CA certificate: {e}")))?;
             }
-            Some(
+            Some((
                 rustls::client::WebPkiServerVerifier::builder_with_provider(
                     Arc::new(roots),
                     p.clone(),
                 )
                 .build()
                 .map_err(|e| Error::Tls(format!("the node CA certificate: {e}")))?,
-            )
+                floor,
+            ))
         }
         None => None,
     };
@@ -356,9 +370,19 @@ pub fn roots_client_config(ca_pem: &str) -> Result<rustls::ClientConfig, Error> 
 pub fn credential_client_config(
     cred: &crate::credential::Credential,
 ) -> Result<rustls::ClientConfig, Error> {
+    let ca = match cred.node_ca_certificate.as_deref() {
+        Some(pem) => {
+            let node = pki::certs_from_pem(&cred.node_certificate)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Credential("node_certificate holds no certificate".into()))?;
+            Some((pem, pki::not_before(&node)?))
+        }
+        None => None,
+    };
     pinned_client_config(
         vec![parse_pin(&cred.node_tls_spki_sha256)?],
-        cred.node_ca_certificate.as_deref(),
+        ca,
         Some((&cred.certificate, &cred.private_key)),
     )
 }

@@ -227,6 +227,8 @@ struct Offers {
 
 /// How often held agreements are compared with what partners answered for.
 const ROUND: Duration = Duration::from_secs(2);
+/// How long one offer may take (a copy is at most 1 MiB).
+const OFFER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Offer every agreement held to the other parties' nodes until `stop` (see the
 /// module documentation).
@@ -260,7 +262,17 @@ async fn offer_round(node: &Arc<Node>, offers: &mut Offers) {
             {
                 continue;
             }
-            match offer(node, &p, a).await {
+            // A partner that takes the connection and stalls holds up no other offer
+            // for long, nor a TLS key switch waiting at the end of the round.
+            let offered = tokio::time::timeout(OFFER_TIMEOUT, offer(node, &p, a))
+                .await
+                .unwrap_or_else(|_| {
+                    Err((
+                        false,
+                        format!("no answer within {} s", OFFER_TIMEOUT.as_secs()),
+                    ))
+                });
+            match offered {
                 Ok(outcome) => {
                     tracing::debug!(partner = %p.code, agreement = %a.body.id, %outcome, "agreement offered");
                     offers.acked.insert(key.clone(), (records, Instant::now()));

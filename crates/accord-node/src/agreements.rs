@@ -27,13 +27,18 @@ impl Held {
     /// recognised by).
     pub fn party_pinned(&self, pin: &str, at: accord_agreement::Time) -> Option<&Party> {
         let checked = self.checked();
-        self.agreement.body.parties.iter().find(|p| {
+        let mut found = self.agreement.body.parties.iter().filter(|p| {
             p.node.is_some()
                 && checked
                     .accepted_key_ids(&p.code, accord_agreement::amendment::KeyKind::Tls, at)
                     .iter()
                     .any(|k| k.eq_ignore_ascii_case(pin))
-        })
+        });
+        // A key accepted for two parties is no one's (as `partners::recognise` says).
+        match (found.next(), found.next()) {
+            (Some(p), None) => Some(p),
+            _ => None,
+        }
     }
 
     /// The agreement, checked.

@@ -90,29 +90,66 @@ impl Node {
         }
     }
 
-    /// Since when key `kid` of `kind` is held compromised, whose it is and why: from
-    /// this node's own key history (a running node reads a revocation within 200 ms),
-    /// or from a `revoke` record of any agreement held (a partner's key, or this
-    /// node's as its partners see it). A key is named by its id, so a revocation in one
-    /// agreement holds in all. The one lookup for the evidence read ahead, the
-    /// decision, equipment records and seal plans.
+    /// Since when `party`'s key `kid` of `kind` is held compromised, whose it is and
+    /// why: from this node's own key history for its own keys (a running node reads a
+    /// revocation within 200 ms), or from a `revoke` record by that party in any
+    /// agreement held (a revocation in one agreement holds in all). Only the party
+    /// itself revokes its keys: another party declaring the same key its own and
+    /// revoking it changes nothing for it. `None` as the party (reading evidence ahead,
+    /// before the signer is known) takes any party's. The one lookup for the evidence
+    /// read ahead, the decision, equipment records and seal plans.
     pub(crate) fn key_revocation(
         &self,
         kind: KeyKind,
         kid: &str,
+        party: Option<&str>,
         held: &[Held],
     ) -> Option<(String, Time, String)> {
-        if let Some((t, why)) = self.own().revocation(kind, kid) {
-            return Some((self.party().to_string(), t, why.to_string()));
+        let own = self.party();
+        if party.is_none_or(|p| p == own) {
+            if let Some((t, why)) = self.own().revocation(kind, kid) {
+                return Some((own.to_string(), t, why.to_string()));
+            }
         }
         held.iter().find_map(|h| {
             let checked = h.checked();
-            h.agreement.body.parties.iter().find_map(|p| {
-                checked
-                    .revocation(&p.code, kind, kid)
-                    .map(|r| (p.code.clone(), r.compromised, r.reason))
-            })
+            h.agreement
+                .body
+                .parties
+                .iter()
+                .filter(|p| party.is_none_or(|want| p.code == want))
+                .find_map(|p| {
+                    checked
+                        .revocation(&p.code, kind, kid)
+                        .map(|r| (p.code.clone(), r.compromised, r.reason))
+                })
         })
+    }
+
+    /// The party whose signing key `kid` signed `verified`'s label: this node's, or the
+    /// party the agreement it names lists the key for.
+    fn signer_party(
+        &self,
+        kid: &str,
+        verified: &accord_tdf::VerifiedLabel,
+        held: &[Held],
+    ) -> Option<String> {
+        if self.own().signing_ever().iter().any(|k| k.kid() == kid) {
+            return Some(self.party().to_string());
+        }
+        let id = verified.agreement.as_deref()?;
+        held.iter()
+            .filter(|h| h.agreement.body.id == id)
+            .find_map(|h| {
+                let checked = h.checked();
+                h.agreement.body.parties.iter().find_map(|p| {
+                    checked
+                        .signing_keys_of(&p.code)
+                        .iter()
+                        .any(|k| accord_keys::spki_kid(&k.ecdsa_p384) == kid)
+                        .then(|| p.code.clone())
+                })
+            })
     }
 
     /// Refused when one of the node's current keys of `kinds` (KAS, signing) is revoked
@@ -154,7 +191,10 @@ impl Node {
         sealed: &Evidence,
     ) -> Option<Reason> {
         let kid = verified.signer.kid.as_str();
-        let (party, compromised, why) = self.key_revocation(KeyKind::Signing, kid, held)?;
+        // A signer no party can be found for is judged by any party's revocation.
+        let signer = self.signer_party(kid, verified, held);
+        let (party, compromised, why) =
+            self.key_revocation(KeyKind::Signing, kid, signer.as_deref(), held)?;
         let evidence = sealed
             .get(&verified.manifest_digest)
             .map(|(t, e)| (*t, e.as_str()));

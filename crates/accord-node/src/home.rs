@@ -306,14 +306,40 @@ pub(crate) const TLS_NEXT_KEY: &str = "tls.next.key";
 pub(crate) const TLS_NEXT_CRT: &str = "tls.next.crt";
 
 impl Home {
-    /// Finish a TLS key switch a crash interrupted between its renames (the key moved,
-    /// the certificate not yet), so that the node starts with a matching pair.
-    pub(crate) fn finish_tls_switch(&self) -> Result<(), Error> {
+    /// Finish a TLS key switch a crash interrupted: after the key's rename, the
+    /// certificate's; after both, `party.json` and the key history, which then name the
+    /// key the node presents (what new agreements are drafted and checked against).
+    pub(crate) fn finish_tls_switch(&mut self) -> Result<(), Error> {
         let (next_key, next_crt) = (self.layout.key(TLS_NEXT_KEY), self.layout.key(TLS_NEXT_CRT));
+        let crt = self.layout.key("tls.crt");
         if !next_key.exists() && next_crt.exists() {
-            let to = self.layout.key("tls.crt");
-            std::fs::rename(&next_crt, &to).map_err(|e| Error::io(&to, e))?;
+            std::fs::rename(&next_crt, &crt).map_err(|e| Error::io(&crt, e))?;
         }
+        let pem = std::fs::read_to_string(&crt).map_err(|e| Error::io(&crt, e))?;
+        let Some(der) = pki::certs_from_pem(&pem)?.into_iter().next() else {
+            return Err(Error::Input(format!("{}: no certificate", crt.display())));
+        };
+        let pin = pki::spki_pin(&der)?;
+        let mut party = accord_keys::load_party(&self.layout.party())?;
+        let Some(node) = party.node.as_mut() else {
+            return Ok(());
+        };
+        if node.tls_spki_sha256.eq_ignore_ascii_case(&pin) {
+            return Ok(());
+        }
+        let before = std::mem::replace(&mut node.tls_spki_sha256, pin.clone());
+        let dir = self.layout.keys();
+        let mut history = accord_keys::KeyHistory::load(&dir)?;
+        history.add(
+            "tls",
+            &pin,
+            &accord_agreement::Time::now().to_string(),
+            Some(&before),
+        );
+        history.save(&dir)?;
+        accord_keys::replace_file(&self.layout.party(), party.to_json().as_bytes(), false)?;
+        self.party = party;
+        self.history = history;
         Ok(())
     }
 }

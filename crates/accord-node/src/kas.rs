@@ -503,7 +503,8 @@ impl Node {
                     });
                 kas_revoked
                     || accord_tdf::assertion::label_header_kid(m).is_some_and(|kid| {
-                        self.key_revocation(KeyKind::Signing, &kid, held).is_some()
+                        self.key_revocation(KeyKind::Signing, &kid, None, held)
+                            .is_some()
                     })
             })
             .cloned()

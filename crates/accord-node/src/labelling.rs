@@ -279,7 +279,8 @@ impl Node {
                 }
                 // A partner's key its partner revoked gets nothing new: whatever is
                 // sealed to it now could never be shown to predate the compromise.
-                let revoked = |kid: &str| self.key_revocation(KeyKind::Kas, kid, held);
+                let revoked =
+                    |kid: &str| self.key_revocation(KeyKind::Kas, kid, Some(&p.code), held);
                 match &p.node {
                     Some(n) if !n.kas_keys.is_empty() => {
                         let usable: Vec<_> = n

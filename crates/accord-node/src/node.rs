@@ -81,10 +81,15 @@ pub struct Node {
 
 impl Node {
     /// Assemble a node from its home, database, log appender and clock.
-    pub fn new(home: Home, store: Store, appender: Appender, clock: Clock) -> Result<Node, Error> {
+    pub fn new(
+        mut home: Home,
+        store: Store,
+        appender: Appender,
+        clock: Clock,
+    ) -> Result<Node, Error> {
+        home.finish_tls_switch()?;
         let keys = crate::own_keys::Keyring::load(&home)?;
         let opentdf = crate::tokens::OpenTdf::load(&home)?;
-        home.finish_tls_switch()?;
         let server_cert = Arc::new(accord_node_api::tls::ServerCert::new(
             &std::fs::read_to_string(home.layout.key("tls.crt"))
                 .map_err(|e| Error::io(home.layout.key("tls.crt"), e))?,

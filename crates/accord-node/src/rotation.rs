@@ -177,12 +177,6 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         }
         (_, None) => None,
     };
-    if kind == KeyKind::Tls && home.layout.key(crate::home::TLS_NEXT_CRT).exists() {
-        return Err(Error::Refused(format!(
-            "a TLS key rotated before is still waiting to be presented ({}): the running node switches to it once partners acknowledge it; rotate again after that",
-            home.layout.key(crate::home::TLS_NEXT_CRT).display()
-        )));
-    }
     let dir = home.layout.keys();
     let _lock = rotation_lock(&dir)?;
     let at = opts.at;
@@ -210,9 +204,13 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             Made::Kas { new }
         }
         KeyKind::Tls => {
-            let crt = pending.with_extension("crt");
-            let new = if pending.exists() && crt.exists() {
-                let key = home.read_key("pending/tls.key")?;
+            // Staged where the switch looks before any agreement names it, so that a
+            // rotation stopped halfway still has its key presented within the grace
+            // it gave (or finished by running it again, which takes this key).
+            let key_path = home.layout.key(crate::home::TLS_NEXT_KEY);
+            let crt = home.layout.key(crate::home::TLS_NEXT_CRT);
+            let new = if key_path.exists() && crt.exists() {
+                let key = home.read_key(crate::home::TLS_NEXT_KEY)?;
                 let cert = std::fs::read_to_string(&crt).map_err(|e| Error::io(&crt, e))?;
                 let der = accord_node_api::pki::certs_from_pem(&cert)?
                     .into_iter()
@@ -230,6 +228,7 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
                     &crate::home::tls_hosts(&home.config.url, &home.config.listen),
                 )?
             };
+            accord_keys::replace_file(&key_path, new.key.0.as_bytes(), true)?;
             accord_keys::replace_file(&crt, new.cert.as_bytes(), false)?;
             Made::Tls { new }
         }
@@ -246,7 +245,9 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             Made::Signing { new }
         }
     };
-    accord_keys::replace_file(&pending, made.pem()?.as_bytes(), true)?;
+    if !matches!(made, Made::Tls { .. }) {
+        accord_keys::replace_file(&pending, made.pem()?.as_bytes(), true)?;
+    }
     let (old_id, new_id, old_file) = match &made {
         Made::Kas { new } => {
             let old = accord_keys::load_kas_public(&home.layout.key(accord_keys::KAS_PUB))?;
@@ -353,19 +354,8 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             accord_keys::SIGNING_PUB,
             new.public_keys().to_pem(),
         ),
-        Made::Tls { new } => {
-            accord_keys::replace_file(
-                &home.layout.key(crate::home::TLS_NEXT_KEY),
-                new.key.0.as_bytes(),
-                true,
-            )?;
-            accord_keys::replace_file(
-                &home.layout.key(crate::home::TLS_NEXT_CRT),
-                new.cert.as_bytes(),
-                false,
-            )?;
-            let _ = std::fs::remove_file(&pending);
-            let _ = std::fs::remove_file(pending.with_extension("crt"));
+        Made::Tls { .. } => {
+            // Staged in step 1: the running node switches once partners acknowledged.
             return Ok(Rotated {
                 kind,
                 old: old_id,
@@ -719,7 +709,7 @@ async fn stored_copy(store: &crate::store::Store, id: &str) -> Result<String, Er
 
 /// One change to the node's keys at a time (the lock goes with the process, even one
 /// that crashed).
-fn rotation_lock(dir: &std::path::Path) -> Result<std::fs::File, Error> {
+pub(crate) fn rotation_lock(dir: &std::path::Path) -> Result<std::fs::File, Error> {
     let lock_path = dir.join(".rotate.lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)

@@ -136,8 +136,15 @@ async fn switch_if_ready(node: &Node, acked: &Acknowledged) -> Result<(), Error>
             return Ok(());
         }
     };
-    let key = home.read_key(NEXT_KEY)?;
     let dir = home.layout.keys();
+    // One change to the node's keys at a time: a rotation running now, next round.
+    let Ok(_lock) = crate::rotation::rotation_lock(&dir) else {
+        return Ok(());
+    };
+    if !crt_path.exists() {
+        return Ok(());
+    }
+    let key = home.read_key(NEXT_KEY)?;
     let old = node.server_cert.pin().ok();
     // Checked before anything moves: a key that is not the certificate's is refused.
     node.server_cert.switch(&cert, &key)?;

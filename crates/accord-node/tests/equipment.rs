@@ -151,6 +151,28 @@ fn transfer(agreement: &str, serial: &str) -> serde_json::Value {
            "items": [{"nomenclature": "KIV-77", "serial": serial}]})
 }
 
+/// Delivers record `r` to the node at `url` as a node would (`http` carries that
+/// node's TLS key): the status and the JSON answered.
+fn put_record(
+    rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    url: &str,
+    r: &Record,
+) -> (u16, serde_json::Value) {
+    rt.block_on(async {
+        let resp = http
+            .put(format!("{url}/v1/fed/equipment/records/{}", r.body.id))
+            .header("content-type", "application/json")
+            .body(r.to_json())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    })
+}
+
 fn denied(r: Result<wire::Submitted, accord_node::Error>) -> Vec<wire::Reason> {
     match r {
         Err(accord_node::Error::Denied(reasons)) => reasons,
@@ -266,23 +288,7 @@ fn an_altered_forged_or_misdelivered_record_is_refused_by_the_receiving_node() {
     // Deliver to PAK as USA's node would, with USA's node key.
     let (partner, http) =
         accord_test_support::as_node(&p.rt, &p.usa, &p.sb.usa, "PAK", Duration::from_secs(10));
-    let put = |r: &Record| -> (u16, serde_json::Value) {
-        p.rt.block_on(async {
-            let resp = http
-                .put(format!(
-                    "{}/v1/fed/equipment/records/{}",
-                    partner.url, r.body.id
-                ))
-                .header("content-type", "application/json")
-                .body(r.to_json())
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            let bytes = resp.bytes().await.unwrap();
-            (status, serde_json::from_slice(&bytes).unwrap_or_default())
-        })
-    };
+    let put = |r: &Record| put_record(&p.rt, &http, &partner.url, r);
     // The same record again: held already, taken once.
     let (status, body) = put(&signed);
     assert_eq!(
@@ -565,23 +571,7 @@ fn a_record_attested_by_a_revoked_key_after_its_compromise_is_refused() {
 
     let (partner, http) =
         accord_test_support::as_node(&p.rt, &p.usa, &p.sb.usa, "PAK", Duration::from_secs(10));
-    let put = |r: &Record| -> (u16, serde_json::Value) {
-        p.rt.block_on(async {
-            let resp = http
-                .put(format!(
-                    "{}/v1/fed/equipment/records/{}",
-                    partner.url, r.body.id
-                ))
-                .header("content-type", "application/json")
-                .body(r.to_json())
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            let bytes = resp.bytes().await.unwrap();
-            (status, serde_json::from_slice(&bytes).unwrap_or_default())
-        })
-    };
+    let put = |r: &Record| put_record(&p.rt, &http, &partner.url, r);
     // A new record, the custodian's signature real, attested with the copied key.
     let mut body = signed.body.clone();
     body.id = accord_equipment::record::new_id();

@@ -168,6 +168,7 @@ impl Node {
         if let Some((whose, compromised, why)) = self.key_revocation(
             accord_agreement::amendment::KeyKind::Signing,
             &attested_by,
+            Some(&party.code),
             &held,
         ) {
             let key = format!(
