@@ -23,7 +23,14 @@ pub const PERSON_VALIDITY_DAYS: u32 = 365;
 /// The longest a person's credential may be valid: people change posts, and a lost
 /// credential must end by itself.
 pub const MAX_PERSON_VALIDITY_DAYS: u32 = 3 * 365;
+/// How long the node CA is valid: the agreement's life and more (it issues the node's
+/// TLS certificates and people's credentials, which trust it).
 const NODE_VALIDITY_DAYS: i64 = 7305;
+/// How long a node TLS certificate is valid: two years, renewed by `accord key rotate
+/// tls` (a new key, not the old key certified again, so the key's life is bounded too).
+/// `accord node info` warns 30 days before; people's credentials trust a certificate
+/// through the node CA only within its validity.
+pub const NODE_TLS_VALIDITY_DAYS: i64 = 730;
 
 /// A key pair in PEM, zeroized on drop.
 pub struct KeyPem(pub Zeroizing<String>);
@@ -130,7 +137,7 @@ fn issue_node_tls(party: &str, ca_key: &KeyPair, hosts: &[String]) -> Result<Nod
         }
     }
     p.not_before = now;
-    p.not_after = now + Duration::days(NODE_VALIDITY_DAYS);
+    p.not_after = now + Duration::days(NODE_TLS_VALIDITY_DAYS);
     p.serial_number = Some(serial()?);
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![

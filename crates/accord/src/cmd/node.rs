@@ -500,9 +500,17 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
         if let Some(t) = home.certificate_not_after(file) {
             if t - now < accord_node_api::wire::WARN_CERTIFICATE_DAYS * DAY {
                 eprintln!(
-                    "warning: the node's {what} expires {} ({})",
+                    "warning: the node's {what} expires {} ({}){}",
                     crate::cmd::status::in_days(t),
-                    crate::json::time(t)
+                    crate::json::time(t),
+                    if file == "tls.crt" {
+                        format!(
+                            ": renew it with `accord key rotate --dir {} tls`",
+                            home.layout.dir.display()
+                        )
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }
@@ -543,6 +551,7 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
             }
         }
     }
+    tls_waiting_warning(home, &held);
     for (person, t) in people {
         eprintln!(
             "warning: {person}'s credential expires {} ({}): accord user renew --dir {} --id {person} -o {person}.credential",
@@ -551,6 +560,52 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
             home.layout.dir.display()
         );
     }
+}
+
+/// A rotated TLS key that waits for partners' acknowledgement (`keys/tls.next.crt`):
+/// said with when the old key's grace ends (the earliest of the amendments naming it),
+/// by which time the running node presents it whatever was acknowledged.
+fn tls_waiting_warning(home: &Home, held: &[accord_node::agreements::Held]) {
+    use accord_agreement::amendment::{KeyKind, NewKey};
+    let crt = home.layout.keys().join("tls.next.crt");
+    let Ok(pem) = std::fs::read_to_string(&crt) else {
+        return;
+    };
+    let pin = accord_node_api::pki::certs_from_pem(&pem)
+        .ok()
+        .and_then(|c| c.into_iter().next())
+        .and_then(|der| accord_node_api::pki::spki_pin(&der).ok());
+    let Some(pin) = pin else {
+        eprintln!(
+            "warning: {} does not hold a certificate: the node cannot switch to a rotated TLS key; run `accord key rotate --dir {} tls` again",
+            crt.display(),
+            home.layout.dir.display()
+        );
+        return;
+    };
+    let own = &home.config.party;
+    let grace_ends = held
+        .iter()
+        .flat_map(|h| h.agreement.records.iter())
+        .filter_map(|r| match &r.kind {
+            accord_agreement::RecordKind::Amend {
+                key: KeyKind::Tls,
+                grace_until,
+                new: NewKey::Tls { spki_sha256, .. },
+                ..
+            } if &r.party == own && spki_sha256.eq_ignore_ascii_case(&pin) => *grace_until,
+            _ => None,
+        })
+        .min();
+    eprintln!(
+        "warning: TLS key {}… waits to be presented: the running node switches to it once every partner has acknowledged the amended agreements{}",
+        &pin[..16],
+        grace_ends
+            .map(|t| format!(
+                ", and 15 minutes before the old key's grace ends ({t}) at the latest"
+            ))
+            .unwrap_or_default()
+    );
 }
 
 fn person_json(p: &accord_node::PersonRecord) -> serde_json::Value {
