@@ -383,58 +383,79 @@ fn start_driver(opts: &BrowserOptions) -> Result<Driver, String> {
         run_tool(c, &format!("certutil -A (trusting CA {i})"), t)?;
     }
 
-    let out_path = home.path().join("chromedriver.out");
-    let out = std::fs::File::create(&out_path).map_err(|e| format!("{e}"))?;
-    let err = out.try_clone().map_err(|e| format!("{e}"))?;
-    let mut cmd = Command::new(&opts.chromedriver);
-    cmd.arg("--port=0")
-        .arg(format!(
-            "--log-path={}",
-            home.path().join("chromedriver.log").display()
-        ))
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join(".config"))
-        .env("XDG_CACHE_HOME", home.path().join(".cache"))
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
+    // `--port=0`: chromedriver takes a free port and says which. It chooses the port
+    // itself, and two chromedrivers starting at once (tests run in parallel) can pick
+    // the same one: the loser exits saying the port is not available, and is started
+    // again.
+    for attempt in 1..=3u64 {
+        let out_path = home.path().join("chromedriver.out");
+        let out = std::fs::File::create(&out_path).map_err(|e| format!("{e}"))?;
+        let err = out.try_clone().map_err(|e| format!("{e}"))?;
+        let mut cmd = Command::new(&opts.chromedriver);
+        cmd.arg("--port=0")
+            .arg(format!(
+                "--log-path={}",
+                home.path().join("chromedriver.log").display()
+            ))
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env("XDG_CACHE_HOME", home.path().join(".cache"))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", opts.chromedriver.display()))?;
+        let t0 = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&out_path).unwrap_or_default();
+            if let Some(rest) = text.split("started successfully on port ").nth(1) {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                let mut driver = Driver {
+                    child,
+                    port: 0,
+                    home,
+                };
+                driver.port = digits
+                    .parse()
+                    .map_err(|_| format!("chromedriver's port in: {text}"))?;
+                return Ok(driver);
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                if attempt < 3 && text.contains("port not available") {
+                    // Exited before starting Chromium: the HOME serves the next one.
+                    break;
+                }
+                let driver = Driver {
+                    child,
+                    port: 0,
+                    home,
+                };
+                return Err(format!(
+                    "chromedriver exited ({status}) before listening{}",
+                    driver.log_tail()
+                ));
+            }
+            if t0.elapsed() > t {
+                let driver = Driver {
+                    child,
+                    port: 0,
+                    home,
+                };
+                return Err(format!(
+                    "chromedriver did not listen within {t:?}{}",
+                    driver.log_tail()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(100 * attempt));
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", opts.chromedriver.display()))?;
-    let mut driver = Driver {
-        child,
-        port: 0,
-        home,
-    };
-    // `--port=0`: chromedriver takes a free port and says which.
-    let t0 = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(&out_path).unwrap_or_default();
-        if let Some(rest) = text.split("started successfully on port ").nth(1) {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            driver.port = digits
-                .parse()
-                .map_err(|_| format!("chromedriver's port in: {text}"))?;
-            return Ok(driver);
-        }
-        if let Ok(Some(status)) = driver.child.try_wait() {
-            return Err(format!(
-                "chromedriver exited ({status}) before listening{}",
-                driver.log_tail()
-            ));
-        }
-        if t0.elapsed() > t {
-            return Err(format!(
-                "chromedriver did not listen within {t:?}{}",
-                driver.log_tail()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    Err("chromedriver could not listen after 3 attempts".into())
 }
 
 /// A headless Chromium signed in as one person (or none); see the module's doc. Ends
