@@ -62,22 +62,10 @@ impl Node {
         held: &[Held],
     ) -> Option<String> {
         let kid = verified.signer.kid.as_str();
-        if self.own().signing_ever().iter().any(|k| k.kid() == kid) {
+        if self.signer_party(kid, verified, held).is_some() {
             return None;
         }
-        let listed = |h: &&Held| {
-            let checked = h.checked();
-            h.agreement.body.parties.iter().any(|p| {
-                checked
-                    .signing_keys_of(&p.code)
-                    .iter()
-                    .any(|k| accord_keys::spki_kid(&k.ecdsa_p384) == kid)
-            })
-        };
         match verified.agreement.as_deref() {
-            Some(id) if held.iter().filter(|h| h.agreement.body.id == id).any(|h| listed(&h)) => {
-                None
-            }
             Some(id) => Some(format!(
                 "the label is signed by key {}…, which agreement {id} does not list: a partner's key vouches only for objects under its own agreements",
                 kid.get(..16).unwrap_or(kid)
@@ -127,7 +115,8 @@ impl Node {
     }
 
     /// The party whose signing key `kid` signed `verified`'s label: this node's, or the
-    /// party the agreement it names lists the key for.
+    /// party the agreement it names lists the key for; none when neither (a key that
+    /// is then out of place, [`Node::signer_out_of_place`]).
     fn signer_party(
         &self,
         kid: &str,
@@ -191,6 +180,9 @@ impl Node {
         sealed: &Evidence,
     ) -> Option<Reason> {
         let kid = verified.signer.kid.as_str();
+        // Most labels' signers were never revoked: asked first, without finding whose
+        // the key is (the rewrap path asks for every object).
+        self.key_revocation(KeyKind::Signing, kid, None, held)?;
         // A signer no party can be found for is judged by any party's revocation.
         let signer = self.signer_party(kid, verified, held);
         let (party, compromised, why) =
