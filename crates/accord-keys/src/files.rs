@@ -6,11 +6,13 @@ use crate::kas::{KasAlg, KasPrivateKey, KasPublicKey};
 use crate::party::{
     check_party_code, KasKeyEntry, PartyDescriptor, SigningKeyEntries, SigningKeyEntry,
 };
+use crate::pkcs11::Token;
 use crate::signing::{ClassicalAlg, SigningKey, SigningPublicKeys};
 use crate::Error;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// Largest key file read.
@@ -99,8 +101,16 @@ fn in_file<T>(path: &Path, r: Result<T, Error>) -> Result<T, Error> {
 
 /// Load a KAS private key file.
 pub fn load_kas_private(path: &Path) -> Result<KasPrivateKey, Error> {
+    load_kas_private_in(path, None)
+}
+
+/// Load a KAS private key file whose classical half may live in `token`.
+pub fn load_kas_private_in(
+    path: &Path,
+    token: Option<&Arc<Token>>,
+) -> Result<KasPrivateKey, Error> {
     let text = read_key_file(path)?;
-    in_file(path, KasPrivateKey::from_pem(&text))
+    in_file(path, KasPrivateKey::from_pem_in(&text, token))
 }
 
 /// Load a KAS public key file.
@@ -111,8 +121,13 @@ pub fn load_kas_public(path: &Path) -> Result<KasPublicKey, Error> {
 
 /// Load a signing key file.
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, Error> {
+    load_signing_key_in(path, None)
+}
+
+/// Load a signing key file whose classical half may live in `token`.
+pub fn load_signing_key_in(path: &Path, token: Option<&Arc<Token>>) -> Result<SigningKey, Error> {
     let text = read_key_file(path)?;
-    in_file(path, SigningKey::from_pem(&text))
+    in_file(path, SigningKey::from_pem_in(&text, token))
 }
 
 /// Load a signing public key file.

@@ -10,7 +10,7 @@
 //! agreement's keys for its own party against, since a partner's copy may show an
 //! earlier key than today's.
 
-use crate::files::{load_kas_private, load_signing_public};
+use crate::files::load_signing_public;
 use crate::kas::KasPrivateKey;
 use crate::signing::SigningPublicKeys;
 use crate::Error;
@@ -145,9 +145,20 @@ pub fn keep_kas_key(dir: &Path, key: &KasPrivateKey) -> Result<PathBuf, Error> {
 /// hold the key its name says is an error naming the file: a key filed under another
 /// kid would open what was sealed to that kid's key.
 pub fn load_kas_ring(dir: &Path) -> Result<Vec<KasPrivateKey>, Error> {
-    let mut keys = vec![load_kas_private(&dir.join(crate::KAS_KEY))?];
+    load_kas_ring_in(dir, None)
+}
+
+/// [`load_kas_ring`], for keys whose classical halves may live in `token`.
+pub fn load_kas_ring_in(
+    dir: &Path,
+    token: Option<&std::sync::Arc<crate::pkcs11::Token>>,
+) -> Result<Vec<KasPrivateKey>, Error> {
+    let mut keys = vec![crate::files::load_kas_private_in(
+        &dir.join(crate::KAS_KEY),
+        token,
+    )?];
     for p in key_files(&dir.join(KAS_RING_DIR), "key")? {
-        let key = load_kas_private(&p)?;
+        let key = crate::files::load_kas_private_in(&p, token)?;
         let kid = key.public_key().kid();
         if p.file_stem().and_then(|s| s.to_str()) != Some(kid.as_str()) {
             return Err(misfiled(p, &kid));

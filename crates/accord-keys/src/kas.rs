@@ -15,14 +15,20 @@
 //!
 //! Private-key operations ([`KasPrivateKey::ecdh`], [`KasPrivateKey::mlkem_decapsulate`],
 //! [`KasPrivateKey::rsa_oaep_decrypt`]) stay in this crate; the key bytes never leave it.
+//!
+//! A key made by [`KasPrivateKey::generate_in`] keeps its classical half (P-384 or
+//! RSA-2048) in a PKCS#11 token ([`crate::pkcs11`]); `kas.key` then holds an
+//! `ACCORD PKCS11 KEY` reference in place of that half's `PRIVATE KEY` block.
 
 use crate::der;
 use crate::pem;
+use crate::pkcs11::{self, Token, TokenKey, TokenKeyKind};
 use crate::Error;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::{agreement, kem, rsa};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// PEM label of Accord's ML-KEM-1024 private key block.
@@ -265,6 +271,15 @@ enum Inner {
     Rsa {
         key: rsa::PrivateDecryptingKey,
     },
+    /// The hybrid with its P-384 half in a token.
+    HybridToken {
+        ec: TokenKey,
+        dk: kem::DecapsulationKey,
+    },
+    /// A P-384 or RSA-2048 key in a token.
+    Token {
+        key: TokenKey,
+    },
 }
 
 /// A KAS private key. Never printed (its `Debug` shows only the algorithm and kid); the
@@ -365,6 +380,9 @@ impl KasPrivateKey {
                     .map_err(|_| crypto("encoding an RSA public key"))?;
                 der.as_ref().to_vec()
             }
+            Inner::HybridToken { .. } | Inner::Token { .. } => {
+                return Err(crypto("a token key is made by generate_in"))
+            }
         };
         let public = KasPublicKey { alg, spki };
         Ok(KasPrivateKey { inner, public })
@@ -412,17 +430,115 @@ impl KasPrivateKey {
                     .map_err(|_| crypto("encoding an RSA private key"))?;
                 pem::encode_into(&mut out, "PRIVATE KEY", der.as_ref());
             }
+            Inner::HybridToken { ec, dk } => {
+                pem::encode_into(&mut out, pkcs11::REFERENCE_LABEL, &ec.reference());
+                pem::encode_into(&mut out, MLKEM_PRIVATE_LABEL, &mlkem_block(dk)?);
+            }
+            Inner::Token { key } => {
+                pem::encode_into(&mut out, pkcs11::REFERENCE_LABEL, &key.reference())
+            }
         }
         Ok(out)
+    }
+
+    /// Generate a key pair of `alg` whose classical half is made inside `token` and
+    /// never leaves it: the hybrid's P-384 half, an `ec-p384` key or an `rsa2048` key.
+    /// The hybrid's ML-KEM-1024 half is made here (no token holds ML-KEM yet). `label`
+    /// names the key in the token.
+    pub fn generate_in(alg: KasAlg, token: &Arc<Token>, label: &str) -> Result<Self, Error> {
+        let (inner, spki) = match alg {
+            KasAlg::HybridP384MlKem1024 => {
+                let ec = TokenKey::generate_ecdh(token, label)?;
+                let dk = kem::DecapsulationKey::generate(&kem::ML_KEM_1024)
+                    .map_err(|_| crypto("generating an ML-KEM-1024 key"))?;
+                let mut raw = mlkem_ek(&dk)?;
+                raw.extend_from_slice(&ec.ec_point()?);
+                let spki = der::encode_spki(der::OID_ML_KEM_1024_P384, &raw);
+                (Inner::HybridToken { ec, dk }, spki)
+            }
+            KasAlg::EcP384 => {
+                let key = TokenKey::generate_ecdh(token, label)?;
+                let spki = key.spki().to_vec();
+                (Inner::Token { key }, spki)
+            }
+            KasAlg::Rsa2048 => {
+                let key = TokenKey::generate_rsa(token, label)?;
+                let spki = key.spki().to_vec();
+                (Inner::Token { key }, spki)
+            }
+            other => {
+                return Err(Error::WrongKeyType(format!(
+                    "a {other} KAS key cannot live in a token: its classical half must be \
+                     P-384 or RSA-2048 (ML-KEM stays in software)"
+                )))
+            }
+        };
+        Ok(KasPrivateKey {
+            inner,
+            public: KasPublicKey { alg, spki },
+        })
+    }
+
+    /// The token the classical half lives in, if it lives in one.
+    pub fn token(&self) -> Option<&str> {
+        match &self.inner {
+            Inner::HybridToken { ec: k, .. } | Inner::Token { key: k } => Some(k.token().label()),
+            _ => None,
+        }
     }
 
     /// Parse a `kas.key` PEM file. The algorithm follows from the blocks: a P-384
     /// PKCS#8 key then an ML-KEM block is the hybrid; an ML-KEM block alone is ML-KEM;
     /// a single PKCS#8 key is EC (P-256/P-384) or RSA.
     pub fn from_pem(text: &str) -> Result<Self, Error> {
+        Self::from_pem_in(text, None)
+    }
+
+    /// Parse a `kas.key` PEM file whose classical half may be a reference to a key in
+    /// `token` (then found there and proved to be the key the reference names).
+    pub fn from_pem_in(text: &str, token: Option<&Arc<Token>>) -> Result<Self, Error> {
         let blocks = pem::decode_all(text, "KAS private key")?;
         let labels: Vec<&str> = blocks.iter().map(|b| b.label.as_str()).collect();
         match labels.as_slice() {
+            [pkcs11::REFERENCE_LABEL, MLKEM_PRIVATE_LABEL] => {
+                let ec = TokenKey::resolve(&blocks[0].der, token)?;
+                if ec.kind() != TokenKeyKind::EcDerive {
+                    return Err(Error::WrongKeyType(format!(
+                        "KAS private key: the hybrid's token key is a {} key, not P-384 ECDH",
+                        ec.kind()
+                    )));
+                }
+                let (dk, ek) = parse_mlkem_block(&blocks[1].der)?;
+                let mut raw = ek;
+                raw.extend_from_slice(&ec.ec_point()?);
+                let public = KasPublicKey {
+                    alg: KasAlg::HybridP384MlKem1024,
+                    spki: der::encode_spki(der::OID_ML_KEM_1024_P384, &raw),
+                };
+                Ok(KasPrivateKey {
+                    inner: Inner::HybridToken { ec, dk },
+                    public,
+                })
+            }
+            [pkcs11::REFERENCE_LABEL] => {
+                let key = TokenKey::resolve(&blocks[0].der, token)?;
+                let alg = match key.kind() {
+                    TokenKeyKind::EcDerive => KasAlg::EcP384,
+                    TokenKeyKind::Rsa => KasAlg::Rsa2048,
+                    TokenKeyKind::EcSign => return Err(Error::WrongKeyType(
+                        "KAS private key: the token key is a signing key (is this signing.key?)"
+                            .into(),
+                    )),
+                };
+                let public = KasPublicKey {
+                    alg,
+                    spki: key.spki().to_vec(),
+                };
+                Ok(KasPrivateKey {
+                    inner: Inner::Token { key },
+                    public,
+                })
+            }
             ["PRIVATE KEY", MLKEM_PRIVATE_LABEL] => {
                 let ec = agreement::PrivateKey::from_private_key_der(
                     &agreement::ECDH_P384,
@@ -516,6 +632,10 @@ impl KasPrivateKey {
     pub fn ecdh(&self, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
         let ec = match &self.inner {
             Inner::Hybrid { ec, .. } | Inner::Ec { ec } => ec,
+            Inner::HybridToken { ec, .. } => return ec.ecdh(peer_point),
+            Inner::Token { key } if key.kind() == TokenKeyKind::EcDerive => {
+                return key.ecdh(peer_point)
+            }
             _ => {
                 return Err(Error::WrongKeyType(format!(
                     "{} key cannot do ECDH",
@@ -535,7 +655,7 @@ impl KasPrivateKey {
     /// ML-KEM-1024 decapsulation (hybrid and ML-KEM keys).
     pub fn mlkem_decapsulate(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
         let dk = match &self.inner {
-            Inner::Hybrid { dk, .. } | Inner::MlKem { dk } => dk,
+            Inner::Hybrid { dk, .. } | Inner::MlKem { dk } | Inner::HybridToken { dk, .. } => dk,
             _ => {
                 return Err(Error::WrongKeyType(format!(
                     "{} key cannot decapsulate ML-KEM",
@@ -557,6 +677,9 @@ impl KasPrivateKey {
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let key = match &self.inner {
             Inner::Rsa { key } => key,
+            Inner::Token { key } if key.kind() == TokenKeyKind::Rsa => {
+                return key.rsa_oaep_decrypt(oaep, ciphertext)
+            }
             _ => {
                 return Err(Error::WrongKeyType(format!(
                     "{} key cannot do RSA-OAEP",

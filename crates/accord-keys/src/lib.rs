@@ -52,16 +52,19 @@ pub mod history;
 pub mod kas;
 pub mod party;
 pub mod pem;
+pub mod pkcs11;
 pub mod signing;
 
 pub use files::{
-    keygen, load_kas_private, load_kas_public, load_party, load_signing_key, load_signing_public,
-    read_key_file, replace_file, write_private_file, write_public_file, KeygenOptions,
-    KeygenOutput, KAS_KEY, KAS_PUB, PARTY_JSON, SIGNING_KEY, SIGNING_PUB,
+    keygen, load_kas_private, load_kas_private_in, load_kas_public, load_party, load_signing_key,
+    load_signing_key_in, load_signing_public, read_key_file, replace_file, write_private_file,
+    write_public_file, KeygenOptions, KeygenOutput, KAS_KEY, KAS_PUB, PARTY_JSON, SIGNING_KEY,
+    SIGNING_PUB,
 };
-pub use history::{keep_kas_key, load_kas_ring, KeyHistory};
+pub use history::{keep_kas_key, load_kas_ring, load_kas_ring_in, KeyHistory};
 pub use kas::{KasAlg, KasPrivateKey, KasPublicKey};
 pub use party::{KasKeyEntry, NodeInfo, PartyDescriptor, SigningKeyEntries, SigningKeyEntry};
+pub use pkcs11::{Token, TokenKey, TokenSpec};
 pub use signing::{ClassicalAlg, SignatureAlg, SigningKey, SigningPublicKeys, VerifyingKey};
 
 use std::path::PathBuf;
@@ -84,6 +87,9 @@ pub enum Error {
     /// A cryptographic operation failed.
     #[error("cryptographic operation failed: {0}")]
     Crypto(String),
+    /// A PKCS#11 token refused, or could not be found or logged in to.
+    #[error("PKCS#11 token: {0}")]
+    Token(String),
     /// A signature did not verify.
     #[error("bad signature: {0}")]
     BadSignature(String),

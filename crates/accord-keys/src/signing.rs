@@ -13,6 +13,7 @@
 
 use crate::der;
 use crate::pem;
+use crate::pkcs11::{self, Token, TokenKey};
 use crate::Error;
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
@@ -20,6 +21,7 @@ use aws_lc_rs::signature as pq;
 use aws_lc_rs::signature::{self, KeyPair};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// A signature algorithm, named as in JWS/JOSE.
@@ -267,6 +269,8 @@ impl SigningPublicKeys {
 enum Classical {
     Es384(signature::EcdsaKeyPair),
     Ed25519(signature::Ed25519KeyPair),
+    /// ES384 in a PKCS#11 token.
+    Token(TokenKey),
 }
 
 /// A party's signing key pair (`signing.key`): classical + ML-DSA-87. Never printed.
@@ -308,6 +312,7 @@ fn public_of(classical: &Classical, ml_dsa: &pq::PqdsaKeyPair) -> Result<Signing
                 .map_err(|_| crypto("encoding an Ed25519 public key"))?;
             (SignatureAlg::Ed25519, d.as_ref().to_vec())
         }
+        Classical::Token(k) => (SignatureAlg::Es384, k.spki().to_vec()),
     };
     let d: PublicKeyX509Der = ml_dsa
         .public_key()
@@ -363,6 +368,30 @@ impl SigningKey {
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| crypto("ES384 signing failed")),
             Classical::Ed25519(k) => Ok(k.sign(message).as_ref().to_vec()),
+            Classical::Token(k) => k.sign_es384(message),
+        }
+    }
+
+    /// Generate a signing key whose classical half (ES384) is made inside `token`
+    /// and never leaves it; the ML-DSA-87 half is made here (no token holds ML-DSA
+    /// yet). `label` names the key in the token.
+    pub fn generate_in(token: &Arc<Token>, label: &str) -> Result<Self, Error> {
+        let classical = Classical::Token(TokenKey::generate_signing(token, label)?);
+        let ml_dsa = pq::PqdsaKeyPair::generate(&pq::ML_DSA_87_SIGNING)
+            .map_err(|_| crypto("generating an ML-DSA-87 key"))?;
+        let public = public_of(&classical, &ml_dsa)?;
+        Ok(SigningKey {
+            classical,
+            ml_dsa,
+            public,
+        })
+    }
+
+    /// The token the classical half lives in, if it lives in one.
+    pub fn token(&self) -> Option<&str> {
+        match &self.classical {
+            Classical::Token(k) => Some(k.token().label()),
+            _ => None,
         }
     }
 
@@ -379,24 +408,61 @@ impl SigningKey {
 
     /// The PEM text of `signing.key` (zeroized when dropped).
     pub fn to_pem(&self) -> Result<Zeroizing<String>, Error> {
-        let classical = match &self.classical {
-            Classical::Es384(k) => k.to_pkcs8v1(),
-            Classical::Ed25519(k) => k.to_pkcs8v1(),
-        }
-        .map_err(|_| crypto("encoding the classical signing key"))?;
         let ml_dsa = self
             .ml_dsa
             .to_pkcs8v1()
             .map_err(|_| crypto("encoding the ML-DSA-87 key"))?;
         let mut out = Zeroizing::new(String::new());
+        let classical = match &self.classical {
+            Classical::Es384(k) => k.to_pkcs8v1(),
+            Classical::Ed25519(k) => k.to_pkcs8v1(),
+            Classical::Token(k) => {
+                pem::encode_into(&mut out, pkcs11::REFERENCE_LABEL, &k.reference());
+                pem::encode_into(&mut out, "PRIVATE KEY", ml_dsa.as_ref());
+                return Ok(out);
+            }
+        }
+        .map_err(|_| crypto("encoding the classical signing key"))?;
         pem::encode_into(&mut out, "PRIVATE KEY", classical.as_ref());
         pem::encode_into(&mut out, "PRIVATE KEY", ml_dsa.as_ref());
         Ok(out)
     }
 
     /// Parse `signing.key`: a classical PKCS#8 block then an ML-DSA-87 PKCS#8 block.
+    /// A key whose classical half lives in a token is refused here: see
+    /// [`SigningKey::from_pem_in`].
     pub fn from_pem(text: &str) -> Result<Self, Error> {
+        Self::from_pem_in(text, None)
+    }
+
+    /// Parse `signing.key`, whose classical half may be a reference to a key in
+    /// `token` (then found there and proved to be the key the reference names).
+    pub fn from_pem_in(text: &str, token: Option<&Arc<Token>>) -> Result<Self, Error> {
         let blocks = pem::decode_all(text, "signing key")?;
+        if let [r, m] = blocks.as_slice() {
+            if r.label == pkcs11::REFERENCE_LABEL && m.label == "PRIVATE KEY" {
+                let key = TokenKey::resolve(&r.der, token)?;
+                if key.kind() != pkcs11::TokenKeyKind::EcSign {
+                    return Err(Error::WrongKeyType(format!(
+                        "signing key: the token key is a {} key, not a P-384 signing key",
+                        key.kind()
+                    )));
+                }
+                let classical = Classical::Token(key);
+                let ml_dsa =
+                    pq::PqdsaKeyPair::from_pkcs8(&pq::ML_DSA_87_SIGNING, &m.der).map_err(|_| {
+                        Error::WrongKeyType(
+                            "signing key: second block is not an ML-DSA-87 key".into(),
+                        )
+                    })?;
+                let public = public_of(&classical, &ml_dsa)?;
+                return Ok(SigningKey {
+                    classical,
+                    ml_dsa,
+                    public,
+                });
+            }
+        }
         if blocks.iter().any(|b| b.label == "PUBLIC KEY") {
             return Err(Error::Pem(
                 "signing key: this is a public key (signing.pub); give the private signing.key"

@@ -9,9 +9,8 @@
 
 use accord_node::sandbox;
 use accord_node::server::{self, ServeOptions};
-use accord_node_api::client::{self, Client};
-use accord_node_api::wire;
-use accord_test_support::bench::{self, drive, env, Run};
+use accord_node_api::client::Client;
+use accord_test_support::bench::{self, drive, env};
 use accord_test_support::sandbox_options;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -47,78 +46,15 @@ fn main() {
     // Distinct objects, sealed through the node in parallel: the first rewrap of each
     // verifies its label and decapsulates its share (cold); later ones hit the node's
     // caches of that work (warm). Every rewrap still decides and logs durably.
-    let sealed = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let (cred, sealed) = (cred.clone(), &sealed);
-            s.spawn(move || {
-                let c = Client::new(cred).unwrap();
-                for i in (t..cold_n + bulk).step_by(threads) {
-                    let mut out = Vec::new();
-                    client::seal(
-                        &c,
-                        &wire::SealPlanRequest {
-                            marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
-                            label: None,
-                            agreement: Some(sandbox::AGREEMENT_ID.into()),
-                            choose_agreement: false,
-                        },
-                        format!("object {i}").as_bytes(),
-                        &mut out,
-                        1 << 20,
-                        None,
-                    )
-                    .unwrap();
-                    let m = client::read_manifest(&mut std::io::Cursor::new(out)).unwrap();
-                    sealed.lock().unwrap().push(m);
-                }
-            });
-        }
-    });
-    let mut all = sealed.into_inner().unwrap();
+    let mut all = bench::seal_distinct(&cred, cold_n + bulk, threads);
     let manifests: Vec<serde_json::Value> = all.split_off(cold_n);
-    let batches: Vec<Vec<serde_json::Value>> = all.chunks(bulk).map(|c| c.to_vec()).collect();
-    let queue = std::sync::Mutex::new(batches);
     let t0 = Instant::now();
-    let mut cold_lat = Vec::new();
-    std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|_| {
-                let (cred, queue) = (cred.clone(), &queue);
-                s.spawn(move || {
-                    let c = Client::new(cred).unwrap();
-                    let mut lat = Vec::new();
-                    loop {
-                        let Some(b) = queue.lock().unwrap().pop() else {
-                            break;
-                        };
-                        let t = Instant::now();
-                        let r = c.rewrap(b).unwrap();
-                        assert!(r.iter().all(|x| x.decision == "permit"));
-                        lat.push(t.elapsed());
-                    }
-                    lat
-                })
-            })
-            .collect();
-        for h in hs {
-            cold_lat.extend(h.join().unwrap());
-        }
-    });
-    let cold_secs = t0.elapsed().as_secs_f64();
+    let cold = bench::first_opens(&cred, &all, bulk, threads);
     if std::env::var_os("PHASE_CLOCK").is_some() {
         // For `perf record -k CLOCK_MONOTONIC` then `perf report --time A,B`: on Linux an
         // Instant is CLOCK_MONOTONIC, and its Debug form shows it.
         eprintln!("cold phase: from {t0:?} to {:?}", Instant::now());
     }
-    cold_lat.sort();
-    let cq = |p: f64| cold_lat[((cold_lat.len() as f64 * p) as usize).min(cold_lat.len() - 1)];
-    let cold = Run {
-        ops: cold_n as u64,
-        secs: cold_secs,
-        p50: cq(0.5),
-        p99: cq(0.99),
-    };
     // Warm up the one bulk the warm phase repeats.
     Client::new(cred.clone())
         .unwrap()

@@ -63,6 +63,10 @@ pub struct NodeConfig {
     /// answers them that it does not serve them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opentdf: Option<OpenTdfConfig>,
+    /// A PKCS#11 token the classical halves of the node's signing and KAS keys live in
+    /// (`[pkcs11]`, [`crate::custody`]); absent: every key is a file in `keys/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs11: Option<crate::custody::Pkcs11Config>,
 }
 
 /// How the node serves OpenTDF clients (`docs/opentdf.md`).
@@ -214,6 +218,8 @@ pub struct InitOptions {
     /// `disk_reserve_mib` for node.toml ([`crate::disk::DEFAULT_RESERVE_MIB`] when
     /// `None`).
     pub disk_reserve_mib: Option<u64>,
+    /// Make the keys' classical halves in this PKCS#11 token (`[pkcs11]`).
+    pub pkcs11: Option<crate::custody::Pkcs11Config>,
 }
 
 /// Paths inside a node home.
@@ -462,7 +468,22 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
         )));
     }
 
-    // The database first: a wrong --database URL leaves nothing behind.
+    // The token first: a wrong module, label or PIN leaves nothing behind.
+    let pkcs11 = match &opts.pkcs11 {
+        Some(p) => Some(crate::custody::Pkcs11Config {
+            pin_file: match &p.pin_file {
+                Some(f) => Some(std::path::absolute(f).map_err(|e| Error::io(f, e))?),
+                None => None,
+            },
+            ..p.clone()
+        }),
+        None => None,
+    };
+    let token = match &pkcs11 {
+        Some(p) => Some(p.open(dir)?),
+        None => None,
+    };
+    // Then the database: a wrong --database URL leaves nothing behind.
     mkdir_private(dir)?;
     let cfg = NodeConfig {
         party: opts.party.clone(),
@@ -479,6 +500,7 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
         metrics_listen: None,
         credential_validity_days: None,
         opentdf: None,
+        pkcs11,
     };
     let result = async {
         let store = crate::store::Store::connect(&layout.database_url(&cfg)).await?;
@@ -491,7 +513,16 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
             std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600))
                 .map_err(|e| Error::io(&db, e))?;
         }
-        write_home(&layout, &cfg, opts, &files, &national.id, &listen, &url)
+        write_home(
+            &layout,
+            &cfg,
+            opts,
+            token.as_ref(),
+            &files,
+            &national.id,
+            &listen,
+            &url,
+        )
     }
     .await;
     if result.is_err() {
@@ -500,10 +531,12 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_home(
     layout: &Layout,
     cfg: &NodeConfig,
     opts: &InitOptions,
+    token: Option<&std::sync::Arc<accord_keys::Token>>,
     files: &[PathBuf],
     national_id: &str,
     listen: &str,
@@ -530,7 +563,10 @@ fn write_home(
     accord_keys::write_public_file(&layout.key("ca.crt"), certs.ca_cert.as_bytes())?;
     accord_keys::write_private_file(&layout.key("tls.key"), certs.tls_key.0.as_bytes())?;
     accord_keys::write_public_file(&layout.key("tls.crt"), certs.tls_cert.as_bytes())?;
-    let signing = SigningKey::generate(ClassicalAlg::Es384)?;
+    let signing = match token {
+        Some(t) => SigningKey::generate_in(t, &crate::custody::key_label(&cfg.party, "signing"))?,
+        None => SigningKey::generate(ClassicalAlg::Es384)?,
+    };
     accord_keys::write_private_file(
         &layout.key(accord_keys::SIGNING_KEY),
         signing.to_pem()?.as_bytes(),
@@ -539,7 +575,14 @@ fn write_home(
         &layout.key(accord_keys::SIGNING_PUB),
         signing.public_keys().to_pem().as_bytes(),
     )?;
-    let kas = KasPrivateKey::generate(KasAlg::HybridP384MlKem1024)?;
+    let kas = match token {
+        Some(t) => KasPrivateKey::generate_in(
+            KasAlg::HybridP384MlKem1024,
+            t,
+            &crate::custody::key_label(&cfg.party, "kas"),
+        )?,
+        None => KasPrivateKey::generate(KasAlg::HybridP384MlKem1024)?,
+    };
     accord_keys::write_private_file(&layout.key(accord_keys::KAS_KEY), kas.to_pem()?.as_bytes())?;
     accord_keys::write_public_file(
         &layout.key(accord_keys::KAS_PUB),
@@ -603,6 +646,8 @@ pub struct Home {
     pub party: PartyDescriptor,
     /// `keys/history.json`: every key the node has had (empty until a rotation).
     pub history: accord_keys::KeyHistory,
+    /// The token `[pkcs11]` names, once logged in to ([`Home::token`]).
+    pub(crate) custody: crate::custody::Custody,
 }
 
 impl Home {
@@ -688,6 +733,7 @@ impl Home {
             policies,
             party,
             history,
+            custody: Default::default(),
         })
     }
 
@@ -775,6 +821,7 @@ mod tests {
             url: url.map(str::to_string),
             database: None,
             disk_reserve_mib: None,
+            pkcs11: None,
         }
     }
 

@@ -77,6 +77,7 @@ mod cache;
 mod caller;
 pub mod console;
 mod crossborder;
+pub mod custody;
 mod decision;
 pub mod directory;
 mod directory_log;

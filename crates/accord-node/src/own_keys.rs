@@ -43,7 +43,7 @@ impl OwnKeys {
     /// Read them from `home`'s key directory.
     pub fn load(home: &Home) -> Result<OwnKeys, Error> {
         let dir = home.layout.keys();
-        let mut kas = accord_keys::load_kas_ring(&dir)?;
+        let mut kas = home.kas_ring()?;
         for k in crate::tokens::classical_keys(home)? {
             if !kas
                 .iter()
@@ -52,7 +52,7 @@ impl OwnKeys {
                 kas.push(k);
             }
         }
-        let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
+        let signing = home.signing_key()?;
         let mut signing_ever = vec![signing.public_keys().classical.clone()];
         for k in accord_keys::history::load_signing_publics(&dir)? {
             if !signing_ever.iter().any(|x| x.kid() == k.classical.kid()) {

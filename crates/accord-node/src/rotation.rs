@@ -186,7 +186,7 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             "party.json has no node: a node's keys are rotated by the node".into(),
         ));
     };
-    let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
+    let signing = home.signing_key()?;
     let mut descriptor = party.clone();
 
     // 1. The new key: the pending one a run before left, or a new one, kept before
@@ -194,10 +194,10 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
     let pending = pending_path(home, kind)?;
     let made = match kind {
         KeyKind::Kas => {
-            let old = accord_keys::load_kas_private(&home.layout.key(accord_keys::KAS_KEY))?;
+            let old = home.kas_key_at(&home.layout.key(accord_keys::KAS_KEY))?;
             let new = match pending.exists() {
-                true => accord_keys::load_kas_private(&pending)?,
-                false => KasPrivateKey::generate(old.alg())?,
+                true => home.kas_key_at(&pending)?,
+                false => home.new_kas_key(old.alg())?,
             };
             accord_keys::keep_kas_key(&dir, &old)?;
             accord_keys::keep_kas_key(&dir, &new)?;
@@ -234,8 +234,8 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         }
         _ => {
             let new = match pending.exists() {
-                true => accord_keys::load_signing_key(&pending)?,
-                false => SigningKey::generate(match signing.classical_alg() {
+                true => home.signing_key_at(&pending)?,
+                false => home.new_signing_key(match signing.classical_alg() {
                     SignatureAlg::Ed25519 => ClassicalAlg::Ed25519,
                     _ => ClassicalAlg::Es384,
                 })?,
@@ -534,7 +534,7 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
     let _lock = rotation_lock(&dir)?;
     let history = accord_keys::KeyHistory::load(&dir)?;
     let own = accord_keys::load_party(&home.layout.party())?.party;
-    let signing = accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY))?;
+    let signing = home.signing_key()?;
     let descriptor = accord_keys::load_party(&home.layout.party())?;
     let store = home.store().await?;
     let result = async {

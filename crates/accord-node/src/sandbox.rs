@@ -37,6 +37,11 @@ pub struct SandboxOptions {
     pub years: u32,
     /// Each node's `disk_reserve_mib` ([`DISK_RESERVE_MIB`] for a quickstart).
     pub disk_reserve_mib: u64,
+    /// The token PAK's and USA's keys live in (`[pkcs11]`), if any.
+    pub pkcs11: (
+        Option<crate::custody::Pkcs11Config>,
+        Option<crate::custody::Pkcs11Config>,
+    ),
 }
 
 /// The disk reserve of a quickstart's nodes. A sandbox holds a few small objects, and
@@ -112,18 +117,20 @@ pub async fn create(dir: &Path, opts: &SandboxOptions) -> Result<Sandbox, Error>
         std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
     }
     let mut homes = Vec::new();
-    for (party, listen, db, authority) in [
+    for (party, listen, db, authority, pkcs11) in [
         (
             "PAK",
             &opts.pak_listen,
             &opts.databases.0,
             "Joint Staff Headquarters",
+            &opts.pkcs11.0,
         ),
         (
             "USA",
             &opts.usa_listen,
             &opts.databases.1,
             "Department of Defense",
+            &opts.pkcs11.1,
         ),
     ] {
         let home_dir = dir.join(party.to_ascii_lowercase());
@@ -138,6 +145,7 @@ pub async fn create(dir: &Path, opts: &SandboxOptions) -> Result<Sandbox, Error>
                 url: None,
                 database: db.clone(),
                 disk_reserve_mib: Some(opts.disk_reserve_mib),
+                pkcs11: pkcs11.clone(),
             },
         )
         .await?;
@@ -174,8 +182,8 @@ pub async fn create(dir: &Path, opts: &SandboxOptions) -> Result<Sandbox, Error>
         ],
     };
     let mut a = Agreement::draft(body)?;
-    let pak_key = accord_keys::load_signing_key(&pak.layout.key(accord_keys::SIGNING_KEY))?;
-    let usa_key = accord_keys::load_signing_key(&usa.layout.key(accord_keys::SIGNING_KEY))?;
+    let pak_key = pak.signing_key()?;
+    let usa_key = usa.signing_key()?;
     a.approve(&pak_key, "approved by the Joint Staff Headquarters", start)?;
     a.approve(&usa_key, "approved by the Department of Defense", start)?;
     a.sign(&pak_key, start)?;

@@ -121,3 +121,90 @@ pub fn drive(threads: usize, secs: u64, per_call: u64, f: Arc<dyn Fn(usize) + Se
         p99: q(0.99),
     }
 }
+
+/// `n` distinct objects sealed through the node of `cred` by `threads` clients in
+/// parallel, under the sandbox agreement: their manifests, which a rewrap takes.
+pub fn seal_distinct(
+    cred: &accord_node_api::credential::Credential,
+    n: usize,
+    threads: usize,
+) -> Vec<serde_json::Value> {
+    use accord_node_api::{client, wire};
+    let sealed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let sealed = &sealed;
+            s.spawn(move || {
+                let c = client::Client::new(cred.clone()).unwrap();
+                for i in (t..n).step_by(threads) {
+                    let mut out = Vec::new();
+                    client::seal(
+                        &c,
+                        &wire::SealPlanRequest {
+                            marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
+                            label: None,
+                            agreement: Some(accord_node::sandbox::AGREEMENT_ID.into()),
+                            choose_agreement: false,
+                        },
+                        format!("object {i}").as_bytes(),
+                        &mut out,
+                        1 << 20,
+                        None,
+                    )
+                    .unwrap();
+                    let m = client::read_manifest(&mut std::io::Cursor::new(out)).unwrap();
+                    sealed.lock().unwrap().push(m);
+                }
+            });
+        }
+    });
+    sealed.into_inner().unwrap()
+}
+
+/// First opens: every manifest rewrapped once, in requests of `bulk`, by `threads`
+/// clients of `cred`, each decision asserted a permit. What they did: objects, time,
+/// request latencies.
+pub fn first_opens(
+    cred: &accord_node_api::credential::Credential,
+    manifests: &[serde_json::Value],
+    bulk: usize,
+    threads: usize,
+) -> Run {
+    let batches: Vec<Vec<serde_json::Value>> = manifests.chunks(bulk).map(|c| c.to_vec()).collect();
+    let queue = std::sync::Mutex::new(batches);
+    let t0 = Instant::now();
+    let mut lat = Vec::new();
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|_| {
+                let queue = &queue;
+                s.spawn(move || {
+                    let c = accord_node_api::client::Client::new(cred.clone()).unwrap();
+                    let mut lat = Vec::new();
+                    loop {
+                        let Some(b) = queue.lock().unwrap().pop() else {
+                            break;
+                        };
+                        let t = Instant::now();
+                        let r = c.rewrap(b).unwrap();
+                        assert!(r.iter().all(|x| x.decision == "permit"));
+                        lat.push(t.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        for h in hs {
+            lat.extend(h.join().unwrap());
+        }
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    lat.sort();
+    let q = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    Run {
+        ops: manifests.len() as u64,
+        secs,
+        p50: q(0.5),
+        p99: q(0.99),
+    }
+}

@@ -21,6 +21,7 @@ mod nodes;
 pub mod oidc;
 pub mod opentdf;
 mod seal;
+pub mod softhsm;
 
 pub use db::database;
 pub use log::{log_entries, wait_cosigned};

@@ -26,6 +26,7 @@ pub fn sandbox_options(
         databases,
         years: 15,
         disk_reserve_mib,
+        pkcs11: (None, None),
     }
 }
 
@@ -149,6 +150,7 @@ pub fn init_options(party: &str) -> InitOptions {
         url: None,
         database: database(),
         disk_reserve_mib: Some(0),
+        pkcs11: None,
     }
 }
 
@@ -191,7 +193,7 @@ pub fn make_node(
 /// A node home's party signing key (what approves and signs its agreements and its
 /// label assertions).
 pub fn signing_key(home: &Home) -> accord_keys::SigningKey {
-    accord_keys::load_signing_key(&home.layout.key(accord_keys::SIGNING_KEY)).unwrap()
+    home.signing_key().unwrap()
 }
 
 /// Has each party of `parties`, `(home, the authority that approves)`, approve

@@ -91,3 +91,106 @@ fn a_rotated_tls_key_waits_for_partners_and_node_info_says_so() {
         assert!(e.contains(says), "{args:?}: {e}");
     }
 }
+
+/// `accord init` with `--pkcs11-module` and `--pkcs11-token` makes the node's keys in a
+/// SoftHSM2 token: the PIN only from `ACCORD_PKCS11_PIN` or an owner-only file (never a
+/// flag), a wrong PIN leaves nothing behind, `node info` and `key list` say where each
+/// key lives, and a rotation makes the new key in the token.
+#[test]
+fn a_node_made_with_its_keys_in_a_token() {
+    let Some(hsm) = accord_test_support::softhsm::softhsm("a_node_made_with_its_keys_in_a_token")
+    else {
+        return;
+    };
+    hsm.token("accord-cli-test", "cli-pin");
+    let module = hsm.module.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("pak");
+    let h = home.to_str().unwrap();
+    let init = |pin: Option<&str>, extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_accord"));
+        c.current_dir(ROOT).env_remove("ACCORD_PKCS11_PIN");
+        if let Some(p) = pin {
+            c.env("ACCORD_PKCS11_PIN", p);
+        }
+        c.args(["init", "--party", "PAK", "--dir", h, "--policy", "policies"])
+            .args([
+                "--pkcs11-module",
+                module,
+                "--pkcs11-token",
+                "accord-cli-test",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).to_string();
+
+    // The PIN is never a flag.
+    let o = init(Some("cli-pin"), &["--pkcs11-pin", "cli-pin"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // No PIN, a wrong PIN, a wrong label: exit 2, named, nothing left behind.
+    let o = init(None, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("ACCORD_PKCS11_PIN"), "{}", stderr(&o));
+    let o = init(Some("wrong"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not right"), "{}", stderr(&o));
+    assert!(!home.exists(), "a refused init leaves nothing");
+    let pin_file = dir.path().join("pin");
+    std::fs::write(&pin_file, "cli-pin\n").unwrap();
+    let o = init(None, &["--pkcs11-pin-file", pin_file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "a PIN file others may read");
+    assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    assert!(!home.exists());
+
+    let o = init(Some("cli-pin"), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let with_pin = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_accord"))
+            .current_dir(ROOT)
+            .env("ACCORD_PKCS11_PIN", "cli-pin")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let info = with_pin(&["node", "info", "--dir", h]);
+    assert!(info.status.success(), "{}", stderr(&info));
+    let e = stderr(&info);
+    assert!(
+        e.contains("signing key: classical half in PKCS#11 token \"accord-cli-test\"")
+            && e.contains("kas key: classical half in PKCS#11 token \"accord-cli-test\"")
+            && e.contains("logged in; the signing key and 1 KAS key(s) found and proved"),
+        "{e}"
+    );
+    let list = json(&with_pin(&["--json", "key", "list", "--dir", h]));
+    let custody = list["custody"].as_array().unwrap();
+    assert_eq!(custody[0]["key"], "signing");
+    assert_eq!(custody[0]["custody"], "pkcs11");
+    assert_eq!(custody[1]["token"], "accord-cli-test");
+    assert_eq!(custody[2]["custody"], "file", "{list:#}");
+
+    // A rotation makes the new KAS key in the token too.
+    let r = json(&with_pin(&["--json", "key", "rotate", "--dir", h, "kas"]));
+    assert_ne!(r["old"], r["new"]);
+    let kas = std::fs::read_to_string(home.join("keys/kas.key")).unwrap();
+    assert!(
+        kas.starts_with("-----BEGIN ACCORD PKCS11 KEY-----"),
+        "{kas}"
+    );
+    let info = with_pin(&["node", "info", "--dir", h]);
+    assert!(
+        stderr(&info).contains("2 KAS key(s) found and proved"),
+        "{}",
+        stderr(&info)
+    );
+    // Without the PIN, node info still prints party.json and says what is wrong.
+    let o = run(&["node", "info", "--dir", h]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("warning: token \"accord-cli-test\"")
+            && stderr(&o).contains("ACCORD_PKCS11_PIN"),
+        "{}",
+        stderr(&o)
+    );
+}

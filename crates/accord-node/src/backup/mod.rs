@@ -430,7 +430,7 @@ pub async fn take(
     };
     let text = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Input(e.to_string()))?;
     w.add_bytes(MANIFEST, 0o600, &text)?;
-    let signing = accord_keys::load_signing_key(&layout.key(accord_keys::SIGNING_KEY))?;
+    let signing = home.signing_key()?;
     let message = manifest_message(&text);
     let b64 = |v: Vec<u8>| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, v);
     let sig = ManifestSignature {

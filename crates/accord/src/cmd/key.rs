@@ -65,7 +65,7 @@ Exit codes: 0 revoked, 1 refused (another rotation running; the revocation stand
     },
     /// The keys the node has had, by kind: since when, and which are current.
     #[command(
-        after_help = "Example:\n  accord key list --dir pak\n  accord --json key list --dir pak\n  # {\"keys\": [{\"kind\", \"id\", \"since\", \"replaced\"?, \"compromised\"?, \"revoked_because\"?}], \"kas_held\": [\"<kid>\", ...], \"tls_waiting\"?: \"<pin>\"}\n\n\
+        after_help = "Example:\n  accord key list --dir pak\n  accord --json key list --dir pak\n  # {\"keys\": [{\"kind\", \"id\", \"since\", \"replaced\"?, \"compromised\"?, \"revoked_because\"?}], \"kas_held\": [\"<kid>\", ...], \"tls_waiting\"?: \"<pin>\", \"custody\": [{\"key\", \"custody\": \"file\"|\"pkcs11\", \"token\"?, \"file\"}]}\n\n\
 A node that never rotated a key lists its current ones only (`since` unknown). kas_held is every KAS private key the node holds: objects sealed to any of them open. tls_waiting is a rotated TLS key the node presents once partners acknowledged it.\n\n\
 Exit codes: 0 ok, 2 usage or input error (no node home)."
     )]
@@ -241,7 +241,11 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                 }
             }
             if out.json {
-                let mut v = serde_json::json!({ "keys": keys, "kas_held": kas_held });
+                let mut v = serde_json::json!({
+                    "keys": keys,
+                    "kas_held": kas_held,
+                    "custody": accord_node::custody::places(&home),
+                });
                 if let Some(pin) = &tls_waiting {
                     v["tls_waiting"] = serde_json::json!(pin);
                 }
@@ -272,6 +276,9 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                         short(&k.id),
                         k.since
                     );
+                }
+                for p in accord_node::custody::places(&home) {
+                    println!("{p}");
                 }
             }
             Ok(Code::Ok)

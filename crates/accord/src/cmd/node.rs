@@ -19,9 +19,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Create a node home: policies, keys, database, audit log and party.json.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  accord init --party PAK --dir /srv/accord/pak \\\n      --policy policies/pak.xml --policy policies/usa.xml \\\n      --listen 0.0.0.0:8443 --url https://accord.pak.example:8443 \\\n      --name Pakistan --authority \"Joint Staff Headquarters\"\n  accord init --party USA --dir usa --policy policies \\\n      --database postgres://accord@localhost/accord_usa\n\n\
+    after_help = "Example:\n  accord init --party PAK --dir /srv/accord/pak \\\n      --policy policies/pak.xml --policy policies/usa.xml \\\n      --listen 0.0.0.0:8443 --url https://accord.pak.example:8443 \\\n      --name Pakistan --authority \"Joint Staff Headquarters\"\n  accord init --party USA --dir usa --policy policies \\\n      --database postgres://accord@localhost/accord_usa\n  ACCORD_PKCS11_PIN=... accord init --party PAK --dir pak --policy policies \\\n      --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-token accord-pak\n\n\
 The national policy is the one named like the party (PAK); the others are those its labels translate from.\n\
 Private keys (keys/*.key, log/.accord/) are written owner-only. DIR/party.json is what agreements take.\n\
+With --pkcs11-token, the signing key's P-384 half and the KAS key's P-384 half are made in the token and never leave it; their ML-DSA-87 and ML-KEM-1024 halves stay in keys/. The PIN comes from --pkcs11-pin-file (owner-only) or ACCORD_PKCS11_PIN, never from the command line.\n\
 Exit codes: 0 ok, 2 usage or input error (including an existing node home)."
 )]
 pub struct InitArgs {
@@ -54,6 +55,17 @@ pub struct InitArgs {
     /// disk_reserve_mib).
     #[arg(long, value_name = "MIB", default_value_t = accord_node::DEFAULT_RESERVE_MIB)]
     pub disk_reserve_mib: u64,
+    /// The PKCS#11 module to keep keys in (node.toml [pkcs11] module), e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long, value_name = "LIBRARY", requires = "pkcs11_token")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The label of the token in that module.
+    #[arg(long, value_name = "LABEL", requires = "pkcs11_module")]
+    pub pkcs11_token: Option<String>,
+    /// A file holding the token's PIN, readable by its owner only (default: the
+    /// ACCORD_PKCS11_PIN environment variable).
+    #[arg(long, value_name = "FILE", requires = "pkcs11_module")]
+    pub pkcs11_pin_file: Option<PathBuf>,
 }
 
 pub fn init(args: InitArgs, out: &Output) -> Result<Code> {
@@ -66,6 +78,14 @@ pub fn init(args: InitArgs, out: &Output) -> Result<Code> {
         url: args.url.clone(),
         database: args.database.clone(),
         disk_reserve_mib: Some(args.disk_reserve_mib),
+        pkcs11: match (&args.pkcs11_module, &args.pkcs11_token) {
+            (Some(module), Some(token)) => Some(accord_node::custody::Pkcs11Config {
+                module: module.clone(),
+                token: token.clone(),
+                pin_file: args.pkcs11_pin_file.clone(),
+            }),
+            _ => None,
+        },
     };
     let party = runtime()?.block_on(home::init(&args.dir, &opts))?;
     let node = party.node.as_ref();
@@ -150,7 +170,7 @@ pub fn serve(args: ServeArgs, out: &Output) -> Result<Code> {
 pub enum NodeCommand {
     /// Print the node's public party descriptor (party.json).
     #[command(
-        after_help = "Example:\n  accord node info --dir /srv/accord/pak > pak-party.json\n\nparty.json goes to standard output; the database schema version (and the newest this\naccord knows) to standard error, read without changing the database.\n\nExit codes: 0 ok, 2 no node home."
+        after_help = "Example:\n  accord node info --dir /srv/accord/pak > pak-party.json\n\nparty.json goes to standard output; where each private key lives (a file, or a PKCS#11\ntoken, which is logged in to and checked), the database schema version (and the newest\nthis accord knows) and expiry warnings to standard error, read without changing the database.\n\nExit codes: 0 ok, 2 no node home."
     )]
     Info {
         /// The node home.
@@ -172,6 +192,7 @@ pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
             // to standard error after it, and a database that cannot be read is said
             // there too, so that `node info > party.json` always gives the descriptor.
             print!("{}", home.party.to_json());
+            custody_report(&home);
             let rt = runtime()?;
             match rt.block_on(home.schema()) {
                 Ok((at, known)) => {
@@ -493,6 +514,25 @@ fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result
 /// What expires within 30 days (an agreement within 180), said on standard error by
 /// `accord node info`: the node's certificates, agreements in force, people's
 /// credentials.
+/// Where each private key lives (standard error), and, for a token, whether the node
+/// can log in to it and finds its keys there.
+fn custody_report(home: &Home) {
+    for p in accord_node::custody::places(home) {
+        eprintln!("{p}");
+    }
+    if let Some(cfg) = &home.config.pkcs11 {
+        match home.signing_key().and_then(|_| home.kas_ring()) {
+            Ok(kas) => eprintln!(
+                "token {:?} ({}): logged in; the signing key and {} KAS key(s) found and proved",
+                cfg.token,
+                cfg.module.display(),
+                kas.len()
+            ),
+            Err(e) => eprintln!("warning: token {:?}: {e}", cfg.token),
+        }
+    }
+}
+
 fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
     const DAY: i64 = 86_400;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();

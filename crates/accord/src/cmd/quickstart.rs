@@ -113,6 +113,7 @@ pub fn run(args: QuickstartArgs, out: &Output) -> Result<Code> {
             databases: (None, None),
             years: 15,
             disk_reserve_mib: sandbox::DISK_RESERVE_MIB,
+            pkcs11: (None, None),
         };
         let sb = story.step("creating the PAK and USA nodes and their agreement", || {
             rt.block_on(sandbox::create(&dir, &opts))
