@@ -501,7 +501,7 @@ impl KasPrivateKey {
         let labels: Vec<&str> = blocks.iter().map(|b| b.label.as_str()).collect();
         match labels.as_slice() {
             [pkcs11::REFERENCE_LABEL, MLKEM_PRIVATE_LABEL] => {
-                let ec = TokenKey::resolve(&blocks[0].der, token)?;
+                let ec = TokenKey::resolve(&blocks[0].der, token, true)?;
                 if ec.kind() != TokenKeyKind::EcDerive {
                     return Err(Error::WrongKeyType(format!(
                         "KAS private key: the hybrid's token key is a {} key, not P-384 ECDH",
@@ -521,7 +521,7 @@ impl KasPrivateKey {
                 })
             }
             [pkcs11::REFERENCE_LABEL] => {
-                let key = TokenKey::resolve(&blocks[0].der, token)?;
+                let key = TokenKey::resolve(&blocks[0].der, token, true)?;
                 let alg = match key.kind() {
                     TokenKeyKind::EcDerive => KasAlg::EcP384,
                     TokenKeyKind::Rsa => KasAlg::Rsa2048,

@@ -441,7 +441,7 @@ impl SigningKey {
         let blocks = pem::decode_all(text, "signing key")?;
         if let [r, m] = blocks.as_slice() {
             if r.label == pkcs11::REFERENCE_LABEL && m.label == "PRIVATE KEY" {
-                let key = TokenKey::resolve(&r.der, token)?;
+                let key = TokenKey::resolve(&r.der, token, false)?;
                 if key.kind() != pkcs11::TokenKeyKind::EcSign {
                     return Err(Error::WrongKeyType(format!(
                         "signing key: the token key is a {} key, not a P-384 signing key",

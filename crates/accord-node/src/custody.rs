@@ -187,7 +187,8 @@ fn refers_to_token(path: &Path) -> bool {
 /// Where one of the node's private keys lives.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Place {
-    /// `signing`, `kas`, `tls`, `ca`, `log`, `witness`.
+    /// `signing`, `kas`, `opentdf-rsa`, `opentdf-ec` (the KAS keys for OpenTDF
+    /// clients, once enabled), `tls`, `ca`, `log`, `witness`.
     pub key: &'static str,
     /// `pkcs11` or `file`.
     pub custody: &'static str,
@@ -212,10 +213,19 @@ pub fn places(home: &Home) -> Vec<Place> {
         accord_keys::pkcs11::reference_token(&block.der).ok()
     };
     let mut out = Vec::new();
+    let opentdf = [
+        ("opentdf-rsa", crate::opentdf::KAS_RSA_KEY),
+        ("opentdf-ec", crate::opentdf::KAS_EC_KEY),
+    ]
+    .into_iter()
+    .filter(|(_, f)| home.layout.key(f).exists());
     for (key, file) in [
         ("signing", accord_keys::SIGNING_KEY),
         ("kas", accord_keys::KAS_KEY),
-    ] {
+    ]
+    .into_iter()
+    .chain(opentdf)
+    {
         let token = token_of(file);
         out.push(Place {
             key,

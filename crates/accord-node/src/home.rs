@@ -471,6 +471,9 @@ pub async fn init(dir: &Path, opts: &InitOptions) -> Result<PartyDescriptor, Err
     // The token first: a wrong module, label or PIN leaves nothing behind.
     let pkcs11 = match &opts.pkcs11 {
         Some(p) => Some(crate::custody::Pkcs11Config {
+            // Absolute: the library loaded must not depend on the directory the node
+            // is started from.
+            module: std::path::absolute(&p.module).map_err(|e| Error::io(&p.module, e))?,
             pin_file: match &p.pin_file {
                 Some(f) => Some(std::path::absolute(f).map_err(|e| Error::io(f, e))?),
                 None => None,

@@ -348,11 +348,16 @@ impl Node {
                     }
                 }
                 Err(e) => {
+                    // A key in a token that cannot be reached now says so (try again
+                    // later); anything else is the object's.
+                    let rule = match &e {
+                        accord_tdf::Error::Keys(accord_keys::Error::Token(_)) => {
+                            accord_node_api::wire::Rule::KeyAccess
+                        }
+                        _ => accord_node_api::wire::Rule::ObjectIntegrity,
+                    };
                     p.shares.clear();
-                    p.reasons = vec![Reason::new(
-                        accord_node_api::wire::Rule::ObjectIntegrity,
-                        e.to_string(),
-                    )];
+                    p.reasons = vec![Reason::new(rule, e.to_string())];
                     return p;
                 }
             }

@@ -149,11 +149,27 @@ fn keys_made_in_a_token_work_there_and_their_files_hold_references() {
     // A reference whose public key is another key's is refused: the token's key with
     // that id is proved against the public key before it is used.
     let other = SigningKey::generate_in(&token, "test other").unwrap();
-    let forged = splice_public(&signer.to_pem().unwrap(), &other);
+    let forged = splice_public(
+        &signer.to_pem().unwrap(),
+        other.public_keys().classical.spki_der(),
+    );
     let e = SigningKey::from_pem_in(&forged, Some(&token))
         .unwrap_err()
         .to_string();
     assert!(e.contains("is not the key its reference names"), "{e}");
+    // So for an ECDH key and an RSA key.
+    for alg in [KasAlg::EcP384, KasAlg::Rsa2048] {
+        let a = KasPrivateKey::generate_in(alg, &token, "test a").unwrap();
+        let b = KasPrivateKey::generate_in(alg, &token, "test b").unwrap();
+        let forged = splice_public(&a.to_pem().unwrap(), b.public_key().spki_der());
+        let e = KasPrivateKey::from_pem_in(&forged, Some(&token))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("is not the key its reference names"),
+            "{alg}: {e}"
+        );
+    }
     // Used for the wrong purpose: a KAS file holding a signing key's reference.
     let sign_ref = signer.to_pem().unwrap();
     let first_block: String = sign_ref
@@ -166,7 +182,18 @@ fn keys_made_in_a_token_work_there_and_their_files_hold_references() {
     let e = KasPrivateKey::from_pem_in(&first_block, Some(&token))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("signing key"), "{e}");
+    assert!(
+        e.contains("is not a P-384 ECDH key for that use alone"),
+        "{e}"
+    );
+
+    // The token lost the login (as when it is removed and put back): the next
+    // operation logs in again and succeeds, for signing and for ECDH.
+    token.log_out().unwrap();
+    let c = again.sign_classical(msg).unwrap();
+    signer.public_keys().classical.verify(msg, &c).unwrap();
+    token.log_out().unwrap();
+    assert_eq!(*kas.ecdh(eph_pub.as_ref()).unwrap(), expected);
 
     // The PIN file: owner-only, one line.
     let dir = tempfile::tempdir().unwrap();
@@ -183,8 +210,9 @@ fn keys_made_in_a_token_work_there_and_their_files_hold_references() {
     assert_eq!(read_pin_file(&pin).unwrap().as_str(), "1234-keys");
 }
 
-/// `pem` (a signing key file) with its reference's public key replaced by `other`'s.
-fn splice_public(pem: &str, other: &SigningKey) -> String {
+/// `pem` (a key file whose first block is a reference) with the reference's public
+/// key replaced by `new` (of the same length).
+fn splice_public(pem: &str, new: &[u8]) -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     let body: String = pem
@@ -193,11 +221,8 @@ fn splice_public(pem: &str, other: &SigningKey) -> String {
         .take_while(|l| !l.starts_with("-----END"))
         .collect();
     let mut der = b64.decode(body).unwrap();
-    let old = der[der.len() - 120..].to_vec();
-    let new = other.public_keys().classical.spki_der().to_vec();
-    assert_eq!(old.len(), new.len());
     let n = der.len();
-    der[n - 120..].copy_from_slice(&new);
+    der[n - new.len()..].copy_from_slice(new);
     let rest: String = pem
         .split_inclusive('\n')
         .skip_while(|l| !l.starts_with("-----END"))

@@ -189,6 +189,11 @@ pub fn unwrap(key: &KasPrivateKey, kao: &KeyAccess) -> Result<Zeroizing<Vec<u8>>
             short(&kao.kid)
         ))
     };
+    // A key in a token that cannot be reached is no sign of tampering: said as it is.
+    let or_token = |e: accord_keys::Error, what: &str| match e {
+        accord_keys::Error::Token(_) => Error::Keys(e),
+        _ => fail(what),
+    };
     let share = match key.alg() {
         KasAlg::HybridP384MlKem1024 => {
             let (kem_ct, enc) = parse_envelope(&wrapped)?;
@@ -198,7 +203,7 @@ pub fn unwrap(key: &KasPrivateKey, kao: &KeyAccess) -> Result<Zeroizing<Vec<u8>>
             let (ct, eph) = kem_ct.split_at(MLKEM_CT_LEN);
             let ecdh_ss = key
                 .ecdh(eph)
-                .map_err(|_| fail("invalid ephemeral P-384 point"))?;
+                .map_err(|e| or_token(e, "invalid ephemeral P-384 point"))?;
             let mlkem_ss = key
                 .mlkem_decapsulate(ct)
                 .map_err(|_| fail("ML-KEM decapsulation failed"))?;
@@ -225,14 +230,14 @@ pub fn unwrap(key: &KasPrivateKey, kao: &KeyAccess) -> Result<Zeroizing<Vec<u8>>
             let spki = der::parse_spki(&blocks[0].der).map_err(|e| fail(&e.to_string()))?;
             let ecdh_ss = key
                 .ecdh(spki.key)
-                .map_err(|_| fail("invalid ephemeral EC point"))?;
+                .map_err(|e| or_token(e, "invalid ephemeral EC point"))?;
             let k = crypto::hkdf_sha256(&tdf_salt(), &ecdh_ss)?;
             crypto::gcm_open(&k[..], &wrapped)
                 .map_err(|_| fail("wrapped key does not decrypt (tampered, or another key)"))?
         }
         KasAlg::Rsa2048 => key
             .rsa_oaep_decrypt(&rsa::OAEP_SHA1_MGF1SHA1, &wrapped)
-            .map_err(|_| fail("RSA-OAEP decryption failed (tampered, or another key)"))?,
+            .map_err(|e| or_token(e, "RSA-OAEP decryption failed (tampered, or another key)"))?,
     };
     if share.len() != 32 {
         return Err(fail("unwrapped share is not 32 bytes"));

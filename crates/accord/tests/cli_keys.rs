@@ -184,6 +184,15 @@ fn a_node_made_with_its_keys_in_a_token() {
         "{}",
         stderr(&info)
     );
+    // The KAS keys for OpenTDF clients are made in the token too.
+    let o = with_pin(&["opentdf", "enable", "--dir", h]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = json(&with_pin(&["--json", "key", "list", "--dir", h]));
+    let custody = list["custody"].as_array().unwrap();
+    for k in ["opentdf-rsa", "opentdf-ec"] {
+        let c = custody.iter().find(|c| c["key"] == k).expect(k);
+        assert_eq!(c["custody"], "pkcs11", "{list:#}");
+    }
     // Without the PIN, node info still prints party.json and says what is wrong.
     let o = run(&["node", "info", "--dir", h]);
     assert!(o.status.success());

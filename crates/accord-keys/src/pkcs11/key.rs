@@ -1,7 +1,7 @@
 //! A private key inside a token, and what the node asks of it.
 
 use super::reference::{p384_params, p384_spki, rsa_spki, Reference};
-use super::{token_error, Token, TokenKeyKind};
+use super::{Failed, Token, TokenKeyKind};
 use crate::{der, Error};
 use aws_lc_rs::{agreement, digest, rand::SecureRandom, rsa, signature};
 use cryptoki::error::{Error as CkError, RvError};
@@ -10,7 +10,8 @@ use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;
 
 /// `CKA_EC_POINT` is a DER OCTET STRING around the point (PKCS#11 2.40); some modules
@@ -28,45 +29,46 @@ fn unwrap_ec_point(v: &[u8]) -> Result<&[u8], Error> {
     Ok(point)
 }
 
+/// The mechanisms each kind of key may be used with, and nothing else (no raw RSA, no
+/// PKCS#1 v1.5, no signature recovery, no wrapping).
+fn allowed(kind: TokenKeyKind) -> Vec<MechanismType> {
+    match kind {
+        TokenKeyKind::EcSign => vec![MechanismType::ECDSA],
+        TokenKeyKind::EcDerive => vec![MechanismType::ECDH1_DERIVE],
+        TokenKeyKind::Rsa => vec![MechanismType::RSA_PKCS_OAEP],
+    }
+}
+
 impl Token {
-    /// Make a key pair inside the token: its private key sensitive and never
-    /// extractable, its public key a session object (the reference keeps it).
+    /// Make a key pair inside the token: its private key sensitive, never extractable,
+    /// not modifiable, for its one use; its public key a session object (the reference
+    /// keeps it). A key made but not finished (its public key unreadable) is destroyed.
     fn generate(self: &Arc<Self>, kind: TokenKeyKind, label: &str) -> Result<TokenKey, Error> {
         let mut id = vec![0u8; 16];
         aws_lc_rs::rand::SystemRandom::new()
             .fill(&mut id)
             .map_err(|_| Error::Crypto("drawing a key id".into()))?;
-        let common = |usage: Vec<Attribute>| {
-            let mut v = vec![
-                Attribute::Token(true),
-                Attribute::Private(true),
-                Attribute::Sensitive(true),
-                Attribute::Extractable(false),
-                Attribute::Id(id.clone()),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ];
-            v.extend(usage);
-            v
-        };
-        let session = self.anchor.lock().unwrap_or_else(|p| p.into_inner());
-        let (mechanism, public, private) = match kind {
-            TokenKeyKind::EcSign | TokenKeyKind::EcDerive => {
-                let sign = kind == TokenKeyKind::EcSign;
-                (
-                    Mechanism::EccKeyPairGen,
-                    vec![
-                        Attribute::Token(false),
-                        Attribute::EcParams(p384_params()),
-                        Attribute::Verify(sign),
-                        Attribute::Derive(!sign),
-                    ],
-                    common(vec![
-                        Attribute::Sign(sign),
-                        Attribute::Derive(!sign),
-                        Attribute::Decrypt(false),
-                    ]),
-                )
-            }
+        let (sign, derive, decrypt) = (
+            kind == TokenKeyKind::EcSign,
+            kind == TokenKeyKind::EcDerive,
+            kind == TokenKeyKind::Rsa,
+        );
+        let private = vec![
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Modifiable(false),
+            Attribute::Id(id.clone()),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Sign(sign),
+            Attribute::Derive(derive),
+            Attribute::Decrypt(decrypt),
+            Attribute::SignRecover(false),
+            Attribute::Unwrap(false),
+            Attribute::AllowedMechanisms(allowed(kind)),
+        ];
+        let (mechanism, public) = match kind {
             TokenKeyKind::Rsa => (
                 Mechanism::RsaPkcsKeyPairGen,
                 vec![
@@ -75,24 +77,39 @@ impl Token {
                     Attribute::PublicExponent(vec![1, 0, 1]),
                     Attribute::Encrypt(true),
                 ],
-                common(vec![
-                    Attribute::Decrypt(true),
-                    Attribute::Sign(false),
-                    Attribute::Derive(false),
-                ]),
+            ),
+            _ => (
+                Mechanism::EccKeyPairGen,
+                vec![
+                    Attribute::Token(false),
+                    Attribute::EcParams(p384_params()),
+                    Attribute::Verify(sign),
+                    Attribute::Derive(derive),
+                ],
             ),
         };
-        let (pub_h, priv_h) = session
-            .generate_key_pair(&mechanism, &public, &private)
-            .map_err(|e| token_error(&format!("making a {} key in {:?}", kind, self.label), e))?;
+        let what = format!("making a {kind} key in {:?}", self.label);
+        // The pair is made, its public key read and the public object destroyed in
+        // one session, so that a lost session makes the whole again.
+        let (priv_h, spki) = self.with_session(&what, |s| {
+            let (pub_h, priv_h) = s.generate_key_pair(&mechanism, &public, &private)?;
+            let types: &[AttributeType] = match kind {
+                TokenKeyKind::Rsa => &[AttributeType::Modulus, AttributeType::PublicExponent],
+                _ => &[AttributeType::EcPoint],
+            };
+            let attrs = s.get_attributes(pub_h, types);
+            let _ = s.destroy_object(pub_h);
+            match attrs {
+                Ok(a) => Ok((priv_h, a)),
+                Err(e) => {
+                    let _ = s.destroy_object(priv_h);
+                    Err(e)
+                }
+            }
+        })?;
+        let (priv_h, attrs) = (priv_h, spki);
         let spki = match kind {
             TokenKeyKind::Rsa => {
-                let attrs = session
-                    .get_attributes(
-                        pub_h,
-                        &[AttributeType::Modulus, AttributeType::PublicExponent],
-                    )
-                    .map_err(|e| token_error("reading the new RSA public key", e))?;
                 let (mut n, mut e) = (Vec::new(), Vec::new());
                 for a in attrs {
                     match a {
@@ -101,12 +118,9 @@ impl Token {
                         _ => {}
                     }
                 }
-                rsa_spki(&n, &e)
+                Ok(rsa_spki(&n, &e))
             }
             _ => {
-                let attrs = session
-                    .get_attributes(pub_h, &[AttributeType::EcPoint])
-                    .map_err(|e| token_error("reading the new EC public key", e))?;
                 let point = attrs
                     .into_iter()
                     .find_map(|a| match a {
@@ -114,41 +128,35 @@ impl Token {
                         _ => None,
                     })
                     .unwrap_or_default();
-                p384_spki(unwrap_ec_point(&point)?)
+                unwrap_ec_point(&point).map(p384_spki)
             }
         };
-        let _ = session.destroy_object(pub_h);
-        drop(session);
+        let spki = match spki {
+            Ok(s) => s,
+            Err(e) => {
+                let _ =
+                    self.with_session("destroying a key made wrong", |s| s.destroy_object(priv_h));
+                return Err(e);
+            }
+        };
         Ok(TokenKey {
             token: self.clone(),
             id,
-            handle: priv_h,
+            handle: Mutex::new(priv_h),
+            refinding: AtomicBool::new(false),
             spki,
             kind,
         })
     }
 
-    /// The private key with `id`, checked to be the one `spki` names.
-    fn find(self: &Arc<Self>, id: &[u8], spki: &[u8]) -> Result<TokenKey, Error> {
-        let parsed = der::parse_spki(spki)?;
-        let kind = match parsed.algorithm {
-            a if a == der::OID_EC_PUBLIC_KEY && parsed.parameter == Some(der::OID_P384) => {
-                // Signing or ECDH: the key's own attributes say which.
-                TokenKeyKind::EcSign
-            }
-            a if a == der::OID_RSA => TokenKeyKind::Rsa,
-            _ => {
-                return Err(Error::WrongKeyType(
-                    "a token key reference names a key that is neither P-384 nor RSA".into(),
-                ))
-            }
-        };
-        let found = self.with_session(|s| {
+    /// The handle of the one private key with `id`, checked to be in custody: a token
+    /// object, always sensitive, never extractable, of `kind`'s key type and use.
+    fn find_handle(&self, id: &[u8], kind: TokenKeyKind) -> Result<ObjectHandle, Error> {
+        let found = self.with_session("looking for a key", |s| {
             s.find_objects(&[
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
                 Attribute::Id(id.to_vec()),
             ])
-            .map_err(|e| token_error("looking for a key", e))
         })?;
         let handle = match found.as_slice() {
             [h] => *h,
@@ -169,26 +177,88 @@ impl Token {
                 )))
             }
         };
-        let kind = match kind {
-            TokenKeyKind::Rsa => TokenKeyKind::Rsa,
-            _ => {
-                let derive = self.with_session(|s| {
-                    let attrs = s
-                        .get_attributes(handle, &[AttributeType::Derive])
-                        .map_err(|e| token_error("reading a key's usage", e))?;
-                    Ok(attrs.iter().any(|a| matches!(a, Attribute::Derive(true))))
-                })?;
+        let attrs = self.with_session("reading a key's attributes", |s| {
+            s.get_attributes(
+                handle,
+                &[
+                    AttributeType::Token,
+                    AttributeType::AlwaysSensitive,
+                    AttributeType::NeverExtractable,
+                    AttributeType::KeyType,
+                    AttributeType::Sign,
+                    AttributeType::Derive,
+                    AttributeType::Decrypt,
+                ],
+            )
+        })?;
+        let (mut custody, mut key_type, mut uses) = (0, None, (false, false, false));
+        for a in attrs {
+            match a {
+                Attribute::Token(true)
+                | Attribute::AlwaysSensitive(true)
+                | Attribute::NeverExtractable(true) => custody += 1,
+                Attribute::KeyType(t) => key_type = Some(t),
+                Attribute::Sign(b) => uses.0 = b,
+                Attribute::Derive(b) => uses.1 = b,
+                Attribute::Decrypt(b) => uses.2 = b,
+                _ => {}
+            }
+        }
+        let refuse = |why: &str| {
+            Err(Error::Token(format!(
+                "the key with id {} in token {:?} {why}",
+                hex::encode(id),
+                self.label
+            )))
+        };
+        if custody != 3 {
+            return refuse(
+                "has been, or could be, outside the token (not always sensitive, or once \
+                 extractable): Accord uses only keys made in the token",
+            );
+        }
+        let (want_type, want_uses) = match kind {
+            TokenKeyKind::EcSign => (KeyType::EC, (true, false, false)),
+            TokenKeyKind::EcDerive => (KeyType::EC, (false, true, false)),
+            TokenKeyKind::Rsa => (KeyType::RSA, (false, false, true)),
+        };
+        if key_type != Some(want_type) || uses != want_uses {
+            return refuse(&format!("is not a {kind} key for that use alone"));
+        }
+        Ok(handle)
+    }
+
+    /// The private key with `id`, checked to be in custody and to be the one `spki`
+    /// names. `derive` says whether an EC key is for ECDH (else for signing): the
+    /// caller knows, from the file it reads; the token's flags are checked against it.
+    fn find(self: &Arc<Self>, id: &[u8], spki: &[u8], derive: bool) -> Result<TokenKey, Error> {
+        let parsed = der::parse_spki(spki)?;
+        let kind = match parsed.algorithm {
+            a if a == der::OID_EC_PUBLIC_KEY && parsed.parameter == Some(der::OID_P384) => {
                 if derive {
                     TokenKeyKind::EcDerive
                 } else {
                     TokenKeyKind::EcSign
                 }
             }
+            a if a == der::OID_RSA && derive => TokenKeyKind::Rsa,
+            _ => {
+                return Err(Error::WrongKeyType(format!(
+                    "the token key reference names a key that is not a {}",
+                    if derive {
+                        "P-384 or RSA KAS key"
+                    } else {
+                        "P-384 signing key"
+                    }
+                )))
+            }
         };
+        let handle = self.find_handle(id, kind)?;
         let key = TokenKey {
             token: self.clone(),
             id: id.to_vec(),
-            handle,
+            handle: Mutex::new(handle),
+            refinding: AtomicBool::new(false),
             spki: spki.to_vec(),
             kind,
         };
@@ -201,7 +271,10 @@ impl Token {
 pub struct TokenKey {
     token: Arc<Token>,
     id: Vec<u8>,
-    handle: ObjectHandle,
+    /// Found again by `id` (and proved again) when the token says it is no longer
+    /// valid: a token removed and put back may number its objects anew.
+    handle: Mutex<ObjectHandle>,
+    refinding: AtomicBool,
     spki: Vec<u8>,
     kind: TokenKeyKind,
 }
@@ -266,8 +339,13 @@ impl TokenKey {
         out
     }
 
-    /// Find the key a reference names in `token`, and prove it is that key.
-    pub fn resolve(reference: &[u8], token: Option<&Arc<Token>>) -> Result<TokenKey, Error> {
+    /// Find the key a reference names in `token`, and prove it is that key; `derive`:
+    /// a KAS key (ECDH or RSA decryption), else a signing key.
+    pub fn resolve(
+        reference: &[u8],
+        token: Option<&Arc<Token>>,
+        derive: bool,
+    ) -> Result<TokenKey, Error> {
         let r = Reference::parse(reference)?;
         let token = token.ok_or_else(|| {
             Error::Token(format!(
@@ -282,7 +360,7 @@ impl TokenKey {
                 r.token, token.label
             )));
         }
-        token.find(r.id, r.spki)
+        token.find(r.id, r.spki, derive)
     }
 
     /// Show that the token's key is the one the public key names: sign, derive or
@@ -336,7 +414,13 @@ impl TokenKey {
                     .encrypt(&rsa::OAEP_SHA1_MGF1SHA1, msg, &mut ct, None)
                     .map_err(|_| Error::Crypto("RSA-OAEP encryption".into()))?
                     .to_vec();
-                let out = self.rsa_oaep_decrypt(&rsa::OAEP_SHA1_MGF1SHA1, &ct)?;
+                // Another key does not decrypt it: that is the mismatch.
+                let out = self
+                    .rsa_oaep_decrypt(&rsa::OAEP_SHA1_MGF1SHA1, &ct)
+                    .map_err(|e| match e {
+                        Error::Crypto(_) => mismatch(),
+                        e => e,
+                    })?;
                 if out.as_slice() == msg {
                     Ok(())
                 } else {
@@ -357,14 +441,41 @@ impl TokenKey {
         }
     }
 
+    /// Run `f` with this key's handle in a session of the token. A handle the token
+    /// no longer knows is found again by id, proved again, and `f` tried once more.
+    fn run<T>(
+        &self,
+        mut f: impl FnMut(&cryptoki::session::Session, ObjectHandle) -> Result<T, CkError>,
+    ) -> Result<T, Failed> {
+        let h = *self.handle.lock().unwrap_or_else(|p| p.into_inner());
+        match self.token.try_session(|s| f(s, h)) {
+            Err(Failed::Op(CkError::Pkcs11(
+                RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid,
+                _,
+            ))) if !self.refinding.swap(true, Ordering::SeqCst) => {
+                let again = self
+                    .token
+                    .ensure_logged_in()
+                    .and_then(|()| self.token.find_handle(&self.id, self.kind))
+                    .and_then(|h| {
+                        *self.handle.lock().unwrap_or_else(|p| p.into_inner()) = h;
+                        self.prove().map(|()| h)
+                    });
+                self.refinding.store(false, Ordering::SeqCst);
+                let h = again.map_err(Failed::Unavailable)?;
+                self.token.try_session(|s| f(s, h))
+            }
+            other => other,
+        }
+    }
+
     /// ES384: SHA-384 here, ECDSA in the token; the signature is `r ‖ s` (96 bytes).
     pub fn sign_es384(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
         self.expect(TokenKeyKind::EcSign)?;
         let hash = digest::digest(&digest::SHA384, message);
-        let sig = self.token.with_session(|s| {
-            s.sign(&Mechanism::Ecdsa, self.handle, hash.as_ref())
-                .map_err(|e| token_error("signing in the token", e))
-        })?;
+        let sig = self
+            .run(|s, h| s.sign(&Mechanism::Ecdsa, h, hash.as_ref()))
+            .map_err(|e| e.into_error("signing in the token"))?;
         if sig.len() != 96 {
             return Err(Error::Token(format!(
                 "the token gave a {}-byte ES384 signature, not 96",
@@ -383,12 +494,12 @@ impl TokenKey {
             peer_point,
         ))
         .map_err(|_| Error::Crypto("ECDH with the peer point failed (invalid point?)".into()))?;
-        self.token.with_session(|s| {
-            let params = Ecdh1DeriveParams::new(EcKdf::null(), peer_point);
-            let secret = s
-                .derive_key(
+        let value = self
+            .run(|s, h| {
+                let params = Ecdh1DeriveParams::new(EcKdf::null(), peer_point);
+                let secret = s.derive_key(
                     &Mechanism::Ecdh1Derive(params),
-                    self.handle,
+                    h,
                     &[
                         Attribute::Class(ObjectClass::SECRET_KEY),
                         Attribute::KeyType(KeyType::GENERIC_SECRET),
@@ -397,20 +508,22 @@ impl TokenKey {
                         Attribute::Sensitive(false),
                         Attribute::Extractable(true),
                     ],
-                )
-                .map_err(|e| token_error("ECDH in the token", e))?;
-            let value = s.get_attributes(secret, &[AttributeType::Value]);
-            let _ = s.destroy_object(secret);
-            let value = value.map_err(|e| token_error("reading the ECDH secret", e))?;
-            value
-                .into_iter()
-                .find_map(|a| match a {
-                    Attribute::Value(v) => Some(Zeroizing::new(v)),
-                    _ => None,
-                })
-                .filter(|v| v.len() == 48)
-                .ok_or_else(|| Error::Token("the token gave no 48-byte ECDH secret".into()))
-        })
+                )?;
+                let value = s.get_attributes(secret, &[AttributeType::Value]);
+                // A secret that could not be destroyed fails the operation, so that
+                // its session is closed (which destroys it) rather than pooled.
+                s.destroy_object(secret)?;
+                value
+            })
+            .map_err(|e| e.into_error("ECDH in the token"))?;
+        value
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::Value(v) => Some(Zeroizing::new(v)),
+                _ => None,
+            })
+            .filter(|v| v.len() == 48)
+            .ok_or_else(|| Error::Token("the token gave no 48-byte ECDH secret".into()))
     }
 
     /// RSA-OAEP decryption in the token, with SHA-1 or SHA-256 (OpenTDF uses SHA-1).
@@ -433,24 +546,25 @@ impl TokenKey {
                 )))
             }
         };
-        self.token.with_session(|s| {
+        let out = self.run(|s, h| {
             let params = PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty());
-            s.decrypt(&Mechanism::RsaPkcsOaep(params), self.handle, ciphertext)
-                .map(Zeroizing::new)
-                .map_err(|e| match e {
-                    // The token does not do this OAEP: say so (SoftHSM2 2.6 does SHA-1
-                    // only). Every other failure reads alike, as it does in software,
-                    // so that no caller learns why a ciphertext did not decrypt.
-                    CkError::Pkcs11(
-                        RvError::MechanismInvalid | RvError::MechanismParamInvalid,
-                        _,
-                    ) => Error::Token(format!(
-                        "token {:?} does not do RSA-OAEP with {:?}",
-                        self.token.label,
-                        oaep.id()
-                    )),
-                    _ => Error::Crypto("RSA-OAEP decryption failed".into()),
-                })
-        })
+            s.decrypt(&Mechanism::RsaPkcsOaep(params), h, ciphertext)
+        });
+        match out {
+            Ok(v) => Ok(Zeroizing::new(v)),
+            // The token does not do this OAEP: say so (SoftHSM2 2.6 does SHA-1 only).
+            Err(Failed::Op(CkError::Pkcs11(
+                RvError::MechanismInvalid | RvError::MechanismParamInvalid,
+                _,
+            ))) => Err(Error::Token(format!(
+                "token {:?} does not do RSA-OAEP with {:?}",
+                self.token.label,
+                oaep.id()
+            ))),
+            Err(Failed::Unavailable(e)) => Err(e),
+            // Every other failure reads alike, as it does in software, so that no
+            // caller learns why a ciphertext did not decrypt.
+            Err(Failed::Op(_)) => Err(Error::Crypto("RSA-OAEP decryption failed".into())),
+        }
     }
 }

@@ -61,10 +61,19 @@ pub fn read_pin_file(path: &Path) -> Result<Zeroizing<String>, Error> {
         path: path.to_path_buf(),
         cause,
     };
+    // One open, and every check on what was opened (not on the path again).
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() || meta.len() > 1024 {
+        return Err(Error::Token(format!(
+            "the PIN file {} is not a file of at most 1 KiB",
+            path.display()
+        )));
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
+        let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(Error::Token(format!(
                 "the PIN file {} may be read by others (mode {:o}): make it owner-only \
@@ -74,7 +83,8 @@ pub fn read_pin_file(path: &Path) -> Result<Zeroizing<String>, Error> {
             )));
         }
     }
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
+    let mut text = Zeroizing::new(String::new());
+    std::io::Read::read_to_string(&mut file, &mut text).map_err(io)?;
     let pin = text.trim_end_matches(['\n', '\r']);
     if pin.is_empty() || pin.len() > 256 || pin.contains(['\n', '\r']) {
         return Err(Error::Token(format!(
@@ -127,6 +137,9 @@ pub struct Token {
     slot: Slot,
     pub(super) label: String,
     module: PathBuf,
+    /// Kept to log in again after the token lost the login (removed and put back,
+    /// every session closed): zeroized when the token is dropped.
+    pin: Zeroizing<String>,
     /// Holds the login: a PKCS#11 login ends when the process's last session closes.
     pub(super) anchor: Mutex<Session>,
     pool: Mutex<Vec<Session>>,
@@ -135,6 +148,58 @@ pub struct Token {
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Token({:?} in {})", self.label, self.module.display())
+    }
+}
+
+/// Whether an error means the session or the login is gone (the token was removed,
+/// its sessions closed), so that a new session and a new login may succeed.
+fn session_lost(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::DeviceRemoved
+                | RvError::TokenNotPresent
+                | RvError::UserNotLoggedIn
+                | RvError::DeviceError,
+            _
+        )
+    )
+}
+
+/// Open a session on `slot` and log in with `pin` (a login the process holds already
+/// is kept). A PIN the token says is locked, or on its last try, is not tried: a
+/// wrong guess would lock the token.
+fn login(ctx: &Pkcs11, slot: Slot, label: &str, pin: &str) -> Result<Session, Error> {
+    let info = ctx
+        .get_token_info(slot)
+        .map_err(|e| token_error("reading the token's description", e))?;
+    if info.user_pin_locked() {
+        return Err(Error::Token(format!(
+            "token {label:?}: its user PIN is locked (too many wrong tries): unlock it with \
+             the token's own tool"
+        )));
+    }
+    if info.user_pin_final_try() {
+        return Err(Error::Token(format!(
+            "token {label:?}: one PIN try is left before the token locks: check the PIN \
+             with the token's own tool first"
+        )));
+    }
+    let session = ctx
+        .open_rw_session(slot)
+        .map_err(|e| token_error("opening a session", e))?;
+    let auth = AuthPin::new(pin.to_string());
+    match session.login(UserType::User, Some(&auth)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
+        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(Error::Token(format!(
+            "the PIN for token {label:?} is not right"
+        ))),
+        Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(Error::Token(format!(
+            "token {label:?}: its user PIN is locked"
+        ))),
+        Err(e) => Err(token_error(&format!("logging in to {label:?}"), e)),
     }
 }
 
@@ -180,25 +245,13 @@ impl Token {
                 )))
             }
         };
-        let anchor = ctx
-            .open_rw_session(slot)
-            .map_err(|e| token_error("opening a session", e))?;
-        let pin = AuthPin::new(spec.pin.to_string());
-        match anchor.login(UserType::User, Some(&pin)) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
-                return Err(Error::Token(format!(
-                    "the PIN for token {:?} is not right",
-                    spec.token
-                )))
-            }
-            Err(e) => return Err(token_error(&format!("logging in to {:?}", spec.token), e)),
-        }
+        let anchor = login(&ctx, slot, spec.token, &spec.pin)?;
         Ok(Arc::new(Token {
             ctx,
             slot,
             label: spec.token.to_string(),
             module: spec.module.to_path_buf(),
+            pin: spec.pin,
             anchor: Mutex::new(anchor),
             pool: Mutex::new(Vec::new()),
         }))
@@ -214,25 +267,114 @@ impl Token {
         &self.module
     }
 
-    /// Run `f` with a session of the pool (opened when none is idle).
+    /// Log the process out of the token and drop its idle sessions, as removing the
+    /// token would: the next operation logs in again. (For the tests of that
+    /// recovery, and for an operator's tool that wants the login released.)
+    pub fn log_out(&self) -> Result<(), Error> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.anchor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .logout()
+            .map_err(|e| token_error("logging out of the token", e))
+    }
+
+    /// A new anchor session and login, the idle sessions dropped: after the token
+    /// lost them.
+    fn recover(&self) -> Result<(), Error> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut anchor = self.anchor.lock().unwrap_or_else(|p| p.into_inner());
+        *anchor = login(&self.ctx, self.slot, &self.label, &self.pin)?;
+        Ok(())
+    }
+
+    /// Log in again if the process's login is gone. A token that lost the login hides
+    /// its private objects, so an operation on one says its handle is invalid rather
+    /// than that no one is logged in: this is asked before such a handle is looked
+    /// for again.
+    pub(super) fn ensure_logged_in(&self) -> Result<(), Error> {
+        let state = self
+            .anchor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_session_info()
+            .map(|i| i.session_state());
+        match state {
+            Ok(
+                cryptoki::session::SessionState::RwUser | cryptoki::session::SessionState::RoUser,
+            ) => Ok(()),
+            _ => self.recover(),
+        }
+    }
+
+    fn session(&self) -> Result<Session, CkError> {
+        let idle = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match idle {
+            Some(s) => Ok(s),
+            None => self.ctx.open_rw_session(self.slot),
+        }
+    }
+
+    /// Run `f` with a session of the pool (opened when none is idle). A session whose
+    /// operation failed is closed, not pooled again (closing it also destroys any
+    /// object the operation left in it). When the session or the login was lost, the
+    /// token is logged in to again and `f` tried once more.
+    pub(super) fn try_session<T>(
+        &self,
+        mut f: impl FnMut(&Session) -> Result<T, CkError>,
+    ) -> Result<T, Failed> {
+        let mut tried_again = false;
+        loop {
+            let result = self.session().and_then(|s| {
+                let out = f(&s);
+                if out.is_ok() {
+                    let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+                    if pool.len() < POOL {
+                        pool.push(s);
+                    }
+                }
+                out
+            });
+            match result {
+                Ok(v) => return Ok(v),
+                Err(e) if session_lost(&e) && !tried_again => {
+                    tried_again = true;
+                    self.recover().map_err(|r| {
+                        Failed::Unavailable(Error::Token(format!(
+                            "token {:?} is unavailable ({e}); logging in again: {r}",
+                            self.label
+                        )))
+                    })?;
+                }
+                Err(e) => return Err(Failed::Op(e)),
+            }
+        }
+    }
+
+    /// [`Token::try_session`], its failure said as what was being done.
     pub(super) fn with_session<T>(
         &self,
-        f: impl FnOnce(&Session) -> Result<T, Error>,
+        what: &str,
+        f: impl FnMut(&Session) -> Result<T, CkError>,
     ) -> Result<T, Error> {
-        let idle = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let session = match idle {
-            Some(s) => s,
-            None => self
-                .ctx
-                .open_ro_session(self.slot)
-                .map_err(|e| token_error("opening a session", e))?,
-        };
-        let out = f(&session);
-        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < POOL {
-            pool.push(session);
+        self.try_session(f).map_err(|e| e.into_error(what))
+    }
+}
+
+/// Why a token operation did not succeed.
+pub(super) enum Failed {
+    /// The operation failed (the session was fine, or was made again and it failed).
+    Op(CkError),
+    /// The token could not be reached or logged in to again.
+    Unavailable(Error),
+}
+
+impl Failed {
+    pub(super) fn into_error(self, what: &str) -> Error {
+        match self {
+            Failed::Op(e) => token_error(what, e),
+            Failed::Unavailable(e) => e,
         }
-        out
     }
 }
 

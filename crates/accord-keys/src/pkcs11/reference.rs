@@ -117,7 +117,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("token key reference"), "{e}");
-        let e = TokenKey::resolve(&r, None).unwrap_err().to_string();
+        let e = TokenKey::resolve(&r, None, false).unwrap_err().to_string();
         assert!(e.contains("accord-pak") && e.contains("[pkcs11]"), "{e}");
     }
 

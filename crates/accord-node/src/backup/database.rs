@@ -185,6 +185,8 @@ fn pg_command(program: &str, url: &str) -> Result<Command, Error> {
         ))
     })?;
     let mut cmd = Command::new(bin);
+    // The token's PIN is the node's, not the database tools'.
+    cmd.env_remove(accord_keys::pkcs11::PIN_ENV);
     let (url, password) = crate::store::split_password(url);
     if let Some(p) = password {
         cmd.env("PGPASSWORD", p);

@@ -27,7 +27,7 @@ pub use token::{OAuthError, MAX_TOKEN_REQUEST};
 use crate::home::{DpopMode, Home};
 use crate::tokens::{classical_keys, issuer};
 use crate::Error;
-use accord_keys::{KasAlg, KasPrivateKey};
+use accord_keys::KasAlg;
 use std::path::Path;
 
 pub use crate::tokens::{KAS_EC_KEY, KAS_RSA_KEY, TOKEN_KEY};
@@ -77,7 +77,8 @@ pub fn enable(dir: &Path, dpop: DpopMode, classical_ceiling: &str) -> Result<Ena
     for (name, alg) in [(KAS_RSA_KEY, KasAlg::Rsa2048), (KAS_EC_KEY, KasAlg::EcP384)] {
         let path = home.layout.key(name);
         if !path.exists() {
-            let key = KasPrivateKey::generate(alg)?;
+            // In the node's token when it has one, as its other KAS keys.
+            let key = home.new_kas_key(alg)?;
             accord_keys::write_private_file(&path, key.to_pem()?.as_bytes())?;
             made.push(name.to_string());
         }

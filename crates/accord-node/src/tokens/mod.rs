@@ -65,7 +65,7 @@ pub(crate) fn classical_keys(home: &Home) -> Result<Vec<KasPrivateKey>, Error> {
     for name in [KAS_RSA_KEY, KAS_EC_KEY] {
         let path = home.layout.key(name);
         if path.exists() {
-            v.push(accord_keys::load_kas_private(&path)?);
+            v.push(home.kas_key_at(&path)?);
         }
     }
     Ok(v)

@@ -192,7 +192,6 @@ pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
             // to standard error after it, and a database that cannot be read is said
             // there too, so that `node info > party.json` always gives the descriptor.
             print!("{}", home.party.to_json());
-            custody_report(&home);
             let rt = runtime()?;
             match rt.block_on(home.schema()) {
                 Ok((at, known)) => {
@@ -211,6 +210,7 @@ pub fn node(cmd: NodeCommand, out: &Output) -> Result<Code> {
                 }
                 Err(e) => eprintln!("database schema unknown: {e}"),
             }
+            custody_report(&home);
             Ok(Code::Ok)
         }
         NodeCommand::Systemd(args) => crate::cmd::service::systemd(args, out),
