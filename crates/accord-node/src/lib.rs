@@ -93,6 +93,7 @@ mod node;
 mod officers;
 pub mod opentdf;
 mod own_keys;
+pub use own_keys::{key_places, load_signing_key_file};
 pub mod partners;
 mod refusal;
 pub mod rotation;

@@ -7,10 +7,19 @@
 //! (with the agreements, `Node::agreements`) and re-reads everything
 //! when either changed. A request takes one snapshot ([`OwnKeys`], behind an `Arc`) and
 //! uses it to the end, so it never mixes two generations of keys.
+//!
+//! The home's key loaders live here too (`Home::signing_key`, `Home::kas_ring`,
+//! `Home::new_kas_key`, ...): each asks the PKCS#11 token `[pkcs11]` names
+//! ([`crate::custody`]) for the keys whose classical halves live in it, so no place
+//! reads a key file of the node without its token.
 
+use crate::custody::Place;
 use crate::home::Home;
 use crate::Error;
-use accord_keys::{KasPrivateKey, KeyHistory, PartyDescriptor, SigningKey, VerifyingKey};
+use accord_keys::{
+    KasAlg, KasPrivateKey, KeyHistory, PartyDescriptor, SigningKey, Token, VerifyingKey,
+};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -209,4 +218,152 @@ impl Keyring {
             }
         }
     }
+}
+
+impl Home {
+    /// The token `[pkcs11]` names, logged in to; `None` when the keys live in files.
+    pub fn token(&self) -> Result<Option<&Arc<Token>>, Error> {
+        self.custody
+            .token(self.config.pkcs11.as_ref(), &self.layout.dir)
+    }
+
+    /// The node's signing key (`keys/signing.key`), its classical half from the token
+    /// when it lives in one.
+    pub fn signing_key(&self) -> Result<SigningKey, Error> {
+        self.signing_key_at(&self.layout.key(accord_keys::SIGNING_KEY))
+    }
+
+    /// A signing key file of this node (a pending one, say).
+    pub fn signing_key_at(&self, path: &Path) -> Result<SigningKey, Error> {
+        Ok(accord_keys::load_signing_key_in(path, self.token()?)?)
+    }
+
+    /// A KAS private key file of this node.
+    pub fn kas_key_at(&self, path: &Path) -> Result<KasPrivateKey, Error> {
+        Ok(accord_keys::load_kas_private_in(path, self.token()?)?)
+    }
+
+    /// Every KAS private key the node holds, the current one first.
+    pub fn kas_ring(&self) -> Result<Vec<KasPrivateKey>, Error> {
+        Ok(accord_keys::load_kas_ring_in(
+            &self.layout.keys(),
+            self.token()?,
+        )?)
+    }
+
+    /// A new signing key: in the token when there is one.
+    pub fn new_signing_key(
+        &self,
+        classical: accord_keys::ClassicalAlg,
+    ) -> Result<SigningKey, Error> {
+        match self.token()? {
+            Some(t) => {
+                if classical != accord_keys::ClassicalAlg::Es384 {
+                    return Err(Error::Input(
+                        "a signing key in a PKCS#11 token is ES384 (P-384): this node's is \
+                         Ed25519, which Accord does not make in a token"
+                            .into(),
+                    ));
+                }
+                Ok(SigningKey::generate_in(
+                    t,
+                    &crate::custody::key_label(&self.config.party, "signing"),
+                )?)
+            }
+            None => Ok(SigningKey::generate(classical)?),
+        }
+    }
+
+    /// A new KAS key of `alg`: its classical half in the token when there is one.
+    pub fn new_kas_key(&self, alg: KasAlg) -> Result<KasPrivateKey, Error> {
+        match self.token()? {
+            Some(t) => Ok(KasPrivateKey::generate_in(
+                alg,
+                t,
+                &crate::custody::key_label(&self.config.party, "kas"),
+            )?),
+            None => Ok(KasPrivateKey::generate(alg)?),
+        }
+    }
+}
+
+/// A signing key file given on a command line (`accord agreement sign --key`,
+/// `accord seal --signing-key`): read as it is, or, when its classical half lives in
+/// a token, through the node home it belongs to (`HOME/keys/signing.key`, whose
+/// `node.toml` names the token).
+pub fn load_signing_key_file(path: &Path) -> Result<SigningKey, Error> {
+    match accord_keys::load_signing_key(path) {
+        Err(e) if refers_to_token(path) => {
+            let home = path
+                .parent()
+                .filter(|k| k.file_name().is_some_and(|n| n == "keys"))
+                .and_then(Path::parent)
+                .filter(|h| h.join(crate::home::NODE_TOML).exists())
+                .ok_or(e)?;
+            Home::open(home)?.signing_key_at(path)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Whether a key file holds a token reference.
+fn refers_to_token(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| {
+        t.contains(&format!(
+            "-----BEGIN {}-----",
+            accord_keys::pkcs11::REFERENCE_LABEL
+        ))
+    })
+}
+
+/// Where each of the node's current private keys lives, read from its key files
+/// (no login: `node info` and `key list` say it without the PIN). A key file that
+/// cannot be read is said as such.
+pub fn key_places(home: &Home) -> Vec<Place> {
+    let token_of = |file: &str| -> Option<String> {
+        let text = std::fs::read_to_string(home.layout.key(file)).ok()?;
+        let block = accord_keys::pem::decode_all(&text, file)
+            .ok()?
+            .into_iter()
+            .find(|b| b.label == accord_keys::pkcs11::REFERENCE_LABEL)?;
+        accord_keys::pkcs11::reference_token(&block.der).ok()
+    };
+    let mut out = Vec::new();
+    let opentdf = [
+        ("opentdf-rsa", crate::tokens::KAS_RSA_KEY),
+        ("opentdf-ec", crate::tokens::KAS_EC_KEY),
+    ]
+    .into_iter()
+    .filter(|(_, f)| home.layout.key(f).exists());
+    for (key, file) in [
+        ("signing", accord_keys::SIGNING_KEY),
+        ("kas", accord_keys::KAS_KEY),
+    ]
+    .into_iter()
+    .chain(opentdf)
+    {
+        let token = token_of(file);
+        out.push(Place {
+            key,
+            custody: if token.is_some() { "pkcs11" } else { "file" },
+            token,
+            file: format!("keys/{file}"),
+        });
+    }
+    // Ed25519 (the log's and the witness's note keys) and the TLS and CA keys stay
+    // files: no token Accord supports holds them for these uses yet.
+    for (key, file) in [
+        ("tls", "keys/tls.key"),
+        ("ca", "keys/ca.key"),
+        ("log", "log/.accord/"),
+        ("witness", "witness/"),
+    ] {
+        out.push(Place {
+            key,
+            custody: "file",
+            token: None,
+            file: file.into(),
+        });
+    }
+    out
 }

@@ -7,7 +7,6 @@
 //! tokens; each test makes tokens with labels of its own.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 /// Where Debian's package puts the module.
@@ -28,8 +27,7 @@ pub fn softhsm(test: &str) -> Option<&'static SoftHsm> {
         let module = std::env::var_os("ACCORD_TEST_PKCS11_MODULE")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEBIAN_MODULE));
-        let util = Command::new("softhsm2-util").arg("--version").output();
-        if !module.exists() || util.is_err() {
+        if !module.exists() {
             return None;
         }
         let dir = std::env::temp_dir().join(format!("accord-softhsm-{}", std::process::id()));
@@ -64,19 +62,12 @@ pub fn softhsm(test: &str) -> Option<&'static SoftHsm> {
 }
 
 impl SoftHsm {
-    /// Make a token labelled `label` with user PIN `pin`.
+    /// Make a token labelled `label` with user PIN `pin`, through this process's
+    /// module ([`accord_keys::pkcs11::init_token`]): a token another program made
+    /// after the module was loaded here is not seen whole by SoftHSM2.
     pub fn token(&self, label: &str, pin: &str) {
-        let out = Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", &self.conf)
-            .args(["--init-token", "--free", "--label", label])
-            .args(["--so-pin", "so-pin-for-tests", "--pin", pin])
-            .output()
-            .expect("running softhsm2-util");
-        assert!(
-            out.status.success(),
-            "softhsm2-util --init-token {label}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        accord_keys::pkcs11::init_token(&self.module, label, "so-pin-for-tests", pin)
+            .unwrap_or_else(|e| panic!("making token {label}: {e}"));
     }
 
     /// The configuration file (for a child process: `SOFTHSM2_CONF`).

@@ -131,6 +131,53 @@ fn module(path: &Path) -> Result<Pkcs11, Error> {
     Ok(ctx)
 }
 
+/// Initialise the first free token of `module` with `label`, a security officer PIN
+/// and a user PIN, through the process's own loaded module (so that the process sees
+/// it at once, which a token made by another program after the module was loaded may
+/// not be). For test fixtures and first-time setup; an HSM's own tools do the same.
+pub fn init_token(
+    module_path: &Path,
+    label: &str,
+    so_pin: &str,
+    user_pin: &str,
+) -> Result<(), Error> {
+    static ONE: Mutex<()> = Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
+    let ctx = module(module_path)?;
+    let slots = ctx
+        .get_slots_with_token()
+        .map_err(|e| token_error("listing the module's tokens", e))?;
+    let mut free = None;
+    for s in slots {
+        let info = ctx
+            .get_token_info(s)
+            .map_err(|e| token_error("reading a token's description", e))?;
+        if info.label().trim_end() == label && info.token_initialized() {
+            return Err(Error::Token(format!(
+                "a token is labelled {label:?} already"
+            )));
+        }
+        if !info.token_initialized() && free.is_none() {
+            free = Some(s);
+        }
+    }
+    let slot = free.ok_or_else(|| Error::Token("the module has no free token".into()))?;
+    let so = AuthPin::new(so_pin.to_string());
+    ctx.init_token(slot, &so, label)
+        .map_err(|e| token_error(&format!("initialising token {label:?}"), e))?;
+    let session = ctx
+        .open_rw_session(slot)
+        .map_err(|e| token_error("opening a session", e))?;
+    session
+        .login(UserType::So, Some(&so))
+        .map_err(|e| token_error("logging in as the security officer", e))?;
+    session
+        .init_pin(&AuthPin::new(user_pin.to_string()))
+        .map_err(|e| token_error("setting the user PIN", e))?;
+    let _ = session.logout();
+    Ok(())
+}
+
 /// A PKCS#11 token the process is logged in to.
 pub struct Token {
     ctx: Pkcs11,

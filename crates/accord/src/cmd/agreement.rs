@@ -316,9 +316,7 @@ fn amend(a: AmendArgs, out: &Output) -> Result<Code> {
         None => None,
     };
     let new_signer = match a.kind {
-        KeyKind::Signing => Some(accord_node::custody::load_signing_key_file(Path::new(
-            &a.new,
-        ))?),
+        KeyKind::Signing => Some(accord_node::load_signing_key_file(Path::new(&a.new))?),
         _ => None,
     };
     let change = match a.kind {
@@ -603,7 +601,7 @@ fn update(
     f: impl FnOnce(&mut Agreement, &accord_keys::SigningKey) -> Result<(), accord_agreement::Error>,
 ) -> Result<Code> {
     let mut doc = load(path)?;
-    let key = accord_node::custody::load_signing_key_file(key)?;
+    let key = accord_node::load_signing_key_file(key)?;
     f(&mut doc, &key)?;
     save(path, &doc, false)?;
     let r = doc.records.last().expect("a record was added");

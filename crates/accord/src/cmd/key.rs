@@ -244,7 +244,7 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                 let mut v = serde_json::json!({
                     "keys": keys,
                     "kas_held": kas_held,
-                    "custody": accord_node::custody::places(&home),
+                    "custody": accord_node::key_places(&home),
                 });
                 if let Some(pin) = &tls_waiting {
                     v["tls_waiting"] = serde_json::json!(pin);
@@ -277,7 +277,7 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                         k.since
                     );
                 }
-                for p in accord_node::custody::places(&home) {
+                for p in accord_node::key_places(&home) {
                     println!("{p}");
                 }
             }

@@ -517,7 +517,7 @@ fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result
 /// Where each private key lives (standard error), and, for a token, whether the node
 /// can log in to it and finds its keys there.
 fn custody_report(home: &Home) {
-    for p in accord_node::custody::places(home) {
+    for p in accord_node::key_places(home) {
         eprintln!("{p}");
     }
     if let Some(cfg) = &home.config.pkcs11 {

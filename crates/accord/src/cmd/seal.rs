@@ -421,7 +421,7 @@ pub fn run(args: SealArgs, out: &Output) -> Result<Code> {
     for k in &args.kas_pub {
         recips.extend(recipients(k)?);
     }
-    let signer = accord_node::custody::load_signing_key_file(signing_key)?;
+    let signer = accord_node::load_signing_key_file(signing_key)?;
     let (input, total) = plaintext_input(&args.input)?;
     let pb = progress_bar(total, "sealing");
     let tick = |n: u64| {
