@@ -193,6 +193,24 @@ fn a_node_made_with_its_keys_in_a_token() {
         let c = custody.iter().find(|c| c["key"] == k).expect(k);
         assert_eq!(c["custody"], "pkcs11", "{list:#}");
     }
+    // The systemd unit names the token and gives SoftHSM2 its token files.
+    let unit = run(&[
+        "node",
+        "systemd",
+        "--dir",
+        h,
+        "--binary",
+        "/usr/local/bin/accord",
+    ]);
+    let unit = String::from_utf8_lossy(&unit.stdout).to_string();
+    assert!(
+        unit.contains("PKCS#11 token \"accord-cli-test\"")
+            && unit
+                .lines()
+                .any(|l| l == "ReadWritePaths=-/var/lib/softhsm/tokens")
+            && !unit.contains("cli-pin"),
+        "{unit}"
+    );
     // Without the PIN, node info still prints party.json and says what is wrong.
     let o = run(&["node", "info", "--dir", h]);
     assert!(o.status.success());

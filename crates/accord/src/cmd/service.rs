@@ -41,6 +41,15 @@ pub fn systemd(args: SystemdArgs, out: &Output) -> Result<Code> {
         Some(b) => b,
         None => std::env::current_exe().context("the path of this accord binary")?,
     };
+    if let Some(p) = home.config.pkcs11.as_ref().filter(|p| p.pin_file.is_none()) {
+        eprintln!(
+            "warning: node.toml's [pkcs11] has no pin_file: a service started by systemd has no \
+             {} to log in to token {:?} with; give pin_file (an owner-only file readable by the \
+             service's user)",
+            accord_keys::pkcs11::PIN_ENV,
+            p.token
+        );
+    }
     let unit = unit(&Service {
         party: &home.config.party,
         dir: &dir,
@@ -52,6 +61,11 @@ pub fn systemd(args: SystemdArgs, out: &Output) -> Result<Code> {
             .database
             .as_deref()
             .is_some_and(|d| d.starts_with("postgres")),
+        pkcs11: home
+            .config
+            .pkcs11
+            .as_ref()
+            .map(|p| (p.token.as_str(), p.module.as_path())),
     })?;
     match &args.output {
         None => print!("{unit}"),
@@ -87,6 +101,8 @@ pub struct Service<'a> {
     pub listen: &'a str,
     /// Whether the database is PostgreSQL (then the unit starts after it).
     pub postgres: bool,
+    /// The PKCS#11 token the node's keys live in (`[pkcs11]`): its label and module.
+    pub pkcs11: Option<(&'a str, &'a Path)>,
 }
 
 /// The unit's text.
@@ -127,6 +143,27 @@ pub fn unit(s: &Service<'_>) -> Result<String> {
     } else {
         "yes"
     };
+    // A token's module runs in the node: a software token (SoftHSM2) keeps its tokens
+    // in files it must write; a hardware one is reached through pcscd's socket
+    // (AF_UNIX, allowed) or a device, which PrivateDevices= hides.
+    let token = match s.pkcs11 {
+        Some((label, module)) => {
+            let softhsm = module.to_string_lossy().contains("softhsm");
+            format!(
+                "\n# The keys' classical halves are in the PKCS#11 token {label:?} ({}). Its PIN is\n\
+                 # node.toml's pin_file (owner-only), never this unit. A USB token reached without\n\
+                 # pcscd needs PrivateDevices=no and DeviceAllow= for it.\n{}",
+                module.display(),
+                if softhsm {
+                    "# SoftHSM2 writes its token files (directories.tokendir in softhsm2.conf).\n\
+                     ReadWritePaths=-/var/lib/softhsm/tokens\n"
+                } else {
+                    ""
+                }
+            )
+        }
+        None => String::new(),
+    };
     Ok(format!(
         "# The {party} party's Accord node (made by `accord node systemd`).
 [Unit]
@@ -151,7 +188,7 @@ UMask=0077
 
 # Nothing writable but the node home; nothing it does not need.
 ReadWritePaths={dir}
-ProtectSystem=strict
+{token}ProtectSystem=strict
 ProtectHome={protect_home}
 PrivateTmp=yes
 PrivateDevices=yes
