@@ -340,6 +340,11 @@ impl SigningKey {
                     .map_err(|_| crypto("generating an Ed25519 key"))?,
             ),
         };
+        Self::with_new_ml_dsa(classical)
+    }
+
+    /// `classical` with a new ML-DSA-87 key beside it.
+    fn with_new_ml_dsa(classical: Classical) -> Result<Self, Error> {
         let ml_dsa = pq::PqdsaKeyPair::generate(&pq::ML_DSA_87_SIGNING)
             .map_err(|_| crypto("generating an ML-DSA-87 key"))?;
         let public = public_of(&classical, &ml_dsa)?;
@@ -377,14 +382,7 @@ impl SigningKey {
     /// yet). `label` names the key in the token.
     pub fn generate_in(token: &Arc<Token>, label: &str) -> Result<Self, Error> {
         let classical = Classical::Token(TokenKey::generate_signing(token, label)?);
-        let ml_dsa = pq::PqdsaKeyPair::generate(&pq::ML_DSA_87_SIGNING)
-            .map_err(|_| crypto("generating an ML-DSA-87 key"))?;
-        let public = public_of(&classical, &ml_dsa)?;
-        Ok(SigningKey {
-            classical,
-            ml_dsa,
-            public,
-        })
+        Self::with_new_ml_dsa(classical)
     }
 
     /// The token the classical half lives in, if it lives in one.

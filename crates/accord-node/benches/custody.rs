@@ -80,7 +80,7 @@ fn node_first_opens(pkcs11: Option<Pkcs11Config>, cold: usize, bulk: usize, thre
         .block_on(server::start(&sb.pak.layout.dir, ServeOptions::default()))
         .unwrap();
     let cred = sb.credential("pak-officer").unwrap();
-    let manifests = bench::seal_distinct(&cred, cold, threads);
+    let manifests = bench::seal_distinct(&cred, bench::SECRET, cold, threads);
     let run = bench::first_opens(&cred, &manifests, bulk, threads);
     rt.block_on(running.stop()).unwrap();
     run

@@ -11,9 +11,8 @@
 use accord_node::home::{DpopMode, Home};
 use accord_node::sandbox;
 use accord_node::server::{self, ServeOptions};
-use accord_node_api::client::{self, Client};
-use accord_node_api::wire;
-use accord_test_support::bench::{drive, env};
+use accord_node_api::client::Client;
+use accord_test_support::bench::{self, drive, env};
 use accord_test_support::opentdf::OpenTdfClient;
 use accord_test_support::sandbox_options;
 use std::sync::Arc;
@@ -45,26 +44,12 @@ fn main() {
     let cred = sb.credential("pak-officer").unwrap();
     let c = Client::new(cred.clone()).unwrap();
     // One bulk of distinct objects under the classical ceiling, sealed through the node.
-    let manifests: Vec<serde_json::Value> = (0..bulk)
-        .map(|i| {
-            let mut out = Vec::new();
-            client::seal(
-                &c,
-                &wire::SealPlanRequest {
-                    marking: Some("CONFIDENTIAL//REL TO USA, PAK//SCOPE EXERCISES".into()),
-                    label: None,
-                    agreement: Some(sandbox::AGREEMENT_ID.into()),
-                    choose_agreement: false,
-                },
-                format!("object {i}").as_bytes(),
-                &mut out,
-                1 << 20,
-                None,
-            )
-            .unwrap();
-            client::read_manifest(&mut std::io::Cursor::new(out)).unwrap()
-        })
-        .collect();
+    let manifests = bench::seal_distinct(
+        &cred,
+        "CONFIDENTIAL//REL TO USA, PAK//SCOPE EXERCISES",
+        bulk,
+        1,
+    );
     let manifests = Arc::new(manifests);
 
     // Both routes warmed on the same objects (labels verified, shares unwrapped once).

@@ -46,7 +46,7 @@ fn main() {
     // Distinct objects, sealed through the node in parallel: the first rewrap of each
     // verifies its label and decapsulates its share (cold); later ones hit the node's
     // caches of that work (warm). Every rewrap still decides and logs durably.
-    let mut all = bench::seal_distinct(&cred, cold_n + bulk, threads);
+    let mut all = bench::seal_distinct(&cred, bench::SECRET, cold_n + bulk, threads);
     let manifests: Vec<serde_json::Value> = all.split_off(cold_n);
     let t0 = Instant::now();
     let cold = bench::first_opens(&cred, &all, bulk, threads);

@@ -15,14 +15,12 @@ use accord_keys::{KasAlg, KasPrivateKey, SigningKey, Token, TokenSpec};
 use accord_node::custody::Pkcs11Config;
 use accord_node::rotation::{self, RotateOptions};
 use accord_node::sandbox;
-use accord_node::server::ServeOptions;
-use accord_node::DeliveryOptions;
 use accord_node_api::client::Client;
 use accord_test_support::softhsm::softhsm;
+use accord_test_support::{fast, send_delivered as send, wait};
 use accord_test_support::{open, sandbox_options, seal_into, Pair};
 use aws_lc_rs::{agreement, kem, rsa};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 const MARKING: &str = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
@@ -235,35 +233,6 @@ fn splice_public(pem: &str, new: &[u8]) -> String {
     }
     out.push_str(&format!("-----END {REFERENCE_LABEL}-----\n"));
     out + &rest
-}
-
-fn fast() -> ServeOptions {
-    ServeOptions {
-        delivery: DeliveryOptions {
-            retry_cap: Duration::from_millis(300),
-            parallel: 4,
-        },
-        ..ServeOptions::default()
-    }
-}
-
-fn wait(what: &str, mut cond: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Sends `file` from `from` to `to` and waits for it to be delivered.
-fn send(from: &Client, to: &str, file: &std::path::Path) {
-    let item = from.send(to, file, None).unwrap();
-    wait("delivery", || {
-        from.outbox()
-            .unwrap()
-            .iter()
-            .any(|o| o.id == item.id && o.state == "delivered")
-    });
 }
 
 /// No private key of the node's signing or KAS key is in `keys/` save the

@@ -9,22 +9,12 @@ use accord_agreement::Time;
 use accord_node::rotation::{self, RotateOptions};
 use accord_node::sandbox;
 use accord_node::server::ServeOptions;
-use accord_node::DeliveryOptions;
 use accord_node_api::client::Client;
+use accord_test_support::{fast, send_delivered as send, wait};
 use accord_test_support::{log_entries, manifest, open, seal_into, Pair};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MARKING: &str = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
-
-fn fast() -> ServeOptions {
-    ServeOptions {
-        delivery: DeliveryOptions {
-            retry_cap: Duration::from_millis(300),
-            parallel: 4,
-        },
-        ..ServeOptions::default()
-    }
-}
 
 /// The kids of the key access objects of a sealed object.
 fn kao_kids(tdf: &[u8]) -> Vec<String> {
@@ -34,27 +24,6 @@ fn kao_kids(tdf: &[u8]) -> Vec<String> {
         .iter()
         .map(|k| k["kid"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// Waits (30 s at most) for `cond`.
-fn wait(what: &str, mut cond: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Sends `file` from `from` to `to` and waits for it to be delivered; its id.
-fn send(from: &Client, to: &str, file: &std::path::Path) -> String {
-    let item = from.send(to, file, None).unwrap();
-    wait("delivery", || {
-        from.outbox()
-            .unwrap()
-            .iter()
-            .any(|o| o.id == item.id && o.state == "delivered")
-    });
-    item.id
 }
 
 #[test]

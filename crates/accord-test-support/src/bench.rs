@@ -122,10 +122,15 @@ pub fn drive(threads: usize, secs: u64, per_call: u64, f: Arc<dyn Fn(usize) + Se
     }
 }
 
-/// `n` distinct objects sealed through the node of `cred` by `threads` clients in
-/// parallel, under the sandbox agreement: their manifests, which a rewrap takes.
+/// The marking the node benchmarks seal under (the sandbox agreement's ceiling).
+pub const SECRET: &str = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
+
+/// `n` distinct objects marked `marking`, sealed through the node of `cred` by
+/// `threads` clients in parallel under the sandbox agreement: their manifests, which a
+/// rewrap takes.
 pub fn seal_distinct(
     cred: &accord_node_api::credential::Credential,
+    marking: &str,
     n: usize,
     threads: usize,
 ) -> Vec<serde_json::Value> {
@@ -141,7 +146,7 @@ pub fn seal_distinct(
                     client::seal(
                         &c,
                         &wire::SealPlanRequest {
-                            marking: Some("SECRET//REL TO USA, PAK//SCOPE EXERCISES".into()),
+                            marking: Some(marking.into()),
                             label: None,
                             agreement: Some(accord_node::sandbox::AGREEMENT_ID.into()),
                             choose_agreement: false,

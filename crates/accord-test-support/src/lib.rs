@@ -26,8 +26,9 @@ pub mod softhsm;
 pub use db::database;
 pub use log::{log_entries, wait_cosigned};
 pub use nodes::{
-    as_node, countersign, custodian, init_home, init_options, load_agreement, make_node,
-    pak_usa_translations, person_http, sandbox, sandbox_options, signing_key, start, Pair,
+    as_node, countersign, custodian, fast, init_home, init_options, load_agreement, make_node,
+    pak_usa_translations, person_http, sandbox, sandbox_options, send_delivered, signing_key,
+    start, wait, Pair,
 };
 pub use seal::{
     kas_recipient, manifest, object_id, open, pak_label, seal, seal_into, seal_offline,

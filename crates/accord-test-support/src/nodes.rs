@@ -41,6 +41,40 @@ pub fn sandbox(rt: &tokio::runtime::Runtime, dir: &Path) -> Sandbox {
     .unwrap()
 }
 
+/// Serve options for tests that wait on deliveries: a failed delivery is retried after
+/// at most 300 ms, four at a time.
+pub fn fast() -> ServeOptions {
+    ServeOptions {
+        delivery: accord_node::DeliveryOptions {
+            retry_cap: Duration::from_millis(300),
+            parallel: 4,
+        },
+        ..ServeOptions::default()
+    }
+}
+
+/// Waits (30 s at most, then panics naming `what`) until `cond` holds.
+pub fn wait(what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends `file` from `from` to party `to` and waits (30 s at most) until it is
+/// delivered; its outbox id.
+pub fn send_delivered(from: &Client, to: &str, file: &Path) -> String {
+    let item = from.send(to, file, None).unwrap();
+    wait("delivery", || {
+        from.outbox()
+            .unwrap()
+            .iter()
+            .any(|o| o.id == item.id && o.state == "delivered")
+    });
+    item.id
+}
+
 /// Starts the node of `home` with `opts` on `rt` (which then runs it: keep it until
 /// the node is stopped).
 pub fn start(rt: &tokio::runtime::Runtime, home: &Home, opts: ServeOptions) -> Running {

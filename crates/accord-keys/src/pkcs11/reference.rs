@@ -16,10 +16,15 @@ pub fn p384_spki(point: &[u8]) -> Vec<u8> {
     let mut alg = Vec::new();
     der::push_tlv(&mut alg, der::OID, der::OID_EC_PUBLIC_KEY);
     der::push_tlv(&mut alg, der::OID, der::OID_P384);
+    spki(&alg, point)
+}
+
+/// A SubjectPublicKeyInfo: the AlgorithmIdentifier's contents `alg`, and the key.
+fn spki(alg: &[u8], key: &[u8]) -> Vec<u8> {
     let mut bits = vec![0u8];
-    bits.extend_from_slice(point);
+    bits.extend_from_slice(key);
     let mut body = Vec::new();
-    der::push_tlv(&mut body, der::SEQUENCE, &alg);
+    der::push_tlv(&mut body, der::SEQUENCE, alg);
     der::push_tlv(&mut body, der::BIT_STRING, &bits);
     let mut out = Vec::new();
     der::push_tlv(&mut out, der::SEQUENCE, &body);
@@ -50,14 +55,7 @@ pub(super) fn rsa_spki(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
     let mut alg = Vec::new();
     der::push_tlv(&mut alg, der::OID, der::OID_RSA);
     der::push_tlv(&mut alg, der::NULL, &[]);
-    let mut bits = vec![0u8];
-    bits.extend_from_slice(&key);
-    let mut body = Vec::new();
-    der::push_tlv(&mut body, der::SEQUENCE, &alg);
-    der::push_tlv(&mut body, der::BIT_STRING, &bits);
-    let mut out = Vec::new();
-    der::push_tlv(&mut out, der::SEQUENCE, &body);
-    out
+    spki(&alg, &key)
 }
 
 /// A parsed key reference.

@@ -15,11 +15,11 @@ mod upgrade;
 
 use accord_node::partners::Partner;
 use accord_node::sandbox::{self, Sandbox};
-use accord_node::server::{Running, ServeOptions};
-use accord_node::DeliveryOptions;
+use accord_node::server::Running;
 use accord_node_api::client::Client;
 use accord_node_api::exchange::OutboxItem;
 use accord_node_api::wire;
+use accord_test_support::fast;
 use accord_test_support::{as_node, open, seal_into, Pair};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,16 +30,6 @@ const MARKING: &str = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
 
 /// The node's options with deliveries retried within 300 ms (4 at once), so that a
 /// partner's return is seen quickly.
-fn fast() -> ServeOptions {
-    ServeOptions {
-        delivery: DeliveryOptions {
-            retry_cap: Duration::from_millis(300),
-            parallel: 4,
-        },
-        ..ServeOptions::default()
-    }
-}
-
 /// The sandbox's two nodes, delivering [`fast`].
 fn pair() -> Pair {
     Pair::start(fast)
