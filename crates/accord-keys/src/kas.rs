@@ -509,12 +509,7 @@ impl KasPrivateKey {
                     )));
                 }
                 let (dk, ek) = parse_mlkem_block(&blocks[1].der)?;
-                let mut raw = ek;
-                raw.extend_from_slice(&ec.ec_point()?);
-                let public = KasPublicKey {
-                    alg: KasAlg::HybridP384MlKem1024,
-                    spki: der::encode_spki(der::OID_ML_KEM_1024_P384, &raw),
-                };
+                let public = hybrid_public(ek, &ec.ec_point()?);
                 Ok(KasPrivateKey {
                     inner: Inner::HybridToken { ec, dk },
                     public,
@@ -550,12 +545,7 @@ impl KasPrivateKey {
                     )
                 })?;
                 let (dk, ek) = parse_mlkem_block(&blocks[1].der)?;
-                let mut raw = ek;
-                raw.extend_from_slice(&ec_point(&ec)?);
-                let public = KasPublicKey {
-                    alg: KasAlg::HybridP384MlKem1024,
-                    spki: der::encode_spki(der::OID_ML_KEM_1024_P384, &raw),
-                };
+                let public = hybrid_public(ek, &ec_point(&ec)?);
                 Ok(KasPrivateKey {
                     inner: Inner::Hybrid { ec, dk },
                     public,
@@ -703,6 +693,16 @@ impl KasPrivateKey {
             .len();
         out.truncate(n);
         Ok(out)
+    }
+}
+
+/// The hybrid's public key: the ML-KEM-1024 encapsulation key then the P-384 point,
+/// under OpenTDF's OID.
+fn hybrid_public(mut ek: Vec<u8>, point: &[u8]) -> KasPublicKey {
+    ek.extend_from_slice(point);
+    KasPublicKey {
+        alg: KasAlg::HybridP384MlKem1024,
+        spki: der::encode_spki(der::OID_ML_KEM_1024_P384, &ek),
     }
 }
 

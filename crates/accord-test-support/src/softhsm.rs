@@ -6,7 +6,7 @@
 //! at a directory of this process's own, so the tests never touch the machine's
 //! tokens; each test makes tokens with labels of its own.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// Where Debian's package puts the module.
@@ -16,7 +16,6 @@ pub const DEBIAN_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 pub struct SoftHsm {
     /// The PKCS#11 module.
     pub module: PathBuf,
-    conf: PathBuf,
 }
 
 /// The process's SoftHSM2, or `None` (with a note on stderr) when it is not installed
@@ -44,7 +43,7 @@ pub fn softhsm(test: &str) -> Option<&'static SoftHsm> {
         .unwrap();
         // Before the module is first loaded, which reads it.
         std::env::set_var("SOFTHSM2_CONF", &conf);
-        Some(SoftHsm { module, conf })
+        Some(SoftHsm { module })
     });
     match hsm {
         Some(h) => Some(h),
@@ -68,10 +67,5 @@ impl SoftHsm {
     pub fn token(&self, label: &str, pin: &str) {
         accord_keys::pkcs11::init_token(&self.module, label, "so-pin-for-tests", pin)
             .unwrap_or_else(|e| panic!("making token {label}: {e}"));
-    }
-
-    /// The configuration file (for a child process: `SOFTHSM2_CONF`).
-    pub fn conf(&self) -> &Path {
-        &self.conf
     }
 }
