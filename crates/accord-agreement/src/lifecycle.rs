@@ -560,6 +560,40 @@ impl<'a> Checked<'a> {
             .collect()
     }
 
+    /// The verifier keys (C2SP `name+hash+key`) of `code`'s log or witness keys that
+    /// partners accept at `at`, as [`Checked::accepted_key_ids`] chooses them: the key
+    /// in force and one still in its grace period. A witness key the agreement never
+    /// pinned gives none.
+    pub fn accepted_verifier_keys(&self, code: &str, kind: KeyKind, at: Time) -> Vec<String> {
+        let ids = self.accepted_key_ids(code, kind, at);
+        let mut all: Vec<String> = Vec::new();
+        if kind == KeyKind::Log {
+            let body_key = self
+                .agreement
+                .body
+                .party(code)
+                .and_then(|p| p.node.as_ref().and_then(|n| n.log_verifier_key.clone()));
+            all.extend(body_key);
+        }
+        if self.findings.is_empty() {
+            for r in &self.agreement.records {
+                if let RecordKind::Amend {
+                    key,
+                    new: NewKey::Verifier(v),
+                    ..
+                } = &r.kind
+                {
+                    if r.party == code && *key == kind {
+                        all.push(v.clone());
+                    }
+                }
+            }
+        }
+        all.into_iter()
+            .filter(|v| ids.contains(&crate::amendment::verifier_key_id(v)))
+            .collect()
+    }
+
     /// The revocation of `code`'s key `kid` of `kind`, when a valid `revoke` record of
     /// this agreement declares it compromised (a document that does not verify
     /// declares nothing). The key is named by its id, so the answer holds whichever

@@ -43,6 +43,11 @@ pub struct HistoryEntry {
     /// When it was replaced, if it was (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced: Option<String>,
+    /// Until when partners still accept it after it was replaced (RFC 3339): the
+    /// grace period its replacement's amendment gave (TLS, log and witness keys). A
+    /// replaced log or witness key signs beside its successor until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_until: Option<String>,
     /// Since when it is held compromised, if it was revoked (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compromised: Option<String>,
@@ -117,9 +122,23 @@ impl KeyHistory {
                 id: id.to_string(),
                 since: since.to_string(),
                 replaced: None,
+                accepted_until: None,
                 compromised: None,
                 revoked_because: None,
             });
+        }
+    }
+}
+
+impl KeyHistory {
+    /// Record that key `id` of `kind`, replaced, is still accepted until `until`.
+    pub fn accept_until(&mut self, kind: &str, id: &str, until: &str) {
+        for k in self
+            .keys
+            .iter_mut()
+            .filter(|k| k.kind == kind && k.id == id)
+        {
+            k.accepted_until = Some(until.to_string());
         }
     }
 }

@@ -131,7 +131,14 @@ pub fn submit_checkpoint(
             url: url.into(),
             msg: describe(&e),
         })?;
-    submit_checkpoint_with(&client, url, witness_key, signed, src, old_size_hint)
+    submit_checkpoint_with(
+        &client,
+        url,
+        std::slice::from_ref(witness_key),
+        signed,
+        src,
+        old_size_hint,
+    )
 }
 
 /// [`submit_checkpoint`] over TLS configured by the caller (a witness run by a partner
@@ -153,14 +160,23 @@ pub fn submit_checkpoint_with_tls(
             url: url.into(),
             msg: describe(&e),
         })?;
-    submit_checkpoint_with(&client, url, witness_key, signed, src, old_size_hint)
+    submit_checkpoint_with(
+        &client,
+        url,
+        std::slice::from_ref(witness_key),
+        signed,
+        src,
+        old_size_hint,
+    )
 }
 
-/// [`submit_checkpoint`] with a client the caller built. Blocking.
+/// [`submit_checkpoint`] with a client the caller built, the witness known by any of
+/// `witness_keys` (its key and one it had, while a rotation's grace period runs): the
+/// cosignatures by each of them are verified and kept, and there must be one. Blocking.
 pub fn submit_checkpoint_with(
     client: &reqwest::blocking::Client,
     url: &str,
-    witness_key: &VerifierKey,
+    witness_keys: &[VerifierKey],
     signed: &SignedCheckpoint,
     src: &dyn LogSource,
     old_size_hint: u64,
@@ -197,18 +213,26 @@ pub fn submit_checkpoint_with(
         match status {
             200 => {
                 let sigs = parse_signature_lines(&bytes)?;
-                let mine: Vec<Signature> = sigs
-                    .into_iter()
-                    .filter(|s| s.name == witness_key.name && s.key_id == witness_key.key_id)
-                    .collect();
+                let mut mine: Vec<Signature> = Vec::new();
+                for s in sigs {
+                    let Some(k) = witness_keys
+                        .iter()
+                        .find(|k| s.name == k.name && s.key_id == k.key_id)
+                    else {
+                        continue;
+                    };
+                    k.verify(signed.note.text.as_bytes(), &s.raw[4..])?;
+                    mine.push(s);
+                }
                 if mine.is_empty() {
                     return Err(Error::Signature(format!(
                         "the witness returned no cosignature by {}",
-                        witness_key
+                        witness_keys
+                            .iter()
+                            .map(|k| k.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" or ")
                     )));
-                }
-                for s in &mine {
-                    witness_key.verify(signed.note.text.as_bytes(), &s.raw[4..])?;
                 }
                 return Ok(Submission {
                     cosignatures: mine,

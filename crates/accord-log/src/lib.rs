@@ -25,4 +25,4 @@ pub mod witness;
 pub mod writer;
 
 pub use error::Error;
-pub use writer::{Appender, Log, LogOptions};
+pub use writer::{Appender, Log, LogOptions, OtherKeys};

@@ -132,6 +132,8 @@ impl Response {
 pub struct Witness {
     dir: PathBuf,
     key: SigningKey,
+    /// Earlier cosigner keys that cosign too (a rotation's grace period).
+    also: Vec<SigningKey>,
     trusted: Vec<VerifierKey>,
     state: Mutex<()>,
 }
@@ -171,6 +173,7 @@ impl Witness {
         Ok(Witness {
             dir: dir.to_path_buf(),
             key,
+            also: Vec::new(),
             trusted,
             state: Mutex::new(()),
         })
@@ -179,6 +182,25 @@ impl Witness {
     /// The witness's cosigner verifier key (type 0x04).
     pub fn verifier(&self) -> &VerifierKey {
         self.key.verifier()
+    }
+
+    /// Cosign with `keys` too, beside the witness's own key: its earlier keys, while
+    /// those who check its cosignatures may still know it by one (a rotation's grace
+    /// period). Each must be a cosignature/v1 key of the witness's name.
+    pub fn with_cosigners(mut self, keys: Vec<SigningKey>) -> Result<Witness, Error> {
+        for k in keys {
+            if k.name() != self.key.name() || k.verifier().kind != TYPE_COSIGNATURE_V1 {
+                return Err(Error::Key(format!(
+                    "cosigner key {} is not a cosignature/v1 key named {}",
+                    k.verifier(),
+                    self.key.name()
+                )));
+            }
+            if k.verifier() != self.key.verifier() {
+                self.also.push(k);
+            }
+        }
+        Ok(self)
     }
 
     fn state_path(&self, origin: &str) -> PathBuf {
@@ -293,20 +315,29 @@ impl Witness {
                 );
             }
         }
-        let sig = self.key.sign(&signed.note.text, now.max(1));
+        // c2sp.org/tlog-witness: the answer is one or more cosignature lines; a
+        // witness whose key was rotated gives one per key it cosigns with.
+        let sigs: Vec<_> = std::iter::once(&self.key)
+            .chain(&self.also)
+            .map(|k| k.sign(&signed.note.text, now.max(1)))
+            .collect();
         let mut note = signed.note.clone();
         note.signatures.retain(|s| {
             keys.iter()
                 .any(|k| k.name == s.name && k.key_id == s.key_id)
         });
-        note.signatures.push(sig.clone());
+        note.signatures.extend(sigs.iter().cloned());
         if let Err(e) = persist(&path, &note.to_bytes()) {
             return Response::text(500, format!("persisting witness state: {e}"));
         }
         Response {
             status: 200,
             content_type: "text/plain; charset=utf-8",
-            body: sig.line().into_bytes(),
+            body: sigs
+                .iter()
+                .map(|s| s.line())
+                .collect::<String>()
+                .into_bytes(),
         }
     }
 }

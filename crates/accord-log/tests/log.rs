@@ -406,3 +406,129 @@ fn dropping_an_open_log_inside_a_runtime_closes_it() {
     assert_eq!(read_checkpoint(d.path()).unwrap().checkpoint.size, 2);
     verify(d.path(), key.verifier(), None).unwrap();
 }
+
+/// A log whose key is rotated: `set_signing_keys` signs the published checkpoint with
+/// the new keys at once (cosignatures kept) and every later one; reopened with the old
+/// key given as earlier, it opens, and without it a checkpoint the old key alone
+/// signed is refused; keys of another origin or kind are refused.
+#[test]
+fn a_log_signs_with_the_keys_it_is_given_and_reopens_after_a_rotation() {
+    let d = tempfile::tempdir().unwrap();
+    let origin = "audit.test.example/log";
+    let old = new_log(d.path(), 3);
+    let new = SigningKey::generate(origin, accord_log::note::TYPE_ED25519).unwrap();
+    let old_key = accord_log::writer::read_log_key(d.path()).unwrap();
+    let log = Log::open(d.path(), opts()).unwrap();
+    // A cosignature on the published checkpoint survives the re-signing.
+    let wd = tempfile::tempdir().unwrap();
+    let w = Witness::open(wd.path(), "witness.test.example", vec![old.clone()]).unwrap();
+    let r = submit(&w, d.path(), 0, 7);
+    assert_eq!(r.status, 200);
+    let cosig = accord_log::note::parse_signature_lines(&r.body).unwrap();
+    log.add_cosignatures(3, cosig).unwrap();
+    // Refused: a key of another name, a witness key.
+    let other = SigningKey::generate("other.example/log", accord_log::note::TYPE_ED25519).unwrap();
+    assert!(log.set_signing_keys(vec![other]).is_err());
+    let cosigner = SigningKey::generate(origin, accord_log::note::TYPE_COSIGNATURE_V1).unwrap();
+    assert!(log.set_signing_keys(vec![cosigner]).is_err());
+    assert!(log.set_signing_keys(vec![]).is_err());
+    // Both keys: the checkpoint verifies under each, and keeps its cosignature.
+    let both = vec![
+        SigningKey::parse(&new.to_private_string()).unwrap(),
+        SigningKey::parse(&old_key.to_private_string()).unwrap(),
+    ];
+    let cp = log.set_signing_keys(both).unwrap();
+    assert_eq!(cp.checkpoint.size, 3);
+    cp.verify(new.verifier(), std::slice::from_ref(w.verifier()))
+        .unwrap();
+    cp.verify(&old, std::slice::from_ref(w.verifier())).unwrap();
+    assert_eq!(read_checkpoint(d.path()).unwrap().note, cp.note);
+    // New entries: signed by both.
+    log.appender().append_blocking(entry(3)).unwrap();
+    let cp = log.publish_now().unwrap();
+    assert_eq!(cp.checkpoint.size, 4);
+    cp.verify(new.verifier(), &[]).unwrap();
+    cp.verify(&old, &[]).unwrap();
+    // The grace ends: the new key alone.
+    log.set_signing_keys(vec![SigningKey::parse(&new.to_private_string()).unwrap()])
+        .unwrap();
+    log.appender().append_blocking(entry(4)).unwrap();
+    let cp = log.publish_now().unwrap();
+    cp.verify(new.verifier(), &[]).unwrap();
+    assert!(cp.verify(&old, &[]).is_err());
+    log.close().unwrap();
+    verify(d.path(), new.verifier(), None).unwrap();
+    assert!(verify(d.path(), &old, None).is_err());
+
+    // A log whose key file was replaced while its checkpoint is the old key's alone
+    // (a rotation while the node was down) opens only with the old key as earlier,
+    // and its checkpoint is then signed by its key at once.
+    let e = tempfile::tempdir().unwrap();
+    let old = new_log(e.path(), 2);
+    let kfile = accord_log::writer::log_key_path(e.path());
+    let mut text = new.to_private_string();
+    text.push('\n');
+    std::fs::write(&kfile, text.as_bytes()).unwrap();
+    assert!(matches!(Log::open(e.path(), opts()), Err(Error::Verify(_))));
+    let log = Log::open_with(
+        e.path(),
+        opts(),
+        accord_log::OtherKeys {
+            signing: Vec::new(),
+            earlier: vec![old.clone()],
+        },
+    )
+    .unwrap();
+    let cp = read_checkpoint(e.path()).unwrap();
+    cp.verify(new.verifier(), &[]).unwrap();
+    assert!(cp.verify(&old, &[]).is_err());
+    log.close().unwrap();
+}
+
+/// A witness given its earlier key cosigns with both: the answer has a line per key,
+/// each verifies, and a submitter knowing either key takes the answer.
+#[test]
+fn a_witness_with_an_earlier_key_cosigns_with_both() {
+    let d = tempfile::tempdir().unwrap();
+    let key = new_log(d.path(), 4);
+    let wd = tempfile::tempdir().unwrap();
+    let first = Witness::open(wd.path(), "witness.test.example", vec![]).unwrap();
+    let old_vkey = first.verifier().clone();
+    drop(first);
+    // The rotation: the old key kept aside, a new one in its place.
+    let kpath = wd.path().join("witness.key");
+    let old = SigningKey::parse(std::fs::read_to_string(&kpath).unwrap().trim()).unwrap();
+    std::fs::remove_file(&kpath).unwrap();
+    let w = Witness::open(wd.path(), "witness.test.example", vec![key.clone()])
+        .unwrap()
+        .with_cosigners(vec![old])
+        .unwrap();
+    assert_ne!(w.verifier(), &old_vkey);
+    let r = submit(&w, d.path(), 0, 9);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let sigs = accord_log::note::parse_signature_lines(&r.body).unwrap();
+    assert_eq!(sigs.len(), 2);
+    let cp = read_checkpoint(d.path()).unwrap();
+    let mut note = cp.note.clone();
+    note.signatures.extend(sigs);
+    let cosigned = SignedCheckpoint {
+        checkpoint: cp.checkpoint.clone(),
+        note,
+    };
+    cosigned
+        .verify(&key, std::slice::from_ref(w.verifier()))
+        .unwrap();
+    cosigned.verify(&key, &[old_vkey]).unwrap();
+    // Another name, or a log key, is no cosigner of this witness.
+    let stranger = SigningKey::generate(
+        "witness.other.example",
+        accord_log::note::TYPE_COSIGNATURE_V1,
+    )
+    .unwrap();
+    let w2 = Witness::open(wd.path(), "witness.test.example", vec![]).unwrap();
+    assert!(w2.with_cosigners(vec![stranger]).is_err());
+    let log_key =
+        SigningKey::generate("witness.test.example", accord_log::note::TYPE_ED25519).unwrap();
+    let w3 = Witness::open(wd.path(), "witness.test.example", vec![]).unwrap();
+    assert!(w3.with_cosigners(vec![log_key]).is_err());
+}

@@ -88,6 +88,7 @@ mod exchange;
 pub mod home;
 mod kas;
 mod labelling;
+mod log_keys;
 mod metrics;
 mod node;
 mod officers;

@@ -37,8 +37,15 @@ pub struct Partner {
     /// Every signing key the party has had under the agreements in force, the current
     /// one last: a label or receipt signed before a rotation still verifies.
     pub signing_keys_ever: Vec<SigningKeys>,
-    /// The node's audit-log verifier key.
+    /// The node's audit-log verifier key in force.
     pub log_verifier_key: Option<String>,
+    /// Every log verifier key the node's checkpoints are accepted under now: the key
+    /// in force and one replaced whose grace period still runs.
+    pub log_keys: Vec<String>,
+    /// The witness keys the agreements pin for the node (the key in force and one in
+    /// its grace); none when no amendment pinned one, and the witness is known by the
+    /// key its node gives over the pinned TLS.
+    pub witness_keys: Vec<String>,
     /// The agreements in force that name both parties.
     pub agreements: Vec<String>,
 }
@@ -58,6 +65,8 @@ impl Partner {
             signing_keys: p.signing_keys.clone(),
             signing_keys_ever: vec![p.signing_keys.clone()],
             log_verifier_key: node.log_verifier_key.clone(),
+            log_keys: node.log_verifier_key.iter().cloned().collect(),
+            witness_keys: Vec::new(),
             agreements: vec![agreement.to_string()],
         }
     }
@@ -79,6 +88,8 @@ impl Partner {
             .into_iter()
             .map(|p| p.to_ascii_lowercase())
             .collect();
+        x.log_keys = checked.accepted_verifier_keys(code, KeyKind::Log, at);
+        x.witness_keys = checked.accepted_verifier_keys(code, KeyKind::Witness, at);
         Some(x)
     }
 }
@@ -113,6 +124,16 @@ pub fn in_force(held: &[Held], own: &str, at: Time) -> Vec<Partner> {
                     for pin in this.tls_pins {
                         if !x.tls_pins.contains(&pin) {
                             x.tls_pins.push(pin);
+                        }
+                    }
+                    for k in this.log_keys {
+                        if !x.log_keys.contains(&k) {
+                            x.log_keys.push(k);
+                        }
+                    }
+                    for k in this.witness_keys {
+                        if !x.witness_keys.contains(&k) {
+                            x.witness_keys.push(k);
                         }
                     }
                 }

@@ -50,13 +50,17 @@ pub struct RotateOptions {
     pub reason: String,
     /// When the amendment is signed and the new key takes effect.
     pub at: Time,
-    /// For a TLS key: how long partners still accept the old one (days, 1 to 90;
-    /// 7 when not given). The node switches to the new key within it.
+    /// For a TLS, log or witness key: how long partners still accept the old one
+    /// (days, 1 to 90; 7 when not given). A TLS key is presented within it; an old
+    /// log or witness key signs beside the new one through it.
     pub grace_days: Option<u32>,
 }
 
-/// Days partners accept the old TLS key after a rotation, unless told otherwise.
-pub const DEFAULT_TLS_GRACE_DAYS: u32 = 7;
+/// Days partners accept an old TLS, log or witness key after a rotation, unless told
+/// otherwise.
+pub const DEFAULT_GRACE_DAYS: u32 = 7;
+/// The same, by its first name.
+pub const DEFAULT_TLS_GRACE_DAYS: u32 = DEFAULT_GRACE_DAYS;
 
 /// An agreement the rotation amended, or left alone and why.
 #[derive(Debug, Clone, Serialize)]
@@ -83,8 +87,10 @@ pub struct Rotated {
     pub new: String,
     /// When the new key took effect (RFC 3339).
     pub effective: String,
-    /// For a TLS key: until when partners accept the old one (RFC 3339). The node
-    /// presents the new key once every partner acknowledged it, by then at the latest.
+    /// For a TLS, log or witness key: until when partners accept the old one (RFC
+    /// 3339). The node presents a new TLS key once every partner acknowledged it, by
+    /// then at the latest; an old log or witness key signs beside the new one until
+    /// then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grace_until: Option<String>,
     /// Each agreement held, amended or not.
@@ -93,9 +99,21 @@ pub struct Rotated {
 
 /// The new key a rotation made, before anything names it.
 enum Made {
-    Kas { new: KasPrivateKey },
-    Signing { new: SigningKey },
-    Tls { new: accord_node_api::pki::NodeTls },
+    Kas {
+        new: KasPrivateKey,
+    },
+    Signing {
+        new: SigningKey,
+    },
+    Tls {
+        new: accord_node_api::pki::NodeTls,
+    },
+    /// A log or witness key (a C2SP note key), and the one it replaces.
+    Note {
+        kind: KeyKind,
+        new: accord_log::note::SigningKey,
+        old: accord_log::note::SigningKey,
+    },
 }
 
 impl Made {
@@ -115,6 +133,10 @@ impl Made {
                 spki_sha256: new.spki_sha256.clone(),
                 url: None,
             },
+            Made::Note { kind, new, .. } => match kind {
+                KeyKind::Witness => KeyChange::Witness(new.verifier().to_string()),
+                _ => KeyChange::Log(new.verifier().to_string()),
+            },
         }
     }
 
@@ -124,6 +146,7 @@ impl Made {
             Made::Kas { new } => new.to_pem()?,
             Made::Signing { new } => new.to_pem()?,
             Made::Tls { new } => new.key.0.clone(),
+            Made::Note { new, .. } => new.to_private_string(),
         })
     }
 }
@@ -142,8 +165,9 @@ enum Amended {
 /// the rotation.
 const ATTEMPTS: usize = 3;
 
-/// Rotate `opts.kind` of the node at `home`: the KAS key or the signing key. The
-/// other kinds are refused with what to do instead.
+/// Rotate `opts.kind` of the node at `home`: its KAS, signing, TLS, log or witness
+/// key. The party's offline KAS keys are not the node's: they are refused with what to
+/// do instead.
 pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error> {
     if opts.reason.trim().is_empty() || opts.reason.len() > 1024 {
         return Err(Error::Input(
@@ -151,17 +175,17 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         ));
     }
     let kind = opts.kind;
-    if !matches!(kind, KeyKind::Kas | KeyKind::Signing | KeyKind::Tls) {
-        return Err(Error::Input(format!(
-            "rotating the {kind} key at the node is not built yet (kas, signing and tls are); a party can still amend it in an agreement with `accord agreement amend`"
-        )));
+    if kind == KeyKind::OfflineKas {
+        return Err(Error::Input(
+            "the offline KAS keys are the party's, not the node's: amend them in each agreement with `accord agreement amend`".into(),
+        ));
     }
     let grace_until = match (kind, opts.grace_days) {
-        (KeyKind::Tls, days) => {
-            let days = days.unwrap_or(DEFAULT_TLS_GRACE_DAYS);
+        (k, days) if k.has_grace() => {
+            let days = days.unwrap_or(DEFAULT_GRACE_DAYS);
             if !(1..=accord_agreement::amendment::MAX_GRACE_DAYS as u32).contains(&days) {
                 return Err(Error::Input(format!(
-                    "--grace-days {days}: partners accept the old TLS key for 1 to {} days",
+                    "--grace-days {days}: partners accept the old {kind} key for 1 to {} days",
                     accord_agreement::amendment::MAX_GRACE_DAYS
                 )));
             }
@@ -172,7 +196,7 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         }
         (_, Some(_)) => {
             return Err(Error::Input(format!(
-                "--grace-days: only an old TLS key has a grace period, not a {kind} key"
+                "--grace-days: only an old TLS, log or witness key has a grace period, not a {kind} key"
             )))
         }
         (_, None) => None,
@@ -232,6 +256,29 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             accord_keys::replace_file(&crt, new.cert.as_bytes(), false)?;
             Made::Tls { new }
         }
+        KeyKind::Log | KeyKind::Witness => {
+            let in_use = crate::log_keys::in_use_path(home, kind);
+            if kind == KeyKind::Witness && !in_use.exists() {
+                // A node that never served has no witness key yet: it is made now.
+                accord_log::witness::Witness::open(
+                    &home.layout.dir.join(crate::witnessing::WITNESS_DIR),
+                    &crate::witnessing::witness_name(&party.party),
+                    Vec::new(),
+                )?;
+            }
+            let old = crate::log_keys::read_key(&in_use)?;
+            let new = if pending.exists() {
+                let new = crate::log_keys::read_key(&pending)?;
+                if new.verifier() == old.verifier() {
+                    // A run before got as far as putting it in place: finish it.
+                    return finish_note(home, kind, &new, &pending, descriptor, opts).await;
+                }
+                new
+            } else {
+                accord_log::note::SigningKey::generate(old.name(), old.verifier().kind)?
+            };
+            Made::Note { kind, new, old }
+        }
         _ => {
             let new = match pending.exists() {
                 true => home.signing_key_at(&pending)?,
@@ -248,7 +295,7 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
     if !matches!(made, Made::Tls { .. }) {
         accord_keys::replace_file(&pending, made.pem()?.as_bytes(), true)?;
     }
-    let (old_id, new_id, old_file) = match &made {
+    let (old_id, new_id, old_path) = match &made {
         Made::Kas { new } => {
             let old = accord_keys::load_kas_public(&home.layout.key(accord_keys::KAS_PUB))?;
             let entry = KasKeyEntry::from_key(new.public_key());
@@ -262,7 +309,11 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
                 // init` makes it): new agreements are drafted with the new one.
                 descriptor.kas_keys = vec![entry];
             }
-            (old_kid, new.public_key().kid(), accord_keys::KAS_KEY)
+            (
+                old_kid,
+                new.public_key().kid(),
+                home.layout.key(accord_keys::KAS_KEY),
+            )
         }
         Made::Signing { new } => {
             descriptor.signing_keys = SigningKeyEntries {
@@ -272,20 +323,37 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             let id = |k: &SigningKey| -> Result<String, Error> {
                 Ok(accord_agreement::Signer::public_keys(k)?.kids().0)
             };
-            (id(&signing)?, id(new)?, accord_keys::SIGNING_KEY)
+            (
+                id(&signing)?,
+                id(new)?,
+                home.layout.key(accord_keys::SIGNING_KEY),
+            )
         }
         Made::Tls { new } => (
             node_info.tls_spki_sha256.clone(),
             new.spki_sha256.clone(),
-            "tls.crt",
+            home.layout.key("tls.crt"),
         ),
+        Made::Note { kind, new, old } => {
+            if *kind == KeyKind::Log {
+                descriptor.node = Some(accord_keys::NodeInfo {
+                    log_verifier_key: new.verifier().to_string(),
+                    ..node_info
+                });
+            }
+            (
+                crate::log_keys::key_id(old.verifier()),
+                crate::log_keys::key_id(new.verifier()),
+                crate::log_keys::in_use_path(home, *kind),
+            )
+        }
     };
 
     // 2. The history names both (the old one since its file was made, when the node
     //    never rotated before), neither replaced yet: both are the node's until the switch.
     let mut history = accord_keys::KeyHistory::load(&dir)?;
     if !history.has(kind.as_str(), &old_id) {
-        let since = modified(&home.layout.key(old_file)).unwrap_or_else(|| "unknown".to_string());
+        let since = modified(&old_path).unwrap_or_else(|| "unknown".to_string());
         history.add(kind.as_str(), &old_id, &since, None);
     }
     history.add(kind.as_str(), &new_id, &at.to_string(), None);
@@ -354,6 +422,25 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             accord_keys::SIGNING_PUB,
             new.public_keys().to_pem(),
         ),
+        Made::Note { kind, new, old } => {
+            // The old key kept and its grace written first: from the moment the new
+            // one is in place, the node signs with both until the grace ends.
+            crate::log_keys::keep(home, *kind, old)?;
+            history.add(kind.as_str(), &new_id, &at.to_string(), Some(&old_id));
+            if let Some(g) = grace_until {
+                history.accept_until(kind.as_str(), &old_id, &g.to_string());
+            }
+            history.save(&dir)?;
+            finish_note(home, *kind, new, &pending, descriptor, opts).await?;
+            return Ok(Rotated {
+                kind: *kind,
+                old: old_id,
+                new: new_id,
+                effective: at.to_string(),
+                grace_until: grace_until.map(|t| t.to_string()),
+                agreements,
+            });
+        }
         Made::Tls { .. } => {
             // Staged in step 1: the running node switches once partners acknowledged.
             return Ok(Rotated {
@@ -380,6 +467,48 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         effective: at.to_string(),
         grace_until: None,
         agreements,
+    })
+}
+
+/// The last steps of a log or witness key's rotation, which a run stopped after them
+/// repeats: the new key in place of the old (`log/.accord/log.key`, or
+/// `witness/witness.key` and its `.vkey`), `party.json` naming a new log key, the
+/// pending key gone. The running node signs with it within a second.
+async fn finish_note(
+    home: &Home,
+    kind: KeyKind,
+    new: &accord_log::note::SigningKey,
+    pending: &Path,
+    mut descriptor: accord_keys::PartyDescriptor,
+    opts: &RotateOptions,
+) -> Result<Rotated, Error> {
+    if let (KeyKind::Log, Some(n)) = (kind, descriptor.node.as_mut()) {
+        n.log_verifier_key = new.verifier().to_string();
+    }
+    let in_use = crate::log_keys::in_use_path(home, kind);
+    crate::log_keys::write_key(&in_use, new)?;
+    if kind == KeyKind::Witness {
+        let vkey = in_use.with_file_name("witness.vkey");
+        accord_keys::replace_file(&vkey, format!("{}\n", new.verifier()).as_bytes(), false)?;
+    } else {
+        accord_keys::replace_file(&home.layout.party(), descriptor.to_json().as_bytes(), false)?;
+    }
+    let _ = std::fs::remove_file(pending);
+    // What the rotation replaced, as its history says (the run that wrote it may have
+    // been an earlier one).
+    let history = accord_keys::KeyHistory::load(&home.layout.keys())?;
+    let old = history
+        .keys
+        .iter()
+        .rev()
+        .find(|e| e.kind == kind.as_str() && e.replaced.is_some());
+    Ok(Rotated {
+        kind,
+        old: old.map_or_else(|| "unknown".to_string(), |e| e.id.clone()),
+        new: crate::log_keys::key_id(new.verifier()),
+        effective: opts.at.to_string(),
+        grace_until: old.and_then(|e| e.accepted_until.clone()),
+        agreements: Vec::new(),
     })
 }
 

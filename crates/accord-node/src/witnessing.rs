@@ -40,7 +40,10 @@ impl Node {
     /// Open this node's witness trusting exactly `logs`.
     fn witness(&self, logs: Vec<VerifierKey>) -> Result<accord_log::witness::Witness, Error> {
         let dir = self.home.layout.dir.join(WITNESS_DIR);
+        // A rotated witness key's predecessor cosigns beside it through its grace.
+        let earlier = crate::log_keys::witness_cosigners(&self.home, (self.clock)())?;
         let w = accord_log::witness::Witness::open(&dir, &witness_name(self.party()), logs)
+            .and_then(|w| w.with_cosigners(earlier))
             .map_err(|e| Error::Input(format!("witness: {e}")))?;
         let vkey = dir.join("witness.vkey");
         if !vkey.exists() {
@@ -68,17 +71,19 @@ impl Node {
         body: axum::body::Bytes,
     ) -> Result<accord_log::witness::Response, Refusal> {
         let partner = self.partner_of(peer).await?;
-        let key = partner
-            .log_verifier_key
-            .as_deref()
-            .ok_or_else(|| {
-                Refusal::new(
-                    Kind::Denied,
-                    accord_node_api::wire::Rule::Partner,
-                    format!("the agreement gives no log key for {}", partner.code),
-                )
-            })
-            .and_then(|k| {
+        // Every log key the agreements accept from the partner now: after a rotation,
+        // the old one too until its grace ends, then the new one alone.
+        if partner.log_keys.is_empty() {
+            return Err(Refusal::new(
+                Kind::Denied,
+                accord_node_api::wire::Rule::Partner,
+                format!("the agreement gives no log key for {}", partner.code),
+            ));
+        }
+        let keys = partner
+            .log_keys
+            .iter()
+            .map(|k| {
                 VerifierKey::parse(k).map_err(|e| {
                     Refusal::new(
                         Kind::Denied,
@@ -86,7 +91,9 @@ impl Node {
                         format!("{}'s log key: {e}", partner.code),
                     )
                 })
-            })?;
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = &keys[0];
         // The witness keeps its state per log origin: a partner whose log key carries
         // this node's origin or another partner's could replace that log's state (and
         // have that log's genuine checkpoints refused). `agreements::load` refuses an
@@ -94,14 +101,17 @@ impl Node {
         // before that check.
         let held = self.agreements().await.map_err(Refusal::internal)?;
         let others = partners::in_force(&held, self.party(), (self.clock)());
-        let taken = key.name == self.home.config.log_origin
-            || others.iter().any(|o| {
-                o.code != partner.code
-                    && o.log_verifier_key
-                        .as_deref()
-                        .and_then(|k| VerifierKey::parse(k).ok())
-                        .is_some_and(|k| k.name == key.name)
-            });
+        let names_taken = |name: &str| {
+            name == self.home.config.log_origin
+                || others.iter().any(|o| {
+                    o.code != partner.code
+                        && o.log_keys
+                            .iter()
+                            .filter_map(|k| VerifierKey::parse(k).ok())
+                            .any(|k| k.name == name)
+                })
+        };
+        let taken = keys.iter().any(|k| names_taken(&k.name));
         if taken {
             return Err(Refusal::new(
                 Kind::Denied,
@@ -114,7 +124,7 @@ impl Node {
         }
         // One submission at a time: the witness's own lock is per opened instance.
         let _guard = self.witness_lock.lock().await;
-        let w = self.witness(vec![key]).map_err(Refusal::internal)?;
+        let w = self.witness(keys).map_err(Refusal::internal)?;
         let r = tokio::task::spawn_blocking(move || w.add_checkpoint(&body, now_secs()))
             .await
             .map_err(Refusal::internal)?;
@@ -141,8 +151,8 @@ impl Node {
     pub async fn witnessed_checkpoint(&self, peer: &Peer) -> Result<Vec<u8>, Refusal> {
         let partner = self.partner_of(peer).await?;
         let origin = partner
-            .log_verifier_key
-            .as_deref()
+            .log_keys
+            .first()
             .and_then(|k| VerifierKey::parse(k).ok())
             .map(|k| k.name)
             .ok_or_else(|| {
@@ -172,7 +182,9 @@ impl Node {
 
 /// What the submitter remembers per partner witness.
 struct PartnerWitness {
-    key: VerifierKey,
+    /// The keys its cosignatures are checked with: those the agreements pin, or the
+    /// one its node gave.
+    keys: Vec<VerifierKey>,
     client: reqwest::blocking::Client,
     cosigned: u64,
 }
@@ -293,11 +305,14 @@ fn submit_to(
 ) -> Result<Vec<accord_log::note::Signature>, Error> {
     if !known.contains_key(&p.code) {
         let client = blocking_client(node, p)?;
-        let key = witness_key(&client, p)?;
+        let keys = match pinned_witness_keys(p)? {
+            Some(keys) => keys,
+            None => vec![witness_key(&client, p)?],
+        };
         known.insert(
             p.code.clone(),
             PartnerWitness {
-                key,
+                keys,
                 client,
                 cosigned: u64::MAX,
             },
@@ -306,18 +321,30 @@ fn submit_to(
     let Some(pw) = known.get_mut(&p.code) else {
         return Ok(Vec::new());
     };
+    // The agreements' pins as they stand now: an amendment loaded since, or a grace
+    // that ended, changes them.
+    if let Some(keys) = pinned_witness_keys(p)? {
+        pw.keys = keys;
+    }
     let hint = if pw.cosigned == u64::MAX {
         0
     } else {
         pw.cosigned
     };
     let url = format!("{}/v1/fed/witness", p.url);
-    let sub =
-        accord_log::http::submit_checkpoint_with(&pw.client, &url, &pw.key, signed, src, hint)
-            .map_err(|e| Error::Http {
+    let sub = match accord_log::http::submit_checkpoint_with(
+        &pw.client, &url, &pw.keys, signed, src, hint,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            // Learned again next time: the witness's key may have been rotated.
+            known.remove(&p.code);
+            return Err(Error::Http {
                 url,
                 msg: e.to_string(),
-            })?;
+            });
+        }
+    };
     pw.cosigned = signed.checkpoint.size;
     node.metrics.witness_cosigned(&p.code, pw.cosigned);
     Ok(sub.cosignatures)
@@ -345,14 +372,9 @@ pub fn check_log_against_witnesses(
     };
     let ours = &signed.checkpoint;
     let dir = node.home.layout.log();
-    let key = node
-        .home
-        .party
-        .node
-        .as_ref()
-        .map(|n| n.log_verifier_key.as_str())
-        .ok_or_else(|| Error::Input("party.json names no log key for this node".into()))
-        .and_then(|k| VerifierKey::parse(k).map_err(|e| Error::Input(format!("log key: {e}"))))?;
+    // Any log key this node has had: a witness may hold a checkpoint cosigned before
+    // a rotation, signed by the old key alone.
+    let keys = crate::log_keys::own_log_verifiers(&node.home)?;
     for p in partners {
         let client = blocking_client_with(node, &p, Duration::from_secs(5))?;
         let url = format!("{}/v1/fed/witness/checkpoint", p.url);
@@ -365,7 +387,14 @@ pub fn check_log_against_witnesses(
         let theirs = match theirs.map_err(|e| e.to_string()).and_then(|b| {
             let cp =
                 accord_log::checkpoint::SignedCheckpoint::parse(&b).map_err(|e| e.to_string())?;
-            cp.verify(&key, &[]).map_err(|e| e.to_string())?;
+            let mut verified = Err(String::from("this node has no log key"));
+            for key in &keys {
+                verified = cp.verify(key, &[]).map(|_| ()).map_err(|e| e.to_string());
+                if verified.is_ok() {
+                    break;
+                }
+            }
+            verified?;
             Ok(cp)
         }) {
             Ok(cp) => cp.checkpoint,
@@ -459,12 +488,33 @@ pub(crate) fn partner_witness_keys(
     partners
         .iter()
         .map(|p| {
-            let key = blocking_client_with(node, p, Duration::from_secs(5))
-                .and_then(|c| witness_key(&c, p))
-                .map_err(|e| e.to_string());
+            let key = match pinned_witness_keys(p) {
+                Ok(Some(keys)) => Ok(keys[keys.len() - 1].clone()),
+                Ok(None) => blocking_client_with(node, p, Duration::from_secs(5))
+                    .and_then(|c| witness_key(&c, p))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
             (p.code.clone(), key)
         })
         .collect()
+}
+
+/// The witness keys the agreements pin for partner `p` now (the key in force last),
+/// or `None` when no amendment pinned one.
+fn pinned_witness_keys(p: &Partner) -> Result<Option<Vec<VerifierKey>>, Error> {
+    if p.witness_keys.is_empty() {
+        return Ok(None);
+    }
+    p.witness_keys
+        .iter()
+        .map(|k| {
+            VerifierKey::parse(k).map_err(|e| {
+                Error::Input(format!("{}'s witness key in the agreement: {e}", p.code))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// Partner `p`'s witness key (`GET /v1/witness`, over the pinned TLS).

@@ -5,9 +5,11 @@ use accord_log::source::DirSource;
 use accord_node::home::Home;
 use std::time::{Duration, Instant};
 
-/// The verifier key of `home`'s own audit log, from its party.json.
+/// The verifier key of `home`'s own audit log, from its party.json as it is now (a
+/// rotation changes it).
 fn log_key(home: &Home) -> VerifierKey {
-    VerifierKey::parse(&home.party.node.as_ref().unwrap().log_verifier_key).unwrap()
+    let party = accord_keys::load_party(&home.layout.party()).unwrap();
+    VerifierKey::parse(&party.node.unwrap().log_verifier_key).unwrap()
 }
 
 /// A node home's audit log entries, as JSON, after checking that the whole log verifies

@@ -82,7 +82,7 @@ fn a_rotated_tls_key_waits_for_partners_and_node_info_says_so() {
         ),
         (
             &["key", "rotate", "--dir", h, "kas", "--grace-days", "3"][..],
-            "only an old TLS key",
+            "only an old TLS, log or witness key",
         ),
     ] {
         let o = run(args);
@@ -90,6 +90,84 @@ fn a_rotated_tls_key_waits_for_partners_and_node_info_says_so() {
         let e = String::from_utf8_lossy(&o.stderr);
         assert!(e.contains(says), "{args:?}: {e}");
     }
+}
+
+/// `accord key rotate log` and `witness` at a node that is not running: the new key in
+/// place (party.json names the new log key, of the same origin; witness.vkey the new
+/// witness key), the old one kept (0600) with its grace in the key history, and
+/// offline-kas refused as the party's, not the node's (exit 2).
+#[test]
+fn log_and_witness_keys_rotated_at_a_stopped_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("pak");
+    let h = home.to_str().unwrap();
+    let o = run(&["init", "--party", "PAK", "--dir", h, "--policy", "policies"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log_key = || {
+        let party: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(home.join("party.json")).unwrap()).unwrap();
+        party["node"]["log_verifier_key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = log_key();
+    let r = json(&run(&[
+        "--json",
+        "key",
+        "rotate",
+        "--dir",
+        h,
+        "log",
+        "--grace-days",
+        "2",
+    ]));
+    assert_eq!(r["kind"], "log");
+    let now = log_key();
+    assert!(first.starts_with(r["old"].as_str().unwrap()), "{r:#}");
+    assert!(now.starts_with(r["new"].as_str().unwrap()), "{r:#}");
+    assert_eq!(
+        first.split('+').next(),
+        now.split('+').next(),
+        "same origin"
+    );
+    let effective = accord_agreement::Time::parse(r["effective"].as_str().unwrap()).unwrap();
+    let grace = accord_agreement::Time::parse(r["grace_until"].as_str().unwrap()).unwrap();
+    assert_eq!(grace.unix() - effective.unix(), 2 * 86_400);
+    let kept = |kind: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(home.join("keys").join(kind))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let old_log = kept("log");
+    assert_eq!(old_log.len(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&old_log[0]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    let history: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.join("keys/history.json")).unwrap()).unwrap();
+    let old = history["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == r["old"])
+        .unwrap();
+    assert_eq!(old["accepted_until"], r["grace_until"], "{history:#}");
+
+    let vkey = || std::fs::read_to_string(home.join("witness/witness.vkey")).unwrap();
+    let w = json(&run(&["--json", "key", "rotate", "--dir", h, "witness"]));
+    assert_eq!(w["kind"], "witness");
+    assert!(vkey().starts_with(w["new"].as_str().unwrap()), "{w:#}");
+    assert!(vkey().starts_with("witness.pak.accord+"));
+    assert_eq!(kept("witness").len(), 1);
+
+    let o = run(&["key", "rotate", "--dir", h, "offline-kas"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the party's, not the node's"));
 }
 
 /// `accord init` with `--pkcs11-module` and `--pkcs11-token` makes the node's keys in a

@@ -41,7 +41,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
-use crate::note::{Note, Signature, SigningKey, TYPE_ED25519};
+use crate::note::{Note, Signature, SigningKey, VerifierKey, TYPE_ED25519};
 use crate::tile::MAX_ENTRY_SIZE;
 use crate::Error;
 
@@ -128,6 +128,36 @@ pub fn create_log(dir: &Path, origin: &str) -> Result<SigningKey, Error> {
     write_atomic(&dir.join("checkpoint"), &note.to_bytes(), true)?;
     fsync_dir(dir)?;
     Ok(key)
+}
+
+/// Keys a log is opened with beyond its own `log.key` ([`Log::open_with`]).
+#[derive(Debug, Default)]
+pub struct OtherKeys {
+    /// Keys that sign its checkpoints too.
+    pub signing: Vec<SigningKey>,
+    /// Keys its published checkpoint may have been signed by (keys it had before).
+    pub earlier: Vec<VerifierKey>,
+}
+
+/// A log's signing keys must be at least one, each an Ed25519 log key named `origin`.
+fn check_log_keys(keys: &[SigningKey], origin: &str) -> Result<(), Error> {
+    if keys.is_empty() {
+        return Err(Error::Invalid("a log needs a key to sign with".into()));
+    }
+    for k in keys {
+        if k.name() != origin || k.verifier().kind != TYPE_ED25519 {
+            return Err(Error::Invalid(format!(
+                "log key {} is not an Ed25519 log key named {origin:?}, the log's origin",
+                k.verifier()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The file that holds the private key of the log in `dir` (`.accord/log.key`).
+pub fn log_key_path(dir: &Path) -> PathBuf {
+    private_dir(dir).join(KEY_FILE)
 }
 
 /// Read the log key of the log in `dir`.
@@ -236,6 +266,15 @@ impl Log {
     /// checkpoint against the tiles, re-publish any acknowledged entries from the
     /// journal that the checkpoint does not yet cover, and start the writer threads.
     pub fn open(dir: &Path, opts: LogOptions) -> Result<Log, Error> {
+        Log::open_with(dir, opts, OtherKeys::default())
+    }
+
+    /// [`Log::open`], the log signed with `other.signing` too, and its published
+    /// checkpoint accepted when signed by any of those or of `other.earlier` (a log
+    /// whose key was rotated: the old key signs beside the new one while partners
+    /// still know the log by it). A published checkpoint that lacks a signature by a
+    /// key it is signed with now is signed again at once.
+    pub fn open_with(dir: &Path, opts: LogOptions, other: OtherKeys) -> Result<Log, Error> {
         let pdir = private_dir(dir);
         if !pdir.join(KEY_FILE).is_file() {
             return Err(Error::Invalid(format!(
@@ -257,18 +296,40 @@ impl Log {
             Err(fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
         }
         let key = read_log_key(dir)?;
-        let signed = read_checkpoint(dir)?;
+        let mut signed = read_checkpoint(dir)?;
+        let mut keys = vec![key];
+        for k in other.signing {
+            if !keys.iter().any(|x| x.verifier() == k.verifier()) {
+                keys.push(k);
+            }
+        }
+        check_log_keys(&keys, keys[0].name())?;
+        let trusted: Vec<VerifierKey> = keys
+            .iter()
+            .map(|k| k.verifier().clone())
+            .chain(other.earlier)
+            .collect();
         signed
             .note
-            .verify(std::slice::from_ref(key.verifier()))
+            .verify(&trusted)
             .map_err(|e| Error::Verify(format!("published checkpoint: {e}")))?;
         let cp = signed.checkpoint.clone();
-        if cp.origin != key.name() {
+        if cp.origin != keys[0].name() {
             return Err(Error::Verify(format!(
                 "checkpoint origin {:?} is not the key name {:?}",
                 cp.origin,
-                key.name()
+                keys[0].name()
             )));
+        }
+        let unsigned_by = |k: &SigningKey| {
+            !signed
+                .note
+                .signatures
+                .iter()
+                .any(|s| s.name == k.name() && s.key_id == k.verifier().key_id)
+        };
+        if keys.iter().any(unsigned_by) {
+            signed.note = publisher::resign(dir, &keys, &cp.origin, &signed.note)?;
         }
         let mut state = TreeState::load(dir, cp.size)?;
         if state.range.root() != cp.root {
@@ -305,7 +366,7 @@ impl Log {
             for e in replay {
                 state.add(e)?;
             }
-            checkpoint = publish(dir, &key, &mut state, &cp.origin)?;
+            checkpoint = publish(dir, &keys, &mut state, &cp.origin)?;
         }
         // A fresh segment for new appends; old ones are removed once checkpointed.
         let (seg, seg_path) = new_segment(&wal, next)?;
@@ -345,7 +406,7 @@ impl Log {
                     .name("accord-log-publisher".into())
                     .spawn(move || {
                         publisher(
-                            pub_rx, shared, dir, key, state, origin, checkpoint, watch_tx, opts,
+                            pub_rx, shared, dir, keys, state, origin, checkpoint, watch_tx, opts,
                         )
                     })
                     .map_err(|e| Error::io(&pdir, e))?,
@@ -405,6 +466,21 @@ impl Log {
                 sigs,
                 reply: tx,
             })
+            .map_err(|_| Error::Stopped("publisher stopped".into()))?;
+        rx.blocking_recv()
+            .map_err(|_| Error::Stopped("publisher stopped".into()))?
+    }
+
+    /// Sign the log with `keys` from now on, in place of the keys it was signed with,
+    /// and sign the published checkpoint with them at once (its witnesses'
+    /// cosignatures kept). Each must be an Ed25519 log key named as the log's origin.
+    /// A rotation gives the new key and, for the grace period partners were given, the
+    /// old one; after it, the new one alone.
+    pub fn set_signing_keys(&self, keys: Vec<SigningKey>) -> Result<SignedCheckpoint, Error> {
+        check_log_keys(&keys, &self.origin)?;
+        let (tx, rx) = oneshot::channel();
+        self.pub_tx
+            .send(PubRequest::Keys { keys, reply: tx })
             .map_err(|_| Error::Stopped("publisher stopped".into()))?;
         rx.blocking_recv()
             .map_err(|_| Error::Stopped("publisher stopped".into()))?

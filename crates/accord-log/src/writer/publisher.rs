@@ -35,6 +35,11 @@ pub(super) enum PubRequest {
         sigs: Vec<Signature>,
         reply: oneshot::Sender<Result<SignedCheckpoint, Error>>,
     },
+    /// Sign with these keys from now on (a rotation), the published checkpoint too.
+    Keys {
+        keys: Vec<SigningKey>,
+        reply: oneshot::Sender<Result<SignedCheckpoint, Error>>,
+    },
     Shutdown(ShutdownReply),
 }
 
@@ -47,7 +52,7 @@ pub(super) fn now_secs() -> u64 {
 
 pub(super) fn publish(
     dir: &Path,
-    key: &SigningKey,
+    keys: &[SigningKey],
     state: &mut TreeState,
     origin: &str,
 ) -> Result<SignedCheckpoint, Error> {
@@ -60,7 +65,7 @@ pub(super) fn publish(
     };
     let text = cp.to_text();
     let note = Note {
-        signatures: vec![key.sign(&text, now_secs())],
+        signatures: keys.iter().map(|k| k.sign(&text, now_secs())).collect(),
         text,
     };
     write_atomic(&dir.join("checkpoint"), &note.to_bytes(), true)?;
@@ -71,12 +76,34 @@ pub(super) fn publish(
     })
 }
 
+/// The published checkpoint `note` signed again with `keys` (the log's signatures
+/// replaced, the witnesses' cosignatures kept: the text they signed is unchanged), and
+/// written in place of the published one.
+pub(super) fn resign(
+    dir: &Path,
+    keys: &[SigningKey],
+    origin: &str,
+    note: &Note,
+) -> Result<Note, Error> {
+    let mut signatures: Vec<Signature> = keys
+        .iter()
+        .map(|k| k.sign(&note.text, now_secs()))
+        .collect();
+    signatures.extend(note.signatures.iter().filter(|s| s.name != origin).cloned());
+    let note = Note {
+        text: note.text.clone(),
+        signatures,
+    };
+    write_atomic(&dir.join("checkpoint"), &note.to_bytes(), true)?;
+    Ok(note)
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn publisher(
     rx: mpsc::Receiver<PubRequest>,
     shared: Arc<Shared>,
     dir: PathBuf,
-    key: SigningKey,
+    mut keys: Vec<SigningKey>,
     mut state: TreeState,
     origin: String,
     mut current: SignedCheckpoint,
@@ -85,7 +112,8 @@ pub(super) fn publisher(
 ) {
     let mut deadline: Option<Instant> = None;
     let mut failed: Option<String> = None;
-    let do_publish = |state: &mut TreeState,
+    let do_publish = |keys: &[SigningKey],
+                      state: &mut TreeState,
                       current: &mut SignedCheckpoint,
                       failed: &mut Option<String>|
      -> Result<SignedCheckpoint, Error> {
@@ -95,7 +123,7 @@ pub(super) fn publisher(
         if state.size == current.checkpoint.size {
             return Ok(current.clone());
         }
-        match publish(&dir, &key, state, &origin) {
+        match publish(&dir, keys, state, &origin) {
             Ok(c) => {
                 *current = c.clone();
                 shared
@@ -117,7 +145,7 @@ pub(super) fn publisher(
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
-                    let _ = do_publish(&mut state, &mut current, &mut failed);
+                    let _ = do_publish(&keys, &mut state, &mut current, &mut failed);
                     deadline = None;
                     continue;
                 }
@@ -146,7 +174,7 @@ pub(super) fn publisher(
             }
             PubRequest::Publish(reply) => {
                 deadline = None;
-                let _ = reply.send(do_publish(&mut state, &mut current, &mut failed));
+                let _ = reply.send(do_publish(&keys, &mut state, &mut current, &mut failed));
             }
             PubRequest::Cosign { size, sigs, reply } => {
                 let res = if current.checkpoint.size != size {
@@ -168,9 +196,17 @@ pub(super) fn publisher(
                 };
                 let _ = reply.send(res);
             }
+            PubRequest::Keys { keys: new, reply } => {
+                keys = new;
+                let res = resign(&dir, &keys, &origin, &current.note).map(|note| {
+                    current.note = note;
+                    current.clone()
+                });
+                let _ = reply.send(res);
+            }
             PubRequest::Shutdown(reply) => {
                 // Every batch the sequencer acknowledged arrived before this message.
-                let _ = reply.send(do_publish(&mut state, &mut current, &mut failed));
+                let _ = reply.send(do_publish(&keys, &mut state, &mut current, &mut failed));
                 return;
             }
         }

@@ -625,7 +625,7 @@ async fn finish(
             m.schema
         )));
     }
-    let log = accord_log::Log::open(&home.layout.log(), Default::default())?;
+    let log = crate::log_keys::open_log(&home, Default::default(), accord_agreement::Time::now())?;
     let cp = log.close()?;
     if cp.checkpoint.size != m.log_size {
         return Err(Error::Input(format!(

@@ -111,7 +111,7 @@ impl Running {
 pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running, Error> {
     let home = Home::open(dir)?;
     let store = home.store().await?;
-    let log = accord_log::Log::open(&home.layout.log(), opts.log.clone()).map_err(|e| match e {
+    let log = crate::log_keys::open_log(&home, opts.log.clone(), (opts.clock)()).map_err(|e| match e {
         accord_log::Error::Locked(_) => Error::Input(format!(
             "the node in {} is already running: another `accord serve` holds its audit log; stop that one first",
             dir.display()
@@ -183,6 +183,13 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         tokio::runtime::Handle::current(),
     );
     let offers = tokio::spawn(crate::agreement_sync::offer_loop(node.clone(), rx.clone()));
+    // A rotated log key signs from the moment it is in place; the old one beside it
+    // through the grace.
+    tokio::spawn(crate::log_keys::keep_log_signed(
+        node.clone(),
+        log.clone(),
+        rx.clone(),
+    ));
     // Equipment records that cross: what was not delivered is delivered at the next
     // start (its row stays undelivered), so it may stop with the others.
     tokio::spawn(crate::equipment::federation::deliver_loop(

@@ -12,29 +12,32 @@ use std::path::PathBuf;
 /// `accord key ...`.
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
-    /// Make a new KAS, signing or TLS key, amend every agreement in force to name it,
-    /// and use it; the old one stays for what it did.
+    /// Make a new KAS, signing, TLS, log or witness key, amend every agreement in
+    /// force to name it, and use it; the old one stays for what it did.
     #[command(
-        after_help = "Example:\n  accord key rotate --dir pak kas --reason \"scheduled rotation\"\n  accord --json key rotate --dir pak kas --reason \"scheduled rotation\"\n  accord key rotate --dir pak signing --reason \"custodian left\"\n  accord key rotate --dir pak tls --grace-days 7\n  # {\"kind\", \"old\", \"new\", \"effective\", \"grace_until\"?, \"agreements\": [{\"id\", \"outcome\", \"reason\"?, \"records\"}]}\n\n\
+        after_help = "Example:\n  accord key rotate --dir pak kas --reason \"scheduled rotation\"\n  accord --json key rotate --dir pak kas --reason \"scheduled rotation\"\n  accord key rotate --dir pak signing --reason \"custodian left\"\n  accord key rotate --dir pak tls --grace-days 7\n  accord key rotate --dir pak log --grace-days 14\n  # {\"kind\", \"old\", \"new\", \"effective\", \"grace_until\"?, \"agreements\": [{\"id\", \"outcome\", \"reason\"?, \"records\"}]}\n\n\
 Every agreement held that is countersigned and has not ended gets an amendment naming the new key, signed with the party's signing key in force; the node (running or not) uses the new key from then on, and partners' nodes receive the amended agreement over federation within seconds and use it once they verify it. A draft or an ended agreement is left alone (listed as skipped, with why).\n\n\
 kas: a new KAS key of the same algorithm. The old private key stays in keys/kas/<kid>.key, so every object sealed to it still opens, here and through partners.\n\n\
 signing: a new signing key, which signs its own amendment too. Labels, receipts and equipment records are signed with it; the old key's public half stays in keys/signing/<kid>.pub, and partners keep every signing key the party has had, so what the old key signed still verifies.\n\n\
 If an agreement in force cannot be amended, nothing is switched: the node keeps its key and the new one waits in keys/pending/ for the next run, which finishes what this one began. Rotation is not a response to a stolen key: what the old key signed or opened stays valid until `accord key revoke` says from when it is not.\n\n\
 tls: a new TLS key and certificate from the node's CA, for the node's names. The amendment gives the old key a grace period (--grace-days, 7 by default, at most 90) during which partners accept both. The new key waits in keys/tls.next.key until every partner of every agreement in force has acknowledged the amended copy; the running node then presents it (server and client, party.json follows), or 15 minutes before the grace ends at the latest. People's credentials of format 2 (issued since accord 2026-12-06) trust the node's CA for its name and follow it; older ones pin the old key and must be renewed (`accord user renew`).\n\n\
-The other kinds (log, witness) are amended by hand with `accord agreement amend` for now.\n\n\
-Exit codes: 0 rotated, 1 refused (another rotation of the node is running, an agreement in force could not be amended, a TLS key rotated before still waits to be presented), 2 usage or input error (no node home, a kind not rotated at the node, an empty reason, --grace-days out of range or for another kind)."
+log: a new key for the node's audit log, of the same name (the log's origin never changes). From the moment it is in place the log signs every checkpoint with the new key and the old one, until the grace ends (--grace-days, 7 by default, at most 90): partners' witnesses, and anyone verifying the log with `accord audit verify --log-key`, accept either; after it, the new key alone signs, and partners refuse the old one. The old private key is kept in keys/log/.\n\n\
+witness: a new key for the node's witness, which the amendment pins in the agreement (a witness key no amendment pinned is known by what the node gives over its pinned TLS). The witness cosigns with the new key and the old one until the grace ends; partners check its cosignatures with the keys the agreement pins. The old private key is kept in keys/witness/.\n\n\
+offline-kas keys are the party's, not the node's: amend them with `accord agreement amend`.\n\n\
+Exit codes: 0 rotated, 1 refused (another rotation of the node is running, an agreement in force could not be amended, a TLS key rotated before still waits to be presented), 2 usage or input error (no node home, offline-kas, an empty reason, --grace-days out of range or for another kind)."
     )]
     Rotate {
         /// The node home.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
-        /// Which key: kas, signing or tls.
+        /// Which key: kas, signing, tls, log or witness.
         #[arg(value_parser = parse_kind)]
         kind: KeyKind,
         /// Why, for the amendment ("scheduled rotation", "custodian left").
         #[arg(long, default_value = "scheduled rotation")]
         reason: String,
-        /// tls only: days partners still accept the old key (1 to 90; 7 by default).
+        /// tls, log and witness: days partners still accept the old key (1 to 90; 7 by
+        /// default).
         #[arg(long, value_name = "DAYS")]
         grace_days: Option<u32>,
     },
@@ -133,6 +136,11 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                         "partners accept the old key until {}; the node presents the new one once they have acknowledged it (keys/tls.next.key until then). Credentials issued before accord 2026-12-06 pin the old key: renew them",
                         r.grace_until.as_deref().unwrap_or("the grace ends")
                     ),
+                    KeyKind::Log | KeyKind::Witness => println!(
+                        "the old key signs beside the new one until {} (kept in keys/{}/); partners accept either until then, the new one alone after",
+                        r.grace_until.as_deref().unwrap_or("the grace ends"),
+                        r.kind
+                    ),
                     _ => println!(
                         "the old key's public half stays in keys/signing/: what it signed still verifies"
                     ),
@@ -227,6 +235,19 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                     .transpose()?,
                 Err(_) => None,
             };
+            // The log key party.json names, and the witness's key.
+            let log = home
+                .party
+                .node
+                .as_ref()
+                .map(|n| accord_agreement::amendment::verifier_key_id(&n.log_verifier_key))
+                .unwrap_or_default();
+            let witness = std::fs::read_to_string(home.layout.dir.join("witness/witness.vkey"))
+                .map(|v| accord_agreement::amendment::verifier_key_id(v.trim()))
+                .unwrap_or_default();
+            let current = current
+                .into_iter()
+                .chain([("log", log), ("witness", witness)]);
             // A node that never rotated a kind lists its current key of that kind.
             for (kind, id) in current {
                 if !id.is_empty() && !keys.iter().any(|k| k.kind == kind && k.id == id) {
@@ -235,6 +256,7 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                         id,
                         since: "unknown".into(),
                         replaced: None,
+                        accepted_until: None,
                         compromised: None,
                         revoked_because: None,
                     });
@@ -252,12 +274,13 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
                 out.print_json(&v);
             } else {
                 for k in &keys {
-                    let mut state = match &k.replaced {
-                        Some(t) => format!("replaced {t}"),
-                        None if k.kind == "tls" && tls_waiting.as_ref() == Some(&k.id) => {
+                    let mut state = match (&k.replaced, &k.accepted_until) {
+                        (Some(t), Some(u)) => format!("replaced {t}, accepted until {u}"),
+                        (Some(t), None) => format!("replaced {t}"),
+                        (None, _) if k.kind == "tls" && tls_waiting.as_ref() == Some(&k.id) => {
                             "next: presented once partners acknowledged it".to_string()
                         }
-                        None => "current".to_string(),
+                        (None, _) => "current".to_string(),
                     };
                     if let Some(c) = &k.compromised {
                         state.push_str(&format!(

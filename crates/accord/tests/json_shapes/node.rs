@@ -1,9 +1,10 @@
 //! The node-backed commands, against the sandbox's two nodes (and a quickstart).
 
-use crate::{s, Checker};
+use crate::{s, Checker, BIN};
 use accord_node::server::ServeOptions;
 use accord_test_support::Pair;
 use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn node_commands_print_as_their_schemas_say() {
@@ -371,6 +372,59 @@ fn node_commands_print_as_their_schemas_say() {
             k["kind"] == "tls" && k["id"] == old_tls.as_str() && k["replaced"].is_string()
         });
     assert!(v["tls_waiting"] == new_tls.as_str() || switched, "{v:#}");
+
+    // A log rotation: the old key stays accepted through its grace (key list says
+    // until when), and the running node's published log verifies under either key.
+    let v = c.run("key-rotate", &["key", "rotate", "--dir", s(&pak), "log"], 0);
+    assert!(v["grace_until"].is_string(), "{v:#}");
+    let v = c.run("key-list", &["key", "list", "--dir", s(&pak)], 0);
+    assert!(
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kind"] == "log" && k["accepted_until"].is_string()),
+        "{v:#}"
+    );
+    let new_log = accord_keys::load_party(&pak.join("party.json"))
+        .unwrap()
+        .node
+        .unwrap()
+        .log_verifier_key;
+    assert_ne!(new_log, node.log_verifier_key);
+    accord_test_support::wait("the node signs its log with the new key", || {
+        Command::new(BIN)
+            .args([
+                "audit",
+                "verify",
+                "--log",
+                &url,
+                "--credential",
+                &pak_officer,
+            ])
+            .args(["--key", &new_log])
+            .current_dir(super::root())
+            .output()
+            .unwrap()
+            .status
+            .success()
+    });
+    for key in [&node.log_verifier_key, &new_log] {
+        c.run(
+            "audit-verify",
+            &[
+                "audit",
+                "verify",
+                "--log",
+                &url,
+                "--credential",
+                &pak_officer,
+                "--key",
+                key,
+            ],
+            0,
+        );
+    }
 
     // The quickstart's summary.
     let qs = tempfile::tempdir().unwrap();

@@ -1,0 +1,227 @@
+//! The node's audit-log and witness keys: the key each signs with now, and the earlier
+//! keys a rotation keeps signing beside it through the grace period it gave partners.
+//!
+//! Partners know this node's log and witness by keys the agreement pins. When `accord
+//! key rotate log|witness` replaces one, a partner that has not loaded the amendment
+//! yet knows only the old key, and one that has accepts both until the grace ends. So
+//! from the rotation until the grace ends, every checkpoint is signed (and every
+//! cosignature made) by both keys: whichever one a partner or an outside verifier
+//! holds, it verifies. After the grace, the new key alone signs, and partners refuse
+//! the old one (`Checked::accepted_verifier_keys`).
+//!
+//! The key in use lives where the log and the witness keep it (`log/.accord/log.key`,
+//! `witness/witness.key`); an earlier one is kept in `keys/log/` or `keys/witness/`
+//! (0600), and until when it signs is its `accepted_until` in the key history.
+
+use crate::home::Home;
+use crate::node::Node;
+use crate::Error;
+use accord_agreement::amendment::{verifier_key_id, KeyKind};
+use accord_agreement::Time;
+use accord_keys::KeyHistory;
+use accord_log::note::{SigningKey, VerifierKey};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the earlier keys of `kind` (log or witness) are kept: `keys/log/`,
+/// `keys/witness/`.
+fn ring(home: &Home, kind: KeyKind) -> PathBuf {
+    home.layout.keys().join(kind.as_str())
+}
+
+/// The file the key of `kind` in use is read from.
+pub(crate) fn in_use_path(home: &Home, kind: KeyKind) -> PathBuf {
+    match kind {
+        KeyKind::Witness => home
+            .layout
+            .dir
+            .join(crate::witnessing::WITNESS_DIR)
+            .join("witness.key"),
+        _ => accord_log::writer::log_key_path(&home.layout.log()),
+    }
+}
+
+/// The id amendments and the key history know a note key by (`name+hash`).
+pub(crate) fn key_id(key: &VerifierKey) -> String {
+    verifier_key_id(&key.to_string())
+}
+
+/// Read a note signing key file (one short line).
+pub(crate) fn read_key(path: &Path) -> Result<SigningKey, Error> {
+    let mut s = zeroize::Zeroizing::new(String::new());
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_string(&mut s))
+        .map_err(|e| Error::io(path, e))?;
+    SigningKey::parse(s.trim()).map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+}
+
+/// Write `key` to `path` (0600), replacing what is there by one rename.
+pub(crate) fn write_key(path: &Path, key: &SigningKey) -> Result<(), Error> {
+    let mut text = key.to_private_string();
+    text.push('\n');
+    Ok(accord_keys::replace_file(path, text.as_bytes(), true)?)
+}
+
+/// Keep `key`, the key of `kind` in use until a rotation, among the earlier keys.
+pub(crate) fn keep(home: &Home, kind: KeyKind, key: &SigningKey) -> Result<(), Error> {
+    let dir = ring(home, kind);
+    if !dir.exists() {
+        let mut b = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.recursive(true)
+            .create(&dir)
+            .map_err(|e| Error::io(&dir, e))?;
+    }
+    let id = hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        key.verifier().to_string().as_bytes(),
+    ))[..32]
+        .to_string();
+    write_key(&dir.join(format!("{id}.key")), key)
+}
+
+/// Every earlier key of `kind` kept.
+fn kept(home: &Home, kind: KeyKind) -> Result<Vec<SigningKey>, Error> {
+    let dir = ring(home, kind);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let path = e.map_err(|e| Error::io(&dir, e))?.path();
+        if path.extension().is_some_and(|x| x == "key") {
+            out.push(read_key(&path)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The earlier keys of `kind` whose grace runs at `now`: they sign beside the key in
+/// use. A key the history does not give a grace, or that was revoked, signs nothing.
+fn in_grace(
+    home: &Home,
+    history: &KeyHistory,
+    kind: KeyKind,
+    now: Time,
+) -> Result<Vec<SigningKey>, Error> {
+    Ok(kept(home, kind)?
+        .into_iter()
+        .filter(|k| {
+            let id = key_id(k.verifier());
+            history.keys.iter().any(|e| {
+                e.kind == kind.as_str()
+                    && e.id == id
+                    && e.compromised.is_none()
+                    && e.accepted_until
+                        .as_deref()
+                        .and_then(|u| Time::parse(u).ok())
+                        .is_some_and(|u| now < u)
+            })
+        })
+        .collect())
+}
+
+/// The keys the node's log signs its checkpoints with at `now`: its key in use, then
+/// the earlier ones in their grace.
+pub(crate) fn log_signers(home: &Home, now: Time) -> Result<Vec<SigningKey>, Error> {
+    let history = KeyHistory::load(&home.layout.keys())?;
+    let mut keys = vec![read_key(&in_use_path(home, KeyKind::Log))?];
+    keys.extend(in_grace(home, &history, KeyKind::Log, now)?);
+    Ok(keys)
+}
+
+/// The earlier witness keys that cosign beside the witness's key at `now`.
+pub(crate) fn witness_cosigners(home: &Home, now: Time) -> Result<Vec<SigningKey>, Error> {
+    let history = KeyHistory::load(&home.layout.keys())?;
+    in_grace(home, &history, KeyKind::Witness, now)
+}
+
+/// Every log key this node has had: a checkpoint of its own log signed by any of them
+/// is its own (the start-up check against partners' witnesses, which may hold one
+/// cosigned before a rotation).
+pub(crate) fn own_log_verifiers(home: &Home) -> Result<Vec<VerifierKey>, Error> {
+    let mut out = vec![read_key(&in_use_path(home, KeyKind::Log))?
+        .verifier()
+        .clone()];
+    out.extend(
+        kept(home, KeyKind::Log)?
+            .iter()
+            .map(|k| k.verifier().clone()),
+    );
+    Ok(out)
+}
+
+/// The log opened for writing, signed with [`log_signers`] at `now`, and its
+/// published checkpoint accepted if any key the node has had signed it.
+pub(crate) fn open_log(
+    home: &Home,
+    opts: accord_log::LogOptions,
+    now: Time,
+) -> Result<accord_log::Log, accord_log::Error> {
+    let (signing, earlier) = match (log_signers(home, now), kept(home, KeyKind::Log)) {
+        (Ok(mut s), Ok(k)) => {
+            s.remove(0); // the log reads its own key
+            (s, k.iter().map(|k| k.verifier().clone()).collect())
+        }
+        // The log says what is wrong with its own key; an earlier key that does not
+        // read leaves the log signed by its key in use.
+        (Err(_), _) | (_, Err(_)) => (Vec::new(), Vec::new()),
+    };
+    accord_log::Log::open_with(
+        &home.layout.log(),
+        opts,
+        accord_log::OtherKeys { signing, earlier },
+    )
+}
+
+/// Keep the running log signed with [`log_signers`]: a rotation's new key from the
+/// moment it is in place, the old one beside it until its grace ends. Looked at every
+/// second until `stop`.
+pub(crate) async fn keep_log_signed(
+    node: Arc<Node>,
+    log: Arc<accord_log::Log>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let ids = |keys: &[SigningKey]| -> Vec<String> {
+        keys.iter().map(|k| k.verifier().to_string()).collect()
+    };
+    let mut signing: Option<Vec<String>> = log_signers(&node.home, (node.clock)())
+        .ok()
+        .map(|k| ids(&k));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let keys = match log_signers(&node.home, (node.clock)()) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::debug!(error = %e, "the log's keys do not read now (a rotation writing them?)");
+                continue;
+            }
+        };
+        let now = ids(&keys);
+        if signing.as_ref() == Some(&now) {
+            continue;
+        }
+        let log = log.clone();
+        match tokio::task::spawn_blocking(move || log.set_signing_keys(keys)).await {
+            Ok(Ok(_)) => {
+                tracing::info!(keys = ?now, "the audit log now signs its checkpoints with these keys");
+                signing = Some(now);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the audit log's keys changed but cannot sign")
+            }
+            Err(e) => tracing::warn!(error = %e, "the audit log's keys changed but cannot sign"),
+        }
+    }
+}
