@@ -144,10 +144,19 @@ pub(crate) fn witness_cosigners(home: &Home, now: Time) -> Result<Vec<SigningKey
     in_grace(home, &history, KeyKind::Witness, now)
 }
 
-/// Every log key this node has had: a checkpoint of its own log signed by any of them
-/// is its own (the start-up check against partners' witnesses, which may hold one
-/// cosigned before a rotation).
+/// Every log key this node has had and not revoked: a checkpoint of its own log signed
+/// by any of them is its own (the start-up check against partners' witnesses, which
+/// may hold one cosigned before a rotation). A revoked key is left out: whoever stole
+/// it could otherwise sign a larger checkpoint and stop the node from starting.
 pub(crate) fn own_log_verifiers(home: &Home) -> Result<Vec<VerifierKey>, Error> {
+    let history = KeyHistory::load(&home.layout.keys())?;
+    let revoked = |k: &VerifierKey| {
+        let id = key_id(k);
+        history
+            .keys
+            .iter()
+            .any(|e| e.kind == "log" && e.id == id && e.compromised.is_some())
+    };
     let mut out = vec![read_key(&in_use_path(home, KeyKind::Log))?
         .verifier()
         .clone()];
@@ -156,7 +165,24 @@ pub(crate) fn own_log_verifiers(home: &Home) -> Result<Vec<VerifierKey>, Error> 
             .iter()
             .map(|k| k.verifier().clone()),
     );
+    out.retain(|k| !revoked(k));
     Ok(out)
+}
+
+/// The ids of the node's log or witness keys: the one in use first, then those kept.
+pub(crate) fn own_ids(home: &Home, kind: KeyKind) -> Result<Vec<String>, Error> {
+    let mut ids = Vec::new();
+    let in_use = in_use_path(home, kind);
+    if in_use.exists() {
+        ids.push(key_id(read_key(&in_use)?.verifier()));
+    }
+    for k in kept(home, kind)? {
+        let id = key_id(k.verifier());
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// The log opened for writing, signed with [`log_signers`] at `now`, and its

@@ -557,10 +557,13 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
     let what = match kind {
         KeyKind::Kas => "KAS key",
         KeyKind::Signing => "signing key",
-        other => {
-            return Err(Error::Input(format!(
-                "revoking the {other} key at the node is not built yet (kas and signing are)"
-            )))
+        KeyKind::Tls => "TLS key",
+        KeyKind::Log => "log key",
+        KeyKind::Witness => "witness key",
+        KeyKind::OfflineKas => {
+            return Err(Error::Input(
+                "the offline KAS keys are the party's, not the node's: revoke one in each agreement with `accord agreement revoke`".into(),
+            ))
         }
     };
     if opts.reason.trim().is_empty() || opts.reason.len() > 1024 {
@@ -575,7 +578,7 @@ pub async fn revoke(home: &Home, opts: &RevokeOptions) -> Result<Revoked, Error>
         )));
     }
     let dir = home.layout.keys();
-    let held = own_key_ids(&dir, kind)?;
+    let held = own_key_ids(home, kind)?;
     if !held.iter().any(|k| k == &opts.kid) {
         return Err(Error::Input(format!(
             "--kid {}: no {what} of this node (`accord key list` names them)",
@@ -805,10 +808,26 @@ async fn revoke_in(
     Err(Error::Refused(last))
 }
 
-/// The ids of the node's keys of `kind` held in key directory `dir`, the current
-/// one first, without reading a private key.
-fn own_key_ids(dir: &Path, kind: KeyKind) -> Result<Vec<String>, Error> {
+/// The ids of the node's keys of `kind`, the current one first, without reading a
+/// private key (but a log or witness key, whose file holds both halves).
+fn own_key_ids(home: &Home, kind: KeyKind) -> Result<Vec<String>, Error> {
+    let dir = &home.layout.keys();
     Ok(match kind {
+        KeyKind::Tls => {
+            let party = accord_keys::load_party(&home.layout.party())?;
+            let mut ids: Vec<String> = party
+                .node
+                .iter()
+                .map(|n| n.tls_spki_sha256.clone())
+                .collect();
+            for e in accord_keys::KeyHistory::load(dir)?.keys {
+                if e.kind == kind.as_str() && !ids.contains(&e.id) {
+                    ids.push(e.id);
+                }
+            }
+            ids
+        }
+        KeyKind::Log | KeyKind::Witness => crate::log_keys::own_ids(home, kind)?,
         KeyKind::Signing => {
             let current = accord_keys::load_signing_public(&dir.join(accord_keys::SIGNING_PUB))?;
             let mut ids = vec![current.classical.kid()];

@@ -41,12 +41,14 @@ Exit codes: 0 rotated, 1 refused (another rotation of the node is running, an ag
         #[arg(long, value_name = "DAYS")]
         grace_days: Option<u32>,
     },
-    /// Revoke a KAS or signing key of this node as compromised since a time: it then
-    /// serves only objects shown to have existed before.
+    /// Revoke a key of this node as compromised since a time: a KAS or signing key then
+    /// serves only objects shown to have existed before; a TLS, log or witness key is
+    /// no longer accepted by partners.
     #[command(
-        after_help = "Example:\n  accord key revoke --dir pak kas --kid 9b1c...e4 --compromised 2029-02-01T00:00:00Z --reason \"KAS host image exfiltrated\"\n  accord --json key revoke --dir pak kas --kid 9b1c...e4 --compromised 2029-02-01 --reason \"...\"\n  accord key revoke --dir pak signing --kid 41d0...7a --compromised 2029-02-01 --reason \"signing host stolen\"\n  # {\"kind\", \"kid\", \"compromised\", \"replaced_by\"?, \"agreements\": [{\"id\", \"outcome\", \"reason\"?, \"records\"}]}\n\n\
+        after_help = "Example:\n  accord key revoke --dir pak kas --kid 9b1c...e4 --compromised 2029-02-01T00:00:00Z --reason \"KAS host image exfiltrated\"\n  accord --json key revoke --dir pak kas --kid 9b1c...e4 --compromised 2029-02-01 --reason \"...\"\n  accord key revoke --dir pak signing --kid 41d0...7a --compromised 2029-02-01 --reason \"signing host stolen\"\n  accord key revoke --dir pak log --kid \"pak.example/log+1a2b3c4d\" --compromised 2029-02-01 --reason \"log host stolen\"\n  # {\"kind\", \"kid\", \"compromised\", \"replaced_by\"?, \"agreements\": [{\"id\", \"outcome\", \"reason\"?, \"records\"}]}\n\n\
 The revocation is in force at the node at once (a running node reads it within 200 ms). When the key is the current one it is then replaced (as `key rotate` does), so the node never stands without one; a signing key's replacement is signed by the revoked key and the new one, as every signing amendment is. Every agreement in force gets a `revoke` record, signed with the party's signing key in force, which partners receive over federation.\n\n\
 The node (and each partner, from the record) then takes the revoked key only for objects shown to have existed before --compromised: the node signed their label, or received them from a partner, earlier (the node's `sealed` record, kept since accord 2026-12-05). kas: the KAS releases no share wrapped to the key for anything else; an OpenTDF client's request carries no manifest, so it is always refused. signing: a label the key signed vouches for nothing else, at this node and at partners. Anything refused is refused with rule `key-revoked` and a reason naming the revocation. A thief who holds a KAS key can still unwrap what was sealed to it: revocation stops the nodes releasing more, and tells people why.\n\n\
+tls, log, witness: partners stop accepting the key from the moment they hold the record, grace period or not (a TLS key is then refused on connection, a checkpoint signed by the log key alone is not cosigned, a cosignature by the witness key is not kept); this node stops signing with a revoked log or witness key at once, and does not take a checkpoint signed by a revoked log key as its own when it checks its log against partners' witnesses at start. A current TLS key is replaced first and the node presents the new one once partners acknowledged it (until then they refuse the node's connections, which are retried). --kid is the TLS pin (SPKI SHA-256, hex), or the log or witness key's name+hash (`accord key list`).\n\n\
 Exit codes: 0 revoked, 1 refused (another rotation running; the revocation stands here but could not yet be recorded in an agreement: run again), 2 usage or input error (no node home, a kid the node does not hold, a compromise time in the future, an empty reason)."
     )]
     Revoke {
@@ -155,11 +157,6 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Code> {
             compromised,
             reason,
         } => {
-            if !matches!(kind, KeyKind::Kas | KeyKind::Signing) {
-                anyhow::bail!(
-                    "revoking the {kind} key at the node is not built yet (kas and signing are); `accord agreement revoke` records it in an agreement"
-                );
-            }
             let compromised = accord_agreement::Time::parse_time_or_date(&compromised)
                 .context("--compromised")?;
             let home = Home::open(&dir)?;
@@ -332,6 +329,11 @@ fn change_keys<T>(
 }
 
 fn short(id: &str) -> String {
+    // A log or witness key's id (`name+hash`) is short already, and whole is what
+    // `key revoke --kid` takes.
+    if id.contains('+') {
+        return id.to_string();
+    }
     match id.get(..16) {
         Some(s) if id.len() > 16 => format!("{s}…"),
         _ => id.to_string(),

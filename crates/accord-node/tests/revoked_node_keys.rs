@@ -1,0 +1,255 @@
+//! TLS, log and witness keys revoked while both nodes run (issue 20): a revoked key is
+//! no longer accepted by the partner from the moment it holds the `revoke` record,
+//! whatever grace period its replacement gave it, and the node stops signing with a
+//! revoked log or witness key at once. Exchanges go on throughout, each object
+//! delivered once.
+
+use accord_agreement::amendment::KeyKind;
+use accord_agreement::Time;
+use accord_log::checkpoint::SignedCheckpoint;
+use accord_log::note::VerifierKey;
+use accord_node::rotation::{self, RevokeOptions, RotateOptions};
+use accord_node::sandbox;
+use accord_node_api::client::Client;
+use accord_test_support::Pair;
+use accord_test_support::{fast, log_entries, open, seal_into, send_delivered as send, wait};
+
+const MARKING: &str = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
+
+fn checkpoint(home: &accord_node::home::Home) -> SignedCheckpoint {
+    accord_log::writer::read_checkpoint(&home.layout.log()).unwrap()
+}
+
+fn vkey(text: &str) -> VerifierKey {
+    VerifierKey::parse(text.trim()).unwrap()
+}
+
+/// The signatures on `home`'s published checkpoint named `name`.
+fn signatures_named(home: &accord_node::home::Home, name: &str) -> usize {
+    checkpoint(home)
+        .note
+        .signatures
+        .iter()
+        .filter(|s| s.name == name)
+        .count()
+}
+
+#[test]
+fn tls_log_and_witness_keys_revoked_while_both_nodes_run() {
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer: pak_officer,
+    } = Pair::start(fast);
+    let usa_officer = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
+    let dir = tmp.path();
+    let agreement = sandbox::AGREEMENT_ID;
+    let mut records = sb.agreement.records.len();
+    let (mut to_usa, mut to_pak) = (Vec::new(), Vec::new());
+    let mut exchange = |round: &str| {
+        let f = seal_into(
+            &pak_officer,
+            MARKING,
+            Some(agreement),
+            round.as_bytes(),
+            dir,
+        );
+        to_usa.push(send(&pak_officer, "USA", &f));
+        assert_eq!(
+            open(&usa_officer, &std::fs::read(&f).unwrap()).unwrap(),
+            round.as_bytes()
+        );
+        let f = seal_into(
+            &usa_officer,
+            MARKING,
+            Some(agreement),
+            round.as_bytes(),
+            dir,
+        );
+        to_pak.push(send(&usa_officer, "PAK", &f));
+        assert_eq!(
+            open(&pak_officer, &std::fs::read(&f).unwrap()).unwrap(),
+            round.as_bytes()
+        );
+    };
+    let rotate = |kind: KeyKind| {
+        rt.block_on(rotation::rotate(
+            &sb.pak,
+            &RotateOptions {
+                kind,
+                reason: format!("scheduled {kind} rotation"),
+                at: Time::now(),
+                grace_days: None,
+            },
+        ))
+        .unwrap()
+    };
+    let revoke = |kind: KeyKind, kid: &str| {
+        rt.block_on(rotation::revoke(
+            &sb.pak,
+            &RevokeOptions {
+                kind,
+                kid: kid.to_string(),
+                compromised: Time::now(),
+                reason: format!("{kind} host stolen"),
+                at: Time::now(),
+            },
+        ))
+        .unwrap()
+    };
+    // USA's view of PAK now, once it holds `n` records.
+    let usa_holds = |n: usize| {
+        wait(&format!("USA holds {n} records"), || {
+            rt.block_on(usa.node.agreements())
+                .unwrap()
+                .iter()
+                .any(|h| h.agreement.records.len() == n && h.findings.is_empty())
+        });
+        let held = rt.block_on(usa.node.agreements()).unwrap();
+        accord_node::partners::in_force(&held, "USA", Time::now())
+            .into_iter()
+            .find(|p| p.code == "PAK")
+            .unwrap()
+    };
+    exchange("before");
+
+    // TLS: rotated (a week's grace for the old key), presented once USA has it, then
+    // the old key revoked: USA accepts the new key alone, grace or not.
+    let tls = rotate(KeyKind::Tls);
+    records += 1;
+    wait("PAK presents its new TLS key", || {
+        accord_keys::load_party(&sb.pak.layout.party())
+            .unwrap()
+            .node
+            .unwrap()
+            .tls_spki_sha256
+            == tls.new
+    });
+    assert_eq!(usa_holds(records).tls_pins.len(), 2);
+    let r = revoke(KeyKind::Tls, &tls.old);
+    assert_eq!(r.replaced_by, None);
+    assert_eq!(r.agreements[0].outcome, "revoked", "{:?}", r.agreements);
+    records += 1;
+    assert_eq!(usa_holds(records).tls_pins, vec![tls.new.clone()]);
+    exchange("after the TLS revocation");
+
+    // Log: rotated, both keys sign; the old one revoked: it stops signing at PAK, and
+    // USA's witness accepts the new key alone.
+    let origin = sb.pak.config.log_origin.clone();
+    let log1 = rotate(KeyKind::Log);
+    records += 1;
+    assert_eq!(usa_holds(records).log_keys.len(), 2);
+    wait("PAK's log signed by both keys", || {
+        signatures_named(&sb.pak, &origin) == 2
+    });
+    revoke(KeyKind::Log, &log1.old);
+    records += 1;
+    let p = usa_holds(records);
+    assert_eq!(p.log_keys.len(), 1);
+    assert!(p.log_keys[0].starts_with(&log1.new), "{:?}", p.log_keys);
+    wait("PAK's revoked log key stops signing", || {
+        signatures_named(&sb.pak, &origin) == 1
+    });
+    exchange("after the old log key's revocation");
+    // USA's witness cosigns PAK's new checkpoints under the new key.
+    let usa_witness =
+        vkey(&std::fs::read_to_string(sb.usa.layout.dir.join("witness/witness.vkey")).unwrap());
+    let new_log = vkey(&p.log_keys[0]);
+    let size = checkpoint(&sb.pak).checkpoint.size;
+    wait("USA's witness cosigns PAK's log under the new key", || {
+        let cp = checkpoint(&sb.pak);
+        cp.checkpoint.size >= size
+            && cp
+                .verify(&new_log, std::slice::from_ref(&usa_witness))
+                .is_ok()
+    });
+
+    // The log key in use revoked: replaced first, and the replaced key signs nothing.
+    let r = revoke(KeyKind::Log, &log1.new);
+    let log2 = r
+        .replaced_by
+        .clone()
+        .expect("the current log key is replaced");
+    records += 2;
+    let p = usa_holds(records);
+    assert_eq!(p.log_keys.len(), 1);
+    assert!(p.log_keys[0].starts_with(&log2), "{:?}", p.log_keys);
+    wait("PAK's log signed by its newest key alone", || {
+        let cp = checkpoint(&sb.pak);
+        cp.note
+            .signatures
+            .iter()
+            .filter(|s| s.name == origin)
+            .count()
+            == 1
+            && cp.verify(&vkey(&p.log_keys[0]), &[]).is_ok()
+    });
+
+    // Witness: rotated (the amendment pins it), rotated again (the first pinned key in
+    // its grace), and that key revoked: USA checks PAK's cosignatures with the newest
+    // alone, and PAK's witness cosigns with it alone.
+    let w1 = rotate(KeyKind::Witness);
+    let w2 = rotate(KeyKind::Witness);
+    records += 2;
+    assert_eq!(usa_holds(records).witness_keys.len(), 2);
+    revoke(KeyKind::Witness, &w1.new);
+    records += 1;
+    let p = usa_holds(records);
+    assert_eq!(p.witness_keys.len(), 1);
+    assert!(
+        p.witness_keys[0].starts_with(&w2.new),
+        "{:?}",
+        p.witness_keys
+    );
+    exchange("after the witness revocation");
+    let pak_witness = vkey(&p.witness_keys[0]);
+    wait(
+        "PAK's witness cosigns USA's log with its newest key alone",
+        || {
+            let cp = checkpoint(&sb.usa);
+            let usa_log = vkey(
+                &accord_keys::load_party(&sb.usa.layout.party())
+                    .unwrap()
+                    .node
+                    .unwrap()
+                    .log_verifier_key,
+            );
+            cp.verify(&usa_log, std::slice::from_ref(&pak_witness))
+                .is_ok()
+                && cp
+                    .note
+                    .signatures
+                    .iter()
+                    .filter(|s| s.name == pak_witness.name)
+                    .count()
+                    == 1
+        },
+    );
+
+    // PAK restarts: its log opens, and the check against USA's witness passes.
+    rt.block_on(pak.stop()).unwrap();
+    let pak = accord_test_support::start(&rt, &sb.pak, fast());
+    exchange("after PAK restarted");
+
+    // Nothing lost, nothing twice; every revocation in PAK's log.
+    let at_usa = usa_officer.inbox().unwrap();
+    for id in &to_usa {
+        assert_eq!(at_usa.iter().filter(|i| &i.id == id).count(), 1, "{id}");
+    }
+    let at_pak = pak_officer.inbox().unwrap();
+    for id in &to_pak {
+        assert_eq!(at_pak.iter().filter(|i| &i.id == id).count(), 1, "{id}");
+    }
+    let log = log_entries(&sb.pak);
+    for kind in ["tls", "log", "witness"] {
+        assert!(
+            log.iter()
+                .any(|e| e["kind"] == "key" && e["change"] == "revoke" && e["subject"] == kind),
+            "no {kind} revocation in PAK's log"
+        );
+    }
+    drop((pak, usa));
+}
