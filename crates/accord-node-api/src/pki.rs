@@ -283,6 +283,26 @@ pub fn not_before(cert: &[u8]) -> Result<i64, Error> {
     validity(cert).map(|(before, _)| before)
 }
 
+/// Why a certificate is not valid at `now` (Unix seconds), if it is not: "that
+/// expired on T" or "that is not valid before T". One that does not read is not valid.
+pub fn outside_validity(cert: &[u8], now: i64) -> Option<String> {
+    let at = |t: i64| {
+        OffsetDateTime::from_unix_timestamp(t)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| t.to_string())
+    };
+    match validity(cert) {
+        Err(e) => Some(format!("whose validity does not read: {e}")),
+        Ok((_, after)) if now > after => Some(format!("that expired on {}", at(after))),
+        Ok((before, _)) if now < before => Some(format!("that is not valid before {}", at(before))),
+        Ok(_) => None,
+    }
+}
+
 /// A certificate's notBefore and notAfter, Unix seconds.
 fn validity(cert: &[u8]) -> Result<(i64, i64), Error> {
     use accord_keys::der::{expect, read_tlv, SEQUENCE};

@@ -199,6 +199,34 @@ impl ServerCertVerifier for PinnedServer {
             rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
         })?;
         if self.pins.iter().any(|p| p.eq_ignore_ascii_case(&got)) {
+            // Pinned, and within its dates: a node's certificate has a bounded life
+            // (renewed by `accord key rotate tls`), which a pin does not extend.
+            let (before, after) = (pki::not_before(end_entity), pki::not_after(end_entity));
+            let (Ok(before), Ok(after)) = (before, after) else {
+                return Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::BadEncoding,
+                ));
+            };
+            let secs = |t: i64| {
+                UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0) as u64))
+            };
+            let now_secs = _now.as_secs() as i64;
+            if now_secs > after {
+                return Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ExpiredContext {
+                        time: _now,
+                        not_after: secs(after),
+                    },
+                ));
+            }
+            if now_secs < before {
+                return Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidYetContext {
+                        time: _now,
+                        not_before: secs(before),
+                    },
+                ));
+            }
             return Ok(ServerCertVerified::assertion());
         }
         let by_ca = match &self.ca {
@@ -411,6 +439,9 @@ pub fn describe(e: &reqwest::Error) -> String {
         s.push_str(&x.to_string());
         src = x.source();
     }
+    if s.contains("certificate expired") || s.contains("certificate not valid yet") {
+        return format!("{s}: the server's TLS certificate is outside its dates (its node renews it with `accord key rotate tls`; or a clock is wrong)");
+    }
     if s.contains("PinMismatch") {
         return "the server's TLS key is not the one pinned in the credential, nor one its node CA issued for this name: not the node that issued it (or the node was re-keyed and the credential is of format 1: ask for a new one)".into();
     }
@@ -420,6 +451,40 @@ pub fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pinned_certificate_is_taken_only_within_its_dates() {
+        let certs = pki::make_node_certificates("PAK", &["localhost".into()]).unwrap();
+        let der = pki::certs_from_pem(&certs.tls_cert).unwrap().remove(0);
+        let pin = pki::spki_pin(&der).unwrap();
+        let v = PinnedServer {
+            pins: vec![pin],
+            ca: None,
+            provider: provider(),
+        };
+        let (before, after) = (
+            pki::not_before(&der).unwrap(),
+            pki::not_after(&der).unwrap(),
+        );
+        let at = |t: i64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(t as u64));
+        let name = ServerName::try_from("localhost").unwrap();
+        let cert = CertificateDer::from(der.to_vec());
+        let check = |t: i64| v.verify_server_cert(&cert, &[], &name, &[], at(t));
+        assert!(check(before).is_ok());
+        assert!(check(after).is_ok());
+        let e = check(after + 1).unwrap_err().to_string();
+        assert!(e.contains("expired"), "{e}");
+        let e = check(before - 1).unwrap_err().to_string();
+        assert!(e.contains("not valid yet"), "{e}");
+        assert!(pki::outside_validity(&der, after + 1)
+            .unwrap()
+            .starts_with("that expired on "));
+        assert!(pki::outside_validity(&der, before - 1)
+            .unwrap()
+            .starts_with("that is not valid before "));
+        assert_eq!(pki::outside_validity(&der, before + 60), None);
+        assert!(pki::outside_validity(b"not a certificate", before).is_some());
+    }
 
     #[test]
     fn pins_are_checked_and_normalised() {

@@ -59,8 +59,8 @@ pub(crate) fn read_key(path: &Path) -> Result<SigningKey, Error> {
 
 /// Write `key` to `path` (0600), replacing what is there by one rename.
 pub(crate) fn write_key(path: &Path, key: &SigningKey) -> Result<(), Error> {
-    let mut text = key.to_private_string();
-    text.push('\n');
+    // One allocation, wiped when dropped (a push could leave a copy behind).
+    let text = zeroize::Zeroizing::new(format!("{}\n", key.to_private_string().as_str()));
     Ok(accord_keys::replace_file(path, text.as_bytes(), true)?)
 }
 
@@ -86,7 +86,8 @@ pub(crate) fn keep(home: &Home, kind: KeyKind, key: &SigningKey) -> Result<(), E
     write_key(&dir.join(format!("{id}.key")), key)
 }
 
-/// Every earlier key of `kind` kept.
+/// Every earlier key of `kind` kept. One that does not read is said in the node's log
+/// and left out, not a reason for the log or the witness to stop.
 fn kept(home: &Home, kind: KeyKind) -> Result<Vec<SigningKey>, Error> {
     let dir = ring(home, kind);
     let entries = match std::fs::read_dir(&dir) {
@@ -98,7 +99,10 @@ fn kept(home: &Home, kind: KeyKind) -> Result<Vec<SigningKey>, Error> {
     for e in entries {
         let path = e.map_err(|e| Error::io(&dir, e))?.path();
         if path.extension().is_some_and(|x| x == "key") {
-            out.push(read_key(&path)?);
+            match read_key(&path) {
+                Ok(k) => out.push(k),
+                Err(e) => tracing::warn!(error = %e, "a kept {kind} key does not read: left out"),
+            }
         }
     }
     Ok(out)
@@ -130,11 +134,16 @@ fn in_grace(
 }
 
 /// The keys the node's log signs its checkpoints with at `now`: its key in use, then
-/// the earlier ones in their grace.
+/// the earlier ones in their grace. The one set the node trusts its own checkpoints
+/// by, too ([`own_log_verifiers`]).
 pub(crate) fn log_signers(home: &Home, now: Time) -> Result<Vec<SigningKey>, Error> {
     let history = KeyHistory::load(&home.layout.keys())?;
     let mut keys = vec![read_key(&in_use_path(home, KeyKind::Log))?];
-    keys.extend(in_grace(home, &history, KeyKind::Log, now)?);
+    for k in in_grace(home, &history, KeyKind::Log, now)? {
+        if !keys.iter().any(|x| x.verifier() == k.verifier()) {
+            keys.push(k);
+        }
+    }
     Ok(keys)
 }
 
@@ -144,29 +153,24 @@ pub(crate) fn witness_cosigners(home: &Home, now: Time) -> Result<Vec<SigningKey
     in_grace(home, &history, KeyKind::Witness, now)
 }
 
-/// Every log key this node has had and not revoked: a checkpoint of its own log signed
-/// by any of them is its own (the start-up check against partners' witnesses, which
-/// may hold one cosigned before a rotation). A revoked key is left out: whoever stole
-/// it could otherwise sign a larger checkpoint and stop the node from starting.
-pub(crate) fn own_log_verifiers(home: &Home) -> Result<Vec<VerifierKey>, Error> {
-    let history = KeyHistory::load(&home.layout.keys())?;
-    let revoked = |k: &VerifierKey| {
-        let id = key_id(k);
-        history
-            .keys
-            .iter()
-            .any(|e| e.kind == "log" && e.id == id && e.compromised.is_some())
-    };
-    let mut out = vec![read_key(&in_use_path(home, KeyKind::Log))?
-        .verifier()
-        .clone()];
-    out.extend(
-        kept(home, KeyKind::Log)?
-            .iter()
-            .map(|k| k.verifier().clone()),
-    );
-    out.retain(|k| !revoked(k));
-    Ok(out)
+/// The log keys a checkpoint of this node's own log is taken as its own by at `now`
+/// (the start-up check against partners' witnesses): the keys it signs with now
+/// ([`log_signers`]), no more. A key past its grace, or revoked, is left out: whoever
+/// kept or stole it could otherwise sign a larger checkpoint and stop the node from
+/// starting. A witness holding a checkpoint only such a key signed is set aside.
+pub(crate) fn own_log_verifiers(home: &Home, now: Time) -> Result<Vec<VerifierKey>, Error> {
+    Ok(log_signers(home, now)?
+        .iter()
+        .map(|k| k.verifier().clone())
+        .collect())
+}
+
+/// Whether this node's key `id` of `kind` was revoked (its key history says so).
+fn revoked(history: &KeyHistory, kind: KeyKind, id: &str) -> bool {
+    history
+        .keys
+        .iter()
+        .any(|e| e.kind == kind.as_str() && e.id == id && e.compromised.is_some())
 }
 
 /// The ids of the node's log or witness keys: the one in use first, then those kept.
@@ -192,10 +196,18 @@ pub(crate) fn open_log(
     opts: accord_log::LogOptions,
     now: Time,
 ) -> Result<accord_log::Log, accord_log::Error> {
+    let history = KeyHistory::load(&home.layout.keys()).unwrap_or_default();
     let (signing, earlier) = match (log_signers(home, now), kept(home, KeyKind::Log)) {
         (Ok(mut s), Ok(k)) => {
             s.remove(0); // the log reads its own key
-            (s, k.iter().map(|k| k.verifier().clone()).collect())
+                         // A checkpoint on this disk signed by an earlier key not revoked (a
+                         // rotation made while the node was down) is taken, and signed again.
+            let earlier = k
+                .iter()
+                .map(|k| k.verifier().clone())
+                .filter(|v| !revoked(&history, KeyKind::Log, &key_id(v)))
+                .collect();
+            (s, earlier)
         }
         // The log says what is wrong with its own key; an earlier key that does not
         // read leaves the log signed by its key in use.

@@ -46,6 +46,10 @@ pub struct Partner {
     /// its grace); none when no amendment pinned one, and the witness is known by the
     /// key its node gives over the pinned TLS.
     pub witness_keys: Vec<String>,
+    /// Whether an agreement ever pinned a witness key for the node: then only the
+    /// pinned keys count, and none accepted (all revoked) is no witness, not one to
+    /// ask the node for.
+    pub witness_pinned: bool,
     /// The agreements in force that name both parties.
     pub agreements: Vec<String>,
 }
@@ -67,6 +71,7 @@ impl Partner {
             log_verifier_key: node.log_verifier_key.clone(),
             log_keys: node.log_verifier_key.iter().cloned().collect(),
             witness_keys: Vec::new(),
+            witness_pinned: false,
             agreements: vec![agreement.to_string()],
         }
     }
@@ -90,6 +95,7 @@ impl Partner {
             .collect();
         x.log_keys = checked.accepted_verifier_keys(code, KeyKind::Log, at);
         x.witness_keys = checked.accepted_verifier_keys(code, KeyKind::Witness, at);
+        x.witness_pinned = !checked.key_ids(code, KeyKind::Witness).is_empty();
         Some(x)
     }
 }
@@ -98,6 +104,7 @@ impl Partner {
 /// keys as they stand at `at`.
 pub fn in_force(held: &[Held], own: &str, at: Time) -> Vec<Partner> {
     let mut out: Vec<Partner> = Vec::new();
+    let mut in_force = Vec::new();
     for h in held {
         let body = &h.agreement.body;
         if body.party(own).is_none() {
@@ -108,6 +115,7 @@ pub fn in_force(held: &[Held], own: &str, at: Time) -> Vec<Partner> {
             Ok(r) if r.status == Status::InForce => {}
             _ => continue,
         }
+        in_force.push(checked.clone());
         // Each partner with its keys as they stand now (after its key amendments).
         for p in body.parties.iter().filter(|p| p.code != own) {
             let Some(this) = Partner::at(&checked, &p.code, at) else {
@@ -136,10 +144,33 @@ pub fn in_force(held: &[Held], own: &str, at: Time) -> Vec<Partner> {
                             x.witness_keys.push(k);
                         }
                     }
+                    x.witness_pinned |= this.witness_pinned;
                 }
                 None => out.push(this),
             }
         }
+    }
+    // A key revoked under one agreement in force is refused under every one: a
+    // revocation that reached one copy before another does not leave it accepted.
+    for x in &mut out {
+        let revoked = |kind: KeyKind, id: &str| {
+            in_force
+                .iter()
+                .any(|c| c.revocation(&x.code, kind, id).is_some())
+        };
+        x.tls_pins.retain(|p| !revoked(KeyKind::Tls, p));
+        x.log_keys.retain(|k| {
+            !revoked(
+                KeyKind::Log,
+                &accord_agreement::amendment::verifier_key_id(k),
+            )
+        });
+        x.witness_keys.retain(|k| {
+            !revoked(
+                KeyKind::Witness,
+                &accord_agreement::amendment::verifier_key_id(k),
+            )
+        });
     }
     out
 }
@@ -186,6 +217,17 @@ pub fn recognise(
         ));
     }
     if let Some(p) = matching.pop() {
+        // A pinned key is no reason to take a certificate out of its dates: a node's
+        // certificate has a bounded life, renewed by `accord key rotate tls`.
+        if let Some(why) = pki::outside_validity(cert, at.unix()) {
+            return Err(refuse(
+                accord_node_api::wire::Rule::Partner,
+                format!(
+                    "{}'s node presents a TLS certificate {why}: its node renews it with `accord key rotate tls`",
+                    p.code
+                ),
+            ));
+        }
         return Ok(p);
     }
     // Not accepted: say whether an agreement in force had this key, or names it at all.

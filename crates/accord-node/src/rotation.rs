@@ -380,6 +380,14 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
             return Err(e);
         }
     };
+    // The grace partners give the old key is the amendments' (a run that finishes an
+    // earlier one does not amend again, and its own --grace-days does not count).
+    let grace_until = match kind.has_grace() {
+        true => agreed_grace(&store, &party.party, kind, &old_id, at)
+            .await
+            .or(grace_until),
+        false => None,
+    };
 
     // 4. Into the audit log (the running node writes it within a second, or at start).
     let listed: Vec<String> = agreements
@@ -468,6 +476,36 @@ pub async fn rotate(home: &Home, opts: &RotateOptions) -> Result<Rotated, Error>
         grace_until: None,
         agreements,
     })
+}
+
+/// The latest `accepted_until` the stored agreements give `own`'s old key `old_id` of
+/// `kind` (none when no copy holds an amendment replacing it).
+async fn agreed_grace(
+    store: &crate::store::Store,
+    own: &str,
+    kind: KeyKind,
+    old_id: &str,
+    at: Time,
+) -> Option<Time> {
+    let mut latest: Option<Time> = None;
+    for rec in store.agreements().await.ok()? {
+        let Ok(doc) = Agreement::parse(&rec.document) else {
+            continue;
+        };
+        let Ok(book) = doc.key_book(at) else {
+            continue;
+        };
+        if let Some(u) = book
+            .epochs(own, kind)
+            .iter()
+            .filter(|e| e.id == old_id)
+            .filter_map(|e| e.accepted_until)
+            .max()
+        {
+            latest = Some(latest.map_or(u, |l| l.max(u)));
+        }
+    }
+    latest
 }
 
 /// The last steps of a log or witness key's rotation, which a run stopped after them

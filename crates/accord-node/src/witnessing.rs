@@ -99,18 +99,26 @@ impl Node {
         // have that log's genuine checkpoints refused). `agreements::load` refuses an
         // agreement that would bring such a name; this covers agreements held from
         // before that check.
+        // Every log name any other party had under any agreement held (in force or
+        // not, its keys revoked or not) stays that party's.
         let held = self.agreements().await.map_err(Refusal::internal)?;
-        let others = partners::in_force(&held, self.party(), (self.clock)());
-        let names_taken = |name: &str| {
-            name == self.home.config.log_origin
-                || others.iter().any(|o| {
-                    o.code != partner.code
-                        && o.log_keys
-                            .iter()
-                            .filter_map(|k| VerifierKey::parse(k).ok())
-                            .any(|k| k.name == name)
-                })
-        };
+        let mut others: Vec<String> = Vec::new();
+        for h in held.iter() {
+            let checked = h.checked();
+            for p in h
+                .agreement
+                .body
+                .parties
+                .iter()
+                .filter(|p| p.code != partner.code)
+            {
+                for id in checked.key_ids(&p.code, accord_agreement::amendment::KeyKind::Log) {
+                    others.push(id.split('+').next().unwrap_or_default().to_string());
+                }
+            }
+        }
+        let names_taken =
+            |name: &str| name == self.home.config.log_origin || others.iter().any(|o| o == name);
         let taken = keys.iter().any(|k| names_taken(&k.name));
         if taken {
             return Err(Refusal::new(
@@ -372,9 +380,9 @@ pub fn check_log_against_witnesses(
     };
     let ours = &signed.checkpoint;
     let dir = node.home.layout.log();
-    // Any log key this node has had: a witness may hold a checkpoint cosigned before
-    // a rotation, signed by the old key alone.
-    let keys = crate::log_keys::own_log_verifiers(&node.home)?;
+    // The log keys it signs with now: a witness may hold a checkpoint cosigned before
+    // a rotation, signed by the old key alone, which is in its grace.
+    let keys = crate::log_keys::own_log_verifiers(&node.home, (node.clock)())?;
     for p in partners {
         let client = blocking_client_with(node, &p, Duration::from_secs(5))?;
         let url = format!("{}/v1/fed/witness/checkpoint", p.url);
@@ -504,6 +512,14 @@ pub(crate) fn partner_witness_keys(
 /// or `None` when no amendment pinned one.
 fn pinned_witness_keys(p: &Partner) -> Result<Option<Vec<VerifierKey>>, Error> {
     if p.witness_keys.is_empty() {
+        if p.witness_pinned {
+            // Pinned once, none accepted now: no witness of its to believe, and not
+            // one to learn from its node either.
+            return Err(Error::Refused(format!(
+                "the agreements pinned {}'s witness keys, and none is accepted now (revoked, or its grace ended): its cosignatures are not taken",
+                p.code
+            )));
+        }
         return Ok(None);
     }
     p.witness_keys

@@ -2,7 +2,8 @@
 //! no longer accepted by the partner from the moment it holds the `revoke` record,
 //! whatever grace period its replacement gave it, and the node stops signing with a
 //! revoked log or witness key at once. Exchanges go on throughout, each object
-//! delivered once.
+//! delivered once. And a pinned TLS key does not extend its certificate's life: a
+//! partner presenting an expired node certificate is refused, saying so.
 
 use accord_agreement::amendment::KeyKind;
 use accord_agreement::Time;
@@ -251,5 +252,56 @@ fn tls_log_and_witness_keys_revoked_while_both_nodes_run() {
             "no {kind} revocation in PAK's log"
         );
     }
+    drop((pak, usa));
+}
+
+#[test]
+fn a_partner_node_certificate_past_its_dates_is_refused_though_pinned() {
+    use std::sync::Arc;
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        usa,
+        officer: pak_officer,
+    } = Pair::start(fast);
+    let dir = tmp.path();
+    // USA's clock past the end of PAK's node certificate (two years), the agreement
+    // still in force (fifteen).
+    let days = accord_node_api::pki::NODE_TLS_VALIDITY_DAYS + 2;
+    rt.block_on(usa.stop()).unwrap();
+    let usa = accord_test_support::start(
+        &rt,
+        &sb.usa,
+        accord_node::server::ServeOptions {
+            clock: Arc::new(move || Time::from_unix(Time::now().unix() + days * 86_400).unwrap()),
+            ..fast()
+        },
+    );
+    let f = seal_into(
+        &pak_officer,
+        MARKING,
+        Some(sandbox::AGREEMENT_ID),
+        b"late",
+        dir,
+    );
+    let item = pak_officer.send("USA", &f, None).unwrap();
+    let mut said = String::new();
+    wait("USA refuses PAK's expired certificate", || {
+        let o = pak_officer.outbox().unwrap();
+        let i = o.iter().find(|o| o.id == item.id).unwrap();
+        assert_ne!(
+            i.state, "delivered",
+            "delivered under an expired certificate"
+        );
+        said = format!(
+            "{} {}",
+            i.last_error.clone().unwrap_or_default(),
+            serde_json::to_string(&i.reasons).unwrap()
+        );
+        said.contains("expired on")
+    });
+    assert!(said.contains("accord key rotate tls"), "{said}");
     drop((pak, usa));
 }

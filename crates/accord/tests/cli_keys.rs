@@ -158,6 +158,26 @@ fn log_and_witness_keys_rotated_at_a_stopped_node() {
         .unwrap();
     assert_eq!(old["accepted_until"], r["grace_until"], "{history:#}");
 
+    // A run stopped after the new key was in place, before its pending copy went:
+    // `node info` says so, and running it again finishes it (same keys, same grace).
+    let pending = home.join("keys/pending/log.key");
+    std::fs::copy(home.join("log/.accord/log.key"), &pending).unwrap();
+    let o = run(&["node", "info", "--dir", h]);
+    assert!(o.status.success());
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("a log key rotation did not finish"), "{said}");
+    let again = json(&run(&["--json", "key", "rotate", "--dir", h, "log"]));
+    assert_eq!(
+        (&again["old"], &again["new"]),
+        (&r["old"], &r["new"]),
+        "{again:#}"
+    );
+    assert_eq!(again["grace_until"], r["grace_until"]);
+    assert!(!pending.exists());
+    assert_eq!(log_key(), now);
+    let o = run(&["node", "info", "--dir", h]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("did not finish"));
+
     let vkey = || std::fs::read_to_string(home.join("witness/witness.vkey")).unwrap();
     let w = json(&run(&["--json", "key", "rotate", "--dir", h, "witness"]));
     assert_eq!(w["kind"], "witness");

@@ -144,10 +144,16 @@ fn check_log_keys(keys: &[SigningKey], origin: &str) -> Result<(), Error> {
     if keys.is_empty() {
         return Err(Error::Invalid("a log needs a key to sign with".into()));
     }
-    for k in keys {
+    for (i, k) in keys.iter().enumerate() {
         if k.name() != origin || k.verifier().kind != TYPE_ED25519 {
             return Err(Error::Invalid(format!(
                 "log key {} is not an Ed25519 log key named {origin:?}, the log's origin",
+                k.verifier()
+            )));
+        }
+        if keys[..i].iter().any(|x| x.verifier() == k.verifier()) {
+            return Err(Error::Invalid(format!(
+                "log key {} is given twice",
                 k.verifier()
             )));
         }
@@ -304,10 +310,16 @@ impl Log {
             }
         }
         check_log_keys(&keys, keys[0].name())?;
+        // Earlier keys of the log: its name, Ed25519 (anything else is no key of it).
         let trusted: Vec<VerifierKey> = keys
             .iter()
             .map(|k| k.verifier().clone())
-            .chain(other.earlier)
+            .chain(
+                other
+                    .earlier
+                    .into_iter()
+                    .filter(|v| v.name == keys[0].name() && v.kind == TYPE_ED25519),
+            )
             .collect();
         signed
             .note
@@ -321,16 +333,6 @@ impl Log {
                 keys[0].name()
             )));
         }
-        let unsigned_by = |k: &SigningKey| {
-            !signed
-                .note
-                .signatures
-                .iter()
-                .any(|s| s.name == k.name() && s.key_id == k.verifier().key_id)
-        };
-        if keys.iter().any(unsigned_by) {
-            signed.note = publisher::resign(dir, &keys, &cp.origin, &signed.note)?;
-        }
         let mut state = TreeState::load(dir, cp.size)?;
         if state.range.root() != cp.root {
             return Err(Error::Verify(format!(
@@ -338,6 +340,25 @@ impl Log {
                 dir.display(),
                 cp.size
             )));
+        }
+        // Signed again when its log signatures are not exactly the keys' of now (a
+        // rotation, or a grace that ended while the log was closed).
+        let by = |s: &Signature| (s.name.clone(), s.key_id);
+        let mut now: Vec<_> = keys
+            .iter()
+            .map(|k| (k.name().to_string(), k.verifier().key_id))
+            .collect();
+        let mut had: Vec<_> = signed
+            .note
+            .signatures
+            .iter()
+            .filter(|s| s.name == cp.origin)
+            .map(by)
+            .collect();
+        now.sort();
+        had.sort();
+        if now != had {
+            signed.note = publisher::resign(dir, &keys, &cp.origin, &signed.note)?;
         }
         // Replay the journal.
         let wal = pdir.join(WAL_DIR);

@@ -197,11 +197,16 @@ pub(super) fn publisher(
                 let _ = reply.send(res);
             }
             PubRequest::Keys { keys: new, reply } => {
-                keys = new;
-                let res = resign(&dir, &keys, &origin, &current.note).map(|note| {
-                    current.note = note;
-                    current.clone()
-                });
+                let res = match &failed {
+                    Some(f) => Err(Error::Stopped(f.clone())),
+                    None => {
+                        keys = new;
+                        resign(&dir, &keys, &origin, &current.note).map(|note| {
+                            current.note = note;
+                            current.clone()
+                        })
+                    }
+                };
                 let _ = reply.send(res);
             }
             PubRequest::Shutdown(reply) => {

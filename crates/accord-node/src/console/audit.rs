@@ -229,12 +229,12 @@ pub(crate) async fn entry(
         .cloned()
         .collect();
     let node = c.node.clone();
-    let own_key = node
-        .home
-        .party
-        .node
-        .as_ref()
-        .map(|n| n.log_verifier_key.clone());
+    // party.json as it is now: a rotation changes the log key while the node runs.
+    let own_key = accord_keys::load_party(&node.home.layout.party())
+        .ok()
+        .and_then(|p| p.node)
+        .or_else(|| node.home.party.node.clone())
+        .map(|n| n.log_verifier_key);
     let found = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let dir = node.home.layout.log();
         let cp = accord_log::writer::read_checkpoint(&dir).map_err(|e| e.to_string())?;

@@ -185,7 +185,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
     let offers = tokio::spawn(crate::agreement_sync::offer_loop(node.clone(), rx.clone()));
     // A rotated log key signs from the moment it is in place; the old one beside it
     // through the grace.
-    tokio::spawn(crate::log_keys::keep_log_signed(
+    let log_keys = tokio::spawn(crate::log_keys::keep_log_signed(
         node.clone(),
         log.clone(),
         rx.clone(),
@@ -220,7 +220,7 @@ pub async fn start(dir: &std::path::Path, opts: ServeOptions) -> Result<Running,
         rx,
         log,
         node.clone(),
-        (delivery, submitter, offers),
+        (delivery, submitter, offers, log_keys),
     ));
     tracing::info!(party = %node.party(), %addr, url = %node.home.config.url, "node serving");
     Ok(Running {
@@ -246,9 +246,10 @@ async fn accept_loop(
     mut stop: tokio::sync::watch::Receiver<bool>,
     log: Arc<accord_log::Log>,
     node: Arc<Node>,
-    (delivery, submitter, offers): (
+    (delivery, submitter, offers, log_keys): (
         tokio::task::JoinHandle<()>,
         std::thread::JoinHandle<()>,
+        tokio::task::JoinHandle<()>,
         tokio::task::JoinHandle<()>,
     ),
 ) -> Result<(), Error> {
@@ -352,6 +353,8 @@ async fn accept_loop(
     let _ = tokio::time::timeout(Duration::from_secs(10), delivery).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), offers).await;
     let _ = tokio::task::spawn_blocking(move || submitter.join()).await;
+    // It holds the log too: done before the log closes.
+    let _ = tokio::time::timeout(Duration::from_secs(10), log_keys).await;
     // Directory changes made on the command line since the last look go into the log
     // before it closes (those the node cannot write stay pending for the next start).
     if let Err(e) = node.log_directory_changes().await {

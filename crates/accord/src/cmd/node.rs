@@ -592,6 +592,7 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
         }
     }
     tls_waiting_warning(home, &held);
+    pending_rotation_warnings(home);
     for (person, t) in people {
         eprintln!(
             "warning: {person}'s credential expires {} ({}): accord user renew --dir {} --id {person} -o {person}.credential",
@@ -605,6 +606,30 @@ fn expiry_warnings(rt: &tokio::runtime::Runtime, home: &Home) {
 /// A rotated TLS key that waits for partners' acknowledgement (`keys/tls.next.crt`):
 /// said with when the old key's grace ends (the earliest of the amendments naming it),
 /// by which time the running node presents it whatever was acknowledged.
+/// A rotation that stopped after it made its key (`keys/pending/KIND.key`): its
+/// amendments may already be with partners, who then accept a key the node does not
+/// use yet. Running it again finishes it.
+fn pending_rotation_warnings(home: &Home) {
+    let Ok(entries) = std::fs::read_dir(home.layout.keys().join("pending")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Some(kind) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|_| path.extension().is_some_and(|x| x == "key"))
+        else {
+            continue;
+        };
+        eprintln!(
+            "warning: a {kind} key rotation did not finish ({}): run `accord key rotate --dir {} {kind}` again to finish it",
+            path.display(),
+            home.layout.dir.display()
+        );
+    }
+}
+
 fn tls_waiting_warning(home: &Home, held: &[accord_node::agreements::Held]) {
     use accord_agreement::amendment::{KeyKind, NewKey};
     let crt = home.layout.keys().join("tls.next.crt");
