@@ -305,3 +305,104 @@ fn a_partner_node_certificate_past_its_dates_is_refused_though_pinned() {
     assert!(said.contains("accord key rotate tls"), "{said}");
     drop((pak, usa));
 }
+
+/// Partners are merged over every agreement in force: a key revoked under one is
+/// refused under every one (a revocation that reached one copy first does not leave
+/// the key accepted through another), and a witness whose pinned keys are all revoked
+/// has none, though pinned.
+#[test]
+fn a_key_revoked_under_one_agreement_is_refused_under_every_one() {
+    use accord_agreement::{Agreement, KeyChange};
+    use accord_node::agreements::Held;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = accord_test_support::sandbox(&rt, tmp.path());
+    let pak = accord_test_support::signing_key(&sb.pak);
+    let usa = accord_test_support::signing_key(&sb.usa);
+    let t = Time::now();
+    let mut first = sb.agreement.clone();
+    let mut body = first.body.clone();
+    body.id = "CISMOA-SECOND".into();
+    let mut second = Agreement::draft(body).unwrap();
+    for k in [&pak, &usa] {
+        second.approve(k, "approved", t).unwrap();
+    }
+    for k in [&pak, &usa] {
+        second.sign(k, t).unwrap();
+    }
+    // PAK's new log key in both, with a week's grace for the old one; a witness key
+    // pinned in the second.
+    let old_log = sb.pak.party.node.as_ref().unwrap().log_verifier_key.clone();
+    let origin = old_log.split('+').next().unwrap().to_string();
+    let new_log = accord_log::note::SigningKey::generate(&origin, accord_log::note::TYPE_ED25519)
+        .unwrap()
+        .verifier()
+        .to_string();
+    let witness = accord_log::note::SigningKey::generate(
+        "witness.pak.accord",
+        accord_log::note::TYPE_COSIGNATURE_V1,
+    )
+    .unwrap()
+    .verifier()
+    .to_string();
+    let grace = Time::from_unix(t.unix() + 7 * 86_400).unwrap();
+    for doc in [&mut first, &mut second] {
+        doc.amend(
+            &pak,
+            KeyChange::Log(new_log.clone()),
+            t,
+            Some(grace),
+            "rotation",
+            t,
+        )
+        .unwrap();
+    }
+    second
+        .amend(
+            &pak,
+            KeyChange::Witness(witness.clone()),
+            t,
+            None,
+            "pinned",
+            t,
+        )
+        .unwrap();
+    let held = |docs: &[&Agreement]| -> Vec<Held> {
+        docs.iter()
+            .map(|d| Held {
+                findings: accord_agreement::verify(d),
+                agreement: (*d).clone(),
+            })
+            .collect()
+    };
+    let pak_at = |held: &[Held]| {
+        accord_node::partners::in_force(held, "USA", Time::from_unix(t.unix() + 1).unwrap())
+            .into_iter()
+            .find(|p| p.code == "PAK")
+            .unwrap()
+    };
+    let p = pak_at(&held(&[&first, &second]));
+    assert_eq!(p.log_keys.len(), 2, "{:?}", p.log_keys);
+    assert_eq!(p.witness_keys, vec![witness.clone()]);
+    assert!(p.witness_pinned);
+    // The old log key revoked in the first only, the pinned witness key in the second.
+    let old_id = accord_agreement::amendment::verifier_key_id(&old_log);
+    first
+        .revoke(&pak, KeyKind::Log, &old_id, t, "log host stolen", t)
+        .unwrap();
+    second
+        .revoke(
+            &pak,
+            KeyKind::Witness,
+            &accord_agreement::amendment::verifier_key_id(&witness),
+            t,
+            "witness host stolen",
+            t,
+        )
+        .unwrap();
+    let p = pak_at(&held(&[&first, &second]));
+    assert_eq!(p.log_keys, vec![new_log.clone()]);
+    assert!(p.witness_keys.is_empty() && p.witness_pinned, "{p:?}");
+    // The second alone still accepts the old log key through its grace.
+    assert_eq!(pak_at(&held(&[&second])).log_keys.len(), 2);
+}

@@ -962,3 +962,29 @@ fn an_officer_enrols_a_person_who_signs_in_with_what_was_handed_over() {
     assert_eq!(r.status, 403);
     assert!(r.body.contains("<code>role</code>"));
 }
+
+/// The status page says what expires soon, with what to do: here the person's own
+/// credential, the node's clock 355 days on (credentials last 365), and nothing about
+/// the node's certificate (two years) or the agreement (fifteen).
+#[test]
+fn the_status_page_warns_of_a_credential_about_to_expire() {
+    use accord_agreement::Time;
+    let p = Pair::start(|| accord_node::server::ServeOptions {
+        clock: std::sync::Arc::new(|| Time::from_unix(Time::now().unix() + 355 * 86_400).unwrap()),
+        ..accord_test_support::fast()
+    });
+    let officer = Browser::of(&p.sb, "usa-officer");
+    let r = officer.get("/console/status");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("id=\"warnings\""), "{}", r.body);
+    assert!(r.body.contains("Your credential expires in "), "{}", r.body);
+    assert!(r.body.contains("accord user renew"), "{}", r.body);
+    assert!(!r.body.contains("key rotate"), "{}", r.body);
+    assert!(!r.body.contains("Agreement CISMOA"), "{}", r.body);
+    // Today, nothing.
+    drop(p);
+    let p = Pair::start(accord_test_support::fast);
+    let r = Browser::of(&p.sb, "usa-officer").get("/console/status");
+    assert_eq!(r.status, 200);
+    assert!(!r.body.contains("id=\"warnings\""), "{}", r.body);
+}
