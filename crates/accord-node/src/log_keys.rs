@@ -11,7 +11,10 @@
 //!
 //! The key in use lives where the log and the witness keep it (`log/.accord/log.key`,
 //! `witness/witness.key`); an earlier one is kept in `keys/log/` or `keys/witness/`
-//! (0600), and until when it signs is its `accepted_until` in the key history.
+//! (`<id>.key`, 0600), and until when it signs is its `accepted_until` in the key
+//! history. Once its grace has ended (or it was revoked) it signs nothing again, and
+//! its private half gives way to its public one (`<id>.vkey`): all the node needs of it
+//! then is its id, and checking a checkpoint it signed.
 
 use crate::home::Home;
 use crate::node::Node;
@@ -86,9 +89,8 @@ pub(crate) fn keep(home: &Home, kind: KeyKind, key: &SigningKey) -> Result<(), E
     write_key(&dir.join(format!("{id}.key")), key)
 }
 
-/// Every earlier key of `kind` kept. One that does not read is said in the node's log
-/// and left out, not a reason for the log or the witness to stop.
-fn kept(home: &Home, kind: KeyKind) -> Result<Vec<SigningKey>, Error> {
+/// The files in `keys/<kind>/` ending in `.ext`.
+fn ring_files(home: &Home, kind: KeyKind, ext: &str) -> Result<Vec<PathBuf>, Error> {
     let dir = ring(home, kind);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -98,14 +100,89 @@ fn kept(home: &Home, kind: KeyKind) -> Result<Vec<SigningKey>, Error> {
     let mut out = Vec::new();
     for e in entries {
         let path = e.map_err(|e| Error::io(&dir, e))?.path();
-        if path.extension().is_some_and(|x| x == "key") {
-            match read_key(&path) {
-                Ok(k) => out.push(k),
-                Err(e) => tracing::warn!(error = %e, "a kept {kind} key does not read: left out"),
+        if path.extension().is_some_and(|x| x == ext) {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+/// Every earlier key of `kind` whose private half is kept, with its file. One that
+/// does not read is said in the node's log and left out, not a reason for the log or
+/// the witness to stop.
+fn kept_files(home: &Home, kind: KeyKind) -> Result<Vec<(PathBuf, SigningKey)>, Error> {
+    let mut out = Vec::new();
+    for path in ring_files(home, kind, "key")? {
+        match read_key(&path) {
+            Ok(k) => out.push((path, k)),
+            Err(e) => tracing::warn!(error = %e, "a kept {kind} key does not read: left out"),
+        }
+    }
+    Ok(out)
+}
+
+/// Every earlier key of `kind` whose private half is kept.
+fn kept(home: &Home, kind: KeyKind) -> Result<Vec<SigningKey>, Error> {
+    Ok(kept_files(home, kind)?
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect())
+}
+
+/// The public half of every earlier key of `kind`: those kept whole, and those whose
+/// grace has ended (`<id>.vkey`).
+fn kept_public(home: &Home, kind: KeyKind) -> Result<Vec<VerifierKey>, Error> {
+    let mut out: Vec<VerifierKey> = kept(home, kind)?
+        .iter()
+        .map(|k| k.verifier().clone())
+        .collect();
+    for path in ring_files(home, kind, "vkey")? {
+        let read = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| VerifierKey::parse(t.trim()).map_err(|e| e.to_string()));
+        match read {
+            Ok(v) if !out.contains(&v) => out.push(v),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, path = %path.display(), "a kept {kind} verifier key does not read: left out")
             }
         }
     }
     Ok(out)
+}
+
+/// Give up the private half of every kept log or witness key that signs nothing again
+/// at `now` (its grace has ended, or it was revoked): its public half is written
+/// beside it (`<id>.vkey`), then the private file goes. How many were given up.
+pub(crate) fn retire_spent(home: &Home, now: Time) -> Result<usize, Error> {
+    let history = KeyHistory::load(&home.layout.keys())?;
+    let mut n = 0;
+    for kind in [KeyKind::Log, KeyKind::Witness] {
+        for (path, key) in kept_files(home, kind)? {
+            let id = key_id(key.verifier());
+            let Some(e) = history
+                .keys
+                .iter()
+                .find(|e| e.kind == kind.as_str() && e.id == id)
+            else {
+                continue; // a rotation still writing its history: not yet
+            };
+            let ended = e.replaced.is_some()
+                && e.accepted_until
+                    .as_deref()
+                    .and_then(|u| Time::parse(u).ok())
+                    .is_none_or(|u| now >= u);
+            if !(ended || e.compromised.is_some()) {
+                continue;
+            }
+            let vkey = path.with_extension("vkey");
+            accord_keys::replace_file(&vkey, format!("{}\n", key.verifier()).as_bytes(), false)?;
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            tracing::info!(%kind, key = %id, "an earlier key's grace has ended: its private half is gone, its public half kept");
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// The earlier keys of `kind` whose grace runs at `now`: they sign beside the key in
@@ -180,8 +257,8 @@ pub(crate) fn own_ids(home: &Home, kind: KeyKind) -> Result<Vec<String>, Error> 
     if in_use.exists() {
         ids.push(key_id(read_key(&in_use)?.verifier()));
     }
-    for k in kept(home, kind)? {
-        let id = key_id(k.verifier());
+    for k in kept_public(home, kind)? {
+        let id = key_id(&k);
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -197,14 +274,14 @@ pub(crate) fn open_log(
     now: Time,
 ) -> Result<accord_log::Log, accord_log::Error> {
     let history = KeyHistory::load(&home.layout.keys()).unwrap_or_default();
-    let (signing, earlier) = match (log_signers(home, now), kept(home, KeyKind::Log)) {
+    let (signing, earlier) = match (log_signers(home, now), kept_public(home, KeyKind::Log)) {
         (Ok(mut s), Ok(k)) => {
-            s.remove(0); // the log reads its own key
-                         // A checkpoint on this disk signed by an earlier key not revoked (a
-                         // rotation made while the node was down) is taken, and signed again.
+            // The log reads its own key.
+            s.remove(0);
+            // A checkpoint on this disk signed by an earlier key not revoked (a
+            // rotation made while the node was down) is taken, and signed again.
             let earlier = k
-                .iter()
-                .map(|k| k.verifier().clone())
+                .into_iter()
                 .filter(|v| !revoked(&history, KeyKind::Log, &key_id(v)))
                 .collect();
             (s, earlier)
@@ -238,6 +315,9 @@ pub(crate) async fn keep_log_signed(
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if let Err(e) = retire_spent(&node.home, (node.clock)()) {
+            tracing::warn!(error = %e, "an earlier log or witness key's private half could not be given up");
         }
         let keys = match log_signers(&node.home, (node.clock)()) {
             Ok(k) => k,

@@ -8,7 +8,6 @@ use accord_agreement::amendment::KeyKind;
 use accord_agreement::Time;
 use accord_node::rotation::{self, RotateOptions};
 use accord_node::sandbox;
-use accord_node::server::ServeOptions;
 use accord_node_api::client::Client;
 use accord_test_support::{fast, send_delivered as send, wait};
 use accord_test_support::{log_entries, manifest, open, seal_into, Pair};
@@ -860,7 +859,6 @@ fn a_partner_accepts_the_old_tls_key_only_during_its_grace_period() {
     use std::sync::atomic::{AtomicI64, Ordering};
     use std::sync::Arc;
     let ahead = Arc::new(AtomicI64::new(0));
-    let clock_ahead = ahead.clone();
     let Pair {
         rt,
         tmp,
@@ -868,15 +866,7 @@ fn a_partner_accepts_the_old_tls_key_only_during_its_grace_period() {
         pak,
         usa,
         officer: pak_officer,
-    } = Pair::start(move || {
-        let ahead = clock_ahead.clone();
-        ServeOptions {
-            clock: Arc::new(move || {
-                Time::from_unix(Time::now().unix() + ahead.load(Ordering::SeqCst)).unwrap()
-            }),
-            ..fast()
-        }
-    });
+    } = Pair::start(accord_test_support::fast_ahead(ahead.clone()));
     let usa_officer = Client::new(sb.credential("usa-officer").unwrap()).unwrap();
     let dir = tmp.path();
     let agreement = sandbox::AGREEMENT_ID;
@@ -947,22 +937,8 @@ fn a_partner_accepts_the_old_tls_key_only_during_its_grace_period() {
     assert_eq!(partner(after).tls_pins, vec![new_pin.clone()]);
     // USA refuses PAK's node as a client, saying why...
     let late = seal_into(&pak_officer, MARKING, Some(agreement), b"too late", dir);
-    let item = pak_officer.send("USA", &late, None).unwrap();
-    let mut said = String::new();
-    wait("USA refuses PAK's old key", || {
-        let o = pak_officer.outbox().unwrap();
-        let i = o.iter().find(|o| o.id == item.id).unwrap();
-        assert_ne!(
-            i.state, "delivered",
-            "delivered with the old key after the grace"
-        );
-        said = format!(
-            "{} {}",
-            i.last_error.clone().unwrap_or_default(),
-            serde_json::to_string(&i.reasons).unwrap()
-        );
-        said.contains("grace period has ended")
-    });
+    let said =
+        accord_test_support::send_refused(&pak_officer, "USA", &late, "grace period has ended");
     assert!(said.contains(&old_pin[..16]), "{said}");
     // ...and as the server it calls.
     let late_back = seal_into(
@@ -997,16 +973,7 @@ fn tls_rotation_while_both_nodes_run() {
     use std::sync::atomic::{AtomicI64, Ordering};
     use std::sync::Arc;
     let ahead = Arc::new(AtomicI64::new(0));
-    let clock_ahead = ahead.clone();
-    let opts = move || {
-        let ahead = clock_ahead.clone();
-        ServeOptions {
-            clock: Arc::new(move || {
-                Time::from_unix(Time::now().unix() + ahead.load(Ordering::SeqCst)).unwrap()
-            }),
-            ..fast()
-        }
-    };
+    let opts = accord_test_support::fast_ahead(ahead.clone());
     let Pair {
         rt,
         tmp,

@@ -7,7 +7,6 @@
 
 use accord_agreement::amendment::KeyKind;
 use accord_agreement::Time;
-use accord_log::checkpoint::SignedCheckpoint;
 use accord_log::note::VerifierKey;
 use accord_node::rotation::{self, RevokeOptions, RotateOptions};
 use accord_node::sandbox;
@@ -17,22 +16,10 @@ use accord_test_support::{fast, log_entries, open, seal_into, send_delivered as 
 
 const MARKING: &str = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
 
-fn checkpoint(home: &accord_node::home::Home) -> SignedCheckpoint {
-    accord_log::writer::read_checkpoint(&home.layout.log()).unwrap()
-}
+use accord_test_support::{published_checkpoint as checkpoint, signatures_named};
 
 fn vkey(text: &str) -> VerifierKey {
     VerifierKey::parse(text.trim()).unwrap()
-}
-
-/// The signatures on `home`'s published checkpoint named `name`.
-fn signatures_named(home: &accord_node::home::Home, name: &str) -> usize {
-    checkpoint(home)
-        .note
-        .signatures
-        .iter()
-        .filter(|s| s.name == name)
-        .count()
 }
 
 #[test]
@@ -220,13 +207,7 @@ fn tls_log_and_witness_keys_revoked_while_both_nodes_run() {
             );
             cp.verify(&usa_log, std::slice::from_ref(&pak_witness))
                 .is_ok()
-                && cp
-                    .note
-                    .signatures
-                    .iter()
-                    .filter(|s| s.name == pak_witness.name)
-                    .count()
-                    == 1
+                && signatures_named(&sb.usa, &pak_witness.name) == 1
         },
     );
 
@@ -286,22 +267,7 @@ fn a_partner_node_certificate_past_its_dates_is_refused_though_pinned() {
         b"late",
         dir,
     );
-    let item = pak_officer.send("USA", &f, None).unwrap();
-    let mut said = String::new();
-    wait("USA refuses PAK's expired certificate", || {
-        let o = pak_officer.outbox().unwrap();
-        let i = o.iter().find(|o| o.id == item.id).unwrap();
-        assert_ne!(
-            i.state, "delivered",
-            "delivered under an expired certificate"
-        );
-        said = format!(
-            "{} {}",
-            i.last_error.clone().unwrap_or_default(),
-            serde_json::to_string(&i.reasons).unwrap()
-        );
-        said.contains("expired on")
-    });
+    let said = accord_test_support::send_refused(&pak_officer, "USA", &f, "expired on");
     assert!(said.contains("accord key rotate tls"), "{said}");
     drop((pak, usa));
 }

@@ -7,24 +7,19 @@
 
 use accord_agreement::amendment::KeyKind;
 use accord_agreement::Time;
-use accord_log::checkpoint::SignedCheckpoint;
 use accord_log::note::VerifierKey;
 use accord_node::rotation::{self, RotateOptions};
 use accord_node::sandbox;
-use accord_node::server::ServeOptions;
 use accord_node_api::client::Client;
 use accord_test_support::Pair;
-use accord_test_support::{fast, log_entries, open, seal_into, send_delivered as send, wait};
+use accord_test_support::{log_entries, open, seal_into, send_delivered as send, wait};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 const MARKING: &str = "SECRET//REL TO USA, PAK//SCOPE EXERCISES";
 
-/// A node home's published checkpoint.
-fn checkpoint(home: &accord_node::home::Home) -> SignedCheckpoint {
-    accord_log::writer::read_checkpoint(&home.layout.log()).unwrap()
-}
+use accord_test_support::published_checkpoint as checkpoint;
 
 /// A node's witness key now (`witness/witness.vkey`).
 fn witness_key(home: &accord_node::home::Home) -> VerifierKey {
@@ -68,16 +63,7 @@ fn wait_witnessed(
 #[test]
 fn every_key_kind_rotated_in_turn_while_both_nodes_run() {
     let ahead = Arc::new(AtomicI64::new(0));
-    let clock_ahead = ahead.clone();
-    let opts = move || {
-        let ahead = clock_ahead.clone();
-        ServeOptions {
-            clock: Arc::new(move || {
-                Time::from_unix(Time::now().unix() + ahead.load(Ordering::SeqCst)).unwrap()
-            }),
-            ..fast()
-        }
-    };
+    let opts = accord_test_support::fast_ahead(ahead.clone());
     let Pair {
         rt,
         tmp,
@@ -216,15 +202,28 @@ fn every_key_kind_rotated_in_turn_while_both_nodes_run() {
     // new witness key alone.
     let usa_size = wait_witnessed(&sb.usa, &usa_log, &pak_witness, usa_size);
     wait("PAK's old witness key stops cosigning", || {
-        let cp = checkpoint(&sb.usa);
-        cp.checkpoint.size >= usa_size
-            && cp
-                .note
-                .signatures
-                .iter()
-                .filter(|s| s.name == pak_witness.name)
-                .count()
-                == 1
+        checkpoint(&sb.usa).checkpoint.size >= usa_size
+            && accord_test_support::signatures_named(&sb.usa, &pak_witness.name) == 1
+    });
+
+    // The old log and witness keys sign nothing again: their private halves are gone,
+    // their public halves kept.
+    let files = |kind: &str, ext: &str| {
+        std::fs::read_dir(sb.pak.layout.keys().join(kind))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == ext)
+            })
+            .count()
+    };
+    wait("PAK gives up its old log and witness keys", || {
+        ["log", "witness"]
+            .iter()
+            .all(|k| files(k, "key") == 0 && files(k, "vkey") == 1)
     });
 
     // PAK restarts: its log opens under the new key, and the check against USA's

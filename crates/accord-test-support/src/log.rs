@@ -64,3 +64,19 @@ pub fn wait_cosigned(home: &Home, partner: &Home, entries: u64, timeout: Duratio
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A node home's published checkpoint, as its log directory holds it now.
+pub fn published_checkpoint(home: &Home) -> accord_log::checkpoint::SignedCheckpoint {
+    accord_log::writer::read_checkpoint(&home.layout.log()).unwrap()
+}
+
+/// How many signatures named `name` the node home's published checkpoint carries (its
+/// log keys under the log's origin, or one witness's cosignatures under its name).
+pub fn signatures_named(home: &Home, name: &str) -> usize {
+    published_checkpoint(home)
+        .note
+        .signatures
+        .iter()
+        .filter(|s| s.name == name)
+        .count()
+}

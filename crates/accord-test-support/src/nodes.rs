@@ -53,6 +53,44 @@ pub fn fast() -> ServeOptions {
     }
 }
 
+/// [`fast`] serve options whose clock runs `ahead` seconds ahead of the system's (read at
+/// each look, so a test moves it while the nodes run): grace periods and expiries pass.
+pub fn fast_ahead(
+    ahead: std::sync::Arc<std::sync::atomic::AtomicI64>,
+) -> impl Fn() -> ServeOptions + Clone {
+    move || {
+        let ahead = ahead.clone();
+        ServeOptions {
+            clock: std::sync::Arc::new(move || {
+                let secs = ahead.load(std::sync::atomic::Ordering::SeqCst);
+                accord_agreement::Time::from_unix(accord_agreement::Time::now().unix() + secs)
+                    .unwrap()
+            }),
+            ..fast()
+        }
+    }
+}
+
+/// Sends `file` from `from` to party `to`, which must refuse it: waits (30 s at most)
+/// until the outbox item's error or reasons say `says`, failing if it is delivered.
+/// What they said.
+pub fn send_refused(from: &Client, to: &str, file: &Path, says: &str) -> String {
+    let item = from.send(to, file, None).unwrap();
+    let mut said = String::new();
+    wait(&format!("{to} refuses, saying {says:?}"), || {
+        let o = from.outbox().unwrap();
+        let i = o.iter().find(|o| o.id == item.id).unwrap();
+        assert_ne!(i.state, "delivered", "delivered, not refused: {i:?}");
+        said = format!(
+            "{} {}",
+            i.last_error.clone().unwrap_or_default(),
+            serde_json::to_string(&i.reasons).unwrap()
+        );
+        said.contains(says)
+    });
+    said
+}
+
 /// Waits (30 s at most, then panics naming `what`) until `cond` holds.
 pub fn wait(what: &str, mut cond: impl FnMut() -> bool) {
     let t0 = std::time::Instant::now();
