@@ -242,14 +242,6 @@ pub(crate) fn own_log_verifiers(home: &Home, now: Time) -> Result<Vec<VerifierKe
         .collect())
 }
 
-/// Whether this node's key `id` of `kind` was revoked (its key history says so).
-fn revoked(history: &KeyHistory, kind: KeyKind, id: &str) -> bool {
-    history
-        .keys
-        .iter()
-        .any(|e| e.kind == kind.as_str() && e.id == id && e.compromised.is_some())
-}
-
 /// The ids of the node's log or witness keys: the one in use first, then those kept.
 pub(crate) fn own_ids(home: &Home, kind: KeyKind) -> Result<Vec<String>, Error> {
     let mut ids = Vec::new();
@@ -273,17 +265,15 @@ pub(crate) fn open_log(
     opts: accord_log::LogOptions,
     now: Time,
 ) -> Result<accord_log::Log, accord_log::Error> {
-    let history = KeyHistory::load(&home.layout.keys()).unwrap_or_default();
     let (signing, earlier) = match (log_signers(home, now), kept_public(home, KeyKind::Log)) {
-        (Ok(mut s), Ok(k)) => {
+        (Ok(mut s), Ok(earlier)) => {
             // The log reads its own key.
             s.remove(0);
-            // A checkpoint on this disk signed by an earlier key not revoked (a
-            // rotation made while the node was down) is taken, and signed again.
-            let earlier = k
-                .into_iter()
-                .filter(|v| !revoked(&history, KeyKind::Log, &key_id(v)))
-                .collect();
+            // A checkpoint on this disk signed by an earlier key (a rotation made while
+            // the node was down) is taken, and signed again with the keys of now. A
+            // revoked key counts here too: its revocation may have followed the
+            // rotation before the node started again, and whoever can write this
+            // directory can replace the log's own key as well.
             (s, earlier)
         }
         // The log says what is wrong with its own key; an earlier key that does not
