@@ -260,6 +260,10 @@ impl Layout {
     pub fn log(&self) -> PathBuf {
         self.dir.join("log")
     }
+    /// `witness/`: the witness of partners' logs (its key, and what it cosigned).
+    pub fn witness(&self) -> PathBuf {
+        self.dir.join("witness")
+    }
     /// `blobs/`.
     pub fn blobs(&self) -> PathBuf {
         self.dir.join("blobs")

@@ -37,11 +37,7 @@ fn ring(home: &Home, kind: KeyKind) -> PathBuf {
 /// The file the key of `kind` in use is read from.
 pub(crate) fn in_use_path(home: &Home, kind: KeyKind) -> PathBuf {
     match kind {
-        KeyKind::Witness => home
-            .layout
-            .dir
-            .join(crate::witnessing::WITNESS_DIR)
-            .join("witness.key"),
+        KeyKind::Witness => home.layout.witness().join("witness.key"),
         _ => accord_log::writer::log_key_path(&home.layout.log()),
     }
 }

@@ -24,9 +24,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The witness directory in a node home.
-pub const WITNESS_DIR: &str = "witness";
-
 /// The name of a party's witness key.
 pub fn witness_name(party: &str) -> String {
     format!("witness.{}.accord", party.to_ascii_lowercase())
@@ -39,7 +36,7 @@ fn now_secs() -> u64 {
 impl Node {
     /// Open this node's witness trusting exactly `logs`.
     fn witness(&self, logs: Vec<VerifierKey>) -> Result<accord_log::witness::Witness, Error> {
-        let dir = self.home.layout.dir.join(WITNESS_DIR);
+        let dir = self.home.layout.witness();
         // A rotated witness key's predecessor cosigns beside it through its grace.
         let earlier = crate::log_keys::witness_cosigners(&self.home, (self.clock)())?;
         let w = accord_log::witness::Witness::open(&dir, &witness_name(self.party()), logs)

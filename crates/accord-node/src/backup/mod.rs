@@ -409,7 +409,7 @@ pub async fn take(
     }
     drop(staging);
     w.add_tree("keys", &layout.keys())?;
-    w.add_tree("witness", &layout.dir.join(crate::witnessing::WITNESS_DIR))?;
+    w.add_tree("witness", &layout.witness())?;
     w.add_tree("policies", &layout.policies())?;
     w.add_file("party.json", &layout.party())?;
     w.add_file(crate::home::NODE_TOML, &layout.config())?;
