@@ -1084,14 +1084,8 @@ fn tls_rotation_while_both_nodes_run() {
     assert_eq!(p.tls_pins, vec![new_pin.clone()]);
 
     // Each object held once where it went.
-    let at_usa = usa_officer.inbox().unwrap();
-    for id in &sent_to_usa {
-        assert_eq!(at_usa.iter().filter(|i| &i.id == id).count(), 1);
-    }
-    let at_pak = follows.inbox().unwrap();
-    for id in &sent_to_pak {
-        assert_eq!(at_pak.iter().filter(|i| &i.id == id).count(), 1);
-    }
+    accord_test_support::assert_held_once(&usa_officer, &sent_to_usa);
+    accord_test_support::assert_held_once(&follows, &sent_to_pak);
     // PAK's log: the rotation, then the switch.
     wait("PAK's log", || {
         let log = log_entries(&sb.pak);

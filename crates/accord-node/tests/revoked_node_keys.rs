@@ -217,14 +217,8 @@ fn tls_log_and_witness_keys_revoked_while_both_nodes_run() {
     exchange("after PAK restarted");
 
     // Nothing lost, nothing twice; every revocation in PAK's log.
-    let at_usa = usa_officer.inbox().unwrap();
-    for id in &to_usa {
-        assert_eq!(at_usa.iter().filter(|i| &i.id == id).count(), 1, "{id}");
-    }
-    let at_pak = pak_officer.inbox().unwrap();
-    for id in &to_pak {
-        assert_eq!(at_pak.iter().filter(|i| &i.id == id).count(), 1, "{id}");
-    }
+    accord_test_support::assert_held_once(&usa_officer, &to_usa);
+    accord_test_support::assert_held_once(&pak_officer, &to_pak);
     let log = log_entries(&sb.pak);
     for kind in ["tls", "log", "witness"] {
         assert!(

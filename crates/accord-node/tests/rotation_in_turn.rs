@@ -234,14 +234,8 @@ fn every_key_kind_rotated_in_turn_while_both_nodes_run() {
     wait_witnessed(&sb.pak, &pak_log, &usa_witness, size);
 
     // Nothing lost, nothing twice.
-    let at_usa = usa_officer.inbox().unwrap();
-    for id in &to_usa {
-        assert_eq!(at_usa.iter().filter(|i| &i.id == id).count(), 1, "{id}");
-    }
-    let at_pak = pak_officer.inbox().unwrap();
-    for id in &to_pak {
-        assert_eq!(at_pak.iter().filter(|i| &i.id == id).count(), 1, "{id}");
-    }
+    accord_test_support::assert_held_once(&usa_officer, &to_usa);
+    accord_test_support::assert_held_once(&pak_officer, &to_pak);
     // PAK's log holds every rotation, and verifies under its new key.
     let log = log_entries(&sb.pak);
     for kind in kinds {

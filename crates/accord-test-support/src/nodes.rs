@@ -91,6 +91,16 @@ pub fn send_refused(from: &Client, to: &str, file: &Path, says: &str) -> String 
     said
 }
 
+/// Asserts that `c`'s inbox holds each of `ids` exactly once: nothing lost, nothing
+/// delivered twice.
+pub fn assert_held_once<'a>(c: &Client, ids: impl IntoIterator<Item = &'a String>) {
+    let inbox = c.inbox().unwrap();
+    for id in ids {
+        let n = inbox.iter().filter(|i| &i.id == id).count();
+        assert_eq!(n, 1, "{id} held {n} times: {inbox:#?}");
+    }
+}
+
 /// Waits (30 s at most, then panics naming `what`) until `cond` holds.
 pub fn wait(what: &str, mut cond: impl FnMut() -> bool) {
     let t0 = std::time::Instant::now();
