@@ -180,8 +180,8 @@ fn latest(doc: &Agreement) -> accord_agreement::Time {
         .unwrap_or(doc.body.expires)
 }
 
-/// The name of a C2SP log verifier key (`name+hash+key`).
-fn log_name(vkey: &str) -> &str {
+/// The name of a C2SP log verifier key (`name+hash+key`), or of its id (`name+hash`).
+pub(crate) fn log_name(vkey: &str) -> &str {
     vkey.split('+').next().unwrap_or(vkey)
 }
 

@@ -110,7 +110,7 @@ impl Node {
                 .filter(|p| p.code != partner.code)
             {
                 for id in checked.key_ids(&p.code, accord_agreement::amendment::KeyKind::Log) {
-                    others.push(id.split('+').next().unwrap_or_default().to_string());
+                    others.push(crate::agreements::log_name(&id).to_string());
                 }
             }
         }

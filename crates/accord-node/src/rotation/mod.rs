@@ -62,8 +62,6 @@ pub struct RotateOptions {
 /// Days partners accept an old TLS, log or witness key after a rotation, unless told
 /// otherwise.
 pub const DEFAULT_GRACE_DAYS: u32 = 7;
-/// The same, by its first name.
-pub const DEFAULT_TLS_GRACE_DAYS: u32 = DEFAULT_GRACE_DAYS;
 
 /// An agreement the rotation amended, or left alone and why.
 #[derive(Debug, Clone, Serialize)]
