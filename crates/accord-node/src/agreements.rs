@@ -458,27 +458,36 @@ impl Cache {
         }
     }
 
-    /// The current set for the node whose party descriptor is `own` and key history
-    /// `history` (their read number `generation`: a new one re-reads the set): an
-    /// agreement held that does not name `own`'s party with its keys (one loaded before
-    /// `load` checked that) is left out, with a warning. Asks the database at most
-    /// every 200 ms whether it changed.
+    /// The current set for the node whose own keys `own` gives (`own(true)`: read from
+    /// their files now; `own(false)`: as looked at every 200 ms). An agreement held that
+    /// does not name the node's party with its keys (one loaded before `load` checked
+    /// that) is left out, with a warning. Asks the database at most every 200 ms whether
+    /// it changed, and reads the set again when it did or the keys did.
+    ///
+    /// When the database changed, the keys are read from their files at that moment. A
+    /// rotation lists its new key in the key history before it amends a copy, so keys
+    /// read after the amended copy was seen name the new key. Keys read earlier would
+    /// leave that copy out as not the node's, and for as long as it was out a partner's
+    /// delivery would be refused and this node's own deliveries stopped.
     pub async fn get(
         &mut self,
         store: &Store,
-        own: &PartyDescriptor,
-        history: &KeyHistory,
-        generation: u64,
+        own: impl Fn(bool) -> Arc<crate::own_keys::OwnKeys>,
     ) -> Result<Arc<Vec<Held>>, Error> {
-        if self.checked_at.elapsed() < std::time::Duration::from_millis(200) {
+        let mut keys = own(false);
+        if keys.generation == self.keys
+            && self.checked_at.elapsed() < std::time::Duration::from_millis(200)
+        {
             return Ok(self.held.clone());
         }
         let v = store.agreements_version().await?;
-        let keys = generation;
-        if v != self.version || keys != self.keys {
-            self.held = Arc::new(held(store, own, history).await?);
+        if v != self.version {
+            keys = own(true);
+        }
+        if v != self.version || keys.generation != self.keys {
+            self.held = Arc::new(held(store, &keys.party, &keys.history).await?);
             self.version = v;
-            self.keys = keys;
+            self.keys = keys.generation;
         }
         self.checked_at = std::time::Instant::now();
         Ok(self.held.clone())

@@ -136,12 +136,16 @@ impl Node {
     /// The agreements held now (and the node's own keys re-read if they were rotated:
     /// which agreements the node takes depends on them).
     pub async fn agreements(&self) -> Result<Arc<Vec<Held>>, Error> {
-        self.keys.refresh(&self.home);
-        let own = self.own();
         self.agreements
             .lock()
             .await
-            .get(&self.store, &own.party, &own.history, own.generation)
+            .get(&self.store, |now| {
+                match now {
+                    true => self.keys.refresh_now(&self.home),
+                    false => self.keys.refresh(&self.home),
+                }
+                self.own()
+            })
             .await
     }
 }

@@ -187,8 +187,19 @@ impl Keyring {
     /// Re-read the keys if their files changed (looked at most every 200 ms). A read
     /// that fails (a rotation half-written) keeps the keys held and is tried again.
     pub(crate) fn refresh(&self, home: &Home) {
+        self.refresh_if(home, false)
+    }
+
+    /// Re-read the keys if their files changed, whenever they were last looked at: what
+    /// the node just read elsewhere (an amended agreement) may name a key only the files
+    /// of now list.
+    pub(crate) fn refresh_now(&self, home: &Home) {
+        self.refresh_if(home, true)
+    }
+
+    fn refresh_if(&self, home: &Home, now: bool) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.1.elapsed() < CHECK_EVERY {
+        if !now && seen.1.elapsed() < CHECK_EVERY {
             return;
         }
         seen.1 = Instant::now();

@@ -222,6 +222,74 @@ fn rotate(
     .unwrap()
 }
 
+/// The node holds its agreement at every moment of a rotation. The rotation lists the
+/// new key in the key history, then amends the stored copy, then switches the key
+/// files; a node that read the amended copy with keys read before the history changed
+/// would leave the copy out as not its own, refuse its partner's deliveries as from no
+/// partner (for good) and stop its own, for as long as that lasted (seen in CI).
+#[test]
+fn the_node_holds_its_agreement_through_every_step_of_a_rotation() {
+    let Pair {
+        rt,
+        tmp,
+        sb,
+        pak,
+        officer,
+        ..
+    } = Pair::start(fast);
+    let _ = &tmp;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    // Several at once, as the node's own loops and requests ask, and a client reading
+    // the node's party descriptor (which reads the keys again, apart from the agreements).
+    let (looks, missing) = std::thread::scope(|s| {
+        let watcher = || {
+            let (mut looks, mut missing) = (0u32, Vec::new());
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let held = rt.block_on(pak.node.agreements()).unwrap();
+                looks += 1;
+                if !held
+                    .iter()
+                    .any(|h| h.agreement.body.id == sandbox::AGREEMENT_ID)
+                {
+                    let g = pak.node.own().generation;
+                    if missing.last() != Some(&g) {
+                        missing.push(g);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (looks, missing)
+        };
+        let watchers: Vec<_> = (0..4).map(|_| s.spawn(watcher)).collect();
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                officer.get_json::<serde_json::Value>("/v1/party").unwrap();
+                std::thread::sleep(Duration::from_millis(7));
+            }
+        });
+        for kind in [KeyKind::Kas, KeyKind::Signing].repeat(6) {
+            rotate(&rt, &sb.pak, kind);
+            // Until the node uses the new key, and a little after.
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        watchers.into_iter().map(|w| w.join().unwrap()).fold(
+            (0, Vec::new()),
+            |(n, mut m), (looks, missing)| {
+                m.extend(missing);
+                m.sort();
+                m.dedup();
+                (n + looks, m)
+            },
+        )
+    });
+    assert!(looks > 100, "looked {looks} times only");
+    assert!(
+        missing.is_empty(),
+        "the agreement was left out while the node's keys were of generations {missing:?} ({looks} looks)"
+    );
+}
+
 #[test]
 fn signing_then_kas_rotation_while_both_nodes_run() {
     let Pair {

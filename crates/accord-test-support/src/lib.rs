@@ -27,8 +27,8 @@ pub use db::database;
 pub use log::{log_entries, published_checkpoint, signatures_named, wait_cosigned};
 pub use nodes::{
     as_node, assert_held_once, countersign, custodian, fast, fast_ahead, init_home, init_options,
-    load_agreement, make_node, pak_usa_translations, person_http, sandbox, sandbox_options,
-    send_delivered, send_refused, signing_key, start, wait, Pair,
+    load_agreement, log_when_asked, make_node, pak_usa_translations, person_http, sandbox,
+    sandbox_options, send_delivered, send_refused, signing_key, start, wait, Pair,
 };
 pub use seal::{
     kas_recipient, manifest, object_id, open, pak_label, seal, seal_into, seal_offline,

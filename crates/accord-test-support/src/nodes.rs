@@ -13,6 +13,18 @@ use accord_node_api::credential::Credential;
 use std::path::Path;
 use std::time::Duration;
 
+/// The running nodes' log on standard error when `ACCORD_TEST_LOG` gives a filter
+/// (`ACCORD_TEST_LOG=accord_node=debug cargo test ...`): what a test that failed only
+/// now and then did is read there. Nothing otherwise.
+pub fn log_when_asked() {
+    if let Ok(filter) = std::env::var("ACCORD_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
 /// The sandbox's options with the databases and disk reserve given: PAK and USA on
 /// loopback ports free now, their agreement for 15 years. The benchmarks take SQLite
 /// and the default reserve; [`sandbox`] takes [`database`] and none.
@@ -114,18 +126,28 @@ pub fn wait(what: &str, mut cond: impl FnMut() -> bool) {
 /// delivered; its outbox id.
 pub fn send_delivered(from: &Client, to: &str, file: &Path) -> String {
     let item = from.send(to, file, None).unwrap();
-    wait("delivery", || {
-        from.outbox()
-            .unwrap()
-            .iter()
-            .any(|o| o.id == item.id && o.state == "delivered")
-    });
-    item.id
+    // On a time-out, the outbox item as it last stood (its attempts, last error and
+    // reasons) says why it was not delivered.
+    let mut last = None;
+    let t0 = std::time::Instant::now();
+    loop {
+        let o = from.outbox().unwrap().into_iter().find(|o| o.id == item.id);
+        if o.as_ref().is_some_and(|o| o.state == "delivered") {
+            return item.id;
+        }
+        last = o.or(last);
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "timed out: delivery to {to}; the outbox item: {last:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Starts the node of `home` with `opts` on `rt` (which then runs it: keep it until
 /// the node is stopped).
 pub fn start(rt: &tokio::runtime::Runtime, home: &Home, opts: ServeOptions) -> Running {
+    log_when_asked();
     rt.block_on(server::start(&home.layout.dir, opts)).unwrap()
 }
 
@@ -150,6 +172,7 @@ pub struct Pair {
 impl Pair {
     /// A new sandbox in a temporary directory, both nodes started with `opts()`.
     pub fn start(opts: impl Fn() -> ServeOptions) -> Pair {
+        log_when_asked();
         let rt = tokio::runtime::Runtime::new().unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let sb = sandbox(&rt, tmp.path());
