@@ -20,7 +20,7 @@
 //!
 //! | room | owns |
 //! |---|---|
-//! | [`home`], `disk` | the node home made by `accord init` (keys, policies, `node.toml`, the log directory); the room it keeps free on disk |
+//! | [`home`], `disk` | the node home made by `accord init` (keys, policies, the log directory; `node.toml` in `home/config.rs`); the room it keeps free on disk |
 //! | `store/` | the database (SQLite or PostgreSQL, one code path): the connection, its one writer, statements committed together, and a file per table group: `people`, `agreements`, `nonces` (the exchange's tables are in `exchange/store.rs`) |
 //! | `caller` | who is asking: a person by the certificate the node issued them, a partner node by the TLS key an agreement in force pins |
 //! | [`directory`] | people and their credentials (enrol, suspend, resume, remove) |

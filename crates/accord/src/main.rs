@@ -80,7 +80,7 @@ pub enum Command {
     Node(cmd::node::NodeCommand),
     /// People of a party node: add (issues a credential), suspend, resume, list.
     #[command(subcommand)]
-    User(cmd::node::UserCommand),
+    User(cmd::user::UserCommand),
     /// Send a sealed object to a partner party through your node.
     Send(cmd::exchange::SendArgs),
     /// What you sent, and how each delivery stands (receipts, refusals).
@@ -220,7 +220,7 @@ fn main() -> ExitCode {
         Command::Node(cmd) => cmd::node::node(cmd, &out),
         Command::Backup(args) => cmd::backup::backup(args, &out),
         Command::Restore(args) => cmd::backup::restore(args, &out),
-        Command::User(cmd) => cmd::node::user(cmd, &out),
+        Command::User(cmd) => cmd::user::user(cmd, &out),
         Command::Quickstart(args) => cmd::quickstart::run(args, &out),
         Command::Send(args) => cmd::exchange::send(args, &out),
         Command::Outbox(args) => cmd::exchange::outbox(args, &out),

@@ -22,3 +22,4 @@ pub mod quickstart;
 pub mod seal;
 pub mod service;
 pub mod status;
+pub mod user;
