@@ -66,17 +66,7 @@ pub(crate) fn write_key(path: &Path, key: &SigningKey) -> Result<(), Error> {
 /// Keep `key`, the key of `kind` in use until a rotation, among the earlier keys.
 pub(crate) fn keep(home: &Home, kind: KeyKind, key: &SigningKey) -> Result<(), Error> {
     let dir = ring(home, kind);
-    if !dir.exists() {
-        let mut b = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            b.mode(0o700);
-        }
-        b.recursive(true)
-            .create(&dir)
-            .map_err(|e| Error::io(&dir, e))?;
-    }
+    crate::home::mkdir_private(&dir)?;
     let id = hex::encode(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         key.verifier().to_string().as_bytes(),

@@ -6,7 +6,7 @@
 //! node's start after a crash does.
 
 use super::{crypt, database, Manifest, ManifestSignature, Member, FORMAT, MANIFEST, MANIFEST_SIG};
-use crate::home::{Home, NodeConfig, NODE_TOML};
+use crate::home::{mkdir_private, Home, NodeConfig, NODE_TOML};
 use crate::Error;
 use accord_keys::KasPrivateKey;
 use std::collections::HashMap;
@@ -356,17 +356,6 @@ fn check_signed(r: impl Read) -> Result<Checked, Error> {
         text: manifest_text,
         signature,
     })
-}
-
-fn mkdir_private(p: &Path) -> Result<(), Error> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(p).map_err(|e| Error::io(p, e))
 }
 
 /// Write every member (but the manifest) under `dir`, the database file into `db_dir`.

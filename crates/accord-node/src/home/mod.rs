@@ -125,7 +125,8 @@ pub(crate) fn percent_encode_path(path: &Path) -> String {
     out
 }
 
-fn mkdir_private(p: &Path) -> Result<(), Error> {
+/// Make `p` and its missing parents, owner-only (0700); one that exists is left as it is.
+pub(crate) fn mkdir_private(p: &Path) -> Result<(), Error> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]

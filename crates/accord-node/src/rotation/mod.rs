@@ -584,15 +584,7 @@ pub(crate) fn rotation_lock(dir: &std::path::Path) -> Result<std::fs::File, Erro
 /// `keys/pending/KIND.key`, the directory made (0700) when missing.
 fn pending_path(home: &Home, kind: KeyKind) -> Result<std::path::PathBuf, Error> {
     let d = home.layout.keys().join("pending");
-    if !d.exists() {
-        let mut b = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            b.mode(0o700);
-        }
-        b.create(&d).map_err(|e| Error::io(&d, e))?;
-    }
+    crate::home::mkdir_private(&d)?;
     Ok(d.join(format!("{kind}.key")))
 }
 
