@@ -6,6 +6,22 @@ use accord_node::home::Home;
 use anyhow::Result;
 use std::path::PathBuf;
 
+/// `--p12` and `--p12-passphrase-file`: where `user add` and `user renew` write the
+/// browser form, and the passphrase the officer gives it.
+#[derive(clap::Args, Debug)]
+pub struct BrowserArgs {
+    /// Where to write the credential for the browser (PKCS#12, with the node CA's
+    /// certificate), to sign in to the console; by default beside the credential, as
+    /// ID.p12.
+    #[arg(long, value_name = "ID.p12")]
+    pub p12: Option<PathBuf>,
+    /// The PKCS#12 file's passphrase, from this file (owner-only). Without it, a new
+    /// random passphrase is written to ID.p12.passphrase (owner-only): hand it over
+    /// apart from the file.
+    #[arg(long, value_name = "FILE")]
+    pub p12_passphrase_file: Option<PathBuf>,
+}
+
 /// The credential's browser form that `user add` and `user renew` write: the PKCS#12
 /// file, and its passphrase's file when Accord made the passphrase.
 pub(crate) struct BrowserFiles {
@@ -16,16 +32,13 @@ pub(crate) struct BrowserFiles {
 }
 
 impl BrowserFiles {
-    pub(crate) fn of(
-        credential: &std::path::Path,
-        p12: Option<&std::path::Path>,
-        pass: Option<&std::path::Path>,
-    ) -> BrowserFiles {
-        let p12 = p12
-            .map(|p| p.to_path_buf())
+    pub(crate) fn of(credential: &std::path::Path, args: &BrowserArgs) -> BrowserFiles {
+        let p12 = args
+            .p12
+            .clone()
             .unwrap_or_else(|| credential.with_extension("p12"));
-        let (passphrase, given) = match pass {
-            Some(p) => (p.to_path_buf(), true),
+        let (passphrase, given) = match &args.p12_passphrase_file {
+            Some(p) => (p.clone(), true),
             None => (
                 PathBuf::from(format!("{}.passphrase", p12.display())),
                 false,

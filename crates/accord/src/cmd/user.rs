@@ -1,6 +1,7 @@
 //! `accord user`: the people of a node (enrol, renew, revoke, suspend, resume, roles,
 //! equipment signing keys, OpenTDF clients, list).
 
+use crate::cmd::browser_files::{BrowserArgs, BrowserFiles};
 use crate::cmd::node::runtime;
 use crate::exit::{Code, Output};
 use crate::input::read_bounded;
@@ -157,16 +158,8 @@ pub struct UserAddArgs {
     /// `custodian` (also keep equipment accounts).
     #[arg(long, value_name = "ROLE", default_value = "member", value_parser = parse_role)]
     pub role: accord_agreement::Role,
-    /// Where to write the credential for the browser (PKCS#12, with the node CA's
-    /// certificate), to sign in to the console; by default beside the credential, as
-    /// ID.p12.
-    #[arg(long, value_name = "ID.p12")]
-    pub p12: Option<PathBuf>,
-    /// The PKCS#12 file's passphrase, from this file (owner-only). Without it, a new
-    /// random passphrase is written to ID.p12.passphrase (owner-only): hand it over
-    /// apart from the file.
-    #[arg(long, value_name = "FILE")]
-    pub p12_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub browser: BrowserArgs,
     /// Where to write the credential bundle.
     #[arg(short = 'o', long = "output", value_name = "ID.credential")]
     pub output: PathBuf,
@@ -185,16 +178,8 @@ pub struct UserRenewArgs {
     /// The person.
     #[arg(long)]
     pub id: String,
-    /// Where to write the credential for the browser (PKCS#12, with the node CA's
-    /// certificate), to sign in to the console; by default beside the credential, as
-    /// ID.p12.
-    #[arg(long, value_name = "ID.p12")]
-    pub p12: Option<PathBuf>,
-    /// The PKCS#12 file's passphrase, from this file (owner-only). Without it, a new
-    /// random passphrase is written to ID.p12.passphrase (owner-only): hand it over
-    /// apart from the file.
-    #[arg(long, value_name = "FILE")]
-    pub p12_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub browser: BrowserArgs,
     /// Where to write the new credential bundle.
     #[arg(short = 'o', long = "output", value_name = "ID.credential")]
     pub output: PathBuf,
@@ -277,11 +262,7 @@ fn renew(rt: &tokio::runtime::Runtime, a: UserRenewArgs, out: &Output) -> Result
     } else {
         cred.save(&a.output)?;
     }
-    let browser = crate::cmd::browser_files::BrowserFiles::of(
-        &a.output,
-        a.p12.as_deref(),
-        a.p12_passphrase_file.as_deref(),
-    );
+    let browser = BrowserFiles::of(&a.output, &a.browser);
     browser.write(&home, &cred, a.force)?;
     let not_after = cred.not_after()?;
     let until = crate::json::time(not_after);
@@ -353,11 +334,7 @@ pub fn user(cmd: UserCommand, out: &Output) -> Result<Code> {
                 });
                 return Err(err.into());
             }
-            let browser = crate::cmd::browser_files::BrowserFiles::of(
-                &a.output,
-                a.p12.as_deref(),
-                a.p12_passphrase_file.as_deref(),
-            );
+            let browser = BrowserFiles::of(&a.output, &a.browser);
             browser.write(&home, &cred, a.force)?;
             if out.json {
                 let mut v = person_json(&person);
